@@ -1,0 +1,1 @@
+"""Minga desktop app: the encrypted local store, the domain model and the Qt interface."""

@@ -1,0 +1,1 @@
+"""Record types, validation, vocabularies, settings schema and translation runtime (no Qt)."""

@@ -1,0 +1,1 @@
+"""The encrypted profile: keys, SQLCipher engine, schema, migrations and repositories (no Qt)."""

@@ -1,0 +1,1 @@
+"""Qt windows, dialogs, models and background jobs: the only place PySide6 is imported."""

@@ -1,0 +1,1 @@
+"""The sync engine: outbox, pull/push, merge, conflicts and transfers (no Qt)."""

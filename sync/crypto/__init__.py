@@ -1,0 +1,1 @@
+"""Keys, key hierarchy, record envelopes and attachment streams."""
