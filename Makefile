@@ -32,20 +32,19 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 i18n/%/LC_MESSAGES/minga.mo: i18n/%/LC_MESSAGES/minga.po $(STAMP)
-	$(VENV)/bin/pybabel compile -q -d i18n -D minga -l $* --statistics 2>/dev/null || \
-	  $(VENV)/bin/pybabel compile -q -d i18n -D minga -l $*
+	$(VENV)/bin/pybabel -q compile -d i18n -D minga -l $*
 
 # Extract strings from the sources, merge them into every catalogue, compile.
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract -q -F i18n/babel.cfg -k N_ -k ngettext:1,2 -k pgettext:1c,2 \
+	$(VENV)/bin/pybabel -q extract -F i18n/babel.cfg -k N_ -k ngettext:1,2 -k pgettext:1c,2 \
 	  --project=Minga --copyright-holder="Minga contributors" --no-location --sort-output \
 	  -o i18n/messages.pot desktop sync
 	@for l in en $(LANGS); do \
 	  if [ -f i18n/$$l/LC_MESSAGES/minga.po ]; then \
-	    $(VENV)/bin/pybabel update -q --no-fuzzy-matching --ignore-obsolete -i i18n/messages.pot -d i18n -D minga -l $$l; \
-	  else $(VENV)/bin/pybabel init -q -i i18n/messages.pot -d i18n -D minga -l $$l; fi; \
+	    $(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i i18n/messages.pot -d i18n -D minga -l $$l; \
+	  else $(VENV)/bin/pybabel -q init -i i18n/messages.pot -d i18n -D minga -l $$l; fi; \
 	done
-	$(VENV)/bin/pybabel compile -q -d i18n -D minga
+	$(VENV)/bin/pybabel -q compile -d i18n -D minga
 
 lint: setup
 	$(VENV)/bin/ruff check desktop sync tests
