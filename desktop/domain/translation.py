@@ -10,11 +10,11 @@ import gettext
 import os
 import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 
 #: The working languages, in the order the language menus show them.
@@ -123,3 +123,8 @@ def format_day(value: date, code: str | None = None, length: str = "medium") -> 
 
 def format_moment(value: datetime, code: str | None = None, length: str = "medium") -> str:
     return format_datetime(value, format=length, locale=babel_locale(code))
+
+
+def format_clock(value: datetime | time, code: str | None = None, length: str = "short") -> str:
+    """The time of day only, as the language writes it (``14:05``, ``2:05 PM``, ``2:05 م``)."""
+    return format_time(value, format=length, locale=babel_locale(code))

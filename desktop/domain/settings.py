@@ -1,0 +1,114 @@
+"""The one declared settings schema: every setting's type, default, bounds and description.
+
+The store persists values inside the encrypted profile; the settings dialog is built from this
+list, so a setting added here appears in both places with no other change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop.domain.translation import LANGUAGES, N_, _
+
+#: Bumped when a setting is renamed or its meaning changes; the store migrates old values.
+SCHEMA_VERSION = 1
+
+
+class SettingError(ValueError):
+    """A value that does not fit its setting; the message is translated and names the setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting.
+
+    Attributes:
+        key: stable identifier used in storage.
+        kind: ``"int"``, ``"bool"``, ``"str"`` or ``"choice"``.
+        default: value used when nothing is stored.
+        label: short translatable label (marked with ``N_``, translated when shown).
+        description: translatable sentence shown as help.
+        choices: allowed values for ``"choice"``.
+        minimum, maximum: bounds for ``"int"``.
+        device_hint: also mirrored outside the encrypted store so the unlock screen can use it
+            before any key exists. Only settings that reveal nothing about the person may be
+            hints (today: the interface language).
+    """
+
+    key: str
+    kind: str
+    default: Any
+    label: str
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    device_hint: bool = False
+    section: str = field(default=N_("General"))
+
+    def coerce(self, value: Any) -> Any:
+        """Return ``value`` as this setting's type, or raise :class:`SettingError`."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise SettingError(_("“{setting}” must be on or off.").format(setting=_(self.label)))
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SettingError(
+                    _("“{setting}” must be a whole number.").format(setting=_(self.label))
+                )
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
+                raise SettingError(
+                    _("“{setting}” must be between {minimum} and {maximum}.").format(
+                        setting=_(self.label), minimum=self.minimum, maximum=self.maximum
+                    )
+                )
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise SettingError(
+                    _("“{setting}” cannot be “{value}”.").format(setting=_(self.label), value=value)
+                )
+            return value
+        if not isinstance(value, str):
+            raise SettingError(_("“{setting}” must be text.").format(setting=_(self.label)))
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        key="language",
+        kind="choice",
+        default="en",
+        choices=LANGUAGES,
+        label=N_("Language"),
+        description=N_("The language of every screen, date and number."),
+        device_hint=True,
+    ),
+    Setting(
+        key="auto_lock_minutes",
+        kind="int",
+        default=10,
+        minimum=1,
+        maximum=240,
+        label=N_("Lock after idle minutes"),
+        description=N_(
+            "Minga locks itself after this many minutes without keyboard or mouse activity."
+        ),
+        section=N_("Security"),
+    ),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+def setting(key: str) -> Setting:
+    """The declared setting named ``key``; an unknown key is a programming error."""
+    return BY_KEY[key]
+
+
+def defaults() -> dict[str, Any]:
+    return {s.key: s.default for s in SETTINGS}

@@ -1,0 +1,88 @@
+"""Errors a person can cause when opening or changing a profile, each with a translated message.
+
+The message is translated when it is shown (``user_message``), not when raised, so an error
+raised on a worker thread reads correctly in whatever language the window speaks by then.
+"""
+
+from __future__ import annotations
+
+from desktop.domain.translation import N_, _
+
+
+class ProfileError(Exception):
+    """Base of every profile error; ``code`` is stable for logs and tests."""
+
+    code = "profile_error"
+    message = N_("The profile could not be opened.")
+
+    def __init__(self, detail: str = "") -> None:
+        # ``detail`` is for logs and developers only: never secrets, never record content.
+        super().__init__(detail or self.code)
+        self.detail = detail
+
+    def user_message(self) -> str:
+        return _(self.message)
+
+
+class WrongPassphrase(ProfileError):
+    code = "wrong_passphrase"
+    message = N_("That passphrase is not right. Nothing was changed; please try again.")
+
+
+class WrongRecoveryKey(ProfileError):
+    code = "wrong_recovery_key"
+    message = N_("That recovery key does not open this profile. Nothing was changed.")
+
+
+class MistypedRecoveryKey(WrongRecoveryKey):
+    code = "mistyped_recovery_key"
+    message = N_(
+        "That recovery key has a typing mistake: check each group of letters and digits "
+        "against your printed copy."
+    )
+
+
+#: Shortest passphrase accepted; a few unrelated words easily pass it.
+PASSPHRASE_MIN_LENGTH = 10
+
+
+class WeakPassphrase(ProfileError):
+    code = "weak_passphrase"
+    message = N_(
+        "Choose a longer passphrase: at least {minimum} characters. A few unrelated words "
+        "are easy to remember and hard to guess."
+    )
+
+    def user_message(self) -> str:
+        return _(self.message).format(minimum=PASSPHRASE_MIN_LENGTH)
+
+
+class ProfileNotFound(ProfileError):
+    code = "profile_not_found"
+    message = N_("There is no Minga profile in this folder yet.")
+
+
+class ProfileExists(ProfileError):
+    code = "profile_exists"
+    message = N_("A profile already exists in this folder; it was left untouched.")
+
+
+class WeakKdfParameters(ProfileError):
+    code = "weak_kdf_parameters"
+    message = N_(
+        "This profile's key file asks for weaker protection than Minga allows. It may have "
+        "been tampered with, so it was not opened."
+    )
+
+
+class ProfileDamaged(ProfileError):
+    code = "profile_damaged"
+    message = N_(
+        "This profile's files are damaged or do not belong together, so it could not be "
+        "opened. Nothing was changed."
+    )
+
+
+class ProfileLocked(ProfileError):
+    code = "profile_locked"
+    message = N_("The profile is locked. Unlock it to continue.")

@@ -1,0 +1,282 @@
+"""A person's encrypted profile on this device: create, unlock, change passphrase, lock.
+
+A profile folder holds ``profile.json`` (KDF parameters and the two wraps of the master key),
+``minga.db`` (SQLCipher, with its ``-wal``/``-shm``), ``device.json`` (non-secret hints) and,
+later, ``attachments/``. Nothing in it is readable without the passphrase or the recovery key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3.dbapi2 as sqlcipher
+from platformdirs import user_data_path
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+from desktop.store import keys
+from desktop.store.errors import (
+    PASSPHRASE_MIN_LENGTH,
+    MistypedRecoveryKey,
+    ProfileDamaged,
+    ProfileError,
+    ProfileExists,
+    ProfileLocked,
+    ProfileNotFound,
+    WeakKdfParameters,
+    WeakPassphrase,
+    WrongPassphrase,
+    WrongRecoveryKey,
+)
+from desktop.store.files import write_atomically
+from desktop.store.keys import KdfParameters, KeyFile, calibrate_kdf
+from desktop.store.migrate import upgrade_to_head
+from desktop.store.settings import SettingsStore, read_device_hints
+
+__all__ = [
+    "PASSPHRASE_MIN_LENGTH",
+    "KdfParameters",
+    "MistypedRecoveryKey",
+    "Profile",
+    "ProfileDamaged",
+    "ProfileError",
+    "ProfileExists",
+    "ProfileLocked",
+    "ProfileNotFound",
+    "WeakKdfParameters",
+    "WeakPassphrase",
+    "WrongPassphrase",
+    "WrongRecoveryKey",
+    "calibrate_kdf",
+    "create_profile",
+    "default_profile_dir",
+    "profile_exists",
+    "read_device_hints",
+    "unlock",
+    "unlock_with_recovery_key",
+]
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "profile.json"
+DATABASE_FILE = "minga.db"
+PROFILE_DIR_ENV = "MINGA_PROFILE_DIR"
+
+
+def default_profile_dir() -> Path:
+    """``$MINGA_PROFILE_DIR`` if set, else the platform's per-user data folder."""
+    override = os.environ.get(PROFILE_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return user_data_path("Minga", appauthor=False) / "profile"
+
+
+def profile_exists(folder: Path) -> bool:
+    return (folder / KEY_FILE).is_file()
+
+
+def check_passphrase_strength(passphrase: str) -> None:
+    if len(passphrase.strip()) < PASSPHRASE_MIN_LENGTH:
+        raise WeakPassphrase()
+
+
+def _open_engine(database: Path, raw_key: bytes) -> Engine:
+    """A SQLAlchemy engine whose every connection is keyed before SQLAlchemy sees it."""
+    key_pragma = f"PRAGMA key = \"x'{raw_key.hex()}'\""
+
+    def connect() -> Any:
+        # Writers are serialized on one worker; the timeout covers a reader's brief overlap.
+        connection = sqlcipher.connect(str(database), check_same_thread=False, timeout=30)
+        try:
+            # SQLCipher would print decryption failures on stderr; we report them ourselves.
+            connection.execute("PRAGMA cipher_log_level = NONE")
+            connection.execute(key_pragma)
+            connection.execute("PRAGMA cipher_memory_security = ON")
+            # The first real read proves the key; before it SQLCipher has checked nothing.
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA secure_delete = ON")
+            connection.execute("PRAGMA temp_store = MEMORY")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except sqlcipher.DatabaseError:
+            connection.close()
+            raise
+        return connection
+
+    engine = create_engine(
+        "sqlite://",
+        module=sqlcipher,
+        creator=connect,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=4,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _let_sqlalchemy_own_transactions(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's implicit BEGIN (only before DML) would leave DDL and reads outside the
+        # transaction SQLAlchemy thinks it has; turn it off and begin explicitly instead.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class Profile:
+    """An unlocked profile. ``close()`` locks it: the engine is disposed, keys are wiped."""
+
+    def __init__(self, folder: Path, key_file: KeyFile, master_key: bytearray) -> None:
+        self.folder = folder
+        self._key_file = key_file
+        self._master_key: bytearray | None = master_key
+        self._lock = threading.Lock()
+        try:
+            self._engine: Engine | None = _open_engine(
+                folder / DATABASE_FILE, keys.sqlcipher_key(master_key)
+            )
+            upgrade_to_head(self._engine)
+        except (sqlcipher.DatabaseError, DBAPIError) as error:
+            self.close()
+            # The wrap opened, so the key is right: the database is not this profile's.
+            raise ProfileDamaged(f"database does not open: {type(error).__name__}") from None
+        self.settings = SettingsStore(self._engine, folder)
+
+    @property
+    def profile_id(self) -> str:
+        return self._key_file.profile_id
+
+    @property
+    def closed(self) -> bool:
+        return self._engine is None
+
+    @property
+    def engine(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            raise ProfileLocked()
+        return engine
+
+    def attachment_key(self) -> bytes:
+        """The local attachment key (HKDF of the master key); gone once the profile locks."""
+        with self._lock:
+            if self._master_key is None:
+                raise ProfileLocked()
+            return keys.attachment_key(self._master_key)
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """Re-wrap the master key under ``new``; the database is not touched."""
+        check_passphrase_strength(new)
+        with self._lock:
+            if self._master_key is None:
+                raise ProfileLocked()
+            current = KeyFile.from_bytes((self.folder / KEY_FILE).read_bytes())
+            proof = current.open_with_passphrase(old)  # raises WrongPassphrase
+            keys.wipe(proof)
+            updated = current.rewrapped(self._master_key, new)
+            write_atomically(self.folder / KEY_FILE, updated.to_bytes())
+            self._key_file = updated
+        log.info("passphrase changed for profile %s", self.profile_id)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+            if self._master_key is not None:
+                keys.wipe(self._master_key)
+                self._master_key = None
+
+    def __enter__(self) -> Profile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def create_profile(
+    folder: Path,
+    passphrase: str,
+    *,
+    kdf: KdfParameters | None = None,
+    language: str = "en",
+) -> tuple[Profile, str]:
+    """Create a profile in ``folder``; returns it unlocked and the recovery key to show once.
+
+    The key file is written last, atomically: a creation cut short leaves no key file, so no
+    half-made profile ever asks for a passphrase.
+    """
+    check_passphrase_strength(passphrase)
+    if profile_exists(folder):
+        raise ProfileExists(str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(folder, 0o700)
+    # Leftovers of a creation that died before its key file: unreadable by anyone, ever.
+    for leftover in folder.glob(DATABASE_FILE + "*"):
+        leftover.unlink()
+    parameters = kdf or calibrate_kdf()
+    parameters.check()
+    master_key = keys.new_master_key()
+    recovery_secret = keys.new_recovery_secret()
+    key_file = KeyFile.create(master_key, passphrase, recovery_secret, parameters)
+    profile = Profile(folder, key_file, bytearray(master_key))
+    try:
+        profile.settings.set("language", language)
+        write_atomically(folder / KEY_FILE, key_file.to_bytes())
+    except BaseException:
+        profile.close()
+        raise
+    finally:
+        keys.wipe(master_key)
+    log.info("profile %s created", key_file.profile_id)
+    return profile, keys.format_recovery_key(recovery_secret)
+
+
+def _read_key_file(folder: Path) -> KeyFile:
+    try:
+        raw = (folder / KEY_FILE).read_bytes()
+    except FileNotFoundError:
+        raise ProfileNotFound(str(folder)) from None
+    return KeyFile.from_bytes(raw)
+
+
+def _require_database(folder: Path) -> None:
+    if not (folder / DATABASE_FILE).is_file():
+        raise ProfileDamaged("database file missing")
+
+
+def unlock(folder: Path, passphrase: str) -> Profile:
+    """Open the profile in ``folder``. A wrong passphrase raises and touches no file."""
+    key_file = _read_key_file(folder)
+    master_key = key_file.open_with_passphrase(passphrase)
+    _require_database(folder)
+    profile = Profile(folder, key_file, master_key)
+    log.info("profile %s unlocked", key_file.profile_id)
+    return profile
+
+
+def unlock_with_recovery_key(folder: Path, recovery_key: str, new_passphrase: str) -> Profile:
+    """Open the profile with its recovery key and make ``new_passphrase`` its passphrase."""
+    check_passphrase_strength(new_passphrase)
+    key_file = _read_key_file(folder)
+    master_key = key_file.open_with_recovery_key(recovery_key)
+    _require_database(folder)
+    profile = Profile(folder, key_file, master_key)
+    try:
+        updated = key_file.rewrapped(master_key, new_passphrase)
+        write_atomically(folder / KEY_FILE, updated.to_bytes())
+        profile._key_file = updated
+    except BaseException:
+        profile.close()
+        raise
+    log.info("profile %s unlocked with its recovery key; passphrase replaced", key_file.profile_id)
+    return profile
