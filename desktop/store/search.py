@@ -1,0 +1,119 @@
+"""Full-text search inside the encrypted database: FTS5 over text folded the same way twice.
+
+SQLite's ``unicode61`` tokenizer folds Latin accents but knows nothing of Arabic spelling
+variants, so text is normalized in Python both when indexed and when searched: case and
+diacritics folded, Arabic alef forms, taa marbuta, alef maqsura, hamza seats, tatweel and
+harakat unified, Eastern Arabic digits read as digits. Arabic words are also indexed without a
+joined "and"/"the"/"with" (light stemming), so "إخلاء" finds "وإخلاء".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, text
+
+#: Letters unified before anything else (NFKD handles hamza above/below and madda itself).
+_LETTERS = str.maketrans(
+    {
+        "ٱ": "ا",  # alef wasla
+        "ة": "ه",  # taa marbuta is written as haa at the end of a word by many
+        "ى": "ي",  # alef maqsura / dotless yaa
+        "ی": "ي",  # Persian yeh, common on keyboards of the region
+        "ک": "ك",  # keheh
+        "ـ": None,  # tatweel: stretching only
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Eastern Arabic-Indic digits
+    }
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+#: A query longer than this is cut: a search box is not a document.
+MAX_QUERY_TERMS = 12
+
+
+def fold(value: str) -> str:
+    """The searchable form of ``value``: lower case, no marks, Arabic variants unified."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_LETTERS))
+    # Every nonspacing mark goes: Latin accents, Arabic harakat, shadda, hamza above/below.
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", stripped.translate(_LETTERS)).casefold()
+
+
+#: Arabic writes "and", "the", "with", "for", "as" joined to the word; longest first.
+_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_ARABIC_LETTERS = re.compile(r"^[\u0621-\u064a]+$")
+
+
+def _without_clitics(word: str) -> str | None:
+    """``word`` without a leading Arabic clitic, if what remains is still a word (3+ letters)."""
+    if not _ARABIC_LETTERS.match(word):
+        return None
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            return word[len(prefix) :]
+    return None
+
+
+def searchable(value: str) -> str:
+    """What the index stores for ``value``: folded words, plus each Arabic word's bare form."""
+    folded = fold(value)
+    extra = [bare for word in _WORD.findall(folded) if (bare := _without_clitics(word))]
+    return folded if not extra else folded + "\n" + " ".join(extra)
+
+
+def terms(query: str) -> list[str]:
+    return _WORD.findall(fold(query))[:MAX_QUERY_TERMS]
+
+
+def match_expression(query: str, prefix: bool = True) -> str | None:
+    """An FTS5 MATCH expression for what a person typed, or None if nothing is searchable.
+
+    Each term is quoted, so no character typed can reach FTS5's query syntax; the last term
+    matches as a prefix so results appear while typing.
+    """
+    words = terms(query)
+    if not words:
+        return None
+    quoted = [f'"{word}"' for word in words]
+    if prefix:
+        quoted[-1] += "*"
+    return " AND ".join(quoted)
+
+
+def index_record(
+    connection: Connection, record_id: str, record_type: str, texts: Iterable[str | None]
+) -> None:
+    """Replace what the index holds for ``record_id`` with the folded ``texts``."""
+    remove_record(connection, record_id)
+    body = "\n".join(searchable(t) for t in texts if t)
+    if body:
+        connection.execute(
+            text("INSERT INTO search_index (record_id, record_type, body) VALUES (:i, :t, :b)"),
+            {"i": record_id, "t": record_type, "b": body},
+        )
+
+
+def remove_record(connection: Connection, record_id: str) -> None:
+    connection.execute(text("DELETE FROM search_index WHERE record_id = :i"), {"i": record_id})
+
+
+def search(
+    connection: Connection,
+    query: str,
+    record_types: Sequence[str] | None = None,
+    limit: int = 200,
+) -> list[str]:
+    """Ids of the records matching ``query``, best first (BM25)."""
+    expression = match_expression(query)
+    if expression is None:
+        return []
+    sql = "SELECT record_id FROM search_index WHERE search_index MATCH :q"
+    params: dict[str, object] = {"q": expression, "limit": limit}
+    if record_types:
+        names = [f":t{n}" for n in range(len(record_types))]
+        sql += f" AND record_type IN ({', '.join(names)})"
+        params.update({f"t{n}": value for n, value in enumerate(record_types)})
+    sql += " ORDER BY bm25(search_index) LIMIT :limit"
+    return [row[0] for row in connection.execute(text(sql), params)]
