@@ -1,0 +1,698 @@
+"""The Minga wire protocol, shared by the sync client and the server: one place for both.
+Messages, limits, error codes and the msgpack+zstd body codec; see sync/PROTOCOL.md."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import msgpack
+import zstandard
+from cryptography.hazmat.primitives import hashes
+
+PROTOCOL_VERSION: Final = 1
+# One media type for every structured body: a zstd frame holding one msgpack map.
+MEDIA_TYPE: Final = "application/x-minga"
+CHUNK_MEDIA_TYPE: Final = "application/octet-stream"
+
+_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DEVICE_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
+_HASH_PATTERN: Final = re.compile(r"[0-9a-f]{64}")
+_INVITE_PATTERN: Final = re.compile(r"[A-Z2-7]{32}")
+_TOKEN_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+
+AUTH_CONTEXT: Final = b"minga-auth-v1\x00"
+ENROLL_CONTEXT: Final = b"minga-enroll-v1\x00"
+
+
+class Role(StrEnum):
+    """A member's role in a space: admins manage members and keys, editors write, readers read."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    READER = "reader"
+
+    @property
+    def can_write(self) -> bool:
+        return self in (Role.ADMIN, Role.EDITOR)
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable error codes: the `code` of an error body or of a per-item rejection."""
+
+    BAD_REQUEST = "bad_request"
+    BAD_ENCODING = "bad_encoding"
+    BAD_MESSAGE = "bad_message"
+    BAD_ID = "bad_id"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    BODY_TOO_LARGE = "body_too_large"
+    HEADER_TOO_LARGE = "header_too_large"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    AUTH_MISSING = "auth_missing"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    DEVICE_REVOKED = "device_revoked"
+    INVITE_INVALID = "invite_invalid"
+    DEVICE_EXISTS = "device_exists"
+    CHALLENGE_INVALID = "challenge_invalid"
+    SIGNATURE_INVALID = "signature_invalid"
+    RATE_LIMITED = "rate_limited"
+    SPACE_NOT_FOUND = "space_not_found"
+    SPACE_EXISTS = "space_exists"
+    SPACE_LIMIT = "space_limit"
+    ROLE_FORBIDDEN = "role_forbidden"
+    DEVICE_NOT_FOUND = "device_not_found"
+    MEMBER_NOT_FOUND = "member_not_found"
+    LAST_ADMIN = "last_admin"
+    EPOCH_INVALID = "epoch_invalid"
+    RECIPIENT_NOT_MEMBER = "recipient_not_member"
+    CHUNK_HASH_MISMATCH = "chunk_hash_mismatch"
+    CHUNK_NOT_FOUND = "chunk_not_found"
+    CHUNK_MISSING = "chunk_missing"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    MUTATION_ID_REUSED = "mutation_id_reused"
+    DUPLICATE_MUTATION = "duplicate_mutation"
+    INTERNAL = "internal"
+
+
+class MutationStatus(StrEnum):
+    ACCEPTED = "accepted"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every bound the server enforces; published at GET /v1/info so clients size their batches."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_decoded_bytes: int = 16 * 1024 * 1024
+    max_mutations: int = 500
+    max_blob_bytes: int = 1024 * 1024
+    max_pull_spaces: int = 500
+    max_page_bytes: int = 4 * 1024 * 1024
+    default_page_bytes: int = 256 * 1024
+    min_page_bytes: int = 1024
+    max_page_items: int = 2000
+    max_chunk_bytes: int = 1024 * 1024
+    max_chunk_refs: int = 256
+    max_wrap_bytes: int = 4096
+    max_wraps: int = 1000
+    max_epoch: int = 2**31 - 1
+    max_revision: int = 2**62
+    max_header_bytes: int = 256
+
+    def to_wire(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+LIMITS: Final = Limits()
+
+
+class ProtocolError(Exception):
+    """A message that breaks the protocol: the receiver rejects it whole and changes nothing."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- the body codec --------------------------------------------------------------------------
+
+_COMPRESSOR: Final = zstandard.ZstdCompressor(level=3, write_checksum=False)
+
+
+def encode_body(message: Mapping[str, Any]) -> bytes:
+    """Pack one message for the wire: msgpack (bin for bytes, str for text), then a zstd frame."""
+    packed: bytes = msgpack.packb(message, use_bin_type=True)
+    return _COMPRESSOR.compress(packed)
+
+
+def decode_body(data: bytes, limits: Limits = LIMITS) -> dict[str, Any]:
+    """Unpack one message, refusing zstd bombs, oversize containers and anything but a str map.
+
+    Raises:
+        ProtocolError: with code `body_too_large`, `bad_encoding` or `bad_message`.
+    """
+    if len(data) > limits.max_body_bytes:
+        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "body exceeds max_body_bytes")
+    try:
+        # A streaming read bounded by the limit: a frame that claims or expands to more is refused
+        # without ever allocating the expanded size.
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data), read_across_frames=False
+        )
+        packed = reader.read(limits.max_decoded_bytes + 1)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not a valid zstd frame") from exc
+    if len(packed) > limits.max_decoded_bytes:
+        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "decoded body exceeds max_decoded_bytes")
+    if not packed:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is empty")
+    try:
+        message = msgpack.unpackb(
+            packed,
+            raw=False,
+            strict_map_key=True,
+            max_bin_len=limits.max_blob_bytes * 2,
+            max_str_len=64 * 1024,
+            max_array_len=max(limits.max_mutations, limits.max_pull_spaces, limits.max_wraps) * 4,
+            max_map_len=max(limits.max_pull_spaces, limits.max_wraps) * 2,
+            max_ext_len=0,
+        )
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not one valid msgpack object") from exc
+    except Exception as exc:  # msgpack raises plain TypeError/UnicodeDecodeError too
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not one valid msgpack object") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "body must be a map")
+    return message
+
+
+# --- field readers: strict, with the field name in every message ------------------------------
+
+
+def _bad(name: str, why: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_MESSAGE, f"field {name!r} {why}")
+
+
+def _get(obj: Mapping[str, Any], name: str, required: bool = True) -> Any:
+    if name not in obj:
+        if required:
+            raise _bad(name, "is required")
+        return None
+    return obj[name]
+
+
+def _int(
+    obj: Mapping[str, Any], name: str, low: int, high: int, *, default: int | None = None
+) -> int:
+    value = _get(obj, name, required=default is None)
+    if value is None:
+        if default is None:
+            raise _bad(name, "is required")
+        return default
+    # bool is an int subclass in Python; on the wire it is a different type.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _bad(name, "must be an integer")
+    if not low <= value <= high:
+        raise _bad(name, f"must be between {low} and {high}")
+    return value
+
+
+def _bool(obj: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = _get(obj, name, required=False)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _bad(name, "must be a boolean")
+    return value
+
+
+def _bytes(obj: Mapping[str, Any], name: str, low: int, high: int) -> bytes:
+    value = _get(obj, name)
+    if not isinstance(value, bytes):
+        raise _bad(name, "must be binary")
+    if not low <= len(value) <= high:
+        raise _bad(name, f"must be {low} to {high} bytes")
+    return value
+
+
+def _str(obj: Mapping[str, Any], name: str, pattern: re.Pattern[str], required: bool = True) -> str:
+    value = _get(obj, name, required=required)
+    if value is None and not required:
+        return ""
+    return check_text(value, pattern, name)
+
+
+def check_text(value: object, pattern: re.Pattern[str], name: str) -> str:
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise ProtocolError(ErrorCode.BAD_ID, f"{name} is malformed")
+    return value
+
+
+def check_id(value: object, name: str = "id") -> str:
+    """An id chosen by a client (space, record, mutation): 1-64 of [A-Za-z0-9_-]."""
+    return check_text(value, _ID_PATTERN, name)
+
+
+def check_device_id(value: object, name: str = "device") -> str:
+    return check_text(value, _DEVICE_PATTERN, name)
+
+
+def check_chunk_hash(value: object, name: str = "hash") -> str:
+    return check_text(value, _HASH_PATTERN, name)
+
+
+def check_token(value: object) -> str:
+    return check_text(value, _TOKEN_PATTERN, "token")
+
+
+def _version(obj: Mapping[str, Any]) -> None:
+    version = obj.get("v")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_VERSION, f"protocol version must be {PROTOCOL_VERSION}"
+        )
+
+
+def _role(obj: Mapping[str, Any], name: str = "role") -> Role:
+    value = _get(obj, name)
+    try:
+        return Role(value)
+    except ValueError:
+        raise _bad(name, "must be admin, editor or reader") from None
+
+
+# --- identities and signed statements ------------------------------------------------------------
+
+
+def device_id_for(sign_key: bytes) -> str:
+    """A device's id: the first 16 bytes of SHA-256 over its Ed25519 public key, in hex.
+
+    Clients compute it offline (to bind it into record envelopes) and nobody can claim another
+    device's id without its key.
+    """
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(sign_key)
+    return digest.finalize()[:16].hex()
+
+
+def chunk_hash(data: bytes) -> str:
+    """The content address of an encrypted chunk: SHA-256 of its bytes, lowercase hex."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize().hex()
+
+
+def challenge_statement(challenge: bytes, device: str) -> bytes:
+    """The bytes a device signs to answer a challenge; the context prefix keeps it single-use."""
+    return AUTH_CONTEXT + challenge + device.encode("ascii")
+
+
+def enroll_statement(invite: str, sign_key: bytes, box_key: bytes) -> bytes:
+    """The bytes a new device signs at enrollment: proves it holds the key it registers."""
+    return ENROLL_CONTEXT + normalize_invite(invite).encode("ascii") + sign_key + box_key
+
+
+def normalize_invite(code: str) -> str:
+    """Invite codes are read aloud and retyped: case, spaces and dashes do not matter."""
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+def format_invite(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def check_invite(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 64:
+        raise ProtocolError(ErrorCode.BAD_ID, "invite is malformed")
+    return check_text(normalize_invite(value), _INVITE_PATTERN, "invite")
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One outbox entry: create (base 0), update or delete a record, compare-and-swap on base."""
+
+    id: str
+    space: str
+    record: str
+    base: int
+    blob: bytes | None
+    deleted: bool = False
+    chunks: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "id": self.id,
+            "space": self.space,
+            "record": self.record,
+            "base": self.base,
+            "blob": self.blob,
+        }
+        if self.deleted:
+            wire["deleted"] = True
+        if self.chunks:
+            wire["chunks"] = list(self.chunks)
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: object, limits: Limits = LIMITS) -> Mutation:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each mutation must be a map")
+        deleted = _bool(obj, "deleted", False)
+        blob = _get(obj, "blob", required=False)
+        if blob is not None:
+            blob = _bytes(obj, "blob", 1, limits.max_blob_bytes)
+        elif not deleted:
+            raise _bad("blob", "is required unless deleted")
+        raw_chunks = _get(obj, "chunks", required=False) or []
+        if not isinstance(raw_chunks, list) or len(raw_chunks) > limits.max_chunk_refs:
+            raise _bad("chunks", f"must be a list of at most {limits.max_chunk_refs} hashes")
+        if deleted and raw_chunks:
+            raise _bad("chunks", "must be empty for a deletion")
+        return cls(
+            id=check_id(_get(obj, "id"), "mutation id"),
+            space=check_id(_get(obj, "space"), "space"),
+            record=check_id(_get(obj, "record"), "record"),
+            base=_int(obj, "base", 0, limits.max_revision),
+            blob=blob,
+            deleted=deleted,
+            chunks=tuple(sorted({check_chunk_hash(h, "chunk") for h in raw_chunks})),
+        )
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """One round trip: the outbox to push and, per space, the cursor to pull after."""
+
+    push: tuple[Mutation, ...] = ()
+    pull: Mapping[str, int] = field(default_factory=dict)
+    max_bytes: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"v": PROTOCOL_VERSION}
+        if self.push:
+            wire["push"] = [m.to_wire() for m in self.push]
+        if self.pull:
+            wire["pull"] = dict(self.pull)
+        if self.max_bytes is not None:
+            wire["max_bytes"] = self.max_bytes
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> SyncRequest:
+        _version(obj)
+        raw_push = _get(obj, "push", required=False) or []
+        if not isinstance(raw_push, list) or len(raw_push) > limits.max_mutations:
+            raise _bad("push", f"must be a list of at most {limits.max_mutations} mutations")
+        push = tuple(Mutation.from_wire(m, limits) for m in raw_push)
+        if len({m.id for m in push}) != len(push):
+            raise ProtocolError(ErrorCode.DUPLICATE_MUTATION, "mutation ids repeat in one batch")
+        raw_pull = _get(obj, "pull", required=False) or {}
+        if not isinstance(raw_pull, dict) or len(raw_pull) > limits.max_pull_spaces:
+            raise _bad("pull", f"must map at most {limits.max_pull_spaces} spaces to cursors")
+        pull: dict[str, int] = {}
+        for space, cursor in raw_pull.items():
+            check_id(space, "space")
+            pull[space] = _int({"cursor": cursor}, "cursor", 0, limits.max_revision)
+        max_bytes = None
+        if "max_bytes" in obj:
+            max_bytes = _int(obj, "max_bytes", limits.min_page_bytes, limits.max_page_bytes)
+        return cls(push=push, pull=pull, max_bytes=max_bytes)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record's current state as a reader sees it; `blob` may be None for a tombstone."""
+
+    record: str
+    revision: int
+    seq: int
+    blob: bytes | None
+    deleted: bool
+    author: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "revision": self.revision,
+            "seq": self.seq,
+            "blob": self.blob,
+            "deleted": self.deleted,
+            "author": self.author,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: object) -> Change:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each change must be a map")
+        blob = obj.get("blob")
+        if blob is not None and not isinstance(blob, bytes):
+            raise _bad("blob", "must be binary or nil")
+        return cls(
+            record=check_id(_get(obj, "record"), "record"),
+            revision=_int(obj, "revision", 1, LIMITS.max_revision),
+            seq=_int(obj, "seq", 1, LIMITS.max_revision),
+            blob=blob,
+            deleted=_bool(obj, "deleted", False),
+            author=check_device_id(_get(obj, "author"), "author"),
+        )
+
+
+@dataclass(frozen=True)
+class MutationResult:
+    """The outcome of one mutation: accepted (new revision and seq), conflict, or rejected."""
+
+    id: str
+    status: MutationStatus
+    revision: int | None = None
+    seq: int | None = None
+    current: Change | None = None
+    code: ErrorCode | None = None
+    missing: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"id": self.id, "status": self.status.value}
+        if self.revision is not None:
+            wire["revision"] = self.revision
+        if self.seq is not None:
+            wire["seq"] = self.seq
+        if self.current is not None:
+            wire["current"] = self.current.to_wire()
+        if self.code is not None:
+            wire["code"] = self.code.value
+        if self.missing:
+            wire["missing"] = list(self.missing)
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: object) -> MutationResult:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each result must be a map")
+        current = obj.get("current")
+        code = obj.get("code")
+        return cls(
+            id=check_id(_get(obj, "id"), "mutation id"),
+            status=MutationStatus(_get(obj, "status")),
+            revision=obj.get("revision"),
+            seq=obj.get("seq"),
+            current=Change.from_wire(current) if current is not None else None,
+            code=ErrorCode(code) if code is not None else None,
+            missing=tuple(obj.get("missing") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class SpacePage:
+    """The changes of one space after the client's cursor, oldest first, cut by bytes.
+
+    `cursor` is what the client stores once it has applied `changes`; `more` says another
+    request would return more. `error` replaces everything else when the space is not readable.
+    """
+
+    changes: tuple[Change, ...] = ()
+    cursor: int = 0
+    more: bool = False
+    epoch: int = 0
+    error: ErrorCode | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error.value}
+        return {
+            "changes": [c.to_wire() for c in self.changes],
+            "cursor": self.cursor,
+            "more": self.more,
+            "epoch": self.epoch,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: object) -> SpacePage:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each space page must be a map")
+        if "error" in obj:
+            return cls(error=ErrorCode(obj["error"]))
+        changes = obj.get("changes") or []
+        if not isinstance(changes, list):
+            raise _bad("changes", "must be a list")
+        return cls(
+            changes=tuple(Change.from_wire(c) for c in changes),
+            cursor=_int(obj, "cursor", 0, LIMITS.max_revision),
+            more=_bool(obj, "more", False),
+            epoch=_int(obj, "epoch", 0, LIMITS.max_epoch, default=0),
+        )
+
+
+@dataclass(frozen=True)
+class SyncResponse:
+    results: tuple[MutationResult, ...] = ()
+    spaces: Mapping[str, SpacePage] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "results": [r.to_wire() for r in self.results],
+            "spaces": {space: page.to_wire() for space, page in self.spaces.items()},
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> SyncResponse:
+        _version(obj)
+        results = obj.get("results") or []
+        spaces = obj.get("spaces") or {}
+        if not isinstance(results, list) or not isinstance(spaces, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "results must be a list, spaces a map")
+        return cls(
+            results=tuple(MutationResult.from_wire(r) for r in results),
+            spaces={check_id(s, "space"): SpacePage.from_wire(p) for s, p in spaces.items()},
+        )
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    """A new device registers its public keys with a one-time invite, signed by its own key."""
+
+    invite: str
+    sign_key: bytes
+    box_key: bytes
+    signature: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "invite": self.invite,
+            "sign_key": self.sign_key,
+            "box_key": self.box_key,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> EnrollRequest:
+        _version(obj)
+        return cls(
+            invite=check_invite(_get(obj, "invite")),
+            sign_key=_bytes(obj, "sign_key", 32, 32),
+            box_key=_bytes(obj, "box_key", 32, 32),
+            signature=_bytes(obj, "signature", 64, 64),
+        )
+
+
+@dataclass(frozen=True)
+class ChallengeRequest:
+    device: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "device": self.device}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> ChallengeRequest:
+        _version(obj)
+        return cls(device=check_device_id(_get(obj, "device")))
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """The signed answer to a challenge; a valid one buys a short-lived bearer token."""
+
+    device: str
+    challenge: bytes
+    signature: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "device": self.device,
+            "challenge": self.challenge,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> TokenRequest:
+        _version(obj)
+        return cls(
+            device=check_device_id(_get(obj, "device")),
+            challenge=_bytes(obj, "challenge", 32, 32),
+            signature=_bytes(obj, "signature", 64, 64),
+        )
+
+
+@dataclass(frozen=True)
+class SpaceCreate:
+    """Create a space; the client may choose its id (it binds it into envelopes offline)."""
+
+    space: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"v": PROTOCOL_VERSION}
+        if self.space is not None:
+            wire["space"] = self.space
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> SpaceCreate:
+        _version(obj)
+        space = obj.get("space")
+        return cls(space=check_id(space, "space") if space is not None else None)
+
+
+@dataclass(frozen=True)
+class MemberPut:
+    role: Role
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "role": self.role.value}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> MemberPut:
+        _version(obj)
+        return cls(role=_role(obj))
+
+
+@dataclass(frozen=True)
+class InviteCreate:
+    """An admin invites a new device into one space with a role; the code works once."""
+
+    role: Role
+    ttl: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "role": self.role.value, "ttl": self.ttl}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> InviteCreate:
+        _version(obj)
+        return cls(role=_role(obj), ttl=_int(obj, "ttl", 60, 30 * 86400, default=7 * 86400))
+
+
+@dataclass(frozen=True)
+class KeyWrapsPut:
+    """Opaque, admin-signed wraps of one epoch's space key, one per recipient device."""
+
+    wraps: Mapping[str, bytes]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "wraps": dict(self.wraps)}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> KeyWrapsPut:
+        _version(obj)
+        raw = _get(obj, "wraps")
+        if not isinstance(raw, dict) or not 1 <= len(raw) <= limits.max_wraps:
+            raise _bad("wraps", f"must map 1 to {limits.max_wraps} devices to wraps")
+        wraps: dict[str, bytes] = {}
+        for device, wrap in raw.items():
+            check_device_id(device, "recipient")
+            wraps[device] = _bytes({"wrap": wrap}, "wrap", 1, limits.max_wrap_bytes)
+        return cls(wraps=wraps)

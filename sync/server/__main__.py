@@ -1,0 +1,336 @@
+"""The `minga-server` command: init, serve, invite, status, backup, revoke and collect.
+Each reads settings from the config file and MINGA_SERVER_* variables; flags override both."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, Table, func, insert, select, text
+
+from sync.protocol import Role, check_device_id, check_id
+from sync.server import auth, chunks, schema, spaces
+from sync.server.config import ConfigError, Settings, default_config_text, load_settings
+from sync.server.db import Database, current_revision, head_revision, redacted_url, upgrade
+
+log = logging.getLogger("minga.server")
+
+
+class CommandError(Exception):
+    """A failure the operator can fix; printed without a traceback, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        config_file=args.config,
+        data_dir=args.data_dir,
+        database_url=getattr(args, "database_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def _open(settings: Settings) -> Database:
+    db = Database(settings.resolved_database_url)
+    try:
+        revision = current_revision(db)
+    except Exception as exc:
+        raise CommandError(f"cannot open {redacted_url(db.url)}: {type(exc).__name__}") from None
+    if revision != head_revision():
+        db.dispose()
+        raise CommandError(
+            f"database schema is at {revision or 'nothing'}, expected {head_revision()}: "
+            "run `minga-server init` first"
+        )
+    return db
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.config is None and not settings.config_file.exists():
+        settings.config_file.write_text(default_config_text(settings), encoding="utf-8")
+        print(f"wrote {settings.config_file}")
+    db = Database(settings.resolved_database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    chunks.ChunkStore(settings.resolved_chunk_dir).ensure()
+    print(f"database {redacted_url(settings.resolved_database_url)} at schema {head_revision()}")
+    print(f"chunks in {settings.resolved_chunk_dir}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync.server.app import create_app
+
+    settings = _settings(args)
+    _open(settings).dispose()
+    app = create_app(settings, housekeeping=True)
+    # No Server or Date headers: every byte of an empty poll is paid for on a 2G link.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        log_config=None,
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+def _grant(value: str) -> auth.Grant:
+    space, _, role = value.partition(":")
+    try:
+        return auth.Grant(check_id(space, "space"), Role(role or "editor"))
+    except Exception:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not SPACE:ROLE (admin, editor, reader)"
+        ) from None
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = _open(settings)
+    now = int(time.time())
+    try:
+        with db.write() as conn:
+            grants = list(args.join)
+            for grant in grants:
+                exists = conn.execute(
+                    select(schema.space.c.id).where(schema.space.c.id == grant.space)
+                ).first()
+                if exists is None:
+                    raise CommandError(f"space {grant.space} does not exist")
+            if args.new_space:
+                space_id = spaces.create_space_for_operator(conn, now, settings.space_quota_bytes)
+                grants.append(auth.Grant(space_id, Role.ADMIN))
+                print(f"space {space_id} created; the invited device will be its admin")
+            code = auth.create_invite(conn, grants, args.ttl or settings.invite_ttl, now)
+    finally:
+        db.dispose()
+    joined = ", ".join(f"{g.space} as {g.role.value}" for g in grants) or "no spaces"
+    print(f"invite (one use, joins {joined}):")
+    print(code)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = Database(settings.resolved_database_url)
+    try:
+        revision = current_revision(db)
+        print(f"database  {redacted_url(db.url)}")
+        print(f"schema    {revision or 'none'} (newest {head_revision()})")
+        if revision != head_revision():
+            print("status    needs `minga-server init`")
+            return 1
+        now = int(time.time())
+        with db.read() as conn:
+
+            def count(table: Table, *where: ColumnElement[bool]) -> int:
+                return int(
+                    conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+                )
+
+            chunk_bytes = conn.execute(
+                select(func.coalesce(func.sum(schema.chunk.c.size), 0))
+            ).scalar_one()
+            print(
+                f"devices   {count(schema.device, schema.device.c.revoked_at.is_(None))} active, "
+                f"{count(schema.device, schema.device.c.revoked_at.is_not(None))} revoked"
+            )
+            print(f"spaces    {count(schema.space)}")
+            print(f"records   {count(schema.record)}")
+            print(f"chunks    {count(schema.chunk)} ({chunk_bytes} bytes)")
+            open_invites = count(
+                schema.invite, schema.invite.c.used_at.is_(None), schema.invite.c.expires_at > now
+            )
+            live_tokens = count(
+                schema.token, schema.token.c.revoked.is_(False), schema.token.c.expires_at > now
+            )
+            print(f"invites   {open_invites} open")
+            print(f"tokens    {live_tokens} live")
+        print("status    ok")
+        return 0
+    except Exception as exc:
+        raise CommandError(f"cannot read {redacted_url(db.url)}: {type(exc).__name__}") from None
+    finally:
+        db.dispose()
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a consistent copy into a folder that is itself a valid SQLite data dir."""
+    settings = _settings(args)
+    dest: Path = args.destination
+    if dest.exists() and any(dest.iterdir()):
+        raise CommandError(f"{dest} exists and is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    target = Settings(data_dir=dest)
+    db = _open(settings)
+    try:
+        if db.is_sqlite:
+            source = sqlite3.connect(db.engine.url.database or "")
+            copy = sqlite3.connect(target.resolved_database_url.removeprefix("sqlite:///"))
+            try:
+                source.backup(copy)  # SQLite's online backup: a consistent page-level copy
+            finally:
+                copy.close()
+                source.close()
+        else:
+            _copy_rows(db, target)
+    finally:
+        db.dispose()
+    copied = _copy_chunks(settings.resolved_chunk_dir, target.resolved_chunk_dir)
+    print(f"backup in {dest}: database and {copied} chunk files")
+    print(f"restore or inspect with: minga-server --data-dir {dest} status")
+    return 0
+
+
+def _copy_rows(db: Database, target: Settings) -> None:
+    copy = Database(target.resolved_database_url)
+    try:
+        upgrade(copy)
+        with db.engine.connect() as source:
+            # One REPEATABLE READ snapshot: every table as of the same instant.
+            source = source.execution_options(isolation_level="REPEATABLE READ")
+            with source.begin(), copy.write() as sink:
+                for table in schema.metadata.sorted_tables:
+                    batch: list[dict[str, object]] = []
+                    for row in source.execute(select(table)).mappings():
+                        batch.append(dict(row))
+                        if len(batch) >= 1000:
+                            sink.execute(insert(table), batch)
+                            batch = []
+                    if batch:
+                        sink.execute(insert(table), batch)
+                sink.execute(text("SELECT 1"))
+    finally:
+        copy.dispose()
+
+
+def _copy_chunks(source: Path, dest: Path) -> int:
+    copied = 0
+    if not source.is_dir():
+        return 0
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if relative.parts[0] == ".tmp" or not path.is_file():
+            continue
+        (dest / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / relative)
+        copied += 1
+    return copied
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = _open(settings)
+    try:
+        device = check_device_id(args.device)
+        if not auth.revoke_device(db, device, int(time.time())):
+            raise CommandError(f"device {device} is not enrolled")
+    finally:
+        db.dispose()
+    print(f"device {device} revoked; its tokens no longer work")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = _open(settings)
+    try:
+        now = int(time.time())
+        removed = chunks.collect_chunks(
+            db, chunks.ChunkStore(settings.resolved_chunk_dir), now, settings.chunk_grace_seconds
+        )
+        chunks.purge_expired(db, now)
+    finally:
+        db.dispose()
+    print(f"removed {removed} unreferenced chunks")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minga-server", description="The Minga sync server.")
+    parser.add_argument("--data-dir", type=Path, help="folder for the database, chunks and config")
+    parser.add_argument(
+        "--config", type=Path, help="TOML config file (default DATA_DIR/server.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="create the data folder and migrate the database")
+    init.add_argument("--database-url", help="SQLAlchemy URL; default a SQLite file in DATA_DIR")
+    init.set_defaults(run=cmd_init)
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database-url")
+    serve.set_defaults(run=cmd_serve)
+
+    invite = commands.add_parser("invite", help="print a one-time enrollment code for a new device")
+    invite.add_argument(
+        "--join",
+        type=_grant,
+        action="append",
+        default=[],
+        metavar="SPACE:ROLE",
+        help="a space the device joins and its role (repeatable)",
+    )
+    invite.add_argument(
+        "--new-space", action="store_true", help="create a new space the device will administer"
+    )
+    invite.add_argument("--ttl", type=int, help="seconds the code stays valid")
+    invite.add_argument("--database-url")
+    invite.set_defaults(run=cmd_invite)
+
+    status = commands.add_parser("status", help="schema version and counts")
+    status.add_argument("--database-url")
+    status.set_defaults(run=cmd_status)
+
+    backup = commands.add_parser("backup", help="copy database and chunks into a new folder")
+    backup.add_argument("destination", type=Path)
+    backup.add_argument("--database-url")
+    backup.set_defaults(run=cmd_backup)
+
+    revoke = commands.add_parser("revoke", help="revoke a device and all its tokens")
+    revoke.add_argument("device")
+    revoke.add_argument("--database-url")
+    revoke.set_defaults(run=cmd_revoke)
+
+    collect = commands.add_parser("collect", help="remove unreferenced chunks and spent tokens")
+    collect.add_argument("--database-url")
+    collect.set_defaults(run=cmd_collect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings_for_logging = _settings(args)
+        logging.basicConfig(
+            level=settings_for_logging.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+        status: int = args.run(args)
+        return status
+    except (CommandError, ConfigError) as exc:
+        print(f"minga-server: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,495 @@
+"""The HTTP face of the server: FastAPI routes, body limits, error bodies and the access log.
+Routes parse and bound their input, then hand over to the services on a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync import protocol
+from sync.protocol import (
+    LIMITS,
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    ChallengeRequest,
+    EnrollRequest,
+    ErrorCode,
+    InviteCreate,
+    KeyWrapsPut,
+    Limits,
+    MemberPut,
+    ProtocolError,
+    SpaceCreate,
+    SyncRequest,
+    TokenRequest,
+    check_chunk_hash,
+    check_device_id,
+    check_id,
+    check_token,
+    encode_body,
+)
+from sync.server import auth, chunks, records, spaces
+from sync.server.config import Settings
+from sync.server.db import Database
+from sync.server.errors import ApiError
+
+log = logging.getLogger("minga.server")
+access_log = logging.getLogger("minga.server.access")
+
+T = TypeVar("T")
+_RANGE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})")
+_HOUSEKEEPING_SECONDS = 3600
+
+
+@dataclass
+class ServerState:
+    """What every request needs: settings, the database, the chunk store and the clock."""
+
+    settings: Settings
+    db: Database
+    store: chunks.ChunkStore
+    limits: Limits
+    clock: Callable[[], float]
+    enroll_limiter: auth.RateLimiter
+    challenge_limiter: auth.RateLimiter
+
+    def now(self) -> int:
+        return int(self.clock())
+
+
+def _error_response(status: int, code: ErrorCode, message: str) -> Response:
+    # Errors are JSON so an operator can read them in a proxy log; the code header lets a client
+    # learn the reason of a HEAD, which has no body.
+    body = json.dumps({"code": code.value, "message": message}).encode("utf-8")
+    return Response(
+        content=body,
+        status_code=status,
+        media_type="application/json",
+        headers={"x-minga-error": code.value},
+    )
+
+
+def _message(obj: dict[str, Any], status: int = 200) -> Response:
+    return Response(content=encode_body(obj), status_code=status, media_type=MEDIA_TYPE)
+
+
+async def _read_body(request: Request, limit: int, media_type: str | None = MEDIA_TYPE) -> bytes:
+    """The request body, refused as soon as it passes `limit` (never buffered past it)."""
+    if media_type is not None:
+        content_type = request.headers.get("content-type")
+        if content_type is not None and content_type.split(";")[0].strip() != media_type:
+            raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"body must be {media_type}")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or len(declared) > 15:
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "content-length is malformed")
+        if int(declared) > limit:
+            raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _bearer(request: Request, limits: Limits) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise ApiError(401, ErrorCode.AUTH_MISSING, "authorization: Bearer <token> is required")
+    if len(header) > limits.max_header_bytes:
+        raise ApiError(400, ErrorCode.HEADER_TOO_LARGE, "authorization header is too long")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise ApiError(401, ErrorCode.TOKEN_INVALID, "authorization must use the Bearer scheme")
+    try:
+        return check_token(value.strip())
+    except ProtocolError:
+        raise ApiError(401, ErrorCode.TOKEN_INVALID, "token is malformed") from None
+
+
+def _path_id(value: str, name: str) -> str:
+    return check_id(value, name)
+
+
+class AccessLog:
+    """One log line per request: method, path (ids only), status, sizes, time, device, code.
+
+    Pure ASGI so it costs little on the hot path; it never sees bodies or headers' values
+    beyond content-length, so payloads and tokens cannot leak into logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        sent = 0
+        code = ""
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
+
+        async def logging_send(message: Message) -> None:
+            nonlocal status, sent, code
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name == b"x-minga-error":
+                        code = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, logging_send)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s in=%d out=%d ms=%.1f device=%s code=%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    received,
+                    sent,
+                    (time.perf_counter() - started) * 1000,
+                    scope.get("state", {}).get("device", "-"),
+                    code or "-",
+                )
+
+
+def create_app(
+    settings: Settings,
+    db: Database | None = None,
+    clock: Callable[[], float] = time.time,
+    limits: Limits = LIMITS,
+    housekeeping: bool = False,
+) -> FastAPI:
+    """Build the app over an already migrated database (see `minga-server init`)."""
+    database = db or Database(settings.resolved_database_url)
+    store = chunks.ChunkStore(settings.resolved_chunk_dir)
+    store.ensure()
+    state = ServerState(
+        settings=settings,
+        db=database,
+        store=store,
+        limits=limits,
+        clock=clock,
+        enroll_limiter=auth.RateLimiter(settings.enroll_per_minute, clock),
+        challenge_limiter=auth.RateLimiter(settings.challenges_per_minute, clock),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_housekeeping(state)) if housekeeping else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="Minga sync server",
+        version=f"protocol {PROTOCOL_VERSION}",
+        description="Routes, orders and guards end-to-end encrypted records. See sync/PROTOCOL.md.",
+        lifespan=lifespan,
+    )
+    app.state.minga = state
+    _install_error_handlers(app)
+    _install_routes(app, state)
+    app.add_middleware(AccessLog)
+    return app
+
+
+async def _housekeeping(state: ServerState) -> None:
+    # Jitter keeps several processes over one database from collecting at the same moment.
+    while True:
+        await asyncio.sleep(_HOUSEKEEPING_SECONDS * random.uniform(0.5, 1.5))
+        try:
+            now = state.now()
+            removed = await run_in_threadpool(
+                chunks.collect_chunks,
+                state.db,
+                state.store,
+                now,
+                state.settings.chunk_grace_seconds,
+            )
+            await run_in_threadpool(chunks.purge_expired, state.db, now)
+            log.info("housekeeping removed=%d", removed)
+        except Exception:
+            log.exception("housekeeping failed; will retry")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> Response:
+        return _error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(ProtocolError)
+    async def _protocol_error(_request: Request, exc: ProtocolError) -> Response:
+        status = 413 if exc.code is ErrorCode.BODY_TOO_LARGE else 400
+        return _error_response(status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, _exc: RequestValidationError) -> Response:
+        return _error_response(400, ErrorCode.BAD_REQUEST, "request parameters are malformed")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error_response(404, ErrorCode.NOT_FOUND, "no such endpoint")
+        if exc.status_code == 405:
+            return _error_response(405, ErrorCode.METHOD_NOT_ALLOWED, "method not allowed here")
+        return _error_response(exc.status_code, ErrorCode.BAD_REQUEST, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return _error_response(500, ErrorCode.INTERNAL, "internal error; see the server log")
+
+
+def _install_routes(app: FastAPI, state: ServerState) -> None:
+    limits = state.limits
+    db = state.db
+
+    async def device_of(request: Request) -> str:
+        token = _bearer(request, limits)
+        device = await run_in_threadpool(auth.authenticate, db, token, state.now())
+        request.scope.setdefault("state", {})["device"] = device
+        return device
+
+    async def message_of(request: Request) -> dict[str, Any]:
+        body = await _read_body(request, limits.max_body_bytes)
+        return await run_in_threadpool(protocol.decode_body, body, limits)
+
+    @app.get("/v1/info", summary="Protocol version and the limits this server enforces")
+    async def info() -> Response:
+        return _message({"v": PROTOCOL_VERSION, "limits": limits.to_wire()})
+
+    @app.post("/v1/enroll", summary="Register a new device's public keys with a one-time invite")
+    async def enroll(request: Request) -> Response:
+        client = request.client.host if request.client else "-"
+        if not state.enroll_limiter.allow(client):
+            raise ApiError(
+                429, ErrorCode.RATE_LIMITED, "too many enrollment attempts; wait a minute"
+            )
+        message = EnrollRequest.from_wire(await message_of(request))
+        device, grants = await run_in_threadpool(auth.enroll, db, message, state.now())
+        request.scope.setdefault("state", {})["device"] = device
+        return _message(
+            {
+                "v": PROTOCOL_VERSION,
+                "device": device,
+                "spaces": [{"space": g.space, "role": g.role.value} for g in grants],
+            },
+            status=201,
+        )
+
+    @app.post("/v1/auth/challenge", summary="A fresh nonce for the device to sign")
+    async def challenge(request: Request) -> Response:
+        message = ChallengeRequest.from_wire(await message_of(request))
+        if not state.challenge_limiter.allow(message.device):
+            raise ApiError(429, ErrorCode.RATE_LIMITED, "too many challenges; wait a minute")
+        nonce, expires = await run_in_threadpool(
+            auth.issue_challenge, db, message.device, state.now(), state.settings.challenge_ttl
+        )
+        return _message({"v": PROTOCOL_VERSION, "challenge": nonce, "expires_at": expires})
+
+    @app.post("/v1/auth/token", summary="Trade a signed challenge for a short-lived token")
+    async def token(request: Request) -> Response:
+        message = TokenRequest.from_wire(await message_of(request))
+        if not state.challenge_limiter.allow(message.device):
+            raise ApiError(429, ErrorCode.RATE_LIMITED, "too many token requests; wait a minute")
+        value, expires = await run_in_threadpool(
+            auth.issue_token, db, message, state.now(), state.settings.token_ttl
+        )
+        request.scope.setdefault("state", {})["device"] = message.device
+        return _message({"v": PROTOCOL_VERSION, "token": value, "expires_at": expires})
+
+    @app.post("/v1/auth/revoke", summary="Revoke the token this request carries", status_code=204)
+    async def revoke(request: Request) -> Response:
+        await device_of(request)
+        await run_in_threadpool(auth.revoke_token, db, _bearer(request, limits))
+        return Response(status_code=204)
+
+    @app.post("/v1/sync", summary="One round trip: push the outbox, pull after each cursor")
+    async def sync(request: Request) -> Response:
+        device = await device_of(request)
+        message = SyncRequest.from_wire(await message_of(request), limits)
+        response = await run_in_threadpool(records.sync, db, device, message, state.now(), limits)
+        return _message(response.to_wire())
+
+    @app.get("/v1/spaces", summary="The caller's spaces, roles, epochs and last sequence numbers")
+    async def list_spaces(request: Request) -> Response:
+        device = await device_of(request)
+        found = await run_in_threadpool(spaces.list_spaces, db, device)
+        return _message({"v": PROTOCOL_VERSION, "spaces": found})
+
+    @app.post("/v1/spaces", summary="Create a space; the caller becomes its admin")
+    async def create_space(request: Request) -> Response:
+        device = await device_of(request)
+        message = SpaceCreate.from_wire(await message_of(request))
+        space_id = await run_in_threadpool(
+            spaces.create_space,
+            db,
+            device,
+            message.space,
+            state.now(),
+            state.settings.space_quota_bytes,
+            state.settings.spaces_per_device,
+        )
+        return _message(
+            {"v": PROTOCOL_VERSION, "space": space_id, "role": "admin", "epoch": 0}, status=201
+        )
+
+    @app.get("/v1/spaces/{space_id}/members", summary="Members and their public keys")
+    async def members(request: Request, space_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        device = await device_of(request)
+        found = await run_in_threadpool(spaces.list_members, db, space_id, device)
+        return _message({"v": PROTOCOL_VERSION, "members": found})
+
+    @app.put("/v1/spaces/{space_id}/members/{member_id}", summary="Add a member or change its role")
+    async def put_member(request: Request, space_id: str, member_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        member_id = check_device_id(member_id, "member")
+        device = await device_of(request)
+        message = MemberPut.from_wire(await message_of(request))
+        await run_in_threadpool(
+            spaces.put_member, db, space_id, device, member_id, message.role, state.now()
+        )
+        return _message({"v": PROTOCOL_VERSION, "device": member_id, "role": message.role.value})
+
+    @app.delete(
+        "/v1/spaces/{space_id}/members/{member_id}", summary="Remove a member", status_code=204
+    )
+    async def remove_member(request: Request, space_id: str, member_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        member_id = check_device_id(member_id, "member")
+        device = await device_of(request)
+        await run_in_threadpool(spaces.remove_member, db, space_id, device, member_id)
+        return Response(status_code=204)
+
+    @app.post("/v1/spaces/{space_id}/invites", summary="A one-time invite into this space")
+    async def invite(request: Request, space_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        device = await device_of(request)
+        message = InviteCreate.from_wire(await message_of(request))
+        code, expires = await run_in_threadpool(
+            spaces.invite_to_space, db, space_id, device, message.role, message.ttl, state.now()
+        )
+        return _message({"v": PROTOCOL_VERSION, "invite": code, "expires_at": expires}, status=201)
+
+    @app.put("/v1/spaces/{space_id}/keys/{epoch}", summary="Store signed key wraps for an epoch")
+    async def put_keys(request: Request, space_id: str, epoch: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        epoch_number = _epoch(epoch, limits)
+        device = await device_of(request)
+        message = KeyWrapsPut.from_wire(await message_of(request), limits)
+        await run_in_threadpool(
+            spaces.put_key_wraps, db, space_id, device, epoch_number, message.wraps
+        )
+        return _message(
+            {"v": PROTOCOL_VERSION, "epoch": epoch_number, "stored": len(message.wraps)}
+        )
+
+    @app.get("/v1/spaces/{space_id}/keys", summary="The caller's own key wraps after an epoch")
+    async def get_keys(request: Request, space_id: str, since: str = "0") -> Response:
+        space_id = _path_id(space_id, "space")
+        after = _epoch(since, limits, allow_zero=True)
+        device = await device_of(request)
+        found = await run_in_threadpool(spaces.key_wraps_for, db, space_id, device, after)
+        return _message({"v": PROTOCOL_VERSION, "wraps": found})
+
+    chunk_path = "/v1/spaces/{space_id}/chunks/{digest}"
+
+    @app.head(chunk_path, summary="Is this chunk stored? (Content-Length is its size)")
+    async def head_chunk(request: Request, space_id: str, digest: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        digest = check_chunk_hash(digest)
+        device = await device_of(request)
+        size = await run_in_threadpool(chunks.chunk_size, db, space_id, device, digest, state.now())
+        return Response(status_code=200, headers={"content-length": str(size)})
+
+    @app.put(chunk_path, summary="Store an encrypted chunk under its SHA-256 (idempotent)")
+    async def put_chunk(request: Request, space_id: str, digest: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        digest = check_chunk_hash(digest)
+        device = await device_of(request)
+        data = await _read_body(request, limits.max_chunk_bytes, media_type=None)
+        if not data:
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "a chunk cannot be empty")
+        if protocol.chunk_hash(data) != digest:
+            raise ApiError(400, ErrorCode.CHUNK_HASH_MISMATCH, "body does not hash to the address")
+        created = await run_in_threadpool(
+            chunks.put_chunk, db, state.store, space_id, device, digest, data, state.now()
+        )
+        return Response(status_code=201 if created else 200)
+
+    @app.get(chunk_path, summary="Fetch a chunk, or a byte range of it to resume")
+    async def get_chunk(request: Request, space_id: str, digest: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        digest = check_chunk_hash(digest)
+        device = await device_of(request)
+        byte_range = _parse_range(request.headers.get("range"), limits)
+        part = await run_in_threadpool(
+            chunks.get_chunk, db, state.store, space_id, device, digest, byte_range
+        )
+        headers = {"accept-ranges": "bytes"}
+        if byte_range is None:
+            return Response(part.data, 200, headers, protocol.CHUNK_MEDIA_TYPE)
+        end = part.start + len(part.data) - 1
+        headers["content-range"] = f"bytes {part.start}-{end}/{part.size}"
+        return Response(part.data, 206, headers, protocol.CHUNK_MEDIA_TYPE)
+
+
+def _epoch(value: str, limits: Limits, allow_zero: bool = False) -> int:
+    if (
+        not value.isdigit()
+        or len(value) > 10
+        or not (0 if allow_zero else 1) <= int(value) <= limits.max_epoch
+    ):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "epoch must be a positive integer")
+    return int(value)
+
+
+def _parse_range(header: str | None, limits: Limits) -> tuple[int | None, int | None] | None:
+    if header is None:
+        return None
+    if len(header) > limits.max_header_bytes:
+        raise ApiError(400, ErrorCode.HEADER_TOO_LARGE, "range header is too long")
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "range must be one bytes=start-end range")
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    return first, last

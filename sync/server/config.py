@@ -1,0 +1,157 @@
+"""Server settings: one declared schema, read from a TOML file and then the environment.
+Every setting has a type, a default and a description here; MINGA_SERVER_<NAME> overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+ENV_PREFIX: Final = "MINGA_SERVER_"
+CONFIG_FILE_NAME: Final = "server.toml"
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the setting and the source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's settings.
+
+    Attributes:
+        data_dir: Folder for the SQLite database, the chunk store and the default config file.
+        database_url: SQLAlchemy URL; empty means a SQLite file in data_dir.
+        chunk_dir: Content-addressed chunk store; empty means data_dir/chunks.
+        host: Address `serve` binds to.
+        port: Port `serve` binds to.
+        token_ttl: Seconds a bearer token lives.
+        challenge_ttl: Seconds a challenge may be answered.
+        invite_ttl: Default seconds an invite code stays valid.
+        space_quota_bytes: Chunk bytes each space may store.
+        spaces_per_device: Spaces one device may create.
+        enroll_per_minute: Enrollment attempts per client address per minute (per process).
+        challenges_per_minute: Challenge and token requests per device per minute (per process).
+        chunk_grace_seconds: Age before an unreferenced chunk is collected.
+        log_level: Python logging level name.
+    """
+
+    data_dir: Path
+    database_url: str = ""
+    chunk_dir: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8470
+    token_ttl: int = 900
+    challenge_ttl: int = 120
+    invite_ttl: int = 7 * 86400
+    space_quota_bytes: int = 1024**3
+    spaces_per_device: int = 1000
+    enroll_per_minute: int = 10
+    challenges_per_minute: int = 30
+    chunk_grace_seconds: int = 86400
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'minga-server.sqlite3'}"
+
+    @property
+    def resolved_chunk_dir(self) -> Path:
+        return Path(self.chunk_dir) if self.chunk_dir else self.data_dir / "chunks"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_FILE_NAME
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("minga-server")
+
+
+def _coerce(name: str, kind: Any, value: object, source: str) -> object:
+    # Field types are strings under `from __future__ import annotations`.
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(value)  # type: ignore[call-overload]
+            if number < 0:
+                raise ValueError
+            return number
+        if kind in ("Path", Path):
+            return Path(str(value)).expanduser()
+        if not isinstance(value, str | int):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: setting {name!r} has an invalid value") from None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    data_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: object,
+) -> Settings:
+    """Settings from defaults, then the config file, then the environment, then `overrides`.
+
+    The config file is `config_file`, else $MINGA_SERVER_CONFIG, else data_dir/server.toml when
+    it exists. Unknown keys in the file are errors: a typo must not silently fall back.
+    """
+    env = os.environ if environ is None else environ
+    kinds = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, object] = {}
+    if data_dir is None and env.get(ENV_PREFIX + "DATA_DIR"):
+        data_dir = Path(env[ENV_PREFIX + "DATA_DIR"])
+    base = Settings(data_dir=(data_dir or default_data_dir()).expanduser())
+    path = config_file or (
+        Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
+    )
+    if path is None and base.config_file.is_file():
+        path = base.config_file
+    if path is not None:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        server_section = document.get("server", document)
+        for name, value in server_section.items():
+            if name not in kinds:
+                raise ConfigError(f"{path}: unknown setting {name!r}")
+            values[name] = _coerce(name, kinds[name], value, str(path))
+    for name, kind in kinds.items():
+        key = ENV_PREFIX + name.upper()
+        if key in env and name != "data_dir":
+            values[name] = _coerce(name, kind, env[key], key)
+    for name, value in overrides.items():
+        if name not in kinds:
+            raise ConfigError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = _coerce(name, kinds[name], value, "command line")
+    if data_dir is not None:
+        values["data_dir"] = data_dir.expanduser()
+    return replace(base, **values)  # type: ignore[arg-type]
+
+
+def default_config_text(settings: Settings) -> str:
+    """The commented config file `init` writes: every setting with its current value."""
+    lines = [
+        "# Minga server settings; MINGA_SERVER_<NAME> environment variables override.",
+        "[server]",
+    ]
+    for f in fields(Settings):
+        if f.name == "data_dir":
+            continue
+        value = getattr(settings, f.name)
+        rendered = (
+            str(value) if isinstance(value, int) else '"' + str(value).replace('"', '\\"') + '"'
+        )
+        lines.append(f"{f.name} = {rendered}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,28 @@
+"""The one exception the server's services raise for a request they refuse.
+Each carries an HTTP status, a machine-readable protocol code and an English message."""
+
+from __future__ import annotations
+
+from sync.protocol import ErrorCode
+
+
+class ApiError(Exception):
+    """A refusal a client can act on; raised before anything is written, or rolling it back."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def space_not_found(space_id: str) -> ApiError:
+    # Outsiders and removed members get the same answer as for a space that does not exist,
+    # so space ids cannot be probed.
+    return ApiError(404, ErrorCode.SPACE_NOT_FOUND, f"space {space_id} not found")
+
+
+def role_forbidden(space_id: str) -> ApiError:
+    return ApiError(
+        403, ErrorCode.ROLE_FORBIDDEN, f"your role in space {space_id} does not allow this"
+    )

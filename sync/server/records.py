@@ -1,0 +1,324 @@
+"""The sync round trip: compare-and-swap pushes of sealed records, then byte-capped pulls.
+The server orders opaque blobs per space; it never opens them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from sync.protocol import (
+    Change,
+    ErrorCode,
+    Limits,
+    Mutation,
+    MutationResult,
+    MutationStatus,
+    Role,
+    SpacePage,
+    SyncRequest,
+    SyncResponse,
+)
+from sync.server import schema
+from sync.server.db import Database
+from sync.server.spaces import lock_space
+
+# What a change costs in a page besides its blob: ids, numbers and msgpack framing.
+CHANGE_OVERHEAD_BYTES = 96
+
+
+@dataclass
+class _Current:
+    revision: int
+    seq: int
+    blob: bytes | None
+    deleted: bool
+    author: str
+    exists_in_db: bool
+
+    def as_change(self, record_id: str) -> Change:
+        return Change(record_id, self.revision, self.seq, self.blob, self.deleted, self.author)
+
+
+def _roles(
+    conn: Connection, device_id: str, spaces: Iterable[str]
+) -> dict[str, tuple[Role, int, int]]:
+    """The caller's role, the space's last seq and epoch, for each of `spaces` it belongs to."""
+    wanted = list(spaces)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(
+            schema.member.c.space_id,
+            schema.member.c.role,
+            schema.space.c.last_seq,
+            schema.space.c.epoch,
+        )
+        .join(schema.space, schema.space.c.id == schema.member.c.space_id)
+        .where(schema.member.c.device_id == device_id, schema.member.c.space_id.in_(wanted))
+    ).all()
+    return {r.space_id: (Role(r.role), r.last_seq, r.epoch) for r in rows}
+
+
+def _rejected(mutation: Mutation, code: ErrorCode, missing: tuple[str, ...] = ()) -> MutationResult:
+    return MutationResult(mutation.id, MutationStatus.REJECTED, code=code, missing=missing)
+
+
+def push(
+    db: Database, device_id: str, mutations: tuple[Mutation, ...], now: int
+) -> list[MutationResult]:
+    """Apply the outbox in one transaction; each mutation is CAS on its base revision.
+
+    Spaces are locked in sorted order (no deadlock between two batches touching the same spaces)
+    and membership is read after the lock, so a removal that committed first is always seen.
+    """
+    results: dict[str, MutationResult] = {}
+    by_space: dict[str, list[Mutation]] = defaultdict(list)
+    for mutation in mutations:
+        by_space[mutation.space].append(mutation)
+    with db.write() as conn:
+        for space_id in sorted(by_space):
+            batch = by_space[space_id]
+            space = lock_space(conn, space_id)
+            role = None
+            if space is not None:
+                role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0))[0]
+            if space is None or role is None:
+                results.update({m.id: _rejected(m, ErrorCode.SPACE_NOT_FOUND) for m in batch})
+                continue
+            if not role.can_write:
+                results.update({m.id: _rejected(m, ErrorCode.ROLE_FORBIDDEN) for m in batch})
+                continue
+            results.update(_apply_space(conn, device_id, space_id, space.last_seq, batch, now))
+    return [results[m.id] for m in mutations]
+
+
+def _apply_space(
+    conn: Connection, device_id: str, space_id: str, last_seq: int, batch: list[Mutation], now: int
+) -> dict[str, MutationResult]:
+    results: dict[str, MutationResult] = {}
+    applied = {
+        row.mutation_id: row
+        for row in conn.execute(
+            select(schema.applied_mutation).where(
+                schema.applied_mutation.c.device_id == device_id,
+                schema.applied_mutation.c.mutation_id.in_([m.id for m in batch]),
+            )
+        )
+    }
+    records: dict[str, _Current] = {
+        row.record_id: _Current(
+            row.revision,
+            row.seq,
+            bytes(row.blob) if row.blob is not None else None,
+            row.deleted,
+            row.author_id,
+            True,
+        )
+        for row in conn.execute(
+            select(schema.record).where(
+                schema.record.c.space_id == space_id,
+                schema.record.c.record_id.in_(list({m.record for m in batch})),
+            )
+        )
+    }
+    wanted_chunks = sorted({h for m in batch for h in m.chunks})
+    present_chunks: set[str] = set()
+    if wanted_chunks:
+        present_chunks = set(
+            conn.execute(
+                select(schema.chunk.c.hash).where(
+                    schema.chunk.c.space_id == space_id, schema.chunk.c.hash.in_(wanted_chunks)
+                )
+            ).scalars()
+        )
+    touched: dict[str, Mutation] = {}
+    new_applied: list[dict[str, object]] = []
+    for mutation in batch:
+        earlier = applied.get(mutation.id)
+        if earlier is not None:
+            # A retry of something that already landed: report the original outcome, not a
+            # conflict with itself.
+            if earlier.space_id != space_id or earlier.record_id != mutation.record:
+                results[mutation.id] = _rejected(mutation, ErrorCode.MUTATION_ID_REUSED)
+            else:
+                results[mutation.id] = MutationResult(
+                    mutation.id, MutationStatus.ACCEPTED, revision=earlier.revision, seq=earlier.seq
+                )
+            continue
+        current = records.get(mutation.record)
+        current_revision = current.revision if current is not None else 0
+        if mutation.base != current_revision:
+            results[mutation.id] = MutationResult(
+                mutation.id,
+                MutationStatus.CONFLICT,
+                revision=current_revision,
+                current=current.as_change(mutation.record) if current is not None else None,
+            )
+            continue
+        missing = tuple(h for h in mutation.chunks if h not in present_chunks)
+        if missing:
+            results[mutation.id] = _rejected(mutation, ErrorCode.CHUNK_MISSING, missing)
+            continue
+        last_seq += 1
+        records[mutation.record] = _Current(
+            current_revision + 1,
+            last_seq,
+            mutation.blob,
+            mutation.deleted,
+            device_id,
+            current.exists_in_db if current is not None else False,
+        )
+        touched[mutation.record] = mutation
+        new_applied.append(
+            {
+                "device_id": device_id,
+                "mutation_id": mutation.id,
+                "space_id": space_id,
+                "record_id": mutation.record,
+                "revision": current_revision + 1,
+                "seq": last_seq,
+                "applied_at": now,
+            }
+        )
+        results[mutation.id] = MutationResult(
+            mutation.id, MutationStatus.ACCEPTED, revision=current_revision + 1, seq=last_seq
+        )
+    if not touched:
+        return results
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for record_id in touched:
+        state = records[record_id]
+        row = {
+            "b_space": space_id,
+            "b_record": record_id,
+            "revision": state.revision,
+            "seq": state.seq,
+            "blob": state.blob,
+            "deleted": state.deleted,
+            "author_id": state.author,
+            "size": len(state.blob) if state.blob is not None else 0,
+        }
+        (updates if state.exists_in_db else inserts).append(row)
+    if updates:
+        # Moving a record's seq forward can collide with the unique (space, seq) index only if
+        # two rows swapped seqs, which one monotonic counter never does.
+        conn.execute(
+            update(schema.record)
+            .where(
+                schema.record.c.space_id == bindparam("b_space"),
+                schema.record.c.record_id == bindparam("b_record"),
+            )
+            .values(
+                revision=bindparam("revision"),
+                seq=bindparam("seq"),
+                blob=bindparam("blob"),
+                deleted=bindparam("deleted"),
+                author_id=bindparam("author_id"),
+                size=bindparam("size"),
+            ),
+            updates,
+        )
+    if inserts:
+        conn.execute(
+            insert(schema.record),
+            [
+                {
+                    "space_id": r["b_space"],
+                    "record_id": r["b_record"],
+                    **{k: v for k, v in r.items() if not k.startswith("b_")},
+                }
+                for r in inserts
+            ],
+        )
+    conn.execute(
+        delete(schema.record_chunk).where(
+            schema.record_chunk.c.space_id == space_id,
+            schema.record_chunk.c.record_id.in_(list(touched)),
+        )
+    )
+    refs = [
+        {"space_id": space_id, "hash": h, "record_id": record_id}
+        for record_id, mutation in touched.items()
+        for h in mutation.chunks
+    ]
+    if refs:
+        conn.execute(insert(schema.record_chunk), refs)
+    conn.execute(insert(schema.applied_mutation), new_applied)
+    conn.execute(
+        update(schema.space).where(schema.space.c.id == space_id).values(last_seq=last_seq)
+    )
+    return results
+
+
+def pull(
+    db: Database, device_id: str, cursors: Mapping[str, int], budget: int, limits: Limits
+) -> dict[str, SpacePage]:
+    """Changes after each cursor, oldest first, until `budget` bytes are spent.
+
+    Every page holds at least one change when one exists, so a blob larger than the budget
+    still gets through. A space whose counter has not moved costs no record query at all.
+    """
+    pages: dict[str, SpacePage] = {}
+    with db.read() as conn:
+        roles = _roles(conn, device_id, cursors)
+        spent = 0
+        for space_id, cursor in cursors.items():
+            if space_id not in roles:
+                pages[space_id] = SpacePage(error=ErrorCode.SPACE_NOT_FOUND)
+                continue
+            _role, last_seq, epoch = roles[space_id]
+            if last_seq <= cursor:
+                pages[space_id] = SpacePage(cursor=cursor, epoch=epoch)
+                continue
+            if spent >= budget:
+                pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch)
+                continue
+            rows = conn.execute(
+                select(
+                    schema.record.c.record_id,
+                    schema.record.c.revision,
+                    schema.record.c.seq,
+                    schema.record.c.blob,
+                    schema.record.c.deleted,
+                    schema.record.c.author_id,
+                    schema.record.c.size,
+                )
+                .where(schema.record.c.space_id == space_id, schema.record.c.seq > cursor)
+                .order_by(schema.record.c.seq)
+                .limit(limits.max_page_items + 1)
+            ).all()
+            changes: list[Change] = []
+            more = False
+            for row in rows:
+                cost = row.size + CHANGE_OVERHEAD_BYTES
+                if len(changes) >= limits.max_page_items or (spent + cost > budget and spent > 0):
+                    more = True
+                    break
+                spent += cost
+                changes.append(
+                    Change(
+                        row.record_id,
+                        row.revision,
+                        row.seq,
+                        bytes(row.blob) if row.blob is not None else None,
+                        row.deleted,
+                        row.author_id,
+                    )
+                )
+            new_cursor = changes[-1].seq if changes else cursor
+            pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch)
+    return pages
+
+
+def sync(
+    db: Database, device_id: str, request: SyncRequest, now: int, limits: Limits
+) -> SyncResponse:
+    """One round trip: push first, so the pull that follows already holds the pushed rows."""
+    results = push(db, device_id, request.push, now) if request.push else []
+    budget = request.max_bytes or limits.default_page_bytes
+    pages = pull(db, device_id, request.pull, budget, limits) if request.pull else {}
+    return SyncResponse(results=tuple(results), spaces=pages)

@@ -1,0 +1,154 @@
+"""The server's tables: only ciphertext and the minimum metadata to route, order and guard it.
+No names, no plaintext, no addresses; secrets (invite codes, tokens) are stored as SHA-256."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+# Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+DEVICE_ID = String(32)
+HASH = String(64)
+
+device = Table(
+    "device",
+    metadata,
+    Column("id", DEVICE_ID, primary_key=True),
+    Column("sign_key", LargeBinary(32), nullable=False, unique=True),
+    Column("box_key", LargeBinary(32), nullable=False),
+    Column("enrolled_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+space = Table(
+    "space",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    # The per-space counter row: locked FOR UPDATE by every writer, so commit order is seq order.
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("epoch", Integer, nullable=False, default=0),
+    Column("quota_bytes", BigInteger, nullable=False),
+    Column("chunk_bytes", BigInteger, nullable=False, default=0),
+    Column("created_by", DEVICE_ID, nullable=True),
+)
+
+invite = Table(
+    "invite",
+    metadata,
+    Column("code_hash", LargeBinary(32), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Column("device_id", DEVICE_ID, nullable=True),
+)
+
+invite_grant = Table(
+    "invite_grant",
+    metadata,
+    Column("code_hash", LargeBinary(32), ForeignKey("invite.code_hash"), primary_key=True),
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+challenge = Table(
+    "challenge",
+    metadata,
+    Column("challenge", LargeBinary(32), primary_key=True),
+    Column("device_id", DEVICE_ID, ForeignKey("device.id"), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+token = Table(
+    "token",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("device_id", DEVICE_ID, ForeignKey("device.id"), nullable=False, index=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+member = Table(
+    "member",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("device_id", DEVICE_ID, ForeignKey("device.id"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+)
+
+key_wrap = Table(
+    "key_wrap",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("device_id", DEVICE_ID, ForeignKey("device.id"), primary_key=True),
+    Column("epoch", Integer, primary_key=True),
+    Column("issuer_id", DEVICE_ID, nullable=False),
+    Column("wrap", LargeBinary, nullable=False),
+)
+
+record = Table(
+    "record",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("author_id", DEVICE_ID, nullable=False),
+    Column("size", Integer, nullable=False),
+    Index("ix_record_space_id_seq", "space_id", "seq", unique=True),
+)
+
+record_chunk = Table(
+    "record_chunk",
+    metadata,
+    Column("space_id", ID, primary_key=True),
+    Column("hash", HASH, primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Index("ix_record_chunk_space_id_record_id", "space_id", "record_id"),
+)
+
+applied_mutation = Table(
+    "applied_mutation",
+    metadata,
+    Column("device_id", DEVICE_ID, primary_key=True),
+    Column("mutation_id", ID, primary_key=True),
+    Column("space_id", ID, nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+chunk = Table(
+    "chunk",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("hash", HASH, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # HEAD and PUT refresh it, so a chunk a client just confirmed is not collected under it.
+    Column("touched_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,522 @@
+"""The server's storage and sync contract, run against SQLite and PostgreSQL alike.
+Every test speaks HTTP through the real app, as a client would."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+
+import pytest
+
+from sync.protocol import (
+    ChallengeRequest,
+    ErrorCode,
+    Mutation,
+    MutationStatus,
+    Role,
+    TokenRequest,
+    challenge_statement,
+    chunk_hash,
+)
+from sync.server.auth import revoke_device
+from sync.server.chunks import ChunkStore, collect_chunks
+from sync.server.db import Database
+from tests.helpers.server_client import DeviceClient
+from tests.server.conftest import Harness, make_harness
+
+
+def test_enrolled_device_logs_in_and_polls_an_empty_space(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    response = device.sync(pull={space: 0})
+    page = response.spaces[space]
+    assert (page.changes, page.cursor, page.more, page.error) == ((), 0, False, None)
+    assert response.results == ()
+
+
+def test_create_and_update_use_compare_and_swap_on_the_base_revision(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    first = device.sync(push=[device.put(space, "r1", b"v1")]).results[0]
+    assert (first.status, first.revision, first.seq) == (MutationStatus.ACCEPTED, 1, 1)
+    second = device.sync(push=[device.put(space, "r1", b"v2", base=1)]).results[0]
+    assert (second.status, second.revision, second.seq) == (MutationStatus.ACCEPTED, 2, 2)
+    changes = device.pull_all(space)
+    assert [(c.record, c.revision, c.blob) for c in changes] == [("r1", 2, b"v2")]
+
+
+def test_a_stale_base_is_a_conflict_carrying_the_servers_sealed_blob(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    alice, bob = members["admin"][0], members["editor"][0]
+    alice.sync(push=[alice.put(space, "doc", b"alice-1")])
+    alice.sync(push=[alice.put(space, "doc", b"alice-2", base=1)])
+    result = bob.sync(push=[bob.put(space, "doc", b"bob-edit", base=1)]).results[0]
+    assert result.status is MutationStatus.CONFLICT
+    assert result.current is not None
+    assert (result.current.blob, result.current.revision) == (b"alice-2", 2)
+    assert result.current.author == alice.device_id
+    # The conflict changed nothing: bob still reads alice's version.
+    assert [c.blob for c in bob.pull_all(space)] == [b"alice-2"]
+    # Creating a record that exists is a conflict too, not an overwrite.
+    create = bob.sync(push=[bob.put(space, "doc", b"bob-new", base=0)]).results[0]
+    assert create.status is MutationStatus.CONFLICT and create.revision == 2
+
+
+def test_a_resent_push_is_a_no_op_not_a_self_conflict(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    mutation = device.put(space, "r", b"once", mutation="m-1")
+    first = device.sync(push=[mutation]).results[0]
+    again = device.sync(push=[mutation]).results[0]
+    assert again.status is MutationStatus.ACCEPTED
+    assert (again.revision, again.seq) == (first.revision, first.seq)
+    assert len(device.pull_all(space)) == 1
+    assert device.sync(pull={space: 0}).spaces[space].cursor == 1
+    # Still a no-op after someone else's edit moved the record on.
+    device.sync(push=[device.put(space, "r", b"twice", base=1)])
+    late = device.sync(push=[mutation]).results[0]
+    assert (late.status, late.revision) == (MutationStatus.ACCEPTED, 1)
+    reused = device.sync(push=[device.put(space, "other", b"x", mutation="m-1")]).results[0]
+    assert (reused.status, reused.code) == (MutationStatus.REJECTED, ErrorCode.MUTATION_ID_REUSED)
+
+
+def test_same_mutation_id_from_two_devices_are_two_mutations(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    a, b = members["admin"][0], members["editor"][0]
+    assert a.sync(push=[a.put(space, "ra", b"a", mutation="same")]).results[0].revision == 1
+    assert b.sync(push=[b.put(space, "rb", b"b", mutation="same")]).results[0].revision == 1
+    assert {c.record for c in a.pull_all(space)} == {"ra", "rb"}
+
+
+def test_tombstones_are_pulled_and_a_record_can_come_back(server: Harness) -> None:
+    space, members = server.space_with(reader=1)
+    admin, reader = members["admin"][0], members["reader"][0]
+    admin.sync(push=[admin.put(space, "r", b"alive")])
+    cursor = reader.sync(pull={space: 0}).spaces[space].cursor
+    gone = admin.sync(push=[Mutation("del", space, "r", 1, None, deleted=True)]).results[0]
+    assert (gone.status, gone.revision) == (MutationStatus.ACCEPTED, 2)
+    page = reader.sync(pull={space: cursor}).spaces[space]
+    assert [(c.record, c.deleted, c.blob, c.revision) for c in page.changes] == [
+        ("r", True, None, 2)
+    ]
+    stale = admin.sync(push=[admin.put(space, "r", b"stale", base=1)]).results[0]
+    assert stale.status is MutationStatus.CONFLICT and stale.current is not None
+    assert stale.current.deleted
+    back = admin.sync(push=[admin.put(space, "r", b"again", base=2)]).results[0]
+    assert (back.status, back.revision) == (MutationStatus.ACCEPTED, 3)
+
+
+def test_a_signed_tombstone_blob_travels_with_the_deletion(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    device.sync(push=[device.put(space, "r", b"x")])
+    device.sync(push=[Mutation("d", space, "r", 1, b"signed-delete", deleted=True)])
+    [change] = device.pull_all(space)
+    assert (change.deleted, change.blob) == (True, b"signed-delete")
+
+
+def test_pages_are_cut_by_bytes_and_skip_or_repeat_nothing(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    blobs = {f"r{i:03d}": secrets.token_bytes(700 + i) for i in range(60)}
+    batch = [device.put(space, record, blob) for record, blob in blobs.items()]
+    assert all(r.status is MutationStatus.ACCEPTED for r in device.sync(push=batch).results)
+    cursor, seen, pages = 0, [], 0
+    while True:
+        page = device.sync(pull={space: cursor}, max_bytes=4096).spaces[space]
+        pages += 1
+        assert sum(len(c.blob or b"") for c in page.changes) <= 4096
+        assert [c.seq for c in page.changes] == sorted(c.seq for c in page.changes)
+        seen.extend(page.changes)
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert pages >= 10
+    assert [c.record for c in seen] == list(blobs)
+    assert {c.record: c.blob for c in seen} == blobs
+    assert device.sync(pull={space: cursor}).spaces[space].changes == ()
+
+
+def test_a_blob_larger_than_the_page_still_comes_through(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    device.sync(push=[device.put(space, "big", b"x" * 50_000), device.put(space, "s", b"y")])
+    page = device.sync(pull={space: 0}, max_bytes=1024).spaces[space]
+    assert [c.record for c in page.changes] == ["big"] and page.more
+    assert [c.record for c in device.pull_all(space, page.cursor, 1024)] == ["s"]
+
+
+def test_an_updated_record_moves_to_the_end_of_the_feed(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    device.sync(push=[device.put(space, "a", b"a1"), device.put(space, "b", b"b1")])
+    cursor = device.sync(pull={space: 0}).spaces[space].cursor
+    device.sync(push=[device.put(space, "a", b"a2", base=1)])
+    changes = device.pull_all(space, cursor)
+    assert [(c.record, c.blob) for c in changes] == [("a", b"a2")]
+    assert [c.record for c in device.pull_all(space)] == ["b", "a"]
+
+
+def test_concurrent_writers_and_a_paging_reader_never_skip_a_row(server: Harness) -> None:
+    space, members = server.space_with(editor=3)
+    writers = members["editor"]
+    reader = members["admin"][0]
+    per_writer, batch = 40, 4
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    seen: dict[str, int] = {}
+    seqs: list[int] = []
+
+    def write(client: DeviceClient, index: int) -> None:
+        try:
+            for start in range(0, per_writer, batch):
+                push = [
+                    client.put(space, f"w{index}-{n}", f"{index}:{n}".encode())
+                    for n in range(start, start + batch)
+                ]
+                results = client.sync(push=push).results
+                assert all(r.status is MutationStatus.ACCEPTED for r in results)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    def read() -> None:
+        cursor = 0
+        try:
+            for _ in range(5000):
+                done = stop.is_set()
+                page = reader.sync(pull={space: cursor}, max_bytes=1024).spaces[space]
+                for change in page.changes:
+                    seqs.append(change.seq)
+                    seen[change.record] = change.seq
+                cursor = page.cursor
+                if done and not page.more:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w, i)) for i, w in enumerate(writers)]
+    reader_thread = threading.Thread(target=read)
+    reader_thread.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    stop.set()
+    reader_thread.join(timeout=120)
+    assert not errors, errors
+    assert len(seen) == len(writers) * per_writer  # every row read...
+    assert len(seqs) == len(set(seqs)) == len(seen)  # ...exactly once (no record is rewritten)
+    assert seqs == sorted(seqs)
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))  # no gaps in the sequence
+
+
+def test_removal_cuts_access_at_once_even_with_a_live_token(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    blob = secrets.token_bytes(100)
+    assert editor.put_chunk(space, blob).status_code == 201
+    editor.sync(push=[editor.put(space, "r", b"before")])
+    assert admin.remove_member(space, editor.device_id).status_code == 204
+    after = editor.sync(push=[editor.put(space, "r2", b"after")], pull={space: 0})
+    assert after.results[0].code is ErrorCode.SPACE_NOT_FOUND
+    assert after.spaces[space].error is ErrorCode.SPACE_NOT_FOUND
+    digest = chunk_hash(blob)
+    assert editor.get_chunk(space, digest).status_code == 404
+    assert editor.head_chunk(space, digest).status_code == 404
+    assert editor.call("GET", f"/v1/spaces/{space}/members").status_code == 404
+    assert editor.call("GET", f"/v1/spaces/{space}/keys").status_code == 404
+    assert [c.record for c in admin.pull_all(space)] == ["r"]
+    listed = editor.body(editor.call("GET", "/v1/spaces"))["spaces"]
+    assert listed == []
+
+
+def test_a_member_may_leave_but_the_last_admin_may_not(server: Harness) -> None:
+    space, members = server.space_with(reader=1)
+    admin, reader = members["admin"][0], members["reader"][0]
+    assert reader.remove_member(space, reader.device_id).status_code == 204
+    response = admin.remove_member(space, admin.device_id)
+    assert (response.status_code, response.json()["code"]) == (409, "last_admin")
+    demote = admin.add_member(space, admin.device_id, "editor")
+    assert (demote.status_code, demote.json()["code"]) == (409, "last_admin")
+
+
+def test_roles_change_what_a_member_may_do(server: Harness) -> None:
+    space, members = server.space_with(reader=1)
+    admin, reader = members["admin"][0], members["reader"][0]
+    denied = reader.sync(push=[reader.put(space, "r", b"x")]).results[0]
+    assert (denied.status, denied.code) == (MutationStatus.REJECTED, ErrorCode.ROLE_FORBIDDEN)
+    assert admin.add_member(space, reader.device_id, "editor").status_code == 200
+    allowed = reader.sync(push=[reader.put(space, "r", b"x")]).results[0]
+    assert allowed.status is MutationStatus.ACCEPTED
+
+
+def test_members_and_their_public_keys_are_published_to_members(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    listed = editor.body(editor.call("GET", f"/v1/spaces/{space}/members"))["members"]
+    by_device = {m["device"]: m for m in listed}
+    assert by_device[admin.device_id]["role"] == "admin"
+    assert by_device[editor.device_id]["sign_key"] == editor.sign_public
+    assert by_device[editor.device_id]["box_key"] == editor.box_public
+
+
+def test_each_device_receives_only_its_own_key_wraps(server: Harness) -> None:
+    space, members = server.space_with(editor=1, reader=1)
+    admin, editor, reader = members["admin"][0], members["editor"][0], members["reader"][0]
+    wraps = {d.device_id: b"wrap-for-" + d.device_id.encode() for d in (admin, editor, reader)}
+    response = admin.call("PUT", f"/v1/spaces/{space}/keys/1", {"v": 1, "wraps": wraps})
+    assert response.status_code == 200, response.text
+    got = editor.body(editor.call("GET", f"/v1/spaces/{space}/keys"))["wraps"]
+    assert got == [{"epoch": 1, "issuer": admin.device_id, "wrap": wraps[editor.device_id]}]
+    assert editor.sync(pull={space: 0}).spaces[space].epoch == 1
+    # Removing the reader and rotating: epoch 2 may not be wrapped for it.
+    admin.remove_member(space, reader.device_id)
+    refused = admin.call("PUT", f"/v1/spaces/{space}/keys/2", {"v": 1, "wraps": wraps})
+    assert (refused.status_code, refused.json()["code"]) == (409, "recipient_not_member")
+    del wraps[reader.device_id]
+    assert (
+        admin.call("PUT", f"/v1/spaces/{space}/keys/2", {"v": 1, "wraps": wraps}).status_code == 200
+    )
+    since = editor.body(editor.call("GET", f"/v1/spaces/{space}/keys?since=1"))["wraps"]
+    assert [w["epoch"] for w in since] == [2]
+    skipped = admin.call("PUT", f"/v1/spaces/{space}/keys/5", {"v": 1, "wraps": wraps})
+    assert (skipped.status_code, skipped.json()["code"]) == (409, "epoch_invalid")
+    as_editor = editor.call("PUT", f"/v1/spaces/{space}/keys/2", {"v": 1, "wraps": wraps})
+    assert as_editor.status_code == 403
+
+
+def test_chunks_upload_resumes_and_download_resumes_by_range(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    pieces = [secrets.token_bytes(64 * 1024) for _ in range(4)]
+    digests = [chunk_hash(p) for p in pieces]
+    # The link dropped after two chunks: HEAD tells the client where to resume.
+    for piece in pieces[:2]:
+        assert device.put_chunk(space, piece).status_code == 201
+    present = [device.head_chunk(space, d).status_code for d in digests]
+    assert present == [200, 200, 404, 404]
+    assert device.head_chunk(space, digests[0]).headers["content-length"] == str(64 * 1024)
+    for piece, status in zip(pieces, present, strict=True):
+        if status == 404:
+            assert device.put_chunk(space, piece).status_code == 201
+    assert device.put_chunk(space, pieces[0]).status_code == 200  # idempotent
+    whole = device.get_chunk(space, digests[3])
+    assert (whole.status_code, whole.content) == (200, pieces[3])
+    part = device.get_chunk(space, digests[3], "bytes=40000-")
+    assert part.status_code == 206
+    assert part.content == pieces[3][40000:]
+    assert part.headers["content-range"] == f"bytes 40000-{64 * 1024 - 1}/{64 * 1024}"
+    tail = device.get_chunk(space, digests[3], "bytes=-10")
+    assert tail.content == pieces[3][-10:]
+    beyond = device.get_chunk(space, digests[3], "bytes=999999-")
+    assert (beyond.status_code, beyond.json()["code"]) == (416, "range_not_satisfiable")
+    listed = device.body(device.call("GET", "/v1/spaces"))["spaces"]
+    assert listed[0]["space"] == space
+
+
+def test_a_chunk_must_hash_to_its_address_and_fit_the_limits(server: Harness) -> None:
+    device = server.device()
+    space = device.create_space()
+    data = b"ciphertext"
+    wrong = device.call("PUT", f"/v1/spaces/{space}/chunks/{'0' * 64}", content=data)
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "chunk_hash_mismatch")
+    big = b"x" * (1024 * 1024 + 1)
+    too_big = device.put_chunk(space, big)
+    assert (too_big.status_code, too_big.json()["code"]) == (413, "body_too_large")
+    assert device.head_chunk(space, chunk_hash(big)).status_code == 404
+
+
+def test_space_quota_limits_chunk_bytes(backend_db: tuple[str, Database], tmp_path: Path) -> None:
+    backend, db = backend_db
+    harness = make_harness(backend, db, tmp_path / "q", space_quota_bytes=100_000)
+    with harness.http:
+        device = harness.device()
+        space = device.create_space()
+        assert device.put_chunk(space, secrets.token_bytes(60_000)).status_code == 201
+        over = device.put_chunk(space, secrets.token_bytes(60_000))
+        assert (over.status_code, over.json()["code"]) == (409, "quota_exceeded")
+        assert device.put_chunk(space, secrets.token_bytes(30_000)).status_code == 201
+
+
+def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected(
+    server: Harness,
+) -> None:
+    device = server.device()
+    space = device.create_space()
+    kept, dropped = secrets.token_bytes(1000), secrets.token_bytes(1000)
+    missing = device.sync(
+        push=[Mutation("m1", space, "att", 0, b"sealed", chunks=(chunk_hash(kept),))]
+    ).results[0]
+    assert (missing.status, missing.code) == (MutationStatus.REJECTED, ErrorCode.CHUNK_MISSING)
+    assert missing.missing == (chunk_hash(kept),)
+    device.put_chunk(space, kept)
+    device.put_chunk(space, dropped)
+    ok = device.sync(push=[Mutation("m2", space, "att", 0, b"sealed", chunks=(chunk_hash(kept),))])
+    assert ok.results[0].status is MutationStatus.ACCEPTED
+    store = ChunkStore(server.settings.resolved_chunk_dir)
+    grace = server.settings.chunk_grace_seconds
+    # Within the grace period nothing goes: the client may be about to push the record.
+    collect_chunks(server.db, store, int(server.clock()), grace)
+    assert device.head_chunk(space, chunk_hash(dropped)).status_code == 200
+    server.clock.advance(grace + 10)
+    device.login()
+    collect_chunks(server.db, store, int(server.clock()), grace)
+    assert device.head_chunk(space, chunk_hash(dropped)).status_code == 404
+    assert device.get_chunk(space, chunk_hash(kept)).content == kept
+    assert not store.path_for(space, chunk_hash(dropped)).exists()
+    # Deleting the record releases its chunk too.
+    device.sync(push=[Mutation("m3", space, "att", 1, None, deleted=True)])
+    server.clock.advance(grace + 10)
+    device.login()
+    collect_chunks(server.db, store, int(server.clock()), grace)
+    assert device.head_chunk(space, chunk_hash(kept)).status_code == 404
+
+
+def test_one_round_trip_carries_several_spaces_and_keeps_them_apart(server: Harness) -> None:
+    space_a, members = server.space_with()
+    admin = members["admin"][0]
+    space_b = admin.create_space()
+    outsider_space, _ = server.space_with()
+    response = admin.sync(
+        push=[
+            admin.put(space_a, "r", b"in-a"),
+            admin.put(space_b, "r", b"in-b"),
+            admin.put(outsider_space, "r", b"nope"),
+        ],
+        pull={space_a: 0, space_b: 0, outsider_space: 0},
+    )
+    statuses = [(r.status, r.code) for r in response.results]
+    assert statuses == [
+        (MutationStatus.ACCEPTED, None),
+        (MutationStatus.ACCEPTED, None),
+        (MutationStatus.REJECTED, ErrorCode.SPACE_NOT_FOUND),
+    ]
+    assert [c.blob for c in response.spaces[space_a].changes] == [b"in-a"]
+    assert [c.blob for c in response.spaces[space_b].changes] == [b"in-b"]
+    assert response.spaces[outsider_space].error is ErrorCode.SPACE_NOT_FOUND
+
+
+def test_tokens_expire_and_can_be_revoked(server: Harness) -> None:
+    device = server.device()
+    assert device.call("GET", "/v1/spaces").status_code == 200
+    server.clock.advance(server.settings.token_ttl + 1)
+    expired = device.call("GET", "/v1/spaces")
+    assert (expired.status_code, expired.json()["code"]) == (401, "token_expired")
+    device.login()
+    assert device.call("POST", "/v1/auth/revoke").status_code == 204
+    revoked = device.call("GET", "/v1/spaces")
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "token_invalid")
+
+
+def test_a_revoked_device_loses_its_live_token_and_cannot_log_in(server: Harness) -> None:
+    device = server.device()
+    assert revoke_device(server.db, device.device_id, int(server.clock()))
+    response = device.call("GET", "/v1/spaces")
+    assert response.status_code == 401
+    challenge = device.call(
+        "POST", "/v1/auth/challenge", ChallengeRequest(device.device_id).to_wire(), auth=False
+    )
+    assert (challenge.status_code, challenge.json()["code"]) == (401, "device_revoked")
+
+
+def test_challenges_are_single_use_and_must_be_signed_by_the_device(server: Harness) -> None:
+    device = server.device(login=False)
+    impostor = DeviceClient(server.http)
+
+    def challenge() -> bytes:
+        response = device.call(
+            "POST", "/v1/auth/challenge", ChallengeRequest(device.device_id).to_wire(), auth=False
+        )
+        return bytes(device.body(response)["challenge"])
+
+    nonce = challenge()
+    forged = impostor.sign_key.sign(challenge_statement(nonce, device.device_id))
+    bad = device.call(
+        "POST",
+        "/v1/auth/token",
+        TokenRequest(device.device_id, nonce, forged).to_wire(),
+        auth=False,
+    )
+    assert (bad.status_code, bad.json()["code"]) == (401, "signature_invalid")
+    # The forged attempt spent the challenge: even the right signature is now too late.
+    good = device.sign_key.sign(challenge_statement(nonce, device.device_id))
+    late = device.call(
+        "POST", "/v1/auth/token", TokenRequest(device.device_id, nonce, good).to_wire(), auth=False
+    )
+    assert (late.status_code, late.json()["code"]) == (401, "challenge_invalid")
+    nonce = challenge()
+    server.clock.advance(server.settings.challenge_ttl + 1)
+    good = device.sign_key.sign(challenge_statement(nonce, device.device_id))
+    expired = device.call(
+        "POST", "/v1/auth/token", TokenRequest(device.device_id, nonce, good).to_wire(), auth=False
+    )
+    assert expired.json()["code"] == "challenge_invalid"
+    assert device.login()
+
+
+def test_invites_work_once_before_they_expire_and_grant_their_spaces(server: Harness) -> None:
+    space = server.operator_space()
+    code = server.operator_invite([(space, Role.READER)])
+    first = DeviceClient(server.http)
+    joined = first.body(first.enroll(code))
+    assert joined["spaces"] == [{"space": space, "role": "reader"}]
+    assert joined["device"] == first.device_id
+    second = DeviceClient(server.http).enroll(code)
+    assert (second.status_code, second.json()["code"]) == (403, "invite_invalid")
+    again = first.enroll(server.operator_invite())
+    assert (again.status_code, again.json()["code"]) == (409, "device_exists")
+    old = server.operator_invite(ttl=60)
+    server.clock.advance(61)
+    assert DeviceClient(server.http).enroll(old).json()["code"] == "invite_invalid"
+    # A code is read aloud: lower case and missing dashes still work.
+    relaxed = server.operator_invite().replace("-", "").lower()
+    assert DeviceClient(server.http).enroll(relaxed).status_code == 201
+
+
+def test_an_admin_invites_a_device_into_a_space(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    response = admin.call("POST", f"/v1/spaces/{space}/invites", {"v": 1, "role": "editor"})
+    assert response.status_code == 201
+    newcomer = DeviceClient(server.http)
+    assert newcomer.enroll(admin.body(response)["invite"]).status_code == 201
+    newcomer.login()
+    assert newcomer.sync(push=[newcomer.put(space, "n", b"x")]).results[0].revision == 1
+    denied = editor.call("POST", f"/v1/spaces/{space}/invites", {"v": 1, "role": "admin"})
+    assert denied.status_code == 403
+
+
+def test_enrollment_and_challenges_are_rate_limited(server: Harness) -> None:
+    limit = server.settings.enroll_per_minute
+    codes = [
+        DeviceClient(server.http).enroll("AAAA-" * 7 + "AAAA").status_code for _ in range(limit + 2)
+    ]
+    assert codes[:limit] == [403] * limit
+    assert codes[limit:] == [429, 429]
+    server.clock.advance(61)
+    assert server.device(login=False).login()
+    device = server.device(login=False)
+    statuses = [
+        device.call(
+            "POST", "/v1/auth/challenge", ChallengeRequest(device.device_id).to_wire(), auth=False
+        ).status_code
+        for _ in range(server.settings.challenges_per_minute + 1)
+    ]
+    assert statuses[-1] == 429 and statuses[0] == 200
+
+
+def test_a_space_id_cannot_be_taken_twice(server: Harness) -> None:
+    device = server.device()
+    name = "space-" + secrets.token_hex(4)
+    assert device.create_space(name) == name
+    again = server.device().call("POST", "/v1/spaces", {"v": 1, "space": name})
+    assert (again.status_code, again.json()["code"]) == (409, "space_exists")
+
+
+@pytest.mark.parametrize("path", ["/v1/info"])
+def test_info_publishes_the_protocol_version_and_limits(server: Harness, path: str) -> None:
+    client = DeviceClient(server.http)
+    info = client.body(client.call("GET", path, auth=False))
+    assert info["v"] == 1
+    assert info["limits"]["max_mutations"] == 500
