@@ -6,6 +6,8 @@ raised on a worker thread reads correctly in whatever language the window speaks
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from desktop.domain.translation import N_, _
 
 
@@ -86,3 +88,30 @@ class ProfileDamaged(ProfileError):
 class ProfileLocked(ProfileError):
     code = "profile_locked"
     message = N_("The profile is locked. Unlock it to continue.")
+
+
+class AttachmentDamaged(ProfileError):
+    """An encrypted attachment failed its checks; ``reason`` is the stream's code."""
+
+    code = "attachment_damaged"
+    message = N_(
+        "This file has been altered or damaged since it was imported, so Minga will not open "
+        "it. The original can be imported again."
+    )
+    _REASONS: ClassVar[dict[str, str]] = {
+        "truncated": N_(
+            "This file is incomplete: it was cut short after it was imported, so Minga will "
+            "not open it. The original can be imported again."
+        ),
+        "missing": N_(
+            "This file is missing from the profile folder. It may still be downloaded again "
+            "or imported from the original."
+        ),
+    }
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+    def user_message(self) -> str:
+        return _(self._REASONS.get(self.reason, self.message))

@@ -49,7 +49,6 @@ MAX_LANES = 16
 PREFERRED_MEMORY_KIB = 256 * 1024
 
 _SQLCIPHER_INFO = b"minga/v1/sqlcipher-key"
-_ATTACHMENT_INFO = b"minga/v1/attachment-key"
 _RECOVERY_INFO = b"minga/v1/recovery-wrap-key"
 _RECOVERY_SECRET_BYTES = 32
 _RECOVERY_CHECK_BYTES = 2
@@ -186,10 +185,6 @@ def _derive(master_key: bytes | bytearray, info: bytes) -> bytes:
 def sqlcipher_key(master_key: bytes | bytearray) -> bytes:
     """The raw SQLCipher key (used as ``PRAGMA key = "x'…'"``, so SQLCipher runs no KDF)."""
     return _derive(master_key, _SQLCIPHER_INFO)
-
-
-def attachment_key(master_key: bytes | bytearray) -> bytes:
-    return _derive(master_key, _ATTACHMENT_INFO)
 
 
 def _wrap_aad(profile_id: str, kind: str, kdf: KdfParameters | None) -> bytes:

@@ -1,8 +1,9 @@
 """A person's encrypted profile on this device: create, unlock, change passphrase, lock.
 
 A profile folder holds ``profile.json`` (KDF parameters and the two wraps of the master key),
-``minga.db`` (SQLCipher, with its ``-wal``/``-shm``), ``device.json`` (non-secret hints) and,
-later, ``attachments/``. Nothing in it is readable without the passphrase or the recovery key.
+``minga.db`` (SQLCipher, with its ``-wal``/``-shm``), ``device.json`` (non-secret hints) and
+``attachments/`` (sealed files). Nothing in it is readable without the passphrase or the
+recovery key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from desktop.store import keys
+from desktop.store.attachments import AttachmentVault
 from desktop.store.errors import (
     PASSPHRASE_MIN_LENGTH,
     MistypedRecoveryKey,
@@ -165,12 +167,11 @@ class Profile:
             raise ProfileLocked()
         return engine
 
-    def attachment_key(self) -> bytes:
-        """The local attachment key (HKDF of the master key); gone once the profile locks."""
-        with self._lock:
-            if self._master_key is None:
-                raise ProfileLocked()
-            return keys.attachment_key(self._master_key)
+    @property
+    def attachments(self) -> AttachmentVault:
+        if self._engine is None:
+            raise ProfileLocked()
+        return AttachmentVault(self.folder)
 
     def change_passphrase(self, old: str, new: str) -> None:
         """Re-wrap the master key under ``new``; the database is not touched."""

@@ -74,7 +74,7 @@ def test_lock_wipes_the_master_key(tmp_path: Path) -> None:
     profile.close()
     assert held == bytearray(len(held))
     with pytest.raises(ProfileLocked):
-        profile.attachment_key()
+        _ = profile.attachments
     profile.close()  # idempotent
 
 
