@@ -220,10 +220,10 @@ def authenticate(db: Database, token: str, now: int) -> str:
             .join(schema.device, schema.device.c.id == schema.token.c.device_id)
             .where(schema.token.c.token_hash == secret_hash(token))
         ).first()
+    if row is not None and row.revoked_at is not None:
+        raise ApiError(401, ErrorCode.DEVICE_REVOKED, "device is revoked")
     if row is None or row.revoked:
         raise ApiError(401, ErrorCode.TOKEN_INVALID, "token is unknown or revoked")
-    if row.revoked_at is not None:
-        raise ApiError(401, ErrorCode.DEVICE_REVOKED, "device is revoked")
     if row.expires_at <= now:
         raise ApiError(401, ErrorCode.TOKEN_EXPIRED, "token has expired")
     return str(row.device_id)
