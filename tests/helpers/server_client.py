@@ -80,10 +80,10 @@ class DeviceClient:
         message: Mapping[str, Any] | None = None,
         *,
         content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
         auth: bool = True,
     ) -> httpx.Response:
-        sent: dict[str, str] = {}
+        sent: dict[str, str | bytes] = {}
         if auth and self.token is not None:
             sent["authorization"] = f"Bearer {self.token}"
         if message is not None:
