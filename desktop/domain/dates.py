@@ -63,8 +63,8 @@ class PartialDate:
             last = calendar.monthrange(self.year, self.month)[1]
             if not 1 <= self.day <= last:
                 raise InvalidDate(
-                    _("{year}-{month:02d} has no day {day}.").format(
-                        year=self.year, month=self.month, day=self.day
+                    _("{year}-{month} has no day {day}.").format(
+                        year=self.year, month=f"{self.month:02d}", day=self.day
                     )
                 )
 

@@ -310,7 +310,11 @@ class Space(Record):
         errors += check_max_length("name", self.name, NAME_LIMIT)
         if self.space_id != self.id:
             errors.append(
-                FieldError("space_id", "invalid_reference", _("A space must live in itself."))
+                FieldError(
+                    "space_id",
+                    "invalid_reference",
+                    _("A space's record must belong to that same space."),
+                )
             )
         errors += check_record_id(
             "working_group_id",
@@ -1049,8 +1053,8 @@ def consent_errors(
     if not missing:
         return []
     message = ngettext(
-        "Record the consent of the {count} person named in this incident who has none yet.",
-        "Record the consent of the {count} people named in this incident who have none yet.",
+        "Consent is not yet recorded for {count} person named in this incident.",
+        "Consent is not yet recorded for {count} people named in this incident.",
         len(missing),
     ).format(count=format_number(len(missing)))
     return [FieldError("consents", "consent_missing", message)]

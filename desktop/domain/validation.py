@@ -45,8 +45,8 @@ def check_required_text(field: str, value: str) -> list[FieldError]:
 def check_max_length(field: str, value: str, limit: int) -> list[FieldError]:
     if len(value) > limit:
         message = ngettext(
-            "Keep this under {limit} character; it has {length}.",
-            "Keep this under {limit} characters; it has {length}.",
+            "This can be at most {limit} character long; it has {length}.",
+            "This can be at most {limit} characters long; it has {length}.",
             limit,
         ).format(limit=format_number(limit), length=format_number(len(value)))
         return [FieldError(field, "too_long", message)]

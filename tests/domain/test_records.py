@@ -351,7 +351,7 @@ def test_organization_contact_details_are_checked(space_id: str) -> None:
 def test_long_titles_are_refused_with_the_limit(space_id: str) -> None:
     [error] = Incident(space_id=space_id, title="x" * 201).validate(today=TODAY)
     assert (error.field, error.code) == ("title", "too_long")
-    assert error.message == "Keep this under 200 characters; it has 201."
+    assert error.message == "This can be at most 200 characters long; it has 201."
 
 
 def test_edit_marks_dirty_and_stamps_but_keeps_identity(space_id: str) -> None:
