@@ -319,6 +319,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         message = ChallengeRequest.from_wire(await message_of(request))
         if not state.challenge_limiter.allow(message.device):
             raise ApiError(429, ErrorCode.RATE_LIMITED, "too many challenges; wait a minute")
+        request.scope.setdefault("state", {})["device"] = message.device
         nonce, expires = await run_in_threadpool(
             auth.issue_challenge, db, message.device, state.now(), state.settings.challenge_ttl
         )

@@ -1,0 +1,99 @@
+"""Real `minga-server` processes for integration tests and benchmarks, on 127.0.0.1 only.
+Started with a free port, waited for with a bounded loop, ended by pid."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_cli(
+    data_dir: Path, *args: str, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One `minga-server` command, as an operator would type it."""
+    command = [sys.executable, "-m", "sync.server", "--data-dir", str(data_dir), *args]
+    env = dict(os.environ)
+    if database_url:
+        env["MINGA_SERVER_DATABASE_URL"] = database_url
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_server(
+    data_dir: Path,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+    log_name: str = "server.log",
+) -> ServerProcess:
+    """`minga-server serve` on a free port; its stderr goes to data_dir/<log_name>."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    if database_url:
+        env["MINGA_SERVER_DATABASE_URL"] = database_url
+    log_path = data_dir / log_name
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sync.server",
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    server = ServerProcess(process, port, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(server.base_url + "/v1/info", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("server did not answer within 30 s")
