@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import MetaData, String, Text
+from sqlalchemy import ForeignKey, Index, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -32,3 +32,64 @@ class SettingRow(StoreBase):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class RecordRow(StoreBase):
+    """Every record of every type: its full content as JSON, plus the columns lists filter on.
+
+    The list columns (``label``, ``status``, ``kind``, ``country``, ``date_from``, ``date_to``,
+    ``parent_id``) are copies made on save, so a list of 100,000 incidents filters and sorts in
+    SQL without decoding a single JSON document.
+    """
+
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    revision: Mapped[int] = mapped_column(nullable=False, default=0)
+    dirty: Mapped[bool] = mapped_column(nullable=False, default=True)
+    deleted: Mapped[bool] = mapped_column(nullable=False, default=False)
+    created_at: Mapped[str] = mapped_column(String(32), nullable=False)
+    updated_at: Mapped[str] = mapped_column(String(32), nullable=False)
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    label: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    date_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    date_to: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+    __table_args__ = (
+        Index("ix_records_type_label", "record_type", "deleted", "label"),
+        Index("ix_records_type_status", "record_type", "status"),
+        Index("ix_records_type_country", "record_type", "country"),
+        Index("ix_records_type_date", "record_type", "date_from"),
+        Index("ix_records_type_updated", "record_type", "updated_at"),
+        Index("ix_records_dirty", "dirty", sqlite_where=text("dirty = 1")),
+    )
+
+
+class RecordCode(StoreBase):
+    """One vocabulary code a record carries in a multi-valued field (rights, objectives...)."""
+
+    __tablename__ = "record_codes"
+
+    record_id: Mapped[str] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_record_codes_field_code", "field", "code"),)
+
+
+class RecordBase(StoreBase):
+    """The last version both this device and the server agreed on: the base of a 3-way merge."""
+
+    __tablename__ = "record_bases"
+
+    id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)

@@ -1,0 +1,373 @@
+"""The repository of records: save, read, delete and list any record type, inside the profile.
+
+Every save validates, writes the JSON content and the list columns, the codes and the search
+index in one transaction, and marks the record dirty for the sync outbox. Lists are queries:
+filtered, sorted and paged in SQL so a screen never loads a table into Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from desktop.domain.dates import PartialDate
+from desktop.domain.fields import Json, encode_datetime
+from desktop.domain.records import (
+    Record,
+    from_dict,
+    record_type,
+    to_dict,
+    utc_now,
+)
+from desktop.domain.translation import N_, _
+from desktop.domain.validation import FieldError
+from desktop.store.errors import ProfileError
+from desktop.store.schema import RecordCode, RecordRow
+from desktop.store.search import index_record, match_expression, remove_record
+
+#: The field that names a record in lists, per type (the first found wins).
+_LABEL_FIELDS = ("title", "name", "filename", "act_type", "summary", "counterpart")
+#: The field that makes a record a child of another (its incident, group or organization).
+_PARENT_FIELDS = ("incident_id", "working_group_id", "organization_id")
+_DATE_FIELDS = (
+    ("start_date", "end_date"),
+    ("occurred_on", None),
+    ("reported_on", None),
+    ("joined_on", None),
+)
+#: Child types removed with their parent: an incident's acts, sources, evidence, follow-ups.
+_CHILD_TYPES = ("act", "source", "evidence", "follow_up")
+
+
+class InvalidRecord(ProfileError):
+    """A record that fails validation; nothing was saved. ``errors`` name each field."""
+
+    code = "invalid_record"
+    message = N_("This record was not saved: {problems}")
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}:{e.code}" for e in errors))
+        self.errors = errors
+
+    def user_message(self) -> str:
+        return _(self.message).format(problems=" ".join(e.message for e in self.errors))
+
+
+class RecordNotFound(ProfileError):
+    code = "record_not_found"
+    message = N_("This record no longer exists here; it may have been deleted.")
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """What a list shows: one record type, filters combined with AND, text search, order."""
+
+    record_type: str
+    text: str = ""
+    space_ids: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    countries: Sequence[str] = ()
+    #: code filters per multi-valued field, e.g. ``{"rights": ["water"]}``: any code matches.
+    codes: dict[str, Sequence[str]] = field(default_factory=dict)
+    #: keep records whose dates overlap [date_from, date_to]
+    date_from: date | None = None
+    date_to: date | None = None
+    parent_id: str | None = None
+    order_by: str = "label"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One line of a list: enough to show it without decoding the record."""
+
+    id: str
+    label: str
+    status: str | None
+    kind: str | None
+    country: str | None
+    date_from: str | None
+    date_to: str | None
+    updated_at: str
+    dirty: bool
+
+
+_ORDERABLE = {
+    "label": RecordRow.label,
+    "status": RecordRow.status,
+    "kind": RecordRow.kind,
+    "country": RecordRow.country,
+    "date_from": RecordRow.date_from,
+    "updated_at": RecordRow.updated_at,
+}
+
+
+def _first(values: dict[str, Json], names: Sequence[str]) -> Json:
+    for name in names:
+        if name in values and values[name] not in (None, ""):
+            return values[name]
+    return None
+
+
+def _text(value: Json) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _date_bounds(record: Record) -> tuple[str | None, str | None]:
+    for start_name, end_name in _DATE_FIELDS:
+        start = getattr(record, start_name, None)
+        if isinstance(start, PartialDate):
+            end = getattr(record, end_name, None) if end_name else None
+            last = end if isinstance(end, PartialDate) else start
+            return start.earliest.isoformat(), last.latest.isoformat()
+    return None, None
+
+
+def _searchable_texts(record: Record) -> list[str]:
+    spec = record_type(record)
+    return [
+        getattr(record, f.name)
+        for f in spec.fields
+        if f.codec.kind == "text" and not f.name.endswith("_id") and f.name != "sha256"
+    ]
+
+
+class RecordStore:
+    """Records of one unlocked profile. Each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def save(self, record: Record, *, today: date | None = None) -> Record:
+        """Validate and store ``record`` (insert or replace); raises :class:`InvalidRecord`."""
+        errors = record.validate(today=today)
+        if errors:
+            raise InvalidRecord(errors)
+        with self._engine.begin() as connection:
+            self._write(connection, record)
+        return record
+
+    def _write(self, connection: Connection, record: Record) -> None:
+        spec = record_type(record)
+        data = to_dict(record)
+        date_from, date_to = _date_bounds(record)
+        status, kind, country = (data.get(n) for n in ("status", "kind", "country"))
+        values: dict[str, Any] = {
+            "id": record.id,
+            "record_type": spec.name,
+            "space_id": record.space_id,
+            "revision": record.revision,
+            "dirty": record.dirty,
+            "deleted": False,
+            "created_at": encode_datetime(record.created_at),
+            "updated_at": encode_datetime(record.updated_at),
+            "content": json.dumps(data, ensure_ascii=False, sort_keys=True),
+            "label": _text(_first(data, _LABEL_FIELDS)) or "",
+            "parent_id": _text(_first(data, _PARENT_FIELDS)),
+            "status": _text(status),
+            "kind": _text(kind),
+            "country": _text(country),
+            "date_from": date_from,
+            "date_to": date_to,
+        }
+        exists_already = connection.execute(
+            select(RecordRow.id).where(RecordRow.id == record.id)
+        ).first()
+        if exists_already:
+            connection.execute(update(RecordRow).where(RecordRow.id == record.id).values(**values))
+        else:
+            connection.execute(insert(RecordRow).values(**values))
+        connection.execute(delete(RecordCode).where(RecordCode.record_id == record.id))
+        codes = [
+            {"record_id": record.id, "field": f.name, "code": code}
+            for f in spec.fields
+            if f.codec.kind == "codes"
+            for code in set(getattr(record, f.name))
+        ]
+        if codes:
+            connection.execute(insert(RecordCode), codes)
+        index_record(connection, record.id, spec.name, _searchable_texts(record))
+
+    def delete(self, record_id: str) -> None:
+        """Delete a record and, for an incident, everything recorded under it.
+
+        A record never synced simply goes. A synced one becomes a tombstone: its content is
+        erased here at once, and the deletion waits in the outbox to reach the others.
+        """
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(RecordRow.record_type).where(
+                    RecordRow.id == record_id, RecordRow.deleted.is_(False)
+                )
+            ).first()
+            if row is None:
+                raise RecordNotFound(record_id)
+            doomed = [record_id]
+            if row.record_type == "incident":
+                doomed += list(
+                    connection.scalars(
+                        select(RecordRow.id).where(
+                            RecordRow.parent_id == record_id,
+                            RecordRow.record_type.in_(_CHILD_TYPES),
+                            RecordRow.deleted.is_(False),
+                        )
+                    )
+                )
+            stamp = encode_datetime(utc_now())
+            for doomed_id in doomed:
+                remove_record(connection, doomed_id)
+                connection.execute(delete(RecordCode).where(RecordCode.record_id == doomed_id))
+                connection.execute(
+                    delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
+                )
+                connection.execute(
+                    update(RecordRow)
+                    .where(RecordRow.id == doomed_id)
+                    .values(
+                        deleted=True,
+                        dirty=True,
+                        content=None,
+                        label="",
+                        status=None,
+                        kind=None,
+                        country=None,
+                        date_from=None,
+                        date_to=None,
+                        updated_at=stamp,
+                    )
+                )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record | None:
+        with self._engine.connect() as connection:
+            content = connection.execute(
+                select(RecordRow.content).where(
+                    RecordRow.id == record_id, RecordRow.deleted.is_(False)
+                )
+            ).scalar_one_or_none()
+        return None if content is None else from_dict(json.loads(content))
+
+    def require(self, record_id: str) -> Record:
+        record = self.get(record_id)
+        if record is None:
+            raise RecordNotFound(record_id)
+        return record
+
+    def children(self, parent_id: str, child_type: str) -> list[Record]:
+        """The records of ``child_type`` under ``parent_id``, oldest first."""
+        with self._engine.connect() as connection:
+            contents = connection.scalars(
+                select(RecordRow.content)
+                .where(
+                    RecordRow.parent_id == parent_id,
+                    RecordRow.record_type == child_type,
+                    RecordRow.deleted.is_(False),
+                )
+                .order_by(RecordRow.created_at, RecordRow.id)
+            ).all()
+        return [from_dict(json.loads(c)) for c in contents if c is not None]
+
+    def _conditions(self, query: RecordQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [
+            RecordRow.record_type == query.record_type,
+            RecordRow.deleted.is_(False),
+        ]
+        if query.space_ids:
+            conditions.append(RecordRow.space_id.in_(query.space_ids))
+        if query.statuses:
+            conditions.append(RecordRow.status.in_(query.statuses))
+        if query.kinds:
+            conditions.append(RecordRow.kind.in_(query.kinds))
+        if query.countries:
+            conditions.append(RecordRow.country.in_(query.countries))
+        if query.parent_id is not None:
+            conditions.append(RecordRow.parent_id == query.parent_id)
+        for field_name, codes in query.codes.items():
+            if codes:
+                conditions.append(
+                    exists().where(
+                        and_(
+                            RecordCode.record_id == RecordRow.id,
+                            RecordCode.field == field_name,
+                            RecordCode.code.in_(codes),
+                        )
+                    )
+                )
+        # Overlap of [date_from, date_to] with the record's own range.
+        if query.date_from is not None:
+            conditions.append(RecordRow.date_to >= query.date_from.isoformat())
+        if query.date_to is not None:
+            conditions.append(RecordRow.date_from <= query.date_to.isoformat())
+        if query.text.strip():
+            expression = match_expression(query.text)
+            if expression is None:
+                conditions.append(RecordRow.id.is_(None))
+            else:
+                # The FTS5 lookup runs once; SQLite then probes the set by primary key.
+                matching: Select[tuple[Any]] = (
+                    select(literal_column("record_id"))
+                    .select_from(text("search_index"))
+                    .where(text("search_index MATCH :fts").bindparams(fts=expression))
+                )
+                conditions.append(RecordRow.id.in_(matching))
+        return conditions
+
+    def count(self, query: RecordQuery) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).select_from(RecordRow).where(*self._conditions(query))
+            ).scalar_one()
+
+    def page(self, query: RecordQuery, offset: int = 0, limit: int = 200) -> list[ListRow]:
+        """One page of ``query``'s rows, in its order (ties broken by id, so pages are stable)."""
+        column = _ORDERABLE.get(query.order_by, RecordRow.label)
+        ordering = column.desc() if query.descending else column.asc()
+        tiebreak = RecordRow.id.desc() if query.descending else RecordRow.id.asc()
+        statement = (
+            select(
+                RecordRow.id,
+                RecordRow.label,
+                RecordRow.status,
+                RecordRow.kind,
+                RecordRow.country,
+                RecordRow.date_from,
+                RecordRow.date_to,
+                RecordRow.updated_at,
+                RecordRow.dirty,
+            )
+            .where(*self._conditions(query))
+            .order_by(ordering, tiebreak)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return [ListRow(*row) for row in connection.execute(statement)]
+
+    def dirty_count(self) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).select_from(RecordRow).where(RecordRow.dirty.is_(True))
+            ).scalar_one()
