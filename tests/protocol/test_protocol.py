@@ -1,0 +1,163 @@
+"""The wire codec and message validation, without a server: what both ends rely on.
+Strict parsing here is what lets the server answer bad input with a clear 4xx."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+import zstandard
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.protocol import (
+    LIMITS,
+    Change,
+    ErrorCode,
+    Limits,
+    Mutation,
+    MutationResult,
+    MutationStatus,
+    ProtocolError,
+    SpacePage,
+    SyncRequest,
+    SyncResponse,
+    check_invite,
+    decode_body,
+    device_id_for,
+    encode_body,
+    format_invite,
+)
+
+ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-", min_size=1, max_size=64)
+
+
+@given(
+    push=st.lists(
+        st.builds(
+            Mutation,
+            id=ids,
+            space=ids,
+            record=ids,
+            base=st.integers(0, 2**40),
+            blob=st.binary(min_size=1, max_size=300),
+        ),
+        max_size=5,
+        unique_by=lambda m: m.id,
+    ),
+    pull=st.dictionaries(ids, st.integers(0, 2**40), max_size=4),
+)
+def test_sync_requests_survive_the_wire(push: list[Mutation], pull: dict[str, int]) -> None:
+    request = SyncRequest(push=tuple(push), pull=pull)
+    assert SyncRequest.from_wire(decode_body(encode_body(request.to_wire()))) == request
+
+
+def test_sync_responses_survive_the_wire() -> None:
+    change = Change("r", 3, 9, b"sealed", False, "ab" * 16)
+    response = SyncResponse(
+        results=(
+            MutationResult("m1", MutationStatus.ACCEPTED, revision=4, seq=10),
+            MutationResult("m2", MutationStatus.CONFLICT, revision=3, current=change),
+            MutationResult(
+                "m3", MutationStatus.REJECTED, code=ErrorCode.CHUNK_MISSING, missing=("a" * 64,)
+            ),
+        ),
+        spaces={
+            "s": SpacePage((change,), 9, True, 2),
+            "t": SpacePage(error=ErrorCode.SPACE_NOT_FOUND),
+        },
+    )
+    assert SyncResponse.from_wire(decode_body(encode_body(response.to_wire()))) == response
+
+
+def test_an_empty_poll_is_a_few_dozen_bytes() -> None:
+    body = encode_body(SyncRequest(pull={"0123456789abcdef0123456789abcdef": 12345}).to_wire())
+    assert len(body) < 80
+
+
+def test_a_zstd_bomb_is_refused_without_expanding() -> None:
+    bomb = zstandard.ZstdCompressor().compress(b"\x00" * (LIMITS.max_decoded_bytes + 10))
+    assert len(bomb) < 10_000
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(bomb)
+    assert caught.value.code is ErrorCode.BODY_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", ErrorCode.BAD_ENCODING),
+        (b"not zstd", ErrorCode.BAD_ENCODING),
+        (zstandard.ZstdCompressor().compress(b"\xc1"), ErrorCode.BAD_ENCODING),
+        (zstandard.ZstdCompressor().compress(msgpack.packb([1, 2])), ErrorCode.BAD_MESSAGE),
+        (zstandard.ZstdCompressor().compress(msgpack.packb({1: 2})), ErrorCode.BAD_ENCODING),
+        (
+            zstandard.ZstdCompressor().compress(msgpack.packb({"v": 1}) + b"\x00"),
+            ErrorCode.BAD_ENCODING,
+        ),
+    ],
+)
+def test_malformed_bodies_get_a_precise_code(body: bytes, code: ErrorCode) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body)
+    assert caught.value.code is code
+
+
+def _mutation(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {"id": "m", "space": "s", "record": "r", "base": 0, "blob": b"x"}
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None or k == "blob"}
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"v": 2}, ErrorCode.UNSUPPORTED_VERSION),
+        ({"v": True}, ErrorCode.UNSUPPORTED_VERSION),
+        ({"v": 1, "push": [_mutation(base=True)]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": [_mutation(base=-1)]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": [_mutation(blob=None)]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": [_mutation(blob="text")]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": [_mutation(record="../etc")]}, ErrorCode.BAD_ID),
+        ({"v": 1, "push": [_mutation(id="x" * 65)]}, ErrorCode.BAD_ID),
+        ({"v": 1, "push": [_mutation(), _mutation(record="q")]}, ErrorCode.DUPLICATE_MUTATION),
+        ({"v": 1, "push": [_mutation(deleted=True, chunks=["a" * 64])]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": [_mutation(chunks=["A" * 64])]}, ErrorCode.BAD_ID),
+        (
+            {"v": 1, "push": [_mutation(blob=b"x" * (LIMITS.max_blob_bytes + 1))]},
+            ErrorCode.BAD_MESSAGE,
+        ),
+        ({"v": 1, "push": [_mutation(id=str(n)) for n in range(501)]}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "pull": {"s": -1}}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "pull": {"bad space": 0}}, ErrorCode.BAD_ID),
+        ({"v": 1, "max_bytes": 10}, ErrorCode.BAD_MESSAGE),
+        ({"v": 1, "push": "x"}, ErrorCode.BAD_MESSAGE),
+    ],
+)
+def test_invalid_sync_requests_are_refused_whole(
+    message: dict[str, object], code: ErrorCode
+) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        SyncRequest.from_wire(message, Limits())
+    assert caught.value.code is code
+
+
+def test_a_deletion_needs_no_blob() -> None:
+    request = SyncRequest.from_wire({"v": 1, "push": [_mutation(blob=None, deleted=True)]})
+    assert request.push[0].deleted and request.push[0].blob is None
+
+
+def test_device_ids_come_from_the_signing_key() -> None:
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    device = device_id_for(key)
+    assert len(device) == 32 and device == device_id_for(key)
+    assert device != device_id_for(bytes(32))
+
+
+def test_invite_codes_tolerate_how_people_retype_them() -> None:
+    code = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    assert check_invite(format_invite(code).lower()) == code
+    assert check_invite(" ".join(format_invite(code).split("-"))) == code
+    with pytest.raises(ProtocolError):
+        check_invite("ABCD-1111")
