@@ -1,0 +1,163 @@
+"""Pieces the profile forms share: passphrase fields, the busy indicator, headings and messages.
+
+Kept small and Qt-only; the words they show are chosen by the screens that use them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QProgressBar,
+    QSizePolicy,
+    QWidget,
+)
+
+from desktop.domain.translation import _
+from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
+
+log = logging.getLogger(__name__)
+
+
+def hold_window_size_hints(window: QWidget, minimum_width: int = 0) -> None:
+    """Let ``window``'s layout size its content but never re-constrain the window once shown.
+
+    A layout normally raises its window's minimum size whenever a label grows. Platforms that
+    cannot pass size hints on (offscreen: tests and headless runs) warn on every such change,
+    and a window resizing itself under the cursor is jumpy anyway. So the minimum is set once,
+    before the window exists on screen, and :func:`grow_to_fit` enlarges it when text grows.
+    """
+    layout = window.layout()
+    if layout is not None:
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        minimum = layout.minimumSize()
+        window.setMinimumSize(max(minimum.width(), minimum_width), minimum.height())
+    window.resize(window.sizeHint().expandedTo(window.minimumSize()))
+
+
+def grow_to_fit(window: QWidget) -> None:
+    """Enlarge a shown window whose content (a message, a longer translation) needs more room."""
+    if not isinstance(window, QDialog) or not window.isVisible():
+        return  # the main window scrolls its content instead
+    layout = window.layout()
+    if layout is not None:
+        layout.activate()
+    wanted = window.sizeHint().expandedTo(window.size())
+    if wanted != window.size():
+        window.resize(wanted)
+
+
+def heading(parent: QWidget | None = None) -> QLabel:
+    label = QLabel(parent)
+    label.setProperty("role", "heading")
+    label.setWordWrap(True)
+    return label
+
+
+def paragraph(parent: QWidget | None = None) -> QLabel:
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class MessageLabel(QLabel):
+    """A line that tells the person what went wrong, hidden while there is nothing to say."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "error")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.hide()
+
+    def say(self, message: str) -> None:
+        self.setText(message)
+        self.setVisible(bool(message))
+        if message:
+            grow_to_fit(self.window())
+
+    def clear_message(self) -> None:
+        self.say("")
+
+
+class PassphraseField(QLineEdit):
+    """A masked line for a passphrase; nothing typed here is ever copied out of it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEchoMode(QLineEdit.EchoMode.Password)
+        # Password echo already disables copy and drag; autocompletion would keep a history.
+        self.setInputMethodHints(
+            Qt.InputMethodHint.ImhHiddenText
+            | Qt.InputMethodHint.ImhSensitiveData
+            | Qt.InputMethodHint.ImhNoPredictiveText
+        )
+        self.setMinimumWidth(280)
+
+    def take(self) -> str:
+        """The passphrase, leaving the field empty (Python cannot wipe a str; at least drop it)."""
+        text = self.text()
+        self.clear()
+        return text
+
+
+def new_passphrase_problem(first: str, second: str) -> str:
+    """Why two typed new passphrases cannot be used, in the person's language; ``""`` if fine."""
+    if len(first.strip()) < PASSPHRASE_MIN_LENGTH:
+        return WeakPassphrase().user_message()
+    if first != second:
+        return _("The two passphrases are not the same. Please type them again.")
+    return ""
+
+
+class BusyIndicator(QWidget):
+    """A moving bar and a sentence, shown while a slow job (a key derivation) runs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 0)  # no percentage is known: an Argon2id pass has no milestones
+        self.bar.setTextVisible(False)
+        self.bar.setFixedWidth(96)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.label, 1)
+        self.setVisible(False)
+
+    @property
+    def busy(self) -> bool:
+        return not self.isHidden()
+
+    def start(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+        grow_to_fit(self.window())
+
+    def set_message(self, message: str) -> None:
+        self.label.setText(message)
+
+    def stop(self) -> None:
+        self.hide()
+
+
+def failure_message(error: BaseException) -> str:
+    """What to say about a failure no screen foresaw; the details go to the log, not the screen."""
+    if isinstance(error, ProfileError):
+        return error.user_message()
+    log.error("unexpected failure", exc_info=error)
+    return _(
+        "Something unexpected went wrong and nothing was changed. Please try again; "
+        "if it keeps happening, tell the network's support team."
+    )

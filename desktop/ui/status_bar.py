@@ -1,0 +1,184 @@
+"""The window's status bar: locked or unlocked, online or offline, and when it locks itself.
+
+Connectivity comes from QNetworkInformation when a backend loads, else from the interfaces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from desktop.domain.translation import _, format_clock, format_number, ngettext
+
+
+class Connectivity(Enum):
+    ONLINE = "online"
+    LOCAL = "local"  # a network, but no sign of the internet (captive wifi, a LAN only)
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+_FROM_REACHABILITY = {
+    QNetworkInformation.Reachability.Online: Connectivity.ONLINE,
+    QNetworkInformation.Reachability.Site: Connectivity.LOCAL,
+    QNetworkInformation.Reachability.Local: Connectivity.LOCAL,
+    QNetworkInformation.Reachability.Disconnected: Connectivity.OFFLINE,
+}
+
+
+def _interfaces_connectivity() -> Connectivity:
+    """The fallback when the OS offers no reachability: is any real interface up and running?"""
+    wanted = QNetworkInterface.InterfaceFlag.IsUp | QNetworkInterface.InterfaceFlag.IsRunning
+    for interface in QNetworkInterface.allInterfaces():
+        flags = interface.flags()
+        if flags & QNetworkInterface.InterfaceFlag.IsLoopBack:
+            continue
+        if (flags & wanted) == wanted and interface.addressEntries():
+            # An address and a link say nothing about the internet: call it local, not online.
+            return Connectivity.LOCAL
+    return Connectivity.OFFLINE
+
+
+class NetworkWatch(QLabel):
+    """Shows whether this computer can reach a network, and keeps the answer current.
+
+    Signals:
+        changed(object): the :class:`Connectivity` changed.
+    """
+
+    changed = Signal(object)
+
+    #: How often the interface fallback looks again; cheap, and only when no backend loaded.
+    POLL_MILLISECONDS = 30_000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("networkState")
+        self.connectivity = Connectivity.UNKNOWN
+        self._information: QNetworkInformation | None = None
+        if QNetworkInformation.loadDefaultBackend():
+            information = QNetworkInformation.instance()
+            if information is not None and information.supports(
+                QNetworkInformation.Feature.Reachability
+            ):
+                self._information = information
+                information.reachabilityChanged.connect(self._reachability_changed)
+        self._poll = QTimer(self)
+        self._poll.setInterval(self.POLL_MILLISECONDS)
+        self._poll.timeout.connect(self.refresh)
+        if self._information is None:
+            self._poll.start()
+        self.refresh()
+
+    @property
+    def backend(self) -> str:
+        return self._information.backendName() if self._information is not None else ""
+
+    def refresh(self) -> None:
+        found = Connectivity.UNKNOWN
+        if self._information is not None:
+            found = _FROM_REACHABILITY.get(self._information.reachability(), Connectivity.UNKNOWN)
+        if found is Connectivity.UNKNOWN:
+            found = _interfaces_connectivity()
+        self._show(found)
+
+    def _reachability_changed(self, _reachability: QNetworkInformation.Reachability) -> None:
+        self.refresh()
+
+    def _show(self, connectivity: Connectivity) -> None:
+        changed = connectivity is not self.connectivity
+        self.connectivity = connectivity
+        self.retranslate()
+        if changed:
+            self.changed.emit(connectivity)
+
+    def retranslate(self) -> None:
+        text, tip = {
+            Connectivity.ONLINE: (
+                _("Online"),
+                _("This computer can reach the internet. Minga still works the same offline."),
+            ),
+            Connectivity.LOCAL: (
+                _("Local network only"),
+                _(
+                    "This computer is on a network but may not reach the internet. "
+                    "Everything keeps working offline."
+                ),
+            ),
+            Connectivity.OFFLINE: (
+                _("Offline"),
+                _("No network. Everything keeps working; changes wait here until you sync."),
+            ),
+            Connectivity.UNKNOWN: (
+                _("Connection unknown"),
+                _("Minga cannot tell whether this computer is online."),
+            ),
+        }[self.connectivity]
+        self.setText(text)
+        self.setToolTip(tip)
+        self.setProperty("connectivity", self.connectivity.value)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class SessionStatusBar(QStatusBar):
+    """Locked or unlocked (and since when), the auto-lock delay, and connectivity."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lock_state = QLabel(self)
+        self.lock_state.setObjectName("lockState")
+        self.auto_lock = QLabel(self)
+        self.auto_lock.setObjectName("autoLock")
+        self.network = NetworkWatch(self)
+        self.addWidget(self.lock_state)
+        self.addPermanentWidget(self.auto_lock)
+        self.addPermanentWidget(self.network)
+        self._unlocked_at: datetime | None = None
+        self._auto_lock_minutes = 0
+        self.retranslate()
+
+    def show_unlocked(self, since: datetime, auto_lock_minutes: int) -> None:
+        self._unlocked_at = since
+        self._auto_lock_minutes = auto_lock_minutes
+        self.retranslate()
+
+    def show_locked(self) -> None:
+        self._unlocked_at = None
+        self.clearMessage()
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        if self._unlocked_at is None:
+            self.lock_state.setText(_("Locked"))
+            self.lock_state.setProperty("locked", True)
+            self.auto_lock.hide()
+        else:
+            self.lock_state.setText(
+                _("Unlocked since {time}").format(time=format_clock(self._unlocked_at))
+            )
+            self.lock_state.setProperty("locked", False)
+            minutes = self._auto_lock_minutes
+            self.auto_lock.setText(
+                ngettext(
+                    "Locks after {count} idle minute",
+                    "Locks after {count} idle minutes",
+                    minutes,
+                ).format(count=format_number(minutes))
+            )
+            self.auto_lock.show()
+        # The style sheet colours by these properties; re-polish so a change shows at once.
+        self.lock_state.style().unpolish(self.lock_state)
+        self.lock_state.style().polish(self.lock_state)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)

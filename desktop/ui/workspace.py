@@ -1,0 +1,188 @@
+"""The unlocked workspace: navigation between the five sections, each a page of its own.
+
+Until a section has its lists, its page says what will be there; it is rebuilt on every unlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain.translation import N_, _
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str  # marked with N_, translated when shown
+    empty_title: str
+    empty_text: str
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "directory",
+        N_("Directory"),
+        N_("The network's directory"),
+        N_(
+            "Member organizations and defenders of the network will be listed here, with the "
+            "safest ways to reach them. Nothing has arrived on this computer yet: the "
+            "directory fills in at your first sync."
+        ),
+    ),
+    Section(
+        "incidents",
+        N_("Incidents"),
+        N_("Incidents you document"),
+        N_(
+            "The incidents you and your organization record will appear here: what happened, "
+            "where, when and to whom. You can record them without a connection; they stay "
+            "encrypted on this computer until you choose to share them."
+        ),
+    ),
+    Section(
+        "working_groups",
+        N_("Working groups"),
+        N_("Your working groups"),
+        N_(
+            "The materials of the working groups you belong to will appear here. Those you "
+            "pin stay readable offline, wherever you travel."
+        ),
+    ),
+    Section(
+        "alerts",
+        N_("Alerts"),
+        N_("Solidarity alerts"),
+        N_(
+            "Alerts the network answers together will appear here: the case, the collective "
+            "letter and who has signed it."
+        ),
+    ),
+    Section(
+        "sync",
+        N_("Sync"),
+        N_("Sync with the network"),
+        N_(
+            "Here you will see when this computer last exchanged encrypted changes with the "
+            "network's server, and what is waiting to be sent. Minga works fully offline; "
+            "it syncs whenever a connection appears."
+        ),
+    ),
+)
+
+
+class EmptyState(QWidget):
+    """A section with nothing in it yet: a title and a sentence saying what will be here."""
+
+    def __init__(self, section: Section, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.section = section
+        # A column of readable width, centred: wrapped labels get their height from its width.
+        column = QWidget(self)
+        column.setMaximumWidth(560)
+        self.title = QLabel(column)
+        self.title.setProperty("role", "heading")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.title.setWordWrap(True)
+        self.text = QLabel(column)
+        self.text.setProperty("role", "empty")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.text.setWordWrap(True)
+        column_layout = QVBoxLayout(column)
+        column_layout.addWidget(self.title)
+        column_layout.addSpacing(8)
+        column_layout.addWidget(self.text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column, 4)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.title.setText(_(self.section.empty_title))
+        self.text.setText(_(self.section.empty_text))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class Workspace(QWidget):
+    """Navigation on the leading side, the chosen section's page beside it.
+
+    Signals:
+        section_changed(str): the key of the section now shown.
+    """
+
+    section_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.navigation = QListWidget(self)
+        self.navigation.setObjectName("navigation")
+        self.navigation.setIconSize(QSize(0, 0))
+        self.navigation.setUniformItemSizes(True)
+        self.navigation.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.pages = QStackedWidget(self)
+        self.pages_by_key: dict[str, QWidget] = {}
+        for section in SECTIONS:
+            item = QListWidgetItem(self.navigation)
+            item.setData(Qt.ItemDataRole.UserRole, section.key)
+            page = EmptyState(section, self.pages)
+            self.pages.addWidget(page)
+            self.pages_by_key[section.key] = page
+        self.navigation.currentRowChanged.connect(self._row_changed)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.navigation)
+        layout.addWidget(self.pages, 1)
+        self.retranslate()
+        self.navigation.setCurrentRow(0)
+
+    @property
+    def current_section(self) -> Section:
+        return SECTIONS[max(0, self.navigation.currentRow())]
+
+    def show_section(self, key: str) -> None:
+        for row, section in enumerate(SECTIONS):
+            if section.key == key:
+                self.navigation.setCurrentRow(row)
+                return
+        raise KeyError(key)
+
+    def navigation_labels(self) -> list[str]:
+        return [self.navigation.item(row).text() for row in range(self.navigation.count())]
+
+    def _row_changed(self, row: int) -> None:
+        if 0 <= row < len(SECTIONS):
+            self.pages.setCurrentIndex(row)
+            self.section_changed.emit(SECTIONS[row].key)
+
+    def retranslate(self) -> None:
+        for row, section in enumerate(SECTIONS):
+            self.navigation.item(row).setText(_(section.label))
+        # Wide enough for the longest label in this language, never a fixed English width.
+        widest = max(self.navigation.sizeHintForColumn(0), 120)
+        self.navigation.setFixedWidth(widest + 2 * self.navigation.frameWidth() + 32)
+        self.navigation.setAccessibleName(_("Sections"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
