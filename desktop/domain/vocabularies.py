@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -144,11 +145,27 @@ class Vocabulary:
         return found
 
     def choices(
-        self, language: str | None = None, *, parent: str | None = None
+        self,
+        language: str | None = None,
+        *,
+        parent: str | None = None,
+        by_label: bool = False,
     ) -> list[tuple[str, str]]:
-        """``(code, label)`` pairs to offer under ``parent`` (top level when None), file order."""
+        """``(code, label)`` pairs to offer under ``parent`` (top level when None).
+
+        File order is the curated order (statuses, reliability); ``by_label`` sorts by the label
+        with accents folded, so "Égypte" files under E in a French country list.
+        """
         terms = self.children(parent) if parent is not None else self.top_level()
-        return [(t.code, t.label(language)) for t in terms]
+        pairs = [(t.code, t.label(language)) for t in terms]
+        if by_label:
+            pairs.sort(key=lambda pair: _folded(pair[1]))
+        return pairs
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 class VocabularySet:

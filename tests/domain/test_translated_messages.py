@@ -88,10 +88,10 @@ def test_every_domain_message_is_translated(language: str) -> None:
     root = catalogue_dir().parent / "desktop" / "domain"
     ids: set[str] = set()
     for name in DOMAIN_SOURCES:
-        for _line, message, _comments, _context in extract_from_file(
+        for _line, marked, _comments, _context in extract_from_file(
             "python", str(root / name), keywords={"_": None, "ngettext": (1, 2)}
         ):
-            ids.add(message[0] if isinstance(message, tuple) else message)
+            ids.add(marked[0] if isinstance(marked, tuple) else marked)
     assert len(ids) > 40
     with (catalogue_dir() / language / "LC_MESSAGES" / "minga.po").open("rb") as f:
         catalog = read_po(f, locale=language)

@@ -128,6 +128,17 @@ def test_labels_follow_the_current_language() -> None:
     ]
 
 
+def test_country_choices_sort_by_label_in_each_language() -> None:
+    countries = default_vocabularies()[vocab.COUNTRIES]
+    french = [label for _code, label in countries.choices("fr", by_label=True)]
+    assert french.index("Égypte") < french.index("Équateur") < french.index("Érythrée")
+    assert french.index("Égypte") < french.index("Espagne") < french.index("Fidji")
+    arabic = [code for code, _label in countries.choices("ar", by_label=True)]
+    assert arabic[0] == "et"  # إثيوبيا: hamza-under-alef sorts with alef, first
+    regions = countries.choices("es", parent="eg", by_label=True)
+    assert regions[0] == ("eg_alx", "Alejandría")
+
+
 def test_choices_skip_deprecated_terms_but_keep_their_labels() -> None:
     data = {
         "format": 1,
