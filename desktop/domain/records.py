@@ -960,7 +960,10 @@ def from_dict(data: Mapping[str, Json]) -> Record:
         )
     body = dict(data)
     while version < spec.schema_version:
-        body = spec.upgrades[version](body)
+        upgrade = spec.upgrades.get(version)
+        if upgrade is None:
+            raise RecordFormatError(f"{name} schema {version} has no upgrade path")
+        body = upgrade(body)
         version += 1
     expected = {"type", "schema"} | {f.name for f in COMMON_FIELDS} | set(spec.field_names)
     unknown = set(body) - expected

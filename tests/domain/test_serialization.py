@@ -6,7 +6,7 @@ Values are generated from ``RECORD_TYPES`` itself, so a new field is covered the
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -151,6 +151,26 @@ def test_times_in_another_zone_are_stored_in_utc() -> None:
     data = to_dict(person)
     assert data["created_at"] == "2024-03-15T09:30:00.000000Z"
     assert from_dict(data) == person
+
+
+def test_an_older_schema_is_upgraded_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # How a future schema 2 of "person" will read what schema 1 wrote: one step per version.
+    spec = RECORD_TYPES["person"]
+    old = to_dict(Person(space_id="1" * 32, name="Ana", occupation="farmer"))
+    old.pop("occupation")
+    old["job"] = "farmer"
+
+    def rename_job(data: dict[str, Any]) -> dict[str, Any]:
+        data["occupation"] = data.pop("job")
+        return data
+
+    monkeypatch.setitem(RECORD_TYPES, "person", replace(spec, schema_version=2, upgrades={}))
+    with pytest.raises(RecordFormatError, match="no upgrade path"):
+        from_dict(old)
+    upgraded = replace(spec, schema_version=2, upgrades={1: rename_job})
+    monkeypatch.setitem(RECORD_TYPES, "person", upgraded)
+    person = from_dict(old)
+    assert isinstance(person, Person) and person.occupation == "farmer"
 
 
 def test_a_time_without_a_zone_is_refused() -> None:
