@@ -210,16 +210,21 @@ def authenticate(db: Database, token: str, now: int) -> str:
     """The device a bearer token speaks for; checked against the database on every request so
     that revocation, by any process, takes effect at once."""
     with db.read() as conn:
-        row = conn.execute(
-            select(
-                schema.token.c.device_id,
-                schema.token.c.expires_at,
-                schema.token.c.revoked,
-                schema.device.c.revoked_at,
-            )
-            .join(schema.device, schema.device.c.id == schema.token.c.device_id)
-            .where(schema.token.c.token_hash == secret_hash(token))
-        ).first()
+        return authenticate_on(conn, token, now)
+
+
+def authenticate_on(conn: Connection, token: str, now: int) -> str:
+    """`authenticate` inside a transaction the caller goes on using (one round trip less)."""
+    row = conn.execute(
+        select(
+            schema.token.c.device_id,
+            schema.token.c.expires_at,
+            schema.token.c.revoked,
+            schema.device.c.revoked_at,
+        )
+        .join(schema.device, schema.device.c.id == schema.token.c.device_id)
+        .where(schema.token.c.token_hash == secret_hash(token))
+    ).first()
     if row is not None and row.revoked_at is not None:
         raise ApiError(401, ErrorCode.DEVICE_REVOKED, "device is revoked")
     if row is None or row.revoked:

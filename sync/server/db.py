@@ -68,7 +68,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping: it would add a round trip to every request. A connection broken by a
+            # database restart fails one request, and SQLAlchemy then discards the whole pool.
+            pool_recycle=1800,
             # READ COMMITTED: a writer that waited on the space row lock then sees the last
             # committed counter, which is what makes seq order equal commit order.
             isolation_level="READ COMMITTED",

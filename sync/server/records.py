@@ -262,55 +262,62 @@ def pull(
     Every page holds at least one change when one exists, so a blob larger than the budget
     still gets through. A space whose counter has not moved costs no record query at all.
     """
-    pages: dict[str, SpacePage] = {}
     with db.read() as conn:
-        roles = _roles(conn, device_id, cursors)
-        spent = 0
-        for space_id, cursor in cursors.items():
-            if space_id not in roles:
-                pages[space_id] = SpacePage(error=ErrorCode.SPACE_NOT_FOUND)
-                continue
-            _role, last_seq, epoch = roles[space_id]
-            if last_seq <= cursor:
-                pages[space_id] = SpacePage(cursor=cursor, epoch=epoch)
-                continue
-            if spent >= budget:
-                pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch)
-                continue
-            rows = conn.execute(
-                select(
-                    schema.record.c.record_id,
-                    schema.record.c.revision,
-                    schema.record.c.seq,
-                    schema.record.c.blob,
-                    schema.record.c.deleted,
-                    schema.record.c.author_id,
-                    schema.record.c.size,
+        return pull_on(conn, device_id, cursors, budget, limits)
+
+
+def pull_on(
+    conn: Connection, device_id: str, cursors: Mapping[str, int], budget: int, limits: Limits
+) -> dict[str, SpacePage]:
+    """`pull` inside a transaction the caller already holds (an empty poll: one transaction)."""
+    pages: dict[str, SpacePage] = {}
+    roles = _roles(conn, device_id, cursors)
+    spent = 0
+    for space_id, cursor in cursors.items():
+        if space_id not in roles:
+            pages[space_id] = SpacePage(error=ErrorCode.SPACE_NOT_FOUND)
+            continue
+        _role, last_seq, epoch = roles[space_id]
+        if last_seq <= cursor:
+            pages[space_id] = SpacePage(cursor=cursor, epoch=epoch)
+            continue
+        if spent >= budget:
+            pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch)
+            continue
+        rows = conn.execute(
+            select(
+                schema.record.c.record_id,
+                schema.record.c.revision,
+                schema.record.c.seq,
+                schema.record.c.blob,
+                schema.record.c.deleted,
+                schema.record.c.author_id,
+                schema.record.c.size,
+            )
+            .where(schema.record.c.space_id == space_id, schema.record.c.seq > cursor)
+            .order_by(schema.record.c.seq)
+            .limit(limits.max_page_items + 1)
+        ).all()
+        changes: list[Change] = []
+        more = False
+        for row in rows:
+            cost = row.size + CHANGE_OVERHEAD_BYTES
+            if len(changes) >= limits.max_page_items or (spent + cost > budget and spent > 0):
+                more = True
+                break
+            spent += cost
+            changes.append(
+                Change(
+                    row.record_id,
+                    row.revision,
+                    row.seq,
+                    bytes(row.blob) if row.blob is not None else None,
+                    row.deleted,
+                    row.author_id,
                 )
-                .where(schema.record.c.space_id == space_id, schema.record.c.seq > cursor)
-                .order_by(schema.record.c.seq)
-                .limit(limits.max_page_items + 1)
-            ).all()
-            changes: list[Change] = []
-            more = False
-            for row in rows:
-                cost = row.size + CHANGE_OVERHEAD_BYTES
-                if len(changes) >= limits.max_page_items or (spent + cost > budget and spent > 0):
-                    more = True
-                    break
-                spent += cost
-                changes.append(
-                    Change(
-                        row.record_id,
-                        row.revision,
-                        row.seq,
-                        bytes(row.blob) if row.blob is not None else None,
-                        row.deleted,
-                        row.author_id,
-                    )
-                )
-            new_cursor = changes[-1].seq if changes else cursor
-            pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch)
+            )
+        new_cursor = changes[-1].seq if changes else cursor
+        pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch)
     return pages
 
 

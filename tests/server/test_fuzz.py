@@ -47,7 +47,7 @@ def near_mutation(draw: st.DrawFn, space: str) -> dict[str, Any]:
         "id": draw(ids | st.just("m-" + str(draw(st.integers(0, 10**6))))),
         "space": draw(st.just(space) | ids),
         "record": draw(ids),
-        "base": draw(st.integers(-5, 2**64) | values),
+        "base": draw(st.integers(-5, 2**64 - 1) | values),
         "blob": draw(st.binary(min_size=0, max_size=64) | values),
         "deleted": draw(st.booleans() | values),
         "chunks": draw(st.lists(st.text(max_size=70), max_size=3) | values),
@@ -63,7 +63,7 @@ def near_sync(draw: st.DrawFn, space: str) -> dict[str, Any]:
         message["push"] = draw(st.lists(near_mutation(space), max_size=4) | values)
     if draw(st.booleans()):
         message["pull"] = draw(
-            st.dictionaries(ids | st.just(space), st.integers(-3, 2**64) | values, max_size=3)
+            st.dictionaries(ids | st.just(space), st.integers(-3, 2**64 - 1) | values, max_size=3)
             | values
         )
     if draw(st.booleans()):
