@@ -115,3 +115,35 @@ class AttachmentDamaged(ProfileError):
 
     def user_message(self) -> str:
         return _(self._REASONS.get(self.reason, self.message))
+
+
+class MalformedFile(ProfileError):
+    """A file to import that cannot be read as a whole; nothing was imported."""
+
+    code = "malformed_file"
+    _REASONS: ClassVar[dict[str, str]] = {
+        "encoding": N_(
+            "This file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and "
+            "try again. Nothing was imported."
+        ),
+        "empty": N_("This file is empty. Nothing was imported."),
+        "too_large": N_("This file is larger than {limit} MB. Split it into smaller files."),
+        "unreadable": N_("This file is not a CSV table Minga can read. Nothing was imported."),
+        "missing_columns": N_(
+            "This file has no “{columns}” column, which Minga needs. Nothing was imported."
+        ),
+        "unknown_columns": N_(
+            "Minga does not know these columns: {columns}. Rename or remove them and try "
+            "again. Nothing was imported."
+        ),
+        "too_many_rows": N_("This file has more than {limit} rows. Split it into smaller files."),
+    }
+    message = N_("This file is not a CSV table Minga can read. Nothing was imported.")
+
+    def __init__(self, reason: str, **details: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+    def user_message(self) -> str:
+        return _(self._REASONS.get(self.reason, self.message)).format(**self.details)

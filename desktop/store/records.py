@@ -169,6 +169,16 @@ class RecordStore:
             self._write(connection, record)
         return record
 
+    def save_all(self, records: Sequence[Record], *, today: date | None = None) -> None:
+        """Validate every record, then store them all in one transaction (or none of them)."""
+        for record in records:
+            errors = record.validate(today=today)
+            if errors:
+                raise InvalidRecord(errors)
+        with self._engine.begin() as connection:
+            for record in records:
+                self._write(connection, record)
+
     def _write(self, connection: Connection, record: Record) -> None:
         spec = record_type(record)
         data = to_dict(record)

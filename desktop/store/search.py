@@ -89,14 +89,24 @@ def index_record(
     remove_record(connection, record_id)
     body = "\n".join(searchable(t) for t in texts if t)
     if body:
-        connection.execute(
+        inserted = connection.execute(
             text("INSERT INTO search_index (record_id, record_type, body) VALUES (:i, :t, :b)"),
             {"i": record_id, "t": record_type, "b": body},
+        )
+        connection.execute(
+            text("INSERT INTO search_keys (record_id, fts_rowid) VALUES (:i, :r)"),
+            {"i": record_id, "r": inserted.lastrowid},
         )
 
 
 def remove_record(connection: Connection, record_id: str) -> None:
-    connection.execute(text("DELETE FROM search_index WHERE record_id = :i"), {"i": record_id})
+    # By rowid: a WHERE on an UNINDEXED FTS5 column would scan the whole index every time.
+    rowid = connection.execute(
+        text("SELECT fts_rowid FROM search_keys WHERE record_id = :i"), {"i": record_id}
+    ).scalar_one_or_none()
+    if rowid is not None:
+        connection.execute(text("DELETE FROM search_index WHERE rowid = :r"), {"r": rowid})
+        connection.execute(text("DELETE FROM search_keys WHERE record_id = :i"), {"i": record_id})
 
 
 def search(

@@ -1,4 +1,4 @@
-"""The full-text search index (FTS5, inside the encrypted database).
+"""The full-text search index (FTS5, inside the encrypted database) and its rowid map.
 
 Revision ID: 0002
 Revises: 0001
@@ -24,9 +24,19 @@ CREATE = (
 )
 
 
+# FTS5 can only find a row fast by its rowid; this maps each record to its row in the index.
+CREATE_KEYS = (
+    "CREATE TABLE search_keys ("
+    "record_id VARCHAR(64) NOT NULL CONSTRAINT pk_search_keys PRIMARY KEY, "
+    "fts_rowid INTEGER NOT NULL)"
+)
+
+
 def upgrade() -> None:
     op.execute(CREATE)
+    op.execute(CREATE_KEYS)
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE search_keys")
     op.execute("DROP TABLE search_index")
