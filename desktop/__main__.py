@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from desktop.domain.translation import LANGUAGES, _, set_language
+from desktop.domain.translation import LANGUAGES, _, current_language, set_language
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication
+
+log = logging.getLogger("desktop.main")
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -35,8 +42,10 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv if argv is None else ["minga", *argv]
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # Imported here so that `minga --help` answers without starting Qt.
+    # Minga's own events at INFO; libraries (Alembic is chatty) only when something is wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("desktop").setLevel(logging.INFO)
+    # No QApplication exists until the arguments are read: `minga --help` opens no window.
     from desktop.ui.language import system_language
 
     set_language(system_language())
@@ -52,8 +61,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Qt keeps its own options (-platform, -style…) and ignores ours.
     application = create_application(arguments)
     window = MainWindow(folder)
+    # However the app ends (window closed, Ctrl+C, a session logout), it locks on the way out.
+    application.aboutToQuit.connect(window.lock)
+    _quit_on_signals(application)
     window.show()
+    log.info("started in %s with the profile folder %s", current_language(), folder)
     return application.exec()
+
+
+def _quit_on_signals(application: QCoreApplication) -> None:
+    """Ctrl+C or a polite kill quits cleanly (and so locks) instead of dying mid-write."""
+    from PySide6.QtCore import QTimer
+
+    def quit_now(_signal: int, _frame: object) -> None:
+        application.quit()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, quit_now)
+    # Python runs signal handlers only between bytecodes; a light tick lets it in.
+    tick = QTimer(application)
+    tick.timeout.connect(lambda: None)
+    tick.start(500)
 
 
 if __name__ == "__main__":

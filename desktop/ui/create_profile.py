@@ -188,7 +188,10 @@ class CreateProfileScreen(QWidget):
         opened, recovery_key = outcome
         self._set_working(False)
         self._opened = opened
-        self.key_label.setText(recovery_key)
+        groups = recovery_key.split("-")
+        # Rows of four groups: easier to copy by hand and to check back against the paper.
+        rows = ["-".join(groups[i : i + 4]) for i in range(0, len(groups), 4)]
+        self.key_label.setText("\n".join(rows))
         self.written_down.setChecked(False)
         self.pages.setCurrentWidget(self.key_page)
         self.written_down.setFocus()
@@ -222,16 +225,20 @@ class CreateProfileScreen(QWidget):
         dialog.setWindowTitle(_("Print your recovery key"))
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        document = QTextDocument()
+        self.recovery_sheet().print_(printer)
+
+    def recovery_sheet(self) -> QTextDocument:
+        """The page to print: the key in rows, the date, and the advice on keeping it."""
+        key_rows = "<br>".join(html.escape(row) for row in self.key_label.text().splitlines())
         direction = "rtl" if self.layoutDirection() == Qt.LayoutDirection.RightToLeft else "ltr"
+        document = QTextDocument()
         document.setHtml(
             f'<div dir="{direction}"><h1>{html.escape(_("Minga recovery key"))}</h1>'
             f"<p>{html.escape(format_day(date.today()))}</p>"
-            f'<p dir="ltr" style="font-family: monospace; font-size: 20pt">'
-            f"{html.escape(self.key_label.text())}</p>"
+            f'<p dir="ltr" style="font-family: monospace; font-size: 20pt">{key_rows}</p>'
             f"<p>{html.escape(self._paper_advice())}</p></div>"
         )
-        document.print_(printer)
+        return document
 
     def _paper_advice(self) -> str:
         return _(
