@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -127,13 +128,18 @@ class ProtocolError(Exception):
 
 # --- the body codec --------------------------------------------------------------------------
 
-_COMPRESSOR: Final = zstandard.ZstdCompressor(level=3, write_checksum=False)
+# zstd contexts are not thread-safe (the server encodes on many worker threads): one per thread.
+_contexts = threading.local()
 
 
 def encode_body(message: Mapping[str, Any]) -> bytes:
     """Pack one message for the wire: msgpack (bin for bytes, str for text), then a zstd frame."""
     packed: bytes = msgpack.packb(message, use_bin_type=True)
-    return _COMPRESSOR.compress(packed)
+    compressor = getattr(_contexts, "compressor", None)
+    if compressor is None:
+        compressor = _contexts.compressor = zstandard.ZstdCompressor(level=3, write_checksum=False)
+    result: bytes = compressor.compress(packed)
+    return result
 
 
 def decode_body(data: bytes, limits: Limits = LIMITS) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import logging
 import random
 import re
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
@@ -169,6 +171,18 @@ class AccessLog:
 
         try:
             await self.app(scope, counting_receive, logging_send)
+        except Exception as exc:
+            # Caught here rather than by Starlette's ServerErrorMiddleware, which would re-raise
+            # it to uvicorn and print the exception's message: database errors quote the SQL
+            # parameters, which are sealed blobs and ids. Only the type and the code lines go out.
+            frames = traceback.extract_tb(exc.__traceback__)[-4:]
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+            log.error("unexpected %s at %s", type(exc).__name__, where)
+            if status == 0:
+                response = _error_response(
+                    500, ErrorCode.INTERNAL, "internal error; see the server log"
+                )
+                await response(scope, counting_receive, logging_send)
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
@@ -271,11 +285,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             return _error_response(405, ErrorCode.METHOD_NOT_ALLOWED, "method not allowed here")
         return _error_response(exc.status_code, ErrorCode.BAD_REQUEST, str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return _error_response(500, ErrorCode.INTERNAL, "internal error; see the server log")
 
 
 def _install_routes(app: FastAPI, state: ServerState) -> None:

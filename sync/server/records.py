@@ -79,9 +79,12 @@ def push(
     for mutation in mutations:
         by_space[mutation.space].append(mutation)
     with db.write() as conn:
+        # A first look without locks, so a push aimed at someone else's space cannot queue on
+        # (and slow down) that space's lock.
+        candidates = _roles(conn, device_id, by_space)
         for space_id in sorted(by_space):
             batch = by_space[space_id]
-            space = lock_space(conn, space_id)
+            space = lock_space(conn, space_id) if space_id in candidates else None
             role = None
             if space is not None:
                 role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0))[0]

@@ -3,6 +3,8 @@ Strict parsing here is what lets the server answer bad input with a clear 4xx.""
 
 from __future__ import annotations
 
+import os
+
 import msgpack
 import pytest
 import zstandard
@@ -161,3 +163,14 @@ def test_invite_codes_tolerate_how_people_retype_them() -> None:
     assert check_invite(" ".join(format_invite(code).split("-"))) == code
     with pytest.raises(ProtocolError):
         check_invite("ABCD-1111")
+
+
+def test_bodies_encode_correctly_from_many_threads_at_once() -> None:
+    # The server encodes answers on a pool of worker threads; a shared zstd context breaks.
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Large, partly random bodies: compression releases the GIL long enough for threads to meet.
+    messages = [{"v": 1, "n": n, "blob": os.urandom(2000) * 50} for n in range(300)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        bodies = list(pool.map(encode_body, messages))
+    assert [decode_body(b) for b in bodies] == messages
