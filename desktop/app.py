@@ -46,7 +46,11 @@ QPushButton[role="link"] { border: none; color: #1d5fa8; text-decoration: underl
 
 
 class QtLanguage:
-    """Keeps Qt's translators, default locale and layout direction in step with gettext's."""
+    """Keeps Qt's translators, default locale and layout direction in step with gettext's.
+
+    It listens to ``desktop.domain.translation.set_language``, which must therefore be called
+    on the UI thread (the settings dialog, the language selector and ``main`` all do).
+    """
 
     def __init__(self, application: QApplication) -> None:
         self._application = application

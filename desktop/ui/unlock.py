@@ -264,7 +264,7 @@ class UnlockScreen(QWidget):
             )
         )
         self.recovery_key_label.setText(_("&Recovery key"))
-        self.recovery_key.setPlaceholderText("XXXX-XXXX-XXXX-…")
+        self.recovery_key.setPlaceholderText("XXXXX-XXXXX-XXXXX-…")
         self.new_passphrase_label.setText(_("&New passphrase"))
         self.repeat_label.setText(_("Re&peat the new passphrase"))
         self.recover_button.setText(_("Unlock and &set the new passphrase"))
