@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
             return
         dialog = SettingsDialog(profile, self.session.settings, self)
         dialog.saved.connect(self._settings_saved)
-        dialog.open()
+        self._open_dialog(dialog)
 
     def _settings_saved(self, changes: dict[str, Any]) -> None:
         self.session.remember(changes)
@@ -299,6 +299,11 @@ class MainWindow(QMainWindow):
                 _("Your passphrase was changed. Your recovery key still works."), 10_000
             )
         )
+        self._open_dialog(dialog)
+
+    def _open_dialog(self, dialog: QDialog) -> None:
+        # A modal dialog blocks the window's shortcuts; the lock must work from inside it too.
+        dialog.addAction(self.lock_action)
         dialog.open()
 
     # -- language and closing -------------------------------------------------------------

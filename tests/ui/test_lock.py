@@ -102,3 +102,19 @@ def test_auto_lock_follows_the_setting_and_waits_for_idleness(
     assert opened.closed
     assert not watch.active
     assert_locked_and_cleared(window, qtbot)
+
+
+def test_the_shortcut_also_locks_from_inside_a_dialog(unlocked: MainWindow, qtbot: QtBot) -> None:
+    profile = unlocked.session.profile
+    assert profile is not None
+    unlocked.settings_action.trigger()
+    dialog = unlocked.findChild(SettingsDialog)
+    assert dialog is not None
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    QTest.keyClick(
+        dialog.editors["auto_lock_minutes"], Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier
+    )
+    qtbot.waitUntil(lambda: profile.closed, timeout=2_000)
+    qtbot.waitUntil(lambda: unlocked.findChild(SettingsDialog) is None)
+    assert_locked_and_cleared(unlocked, qtbot)
