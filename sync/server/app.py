@@ -353,18 +353,28 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         return Response(status_code=204)
 
     def sync_round_trip(token: str, body: bytes) -> tuple[str, bytes]:
-        # One worker-thread hop for the whole request, and for an empty poll one transaction:
-        # the hot path of every idle client on the network.
+        # One worker-thread hop for the whole request, and the token checked in the same
+        # transaction as the work: an empty poll is one read transaction, a push one write
+        # transaction plus the pull. This is the hot path of every client on the network.
         now = state.now()
-        with db.read() as conn:
-            device = auth.authenticate_on(conn, token, now)
+        problem: ProtocolError | None = None
+        try:
             message = SyncRequest.from_wire(protocol.decode_body(body, limits), limits)
+        except ProtocolError as exc:
+            message, problem = SyncRequest(), exc
+        with db.write() if message.push else db.read() as conn:
+            device = auth.authenticate_on(conn, token, now)  # 401 comes before 400
+            if problem is not None:
+                raise problem
+            budget = message.max_bytes or limits.default_page_bytes
             if not message.push:
-                budget = message.max_bytes or limits.default_page_bytes
                 pages = records.pull_on(conn, device, message.pull, budget, limits)
                 return device, encode_body(SyncResponse(spaces=pages).to_wire())
-        response = records.sync(db, device, message, now, limits)
-        return device, encode_body(response.to_wire())
+            results = records.push_on(conn, device, message.push, now)
+        # The pull runs after the commit, so the pushed rows are in it and the space locks
+        # are not held while pages are read.
+        pages = records.pull(db, device, message.pull, budget, limits) if message.pull else {}
+        return device, encode_body(SyncResponse(tuple(results), pages).to_wire())
 
     @app.post("/v1/sync", summary="One round trip: push the outbox, pull after each cursor")
     async def sync(request: Request) -> Response:

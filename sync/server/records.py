@@ -74,27 +74,34 @@ def push(
     Spaces are locked in sorted order (no deadlock between two batches touching the same spaces)
     and membership is read after the lock, so a removal that committed first is always seen.
     """
+    with db.write() as conn:
+        return push_on(conn, device_id, mutations, now)
+
+
+def push_on(
+    conn: Connection, device_id: str, mutations: tuple[Mutation, ...], now: int
+) -> list[MutationResult]:
+    """`push` inside a write transaction the caller holds (and commits)."""
     results: dict[str, MutationResult] = {}
     by_space: dict[str, list[Mutation]] = defaultdict(list)
     for mutation in mutations:
         by_space[mutation.space].append(mutation)
-    with db.write() as conn:
-        # A first look without locks, so a push aimed at someone else's space cannot queue on
-        # (and slow down) that space's lock.
-        candidates = _roles(conn, device_id, by_space)
-        for space_id in sorted(by_space):
-            batch = by_space[space_id]
-            space = lock_space(conn, space_id) if space_id in candidates else None
-            role = None
-            if space is not None:
-                role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0))[0]
-            if space is None or role is None:
-                results.update({m.id: _rejected(m, ErrorCode.SPACE_NOT_FOUND) for m in batch})
-                continue
-            if not role.can_write:
-                results.update({m.id: _rejected(m, ErrorCode.ROLE_FORBIDDEN) for m in batch})
-                continue
-            results.update(_apply_space(conn, device_id, space_id, space.last_seq, batch, now))
+    # A first look without locks, so a push aimed at someone else's space cannot queue on
+    # (and slow down) that space's lock.
+    candidates = _roles(conn, device_id, by_space)
+    for space_id in sorted(by_space):
+        batch = by_space[space_id]
+        space = lock_space(conn, space_id) if space_id in candidates else None
+        role = None
+        if space is not None:
+            role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0))[0]
+        if space is None or role is None:
+            results.update({m.id: _rejected(m, ErrorCode.SPACE_NOT_FOUND) for m in batch})
+            continue
+        if not role.can_write:
+            results.update({m.id: _rejected(m, ErrorCode.ROLE_FORBIDDEN) for m in batch})
+            continue
+        results.update(_apply_space(conn, device_id, space_id, space.last_seq, batch, now))
     return [results[m.id] for m in mutations]
 
 
@@ -237,12 +244,14 @@ def _apply_space(
                 for r in inserts
             ],
         )
-    conn.execute(
-        delete(schema.record_chunk).where(
-            schema.record_chunk.c.space_id == space_id,
-            schema.record_chunk.c.record_id.in_(list(touched)),
+    if updates:
+        # Only records that existed can hold references to replace.
+        conn.execute(
+            delete(schema.record_chunk).where(
+                schema.record_chunk.c.space_id == space_id,
+                schema.record_chunk.c.record_id.in_([u["b_record"] for u in updates]),
+            )
         )
-    )
     refs = [
         {"space_id": space_id, "hash": h, "record_id": record_id}
         for record_id, mutation in touched.items()
