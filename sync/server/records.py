@@ -18,8 +18,6 @@ from sync.protocol import (
     MutationStatus,
     Role,
     SpacePage,
-    SyncRequest,
-    SyncResponse,
 )
 from sync.server import schema
 from sync.server.db import Database
@@ -66,22 +64,15 @@ def _rejected(mutation: Mutation, code: ErrorCode, missing: tuple[str, ...] = ()
     return MutationResult(mutation.id, MutationStatus.REJECTED, code=code, missing=missing)
 
 
-def push(
-    db: Database, device_id: str, mutations: tuple[Mutation, ...], now: int
-) -> list[MutationResult]:
-    """Apply the outbox in one transaction; each mutation is CAS on its base revision.
-
-    Spaces are locked in sorted order (no deadlock between two batches touching the same spaces)
-    and membership is read after the lock, so a removal that committed first is always seen.
-    """
-    with db.write() as conn:
-        return push_on(conn, device_id, mutations, now)
-
-
 def push_on(
     conn: Connection, device_id: str, mutations: tuple[Mutation, ...], now: int
 ) -> list[MutationResult]:
-    """`push` inside a write transaction the caller holds (and commits)."""
+    """Apply the outbox inside the caller's write transaction; each mutation is CAS on its base.
+
+    Spaces are locked in sorted order (no deadlock between two batches touching the same spaces)
+    and membership is read after the lock, so a removal that committed first is always seen.
+    The caller commits: all of a request's mutations land together or not at all.
+    """
     results: dict[str, MutationResult] = {}
     by_space: dict[str, list[Mutation]] = defaultdict(list)
     for mutation in mutations:
@@ -331,13 +322,3 @@ def pull_on(
         new_cursor = changes[-1].seq if changes else cursor
         pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch)
     return pages
-
-
-def sync(
-    db: Database, device_id: str, request: SyncRequest, now: int, limits: Limits
-) -> SyncResponse:
-    """One round trip: push first, so the pull that follows already holds the pushed rows."""
-    results = push(db, device_id, request.push, now) if request.push else []
-    budget = request.max_bytes or limits.default_page_bytes
-    pages = pull(db, device_id, request.pull, budget, limits) if request.pull else {}
-    return SyncResponse(results=tuple(results), spaces=pages)

@@ -520,3 +520,31 @@ def test_info_publishes_the_protocol_version_and_limits(server: Harness, path: s
     info = client.body(client.call("GET", path, auth=False))
     assert info["v"] == 1
     assert info["limits"]["max_mutations"] == 500
+
+
+def test_the_openapi_document_lists_the_api(server: Harness) -> None:
+    document = server.http.get("/openapi.json").json()
+    assert {"/v1/sync", "/v1/enroll", "/v1/spaces/{space_id}/chunks/{digest}"} <= set(
+        document["paths"]
+    )
+
+
+def test_an_unexpected_failure_is_a_500_whose_log_holds_no_payload(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    device = server.device()
+    space = device.create_space()
+    secret = b"PAYLOAD-" + secrets.token_hex(8).encode()
+    # Break the database under the server (an operator's mistake, not bad input): the insert
+    # fails with an error whose text would quote the SQL parameters, i.e. the sealed blob.
+    with server.db.write() as conn:
+        conn.exec_driver_sql("ALTER TABLE applied_mutation RENAME TO applied_mutation_moved")
+    try:
+        response = device.sync_raw(push=[device.put(space, "r", secret)])
+    finally:
+        with server.db.write() as conn:
+            conn.exec_driver_sql("ALTER TABLE applied_mutation_moved RENAME TO applied_mutation")
+    assert (response.status_code, response.json()["code"]) == (500, "internal")
+    assert "unexpected" in caplog.text
+    assert secret.decode() not in caplog.text
+    assert device.pull_all(space) == []  # and nothing was half-written
