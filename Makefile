@@ -46,6 +46,12 @@ i18n: $(STAMP)
 	done
 	$(VENV)/bin/pybabel -q compile -d i18n -D minga
 
+# A throwaway profile full of a realistic network, opened in the app (passphrase printed).
+DEMO_DIR ?= $(shell mktemp -d -t minga-demo-XXXXXX)
+demo: setup
+	$(PY) -m desktop.store.demo --profile-dir $(DEMO_DIR)/profile --incidents $(or $(INCIDENTS),300)
+	@$(MAKE) --no-print-directory run ARGS="--profile-dir $(DEMO_DIR)/profile"
+
 lint: setup
 	$(VENV)/bin/ruff check desktop sync tests
 	$(VENV)/bin/ruff format --check desktop sync tests
@@ -57,4 +63,4 @@ bench: setup
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache i18n/*/LC_MESSAGES/*.mo
 
-.PHONY: run test setup i18n lint bench clean
+.PHONY: run test setup i18n demo lint bench clean
