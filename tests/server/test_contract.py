@@ -548,3 +548,38 @@ def test_an_unexpected_failure_is_a_500_whose_log_holds_no_payload(
     assert "unexpected" in caplog.text
     assert secret.decode() not in caplog.text
     assert device.pull_all(space) == []  # and nothing was half-written
+
+
+def test_the_same_push_sent_twice_at_once_lands_once(server: Harness) -> None:
+    # A client retrying over a flaky link may have its first attempt still in flight.
+    device = server.device()
+    space = device.create_space()
+    mutations = [device.put(space, f"r{n}", b"x", mutation=f"m{n}") for n in range(20)]
+    answers: list[list[tuple[int | None, int | None]]] = []
+
+    def send() -> None:
+        results = device.sync(push=mutations).results
+        answers.append([(r.revision, r.seq) for r in results])
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert [c.record for c in device.pull_all(space)] == [f"r{n}" for n in range(20)]
+
+
+def test_one_invite_enrolls_one_device_even_when_raced(server: Harness) -> None:
+    code = server.operator_invite()
+    statuses: list[int] = []
+
+    def enroll() -> None:
+        statuses.append(DeviceClient(server.http).enroll(code).status_code)
+
+    threads = [threading.Thread(target=enroll) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(statuses) == [201, 403, 403, 403]
