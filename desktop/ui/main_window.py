@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
     def _show_locked(self) -> None:
         self._close_dialogs()
         if self.workspace is not None:
+            self.workspace.tear_down()
             self.screens.removeWidget(self.workspace)
             self.workspace.deleteLater()
             self.workspace = None
@@ -244,7 +245,7 @@ class MainWindow(QMainWindow):
             self.screens.removeWidget(self.gate)
             self.gate.deleteLater()
             self.gate = None
-        self.workspace = Workspace(self.screens)
+        self.workspace = Workspace(opened.profile, self.screens)
         self.workspace.section_changed.connect(lambda _key: self.retranslate())
         self.screens.addWidget(self.workspace)
         self.screens.setCurrentWidget(self.workspace)

@@ -1,6 +1,6 @@
 """The unlocked workspace: navigation between the five sections, each a page of its own.
 
-Until a section has its lists, its page says what will be there; it is rebuilt on every unlock.
+Pages come from the section registry, built for the open profile; the rest say what will be there.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain.translation import N_, _
+from desktop.store.profile import Profile
+from desktop.ui.sections import SECTION_PAGES
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,18 @@ class EmptyState(QWidget):
 class Workspace(QWidget):
     """Navigation on the leading side, the chosen section's page beside it.
 
+    Each page is built for ``profile`` from :data:`SECTION_PAGES`; :meth:`tear_down` deletes
+    them all at lock, so no record text outlives the keys.
+
     Signals:
         section_changed(str): the key of the section now shown.
     """
 
     section_changed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.profile = profile
         self.navigation = QListWidget(self)
         self.navigation.setObjectName("navigation")
         self.navigation.setIconSize(QSize(0, 0))
@@ -143,7 +149,9 @@ class Workspace(QWidget):
         for section in SECTIONS:
             item = QListWidgetItem(self.navigation)
             item.setData(Qt.ItemDataRole.UserRole, section.key)
-            page = EmptyState(section, self.pages)
+            factory = SECTION_PAGES.get(section.key)
+            page = factory(profile, self.pages) if factory else EmptyState(section, self.pages)
+            page.setObjectName(f"{section.key}Page")
             self.pages.addWidget(page)
             self.pages_by_key[section.key] = page
         self.navigation.currentRowChanged.connect(self._row_changed)
@@ -165,6 +173,20 @@ class Workspace(QWidget):
                 self.navigation.setCurrentRow(row)
                 return
         raise KeyError(key)
+
+    def page(self, key: str) -> QWidget:
+        return self.pages_by_key[key]
+
+    def tear_down(self) -> None:
+        """Delete every page now (not later): they hold record text the lock must clear."""
+        for page in self.pages_by_key.values():
+            closing = getattr(page, "tear_down", None)
+            if callable(closing):
+                closing()  # a page stops its jobs and drops its rows before it goes
+            self.pages.removeWidget(page)
+            page.hide()
+            page.deleteLater()
+        self.pages_by_key.clear()
 
     def navigation_labels(self) -> list[str]:
         return [self.navigation.item(row).text() for row in range(self.navigation.count())]

@@ -1,0 +1,18 @@
+"""The pages of the unlocked workspace: one factory per section key, given the open profile.
+
+A section with no factory here keeps its empty state. Each factory returns a new page widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QWidget
+
+from desktop.store.profile import Profile
+
+#: ``(profile, parent) -> page``. At lock the workspace calls the page's ``tear_down()`` if it
+#: has one (stop jobs, drop rows), then deletes it: a page must keep nothing anywhere else.
+PageFactory = Callable[[Profile, QWidget], QWidget]
+
+SECTION_PAGES: dict[str, PageFactory] = {}
