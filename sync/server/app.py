@@ -237,6 +237,9 @@ def create_app(
         version=f"protocol {PROTOCOL_VERSION}",
         description="Routes, orders and guards end-to-end encrypted records. See sync/PROTOCOL.md.",
         lifespan=lifespan,
+        # The OpenAPI document is published; the browsable pages would load scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.minga = state
     _install_error_handlers(app)
