@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, MetaData, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -93,3 +93,19 @@ class RecordBase(StoreBase):
     id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
     revision: Mapped[int] = mapped_column(nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class AttachmentKeyRow(StoreBase):
+    """The per-file key of one sealed attachment, and what was recorded of it at import.
+
+    Kept apart from the records' JSON so a file can be reopened; deleting the row (and the
+    sealed file) erases the attachment for good.
+    """
+
+    __tablename__ = "attachment_keys"
+
+    attachment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(nullable=False)
+    sealed_size: Mapped[int] = mapped_column(nullable=False)

@@ -1,0 +1,231 @@
+"""Evidence files of an incident: the sealed file, its key row and its Evidence record together.
+
+Import, open, export and delete keep the three consistent and append to the chain of custody.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, func, insert, select, text
+
+from desktop.domain.records import Evidence, Incident, append_custody
+from desktop.domain.translation import N_
+from desktop.store.attachments import AttachmentVault, StoredAttachment
+from desktop.store.errors import AttachmentDamaged, ProfileError
+from desktop.store.profile import Profile
+from desktop.store.records import RecordNotFound, RecordStore
+from desktop.store.schema import AttachmentKeyRow
+
+#: Custody actions (codes of the ``custody_actions`` vocabulary) this module appends.
+IMPORTED = "imported"
+#: Opening a file reads it whole and checks its SHA-256 against the one taken at import.
+VERIFIED = "integrity_verified"
+EXPORTED = "exported"
+
+_GENERIC_MEDIA_TYPE = "application/octet-stream"
+
+
+def media_type_of(filename: str) -> str:
+    """The media type a file's name suggests; a generic one when nothing is known."""
+    guessed, _encoding = mimetypes.guess_type(filename, strict=False)
+    return guessed.lower() if guessed else _GENERIC_MEDIA_TYPE
+
+
+def device_actor(profile: Profile) -> str:
+    """Who a custody entry names when the person gave no name: this profile, by a short id.
+
+    Stored and synced as is, so it is not translated; it names no person and no place.
+    """
+    return f"device {profile.profile_id[:8]}"
+
+
+@dataclass(frozen=True)
+class OpenedEvidence:
+    """An evidence file read into memory and verified, with its record after the custody entry."""
+
+    evidence: Evidence
+    data: bytes
+
+
+class EvidenceNotFound(ProfileError):
+    """The evidence's key row is gone (deleted here, or not yet arrived by sync)."""
+
+    code = "evidence_not_found"
+    message = N_(
+        "This evidence file is not on this computer: it was deleted here, or it has not "
+        "arrived yet."
+    )
+
+
+class EvidenceStore:
+    """Evidence of one unlocked profile. Every method runs on a worker, never the UI thread."""
+
+    def __init__(self, engine: Engine, vault: AttachmentVault) -> None:
+        self._engine = engine
+        self._vault = vault
+        self.records = RecordStore(engine)
+
+    @classmethod
+    def of(cls, profile: Profile) -> EvidenceStore:
+        return cls(profile.engine, profile.attachments)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def import_file(
+        self,
+        incident: Incident,
+        path: Path,
+        *,
+        actor: str,
+        description: str = "",
+    ) -> Evidence:
+        """Seal ``path`` into the vault and record it as evidence of ``incident``.
+
+        The order makes every failure leave nothing: the sealed file first, then its key row,
+        then the record that points at both; if a later step fails the earlier ones are undone.
+        """
+        stored = self._vault.import_file(path)
+        try:
+            self._insert_key(stored)
+            try:
+                evidence = Evidence(
+                    space_id=incident.space_id,
+                    incident_id=incident.id,
+                    attachment_ref=stored.attachment_id,
+                    sha256=stored.sha256,
+                    filename=path.name,
+                    size=stored.size,
+                    media_type=media_type_of(path.name),
+                    description=description,
+                )
+                evidence = append_custody(evidence, actor=actor, action=IMPORTED)
+                self.records.save(evidence)
+            except BaseException:
+                self._delete_key(stored.attachment_id)
+                raise
+        except BaseException:
+            self._vault.delete(stored)
+            raise
+        return evidence
+
+    def _insert_key(self, stored: StoredAttachment) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(AttachmentKeyRow).values(
+                    attachment_id=stored.attachment_id,
+                    file_key=stored.file_key,
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    sealed_size=stored.sealed_size,
+                )
+            )
+
+    def _delete_key(self, attachment_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(AttachmentKeyRow).where(AttachmentKeyRow.attachment_id == attachment_id)
+            )
+
+    def delete(self, evidence_id: str) -> None:
+        """Delete the evidence record, then its key and its sealed file."""
+        evidence = self.require(evidence_id)
+        self.records.delete(evidence_id)
+        self._erase(evidence.attachment_ref)
+
+    def delete_incident(self, incident_id: str) -> None:
+        """Delete an incident with everything under it, its evidence files included."""
+        files = [
+            child.attachment_ref
+            for child in self.records.children(incident_id, "evidence")
+            if isinstance(child, Evidence)
+        ]
+        self.records.delete(incident_id)
+        for attachment_id in files:
+            self._erase(attachment_id)
+
+    def _erase(self, attachment_id: str) -> None:
+        stored = self.stored(attachment_id)
+        self._delete_key(attachment_id)
+        if stored is not None:
+            self._vault.delete(stored)
+
+    def sweep_orphans(self) -> int:
+        """Erase keys and sealed files no live evidence record points at (after a crash).
+
+        Returns:
+            How many attachments were erased.
+        """
+        referenced = (
+            select(text("json_extract(content, '$.attachment_ref')"))
+            .select_from(text("records"))
+            .where(text("record_type = 'evidence' AND deleted = 0"))
+        )
+        with self._engine.connect() as connection:
+            orphans = list(
+                connection.scalars(
+                    select(AttachmentKeyRow.attachment_id).where(
+                        AttachmentKeyRow.attachment_id.not_in(referenced)
+                    )
+                )
+            )
+        for attachment_id in orphans:
+            self._erase(attachment_id)
+        return len(orphans)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def require(self, evidence_id: str) -> Evidence:
+        record = self.records.require(evidence_id)
+        if not isinstance(record, Evidence):
+            raise RecordNotFound(evidence_id)
+        return record
+
+    def stored(self, attachment_id: str) -> StoredAttachment | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    AttachmentKeyRow.file_key,
+                    AttachmentKeyRow.sha256,
+                    AttachmentKeyRow.size,
+                    AttachmentKeyRow.sealed_size,
+                ).where(AttachmentKeyRow.attachment_id == attachment_id)
+            ).first()
+        if row is None:
+            return None
+        return StoredAttachment(
+            attachment_id, bytes(row.file_key), row.sha256, row.size, row.sealed_size
+        )
+
+    def _require_stored(self, evidence: Evidence) -> StoredAttachment:
+        stored = self.stored(evidence.attachment_ref)
+        if stored is None:
+            raise EvidenceNotFound(evidence.attachment_ref)
+        if stored.sha256 != evidence.sha256:
+            # The record and the key row disagree: the file is not the one the record describes.
+            raise AttachmentDamaged("altered", "key row and record differ")
+        return stored
+
+    def open(self, evidence_id: str, *, actor: str) -> OpenedEvidence:
+        """The original in memory, verified; the custody log records the check."""
+        evidence = self.require(evidence_id)
+        data = self._vault.read_bytes(self._require_stored(evidence))
+        evidence = append_custody(evidence, actor=actor, action=VERIFIED)
+        self.records.save(evidence)
+        return OpenedEvidence(evidence, data)
+
+    def export(self, evidence_id: str, destination: Path, *, actor: str) -> Evidence:
+        """Write the original to ``destination``; the custody log records where it went."""
+        evidence = self.require(evidence_id)
+        self._vault.export(self._require_stored(evidence), destination)
+        evidence = append_custody(evidence, actor=actor, action=EXPORTED, note=destination.name)
+        self.records.save(evidence)
+        return evidence
+
+    def key_count(self) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).select_from(AttachmentKeyRow)
+            ).scalar_one()
