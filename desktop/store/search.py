@@ -86,17 +86,48 @@ def index_record(
     connection: Connection, record_id: str, record_type: str, texts: Iterable[str | None]
 ) -> None:
     """Replace what the index holds for ``record_id`` with the folded ``texts``."""
-    remove_record(connection, record_id)
-    body = "\n".join(searchable(t) for t in texts if t)
-    if body:
-        inserted = connection.execute(
-            text("INSERT INTO search_index (record_id, record_type, body) VALUES (:i, :t, :b)"),
-            {"i": record_id, "t": record_type, "b": body},
-        )
-        connection.execute(
-            text("INSERT INTO search_keys (record_id, fts_rowid) VALUES (:i, :r)"),
-            {"i": record_id, "r": inserted.lastrowid},
-        )
+    index_records(connection, [{"i": record_id, "t": record_type, "texts": list(texts)}])
+
+
+_FORGET = (
+    text(
+        "DELETE FROM search_index WHERE rowid = "
+        "(SELECT fts_rowid FROM search_keys WHERE record_id = :i)"
+    ),
+    text("DELETE FROM search_keys WHERE record_id = :i"),
+)
+# The FTS rowid is chosen here (next after the largest, found through its unique index), so
+# a batch needs no round trip per row to learn what SQLite assigned.
+_REMEMBER = (
+    text(
+        "INSERT INTO search_keys (record_id, fts_rowid) VALUES "
+        "(:i, (SELECT coalesce(max(fts_rowid), 0) + 1 FROM search_keys))"
+    ),
+    text(
+        "INSERT INTO search_index (rowid, record_id, record_type, body) VALUES "
+        "((SELECT fts_rowid FROM search_keys WHERE record_id = :i), :i, :t, :b)"
+    ),
+)
+
+
+def index_records(connection: Connection, entries: Sequence[dict[str, object]]) -> None:
+    """Index many records at once; each entry is ``{"i": id, "t": type, "texts": [...]}``."""
+    if not entries:
+        return
+    ids = [{"i": entry["i"]} for entry in entries]
+    for statement in _FORGET:
+        connection.execute(statement, ids)
+    bodies = []
+    for entry in entries:
+        texts = entry["texts"]
+        assert isinstance(texts, list)
+        body = "\n".join(searchable(t) for t in texts if t)
+        if body:
+            bodies.append({"i": entry["i"], "t": entry["t"], "b": body})
+    if bodies:
+        for statement in _REMEMBER:
+            # Row by row inside one executemany: each key must exist before the next max().
+            connection.execute(statement, bodies)
 
 
 def remove_record(connection: Connection, record_id: str) -> None:

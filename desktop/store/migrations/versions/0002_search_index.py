@@ -28,7 +28,7 @@ CREATE = (
 CREATE_KEYS = (
     "CREATE TABLE search_keys ("
     "record_id VARCHAR(64) NOT NULL CONSTRAINT pk_search_keys PRIMARY KEY, "
-    "fts_rowid INTEGER NOT NULL)"
+    "fts_rowid INTEGER NOT NULL CONSTRAINT uq_search_keys_fts_rowid UNIQUE)"
 )
 
 
