@@ -1,0 +1,334 @@
+"""Record envelopes: a record's content sealed under its space's epoch key and signed by its author.
+
+msgpack → zstd → ChaCha20-Poly1305 (header as associated data) → Ed25519 over header ‖ ciphertext.
+Layout, AAD and signature coverage are in sync/CRYPTO.md §2; ``open_record`` refuses by code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+import msgpack
+import zstandard
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from sync.crypto.errors import CryptoErrorCode, EnvelopeError
+from sync.crypto.keys import SIGNATURE_BYTES, DeviceKeys, DevicePublicKeys, device_id_bytes
+
+MAGIC = b"MNGR"
+VERSION = 1
+NONCE_BYTES = 12
+TAG_BYTES = 16
+SPACE_KEY_BYTES = 32
+SIGN_CONTEXT = b"minga-record-v1\x00"
+#: The server refuses sealed blobs over 1 MiB (``Limits.max_blob_bytes``); sealing refuses first.
+MAX_BLOB_BYTES = 1024 * 1024
+#: Decoded content cap: a record is small text; anything that expands past this is a bomb.
+MAX_CONTENT_BYTES = 4 * 1024 * 1024
+ZSTD_LEVEL = 6
+_FIXED = struct.Struct(">4sBBIQQ16s12s")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_REVISION = 2**62
+
+
+class EnvelopeKind(IntEnum):
+    RECORD = 0
+    TOMBSTONE = 1
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """The clear, authenticated part of an envelope: everything the ciphertext is bound to."""
+
+    kind: EnvelopeKind
+    epoch: int
+    revision: int
+    base: int
+    author: str
+    nonce: bytes
+    space: str
+    record: str
+
+    def to_bytes(self) -> bytes:
+        space, record = _id_bytes(self.space, "space"), _id_bytes(self.record, "record")
+        return (
+            _FIXED.pack(
+                MAGIC,
+                VERSION,
+                self.kind,
+                self.epoch,
+                self.revision,
+                self.base,
+                device_id_bytes(self.author),
+                self.nonce,
+            )
+            + bytes([len(space)])
+            + space
+            + bytes([len(record)])
+            + record
+        )
+
+
+@dataclass(frozen=True)
+class OpenedRecord:
+    """A verified envelope: its header, and its content (``None`` for a tombstone)."""
+
+    header: EnvelopeHeader
+    content: dict[str, Any] | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.header.kind is EnvelopeKind.TOMBSTONE
+
+
+class RecordKeys(Protocol):
+    """What opening needs from the verified membership state of this device."""
+
+    def space_key(self, space: str, epoch: int) -> bytes | None:
+        """The space key of ``epoch`` if this device holds it (from a verified wrap)."""
+
+    def author_keys(self, space: str, epoch: int, device: str) -> DevicePublicKeys | None:
+        """The public keys of ``device`` if it could write in ``space`` at ``epoch``."""
+
+
+def _fail(code: CryptoErrorCode, detail: str = "") -> EnvelopeError:
+    return EnvelopeError(code, detail)
+
+
+def _id_bytes(value: str, name: str) -> bytes:
+    if _ID.fullmatch(value) is None:
+        raise ValueError(f"{name} id must be 1-64 of [A-Za-z0-9_-]")
+    return value.encode("ascii")
+
+
+def _check_numbers(epoch: int, revision: int, base: int) -> None:
+    if not 0 <= epoch < 2**32:
+        raise ValueError("epoch out of range")
+    if not 0 < revision <= _MAX_REVISION or base != revision - 1:
+        # The server applies an edit made from ``base`` as ``base + 1``: nothing else is sealable.
+        raise ValueError("revision must be base + 1")
+
+
+def _seal(
+    kind: EnvelopeKind,
+    plaintext: bytes,
+    *,
+    space: str,
+    record: str,
+    revision: int,
+    base: int,
+    epoch: int,
+    space_key: bytes,
+    author: DeviceKeys,
+    nonce: bytes | None,
+) -> bytes:
+    _check_numbers(epoch, revision, base)
+    if len(space_key) != SPACE_KEY_BYTES:
+        raise ValueError("space keys are 32 bytes")
+    nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError("nonces are 12 bytes")
+    header = EnvelopeHeader(
+        kind, epoch, revision, base, author.device_id, nonce, space, record
+    ).to_bytes()
+    ciphertext = ChaCha20Poly1305(space_key).encrypt(nonce, plaintext, header)
+    blob = header + ciphertext + author.sign(SIGN_CONTEXT + header + ciphertext)
+    if len(blob) > MAX_BLOB_BYTES:
+        raise _fail(CryptoErrorCode.TOO_LARGE, f"sealed record is {len(blob)} bytes")
+    return blob
+
+
+def encode_content(content: Mapping[str, Any]) -> bytes:
+    """The plaintext that gets encrypted: msgpack (bin for bytes), then one zstd frame."""
+    packed: bytes = msgpack.packb(dict(content), use_bin_type=True)
+    compressed: bytes = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False).compress(
+        packed
+    )
+    return compressed
+
+
+def seal_record(
+    content: Mapping[str, Any],
+    *,
+    space: str,
+    record: str,
+    revision: int,
+    base: int,
+    epoch: int,
+    space_key: bytes,
+    author: DeviceKeys,
+    nonce: bytes | None = None,
+) -> bytes:
+    """Seal a record's content for the wire. ``nonce`` is for known-answer tests only.
+
+    Raises:
+        EnvelopeError: ``too_large`` when the sealed blob would exceed what the server takes.
+        ValueError: malformed ids, a revision other than ``base + 1``, a bad key length.
+    """
+    return _seal(
+        EnvelopeKind.RECORD,
+        encode_content(content),
+        space=space,
+        record=record,
+        revision=revision,
+        base=base,
+        epoch=epoch,
+        space_key=space_key,
+        author=author,
+        nonce=nonce,
+    )
+
+
+def seal_tombstone(
+    *,
+    space: str,
+    record: str,
+    revision: int,
+    base: int,
+    epoch: int,
+    space_key: bytes,
+    author: DeviceKeys,
+    nonce: bytes | None = None,
+) -> bytes:
+    """A signed deletion marker: an empty plaintext, so only a key holder can make one."""
+    return _seal(
+        EnvelopeKind.TOMBSTONE,
+        b"",
+        space=space,
+        record=record,
+        revision=revision,
+        base=base,
+        epoch=epoch,
+        space_key=space_key,
+        author=author,
+        nonce=nonce,
+    )
+
+
+def read_header(blob: bytes) -> tuple[EnvelopeHeader, int]:
+    """Parse (not verify) the header; returns it and its length. For routing and key lookup.
+
+    Raises:
+        EnvelopeError: ``bad_format`` or ``unsupported_version``.
+    """
+    if len(blob) < _FIXED.size + 4 + TAG_BYTES + SIGNATURE_BYTES:
+        raise _fail(CryptoErrorCode.BAD_FORMAT, "too short for an envelope")
+    if len(blob) > MAX_BLOB_BYTES:
+        raise _fail(CryptoErrorCode.TOO_LARGE, f"envelope is {len(blob)} bytes")
+    magic, version, kind, epoch, revision, base, author, nonce = _FIXED.unpack_from(blob)
+    if magic != MAGIC:
+        raise _fail(CryptoErrorCode.BAD_FORMAT, "not a Minga record envelope")
+    if version != VERSION:
+        raise _fail(CryptoErrorCode.UNSUPPORTED_VERSION, f"envelope version {version}")
+    if kind not in (EnvelopeKind.RECORD, EnvelopeKind.TOMBSTONE):
+        raise _fail(CryptoErrorCode.BAD_FORMAT, f"unknown envelope kind {kind}")
+    position = _FIXED.size
+    ids: list[str] = []
+    for _ in range(2):
+        prefix = blob[position : position + 1]
+        length = prefix[0] if prefix else 0
+        raw = blob[position + 1 : position + 1 + length]
+        position += 1 + length
+        text = raw.decode("ascii", errors="replace")
+        if len(raw) != length or _ID.fullmatch(text) is None:
+            raise _fail(CryptoErrorCode.BAD_FORMAT, "malformed id in envelope")
+        ids.append(text)
+    if len(blob) - position < TAG_BYTES + SIGNATURE_BYTES:
+        raise _fail(CryptoErrorCode.BAD_FORMAT, "envelope cut short")
+    header = EnvelopeHeader(
+        EnvelopeKind(kind), epoch, revision, base, author.hex(), nonce, ids[0], ids[1]
+    )
+    return header, position
+
+
+def open_record(
+    blob: bytes,
+    *,
+    space: str,
+    record: str,
+    revision: int,
+    keys: RecordKeys,
+    author: str | None = None,
+    min_epoch: int = 0,
+) -> OpenedRecord:
+    """Verify and open an envelope the server delivered as ``space``/``record`` at ``revision``.
+
+    ``author`` is the device the server names (``Change.author``); ``min_epoch`` lets the
+    engine refuse a write sealed under an epoch it knows to be superseded for that writer.
+
+    Raises:
+        EnvelopeError: ``bad_format``, ``unsupported_version``, ``too_large``, ``wrong_space``,
+            ``wrong_record``, ``wrong_revision``, ``wrong_base``, ``wrong_author``,
+            ``wrong_epoch``, ``unknown_signer``, ``signature_invalid``, ``key_unavailable``,
+            ``decrypt_failed`` or ``bad_content`` — checked in this order, nothing decrypted
+            before the signature holds.
+    """
+    header, header_length = read_header(blob)
+    # Bindings first: a genuine blob moved elsewhere by the server is named for what it is.
+    if header.space != space:
+        raise _fail(CryptoErrorCode.WRONG_SPACE, f"sealed for space {header.space}")
+    if header.record != record:
+        raise _fail(CryptoErrorCode.WRONG_RECORD, f"sealed for record {header.record}")
+    if header.revision != revision:
+        raise _fail(CryptoErrorCode.WRONG_REVISION, f"sealed as revision {header.revision}")
+    if header.base != revision - 1:
+        raise _fail(CryptoErrorCode.WRONG_BASE, f"base {header.base} for revision {revision}")
+    if author is not None and header.author != author:
+        raise _fail(CryptoErrorCode.WRONG_AUTHOR, f"sealed by {header.author}")
+    if header.epoch < min_epoch:
+        raise _fail(CryptoErrorCode.WRONG_EPOCH, f"epoch {header.epoch} < {min_epoch}")
+    writer = keys.author_keys(space, header.epoch, header.author)
+    if writer is None or writer.device_id != header.author:
+        raise _fail(CryptoErrorCode.UNKNOWN_SIGNER, f"{header.author} at epoch {header.epoch}")
+    signed, signature = blob[:-SIGNATURE_BYTES], blob[-SIGNATURE_BYTES:]
+    if not writer.verify(signature, SIGN_CONTEXT + signed):
+        raise _fail(CryptoErrorCode.SIGNATURE_INVALID, f"record {record} revision {revision}")
+    space_key = keys.space_key(space, header.epoch)
+    if space_key is None:
+        raise _fail(CryptoErrorCode.KEY_UNAVAILABLE, f"no key for epoch {header.epoch}")
+    try:
+        plaintext = ChaCha20Poly1305(space_key).decrypt(
+            header.nonce, signed[header_length:], signed[:header_length]
+        )
+    except InvalidTag:
+        raise _fail(CryptoErrorCode.DECRYPT_FAILED, f"epoch {header.epoch}") from None
+    if header.kind is EnvelopeKind.TOMBSTONE:
+        if plaintext:
+            raise _fail(CryptoErrorCode.BAD_CONTENT, "a tombstone carries no content")
+        return OpenedRecord(header, None)
+    return OpenedRecord(header, decode_content(plaintext))
+
+
+def decode_content(plaintext: bytes) -> dict[str, Any]:
+    """zstd (capped at ``MAX_CONTENT_BYTES`` without expanding past it) → one msgpack map."""
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(plaintext), read_across_frames=False
+        )
+        packed = reader.read(MAX_CONTENT_BYTES + 1)
+    except zstandard.ZstdError as error:
+        raise _fail(CryptoErrorCode.BAD_CONTENT, "content is not one zstd frame") from error
+    if len(packed) > MAX_CONTENT_BYTES:
+        raise _fail(CryptoErrorCode.TOO_LARGE, "content expands past the cap")
+    try:
+        content = msgpack.unpackb(
+            packed,
+            raw=False,
+            strict_map_key=True,
+            max_ext_len=0,
+            max_bin_len=MAX_CONTENT_BYTES,
+            max_str_len=MAX_CONTENT_BYTES,
+        )
+    except Exception as error:  # msgpack raises ValueError, TypeError, UnicodeDecodeError...
+        raise _fail(CryptoErrorCode.BAD_CONTENT, "content is not one msgpack object") from error
+    if not isinstance(content, dict) or not all(isinstance(key, str) for key in content):
+        raise _fail(CryptoErrorCode.BAD_CONTENT, "content must be a map with text keys")
+    return content
