@@ -1,0 +1,152 @@
+"""Import organizations or people from CSV and export a list to CSV or JSON, on workers.
+
+An import ends in a report of every row left out and why; an export never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.exchange import (
+    ImportReport,
+    export_csv,
+    export_json,
+    import_organizations_csv,
+    import_people_csv,
+    read_import_file,
+)
+from desktop.store.profile import Profile
+from desktop.store.records import RecordQuery, RecordStore
+from desktop.ui.forms import hold_window_size_hints, paragraph
+
+EXPORT_FORMATS = ("csv", "json")
+
+
+def import_file(profile: Profile, record_type: str, path: Path, space_id: str) -> ImportReport:
+    """Read and import ``path`` (runs on the write worker); raises ``MalformedFile``."""
+    raw = read_import_file(path)
+    store = RecordStore(profile.engine)
+    if record_type == "organization":
+        return import_organizations_csv(store, raw, space_id)
+    return import_people_csv(store, raw, space_id)
+
+
+def export_file(profile: Profile, query: RecordQuery, path: Path, file_format: str) -> int:
+    """Write ``query``'s records to ``path``; a partial file is removed, never left behind."""
+    store = RecordStore(profile.engine)
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as sink:
+            write = export_csv if file_format == "csv" else export_json
+            count = write(store, query, sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def imported_text(record_type: str, count: int) -> str:
+    if record_type == "organization":
+        text = ngettext(
+            "{count} organization was imported.", "{count} organizations were imported.", count
+        )
+    else:
+        text = ngettext(
+            "{count} person or group was imported.",
+            "{count} people or groups were imported.",
+            count,
+        )
+    return text.format(count=format_number(count))
+
+
+def rejected_text(count: int) -> str:
+    return ngettext(
+        "{count} row was left out. Correct it in the file and import the file again; rows "
+        "already imported are recognised and left out.",
+        "{count} rows were left out. Correct them in the file and import the file again; rows "
+        "already imported are recognised and left out.",
+        count,
+    ).format(count=format_number(count))
+
+
+class ImportReportDialog(QDialog):
+    """What an import did: how many records came in, and each row left out with its reasons."""
+
+    def __init__(
+        self, record_type: str, report: ImportReport, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setModal(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._record_type = record_type
+        self.report = report
+        self.summary = paragraph(self)
+        self.summary.setObjectName("importSummary")
+        self.rejected_summary = paragraph(self)
+        self.rows = QTableWidget(len(report.rejected), 2, self)
+        self.rows.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.rows.verticalHeader().hide()
+        self.rows.setWordWrap(True)
+        header = self.rows.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for number, rejected in enumerate(report.rejected):
+            line = QTableWidgetItem()
+            line.setData(Qt.ItemDataRole.UserRole, rejected.line)
+            self.rows.setItem(number, 0, line)
+            self.rows.setItem(number, 1, QTableWidgetItem("\n".join(rejected.reasons)))
+        self.rows.setVisible(bool(report.rejected))
+        self.rejected_summary.setVisible(bool(report.rejected))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.rejected_summary)
+        layout.addWidget(self.rows, 1)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        self.rows.resizeRowsToContents()
+        hold_window_size_hints(self, minimum_width=560)
+        if report.rejected:
+            self.resize(self.width(), max(self.height(), 360))
+
+    def rejected_lines(self) -> list[tuple[str, str]]:
+        """Each left-out row as shown: its line number and its reasons."""
+        shown = []
+        for n in range(self.rows.rowCount()):
+            line, reasons = self.rows.item(n, 0), self.rows.item(n, 1)
+            if line is not None and reasons is not None:
+                shown.append((line.text(), reasons.text()))
+        return shown
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Import report"))
+        self.summary.setText(imported_text(self._record_type, self.report.imported))
+        self.rejected_summary.setText(rejected_text(len(self.report.rejected)))
+        self.rows.setHorizontalHeaderLabels([_("Line"), _("Why it was left out")])
+        for n in range(self.rows.rowCount()):
+            item = self.rows.item(n, 0)
+            if item is not None:
+                item.setText(format_number(item.data(Qt.ItemDataRole.UserRole)))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)

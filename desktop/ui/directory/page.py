@@ -1,0 +1,605 @@
+"""The Directory section: a tab each for organizations, people and working groups.
+
+Each tab is a searchable, filtered lazy list with the chosen record's detail beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QItemSelection, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain import vocabularies as vocab
+from desktop.domain.records import Membership
+from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.exchange import ImportReport
+from desktop.store.profile import Profile
+from desktop.store.records import RecordQuery, RecordStore
+from desktop.store.spaces import LocalSpaces, local_spaces
+from desktop.ui.directory.detail import DetailPanel
+from desktop.ui.directory.exchange import (
+    ImportReportDialog,
+    export_file,
+    import_file,
+)
+from desktop.ui.directory.forms import (
+    FORMS,
+    SEARCH_DELAY_MS,
+    MembershipDialog,
+    MessageDialog,
+    PersonForm,
+    RecordForm,
+    confirm_text,
+    fill_country_combo,
+    fill_vocabulary_combo,
+)
+from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
+from desktop.ui.directory.model import RecordListModel
+from desktop.ui.forms import MessageLabel, failure_message
+from desktop.ui.jobs import JobState, run_job
+
+RECORD_TYPES = ("organization", "person", "working_group")
+IMPORTABLE = ("organization", "person")
+
+
+def count_text(record_type: str, count: int) -> str:
+    if record_type == "organization":
+        text = ngettext("{count} organization", "{count} organizations", count)
+    elif record_type == "person":
+        text = ngettext("{count} person or group", "{count} people and groups", count)
+    else:
+        text = ngettext("{count} working group", "{count} working groups", count)
+    return text.format(count=format_number(count))
+
+
+class DirectoryList(QWidget):
+    """One record type's list, its search and filters, its detail panel and its actions.
+
+    Signals:
+        changed(): a record of the directory was created, edited, linked or deleted here.
+    """
+
+    changed = Signal()
+
+    def __init__(self, profile: Profile, record_type: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._profile = profile
+        self.record_type = record_type
+        self.space_id: str | None = None
+        self._select_after_load: str | None = None
+        # Open dialogs, kept so they stay alive (and tests can reach them).
+        self.form: RecordForm | None = None
+        self.membership_dialog: MembershipDialog | None = None
+        self.confirmation: MessageDialog | None = None
+        self.notice: MessageDialog | None = None
+        self.report_dialog: ImportReportDialog | None = None
+
+        self.search = QLineEdit(self)
+        self.search.setClearButtonEnabled(True)
+        self.search.setObjectName("directorySearch")
+        self.country = QComboBox(self) if record_type != "working_group" else None
+        self.kind = QComboBox(self) if record_type == "person" else None
+        self.objective = QComboBox(self) if record_type != "person" else None
+        self.new_button = QPushButton(self)
+        self.import_button = QPushButton(self) if record_type in IMPORTABLE else None
+        self.export_button = QToolButton(self)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        export_menu = QMenu(self.export_button)
+        self.export_csv_action = export_menu.addAction("")
+        self.export_json_action = export_menu.addAction("")
+        self.export_csv_action.triggered.connect(lambda: self.choose_export_path("csv"))
+        self.export_json_action.triggered.connect(lambda: self.choose_export_path("json"))
+        self.export_button.setMenu(export_menu)
+        self.count_label = QLabel(self)
+        self.count_label.setProperty("role", "hint")
+        self.message = MessageLabel(self)
+
+        self.model = RecordListModel(profile, RecordQuery(record_type), self)
+        self.view = QTableView(self)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().hide()
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, self.model.columnCount()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.view.activated.connect(lambda _index: self.edit_selected())
+
+        self.detail = DetailPanel(profile, record_type, self)
+        self.detail.edit_requested.connect(self.open_form)
+        self.detail.delete_requested.connect(self.confirm_delete)
+        self.detail.add_membership_requested.connect(self.open_membership_dialog)
+        self.detail.remove_membership_requested.connect(self.remove_membership)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _text: self._debounce.start())
+        self.search.returnPressed.connect(self._search_now)
+        for combo in (self.country, self.kind, self.objective):
+            if combo is not None:
+                combo.currentIndexChanged.connect(lambda _index: self.apply_filters())
+        self.new_button.clicked.connect(lambda: self.open_form(None))
+        if self.import_button is not None:
+            self.import_button.clicked.connect(self.choose_import_path)
+        self.model.counted.connect(self._show_count)
+        self.model.loaded.connect(self._loaded)
+        self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
+
+        self._add_shortcut(QKeySequence.StandardKey.Find, self._focus_search)
+        self._add_shortcut(QKeySequence.StandardKey.New, lambda: self.open_form(None))
+        self._add_shortcut(QKeySequence.StandardKey.Delete, self.delete_selected)
+
+        tools = QHBoxLayout()
+        tools.addWidget(self.search, 2)
+        for combo in (self.country, self.kind, self.objective):
+            if combo is not None:
+                combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+                combo.setMinimumContentsLength(12)
+                tools.addWidget(combo, 1)
+        tools.addWidget(self.new_button)
+        if self.import_button is not None:
+            tools.addWidget(self.import_button)
+        tools.addWidget(self.export_button)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.count_label)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addWidget(self.message)
+        layout.addWidget(self.splitter, 1)
+        self.setTabOrder(self.search, self.view)
+        self.retranslate()
+        self.set_actions_enabled(False)
+
+    def _add_shortcut(self, keys: QKeySequence.StandardKey, slot: object) -> None:
+        action = QAction(self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+
+    def set_space(self, space_id: str) -> None:
+        self.space_id = space_id
+        self.set_actions_enabled(True)
+
+    def set_actions_enabled(self, enabled: bool) -> None:
+        """New and import need the space to save into; they wait until it is known."""
+        self.new_button.setEnabled(enabled)
+        if self.import_button is not None:
+            self.import_button.setEnabled(enabled)
+
+    # --- list, search and filters -------------------------------------------------------------
+
+    def query(self) -> RecordQuery:
+        """The list as filtered now; also what an export writes."""
+        country = self.country.currentData() if self.country is not None else ""
+        kind = self.kind.currentData() if self.kind is not None else ""
+        objective = self.objective.currentData() if self.objective is not None else ""
+        return RecordQuery(
+            self.record_type,
+            text=self.search.text(),
+            countries=[country] if country else [],
+            kinds=[kind] if kind else [],
+            codes={"objectives": [objective]} if objective else {},
+        )
+
+    def apply_filters(self) -> None:
+        self._debounce.stop()
+        self.model.set_query(self.query())
+
+    def _search_now(self) -> None:
+        self.apply_filters()
+        self.view.setFocus()
+
+    def refresh(self) -> None:
+        selected = self.selected_id()
+        self._select_after_load = selected
+        self.model.set_query(self.query())
+        if selected is None:
+            self.detail.show_nothing()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _show_count(self, total: int) -> None:
+        self.count_label.setText(count_text(self.record_type, total))
+
+    def _loaded(self, _count: int) -> None:
+        wanted = self._select_after_load
+        if wanted is None:
+            return
+        row = self.model.row_of(wanted)
+        if row >= 0:
+            self._select_after_load = None
+            self.view.selectRow(row)
+            self.view.scrollTo(self.model.index(row, 0))
+            self.detail.show_record(wanted)
+        elif not self.model.canFetchMore():
+            self._select_after_load = None
+            self.detail.show_nothing()
+
+    def selected_id(self) -> str | None:
+        rows = self.view.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()).id if rows else None
+
+    def select_record(self, record_id: str) -> None:
+        """Show ``record_id`` once the list has it (it may still be loading)."""
+        self._select_after_load = record_id
+        self._loaded(self.model.rowCount())
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        record_id = self.selected_id()
+        if record_id is None:
+            self.detail.show_nothing()
+        else:
+            self.detail.show_record(record_id)
+
+    # --- create, edit, delete -----------------------------------------------------------------
+
+    def open_form(self, detail: RecordDetail | None) -> RecordForm | None:
+        if self.space_id is None:
+            return None
+        form_class = FORMS[self.record_type]
+        if detail is None:
+            form = form_class(self._profile, self.space_id, None, self)
+        elif form_class is PersonForm:
+            organization = detail.organization
+            form = PersonForm(
+                self._profile,
+                detail.record.space_id,
+                detail.record,
+                self,
+                organization=(organization.record_id, organization.label) if organization else None,
+            )
+        else:
+            form = form_class(self._profile, detail.record.space_id, detail.record, self)
+        form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        form.saved.connect(self._saved)
+        self.form = form
+        form.open()
+        return form
+
+    def edit_selected(self) -> None:
+        if self.detail.detail is not None and self.detail.detail.record.id == self.selected_id():
+            self.open_form(self.detail.detail)
+
+    def _saved(self, record: object) -> None:
+        record_id = getattr(record, "id", None)
+        self._select_after_load = record_id if isinstance(record_id, str) else None
+        self.model.set_query(self.query())
+        self.changed.emit()
+
+    def delete_selected(self) -> None:
+        if self.detail.detail is not None and self.detail.detail.record.id == self.selected_id():
+            self.confirm_delete(self.detail.detail)
+
+    def confirm_delete(self, detail: RecordDetail) -> MessageDialog:
+        record = detail.record
+        name = str(getattr(record, "name", "") or getattr(record, "alias", ""))
+        box = MessageDialog(
+            _("Delete from the directory"),
+            confirm_text(name),
+            action_text=_("Delete"),
+            parent=self,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.confirmed.connect(lambda: self.delete_record(record.id))
+        self.confirmation = box
+        box.open()
+        return box
+
+    def delete_record(self, record_id: str) -> None:
+        engine = self._profile.engine
+
+        def remove(_state: JobState) -> None:
+            delete_with_links(RecordStore(engine), record_id)
+
+        def removed(_result: object) -> None:
+            self.detail.show_nothing()
+            self.model.set_query(self.query())
+            self.changed.emit()
+
+        run_job(
+            self,
+            remove,
+            on_success=removed,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+            writes=True,
+        )
+
+    # --- memberships --------------------------------------------------------------------------
+
+    def open_membership_dialog(self, pick: str) -> MembershipDialog | None:
+        detail = self.detail.detail
+        if detail is None:
+            return None
+        record = detail.record
+        if pick == "working_group":
+            dialog = MembershipDialog(
+                self._profile,
+                record.space_id,
+                pick,
+                member=(self.record_type, record.id),
+                parent=self,
+            )
+        else:
+            dialog = MembershipDialog(
+                self._profile, record.space_id, pick, working_group_id=record.id, parent=self
+            )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._membership_changed)
+        self.membership_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def remove_membership(self, link: Link) -> None:
+        membership_id = link.membership_id
+        if membership_id is None:
+            return
+        engine = self._profile.engine
+
+        def remove(_state: JobState) -> None:
+            store = RecordStore(engine)
+            if isinstance(store.get(membership_id), Membership):
+                store.delete(membership_id)
+
+        run_job(
+            self,
+            remove,
+            on_success=self._membership_changed,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+            writes=True,
+        )
+
+    def _membership_changed(self, _result: object = None) -> None:
+        self.detail.reload()
+        self.changed.emit()
+
+    # --- import and export --------------------------------------------------------------------
+
+    def choose_import_path(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, self._import_title(), "", _("CSV tables (*.csv *.txt);;All files (*)")
+        )
+        if path:
+            self.import_from(Path(path))
+
+    def _import_title(self) -> str:
+        if self.record_type == "organization":
+            return _("Import organizations from CSV")
+        return _("Import people from CSV")
+
+    def import_from(self, path: Path) -> None:
+        """Import ``path`` on the write worker, then show the report (or why nothing was read)."""
+        if self.space_id is None:
+            return
+        profile, record_type, space_id = self._profile, self.record_type, self.space_id
+        self.set_actions_enabled(False)
+        self.message.clear_message()
+
+        def work(_state: JobState) -> ImportReport:
+            return import_file(profile, record_type, path, space_id)
+
+        run_job(self, work, on_success=self._imported, on_failure=self._import_failed, writes=True)
+
+    def _imported(self, report: ImportReport) -> None:
+        self.set_actions_enabled(True)
+        dialog = ImportReportDialog(self.record_type, report, self)
+        self.report_dialog = dialog
+        dialog.open()
+        self.model.set_query(self.query())
+        self.changed.emit()
+
+    def _import_failed(self, error: BaseException) -> None:
+        self.set_actions_enabled(True)
+        if isinstance(error, OSError):
+            message = _("This file could not be read: {reason}").format(
+                reason=error.strerror or str(error)
+            )
+        else:
+            message = failure_message(error)
+        self.notice = MessageDialog(self._import_title(), message, parent=self)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.notice.open()
+
+    def choose_export_path(self, file_format: str) -> None:
+        name = {"organization": "organizations", "person": "people"}.get(
+            self.record_type, "working-groups"
+        )
+        file_filter = _("CSV tables (*.csv)") if file_format == "csv" else _("JSON files (*.json)")
+        path, _chosen = QFileDialog.getSaveFileName(
+            self, _("Export the list"), f"{name}.{file_format}", file_filter
+        )
+        if path:
+            self.export_to(Path(path), file_format)
+
+    def export_to(self, path: Path, file_format: str) -> None:
+        """Write the list as filtered now to ``path`` on a worker, then say how many went."""
+        profile, query = self._profile, self.query()
+        self.export_button.setEnabled(False)
+
+        def work(_state: JobState) -> int:
+            return export_file(profile, query, path, file_format)
+
+        def done(count: int) -> None:
+            self.export_button.setEnabled(True)
+            self.count_label.setText(
+                ngettext(
+                    "{count} record exported to {path}",
+                    "{count} records exported to {path}",
+                    count,
+                ).format(count=format_number(count), path=str(path))
+            )
+
+        def failed(error: BaseException) -> None:
+            self.export_button.setEnabled(True)
+            if isinstance(error, OSError):
+                self.message.say(
+                    _("The file could not be written: {reason}").format(
+                        reason=error.strerror or str(error)
+                    )
+                )
+            else:
+                self.message.say(failure_message(error))
+
+        run_job(self, work, on_success=done, on_failure=failed)
+
+    # --- language -----------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        placeholders = {
+            "organization": _("Search organizations by name, acronym, e-mail…"),
+            "person": _("Search people and groups by name, alias, occupation…"),
+            "working_group": _("Search working groups…"),
+        }
+        self.search.setPlaceholderText(placeholders[self.record_type])
+        self.search.setAccessibleName(_("Search"))
+        if self.country is not None:
+            fill_country_combo(self.country, _("All countries"))
+            self.country.setAccessibleName(_("Country"))
+        if self.kind is not None:
+            fill_vocabulary_combo(self.kind, vocab.PERSON_KINDS, _("People and groups"))
+            self.kind.setAccessibleName(_("Kind"))
+        if self.objective is not None:
+            fill_vocabulary_combo(self.objective, vocab.OBJECTIVES, _("All objectives"))
+            self.objective.setAccessibleName(_("Objectives"))
+        self.new_button.setText(
+            {
+                "organization": _("New organization…"),
+                "person": _("New person or group…"),
+                "working_group": _("New working group…"),
+            }[self.record_type]
+        )
+        if self.import_button is not None:
+            self.import_button.setText(_("Import from CSV…"))
+        self.export_button.setText(_("Export"))
+        self.export_csv_action.setText(_("Export as CSV…"))
+        self.export_json_action.setText(_("Export as JSON…"))
+        self.view.setAccessibleName(_("Directory list"))
+        self.model.retranslate()
+        if self.model.total is not None:
+            self._show_count(self.model.total)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class DirectoryPage(QWidget):
+    """The Directory section of the workspace for one unlocked profile.
+
+    Signals:
+        spaces_ready(object): the profile's ``LocalSpaces``, once found or created.
+    """
+
+    spaces_ready = Signal(object)
+
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("directoryPage")
+        self._profile = profile
+        self.spaces: LocalSpaces | None = None
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.lists: dict[str, DirectoryList] = {}
+        for record_type in RECORD_TYPES:
+            directory_list = DirectoryList(profile, record_type, self.tabs)
+            directory_list.changed.connect(
+                lambda source=directory_list: self._refresh_others(source)
+            )
+            self.tabs.addTab(directory_list, "")
+            self.lists[record_type] = directory_list
+        self.message = MessageLabel(self)
+        layout = QVBoxLayout(self)
+        # Shown on its own (a screenshot, a test) the page is a window; text changing in it
+        # must not re-constrain that window, which offscreen platforms warn about.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addWidget(self.message)
+        layout.addWidget(self.tabs, 1)
+        self.retranslate()
+        for directory_list in self.lists.values():
+            directory_list.apply_filters()
+        engine = profile.engine
+
+        def find_spaces(_state: JobState) -> LocalSpaces:
+            return local_spaces(RecordStore(engine))
+
+        # It may create the spaces, so it queues with the other writes.
+        run_job(
+            self,
+            find_spaces,
+            on_success=self._spaces_found,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+            writes=True,
+        )
+
+    def _spaces_found(self, spaces: LocalSpaces) -> None:
+        self.spaces = spaces
+        for directory_list in self.lists.values():
+            directory_list.set_space(spaces.network.id)
+        self.spaces_ready.emit(spaces)
+
+    def _refresh_others(self, source: DirectoryList) -> None:
+        # Links show on both sides: a new member appears in the other tab's detail too.
+        for directory_list in self.lists.values():
+            if directory_list is not source:
+                directory_list.refresh()
+
+    def show_list(self, record_type: str) -> DirectoryList:
+        directory_list = self.lists[record_type]
+        self.tabs.setCurrentWidget(directory_list)
+        return directory_list
+
+    def retranslate(self) -> None:
+        titles = {
+            "organization": _("Organizations"),
+            "person": _("People"),
+            "working_group": _("Working groups"),
+        }
+        for record_type, directory_list in self.lists.items():
+            self.tabs.setTabText(self.tabs.indexOf(directory_list), titles[record_type])
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+__all__ = ["DirectoryList", "DirectoryPage"]
