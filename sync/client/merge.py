@@ -1,0 +1,253 @@
+"""Three-way merge of a record's content, field by field, by rules given as plain data.
+
+Used when a push meets a newer revision: base (last synced), mine (local), theirs (server).
+Nothing is decided by a clock, and no edit is dropped: what cannot merge is a ``FieldConflict``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from sync.client.diff3 import merge_lines
+
+
+class MergeRule(StrEnum):
+    """Per-field rules; the values are those of ``desktop.domain.fields.Merge`` (sync cannot
+    import desktop, so the engine passes ``{name: spec.merge.value}``)."""
+
+    VALUE = "value"
+    LINES = "lines"
+    SET = "set"
+    APPEND = "append"
+
+
+class MergeFlag(StrEnum):
+    """Something a person should be told although nothing conflicts."""
+
+    #: I edited, they deleted: the record is kept with my edit ("deleted elsewhere").
+    DELETED_ELSEWHERE = "deleted_elsewhere"
+    #: I deleted, they edited: the record is kept with their edit (my deletion undone).
+    EDITED_ELSEWHERE = "edited_elsewhere"
+    #: An append-only entry with one id but two contents: ``merged`` holds one, ``duplicate``
+    #: the other, to be saved as a new entry — entries never conflict and never vanish.
+    DUPLICATE_ENTRY = "duplicate_entry"
+
+
+_MIRROR = {
+    MergeFlag.DELETED_ELSEWHERE: MergeFlag.EDITED_ELSEWHERE,
+    MergeFlag.EDITED_ELSEWHERE: MergeFlag.DELETED_ELSEWHERE,
+    MergeFlag.DUPLICATE_ENTRY: MergeFlag.DUPLICATE_ENTRY,
+}
+
+
+def mirrored(flags: frozenset[MergeFlag]) -> frozenset[MergeFlag]:
+    """The flags the other side would see for the same merge."""
+    return frozenset(_MIRROR[flag] for flag in flags)
+
+
+@dataclass(frozen=True)
+class FieldConflict:
+    """Both sides changed ``field`` differently and its rule cannot combine them.
+
+    ``None`` stands for a field absent on that side. Shown to a person as mine / theirs / edit.
+    """
+
+    field: str
+    base: Any
+    mine: Any
+    theirs: Any
+
+    def mirrored(self) -> FieldConflict:
+        return FieldConflict(self.field, self.base, self.theirs, self.mine)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """``merged`` is ``None`` when the record ends deleted.
+
+    For a conflicting field ``merged`` holds **mine** until resolved: the person who made the
+    edit keeps seeing it, and theirs is kept in the conflict, so neither is lost.
+    """
+
+    merged: dict[str, Any] | None
+    conflicts: list[FieldConflict] = field(default_factory=list)
+    flags: frozenset[MergeFlag] = frozenset()
+    duplicate: dict[str, Any] | None = None
+
+
+class _Absent:
+    """A field one side does not have (an older schema, or removed): not the same as ``None``."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _canonical(value: Any) -> str:
+    # Stricter than ==, which takes True for 1 and 1.0 for 1: a type change is a change.
+    if value is _ABSENT:
+        return "\x00absent"  # not a JSON text, so equal to no value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return _canonical(a) == _canonical(b)
+
+
+def _three_way(base: Any, mine: Any, theirs: Any) -> tuple[bool, Any]:
+    """(settled, value) by the VALUE rule; unsettled means both changed it differently."""
+    if _same(mine, theirs) or _same(theirs, base):
+        return True, mine
+    if _same(mine, base):
+        return True, theirs
+    return False, mine
+
+
+def _merge_set(base: Any, mine: Any, theirs: Any) -> Any:
+    if not all(isinstance(v, list | None) for v in (base, mine, theirs)):
+        return None  # not a set on some side: let the VALUE rule decide
+    settled, value = _three_way(base, mine, theirs)
+    if settled:
+        return value
+    keyed = {_canonical(item): item for item in (*(base or []), *(mine or []), *(theirs or []))}
+    in_base = {_canonical(item) for item in base or []}
+    in_mine = {_canonical(item) for item in mine or []}
+    in_theirs = {_canonical(item) for item in theirs or []}
+    kept = (in_base & in_mine & in_theirs) | (in_mine - in_base) | (in_theirs - in_base)
+    return [keyed[key] for key in sorted(kept)]
+
+
+def _entry_order(entry: Any) -> tuple[str, str, str]:
+    if isinstance(entry, dict):
+        return (str(entry.get("at", "")), str(entry.get("id", "")), _canonical(entry))
+    return ("", "", _canonical(entry))
+
+
+def _merge_append(base: Any, mine: Any, theirs: Any) -> Any:
+    if not all(isinstance(v, list | None) for v in (base, mine, theirs)):
+        return None
+    if _same(mine, theirs):
+        return mine
+    # One side only appended: take it as it is. Anything else (including a side that lost
+    # entries, which only a bug or a hostile peer does) becomes the union.
+    held = {_canonical(entry) for entry in base or []}
+    for side, other in ((mine, theirs), (theirs, mine)):
+        if _same(other, base) and held <= {_canonical(entry) for entry in side or []}:
+            return side
+    # The union: an entry is never removed or changed, so every entry any side holds stays.
+    # Equal entries count once; ordered by the entry's own time, id, then content, so both
+    # sides get the same list (the time orders the log for reading; it decides nothing).
+    union = {_canonical(e): e for e in (*(base or []), *(mine or []), *(theirs or []))}
+    return sorted(union.values(), key=_entry_order)
+
+
+_COMBINERS: dict[MergeRule, Callable[[Any, Any, Any], Any]] = {MergeRule.SET: _merge_set}
+
+
+def _merge_fields(
+    base: Mapping[str, Any],
+    mine: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    rules: Mapping[str, str],
+) -> tuple[dict[str, Any], list[FieldConflict]]:
+    merged: dict[str, Any] = {}
+    conflicts: list[FieldConflict] = []
+    names = list(dict.fromkeys([*mine, *theirs, *base]))
+    for name in names:
+        b, m, t = (side.get(name, _ABSENT) for side in (base, mine, theirs))
+        rule = MergeRule(rules.get(name, MergeRule.VALUE))
+        settled, value = _three_way(b, m, t)
+        if rule is MergeRule.APPEND:
+            # Not the one-side-changed shortcut: a side that dropped an entry must not win.
+            union = _merge_append(*(None if v is _ABSENT else v for v in (b, m, t)))
+            if union is not None:
+                settled, value = True, union
+        elif not settled and rule in _COMBINERS:
+            combined = _COMBINERS[rule](*(None if v is _ABSENT else v for v in (b, m, t)))
+            settled, value = combined is not None, m if combined is None else combined
+        elif not settled and rule is MergeRule.LINES and all(isinstance(v, str) for v in (b, m, t)):
+            text = merge_lines(b, m, t)
+            settled, value = text is not None, m if text is None else text
+        if not settled:
+            conflicts.append(FieldConflict(name, *(None if v is _ABSENT else v for v in (b, m, t))))
+        if value is not _ABSENT:
+            merged[name] = value
+    return merged, conflicts
+
+
+def merge(
+    base: Mapping[str, Any] | None,
+    mine: Mapping[str, Any] | None,
+    theirs: Mapping[str, Any] | None,
+    rules: Mapping[str, str],
+    append_only: bool = False,
+) -> MergeResult:
+    """Merge a record's content three ways; ``None`` on a side means deleted (or never existed).
+
+    Args:
+        base: the last version both sides had (``None``: created on both sides with one id,
+            merged as if from nothing).
+        mine: the local version (``None``: deleted here).
+        theirs: the server's version (``None``: deleted there).
+        rules: field name → ``MergeRule`` value; a field without a rule merges as ``value``.
+        append_only: a log entry (FollowUp, SignOn, Action): never a conflict.
+    """
+    if mine is None or theirs is None:
+        present = theirs if mine is None else mine
+        if present is None:  # deleted on both sides
+            return MergeResult(None)
+        if base is None or _same(dict(present), dict(base)):
+            # Created on one side only, or deleted on one side and untouched on the other.
+            return MergeResult(dict(present) if base is None else None)
+        flag = MergeFlag.DELETED_ELSEWHERE if mine is not None else MergeFlag.EDITED_ELSEWHERE
+        return MergeResult(dict(present), flags=frozenset({flag}))
+    if append_only:
+        if _same(dict(mine), dict(theirs)) or (
+            base is not None and _same(dict(theirs), dict(base))
+        ):
+            return MergeResult(dict(mine))
+        if base is not None and _same(dict(mine), dict(base)):
+            return MergeResult(dict(theirs))
+        # Entries are written once; two contents under one id come from a create on both
+        # sides. Keep both: one here, the other to be saved as a new entry. Which is which
+        # is decided by content, never by who synced first.
+        first, second = sorted((dict(mine), dict(theirs)), key=_canonical)
+        return MergeResult(first, flags=frozenset({MergeFlag.DUPLICATE_ENTRY}), duplicate=second)
+    merged, conflicts = _merge_fields(base or {}, mine, theirs, rules)
+    return MergeResult(merged, conflicts)
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A value a person typed to settle a conflict (neither mine nor theirs as they were)."""
+
+    value: Any
+
+
+Choice = Literal["mine", "theirs"] | Edited
+
+
+def resolve(conflict: FieldConflict, choice: Choice) -> Any:
+    """The value the person chose for the conflicting field."""
+    if isinstance(choice, Edited):
+        return choice.value
+    if choice == "mine":
+        return conflict.mine
+    if choice == "theirs":
+        return conflict.theirs
+    raise ValueError(f"unknown choice {choice!r}")
+
+
+def apply_resolution(
+    merged: Mapping[str, Any], conflict: FieldConflict, choice: Choice
+) -> dict[str, Any]:
+    """A copy of ``merged`` with the conflict settled by ``choice``."""
+    result = dict(merged)
+    result[conflict.field] = resolve(conflict, choice)
+    return result

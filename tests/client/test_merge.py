@@ -1,0 +1,269 @@
+"""Three-way record merge: each rule by example, deletions, and properties nothing may break."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from desktop.domain.fields import Merge
+from desktop.domain.records import RECORD_TYPES
+from sync.client.merge import (
+    Edited,
+    FieldConflict,
+    MergeFlag,
+    MergeResult,
+    MergeRule,
+    apply_resolution,
+    merge,
+    mirrored,
+    resolve,
+)
+
+RULES = {"title": "value", "narrative": "lines", "rights": "set", "custody": "append"}
+BASE: dict[str, Any] = {
+    "title": "Eviction",
+    "status": "draft",
+    "narrative": "One.\nTwo.\nThree.\nFour.\n",
+    "rights": ["housing", "water"],
+    "custody": [{"id": "c1", "at": "2024-05-01T10:00:00Z", "action": "received"}],
+}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**BASE, **changes}
+
+
+def test_rules_are_the_domains_rules_as_plain_data() -> None:
+    assert {rule.value for rule in MergeRule} == {rule.value for rule in Merge}
+    incident = RECORD_TYPES["incident"]
+    rules = {spec.name: spec.merge.value for spec in incident.fields}
+    assert rules["narrative"] == "lines" and rules["rights"] == "set"
+
+
+def test_value_changed_on_one_side_or_alike_is_taken() -> None:
+    assert merge(BASE, _with(title="Forced eviction"), BASE, RULES) == MergeResult(
+        _with(title="Forced eviction")
+    )
+    assert merge(BASE, BASE, _with(status="verified"), RULES).merged == _with(status="verified")
+    both = merge(BASE, _with(status="verified"), _with(status="verified"), RULES)
+    assert both == MergeResult(_with(status="verified"))
+    separate = merge(BASE, _with(title="T"), _with(status="verified"), RULES)
+    assert separate == MergeResult(_with(title="T", status="verified"))
+
+
+def test_value_changed_differently_is_a_conflict_holding_mine() -> None:
+    result = merge(BASE, _with(title="Mine"), _with(title="Theirs"), RULES)
+    assert result.conflicts == [FieldConflict("title", "Eviction", "Mine", "Theirs")]
+    assert result.merged == _with(title="Mine")
+    # A type change is a change: 1 is not True.
+    typed = merge({"n": 1}, {"n": True}, {"n": 2}, {})
+    assert typed.conflicts == [FieldConflict("n", 1, True, 2)]
+
+
+def test_long_text_merges_line_wise_or_conflicts() -> None:
+    mine = _with(narrative="One.\nTwo, at dawn.\nThree.\nFour.\n")
+    theirs = _with(narrative="One.\nTwo.\nThree.\nFour, by the police.\n")
+    result = merge(BASE, mine, theirs, RULES)
+    assert result.conflicts == []
+    assert result.merged is not None
+    assert result.merged["narrative"] == "One.\nTwo, at dawn.\nThree.\nFour, by the police.\n"
+    clash = merge(BASE, _with(narrative="One.\nA\n"), _with(narrative="One.\nB\n"), RULES)
+    assert [c.field for c in clash.conflicts] == ["narrative"]
+    assert clash.merged is not None and clash.merged["narrative"] == "One.\nA\n"
+
+
+def test_sets_apply_both_sides_additions_and_removals() -> None:
+    mine = _with(rights=["housing", "water", "health"])
+    theirs = _with(rights=["housing", "land"])
+    result = merge(BASE, mine, theirs, RULES)
+    assert result.conflicts == []
+    assert result.merged is not None
+    assert sorted(result.merged["rights"]) == ["health", "housing", "land"]
+
+
+def test_append_fields_are_the_union_of_entries() -> None:
+    entry_a = {"id": "c2", "at": "2024-05-03T09:00:00Z", "action": "copied"}
+    entry_b = {"id": "c3", "at": "2024-05-02T09:00:00Z", "action": "sent"}
+    mine = _with(custody=[*BASE["custody"], entry_a])
+    theirs = _with(custody=[*BASE["custody"], entry_b])
+    result = merge(BASE, mine, theirs, RULES)
+    assert result.conflicts == []
+    assert result.merged is not None
+    assert result.merged["custody"] == [*BASE["custody"], entry_b, entry_a]
+    # An entry dropped on one side comes back: a log never loses a line.
+    dropped = merge(BASE, _with(custody=[]), _with(custody=[*BASE["custody"], entry_a]), RULES)
+    assert dropped.merged is not None
+    assert dropped.merged["custody"] == [*BASE["custody"], entry_a]
+    alone = merge(BASE, _with(custody=[]), BASE, RULES)
+    assert alone.merged == BASE and alone.conflicts == []
+
+
+def test_append_only_records_never_conflict_and_keep_both_contents() -> None:
+    mine = {"summary": "Letter sent", "kind": "letter"}
+    theirs = {"summary": "Letter sent to the ministry", "kind": "letter"}
+    result = merge(None, mine, theirs, {}, append_only=True)
+    assert result.conflicts == []
+    assert result.flags == {MergeFlag.DUPLICATE_ENTRY}
+    assert {str(result.merged), str(result.duplicate)} == {str(mine), str(theirs)}
+    assert merge(None, theirs, mine, {}, append_only=True) == result
+    assert merge(mine, mine, theirs, {}, append_only=True) == MergeResult(theirs)
+    assert merge(None, mine, dict(mine), {}, append_only=True) == MergeResult(mine)
+
+
+def test_edit_against_delete_keeps_the_edit_and_says_so() -> None:
+    edited = _with(title="Updated")
+    kept = merge(BASE, edited, None, RULES)
+    assert kept == MergeResult(edited, flags=frozenset({MergeFlag.DELETED_ELSEWHERE}))
+    restored = merge(BASE, None, edited, RULES)
+    assert restored == MergeResult(edited, flags=frozenset({MergeFlag.EDITED_ELSEWHERE}))
+
+
+def test_deletions() -> None:
+    assert merge(BASE, None, None, RULES) == MergeResult(None)
+    assert merge(BASE, None, dict(BASE), RULES) == MergeResult(None)
+    assert merge(BASE, dict(BASE), None, RULES) == MergeResult(None)
+
+
+def test_created_on_both_sides_merges_from_nothing() -> None:
+    mine = {"title": "Eviction", "status": "draft", "rights": ["water"]}
+    theirs = {"title": "Eviction", "status": "verified", "rights": ["land"]}
+    result = merge(None, mine, theirs, RULES)
+    assert result.merged == {"title": "Eviction", "status": "draft", "rights": ["land", "water"]}
+    assert result.conflicts == [FieldConflict("status", None, "draft", "verified")]
+    assert merge(None, mine, None, RULES) == MergeResult(mine)
+    assert merge(None, None, theirs, RULES) == MergeResult(theirs)
+
+
+def test_a_field_only_one_side_has() -> None:
+    # A newer schema added "region" on their side: it is kept, not a conflict.
+    assert merge(BASE, BASE, _with(region="North"), RULES).merged == _with(region="North")
+    removed = {k: v for k, v in BASE.items() if k != "status"}
+    assert merge(BASE, removed, BASE, RULES).merged == removed
+    assert merge(BASE, _with(status=None), BASE, RULES).merged == _with(status=None)
+
+
+def test_resolve_with_mine_theirs_or_an_edit() -> None:
+    conflict = FieldConflict("title", "Eviction", "Mine", "Theirs")
+    assert resolve(conflict, "mine") == "Mine"
+    assert resolve(conflict, "theirs") == "Theirs"
+    assert resolve(conflict, Edited("theirs")) == "theirs"
+    merged = _with(title="Mine")
+    assert apply_resolution(merged, conflict, "theirs") == _with(title="Theirs")
+    assert merged["title"] == "Mine"
+    with pytest.raises(ValueError):
+        resolve(conflict, "both")  # type: ignore[arg-type]
+
+
+# --- properties ------------------------------------------------------------------------------
+
+PROPERTY_RULES = {"a": "value", "b": "value", "text": "lines", "codes": "set", "log": "append"}
+_values = st.none() | st.integers(-3, 3) | st.booleans() | st.text(max_size=3)
+_codes = st.lists(st.sampled_from(["food", "water", "land", "work", "health"]), unique=True)
+_text = st.lists(st.sampled_from([f"l{n}\n" for n in range(8)]), unique=True).map("".join)
+_entry = st.builds(
+    lambda n: {"id": f"e{n}", "at": f"2024-01-0{n % 9 + 1}", "note": f"n{n}"}, st.integers(0, 20)
+)
+_log = st.lists(_entry, unique_by=lambda e: e["id"], max_size=4)
+_FIELDS = {"a": _values, "b": _values, "text": _text, "codes": _codes, "log": _log}
+_records = st.fixed_dictionaries(_FIELDS)
+
+
+@st.composite
+def _triples(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A base and two sides, each side changing a random subset of the fields."""
+    base = draw(_records)
+    sides = []
+    for _ in range(2):
+        side = dict(base)
+        for name in draw(st.sets(st.sampled_from(sorted(_FIELDS)))):
+            side[name] = draw(_FIELDS[name])
+        sides.append(side)
+    return base, sides[0], sides[1]
+
+
+def _conflicted(result: MergeResult) -> set[str]:
+    return {c.field for c in result.conflicts}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_triples())
+def test_merge_is_symmetric(triple: tuple[dict[str, Any], ...]) -> None:
+    base, mine, theirs = triple
+    forward = merge(base, mine, theirs, PROPERTY_RULES)
+    backward = merge(base, theirs, mine, PROPERTY_RULES)
+    assert [c.mirrored() for c in forward.conflicts] == backward.conflicts
+    assert forward.flags == mirrored(backward.flags)
+    assert forward.merged is not None and backward.merged is not None
+    for name in set(forward.merged) - _conflicted(forward):
+        assert forward.merged[name] == backward.merged[name], name
+
+
+@settings(max_examples=200, deadline=None)
+@given(_records, _records)
+def test_merge_is_idempotent_and_one_sided_edits_win(
+    base: dict[str, Any], x: dict[str, Any]
+) -> None:
+    assert merge(base, x, x, PROPERTY_RULES) == MergeResult(x)
+    assert merge(None, x, x, PROPERTY_RULES) == MergeResult(x)
+    # A log only grows: a side that dropped entries does not win alone (see the example test).
+    assume(all(entry in x["log"] for entry in base["log"]))
+    assert merge(base, x, base, PROPERTY_RULES) == MergeResult(x)
+    assert merge(base, base, x, PROPERTY_RULES) == MergeResult(x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_triples())
+def test_no_edit_is_ever_lost(triple: tuple[dict[str, Any], ...]) -> None:
+    base, mine, theirs = triple
+    result = merge(base, mine, theirs, PROPERTY_RULES)
+    assert result.merged is not None
+    conflicted = _conflicted(result)
+    for side in (mine, theirs):
+        for name in ("a", "b", "text"):
+            if side[name] != base[name]:
+                assert (
+                    name in conflicted
+                    or result.merged[name] == side[name]
+                    or (name == "text" and result.merged[name] != base[name])
+                ), name
+        added = set(side["codes"]) - set(base["codes"])
+        removed = set(base["codes"]) - set(side["codes"])
+        assert added <= set(result.merged["codes"])
+        assert not removed & set(result.merged["codes"])
+        assert all(entry in result.merged["log"] for entry in side["log"])
+    # Conflicts carry both values, so a person can still choose either.
+    for conflict in result.conflicts:
+        assert conflict.mine == mine[conflict.field] and conflict.theirs == theirs[conflict.field]
+    assert "codes" not in conflicted and "log" not in conflicted
+
+
+@settings(max_examples=200, deadline=None)
+@given(_triples(), st.randoms(use_true_random=False))
+def test_set_merges_do_not_depend_on_order(
+    triple: tuple[dict[str, Any], ...], rng: random.Random
+) -> None:
+    base, mine, theirs = triple
+    assume(mine["codes"] != theirs["codes"])
+    shuffled = [dict(side, codes=rng.sample(side["codes"], len(side["codes"]))) for side in triple]
+    one = merge(base, mine, theirs, PROPERTY_RULES).merged
+    other = merge(*shuffled, PROPERTY_RULES).merged
+    assert one is not None and other is not None
+    assert set(one["codes"]) == set(other["codes"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(_records, _records, st.booleans())
+def test_deleted_on_one_side_never_loses_the_other_sides_edit(
+    base: dict[str, Any], edited: dict[str, Any], mine_deleted: bool
+) -> None:
+    mine, theirs = (None, edited) if mine_deleted else (edited, None)
+    result = merge(base, mine, theirs, PROPERTY_RULES)
+    if json.dumps(edited, sort_keys=True) == json.dumps(base, sort_keys=True):  # 0 is not False
+        assert result == MergeResult(None)
+    else:
+        assert result.merged == edited and len(result.flags) == 1
