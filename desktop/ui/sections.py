@@ -10,9 +10,11 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QWidget
 
 from desktop.store.profile import Profile
+from desktop.ui.directory import DirectoryPage
 
 #: ``(profile, parent) -> page``. At lock the workspace calls the page's ``tear_down()`` if it
 #: has one (stop jobs, drop rows), then deletes it: a page must keep nothing anywhere else.
 PageFactory = Callable[[Profile, QWidget], QWidget]
 
 SECTION_PAGES: dict[str, PageFactory] = {}
+SECTION_PAGES["directory"] = DirectoryPage
