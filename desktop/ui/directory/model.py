@@ -124,6 +124,15 @@ class RecordListModel(QAbstractTableModel):
     def refresh(self) -> None:
         self.set_query(self._query)
 
+    def clear(self) -> None:
+        """Drop every row and ignore replies still on their way (the profile is locking)."""
+        self._generation += 1
+        self.beginResetModel()
+        self._rows = []
+        self._total = 0
+        self._fetching = False
+        self.endResetModel()
+
     def row_at(self, row: int) -> ListRow:
         return self._rows[row]
 

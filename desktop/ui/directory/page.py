@@ -21,12 +21,14 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.records import Membership
@@ -54,7 +56,7 @@ from desktop.ui.directory.forms import (
 )
 from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
 from desktop.ui.directory.model import RecordListModel
-from desktop.ui.forms import MessageLabel, failure_message
+from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.jobs import JobState, run_job
 
 RECORD_TYPES = ("organization", "person", "working_group")
@@ -525,6 +527,9 @@ class DirectoryList(QWidget):
 class DirectoryPage(QWidget):
     """The Directory section of the workspace for one unlocked profile.
 
+    While the directory holds nothing at all it says so, with the two ways to start (a new
+    organization, an import); the lists take over from the first record on.
+
     Signals:
         spaces_ready(object): the profile's ``LocalSpaces``, once found or created.
     """
@@ -536,6 +541,7 @@ class DirectoryPage(QWidget):
         self.setObjectName("directoryPage")
         self._profile = profile
         self.spaces: LocalSpaces | None = None
+        self.is_empty: bool | None = None  # None until counted
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.lists: dict[str, DirectoryList] = {}
@@ -544,18 +550,56 @@ class DirectoryPage(QWidget):
             directory_list.changed.connect(
                 lambda source=directory_list: self._refresh_others(source)
             )
+            directory_list.changed.connect(self.check_empty)
             self.tabs.addTab(directory_list, "")
             self.lists[record_type] = directory_list
+        self.empty_state = QWidget(self)
+        self.title = heading(self.empty_state)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.text = paragraph(self.empty_state)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.text.setProperty("role", "empty")
+        self.start_button = QPushButton(self.empty_state)
+        self.start_import_button = QPushButton(self.empty_state)
+        organizations = self.lists["organization"]
+        self.start_button.clicked.connect(lambda: organizations.open_form(None))
+        self.start_import_button.clicked.connect(organizations.choose_import_path)
+        column = QWidget(self.empty_state)
+        column.setMaximumWidth(560)
+        column_layout = QVBoxLayout(column)
+        column_layout.addWidget(self.title)
+        column_layout.addSpacing(8)
+        column_layout.addWidget(self.text)
+        column_layout.addSpacing(12)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.start_import_button)
+        buttons.addStretch(1)
+        column_layout.addLayout(buttons)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column, 4)
+        row.addStretch(1)
+        empty_layout = QVBoxLayout(self.empty_state)
+        empty_layout.addStretch(1)
+        empty_layout.addLayout(row)
+        empty_layout.addStretch(2)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.tabs)
+        self.stack.addWidget(self.empty_state)
         self.message = MessageLabel(self)
         layout = QVBoxLayout(self)
         # Shown on its own (a screenshot, a test) the page is a window; text changing in it
         # must not re-constrain that window, which offscreen platforms warn about.
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.addWidget(self.message)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.stack, 1)
         self.retranslate()
+        self._set_starting_enabled(False)
         for directory_list in self.lists.values():
             directory_list.apply_filters()
+        self.check_empty()
         engine = profile.engine
 
         def find_spaces(_state: JobState) -> LocalSpaces:
@@ -570,10 +614,34 @@ class DirectoryPage(QWidget):
             writes=True,
         )
 
+    def check_empty(self) -> None:
+        """Count the whole directory (not the filtered lists) and show the lists or the start."""
+        engine = self._profile.engine
+
+        def count(_state: JobState) -> int:
+            store = RecordStore(engine)
+            return sum(store.count(RecordQuery(t)) for t in RECORD_TYPES)
+
+        run_job(
+            self,
+            count,
+            on_success=self._counted,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+        )
+
+    def _counted(self, total: int) -> None:
+        self.is_empty = total == 0
+        self.stack.setCurrentWidget(self.empty_state if self.is_empty else self.tabs)
+
+    def _set_starting_enabled(self, enabled: bool) -> None:
+        self.start_button.setEnabled(enabled)
+        self.start_import_button.setEnabled(enabled)
+
     def _spaces_found(self, spaces: LocalSpaces) -> None:
         self.spaces = spaces
         for directory_list in self.lists.values():
             directory_list.set_space(spaces.network.id)
+        self._set_starting_enabled(True)
         self.spaces_ready.emit(spaces)
 
     def _refresh_others(self, source: DirectoryList) -> None:
@@ -582,8 +650,26 @@ class DirectoryPage(QWidget):
             if directory_list is not source:
                 directory_list.refresh()
 
+    def tear_down(self) -> None:
+        """At lock: close this page's dialogs and drop every row and detail it shows."""
+        for directory_list in self.lists.values():
+            for dialog in (
+                directory_list.form,
+                directory_list.membership_dialog,
+                directory_list.confirmation,
+                directory_list.notice,
+                directory_list.report_dialog,
+            ):
+                if dialog is not None and isValid(dialog):  # closed ones delete themselves
+                    dialog.close()
+            directory_list.model.clear()
+            directory_list.detail.show_nothing()
+            directory_list.search.blockSignals(True)  # no search may start on a locked profile
+            directory_list.search.clear()
+
     def show_list(self, record_type: str) -> DirectoryList:
         directory_list = self.lists[record_type]
+        self.stack.setCurrentWidget(self.tabs)
         self.tabs.setCurrentWidget(directory_list)
         return directory_list
 
@@ -595,6 +681,17 @@ class DirectoryPage(QWidget):
         }
         for record_type, directory_list in self.lists.items():
             self.tabs.setTabText(self.tabs.indexOf(directory_list), titles[record_type])
+        # The same heading as the workspace's placeholder for this section had.
+        self.title.setText(_("The network's directory"))
+        self.text.setText(
+            _(
+                "Nothing is in the directory on this computer yet. It fills in at your first "
+                "sync with the network; you can also add organizations yourself, or import "
+                "them from a CSV table."
+            )
+        )
+        self.start_button.setText(_("New organization…"))
+        self.start_import_button.setText(_("Import organizations from CSV…"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

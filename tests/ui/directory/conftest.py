@@ -44,7 +44,7 @@ def open_page(qtbot: QtBot, profile: Profile) -> DirectoryPage:
     page.resize(1100, 700)
     page.show()
     qtbot.waitExposed(page)
-    qtbot.waitUntil(lambda: page.spaces is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.spaces is not None and page.is_empty is not None, timeout=10_000)
     for directory_list in page.lists.values():
         qtbot.waitUntil(lambda d=directory_list: not d.model.busy, timeout=10_000)
     return page

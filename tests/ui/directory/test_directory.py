@@ -79,6 +79,23 @@ def select(qtbot: QtBot, directory_list: DirectoryList, label: str) -> None:
     )
 
 
+def test_an_empty_directory_says_so_and_starts_with_an_organization(
+    qtbot: QtBot, page: DirectoryPage
+) -> None:
+    assert page.is_empty and page.stack.currentWidget() is page.empty_state
+    assert page.title.text() == "The network's directory"
+    assert "import" in page.text.text()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    form = page.lists["organization"].form
+    assert isinstance(form, OrganizationForm)
+    form.name.setText("Colectivo Tierra Viva")
+    click_save(qtbot, form.buttons)
+    qtbot.waitUntil(lambda: page.is_empty is False, timeout=WAIT)
+    assert page.stack.currentWidget() is page.tabs
+    assert page.tabs.currentWidget() is page.lists["organization"]
+    wait_for_rows(qtbot, page.lists["organization"], 1)
+
+
 def test_create_edit_and_delete_an_organization(
     qtbot: QtBot, page: DirectoryPage, store: RecordStore
 ) -> None:
@@ -414,3 +431,19 @@ def test_arabic_mirrors_the_page_and_translates_labels_and_countries(
         set_language("en")
     qtbot.waitUntil(lambda: page.tabs.tabText(0) == english_tab, timeout=WAIT)
     assert page.layoutDirection() == Qt.LayoutDirection.LeftToRight
+
+
+def test_tear_down_at_lock_drops_rows_and_closes_dialogs(
+    qtbot: QtBot, page: DirectoryPage, store: RecordStore, space_id: str
+) -> None:
+    store.save(Organization(space_id=space_id, name="Colectivo Tierra Viva"))
+    organizations = page.show_list("organization")
+    organizations.refresh()
+    wait_for_rows(qtbot, organizations, 1)
+    select(qtbot, organizations, "Colectivo Tierra Viva")
+    form = organizations.open_form(organizations.detail.detail)
+    assert form is not None and form.isVisible()
+    page.tear_down()
+    assert organizations.model.rowCount() == 0
+    assert organizations.detail.detail is None
+    assert organizations.form is None or not organizations.form.isVisible()
