@@ -16,5 +16,14 @@ from desktop.ui.directory import DirectoryPage
 #: has one (stop jobs, drop rows), then deletes it: a page must keep nothing anywhere else.
 PageFactory = Callable[[Profile, QWidget], QWidget]
 
-SECTION_PAGES: dict[str, PageFactory] = {}
+
+def _incidents(profile: Profile, parent: QWidget) -> QWidget:
+    from desktop.ui.incidents.page import IncidentsPage  # loaded at unlock, not at start
+
+    return IncidentsPage(profile, parent)
+
+
+SECTION_PAGES: dict[str, PageFactory] = {
+    "incidents": _incidents,
+}
 SECTION_PAGES["directory"] = DirectoryPage
