@@ -216,6 +216,14 @@ class InvolvementRow(QWidget, Labelled):
         self.tr_(self.perpetrator_type, N_("Perpetrator type"), "setAccessibleName")
         self.tr_(self.degree, N_("Involvement"), "setAccessibleName")
 
+    def is_empty(self) -> bool:
+        """Nothing chosen at all: a row left as added, which saving skips."""
+        return (
+            self.perpetrator.party is None
+            and not self.perpetrator_type.code()
+            and not self.degree.code()
+        )
+
     def involvement(self) -> Involvement:
         party = self.perpetrator.party
         return Involvement(
@@ -321,14 +329,19 @@ class ActCard(Card):
             "act_type": self.act_type.code(),
             "start_date": read_date(self.start, "start_date", errors),
             "end_date": read_date(self.end, "end_date", errors),
-            "involvements": tuple(row.involvement() for row in self.involvements),
+            "involvements": tuple(row.involvement() for row in self._kept_rows()),
             "notes": self.notes.toPlainText(),
         }
         if self.original is not None:
             return changed_copy(self.original, **values)
         return Act(space_id=self._space_id, incident_id=self.incident_id, **values)
 
+    def _kept_rows(self) -> list[InvolvementRow]:
+        return [row for row in self.involvements if not row.is_empty()]
+
     def show_errors(self, errors: list[FieldError]) -> list[FieldError]:
+        # Errors count the saved involvements only: empty rows were skipped.
+        kept = self._kept_rows()
         per_row: dict[int, list[str]] = {}
         rest: list[FieldError] = []
         for error in errors:
@@ -337,7 +350,9 @@ class ActCard(Card):
                 per_row.setdefault(index, []).append(error.message)
             else:
                 rest.append(error)
-        for index, row in enumerate(self.involvements):
+        for row in self.involvements:
+            row.error.say("")
+        for index, row in enumerate(kept):
             row.error.say("\n".join(dict.fromkeys(per_row.get(index, []))))
         return self.form.show_errors(rest)
 

@@ -1,0 +1,167 @@
+"""What the editor refuses and what it never leaves behind: bad input, decrypted files, Arabic.
+
+Validation messages sit next to their fields; evidence opens from memory only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from desktop.domain.translation import _, set_language
+from desktop.store.profile import Profile
+from desktop.store.records import RecordQuery, RecordStore
+from desktop.ui.incidents.page import IncidentsPage
+from desktop.ui.incidents.parts import ActCard
+from desktop.ui.incidents.viewer import EvidenceViewer
+from tests.helpers.profiles import canary_encodings, files_containing
+from tests.ui.incidents.conftest import make_pdf, make_png, open_new_editor
+
+# Made at run time, so no source file or shell history holds it.
+CANARY = "Canary" + secrets.token_hex(8)
+
+
+def recent_files_containing(root: Path, since: float, text: str) -> list[str]:
+    """Files under ``root`` written since ``since`` that hold ``text`` in any encoding."""
+    needles = canary_encodings(text)
+    found = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            try:
+                if not path.is_file() or path.stat().st_mtime < since:
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue  # sockets, files gone meanwhile
+            if any(needle in data for needle in needles):
+                found.append(str(path))
+    return found
+
+
+def test_bad_dates_and_coordinates_are_shown_next_to_their_fields(
+    page: IncidentsPage, profile: Profile, qtbot: QtBot
+) -> None:
+    editor = open_new_editor(page, qtbot)
+    qtbot.keyClicks(editor.title, "Water cut off in the upper valley")
+    qtbot.keyClicks(editor.start, "2024-13")
+    qtbot.keyClicks(editor.end, "2023")
+    qtbot.keyClicks(editor.latitude, "95")
+    qtbot.keyClicks(editor.longitude, "-200")
+    card = editor.add_act()
+    assert isinstance(card, ActCard)
+    card.act_type.set_code("water_cut_off")
+    qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+
+    errors = editor.event_form.errors
+    assert errors["start_date"].isVisibleTo(editor)
+    assert "The month must be between 1 and 12; got 13." in errors["start_date"].text()
+    assert "Latitude must be between -90 and 90; got 95." in errors["latitude"].text()
+    assert "Longitude must be between -180 and 180; got -200." in errors["longitude"].text()
+    assert card.form.errors["victim_id"].text() == "Name the victim or choose a person."
+    assert not errors["title"].isVisibleTo(editor)
+    assert editor.summary.isVisibleTo(editor)
+    assert "This incident was not saved: 4 things need your attention." in editor.summary.text()
+    assert "Event, Acts" in editor.summary.text()
+
+    # Fixed, it saves; nothing was written before.
+    store = RecordStore(profile.engine)
+    assert store.count(RecordQuery("incident")) == 0
+    editor.start.setText("2024-03-02")
+    editor.end.clear()
+    editor.latitude.setText("-12,05")  # a decimal comma is read too
+    editor.longitude.setText("-77.04")
+    editor.acts.remove(card)
+    with qtbot.waitSignal(editor.saved, timeout=5_000):
+        editor.save_action.trigger()
+    (row,) = store.page(RecordQuery("incident"))
+    incident = store.require(row.id)
+    assert (incident.latitude, incident.longitude) == (-12.05, -77.04)  # type: ignore[attr-defined]
+
+
+def test_a_documented_incident_needs_its_date_and_country(
+    page: IncidentsPage, qtbot: QtBot
+) -> None:
+    editor = open_new_editor(page, qtbot)
+    qtbot.keyClicks(editor.title, "Defender followed after the hearing")
+    editor.kind.set_code("threat_to_defender")
+    editor.status.set_code("documented")
+    editor.save()
+    errors = editor.event_form.errors
+    assert errors["start_date"].text() and errors["country"].text()
+    assert not errors["rights"].text()  # a threat to a defender names no right
+
+
+def test_evidence_opens_from_memory_and_no_decrypted_copy_exists(
+    page: IncidentsPage, profile: Profile, qtbot: QtBot, tmp_path: Path
+) -> None:
+    started = time.time() - 1
+    originals = tmp_path / "originals"
+    originals.mkdir()
+    pdf = make_pdf(originals / "complaint.pdf", CANARY)
+    photo = make_png(originals / "spill.png")
+    editor = open_new_editor(page, qtbot)
+    qtbot.keyClicks(editor.title, "Spill at the river intake")
+    editor.import_files([pdf, photo])
+    qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 2, timeout=5_000)
+    # The originals go; from here on only Minga's sealed copy holds the text.
+    pdf.unlink()
+    photo.unlink()
+
+    editor.select_evidence(editor.bundle.evidence[0].id)
+    editor.view_evidence()
+    qtbot.waitUntil(lambda: isinstance(editor.viewer, EvidenceViewer), timeout=5_000)
+    viewer = editor.viewer
+    assert viewer is not None and viewer.document is not None
+    qtbot.waitUntil(lambda: viewer.document.pageCount() == 1)
+    assert CANARY in viewer.page_text(0)
+    assert editor.selected_evidence().custody[-1].action == "integrity_verified"  # type: ignore[union-attr]
+    assert files_containing([profile.folder, tmp_path], CANARY) == []
+    assert recent_files_containing(Path(tempfile.gettempdir()), started, CANARY) == []
+    viewer.reject()
+    qtbot.waitUntil(lambda: editor.viewer is None)
+
+    editor.select_evidence(editor.bundle.evidence[1].id)
+    editor.view_evidence()
+    qtbot.waitUntil(lambda: isinstance(editor.viewer, EvidenceViewer), timeout=5_000)
+    assert editor.viewer is not None and editor.viewer.image is not None
+    assert (editor.viewer.image.width(), editor.viewer.image.height()) == (64, 48)
+    editor.viewer.reject()
+
+    exported = tmp_path / "exported.pdf"
+    editor.select_evidence(editor.bundle.evidence[0].id)
+    editor.export_evidence(exported)
+    qtbot.waitUntil(exported.exists, timeout=5_000)
+    assert CANARY.encode() in exported.read_bytes()  # the person chose to take it out
+    assert editor.custody_table.item(editor.custody_table.rowCount() - 1, 3).text() == (
+        "exported.pdf"
+    )
+
+
+def test_the_editor_in_arabic_is_right_to_left_and_translated(
+    page: IncidentsPage, qtbot: QtBot
+) -> None:
+    set_language("ar")
+    try:
+        editor = open_new_editor(page, qtbot)
+        assert editor.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        assert editor.tabs.tabText(0) == _("Event") == "الواقعة"
+        assert editor.save_button.text() == "حفظ"
+        assert editor.start.placeholderText() == "2024 أو 2024-03 أو 2024-03-15"
+        assert editor.start.layoutDirection() == Qt.LayoutDirection.LeftToRight
+        assert editor.country.itemText(editor.country.findData("eg")) == "مصر"
+        assert page.heading.text() == "الحوادث"
+        assert page.model.headerData(0, Qt.Orientation.Horizontal) == "العنوان"
+        qtbot.keyClicks(editor.start, "2024-13")
+        editor.save()
+        assert "13" in editor.event_form.errors["start_date"].text()
+        assert "The month" not in editor.event_form.errors["start_date"].text()
+        editor.reject()
+    finally:
+        set_language("en")
