@@ -159,9 +159,9 @@ class EvidenceStore:
             How many attachments were erased.
         """
         referenced = (
-            select(text("json_extract(content, '$.attachment_ref')"))
-            .select_from(text("records"))
-            .where(text("record_type = 'evidence' AND deleted = 0"))
+            select(text("json_extract(c.content, '$.attachment_ref')"))
+            .select_from(text("records AS r JOIN record_contents AS c ON c.id = r.id"))
+            .where(text("r.record_type = 'evidence' AND r.deleted = 0"))
         )
         with self._engine.connect() as connection:
             orphans = list(

@@ -105,6 +105,9 @@ def _open_engine(database: Path, raw_key: bytes) -> Engine:
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA secure_delete = ON")
             connection.execute("PRAGMA temp_store = MEMORY")
+            # 32 MiB of decrypted pages per connection (SQLite's default is 2 MiB): without it
+            # every list query re-reads and re-decrypts the same index pages.
+            connection.execute("PRAGMA cache_size = -32768")
             connection.execute("PRAGMA foreign_keys = ON")
         except sqlcipher.DatabaseError:
             connection.close()

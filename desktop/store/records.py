@@ -16,9 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     delete,
-    exists,
     func,
     insert,
     literal_column,
@@ -41,7 +39,7 @@ from desktop.domain.records import (
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.errors import ProfileError
-from desktop.store.schema import RecordCode, RecordRow
+from desktop.store.schema import RecordCode, RecordContent, RecordRow
 from desktop.store.search import index_records, match_expression, remove_record
 
 #: The field that names a record in lists, per type (the first found wins).
@@ -66,7 +64,6 @@ _COLUMNS = (
     "dirty",
     "created_at",
     "updated_at",
-    "content",
     "label",
     "parent_id",
     "status",
@@ -83,6 +80,10 @@ _UPSERT = text(
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
     + ", deleted = 0"
+)
+_STORE_CONTENT = text(
+    "INSERT INTO record_contents (id, content) VALUES (:id, :content) "
+    "ON CONFLICT (id) DO UPDATE SET content = excluded.content"
 )
 
 
@@ -207,6 +208,7 @@ class RecordStore:
         # One executemany per statement: per-row statements cost more in SQLAlchemy than in
         # SQLite, which made a 100,000-incident import take minutes.
         rows: list[dict[str, Any]] = []
+        contents: list[dict[str, Any]] = []
         codes: list[dict[str, Any]] = []
         texts: list[dict[str, Any]] = []
         for record in records:
@@ -222,7 +224,6 @@ class RecordStore:
                     "dirty": record.dirty,
                     "created_at": encode_datetime(record.created_at),
                     "updated_at": encode_datetime(record.updated_at),
-                    "content": json.dumps(data, ensure_ascii=False, sort_keys=True),
                     "label": _text(_first(data, _LABEL_FIELDS)) or "",
                     "parent_id": _text(_first(data, _PARENT_FIELDS)),
                     "status": _text(data.get("status")),
@@ -232,6 +233,9 @@ class RecordStore:
                     "date_to": date_to,
                 }
             )
+            contents.append(
+                {"id": record.id, "content": json.dumps(data, ensure_ascii=False, sort_keys=True)}
+            )
             codes += [
                 {"record_id": record.id, "field": f.name, "code": code}
                 for f in spec.fields
@@ -240,6 +244,7 @@ class RecordStore:
             ]
             texts.append({"i": record.id, "t": spec.name, "texts": _searchable_texts(record)})
         connection.execute(_UPSERT, rows)
+        connection.execute(_STORE_CONTENT, contents)
         connection.execute(
             text("DELETE FROM record_codes WHERE record_id = :id"), [{"id": r["id"]} for r in rows]
         )
@@ -276,6 +281,7 @@ class RecordStore:
             for doomed_id in doomed:
                 remove_record(connection, doomed_id)
                 connection.execute(delete(RecordCode).where(RecordCode.record_id == doomed_id))
+                connection.execute(delete(RecordContent).where(RecordContent.id == doomed_id))
                 connection.execute(
                     delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
                 )
@@ -285,7 +291,6 @@ class RecordStore:
                     .values(
                         deleted=True,
                         dirty=True,
-                        content=None,
                         label="",
                         status=None,
                         kind=None,
@@ -301,9 +306,7 @@ class RecordStore:
     def get(self, record_id: str) -> Record | None:
         with self._engine.connect() as connection:
             content = connection.execute(
-                select(RecordRow.content).where(
-                    RecordRow.id == record_id, RecordRow.deleted.is_(False)
-                )
+                select(RecordContent.content).where(RecordContent.id == record_id)
             ).scalar_one_or_none()
         return None if content is None else from_dict(json.loads(content))
 
@@ -317,7 +320,8 @@ class RecordStore:
         """The records of ``child_type`` under ``parent_id``, oldest first."""
         with self._engine.connect() as connection:
             contents = connection.scalars(
-                select(RecordRow.content)
+                select(RecordContent.content)
+                .join(RecordRow, RecordRow.id == RecordContent.id)
                 .where(
                     RecordRow.parent_id == parent_id,
                     RecordRow.record_type == child_type,
@@ -325,13 +329,35 @@ class RecordStore:
                 )
                 .order_by(RecordRow.created_at, RecordRow.id)
             ).all()
-        return [from_dict(json.loads(c)) for c in contents if c is not None]
+        return [from_dict(json.loads(c)) for c in contents]
 
     def _conditions(self, query: RecordQuery) -> list[ColumnElement[bool]]:
+        expression = match_expression(query.text) if query.text.strip() else None
+        searching = bool(query.text.strip())
+        # With text, the FTS hits are few and must drive the query: the unary plus keeps SQLite
+        # from walking a type index over every record and testing each against the hits.
+        record_type: ColumnElement[Any] = (
+            literal_column("+records.record_type")
+            if searching
+            else RecordRow.record_type.expression
+        )
+        deleted: ColumnElement[Any] = (
+            literal_column("+records.deleted") if searching else RecordRow.deleted.expression
+        )
         conditions: list[ColumnElement[bool]] = [
-            RecordRow.record_type == query.record_type,
-            RecordRow.deleted.is_(False),
+            record_type == query.record_type,
+            deleted.is_(False),
         ]
+        if searching:
+            if expression is None:
+                conditions.append(RecordRow.id.is_(None))
+            else:
+                matching: Select[tuple[Any]] = (
+                    select(literal_column("record_id"))
+                    .select_from(text("search_index"))
+                    .where(text("search_index MATCH :fts").bindparams(fts=expression))
+                )
+                conditions.append(RecordRow.id.in_(matching))
         if query.space_ids:
             conditions.append(RecordRow.space_id.in_(query.space_ids))
         if query.statuses:
@@ -345,11 +371,9 @@ class RecordStore:
         for field_name, codes in query.codes.items():
             if codes:
                 conditions.append(
-                    exists().where(
-                        and_(
-                            RecordCode.record_id == RecordRow.id,
-                            RecordCode.field == field_name,
-                            RecordCode.code.in_(codes),
+                    RecordRow.id.in_(
+                        select(RecordCode.record_id).where(
+                            RecordCode.field == field_name, RecordCode.code.in_(codes)
                         )
                     )
                 )
@@ -358,18 +382,6 @@ class RecordStore:
             conditions.append(RecordRow.date_to >= query.date_from.isoformat())
         if query.date_to is not None:
             conditions.append(RecordRow.date_from <= query.date_to.isoformat())
-        if query.text.strip():
-            expression = match_expression(query.text)
-            if expression is None:
-                conditions.append(RecordRow.id.is_(None))
-            else:
-                # The FTS5 lookup runs once; SQLite then probes the set by primary key.
-                matching: Select[tuple[Any]] = (
-                    select(literal_column("record_id"))
-                    .select_from(text("search_index"))
-                    .where(text("search_index MATCH :fts").bindparams(fts=expression))
-                )
-                conditions.append(RecordRow.id.in_(matching))
         return conditions
 
     def count(self, query: RecordQuery) -> int:

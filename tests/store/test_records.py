@@ -194,7 +194,10 @@ def test_delete_unsynced_is_gone_and_synced_leaves_an_empty_tombstone(
     assert store.page(RecordQuery("incident", text="Porvenir")) == []
     with profile.engine.connect() as connection:
         rows = connection.execute(
-            text("SELECT id, deleted, dirty, content, label FROM records WHERE id = :i"),
+            text(
+                "SELECT r.id, r.deleted, r.dirty, c.content, r.label FROM records AS r "
+                "LEFT JOIN record_contents AS c ON c.id = r.id WHERE r.id = :i"
+            ),
             {"i": incident.id},
         ).all()
         children_left = connection.execute(
@@ -231,7 +234,9 @@ def test_no_field_reaches_disk_in_plaintext(profile: Profile, store: RecordStore
         }
         store.save(replace(record, **changes), today=TODAY)
     with profile.engine.connect() as connection:
-        stored = connection.execute(text("SELECT group_concat(content) FROM records")).scalar_one()
+        stored = connection.execute(
+            text("SELECT group_concat(content) FROM record_contents")
+        ).scalar_one()
     assert stored.count(canary) > 10  # the scan below has something to find
     assert files_containing([profile.folder], canary) == []
     json.loads("[" + stored + "]")

@@ -1,4 +1,4 @@
-"""Records of every type, their codes, and their sync bases.
+"""Records of every type: thin list rows, their contents, codes and sync bases.
 
 Revision ID: 0003
 Revises: 0002
@@ -29,7 +29,6 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.Column("updated_at", sa.String(length=32), nullable=False),
-        sa.Column("content", sa.Text(), nullable=True),
         sa.Column("label", sa.Text(), nullable=False),
         sa.Column("parent_id", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=32), nullable=True),
@@ -38,16 +37,30 @@ def upgrade() -> None:
         sa.Column("date_from", sa.String(length=10), nullable=True),
         sa.Column("date_to", sa.String(length=10), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_records_space_id", "records", ["space_id"])
     op.create_index("ix_records_parent_id", "records", ["parent_id"])
     op.create_index("ix_records_type_label", "records", ["record_type", "deleted", "label"])
-    op.create_index("ix_records_type_status", "records", ["record_type", "status"])
-    op.create_index("ix_records_type_country", "records", ["record_type", "country"])
-    op.create_index("ix_records_type_date", "records", ["record_type", "date_from"])
-    op.create_index("ix_records_type_updated", "records", ["record_type", "updated_at"])
+    op.create_index("ix_records_type_status", "records", ["record_type", "deleted", "status"])
+    op.create_index("ix_records_type_country", "records", ["record_type", "deleted", "country"])
+    op.create_index(
+        "ix_records_type_date", "records", ["record_type", "deleted", "date_from", "date_to"]
+    )
+    op.create_index(
+        "ix_records_type_updated", "records", ["record_type", "deleted", "updated_at"]
+    )
     op.create_index(
         "ix_records_dirty", "records", ["dirty"], sqlite_where=sa.text("dirty = 1")
+    )
+    op.create_table(
+        "record_contents",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["id"], ["records.id"], name=op.f("fk_record_contents_id_records"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_record_contents")),
     )
     op.create_table(
         "record_codes",
@@ -76,4 +89,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("record_bases")
     op.drop_table("record_codes")
+    op.drop_table("record_contents")
     op.drop_table("records")
