@@ -792,7 +792,7 @@ class IncidentEditor(QDialog, Labelled):
         if selected is not None:
             self.select_evidence(selected.id)
         elif self.bundle.evidence:
-            table.selectRow(0)
+            table.setCurrentCell(0, 0)  # selectRow misses in right-to-left before layout
         self._show_custody()
 
     def selected_evidence(self) -> Evidence | None:
@@ -804,7 +804,7 @@ class IncidentEditor(QDialog, Labelled):
     def select_evidence(self, evidence_id: str) -> None:
         for row, evidence in enumerate(self.bundle.evidence):
             if evidence.id == evidence_id:
-                self.evidence_table.selectRow(row)
+                self.evidence_table.setCurrentCell(row, 0)
 
     def _show_custody(self) -> None:
         evidence = self.selected_evidence()

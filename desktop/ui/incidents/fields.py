@@ -40,8 +40,9 @@ def date_placeholder() -> str:
 class PartialDateEdit(QLineEdit):
     """A date known to the year, the month or the day, typed as 2024, 2024-03 or 2024-03-15."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, placeholder: str | None = None) -> None:
         super().__init__(parent)
+        self.placeholder = placeholder  # marked with N_; the date format when None
         self.setMaxLength(10)
         # Dates are written left to right even in an Arabic form.
         self.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
@@ -56,7 +57,11 @@ class PartialDateEdit(QLineEdit):
         self.setText(value.isoformat() if value is not None else "")
 
     def retranslate(self) -> None:
-        self.setPlaceholderText(date_placeholder())
+        if self.placeholder is None:
+            self.setPlaceholderText(date_placeholder())
+        else:
+            self.setPlaceholderText(_(self.placeholder))
+            self.setToolTip(date_placeholder())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

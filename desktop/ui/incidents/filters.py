@@ -80,10 +80,12 @@ class FilterBar(QWidget):
             vocab.COUNTRIES, none_label=N_("Any country"), by_label=True, parent=self
         )
         self.right = RightCombo(self)
-        self.date_from = PartialDateEdit(self)
-        self.date_to = PartialDateEdit(self)
+        self.date_from = PartialDateEdit(self, placeholder=N_("From"))
+        self.date_to = PartialDateEdit(self, placeholder=N_("Until"))
+        # Wide enough for a whole day, 2024-03-15, and no wider.
+        width = self.date_from.fontMetrics().horizontalAdvance("0000-00-00") + 24
         for field in (self.date_from, self.date_to):
-            field.setMaximumWidth(150)
+            field.setFixedWidth(width)
         self.dates_label = QLabel(self)
         self.dates_label.setBuddy(self.date_from)
         self.date_separator = QLabel("–", self)
@@ -135,7 +137,7 @@ class FilterBar(QWidget):
             field.setToolTip(error.message)
             return None
         field.setProperty("invalid", False)
-        field.setToolTip("")
+        field.retranslate()
         return value
 
     def apply(self) -> None:

@@ -137,15 +137,15 @@ def test_evidence_opens_from_memory_and_no_decrypted_copy_exists(
     exported = tmp_path / "exported.pdf"
     editor.select_evidence(editor.bundle.evidence[0].id)
     editor.export_evidence(exported)
-    qtbot.waitUntil(exported.exists, timeout=5_000)
+    custody = editor.custody_table
+    # The log gains the export once the file is written and the record saved.
+    qtbot.waitUntil(lambda: custody.rowCount() == 3, timeout=5_000)
+    assert custody.item(2, 2).text() == "Exported" and custody.item(2, 3).text() == "exported.pdf"
     assert CANARY.encode() in exported.read_bytes()  # the person chose to take it out
-    assert editor.custody_table.item(editor.custody_table.rowCount() - 1, 3).text() == (
-        "exported.pdf"
-    )
 
 
 def test_the_editor_in_arabic_is_right_to_left_and_translated(
-    page: IncidentsPage, qtbot: QtBot
+    page: IncidentsPage, qtbot: QtBot, tmp_path: Path
 ) -> None:
     set_language("ar")
     try:
@@ -158,6 +158,12 @@ def test_the_editor_in_arabic_is_right_to_left_and_translated(
         assert editor.country.itemText(editor.country.findData("eg")) == "مصر"
         assert page.heading.text() == "الحوادث"
         assert page.model.headerData(0, Qt.Orientation.Horizontal) == "العنوان"
+        # The evidence list selects the new file and shows its custody, mirrored too.
+        editor.import_files([make_png(tmp_path / "صورة.png")])
+        qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
+        assert editor.selected_evidence() is not None
+        assert editor.custody_table.item(0, 2).text() == "استيراد إلى مينغا"
+        assert editor.view_button.isEnabled()
         qtbot.keyClicks(editor.start, "2024-13")
         editor.save()
         assert "13" in editor.event_form.errors["start_date"].text()
