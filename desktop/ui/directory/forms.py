@@ -42,7 +42,7 @@ from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordStore
-from desktop.ui.directory.model import RecordListModel
+from desktop.ui.directory.model import RecordListModel, select_row
 from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
 
@@ -161,11 +161,11 @@ class RecordPicker(QWidget):
     def _focus_list(self) -> None:
         self.view.setFocus()
         if self.model.rowCount() and not self.view.selectionModel().hasSelection():
-            self.view.selectRow(0)
+            select_row(self.view, 0)
 
     def _select_first_if_none(self, _count: int) -> None:
         if self.model.rowCount() and not self.view.selectionModel().hasSelection():
-            self.view.selectRow(0)
+            select_row(self.view, 0)
         self.chosen_changed.emit()
 
     def retranslate(self) -> None:

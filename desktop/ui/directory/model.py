@@ -11,12 +11,14 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     Qt,
     Signal,
 )
+from PySide6.QtWidgets import QAbstractItemView
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _
@@ -49,6 +51,22 @@ def _kind(row: ListRow) -> str:
 def _name(row: ListRow) -> str:
     # A person known only by an alias has no list label yet; never show an empty line.
     return row.label or "—"
+
+
+def select_row(view: QAbstractItemView, row: int) -> None:
+    """Make ``row`` current and selected, whole.
+
+    ``QTableView.selectRow`` selects nothing in a right-to-left layout (its span runs from
+    the last visual column), so Arabic needs this instead.
+    """
+    model = view.model()
+    selection = view.selectionModel()
+    if model is None or selection is None or not 0 <= row < model.rowCount():
+        return
+    selection.setCurrentIndex(
+        model.index(row, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {

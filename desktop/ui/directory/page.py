@@ -55,7 +55,7 @@ from desktop.ui.directory.forms import (
     fill_vocabulary_combo,
 )
 from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
-from desktop.ui.directory.model import RecordListModel
+from desktop.ui.directory.model import RecordListModel, select_row
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.jobs import JobState, run_job
 
@@ -249,7 +249,7 @@ class DirectoryList(QWidget):
         row = self.model.row_of(wanted)
         if row >= 0:
             self._select_after_load = None
-            self.view.selectRow(row)
+            select_row(self.view, row)
             self.view.scrollTo(self.model.index(row, 0))
             self.detail.show_record(wanted)
         elif not self.model.canFetchMore():

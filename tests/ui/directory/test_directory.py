@@ -32,7 +32,7 @@ from desktop.ui.directory.forms import (
     OrganizationForm,
     PersonForm,
 )
-from desktop.ui.directory.model import CHUNK
+from desktop.ui.directory.model import CHUNK, select_row
 from desktop.ui.directory.page import DirectoryList
 from tests.ui.directory.conftest import open_page
 
@@ -69,7 +69,7 @@ def select(qtbot: QtBot, directory_list: DirectoryList, label: str) -> None:
 
     # A change in another tab refreshes this list: wait for it to be read again.
     qtbot.waitUntil(lambda: not model.busy and bool(rows()), timeout=WAIT)
-    directory_list.view.selectRow(rows()[0])
+    select_row(directory_list.view, rows()[0])
     qtbot.waitUntil(
         lambda: (
             directory_list.detail.detail is not None
@@ -427,6 +427,9 @@ def test_arabic_mirrors_the_page_and_translates_labels_and_countries(
         assert labels == sorted(labels, key=fold)  # sorted by their Arabic labels
         assert organizations.search.placeholderText() != ""
         assert organizations.new_button.text() != "New organization…"
+        # Choosing a row works right to left too (QTableView.selectRow does not).
+        select(qtbot, organizations, "Colectivo Tierra Viva")
+        assert organizations.detail.fact_texts()["البلد"] == "كولومبيا"
     finally:
         set_language("en")
     qtbot.waitUntil(lambda: page.tabs.tabText(0) == english_tab, timeout=WAIT)
