@@ -44,8 +44,8 @@ class PartialDateEdit(QLineEdit):
         super().__init__(parent)
         self.placeholder = placeholder  # marked with N_; the date format when None
         self.setMaxLength(10)
-        # Dates are written left to right even in an Arabic form.
-        self.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        # Not forced left to right: "2024-03-15" reads the same either way, and the Arabic
+        # placeholder ("2024 أو 2024-03 ...") only reads right in a right-to-left field.
         self.retranslate()
 
     def value(self) -> PartialDate | None:

@@ -442,7 +442,7 @@ class ConsentRow(QWidget, Labelled):
         self.name = QLabel(party.label, self)
         self.name.setMinimumWidth(160)
         self.level = Combo(vocab.CONSENT_LEVELS, parent=self)
-        self.recorded_on = PartialDateEdit(self)
+        self.recorded_on = PartialDateEdit(self, placeholder=N_("Date recorded"))
         self.recorded_on.setMaximumWidth(180)
         self.note = QLineEdit(self)
         self.error = ErrorLine(self)

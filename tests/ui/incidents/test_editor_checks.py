@@ -154,7 +154,9 @@ def test_the_editor_in_arabic_is_right_to_left_and_translated(
         assert editor.tabs.tabText(0) == _("Event") == "الواقعة"
         assert editor.save_button.text() == "حفظ"
         assert editor.start.placeholderText() == "2024 أو 2024-03 أو 2024-03-15"
-        assert editor.start.layoutDirection() == Qt.LayoutDirection.LeftToRight
+        assert editor.start.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        # Coordinates stay left to right, or "-12.05" would show its minus at the end.
+        assert editor.latitude.layoutDirection() == Qt.LayoutDirection.LeftToRight
         assert editor.country.itemText(editor.country.findData("eg")) == "مصر"
         assert page.heading.text() == "الحوادث"
         assert page.model.headerData(0, Qt.Orientation.Horizontal) == "العنوان"

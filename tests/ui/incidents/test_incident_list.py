@@ -53,7 +53,7 @@ def test_filters_and_sorting_run_as_queries(
     page.filters.status.set_code("verified")
     expected = store.count(RecordQuery("incident", statuses=["verified"]))
     assert 0 < expected < 120
-    qtbot.waitUntil(lambda: page.model.total == expected)
+    qtbot.waitUntil(lambda: page.model.total == expected and page.model.loaded == expected)
     assert {page.model.index(r, 3).data() for r in range(page.model.loaded)} == {"Verified"}
 
     # A header click orders by that column, in SQL, keeping the filter.
