@@ -73,6 +73,7 @@ class ErrorCode(StrEnum):
     LAST_ADMIN = "last_admin"
     EPOCH_INVALID = "epoch_invalid"
     RECIPIENT_NOT_MEMBER = "recipient_not_member"
+    STATEMENT_VERSION_INVALID = "statement_version_invalid"
     CHUNK_HASH_MISMATCH = "chunk_hash_mismatch"
     CHUNK_NOT_FOUND = "chunk_not_found"
     CHUNK_MISSING = "chunk_missing"
@@ -106,6 +107,10 @@ class Limits:
     max_chunk_refs: int = 256
     max_wrap_bytes: int = 4096
     max_wraps: int = 1000
+    # A signed membership statement lists every member with both public keys; the clients' own
+    # bound (sync.crypto.spaces.MAX_STATEMENT_BYTES) is the same, so nothing valid is refused.
+    max_statement_bytes: int = 256 * 1024
+    max_statement_version: int = 2**31 - 1
     max_epoch: int = 2**31 - 1
     max_revision: int = 2**62
     max_header_bytes: int = 256
@@ -505,13 +510,16 @@ class SpacePage:
     """The changes of one space after the client's cursor, oldest first, cut by bytes.
 
     `cursor` is what the client stores once it has applied `changes`; `more` says another
-    request would return more. `error` replaces everything else when the space is not readable.
+    request would return more. `epoch` and `statement` are the space's current key epoch and
+    latest membership statement version, so a poll tells the client when to fetch either.
+    `error` replaces everything else when the space is not readable.
     """
 
     changes: tuple[Change, ...] = ()
     cursor: int = 0
     more: bool = False
     epoch: int = 0
+    statement: int = 0
     error: ErrorCode | None = None
 
     def to_wire(self) -> dict[str, Any]:
@@ -522,6 +530,7 @@ class SpacePage:
             "cursor": self.cursor,
             "more": self.more,
             "epoch": self.epoch,
+            "statement": self.statement,
         }
 
     @classmethod
@@ -538,6 +547,8 @@ class SpacePage:
             cursor=_int(obj, "cursor", 0, LIMITS.max_revision),
             more=_bool(obj, "more", False),
             epoch=_int(obj, "epoch", 0, LIMITS.max_epoch, default=0),
+            # Absent from servers older than the statement routes: 0, nothing to fetch.
+            statement=_int(obj, "statement", 0, LIMITS.max_statement_version, default=0),
         )
 
 
@@ -702,3 +713,76 @@ class KeyWrapsPut:
             check_device_id(device, "recipient")
             wraps[device] = _bytes({"wrap": wrap}, "wrap", 1, limits.max_wrap_bytes)
         return cls(wraps=wraps)
+
+
+@dataclass(frozen=True)
+class StatementPut:
+    """One signed membership statement, opaque to the server: only its size is checked.
+
+    The clients verify signature, hash chain and version inside the blob (sync/CRYPTO.md §4);
+    the server only keeps the statements of a space in the order admins put them.
+    """
+
+    statement: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "statement": self.statement}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> StatementPut:
+        _version(obj)
+        value = _get(obj, "statement")
+        if not isinstance(value, bytes) or not value:
+            raise _bad("statement", "must be non-empty binary")
+        if len(value) > limits.max_statement_bytes:
+            raise ProtocolError(
+                ErrorCode.BODY_TOO_LARGE,
+                f"statement exceeds max_statement_bytes ({limits.max_statement_bytes})",
+            )
+        return cls(statement=value)
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    """A statement as the server hands it back: its version and the blob, byte for byte."""
+
+    version: int
+    statement: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"version": self.version, "statement": self.statement}
+
+    @classmethod
+    def from_wire(cls, obj: object, limits: Limits = LIMITS) -> StoredStatement:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each statement must be a map")
+        return cls(
+            version=_int(obj, "version", 1, limits.max_statement_version),
+            statement=_bytes(obj, "statement", 1, limits.max_statement_bytes),
+        )
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """The statements after a version, oldest first, cut by bytes; `more` asks for another page."""
+
+    statements: tuple[StoredStatement, ...] = ()
+    more: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "statements": [s.to_wire() for s in self.statements],
+            "more": self.more,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> StatementPage:
+        _version(obj)
+        raw = _get(obj, "statements")
+        if not isinstance(raw, list):
+            raise _bad("statements", "must be a list")
+        return cls(
+            statements=tuple(StoredStatement.from_wire(s, limits) for s in raw),
+            more=_bool(obj, "more", False),
+        )

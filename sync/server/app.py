@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import random
 import re
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,9 @@ from sync.protocol import (
     MemberPut,
     ProtocolError,
     SpaceCreate,
+    StatementPage,
+    StatementPut,
+    StoredStatement,
     SyncRequest,
     SyncResponse,
     TokenRequest,
@@ -55,6 +59,8 @@ access_log = logging.getLogger("minga.server.access")
 
 T = TypeVar("T")
 _RANGE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})")
+# ASCII only: str.isdigit() also accepts "²" (which int() refuses) and other scripts' digits.
+_NUMBER = re.compile(r"[0-9]{1,10}")
 _HOUSEKEEPING_SECONDS = 3600
 
 
@@ -74,10 +80,12 @@ class ServerState:
         return int(self.clock())
 
 
-def _error_response(status: int, code: ErrorCode, message: str) -> Response:
+def _error_response(
+    status: int, code: ErrorCode, message: str, details: Mapping[str, int | str] | None = None
+) -> Response:
     # Errors are JSON so an operator can read them in a proxy log; the code header lets a client
     # learn the reason of a HEAD, which has no body.
-    body = json.dumps({"code": code.value, "message": message}).encode("utf-8")
+    body = json.dumps({**(details or {}), "code": code.value, "message": message}).encode("utf-8")
     return Response(
         content=body,
         status_code=status,
@@ -98,7 +106,7 @@ async def _read_body(request: Request, limit: int, media_type: str | None = MEDI
             raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"body must be {media_type}")
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit() or len(declared) > 15:
+        if re.fullmatch(r"[0-9]{1,15}", declared) is None:
             raise ApiError(400, ErrorCode.BAD_REQUEST, "content-length is malformed")
         if int(declared) > limit:
             raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
@@ -270,7 +278,7 @@ async def _housekeeping(state: ServerState) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
-        return _error_response(exc.status, exc.code, exc.message)
+        return _error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(ProtocolError)
     async def _protocol_error(_request: Request, exc: ProtocolError) -> Response:
@@ -469,6 +477,49 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         found = await run_in_threadpool(spaces.key_wraps_for, db, space_id, device, after)
         return _message({"v": PROTOCOL_VERSION, "wraps": found})
 
+    @app.put(
+        "/v1/spaces/{space_id}/statements/{version}",
+        summary="Append a signed membership statement (version = current + 1; opaque)",
+    )
+    async def put_statement(request: Request, space_id: str, version: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        number = _version_number(version, limits.max_statement_version)
+        device = await device_of(request)
+        # A statement is at most max_statement_bytes; the body and its expansion are bounded
+        # just above that, not by the 8/16 MiB of a sync body.
+        bound = dataclasses.replace(
+            limits,
+            max_body_bytes=limits.max_statement_bytes + 4096,
+            max_decoded_bytes=limits.max_statement_bytes + 4096,
+        )
+        body = await _read_body(request, bound.max_body_bytes)
+        message = StatementPut.from_wire(
+            await run_in_threadpool(protocol.decode_body, body, bound), limits
+        )
+        stored = await run_in_threadpool(
+            spaces.put_statement, db, space_id, device, number, message.statement
+        )
+        return _message({"v": PROTOCOL_VERSION, "version": number}, status=201 if stored else 200)
+
+    @app.get(
+        "/v1/spaces/{space_id}/statements",
+        summary="Membership statements after a version, oldest first, cut by bytes",
+    )
+    async def get_statements(
+        request: Request, space_id: str, since: str = "0", max_bytes: str | None = None
+    ) -> Response:
+        space_id = _path_id(space_id, "space")
+        after = _version_number(since, limits.max_statement_version, allow_zero=True)
+        budget = limits.default_page_bytes
+        if max_bytes is not None:
+            budget = _number(max_bytes, "max_bytes", limits.min_page_bytes, limits.max_page_bytes)
+        device = await device_of(request)
+        found, more = await run_in_threadpool(
+            spaces.statements_after, db, space_id, device, after, budget, limits.max_page_items
+        )
+        page = StatementPage(tuple(StoredStatement(v, blob) for v, blob in found), more)
+        return _message(page.to_wire())
+
     chunk_path = "/v1/spaces/{space_id}/chunks/{digest}"
 
     @app.head(chunk_path, summary="Is this chunk stored? (Content-Length is its size)")
@@ -511,14 +562,18 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         return Response(part.data, 206, headers, protocol.CHUNK_MEDIA_TYPE)
 
 
-def _epoch(value: str, limits: Limits, allow_zero: bool = False) -> int:
-    if (
-        not value.isdigit()
-        or len(value) > 10
-        or not (0 if allow_zero else 1) <= int(value) <= limits.max_epoch
-    ):
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "epoch must be a positive integer")
+def _number(value: str, name: str, low: int, high: int) -> int:
+    if _NUMBER.fullmatch(value) is None or not low <= int(value) <= high:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be an integer, {low} to {high}")
     return int(value)
+
+
+def _epoch(value: str, limits: Limits, allow_zero: bool = False) -> int:
+    return _number(value, "epoch", 0 if allow_zero else 1, limits.max_epoch)
+
+
+def _version_number(value: str, highest: int, allow_zero: bool = False) -> int:
+    return _number(value, "version", 0 if allow_zero else 1, highest)
 
 
 def _parse_range(header: str | None, limits: Limits) -> tuple[int | None, int | None] | None:

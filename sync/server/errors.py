@@ -3,17 +3,28 @@ Each carries an HTTP status, a machine-readable protocol code and an English mes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sync.protocol import ErrorCode
 
 
 class ApiError(Exception):
     """A refusal a client can act on; raised before anything is written, or rolling it back."""
 
-    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: ErrorCode,
+        message: str,
+        details: Mapping[str, int | str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Machine-readable facts a client needs to recover (e.g. the current version on a 409),
+        # sent next to code and message in the JSON error body.
+        self.details = dict(details or {})
 
 
 def space_not_found(space_id: str) -> ApiError:

@@ -42,8 +42,9 @@ class _Current:
 
 def _roles(
     conn: Connection, device_id: str, spaces: Iterable[str]
-) -> dict[str, tuple[Role, int, int]]:
-    """The caller's role, the space's last seq and epoch, for each of `spaces` it belongs to."""
+) -> dict[str, tuple[Role, int, int, int]]:
+    """The caller's role, the space's last seq, epoch and latest statement version, for each
+    of `spaces` it belongs to (one query, also on an empty poll)."""
     wanted = list(spaces)
     if not wanted:
         return {}
@@ -53,11 +54,12 @@ def _roles(
             schema.member.c.role,
             schema.space.c.last_seq,
             schema.space.c.epoch,
+            schema.space.c.statement_version,
         )
         .join(schema.space, schema.space.c.id == schema.member.c.space_id)
         .where(schema.member.c.device_id == device_id, schema.member.c.space_id.in_(wanted))
     ).all()
-    return {r.space_id: (Role(r.role), r.last_seq, r.epoch) for r in rows}
+    return {r.space_id: (Role(r.role), r.last_seq, r.epoch, r.statement_version) for r in rows}
 
 
 def _rejected(mutation: Mutation, code: ErrorCode, missing: tuple[str, ...] = ()) -> MutationResult:
@@ -85,7 +87,7 @@ def push_on(
         space = lock_space(conn, space_id) if space_id in candidates else None
         role = None
         if space is not None:
-            role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0))[0]
+            role = _roles(conn, device_id, [space_id]).get(space_id, (None, 0, 0, 0))[0]
         if space is None or role is None:
             results.update({m.id: _rejected(m, ErrorCode.SPACE_NOT_FOUND) for m in batch})
             continue
@@ -280,12 +282,12 @@ def pull_on(
         if space_id not in roles:
             pages[space_id] = SpacePage(error=ErrorCode.SPACE_NOT_FOUND)
             continue
-        _role, last_seq, epoch = roles[space_id]
+        _role, last_seq, epoch, statement = roles[space_id]
         if last_seq <= cursor:
-            pages[space_id] = SpacePage(cursor=cursor, epoch=epoch)
+            pages[space_id] = SpacePage(cursor=cursor, epoch=epoch, statement=statement)
             continue
         if spent >= budget:
-            pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch)
+            pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch, statement=statement)
             continue
         rows = conn.execute(
             select(
@@ -320,5 +322,5 @@ def pull_on(
                 )
             )
         new_cursor = changes[-1].seq if changes else cursor
-        pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch)
+        pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch, statement)
     return pages

@@ -51,6 +51,9 @@ space = Table(
     Column("quota_bytes", BigInteger, nullable=False),
     Column("chunk_bytes", BigInteger, nullable=False, default=0),
     Column("created_by", DEVICE_ID, nullable=True),
+    # The latest membership statement's version, kept on the counter row so every sync page
+    # can report it without another query (0 = none yet).
+    Column("statement_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 invite = Table(
@@ -105,6 +108,18 @@ key_wrap = Table(
     Column("epoch", Integer, primary_key=True),
     Column("issuer_id", DEVICE_ID, nullable=False),
     Column("wrap", LargeBinary, nullable=False),
+)
+
+# Signed membership statements, opaque to the server (sync/CRYPTO.md §4): stored per space and
+# version, handed to members in version order; the clients verify the chain, the server cannot.
+membership_statement = Table(
+    "membership_statement",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("blob", LargeBinary, nullable=False),
+    # Paging by bytes reads sizes first and only then the blobs of one page.
+    Column("size", Integer, nullable=False),
 )
 
 record = Table(

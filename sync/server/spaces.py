@@ -25,6 +25,7 @@ class SpaceRow:
     epoch: int
     quota_bytes: int
     chunk_bytes: int
+    statement_version: int
 
 
 def lock_space(conn: Connection, space_id: str) -> SpaceRow | None:
@@ -41,13 +42,16 @@ def lock_space(conn: Connection, space_id: str) -> SpaceRow | None:
             schema.space.c.epoch,
             schema.space.c.quota_bytes,
             schema.space.c.chunk_bytes,
+            schema.space.c.statement_version,
         )
         .where(schema.space.c.id == space_id)
         .with_for_update()
     ).first()
     if row is None:
         return None
-    return SpaceRow(row.id, row.last_seq, row.epoch, row.quota_bytes, row.chunk_bytes)
+    return SpaceRow(
+        row.id, row.last_seq, row.epoch, row.quota_bytes, row.chunk_bytes, row.statement_version
+    )
 
 
 def role_of(conn: Connection, space_id: str, device_id: str) -> Role | None:
@@ -127,13 +131,21 @@ def list_spaces(db: Database, device_id: str) -> list[dict[str, Any]]:
                 schema.member.c.role,
                 schema.space.c.epoch,
                 schema.space.c.last_seq,
+                schema.space.c.statement_version,
             )
             .join(schema.space, schema.space.c.id == schema.member.c.space_id)
             .where(schema.member.c.device_id == device_id)
             .order_by(schema.member.c.space_id)
         ).all()
     return [
-        {"space": r.space_id, "role": r.role, "epoch": r.epoch, "seq": r.last_seq} for r in rows
+        {
+            "space": r.space_id,
+            "role": r.role,
+            "epoch": r.epoch,
+            "seq": r.last_seq,
+            "statement": r.statement_version,
+        }
+        for r in rows
     ]
 
 
@@ -311,3 +323,97 @@ def key_wraps_for(db: Database, space_id: str, device_id: str, since: int) -> li
             .order_by(schema.key_wrap.c.epoch)
         ).all()
     return [{"epoch": r.epoch, "issuer": r.issuer_id, "wrap": bytes(r.wrap)} for r in rows]
+
+
+def put_statement(db: Database, space_id: str, actor: str, version: int, blob: bytes) -> bool:
+    """Append an admin's signed membership statement; True if stored, False if already held.
+
+    Only version current+1 is accepted (the first is 1), so the server's copy of the chain has
+    no gaps and nothing in it is ever replaced; re-putting the identical blob at the current
+    version is a no-op, so a client may retry after a lost answer. The server cannot judge the
+    signature or the chain (it opens nothing); clients do, and refuse rollbacks and forks.
+    """
+    with db.write() as conn:
+        require_role(conn, space_id, actor, Role.ADMIN)
+        # The counter row lock serializes admins putting statements to one space.
+        space = lock_space(conn, space_id)
+        assert space is not None  # require_role found a membership row, which references it
+        current = space.statement_version
+        if version == current and current > 0:
+            held = conn.execute(
+                select(schema.membership_statement.c.blob).where(
+                    schema.membership_statement.c.space_id == space_id,
+                    schema.membership_statement.c.version == version,
+                )
+            ).scalar_one()
+            if bytes(held) == blob:
+                return False
+        if version != current + 1:
+            raise statement_version_invalid(current, version)
+        conn.execute(
+            insert(schema.membership_statement).values(
+                space_id=space_id, version=version, blob=blob, size=len(blob)
+            )
+        )
+        conn.execute(
+            update(schema.space)
+            .where(schema.space.c.id == space_id)
+            .values(statement_version=version)
+        )
+    return True
+
+
+def statement_version_invalid(current: int, version: int) -> ApiError:
+    if version == current:
+        why = f"a different statement {version} is already stored"
+    elif version < current:
+        why = f"statement {version} is older than the current {current}"
+    else:
+        why = f"statement {version} would leave a gap after {current}"
+    return ApiError(
+        409,
+        ErrorCode.STATEMENT_VERSION_INVALID,
+        f"{why}; the next must be {current + 1}",
+        {"current": current},
+    )
+
+
+def statements_after(
+    db: Database, space_id: str, device_id: str, since: int, budget: int, max_items: int
+) -> tuple[list[tuple[int, bytes]], bool]:
+    """The statements after `since`, oldest first, until `budget` bytes (always at least one).
+
+    Sizes are read first and blobs only for the page, so a long history of large statements
+    never loads into memory at once.
+    """
+    with db.read() as conn:
+        require_role(conn, space_id, device_id, Role.READER)
+        sizes = conn.execute(
+            select(schema.membership_statement.c.version, schema.membership_statement.c.size)
+            .where(
+                schema.membership_statement.c.space_id == space_id,
+                schema.membership_statement.c.version > since,
+            )
+            .order_by(schema.membership_statement.c.version)
+            .limit(max_items + 1)
+        ).all()
+        last = since
+        spent = 0
+        for count, row in enumerate(sizes):
+            if count >= max_items or (spent + row.size > budget and spent > 0):
+                break
+            spent += row.size
+            last = row.version
+        more = last < (sizes[-1].version if sizes else since)
+        if last == since:
+            return [], more
+        rows = conn.execute(
+            select(schema.membership_statement.c.version, schema.membership_statement.c.blob)
+            .where(
+                schema.membership_statement.c.space_id == space_id,
+                schema.membership_statement.c.version > since,
+                schema.membership_statement.c.version <= last,
+            )
+            .order_by(schema.membership_statement.c.version)
+        ).all()
+    return [(r.version, bytes(r.blob)) for r in rows], more

@@ -20,6 +20,8 @@ from sync.protocol import (
     ChallengeRequest,
     EnrollRequest,
     Mutation,
+    StatementPage,
+    StatementPut,
     SyncRequest,
     SyncResponse,
     TokenRequest,
@@ -176,6 +178,26 @@ class DeviceClient:
 
     def remove_member(self, space: str, device: str) -> httpx.Response:
         return self.call("DELETE", f"/v1/spaces/{space}/members/{device}")
+
+    # --- membership statements -------------------------------------------------------------
+
+    def put_statement(self, space: str, version: int, statement: bytes) -> httpx.Response:
+        return self.call(
+            "PUT",
+            f"/v1/spaces/{space}/statements/{version}",
+            StatementPut(statement).to_wire(),
+        )
+
+    def get_statements(
+        self, space: str, since: int = 0, max_bytes: int | None = None
+    ) -> httpx.Response:
+        query = f"?since={since}" + (f"&max_bytes={max_bytes}" if max_bytes is not None else "")
+        return self.call("GET", f"/v1/spaces/{space}/statements{query}")
+
+    def statements(self, space: str, since: int = 0, max_bytes: int | None = None) -> StatementPage:
+        response = self.get_statements(space, since, max_bytes)
+        assert response.status_code == 200, response.text
+        return StatementPage.from_wire(self.body(response))
 
     # --- chunks -------------------------------------------------------------------------------
 
