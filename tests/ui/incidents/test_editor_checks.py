@@ -153,7 +153,10 @@ def test_the_editor_in_arabic_is_right_to_left_and_translated(
         assert editor.layoutDirection() == Qt.LayoutDirection.RightToLeft
         assert editor.tabs.tabText(0) == _("Event") == "الواقعة"
         assert editor.save_button.text() == "حفظ"
-        assert editor.start.placeholderText() == "2024 أو 2024-03 أو 2024-03-15"
+        # Each example date isolated left to right, or bidi would show "15-03-2024".
+        assert editor.start.placeholderText() == "\u20662024\u2069 أو \u20662024-03\u2069 أو " + (
+            "\u20662024-03-15\u2069"
+        )
         assert editor.start.layoutDirection() == Qt.LayoutDirection.RightToLeft
         # Coordinates stay left to right, or "-12.05" would show its minus at the end.
         assert editor.latitude.layoutDirection() == Qt.LayoutDirection.LeftToRight
