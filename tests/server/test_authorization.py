@@ -50,6 +50,8 @@ def build_world(server: Harness) -> World:
         f"/v1/spaces/{space}/keys/1",
         {"v": 1, "wraps": {m.device_id: b"wrap" for m in (admin, editor, reader)}},
     )
+    # S's statement carries S's secret, so reading it from outside would show as a leak.
+    assert admin.put_statement(space, 1, b"statement:" + secret).status_code == 201
     expired = server.device([(space, Role.EDITOR)])
     server.clock.advance(server.settings.token_ttl + 1)
     for client in (admin, editor, reader, revoked, outsider, bystander):
@@ -100,6 +102,8 @@ ENDPOINTS: dict[str, Call] = {
         "PUT", f"/v1/spaces/{w.space}/keys/2", {"v": 1, "wraps": {w.bystander.device_id: b"k"}}
     ),
     "get key wraps": lambda w, c: c.call("GET", f"/v1/spaces/{w.space}/keys"),
+    "put statement": lambda w, c: c.put_statement(w.space, 2, b"statement-2"),
+    "get statements": lambda w, c: c.get_statements(w.space),
     "head chunk": lambda w, c: c.head_chunk(w.space, chunk_hash(w.chunk)),
     "get chunk": lambda w, c: c.get_chunk(w.space, chunk_hash(w.chunk)),
     "put chunk": lambda w, c: c.put_chunk(w.space, secrets.token_bytes(32)),
@@ -119,6 +123,8 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "create invite": (404, 403, 403, 201),
     "put key wraps": (404, 403, 403, 200),
     "get key wraps": (404, 200, 200, 200),
+    "put statement": (404, 403, 403, 201),
+    "get statements": (404, 200, 200, 200),
     "head chunk": (404, 200, 200, 200),
     "get chunk": (404, 200, 200, 200),
     "put chunk": (404, 403, 201, 201),
@@ -185,9 +191,17 @@ def test_authorization_matrix(server: Harness, endpoint: str) -> None:
         assert leaked not in response.content, (endpoint, caller)
         if caller == "outsider":
             assert world.chunk not in response.content
+        if endpoint == "get statements" and response.status_code == 200:
+            assert world.secret in response.content  # members do get S's statement
     # Unauthenticated and refused calls changed nothing: the record and chunk are intact.
     admin = world.callers["admin"]
     if endpoint != "revoke own token":
         changes = admin.pull_all(world.space)
         assert world.secret in [c.blob for c in changes]
         assert admin.get_chunk(world.space, chunk_hash(world.chunk)).content == world.chunk
+        # Only the admin's own call may have added statement 2; no one else's touched 1.
+        statements = [(s.version, s.statement) for s in admin.statements(world.space).statements]
+        wanted = [(1, b"statement:" + world.secret)]
+        if endpoint == "put statement":
+            wanted.append((2, b"statement-2"))
+        assert statements == wanted

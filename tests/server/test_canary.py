@@ -47,7 +47,8 @@ def found_in(needles: Iterable[bytes], paths: Iterable[Path]) -> list[str]:
 
 
 def sealed_traffic(client: DeviceClient, space: str, canary: bytes) -> list[bytes]:
-    """Push records, an update, a deletion, a conflict, chunks and key wraps, all sealed."""
+    """Push records, an update, a deletion, a conflict, chunks, key wraps and a membership
+    statement, all sealed."""
     space_key = os.urandom(32)
     blobs = []
     for n in range(12):
@@ -73,6 +74,10 @@ def sealed_traffic(client: DeviceClient, space: str, canary: bytes) -> list[byte
         "PUT", f"/v1/spaces/{space}/keys/1", {"v": 1, "wraps": {client.device_id: wrap}}
     )
     assert response.status_code == 200
+    # A statement is signed, not sealed; one sealed here still proves the route logs no body.
+    statement = seal(os.urandom(32), canary + b" members", b"statement")
+    assert client.put_statement(space, 1, statement).status_code == 201
+    assert client.statements(space).statements[0].statement == statement
     assert len(client.pull_all(space)) == 12
     for piece in pieces:
         assert client.get_chunk(space, chunk_hash(piece), "bytes=10-").status_code == 206

@@ -83,6 +83,9 @@ def test_backup_is_a_working_data_folder(tmp_path: Path, backend: str) -> None:
             client, space = _enroll_with_cli_invite(data, http)
             client.sync(push=[Mutation(f"m{r}", space, r, 0, b) for r, b in blobs.items()])
             assert client.put_chunk(space, chunk).status_code == 201
+            statements = [secrets.token_bytes(300) for _ in range(3)]
+            for version, blob in enumerate(statements, 1):
+                assert client.put_statement(space, version, blob).status_code == 201
         backup = run_cli(data, "backup", str(tmp_path / "backup"))
         assert backup.returncode == 0, backup.stderr
         again = run_cli(data, "backup", str(tmp_path / "backup"))
@@ -93,6 +96,12 @@ def test_backup_is_a_working_data_folder(tmp_path: Path, backend: str) -> None:
             client.login()
             assert {c.record: c.blob for c in client.pull_all(space)} == blobs
             assert client.get_chunk(space, chunk_hash(chunk)).content == chunk
+            restored_statements = client.statements(space).statements
+            assert [s.statement for s in restored_statements] == statements
+            # The restored server continues the chain where the original left it.
+            assert client.sync(pull={space: 0}).spaces[space].statement == 3
+            assert client.put_statement(space, 3, statements[2]).status_code == 200
+            assert client.put_statement(space, 4, b"next").status_code == 201
     finally:
         if url:
             postgres.drop_database(url)

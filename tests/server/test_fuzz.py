@@ -113,10 +113,13 @@ def fingerprint(server: Harness) -> tuple[int, ...]:
             select(func.coalesce(func.sum(schema.space.c.last_seq), 0))
         ).scalar_one()
         epochs = conn.execute(select(func.coalesce(func.sum(schema.space.c.epoch), 0))).scalar_one()
+        statements = conn.execute(
+            select(func.coalesce(func.sum(schema.space.c.statement_version), 0))
+        ).scalar_one()
         revisions = conn.execute(
             select(func.coalesce(func.sum(schema.record.c.revision), 0))
         ).scalar_one()
-    return (*counts, seqs, epochs, revisions)
+    return (*counts, seqs, epochs, statements, revisions)
 
 
 def check(
@@ -173,6 +176,9 @@ ENDPOINT_BODIES = [
     ("PUT", "/v1/spaces/{space}/members/{device}"),
     ("POST", "/v1/spaces/{space}/invites"),
     ("PUT", "/v1/spaces/{space}/keys/1"),
+    # Statement 1 is stored before fuzzing: 1 is the idempotent re-put, 2 the next one.
+    ("PUT", "/v1/spaces/{space}/statements/1"),
+    ("PUT", "/v1/spaces/{space}/statements/2"),
 ]
 
 
@@ -180,6 +186,7 @@ def test_hostile_bodies_on_every_other_endpoint(server: Harness) -> None:
     device = server.device()
     space = device.create_space()
     other = server.device()
+    assert device.put_statement(space, 1, b"first").status_code == 201
 
     @FUZZ
     @given(
@@ -201,6 +208,10 @@ def test_hostile_bodies_on_every_other_endpoint(server: Harness) -> None:
                     "wraps": st.dictionaries(
                         st.just(other.device_id) | st.text(max_size=40), values, max_size=3
                     )
+                    | values,
+                    "statement": st.just(b"first")
+                    | st.binary(max_size=80)
+                    | st.sampled_from([b"", b"x" * (256 * 1024 + 1)])
                     | values,
                 },
             )
@@ -229,6 +240,9 @@ def test_hostile_paths_headers_and_chunks(server: Harness) -> None:
                 "/v1/spaces/{a}/members/{b}",
                 "/v1/spaces/{a}/keys/{b}",
                 "/v1/spaces/{a}/keys?since={b}",
+                "/v1/spaces/{a}/statements/{b}",
+                "/v1/spaces/{a}/statements?since={b}",
+                "/v1/spaces/{a}/statements?since=0&max_bytes={b}",
                 "/v1/{a}",
                 "/{a}/{b}",
             ]

@@ -161,3 +161,17 @@ def test_two_admins_racing_for_the_next_version_store_exactly_one(server: Harnes
     assert sorted(statuses) == [201, 409, 409]
     [(_, winner)] = held(admins[1], space)[1:]
     assert winner in blobs
+
+
+def test_versions_in_the_path_are_plain_ascii_numbers(server: Harness) -> None:
+    admin = server.device()
+    space = admin.create_space()
+    # "²" and "١" pass str.isdigit(); the first once made int() raise (a 500), the second
+    # would have been read as a number in another script.
+    for version in ("%C2%B2", "%D9%A1", "-1", "0", "1.0", "99999999999", "2147483648"):
+        for path in (f"statements/{version}", f"keys/{version}", f"statements?since={version}"):
+            response = admin.call("PUT" if "?" not in path else "GET", f"/v1/spaces/{space}/{path}")
+            if path.startswith("statements?") and version == "0":
+                assert response.status_code == 200
+                continue
+            assert (response.status_code, response.json()["code"]) == (400, "bad_request"), path
