@@ -98,6 +98,11 @@ def _facts(incident: Incident) -> list[tuple[str, str]]:
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
+    # Qt lays table columns out left to right whatever the text direction, so in Arabic the
+    # first column is put last in the HTML to stand on the right, where reading starts.
+    if is_right_to_left():
+        header = header[::-1]
+        rows = [row[::-1] for row in rows]
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f'<table width="100%" cellspacing="0" cellpadding="4"><tr>{head}</tr>{body}</table>'
