@@ -122,3 +122,91 @@ class AttachmentKeyRow(StoreBase):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(nullable=False)
     sealed_size: Mapped[int] = mapped_column(nullable=False)
+
+
+# --- sync state (sync/ENGINE.md): kept inside the encrypted database like everything else ----
+
+
+class SyncDeviceRow(StoreBase):
+    """This profile's device on its server: the server's address and the private keys."""
+
+    __tablename__ = "sync_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_url: Mapped[str] = mapped_column(Text, nullable=False)
+    #: ``DeviceKeys.to_bytes``: never leaves the encrypted database.
+    device_keys: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncPinRow(StoreBase):
+    """The public keys first seen for a device; a change is a loud warning, never silent."""
+
+    __tablename__ = "sync_pins"
+
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sign_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    box_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    verified: Mapped[bool] = mapped_column(nullable=False, default=False)
+
+
+class SyncStatementRow(StoreBase):
+    """A verified membership statement of a space, in chain order."""
+
+    __tablename__ = "sync_statements"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncWrapRow(StoreBase):
+    """A space key wrapped to this device for one epoch (re-verified each time it is loaded)."""
+
+    __tablename__ = "sync_wraps"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(32), nullable=False)
+    wrap: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncCursorRow(StoreBase):
+    """How far this device has applied each space's changes (the server's per-space seq)."""
+
+    __tablename__ = "sync_cursors"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(nullable=False)
+
+
+class SyncOutboxRow(StoreBase):
+    """A sealed mutation sent or about to be sent, kept until the server answers it.
+
+    Its id and bytes are re-sent unchanged after a lost answer, so the server applies it once.
+    ``content`` is what was sealed (JSON; NULL for a deletion), the base once accepted.
+    """
+
+    __tablename__ = "sync_outbox"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mutation_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_revision: Mapped[int] = mapped_column(nullable=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SyncConflictRow(StoreBase):
+    """A field both sides changed differently, or a flag (edit kept over a deletion), for a
+    person to settle. Values are JSON; ``field`` is NULL for a flag."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    field: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    base: Mapped[str] = mapped_column(Text, nullable=False)
+    mine: Mapped[str] = mapped_column(Text, nullable=False)
+    theirs: Mapped[str] = mapped_column(Text, nullable=False)

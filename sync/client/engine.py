@@ -1,0 +1,680 @@
+"""The sync engine: seal the outbox, push it with the cursors in one round trip, verify and merge.
+
+Records only (attachment chunks come later). Design, failure cases and limits: sync/ENGINE.md.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from sync.client.merge import FieldConflict, MergeFlag, merge
+from sync.client.state import (
+    Content,
+    LocalRecord,
+    MergeRules,
+    OutboxEntry,
+    PendingChange,
+    RemoteRecord,
+    Settlement,
+    StoredWrap,
+    SyncState,
+)
+from sync.client.transport import ServerRefused, Transport, TransportError
+from sync.crypto.envelope import open_record, seal_record, seal_tombstone
+from sync.crypto.errors import CryptoError, CryptoErrorCode
+from sync.crypto.keys import DeviceKeys, DevicePublicKeys, Fingerprint, KeyPins
+from sync.crypto.spaces import MembershipLog, SpaceKeyring, change_members
+from sync.crypto.spaces import create_space as create_space_statement
+from sync.protocol import (
+    LIMITS,
+    Change,
+    EnrollRequest,
+    ErrorCode,
+    Mutation,
+    MutationStatus,
+    Role,
+    SpacePage,
+    SyncRequest,
+    TokenRequest,
+    challenge_statement,
+    enroll_statement,
+)
+
+#: Tokens live 15 minutes on the server; renewing a little early saves a refused round trip.
+TOKEN_LIFETIME_SECONDS = 12 * 60
+#: A bound on pages per sync so a server that always says ``more`` cannot hold the engine.
+MAX_PAGES_PER_SYNC = 10_000
+_T = TypeVar("_T")
+
+
+class NotEnrolled(Exception):
+    """This profile has no device keys for a server yet: ``enroll`` first."""
+
+
+class SpaceNotReady(Exception):
+    """An admin operation on a space this device holds no verified statement or key for."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Something the server delivered that was not applied, and why (a ``CryptoErrorCode``
+    value, ``rolled_back``, ``unsigned_tombstone``, ``content_mismatch``, or a membership code).
+    ``record`` is empty for a space's membership or keys."""
+
+    space: str
+    record: str
+    revision: int
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A mutation the server refused (``space_not_found``, ``role_forbidden``...)."""
+
+    space: str
+    record: str
+    code: str
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync_once`` did; the UI shows it, tests assert on it."""
+
+    pushed: int = 0
+    pulled: int = 0
+    conflicts: int = 0
+    flags: int = 0
+    requests: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    #: Records delivered under an epoch this device never held a key for (not an attack:
+    #: it joined later); they stay unread until someone edits them under a newer key.
+    unreadable: int = 0
+    #: Spaces the server no longer lets this device read (removed from them).
+    lost_spaces: list[str] = field(default_factory=list)
+    #: Spaces joined on the server whose admin has not yet issued this device a key.
+    awaiting_key: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    device: str
+    fingerprint: Fingerprint
+    spaces: tuple[tuple[str, Role], ...]
+
+
+@dataclass(frozen=True)
+class PendingMember:
+    """A device the server lists in a space that no signed statement admits yet.
+
+    An admin compares ``fingerprint`` with the person out of band, then calls ``admit``.
+    """
+
+    space: str
+    device: str
+    role: Role
+    keys: DevicePublicKeys
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return self.keys.fingerprint
+
+
+def canonical(content: Content | None) -> str:
+    """One text per content, to compare versions (no clock, no dict order involved)."""
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -> Settlement:
+    """Decide what a record becomes when ``remote`` arrives; pure, so both paths share it.
+
+    A clean local record simply takes the remote version. A dirty one is merged three ways
+    against its base; what cannot merge is kept as conflicts with mine in place meanwhile.
+    """
+    if local is None or not local.dirty:
+        return Settlement(remote, remote.content, dirty=False)
+    base, mine, theirs = local.base, local.content, remote.content
+    stamps = {name: _later(mine, theirs, name) for name in rules.stamps}
+    result = merge(
+        _without(base, rules.stamps),
+        _without(mine, rules.stamps),
+        _without(theirs, rules.stamps),
+        rules.fields,
+        rules.append_only,
+    )
+    if result.duplicate is not None:
+        # Two entries under one id: the server's stays under it, ours is saved as a new one.
+        return Settlement(remote, theirs, dirty=False, flags=result.flags, duplicate=mine)
+    content = result.merged
+    if content is not None:
+        content.update({name: value for name, value in stamps.items() if value is not None})
+    dirty = canonical(_without(content, rules.stamps)) != canonical(_without(theirs, rules.stamps))
+    if not dirty:
+        content = theirs
+    return Settlement(
+        remote,
+        content,
+        dirty=dirty,
+        conflicts=tuple(result.conflicts),
+        flags=result.flags,
+    )
+
+
+def _without(content: Content | None, names: Iterable[str]) -> Content | None:
+    if content is None:
+        return None
+    dropped = set(names)
+    return {k: v for k, v in content.items() if k not in dropped}
+
+
+def _later(mine: Content | None, theirs: Content | None, name: str) -> Any:
+    # A display stamp only: the later text is shown; it settles nothing else.
+    values = [c[name] for c in (mine, theirs) if c is not None and isinstance(c.get(name), str)]
+    return max(values) if values else None
+
+
+class SyncEngine:
+    """Reconciles one profile with one server. Not thread-safe: run it on one worker.
+
+    Public calls: ``enroll``, ``sync_once``, ``create_space``, ``invite``, ``pending_members``,
+    ``admit``, ``remove_member``. Conflicts are read and settled through the state
+    (``state.conflicts()``, ``state.resolve_conflict``), then pushed by the next sync.
+    """
+
+    def __init__(
+        self,
+        state: SyncState,
+        transport: Transport,
+        *,
+        page_bytes: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.transport = transport
+        self.page_bytes = page_bytes
+        self._clock = clock
+        self._token: str | None = None
+        self._token_until = 0.0
+        self._discovered = False
+
+    # --- enrollment and login -------------------------------------------------------------
+
+    def enroll(self, invite_code: str) -> Enrollment:
+        """Create this device's keys, register them with a one-time invite, keep them.
+
+        The keys are saved only once the server accepted them, so a failed attempt leaves
+        nothing behind and can be retried with the same code.
+        """
+        keys = DeviceKeys.generate()
+        public = keys.public
+        request = EnrollRequest(
+            invite_code,
+            public.sign_key,
+            public.box_key,
+            keys.sign(enroll_statement(invite_code, public.sign_key, public.box_key)),
+        )
+        device, spaces = self.transport.enroll(request)
+        if device != keys.device_id:
+            raise TransportError("the server named another device id than our key's")
+        self.state.save_enrollment(self.transport.base_url, keys)
+        self._discovered = False
+        return Enrollment(device, public.fingerprint, tuple(spaces))
+
+    def _keys(self) -> DeviceKeys:
+        keys = self.state.device_keys()
+        if keys is None:
+            raise NotEnrolled()
+        return keys
+
+    def _login(self) -> str:
+        keys = self._keys()
+        challenge = self.transport.challenge(keys.device_id)
+        signature = keys.sign(challenge_statement(challenge, keys.device_id))
+        self._token = self.transport.token(TokenRequest(keys.device_id, challenge, signature))
+        self._token_until = self._clock() + TOKEN_LIFETIME_SECONDS
+        return self._token
+
+    def _authorized(self, call: Callable[[str], _T]) -> _T:
+        """Run ``call`` with a cached token; log in again once if the server says it expired."""
+        token = self._token
+        if token is None or self._clock() >= self._token_until:
+            token = self._login()
+        try:
+            return call(token)
+        except ServerRefused as refusal:
+            if refusal.status != 401 or refusal.code not in (
+                ErrorCode.TOKEN_EXPIRED,
+                ErrorCode.TOKEN_INVALID,
+            ):
+                raise
+        return call(self._login())
+
+    # --- trust: statements and wraps -------------------------------------------------------
+
+    def _keyring(self, report: SyncReport | None = None) -> tuple[SpaceKeyring, KeyPins]:
+        """Rebuild the verified view from the store: every statement and wrap re-checked."""
+        keys = self._keys()
+        pins = self.state.pins()
+        keyring = SpaceKeyring(keys)
+        for space in self.state.spaces():
+            blobs = self.state.statements(space)
+            if blobs:
+                keyring.add_log(MembershipLog.from_blobs(blobs, pins))
+        for wrap in self.state.wraps():
+            try:
+                keyring.add_wrap(wrap.space, wrap.epoch, wrap.wrap, wrap.issuer)
+            except CryptoError as error:
+                if report is not None:
+                    report.refused.append(Refusal(wrap.space, "", 0, error.code.value, "wrap"))
+        return keyring, pins
+
+    def _refresh_space(
+        self, space: str, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport
+    ) -> None:
+        """Fetch statements after the latest held, then this device's new wraps, verifying all."""
+        log = keyring.logs.get(space)
+        since = log.latest.version if log is not None else 0
+        accepted: list[bytes] = []
+        try:
+            for _ in range(MAX_PAGES_PER_SYNC):
+                page = self._authorized(partial(self.transport.statements, space, since))
+                for stored in page.statements:
+                    if log is None:
+                        # Trust on first use: the genesis names the admin whose fingerprint
+                        # members compare out of band.
+                        log = MembershipLog(stored.statement, pins)
+                        keyring.add_log(log)
+                        accepted.append(stored.statement)
+                    elif log.accept(stored.statement):
+                        accepted.append(stored.statement)
+                    since = max(since, stored.version)
+                if not page.more or not page.statements:
+                    break
+        except CryptoError as error:
+            report.refused.append(Refusal(space, "", since, error.code.value, "statement"))
+        finally:
+            if accepted:
+                self.state.add_statements(space, accepted)
+                self.state.save_pins(pins)
+        if log is None:
+            return
+        held = [epoch for (s, epoch) in keyring.keys if s == space]
+        wraps = self._authorized(
+            lambda token: self.transport.wraps(space, max(held, default=0), token)
+        )
+        for epoch, issuer, blob in wraps:
+            try:
+                keyring.add_wrap(space, epoch, blob, issuer)
+            except CryptoError as error:
+                report.refused.append(Refusal(space, "", epoch, error.code.value, "key wrap"))
+                continue
+            self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
+
+    def _discover(self, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport) -> None:
+        """Spaces joined on the server (by an invite, or added later) that are new here."""
+        for entry in self._authorized(self.transport.spaces):
+            space = entry.get("space")
+            if isinstance(space, str) and keyring.current_key(space) is None:
+                self._refresh_space(space, keyring, pins, report)
+                if keyring.current_key(space) is None:
+                    report.awaiting_key.append(space)
+        self._discovered = True
+
+    # --- one sync ---------------------------------------------------------------------------
+
+    def sync_once(self, *, discover: bool = False) -> SyncReport:
+        """Push the outbox and pull every space until nothing more: one round trip when idle.
+
+        ``discover`` also asks the server for spaces this device joined since (done anyway on
+        the engine's first sync).
+
+        Raises:
+            NotEnrolled, Offline, ServerRefused, ProtocolViolation, CertificateMismatch: the
+                sync stopped; everything applied so far is kept, the rest comes next time.
+        """
+        report = SyncReport()
+        traffic = self.transport.traffic
+        start = (traffic.requests, traffic.bytes_up, traffic.bytes_down)
+        try:
+            self._sync(report, discover or not self._discovered)
+        finally:
+            report.requests = traffic.requests - start[0]
+            report.bytes_up = traffic.bytes_up - start[1]
+            report.bytes_down = traffic.bytes_down - start[2]
+        return report
+
+    def _sync(self, report: SyncReport, discover: bool) -> None:
+        keys = self._keys()
+        keyring, pins = self._keyring(report)
+        if discover:
+            self._discover(keyring, pins, report)
+        readable = {space for space in keyring.logs if keyring.current_key(space) is not None}
+        entries = self._seal_outbox(keys, keyring, readable)
+        cursors = self.state.cursors()
+        pull = {space: cursors.get(space, 0) for space in sorted(readable)}
+        request = SyncRequest(
+            push=tuple(
+                Mutation(e.mutation_id, e.space, e.record, e.base, e.blob, e.content is None)
+                for e in entries
+            ),
+            pull=pull,
+            max_bytes=self.page_bytes,
+        )
+        for _ in range(MAX_PAGES_PER_SYNC):
+            response = self._authorized(partial(self.transport.sync, request))
+            for entry, result in zip(entries, response.results, strict=True):
+                self._apply_result(entry, result, keyring, keys, report)
+            entries = []
+            more: dict[str, int] = {}
+            for space, page in response.spaces.items():
+                if space not in pull:
+                    continue  # an answer for a space we did not ask about is ignored
+                if page.error is not None:
+                    if page.error is ErrorCode.SPACE_NOT_FOUND:
+                        report.lost_spaces.append(space)
+                    continue
+                self._apply_page(space, page, keyring, pins, keys, report)
+                if page.more:
+                    more[space] = page.cursor
+            if not more:
+                return
+            request = SyncRequest(pull=more, max_bytes=self.page_bytes)
+            pull = more
+
+    def _seal_outbox(
+        self, keys: DeviceKeys, keyring: SpaceKeyring, readable: set[str]
+    ) -> list[OutboxEntry]:
+        """The sealed entries still unanswered, then new ones for every other pending change."""
+        entries = [e for e in self.state.outbox() if e.space in readable]
+        room = LIMITS.max_mutations - len(entries)
+        if room <= 0:
+            return entries[: LIMITS.max_mutations]
+        sealed: list[OutboxEntry] = []
+        for change in self.state.pending_changes(sorted(readable), room):
+            current = keyring.current_key(change.space)
+            if current is None:
+                continue
+            sealed.append(self._seal(change, keys, *current))
+        # Stored before anything is sent: after a crash or a lost answer the same ids go again.
+        self.state.add_outbox(sealed)
+        return entries + sealed
+
+    @staticmethod
+    def _seal(change: PendingChange, keys: DeviceKeys, epoch: int, space_key: bytes) -> OutboxEntry:
+        common: dict[str, Any] = {
+            "space": change.space,
+            "record": change.record,
+            "revision": change.base + 1,
+            "base": change.base,
+            "epoch": epoch,
+            "space_key": space_key,
+            "author": keys,
+        }
+        blob = (
+            seal_tombstone(**common)
+            if change.content is None
+            else seal_record(change.content, **common)
+        )
+        return OutboxEntry(
+            secrets.token_urlsafe(16),
+            change.space,
+            change.record,
+            change.base,
+            blob,
+            change.content,
+        )
+
+    def _apply_result(
+        self,
+        entry: OutboxEntry,
+        result: Any,
+        keyring: SpaceKeyring,
+        keys: DeviceKeys,
+        report: SyncReport,
+    ) -> None:
+        if result.id != entry.mutation_id:
+            raise TransportError("the server answered mutations out of order")
+        if result.status is MutationStatus.ACCEPTED:
+            self.state.apply_accepted(entry, int(result.revision))
+            report.pushed += 1
+        elif result.status is MutationStatus.CONFLICT:
+            current = result.current
+            if current is None or current.record != entry.record:
+                # Nothing to merge with: drop the sealed entry; the pull brings the record.
+                self.state.drop_outbox(entry.mutation_id)
+                return
+            remote = self._verify(entry.space, current, keyring, report)
+            if remote is None:
+                self.state.drop_outbox(entry.mutation_id)
+                return
+            local = self.state.local_record(entry.space, entry.record)
+            rules = self._rules(local, remote)
+            settlement = settle(local, remote, rules)
+            self.state.apply_conflict(entry, settlement)
+            self._count(settlement, report)
+        else:
+            self.state.drop_outbox(entry.mutation_id)
+            report.rejected.append(
+                Rejection(entry.space, entry.record, str(result.code or "rejected"))
+            )
+
+    def _rules(self, local: LocalRecord | None, remote: RemoteRecord) -> MergeRules:
+        if local is not None:
+            return local.rules
+        return self.state.rules_for(remote.content) if remote.content else MergeRules()
+
+    @staticmethod
+    def _count(settlement: Settlement, report: SyncReport) -> None:
+        report.pulled += 1
+        report.conflicts += len(settlement.conflicts)
+        report.flags += len(settlement.flags)
+
+    def _apply_page(
+        self,
+        space: str,
+        page: SpacePage,
+        keyring: SpaceKeyring,
+        pins: KeyPins,
+        keys: DeviceKeys,
+        report: SyncReport,
+    ) -> None:
+        log = keyring.logs[space]
+        held_epoch = max((epoch for (s, epoch) in keyring.keys if s == space), default=0)
+        if page.statement > log.latest.version or page.epoch > held_epoch:
+            self._refresh_space(space, keyring, pins, report)
+        settlements: list[Settlement] = []
+        for change in page.changes:
+            local = self.state.local_record(space, change.record)
+            if local is not None and change.revision <= local.revision:
+                if change.revision < local.revision:
+                    # The server keeps only a record's newest state: an older one is a rollback.
+                    report.refused.append(
+                        Refusal(space, change.record, change.revision, "rolled_back")
+                    )
+                continue  # our own push echoed back, or a version already merged
+            remote = self._verify(space, change, keyring, report)
+            if remote is None:
+                continue
+            settlement = settle(local, remote, self._rules(local, remote))
+            settlements.append(settlement)
+            self._count(settlement, report)
+        self.state.apply_page(space, page.cursor, settlements)
+
+    def _verify(
+        self, space: str, change: Change, keyring: SpaceKeyring, report: SyncReport
+    ) -> RemoteRecord | None:
+        """Open a delivered blob as exactly what the server says it is, or refuse it."""
+        if change.blob is None:
+            # Our clients always sign deletions; an unsigned one could come from anybody.
+            report.refused.append(
+                Refusal(space, change.record, change.revision, "unsigned_tombstone")
+            )
+            return None
+        try:
+            opened = open_record(
+                change.blob,
+                space=space,
+                record=change.record,
+                revision=change.revision,
+                keys=keyring,
+                author=change.author,
+            )
+        except CryptoError as error:
+            if error.code is CryptoErrorCode.KEY_UNAVAILABLE:
+                report.unreadable += 1
+            else:
+                report.refused.append(
+                    Refusal(space, change.record, change.revision, error.code.value, error.detail)
+                )
+            return None
+        if opened.deleted != change.deleted:
+            report.refused.append(
+                Refusal(space, change.record, change.revision, "content_mismatch", "deleted flag")
+            )
+            return None
+        content = opened.content
+        if content is not None and (
+            content.get("id") != change.record or content.get("space_id") != space
+        ):
+            # Signed by a member, but claiming another identity inside: refuse, never guess.
+            report.refused.append(
+                Refusal(space, change.record, change.revision, "content_mismatch", "identity")
+            )
+            return None
+        return RemoteRecord(space, change.record, change.revision, change.author, content)
+
+    # --- admin operations ------------------------------------------------------------------
+
+    def create_space(self, space: str | None = None) -> str:
+        """Create a space on the server with this device as its admin: genesis statement,
+        first key, own wrap. ``space`` may be chosen offline (record envelopes bind it)."""
+        keys = self._keys()
+        space = space or secrets.token_hex(16)
+        try:
+            self._authorized(lambda token: self.transport.create_space(space, token))
+        except ServerRefused as refusal:
+            # An operator may have created it (`minga-server invite --new-space`) for us.
+            if refusal.code != ErrorCode.SPACE_EXISTS or not self._is_admin_on_server(space):
+                raise
+        change = create_space_statement(space, keys)
+        pins = self.state.pins()
+        MembershipLog(change.statement.blob, pins)
+        version = change.statement.version
+        self._authorized(
+            lambda token: self.transport.put_statement(space, version, change.statement.blob, token)
+        )
+        wrap = change.wraps[keys.device_id]
+        self._authorized(lambda token: self.transport.put_wraps(space, 1, change.wraps, token))
+        self.state.add_statements(space, [change.statement.blob])
+        self.state.add_wrap(StoredWrap(space, 1, keys.device_id, wrap))
+        self.state.save_pins(pins)
+        return space
+
+    def _is_admin_on_server(self, space: str) -> bool:
+        return any(
+            entry.get("space") == space and entry.get("role") == Role.ADMIN.value
+            for entry in self._authorized(self.transport.spaces)
+        )
+
+    def invite(self, space: str, role: Role = Role.EDITOR, ttl: int = 7 * 86400) -> str:
+        """A one-time invite code into ``space``; the new device is admitted with ``admit``."""
+        return self._authorized(lambda token: self.transport.create_invite(space, role, ttl, token))
+
+    def pending_members(self, space: str) -> list[PendingMember]:
+        """Devices the server lists in ``space`` that no statement admits yet."""
+        keyring, _pins = self._keyring()
+        log = keyring.logs.get(space)
+        if log is None:
+            raise SpaceNotReady(space)
+        found = []
+        for entry in self._authorized(lambda token: self.transport.members(space, token)):
+            device = entry.get("device")
+            if not isinstance(device, str) or log.latest.member(device) is not None:
+                continue
+            keys = DevicePublicKeys.claimed_by(device, entry["sign_key"], entry["box_key"])
+            found.append(PendingMember(space, device, Role(entry["role"]), keys))
+        return found
+
+    def admit(self, space: str, members: Iterable[PendingMember]) -> int:
+        """Issue a statement adding ``members`` (fingerprints compared) and wrap them the key."""
+        keys = self._keys()
+        keyring, pins = self._keyring()
+        log = keyring.logs.get(space)
+        current = keyring.current_key(space)
+        if log is None or current is None:
+            raise SpaceNotReady(space)
+        add = {m.device: (m.keys, m.role) for m in members}
+        if not add:
+            return 0
+        for public, _role in add.values():
+            pins.check(public)
+        change = change_members(log, keys, space_key=current[1], add=add)
+        self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
+        self.state.save_pins(pins)
+        return len(add)
+
+    def remove_member(self, space: str, device: str) -> int:
+        """Remove ``device`` and start a new epoch wrapped only to those who stay.
+
+        Returns the new epoch. The removed device keeps what it could read before; nothing
+        sealed after this (by members who synced since) opens with its keys.
+        """
+        keys = self._keys()
+        keyring, _pins = self._keyring()
+        log = keyring.logs.get(space)
+        current = keyring.current_key(space)
+        if log is None or current is None:
+            raise SpaceNotReady(space)
+        change = change_members(log, keys, space_key=current[1], remove=[device])
+        try:
+            self._authorized(lambda token: self.transport.remove_member(space, device, token))
+        except ServerRefused as refusal:
+            if refusal.code != ErrorCode.MEMBER_NOT_FOUND:
+                raise
+        self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
+        return change.statement.epoch
+
+    def _publish(
+        self,
+        space: str,
+        log: MembershipLog,
+        statement: bytes,
+        epoch: int,
+        wraps: Mapping[str, bytes],
+    ) -> None:
+        log.accept(statement)
+        version = log.latest.version
+        self._authorized(
+            lambda token: self.transport.put_statement(space, version, statement, token)
+        )
+        if wraps:
+            self._authorized(lambda token: self.transport.put_wraps(space, epoch, wraps, token))
+        self.state.add_statements(space, [statement])
+        own = wraps.get(self._keys().device_id)
+        if own is not None:
+            self.state.add_wrap(StoredWrap(space, epoch, self._keys().device_id, own))
+
+
+__all__ = [
+    "Enrollment",
+    "FieldConflict",
+    "MergeFlag",
+    "NotEnrolled",
+    "PendingMember",
+    "Refusal",
+    "Rejection",
+    "SpaceNotReady",
+    "SyncEngine",
+    "SyncReport",
+    "canonical",
+    "settle",
+]

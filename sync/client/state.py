@@ -1,0 +1,213 @@
+"""What the sync engine needs from the local store, as a Protocol the encrypted profile implements.
+Plain data in and out (dicts of record content, blobs, ids): sync never imports desktop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sync.client.merge import FieldConflict, MergeFlag
+from sync.crypto.keys import DeviceKeys, KeyPins
+
+#: A record's content as sealed: the record's own fields plus its identity (type, schema, id,
+#: space, created/updated stamps), never the local bookkeeping (revision, dirty).
+Content = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MergeRules:
+    """How one record type merges, as plain data from the domain's field declarations.
+
+    Attributes:
+        fields: field name → ``MergeRule`` value (``value``, ``lines``, ``set``, ``append``).
+        append_only: a log entry type (FollowUp, SignOn, Action): never a conflict.
+        stamps: display-only timestamps (``updated_at``): the later of the two texts is kept
+            and they never conflict. They order nothing and decide nothing.
+    """
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+    append_only: bool = False
+    stamps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A dirty record not yet sealed: what it is now, and the revision the edit started from.
+
+    ``content`` is ``None`` for a deletion. ``base`` is 0 for a record never synced.
+    """
+
+    space: str
+    record: str
+    base: int
+    content: Content | None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A sealed mutation waiting for the server's answer.
+
+    Kept until answered, so a push re-sent after a dropped connection carries the same
+    mutation id and the same bytes: the server answers it as already applied, never twice.
+    ``content`` is what was sealed (``None``: a deletion); it becomes the base when accepted.
+    """
+
+    mutation_id: str
+    space: str
+    record: str
+    base: int
+    blob: bytes
+    content: Content | None
+
+
+@dataclass(frozen=True)
+class LocalRecord:
+    """One record as this device holds it, for a merge.
+
+    ``revision`` is the last server revision merged in (the base revision); ``content`` is
+    ``None`` for a tombstone; ``base`` the content at ``revision`` (``None`` if unknown or a
+    tombstone); ``dirty`` says local edits wait to be pushed.
+    """
+
+    space: str
+    record: str
+    revision: int
+    content: Content | None
+    base: Content | None
+    dirty: bool
+    rules: MergeRules
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """A verified, decrypted record from the server (``content`` ``None``: a signed tombstone)."""
+
+    space: str
+    record: str
+    revision: int
+    author: str
+    content: Content | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What to store for one record after a remote version arrived.
+
+    Attributes:
+        remote: the server's version, which becomes the new base (at its revision).
+        content: what the record is now (``None``: deleted).
+        dirty: local changes remain to be pushed on top of ``remote``.
+        conflicts: fields a person must settle (``content`` holds mine meanwhile).
+        flags: things a person should be told (edit kept over a deletion...).
+        duplicate: an append-only entry's second content, to be saved as a new entry.
+    """
+
+    remote: RemoteRecord
+    content: Content | None
+    dirty: bool
+    conflicts: tuple[FieldConflict, ...] = ()
+    flags: frozenset[MergeFlag] = frozenset()
+    duplicate: Content | None = None
+
+
+@dataclass(frozen=True)
+class StoredConflict:
+    """A conflict or flag kept for a person. ``field`` is ``None`` for a flag."""
+
+    id: int
+    space: str
+    record: str
+    kind: str
+    field: str | None
+    base: Any
+    mine: Any
+    theirs: Any
+
+
+@dataclass(frozen=True)
+class StoredWrap:
+    space: str
+    epoch: int
+    issuer: str
+    wrap: bytes
+
+
+class SyncState(Protocol):
+    """The local store as the engine sees it. Each method is one transaction.
+
+    Writes that belong together (a page and its cursor; an answer and its outbox row) are one
+    call, so a crash between them cannot happen.
+    """
+
+    # --- identity -------------------------------------------------------------------------
+
+    def server_url(self) -> str | None: ...
+
+    def device_keys(self) -> DeviceKeys | None: ...
+
+    def save_enrollment(self, server_url: str, keys: DeviceKeys) -> None:
+        """Keep the server and this device's private keys (inside the encrypted store)."""
+
+    # --- trust: pins, membership statements, key wraps --------------------------------------
+
+    def pins(self) -> KeyPins: ...
+
+    def save_pins(self, pins: KeyPins) -> None: ...
+
+    def spaces(self) -> list[str]:
+        """The spaces this device syncs (those it holds a membership statement for)."""
+
+    def statements(self, space: str) -> list[bytes]:
+        """The verified statements of ``space``, oldest first (re-verified on load)."""
+
+    def add_statements(self, space: str, blobs: Sequence[bytes]) -> None:
+        """Append statements already verified by ``MembershipLog.accept``."""
+
+    def wraps(self) -> list[StoredWrap]: ...
+
+    def add_wrap(self, wrap: StoredWrap) -> None: ...
+
+    # --- outbox and pushes -------------------------------------------------------------------
+
+    def outbox(self) -> list[OutboxEntry]: ...
+
+    def pending_changes(self, spaces: Sequence[str], limit: int) -> list[PendingChange]:
+        """Dirty records of ``spaces`` with no sealed outbox entry yet, at most ``limit``."""
+
+    def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Keep sealed mutations before they are sent (so their ids survive a crash)."""
+
+    def drop_outbox(self, mutation_id: str) -> None:
+        """Forget a sealed mutation the server refused; the record stays dirty."""
+
+    def apply_accepted(self, entry: OutboxEntry, revision: int) -> None:
+        """The server took ``entry`` at ``revision``: its content becomes the base, the entry goes.
+
+        The record stays dirty if it was edited again since it was sealed.
+        """
+
+    def local_record(self, space: str, record: str) -> LocalRecord | None: ...
+
+    def rules_for(self, content: Content) -> MergeRules:
+        """The merge rules of a record type, from a content's ``type``."""
+
+    def apply_conflict(self, entry: OutboxEntry, settlement: Settlement) -> None:
+        """A push met a newer revision: store the settlement and drop ``entry``."""
+
+    # --- pulls -----------------------------------------------------------------------------
+
+    def cursors(self) -> dict[str, int]: ...
+
+    def apply_page(self, space: str, cursor: int, settlements: Sequence[Settlement]) -> None:
+        """Store a page's settled records and the space's new cursor in one transaction."""
+
+    # --- people's decisions ----------------------------------------------------------------
+
+    def conflicts(self) -> list[StoredConflict]: ...
+
+    def resolve_conflict(self, conflict_id: int, value: Any) -> None:
+        """Settle a field conflict with ``value`` (mine, theirs or an edit), or dismiss a flag.
+
+        The record is saved dirty so the settled value reaches everyone.
+        """

@@ -1,0 +1,315 @@
+"""The sync client's HTTP face: one ``requests`` Session speaking msgpack+zstd to a Minga server.
+Timeouts, an optional HTTPS or SOCKS5 proxy, optional certificate pinning; three clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from sync.protocol import (
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    ChallengeRequest,
+    EnrollRequest,
+    ErrorCode,
+    KeyWrapsPut,
+    MemberPut,
+    ProtocolError,
+    Role,
+    SpaceCreate,
+    StatementPage,
+    StatementPut,
+    SyncRequest,
+    SyncResponse,
+    TokenRequest,
+    check_device_id,
+    check_id,
+    check_token,
+    decode_body,
+    encode_body,
+)
+
+
+class TransportError(Exception):
+    """Anything that kept a request from getting a usable answer."""
+
+
+class Offline(TransportError):
+    """The server could not be reached (no network, DNS, refused, timed out, proxy down).
+
+    The normal case for Minga: the engine stops, keeps everything, and tries again later.
+    """
+
+
+class ServerRefused(TransportError):
+    """The server answered with an error: ``status`` and its machine-readable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        super().__init__(f"{status} {code}: {message}" if message else f"{status} {code}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ProtocolViolation(TransportError):
+    """An answer that is not what the protocol promises (bad body, wrong type, wrong shape)."""
+
+
+class CertificateMismatch(TransportError):
+    """The server's TLS certificate is not the pinned one: an interception, never retried."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How to reach the server.
+
+    Attributes:
+        proxy: ``https://host:port`` / ``http://host:port`` (an HTTPS proxy) or
+            ``socks5h://host:port`` (SOCKS5 with DNS through the proxy, as Tor wants; needs
+            ``requests[socks]``). ``None`` goes direct.
+        pinned_sha256: hex SHA-256 of the server certificate (DER). When set, only that
+            certificate is accepted and CA validation is not needed (a self-signed server).
+        connect_timeout, read_timeout: seconds; 2G links are slow, not dead.
+    """
+
+    proxy: str | None = None
+    pinned_sha256: str | None = None
+    connect_timeout: float = 20.0
+    read_timeout: float = 90.0
+
+
+#: What a test (or a bandwidth meter) may watch: method, path, request body, answer body.
+Observer = Callable[[str, str, bytes, bytes], None]
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """urllib3 checks ``assert_fingerprint`` against the peer certificate during the handshake."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self._fingerprint = fingerprint
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs["assert_fingerprint"] = self._fingerprint
+        return super().proxy_manager_for(proxy, **kwargs)
+
+
+@dataclass
+class TrafficCount:
+    requests: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
+@dataclass
+class Transport:
+    """One server, one Session (keep-alive: one TCP/TLS handshake on a 2G link, not one each).
+
+    Every method returns the decoded answer or raises ``Offline``, ``ServerRefused``,
+    ``ProtocolViolation`` or ``CertificateMismatch``. Byte counts are of bodies as sent.
+    """
+
+    base_url: str
+    settings: ConnectionSettings = field(default_factory=ConnectionSettings)
+    observer: Observer | None = None
+    traffic: TrafficCount = field(default_factory=TrafficCount)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._session = requests.Session()
+        # Proxies come from the settings only: an environment variable must not silently
+        # route a defender's traffic somewhere else.
+        self._session.trust_env = False
+        self._session.headers.clear()
+        if self.settings.proxy:
+            self._session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
+        if self.settings.pinned_sha256:
+            pin = self.settings.pinned_sha256.replace(":", "").lower()
+            if len(pin) != 64:
+                raise ValueError("a pinned certificate is a SHA-256: 64 hex digits")
+            self._session.mount("https://", _PinnedAdapter(pin))
+            # The pin is the trust anchor; a CA check would refuse a self-signed server.
+            self._session.verify = False
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- the one request path ---------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        message: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        expect_body: bool = True,
+    ) -> dict[str, Any]:
+        body = encode_body(message) if message is not None else b""
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                data=body if message is not None else None,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+            )
+            answer = response.content
+        except requests.exceptions.SSLError as error:
+            if "fingerprint" in str(error).lower():
+                raise CertificateMismatch("the server certificate is not the pinned one") from None
+            raise Offline(f"TLS failed: {type(error).__name__}") from None
+        except requests.exceptions.RequestException as error:
+            # Connection, timeout, proxy and chunked-read errors alike: try again later.
+            raise Offline(type(error).__name__) from None
+        self.traffic.requests += 1
+        self.traffic.bytes_up += len(body)
+        self.traffic.bytes_down += len(answer)
+        if self.observer is not None:
+            self.observer(method, path, body, answer)
+        if response.status_code >= 400:
+            raise _refusal(response)
+        if not expect_body or response.status_code == 204:
+            return {}
+        if response.headers.get("content-type") != MEDIA_TYPE:
+            raise ProtocolViolation(f"{path}: answer is not {MEDIA_TYPE}")
+        try:
+            return decode_body(answer)
+        except ProtocolError as error:
+            raise ProtocolViolation(f"{path}: {error.message}") from None
+
+    # --- enrollment and authentication ------------------------------------------------------
+
+    def enroll(self, request: EnrollRequest) -> tuple[str, list[tuple[str, Role]]]:
+        """Register the device; its id and the spaces (with roles) the invite joined."""
+        answer = self.call("POST", "/v1/enroll", request.to_wire())
+        spaces = _list(answer, "spaces")
+        try:
+            joined = [(check_id(s["space"]), Role(s["role"])) for s in spaces]
+            return check_device_id(answer["device"]), joined
+        except (KeyError, TypeError, ValueError, ProtocolError) as error:
+            raise ProtocolViolation(f"enroll answer: {error}") from None
+
+    def challenge(self, device: str) -> bytes:
+        answer = self.call("POST", "/v1/auth/challenge", ChallengeRequest(device).to_wire())
+        nonce = answer.get("challenge")
+        if not isinstance(nonce, bytes) or len(nonce) != 32:
+            raise ProtocolViolation("challenge must be 32 bytes")
+        return nonce
+
+    def token(self, request: TokenRequest) -> str:
+        answer = self.call("POST", "/v1/auth/token", request.to_wire())
+        try:
+            return check_token(answer.get("token"))
+        except ProtocolError:
+            raise ProtocolViolation("malformed token") from None
+
+    # --- sync ---------------------------------------------------------------------------------
+
+    def sync(self, request: SyncRequest, token: str) -> SyncResponse:
+        answer = self.call("POST", "/v1/sync", request.to_wire(), token=token)
+        try:
+            response = SyncResponse.from_wire(answer)
+        except (ProtocolError, ValueError, TypeError) as error:
+            raise ProtocolViolation(f"sync answer: {error}") from None
+        if len(response.results) != len(request.push):
+            raise ProtocolViolation("sync answer has a result count unlike the push")
+        return response
+
+    # --- spaces, members, keys, statements ------------------------------------------------
+
+    def create_space(self, space: str, token: str) -> None:
+        self.call("POST", "/v1/spaces", SpaceCreate(space).to_wire(), token=token)
+
+    def spaces(self, token: str) -> list[dict[str, Any]]:
+        return _list(self.call("GET", "/v1/spaces", token=token), "spaces")
+
+    def members(self, space: str, token: str) -> list[dict[str, Any]]:
+        return _list(
+            self.call("GET", f"/v1/spaces/{check_id(space)}/members", token=token), "members"
+        )
+
+    def put_member(self, space: str, device: str, role: Role, token: str) -> None:
+        path = f"/v1/spaces/{check_id(space)}/members/{check_device_id(device)}"
+        self.call("PUT", path, MemberPut(role).to_wire(), token=token)
+
+    def remove_member(self, space: str, device: str, token: str) -> None:
+        path = f"/v1/spaces/{check_id(space)}/members/{check_device_id(device)}"
+        self.call("DELETE", path, token=token, expect_body=False)
+
+    def create_invite(self, space: str, role: Role, ttl: int, token: str) -> str:
+        message = {"v": PROTOCOL_VERSION, "role": role.value, "ttl": ttl}
+        answer = self.call("POST", f"/v1/spaces/{check_id(space)}/invites", message, token=token)
+        code = answer.get("invite")
+        if not isinstance(code, str):
+            raise ProtocolViolation("invite answer has no code")
+        return code
+
+    def put_wraps(self, space: str, epoch: int, wraps: Mapping[str, bytes], token: str) -> None:
+        path = f"/v1/spaces/{check_id(space)}/keys/{int(epoch)}"
+        self.call("PUT", path, KeyWrapsPut(dict(wraps)).to_wire(), token=token)
+
+    def wraps(self, space: str, since: int, token: str) -> list[tuple[int, str, bytes]]:
+        """This device's own wraps of ``space`` after epoch ``since``: (epoch, issuer, wrap)."""
+        path = f"/v1/spaces/{check_id(space)}/keys?since={int(since)}"
+        found = []
+        for item in _list(self.call("GET", path, token=token), "wraps"):
+            try:
+                epoch, issuer, wrap = item["epoch"], check_device_id(item["issuer"]), item["wrap"]
+            except (KeyError, TypeError, ProtocolError) as error:
+                raise ProtocolViolation(f"wrap entry: {error}") from None
+            if not isinstance(epoch, int) or not isinstance(wrap, bytes):
+                raise ProtocolViolation("wrap entry has the wrong types")
+            found.append((epoch, issuer, wrap))
+        return found
+
+    def put_statement(self, space: str, version: int, statement: bytes, token: str) -> None:
+        path = f"/v1/spaces/{check_id(space)}/statements/{int(version)}"
+        self.call("PUT", path, StatementPut(statement).to_wire(), token=token)
+
+    def statements(self, space: str, since: int, token: str) -> StatementPage:
+        """The space's membership statements after version ``since``, oldest first, paged."""
+        path = f"/v1/spaces/{check_id(space)}/statements?since={int(since)}"
+        try:
+            return StatementPage.from_wire(self.call("GET", path, token=token))
+        except ProtocolError as error:
+            raise ProtocolViolation(f"statements answer: {error.message}") from None
+
+
+def _list(answer: Mapping[str, Any], name: str) -> list[Any]:
+    value = answer.get(name)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ProtocolViolation(f"{name} must be a list of maps")
+    return value
+
+
+def _refusal(response: requests.Response) -> ServerRefused:
+    """Errors are JSON with the code also in a header (a HEAD answer has no body)."""
+    code = response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value
+    message = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            code = str(body.get("code") or code)
+            message = str(body.get("message") or "")
+    except ValueError:
+        pass
+    return ServerRefused(response.status_code, code, message[:200])
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """The SHA-256 of a DER certificate, as a pin is written (for settings screens and tests)."""
+    return hashlib.sha256(der).hexdigest()
