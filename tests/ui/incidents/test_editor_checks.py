@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.translation import _, set_language
@@ -174,5 +175,39 @@ def test_the_editor_in_arabic_is_right_to_left_and_translated(
         assert "13" in editor.event_form.errors["start_date"].text()
         assert "The month" not in editor.event_form.errors["start_date"].text()
         editor.reject()
+    finally:
+        set_language("en")
+
+
+def test_the_arabic_report_keeps_the_arabic_text_and_withholds_names(
+    app: QApplication, tmp_path: Path
+) -> None:
+    from desktop.domain.dates import PartialDate
+    from desktop.domain.records import Act, Consent, ConsentLevel, Incident, Person
+    from desktop.ui.incidents.bundle import IncidentBundle
+    from desktop.ui.incidents.report import write_report
+    from tests.ui.incidents.test_incident_editor import pdf_text
+
+    set_language("ar")
+    try:
+        space = "0" * 32
+        victim = Person(space_id=space, name="Amina Haddad", alias="أ. ح.")
+        incident = Incident(
+            space_id=space,
+            title="قطع المياه عن حي الزيتون",
+            country="jo",
+            start_date=PartialDate(2024, 3),
+            consents=(Consent(person_id=victim.id, level=ConsentLevel.SHARE_ANONYMOUSLY),),
+        )
+        act = Act(
+            space_id=space, incident_id=incident.id, victim_id=victim.id, act_type="water_cut_off"
+        )
+        bundle = IncidentBundle(incident, acts=[act], parties={victim.id: victim})
+        report = tmp_path / "تقرير.pdf"
+        write_report(bundle, report)
+        text = pdf_text(report)
+        assert "قطع المياه عن حي الزيتون" in text
+        assert "الأردن" in text  # the country's label in Arabic
+        assert "أ. ح." in text and "Amina Haddad" not in text
     finally:
         set_language("en")
