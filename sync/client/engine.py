@@ -50,6 +50,8 @@ from sync.protocol import (
 TOKEN_LIFETIME_SECONDS = 12 * 60
 #: A bound on pages per sync so a server that always says ``more`` cannot hold the engine.
 MAX_PAGES_PER_SYNC = 10_000
+#: Push rounds per sync: the first, and one to send merges back (more only for a huge outbox).
+MAX_ROUNDS_PER_SYNC = 10
 _T = TypeVar("_T")
 
 
@@ -357,6 +359,17 @@ class SyncEngine:
         keyring, pins = self._keyring(report)
         if discover:
             self._discover(keyring, pins, report)
+        # Another round only when this one left something to push: a merge to send back
+        # (so a conflict settles in one sync) or an outbox larger than one request.
+        for _ in range(MAX_ROUNDS_PER_SYNC):
+            if not self._round(keys, keyring, pins, report):
+                return
+
+    def _round(
+        self, keys: DeviceKeys, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport
+    ) -> bool:
+        """One push with the cursors, then pull pages until no space has more. True when a
+        merge left a record to push again or the outbox did not fit in one request."""
         readable = {space for space in keyring.logs if keyring.current_key(space) is not None}
         entries = self._seal_outbox(keys, keyring, readable)
         cursors = self.state.cursors()
@@ -369,10 +382,11 @@ class SyncEngine:
             pull=pull,
             max_bytes=self.page_bytes,
         )
+        again = len(entries) >= LIMITS.max_mutations
         for _ in range(MAX_PAGES_PER_SYNC):
             response = self._authorized(partial(self.transport.sync, request))
             for entry, result in zip(entries, response.results, strict=True):
-                self._apply_result(entry, result, keyring, keys, report)
+                again |= self._apply_result(entry, result, keyring, report)
             entries = []
             more: dict[str, int] = {}
             for space, page in response.spaces.items():
@@ -382,13 +396,14 @@ class SyncEngine:
                     if page.error is ErrorCode.SPACE_NOT_FOUND:
                         report.lost_spaces.append(space)
                     continue
-                self._apply_page(space, page, keyring, pins, keys, report)
+                again |= self._apply_page(space, page, keyring, pins, report)
                 if page.more:
                     more[space] = page.cursor
             if not more:
-                return
+                break
             request = SyncRequest(pull=more, max_bytes=self.page_bytes)
             pull = more
+        return again
 
     def _seal_outbox(
         self, keys: DeviceKeys, keyring: SpaceKeyring, readable: set[str]
@@ -438,34 +453,34 @@ class SyncEngine:
         entry: OutboxEntry,
         result: Any,
         keyring: SpaceKeyring,
-        keys: DeviceKeys,
         report: SyncReport,
-    ) -> None:
+    ) -> bool:
+        """Apply one mutation's answer; True when a merge left the record to push again."""
         if result.id != entry.mutation_id:
             raise TransportError("the server answered mutations out of order")
         if result.status is MutationStatus.ACCEPTED:
             self.state.apply_accepted(entry, int(result.revision))
             report.pushed += 1
+            return False
         elif result.status is MutationStatus.CONFLICT:
             current = result.current
             if current is None or current.record != entry.record:
                 # Nothing to merge with: drop the sealed entry; the pull brings the record.
                 self.state.drop_outbox(entry.mutation_id)
-                return
+                return False
             remote = self._verify(entry.space, current, keyring, report)
             if remote is None:
                 self.state.drop_outbox(entry.mutation_id)
-                return
+                return False
             local = self.state.local_record(entry.space, entry.record)
             rules = self._rules(local, remote)
             settlement = settle(local, remote, rules)
             self.state.apply_conflict(entry, settlement)
             self._count(settlement, report)
-        else:
-            self.state.drop_outbox(entry.mutation_id)
-            report.rejected.append(
-                Rejection(entry.space, entry.record, str(result.code or "rejected"))
-            )
+            return settlement.dirty
+        self.state.drop_outbox(entry.mutation_id)
+        report.rejected.append(Rejection(entry.space, entry.record, str(result.code or "rejected")))
+        return False
 
     def _rules(self, local: LocalRecord | None, remote: RemoteRecord) -> MergeRules:
         if local is not None:
@@ -484,9 +499,9 @@ class SyncEngine:
         page: SpacePage,
         keyring: SpaceKeyring,
         pins: KeyPins,
-        keys: DeviceKeys,
         report: SyncReport,
-    ) -> None:
+    ) -> bool:
+        """Verify, settle and store one page with its cursor; True if a merge left work."""
         log = keyring.logs[space]
         held_epoch = max((epoch for (s, epoch) in keyring.keys if s == space), default=0)
         if page.statement > log.latest.version or page.epoch > held_epoch:
@@ -508,6 +523,7 @@ class SyncEngine:
             settlements.append(settlement)
             self._count(settlement, report)
         self.state.apply_page(space, page.cursor, settlements)
+        return any(settlement.dirty for settlement in settlements)
 
     def _verify(
         self, space: str, change: Change, keyring: SpaceKeyring, report: SyncReport

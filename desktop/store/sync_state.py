@@ -1,0 +1,477 @@
+"""The sync engine's view of an unlocked profile (``sync.client.state.SyncState``), in SQLCipher.
+Bases, cursors, the sealed outbox, conflicts, device keys, statements, wraps and pins."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from desktop.domain.fields import RecordFormatError
+from desktop.domain.records import RECORD_TYPES, from_dict, new_id
+from desktop.store.records import RecordStore
+from desktop.store.schema import (
+    RecordBase,
+    RecordCode,
+    RecordContent,
+    RecordRow,
+    SyncConflictRow,
+    SyncCursorRow,
+    SyncDeviceRow,
+    SyncOutboxRow,
+    SyncPinRow,
+    SyncStatementRow,
+    SyncWrapRow,
+)
+from desktop.store.search import remove_record
+from sync.client.engine import canonical
+from sync.client.state import (
+    Content,
+    LocalRecord,
+    MergeRules,
+    OutboxEntry,
+    PendingChange,
+    Settlement,
+    StoredConflict,
+    StoredWrap,
+)
+from sync.crypto.keys import DeviceKeys, DevicePublicKeys, KeyPins, Pin
+
+#: Local bookkeeping in ``to_dict``: never sealed, never merged.
+_LOCAL_FIELDS = ("revision", "dirty")
+#: Shown to people, never merged: the later text is kept (``MergeRules.stamps``).
+_STAMPS = ("updated_at",)
+#: A conflict kind for a record whose content this app cannot read (a newer schema).
+UNREADABLE_FORMAT = "unreadable_format"
+FIELD_CONFLICT = "field"
+
+
+def sealed_content(stored: str) -> Content:
+    """A stored ``to_dict`` JSON as sync seals it: without the local bookkeeping."""
+    data: dict[str, Any] = json.loads(stored)
+    for name in _LOCAL_FIELDS:
+        data.pop(name, None)
+    return data
+
+
+def merge_rules(record_type: str) -> MergeRules:
+    spec = RECORD_TYPES.get(record_type)
+    if spec is None:
+        return MergeRules(stamps=_STAMPS)
+    return MergeRules(
+        fields={f.name: f.merge.value for f in spec.fields},
+        append_only=spec.append_only,
+        stamps=_STAMPS,
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class ProfileSyncState:
+    """``SyncState`` over one unlocked profile's engine; each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._records = RecordStore(engine)
+
+    # --- identity -------------------------------------------------------------------------
+
+    def server_url(self) -> str | None:
+        with self._engine.connect() as connection:
+            return connection.scalar(select(SyncDeviceRow.server_url))
+
+    def device_keys(self) -> DeviceKeys | None:
+        with self._engine.connect() as connection:
+            raw = connection.scalar(select(SyncDeviceRow.device_keys))
+        return None if raw is None else DeviceKeys.from_bytes(raw)
+
+    def save_enrollment(self, server_url: str, keys: DeviceKeys) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SyncDeviceRow))
+            connection.execute(
+                insert(SyncDeviceRow).values(
+                    id=1, server_url=server_url, device_keys=keys.to_bytes()
+                )
+            )
+
+    # --- trust ------------------------------------------------------------------------------
+
+    def pins(self) -> KeyPins:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(SyncPinRow)).all()
+        return KeyPins(
+            Pin(DevicePublicKeys(row.sign_key, row.box_key), verified=row.verified) for row in rows
+        )
+
+    def save_pins(self, pins: KeyPins) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SyncPinRow))
+            rows = [
+                {
+                    "device_id": pin.keys.device_id,
+                    "sign_key": pin.keys.sign_key,
+                    "box_key": pin.keys.box_key,
+                    "verified": pin.verified,
+                }
+                for pin in pins
+            ]
+            if rows:
+                connection.execute(insert(SyncPinRow), rows)
+
+    def spaces(self) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(SyncStatementRow.space_id).distinct().order_by("space_id")
+                )
+            )
+
+    def statements(self, space: str) -> list[bytes]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(SyncStatementRow.blob)
+                    .where(SyncStatementRow.space_id == space)
+                    .order_by(SyncStatementRow.version)
+                )
+            )
+
+    def add_statements(self, space: str, blobs: Sequence[bytes]) -> None:
+        with self._engine.begin() as connection:
+            held = connection.scalar(
+                text("SELECT count(*) FROM sync_statements WHERE space_id = :s"), {"s": space}
+            )
+            rows = [
+                {"space_id": space, "version": int(held or 0) + i + 1, "blob": blob}
+                for i, blob in enumerate(blobs)
+            ]
+            if rows:
+                connection.execute(insert(SyncStatementRow), rows)
+
+    def wraps(self) -> list[StoredWrap]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(SyncWrapRow).order_by(SyncWrapRow.space_id, SyncWrapRow.epoch)
+            ).all()
+        return [StoredWrap(r.space_id, r.epoch, r.issuer, r.wrap) for r in rows]
+
+    def add_wrap(self, wrap: StoredWrap) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO sync_wraps (space_id, epoch, issuer, wrap) "
+                    "VALUES (:s, :e, :i, :w) ON CONFLICT DO NOTHING"
+                ),
+                {"s": wrap.space, "e": wrap.epoch, "i": wrap.issuer, "w": wrap.wrap},
+            )
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def outbox(self) -> list[OutboxEntry]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(SyncOutboxRow).order_by(SyncOutboxRow.record_id))
+            return [
+                OutboxEntry(
+                    r.mutation_id,
+                    r.space_id,
+                    r.record_id,
+                    r.base_revision,
+                    r.blob,
+                    None if r.content is None else json.loads(r.content),
+                )
+                for r in rows
+            ]
+
+    def pending_changes(self, spaces: Sequence[str], limit: int) -> list[PendingChange]:
+        if not spaces or limit <= 0:
+            return []
+        statement = (
+            select(RecordRow.id, RecordRow.space_id, RecordRow.revision, RecordContent.content)
+            .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .where(
+                RecordRow.dirty.is_(True),
+                RecordRow.space_id.in_(spaces),
+                RecordRow.id.not_in(select(SyncOutboxRow.record_id)),
+            )
+            .order_by(RecordRow.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [
+            PendingChange(
+                row.space_id,
+                row.id,
+                row.revision,
+                None if row.content is None else sealed_content(row.content),
+            )
+            for row in rows
+        ]
+
+    def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        if not entries:
+            return
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(SyncOutboxRow),
+                [
+                    {
+                        "record_id": e.record,
+                        "mutation_id": e.mutation_id,
+                        "space_id": e.space,
+                        "base_revision": e.base,
+                        "blob": e.blob,
+                        "content": None if e.content is None else _json(e.content),
+                    }
+                    for e in entries
+                ],
+            )
+
+    def drop_outbox(self, mutation_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == mutation_id)
+            )
+
+    def apply_accepted(self, entry: OutboxEntry, revision: int) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == entry.mutation_id)
+            )
+            row = connection.execute(
+                select(RecordRow.revision, RecordContent.content)
+                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                .where(RecordRow.id == entry.record)
+            ).first()
+            if row is None or row.revision >= revision:
+                return  # a re-sent entry answered again, after newer versions were merged
+            current = None if row.content is None else sealed_content(row.content)
+            # Edited again while the push was in flight: the newer edit still waits.
+            dirty = canonical(current) != canonical(entry.content)
+            self._set_sync_state(connection, entry.record, revision, dirty, row.content)
+            self._store_base(connection, entry.record, revision, entry.content)
+
+    def _set_sync_state(
+        self, connection: Connection, record: str, revision: int, dirty: bool, stored: str | None
+    ) -> None:
+        connection.execute(
+            update(RecordRow).where(RecordRow.id == record).values(revision=revision, dirty=dirty)
+        )
+        if stored is not None:
+            # The JSON copy carries the same bookkeeping, which ``RecordStore.get`` reads.
+            data = json.loads(stored)
+            data.update(revision=revision, dirty=dirty)
+            connection.execute(
+                update(RecordContent)
+                .where(RecordContent.id == record)
+                .values(content=json.dumps(data, ensure_ascii=False, sort_keys=True))
+            )
+
+    @staticmethod
+    def _store_base(
+        connection: Connection, record: str, revision: int, content: Content | None
+    ) -> None:
+        connection.execute(delete(RecordBase).where(RecordBase.id == record))
+        if content is not None:
+            connection.execute(
+                insert(RecordBase).values(id=record, revision=revision, content=_json(content))
+            )
+
+    def local_record(self, space: str, record: str) -> LocalRecord | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    RecordRow.record_type,
+                    RecordRow.revision,
+                    RecordRow.dirty,
+                    RecordRow.space_id,
+                    RecordContent.content,
+                )
+                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                .where(RecordRow.id == record)
+            ).first()
+            if row is None:
+                return None
+            base = connection.scalar(
+                select(RecordBase.content).where(
+                    RecordBase.id == record, RecordBase.revision == row.revision
+                )
+            )
+        return LocalRecord(
+            space=row.space_id,
+            record=record,
+            revision=row.revision,
+            content=None if row.content is None else sealed_content(row.content),
+            base=None if base is None else json.loads(base),
+            dirty=row.dirty,
+            rules=merge_rules(row.record_type),
+        )
+
+    def rules_for(self, content: Content) -> MergeRules:
+        return merge_rules(str(content.get("type", "")))
+
+    def apply_conflict(self, entry: OutboxEntry, settlement: Settlement) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == entry.mutation_id)
+            )
+            self._settle(connection, settlement)
+
+    # --- pulls ------------------------------------------------------------------------------
+
+    def cursors(self) -> dict[str, int]:
+        with self._engine.connect() as connection:
+            return {r.space_id: r.cursor for r in connection.execute(select(SyncCursorRow))}
+
+    def apply_page(self, space: str, cursor: int, settlements: Sequence[Settlement]) -> None:
+        with self._engine.begin() as connection:
+            for settlement in settlements:
+                self._settle(connection, settlement)
+            connection.execute(
+                text(
+                    "INSERT INTO sync_cursors (space_id, cursor) VALUES (:s, :c) "
+                    "ON CONFLICT (space_id) DO UPDATE SET cursor = excluded.cursor"
+                ),
+                {"s": space, "c": cursor},
+            )
+
+    def _settle(self, connection: Connection, settlement: Settlement) -> None:
+        remote = settlement.remote
+        record = remote.record
+        # An entry sealed before this merge would now be a stale compare-and-swap: the merged
+        # content is sealed afresh (the server answers a re-sent old id as it did the first time).
+        connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+        if settlement.content is None:
+            self._tombstone(connection, record, remote.revision, settlement.dirty)
+        else:
+            data = {**settlement.content, "revision": remote.revision, "dirty": settlement.dirty}
+            try:
+                parsed = from_dict(data)
+            except RecordFormatError as error:
+                self._keep_conflict(
+                    connection,
+                    remote.space,
+                    record,
+                    UNREADABLE_FORMAT,
+                    None,
+                    None,
+                    None,
+                    str(error),
+                )
+                return
+            self._records._write_all(connection, [parsed])
+        self._store_base(connection, record, remote.revision, remote.content)
+        for conflict in settlement.conflicts:
+            self._keep_conflict(
+                connection,
+                remote.space,
+                record,
+                FIELD_CONFLICT,
+                conflict.field,
+                conflict.base,
+                conflict.mine,
+                conflict.theirs,
+            )
+        for flag in sorted(settlement.flags):
+            self._keep_conflict(
+                connection, remote.space, record, flag.value, None, None, None, None
+            )
+        if settlement.duplicate is not None:
+            duplicate = {**settlement.duplicate, "id": new_id(), "revision": 0, "dirty": True}
+            self._records._write_all(connection, [from_dict(duplicate)])
+
+    def _tombstone(self, connection: Connection, record: str, revision: int, dirty: bool) -> None:
+        exists = connection.scalar(select(RecordRow.id).where(RecordRow.id == record))
+        if exists is None:
+            return  # deleted before this device ever had it: nothing to keep
+        remove_record(connection, record)
+        connection.execute(delete(RecordCode).where(RecordCode.record_id == record))
+        connection.execute(delete(RecordContent).where(RecordContent.id == record))
+        connection.execute(
+            update(RecordRow)
+            .where(RecordRow.id == record)
+            .values(
+                deleted=True,
+                dirty=dirty,
+                revision=revision,
+                label="",
+                status=None,
+                kind=None,
+                country=None,
+                date_from=None,
+                date_to=None,
+            )
+        )
+
+    @staticmethod
+    def _keep_conflict(
+        connection: Connection,
+        space: str,
+        record: str,
+        kind: str,
+        field: str | None,
+        base: Any,
+        mine: Any,
+        theirs: Any,
+    ) -> None:
+        if field is not None:
+            # A newer merge of the same field supersedes an unsettled older one.
+            connection.execute(
+                delete(SyncConflictRow).where(
+                    SyncConflictRow.record_id == record, SyncConflictRow.field == field
+                )
+            )
+        connection.execute(
+            insert(SyncConflictRow).values(
+                record_id=record,
+                space_id=space,
+                kind=kind,
+                field=field,
+                base=_json(base),
+                mine=_json(mine),
+                theirs=_json(theirs),
+            )
+        )
+
+    # --- people's decisions ----------------------------------------------------------------
+
+    def conflicts(self) -> list[StoredConflict]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(SyncConflictRow).order_by(SyncConflictRow.id)).all()
+        return [
+            StoredConflict(
+                r.id,
+                r.space_id,
+                r.record_id,
+                r.kind,
+                r.field,
+                json.loads(r.base),
+                json.loads(r.mine),
+                json.loads(r.theirs),
+            )
+            for r in rows
+        ]
+
+    def resolve_conflict(self, conflict_id: int, value: Any = None) -> None:
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(SyncConflictRow).where(SyncConflictRow.id == conflict_id)
+            ).first()
+            if row is None:
+                return
+            connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
+            if row.kind != FIELD_CONFLICT or row.field is None:
+                return  # a flag: read and dismissed
+            stored = connection.scalar(
+                select(RecordContent.content).where(RecordContent.id == row.record_id)
+            )
+            if stored is None:
+                return  # deleted since: nothing left to settle
+            data = json.loads(stored)
+            data[row.field] = value
+            data["dirty"] = True
+            self._records._write_all(connection, [from_dict(data)])
