@@ -22,7 +22,6 @@ def _converge(devices: list[Device], rounds: int = 2) -> None:
 
 def test_three_profiles_edit_offline_and_converge(server: Server, make_device: Any) -> None:
     space, devices = network_of(server, make_device, 3)
-    admin, alba, badu = devices
     _converge(devices, rounds=1)
     # Offline on three machines: each creates and edits its own records.
     made = {}
