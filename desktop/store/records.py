@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     delete,
+    exists,
     func,
     insert,
     literal_column,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from desktop.domain.dates import PartialDate
@@ -40,7 +40,7 @@ from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.errors import ProfileError
 from desktop.store.schema import RecordCode, RecordContent, RecordRow
-from desktop.store.search import index_records, match_expression, remove_record
+from desktop.store.search import index_records, match_expression, matching_ids, remove_record
 
 #: The field that names a record in lists, per type (the first found wins).
 _LABEL_FIELDS = ("title", "name", "filename", "act_type", "summary", "counterpart")
@@ -172,12 +172,29 @@ def _date_bounds(record: Record) -> tuple[str | None, str | None]:
     return None, None
 
 
+#: Text fields that hold codes, digests or references, not words a person would search for;
+#: indexing "water_cut_off" made every act match "water cut".
+_NOT_WORDS = frozenset(
+    {
+        "country",
+        "region",
+        "act_type",
+        "source_type",
+        "reliability",
+        "language",
+        "media_type",
+        "sha256",
+        "attachment_ref",
+    }
+)
+
+
 def _searchable_texts(record: Record) -> list[str]:
     spec = record_type(record)
     return [
         getattr(record, f.name)
         for f in spec.fields
-        if f.codec.kind == "text" and not f.name.endswith("_id") and f.name != "sha256"
+        if f.codec.kind == "text" and not f.name.endswith("_id") and f.name not in _NOT_WORDS
     ]
 
 
@@ -352,11 +369,7 @@ class RecordStore:
             if expression is None:
                 conditions.append(RecordRow.id.is_(None))
             else:
-                matching: Select[tuple[Any]] = (
-                    select(literal_column("record_id"))
-                    .select_from(text("search_index"))
-                    .where(text("search_index MATCH :fts").bindparams(fts=expression))
-                )
+                matching = matching_ids(expression, query.record_type)
                 conditions.append(RecordRow.id.in_(matching))
         if query.space_ids:
             conditions.append(RecordRow.space_id.in_(query.space_ids))
@@ -369,7 +382,19 @@ class RecordStore:
         if query.parent_id is not None:
             conditions.append(RecordRow.parent_id == query.parent_id)
         for field_name, codes in query.codes.items():
-            if codes:
+            if not codes:
+                continue
+            if searching:
+                # The search hits drive; probe each one's codes by primary key.
+                conditions.append(
+                    exists().where(
+                        RecordCode.record_id == RecordRow.id,
+                        RecordCode.field == field_name,
+                        RecordCode.code.in_(codes),
+                    )
+                )
+            else:
+                # The codes drive: one index range gives every matching id.
                 conditions.append(
                     RecordRow.id.in_(
                         select(RecordCode.record_id).where(
@@ -395,6 +420,17 @@ class RecordStore:
         column = _ORDERABLE.get(query.order_by, RecordRow.label)
         ordering = column.desc() if query.descending else column.asc()
         tiebreak = RecordRow.id.desc() if query.descending else RecordRow.id.asc()
+        # A deferred join: the page's ids come from the index alone (records is keyed by id,
+        # so every index carries it), and only those 200 rows are then read. A plain OFFSET
+        # would read every skipped row: 340 ms at row 50,000 of 100,000, against a few here.
+        ids = (
+            select(RecordRow.id)
+            .where(*self._conditions(query))
+            .order_by(ordering, tiebreak)
+            .offset(offset)
+            .limit(limit)
+            .subquery()
+        )
         statement = (
             select(
                 RecordRow.id,
@@ -407,10 +443,8 @@ class RecordStore:
                 RecordRow.updated_at,
                 RecordRow.dirty,
             )
-            .where(*self._conditions(query))
+            .join(ids, ids.c.id == RecordRow.id)
             .order_by(ordering, tiebreak)
-            .offset(offset)
-            .limit(limit)
         )
         with self._engine.connect() as connection:
             return [ListRow(*row) for row in connection.execute(statement)]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, literal_column, select, text
 
 #: Letters unified before anything else (NFKD handles hamza above/below and madda itself).
 _LETTERS = str.maketrans(
@@ -96,16 +97,11 @@ _FORGET = (
     ),
     text("DELETE FROM search_keys WHERE record_id = :i"),
 )
-# The FTS rowid is chosen here (next after the largest, found through its unique index), so
-# a batch needs no round trip per row to learn what SQLite assigned.
 _REMEMBER = (
+    text("INSERT INTO search_keys (record_id, record_type) VALUES (:i, :t)"),
     text(
-        "INSERT INTO search_keys (record_id, fts_rowid) VALUES "
-        "(:i, (SELECT coalesce(max(fts_rowid), 0) + 1 FROM search_keys))"
-    ),
-    text(
-        "INSERT INTO search_index (rowid, record_id, record_type, body) VALUES "
-        "((SELECT fts_rowid FROM search_keys WHERE record_id = :i), :i, :t, :b)"
+        "INSERT INTO search_index (rowid, body) VALUES "
+        "((SELECT fts_rowid FROM search_keys WHERE record_id = :i), :b)"
     ),
 )
 
@@ -126,18 +122,31 @@ def index_records(connection: Connection, entries: Sequence[dict[str, object]]) 
             bodies.append({"i": entry["i"], "t": entry["t"], "b": body})
     if bodies:
         for statement in _REMEMBER:
-            # Row by row inside one executemany: each key must exist before the next max().
             connection.execute(statement, bodies)
 
 
+def matching_ids(expression: str, record_type: str) -> Select[tuple[Any]]:
+    """A subquery of the ids of ``record_type`` records whose text matches ``expression``.
+
+    Only rowids come out of the index; search_keys, small enough to stay in memory, turns them
+    into ids and drops other types before any record is read.
+    """
+    hits: Select[tuple[Any]] = (
+        select(literal_column("rowid"))
+        .select_from(text("search_index"))
+        .where(text("search_index MATCH :fts").bindparams(fts=expression))
+    )
+    return (
+        select(literal_column("record_id"))
+        .select_from(text("search_keys"))
+        .where(literal_column("fts_rowid").in_(hits))
+        .where(literal_column("record_type") == record_type)
+    )
+
+
 def remove_record(connection: Connection, record_id: str) -> None:
-    # By rowid: a WHERE on an UNINDEXED FTS5 column would scan the whole index every time.
-    rowid = connection.execute(
-        text("SELECT fts_rowid FROM search_keys WHERE record_id = :i"), {"i": record_id}
-    ).scalar_one_or_none()
-    if rowid is not None:
-        connection.execute(text("DELETE FROM search_index WHERE rowid = :r"), {"r": rowid})
-        connection.execute(text("DELETE FROM search_keys WHERE record_id = :i"), {"i": record_id})
+    for statement in _FORGET:
+        connection.execute(statement, {"i": record_id})
 
 
 def search(
@@ -150,11 +159,14 @@ def search(
     expression = match_expression(query)
     if expression is None:
         return []
-    sql = "SELECT record_id FROM search_index WHERE search_index MATCH :q"
+    sql = (
+        "SELECT k.record_id FROM search_index JOIN search_keys AS k "
+        "ON k.fts_rowid = search_index.rowid WHERE search_index MATCH :q"
+    )
     params: dict[str, object] = {"q": expression, "limit": limit}
     if record_types:
         names = [f":t{n}" for n in range(len(record_types))]
-        sql += f" AND record_type IN ({', '.join(names)})"
+        sql += f" AND k.record_type IN ({', '.join(names)})"
         params.update({f"t{n}": value for n, value in enumerate(record_types)})
     sql += " ORDER BY bm25(search_index) LIMIT :limit"
     return [row[0] for row in connection.execute(text(sql), params)]

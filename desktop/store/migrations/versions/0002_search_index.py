@@ -17,18 +17,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Written out rather than imported: a migration must keep meaning what it meant when written.
+# Contentless: the index keeps no second copy of the text, and answers rowids only.
 CREATE = (
     "CREATE VIRTUAL TABLE search_index USING fts5("
-    "record_id UNINDEXED, record_type UNINDEXED, body, "
-    "tokenize = 'unicode61 remove_diacritics 2')"
+    "body, content = '', contentless_delete = 1, "
+    "tokenize = 'unicode61 remove_diacritics 2', "
+    # Prefix indexes: results appear while typing ("wat" → "water") without scanning every
+    # term that begins with the prefix.
+    "prefix = '2 3 4')"
 )
-
-
-# FTS5 can only find a row fast by its rowid; this maps each record to its row in the index.
+# Which record each row of the index is: the FTS rowid is this table's rowid.
 CREATE_KEYS = (
     "CREATE TABLE search_keys ("
-    "record_id VARCHAR(64) NOT NULL CONSTRAINT pk_search_keys PRIMARY KEY, "
-    "fts_rowid INTEGER NOT NULL CONSTRAINT uq_search_keys_fts_rowid UNIQUE)"
+    "fts_rowid INTEGER NOT NULL CONSTRAINT pk_search_keys PRIMARY KEY, "
+    "record_id VARCHAR(64) NOT NULL CONSTRAINT uq_search_keys_record_id UNIQUE, "
+    "record_type VARCHAR(32) NOT NULL)"
 )
 
 
