@@ -1,0 +1,57 @@
+"""Settling a remote version against the local record: clean takes theirs, dirty merges,
+display stamps never conflict, append-only duplicates keep both entries."""
+
+from __future__ import annotations
+
+from sync.client.engine import settle
+from sync.client.merge import MergeFlag
+from sync.client.state import LocalRecord, MergeRules, RemoteRecord
+
+RULES = MergeRules(fields={"name": "value", "notes": "lines"}, stamps=("updated_at",))
+
+
+def _local(content: dict[str, object] | None, base: dict[str, object], dirty: bool) -> LocalRecord:
+    return LocalRecord("s", "r", 1, content, base, dirty, RULES)
+
+
+def _remote(content: dict[str, object] | None) -> RemoteRecord:
+    return RemoteRecord("s", "r", 2, "a" * 32, content)
+
+
+BASE = {"name": "A", "notes": "1\n2\n3\n", "updated_at": "2026-01-01T00:00:00Z"}
+
+
+def test_a_clean_record_takes_the_remote_version() -> None:
+    theirs = {**BASE, "name": "B"}
+    settlement = settle(_local(BASE, BASE, dirty=False), _remote(theirs), RULES)
+    assert (settlement.content, settlement.dirty, settlement.conflicts) == (theirs, False, ())
+
+
+def test_stamps_take_the_later_text_and_never_conflict() -> None:
+    mine = {**BASE, "notes": "0\n1\n2\n3\n", "updated_at": "2026-03-01T00:00:00Z"}
+    theirs = {**BASE, "notes": "1\n2\n3\n4\n", "updated_at": "2026-02-01T00:00:00Z"}
+    settlement = settle(_local(mine, BASE, dirty=True), _remote(theirs), RULES)
+    assert settlement.conflicts == ()
+    assert settlement.content == {
+        "name": "A",
+        "notes": "0\n1\n2\n3\n4\n",
+        "updated_at": "2026-03-01T00:00:00Z",
+    }
+    assert settlement.dirty
+
+
+def test_a_dirty_record_equal_to_theirs_after_merging_is_clean() -> None:
+    theirs = {**BASE, "name": "B", "updated_at": "2026-02-01T00:00:00Z"}
+    mine = {**BASE, "name": "B", "updated_at": "2026-03-01T00:00:00Z"}
+    settlement = settle(_local(mine, BASE, dirty=True), _remote(theirs), RULES)
+    assert (settlement.content, settlement.dirty) == (theirs, False)
+
+
+def test_an_append_only_entry_with_two_contents_keeps_both() -> None:
+    rules = MergeRules(fields={"summary": "value"}, append_only=True)
+    mine, theirs = {"summary": "letter sent"}, {"summary": "reply received"}
+    local = LocalRecord("s", "r", 0, mine, None, True, rules)
+    settlement = settle(local, _remote(theirs), rules)
+    assert (settlement.content, settlement.duplicate) == (theirs, mine)
+    assert settlement.flags == frozenset({MergeFlag.DUPLICATE_ENTRY})
+    assert not settlement.dirty and settlement.conflicts == ()
