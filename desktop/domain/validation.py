@@ -13,7 +13,7 @@ from datetime import date
 from babel import Locale, UnknownLocaleError
 
 from desktop.domain.dates import PartialDate
-from desktop.domain.translation import _, format_number, ngettext
+from desktop.domain.translation import _, format_number, is_right_to_left, ngettext
 from desktop.domain.vocabularies import VocabularySet
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -150,9 +150,16 @@ def check_coordinates(
 
 
 def _shown_number(value: object) -> str:
+    """A number as the language writes it; in a right-to-left language, isolated (U+2066…2069).
+
+    Without the isolate, Arabic text shows "-90" as "90-": the minus sign follows the
+    surrounding right-to-left order.
+    """
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return format_number(value)
-    return str(value)
+        shown = format_number(value)
+    else:
+        shown = str(value)
+    return f"\u2066{shown}\u2069" if is_right_to_left() else shown
 
 
 def check_code(

@@ -21,8 +21,9 @@ from desktop.store.schema import AttachmentKeyRow
 
 #: Custody actions (codes of the ``custody_actions`` vocabulary) this module appends.
 IMPORTED = "imported"
-#: Opening a file reads it whole and checks its SHA-256 against the one taken at import.
-VERIFIED = "integrity_verified"
+#: Opening a file reads it whole and checks its SHA-256 against the one taken at import, so a
+#: view is also a verified read.
+VIEWED = "viewed"
 EXPORTED = "exported"
 
 _GENERIC_MEDIA_TYPE = "application/octet-stream"
@@ -212,7 +213,7 @@ class EvidenceStore:
         """The original in memory, verified; the custody log records the check."""
         evidence = self.require(evidence_id)
         data = self._vault.read_bytes(self._require_stored(evidence))
-        evidence = append_custody(evidence, actor=actor, action=VERIFIED)
+        evidence = append_custody(evidence, actor=actor, action=VIEWED)
         self.records.save(evidence)
         return OpenedEvidence(evidence, data)
 

@@ -31,7 +31,7 @@ def _latitude_error(space_id: str) -> str:
         ("en", "Latitude must be between -90 and 90; got 95.5."),
         ("es", "La latitud debe estar entre -90 y 90; se indicó 95,5."),
         ("fr", f"La latitude doit être comprise entre -90 et 90{NB}; valeur saisie{NB}: 95,5."),
-        ("ar", "يجب أن يكون خط العرض بين \u200e-90 و90؛ القيمة المدخلة: 95.5."),
+        ("ar", "يجب أن يكون خط العرض بين \u200e-90 و90؛ القيمة المدخلة: \u206695.5\u2069."),
     ],
 )
 def test_a_coordinate_error_in_each_language(space_id: str, language: str, expected: str) -> None:

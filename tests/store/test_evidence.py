@@ -79,7 +79,7 @@ def test_open_returns_the_original_and_logs_the_check(
     evidence = store.import_file(incident, original, actor="Amina")
     opened = store.open(evidence.id, actor="Amina")
     assert opened.data == original.read_bytes()
-    assert [e.action for e in opened.evidence.custody] == ["imported", "integrity_verified"]
+    assert [e.action for e in opened.evidence.custody] == ["imported", "viewed"]
     assert store.require(evidence.id).custody == opened.evidence.custody
 
 

@@ -122,7 +122,7 @@ def test_evidence_opens_from_memory_and_no_decrypted_copy_exists(
     assert viewer is not None and viewer.document is not None
     qtbot.waitUntil(lambda: viewer.document.pageCount() == 1)
     assert CANARY in viewer.page_text(0)
-    assert editor.selected_evidence().custody[-1].action == "integrity_verified"  # type: ignore[union-attr]
+    assert editor.selected_evidence().custody[-1].action == "viewed"  # type: ignore[union-attr]
     assert files_containing([profile.folder, tmp_path], CANARY) == []
     assert recent_files_containing(Path(tempfile.gettempdir()), started, CANARY) == []
     viewer.reject()
