@@ -43,7 +43,7 @@ from desktop.store.schema import RecordCode, RecordContent, RecordRow
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
 
 #: The field that names a record in lists, per type (the first found wins).
-_LABEL_FIELDS = ("title", "name", "filename", "act_type", "summary", "counterpart")
+_LABEL_FIELDS = ("title", "name", "alias", "filename", "act_type", "summary", "counterpart")
 #: The field that makes a record a child of another (its incident, group or organization).
 _PARENT_FIELDS = ("incident_id", "working_group_id", "organization_id")
 _DATE_FIELDS = (

@@ -240,3 +240,11 @@ def test_no_field_reaches_disk_in_plaintext(profile: Profile, store: RecordStore
     assert stored.count(canary) > 10  # the scan below has something to find
     assert files_containing([profile.folder], canary) == []
     json.loads("[" + stored + "]")
+
+
+def test_a_person_known_only_by_an_alias_is_listed_by_it(store: RecordStore) -> None:
+    from desktop.domain.records import Person
+
+    person = Person(space_id=new_id(), alias="La Maestra")
+    store.save(person, today=TODAY)
+    assert [row.label for row in store.page(RecordQuery("person"))] == ["La Maestra"]
