@@ -221,6 +221,15 @@ class RecordStore:
             with self._engine.begin() as connection:
                 self._write_all(connection, records)
 
+    def write_in(self, connection: Connection, records: Sequence[Record]) -> None:
+        """Store ``records`` inside the caller's transaction, without validating them.
+
+        For sync, which must write records, their bases and the cursor in one transaction:
+        what it writes arrived verified and merged, and a record from a newer peer must not be
+        refused for a rule this version doesn't know.
+        """
+        self._write_all(connection, records)
+
     def _write_all(self, connection: Connection, records: Sequence[Record]) -> None:
         # One executemany per statement: per-row statements cost more in SQLAlchemy than in
         # SQLite, which made a 100,000-incident import take minutes.

@@ -363,7 +363,7 @@ class ProfileSyncState:
                     str(error),
                 )
                 return
-            self._records._write_all(connection, [parsed])
+            self._records.write_in(connection, [parsed])
         self._store_base(connection, record, remote.revision, remote.content)
         for conflict in settlement.conflicts:
             self._keep_conflict(
@@ -382,7 +382,7 @@ class ProfileSyncState:
             )
         if settlement.duplicate is not None:
             duplicate = {**settlement.duplicate, "id": new_id(), "revision": 0, "dirty": True}
-            self._records._write_all(connection, [from_dict(duplicate)])
+            self._records.write_in(connection, [from_dict(duplicate)])
 
     def _tombstone(self, connection: Connection, record: str, revision: int, dirty: bool) -> None:
         exists = connection.scalar(select(RecordRow.id).where(RecordRow.id == record))
@@ -474,4 +474,4 @@ class ProfileSyncState:
             data = json.loads(stored)
             data[row.field] = value
             data["dirty"] = True
-            self._records._write_all(connection, [from_dict(data)])
+            self._records.write_in(connection, [from_dict(data)])
