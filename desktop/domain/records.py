@@ -654,10 +654,19 @@ class Evidence(Record):
     captured_at: datetime | None = None
     capture_metadata: tuple[tuple[str, str], ...] = ()
     custody: tuple[CustodyEntry, ...] = ()
+    # What another device needs to fetch and open the file. The record is sealed end to end,
+    # so the key reaches members only, never the server: the file key and the stream header
+    # (base64), and the SHA-256 of each sealed chunk in order (the chunks' sync addresses).
+    # Empty on evidence imported before schema 2: such a file stays on the device it was on.
+    attachment_key: str = ""
+    attachment_header: str = ""
+    attachment_chunks: tuple[str, ...] = ()
 
     def _content_errors(self, vocabularies: VocabularySet, today: date | None) -> list[FieldError]:
         errors = check_record_id("incident_id", self.incident_id, required=True)
         errors += check_required_text("attachment_ref", self.attachment_ref)
+        for index, address in enumerate(self.attachment_chunks):
+            errors += check_sha256(f"attachment_chunks[{index}]", address)
         errors += check_sha256("sha256", self.sha256)
         errors += check_required_text("filename", self.filename)
         if self.size < 0:
@@ -725,7 +734,8 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
 class RecordType:
     """One record type: its wire name, schema version, content fields and whether it is a log.
 
-    ``upgrades[n]`` turns a version-``n`` dict into version ``n + 1``; none exist yet.
+    ``upgrades[n]`` turns a version-``n`` dict into version ``n + 1`` (an older peer's record,
+    or one stored before this app was updated).
     """
 
     name: str
@@ -754,6 +764,17 @@ class RecordType:
 
 def _spec(name: str, codec: Codec, merge: Merge = Merge.VALUE) -> FieldSpec:
     return FieldSpec(name, codec, merge)
+
+
+def _evidence_v2(data: dict[str, Json]) -> dict[str, Json]:
+    """Evidence 1 → 2: the fields to fetch and open the file elsewhere, empty (not synced)."""
+    return {
+        **data,
+        "schema": 2,
+        "attachment_key": "",
+        "attachment_header": "",
+        "attachment_chunks": [],
+    }
 
 
 _LINES = Merge.LINES
@@ -880,7 +901,7 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType(
             "evidence",
             Evidence,
-            1,
+            2,
             (
                 _spec("incident_id", TEXT),
                 _spec("attachment_ref", TEXT),
@@ -892,7 +913,11 @@ RECORD_TYPES: dict[str, RecordType] = {
                 _spec("captured_at", OPTIONAL_DATETIME),
                 _spec("capture_metadata", PAIRS),
                 _spec("custody", CUSTODY, Merge.APPEND),
+                _spec("attachment_key", TEXT),
+                _spec("attachment_header", TEXT),
+                _spec("attachment_chunks", CODES),
             ),
+            upgrades={1: _evidence_v2},
         ),
         RecordType(
             "follow_up",
@@ -1066,3 +1091,15 @@ def consent_errors(
 def dataclass_field_names(cls: type[Record]) -> tuple[str, ...]:
     """The fields a record class really has, for checking ``RECORD_TYPES`` against them."""
     return tuple(f.name for f in fields(cls))
+
+
+def register_record_types(declared: Iterable[RecordType]) -> None:
+    """Add record types declared in another domain module to the one registry sync reads."""
+    for spec in declared:
+        RECORD_TYPES[spec.name] = spec
+        _TYPE_OF_CLASS[spec.cls] = spec
+
+
+# Materials, notes and alerts are declared in their own module; importing it here means any
+# reader of RECORD_TYPES (store, sync) sees them, whichever module was imported first.
+import desktop.domain.network_records  # noqa: E402, F401
