@@ -45,7 +45,15 @@ from desktop.store.search import index_records, match_expression, matching_ids, 
 #: The field that names a record in lists, per type (the first found wins).
 _LABEL_FIELDS = ("title", "name", "alias", "filename", "act_type", "summary", "counterpart")
 #: The field that makes a record a child of another (its incident, group or organization).
-_PARENT_FIELDS = ("incident_id", "working_group_id", "organization_id")
+_PARENT_FIELDS = (
+    "incident_id",
+    "alert_id",
+    "material_id",
+    "working_group_id",
+    "organization_id",
+)
+#: The field shown (and filtered) as a record's kind: an alert's urgency is its kind in lists.
+_KIND_FIELDS = ("kind", "urgency")
 _DATE_FIELDS = (
     ("start_date", "end_date"),
     ("occurred_on", None),
@@ -253,7 +261,7 @@ class RecordStore:
                     "label": _text(_first(data, _LABEL_FIELDS)) or "",
                     "parent_id": _text(_first(data, _PARENT_FIELDS)),
                     "status": _text(data.get("status")),
-                    "kind": _text(data.get("kind")),
+                    "kind": _text(_first(data, _KIND_FIELDS)),
                     "country": _text(data.get("country")),
                     "date_from": date_from,
                     "date_to": date_to,

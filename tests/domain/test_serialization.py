@@ -109,7 +109,11 @@ def test_the_declaration_matches_the_classes() -> None:
 
 
 def test_merge_rules_are_declared_where_sync_needs_them() -> None:
-    assert {name for name, spec in RECORD_TYPES.items() if spec.append_only} == {"follow_up"}
+    assert {name for name, spec in RECORD_TYPES.items() if spec.append_only} == {
+        "follow_up",
+        "sign_on",
+        "action",
+    }
     assert RECORD_TYPES["incident"].long_text_fields == ("narrative", "impact")
     assert RECORD_TYPES["evidence"].field("custody").merge is Merge.APPEND
     assert RECORD_TYPES["incident"].field("rights").merge is Merge.SET
