@@ -5,6 +5,7 @@ Import, open, export and delete keep the three consistent and append to the chai
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from desktop.store.errors import AttachmentDamaged, ProfileError
 from desktop.store.profile import Profile
 from desktop.store.records import RecordNotFound, RecordStore
 from desktop.store.schema import AttachmentKeyRow
+from sync.client.chunks import sealed_layout
+from sync.protocol import LIMITS
 
 #: Custody actions (codes of the ``custody_actions`` vocabulary) this module appends.
 IMPORTED = "imported"
@@ -92,6 +95,7 @@ class EvidenceStore:
         try:
             self._insert_key(stored)
             try:
+                key, header, chunks = self._transfer_fields(stored)
                 evidence = Evidence(
                     space_id=incident.space_id,
                     incident_id=incident.id,
@@ -101,6 +105,9 @@ class EvidenceStore:
                     size=stored.size,
                     media_type=media_type_of(path.name),
                     description=description,
+                    attachment_key=key,
+                    attachment_header=header,
+                    attachment_chunks=chunks,
                 )
                 evidence = append_custody(evidence, actor=actor, action=IMPORTED)
                 self.records.save(evidence)
@@ -111,6 +118,22 @@ class EvidenceStore:
             self._vault.delete(stored)
             raise
         return evidence
+
+    def _transfer_fields(self, stored: StoredAttachment) -> tuple[str, str, tuple[str, ...]]:
+        """What another member's device needs to fetch and open the file (sealed in the record).
+
+        A file of more chunks than a record may reference (16 MiB at 64 KiB chunks) stays on
+        this device: the fields are left empty and sync sends the record alone.
+        """
+        with open(self._vault.path_of(stored.attachment_id), "rb") as sealed:
+            header, addresses = sealed_layout(sealed)
+        if len(addresses) > LIMITS.max_chunk_refs:
+            return "", "", ()
+        return (
+            base64.b64encode(stored.file_key).decode("ascii"),
+            base64.b64encode(header).decode("ascii"),
+            tuple(addresses),
+        )
 
     def _insert_key(self, stored: StoredAttachment) -> None:
         with self._engine.begin() as connection:

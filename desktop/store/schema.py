@@ -210,3 +210,25 @@ class SyncConflictRow(StoreBase):
     base: Mapped[str] = mapped_column(Text, nullable=False)
     mine: Mapped[str] = mapped_column(Text, nullable=False)
     theirs: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class SyncChunkHeldRow(StoreBase):
+    """A sealed chunk the server is known to hold in a space (uploaded, or seen by ``HEAD``/
+    ``GET``), so a resumed upload asks only about the others."""
+
+    __tablename__ = "sync_chunks_held"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SyncChunkReceivedRow(StoreBase):
+    """A sealed chunk being downloaded: the bytes received so far (``complete`` once its SHA-256
+    matched). Kept until its file is assembled into the vault; a cut download resumes here."""
+
+    __tablename__ = "sync_chunks_received"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    complete: Mapped[bool] = mapped_column(nullable=False)

@@ -4,6 +4,7 @@ Bases, cursors, the sealed outbox, conflicts, device keys, statements, wraps and
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,12 +12,16 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.records import RECORD_TYPES, from_dict, new_id
+from desktop.store.attachments import AttachmentVault
+from desktop.store.files import fsync_folder
 from desktop.store.records import RecordStore
 from desktop.store.schema import (
     RecordBase,
     RecordCode,
     RecordContent,
     RecordRow,
+    SyncChunkHeldRow,
+    SyncChunkReceivedRow,
     SyncConflictRow,
     SyncCursorRow,
     SyncDeviceRow,
@@ -26,6 +31,7 @@ from desktop.store.schema import (
     SyncWrapRow,
 )
 from desktop.store.search import remove_record
+from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical
 from sync.client.state import (
     Content,
@@ -74,9 +80,11 @@ def _json(value: Any) -> str:
 class ProfileSyncState:
     """``SyncState`` over one unlocked profile's engine; each method is one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, vault: AttachmentVault | None = None) -> None:
+        """``vault``: the profile's attachments; without it files are neither sent nor fetched."""
         self._engine = engine
         self._records = RecordStore(engine)
+        self._vault = vault
 
     # --- identity -------------------------------------------------------------------------
 
@@ -475,3 +483,132 @@ class ProfileSyncState:
             data[row.field] = value
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
+
+    # --- attachment transfers (sync.client.chunks.AttachmentState) ----------------------------
+
+    def chunks_held(self, space: str) -> set[str]:
+        with self._engine.connect() as connection:
+            return set(
+                connection.scalars(
+                    select(SyncChunkHeldRow.address).where(SyncChunkHeldRow.space_id == space)
+                )
+            )
+
+    def mark_held(self, space: str, addresses: Sequence[str]) -> None:
+        if not addresses:
+            return
+        with self._engine.begin() as connection:
+            for address in addresses:
+                connection.execute(
+                    text(
+                        "INSERT INTO sync_chunks_held (space_id, address) VALUES (:s, :a) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"s": space, "a": address},
+                )
+
+    def forget_held(self, space: str, addresses: Sequence[str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncChunkHeldRow).where(
+                    SyncChunkHeldRow.space_id == space, SyncChunkHeldRow.address.in_(addresses)
+                )
+            )
+
+    def sealed_chunk(self, ref: AttachmentRef, index: int) -> bytes | None:
+        if self._vault is None:
+            return None
+        try:
+            with open(self._vault.path_of(ref.ref), "rb") as sealed:
+                sealed.seek(ref.offset_of(index))
+                return sealed.read(ref.sealed_chunk_size)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def wanted_attachments(self, limit: int) -> list[AttachmentRef]:
+        if self._vault is None:
+            return []
+        # Live records naming chunks whose file has no key row here yet.
+        query = text(
+            "SELECT r.space_id, c.content FROM records r JOIN record_contents c ON c.id = r.id "
+            "WHERE r.deleted = 0 "
+            "AND json_array_length(json_extract(c.content, '$.attachment_chunks')) > 0 "
+            "AND json_extract(c.content, '$.attachment_ref') NOT IN "
+            "(SELECT attachment_id FROM attachment_keys) "
+            "ORDER BY r.id LIMIT :limit"
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query, {"limit": limit}).all()
+        found = []
+        for row in rows:
+            ref = AttachmentRef.of(row.space_id, json.loads(row.content))
+            if ref is not None:
+                found.append(ref)
+        return found
+
+    def received(self, space: str, address: str) -> tuple[bytes, bool] | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(SyncChunkReceivedRow.data, SyncChunkReceivedRow.complete).where(
+                    SyncChunkReceivedRow.space_id == space,
+                    SyncChunkReceivedRow.address == address,
+                )
+            ).first()
+        return None if row is None else (bytes(row.data), bool(row.complete))
+
+    def save_received(self, space: str, address: str, data: bytes, complete: bool) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO sync_chunks_received (space_id, address, data, complete) "
+                    "VALUES (:s, :a, :d, :c) ON CONFLICT (space_id, address) "
+                    "DO UPDATE SET data = excluded.data, complete = excluded.complete"
+                ),
+                {"s": space, "a": address, "d": data, "c": complete},
+            )
+
+    def drop_received(self, space: str, addresses: Sequence[str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncChunkReceivedRow).where(
+                    SyncChunkReceivedRow.space_id == space,
+                    SyncChunkReceivedRow.address.in_(addresses),
+                )
+            )
+
+    def store_attachment(self, ref: AttachmentRef, chunks: Sequence[bytes]) -> None:
+        """The vault file first (written whole, then renamed), then its key row: a crash
+        between leaves a file without a key, which ``sweep_orphans`` erases."""
+        if self._vault is None:
+            raise RuntimeError("no vault to store the attachment in")
+        self._vault.folder.mkdir(parents=True, exist_ok=True)
+        final = self._vault.path_of(ref.ref)
+        partial = final.with_suffix(".partial")
+        sealed_size = len(ref.header) + sum(len(chunk) for chunk in chunks)
+        try:
+            with open(partial, "wb") as sink:
+                sink.write(ref.header)
+                for chunk in chunks:
+                    sink.write(chunk)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(partial, final)
+            fsync_folder(self._vault.folder)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO attachment_keys "
+                    "(attachment_id, file_key, sha256, size, sealed_size) "
+                    "VALUES (:i, :k, :h, :n, :z) ON CONFLICT DO NOTHING"
+                ),
+                {"i": ref.ref, "k": ref.key, "h": ref.sha256, "n": ref.size, "z": sealed_size},
+            )
+            connection.execute(
+                delete(SyncChunkReceivedRow).where(
+                    SyncChunkReceivedRow.space_id == ref.space,
+                    SyncChunkReceivedRow.address.in_(ref.chunks),
+                )
+            )

@@ -1,6 +1,7 @@
 """The sync engine: seal the outbox, push it with the cursors in one round trip, verify and merge.
 
-Records only (attachment chunks come later). Design, failure cases and limits: sync/ENGINE.md.
+Attachment chunks go up before the records naming them and come down after (chunks.py).
+Design, failure cases and limits: sync/ENGINE.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from sync.client.chunks import AttachmentState, ChunkTransfer, Progress, referenced_chunks
 from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
     Content,
@@ -105,6 +107,15 @@ class SyncReport:
     lost_spaces: list[str] = field(default_factory=list)
     #: Spaces joined on the server whose admin has not yet issued this device a key.
     awaiting_key: list[str] = field(default_factory=list)
+    #: Attachment chunks sent and received, and their body bytes (also in bytes_up/down).
+    chunks_up: int = 0
+    chunks_down: int = 0
+    chunk_bytes_up: int = 0
+    chunk_bytes_down: int = 0
+    #: Files assembled, verified and stored in the vault.
+    files_received: int = 0
+    #: (record, code) of files not stored: a chunk not matching its address, a file altered.
+    attachments_refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -199,10 +210,19 @@ class SyncEngine:
         *,
         page_bytes: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fetch_attachments: bool = True,
+        progress: Progress | None = None,
     ) -> None:
         self.state = state
         self.transport = transport
         self.page_bytes = page_bytes
+        #: Download files records name after each sync (off: the UI fetches on demand).
+        self.fetch_attachments = fetch_attachments
+        self.chunks = (
+            ChunkTransfer(state, transport, self._authorized, progress)
+            if isinstance(state, AttachmentState)
+            else None
+        )
         self._clock = clock
         self._token: str | None = None
         self._token_until = 0.0
@@ -346,12 +366,23 @@ class SyncEngine:
         report = SyncReport()
         traffic = self.transport.traffic
         start = (traffic.requests, traffic.bytes_up, traffic.bytes_down)
+        if self.chunks is not None:
+            self.chunks.report = type(self.chunks.report)()
         try:
             self._sync(report, discover or not self._discovered)
+            # Records first, files after: a record is useful at once, its file when it comes.
+            if self.chunks is not None and self.fetch_attachments:
+                self.chunks.download_wanted()
         finally:
             report.requests = traffic.requests - start[0]
             report.bytes_up = traffic.bytes_up - start[1]
             report.bytes_down = traffic.bytes_down - start[2]
+            if self.chunks is not None:
+                moved = self.chunks.report
+                report.chunks_up, report.chunks_down = moved.chunks_up, moved.chunks_down
+                report.chunk_bytes_up, report.chunk_bytes_down = moved.bytes_up, moved.bytes_down
+                report.files_received = moved.files_received
+                report.attachments_refused = list(moved.refused)
         return report
 
     def _sync(self, report: SyncReport, discover: bool) -> None:
@@ -372,11 +403,23 @@ class SyncEngine:
         merge left a record to push again or the outbox did not fit in one request."""
         readable = {space for space in keyring.logs if keyring.current_key(space) is not None}
         entries = self._seal_outbox(keys, keyring, readable)
+        if self.chunks is not None:
+            # A record that names chunks is pushed after them (else `chunk_missing`).
+            for entry in entries:
+                self.chunks.upload(entry.space, entry.content)
         cursors = self.state.cursors()
         pull = {space: cursors.get(space, 0) for space in sorted(readable)}
         request = SyncRequest(
             push=tuple(
-                Mutation(e.mutation_id, e.space, e.record, e.base, e.blob, e.content is None)
+                Mutation(
+                    e.mutation_id,
+                    e.space,
+                    e.record,
+                    e.base,
+                    e.blob,
+                    e.content is None,
+                    referenced_chunks(e.content),
+                )
                 for e in entries
             ),
             pull=pull,
@@ -479,6 +522,9 @@ class SyncEngine:
             self._count(settlement, report)
             return settlement.dirty
         self.state.drop_outbox(entry.mutation_id)
+        if result.code == ErrorCode.CHUNK_MISSING and isinstance(self.state, AttachmentState):
+            # Collected since we saw them: the next sync asks about them again and re-sends.
+            self.state.forget_held(entry.space, list(result.missing))
         report.rejected.append(Rejection(entry.space, entry.record, str(result.code or "rejected")))
         return False
 
