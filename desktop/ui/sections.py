@@ -23,7 +23,14 @@ def _incidents(profile: Profile, parent: QWidget) -> QWidget:
     return IncidentsPage(profile, parent)
 
 
+def _alerts(profile: Profile, parent: QWidget) -> QWidget:
+    from desktop.ui.alerts.page import AlertsPage
+
+    return AlertsPage(profile, parent)
+
+
 SECTION_PAGES: dict[str, PageFactory] = {
     "incidents": _incidents,
 }
 SECTION_PAGES["directory"] = DirectoryPage
+SECTION_PAGES["alerts"] = _alerts

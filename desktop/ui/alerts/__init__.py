@@ -1,0 +1,1 @@
+"""The Alerts section: open solidarity alerts by urgency and the network's collective response."""

@@ -1,0 +1,316 @@
+"""The forms of an alert's collective response: the alert itself and a letter in any language.
+
+They build records from what was typed; saving (and the store's validation) is the page's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain import vocabularies as vocab
+from desktop.domain.dates import InvalidDate, PartialDate
+from desktop.domain.network_records import (
+    ALERT_URGENCIES,
+    LETTER_KINDS,
+    Alert,
+    AlertUrgency,
+    Letter,
+    LetterKind,
+)
+from desktop.domain.translation import _, is_right_to_left
+from desktop.domain.validation import FieldError
+from desktop.ui.forms import MessageLabel, hold_window_size_hints
+
+#: The network's four languages, each named in itself so anyone can find their own.
+LETTER_LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("en", "English"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("ar", "العربية"),
+)
+LANGUAGE_NAMES = dict(LETTER_LANGUAGES)
+
+
+def fill_codes(combo: QComboBox, vocabulary: str, *, by_label: bool = False) -> None:
+    """Offer a vocabulary's terms in the current language, keeping the chosen code."""
+    chosen = combo.currentData()
+    combo.clear()
+    for code, label in vocab.default_vocabularies()[vocabulary].choices(by_label=by_label):
+        combo.addItem(label, code)
+    if chosen is not None:
+        combo.setCurrentIndex(max(combo.findData(chosen), 0))
+
+
+def choose(combo: QComboBox, code: str) -> None:
+    index = combo.findData(code)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
+    """Each problem on its own line, after the name of the field it is about."""
+    lines = []
+    for error in errors:
+        name = labels.get(error.field.split("[")[0])
+        lines.append(
+            _("{field}: {problem}").format(field=name, problem=error.message)
+            if name
+            else error.message
+        )
+    return "\n".join(lines)
+
+
+def text_direction_for(language: str) -> Qt.LayoutDirection:
+    """Arabic is typed right to left whatever the interface's language."""
+    if is_right_to_left(language):
+        return Qt.LayoutDirection.RightToLeft
+    return Qt.LayoutDirection.LeftToRight
+
+
+class AlertForm(QWidget):
+    """A new alert: who is threatened, how, when and where, how urgent, and what to ask for.
+
+    Signals:
+        submitted(object): the :class:`Alert` built from the form, to be saved.
+        cancelled(): the person gave up.
+    """
+
+    submitted = Signal(object)
+    cancelled = Signal()
+
+    def __init__(
+        self, space_id: str, people: list[tuple[str, str]], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("alertForm")
+        self.space_id = space_id
+        self.title = QLineEdit(self)
+        self.defenders = QListWidget(self)
+        self.defenders.setMaximumHeight(140)
+        for person_id, name in people:
+            item = QListWidgetItem(name, self.defenders)
+            item.setData(Qt.ItemDataRole.UserRole, person_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+        self.threat = QComboBox(self)
+        self.occurred_on = QLineEdit(self)
+        self.occurred_on.setText(date.today().isoformat())
+        self.country = QComboBox(self)
+        self.place = QLineEdit(self)
+        self.urgency = QComboBox(self)
+        self.requested = QPlainTextEdit(self)
+        self.requested.setTabChangesFocus(True)
+        self.message = MessageLabel(self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.cancelled)
+        self.form = QFormLayout()
+        self.labels: dict[str, QLabel] = {}
+        for name, widget in (
+            ("title", self.title),
+            ("defenders", self.defenders),
+            ("threat_type", self.threat),
+            ("occurred_on", self.occurred_on),
+            ("country", self.country),
+            ("place", self.place),
+            ("urgency", self.urgency),
+            ("requested_actions", self.requested),
+        ):
+            self.labels[name] = QLabel(self)
+            self.labels[name].setBuddy(widget)
+            self.form.addRow(self.labels[name], widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        choose(self.urgency, AlertUrgency.HIGH.value)
+
+    def field_labels(self) -> dict[str, str]:
+        return {
+            "title": _("Title"),
+            "defenders": _("Defenders concerned"),
+            "threat_type": _("Threat or attack"),
+            "occurred_on": _("Date"),
+            "country": _("Country"),
+            "place": _("Place"),
+            "urgency": _("Urgency"),
+            "requested_actions": _("Requested actions"),
+        }
+
+    def checked_defenders(self) -> tuple[str, ...]:
+        found = []
+        for row in range(self.defenders.count()):
+            item = self.defenders.item(row)
+            if item.checkState() == Qt.CheckState.Checked:
+                found.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return tuple(found)
+
+    def submit(self) -> None:
+        try:
+            occurred = PartialDate.parse(self.occurred_on.text().strip())
+        except InvalidDate:
+            self.show_problems(
+                [
+                    FieldError(
+                        "occurred_on",
+                        "invalid_date",
+                        _("Write a date as 2025-06-30, 2025-06 or 2025."),
+                    )
+                ]
+            )
+            return
+        alert = Alert(
+            space_id=self.space_id,
+            title=self.title.text().strip(),
+            defenders=self.checked_defenders(),
+            threat_type=self.threat.currentData() or "",
+            occurred_on=occurred,
+            country=self.country.currentData() or "",
+            place=self.place.text().strip(),
+            urgency=AlertUrgency(self.urgency.currentData()),
+            requested_actions=self.requested.toPlainText(),
+        )
+        errors = alert.validate()
+        if errors:
+            self.show_problems(errors)
+            return
+        self.message.clear_message()
+        self.submitted.emit(alert)
+
+    def show_problems(self, errors: list[FieldError]) -> None:
+        self.message.say(problems_text(errors, self.field_labels()))
+
+    def retranslate(self) -> None:
+        for name, text in self.field_labels().items():
+            self.labels[name].setText(text)
+        self.title.setPlaceholderText(_("Who is threatened, and how"))
+        self.occurred_on.setPlaceholderText(_("2025-06-30, 2025-06 or 2025"))
+        self.requested.setPlaceholderText(_("One action per line: write to…, call…, share…"))
+        fill_codes(self.threat, vocab.DEFENDER_THREATS)
+        fill_codes(self.country, vocab.COUNTRIES, by_label=True)
+        fill_codes(self.urgency, ALERT_URGENCIES)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class LetterDialog(QDialog):
+    """Draft a collective letter or petition in one of the network's languages.
+
+    The text runs right to left as soon as Arabic is chosen, whatever the interface language.
+
+    Signals:
+        drafted(object): the :class:`Letter` to save.
+    """
+
+    drafted = Signal(object)
+
+    def __init__(
+        self, space_id: str, alert_id: str, drafted_by: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("letterDialog")
+        self.letter = Letter(space_id=space_id, alert_id=alert_id, drafted_by=drafted_by)
+        self.language = QComboBox(self)
+        for code, name in LETTER_LANGUAGES:
+            self.language.addItem(name, code)
+        self.kind = QComboBox(self)
+        self.title = QLineEdit(self)
+        self.text = QPlainTextEdit(self)
+        self.text.setTabChangesFocus(True)
+        self.drafted_by = QLineEdit(drafted_by, self)
+        self.message = MessageLabel(self)
+        self.form = QFormLayout()
+        self.labels: dict[str, QLabel] = {}
+        for name, widget in (
+            ("language", self.language),
+            ("kind", self.kind),
+            ("title", self.title),
+            ("text", self.text),
+            ("drafted_by", self.drafted_by),
+        ):
+            self.labels[name] = QLabel(self)
+            self.labels[name].setBuddy(widget)
+            self.form.addRow(self.labels[name], widget)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+        self.language.currentIndexChanged.connect(self._language_chosen)
+        self.retranslate()
+        self._language_chosen()
+        hold_window_size_hints(self)
+        self.resize(620, 520)
+
+    def _language_chosen(self) -> None:
+        direction = text_direction_for(str(self.language.currentData()))
+        for editor in (self.title, self.text):
+            editor.setLayoutDirection(direction)
+        # The paragraph's own direction, not only the widget's: the text aligns and flows
+        # right to left even in an English interface.
+        option = self.text.document().defaultTextOption()
+        option.setTextDirection(direction)
+        self.text.document().setDefaultTextOption(option)
+
+    def field_labels(self) -> dict[str, str]:
+        return {
+            "language": _("Language"),
+            "kind": _("Kind"),
+            "title": _("Title"),
+            "text": _("Text"),
+            "drafted_by": _("Drafted by"),
+        }
+
+    def submit(self) -> None:
+        letter = replace(
+            self.letter,
+            language=str(self.language.currentData()),
+            kind=LetterKind(self.kind.currentData()),
+            title=self.title.text().strip(),
+            text=self.text.toPlainText(),
+            drafted_by=self.drafted_by.text().strip(),
+        )
+        errors = letter.validate()
+        if errors:
+            self.message.say(problems_text(errors, self.field_labels()))
+            return
+        self.drafted.emit(letter)
+        self.accept()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Collective letter"))
+        for name, text in self.field_labels().items():
+            self.labels[name].setText(text)
+        fill_codes(self.kind, LETTER_KINDS)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)

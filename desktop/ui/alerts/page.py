@@ -1,0 +1,585 @@
+"""The Alerts section: open alerts by urgency, and an alert's page with the network's response.
+
+Letters per language, sign-ons (one per organization), referrals, actions; saved on workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain import vocabularies as vocab
+from desktop.domain.dates import PartialDate
+from desktop.domain.network_records import (
+    ALERT_STATUSES,
+    ALERT_URGENCIES,
+    LETTER_KINDS,
+    PROTECTION_MECHANISMS,
+    REFERRAL_STATUSES,
+    Action,
+    Alert,
+    AlertStatus,
+    Letter,
+    Referral,
+    ReferralStatus,
+    SignOn,
+    signed_organizations,
+)
+from desktop.domain.records import Person, Record, edit
+from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.profile import Profile
+from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
+from desktop.store.spaces import local_spaces
+from desktop.ui.alerts.forms import (
+    LANGUAGE_NAMES,
+    AlertForm,
+    LetterDialog,
+    choose,
+    fill_codes,
+    problems_text,
+)
+from desktop.ui.alerts.model import ID_ROLE, AlertListModel
+from desktop.ui.directory.model import select_row
+from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
+from desktop.ui.incidents.display import describe_partial, vocabulary_label
+from desktop.ui.jobs import JobState, run_job
+
+#: How many directory entries the choosers offer; a network has far fewer organizations.
+CHOOSER_LIMIT = 2000
+
+
+def _names(store: RecordStore, record_type: str) -> list[tuple[str, str]]:
+    rows = store.page(RecordQuery(record_type), 0, CHOOSER_LIMIT)
+    return [(row.id, row.label or "—") for row in rows]
+
+
+@dataclass
+class AlertBundle:
+    """An alert and everything the network did about it, read in one job."""
+
+    alert: Alert
+    people: dict[str, str]
+    organizations: list[tuple[str, str]]
+    letters: list[Letter] = field(default_factory=list)
+    sign_ons: list[SignOn] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+
+def load_alert(store: RecordStore, alert_id: str) -> AlertBundle:
+    alert = store.require(alert_id)
+    assert isinstance(alert, Alert)
+    people = {}
+    for person_id in alert.defenders:
+        person = store.get(person_id)
+        if isinstance(person, Person):
+            people[person_id] = person.name or person.alias
+    bundle = AlertBundle(alert, people, _names(store, "organization"))
+    for child in store.children(alert_id, "letter"):
+        assert isinstance(child, Letter)
+        bundle.letters.append(child)
+    for child in store.children(alert_id, "sign_on"):
+        assert isinstance(child, SignOn)
+        bundle.sign_ons.append(child)
+    for child in store.children(alert_id, "referral"):
+        assert isinstance(child, Referral)
+        bundle.referrals.append(child)
+    for child in store.children(alert_id, "action"):
+        assert isinstance(child, Action)
+        bundle.actions.append(child)
+    return bundle
+
+
+class AlertDetail(QWidget):
+    """One alert's page: the case, its status, letters, sign-ons, referrals and actions.
+
+    Signals:
+        loaded(): the alert and its response were read and shown.
+        changed(): something was saved (the list may need to show a new status).
+    """
+
+    loaded = Signal()
+    changed = Signal()
+
+    def __init__(self, store: RecordStore, alert_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("alertDetail")
+        self.store = store
+        self.alert_id = alert_id
+        self.bundle: AlertBundle | None = None
+        self.letter_dialog: LetterDialog | None = None
+
+        self.title = heading(self)
+        self.summary = paragraph(self)
+        self.defenders = paragraph(self)
+        self.requested = paragraph(self)
+        self.status = QComboBox(self)
+        self.status_button = QPushButton(self)
+        self.status_button.clicked.connect(self.change_status)
+
+        self.letters_box = QGroupBox(self)
+        self.letters = QListWidget(self.letters_box)
+        self.add_letter_button = QPushButton(self.letters_box)
+        self.add_letter_button.clicked.connect(self.add_letter)
+        box = QVBoxLayout(self.letters_box)
+        box.addWidget(self.letters)
+        box.addWidget(self.add_letter_button, 0, Qt.AlignmentFlag.AlignLeading)
+
+        self.sign_box = QGroupBox(self)
+        self.sign_count = QLabel(self.sign_box)
+        self.signatures = QListWidget(self.sign_box)
+        self.organization = QComboBox(self.sign_box)
+        self.signed_by = QLineEdit(self.sign_box)
+        self.sign_button = QPushButton(self.sign_box)
+        self.sign_button.clicked.connect(self.sign)
+        sign_row = QHBoxLayout()
+        sign_row.addWidget(self.organization, 2)
+        sign_row.addWidget(self.signed_by, 2)
+        sign_row.addWidget(self.sign_button)
+        box = QVBoxLayout(self.sign_box)
+        box.addWidget(self.sign_count)
+        box.addWidget(self.signatures)
+        box.addLayout(sign_row)
+
+        self.referral_box = QGroupBox(self)
+        self.referrals = QListWidget(self.referral_box)
+        self.mechanism = QComboBox(self.referral_box)
+        self.referral_status = QComboBox(self.referral_box)
+        self.refer_button = QPushButton(self.referral_box)
+        self.refer_button.clicked.connect(self.refer)
+        refer_row = QHBoxLayout()
+        refer_row.addWidget(self.mechanism, 3)
+        refer_row.addWidget(self.referral_status, 1)
+        refer_row.addWidget(self.refer_button)
+        box = QVBoxLayout(self.referral_box)
+        box.addWidget(self.referrals)
+        box.addLayout(refer_row)
+
+        self.action_box = QGroupBox(self)
+        self.action_list = QListWidget(self.action_box)
+        self.action_text = QLineEdit(self.action_box)
+        self.action_by = QLineEdit(self.action_box)
+        self.action_button = QPushButton(self.action_box)
+        self.action_button.clicked.connect(self.report_action)
+        action_row = QHBoxLayout()
+        action_row.addWidget(self.action_text, 3)
+        action_row.addWidget(self.action_by, 1)
+        action_row.addWidget(self.action_button)
+        box = QVBoxLayout(self.action_box)
+        box.addWidget(self.action_list)
+        box.addLayout(action_row)
+
+        for listing in (self.letters, self.signatures, self.referrals, self.action_list):
+            listing.setMaximumHeight(120)
+        self.message = MessageLabel(self)
+
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status)
+        status_row.addWidget(self.status_button)
+        status_row.addStretch(1)
+        inner = QWidget(self)
+        column = QVBoxLayout(inner)
+        column.addWidget(self.title)
+        column.addWidget(self.summary)
+        column.addWidget(self.defenders)
+        column.addWidget(self.requested)
+        column.addLayout(status_row)
+        column.addWidget(self.message)
+        for group in (self.letters_box, self.sign_box, self.referral_box, self.action_box):
+            column.addWidget(group)
+        column.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        self.retranslate()
+        self.reload()
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        store, alert_id = self.store, self.alert_id
+        run_job(
+            self,
+            lambda _state: load_alert(store, alert_id),
+            on_success=self._show,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+        )
+
+    def _show(self, bundle: AlertBundle) -> None:
+        self.bundle = bundle
+        chosen = self.organization.currentData()
+        self.organization.clear()
+        for organization_id, name in bundle.organizations:
+            self.organization.addItem(name, organization_id)
+        if chosen is not None:
+            choose(self.organization, chosen)
+        self._fill()
+        self.loaded.emit()
+
+    def _fill(self) -> None:
+        bundle = self.bundle
+        if bundle is None:
+            return
+        alert = bundle.alert
+        self.title.setText(alert.title)
+        place = ", ".join(
+            part for part in (alert.place, vocabulary_label(vocab.COUNTRIES, alert.country)) if part
+        )
+        self.summary.setText(
+            _("{urgency} · {threat} · {date} · {place}").format(
+                urgency=vocabulary_label(ALERT_URGENCIES, alert.urgency.value),
+                threat=vocabulary_label(vocab.DEFENDER_THREATS, alert.threat_type),
+                date=describe_partial(alert.occurred_on),
+                place=place,
+            )
+        )
+        names = [bundle.people.get(person_id, "—") for person_id in alert.defenders]
+        self.defenders.setText(_("Defenders concerned: {names}").format(names=", ".join(names)))
+        self.requested.setText(
+            _("Requested actions:\n{actions}").format(actions=alert.requested_actions.strip())
+            if alert.requested_actions.strip()
+            else ""
+        )
+        choose(self.status, alert.status.value)
+        self.letters.clear()
+        for letter in bundle.letters:
+            self.letters.addItem(
+                _("{language} · {kind}: {title} (drafted by {author})").format(
+                    language=LANGUAGE_NAMES.get(letter.language, letter.language),
+                    kind=vocabulary_label(LETTER_KINDS, letter.kind.value),
+                    title=letter.title,
+                    author=letter.drafted_by or "—",
+                )
+            )
+        organizations = dict(bundle.organizations)
+        signed = signed_organizations(bundle.sign_ons)
+        self.sign_count.setText(
+            ngettext(
+                "{count} organization has signed",
+                "{count} organizations have signed",
+                len(signed),
+            ).format(count=format_number(len(signed)))
+        )
+        self.signatures.clear()
+        for organization_id in signed:
+            first = next(s for s in bundle.sign_ons if s.organization_id == organization_id)
+            self.signatures.addItem(
+                _("{organization} — signed by {person}, {date}").format(
+                    organization=organizations.get(organization_id, "—"),
+                    person=first.signed_by,
+                    date=describe_partial(first.signed_on),
+                )
+            )
+        self.referrals.clear()
+        for referral in bundle.referrals:
+            self.referrals.addItem(
+                _("{mechanism}: {status}").format(
+                    mechanism=vocabulary_label(PROTECTION_MECHANISMS, referral.mechanism),
+                    status=vocabulary_label(REFERRAL_STATUSES, referral.status.value),
+                )
+            )
+        self.action_list.clear()
+        for action in bundle.actions:
+            self.action_list.addItem(
+                _("{date} · {person}: {action}").format(
+                    date=describe_partial(action.occurred_on),
+                    person=action.done_by,
+                    action=action.summary,
+                )
+            )
+        self.sign_button.setEnabled(bool(bundle.organizations))
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def _save(self, record: Record, labels: dict[str, str]) -> None:
+        store = self.store
+
+        def saved(_result: object) -> None:
+            self.message.clear_message()
+            self.changed.emit()
+            self.reload()
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, InvalidRecord):
+                self.message.say(problems_text(error.errors, labels))
+            else:
+                self.message.say(failure_message(error))
+
+        run_job(
+            self,
+            lambda _state: store.save(record),
+            on_success=saved,
+            on_failure=refused,
+            writes=True,
+        )
+
+    def change_status(self) -> None:
+        if self.bundle is None:
+            return
+        status = AlertStatus(self.status.currentData())
+        if status is self.bundle.alert.status:
+            return
+        self._save(edit(self.bundle.alert, status=status), {"status": _("Status")})
+
+    def add_letter(self) -> None:
+        if self.bundle is None:
+            return
+        alert = self.bundle.alert
+        dialog = LetterDialog(alert.space_id, alert.id, self.signed_by.text().strip(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.drafted.connect(lambda letter: self._save(letter, dialog.field_labels()))
+        dialog.destroyed.connect(self._letter_dialog_gone)
+        self.letter_dialog = dialog
+        dialog.open()
+
+    def _letter_dialog_gone(self) -> None:
+        self.letter_dialog = None
+
+    def sign(self) -> None:
+        if self.bundle is None:
+            return
+        sign_on = SignOn(
+            space_id=self.bundle.alert.space_id,
+            alert_id=self.alert_id,
+            organization_id=str(self.organization.currentData() or ""),
+            signed_by=self.signed_by.text().strip(),
+            signed_on=PartialDate.from_date(date.today()),
+        )
+        labels = {"organization_id": _("Organization"), "signed_by": _("Signed by")}
+        self._save(sign_on, labels)
+
+    def refer(self) -> None:
+        if self.bundle is None:
+            return
+        status = ReferralStatus(self.referral_status.currentData())
+        referral = Referral(
+            space_id=self.bundle.alert.space_id,
+            alert_id=self.alert_id,
+            mechanism=str(self.mechanism.currentData() or ""),
+            status=status,
+            submitted_on=None
+            if status is ReferralStatus.PREPARING
+            else PartialDate.from_date(date.today()),
+        )
+        self._save(referral, {"mechanism": _("Protection mechanism")})
+
+    def report_action(self) -> None:
+        if self.bundle is None:
+            return
+        action = Action(
+            space_id=self.bundle.alert.space_id,
+            alert_id=self.alert_id,
+            summary=self.action_text.text().strip(),
+            done_by=self.action_by.text().strip(),
+            occurred_on=PartialDate.from_date(date.today()),
+        )
+        self._save(action, {"summary": _("What was done"), "done_by": _("By whom")})
+
+    def clear(self) -> None:
+        """At lock: forget what was shown."""
+        self.bundle = None
+        for listing in (self.letters, self.signatures, self.referrals, self.action_list):
+            listing.clear()
+        if self.letter_dialog is not None:
+            self.letter_dialog.close()
+
+    def retranslate(self) -> None:
+        self.status_button.setText(_("Change status"))
+        self.letters_box.setTitle(_("Letters and petitions"))
+        self.add_letter_button.setText(_("Add a letter…"))
+        self.sign_box.setTitle(_("Organizations signing"))
+        self.signed_by.setPlaceholderText(_("Your name"))
+        self.sign_button.setText(_("Sign for this organization"))
+        self.referral_box.setTitle(_("Referrals to protection mechanisms"))
+        self.refer_button.setText(_("Add referral"))
+        self.action_box.setTitle(_("Actions taken"))
+        self.action_text.setPlaceholderText(_("What you did"))
+        self.action_by.setPlaceholderText(_("Who did it"))
+        self.action_button.setText(_("Report action"))
+        fill_codes(self.status, ALERT_STATUSES)
+        fill_codes(self.mechanism, PROTECTION_MECHANISMS)
+        fill_codes(self.referral_status, REFERRAL_STATUSES)
+        self._fill()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class AlertsPage(QWidget):
+    """Open alerts by urgency, "New alert", and the chosen alert's page beside the list.
+
+    Signals:
+        alert_opened(object): the :class:`AlertDetail` just shown (tests, screenshots).
+        alert_saved(str): the id of a new alert, once stored.
+    """
+
+    alert_opened = Signal(object)
+    alert_saved = Signal(str)
+
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.profile = profile
+        self.store = RecordStore(profile.engine)
+        self.form: AlertForm | None = None
+        self.detail: AlertDetail | None = None
+
+        self.heading = heading(self)
+        self.count_label = QLabel(self)
+        self.new_button = QPushButton(self)
+        self.new_button.clicked.connect(self.new_alert)
+        self.message = MessageLabel(self)
+        self.model = AlertListModel(self.store, self)
+        self.model.counted.connect(self._counted)
+        self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
+        self.view = QTableView(self)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.view.activated.connect(self._activated)
+        self.view.clicked.connect(self._activated)
+        self.side = QStackedWidget(self)
+        self.placeholder = paragraph(self.side)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.side.addWidget(self.placeholder)
+
+        top = QHBoxLayout()
+        top.addWidget(self.heading)
+        top.addStretch(1)
+        top.addWidget(self.count_label)
+        top.addWidget(self.new_button)
+        splitter = QSplitter(self)
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.side)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        # Shown alone (tests, screenshots) the page is a window: never let a longer alert or
+        # translation re-constrain it, which offscreen platforms warn about.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addLayout(top)
+        layout.addWidget(self.message)
+        layout.addWidget(splitter, 1)
+        self.retranslate()
+        self.model.refresh()
+
+    def _counted(self, total: int) -> None:
+        self.count_label.setText(
+            ngettext("{count} open alert", "{count} open alerts", total).format(
+                count=format_number(total)
+            )
+        )
+
+    def _activated(self, index: QModelIndex) -> None:
+        alert_id = index.data(ID_ROLE)
+        if alert_id:
+            self.open_alert(str(alert_id))
+
+    def _replace_side(self, widget: QWidget) -> None:
+        for old in (self.form, self.detail):
+            if old is not None and old is not widget:
+                self.side.removeWidget(old)
+                old.deleteLater()
+        self.side.addWidget(widget)
+        self.side.setCurrentWidget(widget)
+
+    def new_alert(self) -> None:
+        store = self.store
+
+        def read(_state: JobState) -> tuple[str, list[tuple[str, str]]]:
+            return local_spaces(store).network.id, _names(store, "person")
+
+        run_job(
+            self,
+            read,
+            on_success=lambda found: self._show_form(*found),
+            on_failure=lambda error: self.message.say(failure_message(error)),
+        )
+
+    def _show_form(self, space_id: str, people: list[tuple[str, str]]) -> None:
+        form = AlertForm(space_id, people, self.side)
+        form.submitted.connect(self._save_alert)
+        form.cancelled.connect(lambda: self.side.setCurrentWidget(self.placeholder))
+        self._replace_side(form)
+        self.detail = None
+        self.form = form
+        form.title.setFocus()
+
+    def _save_alert(self, alert: Alert) -> None:
+        store, form = self.store, self.form
+
+        def refused(error: BaseException) -> None:
+            if form is not None and isinstance(error, InvalidRecord):
+                form.show_problems(error.errors)
+            else:
+                self.message.say(failure_message(error))
+
+        def saved(_result: object) -> None:
+            self.model.refresh()
+            self.open_alert(alert.id)
+            self.alert_saved.emit(alert.id)
+
+        run_job(
+            self,
+            lambda _state: store.save(alert),
+            on_success=saved,
+            on_failure=refused,
+            writes=True,
+        )
+
+    def open_alert(self, alert_id: str) -> None:
+        detail = AlertDetail(self.store, alert_id, self.side)
+        detail.changed.connect(self.model.refresh)
+        self._replace_side(detail)
+        self.form = None
+        self.detail = detail
+        row = self.model.row_of(alert_id)
+        if row >= 0:
+            select_row(self.view, row)
+        self.alert_opened.emit(detail)
+
+    def tear_down(self) -> None:
+        """At lock: stop reading, forget every row and the alert shown."""
+        self.model.clear()
+        if self.detail is not None:
+            self.detail.clear()
+
+    def retranslate(self) -> None:
+        self.heading.setText(_("Solidarity alerts"))
+        self.new_button.setText(_("New alert"))
+        self.placeholder.setText(_("Choose an alert to see the network's response."))
+        self.model.retranslate()
+        if self.model.total is not None:
+            self._counted(self.model.total)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
