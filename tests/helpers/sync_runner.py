@@ -1,0 +1,114 @@
+"""One client sync in its own process, so a test can kill it with SIGKILL at a chosen point.
+``--pause PHASE`` prints ``PAUSED <phase>`` there and waits (bounded) to be killed by pid.
+
+    python -m tests.helpers.sync_runner --folder F --url U [--pause after-answer] [--page-bytes N]
+
+Phases: ``before-send`` (outbox sealed and stored, nothing sent), ``after-answer`` (the server
+applied the push, its answer not yet stored), ``mid-pull`` (the first page stored, more to
+come), ``mid-upload`` (one chunk sent, the others not). Without a pause it syncs and prints the
+report as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from desktop.store.profile import unlock
+from desktop.store.sync_state import ProfileSyncState
+from sync.client.chunks import ChunkTransfer
+from sync.client.engine import SyncEngine
+from sync.client.transport import Offline, Transport
+from tests.helpers.profiles import PASSPHRASE
+
+PHASES = ("before-send", "after-answer", "mid-pull", "mid-upload")
+#: A paused runner that nobody kills ends by itself: a broken test must not leave it behind.
+PAUSE_LIMIT_SECONDS = 60
+
+
+def _pause(phase: str) -> None:
+    print(f"PAUSED {phase}", flush=True)
+    time.sleep(PAUSE_LIMIT_SECONDS)
+    sys.exit(3)
+
+
+def _install_pause(phase: str, engine: SyncEngine, state: ProfileSyncState) -> None:
+    transport = engine.transport
+    if phase in ("before-send", "after-answer"):
+        original_sync = transport.sync
+
+        def sync(request: Any, token: str) -> Any:
+            if request.push and phase == "before-send":
+                _pause(phase)
+            response = original_sync(request, token)
+            if request.push and phase == "after-answer":
+                _pause(phase)
+            return response
+
+        transport.sync = sync  # type: ignore[method-assign]
+    elif phase == "mid-pull":
+        original_apply = state.apply_page
+
+        def apply_page(space: str, cursor: int, settlements: Any) -> None:
+            original_apply(space, cursor, settlements)
+            _pause(phase)
+
+        state.apply_page = apply_page  # type: ignore[method-assign]
+    elif phase == "mid-upload":
+        chunks = engine.chunks
+        assert isinstance(chunks, ChunkTransfer)
+        original_put = chunks._put
+
+        def put(space: str, address: str, data: bytes, token: str) -> None:
+            original_put(space, address, data, token)
+            _pause(phase)
+
+        chunks._put = put  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--pause", choices=PHASES)
+    parser.add_argument("--page-bytes", type=int)
+    args = parser.parse_args(argv)
+    profile = unlock(args.folder, PASSPHRASE)
+    try:
+        state = ProfileSyncState(profile.engine, profile.attachments)
+        engine = SyncEngine(state, Transport(args.url), page_bytes=args.page_bytes)
+        if args.pause:
+            _install_pause(args.pause, engine, state)
+        try:
+            report = engine.sync_once(discover=True)
+        except Offline as error:
+            print(json.dumps({"offline": str(error)}), flush=True)
+            return 2
+        print(
+            json.dumps(
+                {
+                    "pushed": report.pushed,
+                    "pulled": report.pulled,
+                    "conflicts": report.conflicts,
+                    "refused": len(report.refused),
+                    "rejected": len(report.rejected),
+                    "bytes_down": report.bytes_down,
+                    "bytes_up": report.bytes_up,
+                    "chunks_up": report.chunks_up,
+                    "chunks_down": report.chunks_down,
+                    "files_received": report.files_received,
+                }
+            ),
+            flush=True,
+        )
+        return 0
+    finally:
+        profile.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
