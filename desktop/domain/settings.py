@@ -6,6 +6,7 @@ list, so a setting added here appears in both places with no other change.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ class Setting:
     maximum: int | None = None
     device_hint: bool = False
     section: str = field(default=N_("General"))
+    #: For ``"str"``: a regular expression a non-empty value must match in full, and the
+    #: translatable sentence that says what is expected when it does not.
+    pattern: str = ""
+    pattern_hint: str = ""
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` as this setting's type, or raise :class:`SettingError`."""
@@ -75,6 +80,9 @@ class Setting:
             return value
         if not isinstance(value, str):
             raise SettingError(_("“{setting}” must be text.").format(setting=_(self.label)))
+        value = value.strip()
+        if self.pattern and value and re.fullmatch(self.pattern, value) is None:
+            raise SettingError(_(self.pattern_hint))
         return value
 
 
@@ -99,6 +107,47 @@ SETTINGS: tuple[Setting, ...] = (
             "Minga locks itself after this many minutes without keyboard or mouse activity."
         ),
         section=N_("Security"),
+    ),
+    Setting(
+        key="sync_interval_minutes",
+        kind="int",
+        default=5,
+        minimum=1,
+        maximum=240,
+        label=N_("Sync every (minutes)"),
+        description=N_(
+            "How often Minga checks the server for changes while unlocked. It also syncs "
+            "shortly after you save and when a connection appears."
+        ),
+        section=N_("Sync"),
+    ),
+    Setting(
+        key="sync_proxy",
+        kind="str",
+        default="",
+        label=N_("Proxy"),
+        description=N_(
+            "Optional. An HTTPS proxy (https://host:port) or SOCKS5, such as Tor "
+            "(socks5h://127.0.0.1:9050). Leave empty to connect directly."
+        ),
+        section=N_("Sync"),
+        pattern=r"(https?|socks5h?)://[^\s/:]+(:\d{1,5})?/?",
+        pattern_hint=N_("The proxy must look like https://host:port or socks5h://host:port."),
+    ),
+    Setting(
+        key="sync_certificate_pin",
+        kind="str",
+        default="",
+        label=N_("Server certificate (SHA-256)"),
+        description=N_(
+            "Optional. The fingerprint of the server's certificate, from your administrator. "
+            "When set, Minga connects only if the server shows exactly this certificate."
+        ),
+        section=N_("Sync"),
+        pattern=r"([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}",
+        pattern_hint=N_(
+            "The certificate fingerprint must be 64 hexadecimal digits (colons allowed)."
+        ),
     ),
 )
 

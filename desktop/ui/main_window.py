@@ -6,7 +6,7 @@ It owns the session: the lock action and shortcut, auto-lock, and the dialogs th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -33,9 +33,12 @@ from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
 from desktop.ui.session import OpenedProfile, Session
 from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.status_bar import SessionStatusBar
+from desktop.ui.status_bar import Connectivity, SessionStatusBar
 from desktop.ui.unlock import UnlockScreen
 from desktop.ui.workspace import Workspace
+
+if TYPE_CHECKING:
+    from desktop.ui.sync.scheduler import SyncScheduler
 
 #: The lock shortcut: one keystroke, the same on every screen of the unlocked window.
 LOCK_SHORTCUT = QKeySequence("Ctrl+L")
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
         self.session.locked.connect(self._show_locked)
         self.gate: GateScreen | None = None
         self.workspace: Workspace | None = None
+        self.sync: SyncScheduler | None = None
         # Chosen on the gate before unlocking; wins over the profile's stored language.
         self._language_chosen_at_gate: str | None = None
 
@@ -196,6 +200,7 @@ class MainWindow(QMainWindow):
         self.session.lock()
 
     def _show_locked(self) -> None:
+        self._stop_sync()
         self._close_dialogs()
         if self.workspace is not None:
             self.workspace.tear_down()
@@ -253,9 +258,45 @@ class MainWindow(QMainWindow):
         for action in (self.lock_action, self.settings_action, self.passphrase_action):
             action.setEnabled(True)
         self._show_unlocked_status()
+        self._start_sync(opened)
         self.retranslate()
         self.workspace.navigation.setFocus()
         self.unlocked.emit()
+
+    def _start_sync(self, opened: OpenedProfile) -> None:
+        """One scheduler per unlocked profile; the Sync page and the status bar follow it."""
+        from desktop.ui.sync.link import SyncLink  # the sync package loads at unlock
+        from desktop.ui.sync.page import SyncPage
+        from desktop.ui.sync.scheduler import SyncScheduler
+
+        link = SyncLink(opened.profile, self.session.settings)
+        self.sync = SyncScheduler(link, self._sync_interval_ms(), self)
+        if self.workspace is not None:
+            page = self.workspace.page("sync")
+            if isinstance(page, SyncPage):
+                page.attach(self.sync, self.session.clipboard.copy)
+        self.status.show_sync(self.sync)
+        self.status.network.changed.connect(self._connectivity_changed)
+        self.sync.start()
+
+    def _sync_interval_ms(self) -> int:
+        return int(self.session.settings.get("sync_interval_minutes", 5)) * 60_000
+
+    def _connectivity_changed(self, connectivity: Connectivity) -> None:
+        if self.sync is not None:
+            self.sync.network_changed(connectivity in (Connectivity.ONLINE, Connectivity.LOCAL))
+
+    def _stop_sync(self) -> None:
+        scheduler, self.sync = self.sync, None
+        if scheduler is None:
+            return
+        scheduler.stop()
+        self.status.network.changed.disconnect(self._connectivity_changed)
+        self.status.show_sync(None)
+        link = scheduler.link
+        # Closing waits for a sync in flight to let go of the engine: never on this thread.
+        run_job(None, lambda _state: link.close())
+        scheduler.deleteLater()
 
     def _show_unlocked_status(self) -> None:
         if self.session.unlocked_at is not None:
@@ -289,6 +330,16 @@ class MainWindow(QMainWindow):
         if "language" in changes:
             set_language(str(changes["language"]))
         self._show_unlocked_status()
+        scheduler = self.sync
+        if scheduler is not None and any(key.startswith("sync_") for key in changes):
+            link, settings = scheduler.link, dict(self.session.settings)
+            # A new proxy or pin takes effect from the next request; the lock waits for a
+            # sync in flight, so it is taken on a worker.
+            run_job(
+                scheduler,
+                lambda _state: link.configure(settings),
+                on_success=lambda _none: scheduler.settings_changed(self._sync_interval_ms()),
+            )
 
     def open_change_passphrase(self) -> None:
         profile = self.session.profile

@@ -23,6 +23,12 @@ def _incidents(profile: Profile, parent: QWidget) -> QWidget:
     return IncidentsPage(profile, parent)
 
 
+def _sync(profile: Profile, parent: QWidget) -> QWidget:
+    from desktop.ui.sync.page import SyncPage
+
+    return SyncPage(profile, parent)
+
+
 def _alerts(profile: Profile, parent: QWidget) -> QWidget:
     from desktop.ui.alerts.page import AlertsPage
 
@@ -33,4 +39,5 @@ SECTION_PAGES: dict[str, PageFactory] = {
     "incidents": _incidents,
 }
 SECTION_PAGES["directory"] = DirectoryPage
+SECTION_PAGES["sync"] = _sync
 SECTION_PAGES["alerts"] = _alerts

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop.domain.translation import _, format_clock, format_number, ngettext
+
+if TYPE_CHECKING:
+    from desktop.ui.sync.scheduler import SyncScheduler
 
 
 class Connectivity(Enum):
@@ -129,7 +133,7 @@ class NetworkWatch(QLabel):
 
 
 class SessionStatusBar(QStatusBar):
-    """Locked or unlocked (and since when), the auto-lock delay, and connectivity."""
+    """Locked or unlocked (and since when), the auto-lock delay, sync state and connectivity."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,8 +142,13 @@ class SessionStatusBar(QStatusBar):
         self.auto_lock = QLabel(self)
         self.auto_lock.setObjectName("autoLock")
         self.network = NetworkWatch(self)
+        self.sync_state = QLabel(self)
+        self.sync_state.setObjectName("syncStatus")
+        self.sync_state.hide()
+        self._sync: SyncScheduler | None = None
         self.addWidget(self.lock_state)
         self.addPermanentWidget(self.auto_lock)
+        self.addPermanentWidget(self.sync_state)
         self.addPermanentWidget(self.network)
         self._unlocked_at: datetime | None = None
         self._auto_lock_minutes = 0
@@ -153,7 +162,30 @@ class SessionStatusBar(QStatusBar):
     def show_locked(self) -> None:
         self._unlocked_at = None
         self.clearMessage()
+        self.show_sync(None)
         self.retranslate()
+
+    def show_sync(self, scheduler: SyncScheduler | None) -> None:
+        """Follow this scheduler's state (``None`` at lock: the label goes)."""
+        if self._sync is not None:
+            self._sync.changed.disconnect(self._show_sync_state)
+        self._sync = scheduler
+        if scheduler is not None:
+            scheduler.changed.connect(self._show_sync_state)
+        self._show_sync_state()
+
+    def _show_sync_state(self) -> None:
+        scheduler = self._sync
+        self.sync_state.setVisible(scheduler is not None)
+        if scheduler is None:
+            return
+        # Imported here: the sync package loads at unlock, not at start.
+        from desktop.ui.sync.texts import last_sync_text, pending_text, phase_text
+
+        parts = [phase_text(scheduler), last_sync_text(scheduler.last_sync_at)]
+        if scheduler.pending:
+            parts.append(pending_text(scheduler.pending))
+        self.sync_state.setText(" · ".join(parts))
 
     def retranslate(self) -> None:
         if self._unlocked_at is None:
@@ -174,6 +206,7 @@ class SessionStatusBar(QStatusBar):
                 ).format(count=format_number(minutes))
             )
             self.auto_lock.show()
+        self._show_sync_state()
         # The style sheet colours by these properties; re-polish so a change shows at once.
         self.lock_state.style().unpolish(self.lock_state)
         self.lock_state.style().polish(self.lock_state)

@@ -1,0 +1,316 @@
+"""The conflict dialog: each field two people changed differently, mine and theirs side by side,
+settled with "Keep mine", "Keep theirs" or an edit; flags (deleted or edited elsewhere) are read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain.translation import N_, _
+from desktop.store.profile import Profile
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
+from desktop.ui.jobs import JobState, run_job
+from sync.client.diff3 import merge_lines
+from sync.client.merge import MergeFlag
+from sync.client.state import StoredConflict
+
+#: Field names as people know them; a field not listed is shown by its stored name.
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("Name"),
+    "title": N_("Title"),
+    "summary": N_("Summary"),
+    "description": N_("Description"),
+    "narrative": N_("Narrative"),
+    "notes": N_("Notes"),
+    "objectives": N_("Objectives"),
+    "country": N_("Country"),
+    "region": N_("Region"),
+    "place": N_("Place"),
+    "status": N_("Status"),
+    "kind": N_("Kind"),
+    "role": N_("Role"),
+    "email": N_("Email"),
+    "website": N_("Website"),
+    "occupation": N_("Occupation"),
+    "occurred_on": N_("Date it happened"),
+    "reported_on": N_("Date reported"),
+    "start_date": N_("Start date"),
+    "end_date": N_("End date"),
+    "impact": N_("Impact"),
+    "rights": N_("Rights affected"),
+    "headcount": N_("Number of people"),
+}
+
+FLAG_TEXTS: dict[str, str] = {
+    MergeFlag.DELETED_ELSEWHERE.value: N_(
+        "Someone deleted this record while you were editing it. Your version was kept."
+    ),
+    MergeFlag.EDITED_ELSEWHERE.value: N_(
+        "You deleted this record while someone else edited it. Their version was kept, so "
+        "the record is back."
+    ),
+    MergeFlag.DUPLICATE_ENTRY.value: N_(
+        "Two entries arrived under one identity. Both were kept, as separate entries."
+    ),
+}
+
+
+def record_title(record: Any) -> str:
+    """A record's name as a person would recognise it in a list."""
+    for name in ("name", "title", "summary", "filename"):
+        value = getattr(record, name, None)
+        if isinstance(value, str) and value.strip():
+            return value.strip().splitlines()[0][:80]
+    return _("A record without a title") if record is not None else _("A deleted record")
+
+
+def value_text(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return _("(empty)")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(value)
+    return json.dumps(value, ensure_ascii=False, indent=1)
+
+
+def edit_text(conflict: StoredConflict) -> str:
+    """What the editor starts with: for texts, both edits merged line by line where they do not
+    overlap; where they do, mine then theirs, so nothing either person wrote is lost."""
+    base, mine, theirs = conflict.base, conflict.mine, conflict.theirs
+    if isinstance(mine, str) and isinstance(theirs, str):
+        merged = merge_lines(base if isinstance(base, str) else "", mine, theirs)
+        if merged is not None:
+            return merged
+        return mine.rstrip("\n") + "\n\n" + theirs
+    return value_text(mine) if isinstance(mine, str) else json.dumps(mine, ensure_ascii=False)
+
+
+class ConflictRow(QGroupBox):
+    """One conflicting field or one flag, with the buttons that settle it.
+
+    Signals:
+        chosen(int, object): the conflict id and the value to keep.
+    """
+
+    chosen = Signal(int, object)
+
+    def __init__(self, conflict: StoredConflict, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.conflict = conflict
+        self.is_flag = conflict.field is None
+        layout = QGridLayout(self)
+        self.mine_caption = QLabel(self)
+        self.theirs_caption = QLabel(self)
+        self.mine = QLabel(self)
+        self.theirs = QLabel(self)
+        self.flag_text = QLabel(self)
+        self.flag_text.setWordWrap(True)
+        for view in (self.mine, self.theirs):
+            view.setWordWrap(True)
+            view.setFrameShape(QFrame.Shape.StyledPanel)
+            view.setTextFormat(Qt.TextFormat.PlainText)
+            view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            view.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeading)
+            view.setMargin(6)
+        self.keep_mine = QPushButton(self)
+        self.keep_mine.setObjectName("keepMine")
+        self.keep_theirs = QPushButton(self)
+        self.keep_theirs.setObjectName("keepTheirs")
+        self.edit = QPushButton(self)
+        self.edit.setObjectName("editValue")
+        self.dismiss = QPushButton(self)
+        self.dismiss.setObjectName("dismissFlag")
+        self.editor = QPlainTextEdit(self)
+        self.editor.setObjectName("mergedEditor")
+        self.editor.hide()
+        self.save_edit = QPushButton(self)
+        self.save_edit.setObjectName("saveEdit")
+        self.save_edit.hide()
+        self.message = MessageLabel(self)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.keep_mine, self.keep_theirs, self.edit, self.dismiss, self.save_edit):
+            buttons.addWidget(button)
+        if self.is_flag:
+            layout.addWidget(self.flag_text, 0, 0, 1, 2)
+            for widget in (self.keep_mine, self.keep_theirs, self.edit, self.mine, self.theirs):
+                widget.hide()
+            self.mine_caption.hide()
+            self.theirs_caption.hide()
+        else:
+            self.dismiss.hide()
+            self.flag_text.hide()
+            layout.addWidget(self.mine_caption, 0, 0)
+            layout.addWidget(self.theirs_caption, 0, 1)
+            layout.addWidget(self.mine, 1, 0)
+            layout.addWidget(self.theirs, 1, 1)
+            layout.addWidget(self.editor, 2, 0, 1, 2)
+            layout.setColumnStretch(0, 1)
+            layout.setColumnStretch(1, 1)
+        layout.addLayout(buttons, 3, 0, 1, 2)
+        layout.addWidget(self.message, 4, 0, 1, 2)
+        self.keep_mine.clicked.connect(lambda: self.chosen.emit(conflict.id, conflict.mine))
+        self.keep_theirs.clicked.connect(lambda: self.chosen.emit(conflict.id, conflict.theirs))
+        self.dismiss.clicked.connect(lambda: self.chosen.emit(conflict.id, None))
+        self.edit.clicked.connect(self.start_editing)
+        self.save_edit.clicked.connect(self.finish_editing)
+        self.retranslate()
+
+    def start_editing(self) -> None:
+        self.editor.setPlainText(edit_text(self.conflict))
+        self.editor.show()
+        self.save_edit.show()
+        self.edit.hide()
+        self.editor.setFocus()
+
+    def finish_editing(self) -> None:
+        text = self.editor.toPlainText()
+        value: Any = text
+        mine = self.conflict.mine
+        if not isinstance(mine, str) and not isinstance(self.conflict.theirs, str):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                self.message.say(_("This value cannot be read. Keep one side instead."))
+                return
+        self.chosen.emit(self.conflict.id, value)
+
+    def set_busy(self, busy: bool) -> None:
+        for button in (self.keep_mine, self.keep_theirs, self.edit, self.dismiss, self.save_edit):
+            button.setEnabled(not busy)
+
+    def retranslate(self) -> None:
+        field = self.conflict.field
+        if field is None:
+            self.setTitle(_("Note"))
+            fallback = N_("This record changed elsewhere.")
+            self.flag_text.setText(_(FLAG_TEXTS.get(self.conflict.kind, fallback)))
+        else:
+            label = FIELD_LABELS.get(field)
+            self.setTitle(_(label) if label else field)
+        self.mine_caption.setText(_("Mine"))
+        self.theirs_caption.setText(_("Theirs"))
+        self.mine.setText(value_text(self.conflict.mine))
+        self.theirs.setText(value_text(self.conflict.theirs))
+        self.keep_mine.setText(_("Keep &mine"))
+        self.keep_theirs.setText(_("Keep &theirs"))
+        self.edit.setText(_("&Edit…"))
+        self.save_edit.setText(_("&Use this text"))
+        self.dismiss.setText(_("&Understood"))
+
+
+class ConflictDialog(QDialog):
+    """Every conflict of one record; each settled row disappears, the dialog closes at the end.
+
+    Signals:
+        resolved(): a conflict was settled (the record is saved dirty; the next sync sends it).
+    """
+
+    resolved = Signal()
+
+    def __init__(
+        self,
+        profile: Profile,
+        title: str,
+        conflicts: list[StoredConflict],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("conflictDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setModal(True)
+        self._profile = profile
+        self.record_title = title
+        self.heading = QLabel(self)
+        self.heading.setProperty("role", "heading")
+        self.heading.setWordWrap(True)
+        self.intro = QLabel(self)
+        self.intro.setWordWrap(True)
+        self.rows: list[ConflictRow] = []
+        holder = QWidget()
+        rows_layout = QVBoxLayout(holder)
+        for conflict in conflicts:
+            row = ConflictRow(conflict, holder)
+            row.chosen.connect(self.settle)
+            rows_layout.addWidget(row)
+            self.rows.append(row)
+        rows_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(holder)
+        self.message = MessageLabel(self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.intro)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        hold_window_size_hints(self, minimum_width=640)
+        self.resize(760, 520)
+
+    def settle(self, conflict_id: int, value: Any) -> None:
+        row = next((r for r in self.rows if r.conflict.id == conflict_id), None)
+        if row is None:
+            return
+        row.set_busy(True)
+        engine = self._profile.engine
+
+        def resolve(_state: JobState) -> int:
+            ProfileSyncState(engine).resolve_conflict(conflict_id, value)
+            return conflict_id
+
+        run_job(self, resolve, writes=True, on_success=self._settled, on_failure=self._failed)
+
+    def _settled(self, conflict_id: Any) -> None:
+        for row in list(self.rows):
+            if row.conflict.id == conflict_id:
+                self.rows.remove(row)
+                row.hide()
+                row.deleteLater()
+        self.resolved.emit()
+        if not self.rows:
+            self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        for row in self.rows:
+            row.set_busy(False)
+        self.message.say(failure_message(error))
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Settle a conflict"))
+        self.heading.setText(self.record_title)
+        self.intro.setText(
+            _(
+                "You and someone else changed this record differently. For each difference, "
+                "keep your version, theirs, or write what it should say."
+            )
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+            for row in self.rows:
+                row.retranslate()
+        super().changeEvent(event)

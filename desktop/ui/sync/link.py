@@ -1,0 +1,133 @@
+"""One open profile's connection to its server: the engine, built from the profile's settings.
+
+Every engine call goes through :meth:`SyncLink.run`, so a sync and an admin action never overlap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+
+from desktop.domain.translation import _
+from desktop.store.profile import Profile
+from desktop.store.schema import RecordRow
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.forms import failure_message
+from sync.client.engine import NotEnrolled, SpaceNotReady, SyncEngine
+from sync.client.transport import (
+    CertificateMismatch,
+    ConnectionSettings,
+    Offline,
+    ProtocolViolation,
+    ServerRefused,
+    Transport,
+)
+from sync.protocol import ErrorCode
+
+_T = TypeVar("_T")
+
+
+def connection_settings(settings: Mapping[str, Any]) -> ConnectionSettings:
+    """The transport's settings from the profile's: an empty proxy or pin means none."""
+    proxy = str(settings.get("sync_proxy") or "").strip() or None
+    pin = str(settings.get("sync_certificate_pin") or "").replace(":", "").replace(" ", "")
+    return ConnectionSettings(proxy=proxy, pinned_sha256=pin.lower() or None)
+
+
+class SyncLink:
+    """The profile's ``SyncEngine`` behind a lock; called from worker threads only.
+
+    The engine is not thread-safe, and jobs may run on different workers one after another:
+    the lock makes every call wait for the one before, whichever thread it came from.
+    """
+
+    def __init__(self, profile: Profile, settings: Mapping[str, Any]) -> None:
+        self.profile = profile
+        self.state = ProfileSyncState(profile.engine)
+        self._lock = threading.Lock()
+        self._connection = connection_settings(settings)
+        self._engine: SyncEngine | None = None
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """New proxy or pin: the next call builds a new transport with them."""
+        with self._lock:
+            self._connection = connection_settings(settings)
+            self._drop_engine()
+
+    def run(self, call: Callable[[SyncEngine], _T], server_url: str | None = None) -> _T:
+        """``call(engine)`` for the enrolled server (or ``server_url`` when joining one)."""
+        with self._lock:
+            url = server_url or self.state.server_url()
+            if url is None:
+                raise NotEnrolled()
+            url = url.strip().rstrip("/")
+            if self._engine is None or self._engine.transport.base_url != url:
+                self._drop_engine()
+                self._engine = SyncEngine(self.state, Transport(url, self._connection))
+            return call(self._engine)
+
+    def counts(self) -> tuple[int, int]:
+        """Changes waiting to be sent (in spaces that sync: local-only ones never leave) and
+        conflicts waiting for a person. One indexed COUNT and one small read."""
+        spaces = self.state.spaces()
+        with self.profile.engine.connect() as connection:
+            pending = connection.scalar(
+                select(func.count())
+                .select_from(RecordRow)
+                .where(RecordRow.dirty.is_(True), RecordRow.space_id.in_(spaces))
+            )
+        return int(pending or 0), len(self.state.conflicts())
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_engine()
+
+    def _drop_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.transport.close()
+            self._engine = None
+
+
+def sync_error_message(error: BaseException) -> str:
+    """What a person reads when joining, syncing or managing members did not work."""
+    if isinstance(error, Offline):
+        return _(
+            "The server could not be reached. Check the address and your connection; "
+            "nothing is lost, Minga will try again."
+        )
+    if isinstance(error, CertificateMismatch):
+        return _(
+            "The server's certificate is not the one pinned in the settings. Someone may be "
+            "intercepting the connection: Minga will not connect. Check the pin with your "
+            "network's administrator."
+        )
+    if isinstance(error, ServerRefused):
+        if error.code == ErrorCode.INVITE_INVALID:
+            return _(
+                "This invite code is not valid: it may be mistyped, already used or expired. "
+                "Ask your network's administrator for a new one."
+            )
+        if error.code == ErrorCode.DEVICE_REVOKED:
+            return _("The server no longer accepts this device. Contact your administrator.")
+        if error.code == ErrorCode.RATE_LIMITED:
+            return _("The server asks to wait a little. Try again in a minute.")
+        if error.code == ErrorCode.ROLE_FORBIDDEN:
+            return _("Your role in this space does not allow this.")
+        if error.code == ErrorCode.LAST_ADMIN:
+            return _("A space must keep at least one administrator.")
+        return _("The server refused the request ({code}).").format(code=error.code)
+    if isinstance(error, ProtocolViolation):
+        return _(
+            "The server's answer was not understood. Is this address a Minga server? "
+            "Check it with your administrator."
+        )
+    if isinstance(error, NotEnrolled):
+        return _("This computer has not joined a network yet.")
+    if isinstance(error, SpaceNotReady):
+        return _("This space's keys are not on this computer yet. Sync first, then try again.")
+    if isinstance(error, ValueError):
+        return _("The sync settings are not valid: {reason}").format(reason=error)
+    return failure_message(error)

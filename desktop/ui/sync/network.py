@@ -1,0 +1,541 @@
+"""Joining a network, and for administrators its spaces and members: invite (the code shown once),
+admit after comparing fingerprints, remove (which rotates the space's key)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QTextDocument
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain.records import Space, SpaceKind
+from desktop.domain.translation import N_, _
+from desktop.store.profile import Profile
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.forms import BusyIndicator, MessageLabel, hold_window_size_hints
+from desktop.ui.jobs import Job, run_job
+from desktop.ui.sync.link import SyncLink, sync_error_message
+from desktop.ui.sync.texts import fingerprint_text
+from sync.client.engine import Enrollment, PendingMember
+from sync.client.transport import Offline
+from sync.crypto.spaces import MembershipLog
+from sync.protocol import Role
+
+ROLE_NAMES: dict[Role, str] = {
+    Role.ADMIN: N_("Administrator"),
+    Role.EDITOR: N_("Editor"),
+    Role.READER: N_("Reader"),
+}
+
+
+def join_network(link: SyncLink, server_url: str, invite_code: str) -> Enrollment:
+    """Enroll with the invite (runs on a worker), then start the spaces it made us admin of.
+
+    An operator's ``invite --new-space`` creates the space on the server only; its first
+    statement and key must come from its admin, this device.
+    """
+    enrollment = link.run(lambda engine: engine.enroll(invite_code), server_url=server_url)
+
+    def start_spaces(engine: Any) -> None:
+        engine.sync_once(discover=True)
+        for space, role in enrollment.spaces:
+            if Role(role) is Role.ADMIN and not link.state.statements(space):
+                engine.create_space(space)
+
+    # Enrolled either way; when offline the scheduler syncs once the server answers again.
+    with contextlib.suppress(Offline):
+        link.run(start_spaces)
+    return enrollment
+
+
+@dataclass(frozen=True)
+class SpaceMember:
+    device: str
+    fingerprint: tuple[str, ...]
+    role: Role
+
+
+@dataclass(frozen=True)
+class SpaceFacts:
+    space: str
+    name: str
+    my_role: Role | None
+    members: tuple[SpaceMember, ...]
+
+
+def read_spaces(profile: Profile) -> list[SpaceFacts]:
+    """Every space with verified statements here, its members as the latest statement says."""
+    state = ProfileSyncState(profile.engine)
+    keys = state.device_keys()
+    me = keys.device_id if keys is not None else ""
+    pins = state.pins()
+    records = RecordStore(profile.engine)
+    found = []
+    for space in state.spaces():
+        latest = MembershipLog.from_blobs(state.statements(space), pins).latest
+        record = records.get(space)
+        name = record.name if isinstance(record, Space) and record.name else space[:8]
+        members = tuple(
+            SpaceMember(m.device, m.keys.fingerprint.groups, m.role) for m in latest.members
+        )
+        mine = latest.member(me)
+        found.append(SpaceFacts(space, name, mine.role if mine else None, members))
+    return found
+
+
+class PendingCard(QFrame):
+    """A device waiting to be admitted: its fingerprint big, to compare aloud, and Admit.
+
+    Signals:
+        admit(object): the ``PendingMember`` whose fingerprint the administrator confirmed.
+    """
+
+    admit = Signal(object)
+
+    def __init__(self, member: PendingMember, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from desktop.ui.sync.page import fingerprint_label
+
+        self.member = member
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.fingerprint = fingerprint_label(self)
+        self.fingerprint.setText(fingerprint_text(member.fingerprint.groups))
+        self.admit_button = QPushButton(self)
+        self.admit_button.setObjectName("admitButton")
+        self.admit_button.clicked.connect(lambda: self.admit.emit(self.member))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.fingerprint)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.admit_button)
+        layout.addLayout(row)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.caption.setText(
+            _(
+                "A new device asks to join as {role}. Ask the person to read their fingerprint "
+                "aloud; admit them only if every digit matches."
+            ).format(role=_(ROLE_NAMES[self.member.role]))
+        )
+        self.admit_button.setText(_("The digits match: &admit"))
+
+
+class InviteDialog(QDialog):
+    """Choose a role, get a one-time invite code; shown once, to copy or print.
+
+    Signals:
+        invited(str): the code was made.
+    """
+
+    invited = Signal(str)
+
+    def __init__(
+        self,
+        link: SyncLink,
+        space: SpaceFacts,
+        copy_text: Callable[[str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("inviteDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setModal(True)
+        self._link = link
+        self._space = space
+        self._copy_text = copy_text
+        self.code = ""
+        self.intro = QLabel(self)
+        self.intro.setWordWrap(True)
+        self.role = QComboBox(self)
+        self.role.setObjectName("inviteRole")
+        for role in (Role.EDITOR, Role.READER, Role.ADMIN):
+            self.role.addItem("", role)
+        self.create_button = QPushButton(self)
+        self.create_button.setObjectName("createInvite")
+        self.create_button.clicked.connect(self.create_invite)
+        self.code_label = QLabel(self)
+        self.code_label.setObjectName("inviteCode")
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSizeF(max(font.pointSizeF(), 10) * 1.4)
+        self.code_label.setFont(font)
+        self.code_label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code_label.setWordWrap(True)
+        self.code_label.hide()
+        self.once = QLabel(self)
+        self.once.setWordWrap(True)
+        self.once.hide()
+        self.copy_button = QPushButton(self)
+        self.copy_button.setObjectName("copyInvite")
+        self.copy_button.clicked.connect(lambda: self._copy_text(self.code))
+        self.print_button = QPushButton(self)
+        self.print_button.setObjectName("printInvite")
+        self.print_button.clicked.connect(self.print_code)
+        self.copy_button.hide()
+        self.print_button.hide()
+        self.busy = BusyIndicator(self)
+        self.message = MessageLabel(self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.buttons.rejected.connect(self.reject)
+        role_row = QHBoxLayout()
+        role_row.addWidget(self.role, 1)
+        role_row.addWidget(self.create_button)
+        code_row = QHBoxLayout()
+        code_row.addStretch(1)
+        code_row.addWidget(self.copy_button)
+        code_row.addWidget(self.print_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addLayout(role_row)
+        layout.addWidget(self.code_label)
+        layout.addWidget(self.once)
+        layout.addLayout(code_row)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        hold_window_size_hints(self, minimum_width=520)
+
+    def create_invite(self) -> None:
+        if self.busy.busy or self.code:
+            return
+        role = Role(self.role.currentData())
+        space = self._space.space
+        link = self._link
+        self.create_button.setEnabled(False)
+        self.busy.start(_("Asking the server for a code…"))
+        run_job(
+            self,
+            lambda _state: link.run(lambda engine: engine.invite(space, role)),
+            on_success=self._show_code,
+            on_failure=self._failed,
+        )
+
+    def _show_code(self, code: Any) -> None:
+        self.busy.stop()
+        self.code = str(code)
+        self.code_label.setText(self.code)
+        self.role.setEnabled(False)
+        for widget in (self.code_label, self.once, self.copy_button, self.print_button):
+            widget.show()
+        self.invited.emit(self.code)
+
+    def _failed(self, error: BaseException) -> None:
+        self.busy.stop()
+        self.create_button.setEnabled(True)
+        self.message.say(sync_error_message(error))
+
+    def print_code(self) -> None:
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+        printer = QPrinter()
+        dialog = QPrintDialog(printer, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        document = QTextDocument()
+        document.setPlainText(
+            _("Invite to {space} on {server}:\n\n{code}").format(
+                space=self._space.name, server=self._link.state.server_url() or "", code=self.code
+            )
+        )
+        document.print_(printer)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Invite someone to {space}").format(space=self._space.name))
+        self.intro.setText(
+            _(
+                "Choose what the new member may do, then make a one-time code. Give it to them "
+                "in person or through a channel you trust."
+            )
+        )
+        for index in range(self.role.count()):
+            self.role.setItemText(index, _(ROLE_NAMES[Role(self.role.itemData(index))]))
+        self.create_button.setText(_("&Make a code"))
+        self.once.setText(
+            _(
+                "This code is shown only once and works once, for seven days. Once they have "
+                "joined, compare their fingerprint before you admit them."
+            )
+        )
+        self.copy_button.setText(_("&Copy"))
+        self.print_button.setText(_("&Print…"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class NetworkPanel(QGroupBox):
+    """Spaces this computer belongs to and their members; administrators manage them here.
+
+    Signals:
+        changed(): membership changed (a space created, someone admitted or removed).
+    """
+
+    changed = Signal()
+
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("networkPanel")
+        self.profile = profile
+        self.link: SyncLink | None = None
+        self.copy_text: Callable[[str], None] = lambda _text: None
+        self.spaces: list[SpaceFacts] = []
+        self.pending: list[PendingMember] = []
+        self._job: Job | None = None
+        self.intro = QLabel(self)
+        self.intro.setWordWrap(True)
+        self.space_choice = QComboBox(self)
+        self.space_choice.setObjectName("spaceChoice")
+        self.space_choice.currentIndexChanged.connect(lambda _i: self._show_space())
+        self.new_space_button = QPushButton(self)
+        self.new_space_button.setObjectName("newSpaceButton")
+        self.new_space_button.clicked.connect(self._ask_space_name)
+        self.members = QTreeWidget(self)
+        self.members.setObjectName("memberList")
+        self.members.setColumnCount(2)
+        self.members.setRootIsDecorated(False)
+        self.invite_button = QPushButton(self)
+        self.invite_button.setObjectName("inviteButton")
+        self.invite_button.clicked.connect(self.open_invite)
+        self.check_button = QPushButton(self)
+        self.check_button.setObjectName("checkPendingButton")
+        self.check_button.clicked.connect(self.check_pending)
+        self.remove_button = QPushButton(self)
+        self.remove_button.setObjectName("removeMemberButton")
+        self.remove_button.clicked.connect(self._confirm_removal)
+        self.pending_holder = QVBoxLayout()
+        self.busy = BusyIndicator(self)
+        self.message = MessageLabel(self)
+        top = QHBoxLayout()
+        top.addWidget(self.space_choice, 1)
+        top.addWidget(self.new_space_button)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.invite_button, self.check_button, self.remove_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addLayout(top)
+        layout.addWidget(self.members)
+        layout.addLayout(buttons)
+        layout.addLayout(self.pending_holder)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.message)
+        self.retranslate()
+
+    def attach(self, link: SyncLink, copy_text: Callable[[str], None]) -> None:
+        self.link = link
+        self.copy_text = copy_text
+
+    def tear_down(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        self.members.clear()
+
+    @property
+    def current(self) -> SpaceFacts | None:
+        index = self.space_choice.currentIndex()
+        return self.spaces[index] if 0 <= index < len(self.spaces) else None
+
+    def refresh(self) -> None:
+        profile = self.profile
+        run_job(self, lambda _state: read_spaces(profile), on_success=self._show_spaces)
+
+    def _show_spaces(self, spaces: Any) -> None:
+        chosen = self.current.space if self.current is not None else None
+        self.spaces = list(spaces)
+        self.space_choice.blockSignals(True)
+        self.space_choice.clear()
+        for facts in self.spaces:
+            self.space_choice.addItem(facts.name, facts.space)
+        found = self.space_choice.findData(chosen) if chosen else -1
+        self.space_choice.setCurrentIndex(found if found >= 0 else 0)
+        self.space_choice.blockSignals(False)
+        self._show_space()
+
+    def _show_space(self) -> None:
+        facts = self.current
+        self.members.clear()
+        me = self.link.state.device_keys() if self.link is not None else None
+        for member in facts.members if facts is not None else ():
+            you = me is not None and member.device == me.device_id
+            name = "   ".join(member.fingerprint[:2]) + " …"
+            if you:
+                name = _("{fingerprint} (this computer)").format(fingerprint=name)
+            item = QTreeWidgetItem([name, _(ROLE_NAMES[member.role])])
+            item.setData(0, Qt.ItemDataRole.UserRole, member.device)
+            self.members.addTopLevelItem(item)
+        admin = facts is not None and facts.my_role is Role.ADMIN
+        for button in (self.invite_button, self.check_button, self.remove_button):
+            button.setEnabled(admin)
+        self._clear_pending()
+
+    def _run(self, note: str, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        if self.busy.busy:
+            return
+        self.busy.start(note)
+        self.message.clear_message()
+
+        def finished(value: Any) -> None:
+            self.busy.stop()
+            done(value)
+
+        def failed(error: BaseException) -> None:
+            self.busy.stop()
+            self.message.say(sync_error_message(error))
+
+        self._job = run_job(self, lambda _state: work(), on_success=finished, on_failure=failed)
+
+    # --- spaces -----------------------------------------------------------------------------
+
+    def _ask_space_name(self) -> None:
+        name, ok = QInputDialog.getText(self, _("New space"), _("Name of the new space:"))
+        if ok and name.strip():
+            self.create_space(name.strip())
+
+    def create_space(self, name: str) -> None:
+        """A new space on the server with this computer as its administrator, and its record."""
+        link = self.link
+        if link is None:
+            return
+        first = not self.spaces
+        profile = self.profile
+
+        def create() -> str:
+            space = link.run(lambda engine: engine.create_space())
+            kind = SpaceKind.NETWORK if first else SpaceKind.WORKING_GROUP
+            RecordStore(profile.engine).save(Space(id=space, space_id=space, name=name, kind=kind))
+            return space
+
+        self._run(_("Creating the space…"), create, lambda _space: self._membership_changed())
+
+    # --- members ----------------------------------------------------------------------------
+
+    def open_invite(self) -> None:
+        if self.link is None or self.current is None:
+            return
+        dialog = InviteDialog(self.link, self.current, self.copy_text, self)
+        dialog.open()
+
+    def check_pending(self) -> None:
+        link, facts = self.link, self.current
+        if link is None or facts is None:
+            return
+        space = facts.space
+        self._run(
+            _("Looking for new members…"),
+            lambda: link.run(lambda engine: engine.pending_members(space)),
+            self._show_pending,
+        )
+
+    def _clear_pending(self) -> None:
+        while self.pending_holder.count():
+            item = self.pending_holder.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.pending = []
+
+    def _show_pending(self, pending: Any) -> None:
+        self._clear_pending()
+        self.pending = list(pending)
+        if not self.pending:
+            self.message.say(_("Nobody is waiting to be admitted."))
+        for member in self.pending:
+            card = PendingCard(member, self)
+            card.admit.connect(self.admit)
+            self.pending_holder.addWidget(card)
+
+    def admit(self, member: PendingMember) -> None:
+        link = self.link
+        if link is None:
+            return
+        self._run(
+            _("Admitting…"),
+            lambda: link.run(lambda engine: engine.admit(member.space, [member])),
+            lambda _count: self._membership_changed(),
+        )
+
+    def selected_member(self) -> str | None:
+        item = self.members.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _confirm_removal(self) -> None:
+        device = self.selected_member()
+        if device is None or self.current is None:
+            self.message.say(_("Choose the member to remove first."))
+            return
+        answer = QMessageBox.question(
+            self,
+            _("Remove this member?"),
+            _(
+                "They will no longer receive anything shared in “{space}”. Minga makes a new "
+                "key for the space and gives it only to those who stay. What they already "
+                "received stays on their computer: removal cannot take it back."
+            ).format(space=self.current.name),
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove(device)
+
+    def remove(self, device: str) -> None:
+        link, facts = self.link, self.current
+        if link is None or facts is None:
+            return
+        space = facts.space
+        self._run(
+            _("Removing and making a new key…"),
+            lambda: link.run(lambda engine: engine.remove_member(space, device)),
+            lambda _epoch: self._membership_changed(),
+        )
+
+    def _membership_changed(self) -> None:
+        self.changed.emit()
+        self.refresh()
+
+    def retranslate(self) -> None:
+        self.setTitle(_("Spaces and members"))
+        self.intro.setText(
+            _(
+                "Each space is shared only with its members. Administrators invite people, "
+                "admit them after comparing fingerprints, and remove them."
+            )
+        )
+        self.new_space_button.setText(_("New &space…"))
+        self.members.setHeaderLabels([_("Fingerprint"), _("Role")])
+        self.invite_button.setText(_("&Invite…"))
+        self.check_button.setText(_("Check for &new members"))
+        self.remove_button.setText(_("Re&move…"))
+        if self.spaces:
+            self._show_space()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)

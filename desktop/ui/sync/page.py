@@ -1,0 +1,403 @@
+"""The Sync section's page: join a network, this computer's fingerprint, the last sync, conflicts,
+and for administrators the spaces and their members. All store and network work runs on workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.profile import Profile
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.forms import BusyIndicator, MessageLabel
+from desktop.ui.jobs import Job, JobState, run_job
+from desktop.ui.sync.conflict_dialog import ConflictDialog, record_title
+from desktop.ui.sync.link import sync_error_message
+from desktop.ui.sync.network import NetworkPanel, join_network
+from desktop.ui.sync.scheduler import SyncScheduler
+from desktop.ui.sync.texts import (
+    fingerprint_text,
+    last_sync_text,
+    pending_text,
+    phase_text,
+    report_lines,
+)
+from desktop.ui.workspace import SECTIONS
+from sync.client.state import StoredConflict
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the page reads from the store on a worker: identity and conflicts by record."""
+
+    server_url: str | None
+    fingerprint: tuple[str, ...]
+    conflicts: dict[str, tuple[str, list[StoredConflict]]]  # record id -> (title, its conflicts)
+
+
+def read_facts(profile: Profile) -> PageFacts:
+    state = ProfileSyncState(profile.engine)
+    keys = state.device_keys()
+    records = RecordStore(profile.engine)
+    grouped: dict[str, tuple[str, list[StoredConflict]]] = {}
+    for conflict in state.conflicts():
+        if conflict.record not in grouped:
+            grouped[conflict.record] = (record_title(records.get(conflict.record)), [])
+        grouped[conflict.record][1].append(conflict)
+    return PageFacts(
+        state.server_url(),
+        keys.public.fingerprint.groups if keys is not None else (),
+        grouped,
+    )
+
+
+def fingerprint_label(parent: QWidget) -> QLabel:
+    """Digits big and monospaced, left to right in every language, selectable to compare."""
+    label = QLabel(parent)
+    font = QFont("monospace")
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setPointSizeF(font.pointSizeF() * 1.6 if font.pointSizeF() > 0 else 16)
+    label.setFont(font)
+    label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignAbsolute)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class SyncPage(QWidget):
+    """The Sync section. Built at unlock from the profile; the window attaches its scheduler.
+
+    It has no signals of its own: what it starts (a join, a resolution) tells the scheduler.
+    """
+
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.profile = profile
+        self.scheduler: SyncScheduler | None = None
+        self.copy_text: Callable[[str], None] = lambda _text: None
+        self.facts: PageFacts | None = None
+        self._facts_job: Job | None = None
+
+        column = QWidget()
+        column.setObjectName("syncColumn")
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(24, 16, 24, 16)
+        layout.setSpacing(16)
+
+        # The section's own heading and sentence, the same words its empty state had.
+        self.title = QLabel(column)
+        self.title.setProperty("role", "heading")
+        self.title.setWordWrap(True)
+        self.text = QLabel(column)
+        self.text.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text)
+
+        self.device_box = QGroupBox(column)
+        self.fingerprint_caption = QLabel(self.device_box)
+        self.fingerprint_caption.setWordWrap(True)
+        self.fingerprint = fingerprint_label(self.device_box)
+        self.fingerprint.setObjectName("deviceFingerprint")
+        self.server = QLabel(self.device_box)
+        self.server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        device_layout = QVBoxLayout(self.device_box)
+        device_layout.addWidget(self.fingerprint_caption)
+        device_layout.addWidget(self.fingerprint)
+        device_layout.addWidget(self.server)
+
+        self.join_box = QGroupBox(column)
+        self.join_intro = QLabel(self.join_box)
+        self.join_intro.setWordWrap(True)
+        self.server_url = QLineEdit(self.join_box)
+        self.server_url.setObjectName("joinServerUrl")
+        self.server_url.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.invite_code = QLineEdit(self.join_box)
+        self.invite_code.setObjectName("joinInviteCode")
+        self.invite_code.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.server_url_label = QLabel(self.join_box)
+        self.server_url_label.setBuddy(self.server_url)
+        self.invite_code_label = QLabel(self.join_box)
+        self.invite_code_label.setBuddy(self.invite_code)
+        self.join_button = QPushButton(self.join_box)
+        self.join_button.setObjectName("joinButton")
+        self.join_button.clicked.connect(self.join)
+        self.join_busy = BusyIndicator(self.join_box)
+        self.join_message = MessageLabel(self.join_box)
+        join_form = QFormLayout()
+        join_form.addRow(self.server_url_label, self.server_url)
+        join_form.addRow(self.invite_code_label, self.invite_code)
+        join_layout = QVBoxLayout(self.join_box)
+        join_layout.addWidget(self.join_intro)
+        join_layout.addLayout(join_form)
+        join_buttons = QHBoxLayout()
+        join_buttons.addStretch(1)
+        join_buttons.addWidget(self.join_button)
+        join_layout.addLayout(join_buttons)
+        join_layout.addWidget(self.join_busy)
+        join_layout.addWidget(self.join_message)
+
+        self.status_box = QGroupBox(column)
+        self.state = QLabel(self.status_box)
+        self.state.setObjectName("syncState")
+        self.state.setProperty("role", "heading")
+        self.last_sync = QLabel(self.status_box)
+        self.last_sync.setObjectName("syncLast")
+        self.pending = QLabel(self.status_box)
+        self.pending.setObjectName("syncPending")
+        self.report = QLabel(self.status_box)
+        self.report.setObjectName("syncReport")
+        self.report.setWordWrap(True)
+        self.error = MessageLabel(self.status_box)
+        self.sync_button = QPushButton(self.status_box)
+        self.sync_button.setObjectName("syncNowButton")
+        self.sync_button.clicked.connect(self.sync_now)
+        status_layout = QVBoxLayout(self.status_box)
+        for widget in (self.state, self.last_sync, self.pending, self.report, self.error):
+            status_layout.addWidget(widget)
+        status_buttons = QHBoxLayout()
+        status_buttons.addStretch(1)
+        status_buttons.addWidget(self.sync_button)
+        status_layout.addLayout(status_buttons)
+
+        self.conflicts_box = QGroupBox(column)
+        self.conflicts_intro = QLabel(self.conflicts_box)
+        self.conflicts_intro.setWordWrap(True)
+        self.conflict_list = QListWidget(self.conflicts_box)
+        self.conflict_list.setObjectName("conflictList")
+        self.conflict_list.itemActivated.connect(lambda _item: self.open_conflict())
+        self.resolve_button = QPushButton(self.conflicts_box)
+        self.resolve_button.setObjectName("resolveButton")
+        self.resolve_button.clicked.connect(self.open_conflict)
+        conflicts_layout = QVBoxLayout(self.conflicts_box)
+        conflicts_layout.addWidget(self.conflicts_intro)
+        conflicts_layout.addWidget(self.conflict_list)
+        resolve_row = QHBoxLayout()
+        resolve_row.addStretch(1)
+        resolve_row.addWidget(self.resolve_button)
+        conflicts_layout.addLayout(resolve_row)
+
+        self.network = NetworkPanel(profile, column)
+
+        for box in (self.device_box, self.join_box, self.status_box, self.conflicts_box):
+            layout.addWidget(box)
+        layout.addWidget(self.network)
+        layout.addStretch(1)
+        column.setMaximumWidth(820)
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        row.addWidget(column, 8)
+        row.addStretch(1)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(holder)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        self.retranslate()
+        self.refresh()
+
+    # --- wiring -----------------------------------------------------------------------------
+
+    def attach(self, scheduler: SyncScheduler, copy_text: Callable[[str], None]) -> None:
+        """The window's scheduler (one per unlocked profile) and its clipboard guard."""
+        self.scheduler = scheduler
+        self.copy_text = copy_text
+        self.network.attach(scheduler.link, copy_text)
+        scheduler.changed.connect(self.show_state)
+        scheduler.synced.connect(lambda _report: self.refresh())
+        self.show_state()
+
+    def tear_down(self) -> None:
+        if self._facts_job is not None:
+            self._facts_job.cancel()
+        self.network.tear_down()
+        self.conflict_list.clear()
+
+    def refresh(self) -> None:
+        if self._facts_job is not None:
+            self._facts_job.cancel()
+        profile = self.profile
+        self._facts_job = run_job(
+            self, lambda _state: read_facts(profile), on_success=self._show_facts
+        )
+
+    def _show_facts(self, facts: Any) -> None:
+        self._facts_job = None
+        self.facts = facts
+        self.retranslate()
+        if facts.server_url is not None:
+            self.network.refresh()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def join(self) -> None:
+        if self.scheduler is None or self.join_busy.busy:
+            return
+        url = self.server_url.text().strip()
+        code = self.invite_code.text().strip()
+        if not url.startswith(("https://", "http://")):
+            self.join_message.say(
+                _("Enter the server address your administrator gave you, starting with https://.")
+            )
+            return
+        if not code:
+            self.join_message.say(_("Enter the invite code your administrator gave you."))
+            return
+        self.join_message.clear_message()
+        self.join_button.setEnabled(False)
+        self.join_busy.start(_("Joining the network…"))
+        link = self.scheduler.link
+
+        def enroll(_state: JobState) -> Any:
+            return join_network(link, url, code)
+
+        run_job(self, enroll, on_success=self._joined, on_failure=self._join_failed)
+
+    def _joined(self, _enrollment: Any) -> None:
+        self.join_busy.stop()
+        self.join_button.setEnabled(True)
+        self.invite_code.clear()
+        if self.scheduler is not None:
+            self.scheduler.joined()
+        self.refresh()
+
+    def _join_failed(self, error: BaseException) -> None:
+        self.join_busy.stop()
+        self.join_button.setEnabled(True)
+        self.join_message.say(sync_error_message(error))
+
+    def sync_now(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.sync_now()
+
+    def open_conflict(self) -> None:
+        item = self.conflict_list.currentItem() or self.conflict_list.item(0)
+        if item is None or self.facts is None:
+            return
+        record = item.data(Qt.ItemDataRole.UserRole)
+        title, conflicts = self.facts.conflicts[record]
+        dialog = ConflictDialog(self.profile, title, conflicts, self)
+        dialog.resolved.connect(self._resolved)
+        dialog.open()
+
+    def _resolved(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.note_local_change()
+        self.refresh()
+
+    # --- showing ----------------------------------------------------------------------------
+
+    def show_state(self) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        self.state.setText(phase_text(scheduler))
+        self.last_sync.setText(last_sync_text(scheduler.last_sync_at))
+        self.pending.setText(pending_text(scheduler.pending))
+        report = scheduler.last_report
+        self.report.setText("\n".join(report_lines(report)) if report is not None else "")
+        self.report.setVisible(report is not None)
+        if scheduler.last_error is not None:
+            self.error.say(sync_error_message(scheduler.last_error))
+        else:
+            self.error.clear_message()
+        self.sync_button.setEnabled(not scheduler.busy)
+
+    def retranslate(self) -> None:
+        facts = self.facts
+        joined = facts is not None and facts.server_url is not None
+        section = next(s for s in SECTIONS if s.key == "sync")
+        self.title.setText(_(section.empty_title))
+        self.text.setText(_(section.empty_text))
+        self.device_box.setTitle(_("This computer"))
+        self.join_box.setTitle(_("Join a network"))
+        self.join_intro.setText(
+            _(
+                "Your network's administrator gives you the server's address and a one-time "
+                "invite code. Nothing you write leaves this computer unencrypted."
+            )
+        )
+        self.server_url_label.setText(_("Server &address:"))
+        self.invite_code_label.setText(_("&Invite code:"))
+        self.server_url.setPlaceholderText("https://")
+        self.join_button.setText(_("&Join"))
+        self.status_box.setTitle(_("Sync"))
+        self.sync_button.setText(_("Sync &now"))
+        self.conflicts_box.setTitle(_("Conflicts"))
+        self.resolve_button.setText(_("&Resolve…"))
+        self.join_box.setVisible(facts is not None and not joined)
+        self.status_box.setVisible(joined)
+        self.network.setVisible(joined)
+        if facts is not None and facts.fingerprint:
+            self.fingerprint_caption.setText(
+                _(
+                    "This computer's fingerprint. Read it aloud to your administrator, "
+                    "three groups at a time, so they can check it is really you."
+                )
+            )
+            self.fingerprint.setText(fingerprint_text(facts.fingerprint))
+            self.fingerprint.show()
+            self.server.setText(_("Server: {url}").format(url=facts.server_url or ""))
+            self.server.show()
+        else:
+            self.fingerprint_caption.setText(
+                _("This computer has not joined a network yet. Everything works offline.")
+            )
+            self.fingerprint.hide()
+            self.server.hide()
+        self._show_conflicts()
+        self.show_state()
+
+    def _show_conflicts(self) -> None:
+        facts = self.facts
+        current = self.conflict_list.currentItem()
+        chosen = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
+        self.conflict_list.clear()
+        conflicts = facts.conflicts if facts is not None else {}
+        for record, (title, items) in conflicts.items():
+            text = ngettext(
+                "{title}: {count} difference to settle",
+                "{title}: {count} differences to settle",
+                len(items),
+            ).format(title=title, count=format_number(len(items)))
+            item = QListWidgetItem(text, self.conflict_list)
+            item.setData(Qt.ItemDataRole.UserRole, record)
+            if record == chosen:
+                self.conflict_list.setCurrentItem(item)
+        self.conflicts_box.setVisible(bool(conflicts))
+        self.conflicts_intro.setText(
+            _(
+                "Someone else changed the same thing differently while you were apart. "
+                "Choose what to keep; nothing is lost until you do."
+            )
+        )
+        self.conflict_list.setMaximumHeight(
+            self.conflict_list.sizeHintForRow(0) * min(max(len(conflicts), 1), 6) + 8
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
