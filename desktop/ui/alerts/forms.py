@@ -76,6 +76,15 @@ def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def isolated(text: str) -> str:
+    """``text`` inside Unicode first-strong isolates (U+2068…2069).
+
+    A Spanish name or a date placed into an Arabic sentence (or the reverse) otherwise takes
+    the sentence's direction: its final period or its date parts jump to the wrong end.
+    """
+    return f"\u2068{text}\u2069" if text else text
+
+
 def text_direction_for(language: str) -> Qt.LayoutDirection:
     """Arabic is typed right to left whatever the interface's language."""
     if is_right_to_left(language):
@@ -277,6 +286,9 @@ class LetterDialog(QDialog):
         # right to left even in an English interface.
         option = self.text.document().defaultTextOption()
         option.setTextDirection(direction)
+        right_to_left = direction == Qt.LayoutDirection.RightToLeft
+        side = Qt.AlignmentFlag.AlignRight if right_to_left else Qt.AlignmentFlag.AlignLeft
+        option.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
         self.text.document().setDefaultTextOption(option)
 
     def field_labels(self) -> dict[str, str]:

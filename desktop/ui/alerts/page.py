@@ -56,6 +56,7 @@ from desktop.ui.alerts.forms import (
     LetterDialog,
     choose,
     fill_codes,
+    isolated,
     problems_text,
 )
 from desktop.ui.alerts.model import ID_ROLE, AlertListModel
@@ -250,16 +251,24 @@ class AlertDetail(QWidget):
         )
         self.summary.setText(
             _("{urgency} · {threat} · {date} · {place}").format(
-                urgency=vocabulary_label(ALERT_URGENCIES, alert.urgency.value),
-                threat=vocabulary_label(vocab.DEFENDER_THREATS, alert.threat_type),
-                date=describe_partial(alert.occurred_on),
-                place=place,
+                urgency=isolated(vocabulary_label(ALERT_URGENCIES, alert.urgency.value)),
+                threat=isolated(vocabulary_label(vocab.DEFENDER_THREATS, alert.threat_type)),
+                date=isolated(describe_partial(alert.occurred_on)),
+                place=isolated(place),
             )
         )
         names = [bundle.people.get(person_id, "—") for person_id in alert.defenders]
-        self.defenders.setText(_("Defenders concerned: {names}").format(names=", ".join(names)))
+        self.defenders.setText(
+            _("Defenders concerned: {names}").format(
+                names=", ".join(isolated(name) for name in names)
+            )
+        )
         self.requested.setText(
-            _("Requested actions:\n{actions}").format(actions=alert.requested_actions.strip())
+            _("Requested actions:\n{actions}").format(
+                actions="\n".join(
+                    isolated(line) for line in alert.requested_actions.strip().splitlines()
+                )
+            )
             if alert.requested_actions.strip()
             else ""
         )
@@ -268,10 +277,10 @@ class AlertDetail(QWidget):
         for letter in bundle.letters:
             self.letters.addItem(
                 _("{language} · {kind}: {title} (drafted by {author})").format(
-                    language=LANGUAGE_NAMES.get(letter.language, letter.language),
-                    kind=vocabulary_label(LETTER_KINDS, letter.kind.value),
-                    title=letter.title,
-                    author=letter.drafted_by or "—",
+                    language=isolated(LANGUAGE_NAMES.get(letter.language, letter.language)),
+                    kind=isolated(vocabulary_label(LETTER_KINDS, letter.kind.value)),
+                    title=isolated(letter.title),
+                    author=isolated(letter.drafted_by or "—"),
                 )
             )
         organizations = dict(bundle.organizations)
@@ -288,26 +297,26 @@ class AlertDetail(QWidget):
             first = next(s for s in bundle.sign_ons if s.organization_id == organization_id)
             self.signatures.addItem(
                 _("{organization} — signed by {person}, {date}").format(
-                    organization=organizations.get(organization_id, "—"),
-                    person=first.signed_by,
-                    date=describe_partial(first.signed_on),
+                    organization=isolated(organizations.get(organization_id, "—")),
+                    person=isolated(first.signed_by),
+                    date=isolated(describe_partial(first.signed_on)),
                 )
             )
         self.referrals.clear()
         for referral in bundle.referrals:
             self.referrals.addItem(
                 _("{mechanism}: {status}").format(
-                    mechanism=vocabulary_label(PROTECTION_MECHANISMS, referral.mechanism),
-                    status=vocabulary_label(REFERRAL_STATUSES, referral.status.value),
+                    mechanism=isolated(vocabulary_label(PROTECTION_MECHANISMS, referral.mechanism)),
+                    status=isolated(vocabulary_label(REFERRAL_STATUSES, referral.status.value)),
                 )
             )
         self.action_list.clear()
         for action in bundle.actions:
             self.action_list.addItem(
                 _("{date} · {person}: {action}").format(
-                    date=describe_partial(action.occurred_on),
-                    person=action.done_by,
-                    action=action.summary,
+                    date=isolated(describe_partial(action.occurred_on)),
+                    person=isolated(action.done_by),
+                    action=isolated(action.summary),
                 )
             )
         self.sign_button.setEnabled(bool(bundle.organizations))
