@@ -1,0 +1,135 @@
+"""Two real profiles through a real server: invite and admit from the page, a conflict settled in
+the dialog and never raised again, then a removal that leaves the member list with one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.domain.records import Organization, edit
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.main_window import MainWindow
+from desktop.ui.sync.conflict_dialog import ConflictDialog, ConflictRow, edit_text
+from desktop.ui.sync.network import InviteDialog, PendingCard
+from sync.client.engine import SyncEngine
+from sync.client.state import StoredConflict
+from sync.client.transport import Transport
+from tests.helpers.profiles import new_profile
+from tests.ui.sync.conftest import Server, join_as_admin
+
+
+def test_a_conflict_is_settled_in_the_dialog_and_stays_settled(
+    unlocked: MainWindow, qtbot: QtBot, server: Server, tmp_path: Path
+) -> None:
+    page = join_as_admin(qtbot, unlocked, server)
+    scheduler = unlocked.sync
+    profile = unlocked.session.profile
+    assert scheduler is not None and profile is not None
+    space = page.network.spaces[0].space
+
+    # The admin invites from the page: a code shown once.
+    page.network.open_invite()
+    invite = next(d for d in page.network.findChildren(InviteDialog) if d.isVisible())
+    qtbot.mouseClick(invite.create_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: invite.code != "", timeout=10_000)
+    assert invite.code_label.text() == invite.code and invite.copy_button.isVisible()
+    invite.accept()
+
+    other, _recovery = new_profile(tmp_path / "other")
+    other_state = ProfileSyncState(other.engine)
+    other_engine = SyncEngine(other_state, Transport(server.url))
+    try:
+        joined = other_engine.enroll(invite.code)
+        # The admin compares the newcomer's fingerprint, shown big, and admits.
+        qtbot.mouseClick(page.network.check_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(page.network.findChildren(PendingCard)) == 1, timeout=10_000)
+        card = page.network.findChildren(PendingCard)[0]
+        assert card.fingerprint.text().split() == list(joined.fingerprint.groups)
+        qtbot.mouseClick(card.admit_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(page.network.spaces[0].members) == 2, timeout=10_000)
+
+        mine = RecordStore(profile.engine).save(
+            Organization(space_id=space, name="Casa Abierta", description="Shelter")
+        )
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: scheduler.last_report.pushed == 1, timeout=10_000)  # type: ignore[union-attr]
+        other_engine.sync_once(discover=True)
+        theirs = RecordStore(other.engine).require(mine.id)
+
+        # Both change the name while apart; the other device syncs first.
+        RecordStore(other.engine).save(edit(theirs, name="Casa Abierta del Sur"))
+        assert other_engine.sync_once().pushed == 1
+        RecordStore(profile.engine).save(edit(mine, name="Casa Abierta Norte"))
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: scheduler.conflicts == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: page.conflict_list.count() == 1, timeout=5_000)
+        assert "1 conflict to resolve" in unlocked.status.sync_state.text()
+        assert page.conflicts_box.isVisibleTo(page)
+
+        page.conflict_list.setCurrentRow(0)
+        qtbot.mouseClick(page.resolve_button, Qt.MouseButton.LeftButton)
+        dialog = next(d for d in page.findChildren(ConflictDialog) if d.isVisible())
+        (row,) = dialog.rows
+        assert row.title() == "Name"
+        assert (row.mine.text(), row.theirs.text()) == (
+            "Casa Abierta Norte",
+            "Casa Abierta del Sur",
+        )
+        qtbot.mouseClick(row.edit, Qt.MouseButton.LeftButton)
+        assert row.editor.toPlainText() == "Casa Abierta Norte\n\nCasa Abierta del Sur"
+        row.editor.setPlainText("Casa Abierta (Norte y Sur)")
+        with qtbot.waitSignal(dialog.accepted, timeout=5_000):
+            qtbot.mouseClick(row.save_edit, Qt.MouseButton.LeftButton)
+
+        # The resolution is sent, reaches the other device, and no sync brings it back.
+        qtbot.waitUntil(lambda: page.conflict_list.count() == 0, timeout=5_000)
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: not scheduler.busy and scheduler.pending == 0, timeout=10_000)
+        other_engine.sync_once()
+        assert RecordStore(other.engine).require(mine.id).name == "Casa Abierta (Norte y Sur)"
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: not scheduler.busy, timeout=10_000)
+        assert ProfileSyncState(profile.engine).conflicts() == []
+        assert scheduler.conflicts == 0 and page.conflict_list.count() == 0
+        assert RecordStore(profile.engine).require(mine.id).name == "Casa Abierta (Norte y Sur)"
+
+        # Removal: the member goes from the list (a new key is made for those who stay).
+        page.network.remove(joined.device)
+        qtbot.waitUntil(lambda: len(page.network.spaces[0].members) == 1, timeout=10_000)
+        assert other_engine.sync_once().lost_spaces == [space]
+    finally:
+        other_engine.transport.close()
+        other.close()
+    QApplication.processEvents()
+
+
+def test_the_editor_starts_with_long_text_merged_line_by_line() -> None:
+    base = "Visit on Monday.\nPolice present.\n"
+    apart = StoredConflict(
+        1,
+        "s",
+        "r",
+        "field",
+        "narrative",
+        base,
+        "Visit on Monday morning.\nPolice present.\n",
+        "Visit on Monday.\nPolice present.\nTwo trucks.\n",
+    )
+    assert edit_text(apart) == "Visit on Monday morning.\nPolice present.\nTwo trucks.\n"
+    overlapping = StoredConflict(2, "s", "r", "field", "narrative", "a", "b", "c")
+    assert edit_text(overlapping) == "b\n\nc"
+
+
+def test_a_flag_is_read_and_dismissed(qtbot: QtBot) -> None:
+    flag = StoredConflict(3, "s", "r", "deleted_elsewhere", None, None, None, None)
+    row = ConflictRow(flag)
+    qtbot.addWidget(row)
+    assert "deleted this record" in row.flag_text.text()
+    assert row.keep_mine.isHidden() and not row.dismiss.isHidden()
+    with qtbot.waitSignal(row.chosen) as chosen:
+        row.dismiss.click()
+    assert chosen.args == [3, None]
