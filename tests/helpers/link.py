@@ -258,8 +258,12 @@ class Link:
     def cut(self) -> None:
         """Reset every open connection now; new connections are accepted again at once."""
         with self._lock:
-            connections, self._connections = self._connections, []
             self.counts.cuts += 1
+        self._reset_all()
+
+    def _reset_all(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
         for connection in connections:
             connection.reset()
 
@@ -280,7 +284,7 @@ class Link:
 
     def stop(self) -> None:
         self.stopped.set()
-        self.cut()
+        self._reset_all()
         with contextlib.suppress(OSError):
             self._listener.close()
 
