@@ -14,6 +14,7 @@ from desktop.domain.dates import PartialDate
 from desktop.domain.fields import (
     BOOL,
     CODES,
+    INT,
     OPTIONAL_ID,
     OPTIONAL_INT,
     PAIRS,
@@ -178,6 +179,26 @@ class Note(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingPosition(Record):
+    """Where a person left off in a material's document, kept in their "only me" space.
+
+    A record rather than a device setting, so the page follows the person to their other
+    devices and never reaches the group.
+    """
+
+    material_id: str = ""
+    page: int = 0  # 0-based
+
+    def _content_errors(self, vocabularies: VocabularySet, today: date | None) -> list[FieldError]:
+        errors = check_record_id("material_id", self.material_id, required=True)
+        if self.page < 0:
+            errors.append(
+                FieldError("page", "out_of_range", _("A page number cannot be negative."))
+            )
+        return errors
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(Record):
     """A threat or attack against defenders that needs the network's collective response."""
 
@@ -337,6 +358,12 @@ NETWORK_RECORD_TYPES: tuple[RecordType, ...] = (
             FieldSpec("page", OPTIONAL_INT),
             FieldSpec("body", TEXT, _LINES),
         ),
+    ),
+    RecordType(
+        "reading_position",
+        ReadingPosition,
+        1,
+        (FieldSpec("material_id", TEXT), FieldSpec("page", INT)),
     ),
     RecordType(
         "alert",

@@ -35,9 +35,16 @@ def _alerts(profile: Profile, parent: QWidget) -> QWidget:
     return AlertsPage(profile, parent)
 
 
+def _working_groups(profile: Profile, parent: QWidget) -> QWidget:
+    from desktop.ui.workgroups.page import WorkingGroupsPage
+
+    return WorkingGroupsPage(profile, parent)
+
+
 SECTION_PAGES: dict[str, PageFactory] = {
     "incidents": _incidents,
 }
 SECTION_PAGES["directory"] = DirectoryPage
 SECTION_PAGES["sync"] = _sync
 SECTION_PAGES["alerts"] = _alerts
+SECTION_PAGES["working_groups"] = _working_groups

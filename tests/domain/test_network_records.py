@@ -24,6 +24,7 @@ from desktop.domain.network_records import (
     LetterKind,
     Material,
     Note,
+    ReadingPosition,
     Referral,
     ReferralStatus,
     SignOn,
@@ -78,6 +79,7 @@ def sound_records(space_id: str) -> list[Record]:
     return [
         material,
         Note(space_id=space_id, material_id=material.id, page=3, body="Ver sección 2."),
+        ReadingPosition(space_id=space_id, material_id=material.id, page=12),
         alert,
         Letter(
             space_id=space_id,
@@ -119,6 +121,7 @@ def test_every_network_type_is_registered_and_has_a_sound_example(space_id: str)
     assert {record_type(r).name for r in examples} == {
         "material",
         "note",
+        "reading_position",
         "alert",
         "letter",
         "sign_on",
@@ -138,7 +141,7 @@ def test_merge_rules_fit_collective_work() -> None:
     assert RECORD_TYPES["material"].field("objectives").merge is Merge.SET
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(8))
 def test_round_trip_through_json_and_msgpack(space_id: str, index: int) -> None:
     record = sound_records(space_id)[index]
     data = to_dict(record)
@@ -164,7 +167,7 @@ def test_an_alert_names_what_is_missing(space_id: str) -> None:
 def test_an_alert_refuses_unknown_threats_twice_named_defenders_and_a_future_date(
     space_id: str,
 ) -> None:
-    alert = sound_records(space_id)[2]
+    alert = sound_records(space_id)[3]
     assert isinstance(alert, Alert)
     defender = alert.defenders[0]
     wrong = replace(
@@ -207,6 +210,8 @@ def test_a_material_and_a_note_name_their_mistakes(space_id: str) -> None:
     assert codes(orphan.validate()) == {("material_id", "required")}
     group_page = Note(space_id=space_id, working_group_id=new_id(), page=2, body="x")
     assert codes(group_page.validate()) == {("page", "out_of_range")}
+    position = ReadingPosition(space_id=space_id, material_id=new_id(), page=-1)
+    assert codes(position.validate()) == {("page", "out_of_range")}
 
 
 def test_a_letter_needs_a_language_and_text_and_a_submitted_referral_a_date(
@@ -228,7 +233,7 @@ def test_a_letter_needs_a_language_and_text_and_a_submitted_referral_a_date(
 
 def test_a_synced_signature_or_action_is_never_edited(space_id: str) -> None:
     records = sound_records(space_id)
-    sign_on, action, letter = records[4], records[6], records[3]
+    sign_on, action, letter = records[5], records[7], records[4]
     # Before the first sync, a slip can still be fixed...
     fixed = edit(sign_on, signed_by="Ana María")
     assert isinstance(fixed, SignOn) and fixed.signed_by == "Ana María"

@@ -1,0 +1,1 @@
+"""The Working groups section: members, materials read from memory, and notes."""
