@@ -85,6 +85,16 @@ def isolated(text: str) -> str:
     return f"\u2068{text}\u2069" if text else text
 
 
+def on_leading_side(text: str) -> str:
+    """``text`` isolated, after a mark of the interface's direction (RLM or LRM).
+
+    A label takes its paragraph direction from its first letter, so a Spanish title on an
+    Arabic screen would sit on the left; the mark makes it start where the screen reads from.
+    """
+    mark = "\u200f" if is_right_to_left() else "\u200e"
+    return mark + isolated(text) if text else text
+
+
 def text_direction_for(language: str) -> Qt.LayoutDirection:
     """Arabic is typed right to left whatever the interface's language."""
     if is_right_to_left(language):

@@ -57,6 +57,7 @@ from desktop.ui.alerts.forms import (
     choose,
     fill_codes,
     isolated,
+    on_leading_side,
     problems_text,
 )
 from desktop.ui.alerts.model import ID_ROLE, AlertListModel
@@ -245,7 +246,7 @@ class AlertDetail(QWidget):
         if bundle is None:
             return
         alert = bundle.alert
-        self.title.setText(alert.title)
+        self.title.setText(on_leading_side(alert.title))
         place = ", ".join(
             part for part in (alert.place, vocabulary_label(vocab.COUNTRIES, alert.country)) if part
         )

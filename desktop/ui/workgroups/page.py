@@ -31,11 +31,17 @@ from PySide6.QtWidgets import (
 
 from desktop.domain.network_records import MATERIAL_TYPES, Material, Note
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
-from desktop.domain.translation import _
+from desktop.domain.translation import _, current_language
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
-from desktop.ui.alerts.forms import LETTER_LANGUAGES, fill_codes, isolated, problems_text
+from desktop.ui.alerts.forms import (
+    LETTER_LANGUAGES,
+    fill_codes,
+    isolated,
+    on_leading_side,
+    problems_text,
+)
 from desktop.ui.directory.model import RecordListModel, select_row
 from desktop.ui.forms import (
     MessageLabel,
@@ -251,6 +257,7 @@ class GroupView(QWidget):
         self.new_language = QComboBox(self.materials_box)
         for code, name in LETTER_LANGUAGES:
             self.new_language.addItem(name, code)
+        self.new_language.setCurrentIndex(max(self.new_language.findData(current_language()), 0))
         self.import_button = QPushButton(self.materials_box)
         self.import_button.clicked.connect(self._choose_file)
         import_row = QHBoxLayout()
@@ -301,8 +308,8 @@ class GroupView(QWidget):
     def _fill(self) -> None:
         if self.bundle is None:
             return
-        self.title.setText(self.bundle.group.name)
-        self.description.setText(self.bundle.group.description)
+        self.title.setText(on_leading_side(self.bundle.group.name))
+        self.description.setText(on_leading_side(self.bundle.group.description))
         self.members.clear()
         self.members.addItems(self.bundle.members)
         self.materials.clear()
