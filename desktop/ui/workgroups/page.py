@@ -59,6 +59,7 @@ from desktop.ui.workgroups.files import (
     reading_position,
     remember_page,
 )
+from desktop.ui.workgroups.objectives import ObjectivesView
 from desktop.ui.workgroups.reader import MaterialReader
 
 _ID = Qt.ItemDataRole.UserRole
@@ -455,7 +456,10 @@ class WorkingGroupsPage(QWidget):
         super().__init__(parent)
         self.profile = profile
         self.group: GroupView | None = None
+        self.objectives: ObjectivesView | None = None
         self.heading = heading(self)
+        self.objectives_button = QPushButton(self)
+        self.objectives_button.clicked.connect(self.show_objectives)
         self.message = MessageLabel(self)
         self.model = RecordListModel(profile, RecordQuery("working_group"), self)
         self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
@@ -480,7 +484,11 @@ class WorkingGroupsPage(QWidget):
         layout = QVBoxLayout(self)
         # Shown on its own (tests, screenshots) the page must not re-constrain its window.
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-        layout.addWidget(self.heading)
+        top = QHBoxLayout()
+        top.addWidget(self.heading)
+        top.addStretch(1)
+        top.addWidget(self.objectives_button)
+        layout.addLayout(top)
         layout.addWidget(self.message)
         layout.addWidget(splitter, 1)
         self.retranslate()
@@ -505,6 +513,15 @@ class WorkingGroupsPage(QWidget):
             select_row(self.view, row)
         self.group_opened.emit(view)
 
+    def show_objectives(self) -> None:
+        """The counts and chart of what the network tagged with each shared objective."""
+        if self.objectives is None:
+            self.objectives = ObjectivesView(RecordStore(self.profile.engine), self.side)
+            self.side.addWidget(self.objectives)
+        else:
+            self.objectives.refresh()
+        self.side.setCurrentWidget(self.objectives)
+
     def tear_down(self) -> None:
         """At lock: forget every row, close the reader, drop what was decrypted."""
         self.model.clear()
@@ -513,6 +530,7 @@ class WorkingGroupsPage(QWidget):
 
     def retranslate(self) -> None:
         self.heading.setText(_("Working groups"))
+        self.objectives_button.setText(_("Shared objectives"))
         self.placeholder.setText(_("Choose a working group to see its members and materials."))
         self.model.retranslate()
 
