@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain import vocabularies as vocab
-from desktop.domain.translation import N_, _, format_number
+from desktop.domain.translation import N_, _, format_number, is_right_to_left
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.ui.forms import MessageLabel, failure_message, heading
 from desktop.ui.jobs import JobState, run_job
@@ -159,17 +159,24 @@ class ObjectivesView(QWidget):
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
+        # A horizontal bar chart draws its first category at the bottom; reversed, the chart
+        # reads top to bottom in the same order as the table.
+        order = list(reversed(result.objectives))
         series = QHorizontalStackedBarSeries()
         for record_type, label in TAGGED:
             bar = QBarSet(_(label))
-            bar.append([float(result.counts[code][record_type]) for code in result.objectives])
+            bar.append([float(result.counts[code][record_type]) for code in order])
             series.append(bar)
         self.chart.addSeries(series)
         categories = QBarCategoryAxis()
-        categories.append(labels)
+        categories.append([vocab.label(vocab.OBJECTIVES, code) for code in order])
         values = QValueAxis()
         values.setLabelFormat("%d")
-        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft)
+        # QtCharts does not mirror itself: in Arabic the labels go right and bars grow leftward.
+        right_to_left = is_right_to_left()
+        values.setReverse(right_to_left)
+        side = Qt.AlignmentFlag.AlignRight if right_to_left else Qt.AlignmentFlag.AlignLeft
+        self.chart.addAxis(categories, side)
         self.chart.addAxis(values, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(categories)
         series.attachAxis(values)
