@@ -106,3 +106,29 @@ def test_a_group_note_shared_with_the_group(group: GroupView, qtbot: QtBot) -> N
         qtbot.mouseClick(group.notes.add_button, Qt.MouseButton.LeftButton)
     assert group.notes.list.count() == 1
     assert group.notes.list.item(0).text().endswith("(group)")
+
+
+def test_a_material_whose_file_has_not_arrived_says_it_needs_a_connection(
+    page: WorkingGroupsPage, group: GroupView, qtbot: QtBot
+) -> None:
+    # As sync delivers it from another member before the file itself: a record, no file here.
+    assert group.bundle is not None
+    store = RecordStore(page.profile.engine)
+    store.save(
+        Material(
+            space_id=group.bundle.group.space_id,
+            working_group_id=group.group_id,
+            title="Informe anual",
+            material_type="report",
+            attachments=(("ab" * 16, "informe.pdf"),),
+        )
+    )
+    group.reload()
+    qtbot.waitUntil(lambda: group.materials.count() == 1)
+    group.materials.setCurrentRow(0)
+    qtbot.mouseClick(group.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: group.message.isVisible())
+    assert group.message.text() == (
+        "This file is not on this computer yet. It will be fetched when you are connected."
+    )
+    assert group.dialog is None
