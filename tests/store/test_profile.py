@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from desktop.domain.settings import SettingError
+from desktop.domain.settings import SETTINGS, SettingError, defaults
 from desktop.domain.translation import set_language
 from desktop.store import keys
 from desktop.store.profile import (
@@ -62,7 +62,9 @@ def test_create_lock_unlock_round_trip(tmp_path: Path) -> None:
 
     again = unlock(folder, PASSPHRASE)
     assert _read_rows(again.engine) == ["first", "segunda", "الثالثة"]
-    assert again.settings.all() == {"language": "es", "auto_lock_minutes": 5}
+    stored = again.settings.all()
+    assert (stored["language"], stored["auto_lock_minutes"]) == ("es", 5)
+    assert set(stored) == {s.key for s in SETTINGS}
     again.close()
     assert len(recovery.split("-")) == 11
 
@@ -262,7 +264,7 @@ def test_settings_are_typed_and_the_language_is_a_device_hint(tmp_path: Path) ->
     for key, bad in [("auto_lock_minutes", 0), ("auto_lock_minutes", "ten"), ("language", "de")]:
         with pytest.raises(SettingError):
             profile.settings.set(key, bad)
-    assert profile.settings.all() == {"language": "ar", "auto_lock_minutes": 10}
+    assert profile.settings.all() == {**defaults(), "language": "ar"}
     profile.close()
     # Only declared hints are read, and only valid values: a hand-edited file is ignored.
     (folder / "device.json").write_text(json.dumps({"language": "klingon", "secret": "x"}))
