@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont, QTextDocument
+from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFrame,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QMessageBox,
@@ -32,7 +34,7 @@ from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
-from desktop.ui.forms import BusyIndicator, MessageLabel, hold_window_size_hints
+from desktop.ui.forms import BusyIndicator, MessageLabel, grow_to_fit, hold_window_size_hints
 from desktop.ui.jobs import Job, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
 from desktop.ui.sync.texts import fingerprint_text
@@ -94,13 +96,41 @@ def read_spaces(profile: Profile) -> list[SpaceFacts]:
     for space in state.spaces():
         latest = MembershipLog.from_blobs(state.statements(space), pins).latest
         record = records.get(space)
-        name = record.name if isinstance(record, Space) and record.name else space[:8]
+        name = (
+            record.name
+            if isinstance(record, Space) and record.name
+            else _("Unnamed space ({id})").format(id=space[:8])
+        )
         members = tuple(
             SpaceMember(m.device, m.keys.fingerprint.groups, m.role) for m in latest.members
         )
         mine = latest.member(me)
         found.append(SpaceFacts(space, name, mine.role if mine else None, members))
     return found
+
+
+def fingerprint_label(parent: QWidget) -> QLabel:
+    """Digits big and monospaced, left to right in every language, selectable to compare."""
+    label = QLabel(parent)
+    font = QFont("monospace")
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setPointSizeF(font.pointSizeF() * 1.6 if font.pointSizeF() > 0 else 16)
+    label.setFont(font)
+    label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    align_fingerprint(label)
+    return label
+
+
+def align_fingerprint(label: QLabel) -> None:
+    """The groups always read left to right (their order is the number), but the block sits on
+    the leading side of the page: on the right in Arabic."""
+    side = (
+        Qt.AlignmentFlag.AlignRight
+        if QGuiApplication.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        else Qt.AlignmentFlag.AlignLeft
+    )
+    label.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
 
 
 class PendingCard(QFrame):
@@ -114,8 +144,6 @@ class PendingCard(QFrame):
 
     def __init__(self, member: PendingMember, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from desktop.ui.sync.page import fingerprint_label
-
         self.member = member
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.caption = QLabel(self)
@@ -142,6 +170,12 @@ class PendingCard(QFrame):
             ).format(role=_(ROLE_NAMES[self.member.role]))
         )
         self.admit_button.setText(_("The digits match: &admit"))
+        align_fingerprint(self.fingerprint)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
 
 class InviteDialog(QDialog):
@@ -185,7 +219,6 @@ class InviteDialog(QDialog):
         self.code_label.setFont(font)
         self.code_label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.code_label.setWordWrap(True)
         self.code_label.hide()
         self.once = QLabel(self)
         self.once.setWordWrap(True)
@@ -219,7 +252,7 @@ class InviteDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.retranslate()
-        hold_window_size_hints(self, minimum_width=520)
+        hold_window_size_hints(self, minimum_width=600)
 
     def create_invite(self) -> None:
         if self.busy.busy or self.code:
@@ -243,6 +276,7 @@ class InviteDialog(QDialog):
         self.role.setEnabled(False)
         for widget in (self.code_label, self.once, self.copy_button, self.print_button):
             widget.show()
+        grow_to_fit(self)  # the code and its warning appeared: room for them, nothing clipped
         self.invited.emit(self.code)
 
     def _failed(self, error: BaseException) -> None:
@@ -308,6 +342,7 @@ class NetworkPanel(QGroupBox):
         self.copy_text: Callable[[str], None] = lambda _text: None
         self.spaces: list[SpaceFacts] = []
         self.pending: list[PendingMember] = []
+        self._pending_space: str | None = None  # whose waiting devices the cards show
         self._job: Job | None = None
         self.intro = QLabel(self)
         self.intro.setWordWrap(True)
@@ -321,6 +356,10 @@ class NetworkPanel(QGroupBox):
         self.members.setObjectName("memberList")
         self.members.setColumnCount(2)
         self.members.setRootIsDecorated(False)
+        # As tall as its rows (up to a limit), not a fixed empty box under two members.
+        self.members.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.members.setMaximumHeight(260)
+        self.members.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.invite_button = QPushButton(self)
         self.invite_button.setObjectName("inviteButton")
         self.invite_button.clicked.connect(self.open_invite)
@@ -386,7 +425,8 @@ class NetworkPanel(QGroupBox):
         me = self.link.state.device_keys() if self.link is not None else None
         for member in facts.members if facts is not None else ():
             you = me is not None and member.device == me.device_id
-            name = "   ".join(member.fingerprint[:2]) + " …"
+            # Isolated left to right, like the big fingerprint: the group order is the number.
+            name = "\u2066" + "   ".join(member.fingerprint[:2]) + " …\u2069"
             if you:
                 name = _("{fingerprint} (this computer)").format(fingerprint=name)
             item = QTreeWidgetItem([name, _(ROLE_NAMES[member.role])])
@@ -395,7 +435,10 @@ class NetworkPanel(QGroupBox):
         admin = facts is not None and facts.my_role is Role.ADMIN
         for button in (self.invite_button, self.check_button, self.remove_button):
             button.setEnabled(admin)
-        self._clear_pending()
+        # A sync refreshes this list often: the cards an admin is reading stay unless the
+        # space changed.
+        if facts is None or facts.space != self._pending_space:
+            self._clear_pending()
 
     def _run(self, note: str, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         if self.busy.busy:
@@ -462,10 +505,12 @@ class NetworkPanel(QGroupBox):
             if widget is not None:
                 widget.deleteLater()
         self.pending = []
+        self._pending_space = None
 
     def _show_pending(self, pending: Any) -> None:
         self._clear_pending()
         self.pending = list(pending)
+        self._pending_space = self.current.space if self.current is not None else None
         if not self.pending:
             self.message.say(_("Nobody is waiting to be admitted."))
         for member in self.pending:
@@ -480,8 +525,16 @@ class NetworkPanel(QGroupBox):
         self._run(
             _("Admitting…"),
             lambda: link.run(lambda engine: engine.admit(member.space, [member])),
-            lambda _count: self._membership_changed(),
+            lambda _count: self._admitted(member),
         )
+
+    def _admitted(self, member: PendingMember) -> None:
+        for card in self.findChildren(PendingCard):
+            if card.member.device == member.device:
+                self.pending_holder.removeWidget(card)
+                card.deleteLater()
+        self.pending = [p for p in self.pending if p.device != member.device]
+        self._membership_changed()
 
     def selected_member(self) -> str | None:
         item = self.members.currentItem()
@@ -534,6 +587,7 @@ class NetworkPanel(QGroupBox):
         self.remove_button.setText(_("Re&move…"))
         if self.spaces:
             self._show_space()
+            self.refresh()  # space names are read in the current language
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

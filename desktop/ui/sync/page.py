@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -32,7 +31,12 @@ from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.sync.conflict_dialog import ConflictDialog, record_title
 from desktop.ui.sync.link import sync_error_message
-from desktop.ui.sync.network import NetworkPanel, join_network
+from desktop.ui.sync.network import (
+    NetworkPanel,
+    align_fingerprint,
+    fingerprint_label,
+    join_network,
+)
 from desktop.ui.sync.scheduler import SyncScheduler
 from desktop.ui.sync.texts import (
     fingerprint_text,
@@ -68,19 +72,6 @@ def read_facts(profile: Profile) -> PageFacts:
         keys.public.fingerprint.groups if keys is not None else (),
         grouped,
     )
-
-
-def fingerprint_label(parent: QWidget) -> QLabel:
-    """Digits big and monospaced, left to right in every language, selectable to compare."""
-    label = QLabel(parent)
-    font = QFont("monospace")
-    font.setStyleHint(QFont.StyleHint.Monospace)
-    font.setPointSizeF(font.pointSizeF() * 1.6 if font.pointSizeF() > 0 else 16)
-    label.setFont(font)
-    label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
-    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignAbsolute)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 class SyncPage(QWidget):
@@ -358,6 +349,7 @@ class SyncPage(QWidget):
                 )
             )
             self.fingerprint.setText(fingerprint_text(facts.fingerprint))
+            align_fingerprint(self.fingerprint)
             self.fingerprint.show()
             self.server.setText(_("Server: {url}").format(url=facts.server_url or ""))
             self.server.show()
