@@ -177,7 +177,11 @@ class EvidenceStore:
             self._vault.delete(stored)
 
     def sweep_orphans(self) -> int:
-        """Erase keys and sealed files no live evidence record points at (after a crash).
+        """Erase keys and sealed files no live record points at (after a crash).
+
+        Evidence points at one file (``attachment_ref``); a material at several
+        (``attachments``, pairs of ref and name). Every one of them keeps its file: a sweep
+        that knew only evidence would erase every material.
 
         Returns:
             How many attachments were erased.
@@ -186,6 +190,16 @@ class EvidenceStore:
             select(text("json_extract(c.content, '$.attachment_ref')"))
             .select_from(text("records AS r JOIN record_contents AS c ON c.id = r.id"))
             .where(text("r.record_type = 'evidence' AND r.deleted = 0"))
+            .union_all(
+                select(text("json_extract(pair.value, '$[0]')"))
+                .select_from(
+                    text(
+                        "records AS r JOIN record_contents AS c ON c.id = r.id, "
+                        "json_each(c.content, '$.attachments') AS pair"
+                    )
+                )
+                .where(text("r.record_type = 'material' AND r.deleted = 0"))
+            )
         )
         with self._engine.connect() as connection:
             orphans = list(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.domain.records import Evidence, Incident
+from desktop.domain.records import Evidence, Incident, new_id
 from desktop.domain.translation import set_language
 from desktop.store.attachments import ATTACHMENTS_FOLDER
 from desktop.store.errors import AttachmentDamaged
@@ -170,3 +170,22 @@ def test_an_unknown_file_type_gets_a_generic_media_type(
     evidence = store.import_file(incident, _original(tmp_path, "notes.zzqx"), actor="Amina")
     assert evidence.media_type == "application/octet-stream"
     assert isinstance(store.records.get(evidence.id), Evidence)
+
+
+def test_sweep_keeps_the_files_of_materials(profile: Profile, tmp_path: Path) -> None:
+    from desktop.domain.network_records import Material
+    from desktop.store.records import RecordStore
+
+    store = EvidenceStore.of(profile)
+    stored = profile.attachments.import_file(_original(tmp_path, "guide.pdf"))
+    store._insert_key(stored)
+    material = Material(
+        space_id=new_id(),
+        working_group_id=new_id(),
+        title="Guía de monitoreo",
+        material_type="toolkit",
+        attachments=((stored.attachment_id, "guide.pdf"),),
+    )
+    RecordStore(profile.engine).save(material)
+    assert store.sweep_orphans() == 0
+    assert store.stored(stored.attachment_id) is not None
