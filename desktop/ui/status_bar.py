@@ -182,7 +182,9 @@ class SessionStatusBar(QStatusBar):
         # Imported here: the sync package loads at unlock, not at start.
         from desktop.ui.sync.texts import last_sync_text, pending_text, phase_text
 
-        parts = [phase_text(scheduler), last_sync_text(scheduler.last_sync_at)]
+        parts = [phase_text(scheduler)]
+        if scheduler.last_sync_at is not None:
+            parts.append(last_sync_text(scheduler.last_sync_at))
         if scheduler.pending:
             parts.append(pending_text(scheduler.pending))
         self.sync_state.setText(" · ".join(parts))

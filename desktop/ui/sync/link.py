@@ -91,6 +91,17 @@ class SyncLink:
             self._engine = None
 
 
+def join_error_message(error: BaseException) -> str:
+    """As ``sync_error_message``, but a code the server cannot even parse is a mistyped code."""
+    if isinstance(error, ServerRefused) and error.code in (
+        ErrorCode.BAD_ID,
+        ErrorCode.BAD_MESSAGE,
+        ErrorCode.BAD_REQUEST,
+    ):
+        error = ServerRefused(error.status, ErrorCode.INVITE_INVALID)
+    return sync_error_message(error)
+
+
 def sync_error_message(error: BaseException) -> str:
     """What a person reads when joining, syncing or managing members did not work."""
     if isinstance(error, Offline):

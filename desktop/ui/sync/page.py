@@ -30,7 +30,7 @@ from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.sync.conflict_dialog import ConflictDialog, record_title
-from desktop.ui.sync.link import sync_error_message
+from desktop.ui.sync.link import join_error_message, sync_error_message
 from desktop.ui.sync.network import (
     NetworkPanel,
     align_fingerprint,
@@ -87,6 +87,7 @@ class SyncPage(QWidget):
         self.copy_text: Callable[[str], None] = lambda _text: None
         self.facts: PageFacts | None = None
         self._facts_job: Job | None = None
+        self._join_error: BaseException | None = None  # kept to say it again in a new language
 
         column = QWidget()
         column.setObjectName("syncColumn")
@@ -257,6 +258,7 @@ class SyncPage(QWidget):
             self.join_message.say(_("Enter the invite code your administrator gave you."))
             return
         self.join_message.clear_message()
+        self._join_error = None
         self.join_button.setEnabled(False)
         self.join_busy.start(_("Joining the network…"))
         link = self.scheduler.link
@@ -277,7 +279,8 @@ class SyncPage(QWidget):
     def _join_failed(self, error: BaseException) -> None:
         self.join_busy.stop()
         self.join_button.setEnabled(True)
-        self.join_message.say(sync_error_message(error))
+        self._join_error = error
+        self.join_message.say(join_error_message(error))
 
     def sync_now(self) -> None:
         if self.scheduler is not None:
@@ -334,6 +337,8 @@ class SyncPage(QWidget):
         self.invite_code_label.setText(_("&Invite code:"))
         self.server_url.setPlaceholderText("https://")
         self.join_button.setText(_("&Join"))
+        if self._join_error is not None:
+            self.join_message.say(join_error_message(self._join_error))
         self.status_box.setTitle(_("Sync"))
         self.sync_button.setText(_("Sync &now"))
         self.conflicts_box.setTitle(_("Conflicts"))

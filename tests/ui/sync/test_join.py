@@ -6,6 +6,7 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.records import Organization
+from desktop.domain.translation import set_language
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.main_window import MainWindow
@@ -24,8 +25,13 @@ def test_a_bad_code_and_an_unreachable_server_say_so_and_keep_nothing(
     qtbot.waitUntil(lambda: unlocked.sync.phase is SyncPhase.NOT_JOINED)  # type: ignore[union-attr]
     assert unlocked.status.sync_state.text().startswith("Not joined to a network")
 
-    join_through_page(qtbot, page, server.url, "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH")
-    qtbot.waitUntil(lambda: "not valid" in page.join_message.text(), timeout=10_000)
+    for code in ("AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH", "AAAA-BBBB"):  # unknown, malformed
+        page.join_message.clear_message()
+        join_through_page(qtbot, page, server.url, code)
+        qtbot.waitUntil(lambda: "not valid" in page.join_message.text(), timeout=10_000)
+    set_language("ar")  # the refusal is said again in the new language
+    qtbot.waitUntil(lambda: page.join_message.text().startswith("رمز الدعوة هذا غير صالح"))
+    set_language("en")
     join_through_page(qtbot, page, f"http://127.0.0.1:{free_port()}", server.invite())
     qtbot.waitUntil(lambda: "could not be reached" in page.join_message.text(), timeout=10_000)
     join_through_page(qtbot, page, "127.0.0.1:8000", "code")
