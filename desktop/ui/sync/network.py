@@ -75,6 +75,7 @@ class SpaceMember:
     device: str
     fingerprint: tuple[str, ...]
     role: Role
+    is_this_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def read_spaces(profile: Profile) -> list[SpaceFacts]:
             else _("Unnamed space ({id})").format(id=space[:8])
         )
         members = tuple(
-            SpaceMember(m.device, m.keys.fingerprint.groups, m.role) for m in latest.members
+            SpaceMember(m.device, m.keys.fingerprint.groups, m.role, m.device == me)
+            for m in latest.members
         )
         mine = latest.member(me)
         found.append(SpaceFacts(space, name, mine.role if mine else None, members))
@@ -192,6 +194,7 @@ class InviteDialog(QDialog):
         link: SyncLink,
         space: SpaceFacts,
         copy_text: Callable[[str], None],
+        server_url: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -201,6 +204,7 @@ class InviteDialog(QDialog):
         self._link = link
         self._space = space
         self._copy_text = copy_text
+        self._server_url = server_url
         self.code = ""
         self.intro = QLabel(self)
         self.intro.setWordWrap(True)
@@ -294,7 +298,7 @@ class InviteDialog(QDialog):
         document = QTextDocument()
         document.setPlainText(
             _("Invite to {space} on {server}:\n\n{code}").format(
-                space=self._space.name, server=self._link.state.server_url() or "", code=self.code
+                space=self._space.name, server=self._server_url, code=self.code
             )
         )
         document.print_(printer)
@@ -340,6 +344,7 @@ class NetworkPanel(QGroupBox):
         self.profile = profile
         self.link: SyncLink | None = None
         self.copy_text: Callable[[str], None] = lambda _text: None
+        self.server_url = ""  # the page sets it from what it read on a worker
         self.spaces: list[SpaceFacts] = []
         self.pending: list[PendingMember] = []
         self._pending_space: str | None = None  # whose waiting devices the cards show
@@ -405,7 +410,12 @@ class NetworkPanel(QGroupBox):
 
     def refresh(self) -> None:
         profile = self.profile
-        run_job(self, lambda _state: read_spaces(profile), on_success=self._show_spaces)
+        run_job(
+            self,
+            lambda _state: read_spaces(profile),
+            on_success=self._show_spaces,
+            on_failure=lambda error: self.message.say(sync_error_message(error)),
+        )
 
     def _show_spaces(self, spaces: Any) -> None:
         chosen = self.current.space if self.current is not None else None
@@ -422,12 +432,10 @@ class NetworkPanel(QGroupBox):
     def _show_space(self) -> None:
         facts = self.current
         self.members.clear()
-        me = self.link.state.device_keys() if self.link is not None else None
         for member in facts.members if facts is not None else ():
-            you = me is not None and member.device == me.device_id
             # Isolated left to right, like the big fingerprint: the group order is the number.
             name = "\u2066" + "   ".join(member.fingerprint[:2]) + " …\u2069"
-            if you:
+            if member.is_this_device:
                 name = _("{fingerprint} (this computer)").format(fingerprint=name)
             item = QTreeWidgetItem([name, _(ROLE_NAMES[member.role])])
             item.setData(0, Qt.ItemDataRole.UserRole, member.device)
@@ -484,7 +492,7 @@ class NetworkPanel(QGroupBox):
     def open_invite(self) -> None:
         if self.link is None or self.current is None:
             return
-        dialog = InviteDialog(self.link, self.current, self.copy_text, self)
+        dialog = InviteDialog(self.link, self.current, self.copy_text, self.server_url, self)
         dialog.open()
 
     def check_pending(self) -> None:

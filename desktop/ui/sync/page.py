@@ -240,6 +240,7 @@ class SyncPage(QWidget):
         self.facts = facts
         self.retranslate()
         if facts.server_url is not None:
+            self.network.server_url = facts.server_url
             self.network.refresh()
 
     # --- actions ----------------------------------------------------------------------------

@@ -10,9 +10,12 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from desktop.domain.records import Organization
 from desktop.store.profile import Profile
+from desktop.store.records import RecordStore
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.link import SyncLink
+from desktop.ui.sync.network import join_network
 from desktop.ui.sync.scheduler import SyncPhase, SyncScheduler
 from tests.helpers import server_process
 from tests.helpers.profiles import new_profile
@@ -59,6 +62,29 @@ def test_a_burst_of_saves_makes_one_sync(
     finally:
         scheduler.stop()
         scheduler.link.close()
+
+
+def test_a_save_in_a_shared_space_is_sent_shortly_after(
+    app: QApplication, qtbot: QtBot, profile: Profile, server: Server
+) -> None:
+    link = SyncLink(profile, {})
+    join_network(link, server.url, server.invite("--new-space"))
+    (space,) = link.state.spaces()
+    scheduler = SyncScheduler(link, 5 * MINUTE)
+    scheduler.DIRTY_POLL_MS, scheduler.DEBOUNCE_MS = 50, 100
+    try:
+        scheduler.start()
+        qtbot.waitUntil(lambda: scheduler.phase is SyncPhase.UP_TO_DATE, timeout=10_000)
+        started = scheduler.syncs_started
+        # Saved the way any page saves: straight into the store, no call to the scheduler.
+        RecordStore(profile.engine).save(Organization(space_id=space, name="Radio Comunitaria"))
+        qtbot.waitUntil(lambda: scheduler.syncs_started == started + 1, timeout=5_000)
+        qtbot.waitUntil(lambda: not scheduler.busy, timeout=10_000)
+        assert scheduler.last_report is not None and scheduler.last_report.pushed == 1
+        assert scheduler.pending == 0
+    finally:
+        scheduler.stop()
+        link.close()
 
 
 def test_failures_back_off_to_a_cap_and_success_resets(
