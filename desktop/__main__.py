@@ -42,6 +42,11 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv if argv is None else ["minga", *argv]
+    if len(arguments) == 3 and arguments[1] == "--self-test":
+        # Checks an installed build with no window and no Qt (see desktop/selftest.py).
+        from desktop.selftest import run_self_test
+
+        return run_self_test(Path(arguments[2]))
     # Minga's own events at INFO; libraries (Alembic is chatty) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("desktop").setLevel(logging.INFO)
