@@ -272,6 +272,11 @@ class Link:
         with self._lock:
             self._cut_at[direction] = self.counts.bytes[direction] + size
 
+    def clear_cuts(self) -> None:
+        """Forget pending byte-count cuts (the link is good again)."""
+        with self._lock:
+            self._cut_at = {UP: None, DOWN: None}
+
     def cut_in(self, seconds: float) -> None:
         """Reset every connection ``seconds`` from now (a cut after a time)."""
         timer = threading.Timer(seconds, self.cut)
