@@ -1,4 +1,4 @@
-"""The `minga-server` command: init, serve, invite, status, backup, revoke and collect.
+"""The `minga-server` command: init, serve, invite, status, backup, restore, revoke, collect.
 Each reads settings from the config file and MINGA_SERVER_* variables; flags override both."""
 
 from __future__ import annotations
@@ -234,6 +234,51 @@ def _copy_chunks(source: Path, dest: Path) -> int:
     return copied
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Load a `backup` folder into this server's database, which must hold no rows yet."""
+    settings = _settings(args)
+    backup_settings = Settings(data_dir=args.backup)
+    backup_file = Path(backup_settings.resolved_database_url.removeprefix("sqlite:///"))
+    if not backup_file.is_file():
+        raise CommandError(f"{args.backup} is not a backup folder: {backup_file.name} is missing")
+    # A backup from an older version is a data folder too: `init` on it brings it to head.
+    source = _open(backup_settings)
+    target = Database(settings.resolved_database_url)
+    try:
+        upgrade(target)
+        with target.engine.connect() as connection:
+            filled = [
+                table.name
+                for table in schema.metadata.sorted_tables
+                if connection.execute(select(func.count()).select_from(table)).scalar_one()
+            ]
+        if filled:
+            # Merging two servers' rows would mix their devices and counters: refuse.
+            raise CommandError(
+                f"{redacted_url(target.url)} already holds data ({', '.join(filled)}): "
+                "restore only into an empty database"
+            )
+        rows = 0
+        with source.engine.connect() as reader, target.write() as sink:
+            for table in schema.metadata.sorted_tables:
+                batch: list[dict[str, object]] = []
+                for row in reader.execute(select(table)).mappings():
+                    batch.append(dict(row))
+                    if len(batch) >= 1000:
+                        sink.execute(insert(table), batch)
+                        rows += len(batch)
+                        batch = []
+                if batch:
+                    sink.execute(insert(table), batch)
+                    rows += len(batch)
+    finally:
+        source.dispose()
+        target.dispose()
+    copied = _copy_chunks(backup_settings.resolved_chunk_dir, settings.resolved_chunk_dir)
+    print(f"restored {rows} rows and {copied} chunk files into {redacted_url(target.url)}")
+    return 0
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = _open(settings)
@@ -304,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("destination", type=Path)
     backup.add_argument("--database-url")
     backup.set_defaults(run=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore", help="load a backup folder into this server's empty database"
+    )
+    restore.add_argument("backup", type=Path)
+    restore.add_argument("--database-url")
+    restore.set_defaults(run=cmd_restore)
 
     revoke = commands.add_parser("revoke", help="revoke a device and all its tokens")
     revoke.add_argument("device")
