@@ -52,6 +52,10 @@ demo: setup
 	$(PY) -m desktop.store.demo --profile-dir $(DEMO_DIR)/profile --incidents $(or $(INCIDENTS),300)
 	@$(MAKE) --no-print-directory run ARGS="--profile-dir $(DEMO_DIR)/profile"
 
+# A local minga-server and two demo profiles synced through it (passphrase printed); Ctrl+C ends it.
+demo-network: setup
+	$(PY) -m desktop.demo_network --incidents $(or $(INCIDENTS),300)
+
 # The Linux installer archive in dist/, smoke-tested with no Python, its size printed (~4 min).
 package: setup
 	bash packaging/ci-package.sh
@@ -67,4 +71,4 @@ bench: setup
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache i18n/*/LC_MESSAGES/*.mo
 
-.PHONY: run test setup i18n demo package lint bench clean
+.PHONY: run test setup i18n demo demo-network package lint bench clean
