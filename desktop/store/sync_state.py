@@ -32,7 +32,7 @@ from desktop.store.schema import (
 )
 from desktop.store.search import remove_record
 from sync.client.chunks import AttachmentRef
-from sync.client.engine import canonical
+from sync.client.engine import canonical, settle
 from sync.client.state import (
     Content,
     LocalRecord,
@@ -52,6 +52,10 @@ _STAMPS = ("updated_at",)
 #: A conflict kind for a record whose content this app cannot read (a newer schema).
 UNREADABLE_FORMAT = "unreadable_format"
 FIELD_CONFLICT = "field"
+
+
+#: Marks a record the engine never read before settling it (nothing to compare).
+_UNSEEN: Any = object()
 
 
 def sealed_content(stored: str) -> Content:
@@ -84,6 +88,7 @@ class ProfileSyncState:
         """``vault``: the profile's attachments; without it files are neither sent nor fetched."""
         self._engine = engine
         self._records = RecordStore(engine)
+        self._seen: dict[str, tuple[int, bool, str | None] | None] = {}
         self._vault = vault
 
     # --- identity -------------------------------------------------------------------------
@@ -291,25 +296,33 @@ class ProfileSyncState:
 
     def local_record(self, space: str, record: str) -> LocalRecord | None:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                select(
-                    RecordRow.record_type,
-                    RecordRow.revision,
-                    RecordRow.dirty,
-                    RecordRow.space_id,
-                    RecordContent.content,
-                )
-                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-                .where(RecordRow.id == record)
-            ).first()
-            if row is None:
-                return None
-            base = connection.scalar(
-                select(RecordBase.content).where(
-                    RecordBase.id == record, RecordBase.revision == row.revision
-                )
+            local, stored = self._read_local(connection, record)
+        # What the engine merges against; _settle compares it with what is there by then.
+        self._seen[record] = stored
+        return local
+
+    def _read_local(
+        self, connection: Connection, record: str
+    ) -> tuple[LocalRecord | None, tuple[int, bool, str | None] | None]:
+        row = connection.execute(
+            select(
+                RecordRow.record_type,
+                RecordRow.revision,
+                RecordRow.dirty,
+                RecordRow.space_id,
+                RecordContent.content,
             )
-        return LocalRecord(
+            .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .where(RecordRow.id == record)
+        ).first()
+        if row is None:
+            return None, None
+        base = connection.scalar(
+            select(RecordBase.content).where(
+                RecordBase.id == record, RecordBase.revision == row.revision
+            )
+        )
+        local = LocalRecord(
             space=row.space_id,
             record=record,
             revision=row.revision,
@@ -318,6 +331,7 @@ class ProfileSyncState:
             dirty=row.dirty,
             rules=merge_rules(row.record_type),
         )
+        return local, (row.revision, row.dirty, row.content)
 
     def rules_for(self, content: Content) -> MergeRules:
         return merge_rules(str(content.get("type", "")))
@@ -352,7 +366,19 @@ class ProfileSyncState:
         record = remote.record
         # An entry sealed before this merge would now be a stale compare-and-swap: the merged
         # content is sealed afresh (the server answers a re-sent old id as it did the first time).
+        # Being a write, this also takes the database's write lock before the check below.
         connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+        seen = self._seen.pop(record, _UNSEEN)
+        local, now = self._read_local(connection, record)
+        if seen is not _UNSEEN and now != seen:
+            # Saved here while the sync was merging: settle against what is here now, or the
+            # remote version would overwrite an edit the person just made.
+            rules = (
+                local.rules
+                if local is not None
+                else merge_rules(str((remote.content or {}).get("type", "")))
+            )
+            settlement = settle(local, remote, rules)
         if settlement.content is None:
             self._tombstone(connection, record, remote.revision, settlement.dirty)
         else:
