@@ -162,14 +162,15 @@ class _Pump:
                 self.connection.finish(self.sink)
                 return
             data = link.allow(self.direction, data)
+            if data:
+                # Counted before it is handed over, so a reader never sees more than counted.
+                link.delivered(self.direction, len(data))
             try:
                 if data:
                     self.sink.sendall(data)
             except OSError:
                 self.connection.reset()
                 return
-            if data:
-                link.delivered(self.direction, len(data))
             if link.should_cut(self.direction):
                 link.cut()
                 return
