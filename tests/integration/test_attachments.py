@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from desktop.domain.records import Evidence, edit
 from sync.crypto.stream import CHUNK_SIZE, sealed_size
+from tests.helpers.link import DOWN, Link, LinkProfile
 from tests.helpers.profiles import files_containing
 from tests.integration.conftest import Server, network_of
-from tests.integration.devices import import_evidence, make_with_files, opened
+from tests.integration.devices import import_evidence, make_with_files, opened, with_files
 
 
 def test_an_evidence_file_reaches_another_member_and_opens_there(
@@ -86,3 +87,23 @@ def test_a_tampered_chunk_is_refused_and_never_stored(
     assert not member.profile.attachments.path_of(evidence.attachment_ref).exists()
     # The record itself arrived: the person sees the evidence, its file "not arrived yet".
     assert member.records.require(evidence.id).sha256 == evidence.sha256  # type: ignore[attr-defined]
+
+
+def test_the_reported_bytes_and_progress_match_the_wire(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    import_evidence(admin, space, tmp_path / "files", 2 * CHUNK_SIZE + 10, "memo.pdf")
+    admin.sync()
+    progress: list[tuple[str, int]] = []
+    with Link(("127.0.0.1", server.process.port), LinkProfile(rtt=0.02)) as link:
+        with_files(member, link.url)
+        member.engine.chunks.progress = lambda way, done: progress.append((way, done))  # type: ignore[union-attr]
+        report = member.sync()
+        wire = link.counts.bytes[DOWN]
+    assert report.files_received == 1
+    # The report counts bodies; the wire adds only each answer's status line and headers.
+    assert report.bytes_down <= wire <= report.bytes_down + 300 * report.requests
+    downs = [done for way, done in progress if way == "down"]
+    assert downs == sorted(downs) and downs[-1] == report.chunk_bytes_down
+    assert report.chunk_bytes_down == sealed_size(2 * CHUNK_SIZE + 10) - 17
