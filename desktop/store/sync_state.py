@@ -260,6 +260,12 @@ class ProfileSyncState:
                 .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
                 .where(RecordRow.id == entry.record)
             ).first()
+            if row is None and entry.content is not None:
+                # Never synced, deleted here while its first push was in flight: the server
+                # took it anyway. Keep a dirty tombstone so the deletion follows it there,
+                # instead of the record coming back with the next pull.
+                self._tombstone_accepted(connection, entry, revision)
+                return
             if row is None or row.revision >= revision:
                 return  # a re-sent entry answered again, after newer versions were merged
             current = None if row.content is None else sealed_content(row.content)
@@ -267,6 +273,25 @@ class ProfileSyncState:
             dirty = canonical(current) != canonical(entry.content)
             self._set_sync_state(connection, entry.record, revision, dirty, row.content)
             self._store_base(connection, entry.record, revision, entry.content)
+
+    def _tombstone_accepted(
+        self, connection: Connection, entry: OutboxEntry, revision: int
+    ) -> None:
+        content = entry.content or {}
+        connection.execute(
+            insert(RecordRow).values(
+                id=entry.record,
+                record_type=str(content.get("type", "")),
+                space_id=entry.space,
+                revision=revision,
+                dirty=True,
+                deleted=True,
+                created_at=str(content.get("created_at", "")),
+                updated_at=str(content.get("updated_at", "")),
+                label="",
+            )
+        )
+        self._store_base(connection, entry.record, revision, entry.content)
 
     def _set_sync_state(
         self, connection: Connection, record: str, revision: int, dirty: bool, stored: str | None
