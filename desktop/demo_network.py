@@ -126,8 +126,10 @@ def build(folder: Path, incidents: int = 300) -> DemoNetwork:
         admin_dir, member_dir = folder / "admin", folder / "member"
         admin, _ = create_profile(admin_dir, DEMO_PASSPHRASE, kdf=KdfParameters.fast_for_tests())
         member, _ = create_profile(member_dir, DEMO_PASSPHRASE, kdf=KdfParameters.fast_for_tests())
-        admin_engine = SyncEngine(ProfileSyncState(admin.engine), Transport(url))
-        member_engine = SyncEngine(ProfileSyncState(member.engine), Transport(url))
+        admin_engine = SyncEngine(ProfileSyncState(admin.engine, admin.attachments), Transport(url))
+        member_engine = SyncEngine(
+            ProfileSyncState(member.engine, member.attachments), Transport(url)
+        )
         try:
             fill_profile(admin, incidents=incidents)
             admin_engine.enroll(code)

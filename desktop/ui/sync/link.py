@@ -46,7 +46,8 @@ class SyncLink:
 
     def __init__(self, profile: Profile, settings: Mapping[str, Any]) -> None:
         self.profile = profile
-        self.state = ProfileSyncState(profile.engine)
+        # With the vault, evidence files travel too; without it only records would.
+        self.state = ProfileSyncState(profile.engine, profile.attachments)
         self._lock = threading.Lock()
         self._connection = connection_settings(settings)
         self._engine: SyncEngine | None = None
