@@ -16,8 +16,11 @@ from sync.client.diff3 import merge_lines
 
 
 class MergeRule(StrEnum):
-    """Per-field rules; the values are those of ``desktop.domain.fields.Merge`` (sync cannot
-    import desktop, so the engine passes ``{name: spec.merge.value}``)."""
+    """Per-field rules; the values are those of ``desktop.domain.fields.Merge``.
+
+    The sync package may not depend on the desktop one, so the engine passes the rules in as
+    plain data: ``{name: spec.merge.value}``.
+    """
 
     VALUE = "value"
     LINES = "lines"
