@@ -46,9 +46,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
             "MINGA_SERVER_CHALLENGES_PER_MINUTE": "1000",
         },
     )
+    server = Server(data_dir, process)
     try:
-        yield Server(data_dir, process)
+        yield server
     finally:
+        # A test may restart the server; end whichever process it holds now, and the first.
+        server.process.stop()
         process.stop()
 
 
