@@ -15,7 +15,6 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -42,6 +41,7 @@ from desktop.ui.forms import (
     PassphraseField,
     failure_message,
     heading,
+    lay_out_passphrase_page,
     new_passphrase_problem,
     paragraph,
 )
@@ -92,23 +92,16 @@ class CreateProfileScreen(QWidget):
         self.repeat.returnPressed.connect(self.submit)
         self.passphrase.returnPressed.connect(self.repeat.setFocus)
 
-        fields = QFormLayout()
-        fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        fields.addRow(self.passphrase_label, self.passphrase)
-        fields.addRow(self.repeat_label, self.repeat)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.busy, 1)
-        buttons.addStretch(0)
-        buttons.addWidget(self.create_button)
-        form = QVBoxLayout(self.form_page)
-        form.addWidget(self.title)
-        form.addWidget(self.intro)
-        form.addSpacing(8)
-        form.addLayout(fields)
-        form.addWidget(self.length_hint)
-        form.addWidget(self.message)
-        form.addLayout(buttons)
-        form.addStretch(1)
+        lay_out_passphrase_page(
+            self.form_page,
+            title=self.title,
+            intro=self.intro,
+            rows=[(self.passphrase_label, self.passphrase), (self.repeat_label, self.repeat)],
+            below_rows=[self.length_hint],
+            message=self.message,
+            busy=self.busy,
+            button=self.create_button,
+        )
         self.pages.addWidget(self.form_page)
 
         # Page 2: the recovery key, shown once.

@@ -6,16 +6,20 @@ Kept small and Qt-only; the words they show are chosen by the screens that use t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLayout,
     QLineEdit,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -150,6 +154,43 @@ class BusyIndicator(QWidget):
 
     def stop(self) -> None:
         self.hide()
+
+
+def lay_out_passphrase_page(
+    page: QWidget,
+    *,
+    title: QLabel,
+    intro: QLabel,
+    rows: Sequence[tuple[QLabel, QWidget]],
+    below_rows: Sequence[QWidget] = (),
+    message: QLabel,
+    busy: QWidget,
+    button: QPushButton,
+    footer: QWidget | None = None,
+) -> None:
+    """The one layout of the create, unlock and recovery pages: heading, sentence, labelled
+    fields, a message, the busy bar beside the button, and an optional link underneath."""
+    fields = QFormLayout()
+    fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+    for label, field in rows:
+        fields.addRow(label, field)
+    buttons = QHBoxLayout()
+    buttons.addWidget(busy, 1)
+    buttons.addStretch(0)
+    buttons.addWidget(button)
+    layout = QVBoxLayout(page)
+    layout.addWidget(title)
+    layout.addWidget(intro)
+    layout.addSpacing(8)
+    layout.addLayout(fields)
+    for widget in below_rows:
+        layout.addWidget(widget)
+    layout.addWidget(message)
+    layout.addLayout(buttons)
+    if footer is not None:
+        layout.addSpacing(16)
+        layout.addWidget(footer)
+    layout.addStretch(1)
 
 
 def failure_message(error: BaseException) -> str:

@@ -10,8 +10,6 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import (
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -32,6 +30,7 @@ from desktop.ui.forms import (
     PassphraseField,
     failure_message,
     heading,
+    lay_out_passphrase_page,
     new_passphrase_problem,
     paragraph,
 )
@@ -74,23 +73,16 @@ class UnlockScreen(QWidget):
         self.passphrase.returnPressed.connect(self.submit)
         self.forgot_button.clicked.connect(self.show_recovery)
 
-        fields = QFormLayout()
-        fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        fields.addRow(self.passphrase_label, self.passphrase)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.busy, 1)
-        buttons.addStretch(0)
-        buttons.addWidget(self.unlock_button)
-        layout = QVBoxLayout(self.unlock_page)
-        layout.addWidget(self.title)
-        layout.addWidget(self.intro)
-        layout.addSpacing(8)
-        layout.addLayout(fields)
-        layout.addWidget(self.message)
-        layout.addLayout(buttons)
-        layout.addSpacing(16)
-        layout.addWidget(self.forgot_button)
-        layout.addStretch(1)
+        lay_out_passphrase_page(
+            self.unlock_page,
+            title=self.title,
+            intro=self.intro,
+            rows=[(self.passphrase_label, self.passphrase)],
+            message=self.message,
+            busy=self.busy,
+            button=self.unlock_button,
+            footer=self.forgot_button,
+        )
         self.pages.addWidget(self.unlock_page)
 
         # The recovery page.
@@ -117,25 +109,20 @@ class UnlockScreen(QWidget):
         self.repeat.returnPressed.connect(self.submit_recovery)
         self.back_button.clicked.connect(self.show_unlock)
 
-        recovery_fields = QFormLayout()
-        recovery_fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        recovery_fields.addRow(self.recovery_key_label, self.recovery_key)
-        recovery_fields.addRow(self.new_passphrase_label, self.new_passphrase)
-        recovery_fields.addRow(self.repeat_label, self.repeat)
-        recovery_buttons = QHBoxLayout()
-        recovery_buttons.addWidget(self.recovery_busy, 1)
-        recovery_buttons.addStretch(0)
-        recovery_buttons.addWidget(self.recover_button)
-        recovery_layout = QVBoxLayout(self.recovery_page)
-        recovery_layout.addWidget(self.recovery_title)
-        recovery_layout.addWidget(self.recovery_intro)
-        recovery_layout.addSpacing(8)
-        recovery_layout.addLayout(recovery_fields)
-        recovery_layout.addWidget(self.recovery_message)
-        recovery_layout.addLayout(recovery_buttons)
-        recovery_layout.addSpacing(16)
-        recovery_layout.addWidget(self.back_button)
-        recovery_layout.addStretch(1)
+        lay_out_passphrase_page(
+            self.recovery_page,
+            title=self.recovery_title,
+            intro=self.recovery_intro,
+            rows=[
+                (self.recovery_key_label, self.recovery_key),
+                (self.new_passphrase_label, self.new_passphrase),
+                (self.repeat_label, self.repeat),
+            ],
+            message=self.recovery_message,
+            busy=self.recovery_busy,
+            button=self.recover_button,
+            footer=self.back_button,
+        )
         self.pages.addWidget(self.recovery_page)
 
         self.retranslate()
