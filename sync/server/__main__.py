@@ -86,6 +86,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         date_header=False,
         log_config=None,
         timeout_keep_alive=30,
+        # TLS terminated here when no reverse proxy does it (a self-signed certificate that
+        # clients pin, as sync_certificate_pin expects).
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     return 0
 
@@ -323,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--database-url")
+    serve.add_argument("--ssl-certfile", help="PEM certificate: serve HTTPS instead of HTTP")
+    serve.add_argument("--ssl-keyfile", help="PEM private key of --ssl-certfile")
     serve.set_defaults(run=cmd_serve)
 
     invite = commands.add_parser("invite", help="print a one-time enrollment code for a new device")
