@@ -77,6 +77,7 @@ class ErrorCode(StrEnum):
     CHUNK_HASH_MISMATCH = "chunk_hash_mismatch"
     CHUNK_NOT_FOUND = "chunk_not_found"
     CHUNK_MISSING = "chunk_missing"
+    STALE_EPOCH = "stale_epoch"
     QUOTA_EXCEEDED = "quota_exceeded"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     MUTATION_ID_REUSED = "mutation_id_reused"
@@ -343,6 +344,10 @@ class Mutation:
     blob: bytes | None
     deleted: bool = False
     chunks: tuple[str, ...] = ()
+    #: The key epoch the blob was sealed at (plaintext: the server knows epochs anyway). The
+    #: server refuses one older than the space's current epoch (`stale_epoch`); ``None``, as
+    #: older clients send, is not checked.
+    epoch: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -356,6 +361,8 @@ class Mutation:
             wire["deleted"] = True
         if self.chunks:
             wire["chunks"] = list(self.chunks)
+        if self.epoch is not None:
+            wire["epoch"] = self.epoch
         return wire
 
     @classmethod
@@ -381,6 +388,7 @@ class Mutation:
             blob=blob,
             deleted=deleted,
             chunks=tuple(sorted({check_chunk_hash(h, "chunk") for h in raw_chunks})),
+            epoch=_int(obj, "epoch", 1, limits.max_epoch) if obj.get("epoch") is not None else None,
         )
 
 

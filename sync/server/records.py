@@ -94,12 +94,20 @@ def push_on(
         if not role.can_write:
             results.update({m.id: _rejected(m, ErrorCode.ROLE_FORBIDDEN) for m in batch})
             continue
-        results.update(_apply_space(conn, device_id, space_id, space.last_seq, batch, now))
+        results.update(
+            _apply_space(conn, device_id, space_id, space.last_seq, space.epoch, batch, now)
+        )
     return [results[m.id] for m in mutations]
 
 
 def _apply_space(
-    conn: Connection, device_id: str, space_id: str, last_seq: int, batch: list[Mutation], now: int
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    last_seq: int,
+    epoch: int,
+    batch: list[Mutation],
+    now: int,
 ) -> dict[str, MutationResult]:
     results: dict[str, MutationResult] = {}
     applied = {
@@ -160,6 +168,11 @@ def _apply_space(
                 revision=current_revision,
                 current=current.as_change(mutation.record) if current is not None else None,
             )
+            continue
+        if mutation.epoch is not None and mutation.epoch < epoch:
+            # Sealed before a rotation it had not heard of: a removed device may hold that key.
+            # After the idempotency check, so an accepted push re-sent late is still accepted.
+            results[mutation.id] = _rejected(mutation, ErrorCode.STALE_EPOCH)
             continue
         missing = tuple(h for h in mutation.chunks if h not in present_chunks)
         if missing:
