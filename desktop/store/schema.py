@@ -232,3 +232,33 @@ class SyncChunkReceivedRow(StoreBase):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     complete: Mapped[bool] = mapped_column(nullable=False)
+
+
+# --- working-group materials on this device (not synced) ----------------------------------
+
+
+class MaterialPinRow(StoreBase):
+    """A material or a whole working group this device keeps offline.
+
+    Per device on purpose: a phone with little space and a laptop choose differently. The
+    synced ``Material.pinned`` is only the group's recommendation.
+    """
+
+    __tablename__ = "material_pins"
+
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(16), nullable=False)  # material | group
+
+
+class MaterialTextRow(StoreBase):
+    """A material file whose text has been extracted into the search index (PDF pages).
+
+    The text itself is only in the FTS5 index, under ``search_keys.record_id = <file id>:text``;
+    this row says it is done (so a file is read once) and how many pages it had.
+    """
+
+    __tablename__ = "material_texts"
+
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    material_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    pages: Mapped[int] = mapped_column(nullable=False)
