@@ -586,6 +586,10 @@ class ProfileSyncState:
             "AND json_array_length(json_extract(c.content, '$.attachment_chunks')) > 0 "
             "AND json_extract(c.content, '$.attachment_ref') NOT IN "
             "(SELECT attachment_id FROM attachment_keys) "
+            # A material's file only when this device keeps it (or its group) offline; the
+            # others are fetched on demand (desktop.store.materials).
+            "AND (r.record_type <> 'material_file' OR EXISTS (SELECT 1 FROM material_pins p "
+            "WHERE p.target_id IN (r.parent_id, json_extract(c.content, '$.working_group_id')))) "
             "ORDER BY r.id LIMIT :limit"
         )
         with self._engine.connect() as connection:
