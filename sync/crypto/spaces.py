@@ -367,6 +367,13 @@ def _check_genesis(statement: MembershipStatement) -> None:
         raise MembershipError(CryptoErrorCode.SIGNATURE_INVALID, "first statement")
 
 
+def loses_rights(before: Role, after: Role) -> bool:
+    """A change of role that takes a right away: writing, or administering."""
+    return (before.can_write and not after.can_write) or (
+        before is Role.ADMIN and after is not Role.ADMIN
+    )
+
+
 def _check_step(before: MembershipStatement, after: MembershipStatement) -> None:
     """``after`` may follow ``before``: chained, issued by an admin of ``before``, keys kept."""
     if after.space != before.space:
@@ -391,6 +398,14 @@ def _check_step(before: MembershipStatement, after: MembershipStatement) -> None
             raise KeyChanged(
                 member.device, str(earlier.keys.fingerprint), str(member.keys.fingerprint)
             )
+        if (
+            earlier is not None
+            and loses_rights(earlier.role, member.role)
+            and after.epoch != before.epoch + 1
+        ):
+            # Authority is per epoch (`writer_keys`, `admin_keys`): in the same epoch the
+            # earlier statement would still let it write or wrap keys.
+            raise _invalid(f"{member.device} lost a right without starting a new epoch")
     if not any(member.role is Role.ADMIN for member in after.members):
         raise _invalid("a space must keep an admin")
 
@@ -541,7 +556,8 @@ def change_members(
     remove: Iterable[str] = (),
     rotate: bool = False,
 ) -> SpaceChange:
-    """Add members, change roles, remove members; a removal (or ``rotate``) starts a new epoch.
+    """Add members, change roles, remove members; a removal, a demotion (a member losing the
+    right to write or to administer) or ``rotate`` starts a new epoch.
 
     ``space_key`` is the current epoch's key. Added members get wraps of it; in a new epoch
     every remaining member gets a wrap of a fresh key and the removed ones get nothing.
@@ -555,16 +571,18 @@ def change_members(
         raise ValueError(f"not members: {sorted(unknown)}")
     for device in removed:
         del members[device]
+    demoted = False
     for device, role in (roles or {}).items():
         if device not in members:
             raise ValueError(f"not a member: {device}")
+        demoted |= loses_rights(members[device].role, role)
         members[device] = Member(members[device].keys, role)
     added = dict(add or {})
     for device, (keys, role) in added.items():
         if keys.device_id != device:
             raise ValueError("device id does not match its keys")
         members[device] = Member(keys, role)
-    new_epoch = bool(removed) or rotate
+    new_epoch = bool(removed) or demoted or rotate
     epoch = current.epoch + 1 if new_epoch else current.epoch
     statement = MembershipStatement.issue(
         space=log.space,
