@@ -23,6 +23,7 @@ from desktop.domain.network_records import (
     Letter,
     LetterKind,
     Material,
+    MaterialFile,
     Note,
     ReadingPosition,
     Referral,
@@ -111,6 +112,17 @@ def sound_records(space_id: str) -> list[Record]:
             done_by="Luis",
             occurred_on=PartialDate(2025, 6, 3),
         ),
+        MaterialFile(
+            space_id=space_id,
+            material_id=material.id,
+            working_group_id=group_id,
+            attachment_ref=new_id(),
+            filename="guia.pdf",
+            sha256="ab" * 32,
+            size=1024,
+            media_type="application/pdf",
+            attachment_chunks=("cd" * 32,),
+        ),
     ]
 
 
@@ -120,6 +132,7 @@ def test_every_network_type_is_registered_and_has_a_sound_example(space_id: str)
     assert {type(r) for r in examples} == declared
     assert {record_type(r).name for r in examples} == {
         "material",
+        "material_file",
         "note",
         "reading_position",
         "alert",
