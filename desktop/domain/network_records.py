@@ -39,8 +39,10 @@ from desktop.domain.validation import (
     check_date_range,
     check_language,
     check_max_length,
+    check_media_type,
     check_record_id,
     check_required_text,
+    check_sha256,
 )
 from desktop.domain.vocabularies import VocabularySet
 
@@ -112,9 +114,11 @@ ENUM_VOCABULARIES.update(
 class Material(Record):
     """A working group's document, with its encrypted files.
 
-    ``attachments`` are ``(attachment_ref, filename)`` pairs: the vault keeps each file sealed
-    and the filename says how to show it. ``pinned`` asks every member's device to keep the
-    files offline.
+    Its files are :class:`MaterialFile` records, one per file, so each travels as its own
+    sealed chunks and two members adding files at once never conflict. ``attachments`` are
+    ``(attachment_ref, filename)`` pairs of files imported before files traveled: they stay on
+    the device they were imported on. ``pinned`` is the group's recommendation to keep the
+    material offline; whether a device keeps it is that device's choice (``material_pins``).
     """
 
     working_group_id: str = ""
@@ -143,6 +147,41 @@ class Material(Record):
         for index, (ref, name) in enumerate(self.attachments):
             errors += check_record_id(f"attachments[{index}]", ref, required=True)
             errors += check_required_text(f"attachments[{index}].filename", name)
+        return errors
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaterialFile(Record):
+    """One file of a material, with what a member's device needs to fetch and open it.
+
+    The same transfer fields as Evidence (schema 2): the file key and stream header (base64)
+    and the SHA-256 of each sealed chunk, sealed inside the record so only members read them.
+    ``working_group_id`` is repeated from the material so a device can tell, without reading
+    the material, whether it keeps the group's files offline.
+    """
+
+    material_id: str = ""
+    working_group_id: str = ""
+    attachment_ref: str = ""
+    filename: str = ""
+    sha256: str = ""
+    size: int = 0
+    media_type: str = ""
+    attachment_key: str = ""
+    attachment_header: str = ""
+    attachment_chunks: tuple[str, ...] = ()
+
+    def _content_errors(self, vocabularies: VocabularySet, today: date | None) -> list[FieldError]:
+        errors = check_record_id("material_id", self.material_id, required=True)
+        errors += check_record_id("working_group_id", self.working_group_id, required=True)
+        errors += check_required_text("attachment_ref", self.attachment_ref)
+        errors += check_required_text("filename", self.filename)
+        errors += check_sha256("sha256", self.sha256)
+        if self.size < 0:
+            errors.append(FieldError("size", "out_of_range", _("A file size cannot be negative.")))
+        errors += check_media_type("media_type", self.media_type)
+        for index, address in enumerate(self.attachment_chunks):
+            errors += check_sha256(f"attachment_chunks[{index}]", address)
         return errors
 
 
@@ -183,7 +222,9 @@ class ReadingPosition(Record):
     """Where a person left off in a material's document, kept in their "only me" space.
 
     A record rather than a device setting, so the page follows the person to their other
-    devices and never reaches the group.
+    devices and never reaches the group. Each device writes its own record (its id derived
+    from the device and the material, see ``desktop.store.materials``), so two devices never
+    edit one record and never conflict; the reader opens at the most recently updated one.
     """
 
     material_id: str = ""
@@ -346,6 +387,23 @@ NETWORK_RECORD_TYPES: tuple[RecordType, ...] = (
             FieldSpec("description", TEXT, _LINES),
             FieldSpec("attachments", PAIRS),
             FieldSpec("pinned", BOOL),
+        ),
+    ),
+    RecordType(
+        "material_file",
+        MaterialFile,
+        1,
+        (
+            FieldSpec("material_id", TEXT),
+            FieldSpec("working_group_id", TEXT),
+            FieldSpec("attachment_ref", TEXT),
+            FieldSpec("filename", TEXT),
+            FieldSpec("sha256", TEXT),
+            FieldSpec("size", INT),
+            FieldSpec("media_type", TEXT),
+            FieldSpec("attachment_key", TEXT),
+            FieldSpec("attachment_header", TEXT),
+            FieldSpec("attachment_chunks", CODES),
         ),
     ),
     RecordType(

@@ -46,6 +46,26 @@ def device_actor(profile: Profile) -> str:
     return f"device {profile.profile_id[:8]}"
 
 
+def transfer_fields(
+    vault: AttachmentVault, stored: StoredAttachment
+) -> tuple[str, str, tuple[str, ...]]:
+    """What another member's device needs to fetch and open a file (sealed in its record):
+    the file key and stream header (base64) and each sealed chunk's address, in order.
+
+    A file of more chunks than a record may reference (16 MiB at 64 KiB chunks) stays on
+    this device: the fields are left empty and sync sends the record alone.
+    """
+    with open(vault.path_of(stored.attachment_id), "rb") as sealed:
+        header, addresses = sealed_layout(sealed)
+    if len(addresses) > LIMITS.max_chunk_refs:
+        return "", "", ()
+    return (
+        base64.b64encode(stored.file_key).decode("ascii"),
+        base64.b64encode(header).decode("ascii"),
+        tuple(addresses),
+    )
+
+
 @dataclass(frozen=True)
 class OpenedEvidence:
     """An evidence file read into memory and verified, with its record after the custody entry."""
@@ -93,9 +113,9 @@ class EvidenceStore:
         """
         stored = self._vault.import_file(path)
         try:
-            self._insert_key(stored)
+            self.insert_key(stored)
             try:
-                key, header, chunks = self._transfer_fields(stored)
+                key, header, chunks = transfer_fields(self._vault, stored)
                 evidence = Evidence(
                     space_id=incident.space_id,
                     incident_id=incident.id,
@@ -112,30 +132,14 @@ class EvidenceStore:
                 evidence = append_custody(evidence, actor=actor, action=IMPORTED)
                 self.records.save(evidence)
             except BaseException:
-                self._delete_key(stored.attachment_id)
+                self.delete_key(stored.attachment_id)
                 raise
         except BaseException:
             self._vault.delete(stored)
             raise
         return evidence
 
-    def _transfer_fields(self, stored: StoredAttachment) -> tuple[str, str, tuple[str, ...]]:
-        """What another member's device needs to fetch and open the file (sealed in the record).
-
-        A file of more chunks than a record may reference (16 MiB at 64 KiB chunks) stays on
-        this device: the fields are left empty and sync sends the record alone.
-        """
-        with open(self._vault.path_of(stored.attachment_id), "rb") as sealed:
-            header, addresses = sealed_layout(sealed)
-        if len(addresses) > LIMITS.max_chunk_refs:
-            return "", "", ()
-        return (
-            base64.b64encode(stored.file_key).decode("ascii"),
-            base64.b64encode(header).decode("ascii"),
-            tuple(addresses),
-        )
-
-    def _insert_key(self, stored: StoredAttachment) -> None:
+    def insert_key(self, stored: StoredAttachment) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 insert(AttachmentKeyRow).values(
@@ -147,7 +151,10 @@ class EvidenceStore:
                 )
             )
 
-    def _delete_key(self, attachment_id: str) -> None:
+    #: The name tests of orphan sweeping use.
+    _insert_key = insert_key
+
+    def delete_key(self, attachment_id: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 delete(AttachmentKeyRow).where(AttachmentKeyRow.attachment_id == attachment_id)
@@ -157,7 +164,7 @@ class EvidenceStore:
         """Delete the evidence record, then its key and its sealed file."""
         evidence = self.require(evidence_id)
         self.records.delete(evidence_id)
-        self._erase(evidence.attachment_ref)
+        self.erase(evidence.attachment_ref)
 
     def delete_incident(self, incident_id: str) -> None:
         """Delete an incident with everything under it, its evidence files included."""
@@ -168,20 +175,22 @@ class EvidenceStore:
         ]
         self.records.delete(incident_id)
         for attachment_id in files:
-            self._erase(attachment_id)
+            self.erase(attachment_id)
 
-    def _erase(self, attachment_id: str) -> None:
+    def erase(self, attachment_id: str) -> None:
+        """Erase a file's key row and sealed bytes (the record is the caller's)."""
         stored = self.stored(attachment_id)
-        self._delete_key(attachment_id)
+        self.delete_key(attachment_id)
         if stored is not None:
             self._vault.delete(stored)
 
     def sweep_orphans(self) -> int:
         """Erase keys and sealed files no live record points at (after a crash).
 
-        Evidence points at one file (``attachment_ref``); a material at several
-        (``attachments``, pairs of ref and name). Every one of them keeps its file: a sweep
-        that knew only evidence would erase every material.
+        Evidence and a material's file point at one file (``attachment_ref``); a material
+        imported before files traveled at several (``attachments``, pairs of ref and name).
+        Every one of them keeps its file: a sweep that knew only evidence would erase every
+        material.
 
         Returns:
             How many attachments were erased.
@@ -189,7 +198,7 @@ class EvidenceStore:
         referenced = (
             select(text("json_extract(c.content, '$.attachment_ref')"))
             .select_from(text("records AS r JOIN record_contents AS c ON c.id = r.id"))
-            .where(text("r.record_type = 'evidence' AND r.deleted = 0"))
+            .where(text("r.record_type IN ('evidence', 'material_file') AND r.deleted = 0"))
             .union_all(
                 select(text("json_extract(pair.value, '$[0]')"))
                 .select_from(
@@ -210,7 +219,7 @@ class EvidenceStore:
                 )
             )
         for attachment_id in orphans:
-            self._erase(attachment_id)
+            self.erase(attachment_id)
         return len(orphans)
 
     # --- reading ------------------------------------------------------------------------------

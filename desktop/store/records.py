@@ -193,6 +193,8 @@ _NOT_WORDS = frozenset(
         "media_type",
         "sha256",
         "attachment_ref",
+        "attachment_key",
+        "attachment_header",
     }
 )
 
