@@ -1,0 +1,186 @@
+"""A hostile Minga server for tests: an HTTP relay on 127.0.0.1 in front of the real server.
+
+It forwards every request (``http.server`` parses them, ``requests`` sends them on) and lets a
+test rewrite the decoded msgpack answers it relays: swap keys, replay old statements, move or
+roll back blobs. It holds no private key of any member, exactly like a seized server; what it
+forges it must sign with keys it made up. Every exchange is kept, so a test can replay one.
+
+    with HostileServer(server.url) as hostile:
+        device behind Transport(hostile.url) ...
+        hostile.rewrites.append(lambda exchange: ...)   # a new answer dict, or None
+        hostile.tampered                                 # answers actually changed
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from sync.protocol import MEDIA_TYPE, ProtocolError, decode_body, encode_body
+
+#: Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), plus the ones the
+#: forwarding library computes itself.
+_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+
+
+@dataclass
+class Exchange:
+    """One relayed request and its answer, decoded when they are Minga messages."""
+
+    method: str
+    #: Path with its query, as the client asked (``/v1/spaces/s/statements?since=2``).
+    path: str
+    request: dict[str, Any] | None
+    status: int
+    #: What the client gets; ``original`` is what the real server said (decoded apart, so a
+    #: rewrite that edits ``answer`` in place leaves it as it was).
+    answer: dict[str, Any] | None
+    original: dict[str, Any] | None = None
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+
+#: Given an exchange, the answer to deliver instead, or ``None`` to leave it as it is.
+Rewrite = Callable[[Exchange], dict[str, Any] | None]
+
+
+def _decoded(body: bytes) -> dict[str, Any] | None:
+    if not body:
+        return None
+    try:
+        return decode_body(body)
+    except ProtocolError:
+        return None
+
+
+class _Relay(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's Session expects
+    server: _RelayServer
+
+    def setup(self) -> None:
+        super().setup()
+        self._upstream = requests.Session()
+        self._upstream.trust_env = False
+
+    def finish(self) -> None:
+        self._upstream.close()
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: the test asserts on exchanges, not on a log
+
+    def _relay(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+        answer = self._upstream.request(
+            self.command,
+            self.server.upstream + self.path,
+            data=body or None,
+            headers=headers,
+            allow_redirects=False,
+            timeout=60,
+        )
+        content = answer.content
+        if answer.headers.get("content-type") == MEDIA_TYPE and answer.status_code < 400:
+            content = self.server.rewrite(
+                Exchange(self.command, self.path, _decoded(body), answer.status_code, None),
+                content,
+            )
+        self.send_response(answer.status_code)
+        for name, value in answer.headers.items():
+            if name.lower() not in _HOP_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+
+class _RelayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: str, owner: HostileServer) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.owner = owner
+        super().__init__(("127.0.0.1", 0), _Relay)
+
+    def rewrite(self, exchange: Exchange, content: bytes) -> bytes:
+        exchange.answer, exchange.original = _decoded(content), _decoded(content)
+        changed = False
+        with self.owner.lock:
+            rewrites = list(self.owner.rewrites)
+        for rewrite in rewrites:
+            if exchange.answer is None:
+                break
+            replacement = rewrite(exchange)
+            if replacement is not None:
+                exchange.answer = replacement
+                changed = True
+        with self.owner.lock:
+            self.owner.exchanges.append(exchange)
+            self.owner.tampered += changed
+        return encode_body(exchange.answer) if changed and exchange.answer is not None else content
+
+
+class HostileServer:
+    """The relay's lifetime: started on enter (a daemon thread), shut down on exit."""
+
+    def __init__(self, upstream: str) -> None:
+        self.rewrites: list[Rewrite] = []
+        self.exchanges: list[Exchange] = []
+        self.tampered = 0
+        self.lock = threading.Lock()
+        self._server = _RelayServer(upstream, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def answers(self, route_suffix: str) -> list[Exchange]:
+        """The exchanges whose path ends with ``route_suffix`` (``/v1/sync``, ``/statements``)."""
+        with self.lock:
+            return [e for e in self.exchanges if e.route.endswith(route_suffix)]
+
+    def __enter__(self) -> HostileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
