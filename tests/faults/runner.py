@@ -1,0 +1,478 @@
+"""Fault runs: seeded random edit/sync scenarios on three profiles, each behind its own flaky
+link to a real `minga-server`, while client sync processes and the server are SIGKILLed at
+random points. After each run: heal (sync rounds without faults until quiet), then check that
+every replica holds the same live records, nothing is dirty or left in an outbox, and every
+saved edit is the final value or kept in a conflict.
+
+    python -m tests.faults.runner --runs 500 --seed 1     # `make faults`
+    python -m tests.faults.runner --runs 1 --seed 417     # replay one run
+
+Run ``i`` uses seed ``S + i``; a failure prints the seed that replays its scenario (timings on
+a loaded machine differ, so a replay may take another path through the faults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+
+from desktop.domain.records import Organization, edit
+from desktop.store.profile import unlock
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
+from sync.client.engine import SyncEngine
+from sync.client.transport import Offline, Transport
+from tests.faults.ledger import Ledger, lost_edits, resurrected
+from tests.helpers.link import DOWN, UP, Link, LinkProfile
+from tests.helpers.profiles import PASSPHRASE, new_profile
+from tests.helpers.server_process import ServerProcess, run_cli, start_server
+from tests.integration.conftest import Device, Server, network_of, organization
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLICAS = 3
+#: The `flaky` profile (240 kbit/s, 400 ms RTT, a cut every 20–40 s) with time scaled by ten,
+#: so a run lasts seconds: cuts still land mid-request and mid-page, several per run.
+FLAKY = LinkProfile(2_400_000, 2_400_000, 0.040, 0.004, cut_every=(0.5, 4.0))
+#: Small pages so pulls span several pages and a kill or cut can land between them.
+PAGE_BYTES = 2048
+SERVER_ENV = {
+    "MINGA_SERVER_ENROLL_PER_MINUTE": "10000",
+    "MINGA_SERVER_CHALLENGES_PER_MINUTE": "10000",
+}
+#: Where a client sync process is killed: at a paused phase of tests.helpers.sync_runner, or
+#: after a random delay wherever it happens to be.
+CLIENT_KILLS = ("before-send", "after-answer", "mid-pull", "random")
+#: Bounds so a stuck process or a sync that never quiets fails the run instead of hanging it.
+CHILD_LIMIT = 60.0
+HEAL_ROUNDS = 8
+
+
+class RunFailure(Exception):
+    """The run did not converge, lost an edit, or a sync failed in a way that is not `Offline`."""
+
+
+@dataclass
+class Totals:
+    """Figures over all runs."""
+
+    runs: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    saved: int = 0
+    checked: int = 0
+    lost: int = 0
+    deletions_checked: int = 0
+    conflicts: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """One run's server, links and devices; everything here is ended by ``close``."""
+
+    folder: Path
+    rng: random.Random
+    server: ServerProcess
+    devices: list[Device]
+    links: list[Link]
+    ledger: Ledger
+    faults: Counter[str]
+    space: str = ""
+    records: list[str] = field(default_factory=list)
+    restarts: int = 0
+    retired_cuts: int = 0
+
+    # --- the scenario ------------------------------------------------------------------------
+
+    def value(self, index: int, record: str) -> str | None:
+        current = self.devices[index].records.get(record)
+        return current.acronym if isinstance(current, Organization) else None
+
+    def observe(self, index: int) -> None:
+        self.ledger.observe(index, {r: self.value(index, r) for r in self.records})
+
+    def create(self, index: int) -> None:
+        token = self.ledger.new_token()
+        made = organization(self.space, f"Organization {token}", acronym=token)
+        self.devices[index].records.save(made)
+        self.records.append(made.id)
+        self.ledger.created(index, made.id, token)
+
+    def edit(self, index: int, record: str) -> None:
+        current = self.devices[index].records.get(record)
+        if not isinstance(current, Organization):
+            return
+        token = self.ledger.new_token()
+        self.ledger.edited(index, record, current.acronym, token)
+        self.devices[index].records.save(edit(current, acronym=token))
+
+    def delete(self, index: int, record: str) -> None:
+        current = self.devices[index].records.get(record)
+        if not isinstance(current, Organization):
+            return
+        self.ledger.removed(index, record, current.acronym)
+        self.devices[index].records.delete(record)
+
+    def sync(self, index: int) -> None:
+        """An in-process sync through the flaky link; a cut is `Offline`: try again later."""
+        with contextlib.suppress(Offline):
+            self.devices[index].sync()
+        self.observe(index)
+
+    def cut_mid_transfer(self, index: int) -> None:
+        """Arm a reset a random number of bytes into the next transfer, then sync."""
+        direction = self.rng.choice((UP, DOWN))
+        self.links[index].cut_after(direction, self.rng.randrange(0, 6000))
+        self.sync(index)
+        self.links[index].clear_cuts()
+
+    def kill_client(self, index: int) -> None:
+        """Sync ``index`` in a child process and SIGKILL it at a random point."""
+        where = self.rng.choice(CLIENT_KILLS)
+        device = self.devices[index]
+        folder = device.profile.folder
+        close_device(device)
+        command = [sys.executable, "-m", "tests.helpers.sync_runner", "--folder", str(folder)]
+        command += ["--url", self.links[index].url, "--page-bytes", str(PAGE_BYTES)]
+        if where != "random":
+            command += ["--pause", where]
+        child = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            if where == "random":
+                # The child spends about a second importing and unlocking; the kill lands
+                # anywhere from there to the end of its sync.
+                try:
+                    child.wait(timeout=self.rng.uniform(0.6, 2.2))
+                except subprocess.TimeoutExpired:
+                    os.kill(child.pid, signal.SIGKILL)
+                    self.faults["client kill: random moment"] += 1
+            elif self._wait_for_pause(child, where):
+                os.kill(child.pid, signal.SIGKILL)
+                self.faults[f"client kill: {where}"] += 1
+            child.wait(timeout=10)
+            if child.returncode not in (0, 2, -signal.SIGKILL):
+                stderr = child.stderr.read() if child.stderr else ""
+                raise RunFailure(f"sync process exited {child.returncode}: {stderr[-2000:]}")
+        finally:
+            if child.poll() is None:
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
+            for stream in (child.stdout, child.stderr):
+                if stream is not None:
+                    stream.close()
+            self.devices[index] = open_device(device.name, folder, self.links[index].url)
+        self.observe(index)
+
+    def _wait_for_pause(self, child: subprocess.Popen[str], phase: str) -> bool:
+        """True once the child printed ``PAUSED phase``; False if it finished without pausing
+        there (nothing to push, nothing to pull)."""
+        assert child.stdout is not None
+        deadline = time.monotonic() + CHILD_LIMIT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([child.stdout], [], [], 0.5)
+            if ready:
+                line = child.stdout.readline()
+                if not line:
+                    return False
+                if line.strip() == f"PAUSED {phase}":
+                    return True
+                with contextlib.suppress(ValueError):
+                    json.loads(line)  # the report of a sync that never reached the phase
+                    return False
+        raise RunFailure(f"sync process neither paused at {phase} nor ended in {CHILD_LIMIT} s")
+
+    def kill_server(self, index: int) -> None:
+        """SIGKILL the server at a random moment of a sync by ``index``, restart on its data."""
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self.devices[index].sync()
+            except Offline:
+                pass
+            except BaseException as error:  # handed to the run's thread
+                errors.append(error)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        time.sleep(self.rng.uniform(0.0, 0.6))
+        self.server.process.kill()
+        self.server.process.wait(timeout=10)
+        self.faults["server kill"] += 1
+        worker.join(timeout=CHILD_LIMIT)
+        if worker.is_alive():
+            raise RunFailure("a sync did not end after the server was killed")
+        if errors:
+            raise RunFailure(f"sync during a server kill raised {errors[0]!r}") from errors[0]
+        self.restarts += 1
+        self.server = start_server(
+            self.folder / "server", extra_env=SERVER_ENV, log_name=f"server-{self.restarts}.log"
+        )
+        self.relink()
+        self.observe(index)
+
+    def relink(self) -> None:
+        """New flaky links to the (restarted) server; each device's engine uses its link."""
+        for link in self.links:
+            self.retired_cuts += link.counts.cuts
+            link.stop()
+        self.links = [
+            Link(
+                ("127.0.0.1", self.server.port),
+                FLAKY,
+                seed=self.rng.randrange(2**32),
+                max_lifetime=600,
+            )
+            for _ in self.devices
+        ]
+        for index, device in enumerate(self.devices):
+            reconnect(device, self.links[index].url)
+
+    def step(self) -> None:
+        rng = self.rng
+        index = rng.randrange(REPLICAS)
+        kind = rng.choices(
+            ("create", "edit", "edit-two", "delete", "sync", "cut", "kill-client", "kill-server"),
+            weights=(4, 6, 3, 1, 5, 2, 1.0, 0.5),
+        )[0]
+        if kind == "create" or (not self.records and kind in ("edit", "edit-two", "delete")):
+            self.create(index)
+        elif kind == "edit":
+            self.edit(index, rng.choice(self.records))
+        elif kind == "edit-two":
+            # Two people edit the same field before either syncs: what merges exist for.
+            record = rng.choice(self.records)
+            self.edit(index, record)
+            self.edit((index + rng.randrange(1, REPLICAS)) % REPLICAS, record)
+        elif kind == "delete":
+            self.delete(index, rng.choice(self.records))
+        elif kind == "sync":
+            self.sync(index)
+        elif kind == "cut":
+            self.cut_mid_transfer(index)
+        elif kind == "kill-client":
+            self.kill_client(index)
+        else:
+            self.kill_server(index)
+
+    # --- heal and check ------------------------------------------------------------------------
+
+    def heal(self) -> None:
+        """Sync rounds straight to the server (no link, no fault) until a round moves nothing."""
+        self.faults["link cut"] += self.retired_cuts + sum(link.counts.cuts for link in self.links)
+        for link in self.links:
+            link.stop()
+        self.links = []
+        for device in self.devices:
+            reconnect(device, self.server.base_url)
+        for _round in range(HEAL_ROUNDS):
+            moved = 0
+            for index, device in enumerate(self.devices):
+                report = device.sync()
+                moved += report.pushed + report.pulled
+                self.observe(index)
+            if moved == 0:
+                return
+        raise RunFailure(f"still moving records after {HEAL_ROUNDS} fault-free sync rounds")
+
+    def check(self, totals: Totals) -> None:
+        problems: list[str] = []
+        live = [
+            {k: v for k, v in device.snapshot().items() if not v[0]}  # type: ignore[index]
+            for device in self.devices
+        ]
+        for index in range(1, REPLICAS):
+            if live[index] != live[0]:
+                differ = sorted(
+                    k
+                    for k in live[0].keys() | live[index].keys()
+                    if live[0].get(k) != live[index].get(k)
+                )
+                problems.append(f"replica {index} differs from replica 0 on {differ}")
+        for device in self.devices:
+            if device.records.dirty_count():
+                problems.append(f"{device.name}: {device.records.dirty_count()} dirty records")
+            with device.profile.engine.connect() as connection:
+                left = connection.scalar(text("SELECT count(*) FROM sync_outbox"))
+            if left:
+                problems.append(f"{device.name}: {left} outbox entries left")
+        kept: dict[str, set[object]] = {}
+        conflicts = 0
+        for device in self.devices:
+            for conflict in device.state.conflicts():
+                conflicts += 1
+                if conflict.field == "acronym":
+                    kept.setdefault(conflict.record, set()).update((conflict.mine, conflict.theirs))
+        finals = {record: self.value(0, record) for record in self.records}
+        lost = lost_edits(self.ledger, finals, kept)
+        back = resurrected(self.ledger, finals)
+        problems += [f"lost edit {x.token} of {x.record} (final {x.final!r})" for x in lost]
+        problems += [f"deleted record {r} came back" for r in back]
+        totals.saved += self.ledger.saved
+        totals.checked += self.ledger.checked
+        totals.lost += len(lost)
+        totals.deletions_checked += sum(1 for r in self.ledger.deleted if not self.ledger.live[r])
+        totals.conflicts += conflicts
+        if problems:
+            raise RunFailure("; ".join(problems))
+
+    def close(self) -> None:
+        for link in self.links:
+            link.stop()
+        for device in self.devices:
+            close_device(device)
+        self.server.stop()
+
+
+def close_device(device: Device) -> None:
+    with contextlib.suppress(Exception):
+        device.engine.transport.close()
+    device.profile.close()
+
+
+def open_device(name: str, folder: Path, url: str) -> Device:
+    """Unlock a profile as the app does on start, with a sync engine talking to ``url``."""
+    profile = unlock(folder, PASSPHRASE)
+    state = ProfileSyncState(profile.engine, profile.attachments)
+    engine = SyncEngine(state, Transport(url), page_bytes=PAGE_BYTES)
+    return Device(name, profile, RecordStore(profile.engine), state, engine)
+
+
+def reconnect(device: Device, url: str) -> None:
+    device.engine.transport.close()
+    device.state = ProfileSyncState(device.profile.engine, device.profile.attachments)
+    device.engine = SyncEngine(device.state, Transport(url), page_bytes=PAGE_BYTES)
+
+
+def build_template(folder: Path) -> None:
+    """A server and three enrolled profiles sharing one space, closed, to be copied per run
+    (enrolling and admitting each time would cost more than the run itself)."""
+    data_dir = folder / "server"
+    data_dir.mkdir(parents=True)
+    result = run_cli(data_dir, "init")
+    if result.returncode != 0:
+        raise RuntimeError(f"minga-server init failed: {result.stderr}")
+    process = start_server(data_dir, extra_env=SERVER_ENV)
+    devices: list[Device] = []
+    try:
+
+        def make(name: str) -> Device:
+            profile, _recovery = new_profile(folder / name)
+            profile.close()
+            device = open_device(name, folder / name, process.base_url)
+            devices.append(device)
+            return device
+
+        space, _ = network_of(Server(data_dir, process), make, REPLICAS)
+        for device in devices:
+            device.sync()
+        assert all(device.state.spaces() == [space] for device in devices)
+    finally:
+        for device in devices:
+            close_device(device)
+        process.stop()
+
+
+def one_run(seed: int, template: Path, steps: int, totals: Totals) -> None:
+    """One seeded run in a copy of ``template``; raises `RunFailure` with what went wrong."""
+    folder = Path(tempfile.mkdtemp(prefix=f"minga-fault-{seed}-"))
+    run: Run | None = None
+    try:
+        shutil.copytree(template, folder, dirs_exist_ok=True)
+        rng = random.Random(seed)
+        server = start_server(folder / "server", extra_env=SERVER_ENV)
+        names = sorted(p.name for p in template.iterdir() if p.name != "server")
+        devices: list[Device] = []
+        run = Run(folder, rng, server, devices, [], Ledger(REPLICAS), Counter())
+        for name in names:
+            devices.append(open_device(name, folder / name, server.base_url))
+        run.space = devices[0].state.spaces()[0]
+        run.relink()
+        for _ in range(steps):
+            run.step()
+        run.heal()
+        run.check(totals)
+    finally:
+        if run is not None:
+            totals.faults.update(run.faults)
+            run.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_many(runs: int, seed: int, steps: int, out: object = None) -> Totals:
+    """``runs`` runs with seeds ``seed``, ``seed + 1``, …; failures are collected, not raised."""
+    totals = Totals()
+    report = print if out is None else out
+    with tempfile.TemporaryDirectory(prefix="minga-fault-template-") as template:
+        build_template(Path(template))
+        for number in range(runs):
+            run_seed = seed + number
+            try:
+                one_run(run_seed, Path(template), steps, totals)
+            except (RunFailure, AssertionError, Exception) as error:
+                totals.failures.append(f"seed {run_seed}: {type(error).__name__}: {error}")
+                report(f"FAILED run {number + 1} (seed {run_seed}): {error}")  # type: ignore[operator]
+            totals.runs += 1
+            if (number + 1) % 25 == 0:
+                report(  # type: ignore[operator]
+                    f"  {number + 1}/{runs} runs, {sum(totals.faults.values())} faults, "
+                    f"{totals.lost} lost, {len(totals.failures)} failed"
+                )
+    return totals
+
+
+def summary(totals: Totals, seconds: float, seed: int) -> str:
+    lines = [
+        f"runs: {totals.runs} (seeds {seed}..{seed + totals.runs - 1})",
+        f"faults injected: {sum(totals.faults.values())}",
+        *(f"  {kind}: {count}" for kind, count in sorted(totals.faults.items())),
+        f"edits saved: {totals.saved}",
+        f"edits checked: {totals.checked} (+ {totals.deletions_checked} deletions)",
+        f"edits lost: {totals.lost}",
+        f"conflicts kept: {totals.conflicts}",
+        f"failed runs: {len(totals.failures)}",
+        *(f"  {failure}" for failure in totals.failures),
+        f"wall time: {seconds:.0f} s ({seconds / max(totals.runs, 1):.1f} s a run)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=14, help="scenario steps per run")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    totals = run_many(args.runs, args.seed, args.steps)
+    print(summary(totals, time.monotonic() - start, args.seed), flush=True)
+    if totals.lost or totals.failures:
+        seeds = [f.split(":")[0].removeprefix("seed ") for f in totals.failures]
+        print(f"REPLAY: python -m tests.faults.runner --runs 1 --seed {seeds[0]}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
