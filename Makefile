@@ -65,10 +65,15 @@ lint: setup
 	$(VENV)/bin/ruff format --check desktop sync tests
 	$(VENV)/bin/mypy desktop/domain desktop/store sync
 
+# Fault runs on demand: random scenarios with clients and the server SIGKILLed (~5 s a run).
+RUNS ?= 500
+faults: setup
+	$(PY) -m tests.faults.runner --runs $(RUNS) --seed $(or $(SEED),1)
+
 bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench -s -o python_files='bench_*.py' $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache i18n/*/LC_MESSAGES/*.mo
 
-.PHONY: run test setup i18n demo demo-network package lint bench clean
+.PHONY: run test setup i18n demo demo-network package lint bench faults clean
