@@ -28,10 +28,10 @@ from sync.client.state import (
     SyncState,
 )
 from sync.client.transport import ServerRefused, Transport, TransportError
-from sync.crypto.envelope import open_record, seal_record, seal_tombstone
+from sync.crypto.envelope import open_record, read_header, seal_record, seal_tombstone
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, Fingerprint, KeyPins
-from sync.crypto.spaces import MembershipLog, SpaceKeyring, change_members
+from sync.crypto.spaces import MembershipLog, SpaceKeyring, change_members, loses_rights
 from sync.crypto.spaces import create_space as create_space_statement
 from sync.protocol import (
     LIMITS,
@@ -63,6 +63,20 @@ class NotEnrolled(Exception):
 
 class SpaceNotReady(Exception):
     """An admin operation on a space this device holds no verified statement or key for."""
+
+
+class LastAdmin(Exception):
+    """Demoting this member would leave the space without an administrator: promote another
+    member first. Raised before anything is sent."""
+
+
+class OwnRole(Exception):
+    """An administrator cannot change its own role: a demotion starts a new epoch whose key
+    must be wrapped by someone who stays an administrator. Another admin does it."""
+
+
+class NotAMember(Exception):
+    """The device is not a member of the space in its latest signed statement."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +213,7 @@ class SyncEngine:
     """Reconciles one profile with one server. Not thread-safe: run it on one worker.
 
     Public calls: ``enroll``, ``sync_once``, ``create_space``, ``invite``, ``pending_members``,
-    ``admit``, ``remove_member``. Conflicts are read and settled through the state
+    ``admit``, ``remove_member``, ``change_role``. Conflicts are read and settled through the state
     (``state.conflicts()``, ``state.resolve_conflict``), then pushed by the next sync.
     """
 
@@ -390,19 +404,39 @@ class SyncEngine:
         keyring, pins = self._keyring(report)
         if discover:
             self._discover(keyring, pins, report)
+        # space -> the newest epoch the server called stale in this sync: nothing is sealed
+        # there again until a newer key is held, so a missing wrap cannot make a loop.
+        stale: dict[str, int] = {}
         # Another round only when this one left something to push: a merge to send back
-        # (so a conflict settles in one sync) or an outbox larger than one request.
+        # (so a conflict settles in one sync), a record to re-seal at a newer epoch, or an
+        # outbox larger than one request.
         for _ in range(MAX_ROUNDS_PER_SYNC):
-            if not self._round(keys, keyring, pins, report):
-                return
+            if not self._round(keys, keyring, pins, report, stale):
+                break
+        for space, epoch in sorted(stale.items()):
+            current = keyring.current_key(space)
+            if current is None or current[0] <= epoch:
+                report.awaiting_key.append(space)
 
     def _round(
-        self, keys: DeviceKeys, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport
+        self,
+        keys: DeviceKeys,
+        keyring: SpaceKeyring,
+        pins: KeyPins,
+        report: SyncReport,
+        stale: dict[str, int],
     ) -> bool:
         """One push with the cursors, then pull pages until no space has more. True when a
-        merge left a record to push again or the outbox did not fit in one request."""
+        merge left a record to push again, a record must be re-sealed at a newer epoch, or the
+        outbox did not fit in one request."""
         readable = {space for space in keyring.logs if keyring.current_key(space) is not None}
-        entries = self._seal_outbox(keys, keyring, readable)
+        sealable = {
+            space
+            for space in readable
+            if (current := keyring.current_key(space)) is not None
+            and current[0] > stale.get(space, 0)
+        }
+        entries = self._seal_outbox(keys, keyring, sealable)
         if self.chunks is not None:
             # A record that names chunks is pushed after them (else `chunk_missing`).
             for entry in entries:
@@ -419,6 +453,7 @@ class SyncEngine:
                     e.blob,
                     e.content is None,
                     referenced_chunks(e.content),
+                    read_header(e.blob)[0].epoch,
                 )
                 for e in entries
             ),
@@ -429,6 +464,9 @@ class SyncEngine:
         for _ in range(MAX_PAGES_PER_SYNC):
             response = self._authorized(partial(self.transport.sync, request))
             for entry, result in zip(entries, response.results, strict=True):
+                if result.code == ErrorCode.STALE_EPOCH:
+                    again |= self._resealable(entry, keyring, pins, report, stale)
+                    continue
                 again |= self._apply_result(entry, result, keyring, report)
             entries = []
             more: dict[str, int] = {}
@@ -447,6 +485,27 @@ class SyncEngine:
             request = SyncRequest(pull=more, max_bytes=self.page_bytes)
             pull = more
         return again
+
+    def _resealable(
+        self,
+        entry: OutboxEntry,
+        keyring: SpaceKeyring,
+        pins: KeyPins,
+        report: SyncReport,
+        stale: dict[str, int],
+    ) -> bool:
+        """The server says ``entry`` was sealed before the space's current epoch: a removed
+        device may hold that key. Drop it (the record stays dirty, so a crash here loses
+        nothing), fetch the new statements and wraps; True when the next round can re-seal it
+        at the new epoch under a new mutation id."""
+        self.state.drop_outbox(entry.mutation_id)
+        sealed_at = read_header(entry.blob)[0].epoch
+        stale[entry.space] = max(stale.get(entry.space, 0), sealed_at)
+        current = keyring.current_key(entry.space)
+        if current is None or current[0] <= sealed_at:
+            self._refresh_space(entry.space, keyring, pins, report)
+            current = keyring.current_key(entry.space)
+        return current is not None and current[0] > sealed_at
 
     def _seal_outbox(
         self, keys: DeviceKeys, keyring: SpaceKeyring, readable: set[str]
@@ -509,6 +568,15 @@ class SyncEngine:
             current = result.current
             if current is None or current.record != entry.record:
                 # Nothing to merge with: drop the sealed entry; the pull brings the record.
+                self.state.drop_outbox(entry.mutation_id)
+                return False
+            held = self.state.local_record(entry.space, entry.record)
+            if current.revision <= max(entry.base, held.revision if held is not None else 0):
+                # A compare-and-swap fails only against a newer revision: an older one offered
+                # as "current" is a rollback. The edit stays dirty and goes again next sync.
+                report.refused.append(
+                    Refusal(entry.space, entry.record, current.revision, "rolled_back")
+                )
                 self.state.drop_outbox(entry.mutation_id)
                 return False
             remote = self._verify(entry.space, current, keyring, report)
@@ -705,6 +773,59 @@ class SyncEngine:
         self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
         return change.statement.epoch
 
+    def change_role(self, space: str, device: str, role: Role) -> int:
+        """Give ``device`` another role in ``space``: a signed statement and the server's role.
+
+        A promotion keeps the epoch; a demotion (losing write or admin) starts a new one,
+        wrapped to every member, the demoted one included (readers read), because authority
+        is per epoch. Whatever grants a right goes second and whatever takes one away goes
+        first, so a failure halfway leaves the server stricter than the statements and never
+        the reverse; calling again finishes the change. Returns the epoch now current.
+
+        Raises:
+            LastAdmin: ``device`` is the only admin and ``role`` is not admin (nothing sent).
+            OwnRole: ``device`` is this device (nothing sent).
+            NotAMember: ``device`` is not in the latest statement.
+            SpaceNotReady, ServerRefused, Offline.
+        """
+        keys = self._keys()
+        keyring, pins = self._keyring()
+        if space in keyring.logs:
+            # What the server holds first: a retry after a lost answer then sees its own
+            # statement and wraps instead of building a fork of them.
+            self._refresh_space(space, keyring, pins, SyncReport())
+        log = keyring.logs.get(space)
+        current = keyring.current_key(space)
+        if log is None or current is None:
+            raise SpaceNotReady(space)
+        member = log.latest.member(device)
+        if member is None:
+            raise NotAMember(device)
+        admins = {m.device for m in log.latest.members if m.role is Role.ADMIN}
+        if role is not Role.ADMIN and admins == {device}:
+            raise LastAdmin(device)
+        if device == keys.device_id:
+            raise OwnRole(device)
+
+        def on_server() -> None:
+            self._authorized(lambda token: self.transport.put_member(space, device, role, token))
+
+        if member.role is role:
+            on_server()  # a retry after the statement went out: finish the server's side
+            return current[0]
+        change = change_members(log, keys, space_key=current[1], roles={device: role})
+        statement = change.statement
+        # Taking a right away: the server first, so it refuses the member's writes before
+        # the statement says so; granting one: the statement first, so nobody refuses
+        # writes the server already takes.
+        server_first = loses_rights(member.role, role)
+        if server_first:
+            on_server()
+        self._publish(space, log, statement.blob, statement.epoch, change.wraps)
+        if not server_first:
+            on_server()
+        return statement.epoch
+
     def _publish(
         self,
         space: str,
@@ -715,11 +836,14 @@ class SyncEngine:
     ) -> None:
         log.accept(statement)
         version = log.latest.version
+        # Wraps before the statement: cut off between the two, members hold a wrap they cannot
+        # verify yet (refused, harmless) and a retry replaces it; the other way round they would
+        # trust a statement whose epoch key nobody can ever get.
+        if wraps:
+            self._authorized(lambda token: self.transport.put_wraps(space, epoch, wraps, token))
         self._authorized(
             lambda token: self.transport.put_statement(space, version, statement, token)
         )
-        if wraps:
-            self._authorized(lambda token: self.transport.put_wraps(space, epoch, wraps, token))
         self.state.add_statements(space, [statement])
         own = wraps.get(self._keys().device_id)
         if own is not None:
@@ -729,8 +853,11 @@ class SyncEngine:
 __all__ = [
     "Enrollment",
     "FieldConflict",
+    "LastAdmin",
     "MergeFlag",
+    "NotAMember",
     "NotEnrolled",
+    "OwnRole",
     "PendingMember",
     "Refusal",
     "Rejection",

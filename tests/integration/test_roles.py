@@ -1,0 +1,198 @@
+"""Changing a member's role through the real server: promotion, demotion (a new epoch), the
+demoted member's writes refused by the server and by every other member, the last admin kept,
+and the stale-epoch window closed: a device that missed a removal re-seals at the new epoch."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from desktop.domain.records import Organization, edit
+from sync.client.engine import LastAdmin, OwnRole
+from sync.client.transport import ServerRefused
+from sync.crypto.envelope import open_record, read_header, seal_record
+from sync.crypto.errors import CryptoError, CryptoErrorCode
+from sync.protocol import ErrorCode, Role
+from tests.integration.conftest import Device, Server, network_of, organization
+
+
+def _db(server: Server) -> sqlite3.Connection:
+    return sqlite3.connect(server.data_dir / "minga-server.sqlite3", timeout=30)
+
+
+def _id(device: Device) -> str:
+    keys = device.state.device_keys()
+    assert keys is not None
+    return keys.device_id
+
+
+def _server_role(server: Server, space: str, device: Device) -> str:
+    with _db(server) as db:
+        (role,) = db.execute(
+            "SELECT role FROM member WHERE space_id = ? AND device_id = ?", (space, _id(device))
+        ).fetchone()
+    return str(role)
+
+
+def _name(device: Device, record: str) -> str:
+    found = device.records.require(record)
+    assert isinstance(found, Organization)
+    return found.name
+
+
+def _statement_role(device: Device, space: str, member: Device) -> Role | None:
+    keyring, _pins = device.engine._keyring()
+    found = keyring.logs[space].latest.member(_id(member))
+    return None if found is None else found.role
+
+
+def test_promote_demote_and_promote_back(server: Server, make_device: Any) -> None:
+    space, (admin, alba, badu) = network_of(server, make_device, 3)
+    org = organization(space, "Written by Badu while an editor")
+    badu.records.save(org)
+    for device in (badu, admin, alba):
+        device.sync()
+
+    # Promotion: same epoch, and Alba may now administer (invite) on the server too.
+    assert admin.engine.change_role(space, _id(alba), Role.ADMIN) == 1
+    assert _server_role(server, space, alba) == "admin"
+    alba.sync()
+    assert _statement_role(alba, space, alba) is Role.ADMIN
+    assert alba.engine.invite(space, Role.READER)
+
+    # Demotion: a new epoch, wrapped to everyone (Badu still reads).
+    assert admin.engine.change_role(space, _id(badu), Role.READER) == 2
+    assert _server_role(server, space, badu) == "reader"
+    for device in (alba, badu):
+        device.sync()
+        assert _statement_role(device, space, badu) is Role.READER
+    news = organization(space, "Written after the demotion")
+    admin.records.save(news)
+    admin.sync()
+    badu.sync()
+    assert _name(badu, news.id) == "Written after the demotion"  # reads epoch 2
+
+    # An honest client: its edit is refused by the server and stays here, dirty.
+    badu.records.save(edit(badu.records.require(org.id), name="Edited as a reader"))
+    report = badu.engine.sync_once()
+    assert [(r.record, r.code) for r in report.rejected] == [(org.id, ErrorCode.ROLE_FORBIDDEN)]
+    alba.sync()
+    assert _name(alba, org.id) == "Written by Badu while an editor"
+
+    # A dishonest one, with the server's help: its epoch-2 envelope reaches the others, who
+    # refuse it (the statement of epoch 2 does not make it a writer) and apply nothing.
+    keyring, _pins = badu.engine._keyring()
+    key2 = keyring.space_key(space, 2)
+    assert key2 is not None
+    forged = seal_record(
+        {"id": org.id, "space_id": space, "name": "Forged"},
+        space=space,
+        record=org.id,
+        revision=2,
+        base=1,
+        epoch=2,
+        space_key=key2,
+        author=badu.state.device_keys(),  # type: ignore[arg-type]
+    )
+    with _db(server) as db:
+        db.execute("UPDATE space SET last_seq = last_seq + 1 WHERE id = ?", (space,))
+        (seq,) = db.execute("SELECT last_seq FROM space WHERE id = ?", (space,)).fetchone()
+        db.execute(
+            "UPDATE record SET blob = ?, revision = 2, seq = ?, author_id = ? WHERE record_id = ?",
+            (forged, seq, _id(badu), org.id),
+        )
+    refused = alba.engine.sync_once().refused
+    assert [(r.record, r.code) for r in refused] == [(org.id, CryptoErrorCode.UNKNOWN_SIGNER.value)]
+    assert _name(alba, org.id) == "Written by Badu while an editor"
+
+
+def test_promoted_back_the_kept_edit_goes_through(server: Server, make_device: Any) -> None:
+    space, (admin, badu) = network_of(server, make_device, 2)
+    org = organization(space, "First")
+    admin.records.save(org)
+    admin.sync()
+    badu.sync()
+    assert admin.engine.change_role(space, _id(badu), Role.READER) == 2
+    badu.sync()
+    badu.records.save(edit(badu.records.require(org.id), name="Kept while a reader"))
+    rejected = badu.engine.sync_once().rejected
+    assert [r.code for r in rejected] == [ErrorCode.ROLE_FORBIDDEN]
+
+    assert admin.engine.change_role(space, _id(badu), Role.EDITOR) == 2  # same epoch
+    assert _server_role(server, space, badu) == "editor"
+    report = badu.sync()
+    assert report.pushed == 1
+    admin.sync()
+    assert _name(admin, org.id) == "Kept while a reader"
+
+
+def test_the_last_admin_cannot_be_demoted(server: Server, make_device: Any) -> None:
+    space, (admin, alba) = network_of(server, make_device, 2)
+    before = len(admin.state.statements(space))
+    with pytest.raises(LastAdmin):
+        admin.engine.change_role(space, _id(admin), Role.EDITOR)
+    assert len(admin.state.statements(space)) == before  # nothing was issued
+    assert _server_role(server, space, admin) == "admin"
+    # The server refuses it as well, for a client that would not check.
+    with pytest.raises(ServerRefused) as refused:
+        admin.engine._authorized(
+            lambda token: admin.engine.transport.put_member(space, _id(admin), Role.EDITOR, token)
+        )
+    assert (refused.value.status, refused.value.code) == (409, ErrorCode.LAST_ADMIN)
+
+    # With a second admin, the first may step down, by the other's hand: the new epoch's key
+    # must be wrapped by someone who stays an admin.
+    admin.engine.change_role(space, _id(alba), Role.ADMIN)
+    with pytest.raises(OwnRole):
+        admin.engine.change_role(space, _id(admin), Role.EDITOR)
+    alba.sync()
+    assert alba.engine.change_role(space, _id(admin), Role.EDITOR) == 2
+    assert _server_role(server, space, admin) == "editor"
+    admin.sync()
+    assert _statement_role(admin, space, admin) is Role.EDITOR
+    with pytest.raises(LastAdmin):
+        alba.engine.change_role(space, _id(alba), Role.READER)
+
+
+def test_a_device_that_missed_a_removal_reseals_at_the_new_epoch(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, badu, chidi) = network_of(server, make_device, 3)
+    org = organization(space, "Before")
+    admin.records.save(org)
+    for device in (admin, badu, chidi):
+        device.sync()
+
+    assert admin.engine.remove_member(space, _id(chidi)) == 2
+    # Badu has not polled since: it still seals at epoch 1, which Chidi holds.
+    badu.records.save(edit(badu.records.require(org.id), name="After the removal"))
+    report = badu.engine.sync_once()
+    assert report.rejected == [] and report.refused == []
+    assert report.pushed == 1
+    with _db(server) as db:
+        blob, revision = db.execute(
+            "SELECT blob, revision FROM record WHERE record_id = ?", (org.id,)
+        ).fetchone()
+    assert read_header(bytes(blob))[0].epoch == 2
+    assert badu.state.outbox() == []
+
+    admin.sync()
+    assert _name(admin, org.id) == "After the removal"
+
+    # Chidi is out of the space, and even given the blob and the new statements it holds no
+    # key for epoch 2.
+    assert chidi.engine.sync_once().lost_spaces == [space]
+    keyring, _pins = chidi.engine._keyring()
+    with _db(server) as db:
+        for (statement,) in db.execute(
+            "SELECT blob FROM membership_statement WHERE space_id = ? AND version > ? "
+            "ORDER BY version",
+            (space, keyring.logs[space].latest.version),
+        ):
+            keyring.logs[space].accept(bytes(statement))
+    with pytest.raises(CryptoError) as unreadable:
+        open_record(bytes(blob), space=space, record=org.id, revision=revision, keys=keyring)
+    assert unreadable.value.code is CryptoErrorCode.KEY_UNAVAILABLE
+    assert _name(chidi, org.id) == "Before"
