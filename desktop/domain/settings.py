@@ -131,7 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(socks5h://127.0.0.1:9050). Leave empty to connect directly."
         ),
         section=N_("Sync"),
-        pattern=r"(https?|socks5h?)://[^\s/:]+(:\d{1,5})?/?",
+        # socks5h only: with socks5:// the server's name would be resolved here, a DNS query in
+        # the clear that a Tor user must not make.
+        pattern=r"(https?|socks5h)://[^\s/:]+(:\d{1,5})?/?",
         pattern_hint=N_("The proxy must look like https://host:port or socks5h://host:port."),
     ),
     Setting(
