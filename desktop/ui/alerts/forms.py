@@ -5,7 +5,7 @@ They build records from what was typed; saving (and the store's validation) is t
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -33,6 +33,7 @@ from desktop.domain.network_records import (
     Letter,
     LetterKind,
 )
+from desktop.domain.records import SpaceKind
 from desktop.domain.translation import _, is_right_to_left
 from desktop.domain.validation import FieldError
 from desktop.ui.forms import MessageLabel, hold_window_size_hints
@@ -102,6 +103,21 @@ def text_direction_for(language: str) -> Qt.LayoutDirection:
     return Qt.LayoutDirection.LeftToRight
 
 
+@dataclass(frozen=True)
+class SpaceChoice:
+    """A space an alert can be saved in: who will see it, and so who can respond."""
+
+    id: str
+    name: str
+    kind: SpaceKind
+
+    def label(self) -> str:
+        # The network space's stored name is not for people; what matters is who will see it.
+        if self.kind is SpaceKind.NETWORK:
+            return _("The whole network")
+        return _("{space} (organization only)").format(space=self.name)
+
+
 class AlertForm(QWidget):
     """A new alert: who is threatened, how, when and where, how urgent, and what to ask for.
 
@@ -114,11 +130,17 @@ class AlertForm(QWidget):
     cancelled = Signal()
 
     def __init__(
-        self, space_id: str, people: list[tuple[str, str]], parent: QWidget | None = None
+        self,
+        spaces: list[SpaceChoice],
+        people: list[tuple[str, str]],
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("alertForm")
-        self.space_id = space_id
+        self.spaces = spaces
+        # Where the alert goes decides who can read and answer it; the first offered (the
+        # network's own space) is where a call for collective response belongs.
+        self.space = QComboBox(self)
         self.title = QLineEdit(self)
         self.defenders = QListWidget(self)
         self.defenders.setMaximumHeight(140)
@@ -152,6 +174,7 @@ class AlertForm(QWidget):
             ("place", self.place),
             ("urgency", self.urgency),
             ("requested_actions", self.requested),
+            ("space_id", self.space),
         ):
             self.labels[name] = QLabel(self)
             self.labels[name].setBuddy(widget)
@@ -173,6 +196,7 @@ class AlertForm(QWidget):
             "place": _("Place"),
             "urgency": _("Urgency"),
             "requested_actions": _("Requested actions"),
+            "space_id": _("Shared with"),
         }
 
     def checked_defenders(self) -> tuple[str, ...]:
@@ -198,7 +222,7 @@ class AlertForm(QWidget):
             )
             return
         alert = Alert(
-            space_id=self.space_id,
+            space_id=str(self.space.currentData() or ""),
             title=self.title.text().strip(),
             defenders=self.checked_defenders(),
             threat_type=self.threat.currentData() or "",
@@ -227,6 +251,11 @@ class AlertForm(QWidget):
         fill_codes(self.threat, vocab.DEFENDER_THREATS)
         fill_codes(self.country, vocab.COUNTRIES, by_label=True)
         fill_codes(self.urgency, ALERT_URGENCIES)
+        chosen = self.space.currentData()
+        self.space.clear()
+        for space in self.spaces:
+            self.space.addItem(space.label(), space.id)
+        self.space.setCurrentIndex(max(self.space.findData(chosen), 0))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

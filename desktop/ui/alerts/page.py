@@ -45,7 +45,7 @@ from desktop.domain.network_records import (
     SignOn,
     signed_organizations,
 )
-from desktop.domain.records import Person, Record, edit
+from desktop.domain.records import Person, Record, SpaceKind, edit
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
@@ -54,6 +54,7 @@ from desktop.ui.alerts.forms import (
     LANGUAGE_NAMES,
     AlertForm,
     LetterDialog,
+    SpaceChoice,
     choose,
     fill_codes,
     isolated,
@@ -68,6 +69,18 @@ from desktop.ui.jobs import JobState, run_job
 
 #: How many directory entries the choosers offer; a network has far fewer organizations.
 CHOOSER_LIMIT = 2000
+
+
+def alert_spaces(store: RecordStore) -> list[SpaceChoice]:
+    """Where a new alert may go: the network first, then each organization's own space.
+
+    Never "only me" or a working group's space: an alert asks others to act, and a group's
+    space is for its documents.
+    """
+    choices = [SpaceChoice(local_spaces(store).network.id, "", SpaceKind.NETWORK)]
+    for row in store.page(RecordQuery("space", kinds=[SpaceKind.ORGANIZATION.value])):
+        choices.append(SpaceChoice(row.id, row.label, SpaceKind.ORGANIZATION))
+    return choices
 
 
 def _names(store: RecordStore, record_type: str) -> list[tuple[str, str]]:
@@ -523,8 +536,8 @@ class AlertsPage(QWidget):
     def new_alert(self) -> None:
         store = self.store
 
-        def read(_state: JobState) -> tuple[str, list[tuple[str, str]]]:
-            return local_spaces(store).network.id, _names(store, "person")
+        def read(_state: JobState) -> tuple[list[SpaceChoice], list[tuple[str, str]]]:
+            return alert_spaces(store), _names(store, "person")
 
         run_job(
             self,
@@ -533,8 +546,8 @@ class AlertsPage(QWidget):
             on_failure=lambda error: self.message.say(failure_message(error)),
         )
 
-    def _show_form(self, space_id: str, people: list[tuple[str, str]]) -> None:
-        form = AlertForm(space_id, people, self.side)
+    def _show_form(self, spaces: list[SpaceChoice], people: list[tuple[str, str]]) -> None:
+        form = AlertForm(spaces, people, self.side)
         form.submitted.connect(self._save_alert)
         form.cancelled.connect(lambda: self.side.setCurrentWidget(self.placeholder))
         self._replace_side(form)
