@@ -1,5 +1,5 @@
 """Joining a network, and for administrators its spaces and members: invite (the code shown once),
-admit after comparing fingerprints, remove (which rotates the space's key)."""
+admit after comparing fingerprints, change a member's role, remove (which rotates the key)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from desktop.ui.forms import BusyIndicator, MessageLabel, grow_to_fit, hold_wind
 from desktop.ui.jobs import Job, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
 from desktop.ui.sync.texts import fingerprint_text
-from sync.client.engine import Enrollment, PendingMember
+from sync.client.engine import Enrollment, LastAdmin, NotAMember, OwnRole, PendingMember
 from sync.client.transport import Offline
 from sync.crypto.spaces import MembershipLog
 from sync.protocol import Role
@@ -48,6 +48,20 @@ ROLE_NAMES: dict[Role, str] = {
     Role.EDITOR: N_("Editor"),
     Role.READER: N_("Reader"),
 }
+
+
+def member_error_message(error: BaseException) -> str:
+    """What an administrator reads when a change to a member did not work."""
+    if isinstance(error, LastAdmin):
+        return _(
+            "A space must keep at least one administrator. Make another member an "
+            "administrator first."
+        )
+    if isinstance(error, OwnRole):
+        return _("Your own role is changed by another administrator of this space.")
+    if isinstance(error, NotAMember):
+        return _("This device is no longer a member of the space. Sync, then try again.")
+    return sync_error_message(error)
 
 
 def join_network(link: SyncLink, server_url: str, invite_code: str) -> Enrollment:
@@ -374,6 +388,16 @@ class NetworkPanel(QGroupBox):
         self.remove_button = QPushButton(self)
         self.remove_button.setObjectName("removeMemberButton")
         self.remove_button.clicked.connect(self._confirm_removal)
+        self.role_label = QLabel(self)
+        self.role_choice = QComboBox(self)
+        self.role_choice.setObjectName("memberRole")
+        for role in (Role.ADMIN, Role.EDITOR, Role.READER):
+            self.role_choice.addItem("", role)
+        self.role_label.setBuddy(self.role_choice)
+        self.apply_role_button = QPushButton(self)
+        self.apply_role_button.setObjectName("applyRoleButton")
+        self.apply_role_button.clicked.connect(self.apply_role)
+        self.members.currentItemChanged.connect(lambda *_items: self._show_member_role())
         self.pending_holder = QVBoxLayout()
         self.busy = BusyIndicator(self)
         self.message = MessageLabel(self)
@@ -384,10 +408,16 @@ class NetworkPanel(QGroupBox):
         buttons.addStretch(1)
         for button in (self.invite_button, self.check_button, self.remove_button):
             buttons.addWidget(button)
+        role_row = QHBoxLayout()
+        role_row.addStretch(1)
+        role_row.addWidget(self.role_label)
+        role_row.addWidget(self.role_choice)
+        role_row.addWidget(self.apply_role_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(top)
         layout.addWidget(self.members)
+        layout.addLayout(role_row)
         layout.addLayout(buttons)
         layout.addLayout(self.pending_holder)
         layout.addWidget(self.busy)
@@ -441,8 +471,15 @@ class NetworkPanel(QGroupBox):
             item.setData(0, Qt.ItemDataRole.UserRole, member.device)
             self.members.addTopLevelItem(item)
         admin = facts is not None and facts.my_role is Role.ADMIN
-        for button in (self.invite_button, self.check_button, self.remove_button):
-            button.setEnabled(admin)
+        for widget in (
+            self.invite_button,
+            self.check_button,
+            self.remove_button,
+            self.role_choice,
+            self.apply_role_button,
+        ):
+            widget.setEnabled(admin)
+        self._show_member_role()
         # A sync refreshes this list often: the cards an admin is reading stay unless the
         # space changed.
         if facts is None or facts.space != self._pending_space:
@@ -460,7 +497,7 @@ class NetworkPanel(QGroupBox):
 
         def failed(error: BaseException) -> None:
             self.busy.stop()
-            self.message.say(sync_error_message(error))
+            self.message.say(member_error_message(error))
 
         self._job = run_job(self, lambda _state: work(), on_success=finished, on_failure=failed)
 
@@ -548,6 +585,49 @@ class NetworkPanel(QGroupBox):
         item = self.members.currentItem()
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
+    def selected_facts(self) -> SpaceMember | None:
+        device = self.selected_member()
+        facts = self.current
+        if device is None or facts is None:
+            return None
+        return next((m for m in facts.members if m.device == device), None)
+
+    def _show_member_role(self) -> None:
+        member = self.selected_facts()
+        if member is not None:
+            self.role_choice.setCurrentIndex(self.role_choice.findData(member.role))
+
+    def apply_role(self) -> None:
+        """Give the chosen member the role in the chooser (checked here first, then on a
+        worker: the signed statement and the server's role, see SyncEngine.change_role)."""
+        link, facts, member = self.link, self.current, self.selected_facts()
+        if link is None or facts is None:
+            return
+        if member is None:
+            self.message.say(_("Choose the member whose role to change first."))
+            return
+        role = Role(self.role_choice.currentData())
+        if member.role is role:
+            self.message.say(_("This member already has that role."))
+            return
+        admins = {m.device for m in facts.members if m.role is Role.ADMIN}
+        if role is not Role.ADMIN and admins == {member.device}:
+            self.message.say(member_error_message(LastAdmin(member.device)))
+            return
+        if member.is_this_device:
+            self.message.say(member_error_message(OwnRole(member.device)))
+            return
+        space, device = facts.space, member.device
+        self._run(
+            _("Changing the role…"),
+            lambda: link.run(lambda engine: engine.change_role(space, device, role)),
+            lambda _epoch: self._role_changed(),
+        )
+
+    def _role_changed(self) -> None:
+        self.message.say(_("The role was changed. Members learn it with their next sync."))
+        self._membership_changed()
+
     def _confirm_removal(self) -> None:
         device = self.selected_member()
         if device is None or self.current is None:
@@ -593,6 +673,12 @@ class NetworkPanel(QGroupBox):
         self.invite_button.setText(_("&Invite…"))
         self.check_button.setText(_("Check for &new members"))
         self.remove_button.setText(_("Re&move…"))
+        self.role_label.setText(_("Role of the chosen member:"))
+        for index in range(self.role_choice.count()):
+            self.role_choice.setItemText(
+                index, _(ROLE_NAMES[Role(self.role_choice.itemData(index))])
+            )
+        self.apply_role_button.setText(_("&Apply role"))
         if self.spaces:
             self._show_space()
             self.refresh()  # space names are read in the current language
