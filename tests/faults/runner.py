@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -394,8 +395,17 @@ def build_template(folder: Path) -> None:
         process.stop()
 
 
-def one_run(seed: int, template: Path, steps: int, totals: Totals) -> None:
-    """One seeded run in a copy of ``template``; raises `RunFailure` with what went wrong."""
+def one_run(
+    seed: int,
+    template: Path,
+    steps: int,
+    totals: Totals,
+    tamper: Callable[[Run], None] | None = None,
+) -> None:
+    """One seeded run in a copy of ``template``; raises `RunFailure` with what went wrong.
+
+    ``tamper`` runs between the heal and the check (tests use it to prove the check fails).
+    """
     folder = Path(tempfile.mkdtemp(prefix=f"minga-fault-{seed}-"))
     run: Run | None = None
     try:
@@ -412,6 +422,8 @@ def one_run(seed: int, template: Path, steps: int, totals: Totals) -> None:
         for _ in range(steps):
             run.step()
         run.heal()
+        if tamper is not None:
+            tamper(run)
         run.check(totals)
     finally:
         if run is not None:
@@ -420,22 +432,29 @@ def one_run(seed: int, template: Path, steps: int, totals: Totals) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_many(runs: int, seed: int, steps: int, out: object = None) -> Totals:
+def run_many(
+    runs: int,
+    seed: int,
+    steps: int,
+    template: Path | None = None,
+    out: Callable[[str], None] = print,
+) -> Totals:
     """``runs`` runs with seeds ``seed``, ``seed + 1``, …; failures are collected, not raised."""
     totals = Totals()
-    report = print if out is None else out
-    with tempfile.TemporaryDirectory(prefix="minga-fault-template-") as template:
-        build_template(Path(template))
+    with contextlib.ExitStack() as stack:
+        if template is None:
+            template = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minga-fault-")))
+            build_template(template)
         for number in range(runs):
             run_seed = seed + number
             try:
-                one_run(run_seed, Path(template), steps, totals)
-            except (RunFailure, AssertionError, Exception) as error:
+                one_run(run_seed, template, steps, totals)
+            except Exception as error:  # a failed run is a finding: report it, keep going
                 totals.failures.append(f"seed {run_seed}: {type(error).__name__}: {error}")
-                report(f"FAILED run {number + 1} (seed {run_seed}): {error}")  # type: ignore[operator]
+                out(f"FAILED run {number + 1} (seed {run_seed}): {error}")
             totals.runs += 1
             if (number + 1) % 25 == 0:
-                report(  # type: ignore[operator]
+                out(
                     f"  {number + 1}/{runs} runs, {sum(totals.faults.values())} faults, "
                     f"{totals.lost} lost, {len(totals.failures)} failed"
                 )
