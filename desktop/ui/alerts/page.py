@@ -494,8 +494,8 @@ class AlertsPage(QWidget):
         self.side.addWidget(self.placeholder)
 
         top = QHBoxLayout()
-        top.addWidget(self.heading)
-        top.addStretch(1)
+        # The heading takes the free width: squeezed by a stretch, it wrapped onto two lines.
+        top.addWidget(self.heading, 1)
         top.addWidget(self.count_label)
         top.addWidget(self.new_button)
         splitter = QSplitter(self)
@@ -503,6 +503,10 @@ class AlertsPage(QWidget):
         splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        # Two fifths for the list, three for the alert, whatever the widths the contents ask
+        # for: left to size hints, the Arabic list took two thirds and clipped the alert's
+        # choosers.
+        splitter.setSizes([2_000, 3_000])
         layout = QVBoxLayout(self)
         # Shown alone (tests, screenshots) the page is a window: never let a longer alert or
         # translation re-constrain it, which offscreen platforms warn about.
