@@ -267,3 +267,33 @@ def test_tls_with_the_pinned_certificate_syncs_and_a_wrong_pin_sends_nothing(
     finally:
         engine.transport.close()
         profile.close()
+
+
+def test_pinned_tls_through_a_socks5_proxy(
+    tls_server: tuple[Path, int, str], tmp_path: Path
+) -> None:
+    """Tor and a pin together: the pin is checked on the TLS session inside the SOCKS tunnel."""
+    data_dir, port, pin = tls_server
+    invite = run_cli(data_dir, "invite").stdout.strip().splitlines()[-1]
+    url = f"https://{SERVER_NAME}:{port}"
+    wrong = hashlib.sha256(b"another certificate").hexdigest()
+    with Socks5Proxy({SERVER_NAME: "127.0.0.1"}) as proxy:
+        profile, records, engine = _device(tmp_path / "device", url, wrong)
+        state = engine.state
+        engine.transport.close()
+        engine = SyncEngine(state, Transport(url, ConnectionSettings(proxy.url, wrong)))
+        try:
+            with pytest.raises(CertificateMismatch):
+                engine.enroll(invite)
+            assert engine.transport.traffic.requests == 0
+            engine.transport.close()
+            engine = SyncEngine(state, Transport(url, ConnectionSettings(proxy.url, pin)))
+            engine.enroll(invite)
+            space = engine.create_space()
+            records.save(organization(space, "Over TLS inside the tunnel"))
+            assert engine.sync_once().pushed == 1
+            assert set(proxy.requested) == {(SERVER_NAME, port)}
+            assert proxy.connections == 2  # the refused handshake, then one kept-alive session
+        finally:
+            engine.transport.close()
+            profile.close()
