@@ -190,28 +190,24 @@ class ObjectivesView(QWidget):
         self.country = QComboBox(self)
         self.region = QComboBox(self)
         self.labels: dict[str, QLabel] = {}
+        # What to count on the first line, where and when on the second: in one line the
+        # filters made the view wider than the Working groups page leaves it.
         filters = QGridLayout()
-        for column, (name, widget) in enumerate(
-            (
-                ("objective", self.objective),
-                ("breakdown", self.breakdown),
-                ("date_from", self.date_from),
-                ("date_to", self.date_to),
-                ("country", self.country),
-                ("region", self.region),
-            )
+        for row, column, span, name, widget in (
+            (0, 0, 2, "objective", self.objective),
+            (0, 2, 2, "breakdown", self.breakdown),
+            (2, 0, 1, "date_from", self.date_from),
+            (2, 1, 1, "date_to", self.date_to),
+            (2, 2, 1, "country", self.country),
+            (2, 3, 1, "region", self.region),
         ):
             label = QLabel(self)
             label.setBuddy(widget)
             self.labels[name] = label
-            filters.addWidget(label, 0, column)
-            filters.addWidget(widget, 1, column)
-        filters.setColumnStretch(0, 3)
-        filters.setColumnStretch(1, 2)
-        for column in (2, 3):
+            filters.addWidget(label, row, column, 1, span)
+            filters.addWidget(widget, row + 1, column, 1, span)
+        for column in range(4):
             filters.setColumnStretch(column, 1)
-        filters.setColumnStretch(4, 2)
-        filters.setColumnStretch(5, 2)
         self.totals = QLabel(self)
         self.totals.setWordWrap(True)
         self.note = QLabel(self)
@@ -406,9 +402,10 @@ class ObjectivesView(QWidget):
                 self.table.setItem(row, column, item)
 
     def _draw(self, categories: list[str], sets: list[tuple[str, list[int]]]) -> None:
-        self.chart.removeAllSeries()
-        for axis in self.chart.axes():
-            self.chart.removeAxis(axis)
+        # A new chart each time: axes removed from a shown chart left their labels drawn
+        # under the new ones.
+        chart = QChart()
+        chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         # A horizontal bar chart draws its first category at the bottom; reversed, the chart
         # reads top to bottom in the same order as the table.
         series = QHorizontalBarSeries()
@@ -416,23 +413,29 @@ class ObjectivesView(QWidget):
             bar = QBarSet(name)
             bar.append([float(v) for v in reversed(values)])
             series.append(bar)
-        self.chart.addSeries(series)
-        self.chart.legend().setVisible(len(sets) > 1)
+        chart.addSeries(series)
+        chart.legend().setVisible(len(sets) > 1)
         axis = QBarCategoryAxis()
         axis.append(list(reversed(categories)) or [_("Nothing recorded")])
         values = QValueAxis()
         values.setLabelFormat("%d")
-        values.setMin(0)
-        values.setMax(max([1, *(v for _n, counts in sets for v in counts)]))
-        values.applyNiceNumbers()
+        top = max([1, *(v for _n, counts in sets for v in counts)])
+        values.setRange(0, top)
+        if top <= 10:
+            # One tick per whole number: "nice numbers" on 0..3 would label 0.5 as "0".
+            values.setTickCount(top + 1)
+        else:
+            values.applyNiceNumbers()
         # QtCharts does not mirror itself: in Arabic the labels go right and bars grow leftward.
         right_to_left = is_right_to_left()
         values.setReverse(right_to_left)
         side = Qt.AlignmentFlag.AlignRight if right_to_left else Qt.AlignmentFlag.AlignLeft
-        self.chart.addAxis(axis, side)
-        self.chart.addAxis(values, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(axis, side)
+        chart.addAxis(values, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis)
         series.attachAxis(values)
+        self.chart_view.setChart(chart)
+        self.chart = chart
 
     # --- saving -------------------------------------------------------------------------------
 
@@ -488,8 +491,11 @@ class ObjectivesView(QWidget):
         }
         for name, text in names.items():
             self.labels[name].setText(text)
+        hint = _("2025, 2025-06 or 2025-06-30")
         for field in (self.date_from, self.date_to):
-            field.setPlaceholderText(_("2025, 2025-06 or 2025-06-30"))
+            field.setPlaceholderText(hint)
+            # Wide enough for the whole hint: cut short, it no longer says what to write.
+            field.setMinimumWidth(field.fontMetrics().horizontalAdvance(hint) + 16)
         _refill(self.objective, [("", _("All six objectives"))], vocab.OBJECTIVES)
         _refill(
             self.breakdown,
