@@ -1,6 +1,8 @@
 """One open profile's connection to its server: the engine, built from the profile's settings.
 
 Every engine call goes through :meth:`SyncLink.run`, so a sync and an admin action never overlap.
+A sync also brings the files of materials this device keeps offline and indexes new PDFs' text;
+:meth:`SyncLink.download` fetches one material file on demand.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from desktop.domain.network_records import MaterialFile
 from desktop.domain.translation import _
+from desktop.store.materials import MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.schema import RecordRow
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.forms import failure_message
-from sync.client.engine import NotEnrolled, SpaceNotReady, SyncEngine
+from desktop.ui.workgroups.files import index_pending_texts
+from sync.client.engine import NotEnrolled, SpaceNotReady, SyncEngine, SyncReport
 from sync.client.transport import (
     CertificateMismatch,
     ConnectionSettings,
@@ -69,6 +74,47 @@ class SyncLink:
                 self._drop_engine()
                 self._engine = SyncEngine(self.state, Transport(url, self._connection))
             return call(self._engine)
+
+    def sync(self) -> SyncReport:
+        """One sync, then the pinned materials' files it did not get, then new PDFs' text.
+
+        ``sync_once`` already fetches evidence and pinned materials' files (at most 100 per
+        sync); the pass after it picks up the rest, so pinning a large group finishes in one
+        sync. Everything runs on this worker: the person keeps working meanwhile.
+        """
+        materials = MaterialStore.of(self.profile)
+
+        def sync_and_fetch(engine: SyncEngine) -> SyncReport:
+            report = engine.sync_once()
+            if engine.chunks is not None:
+                for ref in materials.wanted():
+                    if engine.chunks.download(ref):
+                        report.files_received += 1
+            return report
+
+        report = self.run(sync_and_fetch)
+        index_pending_texts(self.profile)
+        return report
+
+    def download(self, file: MaterialFile) -> bool:
+        """Fetch one material file now (not kept offline, asked for); ``False`` if refused.
+
+        Raises:
+            Offline: the server cannot be reached (the file needs a connection).
+            NotEnrolled: this computer never joined a server.
+        """
+        materials = MaterialStore.of(self.profile)
+        ref = materials.reference(file)
+        if ref is None:
+            return False
+
+        def fetch(engine: SyncEngine) -> bool:
+            return engine.chunks is not None and engine.chunks.download(ref)
+
+        fetched = self.run(fetch)
+        if fetched:
+            index_pending_texts(self.profile)
+        return fetched
 
     def counts(self) -> tuple[int, int]:
         """Changes waiting to be sent (in spaces that sync: local-only ones never leave) and

@@ -153,7 +153,7 @@ class SyncScheduler(QObject):
         link = self.link
 
         def sync(_state: JobState) -> tuple[SyncReport, int, int]:
-            report = link.run(lambda engine: engine.sync_once())
+            report = link.sync()  # with pinned materials' files and their text
             return (report, *link.counts())
 
         self._job = run_job(self, sync, on_success=self._succeeded, on_failure=self._failed)

@@ -1,6 +1,8 @@
-"""A working group's material files: sealed into the profile's vault at import, opened in memory.
+"""A working group's material files on workers: import with the PDF's text, open, index later.
 
-Every function here runs on a worker; none touches a widget, none writes plaintext to disk.
+The store keeps files sealed and never imports Qt; reading a PDF's text is QtPdf's job, done
+here from memory (a ``QBuffer``), so the text goes straight into the encrypted index and no
+decrypted byte is written to disk. Every function runs on a worker; none touches a widget.
 """
 
 from __future__ import annotations
@@ -8,94 +10,93 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtPdf import QPdfDocument
 
-from desktop.domain.network_records import Material, ReadingPosition
-from desktop.domain.records import edit
-from desktop.domain.translation import N_
-from desktop.store.errors import ProfileError
-from desktop.store.evidence import EvidenceStore, media_type_of
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.store.evidence import media_type_of
+from desktop.store.materials import PDF, FileState, MaterialFileMissing, MaterialStore, OpenedFile
 from desktop.store.profile import Profile
-from desktop.store.records import RecordStore
-from desktop.store.schema import AttachmentKeyRow
-from desktop.store.spaces import local_spaces
+
+__all__ = [
+    "MaterialFileMissing",
+    "OpenedFile",
+    "OpenedMaterial",
+    "import_material_file",
+    "index_pending_texts",
+    "open_material",
+    "pdf_pages",
+]
 
 
-class MaterialFileMissing(ProfileError):
-    code = "material_file_missing"
-    message = N_(
-        "This file is not on this computer yet. It will be fetched when you are connected."
-    )
+def pdf_pages(data: bytes) -> list[str] | None:
+    """The text of each page of a PDF held in memory; ``None`` if QtPdf cannot read it."""
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    document = QPdfDocument()
+    try:
+        document.load(buffer)
+        if document.status() != QPdfDocument.Status.Ready:
+            return None
+        return [document.getAllText(page).text() for page in range(document.pageCount())]
+    finally:
+        document.close()
+        buffer.close()
+        buffer.setData(QByteArray())
+
+
+def import_material_file(profile: Profile, material: Material, path: Path) -> MaterialFile:
+    """Save ``material`` (new or not) and seal ``path`` as one of its files, its text indexed.
+
+    The PDF is read from the person's own file (already on their disk), not from anything
+    Minga decrypted.
+    """
+    store = MaterialStore.of(profile)
+    if store.records.get(material.id) is None:
+        store.records.save(material)
+    pages = pdf_pages(path.read_bytes()) if media_type_of(path.name) == PDF else None
+    return store.import_file(material, path, pages=pages)
 
 
 @dataclass(frozen=True)
-class OpenedFile:
-    """A material's file, decrypted in memory only."""
+class OpenedMaterial:
+    """A material ready to read: its files (here or not), the one opened, the page to show."""
 
-    filename: str
-    media_type: str
-    data: bytes
+    material: Material
+    files: list[FileState]
+    opened: OpenedFile | None
+    page: int
 
 
-def import_material_file(profile: Profile, material: Material, path: Path) -> Material:
-    """Seal ``path`` into the vault and save ``material`` with it attached.
+def open_material(profile: Profile, material_id: str, file_id: str | None = None) -> OpenedMaterial:
+    """Decrypt one file of a material into memory (the first, or ``file_id``).
 
-    The order leaves nothing behind on failure: the sealed file, then its key, then the record.
+    Raises:
+        MaterialFileMissing: the file is not on this computer (it needs a connection).
     """
-    vault = profile.attachments
-    stored = vault.import_file(path)
-    try:
-        with profile.engine.begin() as connection:
-            connection.execute(
-                insert(AttachmentKeyRow).values(
-                    attachment_id=stored.attachment_id,
-                    file_key=stored.file_key,
-                    sha256=stored.sha256,
-                    size=stored.size,
-                    sealed_size=stored.sealed_size,
-                )
-            )
-        try:
-            attached = edit(
-                material, attachments=(*material.attachments, (stored.attachment_id, path.name))
-            )
-            saved = RecordStore(profile.engine).save(attached)
-            assert isinstance(saved, Material)
-            return saved
-        except BaseException:
-            with profile.engine.begin() as connection:
-                connection.execute(
-                    delete(AttachmentKeyRow).where(
-                        AttachmentKeyRow.attachment_id == stored.attachment_id
-                    )
-                )
-            raise
-    except BaseException:
-        vault.delete(stored)
-        raise
+    store = MaterialStore.of(profile)
+    material = store.records.require(material_id)
+    assert isinstance(material, Material)
+    files = store.file_states(material_id)
+    if not files:
+        return OpenedMaterial(material, files, None, 0)
+    chosen = next((f for f in files if f.file.id == file_id), files[0])
+    opened = store.open(chosen.file.id)
+    if store.needs_text(chosen.file):
+        # A PDF that arrived by sync: its text joins the index the first time it is read.
+        pages = pdf_pages(opened.data)
+        if pages is not None:
+            store.index_text(chosen.file, pages)
+    return OpenedMaterial(material, files, opened, store.reading_page(material_id))
 
 
-def open_material_file(profile: Profile, attachment_ref: str, filename: str) -> OpenedFile:
-    """The file's bytes, decrypted in memory; a clear error when it has not arrived yet."""
-    stored = EvidenceStore.of(profile).stored(attachment_ref)
-    if stored is None or not profile.attachments.path_of(attachment_ref).exists():
-        raise MaterialFileMissing(attachment_ref)
-    data = profile.attachments.read_bytes(stored)
-    return OpenedFile(filename, media_type_of(filename), data)
-
-
-def reading_position(store: RecordStore, material_id: str) -> ReadingPosition | None:
-    for record in store.children(material_id, "reading_position"):
-        if isinstance(record, ReadingPosition):
-            return record
-    return None
-
-
-def remember_page(store: RecordStore, material_id: str, page: int) -> None:
-    """Keep where the person stopped reading, in their "only me" space."""
-    current = reading_position(store, material_id)
-    if current is None:
-        space = local_spaces(store).only_me.id
-        store.save(ReadingPosition(space_id=space, material_id=material_id, page=page))
-    elif current.page != page:
-        store.save(edit(current, page=page))
+def index_pending_texts(profile: Profile) -> int:
+    """Index the text of every PDF here whose text is not indexed yet (after a sync)."""
+    store = MaterialStore.of(profile)
+    done = 0
+    for file in store.files_needing_text():
+        pages = pdf_pages(store.open(file.id).data)
+        store.index_text(file, pages or [])
+        done += 1
+    return done

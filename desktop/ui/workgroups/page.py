@@ -1,12 +1,16 @@
 """The Working groups section: a group's members, materials and notes, and a reader for materials.
 
 Materials are sealed into the vault at import and read from memory; all store work runs on workers.
+A material (or the whole group) can be kept offline on this device: sync then brings its files.
+Any other material shows its size and a Download button, which needs a connection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLayout,
     QLineEdit,
     QListWidget,
@@ -32,6 +37,7 @@ from PySide6.QtWidgets import (
 from desktop.domain.network_records import MATERIAL_TYPES, Material, Note
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
 from desktop.domain.translation import _, current_language
+from desktop.store.materials import FileState, MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
@@ -50,17 +56,19 @@ from desktop.ui.forms import (
     hold_window_size_hints,
     paragraph,
 )
-from desktop.ui.incidents.display import vocabulary_label
+from desktop.ui.incidents.display import describe_size, vocabulary_label
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.workgroups.files import (
-    OpenedFile,
+    MaterialFileMissing,
+    OpenedMaterial,
     import_material_file,
-    open_material_file,
-    reading_position,
-    remember_page,
+    open_material,
 )
 from desktop.ui.workgroups.objectives import ObjectivesView
 from desktop.ui.workgroups.reader import MaterialReader
+
+if TYPE_CHECKING:
+    from desktop.ui.sync.scheduler import SyncScheduler
 
 _ID = Qt.ItemDataRole.UserRole
 
@@ -71,9 +79,20 @@ class GroupBundle:
     members: list[str] = field(default_factory=list)
     materials: list[Material] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    #: Each material's files, and whether each is on this computer.
+    files: dict[str, list[FileState]] = field(default_factory=dict)
+    #: Material and group ids this device keeps offline.
+    pins: set[str] = field(default_factory=set)
+
+    def pinned(self, material: Material) -> bool:
+        return material.id in self.pins or self.group.id in self.pins
+
+    def missing(self, material: Material) -> list[FileState]:
+        return [f for f in self.files.get(material.id, []) if not f.held]
 
 
-def load_group(store: RecordStore, group_id: str) -> GroupBundle:
+def load_group(materials: MaterialStore, group_id: str) -> GroupBundle:
+    store = materials.records
     group = store.require(group_id)
     assert isinstance(group, WorkingGroup)
     bundle = GroupBundle(group)
@@ -86,7 +105,25 @@ def load_group(store: RecordStore, group_id: str) -> GroupBundle:
             bundle.members.append(member.name)
     bundle.materials = [m for m in store.children(group_id, "material") if isinstance(m, Material)]
     bundle.notes = [n for n in store.children(group_id, "note") if isinstance(n, Note)]
+    bundle.files = {m.id: materials.file_states(m.id) for m in bundle.materials}
+    bundle.pins = materials.pinned_ids()
     return bundle
+
+
+def material_status(bundle: GroupBundle, material: Material) -> str:
+    """Where a material's files are, as its line in the list says it."""
+    files = bundle.files.get(material.id, [])
+    missing = bundle.missing(material)
+    if not files and material.attachments:
+        return ""  # imported before files traveled: only on the device it was imported on
+    if not files:
+        return _("no file")
+    if missing:
+        size = describe_size(sum(f.size for f in missing))
+        if bundle.pinned(material):
+            return _("kept offline, {size} still to arrive").format(size=size)
+        return _("{size} to download").format(size=size)
+    return _("kept offline") if bundle.pinned(material) else _("on this computer")
 
 
 def _note_line(note: Note, only_me: str) -> str:
@@ -150,34 +187,63 @@ class MaterialDialog(QDialog):
 
     def __init__(
         self,
-        store: RecordStore,
-        material: Material,
-        opened: OpenedFile,
-        page: int,
+        profile: Profile,
+        found: OpenedMaterial,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("materialDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.store = store
-        self.material = material
+        self.profile = profile
+        self.store = RecordStore(profile.engine)
+        self.material = found.material
+        material = found.material
         self.only_me = ""
-        self.reader = MaterialReader(opened, page, self)
+        assert found.opened is not None
+        self.reader = MaterialReader(found.opened, found.page, self)
         self.notes = NotesPanel(self)
         self.notes.add_requested.connect(self._add_note)
         self.message = MessageLabel(self)
-        splitter = QSplitter(self)
-        splitter.addWidget(self.reader)
-        splitter.addWidget(self.notes)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        # A material of several files: the reader shows one, chosen here.
+        self.file_choice = QComboBox(self)
+        for state in found.files:
+            self.file_choice.addItem(isolated(state.file.filename), state.file.id)
+        self.file_choice.setCurrentIndex(max(self.file_choice.findData(found.opened.file_id), 0))
+        self.file_choice.setVisible(len(found.files) > 1)
+        self.file_choice.activated.connect(self._choose_file)
+        self.splitter = QSplitter(self)
+        self.splitter.addWidget(self.reader)
+        self.splitter.addWidget(self.notes)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.file_choice, 0, Qt.AlignmentFlag.AlignLeading)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.message)
         self.setWindowTitle(material.title)
         hold_window_size_hints(self)
         self.resize(1000, 720)
         self._load_notes()
+
+    def _choose_file(self, index: int) -> None:
+        profile, material_id = self.profile, self.material.id
+        file_id = str(self.file_choice.itemData(index))
+        run_job(
+            self,
+            lambda _state: open_material(profile, material_id, file_id),
+            on_success=self._show_file,
+            on_failure=self._failed,
+        )
+
+    def _show_file(self, found: OpenedMaterial) -> None:
+        if found.opened is None:
+            return
+        old = self.reader
+        old.release()
+        self.reader = MaterialReader(found.opened, 0, self)
+        self.splitter.replaceWidget(0, self.reader)
+        old.deleteLater()
+        self.message.clear_message()
 
     def _load_notes(self) -> None:
         store, material_id = self.store, self.material.id
@@ -213,9 +279,10 @@ class MaterialDialog(QDialog):
 
     def done(self, result: int) -> None:
         if self.reader.document is not None:
-            store, material_id, page = self.store, self.material.id, self.reader.page
+            materials = MaterialStore.of(self.profile)
+            material_id, page = self.material.id, self.reader.page
             # Saved on the write worker after the dialog is gone: nothing waits for it.
-            run_job(None, lambda _state: remember_page(store, material_id, page), writes=True)
+            run_job(None, lambda _state: materials.remember_page(material_id, page), writes=True)
             self.page_saved.emit(page)
         self.reader.release()
         super().done(result)
@@ -227,19 +294,33 @@ class GroupView(QWidget):
     Signals:
         loaded(): the group was read and shown.
         material_opened(object): the :class:`MaterialDialog` just shown.
+        searched(): the list shows the materials matching the search box.
+        downloaded(): a download asked for ended (fetched, or its failure said).
     """
 
     loaded = Signal()
     material_opened = Signal(object)
+    searched = Signal()
+    downloaded = Signal()
 
-    def __init__(self, profile: Profile, group_id: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        group_id: str,
+        parent: QWidget | None = None,
+        scheduler: SyncScheduler | None = None,
+    ) -> None:
         super().__init__(parent)
         self.profile = profile
         self.store = RecordStore(profile.engine)
+        self.materials_store = MaterialStore.of(profile)
         self.group_id = group_id
+        self.scheduler = scheduler
         self.bundle: GroupBundle | None = None
         self.only_me = ""
         self.dialog: MaterialDialog | None = None
+        #: Material ids the search box matched; ``None`` when it is empty.
+        self.matches: list[str] | None = None
 
         self.title = heading(self)
         self.description = paragraph(self)
@@ -249,10 +330,23 @@ class GroupView(QWidget):
         QVBoxLayout(self.members_box).addWidget(self.members)
 
         self.materials_box = QGroupBox(self)
+        self.search = QLineEdit(self.materials_box)
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._search)
+        self.keep_group = QCheckBox(self.materials_box)
+        self.keep_group.clicked.connect(self._keep_group)
         self.materials = QListWidget(self.materials_box)
+        self.materials.setWordWrap(True)
         self.materials.itemActivated.connect(self._material_activated)
+        self.materials.currentItemChanged.connect(lambda *_args: self._show_current())
         self.open_button = QPushButton(self.materials_box)
         self.open_button.clicked.connect(self._open_current)
+        self.keep_material = QCheckBox(self.materials_box)
+        self.keep_material.clicked.connect(self._keep_material)
+        self.download_button = QPushButton(self.materials_box)
+        self.download_button.clicked.connect(self._download_current)
+        self.file_status = QLabel(self.materials_box)
+        self.file_status.setWordWrap(True)
         self.new_title = QLineEdit(self.materials_box)
         self.new_type = QComboBox(self.materials_box)
         self.new_language = QComboBox(self.materials_box)
@@ -266,9 +360,18 @@ class GroupView(QWidget):
         import_row.addWidget(self.new_type, 1)
         import_row.addWidget(self.new_language)
         import_row.addWidget(self.import_button)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.keep_group)
+        actions = QHBoxLayout()
+        actions.addWidget(self.open_button)
+        actions.addWidget(self.download_button)
+        actions.addWidget(self.keep_material)
+        actions.addWidget(self.file_status, 1)
         box = QVBoxLayout(self.materials_box)
+        box.addLayout(search_row)
         box.addWidget(self.materials)
-        box.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignLeading)
+        box.addLayout(actions)
         box.addLayout(import_row)
 
         self.notes_box = QGroupBox(self)
@@ -288,10 +391,10 @@ class GroupView(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        store, group_id = self.store, self.group_id
+        materials, group_id = self.materials_store, self.group_id
 
         def read(_state: JobState) -> tuple[GroupBundle, str]:
-            return load_group(store, group_id), local_spaces(store).only_me.id
+            return load_group(materials, group_id), local_spaces(materials.records).only_me.id
 
         run_job(self, read, on_success=self._show, on_failure=self._failed)
 
@@ -313,19 +416,70 @@ class GroupView(QWidget):
         self.description.setText(on_leading_side(self.bundle.group.description))
         self.members.clear()
         self.members.addItems(self.bundle.members)
+        current = self.current_material()
         self.materials.clear()
-        for material in self.bundle.materials:
-            files = ", ".join(name for _ref, name in material.attachments)
+        shown = self.bundle.materials
+        if self.matches is not None:
+            by_id = {m.id: m for m in shown}
+            shown = [by_id[i] for i in self.matches if i in by_id]
+        for material in shown:
+            names = [f.file.filename for f in self.bundle.files.get(material.id, [])]
+            names += [name for _ref, name in material.attachments]
             item = QListWidgetItem(
-                _("{title} · {type} · {files}").format(
+                _("{title} · {type} · {files} · {status}").format(
                     title=isolated(material.title),
                     type=isolated(vocabulary_label(MATERIAL_TYPES, material.material_type)),
-                    files=isolated(files),
+                    files=isolated(", ".join(names)),
+                    status=material_status(self.bundle, material),
                 ),
                 self.materials,
             )
             item.setData(_ID, material.id)
+            if current is not None and material.id == current.id:
+                self.materials.setCurrentItem(item)
+        self.keep_group.setChecked(self.group_id in self.bundle.pins)
         self.notes.show_notes(self.bundle.notes, self.only_me)
+        self._show_current()
+
+    def current_material(self) -> Material | None:
+        item = self.materials.currentItem()
+        if item is None or self.bundle is None:
+            return None
+        material_id = str(item.data(_ID))
+        return next((m for m in self.bundle.materials if m.id == material_id), None)
+
+    def _show_current(self) -> None:
+        """The chosen material's offline state: its checkbox, Download, and what they mean."""
+        material = self.current_material()
+        bundle = self.bundle
+        for widget in (self.open_button, self.keep_material):
+            widget.setEnabled(material is not None)
+        if material is None or bundle is None:
+            self.download_button.hide()
+            self.file_status.clear()
+            return
+        in_group = self.group_id in bundle.pins
+        self.keep_material.setChecked(bundle.pinned(material))
+        # Kept offline through the whole group: unpin the group to choose material by material.
+        self.keep_material.setEnabled(not in_group)
+        missing = bundle.missing(material)
+        self.download_button.setVisible(bool(missing))
+        lines = []
+        if missing:
+            size = describe_size(sum(f.size for f in missing))
+            if bundle.pinned(material):
+                lines.append(
+                    _("Kept offline: {size} will arrive with the next sync.").format(size=size)
+                )
+            else:
+                lines.append(
+                    _("Not on this computer ({size}). Downloading it needs a connection.").format(
+                        size=size
+                    )
+                )
+        if material.pinned and not bundle.pinned(material):
+            lines.append(_("The group recommends keeping this material offline."))
+        self.file_status.setText(" ".join(lines))
 
     # --- materials ----------------------------------------------------------------------------
 
@@ -364,6 +518,111 @@ class GroupView(QWidget):
             writes=True,
         )
 
+    # --- offline, download, search --------------------------------------------------------------
+
+    def _keep_group(self, checked: bool) -> None:
+        materials, group_id = self.materials_store, self.group_id
+
+        def change(_state: JobState) -> None:
+            if checked:
+                materials.pin_group(group_id)
+            else:
+                materials.unpin_group(group_id)
+
+        self._change_pins(change, fetch=checked)
+
+    def _keep_material(self, checked: bool) -> None:
+        material = self.current_material()
+        if material is None:
+            return
+        materials, material_id = self.materials_store, material.id
+
+        def change(_state: JobState) -> None:
+            if checked:
+                materials.pin_material(material_id)
+            else:
+                materials.unpin_material(material_id)
+
+        self._change_pins(change, fetch=checked)
+
+    def _change_pins(self, change: Callable[[JobState], None], *, fetch: bool) -> None:
+        def changed(_none: object) -> None:
+            self.reload()
+            if fetch and self.scheduler is not None:
+                self.scheduler.sync_now()  # the files come in the background
+
+        run_job(self, change, on_success=changed, on_failure=self._failed, writes=True)
+
+    def _download_current(self) -> None:
+        material = self.current_material()
+        if material is None or self.bundle is None:
+            return
+        missing = [f.file for f in self.bundle.missing(material)]
+        if self.scheduler is None:
+            self.message.say(
+                _("This computer has not joined a network: there is no server to download from.")
+            )
+            self.downloaded.emit()
+            return
+        link = self.scheduler.link
+        self.download_button.setEnabled(False)
+        self.message.say(_("Downloading…"))
+
+        def fetch(_state: JobState) -> int:
+            return sum(1 for file in missing if link.download(file))
+
+        run_job(
+            self,
+            fetch,
+            on_success=self._downloaded,
+            on_failure=self._download_failed,
+            writes=True,
+        )
+
+    def _downloaded(self, count: object) -> None:
+        self.download_button.setEnabled(True)
+        self.message.clear_message()
+        self.reload()
+        self.downloaded.emit()
+
+    def _download_failed(self, error: BaseException) -> None:
+        from desktop.ui.sync.link import sync_error_message  # the sync package loads at unlock
+        from sync.client.transport import Offline
+
+        self.download_button.setEnabled(True)
+        if isinstance(error, Offline):
+            self.message.say(
+                _(
+                    "This file needs a connection: the server cannot be reached now. "
+                    "Try again when you are online."
+                )
+            )
+        else:
+            self.message.say(sync_error_message(error))
+        self.downloaded.emit()
+
+    def _search(self, query: str) -> None:
+        if not query.strip():
+            self.matches = None
+            self._fill()
+            self.searched.emit()
+            return
+        materials, group_id = self.materials_store, self.group_id
+
+        def found(ids: list[str]) -> None:
+            if self.search.text() != query:
+                return  # typed on meanwhile: a newer search follows
+            self.matches = ids
+            self._fill()
+            self.searched.emit()
+
+        run_job(
+            self,
+            lambda _state: materials.search(query, group_id),
+            on_success=found,
+            on_failure=self._failed,
+        )
+
     def _material_activated(self, item: QListWidgetItem) -> None:
         self.open_material(str(item.data(_ID)))
 
@@ -374,26 +633,31 @@ class GroupView(QWidget):
 
     def open_material(self, material_id: str) -> None:
         """Decrypt the material's first file in memory and show it where the person left off."""
-        profile, store = self.profile, self.store
+        profile = self.profile
+        run_job(
+            self,
+            lambda _state: open_material(profile, material_id),
+            on_success=self._show_material,
+            on_failure=self._open_failed,
+        )
 
-        def read(_state: JobState) -> tuple[Material, OpenedFile | None, int]:
-            material = store.require(material_id)
-            assert isinstance(material, Material)
-            if not material.attachments:
-                return material, None, 0
-            ref, name = material.attachments[0]
-            position = reading_position(store, material_id)
-            page = position.page if position is not None else 0
-            return material, open_material_file(profile, ref, name), page
+    def _open_failed(self, error: BaseException) -> None:
+        if isinstance(error, MaterialFileMissing):
+            self.message.say(
+                _(
+                    "This file is not on this computer: it needs a connection. Download it, "
+                    "or keep the material offline, while connected to the server."
+                )
+            )
+        else:
+            self._failed(error)
 
-        run_job(self, read, on_success=self._show_material, on_failure=self._failed)
-
-    def _show_material(self, found: tuple[Material, OpenedFile | None, int]) -> None:
-        material, opened, page = found
-        if opened is None:
+    def _show_material(self, found: OpenedMaterial) -> None:
+        if found.opened is None:
             self.message.say(_("This material has no file to read yet."))
             return
-        dialog = MaterialDialog(self.store, material, opened, page, self)
+        self.message.clear_message()
+        dialog = MaterialDialog(self.profile, found, self)
         dialog.finished.connect(self._dialog_closed)
         self.dialog = dialog
         dialog.show()
@@ -431,6 +695,10 @@ class GroupView(QWidget):
         self.members_box.setTitle(_("Members"))
         self.materials_box.setTitle(_("Materials"))
         self.open_button.setText(_("Read"))
+        self.download_button.setText(_("Download"))
+        self.keep_material.setText(_("Keep offline"))
+        self.keep_group.setText(_("Keep this group's materials offline"))
+        self.search.setPlaceholderText(_("Search titles, notes and the text of PDFs"))
         self.new_title.setPlaceholderText(_("Title of the new material"))
         self.import_button.setText(_("Import a file…"))
         self.notes_box.setTitle(_("Group notes"))
@@ -455,6 +723,7 @@ class WorkingGroupsPage(QWidget):
     def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.profile = profile
+        self.scheduler: SyncScheduler | None = None
         self.group: GroupView | None = None
         self.objectives: ObjectivesView | None = None
         self.heading = heading(self)
@@ -494,13 +763,25 @@ class WorkingGroupsPage(QWidget):
         self.retranslate()
         self.model.refresh()
 
+    def attach(self, scheduler: SyncScheduler) -> None:
+        """The window's sync scheduler: downloads go through its link, and a group's page
+        is read again after each sync (new materials, files arrived)."""
+        self.scheduler = scheduler
+        if self.group is not None:
+            self.group.scheduler = scheduler
+        scheduler.synced.connect(self._synced)
+
+    def _synced(self, _report: object) -> None:
+        if self.group is not None:
+            self.group.reload()
+
     def _activated(self, index: QModelIndex) -> None:
         group_id = index.data(_ID)
         if group_id:
             self.open_group(str(group_id))
 
     def open_group(self, group_id: str) -> None:
-        view = GroupView(self.profile, group_id, self.side)
+        view = GroupView(self.profile, group_id, self.side, self.scheduler)
         if self.group is not None:
             self.group.clear()
             self.side.removeWidget(self.group)

@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.network_records import Material, Note, ReadingPosition
+from desktop.store.evidence import EvidenceStore
+from desktop.store.materials import MaterialStore
 from desktop.store.records import RecordStore
 from desktop.ui.workgroups.page import GroupView, MaterialDialog, WorkingGroupsPage
 from tests.helpers.profiles import files_containing
@@ -52,7 +54,8 @@ def test_open_a_material_and_turn_a_page_then_find_it_again(
     _import(group, qtbot, pdf, "Guía de protección")
     store = RecordStore(page.profile.engine)
     material = store.get(group.bundle.materials[0].id) if group.bundle else None
-    assert isinstance(material, Material) and [n for _r, n in material.attachments] == ["guia.pdf"]
+    assert isinstance(material, Material)
+    assert [f.filename for f in MaterialStore.of(page.profile).files(material.id)] == ["guia.pdf"]
     pdf.unlink()  # the original is gone: what follows reads the sealed copy only
 
     dialog = _open(group, qtbot)
@@ -108,27 +111,83 @@ def test_a_group_note_shared_with_the_group(group: GroupView, qtbot: QtBot) -> N
     assert group.notes.list.item(0).text().endswith("(group)")
 
 
-def test_a_material_whose_file_has_not_arrived_says_it_needs_a_connection(
-    page: WorkingGroupsPage, group: GroupView, qtbot: QtBot
-) -> None:
-    # As sync delivers it from another member before the file itself: a record, no file here.
+def _arrived_without_file(page: WorkingGroupsPage, group: GroupView, tmp_path: Path) -> Material:
+    """As sync delivers a material from another member before its file: records, no file."""
     assert group.bundle is not None
-    store = RecordStore(page.profile.engine)
-    store.save(
+    materials = MaterialStore.of(page.profile)
+    material = materials.records.save(
         Material(
             space_id=group.bundle.group.space_id,
             working_group_id=group.group_id,
             title="Informe anual",
             material_type="report",
-            attachments=(("ab" * 16, "informe.pdf"),),
         )
     )
+    pdf = make_pdf(tmp_path / "informe.pdf", ["Informe anual", "desalojos"])
+    file = materials.import_file(material, pdf)
+    EvidenceStore.of(page.profile).erase(file.attachment_ref)  # the file itself is not here
+    return material
+
+
+def test_a_material_whose_file_is_not_here_shows_its_size_and_needs_a_connection(
+    page: WorkingGroupsPage, group: GroupView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    _arrived_without_file(page, group, tmp_path)
+    group.reload()
+    qtbot.waitUntil(lambda: group.materials.count() == 1)
+    assert group.materials.item(0).text().endswith("· 850 bytes to download")
+    group.materials.setCurrentRow(0)
+    assert group.download_button.isVisible() and not group.keep_material.isChecked()
+    assert group.file_status.text() == (
+        "Not on this computer (850 bytes). Downloading it needs a connection."
+    )
+    qtbot.mouseClick(group.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: group.message.isVisible())
+    assert group.message.text().startswith(
+        "This file is not on this computer: it needs a connection."
+    )
+    assert group.dialog is None
+    # Never joined a server: Download says there is nothing to download from.
+    with qtbot.waitSignal(group.downloaded, timeout=2_000):
+        qtbot.mouseClick(group.download_button, Qt.MouseButton.LeftButton)
+    assert "no server to download from" in group.message.text()
+
+
+def test_keeping_a_material_or_the_group_offline_is_this_devices_choice(
+    page: WorkingGroupsPage, group: GroupView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    material = _arrived_without_file(page, group, tmp_path)
+    materials = MaterialStore.of(page.profile)
     group.reload()
     qtbot.waitUntil(lambda: group.materials.count() == 1)
     group.materials.setCurrentRow(0)
-    qtbot.mouseClick(group.open_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: group.message.isVisible())
-    assert group.message.text() == (
-        "This file is not on this computer yet. It will be fetched when you are connected."
-    )
-    assert group.dialog is None
+    with qtbot.waitSignal(group.loaded, timeout=5_000):
+        qtbot.mouseClick(group.keep_material, Qt.MouseButton.LeftButton)
+    assert materials.pinned_ids() == {material.id}
+    assert group.materials.item(0).text().endswith("· kept offline, 850 bytes still to arrive")
+    assert group.file_status.text().startswith("Kept offline: 850 bytes will arrive")
+    with qtbot.waitSignal(group.loaded, timeout=5_000):
+        qtbot.mouseClick(group.keep_group, Qt.MouseButton.LeftButton)
+    assert materials.pinned_ids() == {material.id, group.group_id}
+    assert not group.keep_material.isEnabled()  # the whole group is kept: one switch for all
+    with qtbot.waitSignal(group.loaded, timeout=5_000):
+        qtbot.mouseClick(group.keep_group, Qt.MouseButton.LeftButton)
+    group.materials.setCurrentRow(0)
+    with qtbot.waitSignal(group.loaded, timeout=5_000):
+        qtbot.mouseClick(group.keep_material, Qt.MouseButton.LeftButton)
+    assert materials.pinned_ids() == set()
+    assert not materials.records.get(material.id).pinned  # type: ignore[union-attr]  # not synced
+
+
+def test_search_finds_a_word_inside_a_pdf(group: GroupView, qtbot: QtBot, tmp_path: Path) -> None:
+    _import(group, qtbot, make_pdf(tmp_path / "a.pdf", ["Tierra", "Los desalojos del norte"]), "A")
+    other = tmp_path / "b.txt"
+    other.write_text("nada que ver", encoding="utf-8")
+    _import(group, qtbot, other, "B")
+    assert group.materials.count() == 2
+    with qtbot.waitSignal(group.searched, timeout=5_000):
+        group.search.setText("desalojos")
+    assert group.materials.count() == 1 and group.materials.item(0).text().startswith("\u2068A")
+    with qtbot.waitSignal(group.searched, timeout=5_000):
+        group.search.setText("")
+    assert group.materials.count() == 2
