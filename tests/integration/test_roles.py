@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from desktop.domain.records import Organization, edit
-from sync.client.engine import LastAdmin, OwnRole
-from sync.client.transport import ServerRefused
+from sync.client.engine import LastAdmin, OwnRole, SyncEngine
+from sync.client.transport import ServerRefused, Transport
 from sync.crypto.envelope import open_record, read_header, seal_record
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.protocol import ErrorCode, Role
@@ -196,3 +196,65 @@ def test_a_device_that_missed_a_removal_reseals_at_the_new_epoch(
         open_record(bytes(blob), space=space, record=org.id, revision=revision, keys=keyring)
     assert unreadable.value.code is CryptoErrorCode.KEY_UNAVAILABLE
     assert _name(chidi, org.id) == "Before"
+
+
+class _Killed(Exception):
+    """Stands for the process dying at that point: nothing after it runs."""
+
+
+def test_killed_after_the_stale_entry_is_dropped_the_edit_is_sealed_again(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, badu, chidi) = network_of(server, make_device, 3)
+    org = organization(space, "Before")
+    admin.records.save(org)
+    for device in (admin, badu, chidi):
+        device.sync()
+    admin.engine.remove_member(space, _id(chidi))
+    badu.records.save(edit(badu.records.require(org.id), name="Survives the crash"))
+
+    drop = badu.state.drop_outbox
+
+    def drop_then_die(mutation_id: str) -> None:
+        drop(mutation_id)
+        raise _Killed()
+
+    badu.state.drop_outbox = drop_then_die  # type: ignore[method-assign]
+    with pytest.raises(_Killed):
+        badu.engine.sync_once()
+    del badu.state.drop_outbox
+    assert badu.state.outbox() == []
+    assert badu.records.require(org.id).dirty  # the edit waits, unsent
+
+    restarted = SyncEngine(badu.state, Transport(server.url))
+    try:
+        report = restarted.sync_once()
+    finally:
+        restarted.transport.close()
+    assert (report.pushed, report.rejected) == (1, [])
+    with _db(server) as db:
+        (blob,) = db.execute("SELECT blob FROM record WHERE record_id = ?", (org.id,)).fetchone()
+    assert read_header(bytes(blob))[0].epoch == 2
+    admin.sync()
+    assert _name(admin, org.id) == "Survives the crash"
+
+
+def test_without_a_newer_key_the_edit_waits_and_nothing_loops(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, badu) = network_of(server, make_device, 2)
+    org = organization(space, "Before")
+    admin.records.save(org)
+    admin.sync()
+    badu.sync()
+    # An admin cut off after starting epoch 2 on the server, before any wrap or statement.
+    with _db(server) as db:
+        db.execute("UPDATE space SET epoch = 2 WHERE id = ?", (space,))
+    badu.records.save(edit(badu.records.require(org.id), name="Waits for the key"))
+    report = badu.engine.sync_once()
+    assert report.awaiting_key == [space]
+    assert (report.pushed, report.rejected) == (0, [])
+    # One push; statements and wraps asked for after the rejection and again for the page's
+    # epoch. A round after round would cost five more each.
+    assert report.requests == 5
+    assert badu.state.outbox() == [] and badu.records.require(org.id).dirty
