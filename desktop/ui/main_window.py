@@ -275,6 +275,9 @@ class MainWindow(QMainWindow):
             page = self.workspace.page("sync")
             if isinstance(page, SyncPage):
                 page.attach(self.sync, self.session.clipboard.copy)
+            groups = self.workspace.pages_by_key.get("working_groups")
+            if groups is not None and hasattr(groups, "attach"):
+                groups.attach(self.sync)  # downloads of materials go through the same link
         self.status.show_sync(self.sync)
         self.status.network.changed.connect(self._connectivity_changed)
         self.sync.start()
