@@ -65,8 +65,9 @@ def latest_statement(device: Device, space: str) -> MembershipStatement:
 
 
 def pages(exchange: Exchange) -> dict[str, Any]:
-    assert exchange.answer is not None
-    spaces: dict[str, Any] = exchange.answer["spaces"]
+    """The pages of a relayed sync answer as the real server sent them."""
+    assert exchange.original is not None
+    spaces: dict[str, Any] = exchange.original["spaces"]
     return spaces
 
 
@@ -301,6 +302,40 @@ def test_blobs_moved_to_another_record_or_space_are_refused(
         (second, elsewhere.id): CryptoErrorCode.WRONG_SPACE.value,
     }
     assert all(alba.records.get(r.id) is None for r in (first, other, elsewhere))
+
+    # In a conflict answer: Alba's new record answered with "conflict, current is" a blob of
+    # another record (the real server did accept it; the hostile one hides that too).
+    (moved,) = [
+        change
+        for exchange in hostile.answers("/v1/sync")
+        for change in pages(exchange).get(space, {}).get("changes", [])
+        if change["record"] == first.id
+    ]
+    mine = organization(space, "Alba's own")
+    alba.records.save(mine)
+
+    def conflict(exchange: Exchange) -> dict[str, Any] | None:
+        if exchange.route != "/v1/sync" or not (exchange.request or {}).get("push"):
+            return None
+        answer = copy.deepcopy(exchange.answer)
+        assert answer is not None and exchange.request is not None
+        mutation = exchange.request["push"][0]["id"]
+        current = dict(moved, record=mine.id)
+        answer["results"] = [
+            {"id": mutation, "status": "conflict", "revision": 1, "current": current}
+        ]
+        answer["spaces"][space]["changes"] = []
+        return answer
+
+    hostile.rewrites[:] = [conflict]
+    report = alba.engine.sync_once()
+    assert [(r.record, r.code) for r in report.refused] == [
+        (mine.id, CryptoErrorCode.WRONG_RECORD.value)
+    ]
+    kept = alba.records.require(mine.id)
+    assert isinstance(kept, Organization)
+    assert (kept.name, kept.dirty) == ("Alba's own", True)
+    assert alba.records.get(first.id) is None
 
 
 # --- (d) a record rolled back ------------------------------------------------------------------
