@@ -567,6 +567,17 @@ class SyncEngine:
         elif result.status is MutationStatus.CONFLICT:
             current = result.current
             if current is None or current.record != entry.record:
+                if current is not None:
+                    # Another record's state offered as this one's: never honest, reported.
+                    report.refused.append(
+                        Refusal(
+                            entry.space,
+                            entry.record,
+                            current.revision,
+                            CryptoErrorCode.WRONG_RECORD.value,
+                            "conflict answer",
+                        )
+                    )
                 # Nothing to merge with: drop the sealed entry; the pull brings the record.
                 self.state.drop_outbox(entry.mutation_id)
                 return False

@@ -313,6 +313,7 @@ def test_blobs_moved_to_another_record_or_space_are_refused(
     ]
     mine = organization(space, "Alba's own")
     alba.records.save(mine)
+    relabel = True  # first the blob under Alba's record id, then as the record it is
 
     def conflict(exchange: Exchange) -> dict[str, Any] | None:
         if exchange.route != "/v1/sync" or not (exchange.request or {}).get("push"):
@@ -320,7 +321,7 @@ def test_blobs_moved_to_another_record_or_space_are_refused(
         answer = copy.deepcopy(exchange.answer)
         assert answer is not None and exchange.request is not None
         mutation = exchange.request["push"][0]["id"]
-        current = dict(moved, record=mine.id)
+        current = dict(moved, record=mine.id) if relabel else moved
         answer["results"] = [
             {"id": mutation, "status": "conflict", "revision": 1, "current": current}
         ]
@@ -331,6 +332,11 @@ def test_blobs_moved_to_another_record_or_space_are_refused(
     report = alba.engine.sync_once()
     assert [(r.record, r.code) for r in report.refused] == [
         (mine.id, CryptoErrorCode.WRONG_RECORD.value)
+    ]
+    relabel = False
+    report = alba.engine.sync_once()
+    assert [(r.record, r.code, r.detail) for r in report.refused] == [
+        (mine.id, CryptoErrorCode.WRONG_RECORD.value, "conflict answer")
     ]
     kept = alba.records.require(mine.id)
     assert isinstance(kept, Organization)
