@@ -72,14 +72,18 @@ def _placed(where: ObjectiveFilter, *, with_region: bool) -> list[ColumnElement[
     if where.region and with_region:
         # The region is in the content only; the country condition above has already narrowed
         # the rows to one country's, so this reads few contents.
-        conditions.append(
-            RecordRow.id.in_(
-                select(RecordContent.id).where(
-                    func.json_extract(RecordContent.content, "$.region") == where.region
-                )
-            )
-        )
+        conditions.append(_content_field("$.region") == where.region)
     return conditions
+
+
+def _content_field(path: str) -> Any:
+    """A field of the row's own content, read by primary key for each row the other conditions
+    kept (an ``IN`` over all contents would parse every record's JSON)."""
+    return (
+        select(func.json_extract(RecordContent.content, path))
+        .where(RecordContent.id == RecordRow.id)
+        .scalar_subquery()
+    )
 
 
 def _with_code(field: str, codes: frozenset[str]) -> ColumnElement[bool]:
@@ -120,11 +124,7 @@ def alert_ids(rule: ObjectiveRule, where: ObjectiveFilter) -> Select[Any]:
     return select(RecordRow.id).where(
         *_live("alert"),
         *_placed(where, with_region=False),
-        RecordRow.id.in_(
-            select(RecordContent.id).where(
-                func.json_extract(RecordContent.content, "$.threat_type").in_(threats)
-            )
-        ),
+        _content_field("$.threat_type").in_(threats),
     )
 
 
