@@ -80,6 +80,7 @@ class Totals:
     deletions_checked: int = 0
     conflicts: int = 0
     failures: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 @dataclass
@@ -449,6 +450,11 @@ def run_many(
             run_seed = seed + number
             try:
                 one_run(run_seed, template, steps, totals)
+            except KeyboardInterrupt:
+                # Ctrl+C (or a watchdog's SIGINT): the run cleaned up; report what was done.
+                out(f"interrupted in run {number + 1} (seed {run_seed})")
+                totals.interrupted = True
+                break
             except Exception as error:  # a failed run is a finding: report it, keep going
                 totals.failures.append(f"seed {run_seed}: {type(error).__name__}: {error}")
                 out(f"FAILED run {number + 1} (seed {run_seed}): {error}")
@@ -471,10 +477,15 @@ def summary(totals: Totals, seconds: float, seed: int) -> str:
         f"edits lost: {totals.lost}",
         f"conflicts kept: {totals.conflicts}",
         f"failed runs: {len(totals.failures)}",
+        *(["INTERRUPTED before the last run"] if totals.interrupted else []),
         *(f"  {failure}" for failure in totals.failures),
         f"wall time: {seconds:.0f} s ({seconds / max(totals.runs, 1):.1f} s a run)",
     ]
     return "\n".join(lines)
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -483,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=14, help="scenario steps per run")
     args = parser.parse_args(argv)
+    # Started in the background by a shell, SIGINT arrives ignored; a timeout or a watchdog
+    # sends SIGTERM. Both end the current run through its cleanup, then print the figures.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     start = time.monotonic()
     totals = run_many(args.runs, args.seed, args.steps)
     print(summary(totals, time.monotonic() - start, args.seed), flush=True)
@@ -490,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [f.split(":")[0].removeprefix("seed ") for f in totals.failures]
         print(f"REPLAY: python -m tests.faults.runner --runs 1 --seed {seeds[0]}", flush=True)
         return 1
-    return 0
+    return 1 if totals.interrupted else 0
 
 
 if __name__ == "__main__":
