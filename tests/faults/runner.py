@@ -340,11 +340,15 @@ class Run:
             raise RunFailure("; ".join(problems))
 
     def close(self) -> None:
-        for link in self.links:
-            link.stop()
-        for device in self.devices:
-            close_device(device)
-        self.server.stop()
+        try:
+            for link in self.links:
+                link.stop()
+            # A device that fails to close must not keep the server below running.
+            for device in self.devices:
+                with contextlib.suppress(Exception):
+                    close_device(device)
+        finally:
+            self.server.stop()
 
 
 def close_device(device: Device) -> None:
