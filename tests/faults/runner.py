@@ -40,6 +40,7 @@ from desktop.store.sync_state import ProfileSyncState
 from sync.client.engine import SyncEngine
 from sync.client.transport import Offline, Transport
 from tests.faults.ledger import Ledger, lost_edits, resurrected
+from tests.faults.postgres import create_database, database_name, drop_database
 from tests.helpers.link import DOWN, UP, Link, LinkProfile
 from tests.helpers.profiles import PASSPHRASE, new_profile
 from tests.helpers.server_process import ServerProcess, run_cli, start_server
@@ -95,6 +96,8 @@ class Run:
     ledger: Ledger
     faults: Counter[str]
     space: str = ""
+    #: The run's PostgreSQL database (``None``: SQLite in the server's data dir).
+    database_url: str | None = None
     records: list[str] = field(default_factory=list)
     restarts: int = 0
     retired_cuts: int = 0
@@ -229,7 +232,10 @@ class Run:
             raise RunFailure(f"sync during a server kill raised {errors[0]!r}") from errors[0]
         self.restarts += 1
         self.server = start_server(
-            self.folder / "server", extra_env=SERVER_ENV, log_name=f"server-{self.restarts}.log"
+            self.folder / "server",
+            self.database_url,
+            extra_env=SERVER_ENV,
+            log_name=f"server-{self.restarts}.log",
         )
         self.relink()
         self.observe(index)
@@ -371,15 +377,30 @@ def reconnect(device: Device, url: str) -> None:
     device.engine = SyncEngine(device.state, Transport(url), page_bytes=PAGE_BYTES)
 
 
-def build_template(folder: Path) -> None:
+@dataclass(frozen=True)
+class Template:
+    """The enrolled network every run starts from: its folder, and on PostgreSQL the admin URL
+    and the database to clone."""
+
+    folder: Path
+    postgres: str | None = None
+    database: str | None = None
+
+
+def build_template(folder: Path, postgres: str | None = None) -> Template:
     """A server and three enrolled profiles sharing one space, closed, to be copied per run
     (enrolling and admitting each time would cost more than the run itself)."""
     data_dir = folder / "server"
     data_dir.mkdir(parents=True)
-    result = run_cli(data_dir, "init")
+    template = Template(folder)
+    database_url = None
+    if postgres:
+        template = Template(folder, postgres, database_name("template"))
+        database_url = create_database(postgres, template.database or "")
+    result = run_cli(data_dir, "init", database_url=database_url)
     if result.returncode != 0:
         raise RuntimeError(f"minga-server init failed: {result.stderr}")
-    process = start_server(data_dir, extra_env=SERVER_ENV)
+    process = start_server(data_dir, database_url, extra_env=SERVER_ENV)
     devices: list[Device] = []
     try:
 
@@ -398,11 +419,12 @@ def build_template(folder: Path) -> None:
         for device in devices:
             close_device(device)
         process.stop()
+    return template
 
 
 def one_run(
     seed: int,
-    template: Path,
+    template: Template,
     steps: int,
     totals: Totals,
     tamper: Callable[[Run], None] | None = None,
@@ -413,13 +435,18 @@ def one_run(
     """
     folder = Path(tempfile.mkdtemp(prefix=f"minga-fault-{seed}-"))
     run: Run | None = None
+    database = database_name(str(seed)) if template.postgres else None
     try:
-        shutil.copytree(template, folder, dirs_exist_ok=True)
+        shutil.copytree(template.folder, folder, dirs_exist_ok=True)
         rng = random.Random(seed)
-        server = start_server(folder / "server", extra_env=SERVER_ENV)
-        names = sorted(p.name for p in template.iterdir() if p.name != "server")
+        database_url = None
+        if template.postgres and database:
+            database_url = create_database(template.postgres, database, template.database)
+        server = start_server(folder / "server", database_url, extra_env=SERVER_ENV)
+        names = sorted(p.name for p in template.folder.iterdir() if p.name != "server")
         devices: list[Device] = []
         run = Run(folder, rng, server, devices, [], Ledger(REPLICAS), Counter())
+        run.database_url = database_url
         for name in names:
             devices.append(open_device(name, folder / name, server.base_url))
         run.space = devices[0].state.spaces()[0]
@@ -435,21 +462,27 @@ def one_run(
             totals.faults.update(run.faults)
             run.close()
         shutil.rmtree(folder, ignore_errors=True)
+        if template.postgres and database:
+            drop_database(template.postgres, database)
 
 
 def run_many(
     runs: int,
     seed: int,
     steps: int,
-    template: Path | None = None,
+    template: Template | None = None,
     out: Callable[[str], None] = print,
+    postgres: str | None = None,
 ) -> Totals:
-    """``runs`` runs with seeds ``seed``, ``seed + 1``, …; failures are collected, not raised."""
+    """``runs`` runs with seeds ``seed``, ``seed + 1``, …; failures are collected, not raised.
+    Without ``template`` one is built (on PostgreSQL at ``postgres`` if given) and removed."""
     totals = Totals()
     with contextlib.ExitStack() as stack:
         if template is None:
-            template = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minga-fault-")))
-            build_template(template)
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minga-fault-")))
+            if postgres:
+                stack.callback(drop_database, postgres, database_name("template"))
+            template = build_template(folder, postgres)
         for number in range(runs):
             run_seed = seed + number
             try:
@@ -497,13 +530,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=14, help="scenario steps per run")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MINGA_TEST_POSTGRES_URL") or None,
+        help="the server on PostgreSQL (an admin URL; default $MINGA_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args(argv)
     # Started in the background by a shell, SIGINT arrives ignored; a timeout or a watchdog
     # sends SIGTERM. Both end the current run through its cleanup, then print the figures.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     start = time.monotonic()
-    totals = run_many(args.runs, args.seed, args.steps)
+    totals = run_many(args.runs, args.seed, args.steps, postgres=args.postgres)
     print(summary(totals, time.monotonic() - start, args.seed), flush=True)
     if totals.lost or totals.failures:
         seeds = [f.split(":")[0].removeprefix("seed ") for f in totals.failures]

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from desktop.domain.records import Organization, edit
 from tests.faults.ledger import Ledger, Lost, lost_edits, resurrected
-from tests.faults.runner import Run, RunFailure, Totals, build_template, one_run, run_many
+from tests.faults.runner import (
+    Run,
+    RunFailure,
+    Template,
+    Totals,
+    build_template,
+    one_run,
+    run_many,
+)
 
 RUNS = int(os.environ.get("MINGA_FAULT_RUNS", "8"))
 SEED = 20_261_125
@@ -52,13 +59,13 @@ def test_a_deletion_by_someone_who_saw_everything_must_stick() -> None:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     folder = tmp_path_factory.mktemp("fault-template")
-    build_template(folder)
-    yield folder
+    # SQLite here: the suite stays short; `make faults` runs on PostgreSQL when configured.
+    yield build_template(folder)
 
 
-def test_the_run_check_fails_on_a_lost_edit_and_a_diverged_replica(template: Path) -> None:
+def test_the_run_check_fails_on_a_lost_edit_and_a_diverged_replica(template: Template) -> None:
     """A real run, then an edit the ledger says was saved but no store holds, and a replica
     changed after the heal: the check must name both."""
 
@@ -79,7 +86,7 @@ def test_the_run_check_fails_on_a_lost_edit_and_a_diverged_replica(template: Pat
 
 
 def test_short_fault_runs_converge_and_lose_no_edit(
-    template: Path, capsys: pytest.CaptureFixture[str]
+    template: Template, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines: list[str] = []
     totals = run_many(RUNS, SEED, 14, template=template, out=lines.append)
