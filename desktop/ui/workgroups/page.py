@@ -338,7 +338,7 @@ class GroupView(QWidget):
         self.materials = QListWidget(self.materials_box)
         self.materials.setWordWrap(True)
         self.materials.itemActivated.connect(self._material_activated)
-        self.materials.currentItemChanged.connect(lambda *_args: self._show_current())
+        self.materials.itemSelectionChanged.connect(self._show_current)
         self.open_button = QPushButton(self.materials_box)
         self.open_button.clicked.connect(self._open_current)
         self.keep_material = QCheckBox(self.materials_box)

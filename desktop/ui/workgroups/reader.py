@@ -105,7 +105,9 @@ class MaterialReader(QWidget):
         if self.view is None or self.page_count == 0:
             return
         page = min(max(page, 0), self.page_count - 1)
-        self.view.pageNavigator().jump(page, QPointF(), self.view.pageNavigator().currentZoom())
+        self.view.pageNavigator().jump(page, QPointF())
+        # A jump may set a fixed zoom; the page must keep fitting the window whole.
+        self.view.setZoomMode(QPdfView.ZoomMode.FitInView)
         self._update_navigation()
 
     def page_text(self) -> str:
