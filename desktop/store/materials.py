@@ -130,6 +130,63 @@ class MaterialStore:
             self.index_text(file, pages)
         return file
 
+    def adopt_legacy_files(self, material_id: str | None = None) -> int:
+        """Turn files imported before files traveled (``Material.attachments`` pairs) into
+        ``MaterialFile`` records, on the device that holds them, so they travel from now on.
+
+        A pair whose file is not here (another device imported it) stays as it is: only that
+        device can adopt it. Returns how many files were adopted.
+        """
+        materials = (
+            [self.records.require(material_id)]
+            if material_id is not None
+            else self._legacy_materials()
+        )
+        adopted = 0
+        for material in materials:
+            if not isinstance(material, Material) or not material.attachments:
+                continue
+            files: list[MaterialFile] = []
+            kept: list[tuple[str, str]] = []
+            for ref, name in material.attachments:
+                stored = self._evidence.stored(ref)
+                if stored is None or not self._vault.path_of(ref).exists():
+                    kept.append((ref, name))
+                    continue
+                key, header, chunks = transfer_fields(self._vault, stored)
+                files.append(
+                    MaterialFile(
+                        space_id=material.space_id,
+                        material_id=material.id,
+                        working_group_id=material.working_group_id,
+                        attachment_ref=ref,
+                        filename=name,
+                        sha256=stored.sha256,
+                        size=stored.size,
+                        media_type=media_type_of(name),
+                        attachment_key=key,
+                        attachment_header=header,
+                        attachment_chunks=chunks,
+                    )
+                )
+            if files:
+                # One transaction: the files and the material without their pairs.
+                self.records.save_all([*files, edit(material, attachments=tuple(kept))])
+                adopted += len(files)
+        return adopted
+
+    def _legacy_materials(self) -> list[Material]:
+        with self._engine.connect() as connection:
+            contents = connection.scalars(
+                text(
+                    "SELECT c.content FROM records r JOIN record_contents c ON c.id = r.id "
+                    "WHERE r.record_type = 'material' AND r.deleted = 0 "
+                    "AND json_array_length(json_extract(c.content, '$.attachments')) > 0"
+                )
+            ).all()
+        found = [from_dict(json.loads(content)) for content in contents]
+        return [m for m in found if isinstance(m, Material)]
+
     def files(self, material_id: str) -> list[MaterialFile]:
         return [
             f

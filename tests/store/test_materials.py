@@ -151,3 +151,23 @@ def test_material_file_validates_its_transfer_fields(store: MaterialStore, tmp_p
     bad = edit(file, attachment_chunks=("not-a-hash",))
     assert [e.field for e in bad.validate()] == ["attachment_chunks[0]"]
     assert isinstance(file, MaterialFile) and file.validate() == []
+
+
+def test_a_file_imported_before_files_traveled_is_adopted_where_it_is(
+    store: MaterialStore, profile: Profile, tmp_path: Path
+) -> None:
+    material = _material(store)
+    # As the first version imported: sealed file and key here, a pair on the material.
+    here = profile.attachments.import_file(_file(tmp_path, "viejo.txt", b"old file"))
+    EvidenceStore.of(profile).insert_key(here)
+    elsewhere = "ab" * 16  # imported on another device: not in this vault
+    legacy = store.records.save(
+        edit(material, attachments=((here.attachment_id, "viejo.txt"), (elsewhere, "otro.txt")))
+    )
+    assert store.adopt_legacy_files() == 1
+    [file] = store.files(material.id)
+    assert file.attachment_ref == here.attachment_id and file.attachment_chunks
+    assert store.open(file.id).data == b"old file"
+    after = store.records.require(legacy.id)
+    assert isinstance(after, Material) and after.attachments == ((elsewhere, "otro.txt"),)
+    assert store.adopt_legacy_files() == 0

@@ -83,6 +83,7 @@ class SyncLink:
         sync. Everything runs on this worker: the person keeps working meanwhile.
         """
         materials = MaterialStore.of(self.profile)
+        materials.adopt_legacy_files()  # files from before files traveled go with this sync
 
         def sync_and_fetch(engine: SyncEngine) -> SyncReport:
             report = engine.sync_once()

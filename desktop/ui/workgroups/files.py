@@ -78,6 +78,10 @@ def open_material(profile: Profile, material_id: str, file_id: str | None = None
     store = MaterialStore.of(profile)
     material = store.records.require(material_id)
     assert isinstance(material, Material)
+    if material.attachments:
+        store.adopt_legacy_files(material_id)
+        material = store.records.require(material_id)
+        assert isinstance(material, Material)
     files = store.file_states(material_id)
     if not files:
         return OpenedMaterial(material, files, None, 0)
