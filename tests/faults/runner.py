@@ -163,6 +163,7 @@ class Run:
             stderr=subprocess.PIPE,
             text=True,
         )
+        seen = ""
         try:
             if where == "random":
                 # The child spends about a second importing and unlocking; the kill lands
@@ -172,13 +173,21 @@ class Run:
                 except subprocess.TimeoutExpired:
                     os.kill(child.pid, signal.SIGKILL)
                     self.faults["client kill: random moment"] += 1
-            elif self._wait_for_pause(child, where):
-                os.kill(child.pid, signal.SIGKILL)
-                self.faults[f"client kill: {where}"] += 1
+            else:
+                paused, seen = self._wait_for_pause(child, where)
+                if paused:
+                    os.kill(child.pid, signal.SIGKILL)
+                    self.faults[f"client kill: {where}"] += 1
             child.wait(timeout=10)
             if child.returncode not in (0, 2, -signal.SIGKILL):
                 stderr = child.stderr.read() if child.stderr else ""
                 raise RunFailure(f"sync process exited {child.returncode}: {stderr[-2000:]}")
+            if child.returncode == 0:
+                # A sync that finished before its kill: it must have refused and lost nothing.
+                out = seen + (child.stdout.read() if child.stdout else "")
+                report = json.loads(out.strip().splitlines()[-1])
+                if report["refused"] or report["rejected"]:
+                    raise RunFailure(f"sync process refused or was rejected: {report}")
         finally:
             if child.poll() is None:
                 os.kill(child.pid, signal.SIGKILL)
@@ -189,9 +198,9 @@ class Run:
             self.devices[index] = open_device(device.name, folder, self.links[index].url)
         self.observe(index)
 
-    def _wait_for_pause(self, child: subprocess.Popen[str], phase: str) -> bool:
+    def _wait_for_pause(self, child: subprocess.Popen[str], phase: str) -> tuple[bool, str]:
         """True once the child printed ``PAUSED phase``; False if it finished without pausing
-        there (nothing to push, nothing to pull)."""
+        there (nothing to push, nothing to pull), with the report line it printed then."""
         assert child.stdout is not None
         deadline = time.monotonic() + CHILD_LIMIT
         while time.monotonic() < deadline:
@@ -199,12 +208,12 @@ class Run:
             if ready:
                 line = child.stdout.readline()
                 if not line:
-                    return False
+                    return False, ""
                 if line.strip() == f"PAUSED {phase}":
-                    return True
+                    return True, ""
                 with contextlib.suppress(ValueError):
                     json.loads(line)  # the report of a sync that never reached the phase
-                    return False
+                    return False, line
         raise RunFailure(f"sync process neither paused at {phase} nor ended in {CHILD_LIMIT} s")
 
     def kill_server(self, index: int) -> None:
