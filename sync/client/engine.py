@@ -356,9 +356,29 @@ class SyncEngine:
             self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
 
     def _discover(self, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport) -> None:
-        """Spaces joined on the server (by an invite, or added later) that are new here."""
+        """Spaces joined on the server (by an invite, or added later) that are new here.
+
+        A space this device administers on the server with no statement yet (an operator's
+        ``invite --new-space``) is started here, so a setup cut off halfway — after joining,
+        or by an earlier attempt — is finished by the next sync that discovers.
+        """
         for entry in self._authorized(self.transport.spaces):
             space = entry.get("space")
+            if (
+                isinstance(space, str)
+                and space not in keyring.logs
+                and entry.get("role") == Role.ADMIN.value
+                and entry.get("statement") == 0
+            ):
+                try:
+                    log, wrap = self._start_space(space, pins)
+                except ServerRefused as refusal:
+                    # Another admin of it issued the genesis first: trust theirs below.
+                    if refusal.code != ErrorCode.STATEMENT_VERSION_INVALID:
+                        raise
+                else:
+                    keyring.add_log(log)
+                    keyring.add_wrap(space, 1, wrap, self._keys().device_id)
             if isinstance(space, str) and keyring.current_key(space) is None:
                 self._refresh_space(space, keyring, pins, report)
                 if keyring.current_key(space) is None:
@@ -698,7 +718,7 @@ class SyncEngine:
     def create_space(self, space: str | None = None) -> str:
         """Create a space on the server with this device as its admin: genesis statement,
         first key, own wrap. ``space`` may be chosen offline (record envelopes bind it)."""
-        keys = self._keys()
+        self._keys()  # NotEnrolled before anything is sent
         space = space or secrets.token_hex(16)
         try:
             self._authorized(lambda token: self.transport.create_space(space, token))
@@ -706,19 +726,29 @@ class SyncEngine:
             # An operator may have created it (`minga-server invite --new-space`) for us.
             if refusal.code != ErrorCode.SPACE_EXISTS or not self._is_admin_on_server(space):
                 raise
+        self._start_space(space, self.state.pins())
+        return space
+
+    def _start_space(self, space: str, pins: KeyPins) -> tuple[MembershipLog, bytes]:
+        """The genesis statement, the first key and this device's wrap, sent and kept.
+
+        The wrap goes first: cut off before the statement, the next attempt issues a new
+        genesis and key and replaces the wrap (the server takes epoch 1 again while no
+        statement exists); the other way round the key would be lost with a statement stored.
+        """
+        keys = self._keys()
         change = create_space_statement(space, keys)
-        pins = self.state.pins()
-        MembershipLog(change.statement.blob, pins)
+        log = MembershipLog(change.statement.blob, pins)
         version = change.statement.version
+        wrap = change.wraps[keys.device_id]
+        self._authorized(lambda token: self.transport.put_wraps(space, 1, change.wraps, token))
         self._authorized(
             lambda token: self.transport.put_statement(space, version, change.statement.blob, token)
         )
-        wrap = change.wraps[keys.device_id]
-        self._authorized(lambda token: self.transport.put_wraps(space, 1, change.wraps, token))
         self.state.add_statements(space, [change.statement.blob])
         self.state.add_wrap(StoredWrap(space, 1, keys.device_id, wrap))
         self.state.save_pins(pins)
-        return space
+        return log, wrap
 
     def _is_admin_on_server(self, space: str) -> bool:
         return any(

@@ -1,6 +1,7 @@
 """Changing a member's role through the real server: promotion, demotion (a new epoch), the
-demoted member's writes refused by the server and by every other member, the last admin kept,
-and the stale-epoch window closed: a device that missed a removal re-seals at the new epoch."""
+demoted member's writes refused by the server and by every other member, the last admin kept;
+the stale-epoch window closed (a device that missed a removal re-seals at the new epoch); and
+an operator's new space whose setup was cut off, finished by the next sync."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 
 from desktop.domain.records import Organization, edit
 from sync.client.engine import LastAdmin, OwnRole, SyncEngine
-from sync.client.transport import ServerRefused, Transport
+from sync.client.transport import Offline, ServerRefused, Transport
 from sync.crypto.envelope import open_record, read_header, seal_record
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.protocol import ErrorCode, Role
+from tests.helpers.server_process import run_cli
 from tests.integration.conftest import Device, Server, network_of, organization
 
 
@@ -258,3 +260,38 @@ def test_without_a_newer_key_the_edit_waits_and_nothing_loops(
     # epoch. A round after round would cost five more each.
     assert report.requests == 5
     assert badu.state.outbox() == [] and badu.records.require(org.id).dirty
+
+
+def test_an_operators_new_space_cut_off_halfway_is_started_by_the_next_sync(
+    server: Server, make_device: Any
+) -> None:
+    result = run_cli(server.data_dir, "invite", "--new-space")
+    assert result.returncode == 0, result.stderr
+    admin: Device = make_device("admin")
+    (space, role), *_ = admin.engine.enroll(result.stdout.strip().splitlines()[-1]).spaces
+    assert role is Role.ADMIN
+
+    put_statement = admin.engine.transport.put_statement
+
+    def cut(*_args: Any) -> None:
+        raise Offline("cut after the wrap went out")
+
+    admin.engine.transport.put_statement = cut  # type: ignore[method-assign,assignment]
+    with pytest.raises(Offline):
+        admin.engine.sync_once(discover=True)
+    admin.engine.transport.put_statement = put_statement  # type: ignore[method-assign]
+    assert admin.state.statements(space) == []
+    with _db(server) as db:  # the wrap landed, the statement did not
+        assert db.execute("SELECT epoch, statement_version FROM space").fetchone() == (1, 0)
+
+    report = admin.sync()  # the same engine: discovery was not finished, so it runs again
+    assert report.awaiting_key == []
+    assert len(admin.state.statements(space)) == 1
+    org = organization(space, "First record")
+    admin.records.save(org)
+    assert admin.sync().pushed == 1
+    member: Device = make_device("member")
+    member.engine.enroll(admin.engine.invite(space, Role.EDITOR))
+    admin.engine.admit(space, admin.engine.pending_members(space))
+    member.sync()
+    assert _name(member, org.id) == "First record"

@@ -65,22 +65,17 @@ def member_error_message(error: BaseException) -> str:
 
 
 def join_network(link: SyncLink, server_url: str, invite_code: str) -> Enrollment:
-    """Enroll with the invite (runs on a worker), then start the spaces it made us admin of.
+    """Enroll with the invite (runs on a worker), then sync, which starts the spaces it made us
+    admin of.
 
     An operator's ``invite --new-space`` creates the space on the server only; its first
-    statement and key must come from its admin, this device.
+    statement and key come from its admin, this device: the engine issues them when it
+    discovers such a space, so a setup cut off here is finished by a later sync.
     """
     enrollment = link.run(lambda engine: engine.enroll(invite_code), server_url=server_url)
-
-    def start_spaces(engine: Any) -> None:
-        engine.sync_once(discover=True)
-        for space, role in enrollment.spaces:
-            if Role(role) is Role.ADMIN and not link.state.statements(space):
-                engine.create_space(space)
-
     # Enrolled either way; when offline the scheduler syncs once the server answers again.
     with contextlib.suppress(Offline):
-        link.run(start_spaces)
+        link.run(lambda engine: engine.sync_once(discover=True))
     return enrollment
 
 
