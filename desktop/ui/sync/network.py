@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.domain.records import Space, SpaceKind
+from desktop.domain.records import Space, SpaceKind, edit
 from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
@@ -93,6 +93,9 @@ class SpaceFacts:
     name: str
     my_role: Role | None
     members: tuple[SpaceMember, ...]
+    #: Whether the space has its own (synced) record with a name; an operator's
+    #: ``invite --new-space`` makes a space on the server only, without one.
+    named: bool = True
 
 
 def read_spaces(profile: Profile) -> list[SpaceFacts]:
@@ -116,7 +119,8 @@ def read_spaces(profile: Profile) -> list[SpaceFacts]:
             for m in latest.members
         )
         mine = latest.member(me)
-        found.append(SpaceFacts(space, name, mine.role if mine else None, members))
+        named = isinstance(record, Space) and bool(record.name)
+        found.append(SpaceFacts(space, name, mine.role if mine else None, members, named))
     return found
 
 
@@ -366,6 +370,9 @@ class NetworkPanel(QGroupBox):
         self.new_space_button = QPushButton(self)
         self.new_space_button.setObjectName("newSpaceButton")
         self.new_space_button.clicked.connect(self._ask_space_name)
+        self.rename_button = QPushButton(self)
+        self.rename_button.setObjectName("renameSpaceButton")
+        self.rename_button.clicked.connect(self._ask_new_name)
         self.members = QTreeWidget(self)
         self.members.setObjectName("memberList")
         self.members.setColumnCount(2)
@@ -398,6 +405,7 @@ class NetworkPanel(QGroupBox):
         self.message = MessageLabel(self)
         top = QHBoxLayout()
         top.addWidget(self.space_choice, 1)
+        top.addWidget(self.rename_button)
         top.addWidget(self.new_space_button)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -474,6 +482,10 @@ class NetworkPanel(QGroupBox):
             self.apply_role_button,
         ):
             widget.setEnabled(admin)
+        # The name is a record of the space: whoever may write there may rename it.
+        self.rename_button.setEnabled(
+            facts is not None and facts.my_role is not None and facts.my_role.can_write
+        )
         self._show_member_role()
         # A sync refreshes this list often: the cards an admin is reading stay unless the
         # space changed.
@@ -518,6 +530,42 @@ class NetworkPanel(QGroupBox):
             return space
 
         self._run(_("Creating the space…"), create, lambda _space: self._membership_changed())
+
+    def _ask_new_name(self) -> None:
+        facts = self.current
+        if facts is None:
+            return
+        name, ok = QInputDialog.getText(
+            self,
+            _("Rename the space"),
+            _("New name of the space:"),
+            text=facts.name if facts.named else "",
+        )
+        if ok and name.strip():
+            self.rename_space(name.strip())
+
+    def rename_space(self, name: str) -> None:
+        """Name the current space: its record is edited, or made if it has none yet (a space
+        an operator created); members get the name with their next sync."""
+        facts = self.current
+        if facts is None:
+            return
+        if not facts.named and len(self.spaces) > 1:
+            # A working group's or organization's space is named with the record it belongs
+            # to; only the network's first space (an operator's) is made without one.
+            self.message.say(_("Only the network's first space can be named here."))
+            return
+        profile, space = self.profile, facts.space
+
+        def rename() -> None:
+            records = RecordStore(profile.engine)
+            record = records.get(space)
+            if isinstance(record, Space):
+                records.save(edit(record, name=name))
+            else:
+                records.save(Space(id=space, space_id=space, name=name, kind=SpaceKind.NETWORK))
+
+        self._run(_("Saving the name…"), rename, lambda _none: self._membership_changed())
 
     # --- members ----------------------------------------------------------------------------
 
@@ -664,6 +712,7 @@ class NetworkPanel(QGroupBox):
             )
         )
         self.new_space_button.setText(_("New &space…"))
+        self.rename_button.setText(_("Re&name…"))
         self.members.setHeaderLabels([_("Fingerprint"), _("Role")])
         self.invite_button.setText(_("&Invite…"))
         self.check_button.setText(_("Check for &new members"))
