@@ -73,6 +73,11 @@ faults: setup
 bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench -s -o python_files='bench_*.py' $(PYTEST_ARGS)
 
+# Minga's sync beside Kinto and PouchDB over emulated 2G/EDGE/satellite/flaky links (~30 min);
+# installs the peers on first use (.venv-bench-peers, tests/bench/peers/node_modules).
+bench-sync: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.bench_sync_peers $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache i18n/*/LC_MESSAGES/*.mo
 
