@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import requests
 
-from sync.client.transport import Offline, ServerRefused, Transport, TransportError, _refusal
+from sync.client.transport import Offline, ServerRefused, Transport, TransportError, refusal
 from sync.crypto.stream import HEADER_BYTES, AttachmentTampered, StreamHeader, open_chunks
 from sync.protocol import (
     CHUNK_MEDIA_TYPE,
@@ -193,26 +193,15 @@ class ChunkTransfer:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        settings = self.transport.settings
-        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
-        if body is not None:
-            sent["Content-Type"] = CHUNK_MEDIA_TYPE
-        try:
-            # The transport's own Session: one TCP connection, same proxy and certificate pin.
-            response = self.transport._session.request(
-                method,
-                self.transport.base_url + path,
-                data=body,
-                headers=sent,
-                timeout=(settings.connect_timeout, settings.read_timeout),
-                allow_redirects=False,
-                stream=stream,
-            )
-        except requests.exceptions.RequestException as error:
-            raise Offline(type(error).__name__) from None
-        self.transport.traffic.requests += 1
-        self.transport.traffic.bytes_up += len(body or b"")
-        return response
+        return self.transport.send_raw(
+            method,
+            path,
+            token,
+            body=body,
+            content_type=CHUNK_MEDIA_TYPE if body is not None else None,
+            headers=headers,
+            stream=stream,
+        )
 
     @staticmethod
     def _path(space: str, address: str) -> str:
@@ -225,38 +214,44 @@ class ChunkTransfer:
             return True
         if response.status_code == 404:
             return False
-        raise _refusal(response)
+        raise refusal(response)
 
     def _put(self, space: str, address: str, data: bytes, token: str) -> None:
         response = self._request("PUT", self._path(space, address), token, body=data)
         if response.status_code not in (200, 201):
-            raise _refusal(response)
+            raise refusal(response)
 
     # --- upload ---------------------------------------------------------------------------------
 
     def upload(self, space: str, content: Mapping[str, Any] | None) -> None:
         """Make sure the server holds every chunk ``content`` names, sending only missing ones.
 
-        Chunks already known held are skipped without a request; the others are asked about
-        (``HEAD``) and sent (``PUT``, idempotent) one by one, each marked held at once, so a
-        cut upload resumes at the chunk it stopped in. Chunks whose file is not in this vault
-        (a record from another device, file not downloaded) are left for the server to judge:
+        Chunks already known held are skipped without a request. Chunks go up in order, each
+        marked held right after its ``PUT``, so on the server a file's chunks are a prefix
+        plus perhaps the one in flight when a sync died: the first chunks not known held are
+        asked about (``HEAD``) only until one is missing; from there every chunk is sent at
+        once (``PUT``, idempotent). A first upload thus costs one ``HEAD``, not one per chunk
+        (0.6 s each on 2G), and a resumed one never sends a chunk that arrived. Chunks whose
+        file is not in this vault are asked about and otherwise left for the server to judge:
         it holds them already, or refuses the record with ``chunk_missing``.
         """
         ref = AttachmentRef.of(space, content)
         if ref is None:
             return
         held = self.state.chunks_held(space)
+        probing = True
         for index, address in enumerate(ref.chunks):
             if address in held:
                 continue
-            found: bool = self._authorized(partial(self._head, space, address))
-            if found:
-                self.state.mark_held(space, [address])
-                held.add(address)
-                continue
             data = self.state.sealed_chunk(ref, index)
-            if data is None or chunk_hash(data) != address:
+            here = data is not None and chunk_hash(data) == address
+            if probing or not here:
+                if self._authorized(partial(self._head, space, address)):
+                    self.state.mark_held(space, [address])
+                    held.add(address)
+                    continue
+                probing = probing and not here
+            if data is None or not here:
                 continue  # not here (or not the file the record names): nothing to send
             self._authorized(partial(self._put, space, address, data))
             self.state.mark_held(space, [address])
@@ -343,7 +338,7 @@ class ChunkTransfer:
             if response.status_code == 200:
                 have = b""  # the server sent it whole: start over
             elif response.status_code != 206:
-                raise _refusal(response)
+                raise refusal(response)
             received = bytearray(have)
             unsaved = 0
             try:

@@ -181,7 +181,7 @@ class Transport:
         if self.observer is not None:
             self.observer(method, path, body, answer)
         if response.status_code >= 400:
-            raise _refusal(response)
+            raise refusal(response)
         if not expect_body or response.status_code == 204:
             return {}
         if response.headers.get("content-type") != MEDIA_TYPE:
@@ -190,6 +190,44 @@ class Transport:
             return decode_body(answer)
         except ProtocolError as error:
             raise ProtocolViolation(f"{path}: {error.message}") from None
+
+    def send_raw(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """A request whose body is not a protocol message (attachment chunks), on the same
+        Session (one connection, same proxy and pin). Counts the request and the body sent;
+        the caller reads (and counts) the answer and judges its status (``refusal``).
+        """
+        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+        if content_type is not None:
+            sent["Content-Type"] = content_type
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                data=body,
+                headers=sent,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+                stream=stream,
+            )
+        except requests.exceptions.SSLError as error:
+            if "fingerprint" in str(error).lower():
+                raise CertificateMismatch("the server certificate is not the pinned one") from None
+            raise Offline(f"TLS failed: {type(error).__name__}") from None
+        except requests.exceptions.RequestException as error:
+            raise Offline(type(error).__name__) from None
+        self.traffic.requests += 1
+        self.traffic.bytes_up += len(body or b"")
+        return response
 
     # --- enrollment and authentication ------------------------------------------------------
 
@@ -296,7 +334,7 @@ def _list(answer: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
-def _refusal(response: requests.Response) -> ServerRefused:
+def refusal(response: requests.Response) -> ServerRefused:
     """Errors are JSON with the code also in a header (a HEAD answer has no body)."""
     code = response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value
     message = ""
