@@ -52,7 +52,7 @@ RESULTS = ROOT / "tests" / "bench" / "results"
 PEER_VENV = ROOT / ".venv-bench-peers"
 SYSTEMS = ("Minga", "Kinto", "PouchDB")
 #: How much faster than real each profile runs (bandwidth × k, latency ÷ k).
-SCALE = {"2g": 16.0, "edge": 8.0, "satellite": 2.0, "flaky": 8.0}
+SCALE = {"2g": 16.0, "edge": 8.0, "satellite": 4.0, "flaky": 8.0}
 ATTACHMENT_BYTES = 5 * 1024 * 1024
 #: Attempts before an operation is reported as not completed (a flaky link can defeat a peer).
 MAX_TRIES = 12
@@ -210,6 +210,13 @@ class MingaDevice:
         self.engine.sync_once()
         return True
 
+    def count(self, space: str) -> int:
+        from sqlalchemy import text
+
+        with self.profile.engine.connect() as connection:
+            query = text("SELECT count(*) FROM records WHERE space_id = :space")
+            return int(connection.execute(query, {"space": space}).scalar_one())
+
 
 class MingaPair:
     """A real minga-server and two enrolled devices in one space: one writes, one reads."""
@@ -273,6 +280,7 @@ def run_minga(name: str, profile: LinkProfile, sizes: list[int], work: Path) -> 
                     leg.completed = retried(pair.writer.push_all, MAX_TRIES * 4)
                 with meter.leg(result.legs) as leg:
                     leg.completed = retried(pair.reader.pull)
+                leg.completed &= pair.reader.count(pair.space) == count + 1  # + the space
                 results.append(result)
                 if count != max(sizes):
                     continue
@@ -424,7 +432,8 @@ def run_kinto(
                 with meter.leg(result.legs) as leg:
                     call("push", writer, leg, str(docs[count]))
                 with meter.leg(result.legs) as leg:
-                    call("pull", reader, leg)
+                    pulled = call("pull", reader, leg)
+                leg.completed &= pulled.get("docs") == count
                 results.append(result)
                 if count != max(sizes):
                     continue
@@ -530,7 +539,8 @@ def run_pouchdb(
                 with meter.leg(result.legs) as leg:
                     call("push", writer, leg, str(docs[count]))
                 with meter.leg(result.legs) as leg:
-                    call("pull", reader, leg)
+                    pulled = call("pull", reader, leg)
+                leg.completed &= pulled.get("docs") == count
                 results.append(result)
                 if count != max(sizes):
                     continue
