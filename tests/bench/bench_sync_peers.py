@@ -685,10 +685,13 @@ def chart(results: list[Result], path: Path) -> None:
             if r.system == system
         }
         for category in categories:
-            bars.append(max(values.get(category, 0.0), 0.1))
+            bars.append(max(values.get(category, 0.0), 0.11))
         series.append(bars)
     chart_ = QChart()
-    chart_.setTitle("Bytes over the link, both devices (kB, log scale; lower is better)")
+    chart_.setTitle(
+        "Bytes over the link, both devices (kB, log scale; lower is better). "
+        "Data: tests/bench/results/sync_peers.md"
+    )
     chart_.addSeries(series)
     axis_x = QBarCategoryAxis()
     axis_x.append(categories)
@@ -698,6 +701,8 @@ def chart(results: list[Result], path: Path) -> None:
     axis_y = QLogValueAxis()
     axis_y.setBase(10)
     axis_y.setLabelFormat("%g")
+    # From 0.1 kB: a one-record change is under 1 kB and its bars must still show.
+    axis_y.setRange(0.1, 2 * max([(r.up + r.down) / 1000 for r in results] + [1.0]))
     chart_.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_y)
     chart_.legend().setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -759,6 +764,9 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r.requests} req, resent {r.resent}", flush=True)  # fmt: skip
             notes = _notes(sizes, docs, time.monotonic() - started)
             (args.out / "sync_peers.md").write_text(table(results, SCALE, notes), encoding="utf-8")
+            (args.out / "sync_peers.json").write_text(
+                json.dumps([dataclasses.asdict(r) for r in results], indent=1), encoding="utf-8"
+            )
             chart(results, args.out / "sync_peers.png")
     finally:
         shutil.rmtree(work, ignore_errors=True)
