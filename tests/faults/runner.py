@@ -466,6 +466,9 @@ def one_run(
         if tamper is not None:
             tamper(run)
         run.check(totals)
+    except Exception as error:
+        # The run folder goes away below: keep the server's own account of what went wrong.
+        raise RunFailure(f"{type(error).__name__}: {error}{server_errors(folder)}") from error
     finally:
         if run is not None:
             totals.faults.update(run.faults)
@@ -473,6 +476,18 @@ def one_run(
         shutil.rmtree(folder, ignore_errors=True)
         if template.postgres and database:
             drop_database(template.postgres, database)
+
+
+def server_errors(folder: Path, limit: int = 3000) -> str:
+    """The end of the server logs' error lines and tracebacks in ``folder``, if any."""
+    found = []
+    for log in sorted((folder / "server").glob("server*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        marks = [i for i, line in enumerate(lines) if "Traceback" in line or "ERROR" in line]
+        if marks:
+            found.append(f"{log.name}:\n" + "\n".join(lines[marks[0] :]))
+    text = "\n".join(found)
+    return f"\n--- server log ---\n{text[-limit:]}" if text else ""
 
 
 def run_many(
@@ -502,7 +517,7 @@ def run_many(
                 totals.interrupted = True
                 break
             except Exception as error:  # a failed run is a finding: report it, keep going
-                totals.failures.append(f"seed {run_seed}: {type(error).__name__}: {error}")
+                totals.failures.append(f"seed {run_seed}: {error}")
                 out(f"FAILED run {number + 1} (seed {run_seed}): {error}")
             totals.runs += 1
             if (number + 1) % 25 == 0:
