@@ -799,20 +799,31 @@ class SyncEngine:
         Returns the new epoch. The removed device keeps what it could read before; nothing
         sealed after this (by members who synced since) opens with its keys.
         """
-        keys = self._keys()
-        keyring, _pins = self._keyring()
-        log = keyring.logs.get(space)
-        current = keyring.current_key(space)
-        if log is None or current is None:
-            raise SpaceNotReady(space)
-        change = change_members(log, keys, space_key=current[1], remove=[device])
+        keys, log, space_key = self._admin_view(space)
         try:
             self._authorized(lambda token: self.transport.remove_member(space, device, token))
         except ServerRefused as refusal:
             if refusal.code != ErrorCode.MEMBER_NOT_FOUND:
                 raise
+        if log.latest.member(device) is None:
+            return log.latest.epoch  # a retry after the statement went out: nothing more to do
+        change = change_members(log, keys, space_key=space_key, remove=[device])
         self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
         return change.statement.epoch
+
+    def _admin_view(self, space: str) -> tuple[DeviceKeys, MembershipLog, bytes]:
+        """This device's keys, the space's verified log and current key, after reading what
+        the server holds: a retry after a lost answer then sees its own statement and wraps
+        instead of building a fork of them."""
+        keys = self._keys()
+        keyring, pins = self._keyring()
+        if space in keyring.logs:
+            self._refresh_space(space, keyring, pins, SyncReport())
+        log = keyring.logs.get(space)
+        current = keyring.current_key(space)
+        if log is None or current is None:
+            raise SpaceNotReady(space)
+        return keys, log, current[1]
 
     def change_role(self, space: str, device: str, role: Role) -> int:
         """Give ``device`` another role in ``space``: a signed statement and the server's role.
@@ -829,16 +840,7 @@ class SyncEngine:
             NotAMember: ``device`` is not in the latest statement.
             SpaceNotReady, ServerRefused, Offline.
         """
-        keys = self._keys()
-        keyring, pins = self._keyring()
-        if space in keyring.logs:
-            # What the server holds first: a retry after a lost answer then sees its own
-            # statement and wraps instead of building a fork of them.
-            self._refresh_space(space, keyring, pins, SyncReport())
-        log = keyring.logs.get(space)
-        current = keyring.current_key(space)
-        if log is None or current is None:
-            raise SpaceNotReady(space)
+        keys, log, space_key = self._admin_view(space)
         member = log.latest.member(device)
         if member is None:
             raise NotAMember(device)
@@ -853,8 +855,8 @@ class SyncEngine:
 
         if member.role is role:
             on_server()  # a retry after the statement went out: finish the server's side
-            return current[0]
-        change = change_members(log, keys, space_key=current[1], roles={device: role})
+            return log.latest.epoch
+        change = change_members(log, keys, space_key=space_key, roles={device: role})
         statement = change.statement
         # Taking a right away: the server first, so it refuses the member's writes before
         # the statement says so; granting one: the statement first, so nobody refuses

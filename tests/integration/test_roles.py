@@ -295,3 +295,40 @@ def test_an_operators_new_space_cut_off_halfway_is_started_by_the_next_sync(
     admin.engine.admit(space, admin.engine.pending_members(space))
     member.sync()
     assert _name(member, org.id) == "First record"
+
+
+def test_admin_changes_retried_after_lost_answers_finish_without_a_fork(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, alba, badu) = network_of(server, make_device, 3)
+    for device in (admin, alba, badu):
+        device.sync()
+    put_statement = admin.engine.transport.put_statement
+
+    def stored_but_answer_lost(*args: Any) -> None:
+        put_statement(*args)
+        raise Offline("the answer was lost")
+
+    admin.engine.transport.put_statement = stored_but_answer_lost  # type: ignore[method-assign,assignment]
+    with pytest.raises(Offline):  # a promotion: the statement went, the server's role did not
+        admin.engine.change_role(space, _id(alba), Role.ADMIN)
+    assert _server_role(server, space, alba) == "editor"
+    with pytest.raises(Offline):
+        admin.engine.remove_member(space, _id(badu))
+    admin.engine.transport.put_statement = put_statement  # type: ignore[method-assign]
+    # The removal read the promotion back from the server first; its own answer was lost.
+    assert len(admin.state.statements(space)) == 3
+
+    assert admin.engine.change_role(space, _id(alba), Role.ADMIN) == 2
+    assert _server_role(server, space, alba) == "admin"
+    assert admin.engine.remove_member(space, _id(badu)) == 2
+    with _db(server) as db:
+        assert db.execute("SELECT statement_version, epoch FROM space").fetchone() == (4, 2)
+    assert len(admin.state.statements(space)) == 4
+    org = organization(space, "After the retries")
+    admin.records.save(org)
+    admin.sync()
+    alba.sync()
+    assert _name(alba, org.id) == "After the retries"
+    assert _statement_role(alba, space, alba) is Role.ADMIN
+    assert badu.engine.sync_once().lost_spaces == [space]
