@@ -149,6 +149,23 @@ class SyncPinRow(StoreBase):
     verified: Mapped[bool] = mapped_column(nullable=False, default=False)
 
 
+class SyncSpaceTrustRow(StoreBase):
+    """A space whose genesis statement was trusted on first use (found by discovery, not made
+    here): its admin's fingerprint waits for the person to compare it out of band.
+
+    ``state`` is ``pending`` (synced, warned about), ``confirmed`` (the digits matched) or
+    ``refused`` (they did not: its statements, keys and records are forgotten and discovery
+    skips the space from then on).
+    """
+
+    __tablename__ = "sync_space_trust"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_device: Mapped[str] = mapped_column(String(32), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
 class SyncStatementRow(StoreBase):
     """A verified membership statement of a space, in chain order."""
 

@@ -27,6 +27,7 @@ from desktop.store.schema import (
     SyncDeviceRow,
     SyncOutboxRow,
     SyncPinRow,
+    SyncSpaceTrustRow,
     SyncStatementRow,
     SyncWrapRow,
 )
@@ -35,6 +36,7 @@ from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical, settle
 from sync.client.state import (
     Content,
+    FirstUse,
     LocalRecord,
     MergeRules,
     OutboxEntry,
@@ -180,6 +182,68 @@ class ProfileSyncState:
                     "VALUES (:s, :e, :i, :w) ON CONFLICT DO NOTHING"
                 ),
                 {"s": wrap.space, "e": wrap.epoch, "i": wrap.issuer, "w": wrap.wrap},
+            )
+
+    # --- trust on first use ------------------------------------------------------------------
+
+    def trust_on_first_use(self, first: FirstUse) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO sync_space_trust (space_id, admin_device, fingerprint, state) "
+                    "VALUES (:s, :a, :f, 'pending') ON CONFLICT DO NOTHING"
+                ),
+                {"s": first.space, "a": first.admin_device, "f": first.fingerprint},
+            )
+
+    def spaces_to_confirm(self) -> list[FirstUse]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(SyncSpaceTrustRow)
+                .where(SyncSpaceTrustRow.state == "pending")
+                .order_by(SyncSpaceTrustRow.space_id)
+            ).all()
+        return [FirstUse(r.space_id, r.admin_device, r.fingerprint) for r in rows]
+
+    def confirm_space(self, space: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(SyncSpaceTrustRow)
+                .where(SyncSpaceTrustRow.space_id == space)
+                .values(state="confirmed")
+            )
+
+    def refuse_space(self, space: str) -> None:
+        # One transaction: the mark and the forgetting go together, so a sync that starts
+        # after it neither pulls the space (no statement) nor discovers it again (the mark).
+        with self._engine.begin() as connection:
+            marked = connection.execute(
+                update(SyncSpaceTrustRow)
+                .where(SyncSpaceTrustRow.space_id == space)
+                .values(state="refused")
+            ).rowcount
+            if not marked:
+                connection.execute(
+                    insert(SyncSpaceTrustRow).values(
+                        space_id=space, admin_device="", fingerprint="", state="refused"
+                    )
+                )
+            for table in (
+                SyncStatementRow,
+                SyncWrapRow,
+                SyncCursorRow,
+                SyncOutboxRow,
+                SyncChunkHeldRow,
+                SyncChunkReceivedRow,
+            ):
+                connection.execute(delete(table).where(table.space_id == space))
+
+    def refused_spaces(self) -> set[str]:
+        with self._engine.connect() as connection:
+            return set(
+                connection.scalars(
+                    select(SyncSpaceTrustRow.space_id).where(SyncSpaceTrustRow.state == "refused")
+                )
             )
 
     # --- outbox -----------------------------------------------------------------------------

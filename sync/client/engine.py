@@ -18,6 +18,7 @@ from sync.client.chunks import AttachmentState, ChunkTransfer, Progress, referen
 from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
     Content,
+    FirstUse,
     LocalRecord,
     MergeRules,
     OutboxEntry,
@@ -130,6 +131,10 @@ class SyncReport:
     files_received: int = 0
     #: (record, code) of files not stored: a chunk not matching its address, a file altered.
     attachments_refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Spaces whose genesis statement this sync trusted on first use, with the creating
+    #: admin's fingerprint: the person compares it out of band (also kept in the store,
+    #: ``state.spaces_to_confirm()``, until confirmed or refused).
+    trusted_spaces: list[FirstUse] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,7 @@ class SyncEngine:
         log = keyring.logs.get(space)
         since = log.latest.version if log is not None else 0
         accepted: list[bytes] = []
+        first_use: FirstUse | None = None
         try:
             for _ in range(MAX_PAGES_PER_SYNC):
                 page = self._authorized(partial(self.transport.statements, space, since))
@@ -330,6 +336,7 @@ class SyncEngine:
                         log = MembershipLog(stored.statement, pins)
                         keyring.add_log(log)
                         accepted.append(stored.statement)
+                        first_use = self._first_use(space, log)
                     elif log.accept(stored.statement):
                         accepted.append(stored.statement)
                     since = max(since, stored.version)
@@ -341,6 +348,9 @@ class SyncEngine:
             if accepted:
                 self.state.add_statements(space, accepted)
                 self.state.save_pins(pins)
+            if first_use is not None:
+                self.state.trust_on_first_use(first_use)
+                report.trusted_spaces.append(first_use)
         if log is None:
             return
         held = [epoch for (s, epoch) in keyring.keys if s == space]
@@ -355,6 +365,30 @@ class SyncEngine:
                 continue
             self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
 
+    def _first_use(self, space: str, log: MembershipLog) -> FirstUse | None:
+        """What the person must compare for a genesis just trusted on first use: its issuing
+        admin's fingerprint. A server could substitute a genesis signed by a key it made up;
+        only this comparison tells. None when this device issued it (a retried setup)."""
+        genesis = log.latest
+        issuer = genesis.member(genesis.issuer)
+        if issuer is None or issuer.device == self._keys().device_id:
+            return None
+        return FirstUse(space, issuer.device, str(issuer.keys.fingerprint))
+
+    def spaces_to_confirm(self) -> list[FirstUse]:
+        """Spaces trusted on first use whose admin fingerprint the person has not compared."""
+        return self.state.spaces_to_confirm()
+
+    def confirm_space(self, space: str) -> None:
+        """The person compared the admin's fingerprint with the admin and it matched."""
+        self.state.confirm_space(space)
+
+    def refuse_space(self, space: str) -> None:
+        """The admin's fingerprint did not match: the genesis may be the server's forgery.
+        The space's statements, keys, cursor and unsent entries are forgotten here and the
+        space is never discovered again; records already received stay, no longer synced."""
+        self.state.refuse_space(space)
+
     def _discover(self, keyring: SpaceKeyring, pins: KeyPins, report: SyncReport) -> None:
         """Spaces joined on the server (by an invite, or added later) that are new here.
 
@@ -362,8 +396,11 @@ class SyncEngine:
         ``invite --new-space``) is started here, so a setup cut off halfway — after joining,
         or by an earlier attempt — is finished by the next sync that discovers.
         """
+        refused = self.state.refused_spaces()
         for entry in self._authorized(self.transport.spaces):
             space = entry.get("space")
+            if space in refused:
+                continue  # the person said its admin's fingerprint did not match
             if (
                 isinstance(space, str)
                 and space not in keyring.logs
@@ -896,6 +933,7 @@ class SyncEngine:
 __all__ = [
     "Enrollment",
     "FieldConflict",
+    "FirstUse",
     "LastAdmin",
     "MergeFlag",
     "NotAMember",

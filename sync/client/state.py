@@ -133,6 +133,19 @@ class StoredWrap:
     wrap: bytes
 
 
+@dataclass(frozen=True)
+class FirstUse:
+    """A space whose genesis statement this device trusted on first use (found by discovery).
+
+    ``fingerprint`` is the creating admin's device fingerprint as shown (six groups of five
+    digits): the person compares it with the admin out of band before trusting the network.
+    """
+
+    space: str
+    admin_device: str
+    fingerprint: str
+
+
 class SyncState(Protocol):
     """The local store as the engine sees it. Each method is one transaction.
 
@@ -167,6 +180,22 @@ class SyncState(Protocol):
     def wraps(self) -> list[StoredWrap]: ...
 
     def add_wrap(self, wrap: StoredWrap) -> None: ...
+
+    def trust_on_first_use(self, first: FirstUse) -> None:
+        """Keep a genesis trusted on first use until the person confirms or refuses it."""
+
+    def spaces_to_confirm(self) -> list[FirstUse]:
+        """Spaces trusted on first use whose admin fingerprint nobody compared yet."""
+
+    def confirm_space(self, space: str) -> None:
+        """The person compared the admin's fingerprint and it matched."""
+
+    def refuse_space(self, space: str) -> None:
+        """The fingerprint did not match: forget the space's statements, keys, cursor and
+        outbox here, and never take it up again (``refused_spaces``)."""
+
+    def refused_spaces(self) -> set[str]:
+        """Spaces discovery must skip: their genesis was refused by the person."""
 
     # --- outbox and pushes -------------------------------------------------------------------
 
