@@ -461,6 +461,14 @@ class SyncEngine:
         keyring, pins = self._keyring(report)
         if discover:
             self._discover(keyring, pins, report)
+        else:
+            # A space joined but not yet keyed (the admin had not admitted us at discovery):
+            # ask for its statements and our wrap each sync until the key comes.
+            for space in sorted(keyring.logs):
+                if keyring.current_key(space) is None:
+                    self._refresh_space(space, keyring, pins, report)
+                    if keyring.current_key(space) is None:
+                        report.awaiting_key.append(space)
         # space -> the newest epoch the server called stale in this sync: nothing is sealed
         # there again until a newer key is held, so a missing wrap cannot make a loop.
         stale: dict[str, int] = {}

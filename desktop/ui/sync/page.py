@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.domain.records import Space
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
@@ -45,8 +47,9 @@ from desktop.ui.sync.texts import (
     phase_text,
     report_lines,
 )
+from desktop.ui.sync.trust import TrustCard
 from desktop.ui.workspace import SECTIONS
-from sync.client.state import StoredConflict
+from sync.client.state import FirstUse, StoredConflict
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,15 @@ class PageFacts:
     server_url: str | None
     fingerprint: tuple[str, ...]
     conflicts: dict[str, tuple[str, list[StoredConflict]]]  # record id -> (title, its conflicts)
+    #: Spaces trusted on first use whose admin fingerprint is not compared yet, with names.
+    to_confirm: tuple[tuple[FirstUse, str], ...] = ()
+
+
+def space_name(records: RecordStore, space: str) -> str:
+    record = records.get(space)
+    if isinstance(record, Space) and record.name:
+        return record.name
+    return _("Unnamed space ({id})").format(id=space[:8])
 
 
 def read_facts(profile: Profile) -> PageFacts:
@@ -71,6 +83,7 @@ def read_facts(profile: Profile) -> PageFacts:
         state.server_url(),
         keys.public.fingerprint.groups if keys is not None else (),
         grouped,
+        tuple((first, space_name(records, first.space)) for first in state.spaces_to_confirm()),
     )
 
 
@@ -103,6 +116,17 @@ class SyncPage(QWidget):
         self.text.setWordWrap(True)
         layout.addWidget(self.title)
         layout.addWidget(self.text)
+
+        # First: a network not yet confirmed is the one thing here that must not be missed.
+        self.trust_box = QGroupBox(column)
+        self.trust_box.setObjectName("trustBox")
+        self.trust_holder = QVBoxLayout()
+        self.trust_message = MessageLabel(self.trust_box)
+        self.trust_message.setObjectName("trustMessage")
+        trust_layout = QVBoxLayout(self.trust_box)
+        trust_layout.addLayout(self.trust_holder)
+        trust_layout.addWidget(self.trust_message)
+        self._trust_outcome: tuple[str, str] | None = None  # (what happened, space name)
 
         self.device_box = QGroupBox(column)
         self.fingerprint_caption = QLabel(self.device_box)
@@ -189,7 +213,13 @@ class SyncPage(QWidget):
 
         self.network = NetworkPanel(profile, column)
 
-        for box in (self.device_box, self.join_box, self.status_box, self.conflicts_box):
+        for box in (
+            self.trust_box,
+            self.device_box,
+            self.join_box,
+            self.status_box,
+            self.conflicts_box,
+        ):
             layout.addWidget(box)
         layout.addWidget(self.network)
         layout.addStretch(1)
@@ -283,6 +313,100 @@ class SyncPage(QWidget):
         self._join_error = error
         self.join_message.say(join_error_message(error))
 
+    def confirm_space(self, space: str) -> None:
+        """The administrator's digits matched: the space is trusted from now on."""
+        self._answer_trust(space, "confirmed", lambda engine: engine.confirm_space(space))
+
+    def ask_refuse_space(self, space: str) -> None:
+        name = self._trust_name(space)
+        answer = QMessageBox.question(
+            self,
+            _("Stop syncing this network?"),
+            _(
+                "The fingerprint did not match, so “{space}” may not come from your "
+                "administrator. Minga will stop syncing it and forget its keys and members on "
+                "this computer. What you already received stays here."
+            ).format(space=name),
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.refuse_space(space)
+
+    def refuse_space(self, space: str) -> None:
+        """Stop syncing ``space`` and forget its keys and statements (through the link, so a
+        sync running now finishes first and the next one no longer sees it)."""
+        self._answer_trust(space, "refused", lambda engine: engine.refuse_space(space))
+
+    def _trust_name(self, space: str) -> str:
+        for card in self.findChildren(TrustCard):
+            if card.first.space == space:
+                return card.space_name
+        return space[:8]
+
+    def _answer_trust(self, space: str, outcome: str, call: Callable[[Any], None]) -> None:
+        if self.scheduler is None:
+            return
+        link, name = self.scheduler.link, self._trust_name(space)
+        for card in self.findChildren(TrustCard):
+            card.set_enabled(False)
+
+        def answered(_value: Any) -> None:
+            self._trust_outcome = (outcome, name)
+            self._show_trust_outcome()
+            self.network.refresh()
+            self.refresh()
+
+        def failed(error: BaseException) -> None:
+            for card in self.findChildren(TrustCard):
+                card.set_enabled(True)
+            self.trust_message.say(sync_error_message(error))
+
+        run_job(
+            self,
+            lambda _state: link.run(call),
+            on_success=answered,
+            on_failure=failed,
+        )
+
+    def _show_trust_outcome(self) -> None:
+        if self._trust_outcome is None:
+            return
+        outcome, name = self._trust_outcome
+        if outcome == "refused":
+            self.trust_message.say(
+                _(
+                    "Minga stopped syncing “{space}” and forgot its keys and members on this "
+                    "computer. Tell your administrator, through a channel you trust, that the "
+                    "fingerprint did not match: the server may be trying to read your work."
+                ).format(space=name)
+            )
+        else:
+            self.trust_message.say(
+                _("“{space}” is confirmed: its administrator's fingerprint matched.").format(
+                    space=name
+                )
+            )
+
+    def _show_trust(self) -> None:
+        facts = self.facts
+        wanted = facts.to_confirm if facts is not None else ()
+        # Rebuilt when a space or its name changed (the name record may come a sync later).
+        shown = [(card.first, card.space_name) for card in self.findChildren(TrustCard)]
+        if shown != list(wanted):
+            for card in self.findChildren(TrustCard):
+                self.trust_holder.removeWidget(card)
+                card.setParent(None)
+                card.deleteLater()
+            for first, name in wanted:
+                card = TrustCard(first, name, self.trust_box)
+                card.confirmed.connect(self.confirm_space)
+                card.refused.connect(self.ask_refuse_space)
+                self.trust_holder.addWidget(card)
+        self.trust_box.setTitle(
+            _("Confirm your network") if wanted else _("Your network's administrator")
+        )
+        self._show_trust_outcome()
+        self.trust_box.setVisible(bool(wanted) or self._trust_outcome is not None)
+
     def sync_now(self) -> None:
         if self.scheduler is not None:
             self.scheduler.sync_now()
@@ -365,6 +489,7 @@ class SyncPage(QWidget):
             )
             self.fingerprint.hide()
             self.server.hide()
+        self._show_trust()
         self._show_conflicts()
         self.show_state()
 
