@@ -37,6 +37,7 @@ from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.forms import BusyIndicator, MessageLabel, grow_to_fit, hold_window_size_hints
 from desktop.ui.jobs import Job, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
+from desktop.ui.sync.new_space import NewSpaceDialog, SpaceOwners, read_owners
 from desktop.ui.sync.texts import fingerprint_text
 from sync.client.engine import Enrollment, LastAdmin, NotAMember, OwnRole, PendingMember
 from sync.client.transport import Offline
@@ -511,22 +512,45 @@ class NetworkPanel(QGroupBox):
     # --- spaces -----------------------------------------------------------------------------
 
     def _ask_space_name(self) -> None:
-        name, ok = QInputDialog.getText(self, _("New space"), _("Name of the new space:"))
-        if ok and name.strip():
-            self.create_space(name.strip())
+        """Read the organizations and working groups a space can belong to, then ask."""
+        profile, first = self.profile, not self.spaces
+        run_job(
+            self,
+            lambda _state: read_owners(RecordStore(profile.engine)),
+            on_success=lambda owners: self._open_new_space(first, owners),
+            on_failure=lambda error: self.message.say(sync_error_message(error)),
+        )
 
-    def create_space(self, name: str) -> None:
-        """A new space on the server with this computer as its administrator, and its record."""
+    def _open_new_space(self, first: bool, owners: SpaceOwners) -> None:
+        self.open_new_space(first, owners)
+
+    def open_new_space(self, first: bool, owners: SpaceOwners) -> NewSpaceDialog:
+        dialog = NewSpaceDialog(first, owners, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(
+            lambda: self.create_space(dialog.record) if dialog.record is not None else None
+        )
+        dialog.open()
+        return dialog
+
+    def create_space(self, record: Space) -> None:
+        """A new space on the server with this computer as its administrator, and its record.
+
+        ``record`` is checked first (the dialog does too): a space is never created on the
+        server without a valid name record to save. The record's id is the space's id.
+        """
         link = self.link
         if link is None:
             return
-        first = not self.spaces
+        errors = record.validate()
+        if errors:
+            self.message.say(errors[0].message)
+            return
         profile = self.profile
 
         def create() -> str:
-            space = link.run(lambda engine: engine.create_space())
-            kind = SpaceKind.NETWORK if first else SpaceKind.WORKING_GROUP
-            RecordStore(profile.engine).save(Space(id=space, space_id=space, name=name, kind=kind))
+            space = link.run(lambda engine: engine.create_space(record.id))
+            RecordStore(profile.engine).save(record)
             return space
 
         self._run(_("Creating the space…"), create, lambda _space: self._membership_changed())
