@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
@@ -46,6 +47,7 @@ from sync.client.state import (
     StoredWrap,
 )
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, KeyPins, Pin
+from sync.crypto.spaces import MembershipStatement
 
 #: Local bookkeeping in ``to_dict``: never sealed, never merged.
 _LOCAL_FIELDS = ("revision", "dirty")
@@ -77,6 +79,45 @@ def merge_rules(record_type: str) -> MergeRules:
         append_only=spec.append_only,
         stamps=_STAMPS,
     )
+
+
+class SpaceAccess(StrEnum):
+    """What this device may do with records of a space, from its latest verified statement."""
+
+    #: Not synced (no statement here, or not enrolled): everything stays on this computer.
+    LOCAL = "local"
+    #: Admin or editor: edits are sealed and sent.
+    WRITE = "write"
+    #: Reader: the server refuses its pushes (``role_forbidden``), so editing is not offered.
+    READ = "read"
+    #: No longer listed in the space's latest statement.
+    REMOVED = "removed"
+
+    @property
+    def can_write(self) -> bool:
+        return self in (SpaceAccess.LOCAL, SpaceAccess.WRITE)
+
+
+def space_access(engine: Engine, space: str) -> SpaceAccess:
+    """Whether this device can write in ``space``: its role in the newest stored statement.
+
+    Statements are stored only after ``MembershipLog`` verified them, so the newest one is
+    parsed, not verified again (this runs whenever an editor opens).
+    """
+    with engine.connect() as connection:
+        raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
+        blob = connection.scalar(
+            select(SyncStatementRow.blob)
+            .where(SyncStatementRow.space_id == space)
+            .order_by(SyncStatementRow.version.desc())
+            .limit(1)
+        )
+    if raw_keys is None or blob is None:
+        return SpaceAccess.LOCAL
+    member = MembershipStatement.from_bytes(blob).member(DeviceKeys.from_bytes(raw_keys).device_id)
+    if member is None:
+        return SpaceAccess.REMOVED
+    return SpaceAccess.WRITE if member.role.can_write else SpaceAccess.READ
 
 
 def _json(value: Any) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
+
 from desktop.domain.records import (
     Act,
     Evidence,
@@ -21,6 +23,7 @@ from desktop.domain.records import (
 )
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
+from desktop.store.sync_state import SpaceAccess, space_access
 
 
 @dataclass
@@ -34,6 +37,8 @@ class IncidentBundle:
     follow_ups: list[FollowUp] = field(default_factory=list)
     parties: dict[str, Person | Organization] = field(default_factory=dict)
     is_new: bool = False
+    #: This device's right in the incident's space: a reader is not offered saving.
+    access: SpaceAccess = SpaceAccess.LOCAL
 
     def party_name(self, record_id: str | None) -> str:
         if not record_id:
@@ -46,20 +51,29 @@ class IncidentBundle:
         return ""
 
 
-def incident_space(store: RecordStore) -> str:
+def incident_space(store: RecordStore, engine: Engine | None = None) -> str:
     """Where a new incident goes: the organization's space, else "only me" (never shared).
 
     Until sync brings the person's organization, keeping a new incident to this profile is the
-    safe default; moving it to a shared space is a deliberate act.
+    safe default; moving it to a shared space is a deliberate act. With ``engine`` (the
+    profile's), an organization space where this device is only a reader is skipped: the
+    server would refuse the incident and it would wait unsent forever.
     """
-    rows = store.page(RecordQuery("space", kinds=[SpaceKind.ORGANIZATION.value]), 0, 1)
-    if rows:
-        return rows[0].id
+    rows = store.page(RecordQuery("space", kinds=[SpaceKind.ORGANIZATION.value]), 0, 20)
+    for row in rows:
+        if engine is None or space_access(engine, row.id).can_write:
+            return row.id
     return local_spaces(store).only_me.id
 
 
-def new_bundle(store: RecordStore) -> IncidentBundle:
-    return IncidentBundle(Incident(space_id=incident_space(store), title=""), is_new=True)
+def new_bundle(store: RecordStore, engine: Engine | None = None) -> IncidentBundle:
+    return IncidentBundle(Incident(space_id=incident_space(store, engine), title=""), is_new=True)
+
+
+def with_access(bundle: IncidentBundle, engine: Engine) -> IncidentBundle:
+    """``bundle`` with this device's right in its space, read from the sync statements."""
+    bundle.access = space_access(engine, bundle.incident.space_id)
+    return bundle
 
 
 def _of(records: Sequence[Record], cls: type) -> list:  # type: ignore[type-arg]

@@ -73,6 +73,7 @@ from desktop.ui.incidents.parts import (
 from desktop.ui.incidents.report import write_report
 from desktop.ui.incidents.viewer import EvidenceViewer
 from desktop.ui.jobs import JobState, run_job
+from desktop.ui.sync.access import read_only_reason
 
 SAVE_SHORTCUT = QKeySequence("Ctrl+S")
 
@@ -195,6 +196,13 @@ class IncidentEditor(QDialog, Labelled):
         self.summary.setProperty("role", "error")
         self.summary.setWordWrap(True)
         self.summary.hide()
+        # A reader's edits would be refused by the server and wait unsent forever: say why
+        # saving is off instead (the role comes from the space's verified statements).
+        self.read_only = QLabel(self)
+        self.read_only.setObjectName("readOnlyNotice")
+        self.read_only.setProperty("role", "hint")
+        self.read_only.setWordWrap(True)
+        self.read_only.hide()
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self._build_event_tab()
@@ -232,6 +240,7 @@ class IncidentEditor(QDialog, Labelled):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title_label)
         layout.addWidget(self.summary)
+        layout.addWidget(self.read_only)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
 
@@ -658,8 +667,12 @@ class IncidentEditor(QDialog, Labelled):
                 names[self.tabs.tabText(0)] = None
         return list(names)
 
+    @property
+    def can_save(self) -> bool:
+        return self.bundle.access.can_write
+
     def save(self) -> None:
-        if self.busy or self.profile.closed:
+        if self.busy or self.profile.closed or not self.can_save:
             return
         records, errors = self.build()
         self.show_errors(errors)
@@ -700,6 +713,18 @@ class IncidentEditor(QDialog, Labelled):
         self.status_line.setText(message)
         for button in (self.save_button, self.delete_button, self.discard_button):
             button.setEnabled(not busy)
+        self._apply_access()
+
+    def _apply_access(self) -> None:
+        """Saving, deleting and importing off, with the reason, where this device only reads."""
+        reason = read_only_reason(self.bundle.access)
+        self.read_only.setText(reason or "")
+        self.read_only.setVisible(reason is not None)
+        if reason is not None:
+            for button in (self.save_button, self.delete_button, self.import_button):
+                button.setEnabled(False)
+                button.setToolTip(reason)
+            self.save_action.setEnabled(False)
 
     # --- discarding and deleting --------------------------------------------------------------
 
@@ -731,6 +756,8 @@ class IncidentEditor(QDialog, Labelled):
         QDialog.reject(self)
 
     def confirm_delete(self) -> None:
+        if not self.can_save:
+            return
         if self.bundle.is_new:
             self.reject()
             return
@@ -842,6 +869,8 @@ class IncidentEditor(QDialog, Labelled):
 
     def import_files(self, paths: list[Path]) -> None:
         """Seal each file into the vault on the write worker, reporting progress per file."""
+        if not self.can_save:
+            return  # dropped files too: evidence is a record of the space
         evidence_store, incident, actor = self.evidence_store, self.incident, self.actor
 
         def work(state: JobState) -> list[Evidence]:
@@ -1096,6 +1125,7 @@ class IncidentEditor(QDialog, Labelled):
                 shortcut=SAVE_SHORTCUT.toString(QKeySequence.SequenceFormat.NativeText)
             )
         )
+        self._apply_access()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

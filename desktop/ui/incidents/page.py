@@ -26,7 +26,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
-from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, new_bundle
+from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, new_bundle, with_access
 from desktop.ui.incidents.filters import FilterBar
 from desktop.ui.incidents.model import COLUMNS, ID_ROLE, IncidentListModel
 from desktop.ui.jobs import run_job
@@ -227,10 +227,10 @@ class IncidentsPage(QWidget):
         if self._raise_editor() or self._opening:
             return
         self._opening = True
-        store = self.store
+        store, engine = self.store, self.profile.engine
         run_job(
             self,
-            lambda _state: load_bundle(store, incident_id),
+            lambda _state: with_access(load_bundle(store, incident_id), engine),
             on_success=self._show_editor,
             on_failure=self._open_failed,
         )
@@ -239,11 +239,11 @@ class IncidentsPage(QWidget):
         if self._raise_editor() or self._opening:
             return
         self._opening = True
-        store = self.store
+        store, engine = self.store, self.profile.engine
         # May create the profile's local spaces on first use: a write.
         run_job(
             self,
-            lambda _state: new_bundle(store),
+            lambda _state: with_access(new_bundle(store, engine), engine),
             writes=True,
             on_success=self._show_editor,
             on_failure=self._open_failed,
