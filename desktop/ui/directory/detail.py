@@ -5,6 +5,8 @@ It reads on a worker and offers the actions on that record: edit, delete, link a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -23,9 +25,11 @@ from desktop.domain.records import Organization, Person, PersonKind, Record, Wor
 from desktop.domain.translation import N_, _, format_number
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
+from desktop.store.sync_state import space_access
 from desktop.ui.directory.links import Link, RecordDetail, load_detail
 from desktop.ui.forms import MessageLabel, failure_message, heading
 from desktop.ui.jobs import JobState, run_job
+from desktop.ui.sync.access import read_only_reason
 
 
 def link_text(link: Link) -> str:
@@ -58,6 +62,7 @@ class LinkList(QWidget):
     ) -> None:
         super().__init__(parent)
         self._title, self._add_text, self._remove_text = title, add_text, remove_text
+        self._editable = True
         self.title = QLabel(self)
         self.title.setProperty("role", "subheading")
         self.list = QListWidget(self)
@@ -111,9 +116,19 @@ class LinkList(QWidget):
         if item is not None:
             self.remove_requested.emit(self._link(item))
 
+    def set_editable(self, editable: bool, reason: str | None = None) -> None:
+        """Adding and removing members changes records of the space: off for a reader."""
+        self._editable = editable
+        for button in (self.add_button, self.remove_button):
+            if button is not None:
+                button.setToolTip(reason or "")
+        if self.add_button is not None:
+            self.add_button.setEnabled(editable)
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         if self.remove_button is not None:
-            self.remove_button.setEnabled(self.list.currentItem() is not None)
+            self.remove_button.setEnabled(self._editable and self.list.currentItem() is not None)
 
     def retranslate(self) -> None:
         self.title.setText(_(self._title))
@@ -161,6 +176,11 @@ class DetailPanel(QScrollArea):
         self.facts = QFormLayout()
         self.facts.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.message = MessageLabel(body)
+        self.read_only = QLabel(body)
+        self.read_only.setObjectName("readOnlyNotice")
+        self.read_only.setProperty("role", "hint")
+        self.read_only.setWordWrap(True)
+        self.read_only.hide()
         self.edit_button = QPushButton(body)
         self.delete_button = QPushButton(body)
         self.edit_button.clicked.connect(self._edit)
@@ -197,6 +217,7 @@ class DetailPanel(QScrollArea):
         layout.addWidget(self.heading)
         layout.addWidget(self.hint)
         layout.addLayout(self.facts)
+        layout.addWidget(self.read_only)
         layout.addLayout(actions)
         layout.addWidget(self.message)
         layout.addWidget(self.people)
@@ -216,6 +237,7 @@ class DetailPanel(QScrollArea):
             widget.hide()
         self.edit_button.hide()
         self.delete_button.hide()
+        self.read_only.hide()
         self.message.clear_message()
         self.hint.show()
 
@@ -226,7 +248,8 @@ class DetailPanel(QScrollArea):
         engine = self._profile.engine
 
         def read(_state: JobState) -> RecordDetail:
-            return load_detail(RecordStore(engine), record_id)
+            detail = load_detail(RecordStore(engine), record_id)
+            return replace(detail, access=space_access(engine, detail.record.space_id))
 
         run_job(
             self,
@@ -254,7 +277,20 @@ class DetailPanel(QScrollArea):
         self.edit_button.show()
         self.delete_button.show()
         self._fill(detail)
+        self._apply_access(detail)
         self.loaded.emit(detail)
+
+    def _apply_access(self, detail: RecordDetail) -> None:
+        """Editing, deleting and membership changes off, with the reason, where this device
+        only reads: the server would refuse them and they would wait unsent forever."""
+        reason = read_only_reason(detail.access)
+        self.read_only.setText(reason or "")
+        self.read_only.setVisible(reason is not None)
+        for button in (self.edit_button, self.delete_button):
+            button.setEnabled(reason is None)
+            button.setToolTip(reason or "")
+        for links in (self.people, self.organizations, self.groups):
+            links.set_editable(reason is None, reason)
 
     def _fill(self, detail: RecordDetail) -> None:
         record = detail.record

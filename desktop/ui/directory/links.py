@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup, edit
 from desktop.store.records import RecordQuery, RecordStore
+from desktop.store.sync_state import SpaceAccess
 
 #: Working groups read per query while looking for a member's memberships.
 _GROUP_PAGE = 500
@@ -34,6 +35,8 @@ class RecordDetail:
     people: list[Link] = field(default_factory=list)
     organizations: list[Link] = field(default_factory=list)
     groups: list[Link] = field(default_factory=list)
+    #: This device's right in the record's space: a reader is not offered editing.
+    access: SpaceAccess = SpaceAccess.LOCAL
 
 
 def _name(record: Record) -> str:

@@ -37,6 +37,7 @@ from desktop.store.exchange import ImportReport
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import LocalSpaces, local_spaces
+from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.directory.detail import DetailPanel
 from desktop.ui.directory.exchange import (
     ImportReportDialog,
@@ -58,6 +59,7 @@ from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
 from desktop.ui.directory.model import RecordListModel, select_row
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.jobs import JobState, run_job
+from desktop.ui.sync.access import read_only_reason
 
 RECORD_TYPES = ("organization", "person", "working_group")
 IMPORTABLE = ("organization", "person")
@@ -87,6 +89,8 @@ class DirectoryList(QWidget):
         self._profile = profile
         self.record_type = record_type
         self.space_id: str | None = None
+        #: Why new records cannot be saved in ``space_id`` (this device only reads it), if so.
+        self.read_only_reason: str | None = None
         self._select_after_load: str | None = None
         # Open dialogs, kept so they stay alive (and tests can reach them).
         self.form: RecordForm | None = None
@@ -195,15 +199,20 @@ class DirectoryList(QWidget):
         action.triggered.connect(slot)
         self.addAction(action)
 
-    def set_space(self, space_id: str) -> None:
+    def set_space(self, space_id: str, read_only_reason: str | None = None) -> None:
         self.space_id = space_id
+        self.read_only_reason = read_only_reason
         self.set_actions_enabled(True)
 
     def set_actions_enabled(self, enabled: bool) -> None:
-        """New and import need the space to save into; they wait until it is known."""
-        self.new_button.setEnabled(enabled)
-        if self.import_button is not None:
-            self.import_button.setEnabled(enabled)
+        """New and import need the space to save into; they wait until it is known, and stay
+        off (with the reason) where this device only reads that space."""
+        reason = self.read_only_reason
+        buttons = [self.new_button, self.import_button]
+        for button in buttons:
+            if button is not None:
+                button.setEnabled(enabled and reason is None)
+                button.setToolTip(reason or "")
 
     # --- list, search and filters -------------------------------------------------------------
 
@@ -276,6 +285,10 @@ class DirectoryList(QWidget):
 
     def open_form(self, detail: RecordDetail | None) -> RecordForm | None:
         if self.space_id is None:
+            return None
+        reason = self.read_only_reason if detail is None else read_only_reason(detail.access)
+        if reason is not None:
+            self.message.say(reason)
             return None
         form_class = FORMS[self.record_type]
         if detail is None:
@@ -602,8 +615,9 @@ class DirectoryPage(QWidget):
         self.check_empty()
         engine = profile.engine
 
-        def find_spaces(_state: JobState) -> LocalSpaces:
-            return local_spaces(RecordStore(engine))
+        def find_spaces(_state: JobState) -> tuple[LocalSpaces, SpaceAccess]:
+            spaces = local_spaces(RecordStore(engine))
+            return spaces, space_access(engine, spaces.network.id)
 
         # It may create the spaces, so it queues with the other writes.
         run_job(
@@ -637,10 +651,11 @@ class DirectoryPage(QWidget):
         self.start_button.setEnabled(enabled)
         self.start_import_button.setEnabled(enabled)
 
-    def _spaces_found(self, spaces: LocalSpaces) -> None:
+    def _spaces_found(self, found: tuple[LocalSpaces, SpaceAccess]) -> None:
+        spaces, access = found
         self.spaces = spaces
         for directory_list in self.lists.values():
-            directory_list.set_space(spaces.network.id)
+            directory_list.set_space(spaces.network.id, read_only_reason(access))
         self._set_starting_enabled(True)
         self.spaces_ready.emit(spaces)
 
