@@ -35,6 +35,7 @@ from sync.protocol import (
     KeyWrapsPut,
     Limits,
     MemberPut,
+    MutationStatus,
     ProtocolError,
     SpaceCreate,
     StatementPage,
@@ -384,7 +385,14 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             results = records.push_on(conn, device, message.push, now)
         # The pull runs after the commit, so the pushed rows are in it and the space locks
         # are not held while pages are read.
-        pages = records.pull(db, device, message.pull, budget, limits) if message.pull else {}
+        answered: dict[str, set[int]] = {}
+        spaces_of = {m.id: m.space for m in message.push}
+        for result in results:
+            if result.status is MutationStatus.ACCEPTED and result.seq is not None:
+                answered.setdefault(spaces_of[result.id], set()).add(result.seq)
+        pages = (
+            records.pull(db, device, message.pull, budget, limits, answered) if message.pull else {}
+        )
         return device, encode_body(SyncResponse(tuple(results), pages).to_wire())
 
     @app.post("/v1/sync", summary="One round trip: push the outbox, pull after each cursor")

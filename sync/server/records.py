@@ -273,19 +273,32 @@ def _apply_space(
 
 
 def pull(
-    db: Database, device_id: str, cursors: Mapping[str, int], budget: int, limits: Limits
+    db: Database,
+    device_id: str,
+    cursors: Mapping[str, int],
+    budget: int,
+    limits: Limits,
+    answered: Mapping[str, set[int]] | None = None,
 ) -> dict[str, SpacePage]:
     """Changes after each cursor, oldest first, until `budget` bytes are spent.
 
     Every page holds at least one change when one exists, so a blob larger than the budget
     still gets through. A space whose counter has not moved costs no record query at all.
+    `answered` holds, per space, the seqs this request's own push was just given: the push
+    results already tell the client those versions, so they are not sent back (the cursor
+    still moves past them). On an initial upload this halves what comes down.
     """
     with db.read() as conn:
-        return pull_on(conn, device_id, cursors, budget, limits)
+        return pull_on(conn, device_id, cursors, budget, limits, answered)
 
 
 def pull_on(
-    conn: Connection, device_id: str, cursors: Mapping[str, int], budget: int, limits: Limits
+    conn: Connection,
+    device_id: str,
+    cursors: Mapping[str, int],
+    budget: int,
+    limits: Limits,
+    answered: Mapping[str, set[int]] | None = None,
 ) -> dict[str, SpacePage]:
     """`pull` inside a transaction the caller already holds (an empty poll: one transaction)."""
     pages: dict[str, SpacePage] = {}
@@ -318,7 +331,12 @@ def pull_on(
         ).all()
         changes: list[Change] = []
         more = False
+        skip = answered.get(space_id, set()) if answered else set()
+        scanned = cursor
         for row in rows:
+            if row.seq in skip and row.author_id == device_id:
+                scanned = row.seq
+                continue
             cost = row.size + CHANGE_OVERHEAD_BYTES
             if len(changes) >= limits.max_page_items or (spent + cost > budget and spent > 0):
                 more = True
@@ -334,6 +352,9 @@ def pull_on(
                     row.author_id,
                 )
             )
-        new_cursor = changes[-1].seq if changes else cursor
+            scanned = row.seq
+        if len(rows) > limits.max_page_items and not more:
+            more = True  # every scanned row was an echo: the rest comes on the next page
+        new_cursor = scanned
         pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch, statement)
     return pages

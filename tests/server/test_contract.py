@@ -392,9 +392,12 @@ def test_one_round_trip_carries_several_spaces_and_keeps_them_apart(server: Harn
         (MutationStatus.ACCEPTED, None),
         (MutationStatus.REJECTED, ErrorCode.SPACE_NOT_FOUND),
     ]
-    assert [c.blob for c in response.spaces[space_a].changes] == [b"in-a"]
-    assert [c.blob for c in response.spaces[space_b].changes] == [b"in-b"]
+    # The pushed versions are not echoed (the results carry them); the cursors move past them.
+    assert response.spaces[space_a].changes == () and response.spaces[space_a].cursor == 1
+    assert response.spaces[space_b].changes == () and response.spaces[space_b].cursor == 1
     assert response.spaces[outsider_space].error is ErrorCode.SPACE_NOT_FOUND
+    assert [c.blob for c in admin.pull_all(space_a)] == [b"in-a"]
+    assert [c.blob for c in admin.pull_all(space_b)] == [b"in-b"]
 
 
 def test_tokens_expire_and_can_be_revoked(server: Harness) -> None:
@@ -583,3 +586,21 @@ def test_one_invite_enrolls_one_device_even_when_raced(server: Harness) -> None:
     for t in threads:
         t.join(timeout=60)
     assert sorted(statuses) == [201, 403, 403, 403]
+
+
+def test_a_push_is_not_echoed_in_its_own_pull_but_others_changes_are(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    alice, bob = members["admin"][0], members["editor"][0]
+    bob.sync(push=[bob.put(space, "bob-1", b"from bob")])
+    response = alice.sync(
+        push=[alice.put(space, "a-1", b"one"), alice.put(space, "a-2", b"two")], pull={space: 0}
+    )
+    seqs = sorted(r.seq for r in response.results)
+    page = response.spaces[space]
+    # Bob's change comes down; alice's two, whose revisions the results carry, do not, and
+    # the cursor still moves past them so the next poll is empty.
+    assert [c.record for c in page.changes] == ["bob-1"]
+    assert page.cursor == seqs[-1] and page.more is False
+    assert alice.sync(pull={space: page.cursor}).spaces[space].changes == ()
+    # A later plain pull (another device of alice's restored, say) still gets everything.
+    assert sorted(c.record for c in alice.pull_all(space)) == ["a-1", "a-2", "bob-1"]
