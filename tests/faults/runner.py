@@ -75,6 +75,8 @@ class Totals:
 
     runs: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    #: Client kills tried: one lands only if the sync is still running (or reaches its phase).
+    client_kills_tried: int = 0
     saved: int = 0
     checked: int = 0
     lost: int = 0
@@ -100,6 +102,7 @@ class Run:
     database_url: str | None = None
     records: list[str] = field(default_factory=list)
     restarts: int = 0
+    client_kills_tried: int = 0
     retired_cuts: int = 0
 
     # --- the scenario ------------------------------------------------------------------------
@@ -149,6 +152,7 @@ class Run:
     def kill_client(self, index: int) -> None:
         """Sync ``index`` in a child process and SIGKILL it at a random point."""
         where = self.rng.choice(CLIENT_KILLS)
+        self.client_kills_tried += 1
         device = self.devices[index]
         folder = device.profile.folder
         close_device(device)
@@ -472,6 +476,7 @@ def one_run(
     finally:
         if run is not None:
             totals.faults.update(run.faults)
+            totals.client_kills_tried += run.client_kills_tried
             run.close()
         shutil.rmtree(folder, ignore_errors=True)
         if template.postgres and database:
@@ -531,7 +536,8 @@ def run_many(
 def summary(totals: Totals, seconds: float, seed: int) -> str:
     lines = [
         f"runs: {totals.runs} (seeds {seed}..{seed + totals.runs - 1})",
-        f"faults injected: {sum(totals.faults.values())}",
+        f"faults injected: {sum(totals.faults.values())}"
+        f" (client kills tried: {totals.client_kills_tried})",
         *(f"  {kind}: {count}" for kind, count in sorted(totals.faults.items())),
         f"edits saved: {totals.saved}",
         f"edits checked: {totals.checked} (+ {totals.deletions_checked} deletions)",
