@@ -614,7 +614,9 @@ def goals(results: list[Result], baseline: dict[str, Result]) -> dict[int, list[
         tight = r.workload.startswith("initial 10,000") and r.profile in ("2g", "edge")
         if tight and r.seconds > 1.3 * r.floor:
             found.append(f"{r.seconds / r.floor:.2f}× floor (goal 1.3×)")
-        if r.resent is not None and max(r.resent) > 64 * 1024 + 16 + 2048:
+        # On flaky, random cuts come on top of the two: the total is not per cut.
+        one_chunk = 64 * 1024 + 16 + 2048
+        if r.resent is not None and r.profile != "flaky" and max(r.resent) > one_chunk:
             found.append("re-sent more than one chunk")
         if found:
             misses[index] = found
@@ -694,14 +696,12 @@ def analysis(results: list[Result]) -> list[str]:
     if initial:
         echo = sum(r.legs[0].down for r in initial) / max(1, sum(r.legs[1].down for r in initial))
         out.append(
-            f"  Why (initial sync): the server answers a push with a pull that includes the "
-            f"records the same request just stored, so the writer downloads its own upload "
-            f"again (writer's download = {echo:.2f}× the reader's over these rows); the "
-            "protocol's contract test asserts this echo. Leaving out the (space, seq) accepted "
-            "in the same request (the results already tell the device) removes it; it is a "
-            "server and PROTOCOL.md change, not made here. The rest: each record is sealed "
-            "alone (nonce, tag, Ed25519 signature, ids), so it compresses only record by "
-            "record, while pouchdb-server gzips its answers across records."
+            f"  Why (initial sync): until b55a69c the server answered a push with a pull that "
+            f"included the records the same request had just stored, so the writer downloaded "
+            f"its own upload again (writer's download = {echo:.2f}× the reader's over these "
+            "rows); rows measured since have no echo. The rest: each record is sealed alone "
+            "(nonce, tag, Ed25519 signature, ids), so it compresses only record by record, "
+            "while pouchdb-server gzips its answers across records."
         )
     ratios = [
         f"{r.profile} {r.seconds / r.floor:.1f}×"
@@ -733,7 +733,10 @@ def analysis(results: list[Result]) -> list[str]:
         f"- **Re-sent after a cut at most one page or one chunk**: misses: "
         f"{where(missed('re-sent'))}. A cut upload resends the chunk in flight (64 KiB, "
         "`PUT` has no ranged form); a cut download resumes with `Range`. The peers resend "
-        "the whole file (one multipart POST or one _bulk_docs / one GET)."
+        "the whole file (one multipart POST or one _bulk_docs / one GET). On *flaky* the "
+        "link also cuts every 2.5–5 s (scaled), so re-sent there adds up several cuts and is "
+        "not judged per cut; a peer whose whole-file request never fits between two cuts "
+        "does not complete."
     )
     return out
 
