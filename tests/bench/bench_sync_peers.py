@@ -695,13 +695,17 @@ def analysis(results: list[Result]) -> list[str]:
     initial = [r for r in minga if r.workload.startswith("initial") and len(r.legs) == 2]
     if initial:
         echo = sum(r.legs[0].down for r in initial) / max(1, sum(r.legs[1].down for r in initial))
+        echoed = (
+            "until b55a69c the server answered a push with a pull that included the records "
+            "the same request had just stored, so the writer downloaded its own upload again"
+            if echo > 0.5
+            else "since b55a69c the server no longer echoes a push's own records"
+        )
         out.append(
-            f"  Why (initial sync): until b55a69c the server answered a push with a pull that "
-            f"included the records the same request had just stored, so the writer downloaded "
-            f"its own upload again (writer's download = {echo:.2f}× the reader's over these "
-            "rows); rows measured since have no echo. The rest: each record is sealed alone "
-            "(nonce, tag, Ed25519 signature, ids), so it compresses only record by record, "
-            "while pouchdb-server gzips its answers across records."
+            f"  Why (initial sync): {echoed} (writer's download = {echo:.2f}× the reader's "
+            "over these rows). Each record is sealed alone (nonce, tag, Ed25519 signature, "
+            "ids), so it compresses only record by record, while pouchdb-server gzips its "
+            "answers across records."
         )
     ratios = [
         f"{r.profile} {r.seconds / r.floor:.1f}×"
@@ -757,15 +761,18 @@ def chart(results: list[Result], path: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    categories = list(dict.fromkeys(f"{r.profile}: {r.workload}" for r in results))
+    short = {"one change": "1 change", "nothing changed": "idle", "attachment, 2 cuts": "file"}
+
+    def label(r: Result) -> str:
+        initial = r.workload.replace("initial ", "init ").replace(",000", "k")
+        workload = short.get(r.workload, initial)
+        return f"{r.profile} {workload}"
+
+    categories = list(dict.fromkeys(label(r) for r in results))
     series = QBarSeries()
     for system in SYSTEMS:
         bars = QBarSet(system)
-        values = {
-            f"{r.profile}: {r.workload}": (r.up + r.down) / 1000
-            for r in results
-            if r.system == system
-        }
+        values = {label(r): (r.up + r.down) / 1000 for r in results if r.system == system}
         for category in categories:
             bars.append(max(values.get(category, 0.0), 0.11))
         series.append(bars)
