@@ -6,19 +6,31 @@ materials, groups and organizations by their own objective tags. Nothing is load
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, case, false, func, or_, select
+from sqlalchemy import (
+    CTE,
+    Engine,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    select,
+    union,
+    values,
+)
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.network_records import OPEN_ALERT_STATUSES
-from desktop.domain.objectives import ObjectiveRule, ObjectiveRules, default_rules
+from desktop.domain.objectives import ObjectiveRules, default_rules
 from desktop.store.schema import RecordCode, RecordContent, RecordRow
 
 #: A count per code, largest first (ties by code, so the order is stable).
@@ -86,56 +98,55 @@ def _content_field(path: str) -> Any:
     )
 
 
-def _with_code(field: str, codes: frozenset[str]) -> ColumnElement[bool]:
-    return RecordRow.id.in_(
-        select(RecordCode.record_id).where(
-            RecordCode.field == field, RecordCode.code.in_(sorted(codes))
-        )
+def _counted_incidents(rules: ObjectiveRules, where: ObjectiveFilter) -> CTE:
+    """``(id, objective, country, kind)`` for every live incident under ``where`` and each
+    objective it counts toward; the UNION makes it count once per objective, whatever the
+    reasons.
+
+    One ``IN`` list per objective and kind of code, so each part is one range of an index
+    (codes by field and code, acts by label). Still slow at 100,000 incidents (tens of
+    seconds): the UNION de-duplicates some 360,000 pairs; to be made faster.
+    """
+    parts: list[Any] = []
+    for rule in rules.rules:
+        objective = literal(rule.objective).label("objective")
+        for field in ("rights", "capture_forms"):
+            if rule.of(field):
+                parts.append(
+                    select(RecordCode.record_id.label("id"), objective).where(
+                        RecordCode.field == field, RecordCode.code.in_(sorted(rule.of(field)))
+                    )
+                )
+        if rule.of("incident_kinds"):
+            parts.append(
+                select(RecordRow.id.label("id"), objective).where(
+                    *_live("incident"), RecordRow.kind.in_(sorted(rule.of("incident_kinds")))
+                )
+            )
+        # An act's type is its list label, and may be an act or a threat against a defender.
+        if rule.act_types():
+            parts.append(
+                select(RecordRow.parent_id.label("id"), objective).where(
+                    *_live("act"), RecordRow.label.in_(sorted(rule.act_types()))
+                )
+            )
+    pairs = union(*parts).subquery("pairs")
+    return (
+        select(pairs.c.id, pairs.c.objective, RecordRow.country, RecordRow.kind)
+        .join(RecordRow, RecordRow.id == pairs.c.id)
+        .where(*_live("incident"), *_placed(where, with_region=True))
+        .cte("counted")
     )
 
 
-def incident_ids(rule: ObjectiveRule, where: ObjectiveFilter) -> Select[Any]:
-    """The ids of the live incidents that count toward ``rule``'s objective under ``where``."""
-    reasons: list[ColumnElement[bool]] = []
-    if rule.of("incident_kinds"):
-        reasons.append(RecordRow.kind.in_(sorted(rule.of("incident_kinds"))))
-    if rule.of("rights"):
-        reasons.append(_with_code("rights", rule.of("rights")))
-    if rule.of("capture_forms"):
-        reasons.append(_with_code("capture_forms", rule.of("capture_forms")))
-    act_types = rule.act_types()
-    if act_types:
-        # An act's type is its list label (records.label), so its index answers this.
-        acts = select(RecordRow.parent_id).where(
-            *_live("act"), RecordRow.label.in_(sorted(act_types))
-        )
-        reasons.append(RecordRow.id.in_(acts.scalar_subquery()))
-    return select(RecordRow.id).where(
-        *_live("incident"),
-        *_placed(where, with_region=True),
-        or_(*reasons) if reasons else false(),
+def _threats(rules: ObjectiveRules) -> CTE:
+    """The rule's threats as rows ``(code, objective)``: alerts are few, a join is cheap."""
+    rows = sorted(
+        (code, rule.objective) for rule in rules.rules for code in rule.of("defender_threats")
     )
-
-
-def alert_ids(rule: ObjectiveRule, where: ObjectiveFilter) -> Select[Any]:
-    """The ids of the live alerts whose threat counts toward ``rule``'s objective."""
-    threats = sorted(rule.of("defender_threats"))
-    # The threat type lives in the content only; alerts are hundreds, not 100,000.
-    return select(RecordRow.id).where(
-        *_live("alert"),
-        *_placed(where, with_region=False),
-        _content_field("$.threat_type").in_(threats),
-    )
-
-
-def _grouped(connection: Connection, column: Any, ids: Select[Any]) -> Breakdown:
-    rows = connection.execute(
-        select(column, func.count())
-        .select_from(RecordRow)
-        .where(RecordRow.id.in_(ids.scalar_subquery()))
-        .group_by(column)
-    ).all()
-    return _ordered((code, count) for code, count in rows)
+    table = values(column("code", String), column("objective", String), name="threat_rule")
+    # VALUES needs a row: with no threat in the rule, one that matches no alert.
+    return table.data(rows or [("", "")]).cte("threat_rule")
 
 
 def _ordered(pairs: Iterable[tuple[Any, Any]]) -> Breakdown:
@@ -143,64 +154,99 @@ def _ordered(pairs: Iterable[tuple[Any, Any]]) -> Breakdown:
     return tuple(sorted(found, key=lambda pair: (-pair[1], pair[0])))
 
 
-def _by_right(connection: Connection, ids: Select[Any]) -> Breakdown:
-    """Distinct incidents per top-level right: a sub-right counts under the right it is part of."""
+def _summed(rows: Iterable[tuple[str, str | None, int]]) -> dict[str, Breakdown]:
+    """``(objective, code, count)`` rows summed per objective and code."""
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for objective, code, count in rows:
+        sums[objective][code or ""] += count
+    return {objective: _ordered(found.items()) for objective, found in sums.items()}
+
+
+def _right_roots() -> dict[str, str]:
     rights = vocab.default_vocabularies()[vocab.RIGHTS]
-    roots = {
+    return {
         term.code: rights.ancestors(term.code)[-1].code
         for term in rights
         if term.parent is not None
     }
-    top = case(roots, value=RecordCode.code, else_=RecordCode.code) if roots else RecordCode.code
-    rows = connection.execute(
-        select(top, func.count(RecordCode.record_id.distinct()))
-        .where(RecordCode.field == "rights", RecordCode.record_id.in_(ids.scalar_subquery()))
-        .group_by(top)
-    ).all()
-    return _ordered(rows)
 
 
 def _tagged(
-    connection: Connection, record_type: str, objective: str, where: Sequence[ColumnElement[bool]]
-) -> int:
-    return connection.execute(
-        select(func.count())
-        .select_from(RecordRow)
-        .where(*_live(record_type), _with_code("objectives", frozenset({objective})), *where)
-    ).scalar_one()
-
-
-def count_objective(
-    connection: Connection, rule: ObjectiveRule, where: ObjectiveFilter
-) -> ObjectiveReport:
-    incidents = incident_ids(rule, where)
-    alerts = alert_ids(rule, where)
-    by_status = _grouped(connection, RecordRow.status, alerts)
-    open_statuses = {status.value for status in OPEN_ALERT_STATUSES}
-    # Materials and groups have no date or place; organizations have a country.
-    country = [RecordRow.country == where.country] if where.country else []
-    return ObjectiveReport(
-        objective=rule.objective,
-        incidents=connection.execute(
-            select(func.count()).select_from(incidents.subquery())
-        ).scalar_one(),
-        incidents_by_right=_by_right(connection, incidents),
-        incidents_by_country=_grouped(connection, RecordRow.country, incidents),
-        incidents_by_kind=_grouped(connection, RecordRow.kind, incidents),
-        alerts=sum(count for _status, count in by_status),
-        open_alerts=sum(count for status, count in by_status if status in open_statuses),
-        alerts_by_status=by_status,
-        alerts_by_urgency=_grouped(connection, RecordRow.kind, alerts),
-        materials=_tagged(connection, "material", rule.objective, []),
-        working_groups=_tagged(connection, "working_group", rule.objective, []),
-        organizations=_tagged(connection, "organization", rule.objective, country),
-    )
+    connection: Connection, record_type: str, where: Sequence[ColumnElement[bool]]
+) -> dict[str, int]:
+    """How many live records of ``record_type`` carry each objective tag."""
+    rows = connection.execute(
+        select(RecordCode.code, func.count())
+        .join(RecordRow, RecordRow.id == RecordCode.record_id)
+        .where(RecordCode.field == "objectives", *_live(record_type), *where)
+        .group_by(RecordCode.code)
+    ).all()
+    return {code: count for code, count in rows}
 
 
 def count_objectives(
     engine: Engine, where: ObjectiveFilter, rules: ObjectiveRules | None = None
 ) -> tuple[ObjectiveReport, ...]:
-    """A report for every objective, in the objectives vocabulary's order."""
+    """A report for every objective, in the objectives vocabulary's order.
+
+    A handful of grouped queries answer all six objectives at once, instead of five queries
+    per objective.
+    """
     chosen = rules if rules is not None else default_rules()
+    counted = _counted_incidents(chosen, where)
+    threats = _threats(chosen)
     with engine.connect() as connection:
-        return tuple(count_objective(connection, rule, where) for rule in chosen.rules)
+        # Country and kind in one pass; each breakdown and the total are sums of it.
+        placed = connection.execute(
+            select(counted.c.objective, counted.c.country, counted.c.kind, func.count()).group_by(
+                counted.c.objective, counted.c.country, counted.c.kind
+            )
+        ).all()
+        roots = _right_roots()
+        top = case(roots, value=RecordCode.code, else_=RecordCode.code)
+        by_right = connection.execute(
+            select(counted.c.objective, top, func.count(RecordCode.record_id.distinct()))
+            .join(
+                RecordCode, and_(RecordCode.record_id == counted.c.id, RecordCode.field == "rights")
+            )
+            .group_by(counted.c.objective, top)
+        ).all()
+        # The threat type lives in the content only; alerts are hundreds, not 100,000.
+        alerts = connection.execute(
+            select(threats.c.objective, RecordRow.status, RecordRow.kind, func.count())
+            .select_from(RecordRow)
+            .join(threats, threats.c.code == _content_field("$.threat_type"))
+            .where(*_live("alert"), *_placed(where, with_region=False))
+            .group_by(threats.c.objective, RecordRow.status, RecordRow.kind)
+        ).all()
+        # Materials and groups have no date or place; organizations have a country.
+        country = [RecordRow.country == where.country] if where.country else []
+        materials = _tagged(connection, "material", [])
+        groups = _tagged(connection, "working_group", [])
+        organizations = _tagged(connection, "organization", country)
+    by_country = _summed((o, c, n) for o, c, _k, n in placed)
+    by_kind = _summed((o, k, n) for o, _c, k, n in placed)
+    rights = _summed((o, r, n) for o, r, n in by_right)
+    by_status = _summed((o, s, n) for o, s, _u, n in alerts)
+    by_urgency = _summed((o, u, n) for o, _s, u, n in alerts)
+    open_statuses = {status.value for status in OPEN_ALERT_STATUSES}
+    reports = []
+    for objective in chosen.objectives():
+        statuses = by_status.get(objective, ())
+        reports.append(
+            ObjectiveReport(
+                objective=objective,
+                incidents=sum(n for _c, n in by_country.get(objective, ())),
+                incidents_by_right=rights.get(objective, ()),
+                incidents_by_country=by_country.get(objective, ()),
+                incidents_by_kind=by_kind.get(objective, ()),
+                alerts=sum(n for _s, n in statuses),
+                open_alerts=sum(n for s, n in statuses if s in open_statuses),
+                alerts_by_status=statuses,
+                alerts_by_urgency=by_urgency.get(objective, ()),
+                materials=materials.get(objective, 0),
+                working_groups=groups.get(objective, 0),
+                organizations=organizations.get(objective, 0),
+            )
+        )
+    return tuple(reports)
