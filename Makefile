@@ -81,4 +81,4 @@ bench-sync: setup
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache i18n/*/LC_MESSAGES/*.mo
 
-.PHONY: run test setup i18n demo demo-network package lint bench faults clean
+.PHONY: run test setup i18n demo demo-network package lint bench bench-sync faults clean
