@@ -6,6 +6,8 @@ kind or threat; the period and region filters are checked on their edges.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.domain import vocabularies as vocab
 from desktop.domain.dates import PartialDate
 from desktop.domain.network_records import Alert, AlertStatus, AlertUrgency, Material
 from desktop.domain.objectives import default_rules
@@ -26,6 +29,7 @@ from desktop.domain.records import (
     new_id,
 )
 from desktop.domain.translation import set_language
+from desktop.domain.vocabularies import default_vocabularies
 from desktop.store.objectives import ObjectiveFilter, ObjectiveReport, count_objectives
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
@@ -286,3 +290,238 @@ def test_a_country_or_region_narrows_every_count(profile: Profile, fixture: Fixt
     assert both["corporate_accountability"].incidents == 1
     assert both["corporate_accountability"].alerts == 1
     assert both["economic_policy"].incidents == 1
+
+
+# --- a random network, counted again record by record --------------------------------------
+
+
+@dataclass(frozen=True)
+class RandomNetwork:
+    """What a seeded random network holds once saved: the live records only."""
+
+    incidents: list[Incident]
+    acts: list[Act]
+    alerts: list[Alert]
+    materials: list[Material]
+    groups: list[WorkingGroup]
+    organizations: list[Organization]
+
+
+def _random_date(rng: random.Random) -> PartialDate:
+    year, month, day = rng.randint(2015, 2025), rng.randint(1, 12), rng.randint(1, 28)
+    return rng.choice([PartialDate(year), PartialDate(year, month), PartialDate(year, month, day)])
+
+
+def save_random_network(store: RecordStore, space: str, seed: int) -> RandomNetwork:
+    """Incidents of every kind with random rights, capture forms, acts, dates and places, some
+    of them deleted (tombstones too), and alerts and tagged documents."""
+    rng = random.Random(seed)
+    vocabularies = default_vocabularies()
+
+    def codes(name: str) -> list[str]:
+        return sorted(term.code for term in vocabularies[name])
+
+    rights, captures = codes(vocab.RIGHTS), codes(vocab.CORPORATE_CAPTURE)
+    act_types = codes(vocab.ACT_TYPES) + codes(vocab.DEFENDER_THREATS)
+    threats, objectives = codes(vocab.DEFENDER_THREATS), codes(vocab.OBJECTIVES)
+    countries = vocabularies[vocab.COUNTRIES]
+    regions = {
+        country: sorted(t.code for t in countries if t.parent == country)
+        for country in ("co", "eg", "ph", "br")
+    }
+
+    def place() -> tuple[str, str]:
+        country = rng.choice(sorted(regions))
+        return country, rng.choice(["", "", *regions[country][:3]])
+
+    incidents: list[Incident] = []
+    for n in range(240):
+        kind = rng.choice(list(IncidentKind))
+        draft = rng.random() < 0.2
+        country, region = ("", "") if draft and rng.random() < 0.5 else place()
+        start = None if draft and rng.random() < 0.5 else _random_date(rng)
+        end = None
+        if start is not None and rng.random() < 0.3:
+            later = _random_date(rng)
+            end = later if later.earliest >= start.latest else None
+        chosen_rights = rng.sample(rights, rng.choice([0, 1, 1, 2, 3]))
+        if not chosen_rights and kind is IncidentKind.VIOLATION and not draft:
+            chosen_rights = [rng.choice(rights)]
+        forms = rng.sample(captures, rng.choice([0, 0, 1, 2]))
+        if not forms and kind is IncidentKind.CORPORATE_CAPTURE and not draft:
+            forms = [rng.choice(captures)]
+        incidents.append(
+            Incident(
+                space_id=space,
+                title=f"Incident {n}",
+                kind=kind,
+                country=country,
+                region=region,
+                start_date=start,
+                end_date=end,
+                rights=tuple(chosen_rights),
+                capture_forms=tuple(forms),
+                status=IncidentStatus.DRAFT if draft else IncidentStatus.DOCUMENTED,
+                # Synced ones leave a tombstone when deleted, unsynced ones go.
+                revision=rng.choice([0, 1]),
+            )
+        )
+    acts = [
+        Act(
+            space_id=space,
+            incident_id=incident.id,
+            victim_id=new_id(),
+            act_type=rng.choice(act_types),
+            revision=rng.choice([0, 1]),
+        )
+        for incident in incidents
+        for _ in range(rng.choice([0, 0, 1, 1, 2, 3]))
+    ]
+    alerts = []
+    for n in range(40):
+        country, _region = place()
+        alerts.append(
+            Alert(
+                space_id=space,
+                title=f"Alert {n}",
+                defenders=(new_id(),),
+                threat_type=rng.choice(threats),
+                occurred_on=_random_date(rng),
+                country=country,
+                urgency=rng.choice(list(AlertUrgency)),
+                status=rng.choice(list(AlertStatus)),
+            )
+        )
+    groups = [
+        WorkingGroup(space_id=space, name=f"Group {n}", objectives=tuple(rng.sample(objectives, 2)))
+        for n in range(4)
+    ]
+    materials = [
+        Material(
+            space_id=space,
+            working_group_id=rng.choice(groups).id,
+            title=f"Material {n}",
+            material_type="report",
+            objectives=tuple(rng.sample(objectives, rng.randint(0, 3))),
+        )
+        for n in range(12)
+    ]
+    organizations = [
+        Organization(
+            space_id=space,
+            name=f"Organization {n}",
+            country=place()[0],
+            objectives=tuple(rng.sample(objectives, rng.randint(0, 2))),
+        )
+        for n in range(10)
+    ]
+    records = [*incidents, *acts, *alerts, *groups, *materials, *organizations]
+    store.save_all(records, today=date(2026, 1, 1))
+    gone = {r.id for r in rng.sample([*incidents, *acts, *alerts, *materials], 40)}
+    for record_id in sorted(gone):
+        if store.get(record_id) is not None:  # an incident's deletion took its acts along
+            store.delete(record_id)
+    gone |= {a.id for a in acts if a.incident_id in gone}
+    return RandomNetwork(
+        [i for i in incidents if i.id not in gone],
+        [a for a in acts if a.id not in gone],
+        [a for a in alerts if a.id not in gone],
+        [m for m in materials if m.id not in gone],
+        groups,
+        organizations,
+    )
+
+
+def _overlaps(start: PartialDate | None, end: PartialDate | None, where: ObjectiveFilter) -> bool:
+    if where.date_from is None and where.date_to is None:
+        return True
+    if start is None:
+        return False
+    last = end if end is not None else start
+    return (where.date_from is None or last.latest >= where.date_from) and (
+        where.date_to is None or start.earliest <= where.date_to
+    )
+
+
+def _breakdown(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+def counted_one_by_one(network: RandomNetwork, where: ObjectiveFilter) -> list[ObjectiveReport]:
+    """The reports computed in Python, record by record, straight from the rule."""
+    rights = default_vocabularies()[vocab.RIGHTS]
+    acts: dict[str, list[str]] = {}
+    for act in network.acts:
+        acts.setdefault(act.incident_id, []).append(act.act_type)
+    incidents = [
+        i
+        for i in network.incidents
+        if _overlaps(i.start_date, i.end_date, where)
+        and (not where.country or i.country == where.country)
+        and (not where.region or i.region == where.region)
+    ]
+    alerts = [
+        a
+        for a in network.alerts
+        if _overlaps(a.occurred_on, None, where)
+        and (not where.country or a.country == where.country)
+    ]
+    reports = []
+    for rule in default_rules().rules:
+        counted = [
+            i
+            for i in incidents
+            if rule.counts_incident(i.kind.value, i.rights, i.capture_forms, acts.get(i.id, []))
+        ]
+        by_right: Counter[str] = Counter()
+        for incident in counted:
+            by_right.update(
+                {
+                    (rights.ancestors(code) or [rights.term(code)])[-1].code
+                    for code in incident.rights
+                }
+            )
+        matched = [a for a in alerts if rule.counts_alert(a.threat_type)]
+        reports.append(
+            ObjectiveReport(
+                objective=rule.objective,
+                incidents=len(counted),
+                incidents_by_right=_breakdown(by_right),
+                incidents_by_country=_breakdown(Counter(i.country for i in counted)),
+                incidents_by_kind=_breakdown(Counter(i.kind.value for i in counted)),
+                alerts=len(matched),
+                open_alerts=sum(a.is_open for a in matched),
+                alerts_by_status=_breakdown(Counter(a.status.value for a in matched)),
+                alerts_by_urgency=_breakdown(Counter(a.urgency.value for a in matched)),
+                materials=sum(rule.objective in m.objectives for m in network.materials),
+                working_groups=sum(rule.objective in g.objectives for g in network.groups),
+                organizations=sum(
+                    rule.objective in o.objectives
+                    for o in network.organizations
+                    if not where.country or o.country == where.country
+                ),
+            )
+        )
+    return reports
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_count_agrees_with_the_rule_on_a_random_network(profile: Profile, seed: int) -> None:
+    network = save_random_network(RecordStore(profile.engine), new_id(), seed)
+    rng = random.Random(seed)
+    regions = sorted({(i.country, i.region) for i in network.incidents if i.region})
+    filters = [
+        ObjectiveFilter(),
+        ObjectiveFilter(date(2018, 1, 1), date(2020, 12, 31)),
+        ObjectiveFilter(date_from=date(2023, 3, 1)),
+        ObjectiveFilter(date_to=date(2016, 6, 30)),
+        ObjectiveFilter(country="co"),
+        ObjectiveFilter(date(2019, 1, 1), date(2024, 12, 31), country="eg"),
+        *(ObjectiveFilter(country=c, region=r) for c, r in rng.sample(regions, 3)),
+    ]
+    for where in filters:
+        expected = counted_one_by_one(network, where)
+        # Not vacuous: every objective has incidents to count without a filter.
+        if where == ObjectiveFilter():
+            assert all(report.incidents > 5 for report in expected)
+        assert list(count_objectives(profile.engine, where)) == expected, where
