@@ -279,3 +279,25 @@ class MaterialTextRow(StoreBase):
     file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     material_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     pages: Mapped[int] = mapped_column(nullable=False)
+
+
+# --- editors' drafts on this device (not synced) ------------------------------------------
+
+
+class EditorDraftRow(StoreBase):
+    """An editor's unsaved form state, kept when the lock closed the editor.
+
+    ``state`` is the editor's raw fields as JSON, not a validated record: what was typed is kept
+    even when it would not save yet. One row per open editor; saving or discarding removes it.
+    """
+
+    __tablename__ = "editor_drafts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    editor: Mapped[str] = mapped_column(String(32), nullable=False)
+    record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    is_new: Mapped[bool] = mapped_column(nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    saved_at: Mapped[str] = mapped_column(String(32), nullable=False)
