@@ -786,6 +786,7 @@ def chart(results: list[Result], path: Path) -> None:
     axis_x = QBarCategoryAxis()
     axis_x.append(categories)
     axis_x.setLabelsAngle(-60)
+    axis_x.setTruncateLabels(False)  # "edge init 10k" elided to "edge init …" otherwise
     chart_.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     series.attachAxis(axis_x)
     axis_y = QLogValueAxis()
