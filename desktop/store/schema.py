@@ -64,6 +64,8 @@ class RecordRow(StoreBase):
     # ``deleted`` second in each: lists ask for live records, and then never touch the table.
     __table_args__ = (
         Index("ix_records_type_label", "record_type", "deleted", "label"),
+        # An act type's incidents (the objectives counts) without visiting the acts' rows.
+        Index("ix_records_type_label_parent", "record_type", "deleted", "label", "parent_id"),
         Index("ix_records_type_status", "record_type", "deleted", "status"),
         Index("ix_records_type_country", "record_type", "deleted", "country"),
         Index("ix_records_type_date", "record_type", "deleted", "date_from", "date_to"),
@@ -95,7 +97,12 @@ class RecordCode(StoreBase):
     field: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
 
-    __table_args__ = (Index("ix_record_codes_field_code", "field", "code"),)
+    __table_args__ = (
+        Index("ix_record_codes_field_code", "field", "code"),
+        # This is a rowid table: without ``record_id`` in the index, each code found by field
+        # and code costs a fetch of its row (the objectives counts read hundreds of thousands).
+        Index("ix_record_codes_field_code_record", "field", "code", "record_id"),
+    )
 
 
 class RecordBase(StoreBase):
