@@ -1,6 +1,8 @@
 """The Alerts section: open alerts by urgency, and an alert's page with the network's response.
 
 Letters per language, sign-ons (one per organization), referrals, actions; saved on workers.
+Where this device is only a reader (or no longer a member), nothing is offered that the server
+would refuse: such edits would wait unsent forever.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.dates import PartialDate
@@ -50,6 +53,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
+from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.alerts.forms import (
     LANGUAGE_NAMES,
     AlertForm,
@@ -65,22 +69,45 @@ from desktop.ui.alerts.model import ID_ROLE, AlertListModel
 from desktop.ui.directory.model import select_row
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.incidents.display import describe_partial, vocabulary_label
-from desktop.ui.jobs import JobState, run_job
+from desktop.ui.jobs import run_job
+from desktop.ui.sync.access import read_only_reason
 
 #: How many directory entries the choosers offer; a network has far fewer organizations.
 CHOOSER_LIMIT = 2000
 
 
-def alert_spaces(store: RecordStore) -> list[SpaceChoice]:
+def alert_spaces(store: RecordStore, engine: Engine | None = None) -> list[SpaceChoice]:
     """Where a new alert may go: the network first, then each organization's own space.
 
     Never "only me" or a working group's space: an alert asks others to act, and a group's
-    space is for its documents.
+    space is for its documents. With ``engine`` (the profile's), a space where this device
+    only reads, or is no longer a member, is left out: the server would refuse the alert.
     """
     choices = [SpaceChoice(local_spaces(store).network.id, "", SpaceKind.NETWORK)]
     for row in store.page(RecordQuery("space", kinds=[SpaceKind.ORGANIZATION.value])):
         choices.append(SpaceChoice(row.id, row.label, SpaceKind.ORGANIZATION))
-    return choices
+    if engine is None:
+        return choices
+    return [choice for choice in choices if space_access(engine, choice.id).can_write]
+
+
+@dataclass(frozen=True)
+class NewAlertChoices:
+    """What the "New alert" form offers, and why it offers no space when it offers none."""
+
+    spaces: list[SpaceChoice]
+    people: list[tuple[str, str]]
+    #: This device's right in the network's space: the reason shown when no space is writable.
+    network_access: SpaceAccess
+
+
+def new_alert_choices(store: RecordStore, engine: Engine, *, people: bool) -> NewAlertChoices:
+    network = local_spaces(store).network.id
+    return NewAlertChoices(
+        alert_spaces(store, engine),
+        _names(store, "person") if people else [],
+        space_access(engine, network),
+    )
 
 
 def _names(store: RecordStore, record_type: str) -> list[tuple[str, str]]:
@@ -99,9 +126,11 @@ class AlertBundle:
     sign_ons: list[SignOn] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    #: This device's right in the alert's space: a reader is not offered any change.
+    access: SpaceAccess = SpaceAccess.LOCAL
 
 
-def load_alert(store: RecordStore, alert_id: str) -> AlertBundle:
+def load_alert(store: RecordStore, alert_id: str, engine: Engine | None = None) -> AlertBundle:
     alert = store.require(alert_id)
     assert isinstance(alert, Alert)
     people = {}
@@ -122,6 +151,8 @@ def load_alert(store: RecordStore, alert_id: str) -> AlertBundle:
     for child in store.children(alert_id, "action"):
         assert isinstance(child, Action)
         bundle.actions.append(child)
+    if engine is not None:
+        bundle.access = space_access(engine, alert.space_id)
     return bundle
 
 
@@ -136,15 +167,28 @@ class AlertDetail(QWidget):
     loaded = Signal()
     changed = Signal()
 
-    def __init__(self, store: RecordStore, alert_id: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        alert_id: str,
+        parent: QWidget | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        """``engine``: the profile's, to read this device's role in the alert's space."""
         super().__init__(parent)
         self.setObjectName("alertDetail")
         self.store = store
+        self.engine = engine
         self.alert_id = alert_id
         self.bundle: AlertBundle | None = None
         self.letter_dialog: LetterDialog | None = None
 
         self.title = heading(self)
+        self.read_only = QLabel(self)
+        self.read_only.setObjectName("readOnlyNotice")
+        self.read_only.setProperty("role", "hint")
+        self.read_only.setWordWrap(True)
+        self.read_only.hide()
         self.summary = paragraph(self)
         self.defenders = paragraph(self)
         self.requested = paragraph(self)
@@ -215,6 +259,7 @@ class AlertDetail(QWidget):
         inner = QWidget(self)
         column = QVBoxLayout(inner)
         column.addWidget(self.title)
+        column.addWidget(self.read_only)
         column.addWidget(self.summary)
         column.addWidget(self.defenders)
         column.addWidget(self.requested)
@@ -235,10 +280,10 @@ class AlertDetail(QWidget):
     # --- reading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        store, alert_id = self.store, self.alert_id
+        store, alert_id, engine = self.store, self.alert_id, self.engine
         run_job(
             self,
-            lambda _state: load_alert(store, alert_id),
+            lambda _state: load_alert(store, alert_id, engine),
             on_success=self._show,
             on_failure=lambda error: self.message.say(failure_message(error)),
         )
@@ -334,10 +379,45 @@ class AlertDetail(QWidget):
                 )
             )
         self.sign_button.setEnabled(bool(bundle.organizations))
+        self._apply_access()
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing of this alert can be changed here, or None when it can."""
+        return None if self.bundle is None else read_only_reason(self.bundle.access)
+
+    def _apply_access(self) -> None:
+        """Every way of changing the alert off, with the reason, where this device only reads."""
+        reason = self.reason
+        self.read_only.setText(reason or "")
+        self.read_only.setVisible(reason is not None)
+        if reason is None:
+            return
+        for widget in (
+            self.status,
+            self.status_button,
+            self.add_letter_button,
+            self.organization,
+            self.signed_by,
+            self.sign_button,
+            self.mechanism,
+            self.referral_status,
+            self.refer_button,
+            self.action_text,
+            self.action_by,
+            self.action_button,
+        ):
+            widget.setEnabled(False)
+            widget.setToolTip(reason)
 
     # --- writing --------------------------------------------------------------------------------
 
     def _save(self, record: Record, labels: dict[str, str]) -> None:
+        reason = self.reason
+        if reason is not None:
+            # A path the disabled buttons do not close (a dialog opened before, a shortcut).
+            self.message.say(reason)
+            return
         store = self.store
 
         def saved(_result: object) -> None:
@@ -368,7 +448,7 @@ class AlertDetail(QWidget):
         self._save(edit(self.bundle.alert, status=status), {"status": _("Status")})
 
     def add_letter(self) -> None:
-        if self.bundle is None:
+        if self.bundle is None or self.reason is not None:
             return
         alert = self.bundle.alert
         dialog = LetterDialog(alert.space_id, alert.id, self.signed_by.text().strip(), self)
@@ -516,6 +596,23 @@ class AlertsPage(QWidget):
         layout.addWidget(splitter, 1)
         self.retranslate()
         self.model.refresh()
+        self._check_new_alerts()
+
+    def _check_new_alerts(self) -> None:
+        """ "New alert" off, with the reason, when no space for one is writable here."""
+        store, engine = self.store, self.profile.engine
+        run_job(
+            self,
+            lambda _state: new_alert_choices(store, engine, people=False),
+            on_success=self._offer_new_alerts,
+            on_failure=lambda error: self.message.say(failure_message(error)),
+        )
+
+    def _offer_new_alerts(self, choices: NewAlertChoices) -> None:
+        """ "New alert" on when a new alert has somewhere to go; if not, the button says why."""
+        reason = None if choices.spaces else read_only_reason(choices.network_access)
+        self.new_button.setEnabled(reason is None)
+        self.new_button.setToolTip(reason or "")
 
     def _counted(self, total: int) -> None:
         self.count_label.setText(
@@ -538,20 +635,20 @@ class AlertsPage(QWidget):
         self.side.setCurrentWidget(widget)
 
     def new_alert(self) -> None:
-        store = self.store
-
-        def read(_state: JobState) -> tuple[list[SpaceChoice], list[tuple[str, str]]]:
-            return alert_spaces(store), _names(store, "person")
-
+        store, engine = self.store, self.profile.engine
         run_job(
             self,
-            read,
-            on_success=lambda found: self._show_form(*found),
+            lambda _state: new_alert_choices(store, engine, people=True),
+            on_success=self._show_form,
             on_failure=lambda error: self.message.say(failure_message(error)),
         )
 
-    def _show_form(self, spaces: list[SpaceChoice], people: list[tuple[str, str]]) -> None:
-        form = AlertForm(spaces, people, self.side)
+    def _show_form(self, choices: NewAlertChoices) -> None:
+        self._offer_new_alerts(choices)
+        if not choices.spaces:
+            self.message.say(self.new_button.toolTip())
+            return
+        form = AlertForm(choices.spaces, choices.people, self.side)
         form.submitted.connect(self._save_alert)
         form.cancelled.connect(lambda: self.side.setCurrentWidget(self.placeholder))
         self._replace_side(form)
@@ -582,7 +679,7 @@ class AlertsPage(QWidget):
         )
 
     def open_alert(self, alert_id: str) -> None:
-        detail = AlertDetail(self.store, alert_id, self.side)
+        detail = AlertDetail(self.store, alert_id, self.side, self.profile.engine)
         detail.changed.connect(self.model.refresh)
         self._replace_side(detail)
         self.form = None
