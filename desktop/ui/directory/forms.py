@@ -1,6 +1,7 @@
 """The directory's dialogs: create and edit forms, a record picker, and adding a member to a group.
 
-Forms check a record with its own ``validate()`` and show each message beside its field.
+Forms check a record with its own ``validate()`` and show each message beside its field. Before
+the lock closes a form, its fields as typed are kept as a draft (``draft``, ``restore_draft``).
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from desktop.domain.records import (
     Record,
     WorkingGroup,
     edit,
+    new_id,
 )
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
+from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordStore
 from desktop.ui.directory.model import RecordListModel, select_row
@@ -213,6 +216,8 @@ class RecordForm(QDialog):
 
     saved = Signal(object)
     record_class: type[Record] = Record
+    #: The form's name in drafts (``Draft.editor``): its record type.
+    draft_editor = ""
 
     def __init__(
         self,
@@ -246,6 +251,10 @@ class RecordForm(QDialog):
             self.show_record(record)
         self.retranslate()
         hold_window_size_hints(self, minimum_width=520)
+        #: The id this form's draft is kept under; a reopened draft keeps its own.
+        self.draft_id = new_id()
+        self.from_draft = False
+        self._opened_state = self.form_state()  # a lock keeps a draft only if this changed
 
     # --- what each type fills in --------------------------------------------------------------
 
@@ -306,6 +315,70 @@ class RecordForm(QDialog):
                 self.fields[name].setFocus()
                 break
 
+    # --- drafts -------------------------------------------------------------------------------
+
+    def form_state(self) -> dict[str, Any]:
+        """Every field as typed, JSON-ready: not parsed nor validated, so nothing is lost."""
+        state: dict[str, Any] = {}
+        for name, widget in self.fields.items():
+            if isinstance(widget, QLineEdit):
+                state[name] = widget.text()
+            elif isinstance(widget, QPlainTextEdit):
+                state[name] = widget.toPlainText()
+            elif isinstance(widget, QComboBox):
+                data = widget.currentData()
+                state[name] = data if isinstance(data, str) else ""
+            elif isinstance(widget, CodeChecklist):
+                state[name] = list(widget.codes())
+        return state
+
+    def restore_form_state(self, state: dict[str, Any]) -> None:
+        for name, widget in self.fields.items():
+            value = state.get(name)
+            if isinstance(widget, QLineEdit | QPlainTextEdit) and isinstance(value, str):
+                if isinstance(widget, QLineEdit):
+                    widget.setText(value)
+                else:
+                    widget.setPlainText(value)
+            elif isinstance(widget, QComboBox) and isinstance(value, str):
+                widget.setCurrentIndex(max(0, widget.findData(value)))
+            elif isinstance(widget, CodeChecklist) and isinstance(value, list):
+                widget.set_codes(tuple(str(code) for code in value))
+
+    def draft_label(self) -> str:
+        name = self.fields.get("name")
+        typed = name.text().strip() if isinstance(name, QLineEdit) else ""
+        return typed or str(getattr(self.record, "name", "") or "")
+
+    def draft(self) -> Draft | None:
+        """What to keep if the lock closes this form now; None when nothing was changed."""
+        state = self.form_state()
+        if state == self._opened_state and not self.from_draft:
+            return None
+        return Draft(
+            editor=self.draft_editor,
+            space_id=self._space_id,
+            record_id=self.record.id if self.record is not None else None,
+            is_new=self.record is None,
+            label=self.draft_label(),
+            state=state,
+            id=self.draft_id,
+        )
+
+    def restore_draft(self, draft: Draft) -> None:
+        """Show ``draft``'s fields as they were typed; saving or cancelling ends the draft."""
+        self.draft_id = draft.id
+        self.from_draft = True
+        self.restore_form_state(draft.state)
+
+    def reject(self) -> None:
+        if self.from_draft and not self._profile.closed:
+            # Cancelling a reopened draft discards it; a lock (profile closed) keeps it.
+            engine, draft_id = self._profile.engine, self.draft_id
+            run_job(None, lambda _state: DraftStore(engine).discard(draft_id), writes=True)
+            self.from_draft = False
+        super().reject()
+
     def save(self) -> None:
         record = self.build()
         errors = record.validate()
@@ -314,9 +387,13 @@ class RecordForm(QDialog):
             return
         self.buttons.setEnabled(False)
         engine = self._profile.engine
+        draft_id = self.draft_id if self.from_draft else None
 
         def store(_state: JobState) -> Record:
-            return RecordStore(engine).save(record)
+            saved = RecordStore(engine).save(record)
+            if draft_id is not None:
+                DraftStore(engine).discard(draft_id)  # what it kept is saved now
+            return saved
 
         run_job(self, store, on_success=self._saved, on_failure=self._failed, writes=True)
 
@@ -346,6 +423,7 @@ class RecordForm(QDialog):
 
 class OrganizationForm(RecordForm):
     record_class = Organization
+    draft_editor = "organization"
 
     def build_fields(self) -> None:
         self.name = QLineEdit(self)
@@ -398,6 +476,7 @@ class OrganizationForm(RecordForm):
 
 class PersonForm(RecordForm):
     record_class = Person
+    draft_editor = "person"
 
     def __init__(
         self,
@@ -505,6 +584,22 @@ class PersonForm(RecordForm):
     def titles(self) -> tuple[str, str]:
         return N_("New person or group"), N_("Edit person or group")
 
+    def form_state(self) -> dict[str, Any]:
+        state = super().form_state()
+        state["organization"] = list(self._organization) if self._organization else None
+        return state
+
+    def restore_form_state(self, state: dict[str, Any]) -> None:
+        super().restore_form_state(state)
+        organization = state.get("organization")
+        if isinstance(organization, list) and len(organization) == 2:
+            self.set_organization((str(organization[0]), str(organization[1])))
+        else:
+            self.set_organization(None)
+
+    def draft_label(self) -> str:
+        return super().draft_label() or self.alias.text().strip()
+
     def retranslate(self) -> None:
         super().retranslate()
         fill_vocabulary_combo(self.kind, vocab.PERSON_KINDS, None)
@@ -519,6 +614,7 @@ class PersonForm(RecordForm):
 
 class WorkingGroupForm(RecordForm):
     record_class = WorkingGroup
+    draft_editor = "working_group"
 
     def build_fields(self) -> None:
         self.name = QLineEdit(self)

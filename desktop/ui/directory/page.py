@@ -304,6 +304,10 @@ class DirectoryList(QWidget):
             )
         else:
             form = form_class(self._profile, detail.record.space_id, detail.record, self)
+        return self.show_form(form)
+
+    def show_form(self, form: RecordForm) -> RecordForm:
+        """Open ``form`` (made here, or for a draft reopened after unlock) over this list."""
         form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         form.saved.connect(self._saved)
         self.form = form

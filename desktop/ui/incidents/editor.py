@@ -1,7 +1,8 @@
 """The incident editor: the event, its acts, sources, evidence, follow-ups and consents.
 
 A dialog over the list, so the list keeps its filters and place, and the lock closes it with the
-other dialogs. Everything is saved in one transaction on the write worker.
+other dialogs. Everything is saved in one transaction on the write worker. Before the lock
+closes it, its fields as typed are kept as a draft (``draft``); ``restore_draft`` puts them back.
 """
 
 from __future__ import annotations
@@ -43,19 +44,31 @@ from desktop.domain.records import (
     IncidentKind,
     IncidentStatus,
     Organization,
+    Person,
+    PersonKind,
     Record,
     Source,
     consent_errors,
+    from_dict,
+    new_id,
+    to_dict,
 )
 from desktop.domain.translation import N_, _, format_moment, format_number, ngettext
 from desktop.domain.validation import FieldError
+from desktop.store.drafts import Draft, DraftStore
 from desktop.store.evidence import EvidenceStore, OpenedEvidence, device_actor
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
 from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, save_bundle
 from desktop.ui.incidents.display import describe_partial, describe_size, vocabulary_label
-from desktop.ui.incidents.fields import CodeChecklist, PartialDateEdit, Party, party_label
+from desktop.ui.incidents.fields import (
+    CodeChecklist,
+    PartialDateEdit,
+    Party,
+    PartyField,
+    party_label,
+)
 from desktop.ui.incidents.fields import VocabularyCombo as Combo
 from desktop.ui.incidents.parts import (
     ActCard,
@@ -144,11 +157,69 @@ class CardList(QWidget, Labelled):
         original = getattr(card, "original", None)
         if isinstance(original, Record):
             self.removed.append(original.id)
+        self._drop(card)
+
+    def _drop(self, card: Card) -> None:
         self.cards.remove(card)
         card.hide()
         card.deleteLater()
         self.empty.setVisible(not self.cards)
         self.changed.emit()
+
+    def clear(self) -> None:
+        """Take every card away without counting any as removed (a draft brings its own)."""
+        for card in list(self.cards):
+            self._drop(card)
+        self.removed = []
+
+
+#: The editor's name in drafts (``Draft.editor``).
+DRAFT_EDITOR = "incident"
+
+
+def _party_state(field: PartyField) -> dict[str, Any]:
+    """A party field as typed: the party chosen (or to create) and the text in the line."""
+    party = field.party
+    return {
+        "text": field.line.text(),
+        "party": None
+        if party is None
+        else {
+            "record_type": party.record_type,
+            "id": party.id,
+            "label": party.label,
+            "new": party.new is not None,
+        },
+    }
+
+
+def _restore_party(field: PartyField, state: Any, space_id: str) -> None:
+    if not isinstance(state, dict):
+        return
+    chosen = state.get("party")
+    party: Party | None = None
+    if isinstance(chosen, dict):
+        record_type, record_id = str(chosen.get("record_type", "person")), str(chosen["id"])
+        label = str(chosen.get("label", ""))
+        new = None
+        if chosen.get("new"):
+            # Same id as before the lock: the person is still created once, on save.
+            new = Person(id=record_id, space_id=space_id, name=label, kind=PersonKind.INDIVIDUAL)
+        party = Party(record_type, record_id, label, new=new)
+    field.choose(party)
+    text = str(state.get("text", ""))
+    if text != field.line.text():
+        field.line.setText(text)  # typed but not yet settled: settles when focus leaves
+
+
+def _text(state: dict[str, Any], key: str) -> str:
+    value = state.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+def _codes(state: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = state.get(key, ())
+    return tuple(str(code) for code in value) if isinstance(value, list | tuple) else ()
 
 
 class IncidentEditor(QDialog, Labelled):
@@ -180,6 +251,9 @@ class IncidentEditor(QDialog, Labelled):
         self.busy = False
         self.imported_here: list[str] = []  # evidence imported before the first save
         self.pending_follow_ups: list[FollowUp] = []
+        #: The id this editor's draft is kept under; a reopened draft keeps its own.
+        self.draft_id = new_id()
+        self.from_draft = False
         self.viewer: EvidenceViewer | None = None
         self.known: dict[str, Party] = {
             record_id: Party(
@@ -680,11 +754,18 @@ class IncidentEditor(QDialog, Labelled):
             self.status_line.setText("")
             return
         removed = self.acts.removed + self.sources.removed
-        store = self.store
+        store, draft_id = self.store, self.draft_id if self.from_draft else None
+        engine = self.profile.engine
+
+        def work(_state: JobState) -> None:
+            save_bundle(store, records, removed)
+            if draft_id is not None:
+                DraftStore(engine).discard(draft_id)  # what it kept is saved now
+
         self._set_busy(True, _("Saving…"))
         run_job(
             self,
-            lambda _state: save_bundle(store, records, removed),
+            work,
             writes=True,
             on_success=lambda _result: self._saved(),
             on_failure=self._failed,
@@ -726,6 +807,195 @@ class IncidentEditor(QDialog, Labelled):
                 button.setToolTip(reason)
             self.save_action.setEnabled(False)
 
+    # --- drafts -------------------------------------------------------------------------------
+
+    def form_state(self) -> dict[str, Any]:
+        """Every field as typed, JSON-ready: nothing parsed or validated, so nothing is lost."""
+        acts = []
+        for card in self.acts.cards:
+            assert isinstance(card, ActCard)
+            acts.append(
+                {
+                    "original": card.original.id if card.original is not None else None,
+                    "victim": _party_state(card.victim),
+                    "act_type": card.act_type.code(),
+                    "start": card.start.text(),
+                    "end": card.end.text(),
+                    "notes": card.notes.toPlainText(),
+                    "involvements": [
+                        {
+                            "perpetrator": _party_state(row.perpetrator),
+                            "perpetrator_type": row.perpetrator_type.code(),
+                            "degree": row.degree.code(),
+                        }
+                        for row in card.involvements
+                    ],
+                }
+            )
+        sources = []
+        for card in self.sources.cards:
+            assert isinstance(card, SourceCard)
+            sources.append(
+                {
+                    "original": card.original.id if card.original is not None else None,
+                    "who": _party_state(card.who),
+                    "source_type": card.source_type.code(),
+                    "reliability": card.reliability.code(),
+                    "reported_on": card.reported_on.text(),
+                    "language": card.language.code(),
+                    "summary": card.summary.toPlainText(),
+                }
+            )
+        return {
+            "event": {
+                "title": self.title.text(),
+                "kind": self.kind.code(),
+                "start": self.start.text(),
+                "end": self.end.text(),
+                "country": self.country.code(),
+                "region": self.region.code(),
+                "place": self.place.text(),
+                "latitude": self.latitude.text(),
+                "longitude": self.longitude.text(),
+                "rights": list(self.rights.codes()),
+                "capture_forms": list(self.capture_forms.codes()),
+                "narrative": self.narrative.toPlainText(),
+                "impact": self.impact.toPlainText(),
+                "status": self.status.code(),
+                "confidentiality": self.confidentiality.code(),
+            },
+            "acts": acts,
+            "sources": sources,
+            "removed_acts": list(self.acts.removed),
+            "removed_sources": list(self.sources.removed),
+            "consents": {
+                person_id: {
+                    "level": row.level.code(),
+                    "recorded_on": row.recorded_on.text(),
+                    "note": row.note.text(),
+                }
+                for person_id, row in self.consent_rows.items()
+            },
+            "pending_follow_ups": [to_dict(entry) for entry in self.pending_follow_ups],
+            "follow_up": {
+                "kind": self.follow_up_kind.code(),
+                "date": self.follow_up_date.text(),
+                "counterpart": self.follow_up_counterpart.text(),
+                "summary": self.follow_up_summary.toPlainText(),
+            },
+            "imported_here": list(self.imported_here),
+            "tab": self.tabs.currentIndex(),
+        }
+
+    def draft(self) -> Draft | None:
+        """What to keep if the lock closes this editor now; None when nothing was changed."""
+        if not self.changed and not self.from_draft:
+            return None
+        typed = self.title.text().strip()
+        return Draft(
+            editor=DRAFT_EDITOR,
+            space_id=self.space_id,
+            record_id=self.incident.id,
+            is_new=self.bundle.is_new,
+            label=typed or ("" if self.bundle.is_new else self.incident.title),
+            state=self.form_state(),
+            id=self.draft_id,
+        )
+
+    def restore_draft(self, draft: Draft) -> None:
+        """Show ``draft``'s fields exactly as they were typed; saving or discarding ends it."""
+        self.draft_id = draft.id
+        self.from_draft = True
+        state = draft.state
+        event = state.get("event")
+        event = event if isinstance(event, dict) else {}
+        blockers = [QSignalBlocker(w) for w in (self.title, self.narrative, self.impact)]
+        self.title.setText(_text(event, "title"))
+        self.kind.set_code(_text(event, "kind"))
+        self.start.setText(_text(event, "start"))
+        self.end.setText(_text(event, "end"))
+        self.country.set_code(_text(event, "country"))
+        self.region.set_parent_code(_text(event, "country"))
+        self.region.set_code(_text(event, "region"))
+        self.place.setText(_text(event, "place"))
+        self.latitude.setText(_text(event, "latitude"))
+        self.longitude.setText(_text(event, "longitude"))
+        self.rights.set_codes(_codes(event, "rights"))
+        self.capture_forms.set_codes(_codes(event, "capture_forms"))
+        self.narrative.setPlainText(_text(event, "narrative"))
+        self.impact.setPlainText(_text(event, "impact"))
+        self.status.set_code(_text(event, "status"))
+        self.confidentiality.set_code(_text(event, "confidentiality"))
+        del blockers
+        self._restore_cards(state)
+        consents = state.get("consents")
+        if isinstance(consents, dict):
+            for person_id, row in self.consent_rows.items():
+                kept = consents.get(person_id)
+                if isinstance(kept, dict):
+                    row.level.set_code(_text(kept, "level"))
+                    row.recorded_on.setText(_text(kept, "recorded_on"))
+                    row.note.setText(_text(kept, "note"))
+        pending = state.get("pending_follow_ups")
+        self.pending_follow_ups = [
+            entry
+            for entry in (from_dict(data) for data in (pending or []) if isinstance(data, dict))
+            if isinstance(entry, FollowUp)
+        ]
+        follow_up = state.get("follow_up")
+        follow_up = follow_up if isinstance(follow_up, dict) else {}
+        self.follow_up_kind.set_code(_text(follow_up, "kind"))
+        self.follow_up_date.setText(_text(follow_up, "date"))
+        self.follow_up_counterpart.setText(_text(follow_up, "counterpart"))
+        self.follow_up_summary.setPlainText(_text(follow_up, "summary"))
+        known = {e.id for e in self.bundle.evidence}
+        self.imported_here = [i for i in _codes(state, "imported_here") if i in known]
+        self._show_timeline()
+        self._show_capture_forms()
+        self._show_consent_warning()
+        tab = state.get("tab")
+        if isinstance(tab, int) and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
+        self.dirty = True  # what is shown differs from what is saved
+
+    def _restore_cards(self, state: dict[str, Any]) -> None:
+        originals: dict[str, Record] = {r.id: r for r in (*self.bundle.acts, *self.bundle.sources)}
+        self.acts.clear()
+        self.sources.clear()
+        for kept in state.get("acts") or []:
+            if not isinstance(kept, dict):
+                continue
+            original = originals.get(str(kept.get("original")))
+            card = self.add_act(original if isinstance(original, Act) else None)
+            _restore_party(card.victim, kept.get("victim"), self.space_id)
+            card.act_type.set_code(_text(kept, "act_type"))
+            card.start.setText(_text(kept, "start"))
+            card.end.setText(_text(kept, "end"))
+            card.notes.setPlainText(_text(kept, "notes"))
+            rows = [r for r in kept.get("involvements") or [] if isinstance(r, dict)]
+            while len(card.involvements) < len(rows):
+                card.add_perpetrator()
+            for extra in card.involvements[len(rows) :]:
+                extra.remove_requested.emit()
+            for row, row_state in zip(card.involvements, rows, strict=False):
+                _restore_party(row.perpetrator, row_state.get("perpetrator"), self.space_id)
+                row.perpetrator_type.set_code(_text(row_state, "perpetrator_type"))
+                row.degree.set_code(_text(row_state, "degree"))
+        for kept in state.get("sources") or []:
+            if not isinstance(kept, dict):
+                continue
+            original = originals.get(str(kept.get("original")))
+            source = self.add_source(original if isinstance(original, Source) else None)
+            _restore_party(source.who, kept.get("who"), self.space_id)
+            source.source_type.set_code(_text(kept, "source_type"))
+            source.reliability.set_code(_text(kept, "reliability"))
+            source.reported_on.setText(_text(kept, "reported_on"))
+            source.language.set_code(_text(kept, "language"))
+            source.summary.setPlainText(_text(kept, "summary"))
+        self.acts.removed = [i for i in _codes(state, "removed_acts") if i in originals]
+        self.sources.removed = [i for i in _codes(state, "removed_sources") if i in originals]
+        self._refresh_consents()
+
     # --- discarding and deleting --------------------------------------------------------------
 
     @property
@@ -744,6 +1014,11 @@ class IncidentEditor(QDialog, Labelled):
         )
 
     def _discard(self) -> None:
+        if self.from_draft and not self.profile.closed:
+            # Discarding a reopened draft is discarding the draft; a lock keeps it instead.
+            engine, draft_id = self.profile.engine, self.draft_id
+            run_job(None, lambda _state: DraftStore(engine).discard(draft_id), writes=True)
+            self.from_draft = False
         if self.imported_here and not self.profile.closed:
             # Files imported into an incident that was never saved must not stay behind.
             doomed, evidence_store = list(self.imported_here), self.evidence_store
@@ -773,10 +1048,17 @@ class IncidentEditor(QDialog, Labelled):
 
     def _delete(self) -> None:
         evidence_store, incident_id = self.evidence_store, self.incident.id
+        engine, draft_id = self.profile.engine, self.draft_id if self.from_draft else None
+
+        def work(_state: JobState) -> None:
+            evidence_store.delete_incident(incident_id)
+            if draft_id is not None:
+                DraftStore(engine).discard(draft_id)
+
         self._set_busy(True, _("Deleting…"))
         run_job(
             self,
-            lambda _state: evidence_store.delete_incident(incident_id),
+            work,
             writes=True,
             on_success=lambda _result: self._deleted(),
             on_failure=self._failed,
