@@ -17,6 +17,7 @@ from desktop.domain.network_records import Material, MaterialFile
 from desktop.store.evidence import media_type_of
 from desktop.store.materials import PDF, FileState, MaterialFileMissing, MaterialStore, OpenedFile
 from desktop.store.profile import Profile
+from desktop.store.sync_state import SpaceAccess, space_access
 
 __all__ = [
     "MaterialFileMissing",
@@ -67,6 +68,8 @@ class OpenedMaterial:
     files: list[FileState]
     opened: OpenedFile | None
     page: int
+    #: This device's right in the material's space: a reader's notes can only be its own.
+    access: SpaceAccess = SpaceAccess.LOCAL
 
 
 def open_material(profile: Profile, material_id: str, file_id: str | None = None) -> OpenedMaterial:
@@ -83,8 +86,9 @@ def open_material(profile: Profile, material_id: str, file_id: str | None = None
         material = store.records.require(material_id)
         assert isinstance(material, Material)
     files = store.file_states(material_id)
+    access = space_access(profile.engine, material.space_id)
     if not files:
-        return OpenedMaterial(material, files, None, 0)
+        return OpenedMaterial(material, files, None, 0, access)
     chosen = next((f for f in files if f.file.id == file_id), files[0])
     opened = store.open(chosen.file.id)
     if store.needs_text(chosen.file):
@@ -92,7 +96,7 @@ def open_material(profile: Profile, material_id: str, file_id: str | None = None
         pages = pdf_pages(opened.data)
         if pages is not None:
             store.index_text(chosen.file, pages)
-    return OpenedMaterial(material, files, opened, store.reading_page(material_id))
+    return OpenedMaterial(material, files, opened, store.reading_page(material_id), access)
 
 
 def index_pending_texts(profile: Profile) -> int:

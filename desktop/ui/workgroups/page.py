@@ -3,6 +3,9 @@
 Materials are sealed into the vault at import and read from memory; all store work runs on workers.
 A material (or the whole group) can be kept offline on this device: sync then brings its files.
 Any other material shows its size and a Download button, which needs a connection.
+Where this device only reads the group's space (or was removed from it), importing and group
+notes are off with the reason: the server would refuse them. Reading, keeping offline,
+downloading, personal notes and reading positions (in "only me") stay.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from desktop.domain.network_records import MATERIAL_TYPES, Material, Note
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
@@ -41,6 +45,7 @@ from desktop.store.materials import FileState, MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
+from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.alerts.forms import (
     LETTER_LANGUAGES,
     fill_codes,
@@ -58,6 +63,7 @@ from desktop.ui.forms import (
 )
 from desktop.ui.incidents.display import describe_size, vocabulary_label
 from desktop.ui.jobs import JobState, run_job
+from desktop.ui.sync.access import read_only_reason
 from desktop.ui.workgroups.files import (
     MaterialFileMissing,
     OpenedMaterial,
@@ -83,6 +89,8 @@ class GroupBundle:
     files: dict[str, list[FileState]] = field(default_factory=dict)
     #: Material and group ids this device keeps offline.
     pins: set[str] = field(default_factory=set)
+    #: This device's right in the group's space: a reader imports nothing, notes only for itself.
+    access: SpaceAccess = SpaceAccess.LOCAL
 
     def pinned(self, material: Material) -> bool:
         return material.id in self.pins or self.group.id in self.pins
@@ -91,7 +99,11 @@ class GroupBundle:
         return [f for f in self.files.get(material.id, []) if not f.held]
 
 
-def load_group(materials: MaterialStore, group_id: str) -> GroupBundle:
+def load_group(
+    materials: MaterialStore, group_id: str, engine: Engine | None = None
+) -> GroupBundle:
+    """The group, its members, materials, notes and files; with ``engine`` (the profile's),
+    this device's right in the group's space too."""
     store = materials.records
     group = store.require(group_id)
     assert isinstance(group, WorkingGroup)
@@ -107,6 +119,8 @@ def load_group(materials: MaterialStore, group_id: str) -> GroupBundle:
     bundle.notes = [n for n in store.children(group_id, "note") if isinstance(n, Note)]
     bundle.files = {m.id: materials.file_states(m.id) for m in bundle.materials}
     bundle.pins = materials.pinned_ids()
+    if engine is not None:
+        bundle.access = space_access(engine, group.space_id)
     return bundle
 
 
@@ -150,6 +164,12 @@ class NotesPanel(QWidget):
         self.personal = QCheckBox(self)
         self.add_button = QPushButton(self)
         self.add_button.clicked.connect(self._add)
+        #: Why notes can only be personal here, or None when shared notes are offered.
+        self.reason: str | None = None
+        self.only_personal = QLabel(self)
+        self.only_personal.setProperty("role", "hint")
+        self.only_personal.setWordWrap(True)
+        self.only_personal.hide()
         row = QHBoxLayout()
         row.addWidget(self.personal)
         row.addStretch(1)
@@ -159,7 +179,17 @@ class NotesPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.text)
         layout.addLayout(row)
+        layout.addWidget(self.only_personal)
         self.retranslate()
+
+    def set_read_only(self, reason: str | None) -> None:
+        """Where the space is read-only, a note can still be the person's own ("only me")."""
+        self.reason = reason
+        if reason is not None:
+            self.personal.setChecked(True)
+        self.personal.setEnabled(reason is None)
+        self.personal.setToolTip(reason or "")
+        self.only_personal.setVisible(reason is not None)
 
     def show_notes(self, notes: list[Note], only_me: str) -> None:
         self.list.clear()
@@ -174,6 +204,9 @@ class NotesPanel(QWidget):
         self.text.setPlaceholderText(_("Write a note…"))
         self.personal.setText(_("Only for me"))
         self.add_button.setText(_("Add note"))
+        self.only_personal.setText(
+            _("Notes you add here are only for you: you cannot write in this group's space.")
+        )
 
 
 class MaterialDialog(QDialog):
@@ -203,6 +236,7 @@ class MaterialDialog(QDialog):
         self.reader = MaterialReader(found.opened, found.page, self)
         self.notes = NotesPanel(self)
         self.notes.add_requested.connect(self._add_note)
+        self.notes.set_read_only(read_only_reason(found.access))
         self.message = MessageLabel(self)
         # A material of several files: the reader shows one, chosen here.
         self.file_choice = QComboBox(self)
@@ -262,6 +296,9 @@ class MaterialDialog(QDialog):
         self.message.say(failure_message(error))
 
     def _add_note(self, body: str, personal: bool) -> None:
+        if not personal and self.notes.reason is not None:
+            self.message.say(self.notes.reason)
+            return
         store, material = self.store, self.material
         page = self.reader.page if self.reader.document is not None else None
 
@@ -323,6 +360,11 @@ class GroupView(QWidget):
         self.matches: list[str] | None = None
 
         self.title = heading(self)
+        self.read_only = QLabel(self)
+        self.read_only.setObjectName("readOnlyNotice")
+        self.read_only.setProperty("role", "hint")
+        self.read_only.setWordWrap(True)
+        self.read_only.hide()
         self.description = paragraph(self)
         self.members_box = QGroupBox(self)
         self.members = QListWidget(self.members_box)
@@ -382,6 +424,7 @@ class GroupView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
+        layout.addWidget(self.read_only)
         layout.addWidget(self.description)
         layout.addWidget(self.members_box)
         layout.addWidget(self.materials_box, 2)
@@ -391,10 +434,11 @@ class GroupView(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        materials, group_id = self.materials_store, self.group_id
+        materials, group_id, engine = self.materials_store, self.group_id, self.profile.engine
 
         def read(_state: JobState) -> tuple[GroupBundle, str]:
-            return load_group(materials, group_id), local_spaces(materials.records).only_me.id
+            bundle = load_group(materials, group_id, engine)
+            return bundle, local_spaces(materials.records).only_me.id
 
         run_job(self, read, on_success=self._show, on_failure=self._failed)
 
@@ -440,6 +484,25 @@ class GroupView(QWidget):
         self.keep_group.setChecked(self.group_id in self.bundle.pins)
         self.notes.show_notes(self.bundle.notes, self.only_me)
         self._show_current()
+        self._apply_access()
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing can be added to this group's space here, or None when it can."""
+        return None if self.bundle is None else read_only_reason(self.bundle.access)
+
+    def _apply_access(self) -> None:
+        """Importing and group notes off, with the reason, where this device only reads.
+
+        Reading, keeping offline and downloading only read; personal notes go to "only me".
+        """
+        reason = self.reason
+        self.read_only.setText(reason or "")
+        self.read_only.setVisible(reason is not None)
+        for widget in (self.new_title, self.new_type, self.new_language, self.import_button):
+            widget.setEnabled(reason is None)
+            widget.setToolTip(reason or "")
+        self.notes.set_read_only(reason)
 
     def current_material(self) -> Material | None:
         item = self.materials.currentItem()
@@ -491,6 +554,10 @@ class GroupView(QWidget):
     def import_path(self, path: Path) -> None:
         """Seal the file at ``path`` into the vault as a new material of this group."""
         if self.bundle is None:
+            return
+        reason = self.reason
+        if reason is not None:
+            self.message.say(reason)
             return
         material = Material(
             space_id=self.bundle.group.space_id,
@@ -671,6 +738,10 @@ class GroupView(QWidget):
     def _add_note(self, body: str, personal: bool) -> None:
         store, group_id = self.store, self.group_id
         if self.bundle is None:
+            return
+        reason = self.reason
+        if reason is not None and not personal:
+            self.message.say(reason)
             return
         group_space = self.bundle.group.space_id
 
