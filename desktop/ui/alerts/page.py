@@ -378,7 +378,6 @@ class AlertDetail(QWidget):
                     action=isolated(action.summary),
                 )
             )
-        self.sign_button.setEnabled(bool(bundle.organizations))
         self._apply_access()
 
     @property
@@ -391,8 +390,6 @@ class AlertDetail(QWidget):
         reason = self.reason
         self.read_only.setText(reason or "")
         self.read_only.setVisible(reason is not None)
-        if reason is None:
-            return
         for widget in (
             self.status,
             self.status_button,
@@ -407,8 +404,10 @@ class AlertDetail(QWidget):
             self.action_by,
             self.action_button,
         ):
-            widget.setEnabled(False)
-            widget.setToolTip(reason)
+            widget.setEnabled(reason is None)
+            widget.setToolTip(reason or "")
+        if reason is None and self.bundle is not None:
+            self.sign_button.setEnabled(bool(self.bundle.organizations))
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -550,6 +549,8 @@ class AlertsPage(QWidget):
         self.store = RecordStore(profile.engine)
         self.form: AlertForm | None = None
         self.detail: AlertDetail | None = None
+        #: What the last look for writable spaces found (the button's reason is retranslated).
+        self.new_choices: NewAlertChoices | None = None
 
         self.heading = heading(self)
         self.count_label = QLabel(self)
@@ -609,7 +610,9 @@ class AlertsPage(QWidget):
         )
 
     def _offer_new_alerts(self, choices: NewAlertChoices) -> None:
-        """ "New alert" on when a new alert has somewhere to go; if not, the button says why."""
+        """Whether "New alert" is offered: only when a new alert has somewhere to go; if not,
+        the button says why."""
+        self.new_choices = choices
         reason = None if choices.spaces else read_only_reason(choices.network_access)
         self.new_button.setEnabled(reason is None)
         self.new_button.setToolTip(reason or "")
@@ -702,6 +705,8 @@ class AlertsPage(QWidget):
         self.model.retranslate()
         if self.model.total is not None:
             self._counted(self.model.total)
+        if self.new_choices is not None:
+            self._offer_new_alerts(self.new_choices)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

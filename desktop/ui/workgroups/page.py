@@ -164,8 +164,8 @@ class NotesPanel(QWidget):
         self.personal = QCheckBox(self)
         self.add_button = QPushButton(self)
         self.add_button.clicked.connect(self._add)
-        #: Why notes can only be personal here, or None when shared notes are offered.
-        self.reason: str | None = None
+        #: This device's right in the space notes would be shared in.
+        self.access = SpaceAccess.LOCAL
         self.only_personal = QLabel(self)
         self.only_personal.setProperty("role", "hint")
         self.only_personal.setWordWrap(True)
@@ -182,9 +182,15 @@ class NotesPanel(QWidget):
         layout.addWidget(self.only_personal)
         self.retranslate()
 
-    def set_read_only(self, reason: str | None) -> None:
+    @property
+    def reason(self) -> str | None:
+        """Why notes can only be personal here, or None when shared notes are offered."""
+        return read_only_reason(self.access)
+
+    def set_access(self, access: SpaceAccess) -> None:
         """Where the space is read-only, a note can still be the person's own ("only me")."""
-        self.reason = reason
+        self.access = access
+        reason = self.reason
         if reason is not None:
             self.personal.setChecked(True)
         self.personal.setEnabled(reason is None)
@@ -207,6 +213,12 @@ class NotesPanel(QWidget):
         self.only_personal.setText(
             _("Notes you add here are only for you: you cannot write in this group's space.")
         )
+        self.personal.setToolTip(self.reason or "")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
 
 class MaterialDialog(QDialog):
@@ -236,7 +248,7 @@ class MaterialDialog(QDialog):
         self.reader = MaterialReader(found.opened, found.page, self)
         self.notes = NotesPanel(self)
         self.notes.add_requested.connect(self._add_note)
-        self.notes.set_read_only(read_only_reason(found.access))
+        self.notes.set_access(found.access)
         self.message = MessageLabel(self)
         # A material of several files: the reader shows one, chosen here.
         self.file_choice = QComboBox(self)
@@ -502,7 +514,7 @@ class GroupView(QWidget):
         for widget in (self.new_title, self.new_type, self.new_language, self.import_button):
             widget.setEnabled(reason is None)
             widget.setToolTip(reason or "")
-        self.notes.set_read_only(reason)
+        self.notes.set_access(self.bundle.access if self.bundle is not None else SpaceAccess.LOCAL)
 
     def current_material(self) -> Material | None:
         item = self.materials.currentItem()

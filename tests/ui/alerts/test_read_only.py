@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from desktop.domain.dates import PartialDate
 from desktop.domain.network_records import Alert, AlertStatus
 from desktop.domain.records import Organization, Person, Space, SpaceKind
+from desktop.domain.translation import set_language
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
@@ -179,6 +180,13 @@ def test_no_writable_space_means_no_new_alert_and_the_reason(reader: Profile, qt
     qtbot.waitUntil(lambda: page.message.isVisible(), timeout=WAIT)
     assert "reader" in page.message.text()
     assert page.form is None
+
+    set_language("fr")  # the reason follows the interface's language
+    try:
+        page.retranslate()
+        assert page.new_button.toolTip().startswith("Vous êtes lecteur dans cet espace")
+    finally:
+        set_language("en")
 
 
 def test_a_removed_member_is_told_its_changes_would_reach_nobody(

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.domain.network_records import Material, Note, ReadingPosition
 from desktop.domain.records import SpaceKind, WorkingGroup
+from desktop.domain.translation import set_language
 from desktop.store.materials import MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
@@ -154,3 +155,13 @@ def test_a_removed_member_is_told_its_changes_would_reach_nobody(
     assert not view.import_button.isEnabled()
     assert view.notes.personal.isChecked() and not view.notes.personal.isEnabled()
     assert view.keep_group.isEnabled()  # keeping offline is reading
+
+    set_language("es")  # the reason follows the interface's language
+    try:
+        view.retranslate()
+        view.notes.retranslate()
+        assert view.read_only.text().startswith("Ya no es miembro de este espacio")
+        assert view.notes.personal.toolTip() == view.read_only.text()
+        assert view.notes.only_personal.text().startswith("Las notas que añada aquí")
+    finally:
+        set_language("en")
