@@ -1,22 +1,28 @@
 """Minga's main window: the gate (create or unlock) while locked, the workspace while unlocked.
 
 It owns the session: the lock action and shortcut, auto-lock, and the dialogs that need a profile.
+At lock it keeps each open editor's unsaved fields as a draft in the profile; after unlock it
+offers to reopen them.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
+    QDialogButtonBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLayout,
     QMainWindow,
+    QPushButton,
     QScrollArea,
     QStackedWidget,
     QToolBar,
@@ -24,11 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.domain.records import Evidence, Incident
 from desktop.domain.translation import _, current_language, set_language
-from desktop.store.profile import KdfParameters, profile_exists
+from desktop.store.drafts import Draft, DraftStore
+from desktop.store.profile import KdfParameters, Profile, profile_exists
+from desktop.store.records import RecordStore
 from desktop.ui import APP_NAME
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
+from desktop.ui.forms import hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
 from desktop.ui.session import OpenedProfile, Session
@@ -38,10 +48,94 @@ from desktop.ui.unlock import UnlockScreen
 from desktop.ui.workspace import Workspace
 
 if TYPE_CHECKING:
+    from desktop.ui.incidents.bundle import IncidentBundle
     from desktop.ui.sync.scheduler import SyncScheduler
+
+log = logging.getLogger(__name__)
 
 #: The lock shortcut: one keystroke, the same on every screen of the unlocked window.
 LOCK_SHORTCUT = QKeySequence("Ctrl+L")
+#: Editors of directory records, by ``Draft.editor``.
+DIRECTORY_EDITORS = ("organization", "person", "working_group")
+
+
+def describe_draft(draft: Draft) -> str:
+    """What was being edited, for the offer to reopen it (the name is what was typed)."""
+    name = draft.label
+    if draft.editor == "incident":
+        return _("the incident “{name}”").format(name=name) if name else _("a new incident")
+    if draft.editor == "organization":
+        return _("the organization “{name}”").format(name=name) if name else _("a new organization")
+    if draft.editor == "person":
+        return (
+            _("the person or group “{name}”").format(name=name)
+            if name
+            else _("a new person or group")
+        )
+    return _("the working group “{name}”").format(name=name) if name else _("a new working group")
+
+
+class DraftOffer(QDialog):
+    """ "You were editing … when Minga locked. Reopen it?": Reopen or Discard.
+
+    Closing it otherwise (Esc) keeps the draft for the next unlock: nothing typed is lost by
+    a dismissed question.
+
+    Signals:
+        reopen(object): reopen this :class:`Draft`.
+        discard(object): delete this :class:`Draft`.
+    """
+
+    reopen = Signal(object)
+    discard = Signal(object)
+
+    def __init__(self, draft: Draft, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("draftOffer")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.draft = draft
+        self.question = QLabel(self)
+        self.question.setWordWrap(True)
+        self.question.setTextFormat(Qt.TextFormat.PlainText)  # the name is what someone typed
+        self.buttons = QDialogButtonBox(self)
+        self.reopen_button = QPushButton(self)
+        self.reopen_button.setObjectName("reopenDraft")
+        self.reopen_button.setDefault(True)
+        self.discard_button = QPushButton(self)
+        self.discard_button.setObjectName("discardDraft")
+        self.buttons.addButton(self.reopen_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(self.discard_button, QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.reopen_button.clicked.connect(self._reopen)
+        self.discard_button.clicked.connect(self._discard)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.question)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        hold_window_size_hints(self, 460)
+
+    def _reopen(self) -> None:
+        self.reopen.emit(self.draft)
+        self.accept()
+
+    def _discard(self) -> None:
+        self.discard.emit(self.draft)
+        self.accept()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Unsaved changes — Minga"))
+        self.question.setText(
+            _("You were editing {what} when Minga locked. Reopen it?").format(
+                what=describe_draft(self.draft)
+            )
+        )
+        self.reopen_button.setText(_("Reopen"))
+        self.discard_button.setText(_("Discard"))
+        self.discard_button.setToolTip(_("Delete what was typed and not saved"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
 
 class GateScreen(QWidget):
@@ -138,12 +232,16 @@ class MainWindow(QMainWindow):
         self.folder = folder
         self._kdf = kdf  # tests pass the floor parameters; a real profile calibrates its own
         self.session = Session(self)
+        self.session.locking.connect(self._keep_drafts)
         self.session.locked.connect(self._show_locked)
         self.gate: GateScreen | None = None
         self.workspace: Workspace | None = None
         self.sync: SyncScheduler | None = None
         # Chosen on the gate before unlocking; wins over the profile's stored language.
         self._language_chosen_at_gate: str | None = None
+        #: Drafts found at unlock and not yet offered; the offer on screen, if any.
+        self._drafts_to_offer: list[Draft] = []
+        self.draft_offer: DraftOffer | None = None
 
         self.screens = QStackedWidget(self)
         self.setCentralWidget(self.screens)
@@ -169,6 +267,11 @@ class MainWindow(QMainWindow):
         # Shortcuts work only for actions in a visible widget: the window itself always is.
         for action in (self.lock_action, self.settings_action, self.quit_action):
             self.addAction(action)
+        # Dialogs opened by pages (the incident editor, directory forms) are modal and block
+        # the window's shortcuts: each gets the lock action as it is shown (eventFilter).
+        application = QApplication.instance()
+        if application is not None:
+            application.installEventFilter(self)
 
         self.toolbar = QToolBar(self)
         self.toolbar.setObjectName("mainToolbar")
@@ -231,6 +334,36 @@ class MainWindow(QMainWindow):
         self._language_chosen_at_gate = code
         set_language(code)
 
+    def _keep_drafts(self, profile: Profile) -> None:
+        """Queue every open editor's unsaved fields as drafts, before the lock closes the store.
+
+        Runs from ``Session.lock`` before it waits for queued writes, so the drafts land while
+        the engine is still open. Never raises: a lock must happen whatever a draft does.
+        """
+        self._drafts_to_offer = []
+        try:
+            drafts: list[Draft] = []
+            for dialog in self.findChildren(QDialog):
+                keep = getattr(dialog, "draft", None)
+                # A closed editor waiting for deletion is not open: what it held was saved or
+                # discarded on purpose.
+                if dialog.isVisible() and callable(keep):
+                    draft = keep()
+                    if isinstance(draft, Draft):
+                        drafts.append(draft)
+            if not drafts:
+                return
+            engine = profile.engine
+            run_job(
+                None,
+                lambda _state: DraftStore(engine).save_all(drafts),
+                writes=True,
+                # Only the kind of failure: a draft's text never reaches the log.
+                on_failure=lambda error: log.warning("drafts not kept: %s", type(error).__name__),
+            )
+        except Exception as error:
+            log.warning("drafts not kept: %s", type(error).__name__)
+
     def _close_dialogs(self) -> None:
         for dialog in self.findChildren(QDialog):
             dialog.reject()  # they delete themselves on close: nothing of the profile stays
@@ -261,7 +394,138 @@ class MainWindow(QMainWindow):
         self._start_sync(opened)
         self.retranslate()
         self.workspace.navigation.setFocus()
+        self._find_drafts(opened.profile)
         self.unlocked.emit()
+
+    # -- drafts kept at the last lock ---------------------------------------------------------
+
+    def _find_drafts(self, profile: Profile) -> None:
+        engine = profile.engine
+        run_job(
+            self,
+            lambda _state: DraftStore(engine).all(),
+            on_success=self._drafts_found,
+            on_failure=self._draft_failed,
+        )
+
+    def _drafts_found(self, drafts: list[Draft]) -> None:
+        if self.session.profile is None:
+            return
+        self._drafts_to_offer = list(drafts)
+        self._offer_next_draft()
+
+    def _offer_next_draft(self) -> None:
+        self.draft_offer = None
+        if not self._drafts_to_offer or self.session.profile is None:
+            return
+        offer = DraftOffer(self._drafts_to_offer.pop(0), self)
+        offer.reopen.connect(self.reopen_draft)
+        offer.discard.connect(self.discard_draft)
+        # One question at a time; the next comes when this one closes however it closes.
+        offer.finished.connect(lambda _result: self._after_offer(offer))
+        self.draft_offer = offer
+        self._open_dialog(offer)
+
+    def _after_offer(self, offer: DraftOffer) -> None:
+        if self.draft_offer is offer and offer.result() == QDialog.DialogCode.Rejected:
+            self._offer_next_draft()  # dismissed: the draft stays for the next unlock
+
+    def discard_draft(self, draft: Draft) -> None:
+        profile = self.session.profile
+        if profile is not None:
+            engine = profile.engine
+            run_job(
+                self,
+                lambda _state: DraftStore(engine).discard(draft.id),
+                writes=True,
+                on_failure=self._draft_failed,
+            )
+        self._offer_next_draft()
+
+    def reopen_draft(self, draft: Draft) -> None:
+        """Open the editor ``draft`` came from with its fields as they were at the lock.
+
+        The draft stays stored until that editor saves or discards: a lock before then keeps
+        it again, under the same id.
+        """
+        profile, workspace = self.session.profile, self.workspace
+        if profile is None or workspace is None:
+            return
+        engine = profile.engine
+        if draft.editor == "incident":
+            from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, with_access
+
+            def load_incident(_state: JobState) -> IncidentBundle:
+                store, incident_id = RecordStore(engine), draft.record_id or ""
+                if not draft.is_new:
+                    return with_access(load_bundle(store, incident_id), engine)
+                # Never saved: the same id, so evidence imported before the lock stays its own.
+                evidence = [
+                    e for e in store.children(incident_id, "evidence") if isinstance(e, Evidence)
+                ]
+                incident = Incident(id=incident_id, space_id=draft.space_id, title="")
+                return with_access(IncidentBundle(incident, evidence=evidence, is_new=True), engine)
+
+            run_job(
+                self,
+                load_incident,
+                on_success=lambda bundle: self._show_incident_draft(draft, bundle),
+                on_failure=self._draft_failed,
+            )
+        elif draft.editor in DIRECTORY_EDITORS:
+            record_id = draft.record_id
+
+            def load_record(_state: JobState) -> object:
+                if record_id is None:
+                    return None
+                record = RecordStore(engine).get(record_id)
+                if record is None:
+                    raise LookupError(_("the record is no longer on this computer"))
+                return record
+
+            run_job(
+                self,
+                load_record,
+                on_success=lambda record: self._show_directory_draft(draft, record),
+                on_failure=self._draft_failed,
+            )
+        self._offer_next_draft()
+
+    def _show_incident_draft(self, draft: Draft, bundle: IncidentBundle) -> None:
+        workspace = self.workspace
+        if workspace is None or self.session.profile is None:
+            return
+        page = workspace.page("incidents")
+        workspace.show_section("incidents")
+        # The page's own path, so its list follows the save like any editor it opened.
+        page._show_editor(bundle)  # type: ignore[attr-defined]
+        editor = getattr(page, "editor", None)
+        if editor is not None:
+            editor.restore_draft(draft)
+
+    def _show_directory_draft(self, draft: Draft, record: object) -> None:
+        from desktop.domain.records import Record
+        from desktop.ui.directory.forms import FORMS
+        from desktop.ui.directory.page import DirectoryPage
+
+        workspace, profile = self.workspace, self.session.profile
+        if workspace is None or profile is None:
+            return
+        page = workspace.page("directory")
+        if not isinstance(page, DirectoryPage):
+            return
+        workspace.show_section("directory")
+        directory_list = page.show_list(draft.editor)
+        existing = record if isinstance(record, Record) else None
+        form = FORMS[draft.editor](profile, draft.space_id, existing, directory_list)
+        directory_list.show_form(form)
+        form.restore_draft(draft)
+
+    def _draft_failed(self, error: BaseException) -> None:
+        if self.session.profile is not None:
+            self.status.showMessage(
+                _("A draft could not be reopened: {reason}").format(reason=error), 10_000
+            )
 
     def _start_sync(self, opened: OpenedProfile) -> None:
         """One scheduler per unlocked profile; the Sync page and the status bar follow it."""
@@ -355,6 +619,20 @@ class MainWindow(QMainWindow):
             )
         )
         self._open_dialog(dialog)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        shown = event.type() == QEvent.Type.Show
+        if shown and isinstance(watched, QDialog) and self._owns(watched):
+            watched.addAction(self.lock_action)  # adding it twice changes nothing
+        return super().eventFilter(watched, event)
+
+    def _owns(self, dialog: QDialog) -> bool:
+        parent = dialog.parent()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parent()
+        return False
 
     def _open_dialog(self, dialog: QDialog) -> None:
         # A modal dialog blocks the window's shortcuts; the lock must work from inside it too.

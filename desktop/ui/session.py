@@ -1,6 +1,7 @@
 """The open profile of a window and the one way to lock it: idle watch, clipboard, key wipe.
 
-Locking closes the engine and forgets the keys; the window then clears every view.
+Locking first lets views queue what they must keep (editors' drafts), waits for queued writes,
+then closes the engine and forgets the keys; the window then clears every view.
 """
 
 from __future__ import annotations
@@ -157,10 +158,13 @@ class Session(QObject):
 
     Signals:
         started(object): an :class:`OpenedProfile` is now the window's profile.
+        locking(object): the :class:`Profile` is about to close; a write queued now (a draft)
+            still lands in it.
         locked(): the profile was closed and its keys forgotten; views must clear themselves.
     """
 
     started = Signal(object)
+    locking = Signal(object)
     locked = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -202,6 +206,8 @@ class Session(QObject):
             return
         self.idle_watch.stop()
         self.clipboard.clear_if_ours()
+        # Editors queue their drafts now, on the write worker, so the wait below covers them.
+        self.locking.emit(profile)
         # A write already queued (a setting, a record) lands first, so locking loses nothing;
         # bounded, so a stuck write cannot keep the keys in memory.
         if not drain_writes(LOCK_WRITE_GRACE_SECONDS):
