@@ -6,9 +6,11 @@ engine closes, offered after unlocking, and reopened, discarded or removed by sa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.records import Incident, Organization
@@ -20,7 +22,7 @@ from desktop.ui.incidents.editor import ActCard, IncidentEditor
 from desktop.ui.incidents.page import IncidentsPage
 from desktop.ui.jobs import drain_writes
 from desktop.ui.main_window import DraftOffer, MainWindow
-from tests.ui.conftest import unlock_through_screen
+from tests.ui.conftest import show_window, unlock_through_screen
 
 NARRATIVE = "Llegaron de noche.\nوصلوا ليلاً — 40 familias desalojadas"
 
@@ -214,3 +216,26 @@ def test_an_untouched_editor_keeps_no_draft(unlocked: MainWindow, qtbot: QtBot) 
     qtbot.wait(200)  # the drafts are read on a worker: give it the time to find none
     assert unlocked.draft_offer is None
     assert _drafts(unlocked) == []
+
+
+def test_closing_minga_with_an_editor_open_keeps_its_draft(
+    unlocked: MainWindow, qtbot: QtBot, folder: Path
+) -> None:
+    page = _directory(unlocked, qtbot)
+    form = page.lists["working_group"].open_form(None)
+    assert form is not None
+    QTest.keyClicks(form.fields["name"], "Captura corporativa")
+    unlocked.close()  # quitting locks first, and the lock keeps the draft
+    assert not unlocked.is_unlocked
+
+    again = show_window(qtbot, folder)
+    unlock_through_screen(qtbot, again)
+    offer = _offer(again, qtbot)
+    assert "the working group “Captura corporativa”" in offer.question.text()
+    qtbot.mouseClick(offer.reopen_button, Qt.MouseButton.LeftButton)
+    groups = _directory(again, qtbot).lists["working_group"]
+    qtbot.waitUntil(lambda: groups.form is not None and groups.form.isVisible())
+    reopened = groups.form
+    assert reopened is not None
+    name = reopened.fields["name"]
+    assert isinstance(name, QLineEdit) and name.text() == "Captura corporativa"
