@@ -13,13 +13,15 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.records import Incident, Organization
+from desktop.domain.records import Act, Incident, Organization, Person
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.records import RecordQuery, RecordStore
+from desktop.store.spaces import local_spaces
 from desktop.ui.directory import DirectoryPage
 from desktop.ui.directory.forms import OrganizationForm, PersonForm, RecordForm
 from desktop.ui.incidents.editor import ActCard, IncidentEditor
 from desktop.ui.incidents.page import IncidentsPage
+from desktop.ui.incidents.parts import Confirmation
 from desktop.ui.jobs import drain_writes
 from desktop.ui.main_window import DraftOffer, MainWindow
 from tests.ui.conftest import show_window, unlock_through_screen
@@ -239,3 +241,61 @@ def test_closing_minga_with_an_editor_open_keeps_its_draft(
     assert reopened is not None
     name = reopened.fields["name"]
     assert isinstance(name, QLineEdit) and name.text() == "Captura corporativa"
+
+
+def test_a_saved_incident_edited_before_the_lock_reopens_over_its_saved_parts(
+    unlocked: MainWindow, qtbot: QtBot
+) -> None:
+    profile = unlocked.session.profile
+    assert profile is not None
+    store = RecordStore(profile.engine)
+    space_id = local_spaces(store).only_me.id
+    victim = Person(space_id=space_id, name="Rosa Mamani")
+    incident = Incident(space_id=space_id, title="Quema de cultivos", narrative="Antes")
+    act = Act(
+        space_id=space_id,
+        incident_id=incident.id,
+        victim_id=victim.id,
+        act_type="water_cut_off",
+        notes="Quemaron",
+    )
+    store.save_all([victim, incident, act])
+
+    page = _incidents(unlocked)
+    with qtbot.waitSignal(page.editor_opened, timeout=5_000) as opened:
+        page.open_incident(incident.id)
+    editor = opened.args[0]
+    assert isinstance(editor, IncidentEditor)
+    qtbot.waitExposed(editor)
+    editor.narrative.setPlainText("Antes y después")
+    [card] = editor.acts.cards
+    assert isinstance(card, ActCard)
+    card.notes.setPlainText("Quemaron la chacra")
+    # Typed under the timeline, not yet added to it: kept as typed too.
+    editor.follow_up_summary.setPlainText("Lo contó su hija")
+    _lock_with_shortcut(unlocked, qtbot, editor.narrative)
+    unlock_through_screen(qtbot, unlocked)
+
+    offer = _offer(unlocked, qtbot)
+    assert "the incident “Quema de cultivos”" in offer.question.text()
+    page = _incidents(unlocked)
+    with qtbot.waitSignal(page.editor_opened, timeout=5_000) as opened:
+        qtbot.mouseClick(offer.reopen_button, Qt.MouseButton.LeftButton)
+    reopened = opened.args[0]
+    assert isinstance(reopened, IncidentEditor) and not reopened.bundle.is_new
+    assert reopened.narrative.toPlainText() == "Antes y después"
+    [card] = reopened.acts.cards
+    assert isinstance(card, ActCard)
+    assert card.original is not None and card.original.id == act.id  # edits the saved act
+    assert card.victim.party is not None and card.victim.party.id == victim.id
+    assert card.notes.toPlainText() == "Quemaron la chacra"
+    assert reopened.follow_up_summary.toPlainText() == "Lo contó su hija"
+
+    # Discard in the editor: the draft goes, the saved incident stays as it was.
+    reopened.reject()
+    boxes = [b for b in reopened.findChildren(Confirmation) if b.isVisible()]
+    assert boxes, "discarding changes asks first"
+    qtbot.mouseClick(boxes[0].action_button, Qt.MouseButton.LeftButton)
+    assert _drafts(unlocked) == []
+    kept = store.require(incident.id)
+    assert isinstance(kept, Incident) and kept.narrative == "Antes"
