@@ -220,7 +220,9 @@ class LanguageCombo(QComboBox):
             self.addItem(_("Not recorded"), "")
             here = Locale.parse(current_language())
             for language in SOURCE_LANGUAGES:
-                name = Locale.parse(language).get_display_name(here) or language
+                # Named from the current locale's list: Babel has no locale data of its own
+                # for some of these (Aymara), so Locale.parse(language) would raise.
+                name = here.languages.get(language) or language
                 self.addItem(name[:1].upper() + name[1:], language)
             self.set_code(code)
 
