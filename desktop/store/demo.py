@@ -1,9 +1,10 @@
 """A realistic demo network, from seeds in ``resources/demo``, and a bulk generator for benchmarks.
 
 ``python -m desktop.store.demo --profile-dir DIR`` makes a throwaway profile (passphrase printed)
-with the network's organizations, people, working groups and a few hundred incidents in the four
-languages; ``--incidents 100000`` fills it for the benchmarks. Output is the same for the same
-``--seed``, so a benchmark compares like with like.
+with the network's organizations, people, working groups, solidarity alerts (letters, sign-ons,
+referrals, actions), working-group materials sealed in the vault, and a few hundred incidents in
+the four languages; ``--incidents 100000`` fills it for the benchmarks. Output is the same for
+the same ``--seed``, so a benchmark compares like with like.
 """
 
 from __future__ import annotations
@@ -12,14 +13,28 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from desktop.domain.dates import PartialDate
+from desktop.domain.network_records import (
+    Action,
+    Alert,
+    AlertStatus,
+    AlertUrgency,
+    Letter,
+    LetterKind,
+    Material,
+    Note,
+    Referral,
+    ReferralStatus,
+    SignOn,
+)
 from desktop.domain.records import (
     Act,
     Consent,
@@ -38,6 +53,7 @@ from desktop.domain.records import (
     WorkingGroup,
     new_id,
 )
+from desktop.store.materials import MaterialStore
 from desktop.store.profile import KdfParameters, Profile, create_profile
 from desktop.store.records import RecordStore
 
@@ -70,6 +86,10 @@ class DemoNetwork:
     organization_spaces: dict[str, str]  # organization id -> its space id
     organizations: list[tuple[Organization, dict[str, Any]]]
     victims: dict[str, list[str]]  # organization id -> person ids in its space
+    working_groups: dict[str, WorkingGroup] = field(default_factory=dict)  # by name
+
+    def organization(self, acronym: str) -> Organization:
+        return next(o for o, _seed in self.organizations if o.acronym == acronym)
 
 
 def build_network(seeds: dict[str, Any], rng: random.Random) -> tuple[DemoNetwork, list[Record]]:
@@ -87,6 +107,7 @@ def build_network(seeds: dict[str, Any], rng: random.Random) -> tuple[DemoNetwor
         )
         groups.append(group)
         records.append(group)
+        demo.working_groups[group.name] = group
     for seed in seeds["organizations"]:
         organization = Organization(
             space_id=network.id,
@@ -187,6 +208,142 @@ def generate_incidents(
             )
 
 
+def _date(text: str | None) -> PartialDate | None:
+    return PartialDate.parse(text) if text else None
+
+
+def build_alerts(seeds: dict[str, Any], demo: DemoNetwork) -> list[Record]:
+    """The seeds' solidarity alerts, each with its letters, sign-ons, referrals and actions.
+
+    Saved in the network space, as the alert form offers first: that is where a call for
+    collective response reaches every member. The defenders are people in that space too, so
+    every member sees who is threatened (the organizations' own people stay in their spaces).
+    """
+    space = demo.network_space
+    records: list[Record] = []
+    for seed in seeds["alerts"]:
+        reporter = demo.organization(seed["organization"])
+        defenders = [
+            Person(
+                space_id=space,
+                name=defender["name"],
+                occupation=defender["occupation"],
+                country=reporter.country,
+                organization_id=reporter.id,
+            )
+            for defender in seed["defenders"]
+        ]
+        alert = Alert(
+            space_id=space,
+            title=seed["title"],
+            defenders=tuple(p.id for p in defenders),
+            threat_type=seed["threat_type"],
+            occurred_on=_date(seed["occurred_on"]),
+            country=reporter.country,
+            place=seed["place"],
+            urgency=AlertUrgency(seed["urgency"]),
+            requested_actions=seed["requested_actions"],
+            status=AlertStatus(seed["status"]),
+        )
+        records += [*defenders, alert]
+        records += [
+            Letter(
+                space_id=space,
+                alert_id=alert.id,
+                language=letter["language"],
+                kind=LetterKind(letter["kind"]),
+                title=letter["title"],
+                text=letter["text"],
+                drafted_by=letter["drafted_by"],
+            )
+            for letter in seed["letters"]
+        ]
+        records += [
+            SignOn(
+                space_id=space,
+                alert_id=alert.id,
+                organization_id=demo.organization(sign_on["organization"]).id,
+                signed_by=sign_on["signed_by"],
+                signed_on=_date(sign_on["signed_on"]),
+            )
+            for sign_on in seed["sign_ons"]
+        ]
+        records += [
+            Referral(
+                space_id=space,
+                alert_id=alert.id,
+                mechanism=referral["mechanism"],
+                status=ReferralStatus(referral["status"]),
+                submitted_on=_date(referral["submitted_on"]),
+                summary=referral["summary"],
+            )
+            for referral in seed["referrals"]
+        ]
+        records += [
+            Action(
+                space_id=space,
+                alert_id=alert.id,
+                summary=action["summary"],
+                done_by=action["done_by"],
+                occurred_on=_date(action["occurred_on"]),
+            )
+            for action in seed["actions"]
+        ]
+    return records
+
+
+@dataclass(frozen=True)
+class DemoMaterial:
+    """A material to create and the text of its one file."""
+
+    material: Material
+    filename: str
+    text: str
+
+
+def build_materials(
+    seeds: dict[str, Any], demo: DemoNetwork
+) -> tuple[list[DemoMaterial], list[Note]]:
+    """The working groups' materials (with their files' text) and group notes, in the group's
+    space (the network's), as the working-groups screen saves them."""
+    materials = []
+    for seed in seeds["materials"]:
+        group = demo.working_groups[seed["working_group"]]
+        material = Material(
+            space_id=group.space_id,
+            working_group_id=group.id,
+            title=seed["title"],
+            material_type=seed["material_type"],
+            language=seed["language"],
+            objectives=tuple(seed["objectives"]),
+            description=seed["description"],
+            pinned=seed["pinned"],
+        )
+        materials.append(DemoMaterial(material, seed["filename"], seed["text"]))
+    notes = [
+        Note(
+            space_id=demo.working_groups[seed["working_group"]].space_id,
+            working_group_id=demo.working_groups[seed["working_group"]].id,
+            body=seed["body"],
+        )
+        for seed in seeds["group_notes"]
+    ]
+    return materials, notes
+
+
+def import_materials(profile: Profile, materials: list[DemoMaterial]) -> None:
+    """Save each material and seal its file into the vault through the store's import path,
+    as a member importing it would (the file travels to members like any other)."""
+    store = MaterialStore.of(profile)
+    with tempfile.TemporaryDirectory(prefix="minga-demo-") as folder:
+        for demo_material in materials:
+            path = Path(folder) / demo_material.filename
+            path.write_text(demo_material.text, encoding="utf-8")
+            store.records.save(demo_material.material, today=DEMO_TODAY)
+            store.import_file(demo_material.material, path)
+            path.unlink()  # the sealed copy is the only one left
+
+
 def fill_profile(
     profile: Profile, *, incidents: int = 300, seed: int = 7, batch: int = 2000
 ) -> dict[str, int]:
@@ -207,6 +364,15 @@ def fill_profile(
             store.save_all(pending, today=DEMO_TODAY)
             pending = []
     store.save_all(pending, today=DEMO_TODAY)
+    # After the incidents, and drawing nothing from ``rng``: the same seed gives the same
+    # incidents as before alerts and materials were seeded.
+    alerts = build_alerts(seeds, demo)
+    materials, notes = build_materials(seeds, demo)
+    store.save_all([*alerts, *notes], today=DEMO_TODAY)
+    import_materials(profile, materials)
+    for record in [*alerts, *notes, *(m.material for m in materials)]:
+        counts[type(record).__name__] = counts.get(type(record).__name__, 0) + 1
+    counts["MaterialFile"] = len(materials)
     return counts
 
 
