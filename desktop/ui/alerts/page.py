@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -74,6 +74,9 @@ from desktop.ui.sync.access import read_only_reason
 
 #: How many directory entries the choosers offer; a network has far fewer organizations.
 CHOOSER_LIMIT = 2000
+#: The most of the list's width urgency, status, date and country may each take: the title
+#: always keeps at least a fifth (a long urgency wraps or elides rather than squeeze it).
+_OTHER_COLUMN_SHARE = 0.19
 
 
 def alert_spaces(store: RecordStore, engine: Engine | None = None) -> list[SpaceChoice]:
@@ -566,7 +569,16 @@ class AlertsPage(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # The title takes whatever width the other columns leave; they fit their contents
+        # (``_fit_columns``). Left to fit freely, a long urgency ("Inmediata: vida o libertad
+        # en riesgo") took the title's width and its header read ".lert" in Spanish.
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Rows arrive a page at a time after the header was laid out for none: fit again.
+        self.model.rowsInserted.connect(self._fit_columns)
+        self.model.modelReset.connect(self._fit_columns)
+        self.view.installEventFilter(self)
         self.view.activated.connect(self._activated)
         self.view.clicked.connect(self._activated)
         self.side = QStackedWidget(self)
@@ -623,6 +635,20 @@ class AlertsPage(QWidget):
                 count=format_number(total)
             )
         )
+
+    def _fit_columns(self) -> None:
+        """Size every column but the title to its contents, each at most a share of the list's
+        width (longer cells wrap or elide) but never narrower than its header."""
+        header = self.view.horizontalHeader()
+        share = int(self.view.viewport().width() * _OTHER_COLUMN_SHARE)
+        for column in range(1, self.model.columnCount()):
+            wanted = max(self.view.sizeHintForColumn(column), header.sectionSizeHint(column))
+            header.resizeSection(column, max(header.sectionSizeHint(column), min(wanted, share)))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(watched, event)
 
     def _activated(self, index: QModelIndex) -> None:
         alert_id = index.data(ID_ROLE)
@@ -707,6 +733,7 @@ class AlertsPage(QWidget):
             self._counted(self.model.total)
         if self.new_choices is not None:
             self._offer_new_alerts(self.new_choices)
+        self._fit_columns()  # the headers' widths changed with their language
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
