@@ -72,13 +72,13 @@ class RecordRow(StoreBase):
         # acts by type, read from the index alone (the rows carry titles and are ten times
         # larger, and each page read is decrypted).
         Index(
-            "ix_records_type_place",
+            "ix_records_type_dates_place",
             "record_type",
             "deleted",
-            "country",
-            "kind",
             "date_from",
             "date_to",
+            "country",
+            "kind",
         ),
         Index("ix_records_parent_type_label", "parent_id", "record_type", "deleted", "label"),
         Index("ix_records_dirty", "dirty", sqlite_where=text("dirty = 1")),

@@ -23,10 +23,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Dates first: a period is a range of this index, and a country is a range of
+    # ix_records_type_country (few rows to look up).
     op.create_index(
-        "ix_records_type_place",
+        "ix_records_type_dates_place",
         "records",
-        ["record_type", "deleted", "country", "kind", "date_from", "date_to"],
+        ["record_type", "deleted", "date_from", "date_to", "country", "kind"],
     )
     op.create_index(
         "ix_records_parent_type_label", "records", ["parent_id", "record_type", "deleted", "label"]
@@ -35,4 +37,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_records_parent_type_label", table_name="records")
-    op.drop_index("ix_records_type_place", table_name="records")
+    op.drop_index("ix_records_type_dates_place", table_name="records")
