@@ -35,6 +35,7 @@ from desktop.domain.translation import _, current_language, set_language
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import KdfParameters, Profile, profile_exists
 from desktop.store.records import RecordStore
+from desktop.store.sync_state import space_access
 from desktop.ui import APP_NAME
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
@@ -44,6 +45,7 @@ from desktop.ui.language import LanguageSelector
 from desktop.ui.session import OpenedProfile, Session
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.status_bar import Connectivity, SessionStatusBar
+from desktop.ui.sync.access import read_only_reason
 from desktop.ui.unlock import UnlockScreen
 from desktop.ui.workspace import Workspace
 
@@ -475,18 +477,20 @@ class MainWindow(QMainWindow):
         elif draft.editor in DIRECTORY_EDITORS:
             record_id = draft.record_id
 
-            def load_record(_state: JobState) -> object:
+            def load_record(_state: JobState) -> tuple[object, str | None]:
+                # The role may have changed since the lock: a reader's save would be refused.
+                reason = read_only_reason(space_access(engine, draft.space_id))
                 if record_id is None:
-                    return None
+                    return None, reason
                 record = RecordStore(engine).get(record_id)
                 if record is None:
                     raise LookupError(_("the record is no longer on this computer"))
-                return record
+                return record, reason
 
             run_job(
                 self,
                 load_record,
-                on_success=lambda record: self._show_directory_draft(draft, record),
+                on_success=lambda loaded: self._show_directory_draft(draft, *loaded),
                 on_failure=self._draft_failed,
             )
         self._offer_next_draft()
@@ -503,7 +507,7 @@ class MainWindow(QMainWindow):
         if editor is not None:
             editor.restore_draft(draft)
 
-    def _show_directory_draft(self, draft: Draft, record: object) -> None:
+    def _show_directory_draft(self, draft: Draft, record: object, reason: str | None) -> None:
         from desktop.domain.records import Record
         from desktop.ui.directory.forms import FORMS
         from desktop.ui.directory.page import DirectoryPage
@@ -520,6 +524,8 @@ class MainWindow(QMainWindow):
         form = FORMS[draft.editor](profile, draft.space_id, existing, directory_list)
         directory_list.show_form(form)
         form.restore_draft(draft)
+        if reason is not None:
+            form.set_read_only(reason)
 
     def _draft_failed(self, error: BaseException) -> None:
         if self.session.profile is not None:

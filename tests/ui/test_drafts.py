@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.records import Act, Incident, Organization, Person
@@ -24,7 +24,9 @@ from desktop.ui.incidents.page import IncidentsPage
 from desktop.ui.incidents.parts import Confirmation
 from desktop.ui.jobs import drain_writes
 from desktop.ui.main_window import DraftOffer, MainWindow
+from sync.protocol import Role
 from tests.ui.conftest import show_window, unlock_through_screen
+from tests.ui.sync.spaces import member_of_space
 
 NARRATIVE = "Llegaron de noche.\nوصلوا ليلاً — 40 familias desalojadas"
 
@@ -299,3 +301,34 @@ def test_a_saved_incident_edited_before_the_lock_reopens_over_its_saved_parts(
     assert _drafts(unlocked) == []
     kept = store.require(incident.id)
     assert isinstance(kept, Incident) and kept.narrative == "Antes"
+
+
+def test_a_draft_reopened_where_this_device_now_only_reads_cannot_be_saved(
+    unlocked: MainWindow, qtbot: QtBot
+) -> None:
+    profile = unlocked.session.profile
+    assert profile is not None
+    store = RecordStore(profile.engine)
+    # Typed while an editor; by the next unlock an admin has made this device a reader.
+    network = store.save(member_of_space(profile, Role.READER))
+    typed = OrganizationForm(profile, network.id, None)
+    typed.name.setText("Colectivo Tierra Viva")
+    draft = typed.draft()
+    typed.deleteLater()
+    assert draft is not None
+    DraftStore(profile.engine).save(draft)
+
+    _directory(unlocked, qtbot)
+    unlocked.reopen_draft(draft)
+    qtbot.waitUntil(
+        lambda: any(f.isVisible() for f in unlocked.findChildren(OrganizationForm)),
+        timeout=10_000,
+    )
+    [form] = [f for f in unlocked.findChildren(OrganizationForm) if f.isVisible()]
+    assert form.name.text() == "Colectivo Tierra Viva"  # the text is there to read and copy
+    save = form.buttons.button(QDialogButtonBox.StandardButton.Save)
+    assert not save.isEnabled() and "reader" in form.message.text()
+    form.save()  # a shortcut or a stale click stores nothing
+    assert drain_writes(10)
+    assert store.count(RecordQuery("organization")) == 0
+    assert [d.id for d in _drafts(unlocked)] == [draft.id]

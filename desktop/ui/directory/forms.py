@@ -231,6 +231,8 @@ class RecordForm(QDialog):
         self._profile = profile
         self._space_id = space_id
         self.record = record
+        #: Why saving is off (a reader, or no longer a member), or None.
+        self.read_only_reason: str | None = None
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, MessageLabel] = {}
         self._labels: dict[str, tuple[QLabel, str]] = {}
@@ -379,7 +381,18 @@ class RecordForm(QDialog):
             self.from_draft = False
         super().reject()
 
+    def set_read_only(self, reason: str) -> None:
+        """Saving is off: the fields stay readable (and their text copyable), the reason is
+        shown and Save is disabled. A reopened draft whose space this device can no longer
+        write in opens this way, since the server would refuse what it saved."""
+        self.read_only_reason = reason
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+        self.message.say(reason)
+
     def save(self) -> None:
+        if self.read_only_reason is not None:
+            self.message.say(self.read_only_reason)
+            return
         record = self.build()
         errors = record.validate()
         self.show_errors(errors)
