@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, func, insert, select, text
 
-from desktop.domain.records import Evidence, Incident, append_custody
+from desktop.domain.records import Evidence, Incident, Record, append_custody
 from desktop.domain.translation import N_
 from desktop.store.attachments import AttachmentVault, StoredAttachment
 from desktop.store.errors import AttachmentDamaged, ProfileError
@@ -31,6 +33,10 @@ EXPORTED = "exported"
 
 _GENERIC_MEDIA_TYPE = "application/octet-stream"
 
+#: A file's key and stream header (base64) and its sealed chunks' addresses, in order.
+TransferFields = tuple[str, str, tuple[str, ...]]
+R = TypeVar("R", bound=Record)
+
 
 def media_type_of(filename: str) -> str:
     """The media type a file's name suggests; a generic one when nothing is known."""
@@ -46,9 +52,7 @@ def device_actor(profile: Profile) -> str:
     return f"device {profile.profile_id[:8]}"
 
 
-def transfer_fields(
-    vault: AttachmentVault, stored: StoredAttachment
-) -> tuple[str, str, tuple[str, ...]]:
+def transfer_fields(vault: AttachmentVault, stored: StoredAttachment) -> TransferFields:
     """What another member's device needs to fetch and open a file (sealed in its record):
     the file key and stream header (base64) and each sealed chunk's address, in order.
 
@@ -106,38 +110,49 @@ class EvidenceStore:
         actor: str,
         description: str = "",
     ) -> Evidence:
-        """Seal ``path`` into the vault and record it as evidence of ``incident``.
+        """Seal ``path`` into the vault and record it as evidence of ``incident``."""
+
+        def evidence_of(stored: StoredAttachment, transfer: TransferFields) -> Evidence:
+            key, header, chunks = transfer
+            evidence = Evidence(
+                space_id=incident.space_id,
+                incident_id=incident.id,
+                attachment_ref=stored.attachment_id,
+                sha256=stored.sha256,
+                filename=path.name,
+                size=stored.size,
+                media_type=media_type_of(path.name),
+                description=description,
+                attachment_key=key,
+                attachment_header=header,
+                attachment_chunks=chunks,
+            )
+            return append_custody(evidence, actor=actor, action=IMPORTED)
+
+        return self.seal_and_save(path, evidence_of)
+
+    def seal_and_save(
+        self, path: Path, record_of: Callable[[StoredAttachment, TransferFields], R]
+    ) -> R:
+        """Seal ``path`` into the vault and save the record ``record_of`` makes for it.
 
         The order makes every failure leave nothing: the sealed file first, then its key row,
         then the record that points at both; if a later step fails the earlier ones are undone.
+        Evidence and material files both import this way.
         """
         stored = self._vault.import_file(path)
         try:
             self.insert_key(stored)
             try:
-                key, header, chunks = transfer_fields(self._vault, stored)
-                evidence = Evidence(
-                    space_id=incident.space_id,
-                    incident_id=incident.id,
-                    attachment_ref=stored.attachment_id,
-                    sha256=stored.sha256,
-                    filename=path.name,
-                    size=stored.size,
-                    media_type=media_type_of(path.name),
-                    description=description,
-                    attachment_key=key,
-                    attachment_header=header,
-                    attachment_chunks=chunks,
-                )
-                evidence = append_custody(evidence, actor=actor, action=IMPORTED)
-                self.records.save(evidence)
+                record = record_of(stored, transfer_fields(self._vault, stored))
+                self.records.save(record)
             except BaseException:
                 self.delete_key(stored.attachment_id)
                 raise
         except BaseException:
             self._vault.delete(stored)
             raise
-        return evidence
+        return record
 
     def insert_key(self, stored: StoredAttachment) -> None:
         with self._engine.begin() as connection:

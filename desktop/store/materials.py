@@ -22,9 +22,14 @@ from sqlalchemy import Engine, delete, exists, insert, select, text
 from desktop.domain.network_records import Material, MaterialFile, Note, ReadingPosition
 from desktop.domain.records import edit, from_dict, to_dict
 from desktop.domain.translation import N_
-from desktop.store.attachments import AttachmentVault
+from desktop.store.attachments import AttachmentVault, StoredAttachment
 from desktop.store.errors import ProfileError
-from desktop.store.evidence import EvidenceStore, media_type_of, transfer_fields
+from desktop.store.evidence import (
+    EvidenceStore,
+    TransferFields,
+    media_type_of,
+    transfer_fields,
+)
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.schema import (
@@ -73,6 +78,26 @@ class FileState:
         return self.file.size
 
 
+def material_file(
+    material: Material, stored: StoredAttachment, filename: str, transfer: TransferFields
+) -> MaterialFile:
+    """The record of one sealed file of ``material``, with what sync needs to carry it."""
+    key, header, chunks = transfer
+    return MaterialFile(
+        space_id=material.space_id,
+        material_id=material.id,
+        working_group_id=material.working_group_id,
+        attachment_ref=stored.attachment_id,
+        filename=filename,
+        sha256=stored.sha256,
+        size=stored.size,
+        media_type=media_type_of(filename),
+        attachment_key=key,
+        attachment_header=header,
+        attachment_chunks=chunks,
+    )
+
+
 class MaterialStore:
     """Materials of one unlocked profile. Every method runs on a worker, never the UI thread.
 
@@ -99,33 +124,12 @@ class MaterialStore:
         """Seal ``path`` into the vault and record it as a file of ``material``.
 
         ``pages`` is the text of each page of a PDF, read by the caller, indexed here. The
-        order leaves nothing behind on failure: sealed file, key row, then the record.
+        order leaves nothing behind on failure (``EvidenceStore.seal_and_save``).
         """
-        stored = self._vault.import_file(path)
-        try:
-            self._evidence.insert_key(stored)
-            try:
-                key, header, chunks = transfer_fields(self._vault, stored)
-                file = MaterialFile(
-                    space_id=material.space_id,
-                    material_id=material.id,
-                    working_group_id=material.working_group_id,
-                    attachment_ref=stored.attachment_id,
-                    filename=path.name,
-                    sha256=stored.sha256,
-                    size=stored.size,
-                    media_type=media_type_of(path.name),
-                    attachment_key=key,
-                    attachment_header=header,
-                    attachment_chunks=chunks,
-                )
-                self.records.save(file)
-            except BaseException:
-                self._evidence.delete_key(stored.attachment_id)
-                raise
-        except BaseException:
-            self._vault.delete(stored)
-            raise
+
+        file = self._evidence.seal_and_save(
+            path, lambda stored, transfer: material_file(material, stored, path.name, transfer)
+        )
         if pages is not None:
             self.index_text(file, pages)
         return file
@@ -153,22 +157,8 @@ class MaterialStore:
                 if stored is None or not self._vault.path_of(ref).exists():
                     kept.append((ref, name))
                     continue
-                key, header, chunks = transfer_fields(self._vault, stored)
-                files.append(
-                    MaterialFile(
-                        space_id=material.space_id,
-                        material_id=material.id,
-                        working_group_id=material.working_group_id,
-                        attachment_ref=ref,
-                        filename=name,
-                        sha256=stored.sha256,
-                        size=stored.size,
-                        media_type=media_type_of(name),
-                        attachment_key=key,
-                        attachment_header=header,
-                        attachment_chunks=chunks,
-                    )
-                )
+                transfer = transfer_fields(self._vault, stored)
+                files.append(material_file(material, stored, name, transfer))
             if files:
                 # One transaction: the files and the material without their pairs.
                 self.records.save_all([*files, edit(material, attachments=tuple(kept))])
