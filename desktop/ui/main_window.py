@@ -499,13 +499,17 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
         if workspace is None or self.session.profile is None:
             return
+        from desktop.ui.incidents.editor import IncidentEditor
+        from desktop.ui.incidents.page import IncidentsPage
+
         page = workspace.page("incidents")
+        if not isinstance(page, IncidentsPage):
+            return
         workspace.show_section("incidents")
         # The page's own path, so its list follows the save like any editor it opened.
-        page._show_editor(bundle)  # type: ignore[attr-defined]
-        editor = getattr(page, "editor", None)
-        if editor is not None:
-            editor.restore_draft(draft)
+        page.show_editor(bundle)
+        if isinstance(page.editor, IncidentEditor):
+            page.editor.restore_draft(draft)
 
     def _show_directory_draft(self, draft: Draft, record: object, reason: str | None) -> None:
         from desktop.domain.records import Record

@@ -231,7 +231,7 @@ class IncidentsPage(QWidget):
         run_job(
             self,
             lambda _state: with_access(load_bundle(store, incident_id), engine),
-            on_success=self._show_editor,
+            on_success=self.show_editor,
             on_failure=self._open_failed,
         )
 
@@ -245,7 +245,7 @@ class IncidentsPage(QWidget):
             self,
             lambda _state: with_access(new_bundle(store, engine), engine),
             writes=True,
-            on_success=self._show_editor,
+            on_success=self.show_editor,
             on_failure=self._open_failed,
         )
 
@@ -261,7 +261,7 @@ class IncidentsPage(QWidget):
         if not self.profile.closed:
             self.message.say(failure_message(error))
 
-    def _show_editor(self, bundle: IncidentBundle) -> None:
+    def show_editor(self, bundle: IncidentBundle) -> None:
         from desktop.ui.incidents.editor import IncidentEditor  # the editor is heavy; load late
 
         self._opening = False
