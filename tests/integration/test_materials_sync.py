@@ -18,10 +18,10 @@ from desktop.store.materials import MaterialFileMissing, MaterialStore
 from desktop.ui.sync.link import SyncLink
 from desktop.ui.workgroups.files import import_material_file, open_material
 from sync.client.transport import Offline
+from tests.helpers.pdf import make_pdf
 from tests.helpers.profiles import files_containing
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import make_with_files
-from tests.ui.workgroups.conftest import make_pdf
 
 CANARY = "CANARYxPDFxTEXTx5521"
 

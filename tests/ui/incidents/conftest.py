@@ -18,6 +18,7 @@ from desktop.store.profile import Profile
 from desktop.ui.incidents.editor import IncidentEditor
 from desktop.ui.incidents.page import IncidentsPage
 from desktop.ui.incidents.parts import Confirmation
+from tests.helpers import pdf
 from tests.helpers.profiles import new_profile
 
 
@@ -78,27 +79,4 @@ def make_png(path: Path) -> Path:
 
 def make_pdf(path: Path, text: str) -> Path:
     """A one-page PDF whose text stream holds ``text`` uncompressed, so its bytes show it."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    path.write_bytes(bytes(out))
-    return path
+    return pdf.make_pdf(path, [text])
