@@ -21,10 +21,39 @@ if TYPE_CHECKING:
 log = logging.getLogger("desktop.main")
 
 
+#: Qt's own command-line options (QApplication/QGuiApplication), which the app passes on to Qt;
+#: those in the first set take a value.
+QT_OPTIONS_WITH_VALUE = frozenset(
+    {
+        "-platform",
+        "-platformpluginpath",
+        "-platformtheme",
+        "-plugin",
+        "-style",
+        "-stylesheet",
+        "-qwindowgeometry",
+        "-qwindowtitle",
+        "-qwindowicon",
+        "-session",
+        "-display",
+        "-geometry",
+    }
+)
+QT_FLAGS = frozenset({"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync"})
+
+
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """The app's options; anything else but Qt's own options is refused with the usage (exit 2)."""
+    from desktop.commands import command_names
+
     parser = argparse.ArgumentParser(
         prog="minga",
         description=_("Minga: the rights network's encrypted, offline-first workspace."),
+        epilog=_("Commands: {commands}. See 'minga COMMAND --help'.").format(
+            commands=", ".join(command_names())
+        )
+        if command_names()
+        else None,
     )
     parser.add_argument(
         "--profile-dir",
@@ -37,7 +66,20 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         choices=LANGUAGES,
         help=_("the interface language to start in"),
     )
-    return parser.parse_known_args(list(argv))[0]
+    options, rest = parser.parse_known_args(list(argv))
+    unknown: list[str] = []
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        if word in QT_OPTIONS_WITH_VALUE:
+            index += 2
+            continue
+        if word not in QT_FLAGS:
+            unknown.append(word)
+        index += 1
+    if unknown:
+        parser.error(_("unknown command or option: {words}").format(words=" ".join(unknown)))
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.selftest import run_self_test
 
         return run_self_test(Path(arguments[2]))
+    from desktop.commands import is_command, run_command
+
+    if is_command(arguments[1:]):
+        return run_command(arguments[1:])
     # Minga's own events at INFO; libraries (Alembic is chatty) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("desktop").setLevel(logging.INFO)

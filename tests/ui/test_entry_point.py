@@ -24,6 +24,26 @@ def test_the_flags_are_read() -> None:
     assert parse_arguments([]).profile_dir is None
 
 
+def test_an_unknown_command_or_option_is_refused_with_the_usage() -> None:
+    """`minga backup` once started the app silently; a script must hear that a word is unknown."""
+    for words in (["no-such-command"], ["--no-such-option"], ["--profile-dir", "/x", "extra"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "desktop", *words],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "LANG": "C.UTF-8"},
+        )
+        assert done.returncode == 2, (words, done.stderr)
+        assert "usage: minga" in done.stderr and words[-1] in done.stderr
+
+
+def test_qt_options_still_reach_qt() -> None:
+    options = parse_arguments(["-platform", "offscreen", "-reverse", "--language", "fr"])
+    assert options.language == "fr"
+
+
 def test_help_answers_without_opening_a_window() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "desktop", "--help"],

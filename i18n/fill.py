@@ -1,0 +1,62 @@
+"""Write translations into the catalogues: ``python i18n/fill.py FILE.json`` after ``make i18n``.
+
+FILE.json maps a msgid (or ``"context\\u0004msgid"``) to ``{"es": …, "fr": …, "ar": …}``; a
+plural entry gives a list per language (2 forms for es/fr, 6 for ar). Entries are matched
+exactly; an msgid the catalogue lacks is reported, so a typo is not silently dropped. The
+English catalogue is filled with the msgid itself. Then run ``make i18n`` again to compile.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+I18N = Path(__file__).resolve().parent
+
+
+def _key(raw: str) -> tuple[str, str | None]:
+    context, _sep, msgid = raw.rpartition("\u0004")
+    return msgid, (context or None)
+
+
+def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
+    missing: list[str] = []
+    for language in ("en", "es", "fr", "ar"):
+        path = I18N / language / "LC_MESSAGES" / "minga.po"
+        with path.open("rb") as handle:
+            catalogue = read_po(handle, locale=language)
+        for raw, translations in entries.items():
+            msgid, context = _key(raw)
+            message = next(
+                (m for m in catalogue if m.context == context
+                 and (m.id == msgid or (isinstance(m.id, tuple) and m.id[0] == msgid))),
+                None,
+            )
+            if message is None:
+                if language == "en":
+                    missing.append(raw)
+                continue
+            if language == "en":
+                message.string = message.id if isinstance(message.id, str) else tuple(
+                    message.id[0] if i == 0 else message.id[1]
+                    for i in range(catalogue.num_plurals)
+                )
+                continue
+            text = translations.get(language)
+            if text is None:
+                continue
+            message.string = tuple(text) if isinstance(text, list) else text
+            message.flags.discard("fuzzy")
+        with path.open("wb") as handle:
+            write_po(handle, catalogue, width=0, sort_output=True, omit_header=False,
+                     include_previous=False)
+    return missing
+
+
+if __name__ == "__main__":
+    data = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    for raw in fill(data):
+        print(f"not in the catalogues: {raw!r}", file=sys.stderr)
