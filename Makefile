@@ -39,6 +39,9 @@ i18n: $(STAMP)
 	$(VENV)/bin/pybabel -q extract -F i18n/babel.cfg -k N_ -k ngettext:1,2 -k pgettext:1c,2 \
 	  --project=Minga --copyright-holder="Minga contributors" --no-location --sort-output \
 	  -o i18n/messages.pot desktop sync
+	@# A fixed creation date: otherwise every extraction rewrites a header line in five files and
+	@# two branches that both added strings conflict on it.
+	@sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: 2026-01-01 00:00+0000\\n"/' i18n/messages.pot
 	@for l in en $(LANGS); do \
 	  if [ -f i18n/$$l/LC_MESSAGES/minga.po ]; then \
 	    $(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i i18n/messages.pot -d i18n -D minga -l $$l; \
