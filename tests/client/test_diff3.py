@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,3 +113,142 @@ def test_edits_separated_by_an_unchanged_line_both_land(size: int, data: st.Data
     expected = [*mine_before, anchor, *theirs_after]
     assert merge_line_lists(base, mine, theirs) == expected
     assert merge_line_lists(base, theirs, mine) == expected
+
+
+# --- meaning, and the same answers as `git merge-file` ------------------------------------------
+
+WITNESS = ["Testimony of M.\n", "\n", "She saw the police arrive.\n", "\n"]
+ADDRESS = ["She lives at Calle 5, house 12.\n", "\n"]
+CLOSING = ["Her brother was taken at 3 am.\n", "\n", "Referred to the rapporteur.\n"]
+
+
+def test_a_paragraph_moved_to_two_places_is_a_conflict_not_a_copy() -> None:
+    base = "".join(WITNESS + ADDRESS + CLOSING)
+    to_top = "".join(ADDRESS + WITNESS + CLOSING)
+    to_end = "".join(WITNESS + CLOSING + ["\n"] + ADDRESS[:1])
+    assert merge_lines(base, to_top, to_end) is None
+    assert merge_lines(base, to_end, to_top) is None
+
+
+def test_a_paragraph_deleted_on_one_side_and_moved_on_the_other_never_comes_back() -> None:
+    base = "".join(WITNESS + ADDRESS + CLOSING)
+    deleted = "".join(WITNESS + CLOSING)  # removed for her safety
+    moved = "".join(ADDRESS + WITNESS + CLOSING)
+    for merged in (merge_lines(base, deleted, moved), merge_lines(base, moved, deleted)):
+        assert merged is None or "Calle 5" not in merged
+
+
+def test_a_deletion_next_to_an_edit_stays_deleted() -> None:
+    base = "".join(WITNESS + ADDRESS + CLOSING)
+    deleted = "".join(WITNESS + CLOSING)
+    edited = base.replace("Testimony of M.", "Testimony of M., 4 May")
+    assert merge_lines(base, deleted, edited) == deleted.replace("of M.", "of M., 4 May")
+
+
+def test_repeated_blank_lines_do_not_misplace_or_drop_an_edit() -> None:
+    # Both sides removed one of three blank lines; one also added a line at the top and a
+    # separator below "b". difflib's matcher removed two blank lines here.
+    base, mine = "a\n--\n\n\n\nb\na\na\n", "a\n--\n\n\nb\na\na\n"
+    theirs = "X\na\n--\n\n\nb\n--\na\na\n"
+    assert merge_lines(base, mine, theirs) == "X\na\n--\n\n\nb\n--\na\na\n"
+    # An insertion between two of many identical separators lands where it was made.
+    base = "A\n---\n\nB\n---\n\nC\n---\n\nD\n"
+    mine = base.replace("B\n", "B\nB2\n")
+    assert merge_lines(base, mine, base + "E\n") == mine + "E\n"
+
+
+SENTENCES = {
+    "en": ["Forty families were evicted ({n}).", "No court order was shown ({n})."],
+    "es": ["La policía llegó a las {n}.", "Los vecinos grabaron el desalojo ({n})."],
+    "fr": ["Le témoin a vu {n} camions.", "Les maisons ont été détruites ({n})."],
+    "ar": ["وصلت الشرطة في الساعة {n}.", "لم يُعرض أي أمر قضائي ({n})."],
+}
+
+
+@st.composite
+def _narrative(draw: st.DrawFn) -> list[list[str]]:
+    """Paragraphs of sentences in the four languages, every sentence its own (numbered)."""
+    numbers = iter(range(10_000))
+    paragraphs = []
+    for _ in range(draw(st.integers(1, 6))):
+        size = draw(st.integers(1, 3))
+        paragraphs.append(
+            [
+                draw(st.sampled_from(SENTENCES[draw(st.sampled_from(sorted(SENTENCES)))])).format(
+                    n=next(numbers)
+                )
+                for _ in range(size)
+            ]
+        )
+    return paragraphs
+
+
+def _render(paragraphs: list[list[str]], separator: str) -> str:
+    return separator.join("".join(f"{s}\n" for s in p) for p in paragraphs)
+
+
+def _revise(paragraphs: list[list[str]], data: st.DataObject, tag: str) -> list[list[str]]:
+    """One or two things a person does to a narrative: add, delete, rewrite or move."""
+    result = [list(p) for p in paragraphs]
+    for step in range(data.draw(st.integers(1, 2))):
+        at = data.draw(st.integers(0, len(result) - 1)) if result else 0
+        action = data.draw(st.sampled_from(["add", "new", "delete", "rewrite", "move"]))
+        if action == "add" and result:
+            result[at].insert(data.draw(st.integers(0, len(result[at]))), f"{tag} added {step}.")
+        elif action == "new" or not result:
+            result.insert(data.draw(st.integers(0, len(result))), [f"{tag} paragraph {step}."])
+        elif action == "delete" and len(result) > 1:
+            del result[at]
+        elif action == "rewrite":
+            line = data.draw(st.integers(0, len(result[at]) - 1))
+            result[at][line] += f" ({tag} {step})"
+        elif action == "move" and len(result) > 1:
+            moved = result.pop(at)
+            result.insert(data.draw(st.integers(0, len(result))), moved)
+    return result
+
+
+def _git_merge_file(base: str, mine: str, theirs: str, folder: Path) -> str | None:
+    paths = [folder / name for name in ("mine", "base", "theirs")]
+    for path, text in zip(paths, (mine, base, theirs), strict=True):
+        path.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        ["git", "merge-file", "-p", "-q", *map(str, paths)],
+        capture_output=True,
+        check=False,
+        encoding="utf-8",
+    )
+    return done.stdout if done.returncode == 0 else None
+
+
+def _line_counts_allowed(base: str, mine: str, theirs: str, merged: str) -> bool:
+    """No line more often than both edits' additions allow, none fewer than their removals."""
+    counts = [Counter(text.splitlines()) for text in (base, mine, theirs, merged)]
+    for line in set().union(*counts):
+        b, m, t, got = (c[line] for c in counts)
+        most = b + max(m - b, 0) + max(t - b, 0) + min(m - b, t - b, 0)
+        least = b + max(m - b, t - b, 0) + min(m - b, 0) + min(t - b, 0)
+        if not least <= got <= most:
+            return False
+    return True
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@settings(max_examples=250, deadline=None)
+@given(_narrative(), st.sampled_from(["\n", "\n\n", "\n---\n\n"]), st.data())
+def test_narratives_merge_as_git_merge_file_does_or_ask_a_person(
+    tmp_path_factory: Any, paragraphs: list[list[str]], separator: str, data: st.DataObject
+) -> None:
+    base = _render(paragraphs, separator)
+    mine = _render(_revise(paragraphs, data, "mine"), separator)
+    theirs = _render(_revise(paragraphs, data, "theirs"), separator)
+    ours = merge_lines(base, mine, theirs)
+    git = _git_merge_file(base, mine, theirs, tmp_path_factory.mktemp("merge"))
+    if ours is not None:
+        # A clean merge keeps every edit and undoes none, and git places the lines the same.
+        assert _line_counts_allowed(base, mine, theirs, ours)
+        assert git == ours
+        assert merge_lines(base, theirs, mine) == ours
+    if git is not None and not _line_counts_allowed(base, mine, theirs, git):
+        # git merged a moved paragraph twice, or brought a deleted one back: we ask instead.
+        assert ours is None
