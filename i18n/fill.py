@@ -31,8 +31,12 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
         for raw, translations in entries.items():
             msgid, context = _key(raw)
             message = next(
-                (m for m in catalogue if m.context == context
-                 and (m.id == msgid or (isinstance(m.id, tuple) and m.id[0] == msgid))),
+                (
+                    m
+                    for m in catalogue
+                    if m.context == context
+                    and (m.id == msgid or (isinstance(m.id, tuple) and m.id[0] == msgid))
+                ),
                 None,
             )
             if message is None:
@@ -40,9 +44,13 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
                     missing.append(raw)
                 continue
             if language == "en":
-                message.string = message.id if isinstance(message.id, str) else tuple(
-                    message.id[0] if i == 0 else message.id[1]
-                    for i in range(catalogue.num_plurals)
+                message.string = (
+                    message.id
+                    if isinstance(message.id, str)
+                    else tuple(
+                        message.id[0] if i == 0 else message.id[1]
+                        for i in range(catalogue.num_plurals)
+                    )
                 )
                 continue
             text = translations.get(language)
@@ -51,8 +59,14 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
             message.string = tuple(text) if isinstance(text, list) else text
             message.flags.discard("fuzzy")
         with path.open("wb") as handle:
-            write_po(handle, catalogue, width=0, sort_output=True, omit_header=False,
-                     include_previous=False)
+            write_po(
+                handle,
+                catalogue,
+                width=0,
+                sort_output=True,
+                omit_header=False,
+                include_previous=False,
+            )
     return missing
 
 

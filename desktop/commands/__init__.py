@@ -16,7 +16,12 @@ from typing import Protocol, cast
 from desktop.domain.translation import _
 
 #: command name → (module, one-line help, translated lazily). Add a line here for a new command.
-COMMANDS: dict[str, tuple[str, Callable[[], str]]] = {}
+COMMANDS: dict[str, tuple[str, Callable[[], str]]] = {
+    "bundle": (
+        "desktop.commands.bundle",
+        lambda: _("courier bundles: carry the network's changes without the internet"),
+    ),
+}
 
 
 class CommandError(Exception):

@@ -264,6 +264,72 @@ class SyncChunkReceivedRow(StoreBase):
     complete: Mapped[bool] = mapped_column(nullable=False)
 
 
+# --- courier bundles (sync/client/bundles.py) ---------------------------------------------
+
+
+class SyncRecordBlobRow(StoreBase):
+    """The sealed, author-signed blob of a record's newest server version held here, with its
+    space seq: what a bundle hands another device exactly as the server would (no re-sealing).
+    Written with every pulled, accepted or imported version."""
+
+    __tablename__ = "sync_record_blobs"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    revision: Mapped[int] = mapped_column(nullable=False)
+    seq: Mapped[int] = mapped_column(nullable=False)
+    author: Mapped[str] = mapped_column(String(32), nullable=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncBlobFloorRow(StoreBase):
+    """Per space, the seq below which this device may lack blobs (its cursor when blobs began
+    to be kept, migration 0011): a bundle vouches for completeness only above it."""
+
+    __tablename__ = "sync_blob_floors"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    floor: Mapped[int] = mapped_column(nullable=False)
+
+
+class SyncCarriedRow(StoreBase):
+    """Another device's sealed mutation that arrived in a bundle: relayed to the server by the
+    next online sync (``relayed`` then set, kept so a second import changes nothing), and
+    carried on in this device's own bundles until then."""
+
+    __tablename__ = "sync_carried"
+
+    author: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mutation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_revision: Mapped[int] = mapped_column(nullable=False)
+    deleted: Mapped[bool] = mapped_column(nullable=False)
+    epoch: Mapped[int | None] = mapped_column(nullable=True)
+    chunks: Mapped[str] = mapped_column(Text, nullable=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    relayed: Mapped[bool] = mapped_column(nullable=False)
+
+
+class SyncBundlePeerRow(StoreBase):
+    """What a device's last bundle said it held of a space (its seq cursor): the next bundle
+    made for it carries only newer versions."""
+
+    __tablename__ = "sync_bundle_peers"
+
+    device: Mapped[str] = mapped_column(String(32), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(nullable=False)
+
+
+class SyncBundleSeenRow(StoreBase):
+    """A bundle imported whole (its random id): importing it again is refused as a replay."""
+
+    __tablename__ = "sync_bundles_seen"
+
+    bundle_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 # --- working-group materials on this device (not synced) ----------------------------------
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.records import RECORD_TYPES, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
+from desktop.store.bundle_state import BundleTables, keep_blob
 from desktop.store.files import fsync_folder
 from desktop.store.records import RecordStore
 from desktop.store.schema import (
@@ -124,7 +125,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-class ProfileSyncState:
+class ProfileSyncState(BundleTables):
     """``SyncState`` over one unlocked profile's engine; each method is one transaction."""
 
     def __init__(self, engine: Engine, vault: AttachmentVault | None = None) -> None:
@@ -355,11 +356,16 @@ class ProfileSyncState:
                 delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == mutation_id)
             )
 
-    def apply_accepted(self, entry: OutboxEntry, revision: int) -> None:
+    def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == entry.mutation_id)
             )
+            keys = self.device_keys()
+            if keys is not None:
+                keep_blob(
+                    connection, entry.space, entry.record, revision, seq, keys.device_id, entry.blob
+                )
             row = connection.execute(
                 select(RecordRow.revision, RecordContent.content)
                 .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
@@ -491,13 +497,22 @@ class ProfileSyncState:
                 {"s": space, "c": cursor},
             )
 
-    def _settle(self, connection: Connection, settlement: Settlement) -> None:
+    def apply_carried(self, settlement: Settlement) -> None:
+        with self._engine.begin() as connection:
+            self._settle(connection, settlement, carried=True)
+
+    def _settle(
+        self, connection: Connection, settlement: Settlement, *, carried: bool = False
+    ) -> None:
+        """Store a settlement. ``carried``: another device's edit from a bundle merged in as a
+        local change: the record keeps its revision, base and outbox entry."""
         remote = settlement.remote
         record = remote.record
         # An entry sealed before this merge would now be a stale compare-and-swap: the merged
         # content is sealed afresh (the server answers a re-sent old id as it did the first time).
         # Being a write, this also takes the database's write lock before the check below.
-        connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+        if not carried:
+            connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
         seen = self._seen.pop(record, _UNSEEN)
         local, now = self._read_local(connection, record)
         if seen is not _UNSEEN and now != seen:
@@ -528,7 +543,17 @@ class ProfileSyncState:
                 )
                 return
             self._records.write_in(connection, [parsed])
-        self._store_base(connection, record, remote.revision, remote.content)
+        if not carried:
+            self._store_base(connection, record, remote.revision, remote.content)
+            keep_blob(
+                connection,
+                remote.space,
+                record,
+                remote.revision,
+                remote.seq,
+                remote.author,
+                remote.blob,
+            )
         for conflict in settlement.conflicts:
             self._keep_conflict(
                 connection,

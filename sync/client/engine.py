@@ -626,7 +626,7 @@ class SyncEngine:
         if result.id != entry.mutation_id:
             raise TransportError("the server answered mutations out of order")
         if result.status is MutationStatus.ACCEPTED:
-            self.state.apply_accepted(entry, int(result.revision))
+            self.state.apply_accepted(entry, int(result.revision), int(result.seq or 0))
             report.pushed += 1
             return False
         elif result.status is MutationStatus.CONFLICT:
@@ -756,7 +756,40 @@ class SyncEngine:
                 Refusal(space, change.record, change.revision, "content_mismatch", "identity")
             )
             return None
-        return RemoteRecord(space, change.record, change.revision, change.author, content)
+        return RemoteRecord(
+            space, change.record, change.revision, change.author, content, change.blob, change.seq
+        )
+
+    # --- for courier bundles (bundles.py): the same trust, sealing and checks, no network ----
+
+    def verified_view(self, report: SyncReport | None = None) -> tuple[SpaceKeyring, KeyPins]:
+        """The keyring and pins rebuilt from the store, every statement and wrap re-verified."""
+        return self._keyring(report)
+
+    def seal_all_pending(self, keyring: SpaceKeyring) -> list[OutboxEntry]:
+        """Seal every dirty record of a space this device holds the current key for, exactly
+        as a sync would (committed to the outbox first), and return the whole outbox."""
+        keys = self._keys()
+        sealable = sorted(s for s in keyring.logs if keyring.current_key(s) is not None)
+        while True:
+            sealed = []
+            for change in self.state.pending_changes(sealable, LIMITS.max_mutations):
+                current = keyring.current_key(change.space)
+                if current is not None:
+                    sealed.append(self._seal(change, keys, *current))
+            if not sealed:
+                break
+            self.state.add_outbox(sealed)
+        return self.state.outbox()
+
+    def verify_change(
+        self, space: str, change: Change, keyring: SpaceKeyring, report: SyncReport
+    ) -> RemoteRecord | None:
+        """Open a change exactly as a pulled one is opened, or report why not (None)."""
+        return self._verify(space, change, keyring, report)
+
+    def merge_rules(self, local: LocalRecord | None, remote: RemoteRecord) -> MergeRules:
+        return self._rules(local, remote)
 
     # --- admin operations ------------------------------------------------------------------
 

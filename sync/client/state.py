@@ -88,6 +88,10 @@ class RemoteRecord:
     revision: int
     author: str
     content: Content | None
+    #: The verified sealed blob and the space seq it came at, kept so a courier bundle can
+    #: hand this version on exactly as the server did (``None``/0 when not known).
+    blob: bytes | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,10 +214,9 @@ class SyncState(Protocol):
     def drop_outbox(self, mutation_id: str) -> None:
         """Forget a sealed mutation the server refused; the record stays dirty."""
 
-    def apply_accepted(self, entry: OutboxEntry, revision: int) -> None:
-        """The server took ``entry`` at ``revision``: its content becomes the base, the entry goes.
-
-        The record stays dirty if it was edited again since it was sealed.
+    def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
+        """The server took ``entry`` at ``revision`` (space ``seq``): its content becomes the
+        base, the entry goes. The record stays dirty if it was edited again since it was sealed.
         """
 
     def local_record(self, space: str, record: str) -> LocalRecord | None: ...

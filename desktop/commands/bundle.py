@@ -1,0 +1,167 @@
+"""``minga bundle export|import``: courier bundles from the command line (sync/client/bundles.py).
+
+``export --profile-dir DIR --to FILE [--space S]… [--for DEVICE]`` writes this device's unsent
+changes, the mutations it carries and the sealed records of the chosen spaces; ``import FILE
+--profile-dir DIR`` verifies and merges one. Nothing here opens a network connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from desktop.commands import CommandError
+from desktop.commands.passphrase import add_passphrase_arguments, read_passphrase
+from desktop.domain.translation import _, ngettext
+from desktop.store.profile import Profile, ProfileError, unlock
+from desktop.store.sync_state import ProfileSyncState
+from sync.client.bundle_format import BundleProblem
+from sync.client.bundles import ExportReport, ImportReport, export_bundle, import_bundle
+from sync.client.engine import NotEnrolled, SyncEngine
+from sync.client.transport import Transport
+
+#: Where an engine that never connects points (bundles need no server).
+_NO_SERVER = "http://127.0.0.1:9"
+
+
+def problem_message(problem: BundleProblem, item: int) -> str:
+    """What a person reads for a refused bundle: the problem by name, and that nothing of the
+    damaged part was applied."""
+    texts = {
+        BundleProblem.NOT_A_BUNDLE: _("This file is not a Minga bundle."),
+        BundleProblem.UNSUPPORTED_VERSION: _(
+            "This bundle was made by a newer Minga; update Minga to read it."
+        ),
+        BundleProblem.TRUNCATED: _(
+            "The bundle is cut short (truncated) after item {item}: nothing after that point "
+            "was applied. Ask for a complete copy."
+        ),
+        BundleProblem.REORDERED: _(
+            "The bundle's parts are out of order (reordered) at item {item}: nothing from "
+            "that point was applied."
+        ),
+        BundleProblem.SPLICED: _(
+            "The bundle holds parts of another bundle (spliced) at item {item}: nothing from "
+            "that point was applied."
+        ),
+        BundleProblem.DAMAGED: _(
+            "The bundle was altered or damaged (its signature does not match) at item {item}: "
+            "nothing from that point was applied."
+        ),
+        BundleProblem.REPLAYED: _(
+            "This bundle was imported before (replayed); importing it again changes nothing."
+        ),
+    }
+    return texts[problem].format(item=item)
+
+
+def import_summary(report: ImportReport) -> str:
+    parts = [
+        ngettext("{count} record received", "{count} records received", report.records).format(
+            count=report.records
+        ),
+        ngettext(
+            "{count} change from another device merged",
+            "{count} changes from other devices merged",
+            report.merged,
+        ).format(count=report.merged),
+        ngettext(
+            "{count} change carried for the server",
+            "{count} changes carried for the server",
+            report.carried,
+        ).format(count=report.carried),
+        ngettext(
+            "{count} conflict kept for you", "{count} conflicts kept for you", report.conflicts
+        ).format(count=report.conflicts),
+    ]
+    if report.refused:
+        parts.append(
+            ngettext(
+                "{count} item refused (not verified)",
+                "{count} items refused (not verified)",
+                len(report.refused),
+            ).format(count=len(report.refused))
+        )
+    return "; ".join(parts)
+
+
+def export_summary(report: ExportReport) -> str:
+    return _("{records} records and {mutations} changes in {size} bytes (bundle {bundle})").format(
+        records=report.records,
+        mutations=report.mutations,
+        size=report.bytes,
+        bundle=report.bundle_id[:8],
+    )
+
+
+def bundle_engine(profile: Profile) -> SyncEngine:
+    """An engine over the profile's store for bundles only: it never sends a request."""
+    state = ProfileSyncState(profile.engine, profile.attachments)
+    return SyncEngine(state, Transport(state.server_url() or _NO_SERVER), fetch_attachments=False)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar=_("ACTION"))
+    export = actions.add_parser("export", help=_("write a bundle for a device without internet"))
+    export.add_argument("--profile-dir", type=Path, required=True, metavar=_("DIR"))
+    export.add_argument("--to", type=Path, required=True, metavar=_("FILE"))
+    export.add_argument(
+        "--space",
+        action="append",
+        metavar=_("SPACE"),
+        help=_("only this space's records (repeat for more; default: every space)"),
+    )
+    export.add_argument(
+        "--for",
+        dest="for_device",
+        metavar=_("DEVICE"),
+        help=_("only what this device's last bundle did not say it holds"),
+    )
+    add_passphrase_arguments(export)
+    load = actions.add_parser("import", help=_("verify and merge a bundle"))
+    load.add_argument("file", type=Path, metavar=_("FILE"))
+    load.add_argument("--profile-dir", type=Path, required=True, metavar=_("DIR"))
+    add_passphrase_arguments(load)
+
+
+def _open(options: argparse.Namespace) -> Profile:
+    folder = options.profile_dir.expanduser()
+    try:
+        return unlock(folder, read_passphrase(options))
+    except ProfileError as error:
+        raise CommandError(error.user_message()) from error
+
+
+def run(options: argparse.Namespace) -> int:
+    if options.action == "import" and not options.file.is_file():
+        raise CommandError(_("no such file: {path}").format(path=options.file))
+    profile = _open(options)
+    try:
+        engine = bundle_engine(profile)
+        try:
+            if options.action == "export":
+                report = export_bundle(
+                    engine,
+                    options.to.expanduser(),
+                    spaces=options.space,
+                    for_device=options.for_device,
+                )
+                print(export_summary(report))
+                return 0
+            result = import_bundle(engine, options.file.expanduser())
+        except NotEnrolled:
+            raise CommandError(
+                _("this profile is not part of a network yet: join one from the Sync page")
+            ) from None
+        except OSError as error:
+            raise CommandError(
+                _("cannot use the file: {reason}").format(reason=error.strerror or error)
+            ) from error
+        finally:
+            engine.transport.close()
+        print(import_summary(result))
+        if result.problem is not None:
+            raise CommandError(problem_message(result.problem, result.problem_item))
+        return 0
+    finally:
+        profile.close()

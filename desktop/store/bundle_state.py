@@ -1,0 +1,209 @@
+"""The store side of courier bundles (``sync.client.carry.CarryState``), mixed into
+``ProfileSyncState``: sealed record blobs, carried mutations, peers' cursors, bundles seen."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from desktop.store.schema import (
+    SyncBlobFloorRow,
+    SyncBundlePeerRow,
+    SyncBundleSeenRow,
+    SyncCarriedRow,
+    SyncRecordBlobRow,
+)
+from sync.client.carry import CarriedMutation, StoredBlob
+from sync.crypto.envelope import EnvelopeKind, read_header
+from sync.protocol import Mutation
+
+#: Blobs streamed per query when exporting (bounded memory for 100,000 records).
+_BATCH = 500
+
+
+def keep_blob(
+    connection: Connection,
+    space: str,
+    record: str,
+    revision: int,
+    seq: int,
+    author: str,
+    blob: bytes | None,
+) -> None:
+    """Remember a verified version's sealed blob, unless a newer one is held."""
+    if blob is None or seq <= 0:
+        return
+    held = connection.scalar(
+        select(SyncRecordBlobRow.revision).where(SyncRecordBlobRow.record_id == record)
+    )
+    if held is not None and held >= revision:
+        return
+    connection.execute(delete(SyncRecordBlobRow).where(SyncRecordBlobRow.record_id == record))
+    connection.execute(
+        insert(SyncRecordBlobRow).values(
+            record_id=record,
+            space_id=space,
+            revision=revision,
+            seq=seq,
+            author=author,
+            blob=blob,
+        )
+    )
+
+
+class BundleTables:
+    """Bundle bookkeeping over ``self._engine`` (the profile's SQLCipher engine)."""
+
+    _engine: Engine
+
+    def record_blobs(self, space: str, after_seq: int) -> Iterator[StoredBlob]:
+        last = after_seq
+        while True:
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    select(SyncRecordBlobRow)
+                    .where(SyncRecordBlobRow.space_id == space, SyncRecordBlobRow.seq > last)
+                    .order_by(SyncRecordBlobRow.seq)
+                    .limit(_BATCH)
+                ).all()
+            for row in rows:
+                deleted = read_header(row.blob)[0].kind is EnvelopeKind.TOMBSTONE
+                yield StoredBlob(
+                    row.space_id,
+                    row.record_id,
+                    row.revision,
+                    row.seq,
+                    row.author,
+                    deleted,
+                    row.blob,
+                )
+            if len(rows) < _BATCH:
+                return
+            last = rows[-1].seq
+
+    def count_record_blobs(self, space: str, after_seq: int) -> int:
+        with self._engine.connect() as connection:
+            return int(
+                connection.scalar(
+                    select(func.count())
+                    .select_from(SyncRecordBlobRow)
+                    .where(SyncRecordBlobRow.space_id == space, SyncRecordBlobRow.seq > after_seq)
+                )
+                or 0
+            )
+
+    def blob_floor(self, space: str) -> int:
+        with self._engine.connect() as connection:
+            floor = connection.scalar(
+                select(SyncBlobFloorRow.floor).where(SyncBlobFloorRow.space_id == space)
+            )
+        return int(floor or 0)
+
+    def carried(self, *, pending_only: bool = True) -> list[CarriedMutation]:
+        statement = select(SyncCarriedRow).order_by(SyncCarriedRow.record_id)
+        if pending_only:
+            statement = statement.where(SyncCarriedRow.relayed.is_(False))
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [
+            CarriedMutation(
+                row.author,
+                Mutation(
+                    row.mutation_id,
+                    row.space_id,
+                    row.record_id,
+                    row.base_revision,
+                    row.blob,
+                    row.deleted,
+                    tuple(json.loads(row.chunks)),
+                    row.epoch,
+                ),
+            )
+            for row in rows
+        ]
+
+    def known_carried(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        with self._engine.connect() as connection:
+            for author, mutation_id in keys:
+                row = connection.scalar(
+                    select(SyncCarriedRow.mutation_id).where(
+                        SyncCarriedRow.author == author, SyncCarriedRow.mutation_id == mutation_id
+                    )
+                )
+                if row is not None:
+                    found.add((author, mutation_id))
+        return found
+
+    def add_carried(self, mutations: Sequence[CarriedMutation]) -> None:
+        if not mutations:
+            return
+        with self._engine.begin() as connection:
+            for carried in mutations:
+                m = carried.mutation
+                exists = connection.scalar(
+                    select(SyncCarriedRow.mutation_id).where(
+                        SyncCarriedRow.author == carried.author, SyncCarriedRow.mutation_id == m.id
+                    )
+                )
+                if exists is not None or m.blob is None:
+                    continue
+                connection.execute(
+                    insert(SyncCarriedRow).values(
+                        author=carried.author,
+                        mutation_id=m.id,
+                        space_id=m.space,
+                        record_id=m.record,
+                        base_revision=m.base,
+                        deleted=m.deleted,
+                        epoch=m.epoch,
+                        chunks=json.dumps(list(m.chunks)),
+                        blob=m.blob,
+                        relayed=False,
+                    )
+                )
+
+    def mark_relayed(self, keys: Sequence[tuple[str, str]]) -> None:
+        with self._engine.begin() as connection:
+            for author, mutation_id in keys:
+                connection.execute(
+                    update(SyncCarriedRow)
+                    .where(
+                        SyncCarriedRow.author == author, SyncCarriedRow.mutation_id == mutation_id
+                    )
+                    .values(relayed=True, blob=b"")
+                )
+
+    def peer_cursors(self, device: str) -> dict[str, int]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(SyncBundlePeerRow).where(SyncBundlePeerRow.device == device)
+            ).all()
+        return {row.space_id: row.cursor for row in rows}
+
+    def save_peer_cursors(self, device: str, cursors: Mapping[str, int]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SyncBundlePeerRow).where(SyncBundlePeerRow.device == device))
+            rows = [{"device": device, "space_id": s, "cursor": c} for s, c in cursors.items()]
+            if rows:
+                connection.execute(insert(SyncBundlePeerRow), rows)
+
+    def bundle_seen(self, bundle_id: str) -> bool:
+        with self._engine.connect() as connection:
+            return (
+                connection.scalar(
+                    select(SyncBundleSeenRow.bundle_id).where(
+                        SyncBundleSeenRow.bundle_id == bundle_id
+                    )
+                )
+                is not None
+            )
+
+    def mark_bundle_seen(self, bundle_id: str) -> None:
+        with self._engine.begin() as connection:
+            if not connection.scalar(
+                select(SyncBundleSeenRow.bundle_id).where(SyncBundleSeenRow.bundle_id == bundle_id)
+            ):
+                connection.execute(insert(SyncBundleSeenRow).values(bundle_id=bundle_id))

@@ -1,0 +1,70 @@
+"""What courier bundles need from the local store, beside ``SyncState``: sealed blobs of the
+records held, other devices' mutations carried for relaying, and what peers said they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from sync.client.state import Settlement, SyncState
+from sync.protocol import Mutation
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A record's newest server version as held here, sealed and signed by its author."""
+
+    space: str
+    record: str
+    revision: int
+    seq: int
+    author: str
+    deleted: bool
+    blob: bytes
+
+
+@dataclass(frozen=True)
+class CarriedMutation:
+    """A sealed mutation of ``author`` (another device) carried towards the server."""
+
+    author: str
+    mutation: Mutation
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.author, self.mutation.id
+
+
+@runtime_checkable
+class CarryState(SyncState, Protocol):
+    """The store side of bundles and of relaying carried mutations (each call one transaction)."""
+
+    def record_blobs(self, space: str, after_seq: int) -> Iterator[StoredBlob]:
+        """Blobs of ``space`` with seq > ``after_seq``, oldest first (streamed)."""
+
+    def count_record_blobs(self, space: str, after_seq: int) -> int: ...
+
+    def blob_floor(self, space: str) -> int:
+        """The seq at or below which records may lack a stored blob (0: none lacking)."""
+
+    def carried(self, *, pending_only: bool = True) -> list[CarriedMutation]: ...
+
+    def known_carried(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of (author, mutation id) were carried here before (relayed or not)."""
+
+    def add_carried(self, mutations: Sequence[CarriedMutation]) -> None: ...
+
+    def mark_relayed(self, keys: Sequence[tuple[str, str]]) -> None: ...
+
+    def apply_carried(self, settlement: Settlement) -> None:
+        """Merge a carried edit into the local record as a local change: the record keeps its
+        revision and base and is saved dirty, so it is sealed and sent like a person's edit."""
+
+    def peer_cursors(self, device: str) -> dict[str, int]: ...
+
+    def save_peer_cursors(self, device: str, cursors: Mapping[str, int]) -> None: ...
+
+    def bundle_seen(self, bundle_id: str) -> bool: ...
+
+    def mark_bundle_seen(self, bundle_id: str) -> None: ...
