@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sqlite3
 import sys
 import time
@@ -14,8 +13,15 @@ from pathlib import Path
 
 from sqlalchemy import ColumnElement, Table, func, insert, select, text
 
-from sync.protocol import Role, check_device_id, check_id
+from sync.protocol import Role, check_device_id, check_id, chunk_hash
 from sync.server import auth, chunks, schema, spaces
+from sync.server.chunk_stores import (
+    ChunkLost,
+    ChunkStore,
+    ChunkStoreError,
+    FolderChunkStore,
+    open_chunk_store,
+)
 from sync.server.config import ConfigError, Settings, default_config_text, load_settings
 from sync.server.db import Database, current_revision, head_revision, redacted_url, upgrade
 
@@ -62,10 +68,20 @@ def cmd_init(args: argparse.Namespace) -> int:
         upgrade(db)
     finally:
         db.dispose()
-    chunks.ChunkStore(settings.resolved_chunk_dir).ensure()
+    store = _store(settings, create=True)
     print(f"database {redacted_url(settings.resolved_database_url)} at schema {head_revision()}")
-    print(f"chunks in {settings.resolved_chunk_dir}")
+    print(f"chunks in {store.describe()}")
     return 0
+
+
+def _store(settings: Settings, create: bool = False) -> ChunkStore:
+    """The configured chunk store, checked to answer (and created by `init`)."""
+    store = open_chunk_store(settings)
+    try:
+        store.ensure(create=create)
+    except ChunkStoreError as exc:
+        raise CommandError(str(exc)) from None
+    return store
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -75,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _open(settings).dispose()
+    _store(settings)
     app = create_app(settings, housekeeping=True)
     # No Server or Date headers: every byte of an empty poll is paid for on a 2G link.
     uvicorn.run(
@@ -175,11 +192,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """Write a consistent copy into a folder that is itself a valid SQLite data dir."""
+    """Write a consistent copy into a folder that is itself a valid SQLite data dir, with the
+    chunks its database names copied out of whichever store this server uses."""
     settings = _settings(args)
     dest: Path = args.destination
     if dest.exists() and any(dest.iterdir()):
         raise CommandError(f"{dest} exists and is not empty")
+    store = _store(settings)
     dest.mkdir(parents=True, exist_ok=True)
     target = Settings(data_dir=dest)
     db = _open(settings)
@@ -196,10 +215,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
             _copy_rows(db, target)
     finally:
         db.dispose()
-    copied = _copy_chunks(settings.resolved_chunk_dir, target.resolved_chunk_dir)
-    print(f"backup in {dest}: database and {copied} chunk files")
+    if args.without_chunks:
+        print(f"backup in {dest}: database only (chunks stay in {store.describe()})")
+        return 0
+    copied, lost = _copy_chunks(Database(target.resolved_database_url), store, _backup_store(dest))
+    print(f"backup in {dest}: database and {copied} chunks from {store.describe()}")
+    if lost:
+        # Collected between the database snapshot and the copy, or lost from the store.
+        print(f"warning: {lost} chunks named by the database were not in the store")
     print(f"restore or inspect with: minga-server --data-dir {dest} status")
     return 0
+
+
+def _backup_store(folder: Path) -> FolderChunkStore:
+    store = FolderChunkStore(Settings(data_dir=folder).resolved_chunk_dir)
+    store.ensure()
+    return store
 
 
 def _copy_rows(db: Database, target: Settings) -> None:
@@ -224,18 +255,43 @@ def _copy_rows(db: Database, target: Settings) -> None:
         copy.dispose()
 
 
-def _copy_chunks(source: Path, dest: Path) -> int:
-    copied = 0
-    if not source.is_dir():
-        return 0
-    for path in source.rglob("*"):
-        relative = path.relative_to(source)
-        if relative.parts[0] == ".tmp" or not path.is_file():
+def _copy_chunks(db: Database, source: ChunkStore, dest: ChunkStore) -> tuple[int, int]:
+    """Copy every chunk `db` has a row for from `source` into `dest`, re-hashing each one.
+
+    Returns (copied, lost). A chunk whose bytes do not hash to its address is refused: a
+    backup or restore never carries damaged bytes forward as if they were good.
+    """
+    copied = lost = 0
+    try:
+        with db.read() as conn:
+            rows = conn.execute(
+                select(schema.chunk.c.space_id, schema.chunk.c.hash, schema.chunk.c.size)
+            ).all()
+    finally:
+        db.dispose()
+    for row in rows:
+        if dest.exists(row.space_id, row.hash):
+            copied += 1
             continue
-        (dest / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / relative)
+        try:
+            data = source.read(row.space_id, row.hash, 0, row.size)
+        except ChunkLost:
+            lost += 1
+            continue
+        except ChunkStoreError as exc:
+            raise CommandError(str(exc)) from None
+        if chunk_hash(data) != row.hash:
+            raise CommandError(
+                f"chunk {row.hash} of space {row.space_id} in {source.describe()} is damaged: "
+                "its bytes do not hash to its address"
+            )
+        staged = dest.stage(data, row.hash)
+        try:
+            dest.commit(staged, row.space_id, row.hash)
+        finally:
+            dest.discard(staged)
         copied += 1
-    return copied
+    return copied, lost
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -278,8 +334,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     finally:
         source.dispose()
         target.dispose()
-    copied = _copy_chunks(backup_settings.resolved_chunk_dir, settings.resolved_chunk_dir)
-    print(f"restored {rows} rows and {copied} chunk files into {redacted_url(target.url)}")
+    store = _store(settings, create=True)
+    copied, lost = _copy_chunks(
+        Database(backup_settings.resolved_database_url),
+        FolderChunkStore(backup_settings.resolved_chunk_dir),
+        store,
+    )
+    print(
+        f"restored {rows} rows into {redacted_url(target.url)} "
+        f"and {copied} chunks into {store.describe()}"
+    )
+    if lost:
+        print(f"warning: {lost} chunks are in neither the backup nor {store.describe()}")
     return 0
 
 
@@ -302,7 +368,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     try:
         now = int(time.time())
         removed = chunks.collect_chunks(
-            db, chunks.ChunkStore(settings.resolved_chunk_dir), now, settings.chunk_grace_seconds
+            db, _store(settings), now, settings.chunk_grace_seconds, sweep_orphans=True
         )
         chunks.purge_expired(db, now)
     finally:
@@ -353,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser("backup", help="copy database and chunks into a new folder")
     backup.add_argument("destination", type=Path)
+    backup.add_argument(
+        "--without-chunks",
+        action="store_true",
+        help="database only, when the chunk store is backed up by its own means",
+    )
     backup.add_argument("--database-url")
     backup.set_defaults(run=cmd_backup)
 

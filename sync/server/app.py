@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import random
@@ -51,6 +52,7 @@ from sync.protocol import (
     encode_body,
 )
 from sync.server import auth, chunks, records, spaces
+from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
 from sync.server.config import Settings
 from sync.server.db import Database
 from sync.server.errors import ApiError
@@ -71,7 +73,7 @@ class ServerState:
 
     settings: Settings
     db: Database
-    store: chunks.ChunkStore
+    store: ChunkStore
     limits: Limits
     clock: Callable[[], float]
     enroll_limiter: auth.RateLimiter
@@ -118,6 +120,30 @@ async def _read_body(request: Request, limit: int, media_type: str | None = MEDI
         if size > limit:
             raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
         parts.append(part)
+    return b"".join(parts)
+
+
+async def _read_chunk(request: Request, digest: str, limit: int) -> bytes:
+    """A chunk body, hashed as it streams in and bounded by `limit`: the address the client
+    claims is never trusted, and nothing reaches a store before it matches."""
+    hasher = hashlib.sha256()
+    declared = request.headers.get("content-length")
+    if declared is not None and (re.fullmatch(r"[0-9]{1,15}", declared) is None):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "content-length is malformed")
+    if declared is not None and int(declared) > limit:
+        raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
+        hasher.update(part)
+        parts.append(part)
+    if not size:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "a chunk cannot be empty")
+    if hasher.hexdigest() != digest:
+        raise ApiError(400, ErrorCode.CHUNK_HASH_MISMATCH, "body does not hash to the address")
     return b"".join(parts)
 
 
@@ -216,7 +242,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app over an already migrated database (see `minga-server init`)."""
     database = db or Database(settings.resolved_database_url)
-    store = chunks.ChunkStore(settings.resolved_chunk_dir)
+    store = open_chunk_store(settings)
     store.ensure()
     state = ServerState(
         settings=settings,
@@ -280,6 +306,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
         return _error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(ChunkStoreError)
+    async def _store_error(_request: Request, exc: ChunkStoreError) -> Response:
+        # The store's message names the operation and its error code, never a credential.
+        log.error("chunk store: %s", exc)
+        return _error_response(503, ErrorCode.INTERNAL, "chunk storage unavailable; try again")
 
     @app.exception_handler(ProtocolError)
     async def _protocol_error(_request: Request, exc: ProtocolError) -> Response:
@@ -543,11 +575,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         digest = check_chunk_hash(digest)
         device = await device_of(request)
-        data = await _read_body(request, limits.max_chunk_bytes, media_type=None)
-        if not data:
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "a chunk cannot be empty")
-        if protocol.chunk_hash(data) != digest:
-            raise ApiError(400, ErrorCode.CHUNK_HASH_MISMATCH, "body does not hash to the address")
+        data = await _read_chunk(request, digest, limits.max_chunk_bytes)
         created = await run_in_threadpool(
             chunks.put_chunk, db, state.store, space_id, device, digest, data, state.now()
         )

@@ -1,57 +1,18 @@
 """Content-addressed encrypted chunks per space: HEAD, idempotent PUT, ranged GET, collection.
-Files live at <chunk_dir>/<space>/<hash[:2]>/<hash>; the database row is the source of truth."""
+Bytes live in a ChunkStore (folder or S3, see chunk_stores); the database row is the truth."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import delete, exists, insert, select, update
 
 from sync.protocol import ErrorCode, Role
 from sync.server import schema
+from sync.server.chunk_stores import ChunkStore
 from sync.server.db import Database
 from sync.server.errors import ApiError
 from sync.server.spaces import lock_space, require_role
-
-
-class ChunkStore:
-    """The chunk files; written to a temporary name, fsynced, then renamed into place."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / ".tmp"
-
-    def ensure(self) -> None:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-
-    def path_for(self, space_id: str, digest: str) -> Path:
-        return self.root / space_id / digest[:2] / digest
-
-    def stage(self, data: bytes) -> Path:
-        self.ensure()
-        staged = self.tmp / secrets.token_hex(16)
-        with open(staged, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return staged
-
-    def commit(self, staged: Path, space_id: str, digest: str) -> None:
-        target = self.path_for(space_id, digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Same name, same content: replacing a file left by a racing PUT changes nothing.
-        os.replace(staged, target)
-
-    def read(self, space_id: str, digest: str, start: int, length: int) -> bytes:
-        with open(self.path_for(space_id, digest), "rb") as handle:
-            handle.seek(start)
-            return handle.read(length)
-
-    def remove(self, space_id: str, digest: str) -> None:
-        self.path_for(space_id, digest).unlink(missing_ok=True)
 
 
 def chunk_size(db: Database, space_id: str, device_id: str, digest: str, now: int) -> int:
@@ -84,14 +45,27 @@ def put_chunk(
 ) -> bool:
     """Store a chunk whose SHA-256 the caller already verified; True when it was new."""
     with db.read() as conn:
-        # Checked before touching the disk, so an outsider cannot even fill the staging folder.
+        # Checked before touching the store, so an outsider cannot even fill the staging area,
+        # and a chunk that is already there or over quota costs no write at all.
         require_role(conn, space_id, device_id, Role.EDITOR)
-    staged = store.stage(data)
+        space = conn.execute(
+            select(schema.space.c.chunk_bytes, schema.space.c.quota_bytes).where(
+                schema.space.c.id == space_id
+            )
+        ).one()
+        known = conn.execute(
+            select(schema.chunk.c.size).where(
+                schema.chunk.c.space_id == space_id, schema.chunk.c.hash == digest
+            )
+        ).first()
+    if known is None and space.chunk_bytes + len(data) > space.quota_bytes:
+        raise _over_quota(space_id, space.quota_bytes)
+    staged = None if known is not None else store.stage(data, digest)
     try:
         with db.write() as conn:
             require_role(conn, space_id, device_id, Role.EDITOR)
-            space = lock_space(conn, space_id)
-            assert space is not None
+            locked = lock_space(conn, space_id)
+            assert locked is not None
             known = conn.execute(
                 select(schema.chunk.c.size).where(
                     schema.chunk.c.space_id == space_id, schema.chunk.c.hash == digest
@@ -104,12 +78,10 @@ def put_chunk(
                     .values(touched_at=now)
                 )
                 return False
-            if space.chunk_bytes + len(data) > space.quota_bytes:
-                raise ApiError(
-                    409,
-                    ErrorCode.QUOTA_EXCEEDED,
-                    f"space {space_id} would exceed its quota of {space.quota_bytes} bytes",
-                )
+            if locked.chunk_bytes + len(data) > locked.quota_bytes:
+                raise _over_quota(space_id, locked.quota_bytes)
+            if staged is None:  # collected between the first look and the lock
+                staged = store.stage(data, digest)
             conn.execute(
                 insert(schema.chunk).values(
                     space_id=space_id, hash=digest, size=len(data), created_at=now, touched_at=now
@@ -118,13 +90,21 @@ def put_chunk(
             conn.execute(
                 update(schema.space)
                 .where(schema.space.c.id == space_id)
-                .values(chunk_bytes=space.chunk_bytes + len(data))
+                .values(chunk_bytes=locked.chunk_bytes + len(data))
             )
-            # The file is in place before the row commits: a committed row always has its file.
+            # The bytes are in place before the row commits: a committed row always has them.
+            # A failed commit after this leaves an orphan, which `collect` sweeps.
             store.commit(staged, space_id, digest)
             return True
     finally:
-        staged.unlink(missing_ok=True)
+        if staged is not None:
+            store.discard(staged)
+
+
+def _over_quota(space_id: str, quota: int) -> ApiError:
+    return ApiError(
+        409, ErrorCode.QUOTA_EXCEEDED, f"space {space_id} would exceed its quota of {quota} bytes"
+    )
 
 
 @dataclass(frozen=True)
@@ -172,11 +152,15 @@ def _unsatisfiable(size: int) -> ApiError:
     return ApiError(416, ErrorCode.RANGE_NOT_SATISFIABLE, f"range outside the chunk's {size} bytes")
 
 
-def collect_chunks(db: Database, store: ChunkStore, now: int, grace: int) -> int:
+def collect_chunks(
+    db: Database, store: ChunkStore, now: int, grace: int, sweep_orphans: bool = False
+) -> int:
     """Delete chunks no live record references and nobody touched within `grace` seconds.
 
     Runs per space under the space lock, so a push that references a chunk is ordered either
     before the collection (the chunk is kept) or after it (the push is told `chunk_missing`).
+    With `sweep_orphans` it also lists the store and removes bytes that have had no row for
+    `grace` seconds (left by a crash between a store write and its commit).
     """
     removed = 0
     with db.read() as conn:
@@ -210,11 +194,55 @@ def collect_chunks(db: Database, store: ChunkStore, now: int, grace: int) -> int
                 .where(schema.space.c.id == space_id)
                 .values(chunk_bytes=space.chunk_bytes - sum(d.size for d in doomed))
             )
-        # Files go only after the rows are gone for good; a crash here leaves orphan files,
-        # never rows without files.
-        for d in doomed:
-            store.remove(space_id, d.hash)
+        # The bytes go only after the rows are gone for good (a crash here leaves orphans, never
+        # rows without bytes), and under the space lock again with the row re-checked: a PUT of
+        # the same chunk that committed in between keeps its bytes.
+        _remove_unrowed(db, store, space_id, [d.hash for d in doomed])
         removed += len(doomed)
+    if sweep_orphans:
+        removed += _sweep_orphans(db, store, now, grace)
+    store.sweep_staging(now)
+    return removed
+
+
+def _remove_unrowed(db: Database, store: ChunkStore, space_id: str, digests: list[str]) -> None:
+    with db.write() as conn:
+        if lock_space(conn, space_id) is None:
+            rowed: set[str] = set()
+        else:
+            rowed = set(
+                conn.execute(
+                    select(schema.chunk.c.hash).where(
+                        schema.chunk.c.space_id == space_id, schema.chunk.c.hash.in_(digests)
+                    )
+                ).scalars()
+            )
+        for digest in digests:
+            if digest not in rowed:
+                store.remove(space_id, digest)
+
+
+def _sweep_orphans(db: Database, store: ChunkStore, now: int, grace: int) -> int:
+    candidates: dict[str, list[str]] = {}
+    for item in store.listing():
+        if item.modified < now - grace:
+            candidates.setdefault(item.space_id, []).append(item.digest)
+    removed = 0
+    for space_id, digests in candidates.items():
+        for start in range(0, len(digests), 500):
+            batch = digests[start : start + 500]
+            with db.read() as conn:
+                rowed = set(
+                    conn.execute(
+                        select(schema.chunk.c.hash).where(
+                            schema.chunk.c.space_id == space_id, schema.chunk.c.hash.in_(batch)
+                        )
+                    ).scalars()
+                )
+            orphans = [d for d in batch if d not in rowed]
+            if orphans:
+                _remove_unrowed(db, store, space_id, orphans)
+                removed += len(orphans)
     return removed
 
 

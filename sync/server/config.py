@@ -27,7 +27,16 @@ class Settings:
     Attributes:
         data_dir: Folder for the SQLite database, the chunk store and the default config file.
         database_url: SQLAlchemy URL; empty means a SQLite file in data_dir.
-        chunk_dir: Content-addressed chunk store; empty means data_dir/chunks.
+        chunk_store: Where chunk bytes live: "folder" (chunk_dir) or "s3" (an S3-compatible
+            bucket, so several machines can serve one network).
+        chunk_dir: Folder of the "folder" chunk store; empty means data_dir/chunks.
+        s3_endpoint_url: S3 endpoint, e.g. http://127.0.0.1:8333; empty means AWS itself.
+        s3_bucket: Bucket of the "s3" chunk store (`init` creates it when missing).
+        s3_prefix: Key prefix inside the bucket, e.g. "minga/" to share a bucket.
+        s3_region: Region name; empty means boto3's default.
+        s3_access_key_id: Access key; empty means boto3's own chain (AWS_ACCESS_KEY_ID, ~/.aws,
+            an instance role), which keeps the secret out of this file.
+        s3_secret_access_key: Secret key; prefer MINGA_SERVER_S3_SECRET_ACCESS_KEY or boto3's chain.
         host: Address `serve` binds to.
         port: Port `serve` binds to.
         token_ttl: Seconds a bearer token lives.
@@ -43,7 +52,14 @@ class Settings:
 
     data_dir: Path
     database_url: str = ""
+    chunk_store: str = "folder"
     chunk_dir: str = ""
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8470
     token_ttl: int = 900
@@ -137,7 +153,25 @@ def load_settings(
             values[name] = _coerce(name, kinds[name], value, "command line")
     if data_dir is not None:
         values["data_dir"] = data_dir.expanduser()
-    return replace(base, **values)  # type: ignore[arg-type]
+    return check_settings(replace(base, **values))  # type: ignore[arg-type]
+
+
+CHUNK_STORES: Final = ("folder", "s3")
+SECRET_SETTINGS: Final = frozenset({"s3_secret_access_key"})
+
+
+def check_settings(settings: Settings) -> Settings:
+    """Refuse combinations that cannot work, naming the setting, before anything starts."""
+    if settings.chunk_store not in CHUNK_STORES:
+        raise ConfigError(
+            f"setting 'chunk_store' must be one of {', '.join(CHUNK_STORES)}, "
+            f"not {settings.chunk_store!r}"
+        )
+    if settings.chunk_store == "s3" and not settings.s3_bucket:
+        raise ConfigError("chunk_store = \"s3\" needs the setting 's3_bucket'")
+    if settings.s3_prefix and not settings.s3_prefix.endswith("/"):
+        raise ConfigError("setting 's3_prefix' must end with '/'")
+    return settings
 
 
 def default_config_text(settings: Settings) -> str:
@@ -148,6 +182,10 @@ def default_config_text(settings: Settings) -> str:
     ]
     for f in fields(Settings):
         if f.name == "data_dir":
+            continue
+        if f.name in SECRET_SETTINGS:
+            # A secret given in the environment at `init` must not end up in a file.
+            lines.append(f"# {f.name}: set {ENV_PREFIX}{f.name.upper()} or boto3's chain")
             continue
         value = getattr(settings, f.name)
         rendered = (

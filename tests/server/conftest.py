@@ -17,6 +17,7 @@ from sync.server import auth, spaces
 from sync.server.app import create_app
 from sync.server.config import Settings
 from sync.server.db import Database, upgrade
+from tests.helpers import seaweed
 from tests.helpers.server_client import DeviceClient
 from tests.server import postgres
 
@@ -106,5 +107,38 @@ def make_harness(backend: str, db: Database, data_dir: Path, **overrides: object
 def server(backend_db: tuple[str, Database], tmp_path: Path) -> Iterator[Harness]:
     backend, db = backend_db
     harness = make_harness(backend, db, tmp_path / "server")
+    with harness.http:
+        yield harness
+
+
+@pytest.fixture(scope="session")
+def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[seaweed.SeaweedS3]:
+    """One SeaweedFS for the session; each test gets its own key prefix in its bucket."""
+    if seaweed.weed_binary() is None:
+        pytest.skip(seaweed.SKIP_REASON)
+    server = seaweed.start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The chunk store settings of one backend: the chunk contract runs on each (as Kinto runs
+    one storage suite on every backend)."""
+    if request.param == "folder":
+        return {"chunk_store": "folder"}
+    s3: seaweed.SeaweedS3 = request.getfixturevalue("seaweed_s3")
+    return s3.settings()
+
+
+@pytest.fixture
+def chunk_server(
+    backend_db: tuple[str, Database], store_settings: dict[str, str], tmp_path: Path
+) -> Iterator[Harness]:
+    """`server`, once per chunk store."""
+    backend, db = backend_db
+    harness = make_harness(backend, db, tmp_path / "server", **store_settings)
     with harness.http:
         yield harness

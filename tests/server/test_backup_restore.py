@@ -65,7 +65,7 @@ def test_a_backup_restored_into_an_empty_database_serves_the_same_records(
         url_flag = ["--database-url", target_url] if target_url else []
         restore = run_cli(target, "restore", str(tmp_path / "backup"), *url_flag)
         assert restore.returncode == 0, restore.stderr
-        assert "chunk files" in restore.stdout
+        assert "1 chunks into folder" in restore.stdout
         if target_url:
             (target / "server.toml").write_text(f'[server]\ndatabase_url = "{target_url}"\n')
         assert run_cli(target, "status").returncode == 0

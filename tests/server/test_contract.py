@@ -20,7 +20,7 @@ from sync.protocol import (
     chunk_hash,
 )
 from sync.server.auth import revoke_device
-from sync.server.chunks import ChunkStore, collect_chunks
+from sync.server.chunks import collect_chunks
 from sync.server.db import Database
 from tests.helpers.server_client import DeviceClient
 from tests.server.conftest import Harness, make_harness
@@ -286,7 +286,8 @@ def test_each_device_receives_only_its_own_key_wraps(server: Harness) -> None:
     assert as_editor.status_code == 403
 
 
-def test_chunks_upload_resumes_and_download_resumes_by_range(server: Harness) -> None:
+def test_chunks_upload_resumes_and_download_resumes_by_range(chunk_server: Harness) -> None:
+    server = chunk_server
     device = server.device()
     space = device.create_space()
     pieces = [secrets.token_bytes(64 * 1024) for _ in range(4)]
@@ -315,21 +316,32 @@ def test_chunks_upload_resumes_and_download_resumes_by_range(server: Harness) ->
     assert listed[0]["space"] == space
 
 
-def test_a_chunk_must_hash_to_its_address_and_fit_the_limits(server: Harness) -> None:
+def test_a_chunk_must_hash_to_its_address_and_fit_the_limits(chunk_server: Harness) -> None:
+    server = chunk_server
     device = server.device()
     space = device.create_space()
     data = b"ciphertext"
     wrong = device.call("PUT", f"/v1/spaces/{space}/chunks/{'0' * 64}", content=data)
     assert (wrong.status_code, wrong.json()["code"]) == (400, "chunk_hash_mismatch")
+    assert device.head_chunk(space, "0" * 64).status_code == 404
+    # A chunk someone else stored cannot be replaced by other bytes claiming its address.
+    good = device.put_chunk(space, data)
+    assert good.status_code == 201
+    forged = device.call("PUT", f"/v1/spaces/{space}/chunks/{chunk_hash(data)}", content=b"evil")
+    assert (forged.status_code, forged.json()["code"]) == (400, "chunk_hash_mismatch")
+    assert device.get_chunk(space, chunk_hash(data)).content == data
+    assert [c.digest for c in server.app.state.minga.store.listing()] == [chunk_hash(data)]
     big = b"x" * (1024 * 1024 + 1)
     too_big = device.put_chunk(space, big)
     assert (too_big.status_code, too_big.json()["code"]) == (413, "body_too_large")
     assert device.head_chunk(space, chunk_hash(big)).status_code == 404
 
 
-def test_space_quota_limits_chunk_bytes(backend_db: tuple[str, Database], tmp_path: Path) -> None:
+def test_space_quota_limits_chunk_bytes(
+    backend_db: tuple[str, Database], store_settings: dict[str, str], tmp_path: Path
+) -> None:
     backend, db = backend_db
-    harness = make_harness(backend, db, tmp_path / "q", space_quota_bytes=100_000)
+    harness = make_harness(backend, db, tmp_path / "q", space_quota_bytes=100_000, **store_settings)
     with harness.http:
         device = harness.device()
         space = device.create_space()
@@ -337,11 +349,15 @@ def test_space_quota_limits_chunk_bytes(backend_db: tuple[str, Database], tmp_pa
         over = device.put_chunk(space, secrets.token_bytes(60_000))
         assert (over.status_code, over.json()["code"]) == (409, "quota_exceeded")
         assert device.put_chunk(space, secrets.token_bytes(30_000)).status_code == 201
+        # The refused chunk left nothing behind in the store: two chunks, 90,000 bytes.
+        stored = list(harness.app.state.minga.store.listing())
+        assert len(stored) == 2
 
 
 def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected(
-    server: Harness,
+    chunk_server: Harness,
 ) -> None:
+    server = chunk_server
     device = server.device()
     space = device.create_space()
     kept, dropped = secrets.token_bytes(1000), secrets.token_bytes(1000)
@@ -354,7 +370,7 @@ def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected
     device.put_chunk(space, dropped)
     ok = device.sync(push=[Mutation("m2", space, "att", 0, b"sealed", chunks=(chunk_hash(kept),))])
     assert ok.results[0].status is MutationStatus.ACCEPTED
-    store = ChunkStore(server.settings.resolved_chunk_dir)
+    store = server.app.state.minga.store
     grace = server.settings.chunk_grace_seconds
     # Within the grace period nothing goes: the client may be about to push the record.
     collect_chunks(server.db, store, int(server.clock()), grace)
@@ -364,7 +380,8 @@ def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected
     collect_chunks(server.db, store, int(server.clock()), grace)
     assert device.head_chunk(space, chunk_hash(dropped)).status_code == 404
     assert device.get_chunk(space, chunk_hash(kept)).content == kept
-    assert not store.path_for(space, chunk_hash(dropped)).exists()
+    assert not store.exists(space, chunk_hash(dropped))
+    assert store.exists(space, chunk_hash(kept))
     # Deleting the record releases its chunk too.
     device.sync(push=[Mutation("m3", space, "att", 1, None, deleted=True)])
     server.clock.advance(grace + 10)
