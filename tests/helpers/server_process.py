@@ -22,11 +22,15 @@ def free_port() -> int:
 
 
 def run_cli(
-    data_dir: Path, *args: str, database_url: str | None = None
+    data_dir: Path,
+    *args: str,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """One `minga-server` command, as an operator would type it."""
     command = [sys.executable, "-m", "sync.server", "--data-dir", str(data_dir), *args]
     env = dict(os.environ)
+    env.update(extra_env or {})
     if database_url:
         env["MINGA_SERVER_DATABASE_URL"] = database_url
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
@@ -58,8 +62,12 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     args: Sequence[str] = (),
     log_name: str = "server.log",
+    cwd: Path | None = None,
 ) -> ServerProcess:
-    """`minga-server serve` on a free port; its stderr goes to data_dir/<log_name>."""
+    """`minga-server serve` on a free port; its stderr goes to data_dir/<log_name>.
+
+    `cwd`: a folder holding another revision's `sync` package, which `-m` then imports first
+    (benchmarks compare a baseline with this code in the same run)."""
     port = free_port()
     env = dict(os.environ)
     env.update(extra_env or {})
@@ -84,6 +92,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
         )
     server = ServerProcess(process, port, log_path)
     deadline = time.monotonic() + 30
