@@ -17,6 +17,8 @@ from desktop.domain.translation import _
 
 #: command name → (module, one-line help, translated lazily). Add a line here for a new command.
 COMMANDS: dict[str, tuple[str, Callable[[], str]]] = {
+    "backup": ("desktop.commands.backup", lambda: _("write or check an encrypted backup")),
+    "restore": ("desktop.commands.restore", lambda: _("restore a backup into an empty folder")),
     "bundle": (
         "desktop.commands.bundle",
         lambda: _("courier bundles: carry the network's changes without the internet"),

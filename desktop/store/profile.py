@@ -160,6 +160,22 @@ class Profile:
         return self._key_file.profile_id
 
     @property
+    def key_file(self) -> KeyFile:
+        """The key file as it is now (wraps only, nothing secret): backups carry it."""
+        return self._key_file
+
+    def subkey(self, purpose: bytes) -> bytes:
+        """A key derived from the master key for ``purpose``; the master key never leaves."""
+        with self._lock:
+            if self._master_key is None:
+                raise ProfileLocked()
+            return keys._derive(self._master_key, purpose)
+
+    def sqlcipher_key(self) -> bytes:
+        """The database key, for a copy of the database under the same key (backups)."""
+        return self.subkey(keys._SQLCIPHER_INFO)
+
+    @property
     def closed(self) -> bool:
         return self._engine is None
 
