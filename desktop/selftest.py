@@ -14,10 +14,12 @@ from desktop.domain.dates import PartialDate
 from desktop.domain.records import Incident, IncidentStatus, Space, SpaceKind, new_id
 from desktop.domain.translation import _, set_language
 from desktop.domain.vocabularies import COUNTRIES, default_vocabularies
+from desktop.store.backup import SUFFIX, verify_backup, write_backup
 from desktop.store.errors import WrongPassphrase
 from desktop.store.migrate import current_revision, head_revision
 from desktop.store.profile import create_profile, unlock
 from desktop.store.records import RecordStore
+from desktop.store.shared_recovery import issue_shares
 
 #: A string every shipped catalogue translates; if it comes back in English, none was found.
 PROBE = "the interface language to start in"
@@ -74,7 +76,15 @@ def _check_profile(folder: Path) -> None:
         raise SelfTestFailed("a wrong passphrase unlocked the profile")
     with unlock(folder, passphrase) as reopened:
         read_back = RecordStore(reopened.engine).get(incident.id)
+        # A backup and shared recovery: the SLIP-39 word list is a data file of its package.
+        issued = issue_shares(reopened, 2, 3)
+        backup = folder.parent / f"{folder.name}-self-test{SUFFIX}"
+        write_backup(reopened, backup)
     _check(read_back == incident, "the saved incident did not read back the same")
+    try:
+        verify_backup(backup, shares=list(issued.mnemonics[1:]))
+    finally:
+        backup.unlink()
 
 
 def run_self_test(folder: Path) -> int:

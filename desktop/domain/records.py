@@ -1102,4 +1102,5 @@ def register_record_types(declared: Iterable[RecordType]) -> None:
 
 # Materials, notes and alerts are declared in their own module; importing it here means any
 # reader of RECORD_TYPES (store, sync) sees them, whichever module was imported first.
-import desktop.domain.network_records  # noqa: E402, F401
+import desktop.domain.network_records  # noqa: E402
+import desktop.domain.recovery_records  # noqa: E402, F401

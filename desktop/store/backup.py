@@ -45,6 +45,7 @@ from desktop.store.files import fsync_folder
 from desktop.store.keys import KeyFile
 from desktop.store.profile import DATABASE_FILE, KEY_FILE, Profile
 from desktop.store.settings import DEVICE_HINTS_FILE
+from desktop.store.shared_recovery import SHARES_FILE, ShareSet, combine, read_share_set
 from sync.crypto.stream import (
     AttachmentTampered,
     StreamHeader,
@@ -60,7 +61,6 @@ CHUNK_SIZE = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 MANIFEST = "manifest.json"
 #: Files beside the database that a backup carries (the key file travels in the header).
-SHARES_FILE = "recovery-shares.json"
 _PROFILE_FILES = (DEVICE_HINTS_FILE, SHARES_FILE)
 _WRAP_INFO = b"minga/v1/backup-key-wrap"
 _LENGTH = struct.Struct(">I")
@@ -136,6 +136,8 @@ class _Header:
     #: Bytes of the STREAM after the header (its own header included): a copy cut short is
     #: told apart from an altered one before anything is decrypted.
     body_bytes: int = 0
+    #: The shared-recovery set's wrap (public, like the key file), so k shares open a backup.
+    share_set: ShareSet | None = None
 
     def _fields(self) -> dict[str, Any]:
         return {
@@ -145,6 +147,7 @@ class _Header:
             "stream": base64.b64encode(self.stream_header).decode("ascii"),
             # Fixed width, so the header written first and rewritten at the end are one size.
             "body_bytes": f"{self.body_bytes:016d}",
+            "shares": self.share_set.to_json() if self.share_set else None,
         }
 
     def bound(self) -> bytes:
@@ -187,6 +190,7 @@ class _Header:
             stream_header = base64.b64decode(data["stream"], validate=True)
             wrap = data["wrap"]
             body_bytes = data["body_bytes"]
+            share_set = ShareSet.from_json(data["shares"]) if data["shares"] else None
             if not isinstance(wrap, str) or not isinstance(body_bytes, str):
                 raise TypeError("wrap")
             StreamHeader.from_bytes(stream_header)
@@ -194,7 +198,7 @@ class _Header:
             raise
         except (ProfileError, AttachmentTampered, ValueError, KeyError, TypeError) as error:
             raise BackupRefused("damaged", name, f"header: {type(error).__name__}") from None
-        return cls(key_file, stream_header, wrap, int(body_bytes))
+        return cls(key_file, stream_header, wrap, int(body_bytes), share_set)
 
     def check_length(self, source: BinaryIO, name: str) -> None:
         """Refuse a file whose body is shorter (cut short) or longer than the header says."""
@@ -356,9 +360,12 @@ def _write_file(
     try:
         sealer = StreamSealer(bytes(backup_key), StreamHeader.new(CHUNK_SIZE))
         key_file = profile.key_file
+        share_set = read_share_set(profile.folder)
         wrap_key = profile.subkey(_WRAP_INFO)
         # A placeholder of the final header's size; rewritten once the body's length is known.
-        placeholder = _Header(key_file, sealer.header_bytes, keys._seal(wrap_key, backup_key, b""))
+        placeholder = _Header(
+            key_file, sealer.header_bytes, keys._seal(wrap_key, backup_key, b""), 0, share_set
+        )
         summary = BackupSummary(
             profile_id=key_file.profile_id,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -398,9 +405,9 @@ def _write_file(
                 archive.addfile(info, io.BytesIO(manifest))
             writer.finish()
             body_bytes = sink.tell() - body_start
-            unwrapped = _Header(key_file, sealer.header_bytes, "", body_bytes)
+            unwrapped = _Header(key_file, sealer.header_bytes, "", body_bytes, share_set)
             wrap = keys._seal(wrap_key, backup_key, unwrapped.bound())
-            final = _Header(key_file, sealer.header_bytes, wrap, body_bytes).to_bytes()
+            final = _Header(key_file, sealer.header_bytes, wrap, body_bytes, share_set).to_bytes()
             if len(final) != body_start:
                 raise AssertionError("backup header changed size")
             sink.seek(0)
@@ -514,11 +521,17 @@ class _Opened:
 
 
 def _open_header(
-    source: BinaryIO, name: str, passphrase: str | None, recovery_key: str | None
+    source: BinaryIO,
+    name: str,
+    passphrase: str | None,
+    recovery_key: str | None,
+    shares: list[str] | None = None,
 ) -> _Opened:
     header = _Header.read(source, name)
     header.check_length(source, name)
-    if recovery_key is not None:
+    if shares is not None:
+        master = combine(shares, header.share_set)
+    elif recovery_key is not None:
         master = header.key_file.open_with_recovery_key(recovery_key)
     else:
         master = header.key_file.open_with_passphrase(passphrase or "")
@@ -632,12 +645,13 @@ def verify_backup(
     passphrase: str | None = None,
     *,
     recovery_key: str | None = None,
+    shares: list[str] | None = None,
     progress: Progress | None = None,
 ) -> BackupSummary:
     """Open and check every byte of the backup at ``path``; writes nothing."""
     with _open_source(path) as source:
         total = os.fstat(source.fileno()).st_size
-        opened = _open_header(source, path.name, passphrase, recovery_key)
+        opened = _open_header(source, path.name, passphrase, recovery_key, shares)
         try:
             return _read_body(source, opened, path.name, total, progress, None)
         finally:
@@ -657,6 +671,7 @@ def restore_backup(
     passphrase: str | None = None,
     *,
     recovery_key: str | None = None,
+    shares: list[str] | None = None,
     new_passphrase: str | None = None,
     progress: Progress | None = None,
     after: Callable[[Profile], None] | None = None,
@@ -664,15 +679,17 @@ def restore_backup(
     """Restore the backup at ``path`` as the profile in ``target`` (absent or an empty folder).
 
     Everything is written into a hidden folder beside ``target`` and renamed into place only
-    once every chunk verified and the entries match the manifest. With ``recovery_key`` the
-    restored profile gets ``new_passphrase``. ``after`` runs on the restored profile, still in
-    the hidden folder (see ``desktop.store.succession``: a restored device must not be a copy).
+    once every chunk verified and the entries match the manifest. With ``recovery_key`` or k
+    ``shares`` the restored profile gets ``new_passphrase``. ``after`` runs on the restored
+    profile, still in the hidden folder (see ``desktop.store.succession``: a restored device
+    must not be a copy of the old one).
     """
     from desktop.store.profile import check_passphrase_strength
 
     target = target.expanduser().absolute()
     _refuse_target(target)
-    if recovery_key is not None:
+    recovering = recovery_key is not None or shares is not None
+    if recovering:
         check_passphrase_strength(new_passphrase or "")
     created_parents: list[Path] = []
     parent = target.parent
@@ -685,12 +702,12 @@ def restore_backup(
     try:
         with _open_source(path) as source:
             total = os.fstat(source.fileno()).st_size
-            opened = _open_header(source, path.name, passphrase, recovery_key)
+            opened = _open_header(source, path.name, passphrase, recovery_key, shares)
             try:
                 staging.mkdir(mode=0o700)
                 summary = _read_body(source, opened, path.name, total, progress, staging)
                 key_file = opened.header.key_file
-                if recovery_key is not None and new_passphrase is not None:
+                if recovering and new_passphrase is not None:
                     key_file = key_file.rewrapped(opened.master_key, new_passphrase)
                 profile = Profile(staging, key_file, bytearray(opened.master_key))
                 try:

@@ -171,6 +171,13 @@ class Profile:
                 raise ProfileLocked()
             return keys._derive(self._master_key, purpose)
 
+    def wrap_master_key(self, kek: bytes, aad: bytes) -> str:
+        """The master key sealed under ``kek`` (another way in: backups, shared recovery)."""
+        with self._lock:
+            if self._master_key is None:
+                raise ProfileLocked()
+            return keys._seal(kek, self._master_key, aad)
+
     def sqlcipher_key(self) -> bytes:
         """The database key, for a copy of the database under the same key (backups)."""
         return self.subkey(keys._SQLCIPHER_INFO)
@@ -289,6 +296,15 @@ def unlock_with_recovery_key(folder: Path, recovery_key: str, new_passphrase: st
     check_passphrase_strength(new_passphrase)
     key_file = _read_key_file(folder)
     master_key = key_file.open_with_recovery_key(recovery_key)
+    return unlock_with_master_key(folder, key_file, master_key, new_passphrase)
+
+
+def unlock_with_master_key(
+    folder: Path, key_file: KeyFile, master_key: bytearray, new_passphrase: str
+) -> Profile:
+    """Open the profile with a master key recovered another way (the recovery key, shares)
+    and make ``new_passphrase`` its passphrase."""
+    check_passphrase_strength(new_passphrase)
     _require_database(folder)
     profile = Profile(folder, key_file, master_key)
     try:
