@@ -136,6 +136,21 @@ def _open_engine(database: Path, raw_key: bytes) -> Engine:
     return engine
 
 
+def _empty_the_wal(engine: Engine) -> None:
+    """Copy the WAL into the database and truncate it to nothing (issue 16: deleted means gone).
+
+    The WAL holds earlier versions of changed pages, deleted text included, until a checkpoint;
+    at every lock they are folded into the database, whose freed space ``secure_delete`` has
+    zeroed. Best effort: a reader still open elsewhere (a sync being cancelled) can keep it
+    from completing, and then the last connection's close checkpoints and removes the file.
+    """
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except (sqlcipher.DatabaseError, DBAPIError) as error:
+        log.warning("WAL not emptied at lock: %s", type(error).__name__)
+
+
 class Profile:
     """An unlocked profile. ``close()`` locks it: the engine is disposed, keys are wiped."""
 
@@ -216,6 +231,7 @@ class Profile:
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
+                _empty_the_wal(self._engine)
                 self._engine.dispose()
                 self._engine = None
             if self._master_key is not None:

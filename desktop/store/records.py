@@ -288,6 +288,40 @@ class RecordStore:
             connection.execute(insert(RecordCode), codes)
         index_records(connection, texts)
 
+    @staticmethod
+    def reindex_all(connection: Connection, batch: int = 2_000) -> int:
+        """Index every live record's text again (the search index was rebuilt); returns how many.
+
+        In batches, so a 100,000-incident profile never holds every record in memory.
+        """
+        done, after = 0, ""
+        while True:
+            rows = connection.execute(
+                select(RecordContent.id, RecordContent.content)
+                .join(RecordRow, RecordRow.id == RecordContent.id)
+                .where(RecordRow.deleted.is_(False), RecordContent.id > after)
+                .order_by(RecordContent.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return done
+            entries: list[dict[str, object]] = []
+            for row in rows:
+                try:
+                    record = from_dict(json.loads(row.content))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a newer peer's format: it is indexed when it is read again
+                entries.append(
+                    {
+                        "i": record.id,
+                        "t": record_type(record).name,
+                        "texts": _searchable_texts(record),
+                    }
+                )
+            index_records(connection, entries)
+            done += len(entries)
+            after = rows[-1].id
+
     def delete(self, record_id: str) -> None:
         """Delete a record and, for an incident, everything recorded under it.
 

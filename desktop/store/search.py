@@ -5,6 +5,11 @@ variants, so text is normalized in Python both when indexed and when searched: c
 diacritics folded, Arabic alef forms, taa marbuta, alef maqsura, hamza seats, tatweel and
 harakat unified, Eastern Arabic digits read as digits. Arabic words are also indexed without a
 joined "and"/"the"/"with" (light stemming), so "إخلاء" finds "وإخلاء".
+
+Deleted means gone (issue 16): the index is contentless with FTS5's ``secure-delete`` on, and
+``search_keys.body`` keeps each row's indexed text, so forgetting a row hands FTS5 the exact
+words to take out of its segments. A tombstone-style delete (``contentless_delete``) would
+leave the words inside ``search_index_data`` until segments merge.
 """
 
 from __future__ import annotations
@@ -91,14 +96,16 @@ def index_record(
 
 
 _FORGET = (
+    # FTS5's own 'delete' command with the words as indexed: with secure-delete on, they are
+    # removed from the segment pages themselves (not only hidden by a tombstone).
     text(
-        "DELETE FROM search_index WHERE rowid = "
-        "(SELECT fts_rowid FROM search_keys WHERE record_id = :i)"
+        "INSERT INTO search_index (search_index, rowid, body) "
+        "SELECT 'delete', fts_rowid, body FROM search_keys WHERE record_id = :i"
     ),
     text("DELETE FROM search_keys WHERE record_id = :i"),
 )
 _REMEMBER = (
-    text("INSERT INTO search_keys (record_id, record_type) VALUES (:i, :t)"),
+    text("INSERT INTO search_keys (record_id, record_type, body) VALUES (:i, :t, :b)"),
     text(
         "INSERT INTO search_index (rowid, body) VALUES "
         "((SELECT fts_rowid FROM search_keys WHERE record_id = :i), :b)"

@@ -1,0 +1,62 @@
+"""Read a SQLCipher 4 database's pages and WAL frames decrypted, as someone holding the key can.
+
+For tests that prove deleted text is gone from every page, free pages and WAL frames included:
+``sqlcipher_export`` copies only live rows, and this SQLCipher build has no ``sqlite_dbpage``.
+SQLCipher 4 with a raw key (``PRAGMA key = "x'…'"``): AES-256-CBC per page, the key used as
+is, each page ending in its 16-byte IV and 64-byte HMAC; page 1 starts with the 16-byte salt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+PAGE_SIZE = 4096
+RESERVE = 80  # IV (16) + HMAC-SHA512 (64)
+WAL_HEADER = 32
+FRAME_HEADER = 24
+
+
+def decrypt_page(page: bytes, raw_key: bytes, number: int) -> bytes:
+    start = 16 if number == 1 else 0
+    iv = page[PAGE_SIZE - RESERVE : PAGE_SIZE - RESERVE + 16]
+    decryptor = Cipher(algorithms.AES(raw_key), modes.CBC(iv)).decryptor()
+    return decryptor.update(page[start : PAGE_SIZE - RESERVE]) + decryptor.finalize()
+
+
+def database_pages(path: Path, raw_key: bytes) -> Iterator[tuple[int, bytes]]:
+    """Every page of the database file, free pages included, decrypted: (number, bytes)."""
+    data = path.read_bytes()
+    for index in range(len(data) // PAGE_SIZE):
+        number = index + 1
+        yield number, decrypt_page(data[index * PAGE_SIZE : number * PAGE_SIZE], raw_key, number)
+
+
+def wal_frames(path: Path, raw_key: bytes) -> Iterator[tuple[int, bytes]]:
+    """Every frame still in the WAL file (valid or left over), decrypted: (page number, bytes)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    offset = WAL_HEADER
+    while offset + FRAME_HEADER + PAGE_SIZE <= len(data):
+        number = int.from_bytes(data[offset : offset + 4], "big")
+        page = data[offset + FRAME_HEADER : offset + FRAME_HEADER + PAGE_SIZE]
+        if number:
+            yield number, decrypt_page(page, raw_key, number)
+        offset += FRAME_HEADER + PAGE_SIZE
+
+
+def pages_holding(folder_db: Path, raw_key: bytes, word: bytes) -> list[str]:
+    """Where ``word`` (compared in lower case) is readable: 'page N' or 'wal frame of page N'."""
+    found = []
+    needle = word.lower()
+    for number, page in database_pages(folder_db, raw_key):
+        if needle in page.lower():
+            found.append(f"page {number}")
+    wal = folder_db.with_name(folder_db.name + "-wal")
+    for number, page in wal_frames(wal, raw_key):
+        if needle in page.lower():
+            found.append(f"wal frame of page {number}")
+    return found
