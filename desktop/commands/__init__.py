@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, Callable[[], str]]] = {
         "desktop.commands.bundle",
         lambda: _("courier bundles: carry the network's changes without the internet"),
     ),
+    "quick-delete": (
+        "desktop.commands.quick_delete",
+        lambda: _("delete this computer's Minga profile for good, keys first (no passphrase)"),
+    ),
 }
 
 

@@ -34,7 +34,8 @@ class Setting:
         minimum, maximum: bounds for ``"int"``.
         device_hint: also mirrored outside the encrypted store so the unlock screen can use it
             before any key exists. Only settings that reveal nothing about the person may be
-            hints (today: the interface language).
+            hints: the interface language, and the quick delete shortcut and threshold, which
+            must work on the unlock screen.
     """
 
     key: str
@@ -107,6 +108,40 @@ SETTINGS: tuple[Setting, ...] = (
             "Minga locks itself after this many minutes without keyboard or mouse activity."
         ),
         section=N_("Security"),
+    ),
+    Setting(
+        key="quick_delete_shortcut",
+        kind="str",
+        default="Ctrl+Shift+Del",
+        label=N_("Quick delete shortcut"),
+        description=N_(
+            "The keys that open the quick delete confirmation, also on the unlock screen. "
+            "Leave empty for none."
+        ),
+        section=N_("Security"),
+        # Read before unlocking, to work on the unlock screen: only the keys, nothing else.
+        device_hint=True,
+        pattern=r"((Ctrl|Alt|Shift|Meta)\+){1,3}([A-Za-z0-9]|F[1-9][0-2]?|Del|Backspace|Pause|Home|End)",
+        pattern_hint=N_(
+            "The shortcut must be one to three of Ctrl, Alt, Shift, Meta joined by +, then a "
+            "letter, a digit, F1–F12, Del, Backspace, Pause, Home or End (e.g. Ctrl+Shift+Del)."
+        ),
+    ),
+    Setting(
+        key="quick_delete_after_wrong_passphrases",
+        kind="int",
+        default=0,
+        minimum=0,
+        maximum=50,
+        label=N_("Quick delete after wrong passphrases"),
+        description=N_(
+            "0 means never. Otherwise, after this many wrong passphrases in a row at the unlock "
+            "screen Minga deletes this profile from this computer, as Quick delete does, and "
+            "what has not reached the server is lost."
+        ),
+        section=N_("Security"),
+        # The unlock screen needs it before any key exists.
+        device_hint=True,
     ),
     Setting(
         key="sync_interval_minutes",

@@ -1,7 +1,8 @@
 """Settings kept inside the encrypted profile, typed by the declared schema.
 
-Settings marked ``device_hint`` (only the language today) are also mirrored to ``device.json``
-beside the database, so the unlock screen can speak the person's language before any key exists.
+Settings marked ``device_hint`` (the language, the quick delete shortcut and threshold) are also
+mirrored to ``device.json`` beside the database, so the unlock screen can speak the person's
+language and offer quick delete before any key exists.
 """
 
 from __future__ import annotations

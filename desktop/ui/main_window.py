@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain.records import Evidence, Incident
+from desktop.domain.settings import setting
 from desktop.domain.translation import _, current_language, set_language
 from desktop.store.drafts import Draft, DraftStore
-from desktop.store.profile import KdfParameters, Profile, profile_exists
+from desktop.store.profile import KdfParameters, Profile, profile_exists, read_device_hints
+from desktop.store.quick_delete import destroy_keys, remove_files
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import space_access
 from desktop.ui import APP_NAME
@@ -42,6 +44,7 @@ from desktop.ui.create_profile import CreateProfileScreen
 from desktop.ui.forms import hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
+from desktop.ui.quick_delete import QuickDeleteDialog, unsent_changes
 from desktop.ui.session import OpenedProfile, Session
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.status_bar import Connectivity, SessionStatusBar
@@ -263,11 +266,22 @@ class MainWindow(QMainWindow):
         self.passphrase_action = QAction(self)
         self.passphrase_action.setObjectName("changePassphraseAction")
         self.passphrase_action.triggered.connect(self.open_change_passphrase)
+        self.quick_delete_action = QAction(self)
+        self.quick_delete_action.setObjectName("quickDeleteAction")
+        # Wherever focus is, locked or not: the shortcut is read from the device hints.
+        self.quick_delete_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quick_delete_action.triggered.connect(self.ask_quick_delete)
+        self.quick_delete_dialog: QuickDeleteDialog | None = None
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.triggered.connect(self.close)
         # Shortcuts work only for actions in a visible widget: the window itself always is.
-        for action in (self.lock_action, self.settings_action, self.quit_action):
+        for action in (
+            self.lock_action,
+            self.settings_action,
+            self.quit_action,
+            self.quick_delete_action,
+        ):
             self.addAction(action)
         # Dialogs opened by pages (the incident editor, directory forms) are modal and block
         # the window's shortcuts: each gets the lock action as it is shown (eventFilter).
@@ -283,6 +297,8 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.settings_action)
         self.toolbar.addAction(self.passphrase_action)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.quick_delete_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
         # Content scrolls instead of pushing the window's minimum up (see hold_window_size_hints).
@@ -324,6 +340,10 @@ class MainWindow(QMainWindow):
         self._language_chosen_at_gate = None
         self.gate = GateScreen(self.folder, kdf=self._kdf, parent=self.screens)
         self.gate.opened.connect(self._opened)
+        if self.gate.unlock_screen is not None:
+            self.gate.unlock_screen.quick_delete_requested.connect(self.ask_quick_delete)
+            self.gate.unlock_screen.too_many_wrong_passphrases.connect(self.quick_delete)
+        self._set_quick_delete_shortcut()
         self.gate.language_chosen.connect(self._gate_language_chosen)
         self.screens.addWidget(self.gate)
         self.screens.setCurrentWidget(self.gate)
@@ -331,6 +351,51 @@ class MainWindow(QMainWindow):
         for action in (self.lock_action, self.settings_action, self.passphrase_action):
             action.setEnabled(False)
         self.gate.focus_first_field()
+
+    # -- quick delete -------------------------------------------------------------------------
+
+    def _set_quick_delete_shortcut(self) -> None:
+        """The person's shortcut (a device hint, so it works locked too); none without a profile."""
+        if not profile_exists(self.folder):
+            self.quick_delete_action.setShortcut(QKeySequence())
+            self.quick_delete_action.setEnabled(False)
+            return
+        hints = read_device_hints(self.folder)
+        chosen = hints.get("quick_delete_shortcut", setting("quick_delete_shortcut").default)
+        self.quick_delete_action.setShortcut(QKeySequence(str(chosen)))
+        self.quick_delete_action.setEnabled(True)
+
+    def ask_quick_delete(self) -> None:
+        """The one confirmation; when unlocked it says how many changes would be lost."""
+        if not profile_exists(self.folder) or self.quick_delete_dialog is not None:
+            return
+        profile = self.session.profile
+        unsent: int | None = QuickDeleteDialog.UNKNOWN
+        if profile is not None:
+            try:
+                unsent = unsent_changes(profile.engine)
+            except Exception as error:  # the question must still be asked
+                log.warning("unsent changes not counted: %s", type(error).__name__)
+        dialog = QuickDeleteDialog(unsent, self)
+        dialog.confirmed.connect(self.quick_delete)
+        # A bound method, not a lambda holding the window: the dialog deletes itself on close.
+        dialog.finished.connect(self._quick_delete_closed)
+        self.quick_delete_dialog = dialog
+        dialog.open()
+
+    def _quick_delete_closed(self, _result: int) -> None:
+        self.quick_delete_dialog = None
+
+    def quick_delete(self) -> None:
+        """Destroy the keys now, close the profile, remove every file, show the first start."""
+        destroy_keys(self.folder)  # from here on nothing of the profile can be read
+        self.session.lock(keep=False)  # the views clear themselves and the gate is shown
+        left = remove_files(self.folder)
+        if left:
+            log.warning("quick delete left %d files (still open)", len(left))
+        self._show_gate()
+        self.retranslate()
+        self.status.showMessage(_("Minga deleted the profile from this computer."), 15_000)
 
     def _gate_language_chosen(self, code: str) -> None:
         self._language_chosen_at_gate = code
@@ -607,6 +672,9 @@ class MainWindow(QMainWindow):
         if "language" in changes:
             set_language(str(changes["language"]))
         self._show_unlocked_status()
+        if any(key.startswith("quick_delete") for key in changes):
+            self._set_quick_delete_shortcut()
+            self.retranslate()
         scheduler = self.sync
         if scheduler is not None and any(key.startswith("sync_") for key in changes):
             link, settings = scheduler.link, dict(self.session.settings)
@@ -652,6 +720,14 @@ class MainWindow(QMainWindow):
     # -- language and closing -------------------------------------------------------------
 
     def retranslate(self) -> None:
+        self.quick_delete_action.setText(_("&Quick delete…"))
+        self.quick_delete_action.setToolTip(
+            _("Delete this profile from this computer at once, keys first ({shortcut})").format(
+                shortcut=self.quick_delete_action.shortcut().toString(
+                    QKeySequence.SequenceFormat.NativeText
+                )
+            )
+        )
         if self.workspace is not None:
             self.setWindowTitle(
                 _("{section} — Minga").format(section=_(self.workspace.current_section.label))

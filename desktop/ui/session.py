@@ -199,19 +199,24 @@ class Session(QObject):
         if "auto_lock_minutes" in changes and self.idle_watch.active:
             self.idle_watch.set_minutes(int(changes["auto_lock_minutes"]))
 
-    def lock(self) -> None:
-        """Close the store, forget the keys, take back the clipboard, then tell the views."""
+    def lock(self, *, keep: bool = True) -> None:
+        """Close the store, forget the keys, take back the clipboard, then tell the views.
+
+        ``keep=False`` is for a quick delete, whose keys are already destroyed: no drafts are
+        kept and queued writes are not waited for (they could land in nothing readable).
+        """
         profile, self._profile = self._profile, None
         if profile is None:
             return
         self.idle_watch.stop()
         self.clipboard.clear_if_ours()
-        # Editors queue their drafts now, on the write worker, so the wait below covers them.
-        self.locking.emit(profile)
-        # A write already queued (a setting, a record) lands first, so locking loses nothing;
-        # bounded, so a stuck write cannot keep the keys in memory.
-        if not drain_writes(LOCK_WRITE_GRACE_SECONDS):
-            log.warning("locking with writes still queued")
+        if keep:
+            # Editors queue their drafts now, on the write worker, so the wait below covers them.
+            self.locking.emit(profile)
+            # A write already queued (a setting, a record) lands first, so locking loses
+            # nothing; bounded, so a stuck write cannot keep the keys in memory.
+            if not drain_writes(LOCK_WRITE_GRACE_SECONDS):
+                log.warning("locking with writes still queued")
         profile.close()
         self.settings = defaults()
         self.unlocked_at = None

@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
 from desktop.domain.translation import _
 from desktop.store.profile import (
     WrongPassphrase,
+    read_device_hints,
     unlock,
     unlock_with_recovery_key,
 )
+from desktop.store.quick_delete import record_wrong_passphrase, reset_wrong_passphrases
 from desktop.ui.forms import (
     BusyIndicator,
     MessageLabel,
@@ -43,9 +45,13 @@ class UnlockScreen(QWidget):
 
     Signals:
         unlocked(object): an :class:`OpenedProfile`, the profile open with its settings read.
+        quick_delete_requested(): the person asked to delete the profile (no passphrase).
+        too_many_wrong_passphrases(): the number the person set was reached: delete now.
     """
 
     unlocked = Signal(object)
+    quick_delete_requested = Signal()
+    too_many_wrong_passphrases = Signal()
 
     def __init__(self, folder: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +78,12 @@ class UnlockScreen(QWidget):
         self.unlock_button.clicked.connect(self.submit)
         self.passphrase.returnPressed.connect(self.submit)
         self.forgot_button.clicked.connect(self.show_recovery)
+        # No passphrase needed: the moment someone demands it is when the profile is locked.
+        self.quick_delete_button = QPushButton(self.unlock_page)
+        self.quick_delete_button.setObjectName("unlockQuickDelete")
+        self.quick_delete_button.setFlat(True)
+        self.quick_delete_button.setProperty("role", "link")
+        self.quick_delete_button.clicked.connect(self.quick_delete_requested)
 
         lay_out_passphrase_page(
             self.unlock_page,
@@ -83,6 +95,9 @@ class UnlockScreen(QWidget):
             button=self.unlock_button,
             footer=self.forgot_button,
         )
+        footer = self.unlock_page.layout()
+        if footer is not None:
+            footer.addWidget(self.quick_delete_button)
         self.pages.addWidget(self.unlock_page)
 
         # The recovery page.
@@ -158,16 +173,33 @@ class UnlockScreen(QWidget):
         folder = self.folder
 
         def open_with_passphrase(_state: JobState) -> OpenedProfile:
-            return open_profile(unlock(folder, passphrase))
+            opened = open_profile(unlock(folder, passphrase))
+            reset_wrong_passphrases(folder)
+            return opened
 
         run_job(self, open_with_passphrase, on_success=self._opened, on_failure=self._unlock_failed)
 
     def _unlock_failed(self, error: BaseException) -> None:
         self._set_working(False)
+        if isinstance(error, WrongPassphrase) and self._wrong_passphrase_limit_reached():
+            self.too_many_wrong_passphrases.emit()
+            return
         self.message.say(failure_message(error))
         self.passphrase.setFocus()
         if not isinstance(error, WrongPassphrase):
             self.passphrase.selectAll()
+
+    def _wrong_passphrase_limit_reached(self) -> bool:
+        """Count this wrong passphrase; True when the person's limit (a setting, 0 = never)
+        is reached. Nothing is said about the count: a searcher learns nothing of the limit."""
+        limit = read_device_hints(self.folder).get("quick_delete_after_wrong_passphrases", 0)
+        if not limit:
+            return False  # off: a wrong passphrase touches no file
+        try:
+            count = record_wrong_passphrase(self.folder)
+        except OSError:
+            return False
+        return count >= int(limit)
 
     # -- the recovery key -------------------------------------------------------------------------
 
@@ -213,6 +245,7 @@ class UnlockScreen(QWidget):
         for widget in (
             self.passphrase,
             self.unlock_button,
+            self.quick_delete_button,
             self.forgot_button,
             self.recovery_key,
             self.new_passphrase,
@@ -256,6 +289,7 @@ class UnlockScreen(QWidget):
         self.repeat_label.setText(_("Re&peat the new passphrase"))
         self.recover_button.setText(_("Unlock and &set the new passphrase"))
         self.back_button.setText(_("Back to the passphrase"))
+        self.quick_delete_button.setText(_("Quick delete: erase this profile from this computer…"))
         for busy in (self.busy, self.recovery_busy):
             if busy.busy:
                 busy.set_message(self._busy_text())

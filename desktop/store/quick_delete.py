@@ -1,0 +1,118 @@
+"""Quick delete: make a profile unreadable within a fraction of a second, then remove every file.
+
+The key material goes first. ``profile.json`` holds the only wraps of the master key (passphrase
+and recovery key), and a travel file holds the sealed keys of spaces left behind; each is
+overwritten in place with random bytes, flushed and fsynced, then unlinked. From that moment the
+database and the sealed attachments are noise to anyone, whatever passphrase or recovery key
+they hold, so an interrupted deletion of a large attachments folder leaves nothing readable.
+Then every other file of the profile goes, the database first, and the folder itself.
+
+Limits (SECURITY.md): flash storage and journaling file systems may keep old blocks of the key
+file; an overwrite in place is what software can do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from desktop.store.files import fsync_folder, read_json_object, write_atomically
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "profile.json"
+#: Files holding key material, destroyed before anything else (the travel file is issue 16's).
+KEY_MATERIAL = (KEY_FILE, f".{KEY_FILE}.tmp", "travel.sealed", ".travel.sealed.tmp")
+#: The rest, in the order that makes the most sense to lose first if interrupted.
+DATABASE_FIRST = ("minga.db", "minga.db-wal", "minga.db-shm", "minga.db-journal")
+DEVICE_HINTS_FILE = "device.json"
+#: Counter of wrong passphrases typed at the unlock screen (for the optional quick delete).
+WRONG_PASSPHRASES_KEY = "wrong_passphrases"
+
+
+def holds_a_profile(folder: Path) -> bool:
+    """Whether ``folder`` holds anything of a Minga profile (even one left half-deleted)."""
+    if not folder.is_dir():
+        return False
+    names = set(KEY_MATERIAL) | set(DATABASE_FIRST) | {DEVICE_HINTS_FILE, "attachments"}
+    return any((folder / name).exists() for name in names)
+
+
+def _overwrite(path: Path) -> bool:
+    """Overwrite ``path`` with random bytes in place, fsync it, unlink it. True if it existed."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        size = os.fstat(descriptor).st_size
+        os.write(descriptor, os.urandom(max(size, 1)))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    path.unlink(missing_ok=True)
+    return True
+
+
+def destroy_keys(folder: Path) -> None:
+    """Step one, the one that matters: overwrite and remove every file holding key material."""
+    for name in KEY_MATERIAL:
+        try:
+            _overwrite(folder / name)
+        except OSError as error:
+            # Still try to unlink it: a name gone is better than a file kept.
+            log.warning("key file not overwritten: %s", type(error).__name__)
+            with contextlib.suppress(OSError):
+                (folder / name).unlink(missing_ok=True)
+    fsync_folder(folder)
+
+
+def remove_files(folder: Path) -> list[Path]:
+    """Step two: every file and folder of the profile, then the folder. Returns what stayed
+    (a file still open on a platform that refuses to delete open files)."""
+    for name in DATABASE_FIRST:
+        with contextlib.suppress(OSError):
+            (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    if not folder.exists():
+        fsync_folder(folder.parent)
+        return []
+    return sorted(path for path in folder.rglob("*"))
+
+
+def quick_delete(folder: Path) -> list[Path]:
+    """Destroy the keys, then every file of the profile in ``folder``; returns what stayed."""
+    destroy_keys(folder)
+    left = remove_files(folder)
+    log.info("profile deleted%s", f" ({len(left)} files left)" if left else "")
+    return left
+
+
+# --- quick delete after a number of wrong passphrases (optional, off by default) ------------
+
+
+def record_wrong_passphrase(folder: Path) -> int:
+    """Count one more wrong passphrase in ``device.json``; returns the count so far.
+
+    Kept beside the settings hints, outside the encrypted store (no key exists yet), so
+    quitting the app does not reset it. A correct passphrase resets it.
+    """
+    path = folder / DEVICE_HINTS_FILE
+    hints = read_json_object(path)
+    previous = hints.get(WRONG_PASSPHRASES_KEY, 0)
+    count = (previous if isinstance(previous, int) and previous >= 0 else 0) + 1
+    hints[WRONG_PASSPHRASES_KEY] = count
+    write_atomically(path, (json.dumps(hints, sort_keys=True) + "\n").encode("utf-8"))
+    return count
+
+
+def reset_wrong_passphrases(folder: Path) -> None:
+    path = folder / DEVICE_HINTS_FILE
+    hints = read_json_object(path)
+    if WRONG_PASSPHRASES_KEY in hints:
+        del hints[WRONG_PASSPHRASES_KEY]
+        write_atomically(path, (json.dumps(hints, sort_keys=True) + "\n").encode("utf-8"))
