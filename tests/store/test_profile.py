@@ -258,9 +258,11 @@ def test_missing_database_is_reported_not_recreated(tmp_path: Path) -> None:
 def test_settings_are_typed_and_the_language_is_a_device_hint(tmp_path: Path) -> None:
     folder = tmp_path / "p"
     profile, _ = new_profile(folder)
-    assert read_device_hints(folder) == {"language": "en"}
+    # The quick delete shortcut and threshold too: the unlock screen needs them (issue 16).
+    quick = {"quick_delete_after_wrong_passphrases": 0, "quick_delete_shortcut": "Ctrl+Shift+Del"}
+    assert read_device_hints(folder) == {"language": "en", **quick}
     profile.settings.set("language", "ar")
-    assert read_device_hints(folder) == {"language": "ar"}
+    assert read_device_hints(folder) == {"language": "ar", **quick}
     for key, bad in [("auto_lock_minutes", 0), ("auto_lock_minutes", "ten"), ("language", "de")]:
         with pytest.raises(SettingError):
             profile.settings.set(key, bad)
