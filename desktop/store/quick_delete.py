@@ -1,7 +1,8 @@
 """Quick delete: make a profile unreadable within a fraction of a second, then remove every file.
 
-The key material goes first. ``profile.json`` holds the only wraps of the master key (passphrase
-and recovery key), and a travel file holds the sealed keys of spaces left behind; each is
+The key material goes first. ``profile.json`` holds the wraps of the master key (passphrase and
+recovery key), ``recovery-shares.json`` the shared recovery set's, and a travel file the sealed
+keys of spaces left behind; each is
 overwritten in place with random bytes, flushed and fsynced, then unlinked. From that moment the
 database and the sealed attachments are noise to anyone, whatever passphrase or recovery key
 they hold, so an interrupted deletion of a large attachments folder leaves nothing readable.
@@ -25,8 +26,16 @@ from desktop.store.files import fsync_folder, read_json_object, write_atomically
 log = logging.getLogger(__name__)
 
 KEY_FILE = "profile.json"
-#: Files holding key material, destroyed before anything else (the travel file is issue 16's).
-KEY_MATERIAL = (KEY_FILE, f".{KEY_FILE}.tmp", "travel.sealed", ".travel.sealed.tmp")
+#: Files holding key material, destroyed before anything else: the key file's wraps, the shared
+#: recovery set's wrap, the sealed keys of spaces left behind in travel mode.
+KEY_MATERIAL = (
+    KEY_FILE,
+    f".{KEY_FILE}.tmp",
+    "recovery-shares.json",
+    ".recovery-shares.json.tmp",
+    "travel.sealed",
+    ".travel.sealed.tmp",
+)
 #: The rest, in the order that makes the most sense to lose first if interrupted.
 DATABASE_FIRST = ("minga.db", "minga.db-wal", "minga.db-shm", "minga.db-journal")
 DEVICE_HINTS_FILE = "device.json"
