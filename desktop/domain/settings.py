@@ -186,6 +186,41 @@ SETTINGS: tuple[Setting, ...] = (
             "The certificate fingerprint must be 64 hexadecimal digits (colons allowed)."
         ),
     ),
+    Setting(
+        key="backup_folder",
+        kind="str",
+        default="",
+        label=N_("Automatic backups to folder"),
+        description=N_(
+            "Optional. A folder (a USB stick, for instance) where Minga writes an encrypted "
+            "backup on its own while you work, whenever the folder is there. Leave empty for "
+            "no automatic backups."
+        ),
+        section=N_("Backups"),
+    ),
+    Setting(
+        key="backup_every_hours",
+        kind="int",
+        default=24,
+        minimum=1,
+        maximum=720,
+        label=N_("Back up every (hours)"),
+        description=N_("How old the newest automatic backup may get before Minga writes another."),
+        section=N_("Backups"),
+    ),
+    Setting(
+        key="backup_keep",
+        kind="int",
+        default=5,
+        minimum=1,
+        maximum=50,
+        label=N_("Automatic backups to keep"),
+        description=N_(
+            "Minga keeps this many of its newest automatic backups in the folder and deletes "
+            "older ones. Other files there are never touched."
+        ),
+        section=N_("Backups"),
+    ),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -58,6 +58,8 @@ class CreateProfileScreen(QWidget):
     """
 
     created = Signal(object)
+    #: The person has a backup to restore (or is moving from another computer).
+    restore_requested = Signal()
 
     def __init__(
         self, folder: Path, *, kdf: KdfParameters | None = None, parent: QWidget | None = None
@@ -91,6 +93,11 @@ class CreateProfileScreen(QWidget):
         self.create_button.clicked.connect(self.submit)
         self.repeat.returnPressed.connect(self.submit)
         self.passphrase.returnPressed.connect(self.repeat.setFocus)
+        self.restore_button = QPushButton(self.form_page)
+        self.restore_button.setObjectName("restoreLink")
+        self.restore_button.setFlat(True)
+        self.restore_button.setProperty("role", "link")
+        self.restore_button.clicked.connect(self.restore_requested)
 
         lay_out_passphrase_page(
             self.form_page,
@@ -101,6 +108,7 @@ class CreateProfileScreen(QWidget):
             message=self.message,
             busy=self.busy,
             button=self.create_button,
+            footer=self.restore_button,
         )
         self.pages.addWidget(self.form_page)
 
@@ -262,6 +270,7 @@ class CreateProfileScreen(QWidget):
             ).format(count=format_number(PASSPHRASE_MIN_LENGTH))
         )
         self.create_button.setText(_("&Create profile"))
+        self.restore_button.setText(_("Moving to a new computer, or have a backup? Restore it"))
         if self.busy.busy:
             self.busy.set_message(self._busy_text())
         self.key_title.setText(_("Write down your recovery key"))

@@ -39,14 +39,17 @@ from desktop.store.quick_delete import destroy_keys, remove_files
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import space_access
 from desktop.ui import APP_NAME
+from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
 from desktop.ui.forms import hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
 from desktop.ui.quick_delete import QuickDeleteDialog, unsent_changes
+from desktop.ui.restore import RestoreScreen
 from desktop.ui.session import OpenedProfile, Session
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.shared_recovery import HeldSharesDialog, ShareRecoveryDialog
 from desktop.ui.status_bar import Connectivity, SessionStatusBar
 from desktop.ui.sync.access import read_only_reason
 from desktop.ui.unlock import UnlockScreen
@@ -168,16 +171,19 @@ class GateScreen(QWidget):
         self.language_label.setBuddy(self.language)
         self.language.language_chosen.connect(self.language_chosen)
 
+        self.folder = folder
         self.create_screen: CreateProfileScreen | None = None
         self.unlock_screen: UnlockScreen | None = None
+        self.restore_screen: RestoreScreen | None = None
+        # Create, restore and unlock share one card; a restore turns it into the unlock screen.
+        screen = self.cards = QStackedWidget(self)
         if profile_exists(folder):
-            self.unlock_screen = UnlockScreen(folder, self)
-            self.unlock_screen.unlocked.connect(self.opened)
-            screen: QWidget = self.unlock_screen
+            self._add_unlock_screen()
         else:
             self.create_screen = CreateProfileScreen(folder, kdf=kdf, parent=self)
             self.create_screen.created.connect(self.opened)
-            screen = self.create_screen
+            self.create_screen.restore_requested.connect(self.show_restore)
+            self.cards.addWidget(self.create_screen)
         screen.setObjectName("gateCard")
         screen.setMaximumWidth(620)
 
@@ -204,6 +210,35 @@ class GateScreen(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.scroll, 1)
         self.retranslate()
+
+    def _add_unlock_screen(self) -> None:
+        self.unlock_screen = UnlockScreen(self.folder, self)
+        self.unlock_screen.unlocked.connect(self.opened)
+        self.cards.addWidget(self.unlock_screen)
+        self.cards.setCurrentWidget(self.unlock_screen)
+
+    def show_restore(self) -> None:
+        """The first-start path for a backup or a move to a new computer."""
+        if self.restore_screen is None:
+            self.restore_screen = RestoreScreen(self.folder, self)
+            self.restore_screen.restored.connect(self._restored)
+            self.restore_screen.back.connect(self._back_to_create)
+            self.cards.addWidget(self.restore_screen)
+        self.cards.setCurrentWidget(self.restore_screen)
+
+    def _back_to_create(self) -> None:
+        if self.create_screen is not None:
+            self.cards.setCurrentWidget(self.create_screen)
+
+    def _restored(self) -> None:
+        if self.unlock_screen is None:
+            self._add_unlock_screen()
+        if self.create_screen is not None:
+            # A profile exists now: creating one here would be refused anyway.
+            self.cards.removeWidget(self.create_screen)
+            self.create_screen.deleteLater()
+            self.create_screen = None
+        self.focus_first_field()
 
     def focus_first_field(self) -> None:
         if self.unlock_screen is not None:
@@ -272,6 +307,10 @@ class MainWindow(QMainWindow):
         self.quick_delete_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.quick_delete_action.triggered.connect(self.ask_quick_delete)
         self.quick_delete_dialog: QuickDeleteDialog | None = None
+        self.backup_action = QAction(self)
+        self.backup_action.setObjectName("backupAction")
+        self.backup_action.triggered.connect(self.open_backups)
+        self.backups: BackupScheduler | None = None
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.triggered.connect(self.close)
@@ -297,6 +336,7 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.settings_action)
         self.toolbar.addAction(self.passphrase_action)
+        self.toolbar.addAction(self.backup_action)
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.quick_delete_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
@@ -322,6 +362,10 @@ class MainWindow(QMainWindow):
 
     def _show_locked(self) -> None:
         self._stop_sync()
+        if self.backups is not None:
+            self.backups.stop()
+            self.backups.deleteLater()
+            self.backups = None
         self._close_dialogs()
         if self.workspace is not None:
             self.workspace.tear_down()
@@ -459,6 +503,17 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         self._show_unlocked_status()
         self._start_sync(opened)
+        self.backups = BackupScheduler(opened.profile, self.session.settings, self)
+        self.backups.written.connect(
+            lambda path: self.status.showMessage(
+                _("Automatic backup written: {path}").format(path=path), 10_000
+            )
+        )
+        self.backups.failed.connect(
+            lambda reason: self.status.showMessage(
+                _("The automatic backup failed: {reason}").format(reason=reason), 15_000
+            )
+        )
         self.retranslate()
         self.workspace.navigation.setFocus()
         self._find_drafts(opened.profile)
@@ -686,6 +741,18 @@ class MainWindow(QMainWindow):
                 on_success=lambda _none: scheduler.settings_changed(self._sync_interval_ms()),
             )
 
+    def open_backups(self) -> None:
+        profile = self.session.profile
+        if profile is None:
+            return
+        dialog = BackupDialog(profile, self.session.settings, self)
+        dialog.settings_changed.connect(self.session.remember)
+        dialog.share_requested.connect(
+            lambda: self._open_dialog(ShareRecoveryDialog(profile, self))
+        )
+        dialog.held_requested.connect(lambda: self._open_dialog(HeldSharesDialog(profile, self)))
+        self._open_dialog(dialog)
+
     def open_change_passphrase(self) -> None:
         profile = self.session.profile
         if profile is None:
@@ -742,6 +809,7 @@ class MainWindow(QMainWindow):
         )
         self.settings_action.setText(_("&Settings…"))
         self.passphrase_action.setText(_("Change &passphrase…"))
+        self.backup_action.setText(_("&Backups and recovery…"))
         self.quit_action.setText(_("&Quit"))
         self.toolbar.setWindowTitle(_("Main toolbar"))
 

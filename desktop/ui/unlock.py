@@ -38,6 +38,7 @@ from desktop.ui.forms import (
 )
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.session import OpenedProfile, open_profile
+from desktop.ui.shared_recovery import SharesUnlockPage
 
 
 class UnlockScreen(QWidget):
@@ -140,16 +141,34 @@ class UnlockScreen(QWidget):
         )
         self.pages.addWidget(self.recovery_page)
 
+        # Shares from trusted people, for someone without a recovery key (issue 17).
+        self.shares_button = QPushButton(self.recovery_page)
+        self.shares_button.setFlat(True)
+        self.shares_button.setProperty("role", "link")
+        self.shares_button.clicked.connect(self.show_shares)
+        recovery_layout = self.recovery_page.layout()
+        if isinstance(recovery_layout, QVBoxLayout):
+            recovery_layout.insertWidget(recovery_layout.count() - 1, self.shares_button)
+        self.shares_page = SharesUnlockPage(folder, self.pages)
+        self.shares_page.unlocked.connect(self.unlocked)
+        self.shares_page.back.connect(self.show_unlock)
+        self.pages.addWidget(self.shares_page)
+
         self.retranslate()
 
     @property
     def working(self) -> bool:
-        return self.busy.busy or self.recovery_busy.busy
+        return self.busy.busy or self.recovery_busy.busy or self.shares_page.busy.busy
 
     def show_recovery(self) -> None:
         self.message.clear_message()
         self.pages.setCurrentWidget(self.recovery_page)
         self.recovery_key.setFocus()
+
+    def show_shares(self) -> None:
+        self.recovery_message.clear_message()
+        self.pages.setCurrentWidget(self.shares_page)
+        self.shares_page.shares.setFocus()
 
     def show_unlock(self) -> None:
         self.recovery_key.clear()
@@ -290,6 +309,7 @@ class UnlockScreen(QWidget):
         self.recover_button.setText(_("Unlock and &set the new passphrase"))
         self.back_button.setText(_("Back to the passphrase"))
         self.quick_delete_button.setText(_("Quick delete: erase this profile from this computer…"))
+        self.shares_button.setText(_("No recovery key? Use shares from trusted people"))
         for busy in (self.busy, self.recovery_busy):
             if busy.busy:
                 busy.set_message(self._busy_text())
