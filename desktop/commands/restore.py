@@ -16,7 +16,7 @@ from desktop.domain.translation import _
 from desktop.store.backup import restore_backup
 from desktop.store.errors import ProfileError
 from desktop.store.profile import Profile, default_profile_dir
-from desktop.store.succession import retire_restored_identity
+from desktop.store.succession import predecessor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,8 +57,8 @@ def run(options: argparse.Namespace) -> int:
         passphrase = read_passphrase(options, _("Passphrase of the backup: "))
     restored: list[str] = []
 
-    def continue_as_new_device(profile: Profile) -> None:
-        old = retire_restored_identity(profile.engine)
+    def note_predecessor(profile: Profile) -> None:
+        old = predecessor(profile.engine)
         if old is not None:
             restored.append(old.fingerprint)
 
@@ -70,7 +70,7 @@ def run(options: argparse.Namespace) -> int:
             recovery_key=recovery_key,
             new_passphrase=passphrase if recovery_key is not None else None,
             progress=terminal_progress(),
-            after=continue_as_new_device,
+            after=note_predecessor,
         )
     except ProfileError as error:
         raise CommandError(error.user_message()) from None

@@ -46,6 +46,7 @@ from desktop.store.keys import KeyFile
 from desktop.store.profile import DATABASE_FILE, KEY_FILE, Profile
 from desktop.store.settings import DEVICE_HINTS_FILE
 from desktop.store.shared_recovery import SHARES_FILE, ShareSet, combine, read_share_set
+from desktop.store.succession import retire_restored_identity
 from sync.crypto.stream import (
     AttachmentTampered,
     StreamHeader,
@@ -580,7 +581,8 @@ def _read_body(
                 if extracted is None:
                     raise BackupRefused("damaged", name, "entry unreadable")
                 if member.name == MANIFEST:
-                    manifest = json.loads(extracted.read(MAX_HEADER_BYTES * 64))
+                    # Authenticated like every byte here, so read whole (one line per file).
+                    manifest = json.loads(extracted.read())
                     continue
                 seen[member.name] = _copy_entry(extracted, member.name, sink_folder)
     except tarfile.TarError as error:
@@ -711,6 +713,8 @@ def restore_backup(
                     key_file = key_file.rewrapped(opened.master_key, new_passphrase)
                 profile = Profile(staging, key_file, bytearray(opened.master_key))
                 try:
+                    # Always: a restored profile must never sync as its old device.
+                    retire_restored_identity(profile.engine)
                     if after is not None:
                         after(profile)
                 finally:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.domain.translation import _
 from desktop.store.backup import SUFFIX, BackupSummary, restore_backup
 from desktop.store.profile import Profile
-from desktop.store.succession import Predecessor, retire_restored_identity
+from desktop.store.succession import Predecessor, predecessor
 from desktop.ui.backup_dialog import describe_backup
 from desktop.ui.forms import (
     MessageLabel,
@@ -224,8 +224,8 @@ class RestoreScreen(QWidget):
         backup, folder = self.backup, self.folder
         found: list[Predecessor] = []
 
-        def continue_as_new_device(profile: Profile) -> None:
-            old = retire_restored_identity(profile.engine)
+        def note_predecessor(profile: Profile) -> None:
+            old = predecessor(profile.engine)
             if old is not None:
                 found.append(old)
 
@@ -238,7 +238,7 @@ class RestoreScreen(QWidget):
                 shares=shares,
                 new_passphrase=new_passphrase,
                 progress=lambda done, total: state.report(done, total),
-                after=continue_as_new_device,
+                after=note_predecessor,
             )
             return summary, (found[0] if found else None)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from desktop.domain.records import Organization, edit
 from desktop.store.backup import restore_backup, write_backup
-from desktop.store.profile import Profile, unlock
+from desktop.store.profile import unlock
 from desktop.store.records import RecordStore
-from desktop.store.succession import predecessor, retire_restored_identity
+from desktop.store.succession import predecessor
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.engine import NotEnrolled, SyncEngine
 from sync.client.transport import Transport
@@ -26,10 +26,7 @@ from tests.integration.conftest import Device, Server, network_of, organization
 
 
 def _restore(backup: Path, folder: Path, server: Server) -> Device:
-    def continue_as_new_device(profile: Profile) -> None:
-        retire_restored_identity(profile.engine)
-
-    restore_backup(backup, folder, PASSPHRASE, after=continue_as_new_device)
+    restore_backup(backup, folder, PASSPHRASE)
     profile = unlock(folder, PASSPHRASE)
     state = ProfileSyncState(profile.engine)
     return Device(
