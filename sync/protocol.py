@@ -82,6 +82,9 @@ class ErrorCode(StrEnum):
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     MUTATION_ID_REUSED = "mutation_id_reused"
     DUPLICATE_MUTATION = "duplicate_mutation"
+    ENVELOPE_MISMATCH = "envelope_mismatch"
+    GRANT_INVALID = "grant_invalid"
+    GRANT_EXPIRED = "grant_expired"
     INTERNAL = "internal"
 
 
@@ -582,6 +585,192 @@ class SyncResponse:
         return cls(
             results=tuple(MutationResult.from_wire(r) for r in results),
             spaces={check_id(s, "space"): SpacePage.from_wire(p) for s, p in spaces.items()},
+        )
+
+
+@dataclass(frozen=True)
+class CourierPush:
+    """Mutations of other devices a courier carried (``POST /v1/courier/push``): each is
+    applied as its ``author``'s own push, only if the author's signature on the sealed blob
+    verifies with the key it enrolled and the author may write (PROTOCOL.md §12)."""
+
+    push: tuple[tuple[str, Mutation], ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "push": [{"author": author, **m.to_wire()} for author, m in self.push],
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> CourierPush:
+        _version(obj)
+        raw = _get(obj, "push", required=False) or []
+        if not isinstance(raw, list) or len(raw) > limits.max_mutations:
+            raise _bad("push", f"must be a list of at most {limits.max_mutations} mutations")
+        push = []
+        for item in raw:
+            mutation = Mutation.from_wire(item, limits)
+            if mutation.blob is None:
+                # The author's signature is the only authority a courier brings: none, no entry.
+                raise _bad("blob", "is required for a carried mutation")
+            push.append((check_device_id(_get(item, "author"), "author"), mutation))
+        if len({(a, m.id) for a, m in push}) != len(push):
+            raise ProtocolError(ErrorCode.DUPLICATE_MUTATION, "mutation ids repeat in one batch")
+        return cls(tuple(push))
+
+
+#: Signature context of a courier grant (an offline device lets a courier pull for it).
+GRANT_CONTEXT = b"minga-courier-grant-v1\x00"
+#: The longest a grant may be valid: an offline device's clock may be off, but not by months.
+MAX_GRANT_SECONDS = 60 * 86400
+
+
+@dataclass(frozen=True)
+class CourierGrant:
+    """Signed by an offline device: "the holder of ``courier`` (any enrolled device when
+    empty) may download, until ``expires``, what I could pull after these cursors, with my
+    statements after these versions and my key wraps after these epochs"."""
+
+    device: str
+    expires: int
+    pull: Mapping[str, int]
+    statements: Mapping[str, int]
+    epochs: Mapping[str, int]
+    courier: str = ""
+
+    def to_bytes(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            {
+                "device": self.device,
+                "courier": self.courier,
+                "expires": self.expires,
+                "pull": dict(self.pull),
+                "statements": dict(self.statements),
+                "epochs": dict(self.epochs),
+            },
+            use_bin_type=True,
+        )
+        return packed
+
+    @classmethod
+    def from_bytes(cls, data: bytes, limits: Limits = LIMITS) -> CourierGrant:
+        try:
+            obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_ext_len=0)
+        except Exception as error:
+            raise ProtocolError(ErrorCode.GRANT_INVALID, "grant is not msgpack") from error
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.GRANT_INVALID, "grant must be a map")
+        maps = []
+        for name, high in (
+            ("pull", limits.max_revision),
+            ("statements", limits.max_statement_version),
+            ("epochs", limits.max_epoch),
+        ):
+            raw = obj.get(name) or {}
+            if not isinstance(raw, dict) or len(raw) > limits.max_pull_spaces:
+                raise _bad(name, "must map spaces to numbers")
+            maps.append(
+                {check_id(k, "space"): _int({"n": v}, "n", 0, high) for k, v in raw.items()}
+            )
+        courier = obj.get("courier") or ""
+        return cls(
+            device=check_device_id(_get(obj, "device"), "device"),
+            expires=_int(obj, "expires", 0, 2**62),
+            pull=maps[0],
+            statements=maps[1],
+            epochs=maps[2],
+            courier=check_device_id(courier, "courier") if courier else "",
+        )
+
+
+@dataclass(frozen=True)
+class CourierPull:
+    """``POST /v1/courier/pull``: a grant and its signature; ``after`` moves cursors on
+    while paging (never below the grant's)."""
+
+    grant: bytes
+    signature: bytes
+    after: Mapping[str, int] = field(default_factory=dict)
+    max_bytes: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "grant": self.grant,
+            "signature": self.signature,
+        }
+        if self.after:
+            wire["after"] = dict(self.after)
+        if self.max_bytes is not None:
+            wire["max_bytes"] = self.max_bytes
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> CourierPull:
+        _version(obj)
+        raw_after = obj.get("after") or {}
+        if not isinstance(raw_after, dict) or len(raw_after) > limits.max_pull_spaces:
+            raise _bad("after", "must map spaces to cursors")
+        after = {
+            check_id(k, "space"): _int({"n": v}, "n", 0, limits.max_revision)
+            for k, v in raw_after.items()
+        }
+        max_bytes = None
+        if "max_bytes" in obj:
+            max_bytes = _int(obj, "max_bytes", limits.min_page_bytes, limits.max_page_bytes)
+        return cls(
+            grant=_bytes(obj, "grant", 1, 64 * 1024),
+            signature=_bytes(obj, "signature", 64, 64),
+            after=after,
+            max_bytes=max_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class CourierDownload:
+    """The answer to ``CourierPull``: pages as the granting device would pull them, and (on
+    the first page) its newer statements and its own key wraps."""
+
+    device: str
+    spaces: Mapping[str, SpacePage]
+    statements: Mapping[str, tuple[StoredStatement, ...]] = field(default_factory=dict)
+    wraps: Mapping[str, tuple[tuple[int, str, bytes], ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> CourierDownload:
+        _version(obj)
+        raw_spaces = obj.get("spaces") or {}
+        raw_statements = obj.get("statements") or {}
+        raw_wraps = obj.get("wraps") or {}
+        if not all(isinstance(x, dict) for x in (raw_spaces, raw_statements, raw_wraps)):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "spaces, statements, wraps must be maps")
+        statements = {
+            check_id(space, "space"): tuple(
+                StoredStatement(
+                    _int(item, "version", 1, LIMITS.max_statement_version),
+                    _bytes(item, "statement", 1, LIMITS.max_statement_bytes),
+                )
+                for item in items
+            )
+            for space, items in raw_statements.items()
+        }
+        wraps = {
+            check_id(space, "space"): tuple(
+                (
+                    _int(item, "epoch", 1, LIMITS.max_epoch),
+                    check_device_id(_get(item, "issuer"), "issuer"),
+                    _bytes(item, "wrap", 1, LIMITS.max_wrap_bytes),
+                )
+                for item in items
+            )
+            for space, items in raw_wraps.items()
+        }
+        return cls(
+            device=check_device_id(_get(obj, "device"), "device"),
+            spaces={check_id(s, "space"): SpacePage.from_wire(p) for s, p in raw_spaces.items()},
+            statements=statements,
+            wraps=wraps,
         )
 
 

@@ -16,9 +16,15 @@ from desktop.domain.translation import _, ngettext
 from desktop.store.profile import Profile, ProfileError, unlock
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.bundle_format import BundleProblem
-from sync.client.bundles import ExportReport, ImportReport, export_bundle, import_bundle
+from sync.client.bundles import (
+    ExportReport,
+    ImportReport,
+    export_bundle,
+    export_for,
+    import_bundle,
+)
 from sync.client.engine import NotEnrolled, SyncEngine
-from sync.client.transport import Transport
+from sync.client.transport import ConnectionSettings, Transport
 
 #: Where an engine that never connects points (bundles need no server).
 _NO_SERVER = "http://127.0.0.1:9"
@@ -95,9 +101,29 @@ def export_summary(report: ExportReport) -> str:
 
 
 def bundle_engine(profile: Profile) -> SyncEngine:
-    """An engine over the profile's store for bundles only: it never sends a request."""
+    """An engine over the profile's store. Export and import never send a request; only a
+    courier's export ``--for`` a device asks the server (with the profile's proxy and pin)."""
     state = ProfileSyncState(profile.engine, profile.attachments)
-    return SyncEngine(state, Transport(state.server_url() or _NO_SERVER), fetch_attachments=False)
+    proxy = str(profile.settings.get("sync_proxy") or "").strip() or None
+    pin = str(profile.settings.get("sync_certificate_pin") or "").replace(":", "").replace(" ", "")
+    connection = ConnectionSettings(proxy=proxy, pinned_sha256=pin.lower() or None)
+    url = state.server_url() or _NO_SERVER
+    return SyncEngine(state, Transport(url, connection), fetch_attachments=False)
+
+
+def download_note(reason: str | None) -> str | None:
+    """Why a courier's bundle came from its own store instead of the server (or None)."""
+    if reason is None or reason == "no_grant":
+        return None
+    if reason == "offline":
+        return _(
+            "The server could not be reached: the bundle holds what this computer has, "
+            "without new keys for that device."
+        )
+    return _(
+        "The server refused to download for that device ({code}): the bundle holds what "
+        "this computer has."
+    ).format(code=reason)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +141,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--for",
         dest="for_device",
         metavar=_("DEVICE"),
-        help=_("only what this device's last bundle did not say it holds"),
+        help=_(
+            "for this device: with its grant, downloaded for it from the server when online; "
+            "else only what its last bundle did not say it holds"
+        ),
     )
     add_passphrase_arguments(export)
     load = actions.add_parser("import", help=_("verify and merge a bundle"))
@@ -140,13 +169,17 @@ def run(options: argparse.Namespace) -> int:
         engine = bundle_engine(profile)
         try:
             if options.action == "export":
-                report = export_bundle(
-                    engine,
-                    options.to.expanduser(),
-                    spaces=options.space,
-                    for_device=options.for_device,
-                )
+                note = None
+                if options.for_device:
+                    report, reason = export_for(
+                        engine, options.to.expanduser(), options.for_device, spaces=options.space
+                    )
+                    note = download_note(reason)
+                else:
+                    report = export_bundle(engine, options.to.expanduser(), spaces=options.space)
                 print(export_summary(report))
+                if note:
+                    print(note)
                 return 0
             result = import_bundle(engine, options.file.expanduser())
         except NotEnrolled:

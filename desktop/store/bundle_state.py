@@ -13,6 +13,7 @@ from desktop.store.schema import (
     SyncBundlePeerRow,
     SyncBundleSeenRow,
     SyncCarriedRow,
+    SyncCourierGrantRow,
     SyncRecordBlobRow,
 )
 from sync.client.carry import CarriedMutation, StoredBlob
@@ -207,3 +208,19 @@ class BundleTables:
                 select(SyncBundleSeenRow.bundle_id).where(SyncBundleSeenRow.bundle_id == bundle_id)
             ):
                 connection.execute(insert(SyncBundleSeenRow).values(bundle_id=bundle_id))
+
+    def courier_grant(self, device: str) -> tuple[bytes, bytes] | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(SyncCourierGrantRow).where(SyncCourierGrantRow.device == device)
+            ).first()
+        return None if row is None else (row.grant, row.signature)
+
+    def save_courier_grant(self, device: str, grant: bytes, signature: bytes) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncCourierGrantRow).where(SyncCourierGrantRow.device == device)
+            )
+            connection.execute(
+                insert(SyncCourierGrantRow).values(device=device, grant=grant, signature=signature)
+            )

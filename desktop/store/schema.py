@@ -322,6 +322,17 @@ class SyncBundlePeerRow(StoreBase):
     cursor: Mapped[int] = mapped_column(nullable=False)
 
 
+class SyncCourierGrantRow(StoreBase):
+    """An offline device's signed grant from its last bundle: with it this device, once
+    online, downloads for that device what it may read (PROTOCOL.md §12)."""
+
+    __tablename__ = "sync_courier_grants"
+
+    device: Mapped[str] = mapped_column(String(32), primary_key=True)
+    grant: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
 class SyncBundleSeenRow(StoreBase):
     """A bundle imported whole (its random id): importing it again is refused as a replay."""
 

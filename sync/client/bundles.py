@@ -24,13 +24,22 @@ from sync.client.bundle_format import (
     read_segments,
 )
 from sync.client.carry import CarriedMutation, CarryState
+from sync.client.courier import Download, download_for, make_grant
 from sync.client.engine import Refusal, SyncEngine, SyncReport, settle
-from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement
+from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement, StoredWrap
+from sync.client.transport import ServerRefused, TransportError
 from sync.crypto.envelope import open_record, read_header
 from sync.crypto.errors import CryptoError, CryptoErrorCode
-from sync.crypto.keys import Fingerprint
-from sync.crypto.spaces import MembershipLog, MembershipStatement, SpaceKeyring
-from sync.protocol import Change, Mutation, ProtocolError, device_id_for
+from sync.crypto.keys import DevicePublicKeys, Fingerprint
+from sync.crypto.spaces import KeyWrap, MembershipLog, MembershipStatement, SpaceKeyring
+from sync.protocol import (
+    GRANT_CONTEXT,
+    Change,
+    CourierGrant,
+    Mutation,
+    ProtocolError,
+    device_id_for,
+)
 
 #: ``progress(done, total)``: bytes (import) or items (export) so far, of the total.
 BundleProgress = Callable[[int, int], None]
@@ -40,6 +49,8 @@ STATEMENT = "statement"
 RECORD = "record"
 CURSOR = "cursor"
 MUTATION = "mutation"
+WRAP = "wrap"
+GRANT = "grant"
 
 
 @dataclass
@@ -94,12 +105,16 @@ def export_bundle(
     *,
     spaces: Sequence[str] | None = None,
     for_device: str | None = None,
+    download: Download | None = None,
     progress: BundleProgress | None = None,
 ) -> ExportReport:
     """Write a bundle to ``path`` (``.partial`` first, renamed once complete and flushed).
 
     ``spaces``: the spaces whose records go in (default: every space held). ``for_device``:
     send only versions newer than what that device's last bundle said it held.
+    ``download``: what a courier fetched from the server for that device with its grant
+    (``courier.download_for``); its spaces are sent from it (the device's own statements,
+    key wraps and everything after its cursors) instead of from this device's store.
     """
     state = _carry_state(engine)
     keys = engine.state.device_keys()
@@ -110,6 +125,8 @@ def export_bundle(
     keyring, _pins = engine.verified_view()
     held = sorted(keyring.logs)
     chosen = held if spaces is None else [s for s in held if s in set(spaces)]
+    fetched = download.changes if download is not None else {}
+    chosen = [s for s in chosen if s not in fetched]
     outbox = engine.seal_all_pending(keyring)
     carried = state.carried(pending_only=True)
     cursors = state.cursors()
@@ -121,9 +138,18 @@ def export_bundle(
         after = known if known >= floor else 0
         plan.append((space, after, max(after, floor)))
     statements = {space: engine.state.statements(space) for space in chosen}
+    grant = make_grant(
+        keys,
+        cursors={space: cursors.get(space, 0) for space in held},
+        statements={space: keyring.logs[space].latest.version for space in held},
+        epochs={
+            space: max((e for (s, e) in keyring.keys if s == space), default=0) for space in held
+        },
+    )
     total = (
-        1
+        2
         + sum(len(blobs) for blobs in statements.values())
+        + _download_items(download)
         + sum(state.count_record_blobs(space, after) + 1 for space, after, _ in plan)
         + len(outbox)
         + len(carried)
@@ -150,6 +176,12 @@ def export_bundle(
         }
         writer.add(HAVE, {"spaces": have})
         step()
+        writer.add(GRANT, {"grant": grant[0], "signature": grant[1]})
+        step()
+        if download is not None:
+            report.statements += _write_download(writer, download, step)
+            report.records += sum(len(changes) for changes in download.changes.values())
+            report.spaces.extend(sorted(download.changes))
         for space, blobs in statements.items():
             for version, blob in enumerate(blobs, start=1):
                 writer.add(STATEMENT, {"space": space, "version": version, "blob": blob})
@@ -189,6 +221,73 @@ def export_bundle(
         _fsync(stream)
     partial.replace(path)
     return report
+
+
+def export_for(
+    engine: SyncEngine,
+    path: Path,
+    device: str,
+    *,
+    spaces: Sequence[str] | None = None,
+    progress: BundleProgress | None = None,
+) -> tuple[ExportReport, str | None]:
+    """A bundle for ``device``: downloaded for it with its grant when the server answers
+    (what it may read, its statements and key wraps), else from this device's store.
+    Returns the report and, when the download was not possible, why (an error code)."""
+    state = _carry_state(engine)
+    held = state.courier_grant(device)
+    download: Download | None = None
+    reason: str | None = "no_grant"
+    if held is not None:
+        try:
+            download = download_for(*held, engine.transport, engine.authorized, engine.page_bytes)
+            reason = None
+        except ServerRefused as refusal:
+            reason = refusal.code
+        except TransportError:
+            reason = "offline"
+    report = export_bundle(
+        engine, path, spaces=spaces, for_device=device, download=download, progress=progress
+    )
+    return report, reason
+
+
+def _download_items(download: Download | None) -> int:
+    if download is None:
+        return 0
+    return (
+        sum(len(items) for items in download.statements.values())
+        + sum(len(items) for items in download.wraps.values())
+        + sum(len(changes) + 1 for changes in download.changes.values())
+    )
+
+
+def _write_download(writer: BundleWriter, download: Download, step: Callable[[], None]) -> int:
+    """The device's statements, its wraps, then per space its changes and cursor."""
+    count = 0
+    for space, statements in sorted(download.statements.items()):
+        for version, blob in statements:
+            writer.add(STATEMENT, {"space": space, "version": version, "blob": blob})
+            count += 1
+            step()
+    for space, wraps in sorted(download.wraps.items()):
+        for epoch, issuer, blob in wraps:
+            writer.add(WRAP, {"space": space, "epoch": epoch, "issuer": issuer, "blob": blob})
+            step()
+    for space, changes in sorted(download.changes.items()):
+        for change in changes:
+            writer.add(RECORD, {"space": space, **change.to_wire()})
+            step()
+        writer.add(
+            CURSOR,
+            {
+                "space": space,
+                "from": download.started.get(space, 0),
+                "to": download.reached.get(space, 0),
+            },
+        )
+        step()
+    return count
 
 
 def _fsync(stream: IO[bytes]) -> None:
@@ -250,7 +349,7 @@ def import_bundle(
         if state.bundle_seen(preamble.bundle_id):
             report.problem = BundleProblem.REPLAYED
             return report
-        session = _Import(engine, state, keys.device_id, preamble.signer.device_id, report)
+        session = _Import(engine, state, keys.device_id, preamble.signer, report)
         try:
             for segment in segments:
                 session.apply(segment)
@@ -269,13 +368,14 @@ class _Import:
         engine: SyncEngine,
         state: CarryState,
         me: str,
-        exporter: str,
+        signer: DevicePublicKeys,
         report: ImportReport,
     ) -> None:
         self.engine = engine
         self.state = state
         self.me = me
-        self.exporter = exporter
+        self.signer = signer
+        self.exporter = signer.device_id
         self.report = report
         self.sync_report = SyncReport()
         self.keyring, self.pins = engine.verified_view(self.sync_report)
@@ -293,6 +393,8 @@ class _Import:
                     RECORD: self._record,
                     CURSOR: self._cursor,
                     MUTATION: self._mutation,
+                    WRAP: self._wrap,
+                    GRANT: self._grant,
                 }.get(item.kind)
                 if handler is None:
                     self.report.skipped += 1  # a newer exporter's kind: ignored, as §1 says
@@ -320,6 +422,31 @@ class _Import:
         }
         if self.exporter != self.me:
             self.state.save_peer_cursors(self.exporter, cursors)
+
+    def _grant(self, payload: dict[str, Any]) -> None:
+        grant, signature = bytes(payload["grant"]), bytes(payload["signature"])
+        parsed = CourierGrant.from_bytes(grant)
+        if parsed.device != self.exporter or parsed.device == self.me:
+            return  # only a device's own grant, straight from it, is kept
+        if not self.signer.verify(signature, GRANT_CONTEXT + grant):
+            self.report.refused.append(Refusal("", "", 0, "signature_invalid", "grant"))
+            return
+        self.state.save_courier_grant(parsed.device, grant, signature)
+
+    def _wrap(self, payload: dict[str, Any]) -> None:
+        space, blob = str(payload["space"]), bytes(payload["blob"])
+        epoch, issuer = int(payload["epoch"]), str(payload["issuer"])
+        if space not in self.keyring.logs or KeyWrap.from_bytes(blob).recipient != self.me:
+            self.report.skipped += 1
+            return
+        if (space, epoch) in self.keyring.keys:
+            return
+        try:
+            self.keyring.add_wrap(space, epoch, blob, issuer)
+        except CryptoError as error:
+            self.report.refused.append(Refusal(space, "", epoch, error.code.value, "key wrap"))
+            return
+        self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
 
     def _statement(self, payload: dict[str, Any]) -> None:
         space, blob = str(payload["space"]), bytes(payload["blob"])

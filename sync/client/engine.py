@@ -131,6 +131,11 @@ class SyncReport:
     files_received: int = 0
     #: (record, code) of files not stored: a chunk not matching its address, a file altered.
     attachments_refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Mutations other devices sealed offline that this device carried and handed in (as a
+    #: courier, PROTOCOL.md §12): accepted, conflicting (their authors merge), refused.
+    relayed: int = 0
+    relay_conflicts: int = 0
+    relay_rejected: list[Rejection] = field(default_factory=list)
     #: Spaces whose genesis statement this sync trusted on first use, with the creating
     #: admin's fingerprint: the person compares it out of band (also kept in the store,
     #: ``state.spaces_to_confirm()``, until confirmed or refused).
@@ -458,6 +463,7 @@ class SyncEngine:
 
     def _sync(self, report: SyncReport, discover: bool) -> None:
         keys = self._keys()
+        self._relay(report)
         keyring, pins = self._keyring(report)
         if discover:
             self._discover(keyring, pins, report)
@@ -761,6 +767,23 @@ class SyncEngine:
         )
 
     # --- for courier bundles (bundles.py): the same trust, sealing and checks, no network ----
+
+    def authorized(self, call: Callable[[str], _T]) -> _T:
+        """Run ``call`` with a token (logging in as needed), as every request of the engine."""
+        return self._authorized(call)
+
+    def _relay(self, report: SyncReport) -> None:
+        """Carried mutations go first, before this device's own push: a merge of them made
+        here then meets them on the server instead of racing them."""
+        from sync.client.carry import CarryState
+        from sync.client.courier import relay_carried
+
+        if not isinstance(self.state, CarryState) or not self.state.carried(pending_only=True):
+            return
+        relayed = relay_carried(self.state, self.transport, self._authorized)
+        report.relayed = relayed.accepted
+        report.relay_conflicts = relayed.conflicts
+        report.relay_rejected = [Rejection(*item) for item in relayed.rejected]
 
     def verified_view(self, report: SyncReport | None = None) -> tuple[SpaceKeyring, KeyPins]:
         """The keyring and pins rebuilt from the store, every statement and wrap re-verified."""

@@ -15,10 +15,14 @@ from sync.protocol import (
     MEDIA_TYPE,
     PROTOCOL_VERSION,
     ChallengeRequest,
+    CourierDownload,
+    CourierPull,
+    CourierPush,
     EnrollRequest,
     ErrorCode,
     KeyWrapsPut,
     MemberPut,
+    MutationResult,
     ProtocolError,
     Role,
     SpaceCreate,
@@ -266,6 +270,26 @@ class Transport:
         if len(response.results) != len(request.push):
             raise ProtocolViolation("sync answer has a result count unlike the push")
         return response
+
+    # --- couriers (PROTOCOL.md §12) ----------------------------------------------------------
+
+    def courier_push(self, message: CourierPush, token: str) -> list[MutationResult]:
+        """Hand in mutations other devices sealed offline; one result per mutation, in order."""
+        answer = self.call("POST", "/v1/courier/push", message.to_wire(), token=token)
+        raw = answer.get("results")
+        if not isinstance(raw, list) or len(raw) != len(message.push):
+            raise ProtocolViolation("courier answer has a result count unlike the push")
+        try:
+            return [MutationResult.from_wire(r) for r in raw]
+        except (ProtocolError, ValueError, TypeError) as error:
+            raise ProtocolViolation(f"courier answer: {error}") from None
+
+    def courier_pull(self, message: CourierPull, token: str) -> CourierDownload:
+        answer = self.call("POST", "/v1/courier/pull", message.to_wire(), token=token)
+        try:
+            return CourierDownload.from_wire(answer)
+        except (ProtocolError, ValueError, TypeError, KeyError) as error:
+            raise ProtocolViolation(f"courier download: {error}") from None
 
     # --- spaces, members, keys, statements ------------------------------------------------
 

@@ -249,6 +249,24 @@ def read_header(blob: bytes) -> tuple[EnvelopeHeader, int]:
     return header, position
 
 
+def check_author_signature(blob: bytes, author: DevicePublicKeys) -> EnvelopeHeader:
+    """What a server can check without any space key: the envelope is well-formed and signed
+    by ``author`` (whose enrolled key it holds). Used to accept a mutation a courier carried
+    for another device (PROTOCOL.md §12); it proves nothing about the content.
+
+    Raises:
+        EnvelopeError: ``bad_format``, ``unsupported_version``, ``too_large``,
+            ``wrong_author`` (sealed by another device) or ``signature_invalid``.
+    """
+    header, _length = read_header(blob)
+    if header.author != author.device_id:
+        raise _fail(CryptoErrorCode.WRONG_AUTHOR, f"sealed by {header.author}")
+    signed, signature = blob[:-SIGNATURE_BYTES], blob[-SIGNATURE_BYTES:]
+    if not author.verify(signature, SIGN_CONTEXT + signed):
+        raise _fail(CryptoErrorCode.SIGNATURE_INVALID, f"record {header.record}")
+    return header
+
+
 def open_record(
     blob: bytes,
     *,

@@ -30,6 +30,8 @@ from sync.protocol import (
     MEDIA_TYPE,
     PROTOCOL_VERSION,
     ChallengeRequest,
+    CourierPull,
+    CourierPush,
     EnrollRequest,
     ErrorCode,
     InviteCreate,
@@ -51,7 +53,7 @@ from sync.protocol import (
     check_token,
     encode_body,
 )
-from sync.server import auth, chunks, records, spaces
+from sync.server import auth, chunks, courier, records, spaces
 from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
 from sync.server.config import Settings
 from sync.server.db import Database
@@ -434,6 +436,26 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         device, answer = await run_in_threadpool(sync_round_trip, token, body)
         request.scope.setdefault("state", {})["device"] = device
         return Response(content=answer, media_type=MEDIA_TYPE)
+
+    @app.post(
+        "/v1/courier/push",
+        summary="Mutations other devices sealed offline, carried by this device (§12)",
+    )
+    async def courier_push(request: Request) -> Response:
+        await device_of(request)
+        message = CourierPush.from_wire(await message_of(request), limits)
+        results = await run_in_threadpool(courier.relay, db, message, state.now())
+        return _message({"v": PROTOCOL_VERSION, "results": [r.to_wire() for r in results]})
+
+    @app.post(
+        "/v1/courier/pull",
+        summary="What an offline device's signed grant lets this courier download for it",
+    )
+    async def courier_pull(request: Request) -> Response:
+        device = await device_of(request)
+        message = CourierPull.from_wire(await message_of(request), limits)
+        answer = await run_in_threadpool(courier.pull_for, db, device, message, state.now(), limits)
+        return _message({"v": PROTOCOL_VERSION, **answer})
 
     @app.get("/v1/spaces", summary="The caller's spaces, roles, epochs and last sequence numbers")
     async def list_spaces(request: Request) -> Response:

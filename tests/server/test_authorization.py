@@ -10,7 +10,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from sync.protocol import Mutation, Role, SyncRequest, chunk_hash
+from sync.protocol import (
+    GRANT_CONTEXT,
+    CourierGrant,
+    CourierPull,
+    CourierPush,
+    Mutation,
+    Role,
+    SyncRequest,
+    chunk_hash,
+)
 from sync.server.auth import revoke_device
 from tests.helpers.server_client import DeviceClient
 from tests.server.conftest import Harness
@@ -82,6 +91,26 @@ def _pull(w: World, c: DeviceClient) -> httpx.Response:
     return c.call("POST", "/v1/sync", SyncRequest(pull={w.space: 0}).to_wire())
 
 
+def _courier_push(w: World, c: DeviceClient) -> httpx.Response:
+    # Carried for the bystander, but not an envelope it signed: refused per item, whoever carries.
+    message = CourierPush(((w.bystander.device_id, Mutation("m", w.space, "carried", 0, b"x")),))
+    return c.call("POST", "/v1/courier/push", message.to_wire())
+
+
+def _courier_pull(w: World, c: DeviceClient) -> httpx.Response:
+    # The bystander lets only the admin download for it.
+    grant = CourierGrant(
+        device=w.bystander.device_id,
+        expires=int(w.server.clock()) + 86400,
+        pull={w.space: 0},
+        statements={},
+        epochs={},
+        courier=w.callers["admin"].device_id,
+    ).to_bytes()
+    signature = w.bystander.sign_key.sign(GRANT_CONTEXT + grant)
+    return c.call("POST", "/v1/courier/pull", CourierPull(grant, signature).to_wire())
+
+
 ENDPOINTS: dict[str, Call] = {
     "list spaces": lambda w, c: c.call("GET", "/v1/spaces"),
     "create space": lambda w, c: c.call("POST", "/v1/spaces", {"v": 1}),
@@ -107,6 +136,8 @@ ENDPOINTS: dict[str, Call] = {
     "head chunk": lambda w, c: c.head_chunk(w.space, chunk_hash(w.chunk)),
     "get chunk": lambda w, c: c.get_chunk(w.space, chunk_hash(w.chunk)),
     "put chunk": lambda w, c: c.put_chunk(w.space, secrets.token_bytes(32)),
+    "courier push": _courier_push,
+    "courier pull": _courier_pull,
 }
 
 UNAUTHENTICATED = {"no_token": 401, "expired": 401, "revoked": 401}
@@ -128,6 +159,8 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "head chunk": (404, 200, 200, 200),
     "get chunk": (404, 200, 200, 200),
     "put chunk": (404, 403, 201, 201),
+    "courier push": (200, 200, 200, 200),
+    "courier pull": (403, 403, 403, 200),
 }
 # Inside a 200 sync answer, what each caller learns about space S.
 SYNC_ITEM = {

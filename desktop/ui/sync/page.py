@@ -31,6 +31,7 @@ from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
+from desktop.ui.sync.bundles import BundlePanel
 from desktop.ui.sync.conflict_dialog import ConflictDialog, record_title
 from desktop.ui.sync.link import join_error_message, sync_error_message
 from desktop.ui.sync.network import (
@@ -212,6 +213,7 @@ class SyncPage(QWidget):
         conflicts_layout.addLayout(resolve_row)
 
         self.network = NetworkPanel(profile, column)
+        self.bundles = BundlePanel(column)
 
         for box in (
             self.trust_box,
@@ -221,6 +223,7 @@ class SyncPage(QWidget):
             self.conflicts_box,
         ):
             layout.addWidget(box)
+        layout.addWidget(self.bundles)
         layout.addWidget(self.network)
         layout.addStretch(1)
         column.setMaximumWidth(820)
@@ -247,6 +250,7 @@ class SyncPage(QWidget):
         self.scheduler = scheduler
         self.copy_text = copy_text
         self.network.attach(scheduler.link, copy_text)
+        self.bundles.attach(scheduler.link, self.refresh)
         scheduler.changed.connect(self.show_state)
         scheduler.synced.connect(lambda _report: self.refresh())
         self.show_state()
@@ -255,6 +259,7 @@ class SyncPage(QWidget):
         if self._facts_job is not None:
             self._facts_job.cancel()
         self.network.tear_down()
+        self.bundles.tear_down()
         self.conflict_list.clear()
 
     def refresh(self) -> None:
@@ -471,6 +476,7 @@ class SyncPage(QWidget):
         self.join_box.setVisible(facts is not None and not joined)
         self.status_box.setVisible(joined)
         self.network.setVisible(joined)
+        self.bundles.setVisible(joined)
         if facts is not None and facts.fingerprint:
             self.fingerprint_caption.setText(
                 _(

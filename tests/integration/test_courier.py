@@ -1,0 +1,189 @@
+"""Three devices and a real server; one of them offline for the whole test, reached only by
+bundles a courier carries both ways. Carried mutations are checked by the server against their
+authors' enrolled keys and rights, never the courier's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from desktop.domain.records import edit
+from sync.client.bundles import export_bundle, export_for, import_bundle
+from sync.client.transport import Transport
+from sync.protocol import CourierPush, ErrorCode, MutationStatus, Role
+from tests.helpers.server_process import free_port
+from tests.integration.conftest import Device, Server, network_of, organization
+
+
+def _offline(device: Device) -> Transport:
+    """Point the device at a port nobody listens on; returns the real transport for later."""
+    real = device.engine.transport
+    device.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    return real
+
+
+def _device_id(device: Device) -> str:
+    keys = device.state.device_keys()
+    assert keys is not None
+    return keys.device_id
+
+
+def _carry(source: Device, target: Device, path: Path, courier_for: str | None = None) -> Any:
+    if courier_for is not None:
+        _report, reason = export_for(source.engine, path, courier_for)
+        assert reason is None, reason
+    else:
+        export_bundle(source.engine, path)
+    report = import_bundle(target.engine, path)
+    assert report.problem is None, report
+    assert report.refused == [], report.refused
+    return report
+
+
+def test_an_offline_device_converges_through_a_courier_both_ways(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, courier, offline) = network_of(server, make_device, 3)
+    for device in (admin, courier, offline):
+        device.sync()
+    online = _offline(offline)
+    offline_id = _device_id(offline)
+    record = organization(space, "Shared", country="ke", description="one\ntwo\n")
+    admin.records.save(record)
+    admin.sync()
+    courier.sync()
+    # The offline device's first bundle gives the courier its grant; the courier downloads
+    # for it what it may read.
+    _carry(offline, courier, tmp_path / "o0.mbundle")
+    got = _carry(courier, offline, tmp_path / "c0.mbundle", courier_for=offline_id)
+    assert got.records == 1  # the new organization; the rest it had before going offline
+    assert offline.records.require(record.id).name == "Shared"
+    # One record edited in three places: offline, at the server (admin), on the courier.
+    offline.records.save(edit(offline.records.require(record.id), acronym="OFF", country="ug"))
+    offline.records.save(organization(space, "Made offline"))
+    admin.records.save(edit(admin.records.require(record.id), description="one\ntwo\nthree\n"))
+    admin.sync()
+    courier.records.save(edit(courier.records.require(record.id), acronym="COU"))
+    carried = _carry(offline, courier, tmp_path / "o1.mbundle")
+    assert carried.carried == 2 and carried.merged == 2
+    report = courier.sync()
+    assert report.relayed == 1 and report.relay_conflicts == 1  # the new record; the edit met A's
+    for round_number in range(3):
+        _carry(courier, offline, tmp_path / f"c{round_number + 1}.mbundle", courier_for=offline_id)
+        _carry(offline, courier, tmp_path / f"o{round_number + 2}.mbundle")
+        courier.sync()
+        admin.sync()
+    courier.sync()
+    _carry(courier, offline, tmp_path / "last.mbundle", courier_for=offline_id)
+    snapshots = [d.snapshot() for d in (admin, courier, offline)]
+    assert snapshots[0] == snapshots[1] == snapshots[2]
+    merged = admin.records.require(record.id)
+    assert (merged.country, merged.description) == ("ug", "one\ntwo\nthree\n")
+    # The same field edited offline and on the courier: one conflict kept on each of them.
+    for device in (courier, offline):
+        kept = [c for c in device.state.conflicts() if c.record == record.id]
+        assert [c.field for c in kept] == ["acronym"], kept
+        assert {kept[0].mine, kept[0].theirs} == {"OFF", "COU"}
+    assert merged.acronym in ("OFF", "COU")
+    # The offline device never connected; back online it sends nothing again.
+    assert offline.engine.transport.traffic.requests == 0
+    assert offline.state.outbox() == []
+    offline.engine.transport = online
+    back = offline.sync()
+    assert back.pushed == 0
+    assert offline.snapshot() == admin.snapshot()
+
+
+def test_a_courier_needs_no_membership_and_cannot_widen_what_gets_in(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, editor, reader, removed) = network_of(server, make_device, 4)
+    for device in (admin, editor, reader, removed):
+        device.sync()
+    admin.engine.change_role(space, _device_id(reader), Role.READER)
+    for device in (admin, editor, reader, removed):
+        device.sync()
+    # A device of another network entirely carries the bundles.
+    stranger = make_device("stranger")
+    stranger.engine.enroll(server.operator_invite())
+    stranger.engine.create_space()
+    # Offline edits: the editor's may land; the reader's and the removed member's may not.
+    for name, device in (("reader", reader), ("removed", removed)):
+        device.records.save(organization(space, f"by {name}"))
+        export_bundle(device.engine, tmp_path / f"{name}.mbundle")
+    admin.engine.remove_member(space, _device_id(removed))
+    admin.sync()
+    editor.sync()  # it heard of the removal (a new epoch) before going offline
+    editor.records.save(organization(space, "by editor"))
+    export_bundle(editor.engine, tmp_path / "editor.mbundle")
+    # The importing member refuses the reader's and the removed member's edits by name.
+    for name in ("reader", "removed"):
+        report = import_bundle(admin.engine, tmp_path / f"{name}.mbundle")
+        assert report.problem is None
+        assert [r.code for r in report.refused] == ["unknown_signer"], report.refused
+        assert report.carried == 0 and report.merged == 0
+    # The stranger holds no statement of the space: it carries all three unopened.
+    for name in ("editor", "reader", "removed"):
+        assert import_bundle(stranger.engine, tmp_path / f"{name}.mbundle").carried == 1
+    relayed = stranger.engine.sync_once()
+    assert relayed.relayed == 1
+    assert sorted(r.code for r in relayed.relay_rejected) == [
+        ErrorCode.ROLE_FORBIDDEN.value,
+        ErrorCode.SPACE_NOT_FOUND.value,
+    ]
+    admin.sync()
+    names = {getattr(admin.records.get(k), "name", None) for k in admin.snapshot()}
+    assert "by editor" in names and "by reader" not in names and "by removed" not in names
+    # Relayed twice (a second courier, the author online later): accepted once, same revision.
+    entry = editor.state.outbox()[0]
+    editor_again = editor.sync()
+    assert editor_again.pushed == 1 and editor.state.outbox() == []
+    assert admin.records.require(entry.record).revision == 1
+
+
+def test_the_server_checks_the_authors_signature_and_the_envelope(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    member.records.save(organization(space, "Sealed offline"))
+    export_bundle(member.engine, tmp_path / "m.mbundle")
+    entry = member.state.outbox()[0]
+    member_id = _device_id(member)
+    mutation = next(
+        c.mutation
+        for c in _carried_after_import(admin, tmp_path / "m.mbundle")
+        if c.author == member_id
+    )
+    assert mutation.id == entry.mutation_id
+    flipped = bytearray(mutation.blob or b"")
+    flipped[-70] ^= 1
+    tampered = [
+        (member_id, replace(mutation, blob=bytes(flipped))),
+        (member_id, replace(mutation, id="other-id", base=3)),
+        (_device_id(admin), replace(mutation, id="claimed")),
+    ]
+
+    def push(token: str) -> Any:
+        return admin.engine.transport.courier_push(CourierPush(tuple(tampered)), token)
+
+    results = admin.engine.authorized(push)
+    assert [r.code for r in results] == [
+        ErrorCode.SIGNATURE_INVALID,
+        ErrorCode.ENVELOPE_MISMATCH,
+        ErrorCode.SIGNATURE_INVALID,
+    ]
+    # The genuine one, twice in two requests: accepted once, then answered the same.
+    genuine = CourierPush(((member_id, mutation),))
+    first = admin.engine.authorized(lambda t: admin.engine.transport.courier_push(genuine, t))
+    second = admin.engine.authorized(lambda t: admin.engine.transport.courier_push(genuine, t))
+    assert first[0].status is second[0].status is MutationStatus.ACCEPTED
+    assert (first[0].revision, first[0].seq) == (second[0].revision, second[0].seq)
+
+
+def _carried_after_import(device: Device, path: Path) -> Any:
+    report = import_bundle(device.engine, path)
+    assert report.problem is None and report.carried == 1
+    return device.state.carried()

@@ -1,0 +1,72 @@
+"""Two computers next to each other, no internet: bundles exchanged over the local network
+(here 127.0.0.1 only), found by mDNS or a typed address, each imported with every check."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from desktop.domain.records import edit
+from desktop.lan import BundleOffer, Peer, browse, exchange_with, parse_address
+from sync.client.bundles import export_bundle, import_bundle
+from tests.integration.conftest import Server, network_of, organization
+
+
+def test_two_devices_exchange_bundles_over_the_local_network(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    shared = organization(space, "Shared", country="ke")
+    admin.records.save(shared)
+    admin.sync()
+    member.sync()
+    # The internet is gone: both edit, each its own field, and one creates a record.
+    admin.records.save(edit(admin.records.require(shared.id), acronym="ADM"))
+    member.records.save(edit(member.records.require(shared.id), country="ug"))
+    member.records.save(organization(space, "Made by the member"))
+    export_bundle(admin.engine, tmp_path / "admin.mbundle")
+    export_bundle(member.engine, tmp_path / "member.mbundle")
+    offer = BundleOffer(tmp_path / "admin.mbundle", tmp_path / "from-member.mbundle", "127.0.0.1")
+    try:
+        offer.advertise(["127.0.0.1"])
+        served = threading.Thread(target=offer.serve_once, daemon=True)
+        served.start()
+        found = browse(3.0, interfaces=["127.0.0.1"])
+        assert [p.port for p in found] == [offer.port], found
+        assert parse_address(f"127.0.0.1:{offer.port}") == Peer(
+            "127.0.0.1", "127.0.0.1", offer.port
+        )
+        exchange_with(found[0], tmp_path / "member.mbundle", tmp_path / "from-admin.mbundle")
+        served.join(timeout=30)
+        assert not served.is_alive()
+    finally:
+        offer.close()
+    assert (tmp_path / "from-admin.mbundle").read_bytes() == (
+        tmp_path / "admin.mbundle"
+    ).read_bytes()
+    for device, received in ((admin, "from-member"), (member, "from-admin")):
+        report = import_bundle(device.engine, tmp_path / f"{received}.mbundle")
+        assert report.problem is None and report.refused == [], report
+    for device in (admin, member):
+        merged = device.records.require(shared.id)
+        assert (merged.acronym, merged.country) == ("ADM", "ug")
+        assert device.state.conflicts() == []
+    assert "Made by the member" in {
+        getattr(admin.records.get(k), "name", None) for k in admin.snapshot()
+    }
+    # Back online, both converge with the server and nothing is lost or doubled.
+    for _ in range(2):
+        admin.sync()
+        member.sync()
+    assert admin.snapshot() == member.snapshot()
+    assert admin.records.require(shared.id).country == "ug"
+
+
+def test_a_typed_address_that_is_not_an_address_is_refused() -> None:
+    assert parse_address("192.168.1.20") is None
+    assert parse_address("host:port") is None
+    assert parse_address("10.0.0.2:70000") is None
+    assert parse_address(" 10.0.0.2:8123 ") == Peer("10.0.0.2", "10.0.0.2", 8123)

@@ -1,0 +1,96 @@
+"""The Sync page's bundles: export with a progress bar, import another computer's bundle (its
+record appears, the summary says what happened), a damaged one refused by name, in en and ar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from desktop.domain.records import Organization
+from desktop.domain.translation import set_language
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.main_window import MainWindow
+from desktop.ui.sync.bundles import default_bundle_name
+from sync.client.bundles import export_bundle
+from sync.client.engine import SyncEngine
+from sync.client.transport import Transport
+from sync.protocol import Role
+from tests.helpers.profiles import new_profile
+from tests.ui.sync.conftest import Server, join_as_admin
+
+SHOTS = Path("/tmp")
+
+
+def test_export_and_import_bundles_from_the_sync_page(
+    unlocked: MainWindow, qtbot: QtBot, server: Server, tmp_path: Path
+) -> None:
+    page = join_as_admin(qtbot, unlocked, server)
+    assert unlocked.sync is not None
+    link = unlocked.sync.link
+    (space,) = page.network.spaces
+    # A second computer joins, then works without internet and sends a bundle.
+    member_profile, _recovery = new_profile(tmp_path / "member")
+    member_state = ProfileSyncState(member_profile.engine, member_profile.attachments)
+    member = SyncEngine(member_state, Transport(server.url))
+    member.enroll(link.run(lambda e: e.invite(space.space, Role.EDITOR)))
+    link.run(lambda e: e.admit(space.space, e.pending_members(space.space)))
+    member.sync_once(discover=True)
+    RecordStore(member_profile.engine).save(
+        Organization(space_id=space.space, name="Carried on a stick", country="ke")
+    )
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    export_bundle(member, stick / "from-member.mbundle")
+    member.transport.close()
+    member_profile.close()
+
+    panel = page.bundles
+    assert panel.isVisibleTo(page)
+    unlocked.resize(1024, 680)
+    page.scroll_area.ensureWidgetVisible(panel)
+    job = panel.import_from(stick / "from-member.mbundle")
+    assert job is not None
+    qtbot.waitUntil(lambda: "imported from computer" in panel.status.text(), timeout=20_000)
+    assert "1 change from another device merged" in panel.status.text()
+    assert not panel.progress.isVisible()
+    profile = unlocked.session.profile
+    assert profile is not None
+    assert "Carried on a stick" in _names(profile.engine)
+    page.scroll_area.ensureWidgetVisible(panel)
+    unlocked.grab().save(str(SHOTS / "i18-bundle-import-en.png"))
+
+    # Export (the for-list now knows the member), then a damaged copy refused by name.
+    target = tmp_path / default_bundle_name()
+    assert target.name.startswith("minga-") and target.suffix == ".mbundle"
+    panel.export_to(target)
+    qtbot.waitUntil(lambda: "Bundle written" in panel.status.text(), timeout=20_000)
+    assert target.is_file() and target.stat().st_size > 0
+    unlocked.grab().save(str(SHOTS / "i18-bundle-export-en.png"))
+    damaged = tmp_path / "damaged.mbundle"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    damaged.write_bytes(bytes(data))
+    panel.import_from(damaged)
+    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=20_000)
+    assert "altered or damaged" in panel.error.text() or "cut short" in panel.error.text()
+
+    set_language("ar")
+    qtbot.waitUntil(lambda: panel.title() == "بدون إنترنت: الحزم")
+    assert "الحزمة" in panel.error.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    unlocked.grab().save(str(SHOTS / "i18-bundle-refused-ar.png"))
+    panel.import_from(stick / "from-member.mbundle")  # already imported: said so, in Arabic
+    qtbot.waitUntil(lambda: "سبق استيراد" in panel.error.text(), timeout=20_000)
+    unlocked.grab().save(str(SHOTS / "i18-bundle-import-ar.png"))
+    set_language("en")
+
+
+def _names(engine: object) -> set[str]:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        ids = list(connection.scalars(text("SELECT id FROM records WHERE deleted = 0")))
+    store = RecordStore(engine)  # type: ignore[arg-type]
+    return {str(getattr(store.get(i), "name", "")) for i in ids}
