@@ -379,9 +379,22 @@ class _Import:
         self.report = report
         self.sync_report = SyncReport()
         self.keyring, self.pins = engine.verified_view(self.sync_report)
+        #: Settled records not yet stored, per space: one transaction per space and segment.
+        self.settled: dict[str, dict[str, Settlement]] = {}
+        self._outbox: list[OutboxEntry] | None = None
+
+    def _store_settled(self) -> None:
+        cursors = self.state.cursors() if self.settled else {}
+        for space, settlements in self.settled.items():
+            self.state.apply_page(space, cursors.get(space, 0), list(settlements.values()))
+            self._outbox = None  # storing a settlement drops the record's stale entries
+        self.settled = {}
 
     def apply(self, segment: list[Item]) -> None:
         for item in segment:
+            if item.kind != RECORD:
+                # Anything else may touch what the records just settled: store them first.
+                self._store_settled()
             self.report.items += 1
             payload = item.payload
             if not isinstance(payload, dict):
@@ -405,6 +418,7 @@ class _Import:
                 self.report.refused.append(
                     Refusal(str(payload.get("space", "")), "", 0, "bad_item", str(error)[:200])
                 )
+        self._store_settled()
         self.report.refused.extend(self.sync_report.refused)
         self.report.conflicts += self.sync_report.conflicts
         self.report.flags += self.sync_report.flags
@@ -473,6 +487,8 @@ class _Import:
         if space not in self.keyring.logs:
             self.report.skipped += 1
             return
+        if change.record in self.settled.get(space, {}):
+            self._store_settled()  # the same record twice in a segment: settle in order
         local = self.state.local_record(space, change.record)
         if local is not None and change.revision <= local.revision:
             return  # already held (or older: an older bundle changes nothing)
@@ -480,13 +496,14 @@ class _Import:
         if own is not None:
             # Our own sealed mutation, back from the server through a courier: it was accepted.
             self.state.apply_accepted(own, change.revision, change.seq)
+            self._outbox = None
             self.report.own_accepted += 1
             return
         remote = self.engine.verify_change(space, change, self.keyring, self.sync_report)
         if remote is None:
             return
         settlement = settle(local, remote, self.engine.merge_rules(local, remote))
-        self.state.apply_page(space, self.state.cursors().get(space, 0), [settlement])
+        self.settled.setdefault(space, {})[change.record] = settlement
         self.report.records += 1
         self.sync_report.conflicts += len(settlement.conflicts)
         self.sync_report.flags += len(settlement.flags)
@@ -494,7 +511,9 @@ class _Import:
     def _own_entry(self, space: str, change: Change) -> OutboxEntry | None:
         if change.author != self.me or change.blob is None:
             return None
-        for entry in self.state.outbox():
+        if self._outbox is None:
+            self._outbox = self.state.outbox()
+        for entry in self._outbox:
             if entry.space == space and entry.record == change.record and entry.blob == change.blob:
                 return entry
         return None

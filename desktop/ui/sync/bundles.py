@@ -52,6 +52,8 @@ from sync.client.bundles import ExportReport, ImportReport, export_bundle, expor
 from sync.client.engine import NotEnrolled, SyncEngine
 
 BUNDLE_SUFFIX = ".mbundle"
+#: Where an offer listens: every interface of this computer (tests use 127.0.0.1 only).
+OFFER_HOST = "0.0.0.0"
 
 
 def default_bundle_name() -> str:
@@ -257,12 +259,12 @@ class BundlePanel(QGroupBox):
         """Wait for a computer next to this one to exchange bundles with."""
         workdir = self._fresh_workdir()
         ours, theirs = workdir / "ours.mbundle", workdir / "theirs.mbundle"
-        addresses = local_addresses()
+        addresses = local_addresses() if OFFER_HOST == "0.0.0.0" else [OFFER_HOST]
 
         def offer(state: JobState) -> ImportReport | None:
             assert self.link is not None
             self.link.run(lambda engine: export_bundle(engine, ours))
-            self._offer = BundleOffer(ours, theirs)
+            self._offer = BundleOffer(ours, theirs, OFFER_HOST)
             try:
                 if addresses:
                     self._offer.advertise(addresses)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
+import desktop.ui.sync.bundles as bundles_ui
 from desktop.domain.records import Organization
 from desktop.domain.translation import set_language
+from desktop.lan import Peer, exchange_with
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.bundles import default_bundle_name
-from sync.client.bundles import export_bundle
+from sync.client.bundles import export_bundle, import_bundle
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
 from sync.protocol import Role
@@ -24,7 +27,11 @@ SHOTS = Path("/tmp")
 
 
 def test_export_and_import_bundles_from_the_sync_page(
-    unlocked: MainWindow, qtbot: QtBot, server: Server, tmp_path: Path
+    unlocked: MainWindow,
+    qtbot: QtBot,
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page = join_as_admin(qtbot, unlocked, server)
     assert unlocked.sync is not None
@@ -43,8 +50,6 @@ def test_export_and_import_bundles_from_the_sync_page(
     stick = tmp_path / "stick"
     stick.mkdir()
     export_bundle(member, stick / "from-member.mbundle")
-    member.transport.close()
-    member_profile.close()
 
     panel = page.bundles
     assert panel.isVisibleTo(page)
@@ -83,8 +88,35 @@ def test_export_and_import_bundles_from_the_sync_page(
     unlocked.grab().save(str(SHOTS / "i18-bundle-refused-ar.png"))
     panel.import_from(stick / "from-member.mbundle")  # already imported: said so, in Arabic
     qtbot.waitUntil(lambda: "سبق استيراد" in panel.error.text(), timeout=20_000)
-    unlocked.grab().save(str(SHOTS / "i18-bundle-import-ar.png"))
+    unlocked.grab().save(str(SHOTS / "i18-bundle-replayed-ar.png"))
+    panel.export_to(tmp_path / default_bundle_name())
+    qtbot.waitUntil(lambda: "كُتبت الحزمة" in panel.status.text(), timeout=20_000)
+    page.scroll_area.ensureWidgetVisible(panel)
+    unlocked.grab().save(str(SHOTS / "i18-bundle-export-ar.png"))
+
+    # Next to each other (127.0.0.1 here): this computer offers, the member's visits.
+    monkeypatch.setattr(bundles_ui, "OFFER_HOST", "127.0.0.1")
+    RecordStore(member_profile.engine).save(
+        Organization(space_id=space.space, name="Handed over nearby", country="ke")
+    )
+    panel.offer_nearby()
+    qtbot.waitUntil(lambda: "127.0.0.1:" in panel.status.text(), timeout=20_000)
+    assert panel._offer is not None
+    port = panel._offer.port
+    page.scroll_area.ensureWidgetVisible(panel)
+    unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-waiting-ar.png"))
+    export_bundle(member, tmp_path / "member-lan.mbundle")
+    exchange_with(
+        Peer("test", "127.0.0.1", port), tmp_path / "member-lan.mbundle", tmp_path / "got.mbundle"
+    )
+    qtbot.waitUntil(lambda: "استُوردت الحزمة" in panel.status.text(), timeout=20_000)
+    assert "Handed over nearby" in _names(profile.engine)
+    got = import_bundle(member, tmp_path / "got.mbundle")
+    assert got.problem is None and got.refused == []
+    unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-done-ar.png"))
     set_language("en")
+    member.transport.close()
+    member_profile.close()
 
 
 def _names(engine: object) -> set[str]:
