@@ -37,7 +37,8 @@ from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import KdfParameters, Profile, profile_exists, read_device_hints
 from desktop.store.quick_delete import destroy_keys, remove_files
 from desktop.store.records import RecordStore
-from desktop.store.sync_state import space_access
+from desktop.store.succession import Predecessor, predecessor
+from desktop.store.sync_state import ProfileSyncState, space_access
 from desktop.ui import APP_NAME
 from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
 from desktop.ui.change_passphrase import ChangePassphraseDialog
@@ -517,7 +518,33 @@ class MainWindow(QMainWindow):
         self.retranslate()
         self.workspace.navigation.setFocus()
         self._find_drafts(opened.profile)
+        self._continue_after_restore(opened.profile)
         self.unlocked.emit()
+
+    def _continue_after_restore(self, profile: Profile) -> None:
+        """A profile restored from an enrolled one, not enrolled again yet: the move's last step
+        is on the Sync page (enroll as a new device), so go there and say why."""
+        engine = profile.engine
+
+        def still_to_enroll(_state: JobState) -> Predecessor | None:
+            old = predecessor(engine)
+            return (
+                old if old is not None and ProfileSyncState(engine).device_keys() is None else None
+            )
+
+        def show(old: Predecessor | None) -> None:
+            if old is None or self.workspace is None:
+                return
+            self.workspace.show_section("sync")
+            self.status.showMessage(
+                _(
+                    "Restored from a backup: enroll this computer with a new invitation, and ask "
+                    "your admin to remove the old device ({fingerprint})."
+                ).format(fingerprint=old.fingerprint),
+                60_000,
+            )
+
+        run_job(self, still_to_enroll, on_success=show)
 
     # -- drafts kept at the last lock ---------------------------------------------------------
 

@@ -184,3 +184,39 @@ def test_share_dialog_prints_the_shares_not_sealed(
     held = HeldSharesDialog(profile, unlocked)
     qtbot.addWidget(held)
     assert not held.show_button.isEnabled()  # nobody gave this profile a share
+
+
+def test_a_restored_enrolled_profile_opens_on_the_sync_page_to_enroll_anew(
+    app: QApplication, qtbot: QtBot, tmp_path: Path
+) -> None:
+    from desktop.store.sync_state import ProfileSyncState
+    from sync.crypto.keys import DeviceKeys
+
+    old = create_profile(tmp_path / "old", PASSPHRASE, kdf=KdfParameters.fast_for_tests())[0]
+    keys = DeviceKeys.generate()
+    ProfileSyncState(old.engine).save_enrollment("https://minga.example.org", keys)
+    backup = tmp_path / "enrolled.mingabackup"
+    write_backup(old, backup)
+    old.close()
+    window = show_window(qtbot, tmp_path / "new" / "profile")
+    assert window.gate is not None
+    window.gate.show_restore()
+    screen = window.gate.restore_screen
+    assert screen is not None
+    screen.set_backup(backup)
+    screen.passphrase.setText(PASSPHRASE)
+    qtbot.mouseClick(screen.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: screen.pages.currentWidget() is screen.done, timeout=20_000)
+    assert str(keys.public.fingerprint) in screen.next_text.text()
+    qtbot.mouseClick(screen.continue_button, Qt.MouseButton.LeftButton)
+    assert window.gate.unlock_screen is not None
+    window.gate.unlock_screen.passphrase.setText(PASSPHRASE)
+    qtbot.mouseClick(window.gate.unlock_screen.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.workspace is not None and window.workspace.current_section.key == "sync",
+        timeout=10_000,
+    )
+    assert str(keys.public.fingerprint) in window.status.currentMessage()
+    profile = window.session.profile
+    assert profile is not None and ProfileSyncState(profile.engine).device_keys() is None
