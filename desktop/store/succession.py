@@ -24,13 +24,28 @@ a new epoch the old device cannot read. See sync/ENGINE.md "Restored from a back
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
-from desktop.store.schema import SettingRow, SyncDeviceRow, SyncOutboxRow, SyncWrapRow
-from sync.crypto.keys import DeviceKeys
+from desktop.store.schema import (
+    SettingRow,
+    SyncDeviceRow,
+    SyncOutboxRow,
+    SyncStatementRow,
+    SyncWrapRow,
+)
+from desktop.store.sync_state import ProfileSyncState
+from sync.client.engine import PendingMember, SyncEngine
+from sync.client.state import StoredWrap
+from sync.client.transport import Transport
+from sync.crypto.keys import DeviceKeys, KeyPins
+from sync.crypto.spaces import MembershipStatement
+from sync.protocol import Role
 
 #: A settings row outside the declared schema (it is never shown in Settings).
 PREDECESSOR_KEY = "restored_predecessor"
@@ -44,6 +59,8 @@ class Predecessor:
     fingerprint: str
     server_url: str
     restored_at: str
+    #: Spaces the old device administered: it can hand them over itself (``hand_over``).
+    administered: tuple[str, ...] = ()
 
 
 def retire_restored_identity(engine: Engine) -> Predecessor | None:
@@ -53,12 +70,23 @@ def retire_restored_identity(engine: Engine) -> Predecessor | None:
         if row is None:
             return None
         keys = DeviceKeys.from_bytes(row.device_keys)
+        administered = _administered(connection, keys.device_id)
         predecessor = Predecessor(
             device_id=keys.device_id,
             fingerprint=str(keys.public.fingerprint),
             server_url=row.server_url,
             restored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            administered=tuple(administered),
         )
+        held: dict[str, Any] = {}
+        if administered:
+            # Only an admin's keys are kept, and only to hand its spaces over once
+            # (``hand_over``); a member's are useless here and are deleted at once.
+            wraps = connection.execute(select(SyncWrapRow)).all()
+            held = {
+                "keys": row.device_keys.hex(),
+                "wraps": [[w.space_id, w.epoch, w.issuer, bytes(w.wrap).hex()] for w in wraps],
+            }
         connection.execute(delete(SyncDeviceRow))
         connection.execute(delete(SyncOutboxRow))
         connection.execute(delete(SyncWrapRow))
@@ -66,7 +94,7 @@ def retire_restored_identity(engine: Engine) -> Predecessor | None:
         connection.execute(
             insert(SettingRow).values(
                 key=PREDECESSOR_KEY,
-                value=json.dumps(predecessor.__dict__),
+                value=json.dumps({**predecessor.__dict__, **held}),
                 updated_at=datetime.now(UTC).replace(tzinfo=None),
             )
         )
@@ -87,6 +115,7 @@ def predecessor(engine: Engine) -> Predecessor | None:
             str(data["fingerprint"]),
             str(data["server_url"]),
             str(data["restored_at"]),
+            tuple(str(space) for space in data.get("administered", ())),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -96,3 +125,117 @@ def forget_predecessor(engine: Engine) -> None:
     """The old device was removed from the network: stop reminding the person of it."""
     with engine.begin() as connection:
         connection.execute(delete(SettingRow).where(SettingRow.key == PREDECESSOR_KEY))
+
+
+def _administered(connection: Connection, device: str) -> list[str]:
+    """Spaces whose newest stored (verified) statement lists ``device`` as an admin."""
+    found = []
+    spaces = connection.scalars(select(SyncStatementRow.space_id).distinct()).all()
+    for space in spaces:
+        blob = connection.scalar(
+            select(SyncStatementRow.blob)
+            .where(SyncStatementRow.space_id == space)
+            .order_by(SyncStatementRow.version.desc())
+            .limit(1)
+        )
+        member = MembershipStatement.from_bytes(blob).member(device) if blob else None
+        if member is not None and member.role is Role.ADMIN:
+            found.append(space)
+    return sorted(found)
+
+
+class _PredecessorState:
+    """The sync state seen as the old device, for the hand-over only: its keys and wraps from
+    the backup, the statements and pins of the profile. It has no outbox and no records, so
+    nothing can ever be sealed or sent under the old device's name."""
+
+    def __init__(self, state: ProfileSyncState, keys: DeviceKeys, wraps: list[StoredWrap]) -> None:
+        self._state = state
+        self._keys = keys
+        self._wraps = wraps
+
+    def server_url(self) -> str | None:
+        return self._state.server_url()
+
+    def device_keys(self) -> DeviceKeys | None:
+        return self._keys
+
+    def pins(self) -> KeyPins:
+        return self._state.pins()
+
+    def save_pins(self, pins: KeyPins) -> None:
+        self._state.save_pins(pins)
+
+    def spaces(self) -> list[str]:
+        return self._state.spaces()
+
+    def statements(self, space: str) -> list[bytes]:
+        return self._state.statements(space)
+
+    def add_statements(self, space: str, blobs: Sequence[bytes]) -> None:
+        self._state.add_statements(space, blobs)
+
+    def wraps(self) -> list[StoredWrap]:
+        return list(self._wraps)
+
+    def add_wrap(self, wrap: StoredWrap) -> None:
+        self._wraps.append(wrap)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the old device's hand-over does not {name}")
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """What ``hand_over`` did: spaces now administered by this device, and the old device
+    removed from them."""
+
+    spaces: tuple[str, ...]
+    new_device: str
+
+
+def hand_over(engine: Engine, transport: Transport, new: SyncEngine) -> HandOver:
+    """The restored profile of an admin takes its spaces over from the old device, itself.
+
+    With the old device's keys (from the backup, kept for this only): invite this computer's
+    new device into one administered space, enroll it (``new`` gets its keys), add it on the
+    server to the others, admit it in each with the old device's role (a statement signed by
+    the old device, the current key wrapped to the new one); then, as the new device, remove
+    the old one from each (a new epoch it cannot read). The old keys are deleted at the end.
+    Every step is one the admin screens take; a failure halfway can be retried.
+    """
+    with engine.connect() as connection:
+        raw = connection.scalar(select(SettingRow.value).where(SettingRow.key == PREDECESSOR_KEY))
+    data = json.loads(raw) if raw else {}
+    if "keys" not in data:
+        return HandOver((), "")
+    old_keys = DeviceKeys.from_bytes(bytes.fromhex(data["keys"]))
+    wraps = [StoredWrap(s, int(e), i, bytes.fromhex(w)) for s, e, i, w in data["wraps"]]
+    state = ProfileSyncState(engine)
+    old = SyncEngine(_PredecessorState(state, old_keys, wraps), transport)
+    spaces = [str(space) for space in data.get("administered", ())]
+    if state.device_keys() is None:
+        new.enroll(old.invite(spaces[0], Role.ADMIN))
+    new_keys = state.device_keys()
+    assert new_keys is not None
+    for space in spaces:
+        old._admin_view(space)  # this space's newest statements and the old device's wraps
+        keyring, _pins = old._keyring()
+        if keyring.logs[space].latest.member(new_keys.device_id) is None:
+            old._authorized(partial(transport.put_member, space, new_keys.device_id, Role.ADMIN))
+            old.admit(
+                space,
+                [PendingMember(space, new_keys.device_id, Role.ADMIN, new_keys.public)],
+            )
+    new.sync_once(discover=True)
+    for space in spaces:
+        new.remove_member(space, old_keys.device_id)
+    with engine.begin() as connection:
+        kept = {k: v for k, v in data.items() if k not in ("keys", "wraps")}
+        kept["administered"] = []
+        connection.execute(
+            SettingRow.__table__.update()  # type: ignore[attr-defined]
+            .where(SettingRow.key == PREDECESSOR_KEY)
+            .values(value=json.dumps(kept))
+        )
+    return HandOver(tuple(spaces), new_keys.device_id)

@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
 
 from desktop.domain.records import Evidence, Incident
 from desktop.domain.settings import setting
-from desktop.domain.translation import _, current_language, set_language
+from desktop.domain.translation import _, current_language, ngettext, set_language
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import KdfParameters, Profile, profile_exists, read_device_hints
 from desktop.store.quick_delete import destroy_keys, remove_files
 from desktop.store.records import RecordStore
-from desktop.store.succession import Predecessor, predecessor
+from desktop.store.succession import HandOver, Predecessor, hand_over, predecessor
 from desktop.store.sync_state import ProfileSyncState, space_access
 from desktop.ui import APP_NAME
 from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
@@ -53,6 +53,7 @@ from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.shared_recovery import HeldSharesDialog, ShareRecoveryDialog
 from desktop.ui.status_bar import Connectivity, SessionStatusBar
 from desktop.ui.sync.access import read_only_reason
+from desktop.ui.sync.link import sync_error_message
 from desktop.ui.unlock import UnlockScreen
 from desktop.ui.workspace import Workspace
 
@@ -312,6 +313,7 @@ class MainWindow(QMainWindow):
         self.backup_action.setObjectName("backupAction")
         self.backup_action.triggered.connect(self.open_backups)
         self.backups: BackupScheduler | None = None
+        self.hand_over_question: QDialog | None = None
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.triggered.connect(self.close)
@@ -536,6 +538,9 @@ class MainWindow(QMainWindow):
             if old is None or self.workspace is None:
                 return
             self.workspace.show_section("sync")
+            if old.administered:
+                self._offer_hand_over(profile, old)
+                return
             self.status.showMessage(
                 _(
                     "Restored from a backup: enroll this computer with a new invitation, and ask "
@@ -545,6 +550,72 @@ class MainWindow(QMainWindow):
             )
 
         run_job(self, still_to_enroll, on_success=show)
+
+    def _offer_hand_over(self, profile: Profile, old: Predecessor) -> None:
+        """The old device administered spaces: this computer can take them over itself."""
+        box = QDialog(self)
+        box.setObjectName("handOverQuestion")
+        box.setWindowTitle(_("Restored from a backup"))
+        text = QLabel(box)
+        text.setWordWrap(True)
+        text.setText(
+            ngettext(
+                "The old device administered {count} space. Take it over from this computer "
+                "now? The old device (fingerprint {fingerprint}) is removed from it.",
+                "The old device administered {count} spaces. Take them over from this computer "
+                "now? The old device (fingerprint {fingerprint}) is removed from them.",
+                len(old.administered),
+            ).format(count=len(old.administered), fingerprint=old.fingerprint)
+        )
+        buttons = QDialogButtonBox(box)
+        take = buttons.addButton(_("&Take over"), QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(_("&Later"), QDialogButtonBox.ButtonRole.RejectRole)
+        take.setDefault(True)
+        buttons.accepted.connect(box.accept)
+        buttons.rejected.connect(box.reject)
+        layout = QVBoxLayout(box)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        hold_window_size_hints(box, 480)
+        box.accepted.connect(lambda: self.take_over_spaces(profile, old))
+        self.hand_over_question = box
+        self.hand_over_text = text
+        self._open_dialog(box)
+
+    def take_over_spaces(self, profile: Profile, old: Predecessor) -> None:
+        """Hand the old device's spaces to this computer's new device, on the sync worker."""
+        scheduler = self.sync
+        if scheduler is None:
+            return
+        link = scheduler.link
+        engine = profile.engine
+
+        def run(_state: JobState) -> HandOver:
+            return link.run(
+                lambda sync: hand_over(engine, sync.transport, sync), server_url=old.server_url
+            )
+
+        def done(result: HandOver) -> None:
+            self.status.showMessage(
+                ngettext(
+                    "This computer now administers {count} space; the old device was removed.",
+                    "This computer now administers {count} spaces; the old device was removed.",
+                    len(result.spaces),
+                ).format(count=len(result.spaces)),
+                30_000,
+            )
+            scheduler.sync_now()
+
+        def failed(error: BaseException) -> None:
+            self.status.showMessage(
+                _("Taking over the spaces failed; try again from the next unlock: {reason}").format(
+                    reason=sync_error_message(error)
+                ),
+                30_000,
+            )
+
+        self.status.showMessage(_("Taking over the old device's spaces…"), 30_000)
+        run_job(self, run, on_success=done, on_failure=failed)
 
     # -- drafts kept at the last lock ---------------------------------------------------------
 

@@ -170,3 +170,56 @@ def test_edits_the_old_laptop_sent_after_the_backup_are_not_sent_twice(
     finally:
         restored.engine.transport.close()
         restored.profile.close()
+
+
+def test_a_sole_admin_restored_from_backup_hands_the_space_over_to_itself(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    from desktop.store.succession import hand_over
+
+    space, (admin, alba) = network_of(server, make_device, 2)
+    shared = organization(space, "Before")
+    admin.records.save(shared)
+    for device in (admin, alba):
+        device.sync()
+    old_id = _device_id(admin)
+    # The only admin edits offline, backs up, and loses the laptop.
+    admin.records.save(edit(admin.records.require(shared.id), name="Edited by the admin offline"))
+    backup = tmp_path / "admin.mingabackup"
+    write_backup(admin.profile, backup)
+
+    restored = _restore(backup, tmp_path / "new-laptop", server)
+    try:
+        old = predecessor(restored.profile.engine)
+        assert old is not None and old.administered == (space,)
+        assert restored.state.device_keys() is None
+        done = hand_over(restored.profile.engine, Transport(server.url), restored.engine)
+        assert done.spaces == (space,) and done.new_device == _device_id(restored) != old_id
+        restored.sync()
+        alba.sync()
+        # One admin, the new device; the old one is gone from the space and from the keys.
+        keyring, _pins = alba.engine._keyring()
+        latest = keyring.logs[space].latest
+        assert {m.device for m in latest.members} == {_device_id(alba), _device_id(restored)}
+        member = latest.member(_device_id(restored))
+        assert member is not None and member.role is Role.ADMIN
+        found = alba.records.require(shared.id)
+        assert isinstance(found, Organization) and found.name == "Edited by the admin offline"
+        # It administers: it can invite (and so admit) again.
+        assert restored.engine.invite(space, Role.EDITOR)
+        later = organization(space, "After the hand-over")
+        alba.records.save(later)
+        alba.sync()
+        admin.engine.sync_once(discover=True)
+        assert admin.records.get(later.id) is None
+        restored.sync()
+        assert restored.records.get(later.id) is not None
+        # The old keys were kept only for this: gone now, and a second run does nothing.
+        again = predecessor(restored.profile.engine)
+        assert again is not None and again.administered == ()
+        assert (
+            hand_over(restored.profile.engine, Transport(server.url), restored.engine).spaces == ()
+        )
+    finally:
+        restored.engine.transport.close()
+        restored.profile.close()
