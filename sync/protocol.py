@@ -875,6 +875,43 @@ class MemberPut:
 
 
 @dataclass(frozen=True)
+class TravelLeave:
+    """Travel mode: the caller leaves these spaces behind until it presents the token whose
+    SHA-256 is ``verifier`` (issue 16)."""
+
+    spaces: tuple[str, ...]
+    verifier: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "spaces": list(self.spaces), "verifier": self.verifier}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> TravelLeave:
+        _version(obj)
+        raw = _get(obj, "spaces")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= limits.max_pull_spaces:
+            raise _bad("spaces", f"must list 1 to {limits.max_pull_spaces} spaces")
+        spaces = tuple(check_id(space, "space") for space in raw)
+        return cls(spaces=spaces, verifier=_bytes(obj, "verifier", 32, 32))
+
+
+@dataclass(frozen=True)
+class TravelReturn:
+    """Travel mode: the token that lifts the caller's away marks (its SHA-256 is their
+    verifier)."""
+
+    token: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "token": self.token}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> TravelReturn:
+        _version(obj)
+        return cls(token=_bytes(obj, "token", 32, 32))
+
+
+@dataclass(frozen=True)
 class InviteCreate:
     """An admin invites a new device into one space with a role; the code works once."""
 

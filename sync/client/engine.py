@@ -814,6 +814,23 @@ class SyncEngine:
     def merge_rules(self, local: LocalRecord | None, remote: RemoteRecord) -> MergeRules:
         return self._rules(local, remote)
 
+    # --- travel mode (issue 16) ------------------------------------------------------------
+
+    def leave_spaces(self, spaces: list[str], verifier: bytes) -> None:
+        """Ask the server to answer this device as an outsider in ``spaces`` until it returns
+        with the token whose SHA-256 is ``verifier``. The local forgetting is the store's:
+        with no statement or key held here, no sync asks for them, and discovery never lists
+        them, so the engine needs no list of them (a list would name them)."""
+        self._authorized(lambda token: self.transport.leave_spaces(spaces, verifier, token))
+
+    def return_to_spaces(self, return_token: bytes) -> list[str]:
+        """Lift the away marks; the next sync with ``discover`` brings the spaces back."""
+        spaces = self._authorized(
+            lambda token: self.transport.return_to_spaces(return_token, token)
+        )
+        self._discovered = False
+        return spaces
+
     # --- admin operations ------------------------------------------------------------------
 
     def create_space(self, space: str | None = None) -> str:

@@ -31,6 +31,8 @@ from sync.protocol import (
     SyncRequest,
     SyncResponse,
     TokenRequest,
+    TravelLeave,
+    TravelReturn,
     check_device_id,
     check_id,
     check_token,
@@ -295,6 +297,22 @@ class Transport:
 
     def create_space(self, space: str, token: str) -> None:
         self.call("POST", "/v1/spaces", SpaceCreate(space).to_wire(), token=token)
+
+    def leave_spaces(self, spaces: list[str], verifier: bytes, token: str) -> None:
+        """Travel mode: the server answers this device as an outsider in ``spaces`` until
+        ``return_to_spaces`` with the token whose SHA-256 is ``verifier``."""
+        self.call(
+            "POST", "/v1/travel/leave", TravelLeave(tuple(spaces), verifier).to_wire(), token=token
+        )
+
+    def return_to_spaces(self, return_token: bytes, token: str) -> list[str]:
+        answer = self.call(
+            "POST", "/v1/travel/return", TravelReturn(return_token).to_wire(), token=token
+        )
+        found = answer.get("spaces")
+        if not isinstance(found, list) or not all(isinstance(s, str) for s in found):
+            raise ProtocolViolation("travel return answer has no spaces")
+        return [check_id(s, "space") for s in found]
 
     def spaces(self, token: str) -> list[dict[str, Any]]:
         return _list(self.call("GET", "/v1/spaces", token=token), "spaces")

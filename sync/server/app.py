@@ -47,6 +47,8 @@ from sync.protocol import (
     SyncRequest,
     SyncResponse,
     TokenRequest,
+    TravelLeave,
+    TravelReturn,
     check_chunk_hash,
     check_device_id,
     check_id,
@@ -461,6 +463,23 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     async def list_spaces(request: Request) -> Response:
         device = await device_of(request)
         found = await run_in_threadpool(spaces.list_spaces, db, device)
+        return _message({"v": PROTOCOL_VERSION, "spaces": found})
+
+    @app.post("/v1/travel/leave", summary="Leave spaces behind until the return token comes")
+    async def travel_leave(request: Request) -> Response:
+        device = await device_of(request)
+        message = TravelLeave.from_wire(await message_of(request))
+        await run_in_threadpool(
+            spaces.leave_spaces, db, device, list(message.spaces), message.verifier
+        )
+        # Not how many: the answer must not confirm which ids were memberships.
+        return _message({"v": PROTOCOL_VERSION})
+
+    @app.post("/v1/travel/return", summary="Come back to the spaces left behind")
+    async def travel_return(request: Request) -> Response:
+        device = await device_of(request)
+        message = TravelReturn.from_wire(await message_of(request))
+        found = await run_in_threadpool(spaces.return_to_spaces, db, device, message.token)
         return _message({"v": PROTOCOL_VERSION, "spaces": found})
 
     @app.post("/v1/spaces", summary="Create a space; the caller becomes its admin")

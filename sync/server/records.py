@@ -57,7 +57,11 @@ def _roles(
             schema.space.c.statement_version,
         )
         .join(schema.space, schema.space.c.id == schema.member.c.space_id)
-        .where(schema.member.c.device_id == device_id, schema.member.c.space_id.in_(wanted))
+        .where(
+            schema.member.c.device_id == device_id,
+            schema.member.c.space_id.in_(wanted),
+            schema.member.c.away_verifier.is_(None),  # left behind while travelling
+        )
     ).all()
     return {r.space_id: (Role(r.role), r.last_seq, r.epoch, r.statement_version) for r in rows}
 

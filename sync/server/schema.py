@@ -98,6 +98,9 @@ member = Table(
     Column("device_id", DEVICE_ID, ForeignKey("device.id"), primary_key=True, index=True),
     Column("role", String(16), nullable=False),
     Column("added_at", BigInteger, nullable=False),
+    # Travel mode (issue 16): while set, the device left this space behind and is answered as
+    # an outsider; SHA-256 of the return token its return key derives lifts it.
+    Column("away_verifier", LargeBinary, nullable=True),
 )
 
 key_wrap = Table(

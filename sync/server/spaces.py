@@ -3,6 +3,7 @@ Every check reads the database inside the request's own transaction, so removal 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,9 +56,12 @@ def lock_space(conn: Connection, space_id: str) -> SpaceRow | None:
 
 
 def role_of(conn: Connection, space_id: str, device_id: str) -> Role | None:
+    """The device's role, or None for an outsider or a membership left behind while travelling."""
     value = conn.execute(
         select(schema.member.c.role).where(
-            schema.member.c.space_id == space_id, schema.member.c.device_id == device_id
+            schema.member.c.space_id == space_id,
+            schema.member.c.device_id == device_id,
+            schema.member.c.away_verifier.is_(None),
         )
     ).scalar_one_or_none()
     return Role(value) if value is not None else None
@@ -134,7 +138,7 @@ def list_spaces(db: Database, device_id: str) -> list[dict[str, Any]]:
                 schema.space.c.statement_version,
             )
             .join(schema.space, schema.space.c.id == schema.member.c.space_id)
-            .where(schema.member.c.device_id == device_id)
+            .where(schema.member.c.device_id == device_id, schema.member.c.away_verifier.is_(None))
             .order_by(schema.member.c.space_id)
         ).all()
     return [
@@ -417,3 +421,47 @@ def statements_after(
             .order_by(schema.membership_statement.c.version)
         ).all()
     return [(r.version, bytes(r.blob)) for r in rows], more
+
+
+# --- travel mode (issue 16) ------------------------------------------------------------------
+
+
+def leave_spaces(db: Database, device_id: str, space_ids: list[str], verifier: bytes) -> int:
+    """Mark the caller's memberships of ``space_ids`` as away: from now on it is answered as an
+    outsider there (listing, pulls, pushes, keys, statements, chunks) until it presents the
+    token whose SHA-256 is ``verifier``. Leaving again replaces the verifier. Spaces it is not
+    a member of are ignored (the answer does not say which), so ids cannot be probed."""
+    with db.write() as conn:
+        changed = conn.execute(
+            update(schema.member)
+            .where(
+                schema.member.c.device_id == device_id,
+                schema.member.c.space_id.in_(space_ids),
+            )
+            .values(away_verifier=verifier)
+        ).rowcount
+    return int(changed or 0)
+
+
+def return_to_spaces(db: Database, device_id: str, token: bytes) -> list[str]:
+    """Lift the away mark of every membership the token's hash matches; returns those spaces."""
+    verifier = hashlib.sha256(token).digest()
+    with db.write() as conn:
+        spaces = list(
+            conn.scalars(
+                select(schema.member.c.space_id).where(
+                    schema.member.c.device_id == device_id,
+                    schema.member.c.away_verifier == verifier,
+                )
+            )
+        )
+        if spaces:
+            conn.execute(
+                update(schema.member)
+                .where(
+                    schema.member.c.device_id == device_id,
+                    schema.member.c.away_verifier == verifier,
+                )
+                .values(away_verifier=None)
+            )
+    return sorted(spaces)

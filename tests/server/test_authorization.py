@@ -138,6 +138,12 @@ ENDPOINTS: dict[str, Call] = {
     "put chunk": lambda w, c: c.put_chunk(w.space, secrets.token_bytes(32)),
     "courier push": _courier_push,
     "courier pull": _courier_pull,
+    # Travel mode: only ever about the caller's own memberships (O's owner leaves O; S's
+    # members naming O change nothing there), so S stays as the checks below expect.
+    "travel leave": lambda w, c: c.call(
+        "POST", "/v1/travel/leave", {"v": 1, "spaces": [w.other_space], "verifier": bytes(32)}
+    ),
+    "travel return": lambda w, c: c.call("POST", "/v1/travel/return", {"v": 1, "token": bytes(32)}),
 }
 
 UNAUTHENTICATED = {"no_token": 401, "expired": 401, "revoked": 401}
@@ -161,6 +167,8 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "put chunk": (404, 403, 201, 201),
     "courier push": (200, 200, 200, 200),
     "courier pull": (403, 403, 403, 200),
+    "travel leave": (200, 200, 200, 200),
+    "travel return": (200, 200, 200, 200),
 }
 # Inside a 200 sync answer, what each caller learns about space S.
 SYNC_ITEM = {
