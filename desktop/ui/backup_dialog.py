@@ -302,6 +302,14 @@ class BackupDialog(QDialog):
         self.progress.hide()
         self.choose_button.setEnabled(True)
         self.back_up_button.setEnabled(self.destination is not None)
+        if isinstance(error, OSError):
+            # A full or unplugged USB stick, a folder without write permission.
+            self.message.say(
+                _(
+                    "The backup could not be written to {path}: {reason}. Nothing was left there."
+                ).format(path=self.destination, reason=error.strerror or error)
+            )
+            return
         self.message.say(failure_message(error))
 
     @property

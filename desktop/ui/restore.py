@@ -274,6 +274,14 @@ class RestoreScreen(QWidget):
 
     def _failed(self, error: BaseException) -> None:
         self._set_working(False)
+        if isinstance(error, OSError):
+            self.message.say(
+                _(
+                    "Minga cannot write the profile into {folder}: {reason}. "
+                    "Nothing was left there."
+                ).format(folder=self.folder, reason=error.strerror or error)
+            )
+            return
         self.message.say(failure_message(error))
 
     def retranslate(self) -> None:

@@ -220,3 +220,18 @@ def test_a_restored_enrolled_profile_opens_on_the_sync_page_to_enroll_anew(
     assert str(keys.public.fingerprint) in window.status.currentMessage()
     profile = window.session.profile
     assert profile is not None and ProfileSyncState(profile.engine).device_keys() is None
+
+
+def test_a_destination_that_cannot_be_written_is_said_and_leaves_nothing(
+    unlocked: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    unlocked.backup_action.trigger()
+    dialog = _open_backup_dialog(unlocked)
+    unplugged = tmp_path / "unplugged-stick" / "backup.mingabackup"
+    dialog.set_destination(unplugged)
+    qtbot.mouseClick(dialog.back_up_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.working, timeout=30_000)
+    assert dialog.message.isVisible() and "could not be written" in dialog.message.text()
+    assert not unplugged.parent.exists()
+    profile = unlocked.session.profile
+    assert profile is not None and not list(profile.folder.glob(".backup-*"))
