@@ -60,6 +60,7 @@ from desktop.ui.workspace import Workspace
 if TYPE_CHECKING:
     from desktop.ui.incidents.bundle import IncidentBundle
     from desktop.ui.sync.scheduler import SyncScheduler
+    from desktop.ui.travel import TravelDialog
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +304,10 @@ class MainWindow(QMainWindow):
         self.passphrase_action = QAction(self)
         self.passphrase_action.setObjectName("changePassphraseAction")
         self.passphrase_action.triggered.connect(self.open_change_passphrase)
+        self.travel_action = QAction(self)
+        self.travel_action.setObjectName("travelAction")
+        self.travel_action.triggered.connect(self.open_travel)
+        self.travel_dialog: TravelDialog | None = None
         self.quick_delete_action = QAction(self)
         self.quick_delete_action.setObjectName("quickDeleteAction")
         # Wherever focus is, locked or not: the shortcut is read from the device hints.
@@ -341,6 +346,7 @@ class MainWindow(QMainWindow):
         self.toolbar.addAction(self.passphrase_action)
         self.toolbar.addAction(self.backup_action)
         self.toolbar.addSeparator()
+        self.toolbar.addAction(self.travel_action)
         self.toolbar.addAction(self.quick_delete_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
@@ -395,7 +401,12 @@ class MainWindow(QMainWindow):
         self.screens.addWidget(self.gate)
         self.screens.setCurrentWidget(self.gate)
         self.toolbar.hide()
-        for action in (self.lock_action, self.settings_action, self.passphrase_action):
+        for action in (
+            self.lock_action,
+            self.settings_action,
+            self.passphrase_action,
+            self.travel_action,
+        ):
             action.setEnabled(False)
         self.gate.focus_first_field()
 
@@ -502,7 +513,12 @@ class MainWindow(QMainWindow):
         self.screens.addWidget(self.workspace)
         self.screens.setCurrentWidget(self.workspace)
         self.toolbar.show()
-        for action in (self.lock_action, self.settings_action, self.passphrase_action):
+        for action in (
+            self.lock_action,
+            self.settings_action,
+            self.passphrase_action,
+            self.travel_action,
+        ):
             action.setEnabled(True)
         self._show_unlocked_status()
         self._start_sync(opened)
@@ -758,21 +774,77 @@ class MainWindow(QMainWindow):
     def _start_sync(self, opened: OpenedProfile) -> None:
         """One scheduler per unlocked profile; the Sync page and the status bar follow it."""
         from desktop.ui.sync.link import SyncLink  # the sync package loads at unlock
-        from desktop.ui.sync.page import SyncPage
         from desktop.ui.sync.scheduler import SyncScheduler
 
         link = SyncLink(opened.profile, self.session.settings)
         self.sync = SyncScheduler(link, self._sync_interval_ms(), self)
-        if self.workspace is not None:
-            page = self.workspace.page("sync")
-            if isinstance(page, SyncPage):
-                page.attach(self.sync, self.session.clipboard.copy)
-            groups = self.workspace.pages_by_key.get("working_groups")
-            if groups is not None and hasattr(groups, "attach"):
-                groups.attach(self.sync)  # downloads of materials go through the same link
+        self._attach_sync_pages()
         self.status.show_sync(self.sync)
         self.status.network.changed.connect(self._connectivity_changed)
         self.sync.start()
+
+    def _attach_sync_pages(self) -> None:
+        from desktop.ui.sync.page import SyncPage
+
+        if self.workspace is None or self.sync is None:
+            return
+        page = self.workspace.page("sync")
+        if isinstance(page, SyncPage):
+            page.attach(self.sync, self.session.clipboard.copy)
+        groups = self.workspace.pages_by_key.get("working_groups")
+        if groups is not None and hasattr(groups, "attach"):
+            groups.attach(self.sync)  # downloads of materials go through the same link
+
+    # -- travel mode ----------------------------------------------------------------------------
+
+    def open_travel(self) -> None:
+        """Leave spaces behind, or return to them (the dialog knows which)."""
+        if self.sync is None or self.session.profile is None or self.travel_dialog is not None:
+            return
+        from desktop.ui.travel import TravelDialog  # with the sync package, at first use
+
+        dialog = TravelDialog(self.sync.link, self)
+        dialog.left.connect(self._left_behind)
+        dialog.returned.connect(self._returned_from_travel)
+        dialog.finished.connect(self._travel_closed)
+        self.travel_dialog = dialog
+        self._open_dialog(dialog)
+
+    def _travel_closed(self, _result: int) -> None:
+        self.travel_dialog = None
+
+    def _left_behind(self, names: list[str]) -> None:
+        # Every view is rebuilt: none may still show a record of the spaces left behind.
+        self._refresh_workspace()
+        self.status.showMessage(
+            _("Left behind on this computer: {names}.").format(names=", ".join(names)), 15_000
+        )
+
+    def _returned_from_travel(self, names: list[str]) -> None:
+        self.status.showMessage(
+            _("Coming back through sync: {names}.").format(names=", ".join(names)), 15_000
+        )
+        if self.sync is not None:
+            self.sync.sync_now()
+
+    def _refresh_workspace(self) -> None:
+        """A new workspace and sync scheduler over the same open profile (after travel mode
+        erased spaces: no page may keep showing their records)."""
+        profile, old = self.session.profile, self.workspace
+        if profile is None or old is None:
+            return
+        section = old.current_section.key
+        self._stop_sync()  # its pages' connections go with it
+        old.tear_down()
+        self.screens.removeWidget(old)
+        old.deleteLater()
+        self.workspace = Workspace(profile, self.screens)
+        self.workspace.section_changed.connect(lambda _key: self.retranslate())
+        self.screens.addWidget(self.workspace)
+        self.screens.setCurrentWidget(self.workspace)
+        self.workspace.show_section(section)
+        self._start_sync(OpenedProfile(profile, dict(self.session.settings)))
+        self.retranslate()
 
     def _sync_interval_ms(self) -> int:
         return int(self.session.settings.get("sync_interval_minutes", 5)) * 60_000
@@ -885,6 +957,10 @@ class MainWindow(QMainWindow):
     # -- language and closing -------------------------------------------------------------
 
     def retranslate(self) -> None:
+        self.travel_action.setText(_("&Travel mode…"))
+        self.travel_action.setToolTip(
+            _("Leave spaces behind before a journey, or return to them with the return key")
+        )
         self.quick_delete_action.setText(_("&Quick delete…"))
         self.quick_delete_action.setToolTip(
             _("Delete this profile from this computer at once, keys first ({shortcut})").format(
