@@ -114,3 +114,38 @@ def test_refusals_exit_non_zero_with_one_line(profile_dir: Path, tmp_path: Path)
     unknown = minga("backup", "--frobnicate")
     assert unknown.returncode == 2 and "usage: minga backup" in unknown.stderr
     assert not list(tmp_path.glob(".*"))
+
+
+def test_restore_with_the_recovery_key_file_sets_the_new_passphrase(tmp_path: Path) -> None:
+    set_language("en")
+    profile, recovery_key = new_profile(tmp_path / "profile")
+    profile.close()
+    backup = tmp_path / "p.mingabackup"
+    assert (
+        minga("backup", "--profile-dir", str(tmp_path / "profile"), "--to", str(backup)).returncode
+        == 0
+    )
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(recovery_key.lower() + "\n")
+    done = minga(
+        "restore",
+        str(backup),
+        "--profile-dir",
+        str(tmp_path / "restored"),
+        "--recovery-key-file",
+        str(key_file),
+        passphrase="a new passphrase after all",
+    )
+    assert done.returncode == 0, done.stderr
+    unlock(tmp_path / "restored", "a new passphrase after all").close()
+    short = minga(
+        "restore",
+        str(backup),
+        "--profile-dir",
+        str(tmp_path / "again"),
+        "--recovery-key-file",
+        str(key_file),
+        passphrase="short",
+    )
+    assert short.returncode == 2 and "at least" in short.stderr
+    assert not (tmp_path / "again").exists()
