@@ -24,13 +24,7 @@ from desktop.domain.fields import (
     Merge,
     enum_codec,
 )
-from desktop.domain.records import (
-    ENUM_VOCABULARIES,
-    TITLE_LIMIT,
-    Record,
-    RecordType,
-    register_record_types,
-)
+from desktop.domain.record_base import ENUM_VOCABULARIES, TITLE_LIMIT, Record, RecordType
 from desktop.domain.translation import _
 from desktop.domain.validation import (
     FieldError,
@@ -490,8 +484,6 @@ NETWORK_RECORD_TYPES: tuple[RecordType, ...] = (
         append_only=True,
     ),
 )
-
-register_record_types(NETWORK_RECORD_TYPES)
 
 
 def signed_organizations(sign_ons: list[SignOn]) -> list[str]:

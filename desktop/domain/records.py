@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -16,9 +15,7 @@ from typing import Any, TypeVar
 from desktop.domain import vocabularies as vocab
 from desktop.domain.dates import PartialDate
 from desktop.domain.fields import (
-    BOOL,
     CODES,
-    DATETIME,
     INT,
     OPTIONAL_DATETIME,
     OPTIONAL_FLOAT,
@@ -38,6 +35,18 @@ from desktop.domain.fields import (
     enum_codec,
     object_field,
 )
+from desktop.domain.network_records import NETWORK_RECORD_TYPES
+from desktop.domain.record_base import (
+    COMMON_FIELDS,
+    ENUM_VOCABULARIES,
+    NAME_LIMIT,
+    TITLE_LIMIT,
+    Record,
+    RecordType,
+    new_id,
+    utc_now,
+)
+from desktop.domain.recovery_records import RECOVERY_RECORD_TYPES
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.domain.validation import (
     FieldError,
@@ -52,25 +61,19 @@ from desktop.domain.validation import (
     check_required_text,
     check_sha256,
 )
-from desktop.domain.vocabularies import VocabularySet, default_vocabularies
+from desktop.domain.vocabularies import VocabularySet
 
-TITLE_LIMIT = 200
-NAME_LIMIT = 200
+__all__ = [
+    "ENUM_VOCABULARIES",
+    "NAME_LIMIT",
+    "TITLE_LIMIT",
+    "Record",
+    "RecordType",
+    "new_id",
+    "utc_now",
+]
+
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def new_id() -> str:
-    """A record id: 128 random bits (uuid4) as 32 lowercase hex digits.
-
-    Random, so two offline devices never mint the same id; hex rather than base32 because it
-    is what SQLAlchemy, PostgreSQL's ``uuid`` and every log tool already read, and it names no
-    device, person or moment (uuid1 or ULIDs would leak when a record was made, and where).
-    """
-    return uuid.uuid4().hex
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SpaceKind(StrEnum):
@@ -129,16 +132,18 @@ class FollowUpKind(StrEnum):
 
 
 #: Each closed list the code branches on has a vocabulary with its labels; a test keeps them equal.
-ENUM_VOCABULARIES: dict[type[StrEnum], str] = {
-    SpaceKind: vocab.SPACE_KINDS,
-    PersonKind: vocab.PERSON_KINDS,
-    MembershipRole: vocab.MEMBERSHIP_ROLES,
-    IncidentKind: vocab.INCIDENT_KINDS,
-    IncidentStatus: vocab.INCIDENT_STATUSES,
-    Confidentiality: vocab.CONFIDENTIALITY_LEVELS,
-    ConsentLevel: vocab.CONSENT_LEVELS,
-    FollowUpKind: vocab.FOLLOW_UP_KINDS,
-}
+ENUM_VOCABULARIES.update(
+    {
+        SpaceKind: vocab.SPACE_KINDS,
+        PersonKind: vocab.PERSON_KINDS,
+        MembershipRole: vocab.MEMBERSHIP_ROLES,
+        IncidentKind: vocab.INCIDENT_KINDS,
+        IncidentStatus: vocab.INCIDENT_STATUSES,
+        Confidentiality: vocab.CONFIDENTIALITY_LEVELS,
+        ConsentLevel: vocab.CONSENT_LEVELS,
+        FollowUpKind: vocab.FOLLOW_UP_KINDS,
+    }
+)
 
 
 # --- small entries kept inside a record -------------------------------------------------------
@@ -249,50 +254,6 @@ CUSTODY = entry_list_codec("custody", _encode_custody, _decode_custody)
 
 
 # --- records ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Record:
-    """What every record carries for the store and for sync.
-
-    Attributes:
-        id: random and stable for the record's life (``new_id``).
-        space_id: the one space (sharing scope, with its own key) the record lives in.
-        revision: the server's revision last seen; 0 means never synced.
-        dirty: changed here since the last sync, so it is in the outbox.
-        created_at, updated_at: UTC; shown to people, never used to settle a conflict.
-    """
-
-    id: str = field(default_factory=new_id)
-    space_id: str
-    revision: int = 0
-    dirty: bool = True
-    created_at: datetime = field(default_factory=utc_now)
-    updated_at: datetime = field(default_factory=utc_now)
-
-    def validate(
-        self, vocabularies: VocabularySet | None = None, *, today: date | None = None
-    ) -> list[FieldError]:
-        """Every problem with this record, each with its field and a translated message."""
-        words = vocabularies if vocabularies is not None else default_vocabularies()
-        errors = check_record_id("id", self.id, required=True)
-        errors += check_record_id("space_id", self.space_id, required=True)
-        if self.revision < 0:
-            errors.append(
-                FieldError("revision", "out_of_range", _("A revision cannot be negative."))
-            )
-        if self.updated_at < self.created_at:
-            errors.append(
-                FieldError(
-                    "updated_at",
-                    "before_creation",
-                    _("A record cannot be changed before it was created."),
-                )
-            )
-        return errors + self._content_errors(words, today)
-
-    def _content_errors(self, vocabularies: VocabularySet, today: date | None) -> list[FieldError]:
-        return []
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -719,48 +680,6 @@ class FollowUp(Record):
 
 R = TypeVar("R", bound=Record)
 
-#: Bookkeeping every record has; sync carries these in the envelope, not in the merged content.
-COMMON_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("id", TEXT),
-    FieldSpec("space_id", TEXT),
-    FieldSpec("revision", INT),
-    FieldSpec("dirty", BOOL),
-    FieldSpec("created_at", DATETIME),
-    FieldSpec("updated_at", DATETIME),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordType:
-    """One record type: its wire name, schema version, content fields and whether it is a log.
-
-    ``upgrades[n]`` turns a version-``n`` dict into version ``n + 1`` (an older peer's record,
-    or one stored before this app was updated).
-    """
-
-    name: str
-    cls: type[Record]
-    schema_version: int
-    fields: tuple[FieldSpec, ...]
-    append_only: bool = False
-    upgrades: Mapping[int, Callable[[dict[str, Json]], dict[str, Json]]] = field(
-        default_factory=dict
-    )
-
-    def field(self, name: str) -> FieldSpec:
-        for spec in self.fields:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self.fields)
-
-    @property
-    def long_text_fields(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self.fields if spec.long_text)
-
 
 def _spec(name: str, codec: Codec, merge: Merge = Merge.VALUE) -> FieldSpec:
     return FieldSpec(name, codec, merge)
@@ -935,6 +854,10 @@ RECORD_TYPES: dict[str, RecordType] = {
     )
 }
 
+# Materials, notes, alerts and recovery shares are declared in their own modules, which know
+# nothing of this one.
+RECORD_TYPES.update({spec.name: spec for spec in (*NETWORK_RECORD_TYPES, *RECOVERY_RECORD_TYPES)})
+
 _TYPE_OF_CLASS: dict[type[Record], RecordType] = {rt.cls: rt for rt in RECORD_TYPES.values()}
 
 
@@ -1091,16 +1014,3 @@ def consent_errors(
 def dataclass_field_names(cls: type[Record]) -> tuple[str, ...]:
     """The fields a record class really has, for checking ``RECORD_TYPES`` against them."""
     return tuple(f.name for f in fields(cls))
-
-
-def register_record_types(declared: Iterable[RecordType]) -> None:
-    """Add record types declared in another domain module to the one registry sync reads."""
-    for spec in declared:
-        RECORD_TYPES[spec.name] = spec
-        _TYPE_OF_CLASS[spec.cls] = spec
-
-
-# Materials, notes and alerts are declared in their own module; importing it here means any
-# reader of RECORD_TYPES (store, sync) sees them, whichever module was imported first.
-import desktop.domain.network_records  # noqa: E402
-import desktop.domain.recovery_records  # noqa: E402, F401

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from desktop.domain.fields import INT, TEXT, FieldSpec
-from desktop.domain.records import Record, RecordType, register_record_types
+from desktop.domain.record_base import Record, RecordType
 from desktop.domain.translation import _
 from desktop.domain.validation import FieldError, check_required_text
 from desktop.domain.vocabularies import VocabularySet
@@ -58,5 +58,3 @@ RECOVERY_RECORD_TYPES = (
         ),
     ),
 )
-
-register_record_types(RECOVERY_RECORD_TYPES)

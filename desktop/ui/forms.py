@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -23,7 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import _
+from desktop.domain.validation import FieldError
 from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
 
 log = logging.getLogger(__name__)
@@ -202,3 +205,32 @@ def failure_message(error: BaseException) -> str:
         "Something unexpected went wrong and nothing was changed. Please try again; "
         "if it keeps happening, tell the network's support team."
     )
+
+
+def fill_codes(combo: QComboBox, vocabulary: str, *, by_label: bool = False) -> None:
+    """Offer a vocabulary's terms in the current language, keeping the chosen code."""
+    chosen = combo.currentData()
+    combo.clear()
+    for code, label in vocab.default_vocabularies()[vocabulary].choices(by_label=by_label):
+        combo.addItem(label, code)
+    if chosen is not None:
+        combo.setCurrentIndex(max(combo.findData(chosen), 0))
+
+
+def choose(combo: QComboBox, code: str) -> None:
+    index = combo.findData(code)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
+    """Each problem on its own line, after the name of the field it is about."""
+    lines = []
+    for error in errors:
+        name = labels.get(error.field.split("[")[0])
+        lines.append(
+            _("{field}: {problem}").format(field=name, problem=error.message)
+            if name
+            else error.message
+        )
+    return "\n".join(lines)

@@ -40,6 +40,7 @@ from desktop.store.records import RecordStore
 from desktop.store.succession import HandOver, Predecessor, hand_over, predecessor
 from desktop.store.sync_state import ProfileSyncState, space_access
 from desktop.ui import APP_NAME
+from desktop.ui.access import read_only_reason
 from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
@@ -52,8 +53,7 @@ from desktop.ui.session import OpenedProfile, Session
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.shared_recovery import HeldSharesDialog, ShareRecoveryDialog
 from desktop.ui.status_bar import Connectivity, SessionStatusBar
-from desktop.ui.sync.access import read_only_reason
-from desktop.ui.sync.link import sync_error_message
+from desktop.ui.sync_messages import sync_error_message
 from desktop.ui.unlock import UnlockScreen
 from desktop.ui.workspace import Workspace
 

@@ -55,3 +55,95 @@ def test_the_rule_checker_sees_a_violation(tmp_path: Path) -> None:
     bad.write_text("from PySide6.QtCore import QObject\nimport desktop.store\n", encoding="utf-8")
     assert _imports(bad) == {"PySide6.QtCore", "desktop.store"}
     assert len(_modules("desktop")) > 0
+
+
+#: The workspace's sections: each a package of its own, built on the shared UI modules below.
+SECTIONS = ("incidents", "alerts", "directory", "workgroups", "sync")
+
+
+def test_sections_do_not_import_each_other() -> None:
+    # What two sections share lives in desktop/ui/*.py (lists, list_page, display, bidi,
+    # access, pdf_text…): a change in one section can then never break another.
+    found = []
+    for section in SECTIONS:
+        others = tuple(f"desktop.ui.{other}" for other in SECTIONS if other != section)
+        found += _violations([f"desktop/ui/{section}"], others)
+    assert found == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _import_graph(packages: list[str]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (anywhere in it, lazy imports included)."""
+    paths = {_module_name(p): p for package in packages for p in _modules(package)}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        targets = set()
+        for imported in _imports(path):
+            # ``from a.b import c`` may name module a.b.c or a name in a.b: take the longest
+            # module that exists.
+            while imported and imported not in paths:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    tree = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in paths.items()}
+    for name, module in tree.items():
+        for node in ast.walk(module):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    candidate = f"{node.module}.{alias.name}"
+                    if candidate in paths and candidate != name:
+                        graph[name].add(candidate)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each strongly connected group of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def test_no_import_circles() -> None:
+    # Lazy imports inside functions count too: a circle is a circle, whenever it closes.
+    assert _cycles(_import_graph(["desktop", "sync"])) == []
+
+
+def test_the_circle_finder_finds_one() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

@@ -34,73 +34,17 @@ from desktop.domain.network_records import (
     LetterKind,
 )
 from desktop.domain.records import SpaceKind
-from desktop.domain.translation import _, is_right_to_left
+from desktop.domain.translation import _
 from desktop.domain.validation import FieldError
-from desktop.ui.forms import MessageLabel, hold_window_size_hints
-
-#: The network's four languages, each named in itself so anyone can find their own.
-LETTER_LANGUAGES: tuple[tuple[str, str], ...] = (
-    ("en", "English"),
-    ("es", "Español"),
-    ("fr", "Français"),
-    ("ar", "العربية"),
+from desktop.ui.bidi import text_direction_for
+from desktop.ui.display import LETTER_LANGUAGES
+from desktop.ui.forms import (
+    MessageLabel,
+    choose,
+    fill_codes,
+    hold_window_size_hints,
+    problems_text,
 )
-LANGUAGE_NAMES = dict(LETTER_LANGUAGES)
-
-
-def fill_codes(combo: QComboBox, vocabulary: str, *, by_label: bool = False) -> None:
-    """Offer a vocabulary's terms in the current language, keeping the chosen code."""
-    chosen = combo.currentData()
-    combo.clear()
-    for code, label in vocab.default_vocabularies()[vocabulary].choices(by_label=by_label):
-        combo.addItem(label, code)
-    if chosen is not None:
-        combo.setCurrentIndex(max(combo.findData(chosen), 0))
-
-
-def choose(combo: QComboBox, code: str) -> None:
-    index = combo.findData(code)
-    if index >= 0:
-        combo.setCurrentIndex(index)
-
-
-def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
-    """Each problem on its own line, after the name of the field it is about."""
-    lines = []
-    for error in errors:
-        name = labels.get(error.field.split("[")[0])
-        lines.append(
-            _("{field}: {problem}").format(field=name, problem=error.message)
-            if name
-            else error.message
-        )
-    return "\n".join(lines)
-
-
-def isolated(text: str) -> str:
-    """``text`` inside Unicode first-strong isolates (U+2068…2069).
-
-    A Spanish name or a date placed into an Arabic sentence (or the reverse) otherwise takes
-    the sentence's direction: its final period or its date parts jump to the wrong end.
-    """
-    return f"\u2068{text}\u2069" if text else text
-
-
-def on_leading_side(text: str) -> str:
-    """``text`` isolated, after a mark of the interface's direction (RLM or LRM).
-
-    A label takes its paragraph direction from its first letter, so a Spanish title on an
-    Arabic screen would sit on the left; the mark makes it start where the screen reads from.
-    """
-    mark = "\u200f" if is_right_to_left() else "\u200e"
-    return mark + isolated(text) if text else text
-
-
-def text_direction_for(language: str) -> Qt.LayoutDirection:
-    """Arabic is typed right to left whatever the interface's language."""
-    if is_right_to_left(language):
-        return Qt.LayoutDirection.RightToLeft
-    return Qt.LayoutDirection.LeftToRight
 
 
 @dataclass(frozen=True)

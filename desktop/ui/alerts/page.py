@@ -10,22 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLayout,
     QLineEdit,
     QListWidget,
     QPushButton,
     QScrollArea,
-    QSplitter,
-    QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -54,29 +48,26 @@ from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
-from desktop.ui.alerts.forms import (
-    LANGUAGE_NAMES,
-    AlertForm,
-    LetterDialog,
-    SpaceChoice,
+from desktop.ui.access import read_only_reason
+from desktop.ui.alerts.forms import AlertForm, LetterDialog, SpaceChoice
+from desktop.ui.alerts.model import ALERT_LIST, open_alert_queries
+from desktop.ui.bidi import isolated, on_leading_side
+from desktop.ui.display import LANGUAGE_NAMES, describe_partial, vocabulary_label
+from desktop.ui.forms import (
+    MessageLabel,
     choose,
+    failure_message,
     fill_codes,
-    isolated,
-    on_leading_side,
+    heading,
+    paragraph,
     problems_text,
 )
-from desktop.ui.alerts.model import ID_ROLE, AlertListModel
-from desktop.ui.directory.model import select_row
-from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
-from desktop.ui.incidents.display import describe_partial, vocabulary_label
 from desktop.ui.jobs import run_job
-from desktop.ui.sync.access import read_only_reason
+from desktop.ui.list_page import ListDetailPage
+from desktop.ui.lists import ID_ROLE, RecordListModel, select_row
 
 #: How many directory entries the choosers offer; a network has far fewer organizations.
 CHOOSER_LIMIT = 2000
-#: The most of the list's width urgency, status, date and country may each take: the title
-#: always keeps at least a fifth (a long urgency wraps or elides rather than squeeze it).
-_OTHER_COLUMN_SHARE = 0.19
 
 
 def alert_spaces(store: RecordStore, engine: Engine | None = None) -> list[SpaceChoice]:
@@ -535,7 +526,7 @@ class AlertDetail(QWidget):
         super().changeEvent(event)
 
 
-class AlertsPage(QWidget):
+class AlertsPage(ListDetailPage):
     """Open alerts by urgency, "New alert", and the chosen alert's page beside the list.
 
     Signals:
@@ -547,66 +538,23 @@ class AlertsPage(QWidget):
     alert_saved = Signal(str)
 
     def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        store = RecordStore(profile.engine)
+        super().__init__(RecordListModel(store, ALERT_LIST, open_alert_queries()), parent)
         self.profile = profile
-        self.store = RecordStore(profile.engine)
+        self.store = store
         self.form: AlertForm | None = None
         self.detail: AlertDetail | None = None
         #: What the last look for writable spaces found (the button's reason is retranslated).
         self.new_choices: NewAlertChoices | None = None
 
-        self.heading = heading(self)
-        self.count_label = QLabel(self)
         self.new_button = QPushButton(self)
         self.new_button.clicked.connect(self.new_alert)
-        self.message = MessageLabel(self)
-        self.model = AlertListModel(self.store, self)
-        self.model.counted.connect(self._counted)
-        self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
-        self.view = QTableView(self)
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        # The title takes whatever width the other columns leave; they fit their contents
-        # (``_fit_columns``). Left to fit freely, a long urgency ("Inmediata: vida o libertad
-        # en riesgo") took the title's width and its header read ".lert" in Spanish.
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        # Rows arrive a page at a time after the header was laid out for none: fit again.
-        self.model.rowsInserted.connect(self._fit_columns)
-        self.model.modelReset.connect(self._fit_columns)
-        self.view.installEventFilter(self)
-        self.view.activated.connect(self._activated)
+        self.add_action(self.new_button)
+        self.start_button = QPushButton(self.empty)
+        self.start_button.clicked.connect(self.new_alert)
+        self.empty.add_button(self.start_button)
+        self.view.open_requested.connect(self._activated)
         self.view.clicked.connect(self._activated)
-        self.side = QStackedWidget(self)
-        self.placeholder = paragraph(self.side)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.side.addWidget(self.placeholder)
-
-        top = QHBoxLayout()
-        # The heading takes the free width: squeezed by a stretch, it wrapped onto two lines.
-        top.addWidget(self.heading, 1)
-        top.addWidget(self.count_label)
-        top.addWidget(self.new_button)
-        splitter = QSplitter(self)
-        splitter.addWidget(self.view)
-        splitter.addWidget(self.side)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        # Two fifths for the list, three for the alert, whatever the widths the contents ask
-        # for: left to size hints, the Arabic list took two thirds and clipped the alert's
-        # choosers.
-        splitter.setSizes([2_000, 3_000])
-        layout = QVBoxLayout(self)
-        # Shown alone (tests, screenshots) the page is a window: never let a longer alert or
-        # translation re-constrain it, which offscreen platforms warn about.
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-        layout.addLayout(top)
-        layout.addWidget(self.message)
-        layout.addWidget(splitter, 1)
         self.retranslate()
         self.model.refresh()
         self._check_new_alerts()
@@ -626,42 +574,22 @@ class AlertsPage(QWidget):
         the button says why."""
         self.new_choices = choices
         reason = None if choices.spaces else read_only_reason(choices.network_access)
-        self.new_button.setEnabled(reason is None)
-        self.new_button.setToolTip(reason or "")
+        for button in (self.new_button, self.start_button):
+            button.setEnabled(reason is None)
+            button.setToolTip(reason or "")
 
-    def _counted(self, total: int) -> None:
-        self.count_label.setText(
-            ngettext("{count} open alert", "{count} open alerts", total).format(
-                count=format_number(total)
-            )
+    def count_text(self, total: int) -> str:
+        return ngettext("{count} open alert", "{count} open alerts", total).format(
+            count=format_number(total)
         )
 
-    def _fit_columns(self) -> None:
-        """Size every column but the title to its contents, each at most a share of the list's
-        width (longer cells wrap or elide) but never narrower than its header."""
-        header = self.view.horizontalHeader()
-        share = int(self.view.viewport().width() * _OTHER_COLUMN_SHARE)
-        for column in range(1, self.model.columnCount()):
-            wanted = max(self.view.sizeHintForColumn(column), header.sectionSizeHint(column))
-            header.resizeSection(column, max(header.sectionSizeHint(column), min(wanted, share)))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.view and event.type() == QEvent.Type.Resize:
-            self._fit_columns()
-        return super().eventFilter(watched, event)
+    def closing(self) -> bool:
+        return self.profile.closed
 
     def _activated(self, index: QModelIndex) -> None:
         alert_id = index.data(ID_ROLE)
         if alert_id:
             self.open_alert(str(alert_id))
-
-    def _replace_side(self, widget: QWidget) -> None:
-        for old in (self.form, self.detail):
-            if old is not None and old is not widget:
-                self.side.removeWidget(old)
-                old.deleteLater()
-        self.side.addWidget(widget)
-        self.side.setCurrentWidget(widget)
 
     def new_alert(self) -> None:
         store, engine = self.store, self.profile.engine
@@ -677,10 +605,11 @@ class AlertsPage(QWidget):
         if not choices.spaces:
             self.message.say(self.new_button.toolTip())
             return
+        assert self.side is not None
         form = AlertForm(choices.spaces, choices.people, self.side)
         form.submitted.connect(self._save_alert)
-        form.cancelled.connect(lambda: self.side.setCurrentWidget(self.placeholder))
-        self._replace_side(form)
+        form.cancelled.connect(self.show_placeholder)
+        self.show_detail(form)
         self.detail = None
         self.form = form
         form.title.setFocus()
@@ -708,9 +637,10 @@ class AlertsPage(QWidget):
         )
 
     def open_alert(self, alert_id: str) -> None:
+        assert self.side is not None
         detail = AlertDetail(self.store, alert_id, self.side, self.profile.engine)
         detail.changed.connect(self.model.refresh)
-        self._replace_side(detail)
+        self.show_detail(detail)
         self.form = None
         self.detail = detail
         row = self.model.row_of(alert_id)
@@ -727,15 +657,16 @@ class AlertsPage(QWidget):
     def retranslate(self) -> None:
         self.heading.setText(_("Solidarity alerts"))
         self.new_button.setText(_("New alert"))
+        self.start_button.setText(_("Start the first alert"))
+        self.empty.title.setText(_("No open alert"))
+        self.empty.text.setText(
+            _(
+                "When a defender is at risk, start an alert: the network drafts a letter, "
+                "organizations sign it, and you follow the referrals and actions here. Alerts "
+                "from other members arrive at each sync."
+            )
+        )
         self.placeholder.setText(_("Choose an alert to see the network's response."))
-        self.model.retranslate()
-        if self.model.total is not None:
-            self._counted(self.model.total)
         if self.new_choices is not None:
             self._offer_new_alerts(self.new_choices)
-        self._fit_columns()  # the headers' widths changed with their language
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
+        super().retranslate()

@@ -26,10 +26,10 @@ from desktop.domain.translation import N_, _, format_number
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import space_access
+from desktop.ui.access import read_only_reason
 from desktop.ui.directory.links import Link, RecordDetail, load_detail
 from desktop.ui.forms import MessageLabel, failure_message, heading
 from desktop.ui.jobs import JobState, run_job
-from desktop.ui.sync.access import read_only_reason
 
 
 def link_text(link: Link) -> str:

@@ -11,7 +11,6 @@ from typing import Any
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -45,9 +43,10 @@ from desktop.domain.validation import FieldError
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordStore
-from desktop.ui.directory.model import RecordListModel, select_row
+from desktop.ui.directory.model import DIRECTORY_LISTS
 from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
+from desktop.ui.lists import ListTable, RecordListModel, select_row
 
 #: How long typing must pause before a search runs, in milliseconds.
 SEARCH_DELAY_MS = 250
@@ -128,17 +127,17 @@ class RecordPicker(QWidget):
         self._record_type = record_type
         self.search = QLineEdit(self)
         self.search.setClearButtonEnabled(True)
-        self.model = RecordListModel(profile, RecordQuery(record_type), self)
-        self.view = QTableView(self)
+        self.model = RecordListModel(
+            RecordStore(profile.engine),
+            DIRECTORY_LISTS[record_type],
+            RecordQuery(record_type),
+            self,
+        )
+        self.view = ListTable(self, share=0.3)
         self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setMinimumHeight(220)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self.chosen_changed.emit())
-        self.view.activated.connect(lambda _index: self.activated.emit())
+        self.view.open_requested.connect(lambda _index: self.activated.emit())
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DELAY_MS)
@@ -150,7 +149,7 @@ class RecordPicker(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
         layout.addWidget(self.view, 1)
-        self.model.loaded.connect(self._select_first_if_none)
+        self.model.arrived.connect(self._select_first_if_none)
         self.retranslate()
         self.model.refresh()
 

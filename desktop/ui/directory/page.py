@@ -10,19 +10,14 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QLayout,
     QLineEdit,
     QMenu,
     QPushButton,
-    QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -38,6 +33,7 @@ from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import LocalSpaces, local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
+from desktop.ui.access import read_only_reason
 from desktop.ui.directory.detail import DetailPanel
 from desktop.ui.directory.exchange import (
     ImportReportDialog,
@@ -56,10 +52,11 @@ from desktop.ui.directory.forms import (
     fill_vocabulary_combo,
 )
 from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
-from desktop.ui.directory.model import RecordListModel, select_row
+from desktop.ui.directory.model import DIRECTORY_LISTS
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.jobs import JobState, run_job
-from desktop.ui.sync.access import read_only_reason
+from desktop.ui.list_page import ListDetailPage
+from desktop.ui.lists import RecordListModel, select_row
 
 RECORD_TYPES = ("organization", "person", "working_group")
 IMPORTABLE = ("organization", "person")
@@ -75,7 +72,7 @@ def count_text(record_type: str, count: int) -> str:
     return text.format(count=format_number(count))
 
 
-class DirectoryList(QWidget):
+class DirectoryList(ListDetailPage):
     """One record type's list, its search and filters, its detail panel and its actions.
 
     Signals:
@@ -85,7 +82,12 @@ class DirectoryList(QWidget):
     changed = Signal()
 
     def __init__(self, profile: Profile, record_type: str, parent: QWidget | None = None):
-        super().__init__(parent)
+        model = RecordListModel(
+            RecordStore(profile.engine), DIRECTORY_LISTS[record_type], RecordQuery(record_type)
+        )
+        super().__init__(model, parent, share=0.3, stretch=(3, 2))
+        self.heading.hide()  # the tab names the list
+        self.layout().setContentsMargins(0, 8, 0, 0)
         self._profile = profile
         self.record_type = record_type
         self.space_id: str | None = None
@@ -116,27 +118,13 @@ class DirectoryList(QWidget):
         self.export_csv_action.triggered.connect(lambda: self.choose_export_path("csv"))
         self.export_json_action.triggered.connect(lambda: self.choose_export_path("json"))
         self.export_button.setMenu(export_menu)
-        self.count_label = QLabel(self)
-        self.count_label.setProperty("role", "hint")
-        self.message = MessageLabel(self)
 
-        self.model = RecordListModel(profile, RecordQuery(record_type), self)
-        self.view = QTableView(self)
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, self.model.columnCount()):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.view.activated.connect(lambda _index: self.edit_selected())
+        self.view.open_requested.connect(lambda _index: self.edit_selected())
 
-        self.detail = DetailPanel(profile, record_type, self)
+        assert self.side is not None
+        self.detail = DetailPanel(profile, record_type, self.side)
+        self.show_detail(self.detail)
         self.detail.edit_requested.connect(self.open_form)
         self.detail.delete_requested.connect(self.confirm_delete)
         self.detail.add_membership_requested.connect(self.open_membership_dialog)
@@ -154,40 +142,26 @@ class DirectoryList(QWidget):
         self.new_button.clicked.connect(lambda: self.open_form(None))
         if self.import_button is not None:
             self.import_button.clicked.connect(self.choose_import_path)
-        self.model.counted.connect(self._show_count)
-        self.model.loaded.connect(self._loaded)
-        self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
+        self.model.arrived.connect(self._loaded)
 
         self._add_shortcut(QKeySequence.StandardKey.Find, self._focus_search)
         self._add_shortcut(QKeySequence.StandardKey.New, lambda: self.open_form(None))
         self._add_shortcut(QKeySequence.StandardKey.Delete, self.delete_selected)
 
+        self.add_action(self.new_button)
+        if self.import_button is not None:
+            self.add_action(self.import_button)
+        self.add_action(self.export_button)
         tools = QHBoxLayout()
         tools.addWidget(self.search, 2)
         for combo in (self.country, self.kind, self.objective):
             if combo is not None:
-                combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+                combo.setSizeAdjustPolicy(
+                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+                )
                 combo.setMinimumContentsLength(12)
                 tools.addWidget(combo, 1)
-        tools.addWidget(self.new_button)
-        if self.import_button is not None:
-            tools.addWidget(self.import_button)
-        tools.addWidget(self.export_button)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.view, 1)
-        left_layout.addWidget(self.count_label)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(tools)
-        layout.addWidget(self.message)
-        layout.addWidget(self.splitter, 1)
+        self.filter_area.addLayout(tools)
         self.setTabOrder(self.search, self.view)
         self.retranslate()
         self.set_actions_enabled(False)
@@ -248,8 +222,11 @@ class DirectoryList(QWidget):
         self.search.setFocus()
         self.search.selectAll()
 
-    def _show_count(self, total: int) -> None:
-        self.count_label.setText(count_text(self.record_type, total))
+    def count_text(self, total: int) -> str:
+        return count_text(self.record_type, total)
+
+    def filtering(self) -> bool:
+        return self.query() != RecordQuery(self.record_type)
 
     def _loaded(self, _count: int) -> None:
         wanted = self._select_after_load
@@ -531,14 +508,21 @@ class DirectoryList(QWidget):
         self.export_csv_action.setText(_("Export as CSV…"))
         self.export_json_action.setText(_("Export as JSON…"))
         self.view.setAccessibleName(_("Directory list"))
-        self.model.retranslate()
-        if self.model.total is not None:
-            self._show_count(self.model.total)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
+        self.no_matches.setText(_("Nothing matches this search. Clear it to see the whole list."))
+        self.empty.title.setText(
+            {
+                "organization": _("No organization yet"),
+                "person": _("No person or group yet"),
+                "working_group": _("No working group yet"),
+            }[self.record_type]
+        )
+        self.empty.text.setText(
+            _(
+                "Add the first one with the button above; entries shared by the network "
+                "arrive at each sync."
+            )
+        )
+        super().retranslate()
 
 
 class DirectoryPage(QWidget):

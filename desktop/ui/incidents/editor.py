@@ -59,9 +59,10 @@ from desktop.store.drafts import Draft, DraftStore
 from desktop.store.evidence import EvidenceStore, OpenedEvidence, device_actor
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
+from desktop.ui.access import read_only_reason
+from desktop.ui.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
 from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, save_bundle
-from desktop.ui.incidents.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.incidents.fields import (
     CodeChecklist,
     PartialDateEdit,
@@ -86,7 +87,6 @@ from desktop.ui.incidents.parts import (
 from desktop.ui.incidents.report import write_report
 from desktop.ui.incidents.viewer import EvidenceViewer
 from desktop.ui.jobs import JobState, run_job
-from desktop.ui.sync.access import read_only_reason
 
 SAVE_SHORTCUT = QKeySequence("Ctrl+S")
 

@@ -23,8 +23,8 @@ from PySide6.QtGui import (
 from desktop.domain import vocabularies as vocab
 from desktop.domain.records import ConsentLevel, Incident
 from desktop.domain.translation import _, current_language, format_day, is_right_to_left
+from desktop.ui.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.incidents.bundle import IncidentBundle
-from desktop.ui.incidents.display import describe_partial, describe_size, vocabulary_label
 
 
 def _e(text: str) -> str:

@@ -7,6 +7,8 @@ A sync also brings the files of materials this device keeps offline and indexes 
 
 from __future__ import annotations
 
+__all__ = ["SyncLink", "join_error_message", "sync_error_message"]
+
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -14,19 +16,15 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 
 from desktop.domain.network_records import MaterialFile
-from desktop.domain.translation import _
 from desktop.store.materials import MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.schema import RecordRow
 from desktop.store.sync_state import ProfileSyncState
-from desktop.ui.forms import failure_message
-from desktop.ui.workgroups.files import index_pending_texts
-from sync.client.engine import NotEnrolled, SpaceNotReady, SyncEngine, SyncReport
+from desktop.ui.pdf_text import index_pending_texts
+from desktop.ui.sync_messages import sync_error_message
+from sync.client.engine import NotEnrolled, SyncEngine, SyncReport
 from sync.client.transport import (
-    CertificateMismatch,
     ConnectionSettings,
-    Offline,
-    ProtocolViolation,
     ServerRefused,
     Transport,
 )
@@ -148,45 +146,3 @@ def join_error_message(error: BaseException) -> str:
     ):
         error = ServerRefused(error.status, ErrorCode.INVITE_INVALID)
     return sync_error_message(error)
-
-
-def sync_error_message(error: BaseException) -> str:
-    """What a person reads when joining, syncing or managing members did not work."""
-    if isinstance(error, Offline):
-        return _(
-            "The server could not be reached. Check the address and your connection; "
-            "nothing is lost, Minga will try again."
-        )
-    if isinstance(error, CertificateMismatch):
-        return _(
-            "The server's certificate is not the one pinned in the settings. Someone may be "
-            "intercepting the connection: Minga will not connect. Check the pin with your "
-            "network's administrator."
-        )
-    if isinstance(error, ServerRefused):
-        if error.code == ErrorCode.INVITE_INVALID:
-            return _(
-                "This invite code is not valid: it may be mistyped, already used or expired. "
-                "Ask your network's administrator for a new one."
-            )
-        if error.code == ErrorCode.DEVICE_REVOKED:
-            return _("The server no longer accepts this device. Contact your administrator.")
-        if error.code == ErrorCode.RATE_LIMITED:
-            return _("The server asks to wait a little. Try again in a minute.")
-        if error.code == ErrorCode.ROLE_FORBIDDEN:
-            return _("Your role in this space does not allow this.")
-        if error.code == ErrorCode.LAST_ADMIN:
-            return _("A space must keep at least one administrator.")
-        return _("The server refused the request ({code}).").format(code=error.code)
-    if isinstance(error, ProtocolViolation):
-        return _(
-            "The server's answer was not understood. Is this address a Minga server? "
-            "Check it with your administrator."
-        )
-    if isinstance(error, NotEnrolled):
-        return _("This computer has not joined a network yet.")
-    if isinstance(error, SpaceNotReady):
-        return _("This space's keys are not on this computer yet. Sync first, then try again.")
-    if isinstance(error, ValueError):
-        return _("The sync settings are not valid: {reason}").format(reason=error)
-    return failure_message(error)

@@ -31,6 +31,7 @@ from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
+from desktop.ui.section_catalog import section as section_named
 from desktop.ui.sync.bundles import BundlePanel
 from desktop.ui.sync.conflict_dialog import ConflictDialog, record_title
 from desktop.ui.sync.link import join_error_message, sync_error_message
@@ -49,7 +50,6 @@ from desktop.ui.sync.texts import (
     report_lines,
 )
 from desktop.ui.sync.trust import TrustCard
-from desktop.ui.workspace import SECTIONS
 from sync.client.state import FirstUse, StoredConflict
 
 
@@ -452,7 +452,7 @@ class SyncPage(QWidget):
     def retranslate(self) -> None:
         facts = self.facts
         joined = facts is not None and facts.server_url is not None
-        section = next(s for s in SECTIONS if s.key == "sync")
+        section = section_named("sync")
         self.title.setText(_(section.empty_title))
         self.text.setText(_(section.empty_text))
         self.device_box.setTitle(_("This computer"))

@@ -10,41 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-from PySide6.QtPdf import QPdfDocument
-
 from desktop.domain.network_records import Material, MaterialFile
 from desktop.store.evidence import media_type_of
 from desktop.store.materials import PDF, FileState, MaterialFileMissing, MaterialStore, OpenedFile
 from desktop.store.profile import Profile
 from desktop.store.sync_state import SpaceAccess, space_access
+from desktop.ui.pdf_text import pdf_pages
 
 __all__ = [
     "MaterialFileMissing",
     "OpenedFile",
     "OpenedMaterial",
     "import_material_file",
-    "index_pending_texts",
     "open_material",
-    "pdf_pages",
 ]
-
-
-def pdf_pages(data: bytes) -> list[str] | None:
-    """The text of each page of a PDF held in memory; ``None`` if QtPdf cannot read it."""
-    buffer = QBuffer()
-    buffer.setData(QByteArray(data))
-    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    document = QPdfDocument()
-    try:
-        document.load(buffer)
-        if document.status() != QPdfDocument.Status.Ready:
-            return None
-        return [document.getAllText(page).text() for page in range(document.pageCount())]
-    finally:
-        document.close()
-        buffer.close()
-        buffer.setData(QByteArray())
 
 
 def import_material_file(profile: Profile, material: Material, path: Path) -> MaterialFile:
@@ -97,14 +76,3 @@ def open_material(profile: Profile, material_id: str, file_id: str | None = None
         if pages is not None:
             store.index_text(chosen.file, pages)
     return OpenedMaterial(material, files, opened, store.reading_page(material_id), access)
-
-
-def index_pending_texts(profile: Profile) -> int:
-    """Index the text of every PDF here whose text is not indexed yet (after a sync)."""
-    store = MaterialStore.of(profile)
-    done = 0
-    for file in store.files_needing_text():
-        pages = pdf_pages(store.open(file.id).data)
-        store.index_text(file, pages or [])
-        done += 1
-    return done

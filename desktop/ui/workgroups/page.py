@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,46 +24,40 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 from sqlalchemy import Engine
 
-from desktop.domain.network_records import MATERIAL_TYPES, Material, Note
+from desktop.domain.network_records import MATERIAL_TYPES, Material, MaterialFile, Note
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
-from desktop.domain.translation import _, current_language
+from desktop.domain.translation import _, current_language, format_number, ngettext
 from desktop.store.materials import FileState, MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
-from desktop.ui.alerts.forms import (
-    LETTER_LANGUAGES,
-    fill_codes,
-    isolated,
-    on_leading_side,
-    problems_text,
-)
-from desktop.ui.directory.model import RecordListModel, select_row
+from desktop.ui.access import read_only_reason
+from desktop.ui.bidi import isolated, on_leading_side
+from desktop.ui.display import LETTER_LANGUAGES, describe_size, vocabulary_label
 from desktop.ui.forms import (
     MessageLabel,
     failure_message,
+    fill_codes,
     heading,
     hold_window_size_hints,
     paragraph,
+    problems_text,
 )
-from desktop.ui.incidents.display import describe_size, vocabulary_label
 from desktop.ui.jobs import JobState, run_job
-from desktop.ui.sync.access import read_only_reason
+from desktop.ui.list_page import ListDetailPage
+from desktop.ui.lists import ID_ROLE, NAME, ListSpec, RecordListModel, select_row
 from desktop.ui.workgroups.files import (
     MaterialFileMissing,
     OpenedMaterial,
@@ -73,8 +67,24 @@ from desktop.ui.workgroups.files import (
 from desktop.ui.workgroups.objectives import ObjectivesView
 from desktop.ui.workgroups.reader import MaterialReader
 
-if TYPE_CHECKING:
-    from desktop.ui.sync.scheduler import SyncScheduler
+
+class MaterialLink(Protocol):
+    def download(self, file: MaterialFile) -> bool: ...
+
+
+class SyncScheduler(Protocol):
+    """What this section needs of the window's sync (the Sync section's scheduler), named here
+    so that sections do not import one another: a sync to start, a link to download files
+    through, and a signal after each sync."""
+
+    @property
+    def link(self) -> MaterialLink: ...
+
+    @property
+    def synced(self) -> SignalInstance: ...
+
+    def sync_now(self) -> None: ...
+
 
 _ID = Qt.ItemDataRole.UserRole
 
@@ -665,7 +675,7 @@ class GroupView(QWidget):
         self.downloaded.emit()
 
     def _download_failed(self, error: BaseException) -> None:
-        from desktop.ui.sync.link import sync_error_message  # the sync package loads at unlock
+        from desktop.ui.sync_messages import sync_error_message  # sync loads at unlock
         from sync.client.transport import Offline
 
         self.download_button.setEnabled(True)
@@ -794,7 +804,11 @@ class GroupView(QWidget):
         super().changeEvent(event)
 
 
-class WorkingGroupsPage(QWidget):
+#: The groups' list: their names.
+GROUP_LIST = ListSpec((NAME,))
+
+
+class WorkingGroupsPage(ListDetailPage):
     """The groups (a lazy list) and the chosen group's page beside it.
 
     Signals:
@@ -804,47 +818,29 @@ class WorkingGroupsPage(QWidget):
     group_opened = Signal(object)
 
     def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        model = RecordListModel(
+            RecordStore(profile.engine), GROUP_LIST, RecordQuery("working_group")
+        )
+        super().__init__(model, parent, stretch=(1, 3))
         self.profile = profile
         self.scheduler: SyncScheduler | None = None
         self.group: GroupView | None = None
         self.objectives: ObjectivesView | None = None
-        self.heading = heading(self)
         self.objectives_button = QPushButton(self)
         self.objectives_button.clicked.connect(self.show_objectives)
-        self.message = MessageLabel(self)
-        self.model = RecordListModel(profile, RecordQuery("working_group"), self)
-        self.model.failed.connect(lambda error: self.message.say(failure_message(error)))
-        self.view = QTableView(self)
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setStretchLastSection(True)
-        self.view.activated.connect(self._activated)
+        self.add_action(self.objectives_button)
+        self.view.open_requested.connect(self._activated)
         self.view.clicked.connect(self._activated)
-        self.side = QStackedWidget(self)
-        self.placeholder = paragraph(self.side)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.side.addWidget(self.placeholder)
-        splitter = QSplitter(self)
-        splitter.addWidget(self.view)
-        splitter.addWidget(self.side)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
-        layout = QVBoxLayout(self)
-        # Shown on its own (tests, screenshots) the page must not re-constrain its window.
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-        top = QHBoxLayout()
-        top.addWidget(self.heading)
-        top.addStretch(1)
-        top.addWidget(self.objectives_button)
-        layout.addLayout(top)
-        layout.addWidget(self.message)
-        layout.addWidget(splitter, 1)
         self.retranslate()
         self.model.refresh()
+
+    def count_text(self, total: int) -> str:
+        return ngettext("{count} working group", "{count} working groups", total).format(
+            count=format_number(total)
+        )
+
+    def closing(self) -> bool:
+        return self.profile.closed
 
     def attach(self, scheduler: SyncScheduler) -> None:
         """The window's sync scheduler: downloads go through its link, and a group's page
@@ -859,19 +855,17 @@ class WorkingGroupsPage(QWidget):
             self.group.reload()
 
     def _activated(self, index: QModelIndex) -> None:
-        group_id = index.data(_ID)
+        group_id = index.data(ID_ROLE)
         if group_id:
             self.open_group(str(group_id))
 
     def open_group(self, group_id: str) -> None:
+        assert self.side is not None
         view = GroupView(self.profile, group_id, self.side, self.scheduler)
         if self.group is not None:
             self.group.clear()
-            self.side.removeWidget(self.group)
-            self.group.deleteLater()
         self.group = view
-        self.side.addWidget(view)
-        self.side.setCurrentWidget(view)
+        self.show_detail(view, keep=(self.objectives,) if self.objectives else ())
         row = self.model.row_of(group_id)
         if row >= 0:
             select_row(self.view, row)
@@ -879,12 +873,13 @@ class WorkingGroupsPage(QWidget):
 
     def show_objectives(self) -> None:
         """The counts and chart of what the network tagged with each shared objective."""
+        assert self.side is not None
         if self.objectives is None:
             self.objectives = ObjectivesView(self.profile.engine, self.side)
-            self.side.addWidget(self.objectives)
         else:
             self.objectives.refresh()
-        self.side.setCurrentWidget(self.objectives)
+        keep = (self.group,) if self.group is not None else ()
+        self.show_detail(self.objectives, keep=keep)
 
     def tear_down(self) -> None:
         """At lock: forget every row, close the reader, drop what was decrypted."""
@@ -896,9 +891,12 @@ class WorkingGroupsPage(QWidget):
         self.heading.setText(_("Working groups"))
         self.objectives_button.setText(_("Shared objectives"))
         self.placeholder.setText(_("Choose a working group to see its members and materials."))
-        self.model.retranslate()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
+        self.empty.title.setText(_("No working group yet"))
+        self.empty.text.setText(
+            _(
+                "Working groups are created in the Directory, under Working groups. Once you "
+                "belong to one, its members and materials appear here; groups of the network "
+                "arrive at your first sync."
+            )
+        )
+        super().retranslate()

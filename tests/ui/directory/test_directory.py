@@ -32,8 +32,9 @@ from desktop.ui.directory.forms import (
     OrganizationForm,
     PersonForm,
 )
-from desktop.ui.directory.model import CHUNK, select_row
+from desktop.ui.directory.model import CHUNK
 from desktop.ui.directory.page import DirectoryList
+from desktop.ui.lists import select_row
 from tests.ui.directory.conftest import open_page
 
 WAIT = 10_000

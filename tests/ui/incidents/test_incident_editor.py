@@ -17,6 +17,7 @@ from desktop.store.records import RecordQuery, RecordStore
 from desktop.ui.incidents.editor import IncidentEditor
 from desktop.ui.incidents.page import IncidentsPage
 from desktop.ui.incidents.parts import ActCard
+from desktop.ui.lists import ID_ROLE
 from tests.ui.incidents.conftest import answer, make_png, open_editor, open_new_editor
 
 TITLE = "Forced eviction at the river settlement"
@@ -137,7 +138,7 @@ def test_deleting_an_incident_asks_first_then_removes_everything(
     with qtbot.waitSignal(editor.saved, timeout=5_000):
         editor.save_action.trigger()
     qtbot.waitUntil(lambda: page.model.loaded == 1)
-    incident_id = page.model.index(0, 0).data(Qt.ItemDataRole.UserRole + 1)
+    incident_id = page.model.index(0, 0).data(ID_ROLE)
 
     editor = open_editor(page, qtbot, incident_id)
     editor.confirm_delete()

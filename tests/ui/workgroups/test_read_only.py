@@ -41,8 +41,13 @@ def _group_in_space(profile: Profile, role: Role | None, tmp_path: Path) -> Work
     return group
 
 
+#: The page each test opened: qtbot holds widgets only weakly; a group view lives in its page.
+_PAGES: list[WorkingGroupsPage] = []
+
+
 def _open_group(profile: Profile, qtbot: QtBot, group_id: str) -> GroupView:
     page = WorkingGroupsPage(profile)
+    _PAGES[:] = [page]
     qtbot.addWidget(page)
     page.resize(1200, 800)
     page.show()

@@ -1,6 +1,6 @@
-"""How incident values read on screen and in the report: dates, sizes, vocabulary labels.
+"""How record values read on screen and in reports: dates, sizes, vocabulary labels, languages.
 
-Shared by the list, the editor and the PDF, so a date or a country reads the same in all three.
+Shared by every section's lists, forms and the PDF, so a date or a country reads the same in all.
 """
 
 from __future__ import annotations
@@ -55,3 +55,13 @@ def describe_size(size: int) -> str:
     if size < 1024 * 1024:
         return _("{size} KB").format(size=format_number(round(size / 1024, 1)))
     return _("{size} MB").format(size=format_number(round(size / (1024 * 1024), 1)))
+
+
+#: The network's four languages, each named in itself so anyone can find their own.
+LETTER_LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("en", "English"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("ar", "العربية"),
+)
+LANGUAGE_NAMES = dict(LETTER_LANGUAGES)

@@ -1,0 +1,201 @@
+"""The page shape every list section shares: heading, count and actions; filters; the lazy list
+with the chosen record beside it; what to do when the list is empty.
+
+Incidents, Alerts, Directory and Working groups are each one of these with their own list
+declaration, filters and detail. The splitter keeps both sides usable at 1024×680: neither
+collapses, and each keeps a minimum width.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
+from desktop.ui.lists import ListTable, RecordListModel
+
+#: The narrowest a list or a detail may be squeezed to by the splitter.
+LIST_MINIMUM_WIDTH = 240
+DETAIL_MINIMUM_WIDTH = 320
+
+
+class EmptyList(QWidget):
+    """What a list shows when it has nothing: a title, what to do next, and the buttons to do it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        column = QWidget(self)
+        column.setMaximumWidth(560)
+        self.title = heading(column)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.text = paragraph(column)
+        self.text.setProperty("role", "empty")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.buttons = QHBoxLayout()
+        self.buttons.addStretch(1)
+        self.buttons.addStretch(1)
+        inner = QVBoxLayout(column)
+        inner.addWidget(self.title)
+        inner.addSpacing(8)
+        inner.addWidget(self.text)
+        inner.addSpacing(12)
+        inner.addLayout(self.buttons)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column, 4)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+
+    def add_button(self, button: QWidget) -> None:
+        self.buttons.insertWidget(self.buttons.count() - 1, button)
+
+
+class ListDetailPage(QWidget):
+    """A section's list page. Subclasses fill in the words (``retranslate``), the actions, the
+    filters and the detail; the page switches between the list, "nothing yet" and "nothing
+    matches" as counts arrive.
+    """
+
+    def __init__(
+        self,
+        model: RecordListModel,
+        parent: QWidget | None = None,
+        *,
+        detail: bool = True,
+        share: float = 0.19,
+        stretch: tuple[int, int] = (2, 3),
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        model.setParent(self)
+        self.heading = heading(self)
+        self.count_label = QLabel(self)
+        self.count_label.setProperty("role", "hint")
+        self.message = MessageLabel(self)
+        self.table = ListTable(self, share=share)
+        self.table.setModel(model)
+        self.empty = EmptyList(self)
+        self.no_matches = paragraph(self)
+        self.no_matches.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_matches.setProperty("role", "empty")
+        self.views = QStackedWidget(self)
+        for view in (self.table, self.empty, self.no_matches):
+            self.views.addWidget(view)
+        model.counted.connect(self._counted)
+        model.failed.connect(self._read_failed)
+
+        self.top = QHBoxLayout()
+        # The heading takes the free width: squeezed by a stretch, it wrapped onto two lines.
+        self.top.addWidget(self.heading, 1)
+        self.top.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
+        self.filter_area = QVBoxLayout()
+        self.filter_area.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        # Shown alone (tests, screenshots) the page is a window: never let a longer record or
+        # translation re-constrain it, which offscreen platforms warn about.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addLayout(self.top)
+        layout.addLayout(self.filter_area)
+        layout.addWidget(self.message)
+        self.side: QStackedWidget | None = None
+        self.splitter: QSplitter | None = None
+        if detail:
+            self.side = QStackedWidget(self)
+            self.side.setMinimumWidth(DETAIL_MINIMUM_WIDTH)
+            self.placeholder = paragraph(self.side)
+            self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.side.addWidget(self.placeholder)
+            self.views.setMinimumWidth(LIST_MINIMUM_WIDTH)
+            self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+            self.splitter.setChildrenCollapsible(False)
+            self.splitter.addWidget(self.views)
+            self.splitter.addWidget(self.side)
+            self.splitter.setStretchFactor(0, stretch[0])
+            self.splitter.setStretchFactor(1, stretch[1])
+            # The stretch's shares whatever widths the contents ask for: left to size hints,
+            # the Arabic alert list took two thirds and clipped the alert's choosers.
+            self.splitter.setSizes([stretch[0] * 1_000, stretch[1] * 1_000])
+            layout.addWidget(self.splitter, 1)
+        else:
+            layout.addWidget(self.views, 1)
+
+    @property
+    def view(self) -> ListTable:
+        return self.table
+
+    def add_action(self, widget: QWidget) -> None:
+        """A button of the page's top row (after the heading and the count)."""
+        self.top.addWidget(widget)
+
+    # --- the list -------------------------------------------------------------------------------
+
+    def filtering(self) -> bool:
+        """Whether the person narrowed the list (then "nothing matches", not "nothing yet")."""
+        return False
+
+    def count_text(self, total: int) -> str:
+        return ""
+
+    def _counted(self, total: int) -> None:
+        self.message.clear_message()
+        if total:
+            self.views.setCurrentWidget(self.table)
+        elif self.filtering():
+            self.views.setCurrentWidget(self.no_matches)
+        else:
+            self.views.setCurrentWidget(self.empty)
+        self.show_count()
+
+    def show_count(self) -> None:
+        total = self.model.total
+        self.count_label.setText("" if total is None else self.count_text(total))
+
+    def _read_failed(self, error: BaseException) -> None:
+        if self.closing():
+            return  # locking: the page is about to go
+        self.message.say(failure_message(error))
+
+    def closing(self) -> bool:
+        return False
+
+    # --- the detail -----------------------------------------------------------------------------
+
+    def show_detail(self, widget: QWidget, *, keep: tuple[QWidget, ...] = ()) -> None:
+        """Show ``widget`` beside the list; the detail shown before goes (unless in ``keep``)."""
+        assert self.side is not None
+        for index in reversed(range(1, self.side.count())):
+            old = self.side.widget(index)
+            if old is not widget and old not in keep:
+                self.side.removeWidget(old)
+                old.deleteLater()
+        if self.side.indexOf(widget) < 0:
+            self.side.addWidget(widget)
+        self.side.setCurrentWidget(widget)
+
+    def show_placeholder(self) -> None:
+        if self.side is not None:
+            self.side.setCurrentWidget(self.placeholder)
+
+    # --- language -------------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self.model.retranslate()
+        self.show_count()
+        self.table.fit_columns()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
