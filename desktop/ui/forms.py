@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -17,9 +18,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QListView,
+    QListWidget,
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
     QVBoxLayout,
     QWidget,
 )
@@ -207,14 +212,26 @@ def failure_message(error: BaseException) -> str:
     )
 
 
-def fill_codes(combo: QComboBox, vocabulary: str, *, by_label: bool = False) -> None:
-    """Offer a vocabulary's terms in the current language, keeping the chosen code."""
+def fill_codes(
+    combo: QComboBox, vocabulary: str, *, by_label: bool = False, prompt: str | None = None
+) -> None:
+    """Offer a vocabulary's terms in the current language, keeping the chosen code.
+
+    With ``prompt`` (a required choice) nothing is chosen until the person chooses: the box
+    shows the prompt, and the form says so if it is saved without a choice.
+    """
     chosen = combo.currentData()
+    combo.blockSignals(True)
     combo.clear()
     for code, label in vocab.default_vocabularies()[vocabulary].choices(by_label=by_label):
         combo.addItem(label, code)
-    if chosen is not None:
+    if prompt is not None:
+        combo.setPlaceholderText(prompt)
+        combo.setCurrentIndex(combo.findData(chosen) if chosen is not None else -1)
+    elif chosen is not None:
         combo.setCurrentIndex(max(combo.findData(chosen), 0))
+    combo.blockSignals(False)
+    fit_combo_to_text(combo)
 
 
 def choose(combo: QComboBox, code: str) -> None:
@@ -234,3 +251,46 @@ def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
             else error.message
         )
     return "\n".join(lines)
+
+
+def fit_combo_to_text(combo: QComboBox, maximum: int | None = None) -> None:
+    """Make ``combo`` at least as wide as its current text and arrow: never cut, in any language.
+
+    Call again when the choice or the language changes (``keep_combo_fitted`` does both).
+    """
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    metrics = combo.fontMetrics()
+    text = combo.currentText() or combo.placeholderText()
+    contents = QSize(metrics.horizontalAdvance(text) + 4, metrics.height())
+    size = combo.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, option, contents, combo)
+    width = size.width() if maximum is None else min(size.width(), maximum)
+    combo.setMinimumWidth(width)
+    # Beyond ``maximum`` (a very long name) the whole text is one hover away.
+    combo.setToolTip(text if width < size.width() else "")
+
+
+def keep_combo_fitted(combo: QComboBox, maximum: int | None = None) -> None:
+    """``fit_combo_to_text`` now and after every change of choice or of its items."""
+    fit_combo_to_text(combo, maximum)
+    combo.currentIndexChanged.connect(lambda _index: fit_combo_to_text(combo, maximum))
+    combo.currentTextChanged.connect(lambda _text: fit_combo_to_text(combo, maximum))
+
+
+def wrap_items(listing: QListWidget) -> None:
+    """A list whose long lines wrap to its width instead of running off its right (or, in
+    Arabic, left) edge behind a sideways scroll bar."""
+    listing.setWordWrap(True)
+    listing.setTextElideMode(Qt.TextElideMode.ElideNone)
+    listing.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    listing.setResizeMode(QListView.ResizeMode.Adjust)
+    listing.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+
+
+def fit_placeholder(edit: QLineEdit, minimum: int = 0) -> None:
+    """Make ``edit`` wide enough for its whole placeholder (and its clear button): a hint cut
+    short no longer says what to write. Call again after the language changes."""
+    needed = edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 16
+    if edit.isClearButtonEnabled():
+        needed += edit.sizeHint().height()
+    edit.setMinimumWidth(max(minimum, needed))

@@ -73,7 +73,7 @@ class ListDetailPage(QWidget):
         parent: QWidget | None = None,
         *,
         detail: bool = True,
-        share: float = 0.19,
+        share: float = 0.35,
         stretch: tuple[int, int] = (2, 3),
     ) -> None:
         super().__init__(parent)

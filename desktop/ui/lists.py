@@ -32,6 +32,9 @@ from desktop.store.records import ListRow, RecordQuery, RecordStore
 from desktop.ui.display import describe_span, vocabulary_label
 from desktop.ui.jobs import Job, JobState, run_job
 
+#: The narrowest the first column (a title, a name) is ever made to fit the others.
+FIRST_COLUMN_MINIMUM = 140
+
 #: The role under which every list answers a row's record id.
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -330,8 +333,8 @@ class RecordListModel(QAbstractTableModel):
 class ListTable(QTableView):
     """A section's list: whole rows, one at a time, read only; Enter opens as double-click does.
 
-    The first column takes the width the others leave; each other column fits its content and
-    header, but takes at most ``share`` of the width (a longer cell elides, its tooltip whole).
+    The first column takes the width the others leave, at least ``share`` of it; each other
+    column fits its content and header, or is hidden when it cannot (see ``fit_columns``).
 
     Signals:
         open_requested(QModelIndex): the person asked to open this row.
@@ -339,7 +342,7 @@ class ListTable(QTableView):
 
     open_requested = Signal(QModelIndex)
 
-    def __init__(self, parent: QWidget | None = None, *, share: float = 0.19) -> None:
+    def __init__(self, parent: QWidget | None = None, *, share: float = 0.35) -> None:
         super().__init__(parent)
         self._share = share
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -364,17 +367,30 @@ class ListTable(QTableView):
         model.headerDataChanged.connect(self.fit_columns)
 
     def fit_columns(self) -> None:
-        """Size every column but the first to its contents, within the share of the width."""
+        """Give every column but the first the width its contents and header need.
+
+        The first column (the record's title or name) keeps at least ``share`` of the width;
+        when the others do not fit beside it, the last ones are hidden (their values are in the
+        record's detail) rather than cut: a hidden column is honest, "Imme…" is not.
+        """
         model = self.model()
         if model is None:
             return
         header = self.horizontalHeader()
-        share = int(self.viewport().width() * self._share)
-        for column in range(1, model.columnCount()):
-            wanted = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
-            header.resizeSection(
-                column, max(min(wanted, share), min(header.sectionSizeHint(column), share * 3 // 2))
-            )
+        width = self.viewport().width()
+        columns = list(range(1, model.columnCount()))
+        needed = {
+            column: max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+            for column in columns
+        }
+        first = max(FIRST_COLUMN_MINIMUM, int(width * self._share))
+        shown = list(columns)
+        while shown and first + sum(needed[column] for column in shown) > width:
+            shown.pop()
+        for column in columns:
+            header.setSectionHidden(column, column not in shown)
+            if column in shown:
+                header.resizeSection(column, needed[column])
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)

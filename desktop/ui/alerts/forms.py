@@ -40,8 +40,8 @@ from desktop.ui.bidi import text_direction_for
 from desktop.ui.display import LETTER_LANGUAGES
 from desktop.ui.forms import (
     MessageLabel,
-    choose,
     fill_codes,
+    fit_placeholder,
     hold_window_size_hints,
     problems_text,
 )
@@ -108,6 +108,10 @@ class AlertForm(QWidget):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.cancelled)
         self.form = QFormLayout()
+        # Beside the list the form is narrow: a field that does not fit beside its label goes
+        # under it rather than past the page's edge.
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.labels: dict[str, QLabel] = {}
         for name, widget in (
             ("title", self.title),
@@ -128,7 +132,6 @@ class AlertForm(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.retranslate()
-        choose(self.urgency, AlertUrgency.HIGH.value)
 
     def field_labels(self) -> dict[str, str]:
         return {
@@ -165,6 +168,24 @@ class AlertForm(QWidget):
                 ]
             )
             return
+        urgency = self.urgency.currentData()
+        if urgency is None:
+            # The record cannot even be built without one; say so with the other problems.
+            probe = Alert(
+                space_id=str(self.space.currentData() or ""),
+                title=self.title.text().strip(),
+                defenders=self.checked_defenders(),
+                threat_type=self.threat.currentData() or "",
+                occurred_on=occurred,
+                country=self.country.currentData() or "",
+            )
+            self.show_problems(
+                [
+                    *probe.validate(),
+                    FieldError("urgency", "required", _("Choose a value from the list.")),
+                ]
+            )
+            return
         alert = Alert(
             space_id=str(self.space.currentData() or ""),
             title=self.title.text().strip(),
@@ -173,7 +194,7 @@ class AlertForm(QWidget):
             occurred_on=occurred,
             country=self.country.currentData() or "",
             place=self.place.text().strip(),
-            urgency=AlertUrgency(self.urgency.currentData()),
+            urgency=AlertUrgency(urgency),
             requested_actions=self.requested.toPlainText(),
         )
         errors = alert.validate()
@@ -190,11 +211,13 @@ class AlertForm(QWidget):
         for name, text in self.field_labels().items():
             self.labels[name].setText(text)
         self.title.setPlaceholderText(_("Who is threatened, and how"))
+        fit_placeholder(self.title)
         self.occurred_on.setPlaceholderText(_("2025-06-30, 2025-06 or 2025"))
         self.requested.setPlaceholderText(_("One action per line: write to…, call…, share…"))
-        fill_codes(self.threat, vocab.DEFENDER_THREATS)
-        fill_codes(self.country, vocab.COUNTRIES, by_label=True)
-        fill_codes(self.urgency, ALERT_URGENCIES)
+        # Nothing chosen for the person: each starts empty and must be chosen.
+        fill_codes(self.threat, vocab.DEFENDER_THREATS, prompt=_("Choose the threat or attack…"))
+        fill_codes(self.country, vocab.COUNTRIES, by_label=True, prompt=_("Choose a country…"))
+        fill_codes(self.urgency, ALERT_URGENCIES, prompt=_("Choose how urgent it is…"))
         chosen = self.space.currentData()
         self.space.clear()
         for space in self.spaces:

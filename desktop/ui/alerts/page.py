@@ -14,7 +14,6 @@ from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -53,14 +52,17 @@ from desktop.ui.alerts.forms import AlertForm, LetterDialog, SpaceChoice
 from desktop.ui.alerts.model import ALERT_LIST, open_alert_queries
 from desktop.ui.bidi import isolated, on_leading_side
 from desktop.ui.display import LANGUAGE_NAMES, describe_partial, vocabulary_label
+from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
     MessageLabel,
     choose,
     failure_message,
     fill_codes,
     heading,
+    keep_combo_fitted,
     paragraph,
     problems_text,
+    wrap_items,
 )
 from desktop.ui.jobs import run_job
 from desktop.ui.list_page import ListDetailPage
@@ -205,10 +207,10 @@ class AlertDetail(QWidget):
         self.signed_by = QLineEdit(self.sign_box)
         self.sign_button = QPushButton(self.sign_box)
         self.sign_button.clicked.connect(self.sign)
-        sign_row = QHBoxLayout()
-        sign_row.addWidget(self.organization, 2)
-        sign_row.addWidget(self.signed_by, 2)
-        sign_row.addWidget(self.sign_button)
+        sign_row = FlowLayout()
+        sign_row.add_widget(self.organization)
+        sign_row.add_widget(self.signed_by, stretch=True)
+        sign_row.add_widget(self.sign_button)
         box = QVBoxLayout(self.sign_box)
         box.addWidget(self.sign_count)
         box.addWidget(self.signatures)
@@ -220,10 +222,10 @@ class AlertDetail(QWidget):
         self.referral_status = QComboBox(self.referral_box)
         self.refer_button = QPushButton(self.referral_box)
         self.refer_button.clicked.connect(self.refer)
-        refer_row = QHBoxLayout()
-        refer_row.addWidget(self.mechanism, 3)
-        refer_row.addWidget(self.referral_status, 1)
-        refer_row.addWidget(self.refer_button)
+        refer_row = FlowLayout()
+        refer_row.add_widget(self.mechanism)
+        refer_row.add_widget(self.referral_status)
+        refer_row.add_widget(self.refer_button)
         box = QVBoxLayout(self.referral_box)
         box.addWidget(self.referrals)
         box.addLayout(refer_row)
@@ -234,22 +236,33 @@ class AlertDetail(QWidget):
         self.action_by = QLineEdit(self.action_box)
         self.action_button = QPushButton(self.action_box)
         self.action_button.clicked.connect(self.report_action)
-        action_row = QHBoxLayout()
-        action_row.addWidget(self.action_text, 3)
-        action_row.addWidget(self.action_by, 1)
-        action_row.addWidget(self.action_button)
+        action_row = FlowLayout()
+        action_row.add_widget(self.action_text, stretch=True)
+        action_row.add_widget(self.action_by)
+        action_row.add_widget(self.action_button)
         box = QVBoxLayout(self.action_box)
         box.addWidget(self.action_list)
         box.addLayout(action_row)
 
         for listing in (self.letters, self.signatures, self.referrals, self.action_list):
             listing.setMaximumHeight(120)
+            wrap_items(listing)
+        # Long names (a mechanism, an organization) must not widen the page past its window:
+        # each combo box shows its current choice whole and grows with it (the row wraps).
+        for combo in (self.status, self.organization, self.mechanism, self.referral_status):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(0)
+            # Some mechanisms' names are longer than the page is wide at 1024×680.
+            keep_combo_fitted(combo, maximum=300)
+        for line in (self.signed_by, self.action_text, self.action_by):
+            line.setMinimumWidth(160)
         self.message = MessageLabel(self)
 
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status)
-        status_row.addWidget(self.status_button)
-        status_row.addStretch(1)
+        status_row = FlowLayout()
+        status_row.add_widget(self.status)
+        status_row.add_widget(self.status_button)
         inner = QWidget(self)
         column = QVBoxLayout(inner)
         column.addWidget(self.title)
@@ -262,6 +275,7 @@ class AlertDetail(QWidget):
         for group in (self.letters_box, self.sign_box, self.referral_box, self.action_box):
             column.addWidget(group)
         column.addStretch(1)
+        self.title.setWordWrap(True)
         scroll = QScrollArea(self)
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
@@ -288,8 +302,10 @@ class AlertDetail(QWidget):
         self.organization.clear()
         for organization_id, name in bundle.organizations:
             self.organization.addItem(name, organization_id)
-        if chosen is not None:
-            choose(self.organization, chosen)
+        # Which organization signs is the person's choice, never the first in the list.
+        self.organization.setCurrentIndex(
+            self.organization.findData(chosen) if chosen is not None else -1
+        )
         self._fill()
         self.loaded.emit()
 
@@ -516,7 +532,10 @@ class AlertDetail(QWidget):
         self.action_by.setPlaceholderText(_("Who did it"))
         self.action_button.setText(_("Report action"))
         fill_codes(self.status, ALERT_STATUSES)
-        fill_codes(self.mechanism, PROTECTION_MECHANISMS)
+        fill_codes(
+            self.mechanism, PROTECTION_MECHANISMS, prompt=_("Choose a protection mechanism…")
+        )
+        self.organization.setPlaceholderText(_("Choose the organization signing…"))
         fill_codes(self.referral_status, REFERRAL_STATUSES)
         self._fill()
 
@@ -539,7 +558,9 @@ class AlertsPage(ListDetailPage):
 
     def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
         store = RecordStore(profile.engine)
-        super().__init__(RecordListModel(store, ALERT_LIST, open_alert_queries()), parent)
+        super().__init__(
+            RecordListModel(store, ALERT_LIST, open_alert_queries()), parent, stretch=(1, 1)
+        )
         self.profile = profile
         self.store = store
         self.form: AlertForm | None = None

@@ -10,7 +10,6 @@ from dataclasses import replace
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -28,7 +27,8 @@ from desktop.store.records import RecordStore
 from desktop.store.sync_state import space_access
 from desktop.ui.access import read_only_reason
 from desktop.ui.directory.links import Link, RecordDetail, load_detail
-from desktop.ui.forms import MessageLabel, failure_message, heading
+from desktop.ui.flow import FlowLayout
+from desktop.ui.forms import MessageLabel, failure_message, heading, wrap_items
 from desktop.ui.jobs import JobState, run_job
 
 
@@ -67,20 +67,21 @@ class LinkList(QWidget):
         self.title.setProperty("role", "subheading")
         self.list = QListWidget(self)
         self.list.setMaximumHeight(150)
+        wrap_items(self.list)
         self.title.setBuddy(self.list)
         self.empty = QLabel(self)
         self.empty.setProperty("role", "hint")
         self.add_button = QPushButton(self) if add_text else None
         self.remove_button = QPushButton(self) if remove_text else None
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
+        # Wrapping: "Ajouter une personne…" and "Retirer du groupe de travail" side by side
+        # were wider than the detail at 1024×680.
+        buttons = FlowLayout()
         if self.add_button is not None:
             self.add_button.clicked.connect(self.add_requested.emit)
-            buttons.addWidget(self.add_button)
+            buttons.add_widget(self.add_button)
         if self.remove_button is not None:
             self.remove_button.clicked.connect(self._remove)
-            buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
+            buttons.add_widget(self.remove_button)
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.list.itemActivated.connect(lambda item: self.open_requested.emit(self._link(item)))
         layout = QVBoxLayout(self)
@@ -185,10 +186,9 @@ class DetailPanel(QScrollArea):
         self.delete_button = QPushButton(body)
         self.edit_button.clicked.connect(self._edit)
         self.delete_button.clicked.connect(self._delete)
-        actions = QHBoxLayout()
-        actions.addWidget(self.edit_button)
-        actions.addWidget(self.delete_button)
-        actions.addStretch(1)
+        actions = FlowLayout()
+        actions.add_widget(self.edit_button)
+        actions.add_widget(self.delete_button)
         self.people = LinkList(
             N_("Members: people") if record_type == "working_group" else N_("People"),
             N_("Add a person…") if record_type == "working_group" else None,

@@ -44,7 +44,13 @@ from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordStore
 from desktop.ui.directory.model import DIRECTORY_LISTS
-from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
+from desktop.ui.forms import (
+    MessageLabel,
+    failure_message,
+    fit_placeholder,
+    hold_window_size_hints,
+    wrap_items,
+)
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.lists import ListTable, RecordListModel, select_row
 
@@ -85,6 +91,7 @@ class CodeChecklist(QListWidget):
         super().__init__(parent)
         self._vocabulary = vocabulary
         self.setMaximumHeight(140)
+        wrap_items(self)
         self.retranslate()
 
     def codes(self) -> tuple[str, ...]:
@@ -133,7 +140,7 @@ class RecordPicker(QWidget):
             RecordQuery(record_type),
             self,
         )
-        self.view = ListTable(self, share=0.3)
+        self.view = ListTable(self, share=0.5)
         self.view.setModel(self.model)
         self.view.setMinimumHeight(220)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self.chosen_changed.emit())
@@ -620,6 +627,8 @@ class PersonForm(RecordForm):
         self.clear_organization.setText(_("Remove link"))
         self.alias.setPlaceholderText(_("Shown instead of the name where it must not appear"))
         self.headcount.setPlaceholderText(_("For a group: an estimate is fine"))
+        for line in (self.alias, self.headcount):
+            fit_placeholder(line)
         self._show_organization()
         self._kind_changed()
 

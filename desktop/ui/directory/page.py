@@ -53,7 +53,16 @@ from desktop.ui.directory.forms import (
 )
 from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
 from desktop.ui.directory.model import DIRECTORY_LISTS
-from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
+from desktop.ui.flow import FlowLayout
+from desktop.ui.forms import (
+    MessageLabel,
+    failure_message,
+    fit_combo_to_text,
+    fit_placeholder,
+    heading,
+    keep_combo_fitted,
+    paragraph,
+)
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.list_page import ListDetailPage
 from desktop.ui.lists import RecordListModel, select_row
@@ -85,7 +94,7 @@ class DirectoryList(ListDetailPage):
         model = RecordListModel(
             RecordStore(profile.engine), DIRECTORY_LISTS[record_type], RecordQuery(record_type)
         )
-        super().__init__(model, parent, share=0.3, stretch=(3, 2))
+        super().__init__(model, parent, share=0.45, stretch=(3, 2))
         self.heading.hide()  # the tab names the list
         self.layout().setContentsMargins(0, 8, 0, 0)
         self._profile = profile
@@ -152,15 +161,17 @@ class DirectoryList(ListDetailPage):
         if self.import_button is not None:
             self.add_action(self.import_button)
         self.add_action(self.export_button)
-        tools = QHBoxLayout()
-        tools.addWidget(self.search, 2)
+        # Wraps rather than squeezes: search first, then each filter at its own width.
+        tools = FlowLayout()
+        tools.add_widget(self.search, stretch=True)
         for combo in (self.country, self.kind, self.objective):
             if combo is not None:
                 combo.setSizeAdjustPolicy(
                     QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
                 )
                 combo.setMinimumContentsLength(12)
-                tools.addWidget(combo, 1)
+                keep_combo_fitted(combo)
+                tools.add_widget(combo)
         self.filter_area.addLayout(tools)
         self.setTabOrder(self.search, self.view)
         self.retranslate()
@@ -485,6 +496,7 @@ class DirectoryList(ListDetailPage):
             "working_group": _("Search working groups…"),
         }
         self.search.setPlaceholderText(placeholders[self.record_type])
+        fit_placeholder(self.search, 240)
         self.search.setAccessibleName(_("Search"))
         if self.country is not None:
             fill_country_combo(self.country, _("All countries"))
@@ -507,6 +519,9 @@ class DirectoryList(ListDetailPage):
         self.export_button.setText(_("Export"))
         self.export_csv_action.setText(_("Export as CSV…"))
         self.export_json_action.setText(_("Export as JSON…"))
+        for combo in (self.country, self.kind, self.objective):
+            if combo is not None:
+                fit_combo_to_text(combo)  # refilled in the new language, with signals held
         self.view.setAccessibleName(_("Directory list"))
         self.no_matches.setText(_("Nothing matches this search. Clear it to see the whole list."))
         self.empty.title.setText(

@@ -15,6 +15,8 @@ from desktop.domain.dates import InvalidDate, PartialDate
 from desktop.domain.translation import N_, _, current_language
 from desktop.domain.vocabularies import default_vocabularies
 from desktop.store.records import RecordQuery
+from desktop.ui.flow import FlowLayout
+from desktop.ui.forms import fit_combo_to_text, keep_combo_fitted
 from desktop.ui.incidents.fields import PartialDateEdit, VocabularyCombo
 
 #: How long typing pauses before the search runs: one query per word, not per key.
@@ -71,7 +73,6 @@ class FilterBar(QWidget):
         self.search = QLineEdit(self)
         self.search.setObjectName("incidentSearch")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(200)
         self.kind = VocabularyCombo(vocab.INCIDENT_KINDS, none_label=N_("Any kind"), parent=self)
         self.status = VocabularyCombo(
             vocab.INCIDENT_STATUSES, none_label=N_("Any status"), parent=self
@@ -101,16 +102,25 @@ class FilterBar(QWidget):
             field.editingFinished.connect(self.apply)
         self.clear_button.clicked.connect(self.clear_filters)
 
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search, 2)
-        for widget in (self.kind, self.status, self.country, self.right):
-            layout.addWidget(widget, 1)
-        layout.addWidget(self.dates_label)
-        layout.addWidget(self.date_from)
-        layout.addWidget(self.date_separator)
-        layout.addWidget(self.date_to)
-        layout.addWidget(self.clear_button)
+        # The dates read as one phrase ("Between … – …") and wrap as one.
+        self.dates = QWidget(self)
+        dates = QHBoxLayout(self.dates)
+        dates.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.dates_label, self.date_from, self.date_separator, self.date_to):
+            widget.setParent(self.dates)
+            dates.addWidget(widget)
+        # Wraps rather than squeezes: at 1024×680 in French the filters take two lines.
+        layout = FlowLayout(self)
+        layout.add_widget(self.search, stretch=True)
+        for combo in (self.kind, self.status, self.country, self.right):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(0)
+            keep_combo_fitted(combo)
+            layout.add_widget(combo)
+        layout.add_widget(self.dates)
+        layout.add_widget(self.clear_button)
         self.retranslate()
 
     def query(self) -> RecordQuery:
@@ -190,6 +200,17 @@ class FilterBar(QWidget):
         self.date_from.setAccessibleName(_("From"))
         self.date_to.setAccessibleName(_("Until"))
         self.clear_button.setText(_("Clear filters"))
+        # Wide enough for the whole placeholder, and never less than a usable box.
+        metrics = self.search.fontMetrics()
+        self.search.setMinimumWidth(
+            max(240, metrics.horizontalAdvance(self.search.placeholderText()) + 60)
+        )
+        # The combo boxes refill in the new language on their own event, maybe after this one.
+        QTimer.singleShot(0, self._fit_combos)
+
+    def _fit_combos(self) -> None:
+        for combo in (self.kind, self.status, self.country, self.right):
+            fit_combo_to_text(combo)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

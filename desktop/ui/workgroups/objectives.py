@@ -8,7 +8,9 @@ on a worker; the chart (QtCharts) and the table can be saved as PNG and CSV.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -166,6 +169,12 @@ def breakdown_csv(report: ObjectiveReport, kind: BreakdownKind) -> str:
     return out.getvalue()
 
 
+def _axis_label(text: str, width: int = 24) -> str:
+    """A category as the chart shows it: escaped, on lines of about ``width`` characters."""
+    lines = textwrap.wrap(text, width) or [""]
+    return "<br>".join(html.escape(line) for line in lines)
+
+
 class ObjectivesView(QWidget):
     """The objectives' counts as a table and a bar chart, filtered, exportable as PNG and CSV.
 
@@ -196,10 +205,11 @@ class ObjectivesView(QWidget):
         for row, column, span, name, widget in (
             (0, 0, 2, "objective", self.objective),
             (0, 2, 2, "breakdown", self.breakdown),
-            (2, 0, 1, "date_from", self.date_from),
-            (2, 1, 1, "date_to", self.date_to),
-            (2, 2, 1, "country", self.country),
-            (2, 3, 1, "region", self.region),
+            # Dates, then places, a pair to a line: four in a row cut the dates' hint.
+            (2, 0, 2, "date_from", self.date_from),
+            (2, 2, 2, "date_to", self.date_to),
+            (4, 0, 2, "country", self.country),
+            (4, 2, 2, "region", self.region),
         ):
             label = QLabel(self)
             label.setBuddy(widget)
@@ -220,7 +230,7 @@ class ObjectivesView(QWidget):
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.chart_view = QChartView(self.chart, self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.chart_view.setMinimumHeight(280)
+        self.chart_view.setMinimumHeight(220)
         self.png_button = QPushButton(self)
         self.png_button.clicked.connect(self._ask_png)
         self.csv_button = QPushButton(self)
@@ -234,8 +244,13 @@ class ObjectivesView(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(filters)
         layout.addWidget(self.totals)
-        layout.addWidget(self.chart_view, 2)
-        layout.addWidget(self.table, 1)
+        # The chart and the table each get the whole height, one at a time: stacked, the
+        # table had room for a single row at 1024×680.
+        self.views = QTabWidget(self)
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.chart_view, "")
+        self.views.addTab(self.table, "")
+        layout.addWidget(self.views, 1)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
@@ -416,7 +431,8 @@ class ObjectivesView(QWidget):
         chart.addSeries(series)
         chart.legend().setVisible(len(sets) > 1)
         axis = QBarCategoryAxis()
-        axis.append(list(reversed(categories)) or [_("Nothing recorded")])
+        # Axis labels are rich text: long ones wrap onto lines instead of ending in "…".
+        axis.append([_axis_label(c) for c in reversed(categories)] or [_("Nothing recorded")])
         values = QValueAxis()
         values.setLabelFormat("%d")
         top = max([1, *(v for _n, counts in sets for v in counts)])
@@ -481,6 +497,8 @@ class ObjectivesView(QWidget):
 
     def retranslate(self) -> None:
         self.title.setText(_("Where we stand on our shared objectives"))
+        self.views.setTabText(0, _("Chart"))
+        self.views.setTabText(1, _("Table"))
         names: dict[str, str] = {
             "objective": _("Objective"),
             "breakdown": _("Show"),

@@ -46,6 +46,7 @@ from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import read_only_reason
 from desktop.ui.bidi import isolated, on_leading_side
 from desktop.ui.display import LETTER_LANGUAGES, describe_size, vocabulary_label
+from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
     MessageLabel,
     failure_message,
@@ -419,19 +420,23 @@ class GroupView(QWidget):
         self.new_language.setCurrentIndex(max(self.new_language.findData(current_language()), 0))
         self.import_button = QPushButton(self.materials_box)
         self.import_button.clicked.connect(self._choose_file)
-        import_row = QHBoxLayout()
-        import_row.addWidget(self.new_title, 2)
-        import_row.addWidget(self.new_type, 1)
-        import_row.addWidget(self.new_language)
-        import_row.addWidget(self.import_button)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search, 1)
-        search_row.addWidget(self.keep_group)
-        actions = QHBoxLayout()
-        actions.addWidget(self.open_button)
-        actions.addWidget(self.download_button)
-        actions.addWidget(self.keep_material)
-        actions.addWidget(self.file_status, 1)
+        # Rows that wrap: side by side they were wider than the group's page at 1024×680 and
+        # squeezed the new material's title to a sliver.
+        self.new_title.setMinimumWidth(220)
+        import_row = FlowLayout()
+        import_row.add_widget(self.new_title, stretch=True)
+        import_row.add_widget(self.new_type)
+        import_row.add_widget(self.new_language)
+        import_row.add_widget(self.import_button)
+        search_row = FlowLayout()
+        search_row.add_widget(self.search, stretch=True)
+        search_row.add_widget(self.keep_group)
+        actions = FlowLayout()
+        actions.add_widget(self.open_button)
+        actions.add_widget(self.download_button)
+        actions.add_widget(self.keep_material)
+        actions.add_widget(self.file_status, stretch=True)
+        self.file_status.setMinimumWidth(160)
         box = QVBoxLayout(self.materials_box)
         box.addLayout(search_row)
         box.addWidget(self.materials)
@@ -792,6 +797,9 @@ class GroupView(QWidget):
         self.keep_material.setText(_("Keep offline"))
         self.keep_group.setText(_("Keep this group's materials offline"))
         self.search.setPlaceholderText(_("Search titles, notes and the text of PDFs"))
+        self.search.setMinimumWidth(
+            self.search.fontMetrics().horizontalAdvance(self.search.placeholderText()) + 48
+        )
         self.new_title.setPlaceholderText(_("Title of the new material"))
         self.import_button.setText(_("Import a file…"))
         self.notes_box.setTitle(_("Group notes"))
@@ -821,7 +829,7 @@ class WorkingGroupsPage(ListDetailPage):
         model = RecordListModel(
             RecordStore(profile.engine), GROUP_LIST, RecordQuery("working_group")
         )
-        super().__init__(model, parent, stretch=(1, 3))
+        super().__init__(model, parent, stretch=(1, 3), share=1.0)
         self.profile = profile
         self.scheduler: SyncScheduler | None = None
         self.group: GroupView | None = None

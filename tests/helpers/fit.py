@@ -1,0 +1,316 @@
+"""Whether every text a window shows fits where it is shown, measured from font metrics.
+
+Walks the visible widgets of a window and reports each label, button, check box, group title,
+tab, header, combo box, placeholder and visible list or table cell whose text needs more room
+than it has. No pixels are compared: the widths come from ``QFontMetrics`` and the style's own
+margins, so the check means the same in every language and at every font size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6 import QtGui
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QFontMetrics, QTextDocument
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QRadioButton,
+    QStyle,
+    QStyleOptionComboBox,
+    QStyleOptionViewItem,
+    QTabBar,
+    QTableView,
+    QToolButton,
+    QTreeView,
+    QWidget,
+)
+
+#: Rounding in layouts and hinting: a pixel or two short is not clipped text.
+SLACK = 2
+
+
+@dataclass(frozen=True)
+class Clipped:
+    """One text that does not fit: what it is, where, how much room it needs and has."""
+
+    kind: str
+    path: str
+    text: str
+    needed: int
+    available: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind} {self.path}: {self.text!r} needs {self.needed} px, has {self.available}"
+        )
+
+
+def _path(widget: QWidget) -> str:
+    names = []
+    current: QWidget | None = widget
+    while current is not None and len(names) < 4:
+        names.append(current.objectName() or type(current).__name__)
+        current = current.parentWidget()
+    return "/".join(reversed(names))
+
+
+def _shown(widget: QWidget) -> bool:
+    if not widget.isVisible() or widget.width() <= 0 or widget.height() <= 0:
+        return False
+    # Scrolled out of sight (in a scroll area) is not clipped: the person scrolls to it.
+    return not widget.visibleRegion().isEmpty()
+
+
+def _plain(text: str) -> str:
+    # Mnemonic ampersands and bidi marks take no room.
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+
+
+def _label(label: QLabel) -> Clipped | None:
+    text = label.text()
+    if not text or (label.pixmap() is not None and not label.pixmap().isNull()):
+        return None
+    rect = label.contentsRect()
+    margin = label.margin() * 2 + max(label.indent(), 0)
+    width = rect.width() - margin
+    rich = label.textFormat() == Qt.TextFormat.RichText or (
+        label.textFormat() == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(text)
+    )
+    if rich:
+        document = QTextDocument()
+        document.setDefaultFont(label.font())
+        document.setHtml(text)
+        document.setDocumentMargin(0)
+        if label.wordWrap():
+            document.setTextWidth(width)
+            needed = int(document.size().height())
+            if needed > rect.height() + SLACK:
+                return Clipped("label", _path(label), document.toPlainText(), needed, rect.height())
+            return None
+        needed = int(document.idealWidth())
+        if needed > width + SLACK:
+            return Clipped("label", _path(label), document.toPlainText(), needed, width)
+        return None
+    metrics = QFontMetrics(label.font())
+    if label.wordWrap():
+        needed = label.heightForWidth(rect.width() + margin)
+        bounds = metrics.boundingRect(
+            QRect(0, 0, max(width, 1), 100_000), int(Qt.TextFlag.TextWordWrap), text
+        )
+        needed = max(needed, bounds.height()) if needed > 0 else bounds.height()
+        # A single word longer than the width cannot wrap: that is clipped too.
+        widest = max((metrics.horizontalAdvance(word) for word in text.split()), default=0)
+        if widest > width + SLACK:
+            return Clipped("label", _path(label), text, widest, width)
+        if needed > rect.height() + SLACK:
+            return Clipped("label (height)", _path(label), text, needed, rect.height())
+        return None
+    needed = max(metrics.horizontalAdvance(line) for line in _plain(text).split("\n"))
+    if needed > width + SLACK:
+        return Clipped("label", _path(label), text, needed, width)
+    return None
+
+
+def _button(button: QAbstractButton) -> Clipped | None:
+    text = button.text()
+    if not text:
+        return None
+    if isinstance(button, QToolButton) and (
+        button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+    ):
+        return None
+    needed = button.sizeHint().width()
+    kinds = (QCheckBox, QRadioButton, QPushButton, QToolButton)
+    if isinstance(button, kinds) and needed > button.width() + SLACK:
+        return Clipped(type(button).__name__, _path(button), text, needed, button.width())
+    return None
+
+
+def _combo(combo: QComboBox) -> Clipped | None:
+    text = combo.currentText() or combo.placeholderText()
+    if not text or combo.isEditable():
+        return None
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    field = combo.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, combo
+    )
+    needed = QFontMetrics(combo.font()).horizontalAdvance(text)
+    if needed > field.width() + SLACK:
+        return Clipped("combo box", _path(combo), text, needed, field.width())
+    return None
+
+
+def _line_edit(edit: QLineEdit) -> Clipped | None:
+    text = edit.placeholderText() if not edit.text() else ""
+    if not text:
+        return None
+    margins = edit.textMargins()
+    # The frame and the text's side margins (QLineEdit keeps 2 px each side), and the clear
+    # button's room when it has one.
+    room = edit.contentsRect().width() - margins.left() - margins.right() - 4
+    if edit.isClearButtonEnabled():
+        room -= edit.height() - 4
+    needed = QFontMetrics(edit.font()).horizontalAdvance(text)
+    if needed > room + SLACK:
+        return Clipped("placeholder", _path(edit), text, needed, room)
+    return None
+
+
+def _group(box: QGroupBox) -> Clipped | None:
+    text = box.title()
+    if not text:
+        return None
+    needed = QFontMetrics(box.font()).horizontalAdvance(_plain(text)) + 16
+    if box.isCheckable():
+        needed += 20
+    if needed > box.width() + SLACK:
+        return Clipped("group title", _path(box), text, needed, box.width())
+    return None
+
+
+def _tabs(bar: QTabBar) -> list[Clipped]:
+    found = []
+    for index in range(bar.count()):
+        if not bar.isTabVisible(index):
+            continue
+        needed, has = bar.tabSizeHint(index).width(), bar.tabRect(index).width()
+        if needed > has + SLACK and not bar.tabRect(index).isEmpty():
+            found.append(Clipped("tab", _path(bar), bar.tabText(index), needed, has))
+    return found
+
+
+def _header(header: QHeaderView) -> list[Clipped]:
+    model = header.model()
+    if model is None or header.orientation() != Qt.Orientation.Horizontal:
+        return []
+    found = []
+    metrics = QFontMetrics(header.font())
+    margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+    for section in range(header.count()):
+        if header.isSectionHidden(section):
+            continue
+        position = header.sectionViewportPosition(section)
+        if position + header.sectionSize(section) <= 0 or position >= header.viewport().width():
+            continue  # scrolled out of sight
+        text = str(model.headerData(section, Qt.Orientation.Horizontal) or "")
+        if not text:
+            continue
+        needed = metrics.horizontalAdvance(text) + 2 * margin
+        has = header.sectionSize(section)
+        if needed > has + SLACK:
+            found.append(Clipped("header", _path(header), text, needed, has))
+    return found
+
+
+def _cells(view: QAbstractItemView) -> list[Clipped]:
+    model = view.model()
+    if model is None or (isinstance(view, QTreeView) and not isinstance(view, QTableView)):
+        pass
+    if model is None:
+        return []
+    found = []
+    viewport = view.viewport().rect()
+    rows = model.rowCount()
+    columns = model.columnCount() if isinstance(view, QTableView) else 1
+    option = QStyleOptionViewItem()
+    option.initFrom(view)
+    option.font = view.font()
+    wraps = isinstance(view, QListView) and view.wordWrap()
+    for row in range(min(rows, 200)):
+        for column in range(columns):
+            index = model.index(row, column, QModelIndex())
+            rect = view.visualRect(index)
+            if rect.isEmpty() or not rect.intersects(viewport):
+                continue
+            text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+            if not text:
+                continue
+            option.rect = rect
+            hint = view.itemDelegateForIndex(index).sizeHint(option, index)
+            # What the viewport shows of the cell, sideways: a list wider than its view is cut.
+            # (Up and down it scrolls: a row half below the edge is not clipped.)
+            if not isinstance(view, QTableView):
+                shown = rect.intersected(viewport)
+                rect = QRect(shown.left(), rect.top(), shown.width(), rect.height())
+            if wraps:
+                if hint.height() > rect.height() + SLACK:
+                    found.append(
+                        Clipped("cell (height)", _path(view), text, hint.height(), rect.height())
+                    )
+            elif hint.width() > rect.width() + SLACK:
+                # A cell elided with its whole text in the tooltip is a choice, not a fault:
+                # only the list's main column may do that (first column of a list's table).
+                tooltip = index.data(Qt.ItemDataRole.ToolTipRole)
+                if isinstance(view, QTableView) and column == 0 and tooltip == text:
+                    continue
+                found.append(Clipped("cell", _path(view), text, hint.width(), rect.width()))
+    return found
+
+
+def _text_of(widget: QWidget) -> str:
+    for getter in ("text", "title", "currentText", "placeholderText"):
+        method = getattr(widget, getter, None)
+        if callable(method):
+            value = method()
+            if isinstance(value, str) and value:
+                return value
+    return ""
+
+
+def _cut_sideways(widget: QWidget) -> Clipped | None:
+    """A text widget partly outside what its parents show sideways (a page wider than its
+    window, a widget under another one): its text is cut even if it fits the widget."""
+    if not isinstance(widget, (QLabel, QAbstractButton, QComboBox, QLineEdit, QGroupBox)):
+        return None
+    text = _text_of(widget)
+    if not text:
+        return None
+    visible = widget.visibleRegion().boundingRect().width()
+    if visible < widget.width() - SLACK:
+        return Clipped("cut sideways", _path(widget), text, widget.width(), visible)
+    return None
+
+
+def clipped_texts(window: QWidget) -> list[Clipped]:
+    """Every text shown in ``window`` (and its open child windows) that does not fit."""
+    found: list[Clipped] = []
+    widgets = [window, *window.findChildren(QWidget)]
+    for widget in widgets:
+        if not _shown(widget):
+            continue
+        item: Clipped | None = _cut_sideways(widget)
+        if item is not None:
+            found.append(item)
+            continue
+        if isinstance(widget, QLabel):
+            item = _label(widget)
+        elif isinstance(widget, QAbstractButton):
+            if widget.parentWidget() is not None and isinstance(widget.parentWidget(), QTabBar):
+                continue  # a tab's close or scroll button
+            item = _button(widget)
+        elif isinstance(widget, QComboBox):
+            item = _combo(widget)
+        elif isinstance(widget, QLineEdit):
+            item = _line_edit(widget)
+        elif isinstance(widget, QGroupBox):
+            item = _group(widget)
+        elif isinstance(widget, QTabBar):
+            found += _tabs(widget)
+        elif isinstance(widget, QHeaderView):
+            found += _header(widget)
+        elif isinstance(widget, QAbstractItemView):
+            found += _cells(widget)
+        if item is not None:
+            found.append(item)
+    return found
