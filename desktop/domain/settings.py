@@ -52,6 +52,8 @@ class Setting:
     #: translatable sentence that says what is expected when it does not.
     pattern: str = ""
     pattern_hint: str = ""
+    #: Offered in the Settings dialog; False for what the window remembers by itself.
+    shown: bool = True
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` as this setting's type, or raise :class:`SettingError`."""
@@ -222,6 +224,33 @@ SETTINGS: tuple[Setting, ...] = (
         section=N_("Backups"),
     ),
 )
+
+SETTINGS += (
+    # Remembered by the window, not chosen in a dialog; inside the encrypted profile like the
+    # rest, so they are restored at unlock (the locked window opens at the default size).
+    Setting(
+        key="window_size",
+        kind="str",
+        default="",
+        label=N_("Window size"),
+        description=N_("The size of the window when it was last changed."),
+        pattern=r"\d{3,5}x\d{3,5}",
+        pattern_hint=N_("A size is written as width x height, such as 1024x680."),
+        shown=False,
+    ),
+    Setting(
+        key="last_section",
+        kind="choice",
+        default="directory",
+        choices=("directory", "incidents", "working_groups", "alerts", "sync"),
+        label=N_("Section"),
+        description=N_("The section shown when Minga was last unlocked."),
+        shown=False,
+    ),
+)
+
+#: What the Settings dialog offers.
+SHOWN_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.shown)
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 

@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -284,6 +284,13 @@ class MainWindow(QMainWindow):
         self._language_chosen_at_gate: str | None = None
         #: Drafts found at unlock and not yet offered; the offer on screen, if any.
         self._drafts_to_offer: list[Draft] = []
+        #: The section shown when the profile was last locked in this run.
+        self._section_at_lock: str | None = None
+        # A resize is stored once it settles, not at every step of a drag.
+        self._size_timer = QTimer(self)
+        self._size_timer.setSingleShot(True)
+        self._size_timer.setInterval(800)
+        self._size_timer.timeout.connect(self._remember_size)
         self.draft_offer: DraftOffer | None = None
 
         self.screens = QStackedWidget(self)
@@ -459,6 +466,31 @@ class MainWindow(QMainWindow):
         self._language_chosen_at_gate = code
         set_language(code)
 
+    def _remember_section(self, key: str) -> None:
+        self._section_at_lock = key
+        self._store_setting("last_section", key)
+
+    def _remember_size(self) -> None:
+        if self.is_unlocked and not (self.isMaximized() or self.isFullScreen()):
+            self._store_setting("window_size", f"{self.width()}x{self.height()}")
+
+    def _restore_size(self, stored: object) -> None:
+        if not isinstance(stored, str) or "x" not in stored:
+            return
+        width, _sep, height = stored.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            return
+        size = QSize(int(width), int(height)).expandedTo(self.minimumSize())
+        screen = self.screen()
+        if screen is not None:
+            size = size.boundedTo(screen.availableGeometry().size())
+        self.resize(size)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.is_unlocked:
+            self._size_timer.start()
+
     def _keep_drafts(self, profile: Profile) -> None:
         """Queue every open editor's unsaved fields as drafts, before the lock closes the store.
 
@@ -509,7 +541,13 @@ class MainWindow(QMainWindow):
             self.gate.deleteLater()
             self.gate = None
         self.workspace = Workspace(opened.profile, self.screens)
+        # Back where the person was: the section shown at the last lock, the window's size.
+        section = self._section_at_lock or opened.settings.get("last_section")
+        if isinstance(section, str) and section in self.workspace.pages_by_key:
+            self.workspace.show_section(section)
+        self._restore_size(opened.settings.get("window_size"))
         self.workspace.section_changed.connect(lambda _key: self.retranslate())
+        self.workspace.section_changed.connect(self._remember_section)
         self.screens.addWidget(self.workspace)
         self.screens.setCurrentWidget(self.workspace)
         self.toolbar.show()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.domain.settings import SETTINGS, Setting, SettingError
+from desktop.domain.settings import SHOWN_SETTINGS, Setting, SettingError
 from desktop.domain.translation import NATIVE_NAMES, _
 from desktop.store.profile import Profile
 from desktop.ui.forms import (
@@ -102,7 +102,7 @@ class SettingsDialog(QDialog):
         self._groups: dict[str, QGroupBox] = {}
 
         layout = QVBoxLayout(self)
-        for setting in SETTINGS:
+        for setting in SHOWN_SETTINGS:
             group = self._groups.get(setting.section)
             if group is None:
                 group = QGroupBox(self)
@@ -151,7 +151,7 @@ class SettingsDialog(QDialog):
         if self.busy.busy:
             return
         changes = self.changes()
-        by_key = {s.key: s for s in SETTINGS}
+        by_key = {s.key: s for s in SHOWN_SETTINGS}
         try:
             # Checked here first, so a bad value never reaches the store half-way.
             changes = {key: by_key[key].coerce(value) for key, value in changes.items()}
@@ -207,7 +207,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle(_("Settings"))
         for section, group in self._groups.items():
             group.setTitle(_(section))
-        for setting in SETTINGS:
+        for setting in SHOWN_SETTINGS:
             label, help_text = self._labels[setting.key]
             label.setText(_(setting.label))
             help_text.setText(_(setting.description))

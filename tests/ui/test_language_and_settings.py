@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.settings import SETTINGS
+from desktop.domain.settings import SHOWN_SETTINGS as SETTINGS
 from desktop.domain.translation import DOMAIN, catalogue_dir, current_language, set_language
 from desktop.store.profile import (
     KdfParameters,

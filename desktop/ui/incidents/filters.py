@@ -206,7 +206,7 @@ class FilterBar(QWidget):
             max(240, metrics.horizontalAdvance(self.search.placeholderText()) + 60)
         )
         # The combo boxes refill in the new language on their own event, maybe after this one.
-        QTimer.singleShot(0, self._fit_combos)
+        QTimer.singleShot(0, self, self._fit_combos)
 
     def _fit_combos(self) -> None:
         for combo in (self.kind, self.status, self.country, self.right):
