@@ -21,8 +21,10 @@ def test_unlock_returns_to_the_section_and_size_of_before(
     window.workspace.show_section("alerts")
     window.resize(760, 560)
     qtbot.waitUntil(
-        lambda: window.session.profile is not None
-        and window.session.profile.settings.get("window_size") == "760x560",
+        lambda: (
+            window.session.profile is not None
+            and window.session.profile.settings.get("window_size") == "760x560"
+        ),
         timeout=5_000,
     )
     window.lock()

@@ -117,7 +117,11 @@ def test_a_signature_without_a_name_is_refused_and_nothing_is_stored(
     detail = _create_alert(page, qtbot)
     qtbot.mouseClick(detail.sign_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: detail.message.isVisible())
-    assert detail.message.text() == "Signed by: This field is required."
+    # Nothing was chosen for the person: both missing choices are named.
+    assert detail.message.text().splitlines() == [
+        "Organization: Choose a record here.",
+        "Signed by: This field is required.",
+    ]
     assert RecordStore(page.profile.engine).children(detail.alert_id, "sign_on") == []
 
 

@@ -141,6 +141,7 @@ def test_a_reader_sees_an_alert_but_cannot_change_it_and_an_editor_can(
     for widget in _changing(detail):
         assert widget.isEnabled(), widget  # type: ignore[attr-defined]
     detail.signed_by.setText("Ana")
+    detail.organization.setCurrentIndex(0)  # nothing is chosen for the person
     with qtbot.waitSignal(detail.loaded, timeout=WAIT):
         qtbot.mouseClick(detail.sign_button, Qt.MouseButton.LeftButton)
     assert len(store.children(edited.id, "sign_on")) == 1
@@ -166,6 +167,7 @@ def test_a_new_alert_never_offers_a_space_this_device_only_reads(
     form.defenders.item(0).setCheckState(Qt.CheckState.Checked)
     form.threat.setCurrentIndex(form.threat.findData("death_threat"))
     form.country.setCurrentIndex(form.country.findData("hn"))
+    form.urgency.setCurrentIndex(form.urgency.findData("high"))  # nothing chosen for the person
     with qtbot.waitSignal(page.alert_saved, timeout=WAIT) as saved:
         form.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     alert = store.require(str(saved.args[0]))
