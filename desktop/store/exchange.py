@@ -105,8 +105,14 @@ class RejectedRow:
 
 @dataclass
 class ImportReport:
+    """What an import did. A file with any row that cannot be imported is refused whole
+    (``imported`` is 0): a table half in the directory is harder to fix than one not in it.
+    """
+
     imported: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    #: Rows that were fine (imported, or waiting for the others to be fixed).
+    sound: int = 0
 
 
 _ORGANIZATION_COLUMNS = {
@@ -150,8 +156,15 @@ def _read_table(
         dialect = csv.Sniffer().sniff(decoded[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
+    broken: list[tuple[int, dict[str, str]]] = []
     try:
-        reader = csv.reader(io.StringIO(decoded, newline=""), dialect)
+        # Strict: a stray or unclosed quotation mark is an error on its line, not a cell that
+        # swallows the rest of the file (or a name like ‘"Unclosed quote,PS’).
+        # Only the delimiter is guessed: the sniffer's guesses about quoting are unreliable
+        # (it turns doubled quotes off on a file with one stray quote).
+        reader = csv.reader(
+            io.StringIO(decoded, newline=""), csv.excel, delimiter=dialect.delimiter, strict=True
+        )
         header = next(reader, None)
         if not header:
             raise MalformedFile("empty")
@@ -163,7 +176,17 @@ def _read_table(
         if missing:
             raise MalformedFile("missing_columns", columns=", ".join(missing))
         rows: list[tuple[int, dict[str, str]]] = []
-        for row in reader:
+        while True:
+            first_line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                broken.append((first_line, {"__broken__": _quote_problem(str(error))}))
+                if "unexpected end of data" in str(error):
+                    break  # an unclosed quote read the rest of the file as one cell
+                continue
             if len(rows) >= MAX_IMPORT_ROWS:
                 raise MalformedFile("too_many_rows", limit=MAX_IMPORT_ROWS)
             if not any(cell.strip() for cell in row):
@@ -174,7 +197,20 @@ def _read_table(
             rows.append((reader.line_num, values))
     except csv.Error:
         raise MalformedFile("unreadable") from None
-    return rows
+    return sorted(rows + broken, key=lambda item: item[0])
+
+
+def _quote_problem(error: str) -> str:
+    """Why the csv module could not read a row, as the person can fix it."""
+    if "unexpected end of data" in error or "EOF" in error:
+        return _(
+            "A quotation mark (\") opens a cell on this line and is never closed, so the rest "
+            "of the file reads as one cell. Close it, or remove it."
+        )
+    return _(
+        "A quotation mark (\") on this line does not close its cell where it should. Put the "
+        "whole cell in quotation marks and double each one inside it (\"\"), or remove it."
+    )
 
 
 def _country_code(value: str) -> str:
@@ -207,6 +243,9 @@ def _import(
     good: list[Record] = []
     seen = set(existing)
     for line, values in rows:
+        if "__broken__" in values:
+            report.rejected.append(RejectedRow(line, [values["__broken__"]]))
+            continue
         if values.pop("__extra__", "0") != "0":
             report.rejected.append(
                 RejectedRow(line, [_("This row has more cells than the header has columns.")])
@@ -223,6 +262,9 @@ def _import(
             report.rejected.append(RejectedRow(line, reasons))
         else:
             good.append(record)
+    report.sound = len(good)
+    if report.rejected:
+        return report  # nothing half-imported: the person fixes the lines and imports again
     store.save_all(good)
     report.imported = len(good)
     return report

@@ -51,19 +51,25 @@ def _names(store: RecordStore, kind: str) -> set[str]:
     return {row.label for row in store.page(RecordQuery(kind))}
 
 
-def test_organizations_import_good_rows_and_report_each_bad_one(store: RecordStore) -> None:
+def test_a_file_with_bad_rows_imports_nothing_and_names_each_line(store: RecordStore) -> None:
     report = import_organizations_csv(store, ORGANIZATIONS.encode("utf-8"), SPACE)
-    assert report.imported == 3
-    assert _names(store, "organization") == {
-        "Colectivo Tierra Viva",
-        "Red de Mujeres",
-        "جمعية الأرض",
-    }
+    # Nothing half-imported: the person fixes the lines and imports the whole file again.
+    assert report.imported == 0 and report.sound == 3
+    assert store.count(RecordQuery("organization")) == 0
     rejected = {row.line: row.reasons for row in report.rejected}
     assert sorted(rejected) == [4, 5, 6, 8, 9, 10]
     assert all(reasons for reasons in rejected.values())
     assert "e-mail" in " ".join(rejected[5])
     assert "already" in " ".join(rejected[8])
+
+    fixed = "\n".join([*ORGANIZATIONS.splitlines()[:3], ORGANIZATIONS.splitlines()[6]]) + "\n"
+    report = import_organizations_csv(store, fixed.encode("utf-8"), SPACE)
+    assert report.imported == 3 and report.rejected == []
+    assert _names(store, "organization") == {
+        "Colectivo Tierra Viva",
+        "Red de Mujeres",
+        "جمعية الأرض",
+    }
     egypt = next(r for r in store.page(RecordQuery("organization")) if r.label == "جمعية الأرض")
     assert egypt.country == "eg"  # a country typed by its Arabic name
 
@@ -89,8 +95,10 @@ def test_people_link_to_organizations_by_name(store: RecordStore) -> None:
         "individual;Many;x12;\n"
     )
     report = import_people_csv(store, people.encode("utf-8"), SPACE)
-    assert report.imported == 2
+    assert report.imported == 0 and report.sound == 2
     assert [row.line for row in report.rejected] == [4, 5, 6, 7]
+    good = "\n".join(people.splitlines()[:3]) + "\n"
+    assert import_people_csv(store, good.encode("utf-8"), SPACE).imported == 2
     ana = next(r for r in store.page(RecordQuery("person")) if r.label == "Ana")
     record = store.get(ana.id)
     assert isinstance(record, Person) and record.organization_id is not None
@@ -146,3 +154,29 @@ def test_json_export_is_complete_and_parseable(store: RecordStore) -> None:
     data = json.loads(sink.getvalue())
     assert {d["title"] for d in data} == {"Incidente 0", "Incidente 1", "Incidente 2"}
     assert data[0]["narrative"] == "línea 1\nlínea 2"
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "words"),
+    [
+        # The issue's own example: an unclosed quote used to become a name ‘"Unclosed quote,PS’.
+        (b'name,country\nGood,co\n"Unclosed quote,PS\nOther,pe\n', 3, "never closed"),
+        (b'name,country\n"Stray" quote,co\nOther,pe\n', 2, "double each one"),
+        (b"name,country\nA,co\nB,co,extra\n", 3, "more cells"),
+    ],
+)
+def test_malformed_rows_are_reported_by_line_and_nothing_is_imported(
+    store: RecordStore, raw: bytes, line: int, words: str
+) -> None:
+    report = import_organizations_csv(store, raw, SPACE)
+    assert report.imported == 0
+    assert store.count(RecordQuery("organization")) == 0
+    (rejected,) = report.rejected
+    assert rejected.line == line and words in " ".join(rejected.reasons)
+
+
+def test_quotes_written_as_csv_writes_them_are_read(store: RecordStore) -> None:
+    raw = 'name,country\n"Asociación ""Agua Viva""",bo\n"Comas, y más",co\n'.encode()
+    report = import_organizations_csv(store, raw, SPACE)
+    assert report.imported == 2 and report.rejected == []
+    assert _names(store, "organization") == {'Asociación "Agua Viva"', "Comas, y más"}

@@ -76,12 +76,11 @@ def imported_text(record_type: str, count: int) -> str:
     return text.format(count=format_number(count))
 
 
-def rejected_text(count: int) -> str:
+def sound_text(count: int) -> str:
+    """What becomes of the rows that were fine when others were not."""
     return ngettext(
-        "{count} row was left out. Correct it in the file and import the file again; rows "
-        "already imported are recognised and left out.",
-        "{count} rows were left out. Correct them in the file and import the file again; rows "
-        "already imported are recognised and left out.",
+        "The other {count} row is fine: it will be imported with the corrected file.",
+        "The other {count} rows are fine: they will be imported with the corrected file.",
         count,
     ).format(count=format_number(count))
 
@@ -113,7 +112,7 @@ class ImportReportDialog(QDialog):
             self.rows.setItem(number, 0, line)
             self.rows.setItem(number, 1, QTableWidgetItem("\n".join(rejected.reasons)))
         self.rows.setVisible(bool(report.rejected))
-        self.rejected_summary.setVisible(bool(report.rejected))
+        self.rejected_summary.setVisible(bool(report.rejected) and report.sound > 0)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -138,9 +137,21 @@ class ImportReportDialog(QDialog):
 
     def retranslate(self) -> None:
         self.setWindowTitle(_("Import report"))
-        self.summary.setText(imported_text(self._record_type, self.report.imported))
-        self.rejected_summary.setText(rejected_text(len(self.report.rejected)))
-        self.rows.setHorizontalHeaderLabels([_("Line"), _("Why it was left out")])
+        if self.report.rejected:
+            # Nothing was imported: a file is imported whole or not at all.
+            self.summary.setText(
+                ngettext(
+                    "Nothing was imported: {count} line needs fixing. Fix it in the file and "
+                    "import the file again.",
+                    "Nothing was imported: {count} lines need fixing. Fix them in the file and "
+                    "import the file again.",
+                    len(self.report.rejected),
+                ).format(count=format_number(len(self.report.rejected)))
+            )
+        else:
+            self.summary.setText(imported_text(self._record_type, self.report.imported))
+        self.rejected_summary.setText(sound_text(self.report.sound))
+        self.rows.setHorizontalHeaderLabels([_("Line"), _("What to fix")])
         for n in range(self.rows.rowCount()):
             item = self.rows.item(n, 0)
             if item is not None:

@@ -321,21 +321,40 @@ Colectivo Tierra Viva,CTV,Colombia,,,
 """
 
 
-def test_csv_import_reports_each_bad_line(
+def test_csv_import_reports_each_bad_line_and_imports_nothing_until_fixed(
     qtbot: QtBot, page: DirectoryPage, store: RecordStore, tmp_path: Path
 ) -> None:
     organizations = page.show_list("organization")
     path = tmp_path / "organizations.csv"
-    path.write_text(ORGANIZATIONS_CSV, encoding="utf-8")
+    path.write_text(ORGANIZATIONS_CSV + '"Unclosed quote,PS\n', encoding="utf-8")
     organizations.import_from(path)
     qtbot.waitUntil(lambda: organizations.report_dialog is not None, timeout=WAIT)
     report = organizations.report_dialog
     assert report is not None and report.isVisible()
-    assert report.summary.text() == "2 organizations were imported."
+    assert report.summary.text() == (
+        "Nothing was imported: 3 lines need fixing. Fix them in the file and import the file again."
+    )
+    assert report.rejected_summary.text() == (
+        "The other 2 rows are fine: they will be imported with the corrected file."
+    )
     lines = report.rejected_lines()
-    assert [line for line, _reasons in lines] == ["3", "5"]
+    assert [line for line, _reasons in lines] == ["3", "5", "6"]
     assert "not-an-address" in lines[0][1]
     assert lines[1][1]  # the nameless row says why
+    assert "quotation mark" in lines[2][1] and "never closed" in lines[2][1]
+    assert store.count(RecordQuery("organization")) == 0
+    report.close()
+
+    path.write_text(
+        "\n".join(ORGANIZATIONS_CSV.splitlines()[:2] + ORGANIZATIONS_CSV.splitlines()[3:4]),
+        encoding="utf-8",
+    )
+    organizations.report_dialog = None
+    organizations.import_from(path)
+    qtbot.waitUntil(lambda: organizations.report_dialog is not None, timeout=WAIT)
+    report = organizations.report_dialog
+    assert report is not None
+    assert report.summary.text() == "2 organizations were imported."
     wait_for_rows(qtbot, organizations, 2)
     report.close()
 
@@ -364,9 +383,18 @@ def test_people_import_links_them_to_organizations(
     people.import_from(path)
     qtbot.waitUntil(lambda: people.report_dialog is not None, timeout=WAIT)
     assert people.report_dialog is not None
-    assert people.report_dialog.summary.text() == "1 person or group was imported."
+    assert people.report_dialog.summary.text().startswith("Nothing was imported: 1 line")
     [(line, reasons)] = people.report_dialog.rejected_lines()
     assert line == "3" and "estimate" in reasons
+    people.report_dialog.close()
+    people.report_dialog = None
+    path.write_text(
+        "name,kind,headcount,organization\nAna Quispe,individual,,Colectivo Tierra Viva\n",
+        encoding="utf-8",
+    )
+    people.import_from(path)
+    qtbot.waitUntil(lambda: people.report_dialog is not None, timeout=WAIT)
+    assert people.report_dialog.summary.text() == "1 person or group was imported."
     wait_for_rows(qtbot, people, 1)
     select(qtbot, people, "Ana Quispe")
     assert people.detail.fact_texts()["Organization"] == "Colectivo Tierra Viva"
