@@ -27,6 +27,10 @@ STYLE_SHEET = """
 QLabel[role="heading"] { font-size: 17pt; font-weight: 600; }
 QLabel#brand { font-size: 15pt; font-weight: 700; color: #2f5d50; }
 QLabel[role="error"] { color: #a4161a; font-weight: 600; }
+QLabel[role="success"] { color: #1b6b2f; font-weight: 600; }
+QLabel[tone="error"] { color: #a4161a; font-weight: 600; }
+QLabel[tone="warning"] { color: #8a4b00; font-weight: 600; }
+QLabel[tone="success"] { color: #1b6b2f; }
 QLabel[role="hint"] { color: #555555; }
 QLabel[role="empty"] { color: #444444; font-size: 11pt; }
 QLabel#recoveryKey {

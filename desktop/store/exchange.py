@@ -204,12 +204,12 @@ def _quote_problem(error: str) -> str:
     """Why the csv module could not read a row, as the person can fix it."""
     if "unexpected end of data" in error or "EOF" in error:
         return _(
-            "A quotation mark (\") opens a cell on this line and is never closed, so the rest "
+            'A quotation mark (") opens a cell on this line and is never closed, so the rest '
             "of the file reads as one cell. Close it, or remove it."
         )
     return _(
-        "A quotation mark (\") on this line does not close its cell where it should. Put the "
-        "whole cell in quotation marks and double each one inside it (\"\"), or remove it."
+        'A quotation mark (") on this line does not close its cell where it should. Put the '
+        'whole cell in quotation marks and double each one inside it (""), or remove it.'
     )
 
 

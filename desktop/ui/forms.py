@@ -90,7 +90,12 @@ class MessageLabel(QLabel):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.hide()
 
-    def say(self, message: str) -> None:
+    def say(self, message: str, tone: str = "error") -> None:
+        """Show ``message``; ``tone`` "success" or "hint" for news that is not a failure."""
+        if self.property("role") != tone:
+            self.setProperty("role", tone)
+            self.style().unpolish(self)
+            self.style().polish(self)
         self.setText(message)
         self.setVisible(bool(message))
         if message:

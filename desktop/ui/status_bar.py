@@ -178,16 +178,19 @@ class SessionStatusBar(QStatusBar):
         scheduler = self._sync
         self.sync_state.setVisible(scheduler is not None)
         if scheduler is None:
+            self.network.show()
             return
         # Imported here: the sync package loads at unlock, not at start.
-        from desktop.ui.sync.texts import last_sync_text, pending_text, phase_text
+        from desktop.ui.sync.scheduler import SyncPhase
+        from desktop.ui.sync.texts import phase_tone, state_line
 
-        parts = [phase_text(scheduler)]
-        if scheduler.last_sync_at is not None:
-            parts.append(last_sync_text(scheduler.last_sync_at))
-        if scheduler.pending:
-            parts.append(pending_text(scheduler.pending))
-        self.sync_state.setText(" · ".join(parts))
+        self.sync_state.setText(state_line(scheduler))
+        self.sync_state.setProperty("tone", phase_tone(scheduler))
+        self.sync_state.style().unpolish(self.sync_state)
+        self.sync_state.style().polish(self.sync_state)
+        # Joined, the sync state says whether the server is reachable: "Online" beside
+        # "Server unreachable" read as a contradiction, so the bare connectivity steps aside.
+        self.network.setVisible(scheduler.phase is SyncPhase.NOT_JOINED)
 
     def retranslate(self) -> None:
         if self._unlocked_at is None:

@@ -692,7 +692,9 @@ class NetworkPanel(QGroupBox):
         )
 
     def _role_changed(self) -> None:
-        self.message.say(_("The role was changed. Members learn it with their next sync."))
+        self.message.say(
+            _("The role was changed. Members learn it with their next sync."), "success"
+        )
         self._membership_changed()
 
     def _confirm_removal(self) -> None:

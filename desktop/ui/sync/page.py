@@ -47,6 +47,7 @@ from desktop.ui.sync.texts import (
     last_sync_text,
     pending_text,
     phase_text,
+    phase_tone,
     report_lines,
 )
 from desktop.ui.sync.trust import TrustCard
@@ -388,7 +389,8 @@ class SyncPage(QWidget):
             self.trust_message.say(
                 _("“{space}” is confirmed: its administrator's fingerprint matched.").format(
                     space=name
-                )
+                ),
+                "success",
             )
 
     def _show_trust(self) -> None:
@@ -437,7 +439,10 @@ class SyncPage(QWidget):
         scheduler = self.scheduler
         if scheduler is None:
             return
-        self.state.setText(phase_text(scheduler))
+        self.state.setText(phase_text(scheduler))  # the status bar's words, and its tone
+        self.state.setProperty("tone", phase_tone(scheduler))
+        self.state.style().unpolish(self.state)
+        self.state.style().polish(self.state)
         self.last_sync.setText(last_sync_text(scheduler.last_sync_at))
         self.pending.setText(pending_text(scheduler.pending))
         report = scheduler.last_report

@@ -29,9 +29,39 @@ def phase_text(scheduler: SyncScheduler) -> str:
         return ngettext(
             "{count} conflict to resolve", "{count} conflicts to resolve", scheduler.conflicts
         ).format(count=format_number(scheduler.conflicts))
-    if phase is SyncPhase.UP_TO_DATE:
+    if phase is SyncPhase.UP_TO_DATE and not scheduler.pending:
+        # "Up to date" only when nothing is waiting here either.
         return _("Up to date")
+    if scheduler.pending:
+        return pending_text(scheduler.pending)
     return _("Waiting to sync")
+
+
+def phase_tone(scheduler: SyncScheduler) -> str:
+    """How the state reads at a glance: ``success``, ``warning``, ``error`` or ``info``.
+
+    The status bar and the Sync page style their state line with it, so a failure is never
+    shown as calmly as a success, nor a success in the error's red.
+    """
+    phase = scheduler.phase
+    if phase in (SyncPhase.BLOCKED, SyncPhase.FAILED):
+        return "error"
+    if phase is SyncPhase.OFFLINE or scheduler.conflicts:
+        return "warning"
+    if phase is SyncPhase.UP_TO_DATE and not scheduler.pending:
+        return "success"
+    return "info"
+
+
+def state_line(scheduler: SyncScheduler) -> str:
+    """The one line both the status bar and the Sync page show: state, then what waits."""
+    parts = [phase_text(scheduler)]
+    if scheduler.phase is not SyncPhase.NOT_JOINED:
+        parts.append(last_sync_text(scheduler.last_sync_at))
+    shown = pending_text(scheduler.pending)
+    if scheduler.pending and shown not in parts:
+        parts.append(shown)
+    return " · ".join(parts)
 
 
 def last_sync_text(when: datetime | None) -> str:

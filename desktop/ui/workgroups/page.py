@@ -660,7 +660,7 @@ class GroupView(QWidget):
             return
         link = self.scheduler.link
         self.download_button.setEnabled(False)
-        self.message.say(_("Downloading…"))
+        self.message.say(_("Downloading…"), "hint")
 
         def fetch(_state: JobState) -> int:
             return sum(1 for file in missing if link.download(file))
