@@ -214,6 +214,11 @@ class RecordStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        """The profile's engine (lists read other tables beside the records, e.g. conflicts)."""
+        return self._engine
+
     # --- writing ------------------------------------------------------------------------------
 
     def save(self, record: Record, *, today: date | None = None) -> Record:

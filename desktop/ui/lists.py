@@ -23,11 +23,19 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtGui import QIcon, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QTableView,
+    QWidget,
+)
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _
+from desktop.store.conflict_marks import records_in_conflict
 from desktop.store.records import ListRow, RecordQuery, RecordStore
 from desktop.ui.display import describe_span, vocabulary_label
 from desktop.ui.jobs import Job, JobState, run_job
@@ -37,6 +45,10 @@ FIRST_COLUMN_MINIMUM = 140
 
 #: The role under which every list answers a row's record id.
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+#: True for a row whose record has a conflict waiting for a person (marked in the list).
+CONFLICT_ROLE = Qt.ItemDataRole.UserRole + 2
+#: True for a row whose record has a conflict waiting for a person (marked in the list).
+CONFLICT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -80,6 +92,15 @@ COUNTRY = Column(N_("Country"), row_country, "country")
 DATE = Column(N_("Date"), row_dates, "date_from")
 
 
+def conflict_icon() -> QIcon:
+    """The mark of a record in conflict: the style's own warning sign (drawn, not a file)."""
+    application = QApplication.instance()
+    style = application.style() if isinstance(application, QApplication) else None
+    if style is None:
+        return QIcon()
+    return style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+
+
 def select_row(view: QAbstractItemView, row: int) -> None:
     """Make ``row`` current and selected, whole.
 
@@ -94,6 +115,18 @@ def select_row(view: QAbstractItemView, row: int) -> None:
         model.index(row, 0),
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
+
+
+def _read_marked(
+    store: RecordStore,
+    queries: Sequence[RecordQuery],
+    counts: Sequence[int],
+    start: int,
+    limit: int,
+) -> tuple[list[ListRow], set[str]]:
+    """A chunk of rows and which of them are in conflict."""
+    rows = _read(store, queries, counts, start, limit)
+    return rows, records_in_conflict(store.engine, (row.id for row in rows))
 
 
 def _read(
@@ -145,6 +178,7 @@ class RecordListModel(QAbstractTableModel):
         self._counts: list[int] | None = None
         self._rows: list[ListRow] = []
         self._ids: dict[str, int] = {}
+        self._conflicted: set[str] = set()
         self._fetching: Job | None = None
         self._counting: Job | None = None
         self.fetches = 0  # chunk reads started since the model was made, for tests and logs
@@ -193,6 +227,7 @@ class RecordListModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = []
         self._ids = {}
+        self._conflicted = set()
         self._counts = None
         self.endResetModel()
         generation, queries, store = self._generation, self._queries, self._store
@@ -264,15 +299,18 @@ class RecordListModel(QAbstractTableModel):
         self.fetches += 1
         self._fetching = run_job(
             self,
-            lambda _state: _read(store, queries, counts, offset, chunk),
-            on_success=lambda rows: self._fetched(generation, offset, rows),
+            lambda _state: _read_marked(store, queries, counts, offset, chunk),
+            on_success=lambda found: self._fetched(generation, offset, *found),
             on_failure=lambda error: self._read_failed(generation, error),
         )
 
-    def _fetched(self, generation: int, offset: int, rows: list[ListRow]) -> None:
+    def _fetched(
+        self, generation: int, offset: int, rows: list[ListRow], conflicted: set[str]
+    ) -> None:
         if generation != self._generation or offset != len(self._rows):
             return
         self._fetching = None
+        self._conflicted |= conflicted
         if not rows:
             # Fewer than counted (deleted meanwhile): stop asking for more.
             self._counts = [len(self._rows)] + [0] * (len(self._queries) - 1)
@@ -298,8 +336,22 @@ class RecordListModel(QAbstractTableModel):
         row = self._rows[index.row()]
         if role == ID_ROLE:
             return row.id
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        conflicted = row.id in self._conflicted
+        if role == CONFLICT_ROLE:
+            return conflicted
+        if role == Qt.ItemDataRole.DisplayRole:
             return self._spec.columns[index.column()].value(row)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            text = self._spec.columns[index.column()].value(row)
+            if conflicted and index.column() == 0:
+                return _(
+                    "{title} — in conflict: two edits disagree; settle it on the Sync page."
+                ).format(title=text)
+            return text
+        if role == Qt.ItemDataRole.DecorationRole and conflicted and index.column() == 0:
+            return conflict_icon()
+        if role == Qt.ItemDataRole.AccessibleDescriptionRole and conflicted:
+            return _("In conflict")
         return None
 
     def headerData(

@@ -25,38 +25,12 @@ from PySide6.QtWidgets import (
 from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
 from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.field_labels import field_label
 from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
 from sync.client.diff3 import merge_lines
 from sync.client.merge import MergeFlag
 from sync.client.state import StoredConflict
-
-#: Field names as people know them; a field not listed is shown by its stored name.
-FIELD_LABELS: dict[str, str] = {
-    "name": N_("Name"),
-    "title": N_("Title"),
-    "summary": N_("Summary"),
-    "description": N_("Description"),
-    "narrative": N_("Narrative"),
-    "notes": N_("Notes"),
-    "objectives": N_("Objectives"),
-    "country": N_("Country"),
-    "region": N_("Region"),
-    "place": N_("Place"),
-    "status": N_("Status"),
-    "kind": N_("Kind"),
-    "role": N_("Role"),
-    "email": N_("Email"),
-    "website": N_("Website"),
-    "occupation": N_("Occupation"),
-    "occurred_on": N_("Date it happened"),
-    "reported_on": N_("Date reported"),
-    "start_date": N_("Start date"),
-    "end_date": N_("End date"),
-    "impact": N_("Impact"),
-    "rights": N_("Rights affected"),
-    "headcount": N_("Number of people"),
-}
 
 FLAG_TEXTS: dict[str, str] = {
     MergeFlag.DELETED_ELSEWHERE.value: N_(
@@ -204,8 +178,7 @@ class ConflictRow(QGroupBox):
             fallback = N_("This record changed elsewhere.")
             self.flag_text.setText(_(FLAG_TEXTS.get(self.conflict.kind, fallback)))
         else:
-            label = FIELD_LABELS.get(field)
-            self.setTitle(_(label) if label else field)
+            self.setTitle(field_label(field))
         self.mine_caption.setText(_("Mine"))
         self.theirs_caption.setText(_("Theirs"))
         self.mine.setText(value_text(self.conflict.mine))

@@ -1,0 +1,90 @@
+"""Every field of every record type as people know it, for wherever a field is named on its own
+(a conflict to settle, an error summary). A test checks that each declared field has a label,
+translated in the four languages, so a new field cannot appear as its stored name ("acronym").
+"""
+
+from __future__ import annotations
+
+from desktop.domain.translation import N_, _
+
+FIELD_LABELS: dict[str, str] = {
+    "acronym": N_("Acronym"),
+    "act_type": N_("Type of act"),
+    "alert_id": N_("Alert"),
+    "alias": N_("Alias"),
+    "attachment_chunks": N_("File"),
+    "attachment_header": N_("File"),
+    "attachment_key": N_("File"),
+    "attachment_ref": N_("File"),
+    "attachments": N_("Files"),
+    "body": N_("Text"),
+    "capture_forms": N_("Forms of capture"),
+    "capture_metadata": N_("Capture details"),
+    "captured_at": N_("Captured on"),
+    "confidentiality": N_("Confidentiality"),
+    "consents": N_("Consent"),
+    "counterpart": N_("With whom"),
+    "country": N_("Country"),
+    "custody": N_("Chain of custody"),
+    "defenders": N_("Defenders concerned"),
+    "description": N_("Description"),
+    "done_by": N_("By whom"),
+    "drafted_by": N_("Drafted by"),
+    "email": N_("Email"),
+    "end_date": N_("End date"),
+    "filename": N_("File name"),
+    "headcount": N_("Number of people"),
+    "impact": N_("Impact"),
+    "incident_id": N_("Incident"),
+    "incident_ids": N_("Incidents"),
+    "involvements": N_("People involved"),
+    "joined_on": N_("Joined on"),
+    "kind": N_("Kind"),
+    "language": N_("Language"),
+    "latitude": N_("Latitude"),
+    "longitude": N_("Longitude"),
+    "material_id": N_("Material"),
+    "material_type": N_("Type of material"),
+    "mechanism": N_("Protection mechanism"),
+    "media_type": N_("File type"),
+    "name": N_("Name"),
+    "narrative": N_("Narrative"),
+    "notes": N_("Notes"),
+    "objectives": N_("Objectives"),
+    "occupation": N_("Occupation"),
+    "occurred_on": N_("Date it happened"),
+    "organization_id": N_("Organization"),
+    "page": N_("Page"),
+    "person_id": N_("Person"),
+    "pinned": N_("Kept offline"),
+    "place": N_("Place"),
+    "region": N_("Region"),
+    "reliability": N_("Reliability"),
+    "reported_on": N_("Date reported"),
+    "requested_actions": N_("Requested actions"),
+    "rights": N_("Rights affected"),
+    "role": N_("Role"),
+    "sha256": N_("Fingerprint (SHA-256)"),
+    "signed_by": N_("Signed by"),
+    "signed_on": N_("Signed on"),
+    "size": N_("Size"),
+    "source_type": N_("Type of source"),
+    "start_date": N_("Start date"),
+    "status": N_("Status"),
+    "submitted_on": N_("Submitted on"),
+    "summary": N_("Summary"),
+    "text": N_("Text"),
+    "threat_type": N_("Threat or attack"),
+    "title": N_("Title"),
+    "urgency": N_("Urgency"),
+    "victim_id": N_("Victim"),
+    "website": N_("Website"),
+    "working_group_id": N_("Working group"),
+}
+
+
+def field_label(field: str) -> str:
+    """``field`` (a stored name, maybe ``consents[2]``) in the current language."""
+    base = field.split("[")[0]
+    label = FIELD_LABELS.get(base)
+    return _(label) if label else base
