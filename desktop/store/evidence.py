@@ -109,8 +109,13 @@ class EvidenceStore:
         *,
         actor: str,
         description: str = "",
+        media_type: str | None = None,
     ) -> Evidence:
-        """Seal ``path`` into the vault and record it as evidence of ``incident``."""
+        """Seal ``path`` into the vault and record it as evidence of ``incident``.
+
+        ``media_type``: what the file's content is, read by the caller (the store reads no
+        content); by default, what its name suggests.
+        """
 
         def evidence_of(stored: StoredAttachment, transfer: TransferFields) -> Evidence:
             key, header, chunks = transfer
@@ -121,7 +126,7 @@ class EvidenceStore:
                 sha256=stored.sha256,
                 filename=path.name,
                 size=stored.size,
-                media_type=media_type_of(path.name),
+                media_type=media_type or media_type_of(path.name),
                 description=description,
                 attachment_key=key,
                 attachment_header=header,

@@ -79,7 +79,11 @@ class FileState:
 
 
 def material_file(
-    material: Material, stored: StoredAttachment, filename: str, transfer: TransferFields
+    material: Material,
+    stored: StoredAttachment,
+    filename: str,
+    transfer: TransferFields,
+    media_type: str | None = None,
 ) -> MaterialFile:
     """The record of one sealed file of ``material``, with what sync needs to carry it."""
     key, header, chunks = transfer
@@ -91,7 +95,7 @@ def material_file(
         filename=filename,
         sha256=stored.sha256,
         size=stored.size,
-        media_type=media_type_of(filename),
+        media_type=media_type or media_type_of(filename),
         attachment_key=key,
         attachment_header=header,
         attachment_chunks=chunks,
@@ -119,7 +123,12 @@ class MaterialStore:
     # --- files --------------------------------------------------------------------------------
 
     def import_file(
-        self, material: Material, path: Path, *, pages: list[str] | None = None
+        self,
+        material: Material,
+        path: Path,
+        *,
+        pages: list[str] | None = None,
+        media_type: str | None = None,
     ) -> MaterialFile:
         """Seal ``path`` into the vault and record it as a file of ``material``.
 
@@ -128,7 +137,10 @@ class MaterialStore:
         """
 
         file = self._evidence.seal_and_save(
-            path, lambda stored, transfer: material_file(material, stored, path.name, transfer)
+            path,
+            lambda stored, transfer: material_file(
+                material, stored, path.name, transfer, media_type
+            ),
         )
         if pages is not None:
             self.index_text(file, pages)

@@ -61,6 +61,7 @@ from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.ui.access import read_only_reason
 from desktop.ui.display import describe_partial, describe_size, vocabulary_label
+from desktop.ui.file_types import kind_of_file, mislabelled_text
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
 from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, save_bundle
 from desktop.ui.incidents.fields import (
@@ -1155,15 +1156,25 @@ class IncidentEditor(QDialog, Labelled):
             return  # dropped files too: evidence is a record of the space
         evidence_store, incident, actor = self.evidence_store, self.incident, self.actor
 
-        def work(state: JobState) -> list[Evidence]:
+        def work(state: JobState) -> tuple[list[Evidence], list[str]]:
             done: list[Evidence] = []
+            warnings: list[str] = []
             for index, path in enumerate(paths):
                 if state.cancelled:
                     break
                 state.report(index, len(paths), path.name)
-                done.append(evidence_store.import_file(incident, path, actor=actor))
+                # The type its content shows, not its name: evidence is kept as it is (it may
+                # matter that it is damaged), and the person is told it is not what it says.
+                kind = kind_of_file(path)
+                if kind.mislabelled:
+                    warnings.append(mislabelled_text(path.name, kind))
+                done.append(
+                    evidence_store.import_file(
+                        incident, path, actor=actor, media_type=kind.media_type
+                    )
+                )
             state.report(len(paths), len(paths), "")
-            return done
+            return done, warnings
 
         self.evidence_message.say("")
         self.import_progress.setRange(0, len(paths))
@@ -1179,9 +1190,12 @@ class IncidentEditor(QDialog, Labelled):
             on_progress=lambda done, _total, _note: self.import_progress.setValue(done),
         )
 
-    def _imported(self, added: list[Evidence]) -> None:
+    def _imported(self, found: tuple[list[Evidence], list[str]]) -> None:
+        added, warnings = found
         self.import_progress.hide()
         self.import_button.setEnabled(True)
+        if warnings:
+            self.evidence_message.say("\n".join(warnings))
         for evidence in added:
             if self.bundle.is_new:
                 self.imported_here.append(evidence.id)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.domain.records import Evidence
 from desktop.domain.translation import _
+from desktop.ui.file_types import kind_of, mislabelled_text
 from desktop.ui.forms import hold_window_size_hints, paragraph
 
 
@@ -29,6 +30,13 @@ def is_image(evidence: Evidence) -> bool:
 
 def is_pdf(evidence: Evidence) -> bool:
     return evidence.media_type == "application/pdf"
+
+
+def damaged_pdf_text() -> str:
+    return _(
+        "This PDF is damaged: Minga cannot show it. Export it to try another program, or ask "
+        "whoever gave it to you for a new copy."
+    )
 
 
 class EvidenceViewer(QDialog):
@@ -47,7 +55,14 @@ class EvidenceViewer(QDialog):
         self._buffer: QBuffer | None = None
         layout = QVBoxLayout(self)
         self.content: QWidget
-        if is_image(evidence):
+        #: Why the file is not shown, when it is not what it says or is damaged.
+        self.problem: str | None = None
+        # What the bytes are, not what the name (or an older record) says.
+        kind = kind_of(data, evidence.filename)
+        if kind.mislabelled:
+            self.problem = mislabelled_text(evidence.filename, kind)
+            self.content = paragraph(self)
+        elif kind.media_type.startswith("image/"):
             self.image = QImage.fromData(data)
             if self.image.isNull():
                 self.content = paragraph(self)
@@ -59,17 +74,21 @@ class EvidenceViewer(QDialog):
                 scroll.setWidget(label)
                 scroll.setWidgetResizable(True)
                 self.content = scroll
-        elif is_pdf(evidence):
+        elif kind.media_type == "application/pdf":
             self._buffer = QBuffer(self)
             self._buffer.setData(QByteArray(data))
             self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
             self.document = QPdfDocument(self)
             self.document.load(self._buffer)
-            view = QPdfView(self)
-            view.setPageMode(QPdfView.PageMode.MultiPage)
-            view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
-            view.setDocument(self.document)
-            self.content = view
+            if self.document.status() != QPdfDocument.Status.Ready:
+                self.problem = damaged_pdf_text()  # not an empty grey viewer
+                self.content = paragraph(self)
+            else:
+                view = QPdfView(self)
+                view.setPageMode(QPdfView.PageMode.MultiPage)
+                view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+                view.setDocument(self.document)
+                self.content = view
         else:
             self.content = paragraph(self)
         layout.addWidget(self.content, 1)
@@ -89,11 +108,14 @@ class EvidenceViewer(QDialog):
     def retranslate(self) -> None:
         self.setWindowTitle(_("Evidence: {filename}").format(filename=self.evidence.filename))
         if isinstance(self.content, QLabel):
-            self.content.setText(
-                _("This file cannot be shown here. Export it to open it with another program.")
-                if self.image is None
-                else _("This image is damaged or in a format Minga cannot show.")
-            )
+            if self.problem is not None:
+                self.content.setText(self.problem)
+            else:
+                self.content.setText(
+                    _("This file cannot be shown here. Export it to open it with another program.")
+                    if self.image is None
+                    else _("This image is damaged or in a format Minga cannot show.")
+                )
 
     def done(self, result: int) -> None:
         # Drop the decrypted bytes now rather than whenever Python collects the dialog.

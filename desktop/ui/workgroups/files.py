@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.domain.network_records import Material, MaterialFile
-from desktop.store.evidence import media_type_of
 from desktop.store.materials import PDF, FileState, MaterialFileMissing, MaterialStore, OpenedFile
 from desktop.store.profile import Profile
 from desktop.store.sync_state import SpaceAccess, space_access
+from desktop.ui.file_types import kind_of_file, mislabelled_text
 from desktop.ui.pdf_text import pdf_pages
 
 __all__ = [
@@ -32,11 +32,22 @@ def import_material_file(profile: Profile, material: Material, path: Path) -> Ma
     The PDF is read from the person's own file (already on their disk), not from anything
     Minga decrypted.
     """
+    kind = kind_of_file(path)
+    if kind.mislabelled:
+        # A group reads what is shared: a damaged file would only show an empty viewer.
+        raise MislabelledFile(mislabelled_text(path.name, kind))
     store = MaterialStore.of(profile)
     if store.records.get(material.id) is None:
         store.records.save(material)
-    pages = pdf_pages(path.read_bytes()) if media_type_of(path.name) == PDF else None
-    return store.import_file(material, path, pages=pages)
+    pages = pdf_pages(path.read_bytes()) if kind.media_type == PDF else None
+    return store.import_file(material, path, pages=pages, media_type=kind.media_type)
+
+
+class MislabelledFile(ValueError):
+    """A file whose content is not what its name says; nothing was imported."""
+
+    def user_message(self) -> str:
+        return str(self)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from desktop.ui.list_page import ListDetailPage
 from desktop.ui.lists import ID_ROLE, NAME, ListSpec, RecordListModel, select_row
 from desktop.ui.workgroups.files import (
     MaterialFileMissing,
+    MislabelledFile,
     OpenedMaterial,
     import_material_file,
     open_material,
@@ -472,6 +473,14 @@ class GroupView(QWidget):
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, InvalidRecord):
             self.message.say(problems_text(error.errors, {"title": _("Title")}))
+        elif isinstance(error, MislabelledFile):
+            self.message.say(str(error))  # nothing imported: the file is not what it says
+        elif isinstance(error, OSError):
+            self.message.say(
+                _("This file could not be read: {reason}").format(
+                    reason=error.strerror or str(error)
+                )
+            )
         else:
             self.message.say(failure_message(error))
 

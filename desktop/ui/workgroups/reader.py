@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.domain.translation import _, format_number
+from desktop.ui.file_types import kind_of, mislabelled_text
 from desktop.ui.forms import paragraph
 from desktop.ui.workgroups.files import OpenedFile
 
@@ -57,19 +59,42 @@ class MaterialReader(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(navigation)
         self.content: QWidget
-        if opened.media_type == "application/pdf":
+        #: Why the file is not shown, when it is not what it says or is damaged.
+        self.problem: str | None = None
+        kind = kind_of(opened.data, opened.filename)
+        if kind.mislabelled:
+            self.problem = mislabelled_text(opened.filename, kind)
+            self.content = paragraph(self)
+        elif kind.media_type == "application/pdf":
             self._buffer = QBuffer(self)
             self._buffer.setData(QByteArray(opened.data))
             self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
             self.document = QPdfDocument(self)
             self.document.load(self._buffer)
-            self.view = QPdfView(self)
-            self.view.setPageMode(QPdfView.PageMode.SinglePage)
-            self.view.setZoomMode(QPdfView.ZoomMode.FitInView)
-            self.view.setDocument(self.document)
-            self.view.pageNavigator().currentPageChanged.connect(self._page_shown)
-            self.content = self.view
-        elif opened.media_type.startswith("image/"):
+            if self.document.status() != QPdfDocument.Status.Ready:
+                # Not an empty grey viewer: say what is wrong.
+                self.problem = _(
+                    "This PDF is damaged: Minga cannot show it. Ask whoever shared it for a new "
+                    "copy."
+                )
+                self.document.close()
+                self.document = None
+                self.content = paragraph(self)
+            else:
+                self.view = QPdfView(self)
+                self.view.setPageMode(QPdfView.PageMode.SinglePage)
+                self.view.setZoomMode(QPdfView.ZoomMode.FitInView)
+                self.view.setDocument(self.document)
+                self.view.pageNavigator().currentPageChanged.connect(self._page_shown)
+                self.content = self.view
+        elif kind.media_type == "text/markdown":
+            # Rendered, not shown as its source. Read only; links are not followed and no
+            # image is fetched (QTextBrowser loads nothing from the network).
+            browser = QTextBrowser(self)
+            browser.setOpenLinks(False)
+            browser.setMarkdown(opened.data.decode("utf-8", errors="replace"))
+            self.content = browser
+        elif kind.media_type.startswith("image/"):
             self.image = QImage.fromData(opened.data)
             label = QLabel(self)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -79,7 +104,7 @@ class MaterialReader(QWidget):
             scroll.setWidget(label)
             scroll.setWidgetResizable(True)
             self.content = scroll
-        elif opened.media_type.startswith(_TEXT_TYPES):
+        elif kind.media_type.startswith(_TEXT_TYPES):
             text = QPlainTextEdit(self)
             text.setReadOnly(True)
             text.setPlainText(opened.data.decode("utf-8", errors="replace"))
@@ -145,7 +170,8 @@ class MaterialReader(QWidget):
         self._update_navigation()
         if isinstance(self.content, QLabel):
             self.content.setText(
-                _("This file cannot be shown here. Export it to open it with another program.")
+                self.problem
+                or _("This file cannot be shown here. Export it to open it with another program.")
             )
         elif self.image is not None and self.image.isNull():
             label = self.content.findChild(QLabel)
