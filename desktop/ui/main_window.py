@@ -22,10 +22,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QMainWindow,
+    QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +48,7 @@ from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
 from desktop.ui.forms import hold_window_size_hints
+from desktop.ui.help import AboutDialog, GuideDialog
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
 from desktop.ui.quick_delete import QuickDeleteDialog, unsent_changes
@@ -329,12 +333,22 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.triggered.connect(self.close)
+        # Help is at hand locked or not, from anywhere in the window: F1.
+        self.guide_action = QAction(self)
+        self.guide_action.setObjectName("guideAction")
+        self.guide_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.guide_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.guide_action.triggered.connect(self.open_guide)
+        self.about_action = QAction(self)
+        self.about_action.setObjectName("aboutAction")
+        self.about_action.triggered.connect(self.open_about)
         # Shortcuts work only for actions in a visible widget: the window itself always is.
         for action in (
             self.lock_action,
             self.settings_action,
             self.quit_action,
             self.quick_delete_action,
+            self.guide_action,
         ):
             self.addAction(action)
         # Dialogs opened by pages (the incident editor, directory forms) are modal and block
@@ -355,6 +369,18 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.travel_action)
         self.toolbar.addAction(self.quick_delete_action)
+        self.help_menu = QMenu(self)
+        self.help_menu.addAction(self.guide_action)
+        self.help_menu.addAction(self.about_action)
+        self.help_button = QToolButton(self.toolbar)
+        self.help_button.setObjectName("helpButton")
+        self.help_button.setMenu(self.help_menu)
+        self.help_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.help_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        spacer = QWidget(self.toolbar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(spacer)
+        self.toolbar.addWidget(self.help_button)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
         # Content scrolls instead of pushing the window's minimum up (see hold_window_size_hints).
@@ -961,6 +987,23 @@ class MainWindow(QMainWindow):
         dialog.held_requested.connect(lambda: self._open_dialog(HeldSharesDialog(profile, self)))
         self._open_dialog(dialog)
 
+    def open_guide(self) -> GuideDialog:
+        """The guide, in the interface's language; one at a time."""
+        shown = self.findChild(GuideDialog)
+        if shown is not None and shown.isVisible():
+            shown.activateWindow()
+            return shown
+        dialog = GuideDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()  # not modal: the guide stays open beside the work it explains
+        return dialog
+
+    def open_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._open_dialog(dialog)
+        return dialog
+
     def open_change_passphrase(self) -> None:
         profile = self.session.profile
         if profile is None:
@@ -1023,6 +1066,10 @@ class MainWindow(QMainWindow):
         self.passphrase_action.setText(_("Change &passphrase…"))
         self.backup_action.setText(_("&Backups and recovery…"))
         self.quit_action.setText(_("&Quit"))
+        self.help_button.setText(_("&Help"))
+        self.guide_action.setText(_("&Guide"))
+        self.guide_action.setToolTip(_("A short guide to Minga (F1)"))
+        self.about_action.setText(_("&About Minga"))
         self.toolbar.setWindowTitle(_("Main toolbar"))
 
     def changeEvent(self, event: QEvent) -> None:
