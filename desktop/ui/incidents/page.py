@@ -6,12 +6,14 @@ Rows come from SQL in chunks; opening, creating and deleting run on workers.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.incident_export import write_incidents
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.ui.forms import failure_message
@@ -34,6 +36,7 @@ class IncidentsPage(ListDetailPage):
     """
 
     editor_opened = Signal(object)
+    exported = Signal(int)
 
     def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
         store = RecordStore(profile.engine)
@@ -54,6 +57,18 @@ class IncidentsPage(ListDetailPage):
         self.new_button.setObjectName("newIncident")
         self.new_button.clicked.connect(self.new_action.trigger)
         self.add_action(self.new_button)
+        # What the filters show, for analysis elsewhere: names only where consent allows.
+        self.export_button = QToolButton(self)
+        self.export_button.setObjectName("exportIncidents")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        export_menu = QMenu(self.export_button)
+        self.export_csv_action = export_menu.addAction("")
+        self.export_json_action = export_menu.addAction("")
+        self.export_csv_action.triggered.connect(lambda: self.choose_export_path("csv"))
+        self.export_json_action.triggered.connect(lambda: self.choose_export_path("json"))
+        self.export_button.setMenu(export_menu)
+        self.add_action(self.export_button)
         self.filters = FilterBar(self)
         self.filter_area.addWidget(self.filters)
         self.table.setObjectName("incidentTable")
@@ -97,6 +112,53 @@ class IncidentsPage(ListDetailPage):
 
     def closing(self) -> bool:
         return self.profile.closed
+
+    # --- export -------------------------------------------------------------------------------
+
+    def choose_export_path(self, file_format: str) -> None:
+        file_filter = _("CSV tables (*.csv)") if file_format == "csv" else _("JSON files (*.json)")
+        path, _chosen = QFileDialog.getSaveFileName(
+            self, _("Export the incidents shown"), f"incidents.{file_format}", file_filter
+        )
+        if path:
+            self.export_to(Path(path), file_format)
+
+    def export_to(self, path: Path, file_format: str) -> None:
+        """Write the incidents the filters show to ``path`` on a worker, then say how many."""
+        store, query = self.store, self.model.query
+        self.export_button.setEnabled(False)
+
+        def done(count: int) -> None:
+            self.export_button.setEnabled(True)
+            self.message.say(
+                ngettext(
+                    "{count} incident exported to {path}. Names are withheld where the person "
+                    "did not agree to be named; narratives are left out.",
+                    "{count} incidents exported to {path}. Names are withheld where the person "
+                    "did not agree to be named; narratives are left out.",
+                    count,
+                ).format(count=format_number(count), path=f"\u2066{path}\u2069"),
+                "success",
+            )
+            self.exported.emit(count)
+
+        def failed(error: BaseException) -> None:
+            self.export_button.setEnabled(True)
+            if isinstance(error, OSError):
+                self.message.say(
+                    _("The file could not be written: {reason}").format(
+                        reason=error.strerror or str(error)
+                    )
+                )
+            else:
+                self.message.say(failure_message(error))
+
+        run_job(
+            self,
+            lambda _state: write_incidents(store, query, path, file_format),
+            on_success=done,
+            on_failure=failed,
+        )
 
     # --- editor -------------------------------------------------------------------------------
 
@@ -186,6 +248,10 @@ class IncidentsPage(ListDetailPage):
             )
         )
         self.table.setAccessibleName(_("Incidents"))
+        self.export_button.setText(_("Export"))
+        self.export_button.setToolTip(_("Export the incidents the filters show"))
+        self.export_csv_action.setText(_("Export as CSV…"))
+        self.export_json_action.setText(_("Export as JSON…"))
         self.no_matches.setText(
             _("No incident matches these filters. Clear them to see every incident.")
         )
