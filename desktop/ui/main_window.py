@@ -51,6 +51,7 @@ from desktop.ui.forms import hold_window_size_hints
 from desktop.ui.help import AboutDialog, GuideDialog
 from desktop.ui.jobs import JobState, run_job
 from desktop.ui.language import LanguageSelector
+from desktop.ui.notify import DesktopNotifier, UrgentAlertWatch
 from desktop.ui.quick_delete import QuickDeleteDialog, unsent_changes
 from desktop.ui.restore import RestoreScreen
 from desktop.ui.session import OpenedProfile, Session
@@ -297,6 +298,8 @@ class MainWindow(QMainWindow):
         self._size_timer.timeout.connect(self._remember_size)
         self.draft_offer: DraftOffer | None = None
 
+        self.notifier = DesktopNotifier(self, self)
+        self.urgent_watch: UrgentAlertWatch | None = None
         self.screens = QStackedWidget(self)
         self.setCentralWidget(self.screens)
         self.status = SessionStatusBar(self)
@@ -845,6 +848,10 @@ class MainWindow(QMainWindow):
         self._attach_sync_pages()
         self.status.show_sync(self.sync)
         self.status.network.changed.connect(self._connectivity_changed)
+        # "New urgent alert" when one arrives by sync; nothing of it on the notification.
+        self.urgent_watch = UrgentAlertWatch(
+            RecordStore(opened.profile.engine), self.sync.synced, self.notifier.notify, self.sync
+        )
         self.sync.start()
 
     def _attach_sync_pages(self) -> None:
@@ -918,6 +925,8 @@ class MainWindow(QMainWindow):
             self.sync.network_changed(connectivity in (Connectivity.ONLINE, Connectivity.LOCAL))
 
     def _stop_sync(self) -> None:
+        self.urgent_watch = None  # a child of the scheduler: it goes with it
+        self.notifier.close()
         scheduler, self.sync = self.sync, None
         if scheduler is None:
             return
