@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from desktop.domain.digits import ascii_digits
 from desktop.store.errors import (
     MistypedRecoveryKey,
     ProfileDamaged,
@@ -233,8 +234,9 @@ def format_recovery_key(secret: bytes) -> str:
 
 
 def parse_recovery_key(text: str) -> bytes:
-    """Read a recovery key as typed: any case, spaces or dashes, 0/1/8 read as O/I/B."""
-    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
+    """Read a recovery key as typed: any case, spaces or dashes, 0/1/8 read as O/I/B, digits
+    in any script (an Arabic keyboard types ٢ for 2)."""
+    cleaned = "".join(ch for ch in ascii_digits(text).upper() if ch.isascii() and ch.isalnum())
     cleaned = cleaned.translate(str.maketrans("018", "OIB"))
     expected = len(format_recovery_key(bytes(_RECOVERY_SECRET_BYTES)).replace("-", ""))
     if len(cleaned) != expected:

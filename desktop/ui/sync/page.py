@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.domain.digits import ascii_digits
 from desktop.domain.records import Space
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
@@ -285,7 +286,7 @@ class SyncPage(QWidget):
         if self.scheduler is None or self.join_busy.busy:
             return
         url = self.server_url.text().strip()
-        code = self.invite_code.text().strip()
+        code = ascii_digits(self.invite_code.text()).strip()  # typed on any keyboard
         if not url.startswith(("https://", "http://")):
             self.join_message.say(
                 _("Enter the server address your administrator gave you, starting with https://.")
