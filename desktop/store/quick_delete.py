@@ -51,7 +51,7 @@ def holds_a_profile(folder: Path) -> bool:
     return any((folder / name).exists() for name in names)
 
 
-def _overwrite(path: Path) -> bool:
+def overwrite_and_remove(path: Path) -> bool:
     """Overwrite ``path`` with random bytes in place, fsync it, unlink it. True if it existed."""
     try:
         descriptor = os.open(path, os.O_WRONLY)
@@ -71,7 +71,7 @@ def destroy_keys(folder: Path) -> None:
     """Step one, the one that matters: overwrite and remove every file holding key material."""
     for name in KEY_MATERIAL:
         try:
-            _overwrite(folder / name)
+            overwrite_and_remove(folder / name)
         except OSError as error:
             # Still try to unlink it: a name gone is better than a file kept.
             log.warning("key file not overwritten: %s", type(error).__name__)

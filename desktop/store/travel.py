@@ -37,7 +37,7 @@ from desktop.store import keys
 from desktop.store.errors import MistypedRecoveryKey, ProfileError
 from desktop.store.files import fsync_folder, write_atomically
 from desktop.store.profile import Profile
-from desktop.store.quick_delete import _overwrite
+from desktop.store.quick_delete import overwrite_and_remove
 from desktop.store.schema import (
     AttachmentKeyRow,
     EditorDraftRow,
@@ -324,7 +324,7 @@ def leave_behind(profile: Profile, server: TravelServer, spaces: list[str]) -> s
         verifier = hashlib.sha256(_server_token(secret, profile.profile_id)).digest()
         server.leave_spaces(spaces, verifier)
     except BaseException:
-        _overwrite(folder / RETURN_FILE)
+        overwrite_and_remove(folder / RETURN_FILE)
         raise
     with profile.engine.begin() as connection:
         attachments = _forget(connection, spaces)
@@ -400,7 +400,7 @@ def return_from_travel(profile: Profile, server: TravelServer, return_key: str) 
                 ),
                 {"i": target, "k": kind},
             )
-    _overwrite(profile.folder / RETURN_FILE)
+    overwrite_and_remove(profile.folder / RETURN_FILE)
     fsync_folder(profile.folder)
     names: dict[str, str] = payload.get("names", {})
     return [names.get(space) or _("a space") for space in payload["spaces"]]

@@ -887,8 +887,10 @@ class MainWindow(QMainWindow):
     def _left_behind(self, names: list[str]) -> None:
         # Every view is rebuilt: none may still show a record of the spaces left behind.
         self._refresh_workspace()
+        # Not named on screen: whoever looks over the shoulder at a border learns nothing.
+        del names
         self.status.showMessage(
-            _("Left behind on this computer: {names}.").format(names=", ".join(names)), 15_000
+            _("The chosen spaces were left behind. Keep the return key apart."), 15_000
         )
 
     def _returned_from_travel(self, names: list[str]) -> None:
