@@ -6,7 +6,9 @@ keys of spaces left behind; each is
 overwritten in place with random bytes, flushed and fsynced, then unlinked. From that moment the
 database and the sealed attachments are noise to anyone, whatever passphrase or recovery key
 they hold, so an interrupted deletion of a large attachments folder leaves nothing readable.
-Then every other file of the profile goes, the database first, and the folder itself.
+Then the folder is moved aside under a hidden name (one rename: the profile's path is free and
+the app shows its first-start screen at once) and every file in it is erased, the database
+first; a deletion killed halfway is finished by the next one, or by the next start.
 
 Limits (SECURITY.md): flash storage and journaling file systems may keep old blocks of the key
 file; an overwrite in place is what software can do.
@@ -18,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -45,6 +48,9 @@ WRONG_PASSPHRASES_KEY = "wrong_passphrases"
 
 def holds_a_profile(folder: Path) -> bool:
     """Whether ``folder`` holds anything of a Minga profile (even one left half-deleted)."""
+    with contextlib.suppress(OSError):
+        if any(folder.parent.glob(f".{folder.name}.erasing-*")):
+            return True
     if not folder.is_dir():
         return False
     names = set(KEY_MATERIAL) | set(DATABASE_FIRST) | {DEVICE_HINTS_FILE, "attachments"}
@@ -80,17 +86,45 @@ def destroy_keys(folder: Path) -> None:
     fsync_folder(folder)
 
 
-def remove_files(folder: Path) -> list[Path]:
-    """Step two: every file and folder of the profile, then the folder. Returns what stayed
-    (a file still open on a platform that refuses to delete open files)."""
+def move_aside(folder: Path) -> Path:
+    """Step two: rename the profile folder to a hidden sibling, so its path is free (and the
+    app at its first-start screen) at once, however long erasing the bulk takes. Returns where
+    it went (``folder`` itself if it cannot move, e.g. files still open on some platforms)."""
+    aside = folder.with_name(f".{folder.name}.erasing-{secrets.token_hex(4)}")
+    try:
+        os.replace(folder, aside)
+    except OSError:
+        return folder
+    fsync_folder(folder.parent)
+    return aside
+
+
+def erase(tree: Path) -> list[Path]:
+    """Step three: every file of a (moved) profile, the database first, then the folder.
+    Returns what stayed (a file still open where open files cannot be deleted)."""
     for name in DATABASE_FIRST:
         with contextlib.suppress(OSError):
-            (folder / name).unlink(missing_ok=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    if not folder.exists():
-        fsync_folder(folder.parent)
+            (tree / name).unlink(missing_ok=True)
+    shutil.rmtree(tree, ignore_errors=True)
+    if not tree.exists():
         return []
-    return sorted(path for path in folder.rglob("*"))
+    return sorted(tree.rglob("*"))
+
+
+def erase_leftovers(folder: Path) -> list[Path]:
+    """Folders an earlier quick delete moved aside and could not finish (killed, power cut):
+    sealed noise without keys, erased now."""
+    left: list[Path] = []
+    with contextlib.suppress(OSError):
+        for leftover in folder.parent.glob(f".{folder.name}.erasing-*"):
+            left += erase(leftover)
+    return left
+
+
+def remove_files(folder: Path) -> list[Path]:
+    """Steps two and three at once: move the profile aside, erase it and any leftovers."""
+    left = erase(move_aside(folder))
+    return left + erase_leftovers(folder)
 
 
 def quick_delete(folder: Path) -> list[Path]:

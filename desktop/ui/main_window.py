@@ -38,7 +38,7 @@ from desktop.domain.settings import setting
 from desktop.domain.translation import _, current_language, ngettext, set_language
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import KdfParameters, Profile, profile_exists, read_device_hints
-from desktop.store.quick_delete import destroy_keys, remove_files
+from desktop.store.quick_delete import destroy_keys, erase, erase_leftovers, move_aside
 from desktop.store.records import RecordStore
 from desktop.store.succession import HandOver, Predecessor, hand_over, predecessor
 from desktop.store.sync_state import ProfileSyncState, space_access
@@ -394,6 +394,8 @@ class MainWindow(QMainWindow):
         self.resize(1024, 680)
         self._show_gate()
         self.retranslate()
+        # A quick delete killed halfway left sealed noise beside the profile: finish it.
+        run_job(None, lambda _state: erase_leftovers(folder))
 
     # -- locked ---------------------------------------------------------------------------
 
@@ -484,9 +486,12 @@ class MainWindow(QMainWindow):
         """Destroy the keys now, close the profile, remove every file, show the first start."""
         destroy_keys(self.folder)  # from here on nothing of the profile can be read
         self.session.lock(keep=False)  # the views clear themselves and the gate is shown
-        left = remove_files(self.folder)
-        if left:
-            log.warning("quick delete left %d files (still open)", len(left))
+        aside = move_aside(self.folder)
+        if aside == self.folder:
+            erase(aside)  # it could not move: erase in place before the first-start screen
+        else:
+            # Sealed noise without keys: erased on a worker, the window answers meanwhile.
+            run_job(None, lambda _state: erase(aside))
         self._show_gate()
         self.retranslate()
         self.status.showMessage(_("Minga deleted the profile from this computer."), 15_000)

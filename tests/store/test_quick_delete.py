@@ -71,6 +71,7 @@ def test_store_quick_delete_leaves_no_file(tmp_path: Path) -> None:
     record_wrong_passphrase(folder)
     assert quick_delete(folder) == []
     assert not folder.exists()
+    assert list(tmp_path.iterdir()) == []  # nothing moved aside either
     _nothing_opens(folder, recovery)
 
 
@@ -123,16 +124,18 @@ def test_killed_in_the_middle_leaves_nothing_readable(tmp_path: Path) -> None:
     finally:
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    left = list(folder.rglob("*")) if folder.exists() else []
+    moved = list(folder.parent.glob(f".{folder.name}.erasing-*"))
+    left = [p for tree in [folder, *moved] if tree.exists() for p in tree.rglob("*")]
     # The kill landed mid-delete (files were left) and yet nothing opens.
     assert left, "the deletion finished before the kill; the test proved nothing"
     assert not key_file.exists()
     _nothing_opens(folder, recovery)
     # The key file was overwritten, not merely renamed away: no copy of it anywhere left.
     assert not any(path.name.endswith(".tmp") for path in left)
-    # Deleting again finishes the job.
+    # Deleting again finishes the job, the moved-aside folder included.
     assert quick_delete(folder) == []
     assert not folder.exists()
+    assert list(folder.parent.glob(f".{folder.name}.erasing-*")) == []
 
 
 def test_a_database_without_its_key_file_is_refused(tmp_path: Path) -> None:
