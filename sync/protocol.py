@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     DEVICE_EXISTS = "device_exists"
     CHALLENGE_INVALID = "challenge_invalid"
     SIGNATURE_INVALID = "signature_invalid"
+    KEY_INVALID = "key_invalid"
     RATE_LIMITED = "rate_limited"
     SPACE_NOT_FOUND = "space_not_found"
     SPACE_EXISTS = "space_exists"

@@ -179,6 +179,28 @@ class SyncSpaceTrustRow(StoreBase):
     state: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
+class SyncInviteRow(StoreBase):
+    """An invite this device made: the role the admin chose (what a newcomer is admitted
+    as, whatever the server lists) and the statement it commits to (its hash)."""
+
+    __tablename__ = "sync_invites"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    statement: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncInviteAnchorRow(StoreBase):
+    """The statement commitment an invite brought this device; ``space_id`` once a space's
+    chain was found to contain it (a chain without it is refused)."""
+
+    __tablename__ = "sync_invite_anchors"
+
+    anchor: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    space_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class SyncStatementRow(StoreBase):
     """A verified membership statement of a space, in chain order."""
 

@@ -27,6 +27,8 @@ from desktop.store.schema import (
     SyncConflictRow,
     SyncCursorRow,
     SyncDeviceRow,
+    SyncInviteAnchorRow,
+    SyncInviteRow,
     SyncOutboxRow,
     SyncPinRow,
     SyncSpaceTrustRow,
@@ -39,6 +41,7 @@ from sync.client.engine import canonical, settle
 from sync.client.state import (
     Content,
     FirstUse,
+    LocalInvite,
     LocalRecord,
     MergeRules,
     OutboxEntry,
@@ -49,6 +52,7 @@ from sync.client.state import (
 )
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, KeyPins, Pin
 from sync.crypto.spaces import MembershipStatement
+from sync.protocol import Role
 
 #: Local bookkeeping in ``to_dict``: never sealed, never merged.
 _LOCAL_FIELDS = ("revision", "dirty")
@@ -279,6 +283,50 @@ class ProfileSyncState(BundleTables):
                 SyncChunkReceivedRow,
             ):
                 connection.execute(delete(table).where(table.space_id == space))
+
+    # --- invites and their commitments ---------------------------------------------------------
+
+    def add_invite(self, invite: LocalInvite) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(SyncInviteRow).values(
+                    code=invite.code,
+                    space_id=invite.space,
+                    role=invite.role.value,
+                    statement=invite.statement,
+                )
+            )
+
+    def invites(self, space: str) -> list[LocalInvite]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(SyncInviteRow).where(SyncInviteRow.space_id == space).order_by(text("rowid"))
+            ).all()
+        return [LocalInvite(r.code, r.space_id, Role(r.role), r.statement) for r in rows]
+
+    def drop_invite(self, code: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SyncInviteRow).where(SyncInviteRow.code == code))
+
+    def add_anchor(self, anchor: bytes) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO sync_invite_anchors (anchor) VALUES (:a) ON CONFLICT DO NOTHING"),
+                {"a": anchor},
+            )
+
+    def anchors(self) -> dict[bytes, str | None]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(SyncInviteAnchorRow)).all()
+        return {bytes(r.anchor): r.space_id for r in rows}
+
+    def settle_anchor(self, anchor: bytes, space: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(SyncInviteAnchorRow)
+                .where(SyncInviteAnchorRow.anchor == anchor)
+                .values(space_id=space)
+            )
 
     def refused_spaces(self) -> set[str]:
         with self._engine.connect() as connection:

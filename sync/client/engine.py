@@ -6,6 +6,7 @@ Design, failure cases and limits: sync/ENGINE.md.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -19,6 +20,7 @@ from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
     Content,
     FirstUse,
+    LocalInvite,
     LocalRecord,
     MergeRules,
     OutboxEntry,
@@ -47,6 +49,8 @@ from sync.protocol import (
     TokenRequest,
     challenge_statement,
     enroll_statement,
+    format_invite,
+    normalize_invite,
 )
 
 #: Tokens live 15 minutes on the server; renewing a little early saves a refused round trip.
@@ -56,6 +60,33 @@ MAX_PAGES_PER_SYNC = 10_000
 #: Push rounds per sync: the first, and one to send merges back (more only for a huge outbox).
 MAX_ROUNDS_PER_SYNC = 10
 _T = TypeVar("_T")
+#: Least privileged first: with invites of several roles open, a newcomer gets the least.
+_ROLE_RANK = {Role.READER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+#: Bytes of a statement's hash an invite carries (16 base32 letters): a server would have
+#: to find a second chain whose statement matches 80 bits of SHA-256.
+ANCHOR_BYTES = 10
+
+
+def anchor_text(statement_hash: bytes) -> str:
+    """The letters appended to an invite code: a commitment to the space's statement."""
+    return base64.b32encode(statement_hash[:ANCHOR_BYTES]).decode("ascii")
+
+
+def split_invite(typed: str) -> tuple[str, bytes | None]:
+    """The server's code and the statement commitment an invite carries (None for an
+    operator's invite, which has none). Case, spaces and dashes do not matter."""
+    code = normalize_invite(typed)
+    if len(code) != INVITE_LETTERS + ANCHOR_LETTERS:
+        return code, None
+    try:
+        anchor = base64.b32decode(code[INVITE_LETTERS:])
+    except ValueError:
+        return code, None
+    return code[:INVITE_LETTERS], anchor
+
+
+INVITE_LETTERS = 32
+ANCHOR_LETTERS = 16
 
 
 class NotEnrolled(Exception):
@@ -260,18 +291,21 @@ class SyncEngine:
         The keys are saved only once the server accepted them, so a failed attempt leaves
         nothing behind and can be retried with the same code.
         """
+        code, anchor = split_invite(invite_code)
         keys = DeviceKeys.generate()
         public = keys.public
         request = EnrollRequest(
-            invite_code,
+            code,
             public.sign_key,
             public.box_key,
-            keys.sign(enroll_statement(invite_code, public.sign_key, public.box_key)),
+            keys.sign(enroll_statement(code, public.sign_key, public.box_key)),
         )
         device, spaces = self.transport.enroll(request)
         if device != keys.device_id:
             raise TransportError("the server named another device id than our key's")
         self.state.save_enrollment(self.transport.base_url, keys)
+        if anchor is not None:
+            self.state.add_anchor(anchor)
         self._discovered = False
         return Enrollment(device, public.fingerprint, tuple(spaces))
 
@@ -328,6 +362,7 @@ class SyncEngine:
     ) -> None:
         """Fetch statements after the latest held, then this device's new wraps, verifying all."""
         log = keyring.logs.get(space)
+        fresh = log is None
         since = log.latest.version if log is not None else 0
         accepted: list[bytes] = []
         first_use: FirstUse | None = None
@@ -350,6 +385,13 @@ class SyncEngine:
         except CryptoError as error:
             report.refused.append(Refusal(space, "", since, error.code.value, "statement"))
         finally:
+            if fresh and log is not None and not self._anchored(space, log):
+                # The invite this device joined with commits to a statement this chain
+                # lacks: another network than the one the admin invited us into (or a
+                # truncated chain). Nothing of it is kept; the next sync asks again.
+                report.refused.append(Refusal(space, "", since, "anchor_missing", "statement"))
+                keyring.logs.pop(space, None)
+                accepted, first_use, log = [], None, None
             if accepted:
                 self.state.add_statements(space, accepted)
                 self.state.save_pins(pins)
@@ -369,6 +411,20 @@ class SyncEngine:
                 report.refused.append(Refusal(space, "", epoch, error.code.value, "key wrap"))
                 continue
             self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
+
+    def _anchored(self, space: str, log: MembershipLog) -> bool:
+        """Whether a chain met for the first time may be kept: it contains the statement the
+        invite this device joined with commits to, or every such commitment was already
+        found in another space (or the invite carried none: an operator's)."""
+        waiting = [anchor for anchor, found in self.state.anchors().items() if found is None]
+        if not waiting:
+            return True
+        for statement in log.statements:
+            for anchor in waiting:
+                if statement.hash[: len(anchor)] == anchor:
+                    self.state.settle_anchor(anchor, space)
+                    return True
+        return False
 
     def _first_use(self, space: str, log: MembershipLog) -> FirstUse | None:
         """What the person must compare for a genesis just trusted on first use: its issuing
@@ -875,8 +931,19 @@ class SyncEngine:
         )
 
     def invite(self, space: str, role: Role = Role.EDITOR, ttl: int = 7 * 86400) -> str:
-        """A one-time invite code into ``space``; the new device is admitted with ``admit``."""
-        return self._authorized(lambda token: self.transport.create_invite(space, role, ttl, token))
+        """A one-time invite code into ``space``; the new device is admitted with ``admit``.
+
+        The code the person hands over is the server's code followed by a commitment to the
+        space's current statement (CRYPTO.md §4, "Invites"): the newcomer refuses a chain
+        without that statement. The role chosen here is kept on this device and is the role
+        the newcomer is admitted with, whatever the server lists.
+        """
+        _keys, log, _key = self._admin_view(space)
+        code = normalize_invite(
+            self._authorized(lambda token: self.transport.create_invite(space, role, ttl, token))
+        )
+        self.state.add_invite(LocalInvite(code, space, role, log.latest.hash))
+        return format_invite(code + anchor_text(log.latest.hash))
 
     def pending_members(self, space: str) -> list[PendingMember]:
         """Devices the server lists in ``space`` that no statement admits yet."""
@@ -890,8 +957,17 @@ class SyncEngine:
             if not isinstance(device, str) or log.latest.member(device) is not None:
                 continue
             keys = DevicePublicKeys.claimed_by(device, entry["sign_key"], entry["box_key"])
-            found.append(PendingMember(space, device, Role(entry["role"]), keys))
+            found.append(PendingMember(space, device, self._invited_role(space), keys))
         return found
+
+    def _invited_role(self, space: str) -> Role:
+        """The role a newcomer is admitted with: the one this admin chose when inviting, never
+        the one the server lists (a server could turn an invited editor into an admin behind
+        the same "digits match" button). Which invite a device used only the server knows, so
+        with invites of several roles open the least of them is offered; the admin raises it
+        after admission. No invite made here (an operator's): reader."""
+        roles = {invite.role for invite in self.state.invites(space)}
+        return min(roles, key=_ROLE_RANK.__getitem__, default=Role.READER)
 
     def admit(self, space: str, members: Iterable[PendingMember]) -> int:
         """Issue a statement adding ``members`` (fingerprints compared) and wrap them the key."""
@@ -909,6 +985,13 @@ class SyncEngine:
         change = change_members(log, keys, space_key=current[1], add=add)
         self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
         self.state.save_pins(pins)
+        open_invites = self.state.invites(space)
+        for member in members:
+            # One invite of that role is spent: the roles left are those still to come.
+            spent = next((i for i in open_invites if i.role is member.role), None)
+            if spent is not None:
+                open_invites.remove(spent)
+                self.state.drop_invite(spent.code)
         return len(add)
 
     def remove_member(self, space: str, device: str) -> int:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sync.client.merge import FieldConflict, MergeFlag
 from sync.crypto.keys import DeviceKeys, KeyPins
+from sync.protocol import Role
 
 #: A record's content as sealed: the record's own fields plus its identity (type, schema, id,
 #: space, created/updated stamps), never the local bookkeeping (revision, dirty).
@@ -150,6 +151,17 @@ class FirstUse:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class LocalInvite:
+    """An invite this device made: the role the admin chose, and the hash of the space's
+    statement at that moment (what the code commits the newcomer to)."""
+
+    code: str
+    space: str
+    role: Role
+    statement: bytes
+
+
 class SyncState(Protocol):
     """The local store as the engine sees it. Each method is one transaction.
 
@@ -200,6 +212,24 @@ class SyncState(Protocol):
 
     def refused_spaces(self) -> set[str]:
         """Spaces discovery must skip: their genesis was refused by the person."""
+
+    def add_invite(self, invite: LocalInvite) -> None:
+        """Keep an invite this device made (inside the encrypted store)."""
+
+    def invites(self, space: str) -> list[LocalInvite]:
+        """Invites made here for ``space`` and not yet used for an admission, oldest first."""
+
+    def drop_invite(self, code: str) -> None:
+        """An invite was used for an admission: its role is spent."""
+
+    def add_anchor(self, anchor: bytes) -> None:
+        """The statement commitment the invite this device joined with carried."""
+
+    def anchors(self) -> dict[bytes, str | None]:
+        """Each commitment and the space whose chain contained it (None: not found yet)."""
+
+    def settle_anchor(self, anchor: bytes, space: str) -> None:
+        """``space``'s verified chain contains the statement ``anchor`` commits to."""
 
     # --- outbox and pushes -------------------------------------------------------------------
 

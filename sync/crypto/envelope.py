@@ -267,6 +267,17 @@ def check_author_signature(blob: bytes, author: DevicePublicKeys) -> EnvelopeHea
     return header
 
 
+def sealed_epoch(blob: bytes) -> int | None:
+    """The key epoch named in a blob's clear header, or None when it is not an envelope.
+
+    For the server's stale-epoch check: it opens nothing, but the epoch is in the clear.
+    """
+    try:
+        return read_header(blob)[0].epoch
+    except EnvelopeError:
+        return None
+
+
 def open_record(
     blob: bytes,
     *,

@@ -54,6 +54,9 @@ class CryptoErrorCode(StrEnum):
     #: A statement that does not follow from the one before it (gap, wrong hash, bad epoch step,
     #: a removal without a new epoch, no admin left, issued by a non-admin).
     MEMBERSHIP_INVALID = "membership_invalid"
+    #: A public key of small order or not canonically encoded: signatures or shared secrets
+    #: under it could be forged by anyone (an identity-point Ed25519 key verifies R=0, S=0).
+    WEAK_KEY = "weak_key"
 
 
 class CryptoError(ValueError):

@@ -9,6 +9,7 @@ import hmac
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import nacl.bindings
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -46,6 +47,34 @@ def device_id_bytes(device: str) -> bytes:
     return bytes.fromhex(device)
 
 
+#: Any fixed clamped scalar: X25519 clamping makes it a multiple of the cofactor 8, so every
+#: small-order point multiplies to the all-zero output, which the library refuses.
+_PROBE = X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+_X25519_P = 2**255 - 19
+
+
+def check_public_keys(sign_key: bytes, box_key: bytes) -> None:
+    """Refuse public keys anyone could forge for, or that decode two ways.
+
+    Ed25519: libsodium's point check (canonical encoding, on the curve, in the prime-order
+    subgroup, not of small order). With a small-order key such as the identity point,
+    ``R = identity, S = 0`` verifies for every message, so anyone could sign as that device.
+    X25519: a canonical u-coordinate (below 2^255 - 19, top bit clear) that is not of small
+    order (the shared secret would be all zeros, known to everybody).
+
+    Raises:
+        CryptoError: ``weak_key``.
+    """
+    if len(sign_key) != KEY_BYTES or not nacl.bindings.crypto_core_ed25519_is_valid_point(sign_key):
+        raise CryptoError(CryptoErrorCode.WEAK_KEY, "signing key is not a valid Ed25519 key")
+    if len(box_key) != KEY_BYTES or int.from_bytes(box_key, "little") >= _X25519_P:
+        raise CryptoError(CryptoErrorCode.WEAK_KEY, "receiving key is not a canonical X25519 key")
+    try:
+        _PROBE.exchange(X25519PublicKey.from_public_bytes(box_key))
+    except ValueError:
+        raise CryptoError(CryptoErrorCode.WEAK_KEY, "receiving key is of small order") from None
+
+
 @dataclass(frozen=True)
 class DevicePublicKeys:
     """What a device publishes: its Ed25519 signing key and X25519 receiving key, raw 32 bytes."""
@@ -56,6 +85,9 @@ class DevicePublicKeys:
     def __post_init__(self) -> None:
         if len(self.sign_key) != KEY_BYTES or len(self.box_key) != KEY_BYTES:
             raise ValueError("device public keys are 32 bytes each")
+        # Every way a device's keys enter (enrollment, statements, the server's listings, the
+        # store) builds this: a weak key is refused before anything is checked with it.
+        check_public_keys(self.sign_key, self.box_key)
 
     @classmethod
     def claimed_by(cls, device: str, sign_key: bytes, box_key: bytes) -> DevicePublicKeys:

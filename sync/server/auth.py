@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from sync.crypto.errors import CryptoError
+from sync.crypto.keys import check_public_keys
 from sync.protocol import (
     EnrollRequest,
     ErrorCode,
@@ -78,6 +80,11 @@ def enroll(db: Database, request: EnrollRequest, now: int) -> tuple[str, list[Gr
         raise ApiError(
             400, ErrorCode.SIGNATURE_INVALID, "enrollment signature does not verify"
         ) from None
+    try:
+        check_public_keys(request.sign_key, request.box_key)
+    except CryptoError:
+        # A small-order or non-canonical key lets anyone forge this device's signatures.
+        raise ApiError(400, ErrorCode.KEY_INVALID, "device keys are weak or malformed") from None
     device_id = device_id_for(request.sign_key)
     code_hash = secret_hash(normalize_invite(request.invite))
     with db.write() as conn:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from sync.crypto.envelope import sealed_epoch
 from sync.protocol import (
     Change,
     ErrorCode,
@@ -64,6 +65,26 @@ def _roles(
         )
     ).all()
     return {r.space_id: (Role(r.role), r.last_seq, r.epoch, r.statement_version) for r in rows}
+
+
+def _epoch_refusal(mutation: Mutation, space_epoch: int) -> ErrorCode | None:
+    """Why a mutation cannot land at the space's current key epoch, or None.
+
+    The epoch is read from the blob's clear envelope header, never taken from the client's
+    word: a removed device still holds the old key and could declare a newer epoch, or none.
+    Once the space has a key (epoch >= 1), a blob whose header cannot be read, or a deletion
+    without a sealed marker, cannot show it was sealed at the current epoch and is refused.
+    A declared ``epoch`` that differs from the header is refused as a lie (``epoch_invalid``).
+    """
+    sealed = sealed_epoch(mutation.blob) if mutation.blob is not None else None
+    if mutation.epoch is not None and sealed is not None and mutation.epoch != sealed:
+        return ErrorCode.EPOCH_INVALID
+    if space_epoch < 1:
+        return None  # no key issued yet: nothing can be stale
+    if sealed is None or sealed < space_epoch:
+        # Sealed before a rotation it had not heard of: a removed device may hold that key.
+        return ErrorCode.STALE_EPOCH
+    return None
 
 
 def _rejected(mutation: Mutation, code: ErrorCode, missing: tuple[str, ...] = ()) -> MutationResult:
@@ -173,10 +194,10 @@ def _apply_space(
                 current=current.as_change(mutation.record) if current is not None else None,
             )
             continue
-        if mutation.epoch is not None and mutation.epoch < epoch:
-            # Sealed before a rotation it had not heard of: a removed device may hold that key.
+        refusal = _epoch_refusal(mutation, epoch)
+        if refusal is not None:
             # After the idempotency check, so an accepted push re-sent late is still accepted.
-            results[mutation.id] = _rejected(mutation, ErrorCode.STALE_EPOCH)
+            results[mutation.id] = _rejected(mutation, refusal)
             continue
         missing = tuple(h for h in mutation.chunks if h not in present_chunks)
         if missing:

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from sync.crypto.envelope import seal_record
+from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
     MEDIA_TYPE,
     ChallengeRequest,
@@ -210,3 +212,21 @@ class DeviceClient:
     def get_chunk(self, space: str, digest: str, byte_range: str | None = None) -> httpx.Response:
         headers = {"range": byte_range} if byte_range else None
         return self.call("GET", f"/v1/spaces/{space}/chunks/{digest}", headers=headers)
+
+
+def sealed_blob(space: str, record: str, epoch: int, base: int = 0, text: str = "x") -> bytes:
+    """A well-formed record envelope at ``epoch``: the server reads its clear header (the
+    epoch) and opens nothing, so any key and any author do."""
+    return seal_record(
+        {"id": record, "text": text},
+        space=space,
+        record=record,
+        revision=base + 1,
+        base=base,
+        epoch=epoch,
+        space_key=_ANY_KEY,
+        author=_ANY_AUTHOR,
+    )
+
+
+_ANY_KEY, _ANY_AUTHOR = os.urandom(32), DeviceKeys.generate()

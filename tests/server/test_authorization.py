@@ -21,7 +21,7 @@ from sync.protocol import (
     chunk_hash,
 )
 from sync.server.auth import revoke_device
-from tests.helpers.server_client import DeviceClient
+from tests.helpers.server_client import DeviceClient, sealed_blob
 from tests.server.conftest import Harness
 
 CALLERS = ["no_token", "expired", "revoked", "outsider", "reader", "editor", "admin"]
@@ -83,7 +83,10 @@ Call = Callable[[World, DeviceClient], httpx.Response]
 
 
 def _push(w: World, c: DeviceClient) -> httpx.Response:
-    request = SyncRequest(push=(Mutation("m", w.space, secrets.token_hex(8), 0, b"x"),))
+    record = secrets.token_hex(8)
+    # Sealed at an epoch no rotation reaches: the server reads it from the header.
+    blob = sealed_blob(w.space, record, 2**20)
+    request = SyncRequest(push=(Mutation("m", w.space, record, 0, blob),))
     return c.call("POST", "/v1/sync", request.to_wire())
 
 

@@ -181,8 +181,9 @@ class PendingCard(QFrame):
     def retranslate(self) -> None:
         self.caption.setText(
             _(
-                "A new device asks to join as {role}. Ask the person to read their fingerprint "
-                "aloud; admit them only if every digit matches."
+                "A new device asks to join. It will be admitted as {role}, the role you chose "
+                "when inviting (you can change it afterwards). Ask the person to read their "
+                "fingerprint aloud; admit them only if every digit matches."
             ).format(role=_(ROLE_NAMES[self.member.role]))
         )
         self.admit_button.setText(_("The digits match: &admit"))
