@@ -166,9 +166,10 @@ class SyncSpaceTrustRow(StoreBase):
     """A space whose genesis statement was trusted on first use (found by discovery, not made
     here): its admin's fingerprint waits for the person to compare it out of band.
 
-    ``state`` is ``pending`` (synced, warned about), ``confirmed`` (the digits matched) or
-    ``refused`` (they did not: its statements, keys and records are forgotten and discovery
-    skips the space from then on).
+    ``state`` is ``pending`` (pulled, outbox held, warned about), ``confirmed`` (the digits
+    matched), ``forked`` (two statements met for one place in its history: outbox held, the
+    person warned) or ``refused`` (they did not match: its statements, keys and records are
+    forgotten and discovery skips the space from then on).
     """
 
     __tablename__ = "sync_space_trust"

@@ -97,10 +97,13 @@ class SpaceAccess(StrEnum):
     READ = "read"
     #: No longer listed in the space's latest statement.
     REMOVED = "removed"
+    #: May write, but nothing is sealed or sent: the network is not confirmed yet (its admin's
+    #: fingerprint not compared) or a fork of its membership was seen. Edits are kept here.
+    HELD = "held"
 
     @property
     def can_write(self) -> bool:
-        return self in (SpaceAccess.LOCAL, SpaceAccess.WRITE)
+        return self in (SpaceAccess.LOCAL, SpaceAccess.WRITE, SpaceAccess.HELD)
 
 
 def space_access(engine: Engine, space: str) -> SpaceAccess:
@@ -117,12 +120,17 @@ def space_access(engine: Engine, space: str) -> SpaceAccess:
             .order_by(SyncStatementRow.version.desc())
             .limit(1)
         )
+        trust = connection.scalar(
+            select(SyncSpaceTrustRow.state).where(SyncSpaceTrustRow.space_id == space)
+        )
     if raw_keys is None or blob is None:
         return SpaceAccess.LOCAL
     member = MembershipStatement.from_bytes(blob).member(DeviceKeys.from_bytes(raw_keys).device_id)
     if member is None:
         return SpaceAccess.REMOVED
-    return SpaceAccess.WRITE if member.role.can_write else SpaceAccess.READ
+    if not member.role.can_write:
+        return SpaceAccess.READ
+    return SpaceAccess.HELD if trust in ("pending", "forked") else SpaceAccess.WRITE
 
 
 def _json(value: Any) -> str:
@@ -255,8 +263,33 @@ class ProfileSyncState(BundleTables):
         with self._engine.begin() as connection:
             connection.execute(
                 update(SyncSpaceTrustRow)
-                .where(SyncSpaceTrustRow.space_id == space)
+                # A fork seen is not undone by confirming the admin's fingerprint.
+                .where(SyncSpaceTrustRow.space_id == space, SyncSpaceTrustRow.state == "pending")
                 .values(state="confirmed")
+            )
+
+    def mark_forked(self, space: str) -> None:
+        with self._engine.begin() as connection:
+            marked = connection.execute(
+                update(SyncSpaceTrustRow)
+                .where(SyncSpaceTrustRow.space_id == space, SyncSpaceTrustRow.state != "refused")
+                .values(state="forked")
+            ).rowcount
+            if not marked:
+                connection.execute(
+                    text(
+                        "INSERT INTO sync_space_trust (space_id, admin_device, fingerprint, state) "
+                        "VALUES (:s, '', '', 'forked') ON CONFLICT DO NOTHING"
+                    ),
+                    {"s": space},
+                )
+
+    def forked_spaces(self) -> set[str]:
+        with self._engine.connect() as connection:
+            return set(
+                connection.scalars(
+                    select(SyncSpaceTrustRow.space_id).where(SyncSpaceTrustRow.state == "forked")
+                )
             )
 
     def refuse_space(self, space: str) -> None:

@@ -23,3 +23,13 @@ def read_only_reason(access: SpaceAccess) -> str | None:
             "reach anyone, so it cannot be changed here."
         )
     return None
+
+
+def held_note(access: SpaceAccess) -> str | None:
+    """The sentence an editor shows where saving works but nothing is sent yet, or None."""
+    if access is SpaceAccess.HELD:
+        return _(
+            "Kept on this computer until you confirm the network: compare the administrator's "
+            "fingerprint on the Sync page. Nothing you write here is sent before that."
+        )
+    return None

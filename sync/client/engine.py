@@ -31,7 +31,13 @@ from sync.client.state import (
     SyncState,
 )
 from sync.client.transport import ServerRefused, Transport, TransportError
-from sync.crypto.envelope import open_record, read_header, seal_record, seal_tombstone
+from sync.crypto.envelope import (
+    OpenedRecord,
+    open_record,
+    read_header,
+    seal_record,
+    seal_tombstone,
+)
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, Fingerprint, KeyPins
 from sync.crypto.spaces import MembershipLog, SpaceKeyring, change_members, loses_rights
@@ -171,6 +177,13 @@ class SyncReport:
     #: admin's fingerprint: the person compares it out of band (also kept in the store,
     #: ``state.spaces_to_confirm()``, until confirmed or refused).
     trusted_spaces: list[FirstUse] = field(default_factory=list)
+    #: Spaces whose outbox was held this sync: not confirmed yet, or a fork was seen. Edits
+    #: there stay on this computer, unsealed, until the person confirms the network.
+    held_spaces: list[str] = field(default_factory=list)
+    #: Spaces where this sync met two different statements for one place in the membership
+    #: history (a statement, or a member's record sealed under another statement): someone
+    #: is shown a fork. Kept (``state.forked_spaces()``) and held until the person acts.
+    forked_spaces: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -384,6 +397,8 @@ class SyncEngine:
                     break
         except CryptoError as error:
             report.refused.append(Refusal(space, "", since, error.code.value, "statement"))
+            if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
+                self._forked(space, report)
         finally:
             if fresh and log is not None and not self._anchored(space, log):
                 # The invite this device joined with commits to a statement this chain
@@ -411,6 +426,28 @@ class SyncEngine:
                 report.refused.append(Refusal(space, "", epoch, error.code.value, "key wrap"))
                 continue
             self.state.add_wrap(StoredWrap(space, epoch, issuer, blob))
+
+    def _forked(self, space: str, report: SyncReport) -> None:
+        """Two statements claim one place in ``space``'s history: hold its outbox (nothing
+        more sealed with a key a removed admin may have chosen) and tell the person."""
+        self.state.mark_forked(space)
+        if space not in report.forked_spaces:
+            report.forked_spaces.append(space)
+
+    def held_spaces(self) -> set[str]:
+        """Spaces whose edits stay on this computer: first use not confirmed, or forked."""
+        return {first.space for first in self.state.spaces_to_confirm()} | (
+            self.state.forked_spaces()
+        )
+
+    def safety_number(self, space: str) -> tuple[int, str] | None:
+        """The latest statement's version and safety number (30 digits): members who hold the
+        same one see the same digits; different digits at one version mean a fork."""
+        blobs = self.state.statements(space)
+        if not blobs:
+            return None
+        latest = MembershipLog.from_blobs(blobs, self.state.pins()).latest
+        return latest.version, str(latest.safety_number)
 
     def _anchored(self, space: str, log: MembershipLog) -> bool:
         """Whether a chain met for the first time may be kept: it contains the statement the
@@ -557,9 +594,15 @@ class SyncEngine:
         merge left a record to push again, a record must be re-sealed at a newer epoch, or the
         outbox did not fit in one request."""
         readable = {space for space in keyring.logs if keyring.current_key(space) is not None}
+        # Pulled but never sealed to: a space nobody confirmed (the server may have made it
+        # up) or one where a fork was seen (a removed admin may hold its key).
+        held = self.held_spaces() & readable
+        for space in sorted(held):
+            if space not in report.held_spaces:
+                report.held_spaces.append(space)
         sealable = {
             space
-            for space in readable
+            for space in readable - held
             if (current := keyring.current_key(space)) is not None
             and current[0] > stale.get(space, 0)
         }
@@ -594,7 +637,7 @@ class SyncEngine:
                 if result.code == ErrorCode.STALE_EPOCH:
                     again |= self._resealable(entry, keyring, pins, report, stale)
                     continue
-                again |= self._apply_result(entry, result, keyring, report)
+                again |= self._apply_result(entry, result, keyring, report, pins)
             entries = []
             more: dict[str, int] = {}
             for space, page in response.spaces.items():
@@ -647,13 +690,20 @@ class SyncEngine:
             current = keyring.current_key(change.space)
             if current is None:
                 continue
-            sealed.append(self._seal(change, keys, *current))
+            latest = keyring.logs[change.space].latest
+            sealed.append(self._seal(change, keys, *current, (latest.version, latest.hash)))
         # Stored before anything is sent: after a crash or a lost answer the same ids go again.
         self.state.add_outbox(sealed)
         return entries + sealed
 
     @staticmethod
-    def _seal(change: PendingChange, keys: DeviceKeys, epoch: int, space_key: bytes) -> OutboxEntry:
+    def _seal(
+        change: PendingChange,
+        keys: DeviceKeys,
+        epoch: int,
+        space_key: bytes,
+        statement: tuple[int, bytes],
+    ) -> OutboxEntry:
         common: dict[str, Any] = {
             "space": change.space,
             "record": change.record,
@@ -662,6 +712,8 @@ class SyncEngine:
             "epoch": epoch,
             "space_key": space_key,
             "author": keys,
+            # Format 2: bound to the statement held, committed to the key (CRYPTO.md §2).
+            "statement": statement,
         }
         blob = (
             seal_tombstone(**common)
@@ -683,6 +735,7 @@ class SyncEngine:
         result: Any,
         keyring: SpaceKeyring,
         report: SyncReport,
+        pins: KeyPins | None = None,
     ) -> bool:
         """Apply one mutation's answer; True when a merge left the record to push again."""
         if result.id != entry.mutation_id:
@@ -717,7 +770,7 @@ class SyncEngine:
                 )
                 self.state.drop_outbox(entry.mutation_id)
                 return False
-            remote = self._verify(entry.space, current, keyring, report)
+            remote = self._verify(entry.space, current, keyring, report, pins)
             if remote is None:
                 self.state.drop_outbox(entry.mutation_id)
                 return False
@@ -768,7 +821,7 @@ class SyncEngine:
                         Refusal(space, change.record, change.revision, "rolled_back")
                     )
                 continue  # our own push echoed back, or a version already merged
-            remote = self._verify(space, change, keyring, report)
+            remote = self._verify(space, change, keyring, report, pins)
             if remote is None:
                 continue
             settlement = settle(local, remote, self._rules(local, remote))
@@ -778,17 +831,28 @@ class SyncEngine:
         return any(settlement.dirty for settlement in settlements)
 
     def _verify(
-        self, space: str, change: Change, keyring: SpaceKeyring, report: SyncReport
+        self,
+        space: str,
+        change: Change,
+        keyring: SpaceKeyring,
+        report: SyncReport,
+        pins: KeyPins | None = None,
     ) -> RemoteRecord | None:
-        """Open a delivered blob as exactly what the server says it is, or refuse it."""
+        """Open a delivered blob as exactly what the server says it is, or refuse it.
+
+        A record sealed under a statement not held yet has the space's statements fetched
+        once (``pins`` given) and is opened again; one sealed under another statement at a
+        version held marks the space forked."""
         if change.blob is None:
             # Our clients always sign deletions; an unsigned one could come from anybody.
             report.refused.append(
                 Refusal(space, change.record, change.revision, "unsigned_tombstone")
             )
             return None
-        try:
-            opened = open_record(
+
+        def opened_now() -> OpenedRecord:
+            assert change.blob is not None
+            return open_record(
                 change.blob,
                 space=space,
                 record=change.record,
@@ -796,7 +860,18 @@ class SyncEngine:
                 keys=keyring,
                 author=change.author,
             )
+
+        try:
+            try:
+                opened = opened_now()
+            except CryptoError as error:
+                if error.code is not CryptoErrorCode.STATEMENT_UNKNOWN or pins is None:
+                    raise
+                self._refresh_space(space, keyring, pins, report)
+                opened = opened_now()
         except CryptoError as error:
+            if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
+                self._forked(space, report)
             if error.code is CryptoErrorCode.KEY_UNAVAILABLE:
                 report.unreadable += 1
             else:
@@ -969,8 +1044,14 @@ class SyncEngine:
         roles = {invite.role for invite in self.state.invites(space)}
         return min(roles, key=_ROLE_RANK.__getitem__, default=Role.READER)
 
-    def admit(self, space: str, members: Iterable[PendingMember]) -> int:
-        """Issue a statement adding ``members`` (fingerprints compared) and wrap them the key."""
+    def admit(
+        self, space: str, members: Iterable[PendingMember], *, new_epoch: bool = False
+    ) -> int:
+        """Issue a statement adding ``members`` (fingerprints compared) and wrap them the key.
+
+        ``new_epoch``: start a new key with the admission, wrapped to everyone, so the
+        newcomers read nothing sealed before they came (records not edited since stay
+        unreadable to them)."""
         keys = self._keys()
         keyring, pins = self._keyring()
         log = keyring.logs.get(space)
@@ -982,7 +1063,7 @@ class SyncEngine:
             return 0
         for public, _role in add.values():
             pins.check(public)
-        change = change_members(log, keys, space_key=current[1], add=add)
+        change = change_members(log, keys, space_key=current[1], add=add, rotate=new_epoch)
         self._publish(space, log, change.statement.blob, change.statement.epoch, change.wraps)
         self.state.save_pins(pins)
         open_invites = self.state.invites(space)

@@ -213,6 +213,12 @@ class SyncState(Protocol):
     def refused_spaces(self) -> set[str]:
         """Spaces discovery must skip: their genesis was refused by the person."""
 
+    def mark_forked(self, space: str) -> None:
+        """Two different statements were met for one place in ``space``'s history."""
+
+    def forked_spaces(self) -> set[str]:
+        """Spaces marked forked and not refused since: their outbox is held."""
+
     def add_invite(self, invite: LocalInvite) -> None:
         """Keep an invite this device made (inside the encrypted store)."""
 

@@ -6,6 +6,7 @@ Layout, AAD and signature coverage are in sync/CRYPTO.md §2; ``open_record`` re
 
 from __future__ import annotations
 
+import hmac
 import io
 import os
 import re
@@ -21,10 +22,20 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sync.crypto.errors import CryptoErrorCode, EnvelopeError
-from sync.crypto.keys import SIGNATURE_BYTES, DeviceKeys, DevicePublicKeys, device_id_bytes
+from sync.crypto.keys import (
+    SIGNATURE_BYTES,
+    DeviceKeys,
+    DevicePublicKeys,
+    device_id_bytes,
+    sha256,
+)
 
 MAGIC = b"MNGR"
-VERSION = 1
+#: Version 2 adds, after the nonce, the statement it was sealed under (version u32 and hash)
+#: and the commitment to its key (sync/CRYPTO.md §2). Version 1 is still read.
+VERSION = 2
+VERSIONS = (1, 2)
+KEY_COMMITMENT_CONTEXT = b"minga-epoch-key-v1\x00"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 SPACE_KEY_BYTES = 32
@@ -35,6 +46,8 @@ MAX_BLOB_BYTES = 1024 * 1024
 MAX_CONTENT_BYTES = 4 * 1024 * 1024
 ZSTD_LEVEL = 6
 _FIXED = struct.Struct(">4sBBIQQ16s12s")
+#: Version 2's addition: statement version, statement hash, key commitment.
+_BINDING = struct.Struct(">I32s32s")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_REVISION = 2**62
 
@@ -42,6 +55,26 @@ _MAX_REVISION = 2**62
 class EnvelopeKind(IntEnum):
     RECORD = 0
     TOMBSTONE = 1
+
+
+@dataclass(frozen=True)
+class StatementBinding:
+    """What a format-2 envelope binds: the statement its author held when sealing (so a member
+    shown another statement at that version learns of the fork) and its key's commitment (so
+    it opens under one key only)."""
+
+    statement_version: int
+    statement_hash: bytes
+    key_commitment: bytes
+
+
+def key_commitment(space: str, epoch: int, space_key: bytes) -> bytes:
+    """SHA-256 over (context, space, epoch, key): what a format-2 statement and envelope commit
+    to, so a key handed to one member cannot differ unseen from another's, and an envelope
+    cannot open under two keys (ChaCha20-Poly1305 alone is not key-committing)."""
+    return sha256(
+        KEY_COMMITMENT_CONTEXT, _id_bytes(space, "space"), struct.pack(">I", epoch), space_key
+    )
 
 
 @dataclass(frozen=True)
@@ -56,13 +89,26 @@ class EnvelopeHeader:
     nonce: bytes
     space: str
     record: str
+    #: Format 2: the membership statement it was sealed under and the key it commits to.
+    binding: StatementBinding | None = None
+
+    @property
+    def version(self) -> int:
+        return 1 if self.binding is None else 2
 
     def to_bytes(self) -> bytes:
         space, record = _id_bytes(self.space, "space"), _id_bytes(self.record, "record")
+        binding = b""
+        if self.binding is not None:
+            binding = _BINDING.pack(
+                self.binding.statement_version,
+                self.binding.statement_hash,
+                self.binding.key_commitment,
+            )
         return (
             _FIXED.pack(
                 MAGIC,
-                VERSION,
+                self.version,
                 self.kind,
                 self.epoch,
                 self.revision,
@@ -70,6 +116,7 @@ class EnvelopeHeader:
                 device_id_bytes(self.author),
                 self.nonce,
             )
+            + binding
             + bytes([len(space)])
             + space
             + bytes([len(record)])
@@ -97,6 +144,9 @@ class RecordKeys(Protocol):
 
     def author_keys(self, space: str, epoch: int, device: str) -> DevicePublicKeys | None:
         """The public keys of ``device`` if it could write in ``space`` at ``epoch``."""
+
+    def statement_at(self, space: str, version: int) -> tuple[int, bytes] | None:
+        """(epoch, hash) of the verified statement of ``space`` at ``version``, if held."""
 
 
 def _fail(code: CryptoErrorCode, detail: str = "") -> EnvelopeError:
@@ -129,6 +179,7 @@ def _seal(
     space_key: bytes,
     author: DeviceKeys,
     nonce: bytes | None,
+    statement: tuple[int, bytes] | None,
 ) -> bytes:
     _check_numbers(epoch, revision, base)
     if len(space_key) != SPACE_KEY_BYTES:
@@ -136,8 +187,14 @@ def _seal(
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     if len(nonce) != NONCE_BYTES:
         raise ValueError("nonces are 12 bytes")
+    binding = None
+    if statement is not None:
+        version, statement_hash = statement
+        if not 1 <= version < 2**32 or len(statement_hash) != 32:
+            raise ValueError("a statement is named by its version and 32-byte hash")
+        binding = StatementBinding(version, statement_hash, key_commitment(space, epoch, space_key))
     header = EnvelopeHeader(
-        kind, epoch, revision, base, author.device_id, nonce, space, record
+        kind, epoch, revision, base, author.device_id, nonce, space, record, binding
     ).to_bytes()
     ciphertext = ChaCha20Poly1305(space_key).encrypt(nonce, plaintext, header)
     blob = header + ciphertext + author.sign(SIGN_CONTEXT + header + ciphertext)
@@ -166,8 +223,12 @@ def seal_record(
     space_key: bytes,
     author: DeviceKeys,
     nonce: bytes | None = None,
+    statement: tuple[int, bytes] | None = None,
 ) -> bytes:
     """Seal a record's content for the wire. ``nonce`` is for known-answer tests only.
+
+    ``statement`` (version, hash) is the membership statement the author holds: with it the
+    envelope is format 2 (bound to it and committed to its key); without it format 1.
 
     Raises:
         EnvelopeError: ``too_large`` when the sealed blob would exceed what the server takes.
@@ -184,6 +245,7 @@ def seal_record(
         space_key=space_key,
         author=author,
         nonce=nonce,
+        statement=statement,
     )
 
 
@@ -197,6 +259,7 @@ def seal_tombstone(
     space_key: bytes,
     author: DeviceKeys,
     nonce: bytes | None = None,
+    statement: tuple[int, bytes] | None = None,
 ) -> bytes:
     """A signed deletion marker: an empty plaintext, so only a key holder can make one."""
     return _seal(
@@ -210,6 +273,7 @@ def seal_tombstone(
         space_key=space_key,
         author=author,
         nonce=nonce,
+        statement=statement,
     )
 
 
@@ -226,11 +290,19 @@ def read_header(blob: bytes) -> tuple[EnvelopeHeader, int]:
     magic, version, kind, epoch, revision, base, author, nonce = _FIXED.unpack_from(blob)
     if magic != MAGIC:
         raise _fail(CryptoErrorCode.BAD_FORMAT, "not a Minga record envelope")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise _fail(CryptoErrorCode.UNSUPPORTED_VERSION, f"envelope version {version}")
     if kind not in (EnvelopeKind.RECORD, EnvelopeKind.TOMBSTONE):
         raise _fail(CryptoErrorCode.BAD_FORMAT, f"unknown envelope kind {kind}")
     position = _FIXED.size
+    binding = None
+    if version >= 2:
+        if len(blob) < position + _BINDING.size:
+            raise _fail(CryptoErrorCode.BAD_FORMAT, "envelope cut short")
+        binding = StatementBinding(*_BINDING.unpack_from(blob, position))
+        position += _BINDING.size
+        if binding.statement_version < 1:
+            raise _fail(CryptoErrorCode.BAD_FORMAT, "statement version 0")
     ids: list[str] = []
     for _ in range(2):
         prefix = blob[position : position + 1]
@@ -244,7 +316,7 @@ def read_header(blob: bytes) -> tuple[EnvelopeHeader, int]:
     if len(blob) - position < TAG_BYTES + SIGNATURE_BYTES:
         raise _fail(CryptoErrorCode.BAD_FORMAT, "envelope cut short")
     header = EnvelopeHeader(
-        EnvelopeKind(kind), epoch, revision, base, author.hex(), nonce, ids[0], ids[1]
+        EnvelopeKind(kind), epoch, revision, base, author.hex(), nonce, ids[0], ids[1], binding
     )
     return header, position
 
@@ -296,9 +368,11 @@ def open_record(
     Raises:
         EnvelopeError: ``bad_format``, ``unsupported_version``, ``too_large``, ``wrong_space``,
             ``wrong_record``, ``wrong_revision``, ``wrong_base``, ``wrong_author``,
-            ``wrong_epoch``, ``unknown_signer``, ``signature_invalid``, ``key_unavailable``,
+            ``wrong_epoch``, ``unknown_signer``, ``signature_invalid``, then for format 2
+            ``statement_unknown`` / ``membership_fork`` / ``wrong_epoch`` (the statement it
+            was sealed under), ``key_unavailable``, ``key_mismatch`` (format 2), then
             ``decrypt_failed`` or ``bad_content`` — checked in this order, nothing decrypted
-            before the signature holds.
+            before the signature and the key commitment hold.
     """
     header, header_length = read_header(blob)
     # Bindings first: a genuine blob moved elsewhere by the server is named for what it is.
@@ -320,9 +394,29 @@ def open_record(
     signed, signature = blob[:-SIGNATURE_BYTES], blob[-SIGNATURE_BYTES:]
     if not writer.verify(signature, SIGN_CONTEXT + signed):
         raise _fail(CryptoErrorCode.SIGNATURE_INVALID, f"record {record} revision {revision}")
+    binding = header.binding
+    if binding is not None:
+        held = keys.statement_at(space, binding.statement_version)
+        if held is None:
+            raise _fail(CryptoErrorCode.STATEMENT_UNKNOWN, f"statement {binding.statement_version}")
+        held_epoch, held_hash = held
+        if not hmac.compare_digest(held_hash, binding.statement_hash):
+            # Its author holds another statement at that version than we do: one of us is
+            # shown a fork of the membership.
+            raise _fail(
+                CryptoErrorCode.MEMBERSHIP_FORK,
+                f"sealed under another statement {binding.statement_version}",
+            )
+        if held_epoch != header.epoch:
+            raise _fail(CryptoErrorCode.WRONG_EPOCH, f"statement is at epoch {held_epoch}")
     space_key = keys.space_key(space, header.epoch)
     if space_key is None:
         raise _fail(CryptoErrorCode.KEY_UNAVAILABLE, f"no key for epoch {header.epoch}")
+    if binding is not None and not hmac.compare_digest(
+        binding.key_commitment, key_commitment(space, header.epoch, space_key)
+    ):
+        # Committed to another key than ours: it must not open (differently) under ours.
+        raise _fail(CryptoErrorCode.KEY_MISMATCH, f"epoch {header.epoch}")
     try:
         plaintext = ChaCha20Poly1305(space_key).decrypt(
             header.nonce, signed[header_length:], signed[:header_length]

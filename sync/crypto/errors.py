@@ -57,6 +57,13 @@ class CryptoErrorCode(StrEnum):
     #: A public key of small order or not canonically encoded: signatures or shared secrets
     #: under it could be forged by anyone (an identity-point Ed25519 key verifies R=0, S=0).
     WEAK_KEY = "weak_key"
+    #: A key (from a wrap, or the one an envelope commits to) that is not the key the
+    #: statements commit to for that epoch: members are being handed different keys.
+    KEY_MISMATCH = "key_mismatch"
+    #: A second, different key for an epoch this device already holds a key for.
+    KEY_CONFLICT = "key_conflict"
+    #: An envelope sealed under a membership statement this device does not hold (yet).
+    STATEMENT_UNKNOWN = "statement_unknown"
 
 
 class CryptoError(ValueError):

@@ -218,6 +218,13 @@ def _normalize_digits(typed: str) -> str | None:
     return "".join(digits)
 
 
+def same_digits(shown: str, typed: str) -> bool:
+    """Whether digits typed (any spacing, any script's digits) are the ``shown`` ones, all of
+    them: what a card asks before a person may confirm a fingerprint or safety number."""
+    wanted, got = _normalize_digits(shown), _normalize_digits(typed)
+    return wanted is not None and got is not None and hmac.compare_digest(wanted, got)
+
+
 def check_fingerprint(keys: DevicePublicKeys, typed: str) -> None:
     """Raise unless ``typed`` is the fingerprint of ``keys`` (out-of-band comparison)."""
     if not keys.fingerprint.matches(typed):

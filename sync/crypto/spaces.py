@@ -18,6 +18,7 @@ import msgpack
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 
+from sync.crypto.envelope import key_commitment
 from sync.crypto.errors import (
     CryptoError,
     CryptoErrorCode,
@@ -30,6 +31,7 @@ from sync.crypto.keys import (
     SIGNATURE_BYTES,
     DeviceKeys,
     DevicePublicKeys,
+    Fingerprint,
     KeyPins,
     device_id_bytes,
     sha256,
@@ -44,7 +46,10 @@ WRAP_SIGN_CONTEXT = b"minga-wrap-sig-v1\x00"
 #: HPKE base mode, X25519 / HKDF-SHA256 / ChaCha20-Poly1305: enc (32) ‖ sealed key (32 + 16).
 WRAP_SEALED_BYTES = 32 + SPACE_KEY_BYTES + 16
 STATEMENT_MAGIC = b"MNGS"
-STATEMENT_VERSION = 1
+#: Version 2 adds ``key``: the commitment to the epoch's space key (``key_commitment``).
+STATEMENT_VERSION = 2
+STATEMENT_VERSIONS = (1, 2)
+SAFETY_NUMBER_CONTEXT = b"minga-safety-v1\x00"
 STATEMENT_SIGN_CONTEXT = b"minga-membership-v1\x00"
 GENESIS_PREVIOUS = bytes(32)
 FIRST_EPOCH = 1
@@ -194,6 +199,13 @@ def open_key_wrap(
         )
     except InvalidTag:
         raise KeyWrapError(CryptoErrorCode.DECRYPT_FAILED, f"wrap for epoch {epoch}") from None
+    committed = log.key_commitment(epoch)
+    if committed is not None and not hmac.compare_digest(
+        committed, key_commitment(space, epoch, space_key)
+    ):
+        # Signed by an admin, yet not the key the statements commit to: members are being
+        # handed different keys for one epoch.
+        raise KeyWrapError(CryptoErrorCode.KEY_MISMATCH, f"wrap for epoch {epoch}")
     return space_key
 
 
@@ -225,10 +237,22 @@ class MembershipStatement:
     issuer: str
     members: tuple[Member, ...]
     blob: bytes
+    #: Commitment to the epoch's space key (format 2); None in a format-1 statement.
+    key_commitment: bytes | None = None
 
     @property
     def hash(self) -> bytes:
         return sha256(self.blob)
+
+    @property
+    def format(self) -> int:
+        return self.blob[4]
+
+    @property
+    def safety_number(self) -> Fingerprint:
+        """30 digits members compare out of band: equal only if they hold the same latest
+        statement, so the same members, keys, roles and history (its hash chains them)."""
+        return Fingerprint(sha256(SAFETY_NUMBER_CONTEXT, self.hash))
 
     def member(self, device: str) -> Member | None:
         for member in self.members:
@@ -250,7 +274,10 @@ class MembershipStatement:
         previous: bytes,
         members: Iterable[Member],
         issuer: DeviceKeys,
+        key: bytes | None = None,
     ) -> MembershipStatement:
+        """Sign a statement; ``key`` (the epoch's key commitment) makes it format 2, without
+        it format 1 is written (kept for the known-answer vector: old statements still read)."""
         ordered = sorted(members, key=lambda member: member.device)
         body: dict[str, Any] = {
             "space": space,
@@ -260,7 +287,9 @@ class MembershipStatement:
             "issuer": issuer.device_id,
             "members": [[m.device, m.role.value, m.keys.sign_key, m.keys.box_key] for m in ordered],
         }
-        signed = STATEMENT_MAGIC + bytes([STATEMENT_VERSION]) + msgpack.packb(body)
+        if key is not None:
+            body["key"] = key
+        signed = STATEMENT_MAGIC + bytes([1 if key is None else 2]) + msgpack.packb(body)
         blob = signed + issuer.sign(STATEMENT_SIGN_CONTEXT + signed)
         # Parsing what was just built keeps one definition of a well-formed statement.
         return cls.from_bytes(blob)
@@ -276,7 +305,7 @@ class MembershipStatement:
             raise _invalid_format("statement size")
         if blob[:4] != STATEMENT_MAGIC:
             raise _invalid_format("not a Minga membership statement")
-        if blob[4] != STATEMENT_VERSION:
+        if blob[4] not in STATEMENT_VERSIONS:
             raise MembershipError(
                 CryptoErrorCode.UNSUPPORTED_VERSION, f"statement version {blob[4]}"
             )
@@ -284,23 +313,22 @@ class MembershipStatement:
             body = msgpack.unpackb(
                 blob[5:-SIGNATURE_BYTES], raw=False, strict_map_key=True, max_ext_len=0
             )
-            return cls._from_body(body, blob)
+            return cls._from_body(body, blob, blob[4])
         except CryptoError:
             raise
         except Exception as error:  # any msgpack failure or wrong shape
             raise _invalid_format("statement body") from error
 
     @classmethod
-    def _from_body(cls, body: Any, blob: bytes) -> MembershipStatement:
-        if not isinstance(body, dict) or set(body) != {
-            "space",
-            "version",
-            "epoch",
-            "previous",
-            "issuer",
-            "members",
-        }:
+    def _from_body(cls, body: Any, blob: bytes, format: int) -> MembershipStatement:
+        fields = {"space", "version", "epoch", "previous", "issuer", "members"}
+        if format >= 2:
+            fields.add("key")
+        if not isinstance(body, dict) or set(body) != fields:
             raise _invalid_format("statement fields")
+        key = body.get("key")
+        if key is not None and (not isinstance(key, bytes) or len(key) != 32):
+            raise _invalid_format("key commitment")
         space, version, epoch = body["space"], body["version"], body["epoch"]
         previous, issuer, rows = body["previous"], body["issuer"], body["members"]
         if (
@@ -329,7 +357,7 @@ class MembershipStatement:
         devices = [member.device for member in members]
         if devices != sorted(set(devices)):
             raise _invalid_format("members must be sorted and unique")
-        return cls(space, version, epoch, previous, issuer, tuple(members), blob)
+        return cls(space, version, epoch, previous, issuer, tuple(members), blob, key)
 
     def signed_by(self, keys: DevicePublicKeys) -> bool:
         signed, signature = self.blob[:-SIGNATURE_BYTES], self.blob[-SIGNATURE_BYTES:]
@@ -408,6 +436,15 @@ def _check_step(before: MembershipStatement, after: MembershipStatement) -> None
             raise _invalid(f"{member.device} lost a right without starting a new epoch")
     if not any(member.role is Role.ADMIN for member in after.members):
         raise _invalid("a space must keep an admin")
+    if after.format < before.format:
+        raise _invalid("a statement in an older format than the one before it")
+    if (
+        after.epoch == before.epoch
+        and before.key_commitment is not None
+        and after.key_commitment != before.key_commitment
+    ):
+        # One epoch, one key: a second commitment would hand members different keys.
+        raise _invalid(f"another key commitment for epoch {after.epoch}")
 
 
 class MembershipLog:
@@ -486,6 +523,18 @@ class MembershipLog:
             for member in statement.members:
                 self._pins.check(member.keys)
 
+    def key_commitment(self, epoch: int) -> bytes | None:
+        """The commitment to ``epoch``'s key from the statements, if any is format 2."""
+        for statement in self._at_epoch(epoch):
+            if statement.key_commitment is not None:
+                return statement.key_commitment
+        return None
+
+    def statement(self, version: int) -> MembershipStatement | None:
+        if 1 <= version <= len(self._statements):
+            return self._statements[version - 1]
+        return None
+
     def _at_epoch(self, epoch: int) -> Iterable[MembershipStatement]:
         return (s for s in self._statements if s.epoch == epoch)
 
@@ -531,6 +580,7 @@ class SpaceChange:
 
 def create_space(space: str, admin: DeviceKeys) -> SpaceChange:
     """The first statement of a new space (``admin`` alone), its first key, and its own wrap."""
+    space_key = new_space_key()
     statement = MembershipStatement.issue(
         space=space,
         version=1,
@@ -538,8 +588,8 @@ def create_space(space: str, admin: DeviceKeys) -> SpaceChange:
         previous=GENESIS_PREVIOUS,
         members=[Member(admin.public, Role.ADMIN)],
         issuer=admin,
+        key=key_commitment(space, FIRST_EPOCH, space_key),
     )
-    space_key = new_space_key()
     wrap = wrap_space_key(
         space_key, space=space, epoch=FIRST_EPOCH, recipient=admin.public, issuer=admin
     )
@@ -584,6 +634,7 @@ def change_members(
         members[device] = Member(keys, role)
     new_epoch = bool(removed) or demoted or rotate
     epoch = current.epoch + 1 if new_epoch else current.epoch
+    key = new_space_key() if new_epoch else space_key
     statement = MembershipStatement.issue(
         space=log.space,
         version=current.version + 1,
@@ -591,8 +642,8 @@ def change_members(
         previous=current.hash,
         members=members.values(),
         issuer=admin,
+        key=key_commitment(log.space, epoch, key),
     )
-    key = new_space_key() if new_epoch else space_key
     recipients = statement.members if new_epoch else [members[device] for device in added]
     wraps = {
         member.device: wrap_space_key(
@@ -626,6 +677,11 @@ class SpaceKeyring:
         key = open_key_wrap(
             blob, space=space, epoch=epoch, recipient=self.device, log=log, issuer=issuer
         )
+        held = self.keys.get((space, epoch))
+        if held is not None and not hmac.compare_digest(held, key):
+            # Two keys for one epoch: whoever holds the other one reads what we would seal.
+            # The first stays; the second is refused and reported, never used.
+            raise KeyWrapError(CryptoErrorCode.KEY_CONFLICT, f"a second key for epoch {epoch}")
         self.keys[(space, epoch)] = key
         return key
 
@@ -643,3 +699,9 @@ class SpaceKeyring:
     def author_keys(self, space: str, epoch: int, device: str) -> DevicePublicKeys | None:
         log = self.logs.get(space)
         return None if log is None else log.writer_keys(epoch, device)
+
+    def statement_at(self, space: str, version: int) -> tuple[int, bytes] | None:
+        """(epoch, hash) of the verified statement of ``space`` at ``version``, if held."""
+        log = self.logs.get(space)
+        statement = None if log is None else log.statement(version)
+        return None if statement is None else (statement.epoch, statement.hash)

@@ -324,7 +324,9 @@ def test_malformed_blobs_are_refused_before_any_key_is_used() -> None:
     blob = _seal()
     assert _code(blob[:40]) is CryptoErrorCode.BAD_FORMAT
     assert _code(b"PK\x03\x04" + blob[4:]) is CryptoErrorCode.BAD_FORMAT
-    assert _code(blob[:4] + b"\x02" + blob[5:]) is CryptoErrorCode.UNSUPPORTED_VERSION
+    assert _code(blob[:4] + b"\x03" + blob[5:]) is CryptoErrorCode.UNSUPPORTED_VERSION
+    # A format-1 envelope relabelled 2 lacks the statement binding: cut short, not read.
+    assert _code(blob[:4] + b"\x02" + blob[5:]) is CryptoErrorCode.BAD_FORMAT
     assert _code(blob[:5] + b"\x07" + blob[6:]) is CryptoErrorCode.BAD_FORMAT
     header_length = read_header(blob)[1]
     assert _code(blob[: header_length + 70]) is CryptoErrorCode.BAD_FORMAT

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from sync.crypto.envelope import open_record, seal_record
+from sync.crypto.envelope import key_commitment, open_record, seal_record
 from sync.crypto.errors import (
     CryptoError,
     CryptoErrorCode,
@@ -30,6 +30,7 @@ from sync.crypto.spaces import (
     SpaceKeyring,
     change_members,
     create_space,
+    new_space_key,
     open_key_wrap,
     wrap_space_key,
 )
@@ -58,8 +59,9 @@ def _device(seed: bytes) -> str:
     return hashlib.sha256(public).digest()[:16].hex()
 
 
-def _log_with_recipient_at_epoch_2() -> MembershipLog:
-    """Genesis (admin) → add recipient (epoch 1) → rotate (epoch 2), all issued by the admin."""
+def _log_with_recipient_at_epoch_2(key_at_2: bytes | None = None) -> MembershipLog:
+    """Genesis (admin) → add recipient (epoch 1) → rotate (epoch 2), all issued by the admin;
+    the rotation commits to ``key_at_2`` when given (the vector's key), else to a fresh one."""
     created = create_space("net", ADMIN)
     log = MembershipLog(created.statement.blob)
     added = change_members(
@@ -69,8 +71,19 @@ def _log_with_recipient_at_epoch_2() -> MembershipLog:
         add={RECIPIENT.device_id: (RECIPIENT.public, Role.EDITOR)},
     )
     log.accept(added.statement.blob)
-    rotated = change_members(log, ADMIN, space_key=added.space_key, rotate=True)
-    log.accept(rotated.statement.blob)
+    if key_at_2 is None:
+        rotated = change_members(log, ADMIN, space_key=added.space_key, rotate=True).statement
+    else:
+        rotated = MembershipStatement.issue(
+            space="net",
+            version=3,
+            epoch=2,
+            previous=log.latest.hash,
+            members=log.latest.members,
+            issuer=ADMIN,
+            key=key_commitment("net", 2, key_at_2),
+        )
+    log.accept(rotated.blob)
     assert log.latest.epoch == 2
     return log
 
@@ -93,7 +106,7 @@ def test_known_answer_wrap_opens_with_the_primitives_and_the_module() -> None:
     suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
     box = X25519PrivateKey.from_private_bytes(RECIPIENT_BOX)
     assert suite.decrypt(sealed, box, info=b"minga-wrap-v1\x00" + header) == SPACE_KEY
-    log = _log_with_recipient_at_epoch_2()
+    log = _log_with_recipient_at_epoch_2(SPACE_KEY)
     opened = open_key_wrap(
         WRAP_VECTOR, space="net", epoch=2, recipient=RECIPIENT, log=log, issuer=ADMIN.device_id
     )
@@ -355,6 +368,10 @@ def _issue(log: MembershipLog, issuer: DeviceKeys = ADMIN, **overrides: Any) -> 
         "issuer": issuer,
     }
     arguments.update(overrides)
+    if "key" not in arguments:
+        # Format 2 commits to the epoch's key: the same one within an epoch, a new one after.
+        same = arguments["epoch"] == current.epoch
+        arguments["key"] = current.key_commitment if same else new_space_key()
     return MembershipStatement.issue(**arguments).blob
 
 
@@ -473,7 +490,7 @@ def test_malformed_statements_are_refused() -> None:
             MembershipStatement.from_bytes(bad)
         assert caught.value.code is CryptoErrorCode.BAD_FORMAT
     with pytest.raises(MembershipError) as caught:
-        MembershipStatement.from_bytes(b"MNGS\x02" + blob[5:])
+        MembershipStatement.from_bytes(b"MNGS\x03" + blob[5:])
     assert caught.value.code is CryptoErrorCode.UNSUPPORTED_VERSION
     statement = MembershipStatement.from_bytes(blob)
     row = [

@@ -9,21 +9,30 @@ forges it must sign with keys it made up. Every exchange is kept, so a test can 
         device behind Transport(hostile.url) ...
         hostile.rewrites.append(lambda exchange: ...)   # a new answer dict, or None
         hostile.tampered                                 # answers actually changed
+
+``ColludingAdmin`` adds an insider: a removed admin's keys in the server's hands, signing a
+branch of the membership of its own and serving it to chosen devices.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from sync.protocol import MEDIA_TYPE, ProtocolError, decode_body, encode_body
+from sync.crypto.envelope import read_header
+from sync.crypto.keys import DeviceKeys, DevicePublicKeys
+from sync.crypto.spaces import MembershipLog, MembershipStatement, change_members
+from sync.protocol import MEDIA_TYPE, ProtocolError, Role, decode_body, encode_body
 
 #: Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), plus the ones the
 #: forwarding library computes itself.
@@ -184,3 +193,90 @@ class HostileServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+class ColludingAdmin:
+    """A removed admin's laptop in the server's hands (issue 13, finding 1).
+
+    It holds the admin's private keys, the statements up to the last one where it was still an
+    admin, and that epoch's key. It signs a branch of its own from there (keeping itself,
+    rotating to a key it chose, admitting whoever it likes), and ``rewrite_for(device)`` makes
+    the relay serve that branch and its wraps to one device instead of the real ones::
+
+        insider = ColludingAdmin(removed_keys, removed_statements, removed_space_key)
+        insider.fork()                                    # version v+1, a key it knows
+        hostile.rewrites.append(insider.rewrite_for(member_id))
+        insider.opens(blob)                               # what it can read of what it gets
+    """
+
+    def __init__(self, keys: DeviceKeys, statements: list[bytes], space_key: bytes) -> None:
+        self.keys = keys
+        self.log = MembershipLog.from_blobs(statements)
+        self.space = self.log.space
+        self.space_key = space_key
+        self.first_forged = self.log.latest.version + 1
+        self.branch: list[MembershipStatement] = []
+        self.space_keys: dict[int, bytes] = {self.log.latest.epoch: space_key}
+        self.wraps: dict[int, dict[str, bytes]] = {}
+
+    def fork(
+        self, add: dict[str, tuple[DevicePublicKeys, Role]] | None = None, rotate: bool = True
+    ) -> MembershipStatement:
+        """Sign the next statement of its own branch, as the admin it was there."""
+        change = change_members(
+            self.log, self.keys, space_key=self.space_key, add=add, rotate=rotate
+        )
+        self.log.accept(change.statement.blob)
+        self.branch.append(change.statement)
+        self.space_key = change.space_key
+        self.space_keys[change.statement.epoch] = change.space_key
+        self.wraps.setdefault(change.statement.epoch, {}).update(change.wraps)
+        return change.statement
+
+    def rewrite_for(self, device: str) -> Rewrite:
+        """Serve ``device`` the real statements before the fork and the forged ones after it,
+        and the forged wraps for the epochs the branch started."""
+
+        def rewrite(exchange: Exchange) -> dict[str, Any] | None:
+            answer = copy.deepcopy(exchange.answer)
+            if answer is None or exchange.method != "GET":
+                return None
+            since = int(parse_qs(urlsplit(exchange.path).query).get("since", ["0"])[0])
+            if exchange.route == f"/v1/spaces/{self.space}/statements":
+                real = [
+                    s
+                    for s in answer["statements"]
+                    if s["version"] < self.first_forged and s["version"] > since
+                ]
+                forged = [
+                    {"version": s.version, "statement": s.blob}
+                    for s in self.branch
+                    if s.version > since
+                ]
+                answer["statements"], answer["more"] = real + forged, False
+                return answer
+            if exchange.route == f"/v1/spaces/{self.space}/keys":
+                kept = [w for w in answer["wraps"] if w["epoch"] not in self.wraps]
+                forged_wraps = [
+                    {"epoch": epoch, "issuer": self.keys.device_id, "wrap": wraps[device]}
+                    for epoch, wraps in sorted(self.wraps.items())
+                    if device in wraps and epoch > since
+                ]
+                answer["wraps"] = kept + forged_wraps
+                return answer
+            return None
+
+        return rewrite
+
+    def opens(self, blob: bytes) -> bool:
+        """Whether this insider can decrypt ``blob`` (it reads the header and tries the keys it
+        chose; it needs no signature check: it wants the content)."""
+        header, length = read_header(blob)
+        key = self.space_keys.get(header.epoch)
+        if key is None:
+            return False
+        try:
+            ChaCha20Poly1305(key).decrypt(header.nonce, blob[length:-64], blob[:length])
+        except InvalidTag:
+            return False
+        return True

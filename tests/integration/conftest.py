@@ -143,8 +143,13 @@ def organization(space: str, name: str, **fields: object) -> Organization:
     return Organization(space_id=space, name=name, **fields)  # type: ignore[arg-type]
 
 
-def network_of(server: Server, make: object, count: int) -> tuple[str, list[Device]]:
-    """An admin who creates a space, and ``count - 1`` members invited and admitted into it."""
+def network_of(
+    server: Server, make: object, count: int, *, confirm: bool = True
+) -> tuple[str, list[Device]]:
+    """An admin who creates a space, and ``count - 1`` members invited and admitted into it.
+
+    ``confirm``: each member syncs once and its person confirms the network (compares the
+    admin's fingerprint): until then a member's edits stay on its computer (ENGINE.md)."""
     admin: Device = make("admin")  # type: ignore[operator]
     admin.engine.enroll(server.operator_invite())
     space = admin.engine.create_space()
@@ -157,4 +162,8 @@ def network_of(server: Server, make: object, count: int) -> tuple[str, list[Devi
     pending = admin.engine.pending_members(space)
     assert {p.device for p in pending} == {d.state.device_keys().device_id for d in devices[1:]}  # type: ignore[union-attr]
     admin.engine.admit(space, pending)
+    if confirm:
+        for member in devices[1:]:
+            member.sync()
+            member.engine.confirm_space(space)
     return space, devices

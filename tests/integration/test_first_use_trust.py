@@ -35,7 +35,7 @@ def fingerprint(device: Device) -> str:
 def test_an_honest_join_shows_the_real_admins_fingerprint_until_confirmed(
     server: Server, make_device: Any
 ) -> None:
-    space, (admin, alba) = network_of(server, make_device, 2)
+    space, (admin, alba) = network_of(server, make_device, 2, confirm=False)
 
     report = alba.sync()
 

@@ -1,7 +1,8 @@
 """Issue 13: a malicious server, alone or with an insider, against real engines and the real
 server process behind tests/helpers/hostile_server.py. Each finding of the review is reproduced
 and now refused: the role the server lists at admission, a chain without the statement an
-invite commits to."""
+invite commits to, edits sent into a network nobody confirmed, and a removed admin's branch of
+the membership served to a member who missed its removal and to a later joiner."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from typing import Any
 
 import pytest
 
+from desktop.store.sync_state import SpaceAccess, space_access
+from sync.crypto.errors import CryptoErrorCode
 from sync.crypto.keys import DeviceKeys
-from sync.crypto.spaces import Member, MembershipStatement, new_space_key, wrap_space_key
+from sync.crypto.spaces import (
+    Member,
+    MembershipLog,
+    MembershipStatement,
+    SpaceKeyring,
+    new_space_key,
+    wrap_space_key,
+)
 from sync.protocol import Role
-from tests.helpers.hostile_server import Exchange, HostileServer
-from tests.integration.conftest import Device, Server, space_record
+from tests.helpers.hostile_server import ColludingAdmin, Exchange, HostileServer
+from tests.integration.conftest import Device, Server, network_of, organization, space_record
 from tests.integration.test_malicious_server import behind, device_id, latest_statement
 
 
@@ -128,3 +138,168 @@ def test_a_joiner_refuses_a_chain_without_the_statement_its_invite_commits_to(
     assert [first.space for first in report.trusted_spaces] == [space]
     assert joiner.state.statements(space) == admin.state.statements(space)
     assert set(joiner.state.anchors().values()) == {space}
+
+
+# --- nothing sent before trust (finding 2) ---------------------------------------------------
+
+
+def test_edits_in_a_network_nobody_confirmed_stay_here_until_it_is_confirmed(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, alba) = network_of(server, make_device, 2, confirm=False)
+    alba.sync()
+    assert [first.space for first in alba.state.spaces_to_confirm()] == [space]
+    assert space_access(alba.profile.engine, space) is SpaceAccess.HELD
+    admin.records.save(organization(space, "Casa Abierta"))
+    admin.sync()
+    written = alba.records.save(organization(space, "Refugio del Norte"))
+
+    report = alba.sync()
+    # Pulled: what others share arrives. Held: nothing sealed, nothing pushed.
+    assert report.held_spaces == [space] and report.pushed == 0
+    assert alba.state.outbox() == []
+    names = {row[2].get("name") for row in alba.snapshot().values() if row[2]}  # type: ignore[index]
+    assert "Casa Abierta" in names
+    admin.sync()
+    assert admin.records.get(written.id) is None  # the server never had it
+
+    alba.engine.confirm_space(space)
+    assert space_access(alba.profile.engine, space) is SpaceAccess.WRITE
+    report = alba.sync()
+    assert report.held_spaces == [] and report.pushed == 1
+    admin.sync()
+    arrived = admin.records.get(written.id)
+    assert arrived is not None and getattr(arrived, "name", None) == "Refugio del Norte"
+
+
+# --- a removed admin and the server fork the membership (finding 1) ----------------------------
+
+
+def space_key_of(device: Device, space: str) -> bytes:
+    """The current key of ``space`` as ``device`` holds it (re-verified from its store)."""
+    keys = device.state.device_keys()
+    assert keys is not None
+    ring = SpaceKeyring(keys)
+    ring.add_log(MembershipLog.from_blobs(device.state.statements(space)))
+    for wrap in device.state.wraps():
+        if wrap.space == space:
+            ring.add_wrap(space, wrap.epoch, wrap.wrap, wrap.issuer)
+    current = ring.current_key(space)
+    assert current is not None
+    return current[1]
+
+
+def insider_network(
+    server: Server, make_device: Any
+) -> tuple[str, Device, Device, Device, Device, ColludingAdmin]:
+    """Admin A, a second admin R, members M and H; then A removes R. R's laptop (its keys,
+    statements and key from before the removal) is in the server's hands."""
+    space, (admin, removed, member, honest) = network_of(server, make_device, 4)
+    admin.engine.change_role(space, device_id(removed), Role.ADMIN)
+    for device in (admin, removed, member, honest):
+        device.sync()
+    keys = removed.state.device_keys()
+    assert keys is not None
+    insider = ColludingAdmin(keys, removed.state.statements(space), space_key_of(removed, space))
+    admin.engine.remove_member(space, device_id(removed))
+    honest.sync()  # the honest member has the real removal before anything forged is around
+    return space, admin, removed, member, honest, insider
+
+
+def fork_codes(report: Any) -> set[str]:
+    return {refusal.code for refusal in report.refused}
+
+
+def test_a_member_shown_a_removed_admins_branch_learns_of_it_from_an_honest_record(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    space, admin, _removed, member, honest, insider = insider_network(server, make_device)
+    behind(member, hostile.url)
+    forged = insider.fork()  # version v+1: R keeps itself, a new epoch under a key R chose
+    hostile.rewrites.append(insider.rewrite_for(device_id(member)))
+
+    # The finding, reproduced: the member missed the real v+1 and takes R's instead.
+    report = member.engine.sync_once(discover=True)
+    assert report.refused == [] and report.forked_spaces == []
+    assert member.state.statements(space)[-1] == forged.blob
+    assert space_key_of(member, space) == insider.space_key
+    # What it writes now is sealed with R's key: the window R and the server still have.
+    leaked = member.records.save(organization(space, "Written inside the window"))
+    assert member.engine.sync_once().pushed == 1
+    blob = next(e for e in hostile.answers("/v1/sync") if e.request and e.request.get("push"))
+    sealed = blob.request["push"][0]["blob"]  # type: ignore[index]
+    assert insider.opens(sealed)
+
+    # An honest member writes under the real v+1 (A removed R).
+    honest.records.save(organization(space, "Written by an honest member"))
+    honest_report = honest.engine.sync_once()
+    assert honest_report.pushed == 1
+    # The honest member meets the member's record sealed under the forged statement.
+    assert space in honest_report.forked_spaces or space in honest.state.forked_spaces()
+
+    # First contact with the honest member's record: the fork is seen, reported, kept.
+    report = member.engine.sync_once()
+    assert space in report.forked_spaces
+    assert CryptoErrorCode.MEMBERSHIP_FORK.value in fork_codes(report)
+    assert space in member.state.forked_spaces()
+    assert space_access(member.profile.engine, space) is SpaceAccess.HELD
+    # From then on nothing is sealed with R's key: edits stay on the member's computer.
+    member.records.save(organization(space, "After the fork was seen"))
+    pushes = len(hostile.answers("/v1/sync"))
+    report = member.engine.sync_once()
+    assert report.pushed == 0 and report.held_spaces == [space]
+    assert member.state.outbox() == []
+    later = [e for e in hostile.answers("/v1/sync")[pushes:] if e.request and e.request.get("push")]
+    assert later == []
+    # The safety numbers differ: what members compare out of band shows the fork too.
+    assert member.engine.safety_number(space) != admin.engine.safety_number(space)
+    assert leaked.id
+
+
+def test_a_later_joiner_given_the_forged_branch_refuses_it(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    space, admin, _removed, _member, _honest, insider = insider_network(server, make_device)
+    joiner = behind(make_device("joiner"), hostile.url)
+    joiner.engine.enroll(admin.engine.invite(space, Role.EDITOR))  # commits to the real v+1
+    pending = admin.engine.pending_members(space)
+    admin.engine.admit(space, pending)
+    keys = joiner.state.device_keys()
+    assert keys is not None
+    # R's branch: its own v+1, then v+2 admitting the joiner, wrapped with keys R chose. The
+    # genesis is the real admin's, so its fingerprint check would pass.
+    insider.fork()
+    insider.fork(add={keys.device_id: (keys.public, Role.EDITOR)}, rotate=False)
+    hostile.rewrites.append(insider.rewrite_for(keys.device_id))
+
+    report = joiner.engine.sync_once(discover=True)
+    assert hostile.tampered > 0
+    assert [(r.space, r.code) for r in report.refused] == [(space, "anchor_missing")]
+    assert joiner.state.statements(space) == [] and joiner.state.wraps() == []
+    assert report.trusted_spaces == []
+
+    hostile.rewrites.clear()
+    report = joiner.engine.sync_once(discover=True)
+    assert report.refused == []
+    assert joiner.state.statements(space) == admin.state.statements(space)
+
+
+def test_admission_can_start_a_new_key_so_a_newcomer_reads_nothing_older(
+    server: Server, make_device: Any
+) -> None:
+    """Finding 8: a newcomer handed the current key reads everything sealed earlier in the
+    epoch. With a new key at admission it reads only what is written from then on."""
+    admin, space = admin_with_space(server, make_device)
+    before = admin.records.save(organization(space, "Written before the newcomer came"))
+    admin.sync()
+    joiner = make_device("joiner")
+    joiner.engine.enroll(admin.engine.invite(space, Role.EDITOR))
+    admin.engine.admit(space, admin.engine.pending_members(space), new_epoch=True)
+    assert latest_statement(admin, space).epoch == 2
+    after = admin.records.save(organization(space, "Written after"))
+    admin.sync()
+
+    report = joiner.engine.sync_once(discover=True)
+    assert report.unreadable >= 1  # the record sealed at epoch 1
+    assert joiner.records.get(before.id) is None
+    assert joiner.records.get(after.id) is not None

@@ -33,7 +33,7 @@ from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import LocalSpaces, local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
-from desktop.ui.access import read_only_reason
+from desktop.ui.access import held_note, read_only_reason
 from desktop.ui.directory.detail import DetailPanel
 from desktop.ui.directory.exchange import (
     ImportReportDialog,
@@ -102,6 +102,8 @@ class DirectoryList(ListDetailPage):
         self.space_id: str | None = None
         #: Why new records cannot be saved in ``space_id`` (this device only reads it), if so.
         self.read_only_reason: str | None = None
+        #: Shown in every form while the network is not confirmed: saved, but not sent.
+        self.held_note: str | None = None
         self._select_after_load: str | None = None
         # Open dialogs, kept so they stay alive (and tests can reach them).
         self.form: RecordForm | None = None
@@ -184,9 +186,12 @@ class DirectoryList(ListDetailPage):
         action.triggered.connect(slot)
         self.addAction(action)
 
-    def set_space(self, space_id: str, read_only_reason: str | None = None) -> None:
+    def set_space(
+        self, space_id: str, read_only_reason: str | None = None, held: str | None = None
+    ) -> None:
         self.space_id = space_id
         self.read_only_reason = read_only_reason
+        self.held_note = held
         self.set_actions_enabled(True)
 
     def set_actions_enabled(self, enabled: bool) -> None:
@@ -299,6 +304,8 @@ class DirectoryList(ListDetailPage):
         form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         form.saved.connect(self._saved)
         self.form = form
+        if self.held_note is not None and form.read_only_reason is None:
+            form.message.say(self.held_note)
         form.open()
         return form
 
@@ -658,7 +665,7 @@ class DirectoryPage(QWidget):
         spaces, access = found
         self.spaces = spaces
         for directory_list in self.lists.values():
-            directory_list.set_space(spaces.network.id, read_only_reason(access))
+            directory_list.set_space(spaces.network.id, read_only_reason(access), held_note(access))
         self._set_starting_enabled(True)
         self.spaces_ready.emit(spaces)
 

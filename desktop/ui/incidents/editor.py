@@ -59,7 +59,7 @@ from desktop.store.drafts import Draft, DraftStore
 from desktop.store.evidence import EvidenceStore, OpenedEvidence, device_actor
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
-from desktop.ui.access import read_only_reason
+from desktop.ui.access import held_note, read_only_reason
 from desktop.ui.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.file_types import kind_of_file, mislabelled_text
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
@@ -800,8 +800,10 @@ class IncidentEditor(QDialog, Labelled):
     def _apply_access(self) -> None:
         """Saving, deleting and importing off, with the reason, where this device only reads."""
         reason = read_only_reason(self.bundle.access)
-        self.read_only.setText(reason or "")
-        self.read_only.setVisible(reason is not None)
+        # Saving works where edits are only held back, but the person must know they wait.
+        note = reason or held_note(self.bundle.access)
+        self.read_only.setText(note or "")
+        self.read_only.setVisible(note is not None)
         if reason is not None:
             for button in (self.save_button, self.delete_button, self.import_button):
                 button.setEnabled(False)

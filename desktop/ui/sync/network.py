@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QTreeWidget,
@@ -41,6 +43,7 @@ from desktop.ui.sync.new_space import NewSpaceDialog, SpaceOwners, read_owners
 from desktop.ui.sync.texts import fingerprint_text
 from sync.client.engine import Enrollment, LastAdmin, NotAMember, OwnRole, PendingMember
 from sync.client.transport import Offline
+from sync.crypto.keys import same_digits
 from sync.crypto.spaces import MembershipLog
 from sync.protocol import Role
 
@@ -97,6 +100,10 @@ class SpaceFacts:
     #: Whether the space has its own (synced) record with a name; an operator's
     #: ``invite --new-space`` makes a space on the server only, without one.
     named: bool = True
+    #: The latest statement's version and safety number: members who hold the same
+    #: membership see the same digits (CRYPTO.md §4, "Safety numbers").
+    version: int = 0
+    safety: str = ""
 
 
 def read_spaces(profile: Profile) -> list[SpaceFacts]:
@@ -121,7 +128,17 @@ def read_spaces(profile: Profile) -> list[SpaceFacts]:
         )
         mine = latest.member(me)
         named = isinstance(record, Space) and bool(record.name)
-        found.append(SpaceFacts(space, name, mine.role if mine else None, members, named))
+        found.append(
+            SpaceFacts(
+                space,
+                name,
+                mine.role if mine else None,
+                members,
+                named,
+                latest.version,
+                str(latest.safety_number),
+            )
+        )
     return found
 
 
@@ -149,14 +166,43 @@ def align_fingerprint(label: QLabel) -> None:
     label.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
 
 
+class TypedDigits(QLineEdit):
+    """Where a person types the digits the other person reads aloud: every group is compared,
+    not glanced at. ``matches`` turns True only when all of them are the shown ones.
+
+    Signals:
+        matched(bool): whether what is typed now is the whole number shown.
+    """
+
+    matched = Signal(bool)
+
+    def __init__(self, shown: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("typedDigits")
+        self.shown = shown
+        self.setLayoutDirection(Qt.LayoutDirection.LeftToRight)  # digits read left to right
+        self.setInputMethodHints(Qt.InputMethodHint.ImhDigitsOnly)
+        self.textChanged.connect(lambda text: self.matched.emit(self.matches))
+        self.retranslate()
+
+    @property
+    def matches(self) -> bool:
+        return same_digits(self.shown, self.text())
+
+    def retranslate(self) -> None:
+        self.setPlaceholderText(_("Type the digits as the other person reads them to you"))
+        self.setAccessibleName(_("Digits read aloud"))
+
+
 class PendingCard(QFrame):
     """A device waiting to be admitted: its fingerprint big, to compare aloud, and Admit.
 
     Signals:
-        admit(object): the ``PendingMember`` whose fingerprint the administrator confirmed.
+        admit(object, bool): the ``PendingMember`` whose fingerprint the administrator typed
+            and confirmed; whether to start a new key so it reads nothing written before.
     """
 
-    admit = Signal(object)
+    admit = Signal(object, bool)
 
     def __init__(self, member: PendingMember, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -166,14 +212,21 @@ class PendingCard(QFrame):
         self.caption.setWordWrap(True)
         self.fingerprint = fingerprint_label(self)
         self.fingerprint.setText(fingerprint_text(member.fingerprint.groups))
+        # Admitting hands the device the space's key: the digits are typed, not glanced at.
+        self.typed = TypedDigits(str(member.fingerprint), self)
         self.admit_button = QPushButton(self)
         self.admit_button.setObjectName("admitButton")
-        self.admit_button.clicked.connect(lambda: self.admit.emit(self.member))
+        self.admit_button.setEnabled(False)
+        self.typed.matched.connect(self.admit_button.setEnabled)
+        self.admit_button.clicked.connect(self._admit)
+        self.fresh_key = QCheckBox(self)
+        self.fresh_key.setObjectName("freshKeyOnAdmit")
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addWidget(self.fingerprint)
+        layout.addWidget(self.fresh_key)
         row = QHBoxLayout()
-        row.addStretch(1)
+        row.addWidget(self.typed, 1)
         row.addWidget(self.admit_button)
         layout.addLayout(row)
         self.retranslate()
@@ -183,11 +236,19 @@ class PendingCard(QFrame):
             _(
                 "A new device asks to join. It will be admitted as {role}, the role you chose "
                 "when inviting (you can change it afterwards). Ask the person to read their "
-                "fingerprint aloud; admit them only if every digit matches."
+                "fingerprint aloud and type it below: Admit works only when every digit matches."
             ).format(role=_(ROLE_NAMES[self.member.role]))
         )
         self.admit_button.setText(_("The digits match: &admit"))
+        self.fresh_key.setText(
+            _("Start a new key: the newcomer cannot read anything written here before")
+        )
+        self.typed.retranslate()
         align_fingerprint(self.fingerprint)
+
+    def _admit(self) -> None:
+        if self.typed.matches:
+            self.admit.emit(self.member, self.fresh_key.isChecked())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -402,6 +463,10 @@ class NetworkPanel(QGroupBox):
         self.apply_role_button.setObjectName("applyRoleButton")
         self.apply_role_button.clicked.connect(self.apply_role)
         self.members.currentItemChanged.connect(lambda *_items: self._show_member_role())
+        self.safety_caption = QLabel(self)
+        self.safety_caption.setWordWrap(True)
+        self.safety = fingerprint_label(self)
+        self.safety.setObjectName("spaceSafetyNumber")
         self.pending_holder = QVBoxLayout()
         self.busy = BusyIndicator(self)
         self.message = MessageLabel(self)
@@ -422,6 +487,8 @@ class NetworkPanel(QGroupBox):
         layout.addWidget(self.intro)
         layout.addLayout(top)
         layout.addWidget(self.members)
+        layout.addWidget(self.safety_caption)
+        layout.addWidget(self.safety)
         layout.addLayout(role_row)
         layout.addLayout(buttons)
         layout.addLayout(self.pending_holder)
@@ -475,6 +542,18 @@ class NetworkPanel(QGroupBox):
             item = QTreeWidgetItem([name, _(ROLE_NAMES[member.role])])
             item.setData(0, Qt.ItemDataRole.UserRole, member.device)
             self.members.addTopLevelItem(item)
+        self.safety.setText(fingerprint_text(tuple(facts.safety.split())) if facts else "")
+        self.safety_caption.setText(
+            _(
+                "Safety number of this space (membership version {version}). Members who "
+                "compare it in person see the same digits; different digits mean someone is "
+                "shown another membership."
+            ).format(version=facts.version)
+            if facts is not None
+            else ""
+        )
+        for widget in (self.safety_caption, self.safety):
+            widget.setVisible(facts is not None and bool(facts.safety))
         admin = facts is not None and facts.my_role is Role.ADMIN
         for widget in (
             self.invite_button,
@@ -631,13 +710,15 @@ class NetworkPanel(QGroupBox):
             card.admit.connect(self.admit)
             self.pending_holder.addWidget(card)
 
-    def admit(self, member: PendingMember) -> None:
+    def admit(self, member: PendingMember, new_epoch: bool = False) -> None:
         link = self.link
         if link is None:
             return
         self._run(
             _("Admitting…"),
-            lambda: link.run(lambda engine: engine.admit(member.space, [member])),
+            lambda: link.run(
+                lambda engine: engine.admit(member.space, [member], new_epoch=new_epoch)
+            ),
             lambda _count: self._admitted(member),
         )
 

@@ -51,8 +51,9 @@ from desktop.ui.sync.texts import (
     phase_tone,
     report_lines,
 )
-from desktop.ui.sync.trust import TrustCard
+from desktop.ui.sync.trust import ForkCard, TrustCard
 from sync.client.state import FirstUse, StoredConflict
+from sync.crypto.spaces import MembershipStatement
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class PageFacts:
     conflicts: dict[str, tuple[str, list[StoredConflict]]]  # record id -> (title, its conflicts)
     #: Spaces trusted on first use whose admin fingerprint is not compared yet, with names.
     to_confirm: tuple[tuple[FirstUse, str], ...] = ()
+    #: Spaces where a fork of the membership was seen: (space, name, safety number).
+    forked: tuple[tuple[str, str, str], ...] = ()
 
 
 def space_name(records: RecordStore, space: str) -> str:
@@ -87,7 +90,16 @@ def read_facts(profile: Profile) -> PageFacts:
         keys.public.fingerprint.groups if keys is not None else (),
         grouped,
         tuple((first, space_name(records, first.space)) for first in state.spaces_to_confirm()),
+        tuple(
+            (space, space_name(records, space), _safety(state.statements(space)))
+            for space in sorted(state.forked_spaces())
+        ),
     )
+
+
+def _safety(statements: list[bytes]) -> str:
+    # Stored statements were verified when they came; the latest is only parsed here.
+    return str(MembershipStatement.from_bytes(statements[-1]).safety_number) if statements else ""
 
 
 class SyncPage(QWidget):
@@ -347,13 +359,16 @@ class SyncPage(QWidget):
         for card in self.findChildren(TrustCard):
             if card.first.space == space:
                 return card.space_name
+        for fork_card in self.findChildren(ForkCard):
+            if fork_card.space == space:
+                return fork_card.space_name
         return space[:8]
 
     def _answer_trust(self, space: str, outcome: str, call: Callable[[Any], None]) -> None:
         if self.scheduler is None:
             return
         link, name = self.scheduler.link, self._trust_name(space)
-        for card in self.findChildren(TrustCard):
+        for card in [*self.findChildren(TrustCard), *self.findChildren(ForkCard)]:
             card.set_enabled(False)
 
         def answered(_value: Any) -> None:
@@ -363,7 +378,7 @@ class SyncPage(QWidget):
             self.refresh()
 
         def failed(error: BaseException) -> None:
-            for card in self.findChildren(TrustCard):
+            for card in [*self.findChildren(TrustCard), *self.findChildren(ForkCard)]:
                 card.set_enabled(True)
             self.trust_message.say(sync_error_message(error))
 
@@ -409,11 +424,24 @@ class SyncPage(QWidget):
                 card.confirmed.connect(self.confirm_space)
                 card.refused.connect(self.ask_refuse_space)
                 self.trust_holder.addWidget(card)
+        forked = facts.forked if facts is not None else ()
+        shown_forks = [
+            (c.space, c.space_name, c.safety.text()) for c in self.findChildren(ForkCard)
+        ]
+        if [(space, name) for space, name, _safety in forked] != [f[:2] for f in shown_forks]:
+            for fork_card in self.findChildren(ForkCard):
+                self.trust_holder.removeWidget(fork_card)
+                fork_card.setParent(None)
+                fork_card.deleteLater()
+            for space, name, safety in forked:
+                fork_card = ForkCard(space, name, safety, self.trust_box)
+                fork_card.refused.connect(self.refuse_space)
+                self.trust_holder.insertWidget(0, fork_card)
         self.trust_box.setTitle(
-            _("Confirm your network") if wanted else _("Your network's administrator")
+            _("Confirm your network") if wanted or forked else _("Your network's administrator")
         )
         self._show_trust_outcome()
-        self.trust_box.setVisible(bool(wanted) or self._trust_outcome is not None)
+        self.trust_box.setVisible(bool(wanted) or bool(forked) or self._trust_outcome is not None)
 
     def sync_now(self) -> None:
         if self.scheduler is not None:

@@ -51,6 +51,10 @@ def test_a_conflict_is_settled_in_the_dialog_and_stays_settled(
         qtbot.waitUntil(lambda: len(page.network.findChildren(PendingCard)) == 1, timeout=10_000)
         card = page.network.findChildren(PendingCard)[0]
         assert card.fingerprint.text().split() == list(joined.fingerprint.groups)
+        # Admit works only once the digits the newcomer reads aloud are typed, all of them.
+        assert not card.admit_button.isEnabled()
+        card.typed.setText("-".join(joined.fingerprint.groups))
+        assert card.admit_button.isEnabled()
         qtbot.mouseClick(card.admit_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: len(page.network.spaces[0].members) == 2, timeout=10_000)
 
@@ -60,6 +64,8 @@ def test_a_conflict_is_settled_in_the_dialog_and_stays_settled(
         scheduler.sync_now()
         qtbot.waitUntil(lambda: scheduler.last_report.pushed == 1, timeout=10_000)  # type: ignore[union-attr]
         other_engine.sync_once(discover=True)
+        # Its person compared the admin's fingerprint: until then its edits stay on it.
+        other_engine.confirm_space(space)
         theirs = RecordStore(other.engine).require(mine.id)
 
         # Both change the name while apart; the other device syncs first.

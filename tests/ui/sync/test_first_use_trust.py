@@ -83,6 +83,18 @@ def test_the_admins_fingerprint_is_shown_until_the_person_confirms_it(
     assert "Red del Sur" in card.warning.text()
     assert "Compare this fingerprint with the admin" in card.caption.text()
 
+    # Every group is compared: Confirm stays off until all digits are typed, and a wrong one
+    # keeps it off; digits may be typed in Eastern Arabic numerals.
+    assert not card.confirm_button.isEnabled()
+    digits = admin.fingerprint.replace(" ", "")
+    wrong = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    card.typed.setText(wrong)
+    assert not card.confirm_button.isEnabled()
+    card.typed.setText(digits[:25])
+    assert not card.confirm_button.isEnabled()
+    eastern = "".join(chr(0x0660 + int(d)) for d in digits)
+    card.typed.setText(eastern)
+    assert card.confirm_button.isEnabled()
     qtbot.mouseClick(card.confirm_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.findChildren(TrustCard) == [], timeout=10_000)
     assert "confirmed" in page.trust_message.text()
