@@ -276,9 +276,15 @@ class KeyFile:
 
     @classmethod
     def create(
-        cls, master_key: bytearray, passphrase: str, recovery_secret: bytes, kdf: KdfParameters
+        cls,
+        master_key: bytearray,
+        passphrase: str,
+        recovery_secret: bytes,
+        kdf: KdfParameters,
+        profile_id: str | None = None,
     ) -> KeyFile:
-        profile_id = secrets.token_hex(16)
+        """``profile_id``: kept by a re-key (desktop/store/rekey.py); new otherwise."""
+        profile_id = profile_id or secrets.token_hex(16)
         return cls(
             profile_id=profile_id,
             kdf=kdf,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from desktop.store import keys
+from desktop.store import keys, rekey
 from desktop.store.attachments import AttachmentVault
 from desktop.store.errors import (
     PASSPHRASE_MIN_LENGTH,
@@ -87,11 +88,15 @@ def check_passphrase_strength(passphrase: str) -> None:
         raise WeakPassphrase()
 
 
-def _open_engine(database: Path, raw_key: bytes) -> Engine:
-    """A SQLAlchemy engine whose every connection is keyed before SQLAlchemy sees it."""
-    key_pragma = f"PRAGMA key = \"x'{raw_key.hex()}'\""
+def _open_engine(database: Path, raw_key: bytes, current: list[bytes] | None = None) -> Engine:
+    """A SQLAlchemy engine whose every connection is keyed before SQLAlchemy sees it.
+
+    ``current`` holds the key (a one-item list): a re-key swaps it, so the same engine (which
+    stores and the sync state hold) opens its next connections under the new key."""
+    holder = current if current is not None else [raw_key]
 
     def connect() -> Any:
+        key_pragma = f"PRAGMA key = \"x'{holder[0].hex()}'\""
         # Writers are serialized on one worker; the timeout covers a reader's brief overlap.
         connection = sqlcipher.connect(str(database), check_same_thread=False, timeout=30)
         try:
@@ -159,9 +164,10 @@ class Profile:
         self._key_file = key_file
         self._master_key: bytearray | None = master_key
         self._lock = threading.Lock()
+        self._database_key = [keys.sqlcipher_key(master_key)]
         try:
             self._engine: Engine | None = _open_engine(
-                folder / DATABASE_FILE, keys.sqlcipher_key(master_key)
+                folder / DATABASE_FILE, self._database_key[0], self._database_key
             )
             upgrade_to_head(self._engine)
         except (sqlcipher.DatabaseError, DBAPIError) as error:
@@ -227,6 +233,39 @@ class Profile:
             write_atomically(self.folder / KEY_FILE, updated.to_bytes())
             self._key_file = updated
         log.info("passphrase changed for profile %s", self.profile_id)
+
+    def start_new_keys(self, old: str, new: str) -> str:
+        """Re-key (desktop/store/rekey.py): a new master key, the database re-encrypted under
+        it, ``new`` as the passphrase; returns the new recovery key (the old one is retired).
+
+        Raises:
+            WrongPassphrase: ``old`` is not the current passphrase (nothing changed).
+            DatabaseBusy: another connection holds the database (nothing changed).
+        """
+        check_passphrase_strength(new)
+        with self._lock:
+            engine, master = self._engine, self._master_key
+            if engine is None or master is None:
+                raise ProfileLocked()
+            current = KeyFile.from_bytes((self.folder / KEY_FILE).read_bytes())
+            keys.wipe(current.open_with_passphrase(old))  # raises WrongPassphrase
+            fresh = rekey.prepare(current, new)
+            rekey.write_next(self.folder, fresh)
+            new_key = keys.sqlcipher_key(fresh.master_key)
+            engine.dispose()  # idle connections hold the old key
+            try:
+                rekey.reencrypt(self.folder / DATABASE_FILE, self._database_key[0], new_key)
+            except BaseException:
+                (self.folder / rekey.NEXT_KEY_FILE).unlink(missing_ok=True)
+                raise
+            self._database_key[0] = new_key
+            engine.dispose()
+            write_atomically(self.folder / KEY_FILE, fresh.key_file.to_bytes())
+            (self.folder / rekey.NEXT_KEY_FILE).unlink(missing_ok=True)
+            keys.wipe(master)
+            self._master_key, self._key_file = fresh.master_key, fresh.key_file
+        log.info("profile %s re-keyed", self.profile_id)
+        return fresh.recovery_key
 
     def close(self) -> None:
         with self._lock:
@@ -297,10 +336,30 @@ def _require_database(folder: Path) -> None:
         raise ProfileDamaged("database file missing")
 
 
+def _opened(folder: Path, open_wrap: Callable[[KeyFile], bytearray]) -> tuple[KeyFile, bytearray]:
+    """The key file and master key the person's secret opens; after a re-key cut short, the
+    one the database is really under (desktop/store/rekey.py)."""
+    candidates = rekey.key_files(folder, _read_key_file(folder))
+    refusal: Exception | None = None
+    for key_file in candidates:
+        try:
+            master_key = open_wrap(key_file)
+        except (WrongPassphrase, WrongRecoveryKey) as error:
+            refusal = error
+            continue
+        if len(candidates) == 1:
+            return key_file, master_key
+        _require_database(folder)
+        if rekey.settle(folder, folder / DATABASE_FILE, key_file, master_key):
+            return key_file, master_key
+        keys.wipe(master_key)
+    assert refusal is not None
+    raise refusal
+
+
 def unlock(folder: Path, passphrase: str) -> Profile:
     """Open the profile in ``folder``. A wrong passphrase raises and touches no file."""
-    key_file = _read_key_file(folder)
-    master_key = key_file.open_with_passphrase(passphrase)
+    key_file, master_key = _opened(folder, lambda kf: kf.open_with_passphrase(passphrase))
     _require_database(folder)
     profile = Profile(folder, key_file, master_key)
     log.info("profile %s unlocked", key_file.profile_id)
@@ -310,8 +369,7 @@ def unlock(folder: Path, passphrase: str) -> Profile:
 def unlock_with_recovery_key(folder: Path, recovery_key: str, new_passphrase: str) -> Profile:
     """Open the profile with its recovery key and make ``new_passphrase`` its passphrase."""
     check_passphrase_strength(new_passphrase)
-    key_file = _read_key_file(folder)
-    master_key = key_file.open_with_recovery_key(recovery_key)
+    key_file, master_key = _opened(folder, lambda kf: kf.open_with_recovery_key(recovery_key))
     return unlock_with_master_key(folder, key_file, master_key, new_passphrase)
 
 
