@@ -284,6 +284,14 @@ class ProfileSyncState(BundleTables):
                     {"s": space},
                 )
 
+    def keep_forked(self, space: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(SyncSpaceTrustRow)
+                .where(SyncSpaceTrustRow.space_id == space, SyncSpaceTrustRow.state == "forked")
+                .values(state="confirmed")
+            )
+
     def forked_spaces(self) -> set[str]:
         with self._engine.connect() as connection:
             return set(

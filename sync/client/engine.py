@@ -434,6 +434,12 @@ class SyncEngine:
         if space not in report.forked_spaces:
             report.forked_spaces.append(space)
 
+    def keep_forked(self, space: str) -> None:
+        """The person compared this space's safety number with an admin and the digits
+        matched: the membership held here is the admin's, so its outbox is released. Records
+        sealed under the other branch stay refused; a new one marks the space forked again."""
+        self.state.keep_forked(space)
+
     def held_spaces(self) -> set[str]:
         """Spaces whose edits stay on this computer: first use not confirmed, or forked."""
         return {first.space for first in self.state.spaces_to_confirm()} | (

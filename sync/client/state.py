@@ -219,6 +219,10 @@ class SyncState(Protocol):
     def forked_spaces(self) -> set[str]:
         """Spaces marked forked and not refused since: their outbox is held."""
 
+    def keep_forked(self, space: str) -> None:
+        """The person compared the space's safety number with an admin and it matched: the
+        branch held here is theirs; the fork mark is lifted (the space counts as confirmed)."""
+
     def add_invite(self, invite: LocalInvite) -> None:
         """Keep an invite this device made (inside the encrypted store)."""
 

@@ -254,6 +254,13 @@ def test_a_member_shown_a_removed_admins_branch_learns_of_it_from_an_honest_reco
     # The safety numbers differ: what members compare out of band shows the fork too.
     assert member.engine.safety_number(space) != admin.engine.safety_number(space)
     assert leaked.id
+    # The honest member compares its number with the admin's: equal, so it keeps its copy
+    # and sends again; the member shown the fork would forget its copy and rejoin.
+    assert honest.engine.safety_number(space) == admin.engine.safety_number(space)
+    honest.engine.keep_forked(space)
+    assert space not in honest.state.forked_spaces()
+    honest.records.save(organization(space, "After comparing safety numbers"))
+    assert honest.engine.sync_once().pushed == 1
 
 
 def test_a_later_joiner_given_the_forged_branch_refuses_it(

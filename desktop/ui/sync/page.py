@@ -336,6 +336,10 @@ class SyncPage(QWidget):
         """The administrator's digits matched: the space is trusted from now on."""
         self._answer_trust(space, "confirmed", lambda engine: engine.confirm_space(space))
 
+    def keep_forked(self, space: str) -> None:
+        """The safety number matched an administrator's: this copy is theirs; send again."""
+        self._answer_trust(space, "kept", lambda engine: engine.keep_forked(space))
+
     def ask_refuse_space(self, space: str) -> None:
         name = self._trust_name(space)
         answer = QMessageBox.question(
@@ -401,6 +405,13 @@ class SyncPage(QWidget):
                     "fingerprint did not match: the server may be trying to read your work."
                 ).format(space=name)
             )
+        elif outcome == "kept":
+            self.trust_message.say(
+                _(
+                    "“{space}” is kept: its safety number matched an administrator's. What you "
+                    "write there is sent again."
+                ).format(space=name)
+            )
         else:
             self.trust_message.say(
                 _("“{space}” is confirmed: its administrator's fingerprint matched.").format(
@@ -436,6 +447,7 @@ class SyncPage(QWidget):
             for space, name, safety in forked:
                 fork_card = ForkCard(space, name, safety, self.trust_box)
                 fork_card.refused.connect(self.refuse_space)
+                fork_card.kept.connect(self.keep_forked)
                 self.trust_holder.insertWidget(0, fork_card)
         self.trust_box.setTitle(
             _("Confirm your network") if wanted or forked else _("Your network's administrator")

@@ -106,9 +106,11 @@ class ForkCard(QFrame):
 
     Signals:
         refused(str): the space id; the person forgets this copy of the network here.
+        kept(str): the space id; the safety number typed matched an admin's: keep it.
     """
 
     refused = Signal(str)
+    kept = Signal(str)
 
     def __init__(
         self, space: str, space_name: str, safety: str, parent: QWidget | None = None
@@ -130,18 +132,33 @@ class ForkCard(QFrame):
         self.refuse_button = QPushButton(self)
         self.refuse_button.setObjectName("forgetForkButton")
         self.refuse_button.clicked.connect(lambda: self.refused.emit(self.space))
+        # Keeping this copy releases what the person writes: the admin's digits are typed.
+        self.typed = TypedDigits(safety, self)
+        self.keep_button = QPushButton(self)
+        self.keep_button.setObjectName("keepForkButton")
+        self.keep_button.setEnabled(False)
+        self.typed.matched.connect(self.keep_button.setEnabled)
+        self.keep_button.clicked.connect(self._keep)
         layout = QVBoxLayout(self)
         layout.addWidget(self.warning)
         layout.addWidget(self.caption)
         layout.addWidget(self.safety)
+        layout.addWidget(self.typed)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.refuse_button)
+        row.addWidget(self.keep_button)
         layout.addLayout(row)
         self.retranslate()
 
+    def _keep(self) -> None:
+        if self.typed.matches:
+            self.kept.emit(self.space)
+
     def set_enabled(self, enabled: bool) -> None:
         self.refuse_button.setEnabled(enabled)
+        self.keep_button.setEnabled(enabled and self.typed.matches)
+        self.typed.setEnabled(enabled)
 
     def retranslate(self) -> None:
         self.warning.setText(
@@ -159,6 +176,8 @@ class ForkCard(QFrame):
             ).format(space=self.space_name)
         )
         self.refuse_button.setText(_("&Forget this copy of the network"))
+        self.keep_button.setText(_("The numbers match: &keep this network"))
+        self.typed.retranslate()
         align_fingerprint(self.safety)
 
     def changeEvent(self, event: QEvent) -> None:
