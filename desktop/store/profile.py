@@ -262,6 +262,9 @@ class Profile:
             engine.dispose()
             write_atomically(self.folder / KEY_FILE, fresh.key_file.to_bytes())
             (self.folder / rekey.NEXT_KEY_FILE).unlink(missing_ok=True)
+            # Shared recovery wraps the old master key: those shares now open nothing new, so
+            # the set is retired here (the person issues a new one).
+            (self.folder / rekey.SHARES_FILE).unlink(missing_ok=True)
             keys.wipe(master)
             self._master_key, self._key_file = fresh.master_key, fresh.key_file
         log.info("profile %s re-keyed", self.profile_id)

@@ -15,8 +15,9 @@ A crash between 1 and 3 leaves both key files; ``settle_interrupted`` (run by ev
 keeps whichever one opens the database. Attachment files are sealed under per-file keys that
 live in the database, so re-encrypting the database re-wraps them under the new master key. The
 old recovery key is retired: it wraps the old master key, which opens nothing written from now
-on. Copies made before (an old database with its old ``profile.json``) stay readable to whoever
-holds the old passphrase or recovery key: a re-key protects what comes after it.
+on; so is a shared-recovery set (its file is removed; the person issues a new one). Copies
+made before (an old database with its old ``profile.json``) stay readable to whoever holds the
+old passphrase or recovery key: a re-key protects what comes after it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from desktop.store.files import write_atomically
 from desktop.store.keys import KdfParameters, KeyFile
 
 NEXT_KEY_FILE = "profile.json.next"
+#: desktop/store/shared_recovery.SHARES_FILE (not imported: that module imports the profile).
+SHARES_FILE = "recovery-shares.json"
 
 
 class DatabaseBusy(Exception):

@@ -469,7 +469,12 @@ class _Import:
             # A space this device does not sync: nothing to verify it against, nothing to do.
             self.report.skipped += 1
             return
-        if MembershipStatement.from_bytes(blob).version < log.latest.version:
+        statement = MembershipStatement.from_bytes(blob)
+        held = log.statement(statement.version)
+        if statement.version < log.latest.version and held is not None:
+            if held.hash != statement.hash:
+                # Another statement at a version held: someone is shown a fork (CRYPTO.md §4).
+                self._refused_statement(space, statement.version, CryptoErrorCode.MEMBERSHIP_FORK)
             return  # an older statement of the chain held: nothing new
         try:
             if log.accept(blob):
@@ -477,9 +482,12 @@ class _Import:
                 self.state.save_pins(self.pins)
                 self.report.statements += 1
         except CryptoError as error:
-            self.report.refused.append(
-                Refusal(space, "", int(payload.get("version", 0)), error.code.value, "statement")
-            )
+            self._refused_statement(space, int(payload.get("version", 0)), error.code)
+
+    def _refused_statement(self, space: str, version: int, code: CryptoErrorCode) -> None:
+        self.report.refused.append(Refusal(space, "", version, code.value, "statement"))
+        if code is CryptoErrorCode.MEMBERSHIP_FORK:
+            self.state.mark_forked(space)  # its outbox is held until the person acts
 
     def _record(self, payload: dict[str, Any]) -> None:
         space = str(payload["space"])
@@ -596,6 +604,8 @@ class _Import:
             self.report.refused.append(
                 Refusal(space, record, mutation.base + 1, error.code.value, error.detail)
             )
+            if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
+                self.state.mark_forked(space)
             return None
         if opened.deleted != mutation.deleted or (
             mutation.epoch is not None and opened.header.epoch != mutation.epoch

@@ -930,17 +930,24 @@ class SyncEngine:
         """Seal every dirty record of a space this device holds the current key for, exactly
         as a sync would (committed to the outbox first), and return the whole outbox."""
         keys = self._keys()
-        sealable = sorted(s for s in keyring.logs if keyring.current_key(s) is not None)
+        # Nothing sealed into a space not confirmed yet, or forked (as in a sync), and what was
+        # sealed there before is not handed to a courier either.
+        held = self.held_spaces()
+        sealable = sorted(
+            s for s in keyring.logs if keyring.current_key(s) is not None and s not in held
+        )
         while True:
             sealed = []
             for change in self.state.pending_changes(sealable, LIMITS.max_mutations):
                 current = keyring.current_key(change.space)
                 if current is not None:
-                    sealed.append(self._seal(change, keys, *current))
+                    latest = keyring.logs[change.space].latest
+                    statement = (latest.version, latest.hash)
+                    sealed.append(self._seal(change, keys, *current, statement))
             if not sealed:
                 break
             self.state.add_outbox(sealed)
-        return self.state.outbox()
+        return [entry for entry in self.state.outbox() if entry.space not in held]
 
     def verify_change(
         self, space: str, change: Change, keyring: SpaceKeyring, report: SyncReport
