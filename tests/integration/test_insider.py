@@ -310,3 +310,57 @@ def test_admission_can_start_a_new_key_so_a_newcomer_reads_nothing_older(
     assert report.unreadable >= 1  # the record sealed at epoch 1
     assert joiner.records.get(before.id) is None
     assert joiner.records.get(after.id) is not None
+
+
+def test_a_second_key_for_a_held_epoch_is_refused_and_reported(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    """Finding 4: the removed admin (an admin of epoch 1) wraps another key for epoch 1 to a
+    member, which the server slips into its key answer. The statement commits to the real
+    key: the wrap is refused by name and the member keeps the key it had."""
+    space, _admin, removed, member, _honest, insider = insider_network(server, make_device)
+    behind(member, hostile.url)
+    member.sync()  # the real removal: epoch 2
+    held_before = space_key_of(member, space)
+    keys = member.state.device_keys()
+    assert keys is not None
+    other = wrap_space_key(
+        new_space_key(), space=space, epoch=1, recipient=keys.public, issuer=insider.keys
+    )
+
+    def slip(exchange: Exchange) -> dict[str, Any] | None:
+        if exchange.route != f"/v1/spaces/{space}/keys" or exchange.method != "GET":
+            return None
+        answer = copy.deepcopy(exchange.answer)
+        assert answer is not None
+        answer["wraps"].append({"epoch": 1, "issuer": device_id(removed), "wrap": other})
+        return answer
+
+    hostile.rewrites.append(slip)
+    wraps_before = member.state.wraps()
+    # A page announcing a newer epoch makes the engine ask for wraps.
+    hostile.rewrites.append(announce_statement_epoch(space))
+    report = member.engine.sync_once()
+    assert hostile.tampered > 0
+    assert (space, CryptoErrorCode.KEY_MISMATCH.value) in {
+        (r.space, r.code) for r in report.refused
+    }
+    assert member.state.wraps() == wraps_before
+    assert space_key_of(member, space) == held_before
+
+
+def announce_statement_epoch(space: str) -> Any:
+    """Sync pages claim a newer epoch than held, so the engine fetches statements and wraps."""
+
+    def rewrite(exchange: Exchange) -> dict[str, Any] | None:
+        if exchange.route != "/v1/sync":
+            return None
+        answer = copy.deepcopy(exchange.answer)
+        assert answer is not None
+        page = answer["spaces"].get(space)
+        if page is None or "epoch" not in page:
+            return None
+        page["epoch"] = page["epoch"] + 1
+        return answer
+
+    return rewrite
