@@ -44,6 +44,9 @@ def test_export_and_import_bundles_from_the_sync_page(
     member.enroll(link.run(lambda e: e.invite(space.space, Role.EDITOR)))
     link.run(lambda e: e.admit(space.space, e.pending_members(space.space)))
     member.sync_once(discover=True)
+    # Its person compared the admin's fingerprint: until then nothing of its is sealed, for
+    # a courier either.
+    member.confirm_space(space.space)
     RecordStore(member_profile.engine).save(
         Organization(space_id=space.space, name="Carried on a stick", country="ke")
     )
