@@ -41,7 +41,7 @@ from desktop.store.schema import (
 )
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.engine import PendingMember, SyncEngine
-from sync.client.state import StoredWrap
+from sync.client.state import FirstUse, LocalInvite, StoredWrap
 from sync.client.transport import Transport
 from sync.crypto.keys import DeviceKeys, KeyPins
 from sync.crypto.spaces import MembershipStatement
@@ -180,6 +180,32 @@ class _PredecessorState:
 
     def add_wrap(self, wrap: StoredWrap) -> None:
         self._wraps.append(wrap)
+
+    # Invites and their commitments (issue 13): the hand-over admits the new device with the
+    # old device's role itself, and the old device joins nothing.
+    def add_invite(self, invite: LocalInvite) -> None:
+        pass
+
+    def invites(self, space: str) -> list[LocalInvite]:
+        return []
+
+    def drop_invite(self, code: str) -> None:
+        pass
+
+    def anchors(self) -> dict[bytes, str | None]:
+        return {}
+
+    def settle_anchor(self, anchor: bytes, space: str) -> None:
+        pass
+
+    def spaces_to_confirm(self) -> list[FirstUse]:
+        return self._state.spaces_to_confirm()
+
+    def mark_forked(self, space: str) -> None:
+        self._state.mark_forked(space)  # a fork seen through the old device is still a fork
+
+    def forked_spaces(self) -> set[str]:
+        return self._state.forked_spaces()
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the old device's hand-over does not {name}")

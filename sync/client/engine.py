@@ -319,6 +319,10 @@ class SyncEngine:
         self.state.save_enrollment(self.transport.base_url, keys)
         if anchor is not None:
             self.state.add_anchor(anchor)
+            # A space whose chain this profile already holds (a restored admin's hand-over)
+            # settles it now: an anchor left waiting would refuse every later first chain.
+            for space in self.state.spaces():
+                self._anchored(space, MembershipLog.from_blobs(self.state.statements(space)))
         self._discovered = False
         return Enrollment(device, public.fingerprint, tuple(spaces))
 
@@ -400,7 +404,7 @@ class SyncEngine:
             if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
                 self._forked(space, report)
         finally:
-            if fresh and log is not None and not self._anchored(space, log):
+            if log is not None and not self._anchored(space, log) and fresh:
                 # The invite this device joined with commits to a statement this chain
                 # lacks: another network than the one the admin invited us into (or a
                 # truncated chain). Nothing of it is kept; the next sync asks again.
@@ -458,7 +462,8 @@ class SyncEngine:
     def _anchored(self, space: str, log: MembershipLog) -> bool:
         """Whether a chain met for the first time may be kept: it contains the statement the
         invite this device joined with commits to, or every such commitment was already
-        found in another space (or the invite carried none: an operator's)."""
+        found in another space (or the invite carried none: an operator's). Called for every
+        chain refreshed, so a commitment is settled by whichever chain holds it."""
         waiting = [anchor for anchor, found in self.state.anchors().items() if found is None]
         if not waiting:
             return True
