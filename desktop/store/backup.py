@@ -469,7 +469,7 @@ class _OpeningReader(io.RawIOBase):
         self._sealed_size = self._opener.header.sealed_chunk_size
         self._current = source.read(self._sealed_size)
         self._index = 0
-        self._pending = b""
+        self._pending = memoryview(b"")  # the rest of the current chunk, without copying it
         self._done = False
         self._last_report = 0.0
 
@@ -495,7 +495,7 @@ class _OpeningReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending and not self._done:
-            self._pending = self._next_chunk()
+            self._pending = memoryview(self._next_chunk())
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -504,7 +504,7 @@ class _OpeningReader(io.RawIOBase):
     def drain(self) -> int:
         """Read to the authenticated end; returns how many plaintext bytes were left over."""
         extra = len(self._pending)
-        self._pending = b""
+        self._pending = memoryview(b"")
         while not self._done:
             extra += len(self._next_chunk())
         return extra
