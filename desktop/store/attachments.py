@@ -11,7 +11,9 @@ import hashlib
 import io
 import os
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +29,35 @@ from sync.crypto.stream import (
 )
 
 ATTACHMENTS_FOLDER = "attachments"
+
+# Vaults a backup is copying now, and the files deleted meanwhile (removed when it ends).
+_held: dict[Path, int] = {}
+_deferred: dict[Path, list[Path]] = {}
+_held_lock = threading.Lock()
+
+
+@contextmanager
+def deletions_held(folder: Path) -> Iterator[None]:
+    """While a backup copies the vault in ``folder``, files this app deletes stay until it ends.
+
+    The backup's database copy names the files that existed at one instant; a file deleted
+    right after that instant would be missing from the backup though its record is in it.
+    Deferring the unlink for the seconds a backup takes keeps the two consistent.
+    """
+    key = folder.absolute()
+    with _held_lock:
+        _held[key] = _held.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held[key] -= 1
+            pending: list[Path] = []
+            if not _held[key]:
+                del _held[key]
+                pending = _deferred.pop(key, [])
+        for path in pending:
+            path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -134,4 +165,9 @@ class AttachmentVault:
             raise
 
     def delete(self, stored: StoredAttachment) -> None:
-        self.path_of(stored.attachment_id).unlink(missing_ok=True)
+        path = self.path_of(stored.attachment_id)
+        with _held_lock:
+            if self.folder.absolute() in _held:
+                _deferred.setdefault(self.folder.absolute(), []).append(path)
+                return
+        path.unlink(missing_ok=True)

@@ -39,7 +39,7 @@ import sqlcipher3.dbapi2 as sqlcipher
 
 from desktop.domain.translation import N_, _
 from desktop.store import keys
-from desktop.store.attachments import ATTACHMENTS_FOLDER
+from desktop.store.attachments import ATTACHMENTS_FOLDER, deletions_held
 from desktop.store.errors import ProfileError
 from desktop.store.files import fsync_folder
 from desktop.store.keys import KeyFile
@@ -314,23 +314,8 @@ def write_backup(
     workspace.mkdir(mode=0o700)
     partial = destination.with_name(f".{destination.name}.partial")
     try:
-        held = {
-            file_name: path
-            for file_name, path in _attachment_snapshot(profile, workspace / "attachments")
-        }
-        snapshot = workspace / DATABASE_FILE
-        _snapshot_database(profile, snapshot)
-        folder = profile.folder / ATTACHMENTS_FOLDER
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.sealed")):
-                held.setdefault(path.name, path)
-        entries: list[tuple[str, Path]] = [(DATABASE_FILE, snapshot)]
-        for file_name in _PROFILE_FILES:
-            if (profile.folder / file_name).is_file():
-                entries.append((file_name, profile.folder / file_name))
-        entries += [(f"{ATTACHMENTS_FOLDER}/{n}", p) for n, p in sorted(held.items())]
-        total = sum(_size(path) for _, path in entries)
-        summary = _write_file(profile, partial, entries, total, progress, name)
+        with deletions_held(profile.folder / ATTACHMENTS_FOLDER):
+            summary = _write(profile, workspace, partial, progress, name)
         os.replace(partial, destination)
         fsync_folder(destination.parent)
         summary.size = destination.stat().st_size
@@ -340,6 +325,31 @@ def write_backup(
         raise
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _write(
+    profile: Profile, workspace: Path, partial: Path, progress: Progress | None, name: str
+) -> BackupSummary:
+    """Deletions held: links to the sealed files, the database copy, the files created
+    since, then the file itself. The hard links keep files deleted by another process (the
+    command line beside the app) until the copy is made."""
+    held = {
+        file_name: path
+        for file_name, path in _attachment_snapshot(profile, workspace / "attachments")
+    }
+    snapshot = workspace / DATABASE_FILE
+    _snapshot_database(profile, snapshot)
+    folder = profile.folder / ATTACHMENTS_FOLDER
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.sealed")):
+            held.setdefault(path.name, path)
+    entries: list[tuple[str, Path]] = [(DATABASE_FILE, snapshot)]
+    for file_name in _PROFILE_FILES:
+        if (profile.folder / file_name).is_file():
+            entries.append((file_name, profile.folder / file_name))
+    entries += [(f"{ATTACHMENTS_FOLDER}/{n}", p) for n, p in sorted(held.items())]
+    total = sum(_size(path) for _, path in entries)
+    return _write_file(profile, partial, entries, total, progress, name)
 
 
 def _size(path: Path) -> int:
