@@ -157,7 +157,6 @@ def test_repeated_blank_lines_do_not_misplace_or_drop_an_edit() -> None:
     assert merge_lines(base, mine, base + "E\n") == mine + "E\n"
 
 
-
 def test_a_move_beside_a_deletion_merges_where_git_stops() -> None:
     """Found by the property test: git asks here (the hunks touch); the merge keeps every edit."""
     para = [f"وصلت الشرطة في الساعة {n}.\n" for n in range(5)]
@@ -168,6 +167,7 @@ def test_a_move_beside_a_deletion_merges_where_git_stops() -> None:
     merged = merge_lines(base, mine, theirs)
     assert merged == sep.join([para[1], para[3] + "theirs added 0.\n" + para[4], para[0]])
     assert merge_lines(base, theirs, mine) == merged
+
 
 SENTENCES = {
     "en": ["Forty families were evicted ({n}).", "No court order was shown ({n})."],
