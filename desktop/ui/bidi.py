@@ -6,7 +6,17 @@ Arabic in a Spanish sentence (or the reverse) otherwise takes the sentence's dir
 
 from __future__ import annotations
 
+import unicodedata
+
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextEdit,
+)
 
 from desktop.domain.translation import is_right_to_left
 
@@ -35,3 +45,62 @@ def text_direction_for(language: str) -> Qt.LayoutDirection:
     if is_right_to_left(language):
         return Qt.LayoutDirection.RightToLeft
     return Qt.LayoutDirection.LeftToRight
+
+
+def direction_of(text: str) -> Qt.LayoutDirection | None:
+    """The direction ``text`` reads in, from its first strongly directional letter (the Unicode
+    bidi rule P2); None for text without one (numbers, punctuation, empty)."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind == "L":
+            return Qt.LayoutDirection.LeftToRight
+        if kind in ("R", "AL"):
+            return Qt.LayoutDirection.RightToLeft
+    return None
+
+
+def interface_direction() -> Qt.LayoutDirection:
+    return Qt.LayoutDirection.RightToLeft if is_right_to_left() else Qt.LayoutDirection.LeftToRight
+
+
+def show_in_own_direction(label: QLabel, text: str) -> None:
+    """``text`` in ``label`` laid out and aligned in its own direction: an Arabic title reads
+    right to left from the right in an English screen, a Spanish one left to right in Arabic."""
+    label.setText(text)
+    label.setLayoutDirection(direction_of(text) or interface_direction())
+
+
+def follow_own_direction(edit: QLineEdit | QPlainTextEdit | QTextEdit) -> None:
+    """Typing Arabic in a field of a Spanish screen (or the reverse) runs and aligns the way the
+    text reads: a line edit takes its text's direction as it changes; a multi-line field sets
+    each paragraph's own direction (an Arabic paragraph of "What happened" on the right)."""
+    if isinstance(edit, QLineEdit):
+
+        def follow(text: str) -> None:
+            edit.setLayoutDirection(direction_of(text) or interface_direction())
+
+        edit.textChanged.connect(follow)
+        follow(edit.text())
+        return
+    document = edit.document()
+    option = document.defaultTextOption()
+    option.setTextDirection(Qt.LayoutDirection.LayoutDirectionAuto)
+    document.setDefaultTextOption(option)
+
+
+def keep_left_to_right(edit: QLineEdit) -> None:
+    """Addresses and codes (a URL, a socks5h:// proxy, an e-mail, a fingerprint) read left to
+    right in every interface: mirrored, "socks5h://127.0.0.1:9050" was split at its colons."""
+    edit.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+    edit.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignAbsolute)
+
+
+class OwnDirectionDelegate(QStyledItemDelegate):
+    """List cells drawn in their own text's direction: a title that starts in Spanish is not
+    scrambled in an Arabic list, and an Arabic title in an English list reads from the right."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: object) -> None:
+        super().initStyleOption(option, index)  # type: ignore[arg-type]
+        direction = direction_of(option.text)  # type: ignore[attr-defined]
+        if direction is not None:
+            option.direction = direction  # type: ignore[attr-defined]

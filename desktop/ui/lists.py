@@ -37,6 +37,7 @@ from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _
 from desktop.store.conflict_marks import records_in_conflict
 from desktop.store.records import ListRow, RecordQuery, RecordStore
+from desktop.ui.bidi import OwnDirectionDelegate
 from desktop.ui.display import describe_span, vocabulary_label
 from desktop.ui.jobs import Job, JobState, run_job
 
@@ -407,6 +408,7 @@ class ListTable(QTableView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         self.doubleClicked.connect(self.open_requested)
+        self.setItemDelegate(OwnDirectionDelegate(self))
 
     def setModel(self, model: Any) -> None:
         super().setModel(model)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.domain.settings import SHOWN_SETTINGS, Setting, SettingError
 from desktop.domain.translation import NATIVE_NAMES, _
 from desktop.store.profile import Profile
+from desktop.ui.bidi import keep_left_to_right
 from desktop.ui.forms import (
     BusyIndicator,
     MessageLabel,
@@ -115,6 +116,8 @@ class SettingsDialog(QDialog):
             assert isinstance(form, QFormLayout)
             editor = editor_for(setting, group)
             editor.setObjectName(f"setting_{setting.key}")
+            if isinstance(editor, QLineEdit) and setting.pattern:
+                keep_left_to_right(editor)  # socks5h://…, a fingerprint: codes, never mirrored
             show_value(editor, self._values.get(setting.key, setting.default))
             label = QLabel(group)
             label.setBuddy(editor)

@@ -36,7 +36,7 @@ from desktop.domain.network_records import (
 from desktop.domain.records import SpaceKind
 from desktop.domain.translation import _
 from desktop.domain.validation import FieldError
-from desktop.ui.bidi import text_direction_for
+from desktop.ui.bidi import follow_own_direction, text_direction_for
 from desktop.ui.display import LETTER_LANGUAGES
 from desktop.ui.forms import (
     MessageLabel,
@@ -132,6 +132,8 @@ class AlertForm(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.retranslate()
+        for field in (self.title, self.place, self.requested):
+            follow_own_direction(field)
 
     def field_labels(self) -> dict[str, str]:
         return {

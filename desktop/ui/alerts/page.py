@@ -50,7 +50,7 @@ from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import read_only_reason
 from desktop.ui.alerts.forms import AlertForm, LetterDialog, SpaceChoice
 from desktop.ui.alerts.model import ALERT_LIST, open_alert_queries
-from desktop.ui.bidi import isolated, on_leading_side
+from desktop.ui.bidi import isolated, show_in_own_direction
 from desktop.ui.display import LANGUAGE_NAMES, describe_partial, vocabulary_label
 from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
@@ -314,7 +314,7 @@ class AlertDetail(QWidget):
         if bundle is None:
             return
         alert = bundle.alert
-        self.title.setText(on_leading_side(alert.title))
+        show_in_own_direction(self.title, alert.title)
         place = ", ".join(
             part for part in (alert.place, vocabulary_label(vocab.COUNTRIES, alert.country)) if part
         )

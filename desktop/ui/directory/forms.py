@@ -43,6 +43,7 @@ from desktop.domain.validation import FieldError
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordStore
+from desktop.ui.bidi import keep_left_to_right
 from desktop.ui.directory.model import DIRECTORY_LISTS
 from desktop.ui.forms import (
     MessageLabel,
@@ -450,6 +451,8 @@ class OrganizationForm(RecordForm):
         self.country = QComboBox(self)
         self.email = QLineEdit(self)
         self.website = QLineEdit(self)
+        for address in (self.email, self.website):
+            keep_left_to_right(address)
         self.objectives = CodeChecklist(vocab.OBJECTIVES, self)
         self.description = QPlainTextEdit(self)
         self.description.setTabChangesFocus(True)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -60,6 +61,7 @@ from desktop.store.evidence import EvidenceStore, OpenedEvidence, device_actor
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.ui.access import held_note, read_only_reason
+from desktop.ui.bidi import follow_own_direction
 from desktop.ui.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.file_types import kind_of_file, mislabelled_text
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
@@ -321,6 +323,11 @@ class IncidentEditor(QDialog, Labelled):
 
         self._load()
         self.retranslate()
+        # Each field in its own text's direction (an Arabic narrative runs from the right in
+        # a Spanish screen); coordinates and dates have no letters and keep the screen's.
+        for field in self.findChildren(QLineEdit) + self.findChildren(QPlainTextEdit):
+            if not isinstance(field.parent(), QComboBox):
+                follow_own_direction(field)
         hold_window_size_hints(self, 720)
         self.resize(940, 720)
         self.title.setFocus()

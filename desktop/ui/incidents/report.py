@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 from desktop.domain import vocabularies as vocab
 from desktop.domain.records import ConsentLevel, Incident
 from desktop.domain.translation import _, current_language, format_day, is_right_to_left
+from desktop.ui.bidi import direction_of
 from desktop.ui.display import describe_partial, describe_size, vocabulary_label
 from desktop.ui.incidents.bundle import IncidentBundle
 
@@ -35,8 +36,16 @@ def _h2(text: str) -> str:
     return f"<h2>{_e(text)}</h2>"
 
 
+def _dir(text: str) -> str:
+    """The paragraph's own direction: an Arabic paragraph right-aligned in any report."""
+    direction = direction_of(text)
+    if direction is None:
+        return ""
+    return ' dir="rtl"' if direction == Qt.LayoutDirection.RightToLeft else ' dir="ltr"'
+
+
 def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{_e(line)}</p>" for line in text.splitlines() if line.strip())
+    return "".join(f"<p{_dir(line)}>{_e(line)}</p>" for line in text.splitlines() if line.strip())
 
 
 def shown_name(bundle: IncidentBundle, person_id: str | None) -> str:
@@ -104,7 +113,9 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
         header = header[::-1]
         rows = [row[::-1] for row in rows]
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td{_dir(c)}>{_e(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f'<table width="100%" cellspacing="0" cellpadding="4"><tr>{head}</tr>{body}</table>'
 
 

@@ -30,6 +30,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.bidi import keep_left_to_right
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.section_catalog import section as section_named
@@ -162,6 +163,8 @@ class SyncPage(QWidget):
         self.server_url.setObjectName("joinServerUrl")
         self.server_url.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.invite_code = QLineEdit(self.join_box)
+        for code in (self.server_url, self.invite_code):
+            keep_left_to_right(code)
         self.invite_code.setObjectName("joinInviteCode")
         self.invite_code.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.server_url_label = QLabel(self.join_box)

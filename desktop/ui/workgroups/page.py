@@ -44,7 +44,7 @@ from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import read_only_reason
-from desktop.ui.bidi import isolated, on_leading_side
+from desktop.ui.bidi import isolated, show_in_own_direction
 from desktop.ui.display import LETTER_LANGUAGES, describe_size, vocabulary_label
 from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
@@ -492,8 +492,8 @@ class GroupView(QWidget):
     def _fill(self) -> None:
         if self.bundle is None:
             return
-        self.title.setText(on_leading_side(self.bundle.group.name))
-        self.description.setText(on_leading_side(self.bundle.group.description))
+        show_in_own_direction(self.title, self.bundle.group.name)
+        show_in_own_direction(self.description, self.bundle.group.description)
         self.members.clear()
         self.members.addItems(self.bundle.members)
         current = self.current_material()
