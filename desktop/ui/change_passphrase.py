@@ -27,6 +27,8 @@ from desktop.ui.forms import (
     BusyIndicator,
     MessageLabel,
     PassphraseField,
+    PassphraseStrength,
+    ShowPassphrases,
     failure_message,
     grow_to_fit,
     hold_window_size_hints,
@@ -80,6 +82,9 @@ class ChangePassphraseDialog(QDialog):
         self.key_label.hide()
         self.written_down = QCheckBox(self)
         self.written_down.hide()
+        self.strength = PassphraseStrength(self)
+        self.new.textChanged.connect(self.strength.rate)
+        self.show_passphrases = ShowPassphrases([self.current, self.new, self.repeat], self)
         self.message = MessageLabel(self)
         self.busy = BusyIndicator(self)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
@@ -94,6 +99,8 @@ class ChangePassphraseDialog(QDialog):
         form.addRow(self.current_label, self.current)
         form.addRow(self.new_label, self.new)
         form.addRow(self.repeat_label, self.repeat)
+        form.addRow("", self.strength)
+        form.addRow("", self.show_passphrases)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(form)
@@ -200,6 +207,8 @@ class ChangePassphraseDialog(QDialog):
         return _("Changing the passphrase… This takes a few seconds.")
 
     def retranslate(self) -> None:
+        self.strength.retranslate()
+        self.show_passphrases.retranslate()
         self.setWindowTitle(_("Change passphrase"))
         if self.key_label.isVisible():
             self.intro.setText(

@@ -39,6 +39,8 @@ from desktop.ui.forms import (
     BusyIndicator,
     MessageLabel,
     PassphraseField,
+    PassphraseStrength,
+    ShowPassphrases,
     failure_message,
     heading,
     lay_out_passphrase_page,
@@ -86,6 +88,9 @@ class CreateProfileScreen(QWidget):
         self.repeat_label.setBuddy(self.repeat)
         self.length_hint = paragraph(self.form_page)
         self.length_hint.setProperty("role", "hint")
+        self.strength = PassphraseStrength(self.form_page)
+        self.passphrase.textChanged.connect(self.strength.rate)
+        self.show_passphrases = ShowPassphrases([self.passphrase, self.repeat], self.form_page)
         self.message = MessageLabel(self.form_page)
         self.busy = BusyIndicator(self.form_page)
         self.create_button = QPushButton(self.form_page)
@@ -104,7 +109,7 @@ class CreateProfileScreen(QWidget):
             title=self.title,
             intro=self.intro,
             rows=[(self.passphrase_label, self.passphrase), (self.repeat_label, self.repeat)],
-            below_rows=[self.length_hint],
+            below_rows=[self.strength, self.show_passphrases, self.length_hint],
             message=self.message,
             busy=self.busy,
             button=self.create_button,
@@ -251,6 +256,8 @@ class CreateProfileScreen(QWidget):
     # -- language -----------------------------------------------------------------------------
 
     def retranslate(self) -> None:
+        self.strength.retranslate()
+        self.show_passphrases.retranslate()
         self.title.setText(_("Create your encrypted profile"))
         self.intro.setText(
             _(

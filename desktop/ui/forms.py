@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain import vocabularies as vocab
-from desktop.domain.translation import _
+from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
 
@@ -299,3 +300,68 @@ def fit_placeholder(edit: QLineEdit, minimum: int = 0) -> None:
     if edit.isClearButtonEnabled():
         needed += edit.sizeHint().height()
     edit.setMinimumWidth(max(minimum, needed))
+
+
+class PassphraseStrength(QLabel):
+    """How hard a new passphrase would be to guess, in words, as it is typed (zxcvbn's score).
+
+    Only a hint: the store's own rule (a minimum length) decides what is accepted. Nothing of
+    the passphrase is kept; zxcvbn's English feedback is not shown, our own words are.
+    """
+
+    WORDS = (
+        N_("Strength: very weak"),
+        N_("Strength: weak"),
+        N_("Strength: fair"),
+        N_("Strength: strong"),
+        N_("Strength: very strong"),
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("passphraseStrength")
+        self.setWordWrap(True)
+        self.score: int | None = None
+
+    def rate(self, passphrase: str) -> None:
+        if not passphrase:
+            self.score = None
+            self.clear()
+            self.setProperty("tone", "")
+        else:
+            from zxcvbn import zxcvbn  # loaded when a passphrase is first typed
+
+            self.score = int(zxcvbn(passphrase[:128])["score"])
+            self.setProperty("tone", "success" if self.score >= 3 else "warning")
+        self.retranslate()
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def retranslate(self) -> None:
+        if self.score is None:
+            return
+        text = _(self.WORDS[self.score])
+        if self.score < 3:
+            text += " " + _(
+                "Add a few more words that belong together only for you; a whole sentence is "
+                "easier to remember than symbols."
+            )
+        self.setText(text)
+
+
+class ShowPassphrases(QCheckBox):
+    """ "Show passphrases": the given fields in clear while ticked, masked again when not."""
+
+    def __init__(self, fields: Sequence[QLineEdit], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("showPassphrases")
+        self._fields = list(fields)
+        self.toggled.connect(self._show)
+
+    def _show(self, shown: bool) -> None:
+        mode = QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
+        for field in self._fields:
+            field.setEchoMode(mode)
+
+    def retranslate(self) -> None:
+        self.setText(_("Show passphrases"))
