@@ -27,6 +27,8 @@ STYLE_SHEET = """
 QLabel[role="heading"] { font-size: 17pt; font-weight: 600; }
 QLabel#brand { font-size: 15pt; font-weight: 700; color: #2f5d50; }
 QLabel[role="error"] { color: #a4161a; font-weight: 600; }
+QToolButton[popupMode="2"] { padding-right: 16px; }
+QToolButton[popupMode="2"]:right-to-left { padding-right: 4px; padding-left: 16px; }
 QLabel[role="success"] { color: #1b6b2f; font-weight: 600; }
 QLabel[tone="error"] { color: #a4161a; font-weight: 600; }
 QLabel[tone="warning"] { color: #8a4b00; font-weight: 600; }

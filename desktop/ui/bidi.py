@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -104,3 +105,12 @@ class OwnDirectionDelegate(QStyledItemDelegate):
         direction = direction_of(option.text)  # type: ignore[attr-defined]
         if direction is not None:
             option.direction = direction  # type: ignore[attr-defined]
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: object) -> None:
+        # The style lays the text out in the option's direction and aligns it to that
+        # direction's start: set it here too, where the view hands its own direction in.
+        direction = direction_of(str(index.data() or ""))  # type: ignore[attr-defined]
+        if direction is not None and direction != option.direction:  # type: ignore[attr-defined]
+            option = QStyleOptionViewItem(option)
+            option.direction = direction  # type: ignore[attr-defined]
+        super().paint(painter, option, index)  # type: ignore[arg-type]
