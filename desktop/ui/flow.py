@@ -20,6 +20,7 @@ class FlowLayout(QLayout):
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
         self._stretching: set[int] = set()
+        self._width = 0  # the width last laid out at
         self.setContentsMargins(0, 0, 0, 0)
 
     # --- QLayout's interface --------------------------------------------------------------------
@@ -57,8 +58,13 @@ class FlowLayout(QLayout):
         return self._arrange(QRect(0, 0, width, 0), apply=False)
 
     def setGeometry(self, rect: QRect) -> None:
+        before = self.heightForWidth(self._width) if self._width > 0 else -1
         super().setGeometry(rect)
         self._arrange(rect, apply=True)
+        if rect.width() != self._width:
+            self._width = rect.width()
+            if self.heightForWidth(rect.width()) != before:
+                self.invalidate()  # the lines changed: the layouts above ask again
 
     def sizeHint(self) -> QSize:
         width = sum(self._hint(item).width() for item in self._shown()) + self._spacing * max(
@@ -72,7 +78,13 @@ class FlowLayout(QLayout):
         for item in self._shown():
             size = size.expandedTo(self._hint(item))
         margins = self.contentsMargins()
-        return size + QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+        size += QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+        # As tall as the lines need at the width last given: a layout above that does not ask
+        # for height-for-width (a group box in a page) must not squeeze the wrapped lines into
+        # one, where they would overlap what follows.
+        if self._width > 0:
+            size.setHeight(max(size.height(), self.heightForWidth(self._width)))
+        return size
 
     # --- arranging ------------------------------------------------------------------------------
 

@@ -282,6 +282,26 @@ def _cut_sideways(widget: QWidget) -> Clipped | None:
     return None
 
 
+_TEXT_WIDGETS = (QLabel, QAbstractButton, QComboBox, QLineEdit, QAbstractItemView)
+
+
+def _overlaps(widget: QWidget) -> list[Clipped]:
+    """Text widgets of one parent drawn over one another (a row that wrapped into the next)."""
+    children = [
+        child
+        for child in widget.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        if isinstance(child, _TEXT_WIDGETS) and child.isVisible() and not child.isWindow()
+    ]
+    found = []
+    for index, first in enumerate(children):
+        for second in children[index + 1 :]:
+            shared = first.geometry().intersected(second.geometry())
+            if shared.width() > SLACK and shared.height() > SLACK:
+                text = f"{_text_of(first)!r} over {_text_of(second)!r}"
+                found.append(Clipped("overlap", _path(first), text, shared.height(), 0))
+    return found
+
+
 def clipped_texts(window: QWidget) -> list[Clipped]:
     """Every text shown in ``window`` (and its open child windows) that does not fit."""
     found: list[Clipped] = []
@@ -289,6 +309,7 @@ def clipped_texts(window: QWidget) -> list[Clipped]:
     for widget in widgets:
         if not _shown(widget):
             continue
+        found += _overlaps(widget)
         item: Clipped | None = _cut_sideways(widget)
         if item is not None:
             found.append(item)

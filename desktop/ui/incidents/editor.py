@@ -326,7 +326,9 @@ class IncidentEditor(QDialog, Labelled):
         # Each field in its own text's direction (an Arabic narrative runs from the right in
         # a Spanish screen); coordinates and dates have no letters and keep the screen's.
         for field in self.findChildren(QLineEdit) + self.findChildren(QPlainTextEdit):
-            if not isinstance(field.parent(), QComboBox):
+            # Not where a direction was chosen on purpose (coordinates, date fields).
+            chosen = field.testAttribute(Qt.WidgetAttribute.WA_SetLayoutDirection)
+            if not isinstance(field.parent(), QComboBox) and not chosen:
                 follow_own_direction(field)
         hold_window_size_hints(self, 720)
         self.resize(940, 720)

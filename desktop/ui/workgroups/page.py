@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -878,11 +880,18 @@ class WorkingGroupsPage(ListDetailPage):
 
     def open_group(self, group_id: str) -> None:
         assert self.side is not None
-        view = GroupView(self.profile, group_id, self.side, self.scheduler)
+        # Scrolls rather than squeezes: at 1024×680 members, materials and notes together are
+        # taller than the window, and squeezed below their minimums the rows overlapped.
+        scroll = QScrollArea(self.side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view = GroupView(self.profile, group_id, scroll, self.scheduler)
+        scroll.setWidget(view)
         if self.group is not None:
             self.group.clear()
         self.group = view
-        self.show_detail(view, keep=(self.objectives,) if self.objectives else ())
+        self.show_detail(scroll, keep=(self.objectives,) if self.objectives else ())
         row = self.model.row_of(group_id)
         if row >= 0:
             select_row(self.view, row)

@@ -44,7 +44,9 @@ def _open(group: GroupView, qtbot: QtBot, row: int = 0) -> MaterialDialog:
 def test_a_groups_page_shows_its_members(group: GroupView) -> None:
     members = {group.members.item(i).text() for i in range(group.members.count())}
     assert members == {"Amina Diallo", "Colectivo Tierra Viva"}
-    assert group.title.text() == "\u200e\u2068Tierra y vivienda\u2069"  # marked and isolated
+    # In its own direction: a Spanish name reads left to right wherever it is shown.
+    assert group.title.text() == "Tierra y vivienda"
+    assert group.title.layoutDirection() == Qt.LayoutDirection.LeftToRight
 
 
 def test_open_a_material_and_turn_a_page_then_find_it_again(
