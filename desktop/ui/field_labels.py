@@ -9,6 +9,9 @@ from desktop.domain.translation import N_, _
 
 FIELD_LABELS: dict[str, str] = {
     "acronym": N_("Acronym"),
+    # Parts of an incident named in error summaries (an act, a source as a whole).
+    "acts": N_("Acts"),
+    "sources": N_("Sources"),
     "act_type": N_("Type of act"),
     "alert_id": N_("Alert"),
     "alias": N_("Alias"),
@@ -92,6 +95,6 @@ FIELD_LABELS: dict[str, str] = {
 
 def field_label(field: str) -> str:
     """``field`` (a stored name, maybe ``consents[2]``) in the current language."""
-    base = field.split("[")[0]
+    base = field.rsplit(".", 1)[-1].split("[")[0]  # acts[0].victim_id -> victim_id
     label = FIELD_LABELS.get(base)
     return _(label) if label else base

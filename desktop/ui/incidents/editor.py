@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain import vocabularies as vocab
+from desktop.domain.record_base import TITLE_LIMIT
 from desktop.domain.records import (
     Act,
     Confidentiality,
@@ -63,6 +64,7 @@ from desktop.store.records import RecordStore
 from desktop.ui.access import held_note, read_only_reason
 from desktop.ui.bidi import follow_own_direction
 from desktop.ui.display import describe_partial, describe_size, vocabulary_label
+from desktop.ui.field_labels import field_label
 from desktop.ui.file_types import kind_of_file, mislabelled_text
 from desktop.ui.forms import failure_message, heading, hold_window_size_hints
 from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, save_bundle
@@ -378,7 +380,7 @@ class IncidentEditor(QDialog, Labelled):
         self.impact.setMinimumHeight(70)
         self.status = Combo(vocab.INCIDENT_STATUSES, parent=page)
         self.confidentiality = Combo(vocab.CONFIDENTIALITY_LEVELS, parent=page)
-        form.row("title", N_("Title"), self.title)
+        form.row("title", N_("Title"), self.title, limit=TITLE_LIMIT)
         form.row("kind", N_("Kind"), self.kind)
         form.row("start_date", N_("When (from, until)"), dates, also=("end_date",))
         form.row("country", N_("Country"), self.country)
@@ -734,7 +736,12 @@ class IncidentEditor(QDialog, Labelled):
             ngettext_problems(len(errors)),
             _("Look at: {tabs}").format(tabs=", ".join(tabs)),
         ]
-        lines += [f"• {e.message}" for e in errors[:6]]
+        # Each problem after the name of its field: "This field is required." alone said
+        # nothing about which one.
+        lines += [
+            _("• {field}: {problem}").format(field=field_label(e.field), problem=e.message)
+            for e in errors[:6]
+        ]
         self.summary.setText("\n".join(lines))
         self.summary.show()
 

@@ -34,7 +34,7 @@ from desktop.domain.records import (
     Source,
     edit,
 )
-from desktop.domain.translation import N_, _
+from desktop.domain.translation import N_, _, format_number
 from desktop.domain.validation import FieldError
 from desktop.store.records import RecordStore
 from desktop.ui.forms import hold_window_size_hints
@@ -73,6 +73,34 @@ class ErrorLine(QLabel):
         self.setVisible(bool(message))
 
 
+class LengthHint(QLabel):
+    """How many characters are left, shown from 80 % of ``limit`` on, so the limit is known
+    while typing rather than at save."""
+
+    def __init__(self, edit: QLineEdit, limit: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lengthHint")
+        self._limit = limit
+        self.setProperty("role", "hint")
+        edit.textChanged.connect(self.show_length)
+        self.show_length(edit.text())
+
+    def show_length(self, text: str) -> None:
+        count = len(text)
+        over = count > self._limit
+        self.setVisible(count >= self._limit * 0.8)
+        self.setText(
+            _("{count} of {limit} characters").format(
+                count=format_number(count), limit=format_number(self._limit)
+            )
+        )
+        role = "error" if over else "hint"
+        if self.property("role") != role:
+            self.setProperty("role", role)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
+
 class Labelled:
     """Text set through ``_`` now and again on every language change."""
 
@@ -98,14 +126,31 @@ class FieldForm(QFormLayout, Labelled):
         self.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.errors: dict[str, ErrorLine] = {}
 
-    def row(self, name: str, label: str, widget: QWidget, *, also: tuple[str, ...] = ()) -> QLabel:
+    def row(
+        self,
+        name: str,
+        label: str,
+        widget: QWidget,
+        *,
+        also: tuple[str, ...] = (),
+        limit: int | None = None,
+    ) -> QLabel:
+        """A field, its error line and, with ``limit``, a count shown as the limit nears."""
         holder = QWidget()
         column = QVBoxLayout(holder)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(widget)
+        if limit is not None and isinstance(widget, QLineEdit):
+            column.addWidget(LengthHint(widget, limit, holder))
         line = ErrorLine(holder)
         column.addWidget(line)
+        # Once the person changes the field, its old error no longer describes it.
+        for signal in ("textChanged", "currentIndexChanged", "dateChanged", "code_changed"):
+            changed = getattr(widget, signal, None)
+            if changed is not None:
+                changed.connect(lambda *_args, line=line: line.say(""))
+                break
         caption = QLabel()
         caption.setBuddy(widget)
         self.tr_(caption, label)
