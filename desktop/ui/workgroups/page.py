@@ -845,6 +845,7 @@ class WorkingGroupsPage(ListDetailPage):
         self.scheduler: SyncScheduler | None = None
         self.group: GroupView | None = None
         self.objectives: ObjectivesView | None = None
+        self._group_scroll: QScrollArea | None = None
         self.objectives_button = QPushButton(self)
         self.objectives_button.clicked.connect(self.show_objectives)
         self.add_action(self.objectives_button)
@@ -891,6 +892,7 @@ class WorkingGroupsPage(ListDetailPage):
         if self.group is not None:
             self.group.clear()
         self.group = view
+        self._group_scroll = scroll
         self.show_detail(scroll, keep=(self.objectives,) if self.objectives else ())
         row = self.model.row_of(group_id)
         if row >= 0:
@@ -904,7 +906,8 @@ class WorkingGroupsPage(ListDetailPage):
             self.objectives = ObjectivesView(self.profile.engine, self.side)
         else:
             self.objectives.refresh()
-        keep = (self.group,) if self.group is not None else ()
+        # The group's page (its scroll area) stays, to come back to.
+        keep = (self._group_scroll,) if self._group_scroll is not None else ()
         self.show_detail(self.objectives, keep=keep)
 
     def tear_down(self) -> None:
