@@ -146,6 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "else only what its last bundle did not say it holds"
         ),
     )
+    export.add_argument(
+        "--files",
+        action="store_true",
+        help=_("also the sealed files the records name (larger; your own new files always go)"),
+    )
     add_passphrase_arguments(export)
     load = actions.add_parser("import", help=_("verify and merge a bundle"))
     load.add_argument("file", type=Path, metavar=_("FILE"))
@@ -172,11 +177,17 @@ def run(options: argparse.Namespace) -> int:
                 note = None
                 if options.for_device:
                     report, reason = export_for(
-                        engine, options.to.expanduser(), options.for_device, spaces=options.space
+                        engine,
+                        options.to.expanduser(),
+                        options.for_device,
+                        spaces=options.space,
+                        files=options.files,
                     )
                     note = download_note(reason)
                 else:
-                    report = export_bundle(engine, options.to.expanduser(), spaces=options.space)
+                    report = export_bundle(
+                        engine, options.to.expanduser(), spaces=options.space, files=options.files
+                    )
                 print(export_summary(report))
                 if note:
                     print(note)

@@ -24,11 +24,12 @@ from sync.client.bundle_format import (
     read_segments,
 )
 from sync.client.carry import CarriedMutation, CarryState
+from sync.client.chunks import AttachmentRef, AttachmentState
 from sync.client.courier import Download, download_for, make_grant
 from sync.client.engine import Refusal, SyncEngine, SyncReport, settle
 from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement, StoredWrap
 from sync.client.transport import ServerRefused, TransportError
-from sync.crypto.envelope import open_record, read_header
+from sync.crypto.envelope import EnvelopeKind, open_record, read_header
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DevicePublicKeys, Fingerprint
 from sync.crypto.spaces import KeyWrap, MembershipLog, MembershipStatement, SpaceKeyring
@@ -38,6 +39,8 @@ from sync.protocol import (
     CourierGrant,
     Mutation,
     ProtocolError,
+    check_device_id,
+    chunk_hash,
     device_id_for,
 )
 
@@ -51,6 +54,7 @@ CURSOR = "cursor"
 MUTATION = "mutation"
 WRAP = "wrap"
 GRANT = "grant"
+CHUNK = "chunk"
 
 
 @dataclass
@@ -60,6 +64,7 @@ class ExportReport:
     records: int = 0
     mutations: int = 0
     statements: int = 0
+    chunk_bytes: int = 0
     spaces: list[str] = field(default_factory=list)
 
 
@@ -77,6 +82,8 @@ class ImportReport:
     carried: int = 0
     own_accepted: int = 0
     statements: int = 0
+    chunks: int = 0
+    files: int = 0
     skipped: int = 0
     conflicts: int = 0
     flags: int = 0
@@ -106,12 +113,15 @@ def export_bundle(
     spaces: Sequence[str] | None = None,
     for_device: str | None = None,
     download: Download | None = None,
+    files: bool = False,
     progress: BundleProgress | None = None,
 ) -> ExportReport:
     """Write a bundle to ``path`` (``.partial`` first, renamed once complete and flushed).
 
     ``spaces``: the spaces whose records go in (default: every space held). ``for_device``:
     send only versions newer than what that device's last bundle said it held.
+    ``files``: also the sealed chunks of the files the chosen records name (the files of
+    this device's own unsent changes always go).
     ``download``: what a courier fetched from the server for that device with its grant
     (``courier.download_for``); its spaces are sent from it (the device's own statements,
     key wraps and everything after its cursors) instead of from this device's store.
@@ -129,7 +139,7 @@ def export_bundle(
     chosen = [s for s in chosen if s not in fetched]
     outbox = engine.seal_all_pending(keyring)
     carried = state.carried(pending_only=True)
-    cursors = state.cursors()
+    cursors = held_cursors(state, keys.device_id)
     peer = state.peer_cursors(for_device) if for_device else {}
     plan: list[tuple[str, int, int]] = []  # space, records after seq, completeness from
     for space in chosen:
@@ -138,6 +148,9 @@ def export_bundle(
         after = known if known >= floor else 0
         plan.append((space, after, max(after, floor)))
     statements = {space: engine.state.statements(space) for space in chosen}
+    files_to_send = _files(
+        engine, outbox, carried, plan if files else [], download if files else None
+    )
     grant = make_grant(
         keys,
         cursors={space: cursors.get(space, 0) for space in held},
@@ -153,6 +166,7 @@ def export_bundle(
         + sum(state.count_record_blobs(space, after) + 1 for space, after, _ in plan)
         + len(outbox)
         + len(carried)
+        + sum(len(ref.chunks) for ref in files_to_send)
     )
     report = ExportReport(spaces=list(chosen))
     partial = path.with_name(path.name + ".partial")
@@ -189,18 +203,8 @@ def export_bundle(
                 step()
         for space, after, complete_from in plan:
             for stored in state.record_blobs(space, after):
-                writer.add(
-                    RECORD,
-                    {
-                        "space": stored.space,
-                        "record": stored.record,
-                        "revision": stored.revision,
-                        "seq": stored.seq,
-                        "author": stored.author,
-                        "deleted": stored.deleted,
-                        "blob": stored.blob,
-                    },
-                )
+                # Space, record, revision, author and kind are in the blob's signed header.
+                writer.add(RECORD, [stored.seq, stored.blob])
                 report.records += 1
                 step()
             # After the space's records: an importer that gets this far holds every version
@@ -215,6 +219,14 @@ def export_bundle(
             writer.add(MUTATION, _mutation_item(carried_mutation.author, carried_mutation.mutation))
             report.mutations += 1
             step()
+        for ref in files_to_send:
+            for index, address in enumerate(ref.chunks):
+                data = _chunk_bytes(engine, ref, index, address)
+                # A chunk this device lacks goes as an empty item: the count stays as declared
+                # and the importer simply has nothing to keep for it.
+                writer.add(CHUNK, {"space": ref.space, "address": address, "data": data or b""})
+                report.chunk_bytes += len(data or b"")
+                step()
         writer.close()
         report.bytes = writer.bytes_written
         stream.flush()
@@ -229,6 +241,7 @@ def export_for(
     device: str,
     *,
     spaces: Sequence[str] | None = None,
+    files: bool = False,
     progress: BundleProgress | None = None,
 ) -> tuple[ExportReport, str | None]:
     """A bundle for ``device``: downloaded for it with its grant when the server answers
@@ -247,9 +260,67 @@ def export_for(
         except TransportError:
             reason = "offline"
     report = export_bundle(
-        engine, path, spaces=spaces, for_device=device, download=download, progress=progress
+        engine,
+        path,
+        spaces=spaces,
+        for_device=device,
+        download=download,
+        files=files,
+        progress=progress,
     )
     return report, reason
+
+
+def _files(
+    engine: SyncEngine,
+    outbox: Sequence[OutboxEntry],
+    carried: Sequence[CarriedMutation],
+    plan: Sequence[tuple[str, int, int]],
+    download: Download | None,
+) -> list[AttachmentRef]:
+    """The files whose sealed chunks go in: those of unsent changes, and of the chosen spaces'
+    records when asked; each once."""
+    found: dict[tuple[str, str], AttachmentRef] = {}
+    for entry in outbox:
+        ref = AttachmentRef.of(entry.space, entry.content)
+        if ref is not None:
+            found[(ref.space, ref.ref)] = ref
+    state = _carry_state(engine)
+    for space, after, _complete in plan:
+        for stored in state.record_blobs(space, after):
+            local = state.local_record(space, stored.record)
+            ref = AttachmentRef.of(space, local.content if local is not None else None)
+            if ref is not None:
+                found[(ref.space, ref.ref)] = ref
+    # Downloaded for a device: the files of those records this courier holds too.
+    for space, changes in (download.changes if download is not None else {}).items():
+        for change in changes:
+            local = state.local_record(space, change.record)
+            ref = AttachmentRef.of(space, local.content if local is not None else None)
+            if ref is not None:
+                found[(ref.space, ref.ref)] = ref
+    del carried  # carried mutations' chunks travel as received (see _chunk_bytes)
+    return list(found.values())
+
+
+def _chunk_bytes(engine: SyncEngine, ref: AttachmentRef, index: int, address: str) -> bytes | None:
+    state = engine.state
+    if not isinstance(state, AttachmentState):
+        return None
+    data = state.sealed_chunk(ref, index)
+    if data is None:
+        received = state.received(ref.space, address)
+        data = received[0] if received is not None and received[1] else None
+    return data if data is not None and chunk_hash(data) == address else None
+
+
+def held_cursors(state: CarryState, me: str) -> dict[str, int]:
+    """Per space, how far this device holds the server's versions: its sync cursor, or further
+    where bundles brought it (kept under its own device id among the peers' cursors)."""
+    cursors = dict(state.cursors())
+    for space, cursor in state.peer_cursors(me).items():
+        cursors[space] = max(cursors.get(space, 0), cursor)
+    return cursors
 
 
 def _download_items(download: Download | None) -> int:
@@ -276,7 +347,7 @@ def _write_download(writer: BundleWriter, download: Download, step: Callable[[],
             step()
     for space, changes in sorted(download.changes.items()):
         for change in changes:
-            writer.add(RECORD, {"space": space, **change.to_wire()})
+            writer.add(RECORD, [change.seq, change.blob or b""])
             step()
         writer.add(
             CURSOR,
@@ -357,6 +428,9 @@ def import_bundle(
             report.problem, report.problem_item = refusal.problem, refusal.item
             return report
     state.mark_bundle_seen(preamble.bundle_id)
+    if report.chunks and engine.chunks is not None:
+        # Files whose chunks all came: verified (tags, order, digest) and stored, no request.
+        report.files = engine.chunks.assemble_received()
     return report
 
 
@@ -397,7 +471,9 @@ class _Import:
                 self._store_settled()
             self.report.items += 1
             payload = item.payload
-            if not isinstance(payload, dict):
+            if not isinstance(payload, dict) and not (
+                item.kind == RECORD and isinstance(payload, list)
+            ):
                 raise BundleRefused(BundleProblem.DAMAGED, item.index, "item is not a map")
             try:
                 handler = {
@@ -408,16 +484,16 @@ class _Import:
                     MUTATION: self._mutation,
                     WRAP: self._wrap,
                     GRANT: self._grant,
+                    CHUNK: self._chunk,
                 }.get(item.kind)
                 if handler is None:
                     self.report.skipped += 1  # a newer exporter's kind: ignored, as §1 says
                     continue
                 handler(payload)
-            except (KeyError, TypeError, ValueError, ProtocolError) as error:
+            except (KeyError, IndexError, TypeError, ValueError, ProtocolError) as error:
                 # Signed by the exporter yet malformed: refuse the item, keep going.
-                self.report.refused.append(
-                    Refusal(str(payload.get("space", "")), "", 0, "bad_item", str(error)[:200])
-                )
+                space = payload.get("space", "") if isinstance(payload, dict) else ""
+                self.report.refused.append(Refusal(str(space), "", 0, "bad_item", str(error)[:200]))
         self._store_settled()
         self.report.refused.extend(self.sync_report.refused)
         self.report.conflicts += self.sync_report.conflicts
@@ -436,6 +512,22 @@ class _Import:
         }
         if self.exporter != self.me:
             self.state.save_peer_cursors(self.exporter, cursors)
+
+    def _chunk(self, payload: dict[str, Any]) -> None:
+        space, address = str(payload["space"]), str(payload["address"])
+        data = bytes(payload["data"])
+        state = self.engine.state
+        if not data or space not in self.keyring.logs or not isinstance(state, AttachmentState):
+            self.report.skipped += 1
+            return
+        if chunk_hash(data) != address:
+            # Never kept: a chunk that is not what its address says. The file stays wanted.
+            self.report.refused.append(Refusal(space, "", 0, "chunk_hash_mismatch", address))
+            return
+        held = state.received(space, address)
+        if held is None or not held[1]:
+            state.save_received(space, address, data, complete=True)
+        self.report.chunks += 1
 
     def _grant(self, payload: dict[str, Any]) -> None:
         grant, signature = bytes(payload["grant"]), bytes(payload["signature"])
@@ -489,9 +581,26 @@ class _Import:
         if code is CryptoErrorCode.MEMBERSHIP_FORK:
             self.state.mark_forked(space)  # its outbox is held until the person acts
 
-    def _record(self, payload: dict[str, Any]) -> None:
-        space = str(payload["space"])
-        change = Change.from_wire(payload)
+    def _record(self, payload: Any) -> None:
+        seq, blob = int(payload[0]), bytes(payload[1])
+        try:
+            header, _length = read_header(blob)
+        except CryptoError as error:
+            self.report.refused.append(Refusal("", "", 0, error.code.value, "record"))
+            return
+        # The server states these beside the blob; a bundle carries the blob alone and they are
+        # read from its signed header (a blob cannot claim another identity than it was sealed as).
+        space = header.space
+        change = Change.from_wire(
+            {
+                "record": header.record,
+                "revision": header.revision,
+                "seq": seq,
+                "blob": blob,
+                "deleted": header.kind is EnvelopeKind.TOMBSTONE,
+                "author": header.author,
+            }
+        )
         if space not in self.keyring.logs:
             self.report.skipped += 1
             return
@@ -527,19 +636,22 @@ class _Import:
         return None
 
     def _cursor(self, payload: dict[str, Any]) -> None:
+        """How far a bundle brought this device. Kept apart from the sync cursor: a seq is the
+        server's word, unsigned, so a hostile bundle could overstate it; it then only makes
+        the next bundles for us smaller (withholding, which a bundle can do anyway), while
+        online sync still pulls from where this device itself last synced."""
         space = str(payload["space"])
         if space not in self.keyring.logs:
             return
-        held = self.state.cursors().get(space, 0)
+        held = held_cursors(self.state, self.me)
         complete_from, reached = int(payload["from"]), int(payload["to"])
-        if complete_from <= held < reached:
-            self.state.apply_page(space, reached, [])
+        if complete_from <= held.get(space, 0) < reached:
+            mine = self.state.peer_cursors(self.me)
+            mine[space] = reached
+            self.state.save_peer_cursors(self.me, mine)
 
     def _mutation(self, payload: dict[str, Any]) -> None:
-        author = str(payload["author"])
-        device_id_check = payload.get("author")
-        if not isinstance(device_id_check, str):
-            raise ValueError("author")
+        author = check_device_id(payload.get("author"), "author")
         mutation = Mutation.from_wire(payload)
         if author == self.me:
             return  # ours, carried back: the outbox still holds it

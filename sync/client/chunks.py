@@ -261,6 +261,25 @@ class ChunkTransfer:
             if self.progress is not None:
                 self.progress("up", self.report.bytes_up)
 
+    def send(self, space: str, address: str, data: bytes) -> None:
+        """Store one sealed chunk on the server (a courier's carried file); idempotent."""
+        if chunk_hash(data) != address:
+            raise ValueError("chunk does not hash to its address")
+        self._authorized(partial(self._put, space, address, data))
+        self.state.mark_held(space, [address])
+        self.report.chunks_up += 1
+        self.report.bytes_up += len(data)
+
+    def assemble_received(self, limit: int = 100) -> int:
+        """Files whose every chunk already arrived (from a bundle): verified and stored with
+        no request. Returns how many were stored."""
+        stored = 0
+        for ref in self.state.wanted_attachments(limit):
+            held = [self.state.received(ref.space, a) for a in ref.chunks]
+            if all(h is not None and h[1] for h in held) and self.download(ref):
+                stored += 1
+        return stored
+
     # --- download -------------------------------------------------------------------------------
 
     def download_wanted(self, limit: int = 100) -> int:

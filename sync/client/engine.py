@@ -920,8 +920,16 @@ class SyncEngine:
         from sync.client.carry import CarryState
         from sync.client.courier import relay_carried
 
-        if not isinstance(self.state, CarryState) or not self.state.carried(pending_only=True):
+        if not isinstance(self.state, CarryState):
             return
+        pending = self.state.carried(pending_only=True)
+        if not pending:
+            return
+        if self.chunks is not None and isinstance(self.state, AttachmentState):
+            # The files of carried edits first (they came in the bundle), as for our own.
+            for carried in pending:
+                if carried.mutation.chunks:
+                    self._send_carried_chunks(carried.mutation.space, carried.mutation)
         relayed = relay_carried(self.state, self.transport, self._authorized)
         report.relayed = relayed.accepted
         report.relay_conflicts = relayed.conflicts
@@ -930,6 +938,23 @@ class SyncEngine:
     def verified_view(self, report: SyncReport | None = None) -> tuple[SpaceKeyring, KeyPins]:
         """The keyring and pins rebuilt from the store, every statement and wrap re-verified."""
         return self._keyring(report)
+
+    def _send_carried_chunks(self, space: str, mutation: Mutation) -> None:
+        """The chunks a carried mutation names, from the vault (its file was assembled here)
+        or as received; a refusal (not a writer there) leaves the server to say chunk_missing."""
+        assert self.chunks is not None and isinstance(self.state, AttachmentState)
+        try:
+            local = self.state.local_record(space, mutation.record)
+            if local is not None and set(referenced_chunks(local.content)) == set(mutation.chunks):
+                self.chunks.upload(space, local.content)
+                return
+            held = self.state.chunks_held(space)
+            for address in mutation.chunks:
+                received = self.state.received(space, address)
+                if address not in held and received is not None and received[1]:
+                    self.chunks.send(space, address, received[0])
+        except ServerRefused:
+            return
 
     def seal_all_pending(self, keyring: SpaceKeyring) -> list[OutboxEntry]:
         """Seal every dirty record of a space this device holds the current key for, exactly

@@ -11,6 +11,7 @@ grant. Design: sync/PROTOCOL.md §12.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from typing import Any
 
@@ -82,7 +83,9 @@ def relay_on(conn: Connection, message: CourierPush, now: int) -> list[MutationR
     for author in sorted(checked):
         batch = tuple(checked[author])
         for result in records.push_on(conn, author, batch, now):
-            results[(author, result.id)] = result
+            # A conflict's current version is for the author, not for a courier that may be
+            # no member of the space: the author gets it with the record's next version.
+            results[(author, result.id)] = dataclasses.replace(result, current=None)
     return [results[(author, m.id)] for author, m in message.push]
 
 

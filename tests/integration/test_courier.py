@@ -12,8 +12,10 @@ from desktop.domain.records import edit
 from sync.client.bundles import export_bundle, export_for, import_bundle
 from sync.client.transport import Transport
 from sync.protocol import CourierPush, ErrorCode, MutationStatus, Role
+from tests.helpers.profiles import files_containing
 from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.devices import import_evidence, make_with_files, opened
 
 
 def _offline(device: Device) -> Transport:
@@ -187,3 +189,32 @@ def _carried_after_import(device: Device, path: Path) -> Any:
     report = import_bundle(device.engine, path)
     assert report.problem is None and report.carried == 1
     return device.state.carried()
+
+
+def test_files_travel_sealed_in_bundles_both_ways(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, courier, offline) = network_of(server, make_with_files(make_device), 3)
+    for device in (admin, courier, offline):
+        device.sync()
+    _offline(offline)
+    offline_id = _device_id(offline)
+    # Evidence imported offline: its sealed chunks go in the bundle with the record.
+    mine = import_evidence(offline, space, tmp_path / "files", 150_000, "statement.pdf")
+    export_bundle(offline.engine, tmp_path / "o.mbundle")
+    got = import_bundle(courier.engine, tmp_path / "o.mbundle")
+    assert got.problem is None and got.refused == [] and got.chunks == 3 and got.files == 1
+    assert opened(courier, mine.id) == opened(offline, mine.id)
+    report = courier.sync()
+    assert report.relayed >= 1 and report.relay_rejected == [], report
+    admin.sync()
+    assert opened(admin, mine.id) == opened(offline, mine.id)
+    # A file the admin adds reaches the offline device when the courier exports with files.
+    theirs = import_evidence(admin, space, tmp_path / "files", 70_000, "photo.jpg")
+    admin.sync()
+    courier.sync()
+    export_for(courier.engine, tmp_path / "c.mbundle", offline_id, files=True)
+    back = import_bundle(offline.engine, tmp_path / "c.mbundle")
+    assert back.problem is None and back.refused == [] and back.files >= 1, back
+    assert opened(offline, theirs.id) == opened(admin, theirs.id)
+    assert files_containing([tmp_path / "o.mbundle", tmp_path / "c.mbundle"], "statement.pdf") == []

@@ -7,6 +7,7 @@ overlaps a sync), with a progress bar; what is done and what was refused is said
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -51,6 +53,7 @@ from desktop.ui.sync.link import SyncLink, sync_error_message
 from sync.client.bundles import ExportReport, ImportReport, export_bundle, export_for, import_bundle
 from sync.client.engine import NotEnrolled, SyncEngine
 
+log = logging.getLogger(__name__)
 BUNDLE_SUFFIX = ".mbundle"
 #: Where an offer listens: every interface of this computer (tests use 127.0.0.1 only).
 OFFER_HOST = "0.0.0.0"
@@ -106,8 +109,11 @@ class BundlePanel(QGroupBox):
         self.for_device = QComboBox(self)
         self.for_device.setObjectName("bundleForDevice")
         self.for_label.setBuddy(self.for_device)
+        self.with_files = QCheckBox(self)
+        self.with_files.setObjectName("bundleWithFiles")
         form = QFormLayout()
         form.addRow(self.for_label, self.for_device)
+        form.addRow("", self.with_files)
         self.export_button = QPushButton(self)
         self.export_button.setObjectName("bundleExport")
         self.export_button.clicked.connect(self.ask_export)
@@ -219,6 +225,7 @@ class BundlePanel(QGroupBox):
 
     def export_to(self, path: Path) -> Job | None:
         device = self.for_device.currentData()
+        files = self.with_files.isChecked()
 
         def export(state: JobState) -> tuple[ExportReport, str | None]:
             def progress(done: int, total: int) -> None:
@@ -226,8 +233,8 @@ class BundlePanel(QGroupBox):
 
             def call(engine: SyncEngine) -> tuple[ExportReport, str | None]:
                 if device:
-                    return export_for(engine, path, device, progress=progress)
-                return export_bundle(engine, path, progress=progress), None
+                    return export_for(engine, path, device, files=files, progress=progress)
+                return export_bundle(engine, path, files=files, progress=progress), None
 
             assert self.link is not None
             return self.link.run(call)
@@ -267,7 +274,10 @@ class BundlePanel(QGroupBox):
             self._offer = BundleOffer(ours, theirs, OFFER_HOST)
             try:
                 if addresses:
-                    self._offer.advertise(addresses)
+                    try:
+                        self._offer.advertise(addresses)
+                    except Exception:  # zeroconf raises many kinds; the typed address still works
+                        log.warning("could not announce the offer by mDNS", exc_info=True)
                 port = self._offer.port
                 shown = ", ".join(f"{a}:{port}" for a in addresses) or f"…:{port}"
                 state.report(0, 0, shown)
@@ -439,6 +449,9 @@ class BundlePanel(QGroupBox):
             self.for_device.addItem(_("Any computer (everything this one holds)"), None)
         else:
             self.for_device.setItemText(0, _("Any computer (everything this one holds)"))
+        self.with_files.setText(
+            _("Also the &files the records name (larger; this computer's new files always go)")
+        )
         self.export_button.setText(_("&Export a bundle…"))
         self.import_button.setText(_("&Import a bundle…"))
         self.nearby_intro.setText(

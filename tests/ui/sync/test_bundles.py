@@ -60,41 +60,46 @@ def test_export_and_import_bundles_from_the_sync_page(
     page.scroll_area.ensureWidgetVisible(panel)
     job = panel.import_from(stick / "from-member.mbundle")
     assert job is not None
-    qtbot.waitUntil(lambda: "imported from computer" in panel.status.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "imported from computer" in panel.status.text(), timeout=60_000)
     assert "1 change from another device merged" in panel.status.text()
     assert not panel.progress.isVisible()
     profile = unlocked.session.profile
     assert profile is not None
     assert "Carried on a stick" in _names(profile.engine)
     page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-import-en.png"))
 
     # Export (the for-list now knows the member), then a damaged copy refused by name.
     target = tmp_path / default_bundle_name()
     assert target.name.startswith("minga-") and target.suffix == ".mbundle"
     panel.export_to(target)
-    qtbot.waitUntil(lambda: "Bundle written" in panel.status.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "Bundle written" in panel.status.text(), timeout=60_000)
     assert target.is_file() and target.stat().st_size > 0
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-export-en.png"))
     damaged = tmp_path / "damaged.mbundle"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x40
     damaged.write_bytes(bytes(data))
     panel.import_from(damaged)
-    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=20_000)
+    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=60_000)
     assert "altered or damaged" in panel.error.text() or "cut short" in panel.error.text()
 
     set_language("ar")
     qtbot.waitUntil(lambda: panel.title() == "بدون إنترنت: الحزم")
     assert "الحزمة" in panel.error.text()
     page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-refused-ar.png"))
     panel.import_from(stick / "from-member.mbundle")  # already imported: said so, in Arabic
-    qtbot.waitUntil(lambda: "سبق استيراد" in panel.error.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "سبق استيراد" in panel.error.text(), timeout=60_000)
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-replayed-ar.png"))
     panel.export_to(tmp_path / default_bundle_name())
-    qtbot.waitUntil(lambda: "كُتبت الحزمة" in panel.status.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "كُتبت الحزمة" in panel.status.text(), timeout=60_000)
     page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-export-ar.png"))
 
     # Next to each other (127.0.0.1 here): this computer offers, the member's visits.
@@ -103,19 +108,21 @@ def test_export_and_import_bundles_from_the_sync_page(
         Organization(space_id=space.space, name="Handed over nearby", country="ke")
     )
     panel.offer_nearby()
-    qtbot.waitUntil(lambda: "127.0.0.1:" in panel.status.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "127.0.0.1:" in panel.status.text(), timeout=60_000)
     assert panel._offer is not None
     port = panel._offer.port
     page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-waiting-ar.png"))
     export_bundle(member, tmp_path / "member-lan.mbundle")
     exchange_with(
         Peer("test", "127.0.0.1", port), tmp_path / "member-lan.mbundle", tmp_path / "got.mbundle"
     )
-    qtbot.waitUntil(lambda: "استُوردت الحزمة" in panel.status.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "استُوردت الحزمة" in panel.status.text(), timeout=60_000)
     assert "Handed over nearby" in _names(profile.engine)
     got = import_bundle(member, tmp_path / "got.mbundle")
     assert got.problem is None and got.refused == []
+    qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-done-ar.png"))
     set_language("en")
     member.transport.close()
