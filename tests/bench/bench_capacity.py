@@ -301,33 +301,75 @@ def test_capacity_with_simulated_devices(
             _stop(cluster)
 
 
+def _postgres_pids(db: Database) -> list[int]:
+    """The PostgreSQL backends serving this database (their CPU is part of a request's cost)."""
+    from sqlalchemy import text
+
+    with db.read() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return [int(pid) for pid in rows]
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+@dataclass
+class SingleMutations:
+    per_second: float
+    server_cpu_ms: float  # the server processes' CPU per accepted mutation
+    database_cpu_ms: float  # PostgreSQL backends' CPU per accepted mutation
+
+
 async def _closed_loop(
-    servers: list[ServerProcess], devices: list[SimDevice], seconds: float
-) -> float:
+    cluster: Cluster, devices: list[SimDevice], seconds: float
+) -> SingleMutations:
     """Mutations accepted per second, each request carrying exactly one, 32 devices back to
-    back: the figure the issue tracks (about 190/s before this work)."""
+    back (the figure the issue tracks: about 190/s before this work), and the CPU each took."""
+    servers = cluster.servers
     clients = [httpx.AsyncClient(base_url=s.base_url, timeout=60) for s in servers]
     accepted = 0
+
+    async def one(http: httpx.AsyncClient, device: SimDevice) -> int:
+        mutation = Mutation(secrets.token_hex(8), device.space, secrets.token_hex(8), 0, b"x" * 200)
+        answer = await _sync(http, device, SyncRequest(push=(mutation,)))
+        results = answer["results"]
+        assert isinstance(results, list)
+        return sum(1 for r in results if r["status"] == "accepted")
+
+    # Warm up: every connection open, every statement prepared, before anything is counted.
+    await asyncio.gather(*(one(clients[n % len(clients)], d) for n, d in enumerate(devices)))
+    server_pids = [s.process.pid for s in servers]
+    database_pids = _postgres_pids(cluster.db)
+    server_cpu, database_cpu = _cpu_of(server_pids), _cpu_of(database_pids)
     deadline = time.perf_counter() + seconds
 
     async def loop(n: int, device: SimDevice) -> None:
         nonlocal accepted
         http = clients[n % len(clients)]
         while time.perf_counter() < deadline:
-            mutation = Mutation(
-                secrets.token_hex(8), device.space, secrets.token_hex(8), 0, b"x" * 200
-            )
-            answer = await _sync(http, device, SyncRequest(push=(mutation,)))
-            results = answer["results"]
-            assert isinstance(results, list)
-            accepted += sum(1 for r in results if r["status"] == "accepted")
+            done = await one(http, device)
+            accepted += done
 
     started = time.perf_counter()
     await asyncio.gather(*(loop(n, d) for n, d in enumerate(devices)))
     elapsed = time.perf_counter() - started
+    server_cpu = _cpu_of(server_pids) - server_cpu
+    database_cpu = _cpu_of(database_pids) - database_cpu
     for client in clients:
         await client.aclose()
-    return accepted / elapsed
+    count = max(accepted, 1)
+    return SingleMutations(
+        accepted / elapsed, server_cpu * 1000 / count, database_cpu * 1000 / count
+    )
 
 
 def _baseline_tree(tmp: Path) -> Path | None:
@@ -343,32 +385,49 @@ def _baseline_tree(tmp: Path) -> Path | None:
     return tree
 
 
+def _plain_asyncio(tmp: Path) -> dict[str, str]:
+    """Environment that hides uvloop and httptools from a server, so uvicorn falls back to
+    asyncio's loop and h11, as the server ran before they were dependencies."""
+    folder = tmp / "plain-asyncio"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['uvloop'] = None\nsys.modules['httptools'] = None\n"
+    )
+    return {"PYTHONPATH": str(folder)}
+
+
 def test_mutations_per_second_one_mutation_per_request(
     s3_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("single")
     baseline = _baseline_tree(tmp)
+    plain = _plain_asyncio(tmp)
     seconds = min(SECONDS, 15.0)
-    codes: list[tuple[str, Path | None]] = [("this code", None)]
+    variants: list[tuple[str, Path | None, dict[str, str]]] = [
+        ("this code, asyncio+h11", None, plain),
+        ("this code", None, {}),
+    ]
     if baseline is not None:
-        codes.insert(0, (f"baseline {BASELINE}", baseline))
+        variants.insert(0, (f"baseline {BASELINE}", baseline, plain))
     print(
         f"\n[capacity] one mutation per request, 32 devices back to back, {seconds:.0f} s per "
         f"figure, {os.cpu_count()} shared cores (load average {os.getloadavg()[0]:.1f})"
     )
-    # Interleaved (A B A B): the machine's other work shifts both figures alike.
+    # Interleaved (A B C A B C): the machine's other work shifts every figure alike.
     for round_number in range(2):
-        for label, code in codes:
+        for label, code, extra in variants:
             for processes in PROCESSES:
-                cluster = _cluster(
-                    tmp / f"{label[:4]}{processes}{round_number}", processes, s3_env, code
-                )
+                folder = tmp / f"v{len(label)}p{processes}r{round_number}"
+                cluster = _cluster(folder, processes, {**s3_env, **extra}, code)
                 try:
                     devices = _populate(cluster.db, 320)[::10]  # 32 devices, 32 spaces
-                    rate = asyncio.run(_closed_loop(cluster.servers, devices, seconds))
+                    measured = asyncio.run(_closed_loop(cluster, devices, seconds))
                     print(
-                        f"[capacity] round {round_number + 1} {label:>20}, "
-                        f"{processes} process(es): {rate:6.0f} mutations/s"
+                        f"[capacity] round {round_number + 1} {label:>22}, "
+                        f"{processes} process(es): {measured.per_second:6.0f} mutations/s, "
+                        f"CPU per mutation: server {measured.server_cpu_ms:.2f} ms, "
+                        f"PostgreSQL {measured.database_cpu_ms:.2f} ms "
+                        f"(load average {os.getloadavg()[0]:.1f})"
                     )
                 finally:
                     _stop(cluster)
