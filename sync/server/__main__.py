@@ -103,6 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         date_header=False,
         log_config=None,
         timeout_keep_alive=30,
+        # h11 even where httptools happens to be installed: one parser, the one tested.
+        http="h11",
         # TLS terminated here when no reverse proxy does it (a self-signed certificate that
         # clients pin, as sync_certificate_pin expects).
         ssl_certfile=args.ssl_certfile,

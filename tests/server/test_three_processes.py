@@ -73,10 +73,8 @@ def test_three_processes_over_one_postgresql_and_one_s3_lose_and_duplicate_nothi
         code = invited.stdout.strip().splitlines()[-1]
         for n in (1, 2):
             (tmp_path / f"p{n}").mkdir()  # a data folder of its own, empty: nothing local
-        servers = [
-            start_server(tmp_path / f"p{n}", extra_env=env, log_name=f"server{n}.log")
-            for n in range(3)
-        ]
+        for n in range(3):  # one by one, so a failed start still stops the ones before it
+            servers.append(start_server(tmp_path / f"p{n}", extra_env=env, log_name=f"s{n}.log"))
         balancers = [RoundRobin(servers) for _ in range(2)]
         admin = DeviceClient(balancers[0])
         assert admin.enroll(code).status_code == 201
