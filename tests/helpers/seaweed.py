@@ -38,6 +38,7 @@ class SeaweedS3:
     endpoint_url: str
     bucket: str
     log_path: Path
+    data_dir: Path
 
     def settings(self, prefix: str | None = None) -> dict[str, str]:
         """Server settings for a chunk store in this bucket, under a prefix of its own."""
@@ -105,7 +106,7 @@ def start_seaweed(data_dir: Path, bucket: str = "minga") -> SeaweedS3:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True
         )
-    server = SeaweedS3(process, f"http://127.0.0.1:{ports['s3.port']}", bucket, log_path)
+    server = SeaweedS3(process, f"http://127.0.0.1:{ports['s3.port']}", bucket, log_path, data_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

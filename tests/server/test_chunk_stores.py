@@ -15,9 +15,12 @@ from sync.protocol import Mutation, chunk_hash
 from sync.server.app import create_app
 from sync.server.chunk_stores import ChunkLost, ChunkStoreError, open_chunk_store
 from sync.server.config import ConfigError, Settings, load_settings
+from sync.server.db import Database
 from tests.helpers import seaweed
 from tests.helpers.server_client import DeviceClient
 from tests.helpers.server_process import run_cli
+from tests.server.conftest import make_harness
+from tests.server.test_canary import files_under, found_in, sealed_traffic, variants
 
 
 def test_each_store_keeps_verified_bytes_lists_them_and_forgets_them(
@@ -164,3 +167,25 @@ def test_init_never_writes_the_s3_secret_into_the_config_file(tmp_path: Path) ->
     text = default_config_text(load_settings(data_dir=tmp_path, environ=environ))
     assert "do-not-write-me" not in text
     assert "MINGA_SERVER_S3_SECRET_ACCESS_KEY" in text
+
+
+def test_a_seized_object_store_holds_no_plaintext(
+    seaweed_s3: seaweed.SeaweedS3, backend_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    """Every file SeaweedFS wrote (volumes, filer metadata, logs) is scanned for the canary
+    the client sealed into its attachment: the bucket holds ciphertext under hash names."""
+    canary = b"CANARY-" + secrets.token_hex(12).encode()
+    backend, db = backend_db
+    harness = make_harness(backend, db, tmp_path / "server", **seaweed_s3.settings())
+    with harness.http:
+        device = harness.device()
+        space = device.create_space()
+        blobs = sealed_traffic(device, space, canary)
+        pieces = [c.digest for c in harness.app.state.minga.store.listing()]
+        assert len(pieces) >= 2
+        sample = device.get_chunk(space, pieces[0]).content
+    written = files_under(seaweed_s3.data_dir)
+    assert found_in(variants(canary), written) == []
+    # The scan is real: the stored ciphertext itself is in SeaweedFS's files...
+    assert found_in([sample[100:200]], written) != []
+    assert blobs  # ...and the records went to the database, not the bucket
