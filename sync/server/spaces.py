@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.protocol import ErrorCode, Role
@@ -29,6 +29,21 @@ class SpaceRow:
     statement_version: int
 
 
+# Built once: the push path runs it on every request (see records._ROLES).
+_LOCK_SPACE = (
+    select(
+        schema.space.c.id,
+        schema.space.c.last_seq,
+        schema.space.c.epoch,
+        schema.space.c.quota_bytes,
+        schema.space.c.chunk_bytes,
+        schema.space.c.statement_version,
+    )
+    .where(schema.space.c.id == bindparam("space"))
+    .with_for_update()
+)
+
+
 def lock_space(conn: Connection, space_id: str) -> SpaceRow | None:
     """Take the space's counter row for the rest of the transaction.
 
@@ -36,18 +51,7 @@ def lock_space(conn: Connection, space_id: str) -> SpaceRow | None:
     sequence numbers are handed out in commit order and a reader can never see seq n+1 while n
     is still uncommitted. SQLite has a single writer already (BEGIN IMMEDIATE).
     """
-    row = conn.execute(
-        select(
-            schema.space.c.id,
-            schema.space.c.last_seq,
-            schema.space.c.epoch,
-            schema.space.c.quota_bytes,
-            schema.space.c.chunk_bytes,
-            schema.space.c.statement_version,
-        )
-        .where(schema.space.c.id == space_id)
-        .with_for_update()
-    ).first()
+    row = conn.execute(_LOCK_SPACE, {"space": space_id}).first()
     if row is None:
         return None
     return SpaceRow(

@@ -270,7 +270,7 @@ def test_capacity_with_simulated_devices(
     )
     print(
         "| devices | processes | requests/s | empty poll p50 / p99 ms | push p50 / p99 ms "
-        "| errors | server CPU | server RSS MiB |"
+        "| errors | server CPU (ms per request) | server RSS MiB |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for processes in PROCESSES:
@@ -286,14 +286,15 @@ def test_capacity_with_simulated_devices(
                 wall = time.perf_counter() - wall
                 cpu = (sum(_cpu_seconds(p) for p in pids) - cpu_before) / wall
                 rss = sum(_rss_mib(p) for p in pids)
+                rate = max(len(run.samples), 1) / SECONDS
                 polls = [s.seconds for s in run.samples if s.kind == "empty poll"]
                 pushes = [s.seconds for s in run.samples if s.kind == "push"]
                 errors = sum(run.errors.values())
                 print(
-                    f"| {count:,} | {processes} | {len(run.samples) / SECONDS:.0f} "
+                    f"| {count:,} | {processes} | {rate:.0f} "
                     f"| {_pct(polls, 0.5)} / {_pct(polls, 0.99)} "
                     f"| {_pct(pushes, 0.5)} / {_pct(pushes, 0.99)} "
-                    f"| {errors} | {cpu * 100:.0f} % | {rss:.0f} |"
+                    f"| {errors} | {cpu * 100:.0f} % ({cpu * 1000 / rate:.1f}) | {rss:.0f} |"
                 )
                 for what, times in sorted(run.errors.items()):
                     print(f"[capacity]   {times} × {what}")
