@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -215,6 +216,8 @@ class S3ChunkStore:
     def ensure(self, create: bool = False) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
+            if create:
+                self._probe()
             return
         except self._errors as exc:
             if not (create and self._missing(exc)):
@@ -223,6 +226,18 @@ class S3ChunkStore:
             self.client.create_bucket(Bucket=self.bucket)
         except self._errors as exc:
             raise self._fail("creating the bucket", exc) from None
+        self._probe()
+
+    def _probe(self) -> None:
+        """Write and delete one object the way chunks are written (with a SHA-256 checksum), so
+        `init` fails now, by name, on a store or a key that cannot take them."""
+        probe = b"minga"
+        digest = hashlib.sha256(probe).hexdigest()
+        try:
+            self.commit(Staged(probe), ".probe", digest)
+            self.remove(".probe", digest)
+        except ChunkStoreError as exc:
+            raise ChunkStoreError(f"{exc}; the store must accept SHA-256 checksums") from None
 
     def stage(self, data: bytes, digest: str) -> Staged:
         return Staged(data)
