@@ -209,6 +209,7 @@ def read_segments(
         consumed = len(MAGIC) + 1 + _LENGTH.size
         expected = 0
         pending: list[Item] = []
+        pending_bytes = 0
         while True:
             prefix = _read_exact(stream, _LENGTH.size)
             if len(prefix) != _LENGTH.size:
@@ -235,6 +236,7 @@ def read_segments(
                 if pending:
                     yield pending
                     pending = []
+                    pending_bytes = 0
                 if kind == END:
                     if expected != preamble.items:
                         raise BundleRefused(BundleProblem.TRUNCATED, expected, "items missing")
@@ -250,6 +252,10 @@ def read_segments(
             if not isinstance(kind, str):
                 raise BundleRefused(BundleProblem.DAMAGED, expected, "frame kind")
             pending.append(Item(index, kind, payload))
+            pending_bytes += _LENGTH.size + length
+            if len(pending) > SEGMENT_ITEMS or pending_bytes > SEGMENT_BYTES + MAX_FRAME_BYTES:
+                # Longer than any writer makes a segment: refused before it fills memory.
+                raise BundleRefused(BundleProblem.DAMAGED, expected, "segment without checkpoint")
             expected += 1
             if expected > preamble.items:
                 raise BundleRefused(BundleProblem.SPLICED, expected, "more items than declared")

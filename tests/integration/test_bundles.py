@@ -129,3 +129,19 @@ def _frames(data: bytes) -> list[tuple[int, int]]:
         found.append((position, position + 4 + length))
         position += 4 + length
     return found
+
+
+def test_a_bundle_without_checkpoints_is_refused_before_it_fills_memory(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    admin.records.save_all([organization(space, f"Organization {i}") for i in range(12)])
+    admin.sync()
+    # Written with long segments, read with a small bound: as a hostile file without checkpoints.
+    _export(admin, tmp_path / "long.mbundle")
+    monkeypatch.setattr(bundle_format, "SEGMENT_ITEMS", 4)
+    report = import_bundle(member.engine, tmp_path / "long.mbundle")
+    assert report.problem is BundleProblem.DAMAGED and report.problem_item == 4
+    assert report.records == 0
