@@ -618,9 +618,10 @@ class MainWindow(QMainWindow):
 
         def still_to_enroll(_state: JobState) -> Predecessor | None:
             old = predecessor(engine)
-            return (
-                old if old is not None and ProfileSyncState(engine).device_keys() is None else None
-            )
+            enrolled = ProfileSyncState(engine).device_keys() is not None
+            # An admin's spaces are offered even once enrolled by hand: the old device is
+            # still their admin until the hand-over removes it.
+            return None if old is None or (enrolled and not old.administered) else old
 
         def show(old: Predecessor | None) -> None:
             if old is None or self.workspace is None:
