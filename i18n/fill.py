@@ -62,7 +62,7 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
             write_po(
                 handle,
                 catalogue,
-                width=0,
+                width=76,  # as pybabel update wraps, so `make i18n` leaves the file alone
                 sort_output=True,
                 omit_header=False,
                 include_previous=False,
