@@ -1,9 +1,11 @@
 """Two computers next to each other, no internet: exchange courier bundles over the local network.
 
 One side *offers*: it listens on a TCP port and advertises it by mDNS (``zeroconf``) as
-``_minga-bundle._tcp.local.``; the other *browses* (or the person types the address shown on the
-offering screen) and connects. The connecting side sends its bundle, the offering side answers
-with its own; each stream is ``u64 length ‖ the bundle file``. Both then import what they
+``_minga-bundle._tcp.local.``, and shows a six-digit code; the other *browses* (or the person
+types the address shown on the offering screen) and connects with that code. The connecting
+side sends the code, then its bundle; the offering side checks the code before it reads or
+sends anything (a wrong one closes the connection; three close the offer), then answers with
+its own bundle. Each bundle is ``u64 length ‖ the bundle file``. Both then import what they
 received with every check of ``sync.client.bundles.import_bundle``: the network adds nothing to
 trust, and a stranger on the network can at most hand over a bundle that verification refuses.
 No Qt here; the Sync page runs these on workers.
@@ -11,6 +13,7 @@ No Qt here; the Sync page runs these on workers.
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 import socket
@@ -30,6 +33,21 @@ _BLOCK = 64 * 1024
 TIMEOUT_SECONDS = 30.0
 
 Progress = Callable[[int, int], None]
+
+
+CODE_DIGITS = 6
+#: Wrong codes an offer takes before it closes (a guesser gets 3 tries in a million).
+MAX_WRONG_CODES = 3
+
+
+def new_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+
+
+def normalize_code(typed: str) -> str | None:
+    """Six digits as typed (any script's digits, spaces ignored), or None."""
+    digits = "".join(str(int(c)) for c in typed if c.isdecimal())
+    return digits if len(digits) == CODE_DIGITS else None
 
 
 class ExchangeFailed(Exception):
@@ -99,6 +117,9 @@ class BundleOffer:
         self._server.settimeout(0.5)
         self.port: int = self._server.getsockname()[1]
         self.name = f"Minga-{secrets.token_hex(3)}"
+        #: Shown on the offering screen; the visitor types it.
+        self.code = new_code()
+        self.wrong_codes = 0
         self._zeroconf: tuple[Any, Any] | None = None  # (Zeroconf, ServiceInfo)
         self._closed = threading.Event()
 
@@ -131,6 +152,13 @@ class BundleOffer:
             with connection:
                 connection.settimeout(TIMEOUT_SECONDS)
                 try:
+                    typed = _read(connection, CODE_DIGITS)
+                    if not hmac.compare_digest(typed, self.code.encode("ascii")):
+                        # Nothing read, nothing sent: a stranger on the network gets nothing.
+                        self.wrong_codes += 1
+                        if self.wrong_codes >= MAX_WRONG_CODES:
+                            return False
+                        continue
                     _receive_file(connection, self.received, progress)
                     _send_file(connection, self.ours, progress)
                 except (OSError, ExchangeFailed):
@@ -149,10 +177,17 @@ class BundleOffer:
             self._zeroconf = None
 
 
-def exchange_with(peer: Peer, ours: Path, received: Path, progress: Progress | None = None) -> None:
-    """Visit an offering computer: send our bundle, receive theirs into ``received``."""
+def exchange_with(
+    peer: Peer, code: str, ours: Path, received: Path, progress: Progress | None = None
+) -> None:
+    """Visit an offering computer with the code its screen shows: send our bundle, receive
+    theirs into ``received``. A wrong code: the other side closes, ``ExchangeFailed``."""
+    checked = normalize_code(code)
+    if checked is None:
+        raise ExchangeFailed("the code has six digits")
     try:
         with socket.create_connection((peer.host, peer.port), timeout=TIMEOUT_SECONDS) as link:
+            link.sendall(checked.encode("ascii"))
             _send_file(link, ours, progress)
             _receive_file(link, received, progress)
     except OSError as error:

@@ -7,8 +7,18 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from desktop.domain.records import edit
-from desktop.lan import BundleOffer, Peer, browse, exchange_with, parse_address
+from desktop.lan import (
+    BundleOffer,
+    ExchangeFailed,
+    Peer,
+    browse,
+    exchange_with,
+    normalize_code,
+    parse_address,
+)
 from sync.client.bundles import export_bundle, import_bundle
 from tests.integration.conftest import Server, network_of, organization
 
@@ -39,7 +49,18 @@ def test_two_devices_exchange_bundles_over_the_local_network(
         assert parse_address(f"127.0.0.1:{offer.port}") == Peer(
             "127.0.0.1", "127.0.0.1", offer.port
         )
-        exchange_with(found[0], tmp_path / "member.mbundle", tmp_path / "from-admin.mbundle")
+        # A stranger without the code gets nothing and sends nothing in; the offer stays open.
+        with pytest.raises(ExchangeFailed):
+            exchange_with(
+                found[0],
+                "000000" if offer.code != "000000" else "111111",
+                tmp_path / "member.mbundle",
+                tmp_path / "stranger.mbundle",
+            )
+        assert not (tmp_path / "stranger.mbundle").exists()
+        exchange_with(
+            found[0], offer.code, tmp_path / "member.mbundle", tmp_path / "from-admin.mbundle"
+        )
         served.join(timeout=30)
         assert not served.is_alive()
     finally:
@@ -70,3 +91,6 @@ def test_a_typed_address_that_is_not_an_address_is_refused() -> None:
     assert parse_address("host:port") is None
     assert parse_address("10.0.0.2:70000") is None
     assert parse_address(" 10.0.0.2:8123 ") == Peer("10.0.0.2", "10.0.0.2", 8123)
+    assert normalize_code("482 913") == "482913"
+    assert normalize_code("٤٨٢٩١٣") == "482913"  # typed with Eastern Arabic digits
+    assert normalize_code("48291") is None and normalize_code("²48291") is None

@@ -45,6 +45,7 @@ from desktop.lan import (
     browse,
     exchange_with,
     local_addresses,
+    normalize_code,
     parse_address,
 )
 from desktop.ui.forms import MessageLabel, grow_to_fit
@@ -139,6 +140,12 @@ class BundlePanel(QGroupBox):
         self.address.setObjectName("bundleAddress")
         self.address_label = QLabel(self)
         self.address_label.setBuddy(self.address)
+        self.code = QLineEdit(self)
+        self.code.setObjectName("bundleCode")
+        self.code.setMaxLength(12)
+        self.code.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.code_label = QLabel(self)
+        self.code_label.setBuddy(self.code)
         self.exchange_button = QPushButton(self)
         self.exchange_button.setObjectName("bundleExchange")
         self.exchange_button.clicked.connect(self.exchange_nearby)
@@ -149,7 +156,9 @@ class BundlePanel(QGroupBox):
         self.peers.hide()  # filled by Find nearby computers
         self.address.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         address_row = QHBoxLayout()
-        address_row.addWidget(self.address, 1)
+        address_row.addWidget(self.address, 3)
+        address_row.addWidget(self.code_label)
+        address_row.addWidget(self.code, 1)
         address_row.addWidget(self.exchange_button)
         nearby_form = QFormLayout()
         nearby_form.addRow(self.address_label, address_row)
@@ -279,7 +288,8 @@ class BundlePanel(QGroupBox):
                     except Exception:  # zeroconf raises many kinds; the typed address still works
                         log.warning("could not announce the offer by mDNS", exc_info=True)
                 port = self._offer.port
-                shown = ", ".join(f"{a}:{port}" for a in addresses) or f"…:{port}"
+                where = ", ".join(f"{a}:{port}" for a in addresses) or f"…:{port}"
+                shown = f"{where}\n{self._offer.code}"
                 state.report(0, 0, shown)
                 if not self._offer.serve_once(
                     lambda done, total: state.report(done, total, shown),
@@ -317,13 +327,19 @@ class BundlePanel(QGroupBox):
         if peer is None:
             self.error.say(_("Type the address the other computer shows, like 192.168.1.20:41234."))
             return None
+        code = normalize_code(self.code.text())
+        if code is None:
+            self.error.say(_("Type the six-digit code the other computer shows."))
+            return None
         workdir = self._fresh_workdir()
         ours, theirs = workdir / "ours.mbundle", workdir / "theirs.mbundle"
 
         def exchange(state: JobState) -> ImportReport:
             assert self.link is not None
             self.link.run(lambda engine: export_bundle(engine, ours))
-            exchange_with(peer, ours, theirs, lambda done, total: state.report(done, total, ""))
+            exchange_with(
+                peer, code, ours, theirs, lambda done, total: state.report(done, total, "")
+            )
             return self.link.run(lambda engine: import_bundle(engine, theirs))
 
         return self._start(_("Exchanging bundles…"), exchange, self._exchanged)
@@ -353,11 +369,12 @@ class BundlePanel(QGroupBox):
 
     def _progressed(self, done: int, total: int, note: str) -> None:
         if note:
+            address, _newline, code = note.partition("\n")
             self.status.setText(
                 _(
-                    "Waiting for the other computer. On it, choose Find nearby computers, or "
-                    "type this address: {address}"
-                ).format(address=note)
+                    "Waiting for the other computer. On it, choose Find nearby computers (or "
+                    "type this address: {address}) and type this code: {code}"
+                ).format(address=address, code=code)
             )
             self.cancel_button.show()
         if total > 0:
@@ -464,6 +481,7 @@ class BundlePanel(QGroupBox):
         self.find_button.setText(_("&Find nearby computers"))
         self.address_label.setText(_("&Address:"))
         self.address.setPlaceholderText(_("for example 192.168.1.20:41234"))
+        self.code_label.setText(_("C&ode:"))
         self.exchange_button.setText(_("E&xchange"))
         self.cancel_button.setText(_("Cancel"))
         self._show_last()

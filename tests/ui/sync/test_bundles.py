@@ -115,8 +115,13 @@ def test_export_and_import_bundles_from_the_sync_page(
     qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-waiting-ar.png"))
     export_bundle(member, tmp_path / "member-lan.mbundle")
+    code = panel._offer.code
+    assert code in panel.status.text()
     exchange_with(
-        Peer("test", "127.0.0.1", port), tmp_path / "member-lan.mbundle", tmp_path / "got.mbundle"
+        Peer("test", "127.0.0.1", port),
+        code,
+        tmp_path / "member-lan.mbundle",
+        tmp_path / "got.mbundle",
     )
     qtbot.waitUntil(lambda: "استُوردت الحزمة" in panel.status.text(), timeout=60_000)
     assert "Handed over nearby" in _names(profile.engine)
