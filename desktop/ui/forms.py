@@ -34,6 +34,7 @@ from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
+from desktop.ui.bidi import OwnDirectionDelegate
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +292,8 @@ def wrap_items(listing: QListWidget) -> None:
     listing.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     listing.setResizeMode(QListView.ResizeMode.Adjust)
     listing.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    # Each line in its own direction: a Spanish name reads from the left in an Arabic list.
+    listing.setItemDelegate(OwnDirectionDelegate(listing))
 
 
 def fit_placeholder(edit: QLineEdit, minimum: int = 0) -> None:

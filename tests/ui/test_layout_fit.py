@@ -30,6 +30,7 @@ from .conftest import PASSPHRASE, show_window, unlock_through_screen
 LANGUAGES = ("en", "es", "fr", "ar")
 WAIT = 10_000
 DEFAULT_SIZE = (1024, 680)
+WIDE_SIZE = (1366, 768)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,15 @@ def test_nothing_is_clipped_at_the_default_size(
     workspace.show_section("sync")
     _settle(qtbot, 500)
     problems += _look("sync", window)
+
+    # The other common size: every section again at 1366×768 (records still open).
+    window.resize(*WIDE_SIZE)
+    for key in ("directory", "incidents", "working_groups", "alerts", "sync"):
+        workspace.show_section(key)
+        _settle(qtbot, 300)
+        problems += _look(f"{key} at 1366x768", window)
+    window.resize(*DEFAULT_SIZE)
+    _settle(qtbot, 200)
 
     # The dialogs.
     for where, opener in (

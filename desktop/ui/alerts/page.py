@@ -58,6 +58,7 @@ from desktop.ui.forms import (
     choose,
     failure_message,
     fill_codes,
+    fit_combo_to_text,
     heading,
     keep_combo_fitted,
     paragraph,
@@ -306,6 +307,7 @@ class AlertDetail(QWidget):
         self.organization.setCurrentIndex(
             self.organization.findData(chosen) if chosen is not None else -1
         )
+        fit_combo_to_text(self.organization, maximum=300)
         self._fill()
         self.loaded.emit()
 
@@ -536,6 +538,8 @@ class AlertDetail(QWidget):
             self.mechanism, PROTECTION_MECHANISMS, prompt=_("Choose a protection mechanism…")
         )
         self.organization.setPlaceholderText(_("Choose the organization signing…"))
+        for combo in (self.status, self.organization, self.mechanism, self.referral_status):
+            fit_combo_to_text(combo, maximum=300)  # refilled or re-prompted in a new language
         fill_codes(self.referral_status, REFERRAL_STATUSES)
         self._fill()
 
