@@ -10,6 +10,7 @@ pinned file, resumably; the remaining space works as usual throughout.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,10 @@ def _add_space(admin: Device, member: Device, name: str, kind: SpaceKind) -> str
             space, _device_id(member), Role.EDITOR, token
         )
     )
-    admin.engine.admit(space, admin.engine.pending_members(space))
+    # No invite was made for this space (the member is added on the server directly): the
+    # admin chooses the role itself; the server's listing never decides it (issue 13).
+    pending = admin.engine.pending_members(space)
+    admin.engine.admit(space, [dataclasses.replace(p, role=Role.EDITOR) for p in pending])
     return space
 
 
@@ -116,6 +120,10 @@ def test_leave_two_spaces_and_come_back(server: Server, make_device: Any, tmp_pa
     kept = admin.records.save(Incident(space_id=network, title=f"Network {KEPT}"))
     admin.sync()
     traveller.sync()
+    # Its person compares the admin's fingerprint for each new space: until then what it
+    # writes there (the evidence's custody log too) stays on this computer.
+    for first in traveller.state.spaces_to_confirm():
+        traveller.engine.confirm_space(first.space)
     MaterialStore.of(traveller.profile).pin_group(group.id)
     traveller.sync()
     assert opened(traveller, evidence.id)
