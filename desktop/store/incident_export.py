@@ -2,8 +2,9 @@
 
 For counting and comparing, not for sharing a case: a person is named only where they agreed to
 be named (``share_with_name``); otherwise their alias, otherwise "Name withheld". Free text
-(narrative, impact, act notes) and coordinates are left out: they can name or place people
-whatever their consent says. Codes stay codes (a country is ``co``), so tools can group by them.
+(title, narrative, impact, act notes) and coordinates are left out: they can name or place
+people whatever their consent says ("Amenazas contra Rosa Quispe"); the id finds the record.
+Codes stay codes (a country is ``co``), so tools can group by them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ PAGE = 500
 
 COLUMNS = (
     "id",
-    "title",
     "kind",
     "status",
     "start_date",
@@ -78,7 +78,6 @@ def incident_row(store: RecordStore, incident: Incident) -> dict[str, object]:
     victims = list(dict.fromkeys(a.victim_id for a in acts if a.victim_id))
     return {
         "id": incident.id,
-        "title": incident.title,
         "kind": incident.kind.value,
         "status": incident.status.value,
         "start_date": str(incident.start_date) if incident.start_date else "",

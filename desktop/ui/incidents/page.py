@@ -133,9 +133,9 @@ class IncidentsPage(ListDetailPage):
             self.message.say(
                 ngettext(
                     "{count} incident exported to {path}. Names are withheld where the person "
-                    "did not agree to be named; narratives are left out.",
+                    "did not agree to be named; titles and narratives are left out.",
                     "{count} incidents exported to {path}. Names are withheld where the person "
-                    "did not agree to be named; narratives are left out.",
+                    "did not agree to be named; titles and narratives are left out.",
                     count,
                 ).format(count=format_number(count), path=f"\u2066{path}\u2069"),
                 "success",

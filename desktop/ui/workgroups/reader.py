@@ -5,7 +5,7 @@ The decrypted bytes live in this widget's buffer only, and are dropped when it c
 
 from __future__ import annotations
 
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPointF, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -26,6 +26,14 @@ from desktop.ui.forms import paragraph
 from desktop.ui.workgroups.files import OpenedFile
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml")
+
+
+class QuietBrowser(QTextBrowser):
+    """Shows rendered text and loads nothing it names: no image or file from this computer or
+    the network (a shared material could otherwise show the reader's own files)."""
+
+    def loadResource(self, kind: int, name: QUrl) -> object:
+        return None
 
 
 class MaterialReader(QWidget):
@@ -90,7 +98,7 @@ class MaterialReader(QWidget):
         elif kind.media_type == "text/markdown":
             # Rendered, not shown as its source. Read only; links are not followed and no
             # image is fetched (QTextBrowser loads nothing from the network).
-            browser = QTextBrowser(self)
+            browser = QuietBrowser(self)
             browser.setOpenLinks(False)
             browser.setMarkdown(opened.data.decode("utf-8", errors="replace"))
             self.content = browser
