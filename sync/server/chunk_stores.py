@@ -13,11 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sync.protocol import ProtocolError, check_chunk_hash, check_id
+
 if TYPE_CHECKING:
     from sync.server.config import Settings
 
 # Staged files older than this are leftovers of a process that died mid-upload.
 _STALE_STAGING_SECONDS = 3600
+
+
+def _chunk_name(space_id: str, digest: str) -> bool:
+    """True when a listed name is one of ours: a valid space id and a SHA-256 in hex. Anything
+    else (another application's object in a shared bucket, a stray file) is never touched."""
+    try:
+        check_id(space_id, "space")
+        check_chunk_hash(digest)
+    except ProtocolError:
+        return False
+    return True
 
 
 class ChunkStoreError(Exception):
@@ -134,7 +147,7 @@ class FolderChunkStore:
             if space_dir.name == ".tmp" or not space_dir.is_dir():
                 continue
             for path in sorted(space_dir.glob("??/*")):
-                if path.is_file() and len(path.name) == 64:
+                if path.is_file() and _chunk_name(space_dir.name, path.name):
                     yield StoredChunk(space_dir.name, path.name, path.stat().st_mtime)
 
     def sweep_staging(self, now: float) -> int:
@@ -297,7 +310,7 @@ class S3ChunkStore:
             for page in pages:
                 for item in page.get("Contents", []):
                     space_id, _, digest = str(item["Key"])[len(self.prefix) :].partition("/")
-                    if space_id and len(digest) == 64 and "/" not in digest:
+                    if _chunk_name(space_id, digest):
                         yield StoredChunk(space_id, digest, item["LastModified"].timestamp())
         except self._errors as exc:
             raise self._fail("listing chunks", exc) from None

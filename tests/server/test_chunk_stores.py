@@ -40,6 +40,12 @@ def test_each_store_keeps_verified_bytes_lists_them_and_forgets_them(
     assert store.read(space, digest, 0, 3000) == data
     assert store.read(space, digest, 2990, 10) == data[-10:]
     assert [(c.space_id, c.digest) for c in store.listing()] == [(space, digest)]
+    # Names that are not a space and a SHA-256 are not ours: never listed, so never swept.
+    store.commit(store.stage(data, digest), "not a space!", digest)
+    store.commit(store.stage(data, digest), space, digest.upper())
+    assert [(c.space_id, c.digest) for c in store.listing()] == [(space, digest)]
+    store.remove("not a space!", digest)
+    store.remove(space, digest.upper())
     store.remove(space, digest)
     store.remove(space, digest)  # already gone: no error
     assert not store.exists(space, digest)
