@@ -27,9 +27,11 @@ import os
 import secrets
 import shutil
 import struct
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,11 +312,13 @@ def write_backup(
     name = destination.name
     if destination.exists():
         raise BackupRefused("destination_exists", str(destination))
-    workspace = profile.folder / f".backup-{secrets.token_hex(8)}"
-    workspace.mkdir(mode=0o700)
     partial = destination.with_name(f".{destination.name}.partial")
+    remove_abandoned_workspaces(profile.folder)
     try:
-        with deletions_held(profile.folder / ATTACHMENTS_FOLDER):
+        with (
+            workspace_in_use(profile.folder) as workspace,
+            deletions_held(profile.folder / ATTACHMENTS_FOLDER),
+        ):
             summary = _write(profile, workspace, partial, progress, name)
         os.replace(partial, destination)
         fsync_folder(destination.parent)
@@ -323,8 +327,78 @@ def write_backup(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+_WORKSPACE_PREFIX = ".backup-"
+_LOCK_SUFFIX = ".lock"
+
+
+@contextmanager
+def workspace_in_use(folder: Path) -> Iterator[Path]:
+    """A private folder in the profile for one backup's copies, marked as in use while it runs.
+
+    A backup killed mid-way (power, SIGKILL) leaves its workspace behind: a database copy and
+    hard links to sealed files, which would keep evidence the person deletes later. The mark
+    (a lock file held open, locked on POSIX) dies with the process, so the next backup can tell
+    a dead one's leftovers from a running one's (``remove_abandoned_workspaces``).
+    """
+    workspace = folder / f"{_WORKSPACE_PREFIX}{secrets.token_hex(8)}"
+    lock = workspace.with_name(workspace.name + _LOCK_SUFFIX)
+    # The lock exists (and is held) before the folder does, and outlives it.
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        workspace.mkdir(mode=0o700)
+        try:
+            yield workspace
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
     finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+        os.close(handle)
+        lock.unlink(missing_ok=True)
+
+
+def _owner_is_gone(lock: Path) -> bool:
+    """Whether the backup that made ``lock`` no longer runs (its lock is free or absent)."""
+    if sys.platform == "win32":
+        # Windows refuses to delete a file another process holds open.
+        try:
+            lock.unlink(missing_ok=True)
+        except PermissionError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        handle = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(handle)
+    return True
+
+
+def remove_abandoned_workspaces(folder: Path) -> None:
+    """Remove what backups killed mid-way left in the profile ``folder``; never a running one's."""
+    for workspace in folder.glob(f"{_WORKSPACE_PREFIX}*"):
+        if not workspace.is_dir():
+            continue
+        lock = workspace.with_name(workspace.name + _LOCK_SUFFIX)
+        if _owner_is_gone(lock):
+            shutil.rmtree(workspace, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+    for lock in folder.glob(f"{_WORKSPACE_PREFIX}*{_LOCK_SUFFIX}"):
+        if not lock.with_name(lock.name.removesuffix(_LOCK_SUFFIX)).exists() and _owner_is_gone(
+            lock
+        ):
+            lock.unlink(missing_ok=True)
 
 
 def _write(
@@ -382,7 +456,11 @@ def _write_file(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         done = 0
-        with open(partial, "wb") as sink:
+        # Owner-only: the file carries the passphrase-wrapped key (a leftover partial too).
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if sys.platform != "win32":
+            os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "wb") as sink:
             sink.write(placeholder.to_bytes())
             body_start = sink.tell()
             writer = _SealingWriter(sink, sealer)

@@ -438,3 +438,65 @@ def test_files_deleted_while_a_backup_copies_them_are_removed_after_it(tmp_path:
         assert all(path.exists() for path in sealed)
     assert not any(path.exists() for path in sealed)
     profile.close()
+
+
+def test_the_backup_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The file carries the passphrase-wrapped key: another account on the computer (or on a
+    shared stick's host) must not copy it away to guess the passphrase offline."""
+    set_language("en")
+    profile, _ = new_profile(tmp_path / "p")
+    previous = os.umask(0o022)
+    try:
+        written = write_backup(profile, tmp_path / "b.mingabackup")
+    finally:
+        os.umask(previous)
+        profile.close()
+    assert written.size
+    assert (tmp_path / "b.mingabackup").stat().st_mode & 0o777 == 0o600
+
+
+_KILLED_BACKUP = """
+import os, signal, sys
+from pathlib import Path
+from desktop.store.backup import write_backup
+from desktop.store.profile import unlock
+profile = unlock(Path(sys.argv[1]), sys.argv[2])
+def die(done, total):
+    os.kill(os.getpid(), signal.SIGKILL)
+write_backup(profile, Path(sys.argv[3]), die)
+"""
+
+
+def test_a_backup_killed_midway_leaves_no_copy_of_deleted_evidence(tmp_path: Path) -> None:
+    """A backup killed mid-way (battery, SIGKILL) leaves its workspace: a database copy and
+    links to the sealed files. Evidence deleted later must not live on there: the next backup
+    clears what a dead one left, and never the workspace of one still running."""
+    import subprocess
+    import sys
+
+    from desktop.store.backup import workspace_in_use
+
+    set_language("en")
+    folder = tmp_path / "p"
+    profile, _ = new_profile(folder)
+    evidence = _add_evidence(profile, tmp_path / "originals", 2)
+    profile.close()
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_BACKUP, str(folder), PASSPHRASE, str(tmp_path / "k.b")],
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
+    assert killed.returncode == -9
+    left = list(folder.glob(".backup-*"))
+    assert left, "the killed backup left nothing: the test did not kill it mid-way"
+    assert not (tmp_path / "k.b").exists()
+    with unlock(folder, PASSPHRASE) as profile:
+        store = EvidenceStore.of(profile)
+        for evidence_id in evidence:
+            store.delete(evidence_id)
+        with workspace_in_use(folder) as running:
+            write_backup(profile, tmp_path / "next.mingabackup")
+            assert running.is_dir(), "a running backup's workspace was removed"
+    assert list(folder.glob(".backup-*")) == []
+    assert not list(folder.rglob("*.sealed"))
+    assert (tmp_path / ".k.b.partial").stat().st_mode & 0o777 == 0o600
