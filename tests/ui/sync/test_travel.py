@@ -62,6 +62,7 @@ def _member_of_three(server: Server, tmp_path: Path, folder: Path) -> dict[str, 
             records.save(
                 Space(id=space, space_id=space, name=NAMES[key], kind=kind, **{owner: new_id()})
             )
+            admin_engine.invite(space, Role.EDITOR)  # the role it admits with
             admin_engine._authorized(
                 lambda token, s=space: admin_engine.transport.put_member(
                     s, me.device_id, Role.EDITOR, token
@@ -70,7 +71,12 @@ def _member_of_three(server: Server, tmp_path: Path, folder: Path) -> dict[str, 
             admin_engine.admit(space, admin_engine.pending_members(space))
             records.save(Incident(space_id=space, title=f"Incident in {NAMES[key]}"))
         admin_engine.sync_once(discover=True)
+        # The first sync settles the invite's commitment with the network's chain, the
+        # second takes the other spaces'; the person compares the admin's fingerprint.
         engine.sync_once(discover=True)
+        engine.sync_once(discover=True)
+        for first in engine.spaces_to_confirm():
+            engine.confirm_space(first.space)
         assert RecordStore(traveller.engine).count(RecordQuery("incident")) == 2
     finally:
         for closing in (admin_engine, engine):
