@@ -6,6 +6,7 @@ Extraction here uses Babel's API with the same keywords as ``make i18n``; run th
 from __future__ import annotations
 
 import gettext
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from string import Formatter
@@ -143,6 +144,25 @@ def test_arabic_has_six_plural_forms_in_every_plural_entry() -> None:
     assert plural_entries, "no plural message in the catalogue to check"
     for message in plural_entries:
         assert len(message.string) == 6, message.id
+
+
+#: Words only the familiar "tú" uses (pronouns, possessives, verb forms no "usted" sentence has).
+_TUTEO = re.compile(
+    r"\b(tú|tu|tus|te|ti|contigo|quieres|tienes|puedes|debes|eres|estás|unieras|editabas|"
+    r"escribes|indicas|léela|compruébalo)\b",
+    re.IGNORECASE,
+)
+
+
+def test_spanish_addresses_the_person_as_usted() -> None:
+    """A person under threat is addressed with respect, in one voice across the app."""
+    catalogue = read_catalogue(catalogue_path("es"), "es")
+    familiar = []
+    for message in catalogue:
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        familiar += [form for form in forms if form and _TUTEO.search(form)]
+    assert familiar == []
+    assert _TUTEO.search("Pide uno nuevo a la administración de tu red.")
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
