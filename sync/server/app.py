@@ -88,7 +88,11 @@ class ServerState:
 
 
 def _error_response(
-    status: int, code: ErrorCode, message: str, details: Mapping[str, int | str] | None = None
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: Mapping[str, int | str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     # Errors are JSON so an operator can read them in a proxy log; the code header lets a client
     # learn the reason of a HEAD, which has no body.
@@ -97,7 +101,7 @@ def _error_response(
         content=body,
         status_code=status,
         media_type="application/json",
-        headers={"x-minga-error": code.value},
+        headers={**(headers or {}), "x-minga-error": code.value},
     )
 
 
@@ -309,7 +313,7 @@ async def _housekeeping(state: ServerState) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
-        return _error_response(exc.status, exc.code, exc.message, exc.details)
+        return _error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(ChunkStoreError)
     async def _store_error(_request: Request, exc: ChunkStoreError) -> Response:

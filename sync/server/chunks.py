@@ -149,7 +149,14 @@ def get_chunk(
 
 
 def _unsatisfiable(size: int) -> ApiError:
-    return ApiError(416, ErrorCode.RANGE_NOT_SATISFIABLE, f"range outside the chunk's {size} bytes")
+    # RFC 9110 §15.5.17: the 416 names the size, so a client resuming a download learns it has
+    # the whole chunk already (or that its saved offset is stale) without another request.
+    return ApiError(
+        416,
+        ErrorCode.RANGE_NOT_SATISFIABLE,
+        f"range outside the chunk's {size} bytes",
+        headers={"content-range": f"bytes */{size}"},
+    )
 
 
 def collect_chunks(

@@ -17,6 +17,7 @@ class ApiError(Exception):
         code: ErrorCode,
         message: str,
         details: Mapping[str, int | str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -25,6 +26,8 @@ class ApiError(Exception):
         # Machine-readable facts a client needs to recover (e.g. the current version on a 409),
         # sent next to code and message in the JSON error body.
         self.details = dict(details or {})
+        # HTTP headers the status itself calls for (a 416's Content-Range: bytes */size).
+        self.headers = dict(headers or {})
 
 
 def space_not_found(space_id: str) -> ApiError:

@@ -312,6 +312,15 @@ def test_chunks_upload_resumes_and_download_resumes_by_range(chunk_server: Harne
     assert tail.content == pieces[3][-10:]
     beyond = device.get_chunk(space, digests[3], "bytes=999999-")
     assert (beyond.status_code, beyond.json()["code"]) == (416, "range_not_satisfiable")
+    assert beyond.headers["content-range"] == f"bytes */{64 * 1024}"
+    for outside in ("bytes=65536-", "bytes=-0", "bytes=70000-70010"):
+        refused = device.get_chunk(space, digests[3], outside)
+        assert refused.status_code == 416, outside
+        assert refused.headers["content-range"] == f"bytes */{64 * 1024}", outside
+    # An end past the chunk is cut at its last byte (RFC 9110), not refused.
+    clipped = device.get_chunk(space, digests[3], "bytes=65530-99999")
+    assert (clipped.status_code, clipped.content) == (206, pieces[3][65530:])
+    assert clipped.headers["content-range"] == f"bytes 65530-65535/{64 * 1024}"
     listed = device.body(device.call("GET", "/v1/spaces"))["spaces"]
     assert listed[0]["space"] == space
 
