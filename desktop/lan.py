@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.client.bundles import owner_only
+
 SERVICE_TYPE = "_minga-bundle._tcp.local."
 #: A bundle of 100,000 records is well under this; a larger announced length is refused unread.
 MAX_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024
@@ -82,7 +84,7 @@ def _receive_file(connection: socket.socket, path: Path, progress: Progress | No
         raise ExchangeFailed(f"announced {size} bytes")
     partial = path.with_name(path.name + ".partial")
     received = 0
-    with open(partial, "wb") as target:
+    with owner_only(partial) as target:
         while received < size:
             block = connection.recv(min(_BLOCK, size - received))
             if not block:

@@ -178,7 +178,7 @@ def export_bundle(
         if progress is not None:
             progress(done, total)
 
-    with open(partial, "wb") as stream:
+    with owner_only(partial) as stream:
         writer = BundleWriter(stream, keys, total)
         report.bundle_id = writer.bundle.hex()
         have = {
@@ -359,6 +359,16 @@ def _write_download(writer: BundleWriter, download: Download, step: Callable[[],
         )
         step()
     return count
+
+
+def owner_only(path: Path) -> IO[bytes]:
+    """``path`` opened for writing, emptied, readable by its owner only whatever the umask
+    (a bundle names devices, spaces and their members); also a stale file left behind."""
+    import os
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "wb")
 
 
 def _fsync(stream: IO[bytes]) -> None:

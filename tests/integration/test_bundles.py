@@ -145,3 +145,17 @@ def test_a_bundle_without_checkpoints_is_refused_before_it_fills_memory(
     report = import_bundle(member.engine, tmp_path / "long.mbundle")
     assert report.problem is BundleProblem.DAMAGED and report.problem_item == 4
     assert report.records == 0
+
+
+def test_a_bundle_file_is_readable_by_its_owner_only(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    # A bundle names devices, spaces and who is a member of them: on a shared computer or a
+    # stick another account mounts, no one else may read it (as backups, 0600 whatever umask).
+    space, (admin,) = network_of(server, make_device, 1)
+    admin.records.save(organization(space, "Someone"))
+    stale = tmp_path / "a.mbundle.partial"
+    stale.write_bytes(b"left by a crashed export")
+    stale.chmod(0o644)
+    path = _export(admin, tmp_path / "a.mbundle")
+    assert path.stat().st_mode & 0o777 == 0o600

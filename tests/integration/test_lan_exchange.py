@@ -68,6 +68,9 @@ def test_two_devices_exchange_bundles_over_the_local_network(
     assert (tmp_path / "from-admin.mbundle").read_bytes() == (
         tmp_path / "admin.mbundle"
     ).read_bytes()
+    for received in ("from-admin", "from-member"):
+        # Readable by the person's account only, as the bundles it exports.
+        assert (tmp_path / f"{received}.mbundle").stat().st_mode & 0o777 == 0o600
     for device, received in ((admin, "from-member"), (member, "from-admin")):
         report = import_bundle(device.engine, tmp_path / f"{received}.mbundle")
         assert report.problem is None and report.refused == [], report
