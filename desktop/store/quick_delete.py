@@ -46,14 +46,30 @@ DEVICE_HINTS_FILE = "device.json"
 WRONG_PASSPHRASES_KEY = "wrong_passphrases"
 
 
+def never_a_profile(folder: Path) -> bool:
+    """Folders quick delete never empties, whatever they hold: the file system's root, the
+    home folder and any folder above it (a typo in a script, ``--profile-dir ~``, must not
+    erase a person's files)."""
+    try:
+        resolved = folder.resolve()
+        home = Path.home().resolve()
+    except (OSError, RuntimeError):
+        return True
+    return resolved == Path(resolved.anchor) or resolved == home or resolved in home.parents
+
+
 def holds_a_profile(folder: Path) -> bool:
-    """Whether ``folder`` holds anything of a Minga profile (even one left half-deleted)."""
+    """Whether ``folder`` holds a Minga profile (even one left half-deleted): its key file or
+    database, or a deletion moved aside. Another program's ``device.json`` or ``attachments``
+    folder is not one; nor is the home folder or the root (``never_a_profile``)."""
+    if never_a_profile(folder):
+        return False
     with contextlib.suppress(OSError):
         if any(folder.parent.glob(f".{folder.name}.erasing-*")):
             return True
     if not folder.is_dir():
         return False
-    names = set(KEY_MATERIAL) | set(DATABASE_FIRST) | {DEVICE_HINTS_FILE, "attachments"}
+    names = set(KEY_MATERIAL) | set(DATABASE_FIRST)
     return any((folder / name).exists() for name in names)
 
 
@@ -129,6 +145,15 @@ def remove_files(folder: Path) -> list[Path]:
 
 def quick_delete(folder: Path) -> list[Path]:
     """Destroy the keys, then every file of the profile in ``folder``; returns what stayed."""
+    if never_a_profile(folder):
+        raise ValueError("not a profile folder")
+    if folder.is_symlink():
+        # A profile kept elsewhere (another volume) and linked here: erase the real folder,
+        # then the link; moving the link aside would leave the real files in place.
+        real = folder.resolve()
+        left = quick_delete(real)
+        folder.unlink(missing_ok=True)
+        return left
     destroy_keys(folder)
     left = remove_files(folder)
     log.info("profile deleted%s", f" ({len(left)} files left)" if left else "")

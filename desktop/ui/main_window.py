@@ -484,10 +484,15 @@ class MainWindow(QMainWindow):
 
     def quick_delete(self) -> None:
         """Destroy the keys now, close the profile, remove every file, show the first start."""
-        destroy_keys(self.folder)  # from here on nothing of the profile can be read
+        # A profile linked here from elsewhere: erase the real folder (moving the link aside
+        # would leave every file in place), then the link.
+        folder = self.folder.resolve() if self.folder.is_symlink() else self.folder
+        destroy_keys(folder)  # from here on nothing of the profile can be read
         self.session.lock(keep=False)  # the views clear themselves and the gate is shown
-        aside = move_aside(self.folder)
-        if aside == self.folder:
+        aside = move_aside(folder)
+        if folder != self.folder:
+            self.folder.unlink(missing_ok=True)
+        if aside == folder:
             erase(aside)  # it could not move: erase in place before the first-start screen
         else:
             # Sealed noise without keys: erased on a worker, the window answers meanwhile.

@@ -146,3 +146,46 @@ def test_a_database_without_its_key_file_is_refused(tmp_path: Path) -> None:
     destroy_keys(folder)
     assert (folder / DATABASE_FILE).exists()
     _nothing_opens(folder, recovery)
+
+
+def test_command_line_refuses_home_root_and_a_folder_without_a_key_file(tmp_path: Path) -> None:
+    """A typo in a script (``--profile-dir ~``) must never empty a home folder: a stray
+    ``device.json`` or ``attachments`` folder of another program is not a Minga profile."""
+    home = tmp_path / "home"
+    (home / "attachments").mkdir(parents=True)
+    (home / "device.json").write_text("{}")
+    (home / "letter.txt").write_text("mine")
+    for target in (home, Path("/"), Path.home()):
+        refused = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "desktop",
+                "quick-delete",
+                "--profile-dir",
+                str(target),
+                "--yes",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(home)},
+        )
+        assert refused.returncode == 2, (target, refused.stdout, refused.stderr)
+    assert (home / "letter.txt").read_text() == "mine"
+    assert (home / "device.json").exists() and (home / "attachments").is_dir()
+
+
+def test_a_profile_reached_through_a_symlink_is_deleted_and_nothing_beside_it(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "volume" / "minga"
+    recovery = _profile_with_files(real, files=2)
+    (tmp_path / "volume" / "unrelated.txt").write_text("keep me")
+    link = tmp_path / "profile"
+    link.symlink_to(real, target_is_directory=True)
+    assert quick_delete(link) == []
+    assert not real.exists() and not link.exists() and not link.is_symlink()
+    assert [p.name for p in (tmp_path / "volume").iterdir()] == ["unrelated.txt"]
+    _nothing_opens(real, recovery)
