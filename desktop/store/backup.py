@@ -343,19 +343,25 @@ def workspace_in_use(folder: Path) -> Iterator[Path]:
     a dead one's leftovers from a running one's (``remove_abandoned_workspaces``).
     """
     workspace = folder / f"{_WORKSPACE_PREFIX}{secrets.token_hex(8)}"
-    lock = workspace.with_name(workspace.name + _LOCK_SUFFIX)
-    # The lock exists (and is held) before the folder does, and outlives it.
+    with _held_while_running(workspace):
+        workspace.mkdir(mode=0o700)
+        try:
+            yield workspace
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+
+@contextmanager
+def _held_while_running(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock file: it exists (and is held) before the folder, and outlives it."""
+    lock = folder.with_name(folder.name + _LOCK_SUFFIX)
     handle = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         if sys.platform != "win32":
             import fcntl
 
             fcntl.flock(handle, fcntl.LOCK_EX)
-        workspace.mkdir(mode=0o700)
-        try:
-            yield workspace
-        finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+        yield
     finally:
         os.close(handle)
         lock.unlink(missing_ok=True)
@@ -385,16 +391,17 @@ def _owner_is_gone(lock: Path) -> bool:
     return True
 
 
-def remove_abandoned_workspaces(folder: Path) -> None:
-    """Remove what backups killed mid-way left in the profile ``folder``; never a running one's."""
-    for workspace in folder.glob(f"{_WORKSPACE_PREFIX}*"):
+def remove_abandoned_workspaces(folder: Path, prefix: str = _WORKSPACE_PREFIX) -> None:
+    """Remove what backups (or restores, by ``prefix``) killed mid-way left in ``folder``;
+    never a running one's."""
+    for workspace in folder.glob(f"{prefix}*"):
         if not workspace.is_dir():
             continue
         lock = workspace.with_name(workspace.name + _LOCK_SUFFIX)
         if _owner_is_gone(lock):
             shutil.rmtree(workspace, ignore_errors=True)
             lock.unlink(missing_ok=True)
-    for lock in folder.glob(f"{_WORKSPACE_PREFIX}*{_LOCK_SUFFIX}"):
+    for lock in folder.glob(f"{prefix}*{_LOCK_SUFFIX}"):
         if not lock.with_name(lock.name.removesuffix(_LOCK_SUFFIX)).exists() and _owner_is_gone(
             lock
         ):
@@ -788,9 +795,13 @@ def restore_backup(
         parent = parent.parent
     for folder in reversed(created_parents):
         folder.mkdir(mode=0o700)
-    staging = target.parent / f".{target.name}.restoring-{secrets.token_hex(6)}"
+    # A restore killed mid-way leaves its hidden folder beside the target (never at it): the
+    # next restore there removes it, so no stray copy outlives a later quick delete.
+    restoring = f".{target.name}.restoring-"
+    remove_abandoned_workspaces(target.parent, restoring)
+    staging = target.parent / f"{restoring}{secrets.token_hex(6)}"
     try:
-        with _open_source(path) as source:
+        with _held_while_running(staging), _open_source(path) as source:
             total = os.fstat(source.fileno()).st_size
             opened = _open_header(source, path.name, passphrase, recovery_key, shares)
             try:
@@ -810,11 +821,12 @@ def restore_backup(
                 _write_key_file(staging / KEY_FILE, key_file.to_bytes())
             finally:
                 opened.wipe()
-        _refuse_target(target)
-        if target.is_dir():
-            target.rmdir()
-        os.rename(staging, target)
-        fsync_folder(target.parent)
+            # Still marked as running: another restore must not take it for abandoned.
+            _refuse_target(target)
+            if target.is_dir():
+                target.rmdir()
+            os.rename(staging, target)
+            fsync_folder(target.parent)
         return summary
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

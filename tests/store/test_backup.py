@@ -500,3 +500,35 @@ def test_a_backup_killed_midway_leaves_no_copy_of_deleted_evidence(tmp_path: Pat
     assert list(folder.glob(".backup-*")) == []
     assert not list(folder.rglob("*.sealed"))
     assert (tmp_path / ".k.b.partial").stat().st_mode & 0o777 == 0o600
+
+
+_KILLED_RESTORE = """
+import os, signal, sys
+from pathlib import Path
+from desktop.store.backup import restore_backup
+def die(done, total):
+    os.kill(os.getpid(), signal.SIGKILL)
+restore_backup(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], progress=die)
+"""
+
+
+def test_a_restore_killed_midway_writes_nothing_at_the_target_and_its_leftover_goes(
+    small_backup: tuple[Path, str], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    backup, _ = small_backup
+    target = tmp_path / "new" / "profile"
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_RESTORE, str(backup), str(target), PASSPHRASE],
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
+    assert killed.returncode == -9
+    assert not target.exists()
+    assert list(target.parent.glob(".profile.restoring-*")), "not killed mid-way"
+    restore_backup(backup, target, PASSPHRASE)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["profile"]
+    with unlock(target, PASSPHRASE):
+        pass
