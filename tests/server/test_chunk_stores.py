@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from sync.protocol import Mutation, chunk_hash
+from sync.server import schema
 from sync.server.app import create_app
 from sync.server.chunk_stores import ChunkLost, ChunkStoreError, open_chunk_store
 from sync.server.config import ConfigError, Settings, load_settings
@@ -195,3 +197,50 @@ def test_a_seized_object_store_holds_no_plaintext(
     # The scan is real: the stored ciphertext itself is in SeaweedFS's files...
     assert found_in([sample[100:200]], written) != []
     assert blobs  # ...and the records went to the database, not the bucket
+
+
+def test_an_s3_store_that_goes_down_mid_sync_answers_503_and_loses_nothing(
+    backend_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    """The bucket's server stops between two uploads: the next PUT and GET say "try again"
+    (503, by code), no row is written for bytes that never arrived (HEAD still 404, the quota
+    unchanged), and once the store is back the same upload succeeds and the first chunk is
+    intact. A SeaweedFS of its own, so stopping it leaves the session's store alone."""
+    backend, db = backend_db
+    if backend != "postgres":
+        pytest.skip("runs once, over PostgreSQL (an S3 deployment's database); SQLite adds nothing")
+    if seaweed.weed_binary() is None:
+        pytest.skip(seaweed.SKIP_REASON)
+    weed = seaweed.start_seaweed(tmp_path / "weed")
+    prefix = f"down{secrets.token_hex(3)}/"
+    try:
+        harness = make_harness(backend, db, tmp_path / "server", **weed.settings(prefix))
+        with harness.http:
+            device = harness.device()
+            space = device.create_space()
+            first, second = secrets.token_bytes(5000), secrets.token_bytes(6000)
+            assert device.put_chunk(space, first).status_code == 201
+            weed.stop()
+            refused = device.put_chunk(space, second)
+            assert (refused.status_code, refused.json()["code"]) == (503, "internal")
+            assert "try again" in refused.json()["message"]
+            assert "minga-test-secret" not in refused.text
+            assert device.head_chunk(space, chunk_hash(second)).status_code == 404
+            unreadable = device.get_chunk(space, chunk_hash(first))
+            assert unreadable.status_code == 503
+            with db.read() as conn:
+                used = conn.execute(
+                    select(schema.space.c.chunk_bytes).where(schema.space.c.id == space)
+                ).scalar_one()
+            assert used == len(first)
+        # The same bucket's data, served again (on new ports): nothing was lost.
+        weed = seaweed.start_seaweed(tmp_path / "weed")
+        again = make_harness(backend, db, tmp_path / "server", **weed.settings(prefix))
+        with again.http:
+            device.http = again.http
+            device.login()
+            assert device.get_chunk(space, chunk_hash(first)).content == first
+            assert device.put_chunk(space, second).status_code == 201
+            assert device.get_chunk(space, chunk_hash(second)).content == second
+    finally:
+        weed.stop()
