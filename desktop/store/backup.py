@@ -852,9 +852,22 @@ def backup_name(moment: datetime) -> str:
     return f"minga-{moment.strftime('%Y%m%d-%H%M%S')}{SUFFIX}"
 
 
-def backups_in(folder: Path) -> list[Path]:
-    """The backups a scheduled run wrote into ``folder``, oldest first."""
-    return sorted(p for p in folder.glob(f"minga-*{SUFFIX}") if p.is_file())
+def backups_in(folder: Path, profile_id: str | None = None) -> list[Path]:
+    """The backups a scheduled run wrote into ``folder``, oldest first; with ``profile_id``
+    only that profile's (a stick shared by colleagues holds theirs too)."""
+    found = sorted(p for p in folder.glob(f"minga-*{SUFFIX}") if p.is_file())
+    if profile_id is None:
+        return found
+    return [path for path in found if _profile_of(path) == profile_id]
+
+
+def _profile_of(path: Path) -> str | None:
+    """The profile id in a backup's header (public, like the key file), None if unreadable."""
+    try:
+        with open(path, "rb") as source:
+            return _Header.read(source, path.name).key_file.profile_id
+    except (OSError, BackupRefused):
+        return None
 
 
 def backup_into_folder(
@@ -869,7 +882,8 @@ def backup_into_folder(
     moment = now or datetime.now(UTC)
     destination = folder / backup_name(moment)
     write_backup(profile, destination, progress)
-    for old in backups_in(folder)[: -max(1, keep)]:
+    # Only this profile's: another person's backups on the same stick are never pruned.
+    for old in backups_in(folder, profile.key_file.profile_id)[: -max(1, keep)]:
         old.unlink(missing_ok=True)
     return destination
 

@@ -54,11 +54,14 @@ def describe_backup(summary: BackupSummary) -> str:
     )
 
 
-def backup_due(folder: Path, every_hours: int, now: float | None = None) -> bool:
-    """Whether ``folder`` is there and its newest automatic backup is older than allowed."""
+def backup_due(
+    folder: Path, every_hours: int, now: float | None = None, profile_id: str | None = None
+) -> bool:
+    """Whether ``folder`` is there and its newest automatic backup (of ``profile_id``: a
+    colleague's on the same stick does not count) is older than allowed."""
     if not folder.is_dir():
         return False  # the USB stick is not plugged in: try again later
-    found = backups_in(folder)
+    found = backups_in(folder, profile_id)
     if not found:
         return True
     age = (now if now is not None else time.time()) - found[-1].stat().st_mtime
@@ -100,7 +103,8 @@ class BackupScheduler(QObject):
         if not folder_text or self._job is not None or self._profile.closed:
             return False
         folder = Path(folder_text).expanduser()
-        if not backup_due(folder, int(self.settings.get("backup_every_hours") or 24)):
+        every = int(self.settings.get("backup_every_hours") or 24)
+        if not backup_due(folder, every, profile_id=self._profile.key_file.profile_id):
             return False
         keep = int(self.settings.get("backup_keep") or 5)
         profile = self._profile
@@ -359,7 +363,7 @@ class BackupDialog(QDialog):
                 )
             )
             return
-        found = backups_in(folder)
+        found = backups_in(folder, self.profile.key_file.profile_id)
         if not found:
             self.auto_status.setText(_("No automatic backup there yet; the first comes soon."))
             return

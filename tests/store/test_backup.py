@@ -532,3 +532,49 @@ def test_a_restore_killed_midway_writes_nothing_at_the_target_and_its_leftover_g
     assert sorted(p.name for p in target.parent.iterdir()) == ["profile"]
     with unlock(target, PASSPHRASE):
         pass
+
+
+def test_scheduled_backups_never_prune_a_colleagues_backups_on_the_same_stick(
+    tmp_path: Path,
+) -> None:
+    """Two people back up to one USB stick's folder: each keeps their newest few, and never
+    deletes the other's."""
+    from datetime import UTC, datetime, timedelta
+
+    set_language("en")
+    mine, _ = new_profile(tmp_path / "mine")
+    theirs, _ = new_profile(tmp_path / "theirs")
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    their_backups = [
+        backup_into_folder(theirs, stick, keep=2, now=start + timedelta(hours=hour))
+        for hour in range(2)
+    ]
+    my_backups = [
+        backup_into_folder(mine, stick, keep=2, now=start + timedelta(days=1, hours=hour))
+        for hour in range(3)
+    ]
+    mine_id = mine.key_file.profile_id
+    mine.close()
+    theirs.close()
+    assert all(path.exists() for path in their_backups)
+    assert backups_in(stick, mine_id) == my_backups[-2:]
+    assert sorted(backups_in(stick)) == sorted(their_backups + my_backups[-2:])
+
+
+def test_a_colleagues_fresh_backup_does_not_make_mine_look_done(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from desktop.ui.backup_dialog import backup_due
+
+    set_language("en")
+    mine, _ = new_profile(tmp_path / "mine")
+    theirs, _ = new_profile(tmp_path / "theirs")
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    backup_into_folder(theirs, stick, keep=2, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert backup_due(stick, 24, profile_id=mine.key_file.profile_id)
+    assert not backup_due(stick, 24, profile_id=theirs.key_file.profile_id)
+    mine.close()
+    theirs.close()
