@@ -9,11 +9,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgpack
+import msgspec
 import zstandard
 from cryptography.hazmat.primitives import hashes
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 PROTOCOL_VERSION: Final = 1
 # One media type for every structured body: a zstd frame holding one msgpack map.
@@ -119,6 +121,9 @@ class Limits:
     max_epoch: int = 2**31 - 1
     max_revision: int = 2**62
     max_header_bytes: int = 256
+    # Enrollment, challenges, tokens, space creation, roles and invites: a few hundred bytes,
+    # so a stranger's body (and what it expands to) is bounded far below a sync body's.
+    max_small_body_bytes: int = 2048
 
     def to_wire(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -152,27 +157,92 @@ def encode_body(message: Mapping[str, Any]) -> bytes:
     return result
 
 
+#: Most containers (maps and arrays) a body decoded without a shape may hold: a sync answer has a
+#: few thousand; a body of a million empty containers is refused after this many are built.
+MAX_CONTAINERS: Final = 50_000
+#: Deepest nesting any message needs is 4 (answer > spaces > page > changes > change).
+MAX_DEPTH: Final = 16
+
+
+def inflate(data: bytes, max_body: int, max_decoded: int) -> bytes:
+    """One zstd frame and nothing after it, expanded to at most `max_decoded` bytes.
+
+    The expansion is read through a bounded stream, so a bomb never allocates its claimed or
+    real size; a frame that declares more than the bound is refused before any expansion.
+
+    Raises:
+        ProtocolError: `body_too_large` or `bad_encoding`.
+    """
+    if len(data) > max_body:
+        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "body exceeds its size limit")
+    if not data:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is empty")
+    try:
+        claimed = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not a valid zstd frame") from exc
+    if claimed > max_decoded:
+        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "body claims to expand past its limit")
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data), read_across_frames=False
+        )
+        if claimed >= 0:
+            # The usual case (our encoder writes the size): one read of exactly that much, and
+            # a frame that expands past its own claim is refused.
+            packed = reader.read(claimed + 1)
+            if len(packed) > claimed:
+                raise ProtocolError(ErrorCode.BAD_ENCODING, "body expands past its frame's size")
+        else:
+            parts: list[bytes] = []
+            size = 0
+            while size <= max_decoded:
+                part = reader.read(min(256 * 1024, max_decoded + 1 - size))
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+            packed = b"".join(parts)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not a valid zstd frame") from exc
+    if len(packed) > max_decoded:
+        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "decoded body exceeds its size limit")
+    if not packed:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is empty")
+    # The bounded read stops at the end of the first frame; whatever follows it (a second
+    # frame, junk) must not be silently ignored. The frame is known to expand to at most
+    # max_decoded here, so a second, one-shot pass is bounded too and tells what is left over.
+    try:
+        rest = zstandard.ZstdDecompressor().decompressobj()
+        rest.decompress(data)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not a valid zstd frame") from exc
+    if not rest.eof or rest.unused_data:
+        raise ProtocolError(ErrorCode.BAD_ENCODING, "body holds bytes after its zstd frame")
+    return packed
+
+
 def decode_body(data: bytes, limits: Limits = LIMITS) -> dict[str, Any]:
-    """Unpack one message, refusing zstd bombs, oversize containers and anything but a str map.
+    """Unpack one message of no known shape, bounded in bytes, containers and depth.
+
+    Production code decodes with `decode_message` and a shape; this is for tools and tests that
+    look at any message (the hostile relay), and it is bounded all the same.
 
     Raises:
         ProtocolError: with code `body_too_large`, `bad_encoding` or `bad_message`.
     """
-    if len(data) > limits.max_body_bytes:
-        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "body exceeds max_body_bytes")
-    try:
-        # A streaming read bounded by the limit: a frame that claims or expands to more is refused
-        # without ever allocating the expanded size.
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            io.BytesIO(data), read_across_frames=False
-        )
-        packed = reader.read(limits.max_decoded_bytes + 1)
-    except zstandard.ZstdError as exc:
-        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not a valid zstd frame") from exc
-    if len(packed) > limits.max_decoded_bytes:
-        raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "decoded body exceeds max_decoded_bytes")
-    if not packed:
-        raise ProtocolError(ErrorCode.BAD_ENCODING, "body is empty")
+    packed = inflate(data, limits.max_body_bytes, limits.max_decoded_bytes)
+    built = 0
+
+    def count(container: Any) -> Any:
+        # Called as each map or array is completed, innermost first: a body made of a million
+        # empty containers stops after MAX_CONTAINERS of them, not after all are built.
+        nonlocal built
+        built += 1
+        if built > MAX_CONTAINERS:
+            raise ProtocolError(ErrorCode.BODY_TOO_LARGE, "body holds too many containers")
+        return container
+
     try:
         message = msgpack.unpackb(
             packed,
@@ -183,14 +253,349 @@ def decode_body(data: bytes, limits: Limits = LIMITS) -> dict[str, Any]:
             max_array_len=max(limits.max_mutations, limits.max_pull_spaces, limits.max_wraps) * 4,
             max_map_len=max(limits.max_pull_spaces, limits.max_wraps) * 2,
             max_ext_len=0,
+            list_hook=count,
+            object_hook=count,
         )
+    except ProtocolError:
+        raise
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
         raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not one valid msgpack object") from exc
     except Exception as exc:  # msgpack raises plain TypeError/UnicodeDecodeError too
         raise ProtocolError(ErrorCode.BAD_ENCODING, "body is not one valid msgpack object") from exc
     if not isinstance(message, dict):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "body must be a map")
+    if _depth(message) > MAX_DEPTH:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "body is nested too deeply")
     return message
+
+
+def _depth(value: object, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+# --- shapes: what each message may hold, checked while it is decoded ---------------------------
+#
+# msgspec decodes msgpack straight into these typed structs and refuses a wrong type where it
+# meets it, so a body cannot make the receiver build objects the message has no room for: every
+# list and map has a bound, every integer is an integer (1.0 is refused), unknown fields are
+# skipped without being built. The dataclasses below stay the API and check meaning (patterns,
+# ranges, codes); a shape only bounds what reaches them. Bounds are the protocol's (LIMITS).
+
+Version = int | str | bool | None
+
+
+class Shape(Struct, forbid_unknown_fields=False):
+    """Base of the wire shapes: extra fields from a newer peer are skipped, not built."""
+
+
+class MutationShape(Shape):
+    id: str
+    space: str
+    record: str
+    base: int
+    blob: bytes | None = None
+    deleted: bool | UnsetType | None = UNSET
+    chunks: Annotated[list[str], Meta(max_length=LIMITS.max_chunk_refs)] | UnsetType | None = UNSET
+    epoch: int | UnsetType | None = UNSET
+
+
+_Mutations = Annotated[list[MutationShape], Meta(max_length=LIMITS.max_mutations)]
+
+
+class SyncRequestShape(Shape):
+    v: Version = None
+    push: _Mutations | UnsetType | None = UNSET
+    pull: Annotated[dict[str, int], Meta(max_length=LIMITS.max_pull_spaces)] | UnsetType | None = (
+        UNSET
+    )
+    max_bytes: int | UnsetType | None = UNSET
+
+
+class ChangeShape(Shape):
+    record: str
+    revision: int
+    seq: int
+    author: str
+    blob: bytes | None = None
+    deleted: bool | UnsetType | None = UNSET
+
+
+class MutationResultShape(Shape):
+    id: str
+    status: str
+    revision: int | UnsetType | None = UNSET
+    seq: int | UnsetType | None = UNSET
+    current: ChangeShape | UnsetType | None = UNSET
+    code: str | UnsetType | None = UNSET
+    missing: Annotated[list[str], Meta(max_length=LIMITS.max_chunk_refs)] | UnsetType | None = UNSET
+
+
+class SpacePageShape(Shape):
+    changes: (
+        Annotated[list[ChangeShape], Meta(max_length=LIMITS.max_page_items)] | UnsetType | None
+    ) = UNSET
+    cursor: int | UnsetType = UNSET
+    more: bool | UnsetType | None = UNSET
+    epoch: int | UnsetType | None = UNSET
+    statement: int | UnsetType | None = UNSET
+    error: str | UnsetType = UNSET
+
+
+_Results = Annotated[list[MutationResultShape], Meta(max_length=LIMITS.max_mutations)]
+_Pages = Annotated[dict[str, SpacePageShape], Meta(max_length=LIMITS.max_pull_spaces)]
+
+
+class SyncResponseShape(Shape):
+    v: Version = None
+    results: _Results | UnsetType | None = UNSET
+    spaces: _Pages | UnsetType | None = UNSET
+
+
+class EnrollRequestShape(Shape):
+    v: Version = None
+    invite: str | UnsetType = UNSET
+    sign_key: bytes | UnsetType = UNSET
+    box_key: bytes | UnsetType = UNSET
+    signature: bytes | UnsetType = UNSET
+
+
+class ChallengeRequestShape(Shape):
+    v: Version = None
+    device: str | UnsetType = UNSET
+
+
+class TokenRequestShape(Shape):
+    v: Version = None
+    device: str | UnsetType = UNSET
+    challenge: bytes | UnsetType = UNSET
+    signature: bytes | UnsetType = UNSET
+
+
+class SpaceCreateShape(Shape):
+    v: Version = None
+    space: str | UnsetType | None = UNSET
+
+
+class MemberPutShape(Shape):
+    v: Version = None
+    role: str | UnsetType = UNSET
+
+
+class InviteCreateShape(Shape):
+    v: Version = None
+    role: str | UnsetType = UNSET
+    ttl: int | UnsetType | None = UNSET
+
+
+class KeyWrapsPutShape(Shape):
+    v: Version = None
+    wraps: Annotated[dict[str, bytes], Meta(max_length=LIMITS.max_wraps)] | UnsetType = UNSET
+
+
+class StatementPutShape(Shape):
+    v: Version = None
+    statement: bytes | UnsetType = UNSET
+
+
+class StoredStatementShape(Shape):
+    version: int
+    statement: bytes
+
+
+class StatementPageShape(Shape):
+    v: Version = None
+    statements: (
+        Annotated[list[StoredStatementShape], Meta(max_length=LIMITS.max_page_items)] | UnsetType
+    ) = UNSET
+    more: bool | UnsetType | None = UNSET
+
+
+class CarriedMutationShape(MutationShape):
+    author: str | UnsetType = UNSET
+
+
+class CourierPushShape(Shape):
+    v: Version = None
+    push: (
+        Annotated[list[CarriedMutationShape], Meta(max_length=LIMITS.max_mutations)]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+_Cursors = Annotated[dict[str, int], Meta(max_length=LIMITS.max_pull_spaces)]
+
+
+class CourierPullShape(Shape):
+    v: Version = None
+    grant: bytes | UnsetType = UNSET
+    signature: bytes | UnsetType = UNSET
+    after: _Cursors | UnsetType | None = UNSET
+    max_bytes: int | UnsetType | None = UNSET
+
+
+class CourierGrantShape(Shape):
+    device: str | UnsetType = UNSET
+    courier: str | UnsetType | None = UNSET
+    expires: int | UnsetType = UNSET
+    pull: _Cursors | UnsetType | None = UNSET
+    statements: _Cursors | UnsetType | None = UNSET
+    epochs: _Cursors | UnsetType | None = UNSET
+
+
+class CourierResultsShape(Shape):
+    v: Version = None
+    results: _Results | UnsetType | None = UNSET
+
+
+# Answers the app reads that have no dataclass of their own.
+
+#: Members, spaces and wraps a listing may hold: far above any real network, far below harm.
+MAX_LISTED: Final = 10_000
+
+
+class InfoShape(Shape):
+    v: Version = None
+    limits: Annotated[dict[str, int], Meta(max_length=64)] | UnsetType = UNSET
+
+
+class GrantShape(Shape):
+    space: str
+    role: str
+
+
+class EnrolledShape(Shape):
+    v: Version = None
+    device: str | UnsetType = UNSET
+    spaces: Annotated[list[GrantShape], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
+
+
+class ChallengeShape(Shape):
+    v: Version = None
+    challenge: bytes | UnsetType = UNSET
+    expires_at: int | UnsetType = UNSET
+
+
+class TokenShape(Shape):
+    v: Version = None
+    token: str | UnsetType = UNSET
+    expires_at: int | UnsetType = UNSET
+
+
+class SpaceEntryShape(Shape):
+    space: str
+    role: str
+    epoch: int | UnsetType = UNSET
+    seq: int | UnsetType = UNSET
+    statement: int | UnsetType = UNSET
+
+
+class SpacesShape(Shape):
+    v: Version = None
+    spaces: Annotated[list[SpaceEntryShape], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
+
+
+class MemberEntryShape(Shape):
+    device: str
+    role: str
+    sign_key: bytes
+    box_key: bytes
+
+
+class MembersShape(Shape):
+    v: Version = None
+    members: Annotated[list[MemberEntryShape], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
+
+
+class WrapEntryShape(Shape):
+    epoch: int
+    issuer: str
+    wrap: bytes
+
+
+class CourierDownloadShape(Shape):
+    v: Version = None
+    device: str | UnsetType = UNSET
+    spaces: _Pages | UnsetType | None = UNSET
+    statements: (
+        Annotated[
+            dict[
+                str,
+                Annotated[list[StoredStatementShape], Meta(max_length=LIMITS.max_page_items)],
+            ],
+            Meta(max_length=LIMITS.max_pull_spaces),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    wraps: (
+        Annotated[
+            dict[str, Annotated[list[WrapEntryShape], Meta(max_length=MAX_LISTED)]],
+            Meta(max_length=LIMITS.max_pull_spaces),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class WrapsShape(Shape):
+    v: Version = None
+    wraps: Annotated[list[WrapEntryShape], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
+
+
+class InviteShape(Shape):
+    v: Version = None
+    invite: str | UnsetType = UNSET
+    expires_at: int | UnsetType = UNSET
+
+
+class AckShape(Shape):
+    """An answer whose content the app does not use (a created space, a stored member or
+    wraps, a stored statement): only its shape is bounded."""
+
+    v: Version = None
+
+
+_decoders: dict[type[Any], msgspec.msgpack.Decoder[Any]] = {}
+
+
+def decode_message(
+    data: bytes, shape: type[Shape], limits: Limits = LIMITS, *, max_body: int | None = None
+) -> dict[str, Any]:
+    """Unpack one message into `shape`, refusing whatever the shape has no room for.
+
+    `max_body` bounds both the body and its expansion (a route whose messages are small says
+    so); by default the limits' max_body_bytes and max_decoded_bytes apply. The result is the
+    message as a plain map for the dataclasses' `from_wire`, which check meaning.
+
+    Raises:
+        ProtocolError: `body_too_large`, `bad_encoding` (not one zstd frame of msgpack) or
+        `bad_message` (a wrong type, a list too long, a required field missing).
+    """
+    packed = inflate(
+        data,
+        limits.max_body_bytes if max_body is None else max_body,
+        limits.max_decoded_bytes if max_body is None else max_body,
+    )
+    decoder = _decoders.get(shape)
+    if decoder is None:
+        decoder = _decoders[shape] = msgspec.msgpack.Decoder(shape)
+    try:
+        decoded = decoder.decode(packed)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message does not fit: {exc}") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ProtocolError(
+            ErrorCode.BAD_ENCODING, f"body is not one valid msgpack map: {exc}"
+        ) from None
+    result: dict[str, Any] = msgspec.to_builtins(decoded, builtin_types=(bytes,))
+    return result
 
 
 # --- field readers: strict, with the field name in every message ------------------------------
@@ -657,8 +1062,11 @@ class CourierGrant:
     @classmethod
     def from_bytes(cls, data: bytes, limits: Limits = LIMITS) -> CourierGrant:
         try:
-            obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_ext_len=0)
-        except Exception as error:
+            # Typed and bounded like every message (a grant is signed, but by anyone).
+            obj = msgspec.to_builtins(
+                msgspec.msgpack.decode(data, type=CourierGrantShape), builtin_types=(bytes,)
+            )
+        except (msgspec.DecodeError, RecursionError) as error:
             raise ProtocolError(ErrorCode.GRANT_INVALID, "grant is not msgpack") from error
         if not isinstance(obj, dict):
             raise ProtocolError(ErrorCode.GRANT_INVALID, "grant must be a map")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from desktop.store.errors import AttachmentDamaged
-from desktop.store.files import fsync_folder
+from desktop.store.files import fsync_folder, open_private, private_folder
 from sync.crypto.stream import (
     AttachmentTampered,
     StreamHeader,
@@ -102,7 +102,7 @@ class AttachmentVault:
 
     def import_stream(self, source: BinaryIO) -> StoredAttachment:
         """Seal ``source`` into the vault; returns the id, key, SHA-256 and sizes."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         attachment_id = secrets.token_hex(16)
         key = new_file_key()
         reader = _HashingReader(source)
@@ -110,7 +110,7 @@ class AttachmentVault:
         partial = final.with_suffix(".partial")
         written = 0
         try:
-            with open(partial, "wb") as sink:
+            with open_private(partial) as sink:
                 for piece in seal_stream(reader, key, StreamHeader.new()):  # type: ignore[arg-type]
                     sink.write(piece)
                     written += len(piece)

@@ -10,12 +10,43 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def private_folder(path: Path) -> Path:
+    """Create `path` (and missing parents) as 0700; an existing one is made 0700. Whatever the
+    umask, nobody but the person's own account can list a profile's files."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    if os.name == "posix":
+        os.chmod(path, PRIVATE_FOLDER)
+    return path
+
+
+def open_private(path: Path) -> BinaryIO:
+    """Open `path` for writing (created or truncated) as 0600 from its first instant."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags, PRIVATE_FILE)
+    if os.name == "posix":
+        os.fchmod(descriptor, PRIVATE_FILE)
+    return os.fdopen(descriptor, "wb")
+
+
+def make_private(*paths: Path) -> None:
+    """Bring existing files (made by an older version or under another umask) to 0600."""
+    if os.name != "posix":
+        return
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file():
+                os.chmod(path, PRIVATE_FILE)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
+    with open_private(temporary) as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from desktop.store import keys, rekey
-from desktop.store.attachments import AttachmentVault
+from desktop.store.attachments import ATTACHMENTS_FOLDER, AttachmentVault
 from desktop.store.errors import (
     PASSPHRASE_MIN_LENGTH,
     MistypedRecoveryKey,
@@ -36,7 +36,7 @@ from desktop.store.errors import (
     WrongPassphrase,
     WrongRecoveryKey,
 )
-from desktop.store.files import write_atomically
+from desktop.store.files import make_private, open_private, private_folder, write_atomically
 from desktop.store.keys import KdfParameters, KeyFile, calibrate_kdf
 from desktop.store.migrate import upgrade_to_head
 from desktop.store.settings import SettingsStore, read_device_hints
@@ -97,6 +97,12 @@ def _open_engine(database: Path, raw_key: bytes, current: list[bytes] | None = N
 
     def connect() -> Any:
         key_pragma = f"PRAGMA key = \"x'{holder[0].hex()}'\""
+        # The database exists as 0600 before SQLite opens it, and SQLite gives its WAL and
+        # shared-memory files the database's own mode: all three are the person's only, whatever
+        # the umask. Files an older version made are brought to 0600 too.
+        if not database.exists():
+            open_private(database).close()
+        make_private(database, Path(f"{database}-wal"), Path(f"{database}-shm"))
         # Writers are serialized on one worker; the timeout covers a reader's brief overlap.
         connection = sqlcipher.connect(str(database), check_same_thread=False, timeout=30)
         try:
@@ -156,6 +162,19 @@ def _empty_the_wal(engine: Engine) -> None:
         log.warning("WAL not emptied at lock: %s", type(error).__name__)
 
 
+def _secure_existing(folder: Path) -> None:
+    """What an older version (or a lax umask) left readable by others becomes 0600 / 0700: the
+    profile folder, its files, the attachments folder and every sealed file in it."""
+    if os.name != "posix" or not folder.is_dir():
+        return
+    private_folder(folder)
+    make_private(*(path for path in folder.iterdir() if path.is_file()))
+    vault = folder / ATTACHMENTS_FOLDER
+    if vault.is_dir():
+        private_folder(vault)
+        make_private(*vault.iterdir())
+
+
 class Profile:
     """An unlocked profile. ``close()`` locks it: the engine is disposed, keys are wiped."""
 
@@ -165,6 +184,7 @@ class Profile:
         self._master_key: bytearray | None = master_key
         self._lock = threading.Lock()
         self._database_key = [keys.sqlcipher_key(master_key)]
+        _secure_existing(folder)
         try:
             self._engine: Engine | None = _open_engine(
                 folder / DATABASE_FILE, self._database_key[0], self._database_key
@@ -302,9 +322,7 @@ def create_profile(
     check_passphrase_strength(passphrase)
     if profile_exists(folder):
         raise ProfileExists(str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(folder, 0o700)
+    private_folder(folder)
     # Leftovers of a creation that died before its key file: unreadable by anyone, ever.
     for leftover in folder.glob(DATABASE_FILE + "*"):
         leftover.unlink()

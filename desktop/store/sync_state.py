@@ -15,7 +15,7 @@ from desktop.domain.fields import RecordFormatError
 from desktop.domain.records import RECORD_TYPES, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
 from desktop.store.bundle_state import BundleTables, keep_blob
-from desktop.store.files import fsync_folder
+from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import RecordStore
 from desktop.store.schema import (
     RecordBase,
@@ -855,12 +855,12 @@ class ProfileSyncState(BundleTables):
         between leaves a file without a key, which ``sweep_orphans`` erases."""
         if self._vault is None:
             raise RuntimeError("no vault to store the attachment in")
-        self._vault.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self._vault.folder)
         final = self._vault.path_of(ref.ref)
         partial = final.with_suffix(".partial")
         sealed_size = len(ref.header) + sum(len(chunk) for chunk in chunks)
         try:
-            with open(partial, "wb") as sink:
+            with open_private(partial) as sink:
                 sink.write(ref.header)
                 for chunk in chunks:
                     sink.write(chunk)

@@ -19,10 +19,18 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import requests
 
-from sync.client.transport import Offline, ServerRefused, Transport, TransportError, refusal
+from sync.client.transport import (
+    Offline,
+    ProtocolViolation,
+    ServerRefused,
+    Transport,
+    TransportError,
+    refusal,
+)
 from sync.crypto.stream import HEADER_BYTES, AttachmentTampered, StreamHeader, open_chunks
 from sync.protocol import (
     CHUNK_MEDIA_TYPE,
+    LIMITS,
     ErrorCode,
     ProtocolError,
     check_chunk_hash,
@@ -362,6 +370,10 @@ class ChunkTransfer:
             unsaved = 0
             try:
                 for piece in _pieces(response):
+                    if len(received) + len(piece) > LIMITS.max_chunk_bytes:
+                        # A chunk is never larger: a server sending more is not believed, and
+                        # the app does not buffer what it sends past the bound.
+                        raise ProtocolViolation("a chunk answer is larger than max_chunk_bytes")
                     received += piece
                     unsaved += len(piece)
                     self.report.bytes_down += len(piece)

@@ -4,6 +4,7 @@ Timeouts, an optional HTTPS or SOCKS5 proxy, optional certificate pinning; three
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from sync import protocol
 from sync.protocol import (
     MEDIA_TYPE,
     PROTOCOL_VERSION,
@@ -36,7 +38,7 @@ from sync.protocol import (
     check_device_id,
     check_id,
     check_token,
-    decode_body,
+    decode_message,
     encode_body,
 )
 
@@ -159,7 +161,11 @@ class Transport:
         *,
         token: str | None = None,
         expect_body: bool = True,
+        shape: type[protocol.Shape] = protocol.AckShape,
     ) -> dict[str, Any]:
+        """Send one message and decode the answer into ``shape``: whatever a server (or anything
+        between) sends, the app reads at most max_body_bytes, expands at most
+        max_decoded_bytes and builds only what the shape has room for."""
         body = encode_body(message) if message is not None else b""
         headers = {}
         if token is not None:
@@ -172,8 +178,10 @@ class Transport:
                 headers=headers,
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 allow_redirects=False,
+                stream=True,
             )
-            answer = response.content
+            with response:
+                answer = _bounded_content(response, protocol.LIMITS.max_body_bytes)
         except requests.exceptions.SSLError as error:
             if "fingerprint" in str(error).lower():
                 raise CertificateMismatch("the server certificate is not the pinned one") from None
@@ -187,13 +195,13 @@ class Transport:
         if self.observer is not None:
             self.observer(method, path, body, answer)
         if response.status_code >= 400:
-            raise refusal(response)
+            raise refusal(response, answer)
         if not expect_body or response.status_code == 204:
             return {}
         if response.headers.get("content-type") != MEDIA_TYPE:
             raise ProtocolViolation(f"{path}: answer is not {MEDIA_TYPE}")
         try:
-            return decode_body(answer)
+            return decode_message(answer, shape)
         except ProtocolError as error:
             raise ProtocolViolation(f"{path}: {error.message}") from None
 
@@ -239,7 +247,7 @@ class Transport:
 
     def enroll(self, request: EnrollRequest) -> tuple[str, list[tuple[str, Role]]]:
         """Register the device; its id and the spaces (with roles) the invite joined."""
-        answer = self.call("POST", "/v1/enroll", request.to_wire())
+        answer = self.call("POST", "/v1/enroll", request.to_wire(), shape=protocol.EnrolledShape)
         spaces = _list(answer, "spaces")
         try:
             joined = [(check_id(s["space"]), Role(s["role"])) for s in spaces]
@@ -248,14 +256,19 @@ class Transport:
             raise ProtocolViolation(f"enroll answer: {error}") from None
 
     def challenge(self, device: str) -> bytes:
-        answer = self.call("POST", "/v1/auth/challenge", ChallengeRequest(device).to_wire())
+        answer = self.call(
+            "POST",
+            "/v1/auth/challenge",
+            ChallengeRequest(device).to_wire(),
+            shape=protocol.ChallengeShape,
+        )
         nonce = answer.get("challenge")
         if not isinstance(nonce, bytes) or len(nonce) != 32:
             raise ProtocolViolation("challenge must be 32 bytes")
         return nonce
 
     def token(self, request: TokenRequest) -> str:
-        answer = self.call("POST", "/v1/auth/token", request.to_wire())
+        answer = self.call("POST", "/v1/auth/token", request.to_wire(), shape=protocol.TokenShape)
         try:
             return check_token(answer.get("token"))
         except ProtocolError:
@@ -264,7 +277,9 @@ class Transport:
     # --- sync ---------------------------------------------------------------------------------
 
     def sync(self, request: SyncRequest, token: str) -> SyncResponse:
-        answer = self.call("POST", "/v1/sync", request.to_wire(), token=token)
+        answer = self.call(
+            "POST", "/v1/sync", request.to_wire(), token=token, shape=protocol.SyncResponseShape
+        )
         try:
             response = SyncResponse.from_wire(answer)
         except (ProtocolError, ValueError, TypeError) as error:
@@ -277,7 +292,13 @@ class Transport:
 
     def courier_push(self, message: CourierPush, token: str) -> list[MutationResult]:
         """Hand in mutations other devices sealed offline; one result per mutation, in order."""
-        answer = self.call("POST", "/v1/courier/push", message.to_wire(), token=token)
+        answer = self.call(
+            "POST",
+            "/v1/courier/push",
+            message.to_wire(),
+            token=token,
+            shape=protocol.CourierResultsShape,
+        )
         raw = answer.get("results")
         if not isinstance(raw, list) or len(raw) != len(message.push):
             raise ProtocolViolation("courier answer has a result count unlike the push")
@@ -287,7 +308,13 @@ class Transport:
             raise ProtocolViolation(f"courier answer: {error}") from None
 
     def courier_pull(self, message: CourierPull, token: str) -> CourierDownload:
-        answer = self.call("POST", "/v1/courier/pull", message.to_wire(), token=token)
+        answer = self.call(
+            "POST",
+            "/v1/courier/pull",
+            message.to_wire(),
+            token=token,
+            shape=protocol.CourierDownloadShape,
+        )
         try:
             return CourierDownload.from_wire(answer)
         except (ProtocolError, ValueError, TypeError, KeyError) as error:
@@ -315,12 +342,12 @@ class Transport:
         return [check_id(s, "space") for s in found]
 
     def spaces(self, token: str) -> list[dict[str, Any]]:
-        return _list(self.call("GET", "/v1/spaces", token=token), "spaces")
+        answer = self.call("GET", "/v1/spaces", token=token, shape=protocol.SpacesShape)
+        return _list(answer, "spaces")
 
     def members(self, space: str, token: str) -> list[dict[str, Any]]:
-        return _list(
-            self.call("GET", f"/v1/spaces/{check_id(space)}/members", token=token), "members"
-        )
+        path = f"/v1/spaces/{check_id(space)}/members"
+        return _list(self.call("GET", path, token=token, shape=protocol.MembersShape), "members")
 
     def put_member(self, space: str, device: str, role: Role, token: str) -> None:
         path = f"/v1/spaces/{check_id(space)}/members/{check_device_id(device)}"
@@ -332,7 +359,8 @@ class Transport:
 
     def create_invite(self, space: str, role: Role, ttl: int, token: str) -> str:
         message = {"v": PROTOCOL_VERSION, "role": role.value, "ttl": ttl}
-        answer = self.call("POST", f"/v1/spaces/{check_id(space)}/invites", message, token=token)
+        path = f"/v1/spaces/{check_id(space)}/invites"
+        answer = self.call("POST", path, message, token=token, shape=protocol.InviteShape)
         code = answer.get("invite")
         if not isinstance(code, str):
             raise ProtocolViolation("invite answer has no code")
@@ -346,7 +374,8 @@ class Transport:
         """This device's own wraps of ``space`` after epoch ``since``: (epoch, issuer, wrap)."""
         path = f"/v1/spaces/{check_id(space)}/keys?since={int(since)}"
         found = []
-        for item in _list(self.call("GET", path, token=token), "wraps"):
+        answer = self.call("GET", path, token=token, shape=protocol.WrapsShape)
+        for item in _list(answer, "wraps"):
             try:
                 epoch, issuer, wrap = item["epoch"], check_device_id(item["issuer"]), item["wrap"]
             except (KeyError, TypeError, ProtocolError) as error:
@@ -364,7 +393,8 @@ class Transport:
         """The space's membership statements after version ``since``, oldest first, paged."""
         path = f"/v1/spaces/{check_id(space)}/statements?since={int(since)}"
         try:
-            return StatementPage.from_wire(self.call("GET", path, token=token))
+            answer = self.call("GET", path, token=token, shape=protocol.StatementPageShape)
+            return StatementPage.from_wire(answer)
         except ProtocolError as error:
             raise ProtocolViolation(f"statements answer: {error.message}") from None
 
@@ -376,16 +406,36 @@ def _list(answer: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
-def refusal(response: requests.Response) -> ServerRefused:
+def _bounded_content(response: requests.Response, limit: int) -> bytes:
+    """The answer's body, refused past ``limit`` bytes (never buffered further)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise ProtocolViolation(f"answer declares {declared} bytes, more than {limit}")
+    parts: list[bytes] = []
+    size = 0
+    for part in response.iter_content(64 * 1024):
+        size += len(part)
+        if size > limit:
+            raise ProtocolViolation(f"answer is larger than {limit} bytes")
+        parts.append(part)
+    return b"".join(parts)
+
+
+#: An error body is a short JSON object; more is not read.
+_MAX_ERROR_BYTES = 4096
+
+
+def refusal(response: requests.Response, content: bytes | None = None) -> ServerRefused:
     """Errors are JSON with the code also in a header (a HEAD answer has no body)."""
-    code = response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value
+    code = (response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value)[:64]
     message = ""
     try:
-        body = response.json()
+        raw = content if content is not None else _bounded_content(response, _MAX_ERROR_BYTES)
+        body = json.loads(raw) if len(raw) <= _MAX_ERROR_BYTES else None
         if isinstance(body, dict):
-            code = str(body.get("code") or code)
+            code = str(body.get("code") or code)[:64]
             message = str(body.get("message") or "")
-    except ValueError:
+    except (ValueError, RecursionError, TransportError, requests.exceptions.RequestException):
         pass
     return ServerRefused(response.status_code, code, message[:200])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 import time
@@ -24,6 +25,8 @@ from sync.server.chunk_stores import (
 )
 from sync.server.config import ConfigError, Settings, default_config_text, load_settings
 from sync.server.db import Database, current_revision, head_revision, redacted_url, upgrade
+from sync.server.logs import EscapingFormatter
+from sync.server.private import PRIVATE_UMASK, open_private, private_folder, secure_files
 
 log = logging.getLogger("minga.server")
 
@@ -59,13 +62,15 @@ def _open(settings: Settings) -> Database:
 
 def cmd_init(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_dir)
     if args.config is None and not settings.config_file.exists():
-        settings.config_file.write_text(default_config_text(settings), encoding="utf-8")
+        with open_private(settings.config_file) as config:
+            config.write(default_config_text(settings).encode("utf-8"))
         print(f"wrote {settings.config_file}")
     db = Database(settings.resolved_database_url)
     try:
         upgrade(db)
+        secure_files(settings, db)
     finally:
         db.dispose()
     store = _store(settings, create=True)
@@ -88,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync.server.app import create_app
+    from sync.server.connections import protocol_with
 
     settings = _settings(args)
     _open(settings).dispose()
@@ -102,9 +108,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         date_header=False,
         log_config=None,
-        timeout_keep_alive=30,
-        # h11 even where httptools happens to be installed: one parser, the one tested.
-        http="h11",
+        # Deadlines and limits hold whether nginx is in front or the server serves TLS itself:
+        # uvicorn's h11 parser with our clocks on top (sync/server/connections.py), a cap on
+        # connections served at once, kept-alive connections closed when idle, headers bounded.
+        http=protocol_with(
+            settings.header_timeout, settings.body_idle_timeout, settings.request_timeout
+        ),
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        h11_max_incomplete_event_size=16 * 1024,
+        # Forwarded addresses are believed only from settings.trusted_proxies (create_app);
+        # uvicorn's own default would believe X-Forwarded-For from any loopback peer.
+        proxy_headers=False,
         # TLS terminated here when no reverse proxy does it (a self-signed certificate that
         # clients pin, as sync_certificate_pin expects).
         ssl_certfile=args.ssl_certfile,
@@ -448,14 +463,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything this process creates is its owner's only, whatever umask it was started
+    # with: the database, SQLite's WAL and journal, chunks, backups, the config file.
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     try:
         settings_for_logging = _settings(args)
-        logging.basicConfig(
-            level=settings_for_logging.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-            stream=sys.stderr,
-        )
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.basicConfig(level=settings_for_logging.log_level.upper(), handlers=[handler])
         status: int = args.run(args)
         return status
     except (CommandError, ConfigError) as exc:

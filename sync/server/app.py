@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +21,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sync import protocol
 from sync.protocol import (
@@ -55,7 +56,7 @@ from sync.protocol import (
     check_token,
     encode_body,
 )
-from sync.server import auth, chunks, courier, records, spaces
+from sync.server import auth, chunks, courier, logs, private, records, spaces
 from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
 from sync.server.config import Settings
 from sync.server.db import Database
@@ -80,8 +81,10 @@ class ServerState:
     store: ChunkStore
     limits: Limits
     clock: Callable[[], float]
-    enroll_limiter: auth.RateLimiter
-    challenge_limiter: auth.RateLimiter
+    secret: bytes
+    enroll_limiter: auth.AddressLimiter
+    challenge_limiter: auth.AddressLimiter
+    failure_limiter: auth.AddressLimiter
 
     def now(self) -> int:
         return int(self.clock())
@@ -170,6 +173,11 @@ def _bearer(request: Request, limits: Limits) -> str:
         raise ApiError(401, ErrorCode.TOKEN_INVALID, "token is malformed") from None
 
 
+def _address(request: Request) -> str:
+    """The limits' key for this request's sender (see auth.address_key)."""
+    return auth.address_key(request.client.host if request.client else "-")
+
+
 def _path_id(value: str, name: str) -> str:
     return check_id(value, name)
 
@@ -214,6 +222,10 @@ class AccessLog:
 
         try:
             await self.app(scope, counting_receive, logging_send)
+        except ClientDisconnect:
+            # The client went away mid-request (a dropped 2G link): nothing is wrong with the
+            # server, and nothing can be answered. Logged as what it is.
+            code = "client_disconnected"
         except Exception as exc:
             # Caught here rather than by Starlette's ServerErrorMiddleware, which would re-raise
             # it to uvicorn and print the exception's message: database errors quote the SQL
@@ -230,14 +242,14 @@ class AccessLog:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s %s in=%d out=%d ms=%.1f device=%s code=%s",
-                    scope["method"],
-                    scope["path"],
+                    logs.escape(scope["method"]),
+                    logs.escape(scope["path"]),
                     status,
                     received,
                     sent,
                     (time.perf_counter() - started) * 1000,
-                    scope.get("state", {}).get("device", "-"),
-                    code or "-",
+                    logs.escape(str(scope.get("state", {}).get("device", "-"))),
+                    logs.escape(code or "-"),
                 )
 
 
@@ -252,14 +264,17 @@ def create_app(
     database = db or Database(settings.resolved_database_url)
     store = open_chunk_store(settings)
     store.ensure()
+    private.secure_files(settings, database)
     state = ServerState(
         settings=settings,
         db=database,
         store=store,
         limits=limits,
         clock=clock,
-        enroll_limiter=auth.RateLimiter(settings.enroll_per_minute, clock),
-        challenge_limiter=auth.RateLimiter(settings.challenges_per_minute, clock),
+        secret=auth.server_secret(database),
+        enroll_limiter=auth.AddressLimiter(settings.enroll_per_minute, clock),
+        challenge_limiter=auth.AddressLimiter(settings.challenges_per_minute, clock),
+        failure_limiter=auth.AddressLimiter(settings.failed_proofs_per_minute, clock),
     )
 
     @contextlib.asynccontextmanager
@@ -283,10 +298,19 @@ def create_app(
         # The OpenAPI document is published; the browsable pages would load scripts from a CDN.
         docs_url=None,
         redoc_url=None,
+        # No trailing-slash redirects: Starlette builds their Location from the request's Host
+        # header, which a client chooses. "/v1/spaces/" is simply not found.
+        redirect_slashes=False,
     )
     app.state.minga = state
     _install_error_handlers(app)
     _install_routes(app, state)
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    if proxies:
+        # The client's address comes from X-Forwarded-For only when the connection itself comes
+        # from a proxy the operator named; from anyone else the header is ignored (uvicorn's
+        # middleware takes the right-most address that is not a trusted proxy).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.add_middleware(AccessLog)
     return app
 
@@ -349,9 +373,19 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         request.scope.setdefault("state", {})["device"] = device
         return device
 
-    async def message_of(request: Request) -> dict[str, Any]:
-        body = await _read_body(request, limits.max_body_bytes)
-        return await run_in_threadpool(protocol.decode_body, body, limits)
+    async def message_of(
+        request: Request, shape: type[protocol.Shape], max_body: int | None = None
+    ) -> dict[str, Any]:
+        # Read up to the route's own bound, then decode into the route's shape: what a body may
+        # make the server build is bounded by both before any of it is looked at.
+        body = await _read_body(request, max_body or limits.max_body_bytes)
+        if max_body is not None and max_body <= 64 * 1024:
+            return protocol.decode_message(body, shape, limits, max_body=max_body)
+        return await run_in_threadpool(
+            protocol.decode_message, body, shape, limits, max_body=max_body
+        )
+
+    small = limits.max_small_body_bytes
 
     @app.get("/v1/info", summary="Protocol version and the limits this server enforces")
     async def info() -> Response:
@@ -359,12 +393,13 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.post("/v1/enroll", summary="Register a new device's public keys with a one-time invite")
     async def enroll(request: Request) -> Response:
-        client = request.client.host if request.client else "-"
-        if not state.enroll_limiter.allow(client):
+        if not state.enroll_limiter.allow(_address(request)):
             raise ApiError(
                 429, ErrorCode.RATE_LIMITED, "too many enrollment attempts; wait a minute"
             )
-        message = EnrollRequest.from_wire(await message_of(request))
+        message = EnrollRequest.from_wire(
+            await message_of(request, protocol.EnrollRequestShape, small)
+        )
         device, grants = await run_in_threadpool(auth.enroll, db, message, state.now())
         request.scope.setdefault("state", {})["device"] = device
         return _message(
@@ -378,23 +413,44 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.post("/v1/auth/challenge", summary="A fresh nonce for the device to sign")
     async def challenge(request: Request) -> Response:
-        message = ChallengeRequest.from_wire(await message_of(request))
-        if not state.challenge_limiter.allow(message.device):
+        # Limited by where the request comes from, never by the device id it names: anyone may
+        # name a member's id, and asking for challenges in its name must not lock it out.
+        if not state.challenge_limiter.allow(_address(request)):
             raise ApiError(429, ErrorCode.RATE_LIMITED, "too many challenges; wait a minute")
-        request.scope.setdefault("state", {})["device"] = message.device
-        nonce, expires = await run_in_threadpool(
-            auth.issue_challenge, db, message.device, state.now(), state.settings.challenge_ttl
+        message = ChallengeRequest.from_wire(
+            await message_of(request, protocol.ChallengeRequestShape, small)
         )
-        return _message({"v": PROTOCOL_VERSION, "challenge": nonce, "expires_at": expires})
+        request.scope.setdefault("state", {})["device"] = message.device
+        nonce = await run_in_threadpool(
+            auth.issue_challenge,
+            db,
+            state.secret,
+            message.device,
+            state.now(),
+            state.settings.challenge_ttl,
+        )
+        return _message(
+            {"v": PROTOCOL_VERSION, "challenge": nonce, "expires_at": auth.challenge_expiry(nonce)}
+        )
 
     @app.post("/v1/auth/token", summary="Trade a signed challenge for a short-lived token")
     async def token(request: Request) -> Response:
-        message = TokenRequest.from_wire(await message_of(request))
-        if not state.challenge_limiter.allow(message.device):
+        address = _address(request)
+        # Failed proofs are counted per address too: a stranger sending bad signatures in a
+        # member's name spends the stranger's budget, not the member's.
+        if state.failure_limiter.exhausted(address) or not state.challenge_limiter.allow(address):
             raise ApiError(429, ErrorCode.RATE_LIMITED, "too many token requests; wait a minute")
-        value, expires = await run_in_threadpool(
-            auth.issue_token, db, message, state.now(), state.settings.token_ttl
+        message = TokenRequest.from_wire(
+            await message_of(request, protocol.TokenRequestShape, small)
         )
+        try:
+            value, expires = await run_in_threadpool(
+                auth.issue_token, db, state.secret, message, state.now(), state.settings.token_ttl
+            )
+        except ApiError as refused:
+            if refused.code in (ErrorCode.CHALLENGE_INVALID, ErrorCode.SIGNATURE_INVALID):
+                state.failure_limiter.count(address)
+            raise
         request.scope.setdefault("state", {})["device"] = message.device
         return _message({"v": PROTOCOL_VERSION, "token": value, "expires_at": expires})
 
@@ -405,19 +461,15 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         return Response(status_code=204)
 
     def sync_round_trip(token: str, body: bytes) -> tuple[str, bytes]:
-        # One worker-thread hop for the whole request, and the token checked in the same
-        # transaction as the work: an empty poll is one read transaction, a push one write
-        # transaction plus the pull. This is the hot path of every client on the network.
+        # One worker-thread hop for decoding and the work, with the token checked again in the
+        # same transaction as the work (a revocation in between is seen): an empty poll is one
+        # read transaction, a push one write transaction plus the pull. This is the hot path.
         now = state.now()
-        problem: ProtocolError | None = None
-        try:
-            message = SyncRequest.from_wire(protocol.decode_body(body, limits), limits)
-        except ProtocolError as exc:
-            message, problem = SyncRequest(), exc
+        message = SyncRequest.from_wire(
+            protocol.decode_message(body, protocol.SyncRequestShape, limits), limits
+        )
         with db.write() if message.push else db.read() as conn:
-            device = auth.authenticate_on(conn, token, now)  # 401 comes before 400
-            if problem is not None:
-                raise problem
+            device = auth.authenticate_on(conn, token, now)
             budget = message.max_bytes or limits.default_page_bytes
             if not message.push:
                 pages = records.pull_on(conn, device, message.pull, budget, limits)
@@ -437,7 +489,10 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.post("/v1/sync", summary="One round trip: push the outbox, pull after each cursor")
     async def sync(request: Request) -> Response:
+        # The token is checked before the body is even read: a stranger's body is never
+        # buffered, expanded or decoded (401 comes before 400 and 413).
         token = _bearer(request, limits)
+        await run_in_threadpool(auth.authenticate, db, token, state.now())
         body = await _read_body(request, limits.max_body_bytes)
         device, answer = await run_in_threadpool(sync_round_trip, token, body)
         request.scope.setdefault("state", {})["device"] = device
@@ -449,7 +504,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     )
     async def courier_push(request: Request) -> Response:
         await device_of(request)
-        message = CourierPush.from_wire(await message_of(request), limits)
+        message = CourierPush.from_wire(
+            await message_of(request, protocol.CourierPushShape), limits
+        )
         results = await run_in_threadpool(courier.relay, db, message, state.now())
         return _message({"v": PROTOCOL_VERSION, "results": [r.to_wire() for r in results]})
 
@@ -459,7 +516,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     )
     async def courier_pull(request: Request) -> Response:
         device = await device_of(request)
-        message = CourierPull.from_wire(await message_of(request), limits)
+        message = CourierPull.from_wire(
+            await message_of(request, protocol.CourierPullShape, 128 * 1024), limits
+        )
         answer = await run_in_threadpool(courier.pull_for, db, device, message, state.now(), limits)
         return _message({"v": PROTOCOL_VERSION, **answer})
 
@@ -489,7 +548,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     @app.post("/v1/spaces", summary="Create a space; the caller becomes its admin")
     async def create_space(request: Request) -> Response:
         device = await device_of(request)
-        message = SpaceCreate.from_wire(await message_of(request))
+        message = SpaceCreate.from_wire(await message_of(request, protocol.SpaceCreateShape, small))
         space_id = await run_in_threadpool(
             spaces.create_space,
             db,
@@ -515,7 +574,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         member_id = check_device_id(member_id, "member")
         device = await device_of(request)
-        message = MemberPut.from_wire(await message_of(request))
+        message = MemberPut.from_wire(await message_of(request, protocol.MemberPutShape, small))
         await run_in_threadpool(
             spaces.put_member, db, space_id, device, member_id, message.role, state.now()
         )
@@ -535,7 +594,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     async def invite(request: Request, space_id: str) -> Response:
         space_id = _path_id(space_id, "space")
         device = await device_of(request)
-        message = InviteCreate.from_wire(await message_of(request))
+        message = InviteCreate.from_wire(
+            await message_of(request, protocol.InviteCreateShape, small)
+        )
         code, expires = await run_in_threadpool(
             spaces.invite_to_space, db, space_id, device, message.role, message.ttl, state.now()
         )
@@ -546,7 +607,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         epoch_number = _epoch(epoch, limits)
         device = await device_of(request)
-        message = KeyWrapsPut.from_wire(await message_of(request), limits)
+        message = KeyWrapsPut.from_wire(
+            await message_of(request, protocol.KeyWrapsPutShape), limits
+        )
         await run_in_threadpool(
             spaces.put_key_wraps, db, space_id, device, epoch_number, message.wraps
         )
@@ -572,14 +635,11 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         device = await device_of(request)
         # A statement is at most max_statement_bytes; the body and its expansion are bounded
         # just above that, not by the 8/16 MiB of a sync body.
-        bound = dataclasses.replace(
-            limits,
-            max_body_bytes=limits.max_statement_bytes + 4096,
-            max_decoded_bytes=limits.max_statement_bytes + 4096,
-        )
-        body = await _read_body(request, bound.max_body_bytes)
         message = StatementPut.from_wire(
-            await run_in_threadpool(protocol.decode_body, body, bound), limits
+            await message_of(
+                request, protocol.StatementPutShape, limits.max_statement_bytes + 4096
+            ),
+            limits,
         )
         stored = await run_in_threadpool(
             spaces.put_statement, db, space_id, device, number, message.statement

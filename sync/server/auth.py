@@ -4,9 +4,12 @@ No passwords: a device proves itself by signing a fresh challenge with its Ed255
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import ipaddress
 import secrets
 import threading
-from collections import OrderedDict, deque
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sync.crypto.errors import CryptoError
 from sync.crypto.keys import check_public_keys
@@ -31,9 +35,6 @@ from sync.protocol import (
 from sync.server import schema
 from sync.server.db import Database
 from sync.server.errors import ApiError
-
-# A device may hold a few challenges at once (parallel retries over a bad link), not a pile.
-MAX_OPEN_CHALLENGES = 5
 
 
 def secret_hash(secret: str | bytes) -> bytes:
@@ -142,59 +143,102 @@ def _live_device(conn: Connection, device_id: str) -> bytes:
     return bytes(row.sign_key)
 
 
-def issue_challenge(db: Database, device_id: str, now: int, ttl: int) -> tuple[bytes, int]:
-    challenge = secrets.token_bytes(32)
-    with db.write() as conn:
-        _live_device(conn, device_id)
-        conn.execute(
-            delete(schema.challenge).where(
-                schema.challenge.c.device_id == device_id, schema.challenge.c.expires_at <= now
-            )
-        )
-        open_challenges = (
+#: What a challenge's seal covers besides the device and the expiry: keeps it from meaning
+#: anything else the secret might ever seal.
+_CHALLENGE_CONTEXT = b"minga-challenge-v1\x00"
+_SECRET_NAME = "challenge"
+
+
+def server_secret(db: Database) -> bytes:
+    """The challenge-sealing key every process over this database shares; made once.
+
+    Two processes starting together may both try to make it: the second insert fails on the
+    primary key and that process reads the first one's, so all agree.
+    """
+    query = select(schema.server_secret.c.value).where(schema.server_secret.c.name == _SECRET_NAME)
+    with db.read() as conn:
+        found = conn.execute(query).scalar_one_or_none()
+    if found is not None:
+        return bytes(found)
+    try:
+        with db.write() as conn:
             conn.execute(
-                select(schema.challenge.c.challenge)
-                .where(schema.challenge.c.device_id == device_id)
-                .order_by(schema.challenge.c.expires_at.desc())
+                insert(schema.server_secret).values(
+                    name=_SECRET_NAME, value=secrets.token_bytes(32)
+                )
             )
-            .scalars()
-            .all()
-        )
-        stale = open_challenges[MAX_OPEN_CHALLENGES - 1 :]
-        if stale:
-            conn.execute(delete(schema.challenge).where(schema.challenge.c.challenge.in_(stale)))
-        conn.execute(
-            insert(schema.challenge).values(
-                challenge=challenge, device_id=device_id, expires_at=now + ttl
-            )
-        )
-    return challenge, now + ttl
+    except IntegrityError:
+        pass
+    with db.read() as conn:
+        return bytes(conn.execute(query).scalar_one())
 
 
-def issue_token(db: Database, request: TokenRequest, now: int, ttl: int) -> tuple[str, int]:
-    """Trade a signed challenge for a bearer token; the challenge is spent either way."""
-    token = secrets.token_urlsafe(32)
-    with db.write() as conn:
+def _seal(secret: bytes, device_id: str, expires: bytes, nonce: bytes) -> bytes:
+    message = _CHALLENGE_CONTEXT + device_id.encode("ascii") + expires + nonce
+    return hmac.new(secret, message, hashlib.sha256).digest()[:16]
+
+
+def issue_challenge(db: Database, secret: bytes, device_id: str, now: int, ttl: int) -> bytes:
+    """A challenge the server can check later without having stored it.
+
+    32 bytes, as the protocol has always had: the expiry (4), a random nonce (12) and an
+    HMAC-SHA256 over device, expiry and nonce under the shared secret (16). Issuing one writes
+    nothing, so any number of them for a device's id costs that device nothing.
+    """
+    with db.read() as conn:
+        _live_device(conn, device_id)
+    expires = (now + ttl).to_bytes(4, "big")
+    nonce = secrets.token_bytes(12)
+    return expires + nonce + _seal(secret, device_id, expires, nonce)
+
+
+def challenge_expiry(challenge: bytes) -> int:
+    return int.from_bytes(challenge[:4], "big")
+
+
+def issue_token(
+    db: Database, secret: bytes, request: TokenRequest, now: int, ttl: int
+) -> tuple[str, int]:
+    """Trade a signed challenge for a bearer token.
+
+    The seal and the signature are checked before anything is written: a stranger's answer
+    (a forged or expired challenge, a wrong signature) costs one read. A correct answer spends
+    the challenge (a row kept until it expires), so it buys one token only, in any process.
+    """
+    challenge = request.challenge
+    expires, nonce, seal = challenge[:4], challenge[4:16], challenge[16:]
+    if not hmac.compare_digest(seal, _seal(secret, request.device, expires, nonce)):
+        raise ApiError(401, ErrorCode.CHALLENGE_INVALID, "challenge is unknown, used or expired")
+    expires_at = challenge_expiry(challenge)
+    if expires_at <= now:
+        raise ApiError(401, ErrorCode.CHALLENGE_INVALID, "challenge is unknown, used or expired")
+    with db.read() as conn:
         sign_key = _live_device(conn, request.device)
-        spent = conn.execute(
-            delete(schema.challenge).where(
-                schema.challenge.c.challenge == request.challenge,
-                schema.challenge.c.device_id == request.device,
-                schema.challenge.c.expires_at > now,
+    try:
+        Ed25519PublicKey.from_public_bytes(sign_key).verify(
+            request.signature, challenge_statement(challenge, request.device)
+        )
+    except InvalidSignature:
+        raise ApiError(
+            401, ErrorCode.SIGNATURE_INVALID, "challenge signature does not verify"
+        ) from None
+    token = secrets.token_urlsafe(32)
+    try:
+        with db.write() as conn:
+            _live_device(conn, request.device)  # revoked in between: no token
+            conn.execute(
+                delete(schema.challenge).where(
+                    schema.challenge.c.device_id == request.device,
+                    schema.challenge.c.expires_at <= now,
+                )
             )
-        ).rowcount
-        if spent != 1:
-            raise ApiError(
-                401, ErrorCode.CHALLENGE_INVALID, "challenge is unknown, used or expired"
+            # The primary key makes this the one-time guarantee: of two processes given the
+            # same answer, exactly one inserts.
+            conn.execute(
+                insert(schema.challenge).values(
+                    challenge=challenge, device_id=request.device, expires_at=expires_at
+                )
             )
-        try:
-            Ed25519PublicKey.from_public_bytes(sign_key).verify(
-                request.signature, challenge_statement(request.challenge, request.device)
-            )
-            verified = True
-        except InvalidSignature:
-            verified = False
-        if verified:
             conn.execute(
                 delete(schema.token).where(
                     schema.token.c.device_id == request.device, schema.token.c.expires_at <= now
@@ -208,8 +252,10 @@ def issue_token(db: Database, request: TokenRequest, now: int, ttl: int) -> tupl
                     revoked=False,
                 )
             )
-    if not verified:
-        raise ApiError(401, ErrorCode.SIGNATURE_INVALID, "challenge signature does not verify")
+    except IntegrityError:
+        raise ApiError(
+            401, ErrorCode.CHALLENGE_INVALID, "challenge is unknown, used or expired"
+        ) from None
     return token, now + ttl
 
 
@@ -267,31 +313,95 @@ def revoke_device(db: Database, device_id: str, now: int) -> bool:
     return bool(changed) or bool(known)
 
 
-class RateLimiter:
-    """A sliding-window counter per key, kept in memory on purpose.
+class AddressLimiter:
+    """How often each source address may try something, in memory of a fixed size.
 
-    Keys are client addresses and device ids; writing them to the shared database would leave a
-    record of who connected from where on a server that may be seized. The price: with N server
-    processes the effective limit is N times the setting.
+    Addresses are hashed (with a key made per process, so nobody can aim at a bucket) into two
+    fixed tables of counters; an address is allowed while either of its two buckets is under the
+    limit in the sliding minute. Nothing is ever evicted, so made-up addresses or ids cannot
+    flush anyone's count, and the memory is the same for ten addresses or ten million. Two
+    addresses that share both buckets share a budget: with 65,536 buckets a row, an attacker
+    must saturate most of the table from thousands of addresses to touch a given member.
+
+    Kept in memory on purpose: writing addresses to the shared database would leave a record of
+    who connected from where on a server that may be seized. With N processes the effective
+    limit is N times the setting; nginx's limit (packaging/server/nginx.conf) is the global one.
+    Nothing here needs to be shared for correctness: challenges and tokens live in the database.
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float], max_keys: int = 50_000) -> None:
+    ROWS = 2
+
+    def __init__(self, per_minute: int, clock: Callable[[], float], slots: int = 65_536) -> None:
         self.per_minute = per_minute
         self.clock = clock
-        self.max_keys = max_keys
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self.slots = slots
+        self._key = secrets.token_bytes(16)
+        self._current = [array("I", bytes(4 * slots)) for _ in range(self.ROWS)]
+        self._previous = [array("I", bytes(4 * slots)) for _ in range(self.ROWS)]
+        self._window = int(clock() // 60)
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
-        now = self.clock()
+    def _buckets(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(key.encode("utf-8", "replace"), key=self._key).digest()
+        return [
+            int.from_bytes(digest[4 * row : 4 * row + 4], "big") % self.slots
+            for row in range(self.ROWS)
+        ]
+
+    def _roll(self, now: float) -> float:
+        window = int(now // 60)
+        if window != self._window:
+            if window == self._window + 1:
+                self._previous = self._current
+            else:
+                self._previous = [array("I", bytes(4 * self.slots)) for _ in range(self.ROWS)]
+            self._current = [array("I", bytes(4 * self.slots)) for _ in range(self.ROWS)]
+            self._window = window
+        return (now % 60) / 60
+
+    def _estimate(self, row: int, bucket: int, elapsed: float) -> float:
+        # The sliding minute: all of this window plus the part of the last one still inside it.
+        return self._current[row][bucket] + self._previous[row][bucket] * (1 - elapsed)
+
+    def allow(self, key: str, cost: int = 1) -> bool:
+        """Count one attempt for `key` and say whether it is within the limit."""
         with self._lock:
-            hits = self._hits.pop(key, None) or deque()
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            allowed = len(hits) < self.per_minute
+            elapsed = self._roll(self.clock())
+            buckets = self._buckets(key)
+            allowed = any(
+                self._estimate(row, bucket, elapsed) < self.per_minute
+                for row, bucket in enumerate(buckets)
+            )
             if allowed:
-                hits.append(now)
-            self._hits[key] = hits
-            while len(self._hits) > self.max_keys:
-                self._hits.popitem(last=False)
+                for row, bucket in enumerate(buckets):
+                    self._current[row][bucket] = min(self._current[row][bucket] + cost, 0xFFFFFFFF)
             return allowed
+
+    def exhausted(self, key: str) -> bool:
+        """Whether `key` is over its limit now, without counting an attempt."""
+        with self._lock:
+            elapsed = self._roll(self.clock())
+            return all(
+                self._estimate(row, bucket, elapsed) >= self.per_minute
+                for row, bucket in enumerate(self._buckets(key))
+            )
+
+    def count(self, key: str, cost: int = 1) -> None:
+        """Count `cost` attempts for `key` (a failed proof), allowed or not."""
+        with self._lock:
+            self._roll(self.clock())
+            for row, bucket in enumerate(self._buckets(key)):
+                self._current[row][bucket] = min(self._current[row][bucket] + cost, 0xFFFFFFFF)
+
+
+def address_key(host: str) -> str:
+    """What a limit counts: an IPv4 address, or an IPv6 address's /64 (one subscriber's)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sync.protocol import ProtocolError, check_chunk_hash, check_id
+from sync.server.private import open_private, private_folder
 
 if TYPE_CHECKING:
     from sync.server.config import Settings
@@ -99,7 +100,9 @@ class FolderChunkStore:
 
     def ensure(self, create: bool = False) -> None:
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            # The owner's only, whatever the umask (issue 12): folders 0700, chunks 0600.
+            private_folder(self.root)
+            private_folder(self.tmp)
         except OSError as exc:
             raise ChunkStoreError(f"cannot create {self.tmp}: {exc.strerror}") from None
 
@@ -109,7 +112,7 @@ class FolderChunkStore:
     def stage(self, data: bytes, digest: str) -> Staged:
         self.ensure()
         staged = self.tmp / secrets.token_hex(16)
-        with open(staged, "wb") as handle:
+        with open_private(staged) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -118,7 +121,8 @@ class FolderChunkStore:
     def commit(self, staged: Staged, space_id: str, digest: str) -> None:
         assert staged.path is not None
         target = self.path_for(space_id, digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(target.parent.parent)
+        private_folder(target.parent)
         # Same name, same content: replacing a file left by a racing PUT changes nothing.
         os.replace(staged.path, target)
 

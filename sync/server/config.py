@@ -45,8 +45,18 @@ class Settings:
         space_quota_bytes: Chunk bytes each space may store.
         spaces_per_device: Spaces one device may create.
         enroll_per_minute: Enrollment attempts per client address per minute (per process).
-        challenges_per_minute: Challenge and token requests per device per minute (per process).
+        challenges_per_minute: Challenge and token requests per client address per minute (per
+            process); never per device id, which anyone may name.
+        failed_proofs_per_minute: Failed challenge answers per client address per minute (per
+            process) before that address must wait.
+        trusted_proxies: Comma-separated addresses of reverse proxies whose X-Forwarded-For is
+            believed (e.g. "127.0.0.1" behind the shipped nginx); empty believes nobody's.
         chunk_grace_seconds: Age before an unreferenced chunk is collected.
+        header_timeout: Seconds a request's line and headers may take to arrive (serve).
+        body_idle_timeout: Seconds a request body may go without a byte (serve).
+        request_timeout: Seconds one request may last, body and answer included (serve).
+        keep_alive_timeout: Seconds an idle kept-alive connection stays open (serve).
+        max_connections: Connections and requests served at once; more get 503 (serve).
         log_level: Python logging level name.
     """
 
@@ -69,7 +79,14 @@ class Settings:
     spaces_per_device: int = 1000
     enroll_per_minute: int = 10
     challenges_per_minute: int = 30
+    failed_proofs_per_minute: int = 10
+    trusted_proxies: str = ""
     chunk_grace_seconds: int = 86400
+    header_timeout: int = 20
+    body_idle_timeout: int = 60
+    request_timeout: int = 900
+    keep_alive_timeout: int = 15
+    max_connections: int = 512
     log_level: str = "INFO"
 
     @property

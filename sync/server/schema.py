@@ -74,12 +74,24 @@ invite_grant = Table(
     Column("role", String(16), nullable=False),
 )
 
+# Challenges are stateless (sealed with the server secret, see auth.py): a row here is one that
+# was answered, kept until it expires so it cannot buy a second token. Only a correct signature
+# writes one, so strangers cannot grow this table.
 challenge = Table(
     "challenge",
     metadata,
     Column("challenge", LargeBinary(32), primary_key=True),
     Column("device_id", DEVICE_ID, ForeignKey("device.id"), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+)
+
+# Secrets every server process over this database shares (the challenge-sealing key), made by
+# the first process that needs one.
+server_secret = Table(
+    "server_secret",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", LargeBinary(64), nullable=False),
 )
 
 token = Table(

@@ -17,6 +17,7 @@ branch of the membership of its own and serving it to chosen devices.
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,17 @@ class _Relay(BaseHTTPRequestHandler):
             timeout=60,
         )
         content = answer.content
+        raw = self.server.raw_answer(urlsplit(self.path).path)
+        if raw is not None:
+            # A body of the relay's own making instead of the server's (a bomb, junk): sent as
+            # a successful Minga answer, byte for byte.
+            self.send_response(200)
+            self.send_header("Content-Type", MEDIA_TYPE)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+            return
         if answer.headers.get("content-type") == MEDIA_TYPE and answer.status_code < 400:
             content = self.server.rewrite(
                 Exchange(self.command, self.path, _decoded(body), answer.status_code, None),
@@ -139,6 +151,19 @@ class _RelayServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Relay)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops reading an answer it refuses (too large) resets the connection:
+        # expected here, not worth a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def raw_answer(self, route: str) -> bytes | None:
+        with self.owner.lock:
+            for suffix, body in self.owner.raw_answers.items():
+                if route.endswith(suffix):
+                    return body
+        return None
+
     def rewrite(self, exchange: Exchange, content: bytes) -> bytes:
         exchange.answer, exchange.original = _decoded(content), _decoded(content)
         changed = False
@@ -162,6 +187,8 @@ class HostileServer:
 
     def __init__(self, upstream: str) -> None:
         self.rewrites: list[Rewrite] = []
+        #: Route suffix -> the exact bytes to answer with instead of the server's answer.
+        self.raw_answers: dict[str, bytes] = {}
         self.exchanges: list[Exchange] = []
         self.tampered = 0
         self.lock = threading.Lock()

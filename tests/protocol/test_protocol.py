@@ -3,7 +3,9 @@ Strict parsing here is what lets the server answer bad input with a clear 4xx.""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tracemalloc
 
 import msgpack
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from sync.protocol import (
     LIMITS,
+    ChallengeRequestShape,
     Change,
     ErrorCode,
     Limits,
@@ -27,9 +30,12 @@ from sync.protocol import (
     StatementPut,
     StoredStatement,
     SyncRequest,
+    SyncRequestShape,
     SyncResponse,
+    SyncResponseShape,
     check_invite,
     decode_body,
+    decode_message,
     device_id_for,
     encode_body,
     format_invite,
@@ -214,3 +220,90 @@ def test_bodies_encode_correctly_from_many_threads_at_once() -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         bodies = list(pool.map(encode_body, messages))
     assert [decode_body(b) for b in bodies] == messages
+
+
+# --- bounded, typed decoding (issue 12) ---------------------------------------------------------
+
+
+def _amplifying(containers_per_list: int = 4000, lists: int = 4000) -> bytes:
+    """A small zstd frame of a msgpack map holding `lists` x `containers_per_list` empty lists."""
+    inner = b"\xdc" + containers_per_list.to_bytes(2, "big") + b"\x90" * containers_per_list
+    outer = b"\xdc" + lists.to_bytes(2, "big") + inner * lists
+    return zstandard.ZstdCompressor().compress(b"\x82\xa1v\x01\xa4push" + outer)
+
+
+def test_an_amplifying_body_is_refused_after_a_bounded_amount_of_work() -> None:
+    body = _amplifying()
+    assert len(body) < 4096  # about 16 million empty containers in a few kilobytes
+    tracemalloc.start()
+    try:
+        for decode in (
+            lambda: decode_message(body, SyncRequestShape),
+            lambda: decode_body(body),
+        ):
+            tracemalloc.reset_peak()
+            with pytest.raises(ProtocolError):
+                decode()
+            # What the expansion itself needs (the decoded bytes) plus little: never the
+            # gigabyte that building every container would take.
+            assert tracemalloc.get_traced_memory()[1] < 2 * LIMITS.max_decoded_bytes
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        # Bytes after the frame, and a second frame, are refused, not ignored.
+        (encode_body({"v": 1, "device": "a" * 32}) + b"\x00", ErrorCode.BAD_ENCODING),
+        (encode_body({"v": 1, "device": "a" * 32}) * 2, ErrorCode.BAD_ENCODING),
+        # Integers are integers: 1.0 is not the version 1.
+        (encode_body({"v": 1.0, "device": "a" * 32}), ErrorCode.BAD_MESSAGE),
+        (encode_body({"v": 1, "device": 7}), ErrorCode.BAD_MESSAGE),
+        (encode_body({"v": 1, "device": "a" * 32, "x": [[[[[]]]]] * 3}), None),
+        # Nesting deeper than the interpreter's stack, in a field nobody asked for.
+        (
+            zstandard.ZstdCompressor().compress(b"\x82\xa1v\x01\xa1x" + b"\x91" * 50_000 + b"\xc0"),
+            ErrorCode.BAD_ENCODING,
+        ),
+    ],
+)
+def test_typed_decoding_is_strict(body: bytes, code: ErrorCode | None) -> None:
+    if code is None:  # unknown fields are skipped without being built
+        assert decode_message(body, ChallengeRequestShape)["device"] == "a" * 32
+        return
+    with pytest.raises(ProtocolError) as caught:
+        decode_message(body, ChallengeRequestShape)
+    assert caught.value.code is code
+
+
+def test_a_route_bound_refuses_a_small_body_that_expands() -> None:
+    body = encode_body({"v": 1, "device": "a" * 32, "pad": b"\x00" * 5000})
+    assert len(body) < 200
+    with pytest.raises(ProtocolError) as caught:
+        decode_message(body, ChallengeRequestShape, max_body=2048)
+    assert caught.value.code is ErrorCode.BODY_TOO_LARGE
+
+
+def test_a_frame_without_its_size_is_still_bounded() -> None:
+    unsized = zstandard.ZstdCompressor(write_content_size=False)
+    with pytest.raises(ProtocolError) as caught:
+        decode_message(
+            unsized.compress(b"\x00" * (LIMITS.max_decoded_bytes + 1)), SyncResponseShape
+        )
+    assert caught.value.code is ErrorCode.BODY_TOO_LARGE
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text() | st.binary(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=30,
+    )
+)
+def test_any_value_in_any_field_is_refused_cleanly_or_accepted(value: object) -> None:
+    for field_name in ("v", "push", "pull", "max_bytes", "junk"):
+        body = encode_body({"v": 1, field_name: value})
+        # Anything but a ProtocolError (a TypeError, a KeyError) would be a 500 on the server.
+        with contextlib.suppress(ProtocolError):
+            SyncRequest.from_wire(decode_message(body, SyncRequestShape))

@@ -468,12 +468,31 @@ def test_challenges_are_single_use_and_must_be_signed_by_the_device(server: Harn
         auth=False,
     )
     assert (bad.status_code, bad.json()["code"]) == (401, "signature_invalid")
-    # The forged attempt spent the challenge: even the right signature is now too late.
+    # A forged answer writes nothing and spends nothing (challenges are stateless): the device's
+    # own signature still works, once; the same answer again is refused, as is a challenge
+    # issued for another device.
     good = device.sign_key.sign(challenge_statement(nonce, device.device_id))
+    first = device.call(
+        "POST", "/v1/auth/token", TokenRequest(device.device_id, nonce, good).to_wire(), auth=False
+    )
+    assert first.status_code == 200
     late = device.call(
         "POST", "/v1/auth/token", TokenRequest(device.device_id, nonce, good).to_wire(), auth=False
     )
     assert (late.status_code, late.json()["code"]) == (401, "challenge_invalid")
+    other = server.device(login=False)
+    theirs = device.call(
+        "POST", "/v1/auth/challenge", ChallengeRequest(other.device_id).to_wire(), auth=False
+    )
+    moved = bytes(device.body(theirs)["challenge"])
+    signed = device.sign_key.sign(challenge_statement(moved, device.device_id))
+    swapped = device.call(
+        "POST",
+        "/v1/auth/token",
+        TokenRequest(device.device_id, moved, signed).to_wire(),
+        auth=False,
+    )
+    assert (swapped.status_code, swapped.json()["code"]) == (401, "challenge_invalid")
     nonce = challenge()
     server.clock.advance(server.settings.challenge_ttl + 1)
     good = device.sign_key.sign(challenge_statement(nonce, device.device_id))

@@ -1,0 +1,152 @@
+"""Deadlines and limits of a real `minga-server serve`: slow heads, stalled bodies, silent
+connections and too many at once cannot hold the server; logs carry only escaped text."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.server_process import ServerProcess, run_cli, start_server
+
+DEADLINES = {
+    "MINGA_SERVER_HEADER_TIMEOUT": "2",
+    "MINGA_SERVER_BODY_IDLE_TIMEOUT": "2",
+    "MINGA_SERVER_KEEP_ALIVE_TIMEOUT": "2",
+    "MINGA_SERVER_MAX_CONNECTIONS": "20",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("deadlines")
+    assert run_cli(data, "init").returncode == 0
+    process = start_server(data, extra_env=DEADLINES)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed `sock` (read returns b"" or resets), None if it did not."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return time.monotonic() - started
+    except (ConnectionResetError, BrokenPipeError):
+        return time.monotonic() - started
+    except TimeoutError:
+        return None
+
+
+def _connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+def test_a_connection_that_sends_nothing_is_closed(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        assert _closed_within(sock, 8) is not None
+
+
+def test_headers_sent_slowly_are_cut_off_at_the_deadline(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        closed = False
+        # One header line a second, for longer than the deadline: each byte would reset an idle
+        # timer; the head's deadline counts from its first byte.
+        for n in range(8):
+            try:
+                sock.sendall(f"X-Slow-{n}: 1\r\n".encode())
+            except OSError:
+                closed = True
+                break
+            time.sleep(1)
+        if not closed:
+            closed = _closed_within(sock, 3) is not None
+        assert closed
+        assert time.monotonic() - started < 8
+
+
+def test_a_stalled_body_is_cut_off(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-minga\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b"\x28"
+        )
+        assert _closed_within(sock, 8) is not None
+
+
+def test_an_idle_kept_alive_connection_is_closed(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        assert _closed_within(sock, 8) is not None
+
+
+def test_connections_past_the_cap_are_refused_and_the_server_recovers(
+    server: ServerProcess,
+) -> None:
+    held = [_connect(server) for _ in range(25)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: x\r\n")  # heads never finished
+        time.sleep(0.3)
+        with httpx.Client(timeout=5) as client:
+            busy = client.get(server.base_url + "/v1/info")
+        assert busy.status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if httpx.get(server.base_url + "/v1/info", timeout=5).status_code == 200:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the server did not recover after the held connections closed")
+
+
+def test_the_log_has_no_raw_control_characters(server: ServerProcess) -> None:
+    with httpx.Client(timeout=5) as client:
+        client.get(server.base_url + "/v1/x%0A2026-01-01 INFO minga.server.access forged")
+        client.get(server.base_url + "/v1/%1b[31mred%1b[0m")
+        client.get(server.base_url + "/v1/%C2%85next%E2%80%A8line")
+    time.sleep(0.5)
+    log = Path(server.log_path).read_bytes()
+    lines = log.decode("utf-8", "replace").splitlines()
+    assert not any(line.startswith("2026-01-01 INFO minga.server.access forged") for line in lines)
+    assert b"\x1b" not in log
+    assert "\u2028" not in log.decode("utf-8", "replace")
+    assert "\x85" not in log.decode("utf-8", "replace")
+    # The forged line is there, as one escaped line of the real request.
+    assert any("minga.server.access GET /v1/x\\x0a2026-01-01" in line for line in lines)
+    assert any("\\x1b[31mred" in line for line in lines)
+
+
+def test_a_client_that_goes_away_mid_body_is_logged_as_that(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/spaces/s1/statements/1 HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + b"C" * 43 + b"\r\n"
+            b"Content-Type: application/x-minga\r\nContent-Length: 100000\r\n\r\n" + b"\x00" * 10
+        )
+        time.sleep(0.3)
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-minga\r\nContent-Length: 1000\r\n\r\n" + b"\x28" * 10
+        )
+        time.sleep(0.3)
+    time.sleep(1.0)
+    log = Path(server.log_path).read_text(errors="replace")
+    assert "code=client_disconnected" in log
+    assert "unexpected" not in log and "ERROR" not in log and "Traceback" not in log
