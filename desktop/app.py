@@ -5,10 +5,19 @@ gettext (``desktop.domain.translation``) leads; Qt's own strings, locale and dir
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QLibraryInfo, QLocale, Qt, QTranslator
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QLibraryInfo,
+    QLocale,
+    QSettings,
+    Qt,
+    QTranslator,
+)
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -104,6 +113,7 @@ def prepare_application(application: QApplication) -> QApplication:
         application.setWindowIcon(QIcon(str(ICON_PATH)))
     application.setStyle("Fusion")
     application.setStyleSheet(STYLE_SHEET)
+    leave_no_traces(application)
     application.aboutToQuit.connect(shutdown_jobs)
     if _qt_language is not None:
         translation.remove_language_listener(_qt_language.apply)
@@ -111,6 +121,28 @@ def prepare_application(application: QApplication) -> QApplication:
     translation.on_language_change(_qt_language.apply)
     _qt_language.apply(translation.current_language())
     return application
+
+
+#: Where Qt would keep its own settings: a path below a file, where nothing can ever be created.
+_NOWHERE = os.path.join(os.devnull, "minga-keeps-no-settings")
+
+
+def leave_no_traces(application: QApplication) -> None:
+    """Nothing a person opens may be named in a file outside the profile (issue 12).
+
+    Qt's own file dialog keeps the folders visited ("history", "lastVisited") in
+    ~/.config/QtProject.conf, and the desktop's native dialogs add files to recent-document
+    lists (GTK's recently-used.xbel, Windows' and macOS' recent items). So: Qt's dialog
+    everywhere, and Qt's settings pointed where they cannot be written; within a session the
+    dialog still remembers the last folder, in memory only. Minga keeps no QSettings of its
+    own; everything it keeps is in the encrypted profile.
+    """
+    application.setAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs, True)
+    # Ini everywhere (the Windows registry ignores setPath), and both scopes to nowhere.
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for settings_format in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(settings_format, scope, _NOWHERE)
 
 
 def create_application(argv: Sequence[str]) -> QApplication:
