@@ -31,6 +31,8 @@ ROUTES = [
     ("POST", "/v1/auth/token", False),
     ("POST", "/v1/auth/revoke", True),
     ("POST", "/v1/sync", True),
+    ("POST", "/v1/courier/push", True),
+    ("POST", "/v1/courier/pull", True),
     ("GET", "/v1/spaces", True),
     ("POST", "/v1/spaces", True),
     ("GET", "/v1/spaces/{space}/members", True),
