@@ -7,7 +7,9 @@ filtered, sorted and paged in SQL so a screen never loads a table into Python.
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +27,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from desktop.domain.dates import PartialDate
@@ -208,11 +211,107 @@ def _searchable_texts(record: Record) -> list[str]:
     ]
 
 
+#: Record ids are 1-64 of [A-Za-z0-9_-] (most are 32 hex digits): a damaged profile's table
+#: is read in stretches of ids by their first two characters, a damaged stretch by three.
+_ID_BOUNDS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz\x7f"
+_ID_END = "\x7f"
+#: Indexes that carry every record's id by type, tried in turn for a damaged profile's ids.
+_SALVAGE_INDEXES = (
+    "ix_records_type_label",
+    "ix_records_type_updated",
+    "ix_records_type_status",
+    "ix_records_type_country",
+    "ix_records_type_date",
+)
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a database error means damaged pages (not a bug, not a lock)."""
+    text = str(getattr(error, "orig", None) or error).casefold()
+    return any(
+        sign in text
+        for sign in (
+            "malformed",
+            "vtable constructor failed",
+            "file is not a database",
+            "database corrupt",
+            "database disk image",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """What could be read of a list on a damaged profile, and how many rows could not."""
+
+    rows: list[ListRow]
+    unreadable: int
+
+
+class DamagedRows(ProfileError):
+    """Part of the database is damaged: lists show what is readable and say how much is not."""
+
+    code = "profile_partly_damaged"
+    message = N_(
+        "Part of this profile is damaged and some records cannot be read. The list shows "
+        "every record that can still be read; open, edit and export them as usual, and make "
+        "a backup now."
+    )
+
+
+class _FreshAfterDamage:
+    """A connection for reading a damaged profile, replaced after every error: SQLite may keep
+    a damaged page's state in the failed connection (reads after it returned rows twice)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> _FreshAfterDamage:
+        self._connection = self._engine.connect()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+    def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        assert self._connection is not None
+        try:
+            return [tuple(row) for row in self._connection.exec_driver_sql(sql, parameters)]
+        except DBAPIError:
+            self._connection.invalidate()
+            self._connection.close()
+            self._connection = self._engine.connect()
+            raise
+
+
+def _salvage_expected(reader: _FreshAfterDamage, record_type: str | None) -> int | None:
+    """How many live records of ``record_type`` (every record, with None) there are, from the
+    first index that still counts them: what a salvaged list misses is the rest."""
+    for index in _SALVAGE_INDEXES:
+        try:
+            if record_type is None:
+                found = reader.rows(f"SELECT count(*) FROM records INDEXED BY {index}")
+            else:
+                found = reader.rows(
+                    f"SELECT count(*) FROM records INDEXED BY {index}"
+                    " WHERE record_type = ? AND deleted = 0",
+                    (record_type,),
+                )
+            return int(found[0][0])
+        except DBAPIError:
+            continue
+    return None
+
+
 class RecordStore:
     """Records of one unlocked profile. Each method is one transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        #: The last salvaged list (query, result, when): see ``salvage``.
+        self._salvaged: tuple[str, Salvage, float] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -468,13 +567,157 @@ class RecordStore:
         return conditions
 
     def count(self, query: RecordQuery) -> int:
-        with self._engine.connect() as connection:
-            return connection.execute(
-                select(func.count()).select_from(RecordRow).where(*self._conditions(query))
-            ).scalar_one()
+        if self._recently_salvaged(query):
+            return len(self.salvage(query).rows)
+        try:
+            with self._engine.connect() as connection:
+                try:
+                    return connection.execute(
+                        select(func.count()).select_from(RecordRow).where(*self._conditions(query))
+                    ).scalar_one()
+                except DBAPIError as error:
+                    if is_damage(error):
+                        connection.invalidate()  # never back into the pool (see salvage)
+                    raise
+        except DBAPIError as error:
+            if not is_damage(error):
+                raise
+            return len(self.salvage(query).rows)
+
+    def _recently_salvaged(self, query: RecordQuery) -> bool:
+        # Once a list had to be salvaged, its count and pages come from the salvage, so they
+        # agree (the index may still count rows the table can no longer give).
+        cached = self._salvaged
+        return cached is not None and cached[0] == repr(query)
+
+    def unreadable(self, query: RecordQuery) -> int:
+        """How many rows a damaged profile kept out of ``query``'s list (0 when none): known
+        once a count or page of the same query had to be salvaged."""
+        cached = self._salvaged
+        if cached is None or cached[0] != repr(query):
+            return 0
+        return cached[1].unreadable
+
+    def salvage(self, query: RecordQuery) -> Salvage:
+        """``query``'s rows read one stretch at a time, past damaged pages (issue 12).
+
+        When pages of the database are damaged, a query through an index or the search index
+        fails whole ("database disk image is malformed", "vtable constructor failed"), though
+        most rows are still readable. This reads the records table itself by rowid, in small
+        windows, a damaged window row by row; the rows it cannot read are counted, not shown.
+        Filters apply in Python; text matches the label only (the search index may be what is
+        damaged). Remembered for a few seconds, so paging through the list stays cheap.
+        """
+        key = repr(query)
+        cached = self._salvaged
+        if cached is not None and cached[0] == key and time.monotonic() - cached[2] < 5:
+            return cached[1]
+        columns = (
+            "id, label, status, kind, country, date_from, date_to, updated_at, dirty,"
+            " record_type, deleted, space_id, parent_id"
+        )
+        found: list[tuple[Any, ...]] = []
+        lost_stretches = 0
+        with _FreshAfterDamage(self._engine) as reader:
+
+            def read(low: str, high: str) -> list[tuple[Any, ...]]:
+                # NOT INDEXED: the table itself, keyed by id, one stretch of ids at a time
+                # (an index may be what is damaged, and it would hide the readable rows).
+                return reader.rows(
+                    f"SELECT {columns} FROM records NOT INDEXED WHERE id >= ? AND id < ?",
+                    (low, high),
+                )
+
+            for first, after in itertools.pairwise(_ID_BOUNDS):
+                for second, next_second in itertools.pairwise(_ID_BOUNDS):
+                    low = first if second == _ID_BOUNDS[0] else first + second
+                    high = first + next_second if next_second != _ID_END else after
+                    try:
+                        found.extend(read(low, high))
+                    except DBAPIError:
+                        # A damaged stretch: narrower ones, so only the damaged rows are lost.
+                        for third, next_third in itertools.pairwise(_ID_BOUNDS):
+                            narrow_high = low + next_third if next_third != _ID_END else high
+                            try:
+                                found.extend(read(low + third, narrow_high))
+                            except DBAPIError:
+                                lost_stretches += 1
+            expected = _salvage_expected(reader, query.record_type)
+            everything = _salvage_expected(reader, None)
+        if expected is not None:
+            readable = sum(1 for row in found if row[9] == query.record_type and not row[10])
+            unreadable = max(expected - readable, 0)
+        elif everything is not None:
+            # Only the count of every record survives: the unreadable ones of any type.
+            unreadable = max(everything - len(found), 0)
+        else:
+            # No index counts any more: an estimate from how full the readable stretches are.
+            stretches = 64**3 - lost_stretches
+            unreadable = round(len(found) * lost_stretches / max(stretches, 1)) or (
+                1 if lost_stretches else 0
+            )
+        codes = self._salvaged_codes(query)
+        text = query.text.strip().casefold()
+        kept = [
+            row
+            for row in found
+            if row[9] == query.record_type
+            and not row[10]
+            and (not query.space_ids or row[11] in query.space_ids)
+            and (not query.statuses or row[2] in query.statuses)
+            and (not query.kinds or row[3] in query.kinds)
+            and (not query.countries or row[4] in query.countries)
+            and (query.parent_id is None or row[12] == query.parent_id)
+            and (query.date_from is None or (row[6] or "") >= query.date_from.isoformat())
+            and (query.date_to is None or (row[5] or "9") <= query.date_to.isoformat())
+            and (codes is None or row[0] in codes)
+            and (not text or text in (row[1] or "").casefold())
+        ]
+        position = {name: index for index, name in enumerate(columns.replace(" ", "").split(","))}
+        order = position.get(query.order_by, position["label"])
+        kept.sort(key=lambda row: ((row[order] or ""), row[0]), reverse=query.descending)
+        result = Salvage([ListRow(*row[:9]) for row in kept], unreadable)
+        self._salvaged = (key, result, time.monotonic())
+        return result
+
+    def _salvaged_codes(self, query: RecordQuery) -> set[str] | None:
+        """Ids matching every code filter, or None without one; none if codes are unreadable."""
+        wanted = {name: codes for name, codes in query.codes.items() if codes}
+        if not wanted:
+            return None
+        matching: set[str] | None = None
+        for field_name, codes in wanted.items():
+            try:
+                with self._engine.connect() as connection:
+                    ids = set(
+                        connection.execute(
+                            select(RecordCode.record_id).where(
+                                RecordCode.field == field_name, RecordCode.code.in_(codes)
+                            )
+                        ).scalars()
+                    )
+            except DBAPIError as error:
+                if not is_damage(error):
+                    raise
+                ids = set()
+            matching = ids if matching is None else matching & ids
+        return matching
 
     def page(self, query: RecordQuery, offset: int = 0, limit: int = 200) -> list[ListRow]:
-        """One page of ``query``'s rows, in its order (ties broken by id, so pages are stable)."""
+        """One page of ``query``'s rows, in its order (ties broken by id, so pages are stable).
+
+        On a damaged profile, the readable rows (``salvage``); ``unreadable`` says how many
+        were left out."""
+        if self._recently_salvaged(query):
+            return self.salvage(query).rows[offset : offset + limit]
+        try:
+            return self._page(query, offset, limit)
+        except DBAPIError as error:
+            if not is_damage(error):
+                raise
+            return self.salvage(query).rows[offset : offset + limit]
+
+    def _page(self, query: RecordQuery, offset: int, limit: int) -> list[ListRow]:
         column = _ORDERABLE.get(query.order_by, RecordRow.label)
         ordering = column.desc() if query.descending else column.asc()
         tiebreak = RecordRow.id.desc() if query.descending else RecordRow.id.asc()
@@ -505,7 +748,12 @@ class RecordStore:
             .order_by(ordering, tiebreak)
         )
         with self._engine.connect() as connection:
-            return [ListRow(*row) for row in connection.execute(statement)]
+            try:
+                return [ListRow(*row) for row in connection.execute(statement)]
+            except DBAPIError as error:
+                if is_damage(error):
+                    connection.invalidate()  # never back into the pool (see salvage)
+                raise
 
     def dirty_count(self) -> int:
         with self._engine.connect() as connection:

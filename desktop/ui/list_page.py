@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.domain.translation import format_number, ngettext
+from desktop.store.records import DamagedRows
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.lists import ListTable, RecordListModel
 
@@ -94,6 +96,8 @@ class ListDetailPage(QWidget):
             self.views.addWidget(view)
         model.counted.connect(self._counted)
         model.failed.connect(self._read_failed)
+        # A damaged profile (issue 12): once a read had to go past damaged pages, say so.
+        model.arrived.connect(self._say_if_damaged)
 
         self.top = QHBoxLayout()
         # The heading takes the free width: squeezed by a stretch, it wrapped onto two lines.
@@ -150,6 +154,7 @@ class ListDetailPage(QWidget):
 
     def _counted(self, total: int) -> None:
         self.message.clear_message()
+        self._say_if_damaged()
         if total:
             self.views.setCurrentWidget(self.table)
         elif self.filtering():
@@ -161,6 +166,19 @@ class ListDetailPage(QWidget):
     def show_count(self) -> None:
         total = self.model.total
         self.count_label.setText("" if total is None else self.count_text(total))
+
+    def _say_if_damaged(self, _loaded: int = 0) -> None:
+        unreadable = self.model.unreadable
+        if unreadable:
+            self.message.say(
+                DamagedRows().user_message()
+                + " "
+                + ngettext(
+                    "{count} record could not be read.",
+                    "{count} records could not be read.",
+                    unreadable,
+                ).format(count=format_number(unreadable))
+            )
 
     def _read_failed(self, error: BaseException) -> None:
         if self.closing():

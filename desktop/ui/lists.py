@@ -213,6 +213,12 @@ class RecordListModel(QAbstractTableModel):
         return len(self._rows)
 
     @property
+    def unreadable(self) -> int:
+        """Rows a damaged profile kept out of this list (known once a read had to go past
+        damaged pages; see RecordStore.salvage)."""
+        return sum(self._store.unreadable(query) for query in self._queries)
+
+    @property
     def busy(self) -> bool:
         return self._counts is None or self._fetching is not None or self._counting is not None
 
