@@ -393,6 +393,17 @@ class InviteCreateShape(Shape):
     ttl: int | UnsetType | None = UNSET
 
 
+class TravelLeaveShape(Shape):
+    v: Version = None
+    spaces: Annotated[list[str], Meta(max_length=LIMITS.max_pull_spaces)] | UnsetType = UNSET
+    verifier: bytes | UnsetType = UNSET
+
+
+class TravelReturnShape(Shape):
+    v: Version = None
+    token: bytes | UnsetType = UNSET
+
+
 class KeyWrapsPutShape(Shape):
     v: Version = None
     wraps: Annotated[dict[str, bytes], Meta(max_length=LIMITS.max_wraps)] | UnsetType = UNSET
@@ -553,6 +564,11 @@ class InviteShape(Shape):
     v: Version = None
     invite: str | UnsetType = UNSET
     expires_at: int | UnsetType = UNSET
+
+
+class TravelReturnedShape(Shape):
+    v: Version = None
+    spaces: Annotated[list[str], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
 
 
 class AckShape(Shape):

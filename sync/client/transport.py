@@ -334,7 +334,11 @@ class Transport:
 
     def return_to_spaces(self, return_token: bytes, token: str) -> list[str]:
         answer = self.call(
-            "POST", "/v1/travel/return", TravelReturn(return_token).to_wire(), token=token
+            "POST",
+            "/v1/travel/return",
+            TravelReturn(return_token).to_wire(),
+            token=token,
+            shape=protocol.TravelReturnedShape,
         )
         found = answer.get("spaces")
         if not isinstance(found, list) or not all(isinstance(s, str) for s in found):

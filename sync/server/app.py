@@ -531,7 +531,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     @app.post("/v1/travel/leave", summary="Leave spaces behind until the return token comes")
     async def travel_leave(request: Request) -> Response:
         device = await device_of(request)
-        message = TravelLeave.from_wire(await message_of(request))
+        message = TravelLeave.from_wire(
+            await message_of(request, protocol.TravelLeaveShape, 64 * 1024)
+        )
         await run_in_threadpool(
             spaces.leave_spaces, db, device, list(message.spaces), message.verifier
         )
@@ -541,7 +543,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     @app.post("/v1/travel/return", summary="Come back to the spaces left behind")
     async def travel_return(request: Request) -> Response:
         device = await device_of(request)
-        message = TravelReturn.from_wire(await message_of(request))
+        message = TravelReturn.from_wire(
+            await message_of(request, protocol.TravelReturnShape, small)
+        )
         found = await run_in_threadpool(spaces.return_to_spaces, db, device, message.token)
         return _message({"v": PROTOCOL_VERSION, "spaces": found})
 

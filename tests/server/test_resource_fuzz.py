@@ -33,6 +33,8 @@ ROUTES = [
     ("POST", "/v1/sync", True),
     ("POST", "/v1/courier/push", True),
     ("POST", "/v1/courier/pull", True),
+    ("POST", "/v1/travel/leave", True),
+    ("POST", "/v1/travel/return", True),
     ("GET", "/v1/spaces", True),
     ("POST", "/v1/spaces", True),
     ("GET", "/v1/spaces/{space}/members", True),
