@@ -48,6 +48,9 @@ SEGMENT_BYTES = 4 * 1024 * 1024
 #: is damage, refused before reading it.
 MAX_FRAME_BYTES = 2 * 1024 * 1024 + 4096
 MAX_PREAMBLE_BYTES = 4096
+#: Maps and lists in one frame: ours hold a handful (a "have" one per space held). A frame
+#: of two megabytes of one-byte empty maps would unpack to ~130 MB of objects; refused instead.
+MAX_FRAME_CONTAINERS = 4096
 _LENGTH = struct.Struct(">I")
 CHECK = "check"
 END = "end"
@@ -226,9 +229,7 @@ def read_segments(
             before = running
             running = hashlib.sha256(running + prefix + body).digest()
             try:
-                index, kind, payload = msgpack.unpackb(
-                    body, raw=False, strict_map_key=True, max_ext_len=0
-                )
+                index, kind, payload = _unpack_frame(body)
             except Exception as error:
                 raise BundleRefused(BundleProblem.DAMAGED, expected, "frame body") from error
             if kind in (CHECK, END):
@@ -261,6 +262,28 @@ def read_segments(
                 raise BundleRefused(BundleProblem.SPLICED, expected, "more items than declared")
 
     return preamble, segments()
+
+
+def _unpack_frame(body: bytes) -> Any:
+    """The frame's value; raises past ``MAX_FRAME_CONTAINERS`` maps and lists, so a hostile
+    frame costs memory in proportion to a few times its bytes, not ~64 times."""
+    containers = 0
+
+    def counted(value: Any) -> Any:
+        nonlocal containers
+        containers += 1
+        if containers > MAX_FRAME_CONTAINERS:
+            raise ValueError("too many maps and lists in one frame")
+        return value
+
+    return msgpack.unpackb(
+        body,
+        raw=False,
+        strict_map_key=True,
+        max_ext_len=0,
+        list_hook=counted,
+        object_hook=counted,
+    )
 
 
 def _check(
