@@ -98,6 +98,10 @@ class BackupRefused(ProfileError):
             "{name} already exists. Choose another file name; nothing was overwritten."
         ),
         "unreadable": N_("{name} cannot be read: {reason}. Nothing was written."),
+        "profile_deleted": N_(
+            "The profile was deleted from this computer while {name} was being written, so "
+            "the backup was not kept."
+        ),
     }
 
     def __init__(self, reason: str, name: str, detail: str = "") -> None:
@@ -320,8 +324,15 @@ def write_backup(
             deletions_held(profile.folder / ATTACHMENTS_FOLDER),
         ):
             summary = _write(profile, workspace, partial, progress, name)
+        # Quick delete pressed while this backup was being written (its files already open):
+        # a finished backup would hold every record for whoever has the passphrase.
+        if not (profile.folder / KEY_FILE).is_file():
+            raise BackupRefused("profile_deleted", name)
         os.replace(partial, destination)
         fsync_folder(destination.parent)
+        if not (profile.folder / KEY_FILE).is_file():
+            destination.unlink(missing_ok=True)
+            raise BackupRefused("profile_deleted", name)
         summary.size = destination.stat().st_size
         return summary
     except BaseException:

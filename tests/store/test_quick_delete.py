@@ -189,3 +189,26 @@ def test_a_profile_reached_through_a_symlink_is_deleted_and_nothing_beside_it(
     assert not real.exists() and not link.exists() and not link.is_symlink()
     assert [p.name for p in (tmp_path / "volume").iterdir()] == ["unrelated.txt"]
     _nothing_opens(real, recovery)
+
+
+def test_a_backup_running_when_the_profile_is_quick_deleted_is_not_kept(tmp_path: Path) -> None:
+    """A backup still being written when quick delete runs (its files already open) must not
+    finish at its destination: it would hold every record, opened by the passphrase."""
+    from desktop.store.backup import BackupRefused, write_backup
+
+    folder = tmp_path / "profile"
+    _profile_with_files(folder, files=2)
+    profile = unlock(folder, PASSPHRASE)
+    destination = tmp_path / "usb" / "minga.backup"
+    destination.parent.mkdir()
+
+    def progress(done: int, total: int, *_note: object) -> None:
+        if done == total and (folder / KEY_FILE).exists():
+            quick_delete(folder)  # the button, pressed while the last bytes are written
+
+    try:
+        with pytest.raises(BackupRefused):
+            write_backup(profile, destination, progress)
+    finally:
+        profile.close()
+    assert list(destination.parent.iterdir()) == []
