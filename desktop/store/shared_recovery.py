@@ -65,8 +65,9 @@ class SharesRefused(ProfileError):
             "These shares come from different sets. Use shares given out at the same time."
         ),
         "retired": N_(
-            "These shares were replaced by newer ones and no longer open this profile. Ask "
-            "your trusted people for the shares you gave them last."
+            "These shares do not open this profile: they were replaced by newer ones, or they "
+            "belong to another person's profile. Ask your trusted people for the shares you "
+            "gave them last."
         ),
         "none_issued": N_("This profile has no shared recovery set up."),
         "bad_choice": N_("Choose how many shares to make (2 to 16) and how many are needed."),

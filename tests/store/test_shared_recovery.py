@@ -151,3 +151,20 @@ def _fields(record: object) -> dict[str, object]:
     from dataclasses import fields
 
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
+def test_another_persons_shares_are_not_called_retired(tmp_path: Path) -> None:
+    """Someone types a colleague's shares by mistake: the refusal says they may belong to
+    another person, not only that they were replaced (which sends them hunting for newer ones)."""
+    from desktop.store.shared_recovery import SharesRefused, combine, issue_shares, read_share_set
+
+    set_language("en")
+    mine, _ = new_profile(tmp_path / "mine")
+    theirs, _ = new_profile(tmp_path / "theirs")
+    issue_shares(mine, 2, 3)
+    other = issue_shares(theirs, 2, 3)
+    with pytest.raises(SharesRefused) as refusal:
+        combine(list(other.mnemonics[:2]), read_share_set(mine.folder))
+    assert "another person" in refusal.value.user_message()
+    mine.close()
+    theirs.close()
