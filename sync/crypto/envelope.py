@@ -148,6 +148,9 @@ class RecordKeys(Protocol):
     def statement_at(self, space: str, version: int) -> tuple[int, bytes] | None:
         """(epoch, hash) of the verified statement of ``space`` at ``version``, if held."""
 
+    def epoch_committed(self, space: str, epoch: int) -> bool:
+        """Whether ``epoch`` was begun by a format-2 statement (one committing to its key)."""
+
 
 def _fail(code: CryptoErrorCode, detail: str = "") -> EnvelopeError:
     return EnvelopeError(code, detail)
@@ -395,6 +398,11 @@ def open_record(
     if not writer.verify(signature, SIGN_CONTEXT + signed):
         raise _fail(CryptoErrorCode.SIGNATURE_INVALID, f"record {record} revision {revision}")
     binding = header.binding
+    if binding is None and keys.epoch_committed(space, header.epoch):
+        # A format-1 envelope commits to no key: in an epoch whose key is committed (every
+        # writer of it runs format 2) it is a downgrade, the one way left to seal something that
+        # opens under another key a forked member holds without either side noticing.
+        raise _fail(CryptoErrorCode.KEY_MISMATCH, f"format 1 in committed epoch {header.epoch}")
     if binding is not None:
         held = keys.statement_at(space, binding.statement_version)
         if held is None:

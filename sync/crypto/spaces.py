@@ -530,6 +530,13 @@ class MembershipLog:
                 return statement.key_commitment
         return None
 
+    def epoch_committed(self, epoch: int) -> bool:
+        """Whether the statement that began ``epoch`` is format 2. Only then is a format-1
+        envelope of it a downgrade: one sealed by an older app before a later statement of the
+        same epoch was format 2 is genuine."""
+        first = next(iter(self._at_epoch(epoch)), None)
+        return first is not None and first.key_commitment is not None
+
     def statement(self, version: int) -> MembershipStatement | None:
         if 1 <= version <= len(self._statements):
             return self._statements[version - 1]
@@ -705,3 +712,7 @@ class SpaceKeyring:
         log = self.logs.get(space)
         statement = None if log is None else log.statement(version)
         return None if statement is None else (statement.epoch, statement.hash)
+
+    def epoch_committed(self, space: str, epoch: int) -> bool:
+        log = self.logs.get(space)
+        return log is not None and log.epoch_committed(epoch)

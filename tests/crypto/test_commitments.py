@@ -222,9 +222,24 @@ def test_an_envelope_opens_under_one_key_only() -> None:
     assert statement.hash == header.binding.statement_hash  # type: ignore[union-attr]
 
 
-def test_format_1_envelopes_still_open() -> None:
-    log, key = _network()
-    old = seal_record(
+def _old_network(key: bytes) -> MembershipLog:
+    """A space begun by an app before format 2: a format-1 genesis listing ADMIN and MEMBER."""
+    genesis = MembershipStatement.issue(
+        space="net",
+        version=1,
+        epoch=1,
+        previous=GENESIS_PREVIOUS,
+        members=[
+            Member(ADMIN.public, Role.ADMIN),
+            Member(MEMBER.public, Role.EDITOR),
+        ],
+        issuer=ADMIN,
+    )
+    return MembershipLog(genesis.blob)
+
+
+def _format_1(key: bytes) -> bytes:
+    return seal_record(
         CONTENT,
         space="net",
         record="inc-1",
@@ -234,8 +249,37 @@ def test_format_1_envelopes_still_open() -> None:
         space_key=key,
         author=ADMIN,
     )
+
+
+def test_format_1_envelopes_still_open_in_an_epoch_begun_before_format_2() -> None:
+    old = _format_1(SPACE_KEY)
     assert old[4] == 1
-    assert _open(old, _keyring(log, key)).content == CONTENT
+    log = _old_network(SPACE_KEY)
+    assert _open(old, _keyring(log, SPACE_KEY)).content == CONTENT
+    # Sealed by an older app before a later statement of the same epoch was format 2: genuine.
+    latest = log.latest
+    upgrade = MembershipStatement.issue(
+        space="net",
+        version=2,
+        epoch=1,
+        previous=latest.hash,
+        members=latest.members,
+        issuer=ADMIN,
+        key=key_commitment("net", 1, SPACE_KEY),
+    )
+    log.accept(upgrade.blob)
+    assert _open(old, _keyring(log, SPACE_KEY)).content == CONTENT
+
+
+def test_a_format_1_envelope_is_refused_in_an_epoch_whose_key_is_committed() -> None:
+    """The downgrade of test_an_envelope_opens_under_one_key_only: the insider seals format 1
+    (no key commitment) under key B, which a forked member holds; format 2 refused it with
+    key_mismatch, format 1 must not open for them either."""
+    log, key_a = _network()
+    key_b = new_space_key()
+    forged = _format_1(key_b)
+    assert _code(forged, _keyring(log, key_b)) is CryptoErrorCode.KEY_MISMATCH
+    assert _code(_format_1(key_a), _keyring(log, key_a)) is CryptoErrorCode.KEY_MISMATCH
 
 
 def test_safety_numbers_match_for_one_statement_and_differ_for_a_fork() -> None:

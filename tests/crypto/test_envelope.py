@@ -58,6 +58,9 @@ class Keyring:
     def author_keys(self, space: str, epoch: int, device: str) -> DevicePublicKeys | None:
         return self.writers.get((space, epoch), {}).get(device)
 
+    def epoch_committed(self, space: str, epoch: int) -> bool:
+        return False  # format-1 statements only: these vectors predate key commitments
+
 
 ALICE = DeviceKeys.from_seeds(SIGN_SEED, BOX_SEED)
 BOB_SEED = bytes(range(100, 132))

@@ -42,7 +42,8 @@ def _space() -> tuple[MembershipLog, SpaceKeyring, DeviceKeys, DeviceKeys, bytes
     return log, ring, admin, editor, created.space_key
 
 
-def _write(author: DeviceKeys, record: str, epoch: int, key: bytes) -> bytes:
+def _write(author: DeviceKeys, record: str, epoch: int, key: bytes, log: MembershipLog) -> bytes:
+    """Sealed as the app does: format 2, bound to the latest statement the writer holds."""
     return seal_record(
         {"title": record},
         space=SPACE,
@@ -52,6 +53,7 @@ def _write(author: DeviceKeys, record: str, epoch: int, key: bytes) -> bytes:
         epoch=epoch,
         space_key=key,
         author=author,
+        statement=(log.latest.version, log.latest.hash),
     )
 
 
@@ -68,7 +70,7 @@ def test_which_changes_take_a_right_away() -> None:
 
 def test_a_demotion_starts_a_new_epoch_and_refuses_the_demoted_writer_after_it() -> None:
     log, ring, admin, editor, key1 = _space()
-    before = _write(editor, "before", 1, key1)
+    before = _write(editor, "before", 1, key1, log)
     demoted = change_members(log, admin, space_key=key1, roles={editor.device_id: Role.READER})
     assert demoted.statement.epoch == 2 and demoted.space_key != key1
     # A reader still reads: every member, the demoted one too, gets the new key.
@@ -76,7 +78,7 @@ def test_a_demotion_starts_a_new_epoch_and_refuses_the_demoted_writer_after_it()
     log.accept(demoted.statement.blob)
     ring.add_wrap(SPACE, 2, demoted.wraps[admin.device_id])
 
-    after = _write(editor, "after", 2, demoted.space_key)
+    after = _write(editor, "after", 2, demoted.space_key, log)
     with pytest.raises(CryptoError) as refused:
         _open(ring, after, "after")
     assert refused.value.code is CryptoErrorCode.UNKNOWN_SIGNER
@@ -110,7 +112,7 @@ def test_a_promotion_takes_effect_in_the_same_epoch() -> None:
         log, admin, space_key=key1, add={reader.device_id: (reader.public, Role.READER)}
     )
     log.accept(added.statement.blob)
-    written = _write(reader, "by-reader", 1, key1)
+    written = _write(reader, "by-reader", 1, key1, log)
     with pytest.raises(CryptoError):
         _open(ring, written, "by-reader")
     promoted = change_members(log, admin, space_key=key1, roles={reader.device_id: Role.EDITOR})

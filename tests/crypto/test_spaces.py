@@ -194,6 +194,7 @@ def test_space_lifecycle_add_write_remove_rotate() -> None:
         epoch=1,
         space_key=created.space_key,
         author=bob,
+        statement=(log.latest.version, log.latest.hash),
     )
     assert open_record(
         old, space="wg-water", record="m1", revision=1, keys=rings[alice.device_id]
@@ -208,6 +209,7 @@ def test_space_lifecycle_add_write_remove_rotate() -> None:
         epoch=1,
         space_key=created.space_key,
         author=carol,
+        statement=(log.latest.version, log.latest.hash),
     )
     with pytest.raises(EnvelopeError) as caught:
         open_record(
@@ -238,6 +240,7 @@ def test_space_lifecycle_add_write_remove_rotate() -> None:
         epoch=2,
         space_key=removed.space_key,
         author=alice,
+        statement=(removed.statement.version, removed.statement.hash),
     )
     assert open_record(
         new, space="wg-water", record="m1", revision=2, keys=rings[carol.device_id]
