@@ -166,6 +166,15 @@ def _open(options: argparse.Namespace) -> Profile:
         raise CommandError(error.user_message()) from error
 
 
+def _check_spaces(engine: SyncEngine, chosen: list[str] | None) -> None:
+    """A ``--space`` this profile does not hold (a typo, another network's) is refused: it would
+    otherwise give a bundle without that space's records and exit 0."""
+    held = engine.verified_view()[0].logs
+    for space in chosen or []:
+        if space not in held:
+            raise CommandError(_("this profile holds no space {space}").format(space=space))
+
+
 def run(options: argparse.Namespace) -> int:
     if options.action == "import" and not options.file.is_file():
         raise CommandError(_("no such file: {path}").format(path=options.file))
@@ -174,6 +183,7 @@ def run(options: argparse.Namespace) -> int:
         engine = bundle_engine(profile)
         try:
             if options.action == "export":
+                _check_spaces(engine, options.space)
                 note = None
                 if options.for_device:
                     report, reason = export_for(

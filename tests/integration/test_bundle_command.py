@@ -42,6 +42,15 @@ def test_export_then_import_from_the_command_line(
     assert exported.returncode == 0, exported.stderr
     assert "records" in exported.stdout
     assert not list(stick.parent.glob("*.partial"))
+    # A space this profile does not hold (a typo): refused in one line, no file written.
+    typo = tmp_path / "typo.mbundle"
+    wrong_space = _minga(
+        "bundle", "export", "--profile-dir", str(admin_dir), "--to", str(typo), "--space", "nope"
+    )
+    assert wrong_space.returncode == 2 and not typo.exists()
+    assert wrong_space.stderr.strip().splitlines() == [
+        "minga bundle: this profile holds no space nope"
+    ], wrong_space.stderr
     member.engine.transport.close()
     member.profile.close()
     imported = _minga("bundle", "import", str(stick), "--profile-dir", str(member_dir))
