@@ -45,6 +45,7 @@ from desktop.store.schema import (
     MaterialTextRow,
     RecordRow,
     StoreBase,
+    SyncCourierGrantRow,
     SyncOutboxRow,
     SyncSpaceTrustRow,
     SyncStatementRow,
@@ -291,6 +292,10 @@ def _forget(connection: Connection, spaces: list[str]) -> list[str]:
         if "space_id" in table.c and table.name != "records":
             connection.execute(delete(table).where(table.c.space_id.in_(spaces)))
     connection.execute(delete(RecordRow).where(RecordRow.space_id.in_(spaces)))
+    # Grants offline devices handed this one (to fetch for them) list the spaces they cover
+    # inside a signed blob, so no space_id column finds them: all go. Each offline device's
+    # next bundle hands its grant again; until then this device cannot fetch for it.
+    connection.execute(delete(SyncCourierGrantRow))
     return attachments
 
 
