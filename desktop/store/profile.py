@@ -276,8 +276,13 @@ class Profile:
             try:
                 rekey.reencrypt(self.folder / DATABASE_FILE, self._database_key[0], new_key)
             except BaseException:
-                (self.folder / rekey.NEXT_KEY_FILE).unlink(missing_ok=True)
-                raise
+                if not rekey.opens(self.folder / DATABASE_FILE, new_key):
+                    (self.folder / rekey.NEXT_KEY_FILE).unlink(missing_ok=True)
+                    raise
+                # Re-encrypted before the error (the switch back to WAL, the check): the new key
+                # file is now the only one that opens the database, so it is installed, never
+                # deleted. journal_mode is set again by every connection the engine opens.
+                log.warning("re-key of profile %s: error after re-encrypting", self.profile_id)
             self._database_key[0] = new_key
             engine.dispose()
             write_atomically(self.folder / KEY_FILE, fresh.key_file.to_bytes())

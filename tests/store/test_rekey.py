@@ -18,6 +18,7 @@ from sqlalchemy import text
 from desktop.store.demo import fill_profile
 from desktop.store.errors import WrongPassphrase, WrongRecoveryKey
 from desktop.store.profile import KEY_FILE, unlock, unlock_with_recovery_key
+from desktop.store import rekey
 from desktop.store.rekey import NEXT_KEY_FILE, DatabaseBusy
 from tests.helpers.profiles import PASSPHRASE, new_profile
 
@@ -129,3 +130,30 @@ def test_a_rekey_refused_while_the_database_is_in_use_changes_nothing(tmp_path: 
     assert _counts(profile)[0] > 0
     profile.close()
     unlock(folder, PASSPHRASE).close()
+
+
+def test_an_error_after_the_database_was_re_encrypted_keeps_the_new_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is re-encrypted (the rekey is committed), then the switch back to WAL
+    fails ("database is locked": a connection arrived meanwhile). Deleting profile.json.next
+    then left a database no key file opened: every record lost."""
+    folder = tmp_path / "profile"
+    profile, _ = new_profile(folder)
+    fill_profile(profile, incidents=20)
+    before = _counts(profile)
+    real = rekey.reencrypt
+
+    def committed_then_locked(database: Path, old_key: bytes, new_key: bytes) -> None:
+        real(database, old_key, new_key)
+        raise DatabaseBusy("database is locked")
+
+    monkeypatch.setattr(rekey, "reencrypt", committed_then_locked)
+    profile.start_new_keys(PASSPHRASE, NEW_PASSPHRASE)
+    assert _counts(profile) == before
+    profile.close()
+    assert not (folder / NEXT_KEY_FILE).exists()
+    with unlock(folder, NEW_PASSPHRASE) as reopened:
+        assert _counts(reopened) == before
+    with pytest.raises(WrongPassphrase):
+        unlock(folder, PASSPHRASE)
