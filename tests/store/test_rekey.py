@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from desktop.store import rekey
 from desktop.store.demo import fill_profile
 from desktop.store.errors import WrongPassphrase, WrongRecoveryKey
 from desktop.store.profile import KEY_FILE, unlock, unlock_with_recovery_key
-from desktop.store import rekey
 from desktop.store.rekey import NEXT_KEY_FILE, DatabaseBusy
 from tests.helpers.profiles import PASSPHRASE, new_profile
 
