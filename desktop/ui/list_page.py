@@ -8,20 +8,26 @@ collapses, and each keeps a minimum width.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLayout,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.domain.translation import format_number, ngettext
+from desktop.domain.translation import _, format_number, ngettext
+from desktop.store.readable_export import ReadableExport, export_readable
 from desktop.store.records import DamagedRows
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
+from desktop.ui.jobs import run_job
 from desktop.ui.lists import ListTable, RecordListModel
 
 #: The narrowest a list or a detail may be squeezed to by the splitter.
@@ -85,6 +91,10 @@ class ListDetailPage(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setProperty("role", "hint")
         self.message = MessageLabel(self)
+        # A damaged profile (issue 12): take out everything still readable, of every type.
+        self.export_readable_button = QPushButton(self)
+        self.export_readable_button.clicked.connect(self.choose_readable_export_path)
+        self.export_readable_button.hide()
         self.table = ListTable(self, share=share)
         self.table.setModel(model)
         self.empty = EmptyList(self)
@@ -112,7 +122,10 @@ class ListDetailPage(QWidget):
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addLayout(self.top)
         layout.addLayout(self.filter_area)
-        layout.addWidget(self.message)
+        damage_row = QHBoxLayout()
+        damage_row.addWidget(self.message, 1)
+        damage_row.addWidget(self.export_readable_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(damage_row)
         self.side: QStackedWidget | None = None
         self.splitter: QSplitter | None = None
         if detail:
@@ -169,6 +182,7 @@ class ListDetailPage(QWidget):
 
     def _say_if_damaged(self, _loaded: int = 0) -> None:
         unreadable = self.model.unreadable
+        self.export_readable_button.setVisible(bool(unreadable))
         if unreadable:
             self.message.say(
                 DamagedRows().user_message()
@@ -179,6 +193,56 @@ class ListDetailPage(QWidget):
                     unreadable,
                 ).format(count=format_number(unreadable))
             )
+
+    def choose_readable_export_path(self) -> None:
+        # Qt's own dialog (leave_no_traces sets it application-wide): a native one would
+        # name the file in the desktop's recent-documents list, outside the profile.
+        path, _chosen = QFileDialog.getSaveFileName(
+            self,
+            _("Export what can be read"),
+            "minga-readable-records.json",
+            _("JSON files (*.json)"),
+            options=QFileDialog.Option.DontUseNativeDialog,
+        )
+        if path:
+            self.export_readable_to(Path(path))
+
+    def export_readable_to(self, path: Path) -> None:
+        """Write every readable record of the profile to ``path`` on a worker, then say how
+        many were written and how many could not be read."""
+        engine = self.model.store.engine
+        self.export_readable_button.setEnabled(False)
+
+        def done(result: ReadableExport) -> None:
+            self.export_readable_button.setEnabled(True)
+            written = ngettext(
+                "{written} record exported", "{written} records exported", result.written
+            ).format(written=format_number(result.written))
+            lost = ngettext(
+                "{lost} could not be read", "{lost} could not be read", result.lost
+            ).format(lost=format_number(result.lost))
+            self.message.say(
+                _("{written}; {lost}.").format(written=written, lost=lost),
+                "success",
+            )
+
+        def failed(error: BaseException) -> None:
+            self.export_readable_button.setEnabled(True)
+            if isinstance(error, OSError):
+                self.message.say(
+                    _("The file could not be written: {reason}").format(
+                        reason=error.strerror or str(error)
+                    )
+                )
+            else:
+                self.message.say(failure_message(error))
+
+        run_job(
+            self,
+            lambda _state: export_readable(engine, path),
+            on_success=done,
+            on_failure=failed,
+        )
 
     def _read_failed(self, error: BaseException) -> None:
         if self.closing():
@@ -209,6 +273,7 @@ class ListDetailPage(QWidget):
     # --- language -------------------------------------------------------------------------------
 
     def retranslate(self) -> None:
+        self.export_readable_button.setText(_("Export what can be read…"))
         self.model.retranslate()
         self.show_count()
         self.table.fit_columns()

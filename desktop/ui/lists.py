@@ -213,6 +213,11 @@ class RecordListModel(QAbstractTableModel):
         return len(self._rows)
 
     @property
+    def store(self) -> RecordStore:
+        """The store the list reads (a damaged profile's export reads the same profile)."""
+        return self._store
+
+    @property
     def unreadable(self) -> int:
         """Rows a damaged profile kept out of this list (known once a read had to go past
         damaged pages; see RecordStore.salvage)."""

@@ -4,8 +4,11 @@ record opens (so it can be exported); the person gets a clear, translated messag
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from desktop.domain.records import Incident, new_id
 from desktop.domain.translation import set_language
 from desktop.store.errors import ProfileDamaged
 from desktop.store.profile import DATABASE_FILE, unlock
+from desktop.store.readable_export import export_readable
 from desktop.store.records import DamagedRows, RecordQuery, RecordStore, is_damage
 from tests.helpers.profiles import PASSPHRASE, new_profile
 
@@ -134,3 +138,62 @@ def test_the_message_is_clear_and_translated() -> None:
             assert DamagedRows().user_message() != english
         finally:
             set_language("en")
+
+
+def test_what_can_be_read_is_exported_and_the_rest_counted(
+    damaged: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    folder, titles = _records_lost(damaged[0], tmp_path / "profile"), damaged[1]
+    profile = unlock(folder, PASSPHRASE)
+    try:
+        target = tmp_path / "out" / "readable.json"
+        target.parent.mkdir()
+        result = export_readable(profile.engine, target)
+    finally:
+        profile.close()
+    records = json.loads(target.read_text(encoding="utf-8"))["records"]
+    # Every record in the file is one of the profile's, once, with its title and content.
+    assert len({r["id"] for r in records}) == len(records)
+    assert all(titles[r["id"]] == r["label"] for r in records)
+    whole = [r for r in records if r["content"] is not None]
+    assert len(whole) == result.written
+    assert all(r["content"]["title"] == titles[r["id"]] for r in whole)
+    assert all(r["record_type"] == "incident" for r in records)
+    # The damage cost some records, and they are counted, not silently dropped.
+    assert result.lost > 0
+    assert result.written + result.lost == TOTAL
+    assert result.written >= TOTAL * 0.8
+    # Owner-only, and no temporary file left beside it.
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert sorted(p.name for p in target.parent.iterdir()) == ["readable.json"]
+
+
+def _records_lost(damaged: Path, folder: Path) -> Path:
+    """A copy of the damaged profile with a leaf of the records table damaged too, so some
+    records are lost for good (the fixture's damage breaks whole scans but loses no row)."""
+    shutil.copytree(damaged, folder)
+    database = folder / DATABASE_FILE
+    before = database.read_bytes()
+    candidates = list(range(8, len(before) // PAGE))
+    random.Random(21).shuffle(candidates)
+    for page in candidates[:300]:
+        _damage(database, page)
+        try:
+            profile = unlock(folder, PASSPHRASE)
+        except ProfileDamaged:
+            profile = None
+        if profile is not None:
+            try:
+                store = RecordStore(profile.engine)
+                if store.unreadable(RecordQuery("incident")) or (
+                    store.salvage(RecordQuery("incident")).unreadable
+                ):
+                    return folder
+            except DBAPIError:
+                pass
+            finally:
+                profile.close()
+        database.write_bytes(before)
+        for leftover in folder.glob(DATABASE_FILE + "-*"):
+            leftover.unlink()
+    raise AssertionError("no page of the records table found whose rows are lost")

@@ -1,0 +1,73 @@
+"""A damaged profile in the Incidents list (issue 12): the translated message says so, and the
+button beside it exports every record still readable to a file the person chose."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication, QFileDialog
+from pytestqt.qtbot import QtBot
+
+from desktop.store.profile import unlock
+from desktop.store.records import DamagedRows
+from desktop.ui.incidents.page import IncidentsPage
+from tests.helpers.profiles import PASSPHRASE
+from tests.store.test_damaged_pages import TOTAL, _records_lost, damaged  # noqa: F401
+
+
+def test_the_damaged_message_offers_to_export_what_can_be_read(
+    app: QApplication,
+    qtbot: QtBot,
+    damaged: tuple[Path, dict[str, str]],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = _records_lost(damaged[0], tmp_path / "profile")
+    profile = unlock(folder, PASSPHRASE)
+    try:
+        page = IncidentsPage(profile)
+        qtbot.addWidget(page)
+        page.resize(1024, 680)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.loaded > 0, timeout=20_000)
+        # The list reads in chunks: the damage is met as the person scrolls down to it.
+        for _ in range(100):
+            if page.model.unreadable:
+                break
+            page.table.scrollToBottom()
+            qtbot.wait(100)
+        assert page.model.unreadable > 0
+        qtbot.waitUntil(lambda: page.export_readable_button.isVisible())
+        assert DamagedRows().user_message() in page.message.text()
+        assert page.export_readable_button.text() == "Export what can be read…"
+
+        # The file is asked for with Qt's own dialog (no trace in recent-document lists).
+        target = tmp_path / "readable.json"
+        asked: dict[str, Any] = {}
+
+        def choose(*args: Any, **options: Any) -> tuple[str, str]:
+            asked.update(options)
+            return str(target), ""
+
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", choose)
+        page.export_readable_button.click()
+        qtbot.waitUntil(lambda: "exported" in page.message.text(), timeout=20_000)
+        assert asked["options"] & QFileDialog.Option.DontUseNativeDialog
+        records = json.loads(target.read_text(encoding="utf-8"))["records"]
+        written = sum(1 for r in records if r["content"] is not None)
+        lost = TOTAL - written
+        assert 0 < lost < TOTAL * 0.2
+        assert page.message.text() == (
+            f"{written:,} records exported; {lost} could not be read."
+            if lost > 1
+            else f"{written:,} records exported; 1 could not be read."
+        )
+        assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+        assert page.export_readable_button.isEnabled()
+    finally:
+        profile.close()
