@@ -42,7 +42,7 @@ import sqlcipher3.dbapi2 as sqlcipher
 from desktop.domain.translation import N_, _
 from desktop.store import keys
 from desktop.store.attachments import ATTACHMENTS_FOLDER, deletions_held
-from desktop.store.errors import ProfileError
+from desktop.store.errors import ProfileDamaged, ProfileError
 from desktop.store.files import fsync_folder
 from desktop.store.keys import KeyFile
 from desktop.store.profile import DATABASE_FILE, KEY_FILE, Profile
@@ -636,13 +636,21 @@ def _open_header(
 ) -> _Opened:
     header = _Header.read(source, name)
     header.check_length(source, name)
-    if shares is not None:
-        master = combine(shares, header.share_set)
-    elif recovery_key is not None:
-        master = header.key_file.open_with_recovery_key(recovery_key)
-    else:
-        master = header.key_file.open_with_passphrase(passphrase or "")
-    opened = keys._open(_wrap_key(master), header.wrap, header.bound()) if header.wrap else None
+    try:
+        if shares is not None:
+            master = combine(shares, header.share_set)
+        elif recovery_key is not None:
+            master = header.key_file.open_with_recovery_key(recovery_key)
+        else:
+            master = header.key_file.open_with_passphrase(passphrase or "")
+    except ProfileDamaged:
+        # The key file inside the header is read lazily (a wrap that is not base64 any more
+        # after a flipped byte): that is a damaged backup, named as such, not a damaged profile.
+        raise BackupRefused("damaged", name, "key file") from None
+    try:
+        opened = keys._open(_wrap_key(master), header.wrap, header.bound()) if header.wrap else None
+    except ProfileDamaged:
+        opened = None  # the backup key's wrap is not even base64 any more: altered
     if opened is None:
         keys.wipe(master)
         # The key file opened, so the passphrase is right: the header was altered.
