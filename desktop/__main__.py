@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.domain.translation import LANGUAGES, _, current_language, set_language
+from desktop.domain.translation import (
+    LANGUAGES,
+    _,
+    current_language,
+    normalize_language,
+    set_language,
+)
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication
@@ -92,6 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop.commands import is_command, run_command
 
     if is_command(arguments[1:]):
+        # A command speaks the terminal's language (the app asks Qt for the system's; commands
+        # never import Qt): LC_ALL, then LC_MESSAGES, then LANG, as gettext reads them.
+        terminal = next(
+            (
+                os.environ[name]
+                for name in ("LC_ALL", "LC_MESSAGES", "LANG")
+                if os.environ.get(name)
+            ),
+            None,
+        )
+        set_language(normalize_language(terminal))
         return run_command(arguments[1:])
     # Minga's own events at INFO; libraries (Alembic is chatty) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
