@@ -1,7 +1,10 @@
 """Write translations into the catalogues: ``python i18n/fill.py FILE.json`` after ``make i18n``.
 
 FILE.json maps a msgid (or ``"context\\u0004msgid"``) to ``{"es": …, "fr": …, "ar": …}``; a
-plural entry gives a list per language (2 forms for es/fr, 6 for ar). Entries are matched
+plural entry gives a list per language in the order of the catalogue's CLDR rule: es/fr 3 forms
+(one, many = exact millions, "1 000 000 de archivos", other; 2 forms [one, other] are accepted and
+the "many" form then repeats "other"), ar 6 (zero, one, two, 3–10, 11–99 "تغييرًا", 100–102
+"تغيير"). Entries are matched
 exactly; an msgid the catalogue lacks is reported, so a typo is not silently dropped. The
 English catalogue is filled with the msgid itself. Then run ``make i18n`` again to compile.
 """
@@ -56,6 +59,8 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
             text = translations.get(language)
             if text is None:
                 continue
+            if isinstance(text, list) and len(text) == 2 and catalogue.num_plurals == 3:
+                text = [text[0], text[1], text[1]]
             message.string = tuple(text) if isinstance(text, list) else text
             message.flags.discard("fuzzy")
         with path.open("wb") as handle:

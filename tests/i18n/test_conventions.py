@@ -1,0 +1,57 @@
+"""What a native reader expects of each catalogue beyond completeness: the right plural rule,
+forms in its order, and each language's typography and terms (see ``i18n/GLOSSARY.*.md``)."""
+
+from __future__ import annotations
+
+import gettext
+
+import pytest
+from babel import Locale
+from babel.messages.catalog import Catalog, Message
+from babel.messages.plurals import get_plural
+
+from tests.i18n.test_catalogues import ALL_LANGUAGES, catalogue_path, read_catalogue
+
+#: Fathatan: Arabic counts 11–99 with an accusative singular ("١١ تغييرًا"), 100 and up with a
+#: genitive one ("١٠٠ تغيير").
+TANWEEN = "\u064b"
+
+
+def catalogue(language: str) -> Catalog:
+    return read_catalogue(catalogue_path(language), language)
+
+
+def forms(message: Message) -> tuple[str, ...]:
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+@pytest.mark.parametrize("language", ALL_LANGUAGES)
+def test_plural_rule_is_babels_cldr_rule(language: str) -> None:
+    """A hand-edited Arabic rule once said "أُرسل 11 تغيير" and "100 تغييرًا"."""
+    found = catalogue(language)
+    rule = get_plural(language)
+    assert (found.num_plurals, found.plural_expr) == (rule.num_plurals, rule.plural_expr)
+    # The rule gives each CLDR category one form of its own, for every number tried.
+    category = Locale.parse(language).plural_form
+    index = gettext.c2py(found.plural_expr)
+    forms_of: dict[str, set[int]] = {}
+    for n in [*range(1201), 1_000_000, 2_000_000, 1_000_001, 3_000_100]:
+        forms_of.setdefault(category(n), set()).add(index(n))
+    assert all(len(indexes) == 1 for indexes in forms_of.values()), forms_of
+    assert len(forms_of) == found.num_plurals
+
+
+@pytest.mark.parametrize("language", ALL_LANGUAGES)
+def test_every_plural_entry_has_the_rules_number_of_forms(language: str) -> None:
+    found = catalogue(language)
+    entries = [m for m in found if m.id and isinstance(m.id, tuple)]
+    assert entries
+    wrong = [m.id[0] for m in entries if len(forms(m)) != found.num_plurals]
+    assert wrong == []
+
+
+def test_arabic_forms_are_in_cldr_order() -> None:
+    """Form 4 is 11–99 (accusative, with tanween), form 5 is 100–102 (genitive, without)."""
+    plural = [m for m in catalogue("ar") if m.id and isinstance(m.id, tuple)]
+    swapped = [m.id[0] for m in plural if TANWEEN in m.string[5] and TANWEEN not in m.string[4]]
+    assert swapped == []
