@@ -71,7 +71,10 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--language",
         choices=LANGUAGES,
-        help=_("the interface language to start in"),
+        help=_(
+            "the interface language for this run; the language stored in the profile's "
+            "settings is not changed"
+        ),
     )
     options, rest = parser.parse_known_args(list(argv))
     unknown: list[str] = []
@@ -129,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_language(first_language(folder, options.language))
     # Qt keeps its own options (-platform, -style…) and ignores ours.
     application = create_application(arguments)
-    window = MainWindow(folder)
+    window = MainWindow(folder, language=options.language)
     # However the app ends (window closed, Ctrl+C, a session logout), it locks on the way out.
     application.aboutToQuit.connect(window.lock)
     _quit_on_signals(application)

@@ -274,7 +274,9 @@ class MainWindow(QMainWindow):
     locked = Signal()
     unlocked = Signal()
 
-    def __init__(self, folder: Path, *, kdf: KdfParameters | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, kdf: KdfParameters | None = None, language: str | None = None
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.folder = folder
@@ -287,6 +289,9 @@ class MainWindow(QMainWindow):
         self.sync: SyncScheduler | None = None
         # Chosen on the gate before unlocking; wins over the profile's stored language.
         self._language_chosen_at_gate: str | None = None
+        # ``--language``: wins over the stored language for this run, and is never stored; the
+        # person choosing a language (gate, settings) ends it.
+        self._language_for_run = language
         #: Drafts found at unlock and not yet offered; the offer on screen, if any.
         self._drafts_to_offer: list[Draft] = []
         #: The section shown when the profile was last locked in this run.
@@ -503,6 +508,7 @@ class MainWindow(QMainWindow):
 
     def _gate_language_chosen(self, code: str) -> None:
         self._language_chosen_at_gate = code
+        self._language_for_run = None
         set_language(code)
 
     def _remember_section(self, key: str) -> None:
@@ -573,6 +579,9 @@ class MainWindow(QMainWindow):
         if chosen is not None and chosen != stored:
             self.session.settings["language"] = chosen
             self._store_setting("language", chosen)
+        elif self._language_for_run is not None:
+            if self._language_for_run != current_language():
+                set_language(self._language_for_run)
         elif isinstance(stored, str) and stored != current_language():
             set_language(stored)
         if self.gate is not None:
@@ -981,6 +990,7 @@ class MainWindow(QMainWindow):
     def _settings_saved(self, changes: dict[str, Any]) -> None:
         self.session.remember(changes)
         if "language" in changes:
+            self._language_for_run = None
             set_language(str(changes["language"]))
         self._show_unlocked_status()
         if any(key.startswith("quick_delete") for key in changes):

@@ -181,3 +181,47 @@ def test_settings_are_saved_in_the_encrypted_profile_and_survive_a_lock(
     unlock_through_screen(qtbot, unlocked)
     assert current_language() == "fr"
     assert unlocked.session.idle_watch.timer.interval() == 3 * 60_000
+
+
+def test_the_command_line_language_wins_for_the_run_and_the_profile_keeps_its_own(
+    app: QApplication, qtbot: QtBot, folder: Path
+) -> None:
+    profile, _key = create_profile(
+        folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests(), language="fr"
+    )
+    profile.settings.set("language", "fr")
+    profile.close()
+    # What `minga --language es` does: the gate starts in Spanish, the window is told why.
+    set_language(first_language(folder, "es"))
+    window = MainWindow(folder, kdf=KdfParameters.fast_for_tests(), language="es")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+
+    unlock_through_screen(qtbot, window)
+    assert current_language() == "es"  # not the profile's French
+    assert drain_writes(5.0)
+    window.lock()
+    stored = unlock(folder, PASSPHRASE)
+    try:
+        assert stored.settings.get("language") == "fr"  # nothing changed in the profile
+    finally:
+        stored.close()
+    assert read_device_hints(folder)["language"] == "fr"
+
+    unlock_through_screen(qtbot, window)  # a second unlock in the same run: still Spanish
+    assert current_language() == "es"
+
+    # Choosing in the settings is the person's own change: it applies and is stored.
+    window.settings_action.trigger()
+    dialog = window.findChild(SettingsDialog)
+    assert dialog is not None
+    language = dialog.editors["language"]
+    assert isinstance(language, QComboBox) and language.currentData() == "fr"
+    language.setCurrentIndex(language.findData("ar"))
+    with qtbot.waitSignal(dialog.saved, timeout=5_000):
+        dialog.save()
+    assert current_language() == "ar"
+    window.lock()
+    unlock_through_screen(qtbot, window)
+    assert current_language() == "ar"
