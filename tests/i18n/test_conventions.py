@@ -4,6 +4,7 @@ forms in its order, and each language's typography and terms (see ``i18n/GLOSSAR
 from __future__ import annotations
 
 import gettext
+import re
 
 import pytest
 from babel import Locale
@@ -55,3 +56,56 @@ def test_arabic_forms_are_in_cldr_order() -> None:
     plural = [m for m in catalogue("ar") if m.id and isinstance(m.id, tuple)]
     swapped = [m.id[0] for m in plural if TANWEEN in m.string[5] and TANWEEN not in m.string[4]]
     assert swapped == []
+
+
+NARROW_NO_BREAK_SPACE = "\u202f"
+#: ``: ; ? !`` ending a word (not inside a token such as https://, hôte:port, 12:30 or the ";;"
+#: of a Qt file filter), and what precedes it.
+_FRENCH_MARK = re.compile(r"(?P<before>.?)(?P<mark>(?<!;)[:;?!](?!;))(?=$|[\s»)\"’.,?!])")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def french_punctuation_problems(text: str) -> list[str]:
+    """Each ``: ; ? !`` not preceded by U+202F, and each « » without it inside."""
+    text = _PLACEHOLDER.sub("\ue000", text)  # a placeholder reads as a word
+    problems = [
+        f"{m.group('before')!r} before {m.group('mark')!r}"
+        for m in _FRENCH_MARK.finditer(text)
+        if m.group("before") not in (NARROW_NO_BREAK_SPACE, "?", "!", "")
+    ]
+    if re.search("«(?!\u202f)|(?<!\u202f)»", text):
+        problems.append("« » without U+202F inside")
+    return problems
+
+
+def test_french_punctuation_uses_the_narrow_no_break_space() -> None:
+    wrong = {
+        form: problems
+        for message in catalogue("fr")
+        if message.id
+        for form in forms(message)
+        if form and (problems := french_punctuation_problems(form))
+    }
+    assert wrong == {}
+
+
+def test_the_french_punctuation_check_sees_a_plain_space() -> None:
+    nnbsp = NARROW_NO_BREAK_SPACE
+    assert french_punctuation_problems("Adresse :") == ["' ' before ':'"]
+    assert french_punctuation_problems("Supprimer\u00a0?") == ["'\\xa0' before '?'"]
+    assert french_punctuation_problems("Erreur: {reason}") == ["'r' before ':'"]
+    assert french_punctuation_problems("{title}; suite") == ["'\\ue000' before ';'"]
+    assert french_punctuation_problems("« {name} »") == ["« » without U+202F inside"]
+    fine = f"Proxy https://hôte:port, 12:30, (*.csv);;Tous{nnbsp}: «{nnbsp}x{nnbsp}»{nnbsp}?!"
+    assert french_punctuation_problems(fine) == []
+
+
+def test_french_uses_one_apostrophe() -> None:
+    typewriter = [
+        form
+        for message in catalogue("fr")
+        if message.id
+        for form in forms(message)
+        if "'" in _PLACEHOLDER.sub("", form)
+    ]
+    assert typewriter == []
