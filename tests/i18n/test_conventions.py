@@ -109,3 +109,22 @@ def test_french_uses_one_apostrophe() -> None:
         if "'" in _PLACEHOLDER.sub("", form)
     ]
     assert typewriter == []
+
+
+def words_in(language: str, pattern: str) -> list[str]:
+    """Every translated form of ``language`` in which ``pattern`` (a regex) occurs."""
+    found = re.compile(pattern)
+    return [
+        form
+        for message in catalogue(language)
+        if message.id
+        for form in forms(message)
+        if found.search(_PLACEHOLDER.sub("", form))
+    ]
+
+
+def test_spanish_says_computadora_and_digitos() -> None:
+    """Latin American Spanish, and one word for the digits on the same fingerprint screen."""
+    assert words_in("es", r"(?i)\bordenador") == []
+    assert words_in("es", r"(?i)\bcifras\b|\b(una|la|cada) cifra\b") == []  # not the verb
+    assert words_in("es", r"\bcomputadora") and words_in("es", r"\bdígitos\b")
