@@ -112,7 +112,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn's h11 parser with our clocks on top (sync/server/connections.py), a cap on
         # connections served at once, kept-alive connections closed when idle, headers bounded.
         http=protocol_with(
-            settings.header_timeout, settings.body_idle_timeout, settings.request_timeout
+            settings.header_timeout,
+            settings.body_idle_timeout,
+            settings.request_timeout,
+            settings.max_connections_per_address,
+            settings.trusted_proxies,
         ),
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.keep_alive_timeout,

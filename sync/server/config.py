@@ -57,6 +57,9 @@ class Settings:
         request_timeout: Seconds one request may last, body and answer included (serve).
         keep_alive_timeout: Seconds an idle kept-alive connection stays open (serve).
         max_connections: Connections and requests served at once; more get 503 (serve).
+        max_connections_per_address: Connections one client address (an IPv6 /64) may hold
+            open at once; more are closed at once, so one address cannot take them all (serve;
+            trusted proxies exempt, 0 for no cap).
         log_level: Python logging level name.
     """
 
@@ -87,6 +90,7 @@ class Settings:
     request_timeout: int = 900
     keep_alive_timeout: int = 15
     max_connections: int = 512
+    max_connections_per_address: int = 20
     log_level: str = "INFO"
 
     @property

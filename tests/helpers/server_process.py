@@ -41,10 +41,11 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -63,11 +64,13 @@ def start_server(
     args: Sequence[str] = (),
     log_name: str = "server.log",
     cwd: Path | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> ServerProcess:
     """`minga-server serve` on a free port; its stderr goes to data_dir/<log_name>.
 
     `cwd`: a folder holding another revision's `sync` package, which `-m` then imports first
-    (benchmarks compare a baseline with this code in the same run)."""
+    (benchmarks compare a baseline with this code in the same run). `tls`: a certificate and
+    its key, served by the server itself (no proxy in front)."""
     port = free_port()
     env = dict(os.environ)
     env.update(extra_env or {})
@@ -87,6 +90,7 @@ def start_server(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *(["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])] if tls else []),
                 *args,
             ],
             stdout=log,
@@ -94,13 +98,14 @@ def start_server(
             env=env,
             cwd=cwd,
         )
-    server = ServerProcess(process, port, log_path)
+    server = ServerProcess(process, port, log_path, "https" if tls else "http")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early: {log_path.read_text(errors='replace')}")
         try:
-            if httpx.get(server.base_url + "/v1/info", timeout=1).status_code == 200:
+            answer = httpx.get(server.base_url + "/v1/info", timeout=1, verify=False)
+            if answer.status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.1)

@@ -3,13 +3,19 @@ connections and too many at once cannot hold the server; logs carry only escaped
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.helpers.server_process import ServerProcess, run_cli, start_server
 
@@ -18,6 +24,7 @@ DEADLINES = {
     "MINGA_SERVER_BODY_IDLE_TIMEOUT": "2",
     "MINGA_SERVER_KEEP_ALIVE_TIMEOUT": "2",
     "MINGA_SERVER_MAX_CONNECTIONS": "20",
+    "MINGA_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "5",
 }
 
 
@@ -30,6 +37,52 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.stop()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as an operator serving TLS without nginx has."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The server serving TLS itself: the mode where no nginx stands between it and strangers."""
+    data = tmp_path_factory.mktemp("deadlines-tls")
+    assert run_cli(data, "init").returncode == 0
+    process = start_server(data, extra_env=DEADLINES, tls=_self_signed(data))
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _tls_connect(server: ServerProcess, source: str = "127.0.0.1") -> ssl.SSLSocket:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context.wrap_socket(_connect(server, source))
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> float | None:
@@ -46,8 +99,11 @@ def _closed_within(sock: socket.socket, seconds: float) -> float | None:
         return None
 
 
-def _connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+def _connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
+    """A connection from `source`: any 127.x.y.z is this machine, seen as another address."""
+    return socket.create_connection(
+        ("127.0.0.1", server.port), timeout=5, source_address=(source, 0)
+    )
 
 
 def test_a_connection_that_sends_nothing_is_closed(server: ServerProcess) -> None:
@@ -95,7 +151,8 @@ def test_an_idle_kept_alive_connection_is_closed(server: ServerProcess) -> None:
 def test_connections_past_the_cap_are_refused_and_the_server_recovers(
     server: ServerProcess,
 ) -> None:
-    held = [_connect(server) for _ in range(25)]
+    # Five addresses, five connections each: under the per-address cap, over the global one.
+    held = [_connect(server, f"127.0.0.{10 + n // 5}") for n in range(25)]
     try:
         for sock in held:
             sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: x\r\n")  # heads never finished
@@ -113,6 +170,20 @@ def test_connections_past_the_cap_are_refused_and_the_server_recovers(
         time.sleep(0.2)
     else:
         pytest.fail("the server did not recover after the held connections closed")
+
+
+def test_one_address_cannot_take_every_connection(server: ServerProcess) -> None:
+    # A stranger's silent connections, refreshed before each deadline, from one address: past
+    # its own cap they are closed at once, so the global cap is never reached and everyone
+    # else is served (before, 20 of them made every other client's request a 503).
+    held = [_connect(server, "127.0.0.2") for _ in range(25)]
+    try:
+        time.sleep(0.3)
+        with httpx.Client(timeout=5) as client:
+            assert client.get(server.base_url + "/v1/info").status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def test_the_log_has_no_raw_control_characters(server: ServerProcess) -> None:
@@ -150,3 +221,44 @@ def test_a_client_that_goes_away_mid_body_is_logged_as_that(server: ServerProces
     log = Path(server.log_path).read_text(errors="replace")
     assert "code=client_disconnected" in log
     assert "unexpected" not in log and "ERROR" not in log and "Traceback" not in log
+
+
+def test_silent_tls_connections_stop_counting_at_the_deadline(tls_server: ServerProcess) -> None:
+    # Over the global cap from five addresses, then silent. Past the head deadline they are
+    # aborted: a polite TLS close waited up to 30 s for each silent client's close_notify, and
+    # all that time they still counted, so everyone else got 503.
+    held = [_tls_connect(tls_server, f"127.0.0.{20 + n // 5}") for n in range(25)]
+    try:
+        time.sleep(0.3)
+        with httpx.Client(timeout=5, verify=False) as client:
+            assert client.get(tls_server.base_url + "/v1/info").status_code == 503
+            time.sleep(4)  # the 2 s head deadline, and some
+            assert client.get(tls_server.base_url + "/v1/info").status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_tls_headers_sent_slowly_are_cut_off_at_the_deadline(tls_server: ServerProcess) -> None:
+    with _tls_connect(tls_server) as sock:
+        sock.sendall(b"POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        try:
+            for n in range(10):
+                sock.sendall(f"X-Slow-{n}: 1\r\n".encode())
+                time.sleep(0.5)
+            _closed_within(sock, 3)
+        except OSError:
+            pass
+        assert time.monotonic() - started < 6
+
+
+def test_over_tls_one_address_cannot_take_every_connection(tls_server: ServerProcess) -> None:
+    held = [_tls_connect(tls_server, "127.0.0.3") for _ in range(25)]
+    try:
+        time.sleep(0.3)
+        with httpx.Client(timeout=5, verify=False) as client:
+            assert client.get(tls_server.base_url + "/v1/info").status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
