@@ -250,6 +250,7 @@ class AccessLog:
                     (time.perf_counter() - started) * 1000,
                     logs.escape(str(scope.get("state", {}).get("device", "-"))),
                     logs.escape(code or "-"),
+                    extra={logs.ESCAPED: True},
                 )
 
 

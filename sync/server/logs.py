@@ -8,13 +8,16 @@ import logging
 
 def escape(text: str) -> str:
     """Printable ASCII stays; everything else (controls, DEL, C1, line and paragraph
-    separators, any other non-ASCII) becomes a backslash escape."""
-    if text.isascii() and text.isprintable():
+    separators, any other non-ASCII) becomes a backslash escape, and a backslash itself is
+    doubled, so a client's literal "\\x0a" never reads as an escaped line break."""
+    if text.isascii() and text.isprintable() and "\\" not in text:
         return text
     out = []
     for char in text:
         code = ord(char)
-        if 0x20 <= code < 0x7F:
+        if char == "\\":
+            out.append("\\\\")
+        elif 0x20 <= code < 0x7F:
             out.append(char)
         elif code <= 0xFF:
             out.append(f"\\x{code:02x}")
@@ -25,12 +28,19 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+#: The `extra` key of a record whose arguments are already escaped (see EscapingFormatter).
+ESCAPED = "minga_escaped"
+
+
 class EscapingFormatter(logging.Formatter):
     """A formatter whose message is escaped; a traceback keeps its line breaks, each of its
     lines escaped (tracebacks come from the server's own code, never a client's bytes)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        record.message = escape(record.getMessage())
+        # A record whose text fields were escaped where it was made (the access log) is not
+        # escaped twice: a doubled backslash would double again.
+        message = record.getMessage()
+        record.message = message if getattr(record, ESCAPED, False) else escape(message)
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
         text = self.formatMessage(record)

@@ -203,6 +203,16 @@ def test_the_log_has_no_raw_control_characters(server: ServerProcess) -> None:
     assert any("\\x1b[31mred" in line for line in lines)
 
 
+def test_a_backslash_in_a_path_cannot_pass_for_an_escape(server: ServerProcess) -> None:
+    # A client's literal "\x0a" (%5C is a backslash) must read differently from an escaped
+    # line break, or an operator cannot tell what was sent.
+    with httpx.Client(timeout=5) as client:
+        client.get(server.base_url + "/v1/bs%5Cx0a%0A")
+    time.sleep(0.5)
+    lines = Path(server.log_path).read_text(errors="replace").splitlines()
+    assert any("GET /v1/bs\\\\x0a\\x0a 404" in line for line in lines), lines[-3:]
+
+
 def test_a_client_that_goes_away_mid_body_is_logged_as_that(server: ServerProcess) -> None:
     with _connect(server) as sock:
         sock.sendall(
