@@ -128,3 +128,12 @@ def test_spanish_says_computadora_and_digitos() -> None:
     assert words_in("es", r"(?i)\bordenador") == []
     assert words_in("es", r"(?i)\bcifras\b|\b(una|la|cada) cifra\b") == []  # not the verb
     assert words_in("es", r"\bcomputadora") and words_in("es", r"\bdígitos\b")
+
+
+def test_the_apps_name_is_written_one_way() -> None:
+    """Arabic writes «مينغا» in Arabic script (no Latin run for the bidi algorithm to move);
+    French and Spanish keep "Minga". The lower-case ``minga`` of a command line stays."""
+    assert words_in("ar", r"Minga|(?<![\u0600-\u06ff])(?:منغا|مينجا|مينقا)") == []
+    assert words_in("ar", "مينغا")
+    for language in ("es", "fr"):
+        assert words_in(language, r"\bminga\b(?! COMMAND| ORDEN| COMMANDE)|\bMINGA\b") == []
