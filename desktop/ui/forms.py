@@ -6,8 +6,9 @@ Kept small and Qt-only; the words they show are chosen by the screens that use t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from babel.lists import format_list
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,10 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain import vocabularies as vocab
-from desktop.domain.translation import N_, _
+from desktop.domain.translation import N_, _, babel_locale, format_number, ngettext
 from desktop.domain.validation import FieldError
 from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
 from desktop.ui.bidi import OwnDirectionDelegate
+from desktop.ui.field_labels import field_label
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +260,122 @@ def problems_text(errors: list[FieldError], labels: dict[str, str]) -> str:
             else error.message
         )
     return "\n".join(lines)
+
+
+def field_key(field: str) -> str:
+    """The form field a record's error is about: ``custody[0].actor`` -> ``custody``."""
+    return field.split("[")[0].split(".")[0]
+
+
+def summary_text(errors: list[FieldError], labels: dict[str, str], placed: set[str]) -> str:
+    """The line above Save when a form is refused: each field to look at, by name, then the
+    problems no field shows beside it ("This field is required." alone named nothing)."""
+    names = list(
+        dict.fromkeys(
+            labels.get(field_key(e.field)) or field_label(e.field)
+            for e in errors
+            if field_key(e.field) in placed
+        )
+    )
+    lines = []
+    if names:
+        lines.append(
+            ngettext(
+                "Not saved: look at the field {fields}.",
+                "Not saved: look at the fields {fields}.",
+                len(names),
+            ).format(fields=format_list(names, locale=babel_locale()))
+        )
+    unplaced = [e for e in errors if field_key(e.field) not in placed]
+    if unplaced:
+        lines.append(problems_text(unplaced, labels))
+    return "\n".join(lines)
+
+
+def on_edit(widget: QWidget, slot: Callable[[], None]) -> None:
+    """Call ``slot`` whenever the person changes ``widget``'s value (text, choice, tick)."""
+    for signal in ("textChanged", "currentIndexChanged", "itemChanged", "code_changed"):
+        changed = getattr(widget, signal, None)
+        if changed is not None:
+            changed.connect(lambda *_args: slot())
+            return
+
+
+class FieldProblems:
+    """A form's problems: each under its field, and a summary above Save naming those fields.
+
+    A field's message (and its name in the summary) goes as soon as the person edits that
+    field: the old message no longer describes what is there.
+    """
+
+    def __init__(self, summary: MessageLabel, labels: Callable[[], dict[str, str]]) -> None:
+        self.summary = summary
+        self._labels = labels
+        self.lines: dict[str, MessageLabel] = {}
+        self.widgets: dict[str, QWidget] = {}
+        self.errors: list[FieldError] = []
+
+    def add(self, name: str, widget: QWidget, line: MessageLabel) -> None:
+        self.lines[name] = line
+        self.widgets[name] = widget
+        on_edit(widget, lambda: self.fixed(name))
+
+    def show(self, errors: list[FieldError], *, focus: bool = True) -> None:
+        self.errors = list(errors)
+        self._render()
+        if focus:
+            for error in errors:
+                widget = self.widgets.get(field_key(error.field))
+                if widget is not None and widget.isEnabled():
+                    widget.setFocus()
+                    break
+
+    def fixed(self, name: str) -> None:
+        if any(field_key(e.field) == name for e in self.errors):
+            self.errors = [e for e in self.errors if field_key(e.field) != name]
+            self._render()
+
+    def clear(self) -> None:
+        self.show([], focus=False)
+
+    def _render(self) -> None:
+        shown: dict[str, list[str]] = {}
+        for error in self.errors:
+            shown.setdefault(field_key(error.field), []).append(error.message)
+        for name, line in self.lines.items():
+            line.say("\n".join(dict.fromkeys(shown.get(name, []))))
+        self.summary.say(summary_text(self.errors, self._labels(), set(self.lines)))
+
+
+class LengthHint(QLabel):
+    """How many characters are used of ``limit``, shown from 80 % of it on, so the limit is
+    known while typing rather than at save; past the limit it turns to the error style."""
+
+    def __init__(self, edit: QLineEdit, limit: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lengthHint")
+        self._limit = limit
+        self._edit = edit
+        self.setProperty("role", "hint")
+        edit.textChanged.connect(self.show_length)
+        self.show_length(edit.text())
+
+    def show_length(self, text: str) -> None:
+        count = len(text)
+        self.setVisible(count >= self._limit * 0.8)
+        self.setText(
+            _("{count} of {limit} characters").format(
+                count=format_number(count), limit=format_number(self._limit)
+            )
+        )
+        role = "error" if count > self._limit else "hint"
+        if self.property("role") != role:
+            self.setProperty("role", role)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
+    def retranslate(self) -> None:
+        self.show_length(self._edit.text())
 
 
 def fit_combo_to_text(combo: QComboBox, maximum: int | None = None) -> None:

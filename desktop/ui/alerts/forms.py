@@ -14,11 +14,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,12 +35,15 @@ from desktop.domain.network_records import (
     Letter,
     LetterKind,
 )
-from desktop.domain.records import SpaceKind
+from desktop.domain.record_base import TITLE_LIMIT
+from desktop.domain.records import NAME_LIMIT, Person, PersonKind, SpaceKind
 from desktop.domain.translation import _
 from desktop.domain.validation import FieldError
 from desktop.ui.bidi import follow_own_direction, text_direction_for
 from desktop.ui.display import LETTER_LANGUAGES
 from desktop.ui.forms import (
+    FieldProblems,
+    LengthHint,
     MessageLabel,
     fill_codes,
     fit_placeholder,
@@ -68,10 +73,12 @@ class AlertForm(QWidget):
     Signals:
         submitted(object): the :class:`Alert` built from the form, to be saved.
         cancelled(): the person gave up.
+        new_defender_wanted(): the person asked to add a defender not yet in the directory.
     """
 
     submitted = Signal(object)
     cancelled = Signal()
+    new_defender_wanted = Signal()
 
     def __init__(
         self,
@@ -107,12 +114,17 @@ class AlertForm(QWidget):
         )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.cancelled)
+        self.new_defender_button = QPushButton(self)
+        self.new_defender_button.setObjectName("newDefender")
+        self.new_defender_button.clicked.connect(self.new_defender_wanted)
+        self.problems = FieldProblems(self.message, self.field_labels)
         self.form = QFormLayout()
         # Beside the list the form is narrow: a field that does not fit beside its label goes
         # under it rather than past the page's edge.
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.labels: dict[str, QLabel] = {}
+        self.title_hint: LengthHint | None = None
         for name, widget in (
             ("title", self.title),
             ("defenders", self.defenders),
@@ -126,7 +138,25 @@ class AlertForm(QWidget):
         ):
             self.labels[name] = QLabel(self)
             self.labels[name].setBuddy(widget)
-            self.form.addRow(self.labels[name], widget)
+            holder = QWidget(self)
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(widget)
+            if widget is self.title:
+                self.title_hint = LengthHint(self.title, TITLE_LIMIT, holder)
+                column.addWidget(self.title_hint)
+            if widget is self.defenders:
+                # Someone not yet in the directory is added here, without leaving the alert.
+                row = QHBoxLayout()
+                row.addWidget(self.new_defender_button)
+                row.addStretch(1)
+                column.addLayout(row)
+            line = MessageLabel(holder)
+            line.setObjectName(f"error_{name}")
+            column.addWidget(line)
+            self.problems.add(name, widget, line)
+            self.form.addRow(self.labels[name], holder)
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(self.message)
@@ -134,6 +164,19 @@ class AlertForm(QWidget):
         self.retranslate()
         for field in (self.title, self.place, self.requested):
             follow_own_direction(field)
+
+    def add_defender(self, person_id: str, name: str) -> None:
+        """A person just added to the directory, listed and ticked as concerned."""
+        item = QListWidgetItem(name or "—", self.defenders)
+        item.setData(Qt.ItemDataRole.UserRole, person_id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        self.defenders.scrollToItem(item)
+
+    def set_new_defender_reason(self, reason: str | None) -> None:
+        """Off, with ``reason`` as its tooltip, where this device cannot add to the directory."""
+        self.new_defender_button.setEnabled(reason is None)
+        self.new_defender_button.setToolTip(reason or "")
 
     def field_labels(self) -> dict[str, str]:
         return {
@@ -203,15 +246,18 @@ class AlertForm(QWidget):
         if errors:
             self.show_problems(errors)
             return
-        self.message.clear_message()
+        self.problems.clear()
         self.submitted.emit(alert)
 
     def show_problems(self, errors: list[FieldError]) -> None:
-        self.message.say(problems_text(errors, self.field_labels()))
+        self.problems.show(errors)
 
     def retranslate(self) -> None:
         for name, text in self.field_labels().items():
             self.labels[name].setText(text)
+        self.new_defender_button.setText(_("New defender…"))
+        if self.title_hint is not None:
+            self.title_hint.retranslate()
         self.title.setPlaceholderText(_("Who is threatened, and how"))
         fit_placeholder(self.title)
         self.occurred_on.setPlaceholderText(_("2025-06-30, 2025-06 or 2025"))
@@ -329,6 +375,129 @@ class LetterDialog(QDialog):
         for name, text in self.field_labels().items():
             self.labels[name].setText(text)
         fill_codes(self.kind, LETTER_KINDS)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class NewDefenderDialog(QDialog):
+    """Add a defender who is not yet in the directory, without leaving the alert.
+
+    What is typed becomes a person record of the directory (the network's space, where the
+    Directory saves its own); the page stores it as the Directory does, and ticks it in the
+    alert's list. Only a name or an alias is needed: the rest is for the Directory later.
+
+    Signals:
+        person_ready(object): the valid :class:`Person` to save.
+    """
+
+    person_ready = Signal(object)
+
+    def __init__(self, space_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("newDefenderDialog")
+        self.setModal(True)
+        self._space_id = space_id
+        self.name = QLineEdit(self)
+        self.alias = QLineEdit(self)
+        self.country = QComboBox(self)
+        self.occupation = QLineEdit(self)
+        self.intro = QLabel(self)
+        self.intro.setWordWrap(True)
+        self.message = MessageLabel(self)
+        self.problems = FieldProblems(self.message, self.field_labels)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.labels: dict[str, QLabel] = {}
+        self.name_hint = LengthHint(self.name, NAME_LIMIT, self)
+        for name, widget in (
+            ("name", self.name),
+            ("alias", self.alias),
+            ("country", self.country),
+            ("occupation", self.occupation),
+        ):
+            self.labels[name] = QLabel(self)
+            self.labels[name].setBuddy(widget)
+            holder = QWidget(self)
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(widget)
+            if widget is self.name:
+                self.name_hint.setParent(holder)
+                column.addWidget(self.name_hint)
+            line = MessageLabel(holder)
+            line.setObjectName(f"error_{name}")
+            column.addWidget(line)
+            self.problems.add(name, widget, line)
+            self.form.addRow(self.labels[name], holder)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.retranslate()
+        for field in (self.name, self.alias, self.occupation):
+            follow_own_direction(field)
+        hold_window_size_hints(self, minimum_width=460)
+
+    def field_labels(self) -> dict[str, str]:
+        return {
+            "name": _("Name"),
+            "alias": _("Alias"),
+            "country": _("Country"),
+            "occupation": _("Occupation"),
+        }
+
+    def person(self) -> Person:
+        return Person(
+            space_id=self._space_id,
+            kind=PersonKind.INDIVIDUAL,
+            name=self.name.text().strip(),
+            alias=self.alias.text().strip(),
+            country=str(self.country.currentData() or ""),
+            occupation=self.occupation.text().strip(),
+        )
+
+    def submit(self) -> None:
+        person = self.person()
+        errors = person.validate()
+        self.problems.show(errors)
+        if errors:
+            return
+        self.buttons.setEnabled(False)  # until the page says whether it was stored
+        self.person_ready.emit(person)
+
+    def refused(self, errors: list[FieldError] | None, message: str = "") -> None:
+        """The store did not take it: its problems by field, or ``message``."""
+        self.buttons.setEnabled(True)
+        if errors:
+            self.problems.show(errors)
+        else:
+            self.message.say(message)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("New defender"))
+        self.intro.setText(
+            _(
+                "The defender is added to the directory as a person, and ticked in this "
+                "alert. A name or an alias is enough; the rest can wait."
+            )
+        )
+        for name, text in self.field_labels().items():
+            self.labels[name].setText(text)
+        self.alias.setPlaceholderText(_("Shown instead of the name where it must not appear"))
+        fit_placeholder(self.alias)
+        # Optional: nothing is chosen for the person, and nothing needs to be.
+        fill_codes(self.country, vocab.COUNTRIES, by_label=True, prompt=_("Not stated"))
+        self.name_hint.retranslate()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

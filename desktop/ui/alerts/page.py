@@ -48,7 +48,7 @@ from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import read_only_reason
-from desktop.ui.alerts.forms import AlertForm, LetterDialog, SpaceChoice
+from desktop.ui.alerts.forms import AlertForm, LetterDialog, NewDefenderDialog, SpaceChoice
 from desktop.ui.alerts.model import ALERT_LIST, open_alert_queries
 from desktop.ui.bidi import isolated, show_in_own_direction
 from desktop.ui.display import LANGUAGE_NAMES, describe_partial, vocabulary_label
@@ -96,6 +96,8 @@ class NewAlertChoices:
     people: list[tuple[str, str]]
     #: This device's right in the network's space: the reason shown when no space is writable.
     network_access: SpaceAccess
+    #: The network's space, where the directory (and so a defender added here) is saved.
+    network_id: str = ""
 
 
 def new_alert_choices(store: RecordStore, engine: Engine, *, people: bool) -> NewAlertChoices:
@@ -104,6 +106,7 @@ def new_alert_choices(store: RecordStore, engine: Engine, *, people: bool) -> Ne
         alert_spaces(store, engine),
         _names(store, "person") if people else [],
         space_access(engine, network),
+        network,
     )
 
 
@@ -569,6 +572,7 @@ class AlertsPage(ListDetailPage):
         self.store = store
         self.form: AlertForm | None = None
         self.detail: AlertDetail | None = None
+        self.defender_dialog: NewDefenderDialog | None = None
         #: What the last look for writable spaces found (the button's reason is retranslated).
         self.new_choices: NewAlertChoices | None = None
 
@@ -632,12 +636,48 @@ class AlertsPage(ListDetailPage):
             return
         assert self.side is not None
         form = AlertForm(choices.spaces, choices.people, self.side)
+        form.set_new_defender_reason(
+            None if choices.network_access.can_write else read_only_reason(choices.network_access)
+        )
+        form.new_defender_wanted.connect(lambda: self.new_defender(form, choices.network_id))
         form.submitted.connect(self._save_alert)
         form.cancelled.connect(self.show_placeholder)
         self.show_detail(form)
         self.detail = None
         self.form = form
         form.title.setFocus()
+
+    def new_defender(self, form: AlertForm, network_id: str) -> NewDefenderDialog:
+        """Add a person to the directory from the alert form, and tick them there."""
+        dialog = NewDefenderDialog(network_id, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        store = self.store
+
+        def save(person: Person) -> None:
+            def saved(stored: Record) -> None:
+                if isinstance(stored, Person):
+                    form.add_defender(stored.id, stored.name or stored.alias)
+                dialog.accept()
+
+            def refused(error: BaseException) -> None:
+                if isinstance(error, InvalidRecord):
+                    dialog.refused(error.errors)
+                else:
+                    dialog.refused(None, failure_message(error))
+
+            # The directory's own way to store a record: validated again, queued with writes.
+            run_job(
+                dialog,
+                lambda _state: store.save(person),
+                on_success=saved,
+                on_failure=refused,
+                writes=True,
+            )
+
+        dialog.person_ready.connect(save)
+        self.defender_dialog = dialog
+        dialog.open()
+        return dialog
 
     def _save_alert(self, alert: Alert) -> None:
         store, form = self.store, self.form

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.records import (
+    NAME_LIMIT,
     Membership,
     MembershipRole,
     Organization,
@@ -46,6 +47,8 @@ from desktop.store.records import InvalidRecord, ListRow, RecordQuery, RecordSto
 from desktop.ui.bidi import keep_left_to_right
 from desktop.ui.directory.model import DIRECTORY_LISTS
 from desktop.ui.forms import (
+    FieldProblems,
+    LengthHint,
     MessageLabel,
     failure_message,
     fit_placeholder,
@@ -246,6 +249,8 @@ class RecordForm(QDialog):
         self._form = QFormLayout()
         self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.message = MessageLabel(self)
+        self.problems = FieldProblems(self.message, self.field_labels)
+        self.hints: list[LengthHint] = []
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -282,13 +287,19 @@ class RecordForm(QDialog):
 
     # --- shared -------------------------------------------------------------------------------
 
-    def add_field(self, name: str, label: str, widget: QWidget) -> None:
-        """A field with its label (marked with ``N_``) and, beneath it, its error line."""
+    def add_field(
+        self, name: str, label: str, widget: QWidget, *, limit: int | None = None
+    ) -> None:
+        """A field with its label (marked with ``N_``), beneath it its error line and, with
+        ``limit``, how many characters are used as the limit nears."""
         holder = QWidget(self)
         column = QVBoxLayout(holder)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(widget)
+        if limit is not None and isinstance(widget, QLineEdit):
+            self.hints.append(LengthHint(widget, limit, holder))
+            column.addWidget(self.hints[-1])
         error = MessageLabel(holder)
         error.setObjectName(f"error_{name}")
         column.addWidget(error)
@@ -299,6 +310,10 @@ class RecordForm(QDialog):
         self.fields[name] = widget
         self.errors[name] = error
         self._labels[name] = (caption, label)
+        self.problems.add(name, widget, error)
+
+    def field_labels(self) -> dict[str, str]:
+        return {name: _(label) for name, (_caption, label) in self._labels.items()}
 
     def build(self) -> Record:
         if self.record is not None:
@@ -306,23 +321,8 @@ class RecordForm(QDialog):
         return self.record_class(space_id=self._space_id, **self.values())
 
     def show_errors(self, errors: list[FieldError]) -> None:
-        for label in self.errors.values():
-            label.clear_message()
-        general = []
-        for error in errors:
-            # "custody[0].actor" and the like: the message goes by the field it starts with.
-            name = error.field.split("[")[0].split(".")[0]
-            if name in self.errors:
-                shown = self.errors[name].text()
-                self.errors[name].say(f"{shown}\n{error.message}" if shown else error.message)
-            else:
-                general.append(error.message)
-        self.message.say(" ".join(general))
-        for error in errors:
-            name = error.field.split("[")[0].split(".")[0]
-            if name in self.fields:
-                self.fields[name].setFocus()
-                break
+        """Each message under its field, the fields named above Save, focus on the first."""
+        self.problems.show(errors)
 
     # --- drafts -------------------------------------------------------------------------------
 
@@ -432,6 +432,8 @@ class RecordForm(QDialog):
     def retranslate(self) -> None:
         for caption, text in self._labels.values():
             caption.setText(_(text))
+        for hint in self.hints:
+            hint.retranslate()
         new_title, edit_title = self.titles()
         self.setWindowTitle(_(edit_title) if self.record is not None else _(new_title))
 
@@ -457,7 +459,7 @@ class OrganizationForm(RecordForm):
         self.description = QPlainTextEdit(self)
         self.description.setTabChangesFocus(True)
         self.description.setMaximumHeight(100)
-        self.add_field("name", N_("Name"), self.name)
+        self.add_field("name", N_("Name"), self.name, limit=NAME_LIMIT)
         self.add_field("acronym", N_("Acronym"), self.acronym)
         self.add_field("country", N_("Country"), self.country)
         self.add_field("email", N_("E-mail"), self.email)
@@ -537,7 +539,7 @@ class PersonForm(RecordForm):
         self.notes.setTabChangesFocus(True)
         self.notes.setMaximumHeight(100)
         self.add_field("kind", N_("Kind"), self.kind)
-        self.add_field("name", N_("Name"), self.name)
+        self.add_field("name", N_("Name"), self.name, limit=NAME_LIMIT)
         self.add_field("alias", N_("Alias"), self.alias)
         self.add_field("headcount", N_("Number of people"), self.headcount)
         self.add_field("country", N_("Country"), self.country)
@@ -561,6 +563,7 @@ class PersonForm(RecordForm):
         """Link to ``(id, name)``, or to no organization."""
         self._organization = organization
         self._show_organization()
+        self.problems.fixed("organization_id")
 
     def organization_id(self) -> str | None:
         return self._organization[0] if self._organization else None
@@ -588,7 +591,7 @@ class PersonForm(RecordForm):
         self.headcount.setEnabled(is_group)
         if not is_group:
             self.headcount.clear()
-            self.errors["headcount"].clear_message()
+            self.problems.fixed("headcount")
 
     def values(self) -> dict[str, Any]:
         text = self.headcount.text().strip()
@@ -646,7 +649,7 @@ class WorkingGroupForm(RecordForm):
         self.description = QPlainTextEdit(self)
         self.description.setTabChangesFocus(True)
         self.description.setMaximumHeight(100)
-        self.add_field("name", N_("Name"), self.name)
+        self.add_field("name", N_("Name"), self.name, limit=NAME_LIMIT)
         self.add_field("objectives", N_("Objectives"), self.objectives)
         self.add_field("description", N_("Description"), self.description)
 

@@ -34,10 +34,10 @@ from desktop.domain.records import (
     Source,
     edit,
 )
-from desktop.domain.translation import N_, _, format_number
+from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.records import RecordStore
-from desktop.ui.forms import hold_window_size_hints
+from desktop.ui.forms import LengthHint, hold_window_size_hints
 from desktop.ui.incidents.fields import LanguageCombo, PartialDateEdit, Party, PartyField
 from desktop.ui.incidents.fields import VocabularyCombo as Combo
 
@@ -71,34 +71,6 @@ class ErrorLine(QLabel):
     def say(self, message: str) -> None:
         self.setText(message)
         self.setVisible(bool(message))
-
-
-class LengthHint(QLabel):
-    """How many characters are left, shown from 80 % of ``limit`` on, so the limit is known
-    while typing rather than at save."""
-
-    def __init__(self, edit: QLineEdit, limit: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("lengthHint")
-        self._limit = limit
-        self.setProperty("role", "hint")
-        edit.textChanged.connect(self.show_length)
-        self.show_length(edit.text())
-
-    def show_length(self, text: str) -> None:
-        count = len(text)
-        over = count > self._limit
-        self.setVisible(count >= self._limit * 0.8)
-        self.setText(
-            _("{count} of {limit} characters").format(
-                count=format_number(count), limit=format_number(self._limit)
-            )
-        )
-        role = "error" if over else "hint"
-        if self.property("role") != role:
-            self.setProperty("role", role)
-            self.style().unpolish(self)
-            self.style().polish(self)
 
 
 class Labelled:

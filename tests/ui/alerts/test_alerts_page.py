@@ -107,7 +107,9 @@ def test_an_alert_without_a_defender_is_not_saved_and_says_why(
     form.defenders.item(0).setCheckState(Qt.CheckState.Unchecked)
     form.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert form.message.isVisible()
-    assert "Defenders concerned: Name at least one defender concerned." in form.message.text()
+    assert form.message.text() == "Not saved: look at the field Defenders concerned."
+    line = form.findChild(type(form.message), "error_defenders")
+    assert line is not None and line.text() == "Name at least one defender concerned."
     assert RecordStore(page.profile.engine).page(RecordQuery("alert"), 0, 5) == []
 
 

@@ -27,10 +27,12 @@ def test_a_new_alert_chooses_nothing_for_the_person(page: AlertsPage, qtbot: QtB
     form.title.setText("Amenazas contra Rosa")
     form.defenders.item(0).setCheckState(Qt.CheckState.Checked)
     form.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-    lines = form.message.text().splitlines()
-    assert "Threat or attack: Choose a value from the list." in lines
-    assert "Country: Choose a value from the list." in lines
-    assert "Urgency: Choose a value from the list." in lines
+    assert form.message.text() == (
+        "Not saved: look at the fields Threat or attack, Country, and Urgency."
+    )
+    for name in ("threat_type", "country", "urgency"):
+        line = form.findChild(type(form.message), f"error_{name}")
+        assert line is not None and line.text() == "Choose a value from the list."
     assert RecordStore(page.profile.engine).page(RecordQuery("alert"), 0, 5) == []
 
     # Once chosen, the same form saves, with what the person chose.
