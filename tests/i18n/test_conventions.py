@@ -11,7 +11,7 @@ from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.plurals import get_plural
 
-from tests.i18n.test_catalogues import ALL_LANGUAGES, catalogue_path, read_catalogue
+from tests.i18n.test_catalogues import ALL_LANGUAGES, I18N, catalogue_path, read_catalogue
 
 #: Fathatan: Arabic counts 11–99 with an accusative singular ("١١ تغييرًا"), 100 and up with a
 #: genitive one ("١٠٠ تغيير").
@@ -137,3 +137,40 @@ def test_the_apps_name_is_written_one_way() -> None:
     assert words_in("ar", "مينغا")
     for language in ("es", "fr"):
         assert words_in(language, r"\bminga\b(?! COMMAND| ORDEN| COMMANDE)|\bMINGA\b") == []
+
+
+#: Renderings the glossaries (i18n/GLOSSARY.*.md) retired, each beside the term that replaced it.
+RETIRED = {
+    "es": {
+        r"\bla administración\b|\bpersona administradora\b": "el administrador",
+        r"\b(?:este|ese|un) equipo\b": "computadora",
+    },
+    "fr": {
+        r"(?i)\bcoordonnées\b(?! géographiques)": "coordonnées géographiques",
+        r"\bFormes de capture\b": "formes de captation",
+    },
+    "ar": {
+        r"فريق عمل|الأفرقة العاملة": "مجموعة عمل",
+        r"سلسلة العهدة": "سلسلة الحيازة",
+        r"استحواذ الشركات|أشكال الالتقاط": "استيلاء الشركات",
+        r"ملف الدليل|ملفات الأدلة": "ملف إثبات (الدليل is the Directory)",
+    },
+}
+
+
+@pytest.mark.parametrize("language", sorted(RETIRED))
+def test_one_term_per_concept(language: str) -> None:
+    found = {
+        wanted: hits
+        for pattern, wanted in RETIRED[language].items()
+        if (hits := words_in(language, pattern))
+    }
+    assert found == {}
+
+
+@pytest.mark.parametrize("language", ["es", "fr", "ar"])
+def test_each_language_has_its_glossary(language: str) -> None:
+    glossary = I18N / f"GLOSSARY.{language}.md"
+    text = glossary.read_text(encoding="utf-8")
+    for term in ("passphrase", "working group", "custody", "corporate capture", "administrator"):
+        assert term in text, f"{glossary.name} does not say how to write {term!r}"
