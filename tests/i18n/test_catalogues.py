@@ -149,7 +149,7 @@ def test_arabic_has_six_plural_forms_in_every_plural_entry() -> None:
 #: Words only the familiar "tú" uses (pronouns, possessives, verb forms no "usted" sentence has).
 _TUTEO = re.compile(
     r"\b(tú|tu|tus|te|ti|contigo|quieres|tienes|puedes|debes|eres|estás|unieras|editabas|"
-    r"escribes|indicas|léela|compruébalo)\b",
+    r"escribes|indicas|léela|compruébalo|inténtalo|déjalo|entrégaselo|eliminaste|estabais|decidas)\b",
     re.IGNORECASE,
 )
 
