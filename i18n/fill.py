@@ -4,20 +4,51 @@ FILE.json maps a msgid (or ``"context\\u0004msgid"``) to ``{"es": …, "fr": …
 plural entry gives a list per language in the order of the catalogue's CLDR rule: es/fr 3 forms
 (one, many = exact millions, "1 000 000 de archivos", other; 2 forms [one, other] are accepted and
 the "many" form then repeats "other"), ar 6 (zero, one, two, 3–10, 11–99 "تغييرًا", 100–102
-"تغيير"). Entries are matched
-exactly; an msgid the catalogue lacks is reported, so a typo is not silently dropped. The
-English catalogue is filled with the msgid itself. Then run ``make i18n`` again to compile.
+"تغيير"). Entries are matched exactly; an msgid the catalogue lacks is reported, so a typo is
+not silently dropped. The English catalogue is filled with the msgid itself. French gets its
+typography (U+202F before ``: ; ? !`` and inside « », the apostrophe ’) and Arabic the app's name
+in Arabic script, as ``i18n/GLOSSARY.*.md`` ask. Then run ``make i18n`` again to compile.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
 I18N = Path(__file__).resolve().parent
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+#: ``: ; ? !`` ending a word, with the spaces (or none) before it; not inside a token such as
+#: https://, host:port, 12:30 or the ";;" of a Qt file filter.
+_FRENCH_MARK = re.compile(r"([^\s;?!])[ \u00a0]*([;:?!])(?=$|[\s»)\"’.,?!])")
+
+
+def french_typography(text: str) -> str:
+    """A narrow no-break space before ``: ; ? !`` and inside « », and ’ for the apostrophe."""
+    hidden: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        hidden.append(match.group(0))
+        return chr(0xE000 + len(hidden) - 1)  # a placeholder reads as one word
+
+    text = _PLACEHOLDER.sub(hide, text).replace("'", "’")
+    text = _FRENCH_MARK.sub("\\1\u202f\\2", text)
+    text = re.sub("«[ \u00a0\u202f]*", "«\u202f", text)
+    text = re.sub("[ \u00a0\u202f]*»", "\u202f»", text)
+    return re.sub("[\ue000-\ue0ff]", lambda m: hidden[ord(m.group(0)) - 0xE000], text)
+
+
+def arabic_name(text: str) -> str:
+    """«مينغا» in Arabic script; the lower-case ``minga`` of a command line stays."""
+    return re.sub(r"\bMinga\b", "مينغا", re.sub(r"لـ ?Minga\b", "لمينغا", text))
+
+
+_HOUSE_STYLE = {"fr": french_typography, "ar": arabic_name}
 
 
 def _key(raw: str) -> tuple[str, str | None]:
@@ -61,6 +92,9 @@ def fill(entries: dict[str, dict[str, str | list[str]]]) -> list[str]:
                 continue
             if isinstance(text, list) and len(text) == 2 and catalogue.num_plurals == 3:
                 text = [text[0], text[1], text[1]]
+            style = _HOUSE_STYLE.get(language)
+            if style is not None:
+                text = [style(form) for form in text] if isinstance(text, list) else style(text)
             message.string = tuple(text) if isinstance(text, list) else text
             message.flags.discard("fuzzy")
         with path.open("wb") as handle:

@@ -4,7 +4,9 @@ forms in its order, and each language's typography and terms (see ``i18n/GLOSSAR
 from __future__ import annotations
 
 import gettext
+import importlib.util
 import re
+from types import ModuleType
 
 import pytest
 from babel import Locale
@@ -174,3 +176,28 @@ def test_each_language_has_its_glossary(language: str) -> None:
     text = glossary.read_text(encoding="utf-8")
     for term in ("passphrase", "working group", "custody", "corporate capture", "administrator"):
         assert term in text, f"{glossary.name} does not say how to write {term!r}"
+
+
+def _fill_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("i18n_fill", I18N / "fill.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fill_writes_each_languages_house_style() -> None:
+    """What others fill in lands in the glossaries' style, so the checks above stay green."""
+    fill = _fill_module()
+    nnbsp = NARROW_NO_BREAK_SPACE
+    typed = "L'adresse : {url}; voir « https://hôte:port » (*.csv);;Tous? Oui!"
+    styled = fill.french_typography(typed)
+    assert styled == (
+        f"L’adresse{nnbsp}: {{url}}{nnbsp}; voir «{nnbsp}https://hôte:port{nnbsp}» "
+        f"(*.csv);;Tous{nnbsp}? Oui{nnbsp}!"
+    )
+    assert french_punctuation_problems(styled) == []
+    assert fill.french_typography(styled) == styled
+    assert fill.arabic_name("حول Minga ولـ Minga: ‎'minga COMMAND'") == (
+        "حول مينغا ولمينغا: ‎'minga COMMAND'"
+    )
