@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from babel.lists import format_list
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStyle,
     QStyleOptionComboBox,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _, babel_locale, format_number, ngettext
@@ -104,6 +106,18 @@ class MessageLabel(QLabel):
         self.setVisible(bool(message))
         if message:
             grow_to_fit(self.window())
+            # Below the fold of a scrolled page (a working group's), a message said nothing to
+            # the person looking at the top: bring it into view once it is laid out.
+            QTimer.singleShot(0, self._bring_into_view)
+
+    def _bring_into_view(self) -> None:
+        if not isValid(self) or not self.isVisible():
+            return
+        parent = self.parentWidget()
+        while parent is not None:
+            if isinstance(parent, QScrollArea):
+                parent.ensureWidgetVisible(self, 0, 8)
+            parent = parent.parentWidget()
 
     def clear_message(self) -> None:
         self.say("")

@@ -106,6 +106,12 @@ class ImportReportDialog(QDialog):
         header = self.rows.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Rows as tall as their reasons at the column's real width: measured once before the
+        # dialog was laid out, a one-line reason was a tall, mostly empty row.
+        # (Queued: while the header is still resizing, rows keep their old measure.)
+        header.sectionResized.connect(
+            lambda *_args: self.rows.resizeRowsToContents(), Qt.ConnectionType.QueuedConnection
+        )
         for number, rejected in enumerate(report.rejected):
             line = QTableWidgetItem()
             line.setData(Qt.ItemDataRole.UserRole, rejected.line)

@@ -24,7 +24,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -169,6 +169,12 @@ def breakdown_csv(report: ObjectiveReport, kind: BreakdownKind) -> str:
     return out.getvalue()
 
 
+#: The chart's least height, and what it needs besides its categories (value axis, legend,
+#: margins), in pixels.
+CHART_MINIMUM = 220
+CHART_FRAME = 130
+
+
 def _axis_label(text: str, width: int = 24) -> str:
     """A category as the chart shows it: escaped, on lines of about ``width`` characters."""
     lines = textwrap.wrap(text, width) or [""]
@@ -230,7 +236,7 @@ class ObjectivesView(QWidget):
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.chart_view = QChartView(self.chart, self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.chart_view.setMinimumHeight(220)
+        self.chart_view.setMinimumHeight(CHART_MINIMUM)
         self.png_button = QPushButton(self)
         self.png_button.clicked.connect(self._ask_png)
         self.csv_button = QPushButton(self)
@@ -452,6 +458,12 @@ class ObjectivesView(QWidget):
         series.attachAxis(values)
         self.chart_view.setChart(chart)
         self.chart = chart
+        # QtCharts shortens a category's label to "…" when its share of the height is less
+        # than the label's lines: the chart is made tall enough for every label whole.
+        lines = max([label.count("<br>") + 1 for label in axis.categories()] or [1])
+        line = QFontMetrics(axis.labelsFont()).lineSpacing()
+        needed = len(axis.categories()) * (lines * line + 8) + CHART_FRAME
+        self.chart_view.setMinimumHeight(max(CHART_MINIMUM, needed))
 
     # --- saving -------------------------------------------------------------------------------
 

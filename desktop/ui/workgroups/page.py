@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal, SignalInstance
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -827,6 +828,42 @@ class GroupView(QWidget):
 GROUP_LIST = ListSpec((NAME,))
 
 
+class UpDownScroll(QScrollArea):
+    """Scrolls up and down only: its content always has the width shown (laid out within it,
+    as outside a scroll area) and the height it needs, so nothing is cut at the right edge."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def setWidget(self, widget: QWidget) -> None:
+        super().setWidget(widget)
+        widget.installEventFilter(self)  # its needs change with the chart and the language
+        self._fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self._fit)
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        widget = self.widget()
+        if widget is None:
+            return
+        width = self.viewport().width()
+        layout = widget.layout()
+        needed = widget.minimumSizeHint().height()
+        if layout is not None and layout.hasHeightForWidth():
+            needed = max(needed, layout.totalHeightForWidth(width))
+        widget.resize(width, max(self.viewport().height(), needed))
+
+
 class WorkingGroupsPage(ListDetailPage):
     """The groups (a lazy list) and the chosen group's page beside it.
 
@@ -846,6 +883,7 @@ class WorkingGroupsPage(ListDetailPage):
         self.group: GroupView | None = None
         self.objectives: ObjectivesView | None = None
         self._group_scroll: QScrollArea | None = None
+        self._objectives_scroll: QScrollArea | None = None
         self.objectives_button = QPushButton(self)
         self.objectives_button.clicked.connect(self.show_objectives)
         self.add_action(self.objectives_button)
@@ -893,7 +931,7 @@ class WorkingGroupsPage(ListDetailPage):
             self.group.clear()
         self.group = view
         self._group_scroll = scroll
-        self.show_detail(scroll, keep=(self.objectives,) if self.objectives else ())
+        self.show_detail(scroll, keep=(self._objectives_scroll,) if self._objectives_scroll else ())
         row = self.model.row_of(group_id)
         if row >= 0:
             select_row(self.view, row)
@@ -902,13 +940,18 @@ class WorkingGroupsPage(ListDetailPage):
     def show_objectives(self) -> None:
         """The counts and chart of what the network tagged with each shared objective."""
         assert self.side is not None
-        if self.objectives is None:
-            self.objectives = ObjectivesView(self.profile.engine, self.side)
+        if self.objectives is None or self._objectives_scroll is None:
+            # Scrolls too: the chart is as tall as its wrapped axis labels need, which at
+            # 1024×680 is more than the page has (squeezed, every label read "…").
+            scroll = UpDownScroll(self.side)
+            self.objectives = ObjectivesView(self.profile.engine, scroll)
+            scroll.setWidget(self.objectives)
+            self._objectives_scroll = scroll
         else:
             self.objectives.refresh()
         # The group's page (its scroll area) stays, to come back to.
         keep = (self._group_scroll,) if self._group_scroll is not None else ()
-        self.show_detail(self.objectives, keep=keep)
+        self.show_detail(self._objectives_scroll, keep=keep)
 
     def tear_down(self) -> None:
         """At lock: forget every row, close the reader, drop what was decrypted."""

@@ -3,6 +3,8 @@ at, a field's message goes once that field is edited, and a name's limit shows w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
@@ -11,6 +13,8 @@ from desktop.domain.translation import set_language
 from desktop.store.profile import Profile
 from desktop.ui.directory.forms import OrganizationForm, PersonForm, RecordForm, WorkingGroupForm
 from desktop.ui.forms import LengthHint
+
+from .conftest import open_page
 
 
 def _open(qtbot: QtBot, form: RecordForm) -> RecordForm:
@@ -88,3 +92,30 @@ def test_the_summary_speaks_arabic(
         assert form.field_labels()["name"] in text
     finally:
         set_language("en")
+
+
+def test_the_import_report_rows_are_as_tall_as_their_reasons(
+    app: QApplication, qtbot: QtBot, profile: Profile, space_id: str, tmp_path: Path
+) -> None:
+    # Measured before the dialog was laid out, a one-line reason made a row the whole table
+    # tall; each row now fits its reasons at the column's real width.
+    page = open_page(qtbot, profile)
+    organizations = page.show_list("organization")
+    qtbot.waitUntil(lambda: organizations.space_id is not None)
+    path = tmp_path / "organizations.csv"
+    path.write_text(
+        'name,acronym,country\nColectivo Bueno,CB,co\n"Unclosed quote,PS\n', encoding="utf-8"
+    )
+    organizations.import_from(path)
+    qtbot.waitUntil(lambda: organizations.report_dialog is not None, timeout=10_000)
+    report = organizations.report_dialog
+    assert report is not None
+    qtbot.waitExposed(report)
+    qtbot.wait(100)
+    table = report.rows
+    assert table.rowCount() == 1
+    line = table.fontMetrics().lineSpacing()
+    width = table.columnWidth(1)
+    text = table.item(0, 1).text()
+    needed = table.fontMetrics().boundingRect(0, 0, width - 8, 10_000, 0x1000, text).height()
+    assert needed <= table.rowHeight(0) <= needed + 2 * line, (table.rowHeight(0), needed)

@@ -16,7 +16,7 @@ from desktop.store.materials import MaterialStore, OpenedFile
 from desktop.store.profile import Profile
 from desktop.ui.file_types import kind_of
 from desktop.ui.workgroups.files import import_material_file
-from desktop.ui.workgroups.page import GroupView
+from desktop.ui.workgroups.page import GroupView, WorkingGroupsPage
 from desktop.ui.workgroups.reader import MaterialReader
 
 WAIT = 5_000
@@ -106,3 +106,17 @@ def test_a_random_file_named_pdf_kept_as_evidence_is_recorded_as_what_it_is(
     qtbot.addWidget(viewer)
     assert viewer.document is None
     assert "“acta.pdf” is named as PDF document" in viewer.content.text()  # type: ignore[attr-defined]
+
+
+def test_the_refusal_is_brought_into_view_on_a_scrolled_group_page(
+    page: WorkingGroupsPage, group: GroupView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # The group's page scrolls at the default size; its message sat below the fold, so the
+    # person saw nothing happen. It is now scrolled into view.
+    page.resize(1024 - 200, 680 - 60)
+    qtbot.wait(200)
+    group.import_path(_random_pdf(tmp_path / "informe.pdf"))
+    qtbot.waitUntil(lambda: group.message.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not group.message.visibleRegion().isEmpty(), timeout=WAIT)
+    shown = group.message.visibleRegion().boundingRect()
+    assert shown.height() >= group.message.height() - 1  # whole, not a sliver at the edge

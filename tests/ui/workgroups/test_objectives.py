@@ -70,3 +70,30 @@ def test_the_counts_match_the_records_and_export_as_png_and_csv(
         rows = {row["Code"]: row for row in csv.DictReader(file)}
     assert rows["corporate_accountability"]["Materials"] == "2"
     assert rows["women_escr"]["Organizations"] == "1"
+
+
+def test_the_chart_axis_labels_are_whole_at_the_default_size(
+    page: WorkingGroupsPage, qtbot: QtBot
+) -> None:
+    # At 1024×680 the chart had about 17 px per objective and QtCharts cut every label to "…"
+    # (a one-line item). Now each label keeps all its lines, and the page scrolls instead.
+    page.resize(1024 - 200, 680 - 60)  # the page's share of the default window
+    with qtbot.waitSignal(page.objectives_button.clicked):
+        page.objectives_button.click()
+    view = page.objectives
+    assert isinstance(view, ObjectivesView)
+    qtbot.waitUntil(lambda: view.result is not None)
+    view.views.setCurrentWidget(view.chart_view)
+    qtbot.wait(300)
+    axis = view.chart.axes()[0]
+    categories = axis.categories()  # type: ignore[attr-defined]
+    line = view.chart_view.fontMetrics().lineSpacing()
+    wrapped = [c for c in categories if "<br>" in c]
+    assert len(categories) == 6 and wrapped  # some names need two lines or more
+    heights = sorted(
+        item.boundingRect().height()
+        for item in view.chart_view.scene().items()
+        if item.type() == 8  # text items: the axes' labels
+    )
+    tall = [h for h in heights if h >= 1.8 * line]
+    assert len(tall) >= len(wrapped), heights
