@@ -20,11 +20,12 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import requests
 
 from sync.client.transport import (
-    Offline,
+    ConnectionSettings,
     ProtocolViolation,
     ServerRefused,
     Transport,
     TransportError,
+    answer_pieces,
     refusal,
 )
 from sync.crypto.stream import HEADER_BYTES, AttachmentTampered, StreamHeader, open_chunks
@@ -216,18 +217,19 @@ class ChunkTransfer:
         return f"/v1/spaces/{check_id(space)}/chunks/{check_chunk_hash(address)}"
 
     def _head(self, space: str, address: str, token: str) -> bool:
-        response = self._request("HEAD", self._path(space, address), token)
-        self.report.heads += 1
-        if response.status_code == 200:
-            return True
-        if response.status_code == 404:
-            return False
-        raise refusal(response)
+        with self._request("HEAD", self._path(space, address), token) as response:
+            self.report.heads += 1
+            if response.status_code == 200:
+                return True
+            if response.status_code == 404:
+                return False
+            raise refusal(response, settings=self.transport.settings)
 
     def _put(self, space: str, address: str, data: bytes, token: str) -> None:
-        response = self._request("PUT", self._path(space, address), token, body=data)
-        if response.status_code not in (200, 201):
-            raise refusal(response)
+        # Closed unread: whatever a server sends after the status is not ours to hold.
+        with self._request("PUT", self._path(space, address), token, body=data) as response:
+            if response.status_code not in (200, 201):
+                raise refusal(response, settings=self.transport.settings)
 
     # --- upload ---------------------------------------------------------------------------------
 
@@ -365,11 +367,11 @@ class ChunkTransfer:
             if response.status_code == 200:
                 have = b""  # the server sent it whole: start over
             elif response.status_code != 206:
-                raise refusal(response)
+                raise refusal(response, settings=self.transport.settings)
             received = bytearray(have)
             unsaved = 0
             try:
-                for piece in _pieces(response):
+                for piece in _pieces(response, self.transport.settings):
                     if len(received) + len(piece) > LIMITS.max_chunk_bytes:
                         # A chunk is never larger: a server sending more is not believed, and
                         # the app does not buffer what it sends past the bound.
@@ -390,8 +392,5 @@ class ChunkTransfer:
         return bytes(received)
 
 
-def _pieces(response: requests.Response) -> Iterator[bytes]:
-    try:
-        yield from response.iter_content(_READ_BYTES)
-    except requests.exceptions.RequestException as error:
-        raise Offline(type(error).__name__) from None
+def _pieces(response: requests.Response, settings: ConnectionSettings) -> Iterator[bytes]:
+    yield from answer_pieces(response, settings, _READ_BYTES)

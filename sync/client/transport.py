@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from sync import protocol
@@ -83,12 +85,16 @@ class ConnectionSettings:
         pinned_sha256: hex SHA-256 of the server certificate (DER). When set, only that
             certificate is accepted and CA validation is not needed (a self-signed server).
         connect_timeout, read_timeout: seconds; 2G links are slow, not dead.
+        min_answer_rate: bytes a second an answer must average once ``read_timeout`` has
+            passed: a byte sent just before each read timeout would otherwise hold a sync for
+            ever. 256 B/s is far below a 2G link (several KB/s), so only a stall is cut.
     """
 
     proxy: str | None = None
     pinned_sha256: str | None = None
     connect_timeout: float = 20.0
     read_timeout: float = 90.0
+    min_answer_rate: float = 256.0
 
 
 #: What a test (or a bandwidth meter) may watch: method, path, request body, answer body.
@@ -181,7 +187,7 @@ class Transport:
                 stream=True,
             )
             with response:
-                answer = _bounded_content(response, protocol.LIMITS.max_body_bytes)
+                answer = _bounded_content(response, protocol.LIMITS.max_body_bytes, self.settings)
         except requests.exceptions.SSLError as error:
             if "fingerprint" in str(error).lower():
                 raise CertificateMismatch("the server certificate is not the pinned one") from None
@@ -214,11 +220,16 @@ class Transport:
         body: bytes | None = None,
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
-        stream: bool = False,
+        stream: bool = True,
     ) -> requests.Response:
         """A request whose body is not a protocol message (attachment chunks), on the same
         Session (one connection, same proxy and pin). Counts the request and the body sent;
-        the caller reads (and counts) the answer and judges its status (``refusal``).
+        the caller reads (and counts) the answer, bounded (``answer_pieces``), judges its
+        status (``refusal``) and closes it.
+
+        The answer is always streamed, never read whole by ``requests`` (``stream`` is kept
+        for callers' sake and ignored): a hostile server answering a chunk's PUT or HEAD with
+        gigabytes would otherwise have them all read into memory before the status is seen.
         """
         sent = {"Authorization": f"Bearer {token}", **(headers or {})}
         if content_type is not None:
@@ -231,7 +242,7 @@ class Transport:
                 headers=sent,
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 allow_redirects=False,
-                stream=stream,
+                stream=True,
             )
         except requests.exceptions.SSLError as error:
             if "fingerprint" in str(error).lower():
@@ -410,14 +421,42 @@ def _list(answer: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
-def _bounded_content(response: requests.Response, limit: int) -> bytes:
+def answer_pieces(
+    response: requests.Response, settings: ConnectionSettings, size: int = 64 * 1024
+) -> Iterator[bytes]:
+    """An answer's body as it arrives, each piece as soon as the network gives it.
+
+    A read times out after ``settings.read_timeout`` without a byte; past that grace the
+    answer must also average ``settings.min_answer_rate`` bytes a second, or ``Offline``: a
+    server sending one byte just before each read timeout is cut, not waited for.
+    """
+    started = time.monotonic()
+    received = 0
+    while True:
+        try:
+            # read1 returns what one read of the socket gave (decoded): a deadline is checked
+            # between pieces, where iter_content would block until a whole piece had come.
+            piece = response.raw.read1(size, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise Offline(type(error).__name__) from None
+        if not piece:
+            return
+        received += len(piece)
+        if time.monotonic() - started > settings.read_timeout + received / settings.min_answer_rate:
+            raise Offline("the answer arrived too slowly")
+        yield piece
+
+
+def _bounded_content(
+    response: requests.Response, limit: int, settings: ConnectionSettings | None = None
+) -> bytes:
     """The answer's body, refused past ``limit`` bytes (never buffered further)."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ProtocolViolation(f"answer declares {declared} bytes, more than {limit}")
     parts: list[bytes] = []
     size = 0
-    for part in response.iter_content(64 * 1024):
+    for part in answer_pieces(response, settings or ConnectionSettings()):
         size += len(part)
         if size > limit:
             raise ProtocolViolation(f"answer is larger than {limit} bytes")
@@ -429,12 +468,20 @@ def _bounded_content(response: requests.Response, limit: int) -> bytes:
 _MAX_ERROR_BYTES = 4096
 
 
-def refusal(response: requests.Response, content: bytes | None = None) -> ServerRefused:
+def refusal(
+    response: requests.Response,
+    content: bytes | None = None,
+    settings: ConnectionSettings | None = None,
+) -> ServerRefused:
     """Errors are JSON with the code also in a header (a HEAD answer has no body)."""
     code = (response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value)[:64]
     message = ""
     try:
-        raw = content if content is not None else _bounded_content(response, _MAX_ERROR_BYTES)
+        raw = (
+            content
+            if content is not None
+            else _bounded_content(response, _MAX_ERROR_BYTES, settings)
+        )
         body = json.loads(raw) if len(raw) <= _MAX_ERROR_BYTES else None
         if isinstance(body, dict):
             code = str(body.get("code") or code)[:64]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,7 +124,14 @@ class _Relay(BaseHTTPRequestHandler):
             self.send_header("Content-Type", MEDIA_TYPE)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            if self.command != "HEAD":
+            pause = self.server.trickle_pause()
+            if self.command != "HEAD" and pause:
+                # A byte at a time, each just before the client's read timeout would fire.
+                for offset in range(len(raw)):
+                    self.wfile.write(raw[offset : offset + 1])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            elif self.command != "HEAD":
                 self.wfile.write(raw)
             return
         if answer.headers.get("content-type") == MEDIA_TYPE and answer.status_code < 400:
@@ -164,6 +172,10 @@ class _RelayServer(ThreadingHTTPServer):
                     return body
         return None
 
+    def trickle_pause(self) -> float:
+        with self.owner.lock:
+            return self.owner.trickle
+
     def rewrite(self, exchange: Exchange, content: bytes) -> bytes:
         exchange.answer, exchange.original = _decoded(content), _decoded(content)
         changed = False
@@ -189,6 +201,8 @@ class HostileServer:
         self.rewrites: list[Rewrite] = []
         #: Route suffix -> the exact bytes to answer with instead of the server's answer.
         self.raw_answers: dict[str, bytes] = {}
+        #: Seconds between the bytes of a raw answer (0: sent at once): a slow-loris server.
+        self.trickle = 0.0
         self.exchanges: list[Exchange] = []
         self.tampered = 0
         self.lock = threading.Lock()

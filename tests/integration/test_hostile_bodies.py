@@ -5,6 +5,7 @@ allocation), and nothing it holds changes. Issue 12: an app a hostile server can
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Iterator
 
@@ -12,7 +13,8 @@ import pytest
 import zstandard
 
 from desktop.ui.sync.link import sync_error_message
-from sync.client.transport import ProtocolViolation
+from sync.client.engine import SyncEngine
+from sync.client.transport import ConnectionSettings, Offline, ProtocolViolation, Transport
 from sync.protocol import LIMITS
 from tests.helpers.hostile_server import HostileServer
 from tests.integration.conftest import Server, network_of, organization
@@ -100,3 +102,59 @@ def test_the_engine_refuses_exhausting_answers_with_bounded_memory(
     assert member.snapshot() == before
     # The relay gone honest again, the member syncs as before.
     member.sync()
+
+
+def test_an_answer_trickled_a_byte_at_a_time_is_given_up(
+    server: Server, make_device: object, hostile: HostileServer
+) -> None:
+    # Each byte comes before the read timeout fires, so no timeout ever did: a hostile server
+    # (or anything between) held the app's sync for as long as it liked, 8 MiB at a byte a
+    # minute. Now an answer must keep to a minimum average rate once the read timeout's grace
+    # has passed; the person reads the message of an unreachable server, and nothing is lost.
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.records.save(organization(space, "Casa de la Mujer"))
+    admin.sync()
+    member.sync()
+    old = member.engine
+    old.transport.close()
+    member.engine = SyncEngine(
+        member.state,
+        Transport(hostile.url, ConnectionSettings(read_timeout=1.0, min_answer_rate=64.0)),
+        page_bytes=old.page_bytes,
+    )
+    before = member.snapshot()
+    hostile.raw_answers["/v1/sync"] = _amplifying(b"results")[:200]
+    hostile.trickle = 0.25  # 4 bytes a second: 200 bytes take 50 s
+    started = time.monotonic()
+    try:
+        with pytest.raises(Offline) as caught:
+            member.engine.sync_once(discover=True)
+    finally:
+        hostile.raw_answers.clear()
+        hostile.trickle = 0.0
+    assert time.monotonic() - started < 10
+    assert "could not be reached" in sync_error_message(caught.value)
+    assert member.snapshot() == before
+    member.sync()
+
+
+def test_a_huge_answer_to_a_chunk_upload_is_never_read(
+    server: Server, make_device: object, hostile: HostileServer
+) -> None:
+    # A chunk's PUT and HEAD were sent without streaming, so `requests` read the whole answer
+    # into memory before its status was even looked at: a hostile server answering an upload
+    # with gigabytes had them all held by the app. Now the answer is closed unread.
+    space, (member,) = network_of(server, make_device, 1)
+    behind(member, hostile.url)
+    token = member.engine._authorized(lambda token: token)
+    address = "ab" * 32
+    hostile.raw_answers["/chunks/" + address] = b"\x00" * (96 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        member.engine.chunks._put(space, address, b"sealed chunk", token)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+        hostile.raw_answers.clear()
+    assert peak < 4 * 1024 * 1024, peak
