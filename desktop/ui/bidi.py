@@ -50,8 +50,21 @@ def text_direction_for(language: str) -> Qt.LayoutDirection:
 
 def direction_of(text: str) -> Qt.LayoutDirection | None:
     """The direction ``text`` reads in, from its first strongly directional letter (the Unicode
-    bidi rule P2); None for text without one (numbers, punctuation, empty)."""
+    bidi rule P2); None for text without one (numbers, punctuation, empty).
+
+    As P2 says, letters inside isolates do not count: "{language} · {kind}: {title}" in Arabic
+    with a Spanish language name first is an Arabic sentence, not a Spanish one.
+    """
+    depth = 0
     for ch in text:
+        if ch in "\u2066\u2067\u2068":  # LRI, RLI, FSI
+            depth += 1
+            continue
+        if ch == "\u2069":  # PDI
+            depth = max(0, depth - 1)
+            continue
+        if depth:
+            continue
         kind = unicodedata.bidirectional(ch)
         if kind == "L":
             return Qt.LayoutDirection.LeftToRight

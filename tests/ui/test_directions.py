@@ -29,6 +29,14 @@ def test_a_text_reads_in_the_direction_of_its_first_letter() -> None:
     assert direction_of("2024-03 — 15") is None
 
 
+def test_a_sentence_reads_in_its_own_direction_whatever_it_isolates() -> None:
+    # An Arabic line that starts with an isolated Spanish name is an Arabic line (bidi rule
+    # P2 skips isolates): laid out left to right, its Arabic words and brackets were scrambled.
+    assert direction_of("\u2068Español\u2069 · رسالة جماعية: \u2068Carta\u2069") == RTL
+    assert direction_of("\u2068Colectivo\u2069 — signed by \u2068Ana\u2069") == LTR
+    assert direction_of("\u2068Colectivo \u2068Ana\u2069\u2069 —") is None
+
+
 def test_list_cells_are_drawn_in_their_own_direction(app: QApplication) -> None:
     model = QStandardItemModel()
     model.appendRow([QStandardItem("Cerro de Pasco تسميم النهر")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from babel.lists import format_list
 from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,7 +43,7 @@ from desktop.domain.network_records import (
     signed_organizations,
 )
 from desktop.domain.records import Person, Record, SpaceKind, edit
-from desktop.domain.translation import _, format_number, ngettext
+from desktop.domain.translation import _, babel_locale, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
@@ -334,7 +335,10 @@ class AlertDetail(QWidget):
         names = [bundle.people.get(person_id, "—") for person_id in alert.defenders]
         self.defenders.setText(
             _("Defenders concerned: {names}").format(
-                names=", ".join(isolated(name) for name in names)
+                # The language's own list ("، " and "و" in Arabic), each name isolated.
+                names=format_list([isolated(name) for name in names], locale=babel_locale())
+                if names
+                else "—"
             )
         )
         self.requested.setText(

@@ -39,8 +39,10 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from desktop.domain.network_records import MATERIAL_TYPES, Material, MaterialFile, Note
+from desktop.domain.record_base import TITLE_LIMIT
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
 from desktop.domain.translation import _, current_language, format_number, ngettext
+from desktop.domain.validation import FieldError
 from desktop.store.materials import FileState, MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
@@ -51,6 +53,7 @@ from desktop.ui.bidi import isolated, show_in_own_direction
 from desktop.ui.display import LETTER_LANGUAGES, describe_size, vocabulary_label
 from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
+    LengthHint,
     MessageLabel,
     failure_message,
     fill_codes,
@@ -417,7 +420,12 @@ class GroupView(QWidget):
         self.file_status = QLabel(self.materials_box)
         self.file_status.setWordWrap(True)
         self.new_title = QLineEdit(self.materials_box)
+        self.title_hint = LengthHint(self.new_title, TITLE_LIMIT, self.materials_box)
         self.new_type = QComboBox(self.materials_box)
+        #: The message shown is about the new material's fields (cleared once they change).
+        self._form_problem = False
+        self.new_title.textEdited.connect(self._material_edited)
+        self.new_type.activated.connect(self._material_edited)
         self.new_language = QComboBox(self.materials_box)
         for code, name in LETTER_LANGUAGES:
             self.new_language.addItem(name, code)
@@ -446,6 +454,7 @@ class GroupView(QWidget):
         box.addWidget(self.materials)
         box.addLayout(actions)
         box.addLayout(import_row)
+        box.addWidget(self.title_hint)
 
         self.notes_box = QGroupBox(self)
         self.notes = NotesPanel(self.notes_box)
@@ -475,7 +484,7 @@ class GroupView(QWidget):
 
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, InvalidRecord):
-            self.message.say(problems_text(error.errors, {"title": _("Title")}))
+            self._say_problems(error.errors)
         elif isinstance(error, MislabelledFile):
             self.message.say(str(error))  # nothing imported: the file is not what it says
         elif isinstance(error, OSError):
@@ -585,7 +594,17 @@ class GroupView(QWidget):
 
     # --- materials ----------------------------------------------------------------------------
 
+    def _material_labels(self) -> dict[str, str]:
+        return {"title": _("Title"), "material_type": _("Type of material")}
+
     def _choose_file(self) -> None:
+        if not self.new_type.currentData():
+            # Nothing chosen for the person: said before a file is asked for, not after.
+            self._say_problems(
+                [FieldError("material_type", "required", _("Choose a value from the list."))]
+            )
+            self.new_type.setFocus()
+            return
         path, _filter = QFileDialog.getOpenFileName(self, _("Import a material"))
         if path:
             self.import_path(Path(path))
@@ -607,7 +626,7 @@ class GroupView(QWidget):
         )
         errors = material.validate()
         if errors:
-            self.message.say(problems_text(errors, {"title": _("Title")}))
+            self._say_problems(errors)
             return
         profile = self.profile
 
@@ -623,6 +642,16 @@ class GroupView(QWidget):
             on_failure=self._failed,
             writes=True,
         )
+
+    def _say_problems(self, errors: list[FieldError]) -> None:
+        self.message.say(problems_text(errors, self._material_labels()))
+        self._form_problem = True
+
+    def _material_edited(self) -> None:
+        # What was said about the new material's title or type no longer describes them.
+        if self._form_problem:
+            self._form_problem = False
+            self.message.clear_message()
 
     # --- offline, download, search --------------------------------------------------------------
 
@@ -815,7 +844,8 @@ class GroupView(QWidget):
         self.new_title.setPlaceholderText(_("Title of the new material"))
         self.import_button.setText(_("Import a file…"))
         self.notes_box.setTitle(_("Group notes"))
-        fill_codes(self.new_type, MATERIAL_TYPES)
+        fill_codes(self.new_type, MATERIAL_TYPES, prompt=_("Choose the type…"))
+        self.title_hint.retranslate()
         self._fill()
 
     def changeEvent(self, event: QEvent) -> None:

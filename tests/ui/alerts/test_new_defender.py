@@ -19,7 +19,7 @@ from desktop.ui.alerts.forms import NewDefenderDialog
 from desktop.ui.alerts.page import AlertsPage
 from desktop.ui.forms import LengthHint
 
-from .test_alerts_page import _new_form
+from .test_alerts_page import _new_form, plain
 
 
 def _people(page: AlertsPage) -> list[Person]:
@@ -106,3 +106,29 @@ def test_alert_form_errors_name_the_field_clear_once_fixed_and_the_title_limit_s
     form.title.setText("x" * (TITLE_LIMIT - 10))
     assert hint.isVisible()
     assert hint.text() == f"{TITLE_LIMIT - 10} of {TITLE_LIMIT} characters"
+
+
+def test_the_defenders_concerned_are_listed_the_arabic_way(page: AlertsPage, qtbot: QtBot) -> None:
+    store = RecordStore(page.profile.engine)
+    network = local_spaces(store).network.id
+    second = store.save(Person(space_id=network, name="Yeison Caicedo Riascos"))
+    form = _new_form(page, qtbot)
+    form.add_defender(second.id, "Yeison Caicedo Riascos")
+    form.defenders.item(0).setCheckState(Qt.CheckState.Checked)
+    form.title.setText("Amenazas")
+    form.threat.setCurrentIndex(form.threat.findData("death_threat"))
+    form.country.setCurrentIndex(form.country.findData("co"))
+    form.urgency.setCurrentIndex(form.urgency.findData("high"))
+    with qtbot.waitSignal(page.alert_opened, timeout=5_000) as opened:
+        form.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    detail = opened.args[0]
+    qtbot.waitUntil(lambda: detail.bundle is not None)
+    assert plain(detail.defenders.text()).endswith("Rosa Gutiérrez and Yeison Caicedo Riascos")
+    set_language("ar")
+    try:
+        qtbot.waitUntil(lambda: "Defenders" not in detail.defenders.text())
+        text = plain(detail.defenders.text())
+        # Arabic joins with its own "و", not an English ", " that reads backwards there.
+        assert "Rosa Gutiérrez وYeison Caicedo Riascos" in text, text
+    finally:
+        set_language("en")

@@ -32,6 +32,7 @@ def test_a_random_file_named_pdf_is_refused_as_a_material_with_the_reason(
 ) -> None:
     before = group.materials.count()
     group.new_title.setText("Informe")
+    group.new_type.setCurrentIndex(group.new_type.findData("report"))
     group.import_path(_random_pdf(tmp_path / "informe.pdf"))
     qtbot.waitUntil(lambda: group.message.isVisible(), timeout=WAIT)
     text = group.message.text()
@@ -115,8 +116,27 @@ def test_the_refusal_is_brought_into_view_on_a_scrolled_group_page(
     # person saw nothing happen. It is now scrolled into view.
     page.resize(1024 - 200, 680 - 60)
     qtbot.wait(200)
+    group.new_type.setCurrentIndex(group.new_type.findData("report"))
     group.import_path(_random_pdf(tmp_path / "informe.pdf"))
     qtbot.waitUntil(lambda: group.message.isVisible(), timeout=WAIT)
     qtbot.waitUntil(lambda: not group.message.visibleRegion().isEmpty(), timeout=WAIT)
     shown = group.message.visibleRegion().boundingRect()
     assert shown.height() >= group.message.height() - 1  # whole, not a sliver at the edge
+
+
+def test_a_material_s_type_is_chosen_by_the_person(
+    group: GroupView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # It started as "Report": a toolkit imported without a look was recorded as a report.
+    assert group.new_type.currentIndex() == -1 and group.new_type.currentData() is None
+    assert group.new_type.placeholderText() == "Choose the type…"
+    group.import_button.click()  # no file is asked for before the type is chosen
+    assert group.message.text() == "Type of material: Choose a value from the list."
+    group.import_path(_random_pdf(tmp_path / "informe.pdf"))  # however the file comes
+    assert group.message.text() == "Type of material: Choose a value from the list."
+    group.new_type.setCurrentIndex(group.new_type.findData("toolkit"))
+    group.new_type.activated.emit(group.new_type.currentIndex())  # what a person's pick sends
+    assert not group.message.isVisible()  # once chosen, the problem is no longer shown
+    group.new_title.setText("x" * 190)
+    hint = group.title_hint
+    assert hint.isVisible() and hint.text() == "190 of 200 characters"

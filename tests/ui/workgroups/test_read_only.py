@@ -137,6 +137,7 @@ def test_an_editor_imports_and_shares_notes_with_the_group(
     assert not view.notes.personal.isChecked() and view.notes.only_personal.isHidden()
 
     view.new_title.setText("Acta")
+    view.new_type.setCurrentIndex(view.new_type.findData("meeting_minutes"))
     with qtbot.waitSignal(view.loaded, timeout=WAIT):
         view.import_path(make_pdf(tmp_path / "acta.pdf", ["Acta"]))
     qtbot.waitUntil(lambda: view.materials.count() == 2, timeout=WAIT)
