@@ -42,7 +42,7 @@ from desktop.domain.records import (
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.errors import ProfileError
-from desktop.store.schema import RecordCode, RecordContent, RecordRow
+from desktop.store.schema import RecordCode, RecordContent, RecordExtraRow, RecordRow
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
 
 #: The field that names a record in lists, per type (the first found wins).
@@ -64,7 +64,8 @@ _DATE_FIELDS = (
     ("joined_on", None),
 )
 #: Child types removed with their parent: an incident's acts, sources, evidence, follow-ups.
-_CHILD_TYPES = ("act", "source", "evidence", "follow_up")
+#: Sync keeps them together with it: a deletion and everything it took are one decision.
+CHILD_TYPES = ("act", "source", "evidence", "follow_up")
 
 
 _COLUMNS = (
@@ -446,7 +447,7 @@ class RecordStore:
                     connection.scalars(
                         select(RecordRow.id).where(
                             RecordRow.parent_id == record_id,
-                            RecordRow.record_type.in_(_CHILD_TYPES),
+                            RecordRow.record_type.in_(CHILD_TYPES),
                             RecordRow.deleted.is_(False),
                         )
                     )
@@ -456,6 +457,9 @@ class RecordStore:
                 remove_record(connection, doomed_id)
                 connection.execute(delete(RecordCode).where(RecordCode.record_id == doomed_id))
                 connection.execute(delete(RecordContent).where(RecordContent.id == doomed_id))
+                connection.execute(
+                    delete(RecordExtraRow).where(RecordExtraRow.record_id == doomed_id)
+                )
                 connection.execute(
                     delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
                 )

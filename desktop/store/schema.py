@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -263,6 +263,36 @@ class SyncConflictRow(StoreBase):
     base: Mapped[str] = mapped_column(Text, nullable=False)
     mine: Mapped[str] = mapped_column(Text, nullable=False)
     theirs: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The field's value in the record when the conflict was kept (resolving merges against
+    #: what it holds by then if it moved since); NULL in rows kept before migration 0015.
+    arose: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: JSON: who and when for each side, and ``others``: values of earlier conflicts on the
+    #: same field nobody chose yet.
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SyncSealedRecordRow(StoreBase):
+    """A verified record this version cannot open (a newer Minga's type or field shapes), kept
+    as it came: listed as "needs a newer Minga", opened by the version that can."""
+
+    __tablename__ = "sync_sealed_records"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RecordExtraRow(StoreBase):
+    """Fields of a newer format this version does not know (and the newer schema number), kept
+    as they came and sealed back unchanged with every edit made here."""
+
+    __tablename__ = "record_extras"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fields: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class SyncChunkHeldRow(StoreBase):

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from desktop.domain.fields import RecordFormatError
-from desktop.domain.records import RECORD_TYPES, from_dict, new_id
+from desktop.domain.records import COMMON_FIELDS, RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
 from desktop.store.bundle_state import BundleTables, keep_blob
 from desktop.store.files import fsync_folder, open_private, private_folder
-from desktop.store.records import RecordStore
+from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
     RecordBase,
     RecordCode,
     RecordContent,
+    RecordExtraRow,
     RecordRow,
     SyncChunkHeldRow,
     SyncChunkReceivedRow,
@@ -31,6 +33,7 @@ from desktop.store.schema import (
     SyncInviteRow,
     SyncOutboxRow,
     SyncPinRow,
+    SyncSealedRecordRow,
     SyncSpaceTrustRow,
     SyncStatementRow,
     SyncWrapRow,
@@ -38,7 +41,9 @@ from desktop.store.schema import (
 from desktop.store.search import remove_record
 from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical, settle
+from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
+    ConflictValue,
     Content,
     FirstUse,
     LocalInvite,
@@ -46,6 +51,7 @@ from sync.client.state import (
     MergeRules,
     OutboxEntry,
     PendingChange,
+    RemoteRecord,
     Settlement,
     StoredConflict,
     StoredWrap,
@@ -63,16 +69,51 @@ UNREADABLE_FORMAT = "unreadable_format"
 FIELD_CONFLICT = "field"
 
 
+#: Notes saying a record came back over a deletion: what that deletion took comes back too.
+_BACK_FLAGS = (MergeFlag.DELETED_ELSEWHERE, MergeFlag.EDITED_ELSEWHERE, MergeFlag.RESTORED)
+
 #: Marks a record the engine never read before settling it (nothing to compare).
 _UNSEEN: Any = object()
 
 
-def sealed_content(stored: str) -> Content:
-    """A stored ``to_dict`` JSON as sync seals it: without the local bookkeeping."""
+def sealed_content(stored: str, extras: str | None = None) -> Content:
+    """A stored ``to_dict`` JSON as sync seals it: without the local bookkeeping, with the
+    fields of a newer format this version set aside (``record_extras``) back in, unchanged."""
     data: dict[str, Any] = json.loads(stored)
     for name in _LOCAL_FIELDS:
         data.pop(name, None)
+    if extras:
+        data.update(json.loads(extras))
     return data
+
+
+def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
+    """A record from a received or stored dict, and the fields of a newer format set aside.
+
+    A record of this version's schema or a newer one opens if every field this version knows
+    reads: fields it does not know (and the newer schema number) are returned, to be kept as
+    they came and sealed back unchanged with every edit made here.
+
+    Raises:
+        RecordFormatError: a type this version does not know, or a known field in a shape it
+            cannot read: the record is kept sealed until a version that can opens it.
+    """
+    name = data.get("type")
+    spec = RECORD_TYPES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise RecordFormatError(f"unknown record type {name!r:.40}")
+    body = dict(data)
+    extras: dict[str, Any] = {}
+    version = body.get("schema")
+    if isinstance(version, int) and not isinstance(version, bool):
+        if version > spec.schema_version:
+            extras["schema"] = version
+            body["schema"] = spec.schema_version
+        if version >= spec.schema_version:
+            known = {"type", "schema", *_LOCAL_FIELDS, *(f.name for f in COMMON_FIELDS)}
+            known |= set(spec.field_names)
+            extras.update({key: body.pop(key) for key in list(body) if key not in known})
+    return from_dict(body), extras
 
 
 def merge_rules(record_type: str) -> MergeRules:
@@ -135,6 +176,66 @@ def space_access(engine: Engine, space: str) -> SpaceAccess:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+#: What ``resolve_conflict`` did: settled with the value, merged with a change made since the
+#: conflict was kept, or kept open because the field moved since and the two do not merge.
+RESOLVED = "settled"
+MERGED = "merged"
+MOVED = "moved"
+
+
+@dataclass(frozen=True)
+class KeptBy:
+    """Who and when for the two sides of a conflict being kept."""
+
+    mine_at: str
+    theirs_author: str
+    theirs_at: str
+
+
+def _stamp(content: Content | None) -> str:
+    stamp = (content or {}).get("updated_at")
+    return stamp if isinstance(stamp, str) else ""
+
+
+def _unchosen(values: Sequence[ConflictValue], shown: Sequence[Any]) -> list[dict[str, Any]]:
+    """``values`` as stored, without those shown as mine or theirs, each value once."""
+    seen = {canonical(value) for value in shown}
+    kept = []
+    for item in values:
+        key = canonical(item.value)
+        if key not in seen:
+            seen.add(key)
+            kept.append({"value": item.value, "author": item.author, "at": item.at})
+    return kept
+
+
+def _stored_conflict(row: Any, current: Any) -> StoredConflict:
+    details = json.loads(row.details) if row.details else {}
+    theirs = json.loads(row.theirs)
+    return StoredConflict(
+        row.id,
+        row.space_id,
+        row.record_id,
+        row.kind,
+        row.field,
+        json.loads(row.base),
+        json.loads(row.mine),
+        theirs,
+        # Rows kept before 0015 had mine in the record; what they offered as theirs is the
+        # value a choice is weighed against.
+        arose=theirs if row.arose is None else json.loads(row.arose),
+        current=current,
+        others=tuple(
+            ConflictValue(o.get("value"), str(o.get("author", "")), str(o.get("at", "")))
+            for o in details.get("others", [])
+            if isinstance(o, dict)
+        ),
+        mine_at=str(details.get("mine_at", "")),
+        theirs_author=str(details.get("theirs_author", "")),
+        theirs_at=str(details.get("theirs_at", "")),
+    )
 
 
 class ProfileSyncState(BundleTables):
@@ -398,12 +499,22 @@ class ProfileSyncState(BundleTables):
         if not spaces or limit <= 0:
             return []
         statement = (
-            select(RecordRow.id, RecordRow.space_id, RecordRow.revision, RecordContent.content)
+            select(
+                RecordRow.id,
+                RecordRow.space_id,
+                RecordRow.revision,
+                RecordContent.content,
+                RecordExtraRow.fields,
+            )
             .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
             .where(
                 RecordRow.dirty.is_(True),
                 RecordRow.space_id.in_(spaces),
                 RecordRow.id.not_in(select(SyncOutboxRow.record_id)),
+                # Its newest version needs a newer Minga: the edit waits here, to be merged
+                # with it once this one is updated (pushing it would only meet it again).
+                RecordRow.id.not_in(select(SyncSealedRecordRow.record_id)),
             )
             .order_by(RecordRow.id)
             .limit(limit)
@@ -415,7 +526,7 @@ class ProfileSyncState(BundleTables):
                 row.space_id,
                 row.id,
                 row.revision,
-                None if row.content is None else sealed_content(row.content),
+                None if row.content is None else sealed_content(row.content, row.fields),
             )
             for row in rows
         ]
@@ -456,8 +567,9 @@ class ProfileSyncState(BundleTables):
                     connection, entry.space, entry.record, revision, seq, keys.device_id, entry.blob
                 )
             row = connection.execute(
-                select(RecordRow.revision, RecordContent.content)
+                select(RecordRow.revision, RecordContent.content, RecordExtraRow.fields)
                 .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
                 .where(RecordRow.id == entry.record)
             ).first()
             if row is None and entry.content is not None:
@@ -468,7 +580,7 @@ class ProfileSyncState(BundleTables):
                 return
             if row is None or row.revision >= revision:
                 return  # a re-sent entry answered again, after newer versions were merged
-            current = None if row.content is None else sealed_content(row.content)
+            current = None if row.content is None else sealed_content(row.content, row.fields)
             # Edited again while the push was in flight: the newer edit still waits.
             dirty = canonical(current) != canonical(entry.content)
             self._set_sync_state(connection, entry.record, revision, dirty, row.content)
@@ -513,11 +625,15 @@ class ProfileSyncState(BundleTables):
     def _store_base(
         connection: Connection, record: str, revision: int, content: Content | None
     ) -> None:
+        if content is None:
+            # A deletion: the last content stays (at its older revision, so no merge takes it
+            # for a base) as what the deletion took, to bring back if an edit under it or to
+            # it wins (``keep_together``).
+            return
         connection.execute(delete(RecordBase).where(RecordBase.id == record))
-        if content is not None:
-            connection.execute(
-                insert(RecordBase).values(id=record, revision=revision, content=_json(content))
-            )
+        connection.execute(
+            insert(RecordBase).values(id=record, revision=revision, content=_json(content))
+        )
 
     def local_record(self, space: str, record: str) -> LocalRecord | None:
         with self._engine.connect() as connection:
@@ -536,8 +652,10 @@ class ProfileSyncState(BundleTables):
                 RecordRow.dirty,
                 RecordRow.space_id,
                 RecordContent.content,
+                RecordExtraRow.fields,
             )
             .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
             .where(RecordRow.id == record)
         ).first()
         if row is None:
@@ -551,7 +669,7 @@ class ProfileSyncState(BundleTables):
             space=row.space_id,
             record=record,
             revision=row.revision,
-            content=None if row.content is None else sealed_content(row.content),
+            content=None if row.content is None else sealed_content(row.content, row.fields),
             base=None if base is None else json.loads(base),
             dirty=row.dirty,
             rules=merge_rules(row.record_type),
@@ -618,20 +736,21 @@ class ProfileSyncState(BundleTables):
         else:
             data = {**settlement.content, "revision": remote.revision, "dirty": settlement.dirty}
             try:
-                parsed = from_dict(data)
+                parsed, extras = open_content(data)
             except RecordFormatError as error:
-                self._keep_conflict(
-                    connection,
-                    remote.space,
-                    record,
-                    UNREADABLE_FORMAT,
-                    None,
-                    None,
-                    None,
-                    str(error),
-                )
+                self._keep_sealed(connection, settlement, str(error))
                 return
             self._records.write_in(connection, [parsed])
+            self._store_extras(connection, record, extras)
+        # Readable now (or deleted): a sealed older version of it is superseded.
+        connection.execute(
+            delete(SyncSealedRecordRow).where(SyncSealedRecordRow.record_id == record)
+        )
+        connection.execute(
+            delete(SyncConflictRow).where(
+                SyncConflictRow.record_id == record, SyncConflictRow.kind == UNREADABLE_FORMAT
+            )
+        )
         if not carried:
             self._store_base(connection, record, remote.revision, remote.content)
             keep_blob(
@@ -643,24 +762,103 @@ class ProfileSyncState(BundleTables):
                 remote.author,
                 remote.blob,
             )
+        theirs_at = _stamp(remote.content)
+        mine_at = _stamp(local.content) if local is not None else ""
         for conflict in settlement.conflicts:
-            self._keep_conflict(
+            self._keep_field_conflict(
                 connection,
                 remote.space,
                 record,
-                FIELD_CONFLICT,
-                conflict.field,
-                conflict.base,
-                conflict.mine,
-                conflict.theirs,
+                conflict,
+                KeptBy(mine_at, remote.author, theirs_at),
             )
         for flag in sorted(settlement.flags):
-            self._keep_conflict(
-                connection, remote.space, record, flag.value, None, None, None, None
-            )
+            self._keep_flag(connection, remote.space, record, flag.value)
+        if (
+            settlement.content is not None
+            and local is not None
+            and local.content is None
+            and not local.dirty
+        ):
+            # Deleted here, and back because someone edited it: whoever deleted it is told.
+            self._keep_flag(connection, remote.space, record, MergeFlag.RESTORED.value)
         if settlement.duplicate is not None:
             duplicate = {**settlement.duplicate, "id": new_id(), "revision": 0, "dirty": True}
-            self._records.write_in(connection, [from_dict(duplicate)])
+            copy, extras = open_content(duplicate)
+            self._records.write_in(connection, [copy])
+            self._store_extras(connection, copy.id, extras)
+
+    def _keep_sealed(self, connection: Connection, settlement: Settlement, reason: str) -> None:
+        """A version this app cannot open: kept as it came, with one note for the record, and
+        nothing here changed (a local edit stays, held until a version that can merge it)."""
+        remote = settlement.remote
+        connection.execute(
+            text(
+                "INSERT INTO sync_sealed_records "
+                "(record_id, space_id, revision, author, content, reason) "
+                "VALUES (:r, :s, :v, :a, :c, :why) ON CONFLICT (record_id) DO UPDATE SET "
+                "space_id = excluded.space_id, revision = excluded.revision, "
+                "author = excluded.author, content = excluded.content, reason = excluded.reason"
+            ),
+            {
+                "r": remote.record,
+                "s": remote.space,
+                "v": remote.revision,
+                "a": remote.author,
+                "c": _json(remote.content),
+                "why": reason[:500],
+            },
+        )
+        self._keep_flag(connection, remote.space, remote.record, UNREADABLE_FORMAT)
+
+    @staticmethod
+    def _store_extras(connection: Connection, record: str, extras: Mapping[str, Any]) -> None:
+        connection.execute(delete(RecordExtraRow).where(RecordExtraRow.record_id == record))
+        if extras:
+            connection.execute(
+                insert(RecordExtraRow).values(record_id=record, fields=_json(extras))
+            )
+
+    def reopen_sealed(self) -> int:
+        opened = 0
+        with self._engine.begin() as connection:
+            for row in connection.execute(select(SyncSealedRecordRow)).all():
+                content = json.loads(row.content)
+                try:
+                    open_content({**content, "revision": row.revision, "dirty": False})
+                except RecordFormatError:
+                    continue  # still needs a newer version than this one
+                local, _stored = self._read_local(connection, row.record_id)
+                self._seen.pop(row.record_id, None)
+                if local is not None and local.revision >= row.revision:
+                    connection.execute(
+                        delete(SyncSealedRecordRow).where(
+                            SyncSealedRecordRow.record_id == row.record_id
+                        )
+                    )
+                    continue
+                remote = RemoteRecord(
+                    row.space_id, row.record_id, row.revision, row.author, content
+                )
+                rules = local.rules if local is not None else self.rules_for(content)
+                self._settle(connection, settle(local, remote, rules))
+                opened += 1
+        return opened
+
+    def sealed_title(self, record: str) -> str | None:
+        """A name for a record kept sealed, to list it ("needs a newer Minga")."""
+        with self._engine.connect() as connection:
+            content = connection.scalar(
+                select(SyncSealedRecordRow.content).where(SyncSealedRecordRow.record_id == record)
+            )
+        if content is None:
+            return None
+        data = json.loads(content) or {}
+        for name in ("title", "name", "summary", "filename"):
+            value = data.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip().splitlines()[0][:80]
+        return ""
 
     def _tombstone(self, connection: Connection, record: str, revision: int, dirty: bool) -> None:
         exists = connection.scalar(select(RecordRow.id).where(RecordRow.id == record))
@@ -669,6 +867,7 @@ class ProfileSyncState(BundleTables):
         remove_record(connection, record)
         connection.execute(delete(RecordCode).where(RecordCode.record_id == record))
         connection.execute(delete(RecordContent).where(RecordContent.id == record))
+        connection.execute(delete(RecordExtraRow).where(RecordExtraRow.record_id == record))
         connection.execute(
             update(RecordRow)
             .where(RecordRow.id == record)
@@ -686,73 +885,240 @@ class ProfileSyncState(BundleTables):
         )
 
     @staticmethod
-    def _keep_conflict(
-        connection: Connection,
-        space: str,
-        record: str,
-        kind: str,
-        field: str | None,
-        base: Any,
-        mine: Any,
-        theirs: Any,
-    ) -> None:
-        if field is not None:
-            # A newer merge of the same field supersedes an unsettled older one.
+    def _keep_flag(connection: Connection, space: str, record: str, kind: str) -> None:
+        """One note of a kind per record: told once, not once per sync that meets it again."""
+        held = connection.scalar(
+            select(SyncConflictRow.id).where(
+                SyncConflictRow.record_id == record,
+                SyncConflictRow.kind == kind,
+                SyncConflictRow.field.is_(None),
+            )
+        )
+        if held is None:
             connection.execute(
-                delete(SyncConflictRow).where(
-                    SyncConflictRow.record_id == record, SyncConflictRow.field == field
+                insert(SyncConflictRow).values(
+                    record_id=record,
+                    space_id=space,
+                    kind=kind,
+                    field=None,
+                    base=_json(None),
+                    mine=_json(None),
+                    theirs=_json(None),
                 )
             )
+
+    @staticmethod
+    def _keep_field_conflict(
+        connection: Connection, space: str, record: str, conflict: FieldConflict, kept: KeptBy
+    ) -> None:
+        """Keep a field conflict; an older unsettled one on the same field is folded in, its
+        values nobody chose yet kept as ``others`` (a newer conflict never erases them)."""
+        others: list[ConflictValue] = []
+        older = connection.execute(
+            select(SyncConflictRow).where(
+                SyncConflictRow.record_id == record,
+                SyncConflictRow.field == conflict.field,
+                SyncConflictRow.kind == FIELD_CONFLICT,
+            )
+        ).all()
+        for row in older:
+            was = _stored_conflict(row, current=None)
+            others += [
+                *was.others,
+                ConflictValue(was.mine, "", was.mine_at),
+                ConflictValue(was.theirs, was.theirs_author, was.theirs_at),
+            ]
+            connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == row.id))
+        details = {
+            "mine_at": kept.mine_at,
+            "theirs_author": kept.theirs_author,
+            "theirs_at": kept.theirs_at,
+            "others": _unchosen(others, (conflict.mine, conflict.theirs)),
+        }
         connection.execute(
             insert(SyncConflictRow).values(
                 record_id=record,
                 space_id=space,
-                kind=kind,
-                field=field,
-                base=_json(base),
-                mine=_json(mine),
-                theirs=_json(theirs),
+                kind=FIELD_CONFLICT,
+                field=conflict.field,
+                base=_json(conflict.base),
+                mine=_json(conflict.mine),
+                theirs=_json(conflict.theirs),
+                # The merge keeps theirs in the record until someone decides.
+                arose=_json(conflict.theirs),
+                details=_json(details),
             )
         )
+
+    # --- a deletion and what it took ------------------------------------------------------
+
+    def keep_together(self) -> int:
+        with self._engine.begin() as connection:
+            restored = 0
+            children = ", ".join(f"'{name}'" for name in CHILD_TYPES)
+            # A live child under a deleted incident: the incident comes back (no orphans a
+            # screen cannot reach), and below with it everything its deletion took.
+            orphaned = connection.execute(
+                text(
+                    "SELECT DISTINCT p.id, p.space_id FROM records c "
+                    "JOIN records p ON p.id = c.parent_id "
+                    f"WHERE c.deleted = 0 AND c.record_type IN ({children}) "
+                    "AND p.deleted = 1 AND p.record_type = 'incident' ORDER BY p.id"
+                )
+            ).all()
+            for parent in orphaned:
+                if self._restore(connection, parent.id):
+                    restored += 1
+                    self._keep_flag(
+                        connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
+                    )
+            # An incident back over its deletion (a note on it not yet read): what that deletion
+            # took comes back too, also when its children's deletions arrive after it.
+            notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
+            taken = connection.execute(
+                text(
+                    "SELECT c.id FROM records c JOIN records p ON p.id = c.parent_id "
+                    f"WHERE c.deleted = 1 AND c.record_type IN ({children}) "
+                    "AND p.deleted = 0 AND p.record_type = 'incident' "
+                    "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
+                    f"AND n.field IS NULL AND n.kind IN ({notes})) ORDER BY c.id"
+                )
+            ).scalars()
+            for child in list(taken):
+                restored += self._restore(connection, child)
+            # What no decision can bring back any more is not kept: the last content of a
+            # deleted record that is neither an incident nor under one (an edit elsewhere brings
+            # its own content), and of a child deleted alone under a live incident.
+            connection.execute(
+                text(
+                    "DELETE FROM record_bases WHERE id IN (SELECT r.id FROM records r "
+                    "WHERE r.deleted = 1 AND r.dirty = 0 AND r.revision > record_bases.revision "
+                    f"AND (r.record_type NOT IN ('incident', {children}) "
+                    "OR (r.record_type <> 'incident' AND EXISTS (SELECT 1 FROM records p "
+                    "WHERE p.id = r.parent_id AND p.deleted = 0 AND NOT EXISTS (SELECT 1 FROM "
+                    "sync_conflicts n WHERE n.record_id = p.id AND n.field IS NULL "
+                    f"AND n.kind IN ({notes}))))))"
+                )
+            )
+            # One note, on the incident: its children's own "back" notes would only repeat it.
+            connection.execute(
+                text(
+                    "DELETE FROM sync_conflicts WHERE field IS NULL AND kind = :restored "
+                    "AND record_id IN (SELECT c.id FROM records c JOIN sync_conflicts n "
+                    f"ON n.record_id = c.parent_id AND n.field IS NULL AND n.kind IN ({notes}) "
+                    f"WHERE c.record_type IN ({children}))"
+                ),
+                {"restored": MergeFlag.RESTORED.value},
+            )
+        return restored
+
+    def _restore(self, connection: Connection, record: str) -> bool:
+        """A deleted record back with the content its deletion took, dirty: sent as an edit
+        over the deletion. False when this device never held its content."""
+        row = connection.execute(
+            select(RecordRow.revision).where(RecordRow.id == record, RecordRow.deleted.is_(True))
+        ).first()
+        taken = connection.scalar(select(RecordBase.content).where(RecordBase.id == record))
+        if row is None or taken is None:
+            return False
+        data = {**json.loads(taken), "revision": row.revision, "dirty": True}
+        try:
+            parsed, extras = open_content(data)
+        except RecordFormatError:
+            return False
+        # A sealed deletion of it waiting for an answer would now be a stale one.
+        connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+        # No base: merged as created here, so a deletion that reaches it again cannot take it
+        # for "unchanged here" and win; an identical restore from another device merges clean.
+        connection.execute(delete(RecordBase).where(RecordBase.id == record))
+        self._records.write_in(connection, [parsed])
+        self._store_extras(connection, record, extras)
+        return True
 
     # --- people's decisions ----------------------------------------------------------------
 
     def conflicts(self) -> list[StoredConflict]:
         with self._engine.connect() as connection:
-            rows = connection.execute(select(SyncConflictRow).order_by(SyncConflictRow.id)).all()
-        return [
-            StoredConflict(
-                r.id,
-                r.space_id,
-                r.record_id,
-                r.kind,
-                r.field,
-                json.loads(r.base),
-                json.loads(r.mine),
-                json.loads(r.theirs),
-            )
-            for r in rows
-        ]
+            rows = connection.execute(
+                select(*SyncConflictRow.__table__.c, RecordContent.content.label("record_content"))
+                .outerjoin(RecordContent, RecordContent.id == SyncConflictRow.record_id)
+                .order_by(SyncConflictRow.id)
+            ).all()
+        found = []
+        for row in rows:
+            current = None
+            if row.record_content is not None and row.field is not None:
+                current = json.loads(row.record_content).get(row.field)
+            found.append(_stored_conflict(row, current))
+        return found
 
-    def resolve_conflict(self, conflict_id: int, value: Any = None) -> None:
+    def resolve_conflict(self, conflict_id: int, value: Any = None) -> str:
         with self._engine.begin() as connection:
             row = connection.execute(
                 select(SyncConflictRow).where(SyncConflictRow.id == conflict_id)
             ).first()
             if row is None:
-                return
+                return RESOLVED
+            conflict = _stored_conflict(row, current=None)
+            stored = connection.execute(
+                select(RecordContent.content, RecordRow.record_type)
+                .join(RecordRow, RecordRow.id == RecordContent.id)
+                .where(RecordContent.id == row.record_id)
+            ).first()
+            if conflict.field is None or stored is None:
+                # A note read and dismissed, or the record was deleted since.
+                connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
+                return RESOLVED
+            name = conflict.field
+            data = json.loads(stored.content)
+            now = data.get(name)
+            outcome = RESOLVED
+            if canonical(now) != canonical(conflict.arose):
+                # Someone changed the field since the conflict was kept: the choice is merged
+                # with what it holds now, never written over it unseen.
+                rules = merge_rules(stored.record_type).fields
+                result = merge(
+                    {name: conflict.arose},
+                    {name: value},
+                    {name: now},
+                    {name: rules.get(name, "value")},
+                )
+                if result.conflicts or result.merged is None:
+                    details = {
+                        "mine_at": "",
+                        "theirs_author": "",
+                        "theirs_at": _stamp(data),
+                        "others": _unchosen(conflict.others, (value, now)),
+                    }
+                    connection.execute(
+                        update(SyncConflictRow)
+                        .where(SyncConflictRow.id == conflict_id)
+                        .values(
+                            base=_json(conflict.arose),
+                            mine=_json(value),
+                            theirs=_json(now),
+                            arose=_json(now),
+                            details=_json(details),
+                        )
+                    )
+                    return MOVED
+                value = result.merged.get(name)
+                outcome = MERGED
             connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
-            if row.kind != FIELD_CONFLICT or row.field is None:
-                return  # a flag: read and dismissed
-            stored = connection.scalar(
-                select(RecordContent.content).where(RecordContent.id == row.record_id)
-            )
-            if stored is None:
-                return  # deleted since: nothing left to settle
-            data = json.loads(stored)
-            data[row.field] = value
+            data[name] = value
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
+            return outcome
+
+    def device_fingerprints(self) -> dict[str, str]:
+        """Each member device's fingerprint (its first group), to say who wrote a value."""
+        found: dict[str, str] = {}
+        for space in self.spaces():
+            blobs = self.statements(space)
+            if blobs:
+                for member in MembershipStatement.from_bytes(blobs[-1]).members:
+                    found[member.device] = member.keys.fingerprint.groups[0]
+        return found
 
     # --- attachment transfers (sync.client.chunks.AttachmentState) ----------------------------
 

@@ -155,6 +155,11 @@ class SyncReport:
     #: Records delivered under an epoch this device never held a key for (not an attack:
     #: it joined later); they stay unread until someone edits them under a newer key.
     unreadable: int = 0
+    #: Records a newer Minga wrote that this version kept sealed and could open now.
+    reopened: int = 0
+    #: Records brought back because a deletion and everything it took are one decision
+    #: (an edit under a deleted incident, or an edit that won over its deletion).
+    restored: int = 0
     #: Spaces the server no longer lets this device read (removed from them).
     lost_spaces: list[str] = field(default_factory=list)
     #: Spaces joined on the server whose admin has not yet issued this device a key.
@@ -569,6 +574,9 @@ class SyncEngine:
         keys = self._keys()
         self._relay(report)
         keyring, pins = self._keyring(report)
+        # After an upgrade, what an older version kept sealed opens from the store: the
+        # cursor moved past it long ago and nothing needs fetching again.
+        report.reopened += self.state.reopen_sealed()
         if discover:
             self._discover(keyring, pins, report)
         else:
@@ -665,7 +673,11 @@ class SyncEngine:
                 break
             request = SyncRequest(pull=more, max_bytes=self.page_bytes)
             pull = more
-        return again
+        # Only once every page is in: a parent's deletion and its children's may come in
+        # different pages, and what belongs together is judged on all of them.
+        restored = self.state.keep_together()
+        report.restored += restored
+        return again or restored > 0
 
     def _resealable(
         self,

@@ -38,12 +38,16 @@ class MergeFlag(StrEnum):
     #: An append-only entry with one id but two contents: ``merged`` holds one, ``duplicate``
     #: the other, to be saved as a new entry — entries never conflict and never vanish.
     DUPLICATE_ENTRY = "duplicate_entry"
+    #: A record deleted here (or by someone) came back, because someone edited it or something
+    #: recorded under it, with everything its deletion took (the store's ``keep_together``).
+    RESTORED = "restored"
 
 
 _MIRROR = {
     MergeFlag.DELETED_ELSEWHERE: MergeFlag.EDITED_ELSEWHERE,
     MergeFlag.EDITED_ELSEWHERE: MergeFlag.DELETED_ELSEWHERE,
     MergeFlag.DUPLICATE_ENTRY: MergeFlag.DUPLICATE_ENTRY,
+    MergeFlag.RESTORED: MergeFlag.RESTORED,
 }
 
 
@@ -72,8 +76,10 @@ class FieldConflict:
 class MergeResult:
     """``merged`` is ``None`` when the record ends deleted.
 
-    For a conflicting field ``merged`` holds **mine** until resolved: the person who made the
-    edit keeps seeing it, and theirs is kept in the conflict, so neither is lost.
+    For a conflicting field ``merged`` holds **theirs** (what every other device already has)
+    until a person decides, and mine is kept in the conflict: an open conflict changes nothing
+    anyone else sees, so a deletion or an edit already made elsewhere is never undone before
+    someone chose it, and neither value is lost.
     """
 
     merged: dict[str, Any] | None
@@ -179,6 +185,7 @@ def _merge_fields(
             settled, value = text is not None, m if text is None else text
         if not settled:
             conflicts.append(FieldConflict(name, *(None if v is _ABSENT else v for v in (b, m, t))))
+            value = t  # what the others hold stays until a person decides (MergeResult)
         if value is not _ABSENT:
             merged[name] = value
     return merged, conflicts

@@ -117,8 +117,23 @@ class Settlement:
 
 
 @dataclass(frozen=True)
+class ConflictValue:
+    """A value someone saved for a field, not chosen yet: ``author`` is the device that wrote
+    it (empty: this device), ``at`` its record's ``updated_at`` stamp where known."""
+
+    value: Any
+    author: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
 class StoredConflict:
-    """A conflict or flag kept for a person. ``field`` is ``None`` for a flag."""
+    """A conflict or flag kept for a person. ``field`` is ``None`` for a flag.
+
+    ``arose`` is what the record held for the field when the conflict was kept, ``current``
+    what it holds now (they differ when the field moved since: resolving merges against it);
+    ``others`` are values of earlier conflicts on the same field that nobody chose yet.
+    """
 
     id: int
     space: str
@@ -128,6 +143,17 @@ class StoredConflict:
     base: Any
     mine: Any
     theirs: Any
+    arose: Any = None
+    current: Any = None
+    others: tuple[ConflictValue, ...] = ()
+    mine_at: str = ""
+    theirs_author: str = ""
+    theirs_at: str = ""
+
+    @property
+    def moved_since(self) -> bool:
+        """The field holds another value than when the conflict was kept (someone changed it)."""
+        return self.field is not None and self.current != self.arose
 
 
 @dataclass(frozen=True)
@@ -274,12 +300,29 @@ class SyncState(Protocol):
     def apply_page(self, space: str, cursor: int, settlements: Sequence[Settlement]) -> None:
         """Store a page's settled records and the space's new cursor in one transaction."""
 
+    def reopen_sealed(self) -> int:
+        """Records kept sealed (a newer Minga's) that this version can open now, after an
+        upgrade: settled against what is held here (a waiting edit is merged), without
+        fetching anything again. Returns how many opened."""
+
+    def keep_together(self) -> int:
+        """After a round's pages: a deletion and everything it took are one decision.
+
+        A live record under a deleted parent brings the parent back; a parent brought back
+        (an edit won over its deletion) brings back what its deletion took with it. Each comes
+        back dirty, to be pushed over the deletions, with a note for the person. Returns how
+        many records came back (the engine pushes them in the same sync).
+        """
+
     # --- people's decisions ----------------------------------------------------------------
 
     def conflicts(self) -> list[StoredConflict]: ...
 
-    def resolve_conflict(self, conflict_id: int, value: Any) -> None:
+    def resolve_conflict(self, conflict_id: int, value: Any) -> str:
         """Settle a field conflict with ``value`` (mine, theirs or an edit), or dismiss a flag.
 
-        The record is saved dirty so the settled value reaches everyone.
+        The record is saved dirty so the settled value reaches everyone. If the field moved
+        since the conflict was kept, ``value`` is merged with what it holds now; when they do
+        not merge the conflict stays, now against the current value (``"moved"``). Returns
+        ``"settled"``, ``"merged"`` or ``"moved"``.
         """

@@ -56,10 +56,11 @@ def test_value_changed_on_one_side_or_alike_is_taken() -> None:
     assert separate == MergeResult(_with(title="T", status="verified"))
 
 
-def test_value_changed_differently_is_a_conflict_holding_mine() -> None:
+def test_value_changed_differently_is_a_conflict_holding_theirs_until_decided() -> None:
+    # What every other device already has stays until a person decides; mine is in the conflict.
     result = merge(BASE, _with(title="Mine"), _with(title="Theirs"), RULES)
     assert result.conflicts == [FieldConflict("title", "Eviction", "Mine", "Theirs")]
-    assert result.merged == _with(title="Mine")
+    assert result.merged == _with(title="Theirs")
     # A type change is a change: 1 is not True.
     typed = merge({"n": 1}, {"n": True}, {"n": 2}, {})
     assert typed.conflicts == [FieldConflict("n", 1, True, 2)]
@@ -74,7 +75,7 @@ def test_long_text_merges_line_wise_or_conflicts() -> None:
     assert result.merged["narrative"] == "One.\nTwo, at dawn.\nThree.\nFour, by the police.\n"
     clash = merge(BASE, _with(narrative="One.\nA\n"), _with(narrative="One.\nB\n"), RULES)
     assert [c.field for c in clash.conflicts] == ["narrative"]
-    assert clash.merged is not None and clash.merged["narrative"] == "One.\nA\n"
+    assert clash.merged is not None and clash.merged["narrative"] == "One.\nB\n"
 
 
 def test_sets_apply_both_sides_additions_and_removals() -> None:
@@ -133,7 +134,7 @@ def test_created_on_both_sides_merges_from_nothing() -> None:
     mine = {"title": "Eviction", "status": "draft", "rights": ["water"]}
     theirs = {"title": "Eviction", "status": "verified", "rights": ["land"]}
     result = merge(None, mine, theirs, RULES)
-    assert result.merged == {"title": "Eviction", "status": "draft", "rights": ["land", "water"]}
+    assert result.merged == {"title": "Eviction", "status": "verified", "rights": ["land", "water"]}
     assert result.conflicts == [FieldConflict("status", None, "draft", "verified")]
     assert merge(None, mine, None, RULES) == MergeResult(mine)
     assert merge(None, None, theirs, RULES) == MergeResult(theirs)

@@ -140,7 +140,8 @@ def test_an_alerts_status_changed_on_two_replicas_gives_one_conflict() -> None:
         "Write to the Ministry of Security.\nShare the alert.\nVisit the embassy.\n"
     )
     assert result["defenders"] == list(answered.defenders)
-    assert result["status"] == "verified"  # mine is shown until the person resolves it
+    # What the other replica published stays until a person decides; mine is in the conflict.
+    assert result["status"] == "response_sent"
 
 
 def test_the_same_status_reached_on_both_replicas_is_no_conflict() -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from desktop.domain.records import Organization, edit
+from desktop.domain.records import Incident, Organization, Source, edit
 from desktop.store.profile import unlock
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
@@ -101,6 +101,10 @@ class Run:
     #: The run's PostgreSQL database (``None``: SQLite in the server's data dir).
     database_url: str | None = None
     records: list[str] = field(default_factory=list)
+    #: Incidents, and each source's incident: deleting an incident deletes its sources,
+    #: and an edit under a deleted incident brings it back with them (ENGINE.md, deletes).
+    incidents: list[str] = field(default_factory=list)
+    parent_of: dict[str, str] = field(default_factory=dict)
     restarts: int = 0
     client_kills_tried: int = 0
     retired_cuts: int = 0
@@ -108,8 +112,17 @@ class Run:
     # --- the scenario ------------------------------------------------------------------------
 
     def value(self, index: int, record: str) -> str | None:
-        current = self.devices[index].records.get(record)
-        return current.acronym if isinstance(current, Organization) else None
+        """The token a screen shows for ``record`` on replica ``index``: a source only through
+        its incident, so one left under a deleted incident (an orphan) shows nothing."""
+        records = self.devices[index].records
+        current = records.get(record)
+        if isinstance(current, Organization):
+            return current.acronym
+        if isinstance(current, Incident):
+            return current.place
+        if isinstance(current, Source):
+            return current.summary if records.get(current.incident_id) is not None else None
+        return None
 
     def observe(self, index: int) -> None:
         self.ledger.observe(index, {r: self.value(index, r) for r in self.records})
@@ -121,19 +134,57 @@ class Run:
         self.records.append(made.id)
         self.ledger.created(index, made.id, token)
 
-    def edit(self, index: int, record: str) -> None:
-        current = self.devices[index].records.get(record)
-        if not isinstance(current, Organization):
+    def create_incident(self, index: int) -> None:
+        """An incident with a source under it (deleted with it, brought back with it)."""
+        token = self.ledger.new_token()
+        made = Incident(space_id=self.space, title=f"Incident {token}", place=token)
+        self.devices[index].records.save(made)
+        self.records.append(made.id)
+        self.incidents.append(made.id)
+        self.ledger.created(index, made.id, token)
+        self.add_source(index, made.id)
+
+    def add_source(self, index: int, incident: str) -> None:
+        if self.value(index, incident) is None:
             return
         token = self.ledger.new_token()
-        self.ledger.edited(index, record, current.acronym, token)
-        self.devices[index].records.save(edit(current, acronym=token))
+        made = Source(
+            space_id=self.space,
+            incident_id=incident,
+            source_type="direct_testimony",
+            reliability="reliable",
+            language="es",
+            summary=token,
+        )
+        self.devices[index].records.save(made)
+        self.records.append(made.id)
+        self.parent_of[made.id] = incident
+        self.ledger.created(index, made.id, token)
+
+    def edit(self, index: int, record: str) -> None:
+        shown = self.value(index, record)
+        current = self.devices[index].records.get(record)
+        if shown is None or current is None:
+            return
+        token = self.ledger.new_token()
+        self.ledger.edited(index, record, shown, token)
+        if isinstance(current, Organization):
+            current = edit(current, acronym=token)
+        elif isinstance(current, Incident):
+            current = edit(current, place=token)
+        elif isinstance(current, Source):
+            current = edit(current, summary=token)
+        self.devices[index].records.save(current)
 
     def delete(self, index: int, record: str) -> None:
-        current = self.devices[index].records.get(record)
-        if not isinstance(current, Organization):
+        shown = self.value(index, record)
+        if shown is None or record in self.parent_of:
             return
-        self.ledger.removed(index, record, current.acronym)
+        # An incident goes with what is under it: the person saw those too.
+        for child, parent in self.parent_of.items():
+            if parent == record:
+                self.ledger.removed(index, child, self.value(index, child))
+        self.ledger.removed(index, record, shown)
         self.devices[index].records.delete(record)
 
     def sync(self, index: int) -> None:
@@ -274,11 +325,31 @@ class Run:
         rng = self.rng
         index = rng.randrange(REPLICAS)
         kind = rng.choices(
-            ("create", "edit", "edit-two", "delete", "sync", "cut", "kill-client", "kill-server"),
-            weights=(4, 6, 3, 1, 5, 2, 1.0, 0.5),
+            (
+                "create",
+                "create-incident",
+                "add-source",
+                "edit",
+                "edit-two",
+                "delete",
+                "delete-incident",
+                "sync",
+                "cut",
+                "kill-client",
+                "kill-server",
+            ),
+            weights=(3, 1.5, 1.5, 6, 3, 1, 1, 5, 2, 1.0, 0.5),
         )[0]
+        if kind in ("add-source", "delete-incident") and not self.incidents:
+            kind = "create-incident"
         if kind == "create" or (not self.records and kind in ("edit", "edit-two", "delete")):
             self.create(index)
+        elif kind == "create-incident":
+            self.create_incident(index)
+        elif kind == "add-source":
+            self.add_source(index, rng.choice(self.incidents))
+        elif kind == "delete-incident":
+            self.delete(index, rng.choice(self.incidents))
         elif kind == "edit":
             self.edit(index, rng.choice(self.records))
         elif kind == "edit-two":
@@ -343,11 +414,36 @@ class Run:
         for device in self.devices:
             for conflict in device.state.conflicts():
                 conflicts += 1
-                if conflict.field == "acronym":
-                    kept.setdefault(conflict.record, set()).update((conflict.mine, conflict.theirs))
+                if conflict.field in ("acronym", "place", "summary"):
+                    values = {conflict.mine, conflict.theirs, conflict.current}
+                    values |= {other.value for other in conflict.others}
+                    kept.setdefault(conflict.record, set()).update(values)
+            with device.profile.engine.connect() as connection:
+                orphans = connection.scalar(
+                    text(
+                        "SELECT count(*) FROM records c JOIN records p ON p.id = c.parent_id "
+                        "WHERE c.deleted = 0 AND p.deleted = 1"
+                    )
+                )
+            if orphans:
+                problems.append(f"{device.name}: {orphans} records under a deleted incident")
         finals = {record: self.value(0, record) for record in self.records}
         lost = lost_edits(self.ledger, finals, kept)
-        back = resurrected(self.ledger, finals)
+        # A deletion and what it took are one decision: an incident deleted by someone who saw
+        # all of it comes back when a source under it holds an edit they had not seen, and
+        # its other sources with it (sources are deleted only with their incident, so one
+        # back under a live incident came back with it). Only a deletion nothing overruled must
+        # stay.
+        overruled = {
+            parent
+            for child, parent in self.parent_of.items()
+            if self.ledger.live.get(child) and finals.get(parent) is not None
+        }
+        back = [
+            r
+            for r in resurrected(self.ledger, finals)
+            if r not in overruled and finals.get(self.parent_of.get(r, "")) is None
+        ]
         problems += [f"lost edit {x.token} of {x.record} (final {x.final!r})" for x in lost]
         problems += [f"deleted record {r} came back" for r in back]
         totals.saved += self.ledger.saved

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
-from desktop.store.sync_state import ProfileSyncState
+from desktop.store.sync_state import MOVED, UNREADABLE_FORMAT, ProfileSyncState
 from desktop.ui.field_labels import field_label
 from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
@@ -42,6 +42,16 @@ FLAG_TEXTS: dict[str, str] = {
     ),
     MergeFlag.DUPLICATE_ENTRY.value: N_(
         "Two entries arrived under one identity. Both were kept, as separate entries."
+    ),
+    MergeFlag.RESTORED.value: N_(
+        "This record had been deleted, here or on another device, and is back because "
+        "someone edited it or added to what is recorded under it. Everything its deletion "
+        "took is back too. Delete it again if that is still what should happen."
+    ),
+    UNREADABLE_FORMAT: N_(
+        "Needs a newer Minga: this record was saved by a newer version and cannot be opened "
+        "here. It is kept as it came and opens after you update Minga. Your own changes to "
+        "it wait on this computer until then."
     ),
 }
 
@@ -77,8 +87,48 @@ def edit_text(conflict: StoredConflict) -> str:
     return value_text(mine) if isinstance(mine, str) else json.dumps(mine, ensure_ascii=False)
 
 
+def stamp_text(stamp: str) -> str:
+    """A record's ``updated_at`` stamp as a person reads it (UTC, to the minute)."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 else ""
+
+
+def author_text(author: str, authors: dict[str, str]) -> str:
+    """Who wrote a value: this device, or another by its fingerprint's first digits."""
+    if not author:
+        return _("this device")
+    group = authors.get(author)
+    if group is None:
+        return _("another device")
+    return _("the device whose fingerprint starts {digits}").format(digits=group)
+
+
+def caption(label: str, author: str | None, at: str, authors: dict[str, str]) -> str:
+    """``label``, then who and when where known: "Theirs · the device … · 2026-12-05 08:01"."""
+    parts = [label]
+    if author is not None:
+        parts.append(author_text(author, authors))
+    if stamp_text(at):
+        parts.append(stamp_text(at))
+    return " · ".join(parts)
+
+
+def _value_view(parent: QWidget) -> QLabel:
+    view = QLabel(parent)
+    view.setWordWrap(True)
+    view.setFrameShape(QFrame.Shape.StyledPanel)
+    view.setTextFormat(Qt.TextFormat.PlainText)
+    view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    view.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeading)
+    view.setMargin(6)
+    return view
+
+
 class ConflictRow(QGroupBox):
     """One conflicting field or one flag, with the buttons that settle it.
+
+    Besides mine and theirs it shows what the field holds now when someone changed it since
+    the conflict was kept, and every value of earlier conflicts on the field nobody chose yet,
+    each with who wrote it and when where known, and each can be kept.
 
     Signals:
         chosen(int, object): the conflict id and the value to keep.
@@ -86,24 +136,25 @@ class ConflictRow(QGroupBox):
 
     chosen = Signal(int, object)
 
-    def __init__(self, conflict: StoredConflict, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        conflict: StoredConflict,
+        parent: QWidget | None = None,
+        authors: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.conflict = conflict
+        self.authors = authors or {}
         self.is_flag = conflict.field is None
         layout = QGridLayout(self)
         self.mine_caption = QLabel(self)
         self.theirs_caption = QLabel(self)
-        self.mine = QLabel(self)
-        self.theirs = QLabel(self)
+        self.mine = _value_view(self)
+        self.theirs = _value_view(self)
         self.flag_text = QLabel(self)
         self.flag_text.setWordWrap(True)
-        for view in (self.mine, self.theirs):
-            view.setWordWrap(True)
-            view.setFrameShape(QFrame.Shape.StyledPanel)
-            view.setTextFormat(Qt.TextFormat.PlainText)
-            view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            view.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeading)
-            view.setMargin(6)
+        for label in (self.mine_caption, self.theirs_caption):
+            label.setWordWrap(True)
         self.keep_mine = QPushButton(self)
         self.keep_mine.setObjectName("keepMine")
         self.keep_theirs = QPushButton(self)
@@ -119,16 +170,30 @@ class ConflictRow(QGroupBox):
         self.save_edit.setObjectName("saveEdit")
         self.save_edit.hide()
         self.message = MessageLabel(self)
+        # What the field holds now, when someone changed it after the conflict was kept.
+        self.now_caption = QLabel(self)
+        self.now_caption.setWordWrap(True)
+        self.now = _value_view(self)
+        self.keep_now = QPushButton(self)
+        self.keep_now.setObjectName("keepNow")
+        # Values of earlier conflicts on this field that nobody chose yet.
+        self.others_caption = QLabel(self)
+        self.others_caption.setWordWrap(True)
+        self.other_views: list[tuple[QLabel, QLabel, QPushButton]] = []
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         for button in (self.keep_mine, self.keep_theirs, self.edit, self.dismiss, self.save_edit):
             buttons.addWidget(button)
+        line = 0
         if self.is_flag:
             layout.addWidget(self.flag_text, 0, 0, 1, 2)
             for widget in (self.keep_mine, self.keep_theirs, self.edit, self.mine, self.theirs):
                 widget.hide()
-            self.mine_caption.hide()
-            self.theirs_caption.hide()
+            for widget in (self.mine_caption, self.theirs_caption, self.now_caption, self.now):
+                widget.hide()
+            self.keep_now.hide()
+            self.others_caption.hide()
+            line = 1
         else:
             self.dismiss.hide()
             self.flag_text.hide()
@@ -136,13 +201,50 @@ class ConflictRow(QGroupBox):
             layout.addWidget(self.theirs_caption, 0, 1)
             layout.addWidget(self.mine, 1, 0)
             layout.addWidget(self.theirs, 1, 1)
-            layout.addWidget(self.editor, 2, 0, 1, 2)
+            line = 2
+            if conflict.moved_since:
+                layout.addWidget(self.now_caption, line, 0, 1, 2)
+                layout.addWidget(self.now, line + 1, 0)
+                layout.addWidget(
+                    self.keep_now,
+                    line + 1,
+                    1,
+                    Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeading,
+                )
+                line += 2
+            else:
+                for widget in (self.now_caption, self.now, self.keep_now):
+                    widget.hide()
+            if conflict.others:
+                layout.addWidget(self.others_caption, line, 0, 1, 2)
+                line += 1
+            else:
+                self.others_caption.hide()
+            for other in conflict.others:
+                other_caption = QLabel(self)
+                other_caption.setWordWrap(True)
+                other_view = _value_view(self)
+                keep = QPushButton(self)
+                keep.setObjectName("keepOther")
+                keep.clicked.connect(
+                    lambda _checked=False, value=other.value: self.chosen.emit(conflict.id, value)
+                )
+                layout.addWidget(other_caption, line, 0, 1, 2)
+                layout.addWidget(other_view, line + 1, 0)
+                layout.addWidget(
+                    keep, line + 1, 1, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeading
+                )
+                line += 2
+                self.other_views.append((other_caption, other_view, keep))
+            layout.addWidget(self.editor, line, 0, 1, 2)
+            line += 1
             layout.setColumnStretch(0, 1)
             layout.setColumnStretch(1, 1)
-        layout.addLayout(buttons, 3, 0, 1, 2)
-        layout.addWidget(self.message, 4, 0, 1, 2)
+        layout.addLayout(buttons, line, 0, 1, 2)
+        layout.addWidget(self.message, line + 1, 0, 1, 2)
         self.keep_mine.clicked.connect(lambda: self.chosen.emit(conflict.id, conflict.mine))
         self.keep_theirs.clicked.connect(lambda: self.chosen.emit(conflict.id, conflict.theirs))
+        self.keep_now.clicked.connect(lambda: self.chosen.emit(conflict.id, conflict.current))
         self.dismiss.clicked.connect(lambda: self.chosen.emit(conflict.id, None))
         self.edit.clicked.connect(self.start_editing)
         self.save_edit.clicked.connect(self.finish_editing)
@@ -167,22 +269,58 @@ class ConflictRow(QGroupBox):
                 return
         self.chosen.emit(self.conflict.id, value)
 
+    def buttons(self) -> list[QPushButton]:
+        return [
+            self.keep_mine,
+            self.keep_theirs,
+            self.keep_now,
+            self.edit,
+            self.dismiss,
+            self.save_edit,
+            *(keep for _caption, _view, keep in self.other_views),
+        ]
+
     def set_busy(self, busy: bool) -> None:
-        for button in (self.keep_mine, self.keep_theirs, self.edit, self.dismiss, self.save_edit):
+        for button in self.buttons():
             button.setEnabled(not busy)
 
     def retranslate(self) -> None:
-        field = self.conflict.field
+        conflict = self.conflict
+        field = conflict.field
         if field is None:
             self.setTitle(_("Note"))
             fallback = N_("This record changed elsewhere.")
-            self.flag_text.setText(_(FLAG_TEXTS.get(self.conflict.kind, fallback)))
+            self.flag_text.setText(_(FLAG_TEXTS.get(conflict.kind, fallback)))
         else:
             self.setTitle(field_label(field))
-        self.mine_caption.setText(_("Mine"))
-        self.theirs_caption.setText(_("Theirs"))
-        self.mine.setText(value_text(self.conflict.mine))
-        self.theirs.setText(value_text(self.conflict.theirs))
+        self.mine_caption.setText(caption(_("Mine"), None, conflict.mine_at, self.authors))
+        self.theirs_caption.setText(
+            caption(
+                _("Theirs"),
+                conflict.theirs_author if conflict.theirs_author else None,
+                conflict.theirs_at,
+                self.authors,
+            )
+        )
+        self.mine.setText(value_text(conflict.mine))
+        self.theirs.setText(value_text(conflict.theirs))
+        self.now_caption.setText(
+            _(
+                "Changed again since, on another device. It now says the following, and your "
+                "choice will be merged with it:"
+            )
+        )
+        self.now.setText(value_text(conflict.current))
+        self.keep_now.setText(_("Keep what it says &now"))
+        self.others_caption.setText(
+            _("Also written in earlier conflicts on this field, not chosen yet:")
+        )
+        for other, (other_caption, other_view, keep) in zip(
+            conflict.others, self.other_views, strict=True
+        ):
+            other_caption.setText(caption(_("Earlier"), other.author, other.at, self.authors))
+            other_view.setText(value_text(other.value))
+            keep.setText(_("Keep this"))
         self.keep_mine.setText(_("Keep &mine"))
         self.keep_theirs.setText(_("Keep &theirs"))
         self.edit.setText(_("&Edit…"))
@@ -205,9 +343,11 @@ class ConflictDialog(QDialog):
         title: str,
         conflicts: list[StoredConflict],
         parent: QWidget | None = None,
+        authors: dict[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("conflictDialog")
+        self.authors = authors or {}
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setModal(True)
         self._profile = profile
@@ -219,13 +359,13 @@ class ConflictDialog(QDialog):
         self.intro.setWordWrap(True)
         self.rows: list[ConflictRow] = []
         holder = QWidget()
-        rows_layout = QVBoxLayout(holder)
+        self.rows_layout = QVBoxLayout(holder)
         for conflict in conflicts:
-            row = ConflictRow(conflict, holder)
+            row = ConflictRow(conflict, holder, self.authors)
             row.chosen.connect(self.settle)
-            rows_layout.addWidget(row)
+            self.rows_layout.addWidget(row)
             self.rows.append(row)
-        rows_layout.addStretch(1)
+        self.rows_layout.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -250,18 +390,35 @@ class ConflictDialog(QDialog):
         row.set_busy(True)
         engine = self._profile.engine
 
-        def resolve(_state: JobState) -> int:
-            ProfileSyncState(engine).resolve_conflict(conflict_id, value)
-            return conflict_id
+        def resolve(_state: JobState) -> tuple[int, str, StoredConflict | None]:
+            state = ProfileSyncState(engine)
+            outcome = state.resolve_conflict(conflict_id, value)
+            again = next((c for c in state.conflicts() if c.id == conflict_id), None)
+            return conflict_id, outcome, again
 
         run_job(self, resolve, writes=True, on_success=self._settled, on_failure=self._failed)
 
-    def _settled(self, conflict_id: Any) -> None:
+    def _settled(self, answer: Any) -> None:
+        conflict_id, outcome, again = answer
         for row in list(self.rows):
-            if row.conflict.id == conflict_id:
-                self.rows.remove(row)
-                row.hide()
-                row.deleteLater()
+            if row.conflict.id != conflict_id:
+                continue
+            index = self.rows_layout.indexOf(row)
+            self.rows.remove(row)
+            row.hide()
+            row.deleteLater()
+            if outcome == MOVED and again is not None:
+                # Changed on another device since: shown again, against what it says now.
+                fresh = ConflictRow(again, row.parentWidget(), self.authors)
+                fresh.chosen.connect(self.settle)
+                self.rows_layout.insertWidget(index, fresh)
+                self.rows.append(fresh)
+                fresh.message.say(
+                    _(
+                        "Someone changed this on another device after the conflict arose. "
+                        "Compare your choice with what it says now, and choose again."
+                    )
+                )
         self.resolved.emit()
         if not self.rows:
             self.accept()

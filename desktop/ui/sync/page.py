@@ -4,7 +4,7 @@ and for administrators the spaces and their members. All store and network work 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
@@ -68,6 +68,8 @@ class PageFacts:
     to_confirm: tuple[tuple[FirstUse, str], ...] = ()
     #: Spaces where a fork of the membership was seen: (space, name, safety number).
     forked: tuple[tuple[str, str, str], ...] = ()
+    #: Member device → the first group of its fingerprint: who wrote a conflicting value.
+    authors: dict[str, str] = field(default_factory=dict)
 
 
 def space_name(records: RecordStore, space: str) -> str:
@@ -84,7 +86,12 @@ def read_facts(profile: Profile) -> PageFacts:
     grouped: dict[str, tuple[str, list[StoredConflict]]] = {}
     for conflict in state.conflicts():
         if conflict.record not in grouped:
-            grouped[conflict.record] = (record_title(records.get(conflict.record)), [])
+            held = records.get(conflict.record)
+            sealed = state.sealed_title(conflict.record) if held is None else None
+            title = (
+                record_title(held) if sealed is None else sealed or _("A record without a title")
+            )
+            grouped[conflict.record] = (title, [])
         grouped[conflict.record][1].append(conflict)
     return PageFacts(
         state.server_url(),
@@ -95,6 +102,7 @@ def read_facts(profile: Profile) -> PageFacts:
             (space, space_name(records, space), _safety(state.statements(space)))
             for space in sorted(state.forked_spaces())
         ),
+        state.device_fingerprints(),
     )
 
 
@@ -468,7 +476,7 @@ class SyncPage(QWidget):
             return
         record = item.data(Qt.ItemDataRole.UserRole)
         title, conflicts = self.facts.conflicts[record]
-        dialog = ConflictDialog(self.profile, title, conflicts, self)
+        dialog = ConflictDialog(self.profile, title, conflicts, self, authors=self.facts.authors)
         dialog.resolved.connect(self._resolved)
         dialog.open()
 

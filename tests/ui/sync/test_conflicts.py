@@ -4,18 +4,21 @@ the dialog and never raised again, then a removal that leaves the member list wi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.records import Organization, edit
+from desktop.domain.records import Organization, edit, new_id
+from desktop.domain.translation import set_language
 from desktop.store.records import RecordStore
-from desktop.store.sync_state import ProfileSyncState
+from desktop.store.sync_state import KeptBy, ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.conflict_dialog import ConflictDialog, ConflictRow, edit_text
 from desktop.ui.sync.network import InviteDialog, PendingCard
 from sync.client.engine import SyncEngine
+from sync.client.merge import FieldConflict
 from sync.client.state import StoredConflict
 from sync.client.transport import Transport
 from tests.helpers.profiles import new_profile
@@ -142,3 +145,76 @@ def test_a_flag_is_read_and_dismissed(qtbot: QtBot) -> None:
     with qtbot.waitSignal(row.chosen) as chosen:
         row.dismiss.click()
     assert chosen.args == [3, None]
+
+
+def _moved_conflict(tmp_path: Path) -> tuple[Any, StoredConflict]:
+    """A real profile holding a name conflict whose field someone changed since, and which
+    folded an earlier conflict's two values in."""
+    profile, _recovery = new_profile(tmp_path / "profile")
+    records = RecordStore(profile.engine)
+    org = records.save(Organization(space_id=new_id(), name="Casa Abierta del Sur"))
+    with profile.engine.begin() as connection:
+        for mine, theirs in (("Casa Norte", "Casa Sur"), ("Casa Abierta Norte", org.name)):
+            ProfileSyncState._keep_field_conflict(
+                connection,
+                org.space_id,
+                org.id,
+                FieldConflict("name", "Casa Abierta", mine, theirs),
+                KeptBy("2026-12-04T09:15:00.000000Z", "peer", "2026-12-04T10:30:00.000000Z"),
+            )
+    # Badu's later name arrives cleanly over what the record held when the conflict arose.
+    records.save(edit(records.require(org.id), name="Casa Abierta (Norte y Sur)"))
+    [conflict] = ProfileSyncState(profile.engine).conflicts()
+    return profile, conflict
+
+
+def test_the_dialog_shows_every_value_with_who_and_when_and_what_it_says_now(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    profile, conflict = _moved_conflict(tmp_path)
+    try:
+        assert conflict.moved_since
+        assert [o.value for o in conflict.others] == ["Casa Norte", "Casa Sur"]
+        dialog = ConflictDialog(profile, "Casa Abierta", [conflict], authors={"peer": "40312"})
+        qtbot.addWidget(dialog)
+        dialog.resize(1024, 680)
+        dialog.show()
+        (row,) = dialog.rows
+        assert row.theirs_caption.text() == (
+            "Theirs · the device whose fingerprint starts 40312 · 2026-12-04 10:30 UTC"
+        )
+        assert row.mine_caption.text() == "Mine · 2026-12-04 09:15 UTC"
+        assert row.now.text() == "Casa Abierta (Norte y Sur)" and row.now.isVisible()
+        shown = [(c.text(), v.text()) for c, v, _keep in row.other_views]
+        assert shown == [
+            ("Earlier · this device · 2026-12-04 09:15 UTC", "Casa Norte"),
+            (
+                "Earlier · the device whose fingerprint starts 40312 · 2026-12-04 10:30 UTC",
+                "Casa Sur",
+            ),
+        ]
+        set_language("ar")
+        QApplication.processEvents()
+        assert row.keep_now.text() != "Keep what it says &now"  # said again in Arabic
+        set_language("en")
+
+        # "Keep mine" is weighed against what it says now: it does not merge, so it is asked
+        # again, against the current value, with the earlier values still there.
+        with qtbot.waitSignal(dialog.resolved, timeout=5_000):
+            qtbot.mouseClick(row.keep_mine, Qt.MouseButton.LeftButton)
+        (again,) = dialog.rows
+        assert (again.mine.text(), again.theirs.text()) == (
+            "Casa Abierta Norte",
+            "Casa Abierta (Norte y Sur)",
+        )
+        assert again.now.isHidden() and "after the conflict arose" in again.message.text()
+        assert len(again.other_views) == 2
+        assert RecordStore(profile.engine).require(conflict.record).name == (
+            "Casa Abierta (Norte y Sur)"
+        )
+        with qtbot.waitSignal(dialog.accepted, timeout=5_000):
+            qtbot.mouseClick(again.other_views[1][2], Qt.MouseButton.LeftButton)
+        assert RecordStore(profile.engine).require(conflict.record).name == "Casa Sur"
+        assert ProfileSyncState(profile.engine).conflicts() == []
+    finally:
+        profile.close()
