@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.records import COMMON_FIELDS, RECORD_TYPES, Record, from_dict, new_id
@@ -516,7 +516,9 @@ class ProfileSyncState(BundleTables):
                 # with it once this one is updated (pushing it would only meet it again).
                 RecordRow.id.not_in(select(SyncSealedRecordRow.record_id)),
             )
-            .order_by(RecordRow.id)
+            # An incident next to what is under it: a deletion and what it took go out in
+            # one push (one transaction on the server), so no peer ever sees half of it.
+            .order_by(func.coalesce(RecordRow.parent_id, RecordRow.id), RecordRow.id)
             .limit(limit)
         )
         with self._engine.connect() as connection:
@@ -992,7 +994,8 @@ class ProfileSyncState(BundleTables):
             connection.execute(
                 text(
                     "DELETE FROM record_bases WHERE id IN (SELECT r.id FROM records r "
-                    "WHERE r.deleted = 1 AND r.dirty = 0 AND r.revision > record_bases.revision "
+                    "JOIN record_bases b ON b.id = r.id "
+                    "WHERE r.deleted = 1 AND r.dirty = 0 AND r.revision > b.revision "
                     f"AND (r.record_type NOT IN ('incident', {children}) "
                     "OR (r.record_type <> 'incident' AND EXISTS (SELECT 1 FROM records p "
                     "WHERE p.id = r.parent_id AND p.deleted = 0 AND NOT EXISTS (SELECT 1 FROM "
@@ -1040,15 +1043,21 @@ class ProfileSyncState(BundleTables):
     def conflicts(self) -> list[StoredConflict]:
         with self._engine.connect() as connection:
             rows = connection.execute(
-                select(*SyncConflictRow.__table__.c, RecordContent.content.label("record_content"))
+                select(
+                    *SyncConflictRow.__table__.c,
+                    RecordContent.content.label("record_content"),
+                    RecordExtraRow.fields.label("record_extras"),
+                )
                 .outerjoin(RecordContent, RecordContent.id == SyncConflictRow.record_id)
+                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == SyncConflictRow.record_id)
                 .order_by(SyncConflictRow.id)
             ).all()
         found = []
         for row in rows:
             current = None
             if row.record_content is not None and row.field is not None:
-                current = json.loads(row.record_content).get(row.field)
+                held = sealed_content(row.record_content, row.record_extras)
+                current = held.get(row.field)
             found.append(_stored_conflict(row, current))
         return found
 
@@ -1061,17 +1070,25 @@ class ProfileSyncState(BundleTables):
                 return RESOLVED
             conflict = _stored_conflict(row, current=None)
             stored = connection.execute(
-                select(RecordContent.content, RecordRow.record_type)
+                select(RecordContent.content, RecordRow.record_type, RecordExtraRow.fields)
                 .join(RecordRow, RecordRow.id == RecordContent.id)
+                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordContent.id)
                 .where(RecordContent.id == row.record_id)
             ).first()
+            if row.kind == UNREADABLE_FORMAT and connection.scalar(
+                select(SyncSealedRecordRow.record_id).where(
+                    SyncSealedRecordRow.record_id == row.record_id
+                )
+            ):
+                return RESOLVED  # listed until a newer version opens it: not to be dismissed
             if conflict.field is None or stored is None:
                 # A note read and dismissed, or the record was deleted since.
                 connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
                 return RESOLVED
             name = conflict.field
             data = json.loads(stored.content)
-            now = data.get(name)
+            extras: dict[str, Any] = json.loads(stored.fields) if stored.fields else {}
+            now = {**data, **extras}.get(name)
             outcome = RESOLVED
             if canonical(now) != canonical(conflict.arose):
                 # Someone changed the field since the conflict was kept: the choice is merged
@@ -1105,7 +1122,11 @@ class ProfileSyncState(BundleTables):
                 value = result.merged.get(name)
                 outcome = MERGED
             connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
-            data[name] = value
+            if name in extras:
+                # A field of a newer format: settled among the fields kept for it.
+                self._store_extras(connection, row.record_id, {**extras, name: value})
+            else:
+                data[name] = value
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
             return outcome

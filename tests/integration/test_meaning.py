@@ -8,7 +8,9 @@ current value in view; records of a newer format are kept, sealed, and opened af
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +33,11 @@ from desktop.domain.records import (
     Source,
     edit,
 )
+from desktop.store.evidence import EvidenceStore
 from sync.client.merge import MergeFlag
 from sync.client.state import StoredConflict
 from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.devices import make_with_files, opened
 
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
@@ -420,3 +424,25 @@ def test_a_record_this_version_cannot_open_is_kept_sealed_and_opened_after_an_up
         assert record.description == "Shelter.\nOpen at night.\n"  # type: ignore[attr-defined]
         assert device.state.conflicts() == []
         assert device.records.dirty_count() == 0
+
+
+def test_a_file_attached_under_a_deleted_incident_brings_it_back_and_travels(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    incident, children = _incident_with_children(space, devices)
+    alba.records.delete(incident.id)
+    photo = tmp_path / "desalojo.jpg"
+    photo.write_bytes(os.urandom(70_000))
+    held = badu.records.require(incident.id)
+    assert isinstance(held, Incident)
+    evidence = EvidenceStore.of(badu.profile).import_file(held, photo, actor="Badu")
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    _all_there(devices, incident.id, [*children, evidence.id])
+    assert opened(alba, evidence.id) == photo.read_bytes()
+    assert MergeFlag.RESTORED.value in _notes(alba, incident.id)
+    for device in devices:
+        _no_orphans(device)

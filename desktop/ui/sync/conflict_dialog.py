@@ -187,6 +187,8 @@ class ConflictRow(QGroupBox):
         line = 0
         if self.is_flag:
             layout.addWidget(self.flag_text, 0, 0, 1, 2)
+            # Listed until a newer Minga opens it: there is nothing to dismiss.
+            self.dismiss.setVisible(conflict.kind != UNREADABLE_FORMAT)
             for widget in (self.keep_mine, self.keep_theirs, self.edit, self.mine, self.theirs):
                 widget.hide()
             for widget in (self.mine_caption, self.theirs_caption, self.now_caption, self.now):
