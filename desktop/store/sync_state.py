@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from desktop.domain.fields import RecordFormatError
-from desktop.domain.records import COMMON_FIELDS, RECORD_TYPES, Record, from_dict, new_id
+from desktop.domain.record_base import COMMON_FIELDS
+from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
 from desktop.store.bundle_state import BundleTables, keep_blob
 from desktop.store.files import fsync_folder, open_private, private_folder
