@@ -82,12 +82,26 @@ def test_an_offline_device_converges_through_a_courier_both_ways(
     assert snapshots[0] == snapshots[1] == snapshots[2]
     merged = admin.records.require(record.id)
     assert (merged.country, merged.description) == ("ug", "one\ntwo\nthree\n")
-    # The same field edited offline and on the courier: one conflict kept on each of them.
-    for device in (courier, offline):
-        kept = [c for c in device.state.conflicts() if c.record == record.id]
-        assert [c.field for c in kept] == ["acronym"], kept
-        assert {kept[0].mine, kept[0].theirs} == {"OFF", "COU"}
-    assert merged.acronym in ("OFF", "COU")
+    # The same field edited offline and on the courier. The courier merged the carried edit
+    # first, as a server merges the push that arrives first: the value that got there first
+    # stays current everywhere (the offline device's), and the one that lost the race is kept
+    # in a conflict on the device where it was typed, with who wrote the other and when, as
+    # for two devices online (sync/ENGINE.md, "Conflicts"). Neither value is lost or hidden:
+    # one is current on every device, the other is in a conflict the person who wrote it sees.
+    assert merged.acronym == "OFF"
+    kept = [c for c in courier.state.conflicts() if c.record == record.id]
+    assert [(c.field, c.mine, c.theirs, c.current) for c in kept] == [
+        ("acronym", "COU", "OFF", "OFF")
+    ], kept
+    assert kept[0].theirs_author == offline_id and not kept[0].moved_since
+    assert [c for c in offline.state.conflicts() if c.record == record.id] == []
+    # Settled where it is shown, the choice reaches everyone, the offline device by bundle.
+    assert courier.state.resolve_conflict(kept[0].id, "COU") == "settled"
+    courier.sync()
+    admin.sync()
+    _carry(courier, offline, tmp_path / "settled.mbundle", courier_for=offline_id)
+    assert {d.records.require(record.id).acronym for d in (admin, courier, offline)} == {"COU"}
+    assert courier.state.conflicts() == [] and offline.state.conflicts() == []
     # The offline device never connected; back online it sends nothing again.
     assert offline.engine.transport.traffic.requests == 0
     assert offline.state.outbox() == []
