@@ -308,8 +308,9 @@ class ConflictRow(QGroupBox):
         self.theirs.setText(value_text(conflict.theirs))
         self.now_caption.setText(
             _(
-                "Changed again since, on another device. It now says the following, and your "
-                "choice will be merged with it:"
+                "Changed again since, on another device. When the conflict arose it said what "
+                "is shown under “Theirs”; now it says the following, and your choice will be "
+                "merged with it:"
             )
         )
         self.now.setText(value_text(conflict.current))

@@ -29,7 +29,7 @@ from desktop.domain.records import Space
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
-from desktop.store.sync_state import ProfileSyncState
+from desktop.store.sync_state import UNREADABLE_FORMAT, ProfileSyncState
 from desktop.ui.bidi import keep_left_to_right
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
@@ -104,6 +104,18 @@ def read_facts(profile: Profile) -> PageFacts:
         ),
         state.device_fingerprints(),
     )
+
+
+def listed_text(title: str, conflicts: list[StoredConflict]) -> str:
+    """A record's line in the page's list of conflicts."""
+    if all(c.kind == UNREADABLE_FORMAT for c in conflicts):
+        # Kept sealed until an update opens it: nothing to settle here, and said as such.
+        return _("{title}: needs a newer Minga").format(title=title)
+    return ngettext(
+        "{title}: {count} difference to settle",
+        "{title}: {count} differences to settle",
+        len(conflicts),
+    ).format(title=title, count=format_number(len(conflicts)))
 
 
 def _safety(statements: list[bytes]) -> str:
@@ -563,12 +575,7 @@ class SyncPage(QWidget):
         self.conflict_list.clear()
         conflicts = facts.conflicts if facts is not None else {}
         for record, (title, items) in conflicts.items():
-            text = ngettext(
-                "{title}: {count} difference to settle",
-                "{title}: {count} differences to settle",
-                len(items),
-            ).format(title=title, count=format_number(len(items)))
-            item = QListWidgetItem(text, self.conflict_list)
+            item = QListWidgetItem(listed_text(title, items), self.conflict_list)
             item.setData(Qt.ItemDataRole.UserRole, record)
             if record == chosen:
                 self.conflict_list.setCurrentItem(item)

@@ -17,9 +17,10 @@ from desktop.store.sync_state import KeptBy, ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.conflict_dialog import ConflictDialog, ConflictRow, edit_text
 from desktop.ui.sync.network import InviteDialog, PendingCard
+from desktop.ui.sync.page import listed_text, read_facts
 from sync.client.engine import SyncEngine
 from sync.client.merge import FieldConflict
-from sync.client.state import StoredConflict
+from sync.client.state import RemoteRecord, Settlement, StoredConflict
 from sync.client.transport import Transport
 from tests.helpers.profiles import new_profile
 from tests.ui.sync.conftest import Server, join_as_admin
@@ -194,9 +195,12 @@ def test_the_dialog_shows_every_value_with_who_and_when_and_what_it_says_now(
             ),
         ]
         set_language("ar")
-        QApplication.processEvents()
-        assert row.keep_now.text() != "Keep what it says &now"  # said again in Arabic
-        set_language("en")
+        try:
+            row.retranslate()  # what a LanguageChange does in the app
+            assert row.keep_now.text() == "الاحتفاظ بما يقوله &الآن"  # said again in Arabic
+        finally:
+            set_language("en")
+            row.retranslate()
 
         # "Keep mine" is weighed against what it says now: it does not merge, so it is asked
         # again, against the current value, with the earlier values still there.
@@ -217,4 +221,26 @@ def test_the_dialog_shows_every_value_with_who_and_when_and_what_it_says_now(
         assert RecordStore(profile.engine).require(conflict.record).name == "Casa Sur"
         assert ProfileSyncState(profile.engine).conflicts() == []
     finally:
+        profile.close()
+
+
+def test_a_record_only_a_newer_minga_opens_is_listed_as_needing_it(tmp_path: Path) -> None:
+    profile, _recovery = new_profile(tmp_path / "profile")
+    try:
+        space, record = new_id(), new_id()
+        newer = {"id": record, "space_id": space, "type": "hearing", "title": "Audiencia 4"}
+        with profile.engine.begin() as connection:
+            ProfileSyncState(profile.engine)._keep_sealed(
+                connection,
+                Settlement(RemoteRecord(space, record, 3, "peer", newer), newer, dirty=False),
+                "unknown record type 'hearing'",
+            )
+        set_language("en")
+        facts = read_facts(profile)
+        title, kept = facts.conflicts[record]
+        assert listed_text(title, kept) == "Audiencia 4: needs a newer Minga"
+        set_language("es")
+        assert listed_text(title, kept) == "Audiencia 4: necesita un Minga más reciente"
+    finally:
+        set_language("en")
         profile.close()
