@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLayout,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -67,6 +70,42 @@ class EmptyList(QWidget):
 
     def add_button(self, button: QWidget) -> None:
         self.buttons.insertWidget(self.buttons.count() - 1, button)
+
+
+class UpDownScroll(QScrollArea):
+    """Scrolls up and down only: its content always has the width shown (laid out within it,
+    as outside a scroll area) and the height it needs, so nothing is cut at the right edge."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def setWidget(self, widget: QWidget) -> None:
+        super().setWidget(widget)
+        widget.installEventFilter(self)  # its needs change with the chart and the language
+        self._fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self._fit)
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        widget = self.widget()
+        if widget is None:
+            return
+        width = self.viewport().width()
+        layout = widget.layout()
+        needed = widget.minimumSizeHint().height()
+        if layout is not None and layout.hasHeightForWidth():
+            needed = max(needed, layout.totalHeightForWidth(width))
+        widget.resize(width, max(self.viewport().height(), needed))
 
 
 class ListDetailPage(QWidget):
@@ -174,7 +213,19 @@ class ListDetailPage(QWidget):
             self.views.setCurrentWidget(self.no_matches)
         else:
             self.views.setCurrentWidget(self.empty)
+        self._fit_side()
         self.show_count()
+
+    def _fit_side(self) -> None:
+        """With nothing listed and nothing open, the empty state takes the whole width: beside
+        "Choose an alert to see…" it wrapped word by word in a narrow column."""
+        if self.side is None:
+            return
+        alone = (
+            self.views.currentWidget() is self.empty
+            and self.side.currentWidget() is self.placeholder
+        )
+        self.side.setVisible(not alone)
 
     def show_count(self) -> None:
         total = self.model.total
@@ -265,10 +316,12 @@ class ListDetailPage(QWidget):
         if self.side.indexOf(widget) < 0:
             self.side.addWidget(widget)
         self.side.setCurrentWidget(widget)
+        self._fit_side()
 
     def show_placeholder(self) -> None:
         if self.side is not None:
             self.side.setCurrentWidget(self.placeholder)
+            self._fit_side()
 
     # --- language -------------------------------------------------------------------------------
 

@@ -94,7 +94,10 @@ class AlertForm(QWidget):
         self.space = QComboBox(self)
         self.title = QLineEdit(self)
         self.defenders = QListWidget(self)
-        self.defenders.setMaximumHeight(140)
+        # Six names at a glance whatever else the form holds (the page scrolls instead).
+        rows = self.defenders.fontMetrics().lineSpacing() * 6 + 2 * self.defenders.frameWidth()
+        self.defenders.setMinimumHeight(rows + 4)
+        self.defenders.setMaximumHeight(max(140, rows + 4))
         for person_id, name in people:
             item = QListWidgetItem(name, self.defenders)
             item.setData(Qt.ItemDataRole.UserRole, person_id)

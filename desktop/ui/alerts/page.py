@@ -67,7 +67,7 @@ from desktop.ui.forms import (
     wrap_items,
 )
 from desktop.ui.jobs import run_job
-from desktop.ui.list_page import ListDetailPage
+from desktop.ui.list_page import ListDetailPage, UpDownScroll
 from desktop.ui.lists import ID_ROLE, RecordListModel, select_row
 
 #: How many directory entries the choosers offer; a network has far fewer organizations.
@@ -639,14 +639,18 @@ class AlertsPage(ListDetailPage):
             self.message.say(self.new_button.toolTip())
             return
         assert self.side is not None
-        form = AlertForm(choices.spaces, choices.people, self.side)
+        # Scrolls up and down: at 1024×680 in French the form was squeezed until the
+        # defenders list showed a row and a half.
+        scroll = UpDownScroll(self.side)
+        form = AlertForm(choices.spaces, choices.people, scroll)
+        scroll.setWidget(form)
         form.set_new_defender_reason(
             None if choices.network_access.can_write else read_only_reason(choices.network_access)
         )
         form.new_defender_wanted.connect(lambda: self.new_defender(form, choices.network_id))
         form.submitted.connect(self._save_alert)
         form.cancelled.connect(self.show_placeholder)
-        self.show_detail(form)
+        self.show_detail(scroll)
         self.detail = None
         self.form = form
         form.title.setFocus()

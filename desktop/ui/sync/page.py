@@ -30,7 +30,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import UNREADABLE_FORMAT, ProfileSyncState
-from desktop.ui.bidi import keep_left_to_right
+from desktop.ui.bidi import isolated, keep_left_to_right
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.section_catalog import section as section_named
@@ -107,7 +107,9 @@ def read_facts(profile: Profile) -> PageFacts:
 
 
 def listed_text(title: str, conflicts: list[StoredConflict]) -> str:
-    """A record's line in the page's list of conflicts."""
+    """A record's line in the page's list of conflicts; its title isolated, so in Arabic a
+    Spanish title does not turn the line left to right."""
+    title = isolated(title)
     if all(c.kind == UNREADABLE_FORMAT for c in conflicts):
         # Kept sealed until an update opens it: nothing to settle here, and said as such.
         return _("{title}: needs a newer Minga").format(title=title)

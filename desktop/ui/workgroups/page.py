@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -63,7 +62,7 @@ from desktop.ui.forms import (
     problems_text,
 )
 from desktop.ui.jobs import JobState, run_job
-from desktop.ui.list_page import ListDetailPage
+from desktop.ui.list_page import ListDetailPage, UpDownScroll
 from desktop.ui.lists import ID_ROLE, NAME, ListSpec, RecordListModel, select_row
 from desktop.ui.workgroups.files import (
     MaterialFileMissing,
@@ -856,42 +855,6 @@ class GroupView(QWidget):
 
 #: The groups' list: their names.
 GROUP_LIST = ListSpec((NAME,))
-
-
-class UpDownScroll(QScrollArea):
-    """Scrolls up and down only: its content always has the width shown (laid out within it,
-    as outside a scroll area) and the height it needs, so nothing is cut at the right edge."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWidgetResizable(False)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-    def setWidget(self, widget: QWidget) -> None:
-        super().setWidget(widget)
-        widget.installEventFilter(self)  # its needs change with the chart and the language
-        self._fit()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            QTimer.singleShot(0, self._fit)
-        return super().eventFilter(watched, event)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        widget = self.widget()
-        if widget is None:
-            return
-        width = self.viewport().width()
-        layout = widget.layout()
-        needed = widget.minimumSizeHint().height()
-        if layout is not None and layout.hasHeightForWidth():
-            needed = max(needed, layout.totalHeightForWidth(width))
-        widget.resize(width, max(self.viewport().height(), needed))
 
 
 class WorkingGroupsPage(ListDetailPage):

@@ -132,3 +132,33 @@ def test_the_defenders_concerned_are_listed_the_arabic_way(page: AlertsPage, qtb
         assert "Rosa Gutiérrez وYeison Caicedo Riascos" in text, text
     finally:
         set_language("en")
+
+
+def test_the_defenders_list_keeps_its_rows_in_french_at_the_default_size(
+    page: AlertsPage, qtbot: QtBot
+) -> None:
+    # In French at 1024×680 the form was squeezed until the list showed a row and a half;
+    # now the form scrolls and the list keeps six rows, errors shown or not.
+    page.resize(1024 - 220, 680 - 60)
+    set_language("fr")
+    try:
+        form = _new_form(page, qtbot)
+        form.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        qtbot.wait(200)
+        line = form.defenders.fontMetrics().lineSpacing()
+        assert form.defenders.height() >= 6 * line, (form.defenders.height(), line)
+        qtbot.waitUntil(lambda: not form.message.visibleRegion().isEmpty())  # in view
+    finally:
+        set_language("en")
+
+
+def test_with_no_alert_the_empty_state_has_the_whole_width(page: AlertsPage, qtbot: QtBot) -> None:
+    # Beside "Choose an alert to see the network's response." the empty state wrapped word by
+    # word in a narrow column; alone, it has the page.
+    assert page.model.total == 0
+    assert page.views.currentWidget() is page.empty
+    assert page.side is not None and not page.side.isVisible()
+    form = _new_form(page, qtbot)  # "Start the first alert" opens the form beside it
+    assert page.side.isVisible() and form.isVisible()
+    form.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not page.side.isVisible())
