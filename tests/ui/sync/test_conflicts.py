@@ -238,9 +238,9 @@ def test_a_record_only_a_newer_minga_opens_is_listed_as_needing_it(tmp_path: Pat
         set_language("en")
         facts = read_facts(profile)
         title, kept = facts.conflicts[record]
-        assert listed_text(title, kept) == "Audiencia 4: needs a newer Minga"
+        assert listed_text(title, kept) == "\u2068Audiencia 4\u2069: needs a newer Minga"
         set_language("es")
-        assert listed_text(title, kept) == "Audiencia 4: necesita un Minga más reciente"
+        assert listed_text(title, kept) == "\u2068Audiencia 4\u2069: necesita un Minga más reciente"
     finally:
         set_language("en")
         profile.close()
