@@ -38,7 +38,7 @@ FLAG_TEXTS: dict[str, str] = {
     ),
     MergeFlag.EDITED_ELSEWHERE.value: N_(
         "You deleted this record while someone else edited it. Their version was kept, so "
-        "the record is back."
+        "the record is back, with everything that was deleted along with it."
     ),
     MergeFlag.DUPLICATE_ENTRY.value: N_(
         "Two entries arrived under one identity. Both were kept, as separate entries."
