@@ -7,6 +7,7 @@ would refuse: such edits would wait unsent forever.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -105,10 +106,28 @@ def new_alert_choices(store: RecordStore, engine: Engine, *, people: bool) -> Ne
     network = local_spaces(store).network.id
     return NewAlertChoices(
         alert_spaces(store, engine),
-        _names(store, "person") if people else [],
+        _people(store) if people else [],
         space_access(engine, network),
         network,
     )
+
+
+def _people(store: RecordStore) -> list[tuple[str, str]]:
+    """The people a new alert may name; two of the same name told apart by their country
+    (two "Aminata Ben Salah" looked the same, and the wrong one could be ticked)."""
+    rows = store.page(RecordQuery("person"), 0, CHOOSER_LIMIT)
+    seen = Counter(row.label for row in rows)
+    return [
+        (
+            row.id,
+            _("{name} ({country})").format(
+                name=row.label, country=vocabulary_label(vocab.COUNTRIES, row.country)
+            )
+            if seen[row.label] > 1 and row.country
+            else row.label or "—",
+        )
+        for row in rows
+    ]
 
 
 def _names(store: RecordStore, record_type: str) -> list[tuple[str, str]]:
