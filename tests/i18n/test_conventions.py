@@ -201,3 +201,63 @@ def test_fill_writes_each_languages_house_style() -> None:
     assert fill.arabic_name("حول Minga ولـ Minga: ‎'minga COMMAND'") == (
         "حول مينغا ولمينغا: ‎'minga COMMAND'"
     )
+
+
+# The in-app guide (resources/guide/*.md, Help ▸ Guide, F1) is read beside the catalogues: the
+# same conventions hold there, else the guide contradicts the screen it explains.
+GUIDES = I18N.parent / "resources" / "guide"
+
+
+def guide_lines(language: str) -> list[str]:
+    text = (GUIDES / f"{language}.md").read_text(encoding="utf-8")
+    # Markdown's emphasis marks are not words: "**Annuaire** :" reads as "Annuaire :".
+    return [re.sub(r"[*_`]", "", line) for line in text.splitlines() if line.strip()]
+
+
+def test_the_guides_write_the_apps_name_as_the_catalogues_do() -> None:
+    assert [line for line in guide_lines("ar") if "Minga" in line] == []
+    assert any("مينغا" in line for line in guide_lines("ar"))
+
+
+def test_the_french_guide_uses_the_narrow_no_break_space() -> None:
+    wrong = {
+        line: problems
+        for line in guide_lines("fr")
+        if (problems := french_punctuation_problems(line))
+    }
+    assert wrong == {}
+    assert [line for line in guide_lines("fr") if "'" in line] == []
+
+
+@pytest.mark.parametrize("language", sorted(RETIRED))
+def test_the_guides_use_the_glossarys_terms(language: str) -> None:
+    found = [
+        line
+        for line in guide_lines(language)
+        for pattern in RETIRED[language]
+        if re.search(pattern, line)
+    ]
+    assert found == []
+
+
+def test_the_arabic_guide_calls_itself_the_guide_not_the_directory() -> None:
+    # الدليل is the Directory; the guide is دليل الاستخدام (GLOSSARY.ar.md).
+    keys = [line for line in guide_lines("ar") if "F1" in line]
+    assert keys and all("دليل الاستخدام" in line for line in keys)
+
+
+def test_arabic_counts_agree_with_their_number() -> None:
+    """Arabic's noun changes with the count: dual for 2 ("سجلان", not "2 سجل"), plural for
+    3–10, accusative singular for 11–99. An entry whose forms do not change is wrong unless it
+    states the number apart ("عددها 5", "أي 3 من الأجزاء الـ5"), where no noun follows it."""
+    wrong = []
+    for message in catalogue("ar"):
+        if not (message.id and isinstance(message.id, tuple)):
+            continue
+        zero, one, two, few, many, other = message.string
+        if len({zero, one, two, few, many, other}) == 1:
+            if not re.search(r"عدد|أي \{", few):
+                wrong.append(f"one form for every count: {few}")
+        elif two == other:
+            wrong.append(f"2 and 100 read alike: {two}")
+    assert wrong == []
