@@ -166,9 +166,7 @@ def test_with_no_alert_the_empty_state_has_the_whole_width(page: AlertsPage, qtb
 
 def test_two_people_of_the_same_name_are_told_apart(page: AlertsPage, qtbot: QtBot) -> None:
     store = RecordStore(page.profile.engine)
-    store.save(
-        Person(space_id=local_spaces(store).network.id, name="Rosa Gutiérrez", country="gt")
-    )
+    store.save(Person(space_id=local_spaces(store).network.id, name="Rosa Gutiérrez", country="gt"))
     form = _new_form(page, qtbot)
     names = sorted(form.defenders.item(n).text() for n in range(form.defenders.count()))
     assert names == ["Rosa Gutiérrez (Guatemala)", "Rosa Gutiérrez (Honduras)"]
