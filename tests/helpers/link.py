@@ -1,6 +1,14 @@
 """A bad network link between a client and a server on 127.0.0.1, for fault tests and benchmarks.
 A TCP relay with bandwidth, latency, jitter, stalls and cuts each way; it counts what passed.
 
+The link is a device's whole link, as a radio is: every TCP connection through it shares one
+bandwidth each way (one queue in time per direction, so two parallel connections get the link's
+bandwidth between them, not twice), and a new connection waits one round trip (the TCP
+handshake) before its first byte. Links can share one ``Radio`` (one device, two servers). The
+radio also measures how long the network was busy (bytes queued or in flight either way), so a
+benchmark can tell network time from CPU time, and the relay's own CPU (``Link.cpu_seconds``),
+so a client in the same process can be measured without it.
+
 It relays bytes and never parses them (no HTTP knowledge): a cut resets both TCP connections
 mid-whatever, as a dropped 2G link does. Every thread is a daemon, every wait has a timeout and
 the relay stops by itself after ``max_lifetime`` seconds, so a forgotten link cannot hang a run.
@@ -15,12 +23,14 @@ the relay stops by itself after ``max_lifetime`` seconds, so a forgotten link ca
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
 import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -52,6 +62,41 @@ PROFILES: dict[str, LinkProfile] = {
 }
 
 
+class Radio:
+    """One device's link: a queue in time per direction shared by all its connections, and how
+    long anything was on the way (bytes waiting for the link or in flight, either direction)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent_until = {UP: 0.0, DOWN: 0.0}
+        self._busy_until = 0.0
+        self._busy = 0.0
+
+    def schedule(self, direction: str, size: int, bandwidth: float | None, now: float) -> float:
+        """When the last bit of ``size`` bytes arriving ``now`` has left: after everything
+        queued before it in that direction, on any connection of this radio."""
+        with self._lock:
+            start = max(now, self._sent_until[direction])
+            self._sent_until[direction] = start + (size * 8 / bandwidth if bandwidth else 0.0)
+            return self._sent_until[direction]
+
+    def on_the_way(self, since: float, until: float) -> None:
+        """Something was on the link from ``since`` to ``until`` (calls come in ``since``
+        order, so the union of the intervals is kept by extending one end)."""
+        with self._lock:
+            if until <= self._busy_until:
+                return
+            self._busy += until - max(since, self._busy_until)
+            self._busy_until = until
+
+    def busy_seconds(self, now: float | None = None) -> float:
+        """Seconds the link had something on the way, up to ``now`` (what is still queued
+        counts only as far as it got)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return self._busy - max(0.0, self._busy_until - now)
+
+
 @dataclass
 class LinkCounts:
     """What passed the link: delivered bytes per direction, connections accepted, resets."""
@@ -72,6 +117,8 @@ class _Connection:
         self.server = server
         self.closed = threading.Event()
         self._lock = threading.Lock()
+        #: A new connection's first byte goes after the handshake: SYN out, SYN-ACK back.
+        self.ready_at = time.monotonic() + link.profile.rtt
 
     def start(self) -> None:
         for direction, source, sink in (
@@ -79,8 +126,8 @@ class _Connection:
             (DOWN, self.server, self.client),
         ):
             pump = _Pump(self, direction, source, sink)
-            threading.Thread(target=pump.read_loop, daemon=True).start()
-            threading.Thread(target=pump.write_loop, daemon=True).start()
+            self.link.spawn(pump.read_loop)
+            self.link.spawn(pump.write_loop)
 
     def reset(self) -> None:
         """Drop both sides with a TCP reset (linger 0), as a link that vanished."""
@@ -118,7 +165,6 @@ class _Pump:
         self.sink = sink
         self.queue: deque[tuple[float, bytes | None]] = deque()
         self.ready = threading.Condition()
-        self.sent_until = 0.0
 
     def read_loop(self) -> None:
         link = self.connection.link
@@ -128,16 +174,20 @@ class _Pump:
             except OSError:
                 data = b""
                 self.connection.reset()
-            bandwidth = link.bandwidth(self.direction)
             now = time.monotonic()
-            start = max(now, self.sent_until)
-            self.sent_until = start + (len(data) * 8 / bandwidth if bandwidth else 0.0)
-            due = self.sent_until + link.one_way_delay()
+            sent = link.radio.schedule(
+                self.direction, len(data), link.bandwidth(self.direction), now
+            )
+            due = sent + link.one_way_delay()
+            if self.direction == UP:
+                due = max(due, self.connection.ready_at + link.one_way_delay())
             with self.ready:
                 # Deliveries keep their order even when jitter would swap them (TCP does).
                 due = max(due, self.queue[-1][0] if self.queue else 0.0)
                 self.queue.append((due, data or None))
                 self.ready.notify()
+            if data:
+                link.radio.on_the_way(now, due)
             if not data:
                 return
 
@@ -184,6 +234,7 @@ class Link:
         profile: a name in ``PROFILES`` or a ``LinkProfile``.
         seed: for jitter and the flaky profile's cut times, so a run can be repeated.
         max_lifetime: seconds after which the relay stops by itself.
+        radio: another link's ``radio`` when both are one device's (they share its bandwidth).
     """
 
     def __init__(
@@ -193,16 +244,20 @@ class Link:
         *,
         seed: int = 0,
         max_lifetime: float = 600.0,
+        radio: Radio | None = None,
     ) -> None:
         if target[0] not in ("127.0.0.1", "localhost"):
             raise ValueError("the link emulator relays to 127.0.0.1 only")
         self.target = ("127.0.0.1", target[1])
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self.counts = LinkCounts()
+        self.radio = radio or Radio()
         self.stopped = threading.Event()
         self.stalled_until = 0.0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._threads: set[int] = set()
+        self._cpu_of_ended = 0.0
         self._connections: list[_Connection] = []
         self._cut_at: dict[str, int | None] = {UP: None, DOWN: None}
         self._last_direction = DOWN
@@ -213,9 +268,9 @@ class Link:
         self._listener.settimeout(0.2)
         self.port = int(self._listener.getsockname()[1])
         self._deadline = time.monotonic() + max_lifetime
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        self.spawn(self._accept_loop)
         if self.profile.cut_every is not None:
-            threading.Thread(target=self._flaky_loop, daemon=True).start()
+            self.spawn(self._flaky_loop)
 
     @property
     def url(self) -> str:
@@ -307,6 +362,30 @@ class Link:
 
     # --- threads -------------------------------------------------------------------------------
 
+    def spawn(self, loop: Callable[[], None]) -> None:
+        """A daemon thread of the relay, its CPU counted in ``cpu_seconds``."""
+
+        def accounted() -> None:
+            ident = threading.get_native_id()
+            with self._lock:
+                self._threads.add(ident)
+            try:
+                loop()
+            finally:
+                with self._lock:
+                    self._threads.discard(ident)
+                    self._cpu_of_ended += time.thread_time()
+
+        threading.Thread(target=accounted, daemon=True).start()
+
+    def cpu_seconds(self) -> float:
+        """CPU the relay's threads used so far (ended and running), so that a client running in
+        the same process can be measured as the process's CPU minus this."""
+        with self._lock:
+            total = self._cpu_of_ended
+            running = list(self._threads)
+        return total + sum(_thread_cpu(ident) for ident in running)
+
     def _accept_loop(self) -> None:
         while not self.stopped.is_set():
             if time.monotonic() > self._deadline:
@@ -341,3 +420,17 @@ class Link:
             if self.stopped.wait(wait):
                 return
             self.cut()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _thread_cpu(ident: int) -> float:
+    """User + system CPU of one thread of this process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/self/task/{ident}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
