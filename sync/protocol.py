@@ -83,6 +83,7 @@ class ErrorCode(StrEnum):
     STALE_EPOCH = "stale_epoch"
     QUOTA_EXCEEDED = "quota_exceeded"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"
     MUTATION_ID_REUSED = "mutation_id_reused"
     DUPLICATE_MUTATION = "duplicate_mutation"
     ENVELOPE_MISMATCH = "envelope_mismatch"

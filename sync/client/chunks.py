@@ -5,6 +5,11 @@ The chunks are the vault's own sealed bytes (``sync.crypto.stream``), addressed 
 nothing is re-encrypted. What opens them (file key, stream header) travels inside the sealed
 record (Evidence ``attachment_key``/``attachment_header``/``attachment_chunks``), never in clear.
 Design and limits: sync/ENGINE.md "Attachments".
+
+Several chunk requests are in flight at once (a window sized from the link, at most
+``MAX_WINDOW``), each on its own connection; only the caller's thread touches the store, so a
+chunk is marked held or saved as received exactly as it was one request at a time, and a cut
+still re-sends at most the chunks in flight (a download resumes each with ``Range``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
+import queue
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import requests
@@ -50,6 +59,12 @@ SAVE_EVERY = 16 * 1024
 _READ_BYTES = 4 * 1024
 #: Progress for a UI: direction ("up" / "down"), bytes of chunk bodies moved so far in this sync.
 Progress = Callable[[str, int], None]
+#: Chunk requests in flight at most, each on its own connection. A link holds bandwidth × round
+#: trip bytes on the way (satellite: 2 Mbit/s × 1.2 s ≈ 300 kB, about five 64 KiB chunks); one
+#: request at a time leaves it idle for a round trip per chunk. The window is sized from the link
+#: (``LinkEstimate``) within 2..8, so a 2G link keeps few requests open and a satellite one
+#: enough to stay full.
+MAX_WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -167,12 +182,75 @@ class TransferReport:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
+class LinkEstimate:
+    """How many chunk requests keep the link full: bandwidth × round trip / chunk size, plus two.
+
+    The round trip is the shortest request seen (a ``HEAD``, or a chunk's request minus nothing:
+    an overestimate only widens the window); the bandwidth is chunk bytes completed per second
+    over the last completions. The window grows by one per completion while the estimate says
+    the link could take more (slow start), and shrinks by one when it says at least two less.
+    """
+
+    def __init__(self) -> None:
+        # Half the bound until the link is known: even 2G holds a few chunks in flight cheaply.
+        self.window = MAX_WINDOW // 2
+        self.round_trip: float | None = None
+        self._done: deque[tuple[float, int]] = deque(maxlen=16)
+
+    def observe(self, started: float, ended: float, size: int, chunk: int) -> None:
+        took = max(ended - started, 1e-6)
+        self.round_trip = took if self.round_trip is None else min(self.round_trip, took)
+        if not size:
+            return
+        self._done.append((ended, size))
+        if len(self._done) < 2:
+            return
+        span = self._done[-1][0] - self._done[0][0]
+        if span <= 0:
+            return
+        rate = sum(size for _, size in list(self._done)[1:]) / span
+        # Two more than the link holds: one being answered, one for the server's own time
+        # (hashing, fsync), which the shortest round trip does not show.
+        target = math.ceil(rate * self.round_trip / chunk) + 2
+        if target >= self.window:
+            self.window = min(self.window + 1, MAX_WINDOW)
+        elif target < self.window - 1:
+            self.window = max(self.window - 1, 2)  # gently: one slow answer is not a new link
+
+
+@dataclass
+class _Job:
+    """One chunk request: its place in the file's order and what it moves."""
+
+    position: int
+    index: int
+    address: str
+    data: bytes | None = None  # a PUT's body
+    offset: int = 0  # bytes of it the server kept from a cut upload
+    have: bytes = b""  # a download's bytes received before (resumed with Range)
+    head: bool = False
+
+
+@dataclass
+class _Event:
+    kind: str  # "piece", "partial", "done", "failed"
+    job: _Job
+    value: Any = None
+    started: float = 0.0
+    ended: float = 0.0
+
+
+class _Stop(Exception):
+    """The caller's handler ends a window early (a refused or missing chunk)."""
+
+
 class ChunkTransfer:
-    """HEAD/PUT/GET of sealed chunks for one engine, through its transport's Session.
+    """HEAD/PUT/GET of sealed chunks for one engine, through its transport's lanes.
 
     Args:
         state: the store's ``AttachmentState``.
-        transport: the engine's transport (same keep-alive connection, proxy and pin).
+        transport: the engine's transport (same proxy and pin; ``Transport.lanes`` for the
+            connections of requests in flight together).
         authorized: the engine's token wrapper (logs in again once on an expired token).
         progress: called after every piece moved, with the direction and the running total.
     """
@@ -189,11 +267,13 @@ class ChunkTransfer:
         self._authorized = authorized
         self.progress = progress
         self.report = TransferReport()
+        self.estimate = LinkEstimate()
 
-    # --- HTTP, raw bodies ---------------------------------------------------------------------
+    # --- HTTP, raw bodies (on a lane, in a worker thread) ---------------------------------------
 
+    @staticmethod
     def _request(
-        self,
+        lane: Transport,
         method: str,
         path: str,
         token: str,
@@ -202,7 +282,7 @@ class ChunkTransfer:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        return self.transport.send_raw(
+        return lane.send_raw(
             method,
             path,
             token,
@@ -216,66 +296,244 @@ class ChunkTransfer:
     def _path(space: str, address: str) -> str:
         return f"/v1/spaces/{check_id(space)}/chunks/{check_chunk_hash(address)}"
 
-    def _head(self, space: str, address: str, token: str) -> bool:
-        with self._request("HEAD", self._path(space, address), token) as response:
-            self.report.heads += 1
+    def _head(self, lane: Transport, space: str, address: str, token: str) -> tuple[bool, int]:
+        """Whether the server holds the chunk, and else how many bytes of it this device sent
+        before a cut (its ``Upload-Offset``: the rest is all that needs sending)."""
+        with self._request(lane, "HEAD", self._path(space, address), token) as response:
+            _finish(response, lane.settings)
             if response.status_code == 200:
-                return True
+                return True, 0
             if response.status_code == 404:
-                return False
-            raise refusal(response, settings=self.transport.settings)
+                return False, _offset(response.headers.get("upload-offset"))
+            raise refusal(response, settings=lane.settings)
 
-    def _put(self, space: str, address: str, data: bytes, token: str) -> None:
-        # Closed unread: whatever a server sends after the status is not ours to hold.
-        with self._request("PUT", self._path(space, address), token, body=data) as response:
+    def _put(
+        self, lane: Transport, space: str, address: str, data: bytes, token: str, offset: int = 0
+    ) -> int:
+        """Send the chunk from ``offset`` (the server holds the bytes before it); the bytes sent.
+        If the server no longer holds them (restarted, expired), the whole chunk goes."""
+        # Answers are closed unread: whatever a server sends after the status is not ours.
+        if 0 < offset < len(data):
+            with self._request(
+                lane,
+                "PUT",
+                self._path(space, address),
+                token,
+                body=data[offset:],
+                headers={"Upload-Offset": str(offset)},
+            ) as response:
+                if response.status_code in (200, 201):
+                    _finish(response, lane.settings)
+                    return len(data) - offset
+                answer = refusal(response, settings=lane.settings)
+            if answer.code != ErrorCode.UPLOAD_OFFSET_MISMATCH:
+                raise answer
+        with self._request(lane, "PUT", self._path(space, address), token, body=data) as response:
             if response.status_code not in (200, 201):
-                raise refusal(response, settings=self.transport.settings)
+                raise refusal(response, settings=lane.settings)
+            _finish(response, lane.settings)
+        return len(data)
+
+    # --- the window ------------------------------------------------------------------------------
+
+    def _token(self, stale: str | None = None) -> str:
+        """The engine's token (logging in if it expired); a new one if ``stale`` was refused."""
+
+        def check(token: str) -> str:
+            if token == stale:
+                raise ServerRefused(401, ErrorCode.TOKEN_EXPIRED)
+            return token
+
+        token: str = self._authorized(check)
+        return token
+
+    def _window(
+        self,
+        space: str,
+        jobs: Sequence[_Job],
+        work: Callable[[Transport, _Job, str, Callable[[_Event], None]], Any],
+        handle: Callable[[_Event], None],
+        *,
+        width: int | None = None,
+    ) -> None:
+        """Run ``jobs`` with up to the estimated window in flight, in order: job ``p`` starts
+        only once every job before ``p - window`` is done, so after a cut the ones that may have
+        reached the server are among the first ``MAX_WINDOW`` not known done.
+
+        ``work`` runs on a lane in a worker thread and may post progress events; ``handle``
+        runs here, on the caller's thread, for every event (the store is touched only here);
+        it raises ``_Stop`` to start no more jobs. The first error is raised once every job
+        in flight has ended (their results handled first, so nothing that arrived is lost).
+        """
+        if not jobs:
+            return
+        lanes = self.transport.lanes(MAX_WINDOW if width is None else width)
+        free: queue.SimpleQueue[Transport] = queue.SimpleQueue()
+        for lane in lanes:
+            free.put(lane)
+        events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        token = self._token()
+
+        def run(job: _Job, token: str) -> None:
+            lane = free.get()
+            started = time.monotonic()
+            try:
+                value = work(lane, job, token, events.put)
+            except Exception as error:  # every error goes to the caller's thread
+                events.put(_Event("failed", job, error, started=started, ended=time.monotonic()))
+            else:
+                events.put(_Event("done", job, value, started=started, ended=time.monotonic()))
+            finally:
+                free.put(lane)
+
+        waiting = deque(jobs)
+        running: dict[int, _Job] = {}
+        retried: set[int] = set()
+        error: BaseException | None = None
+        stopped = False
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="chunks") as pool:
+            while waiting or running:
+                limit = len(lanes) if width is not None else self.estimate.window
+                lowest = min(running) if running else None
+                while (
+                    waiting
+                    and not stopped
+                    and len(running) < limit
+                    and (lowest is None or waiting[0].position < lowest + limit)
+                ):
+                    job = waiting.popleft()
+                    running[job.position] = job
+                    pool.submit(run, job, token)
+                    lowest = min(running)
+                if not running:
+                    break
+                event = events.get()
+                if event.kind in ("done", "failed"):
+                    running.pop(event.job.position, None)
+                    if event.kind == "done":
+                        moved = event.value if event.job.data is None else event.job.data
+                        size = len(moved) if isinstance(moved, bytes) else 0
+                        self.estimate.observe(event.started, event.ended, size, _CHUNK_GUESS)
+                if event.kind == "failed":
+                    failure = event.value
+                    if (
+                        isinstance(failure, ServerRefused)
+                        and failure.status == 401
+                        and failure.code in (ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_INVALID)
+                        and event.job.position not in retried
+                        and error is None
+                    ):
+                        retried.add(event.job.position)
+                        token = self._token(stale=token)
+                        waiting.appendleft(event.job)
+                        continue
+                try:
+                    handle(event)
+                except _Stop:
+                    stopped = True
+                except Exception as failure:
+                    stopped = True
+                    error = error or failure
+        if error is not None:
+            raise error
 
     # --- upload ---------------------------------------------------------------------------------
 
     def upload(self, space: str, content: Mapping[str, Any] | None) -> None:
         """Make sure the server holds every chunk ``content`` names, sending only missing ones.
 
-        Chunks already known held are skipped without a request. Chunks go up in order, each
-        marked held right after its ``PUT``, so on the server a file's chunks are a prefix
-        plus perhaps the one in flight when a sync died: the first chunks not known held are
-        asked about (``HEAD``) only until one is missing; from there every chunk is sent at
-        once (``PUT``, idempotent). A first upload thus costs one ``HEAD``, not one per chunk
-        (0.6 s each on 2G), and a resumed one never sends a chunk that arrived. Chunks whose
-        file is not in this vault are asked about and otherwise left for the server to judge:
-        it holds them already, or refuses the record with ``chunk_missing``.
+        Chunks already known held are skipped without a request. Chunks go up in order within
+        a window, each marked held as soon as its ``PUT`` is answered, so on the server a
+        file's chunks are a prefix plus perhaps some of the ``MAX_WINDOW`` after it that were in
+        flight when a sync died: the first ``MAX_WINDOW`` chunks not known held are asked about
+        (``HEAD``, all at once: one round trip), and more while all asked are held (another
+        device sent the file); from the first missing one every chunk is sent (``PUT``,
+        idempotent) without asking. A resumed upload thus never sends a chunk that arrived.
+        Chunks whose file is not in this vault are asked about and otherwise left for the
+        server to judge: it holds them already, or refuses the record with ``chunk_missing``.
         """
         ref = AttachmentRef.of(space, content)
         if ref is None:
             return
+        try:
+            self._upload(space, ref)
+        finally:
+            self.transport.close_lanes()
+
+    def _upload(self, space: str, ref: AttachmentRef) -> None:
         held = self.state.chunks_held(space)
-        probing = True
-        for index, address in enumerate(ref.chunks):
+        todo = [(index, address) for index, address in enumerate(ref.chunks) if address not in held]
+        if not todo:
+            return
+        answered: dict[int, bool] = {}
+        offsets: dict[int, int] = {}
+
+        def asked(event: _Event) -> None:
+            self.report.heads += 1
+            if event.kind == "failed":
+                raise event.value
+            if event.kind == "done":
+                held_there, offsets[event.job.index] = event.value
+                answered[event.job.index] = held_there
+                if held_there:
+                    self.state.mark_held(space, [event.job.address])
+                    held.add(event.job.address)
+
+        def head(lane: Transport, job: _Job, token: str, _post: Callable[[_Event], None]) -> Any:
+            return self._head(lane, space, job.address, token)
+
+        probe = 0
+        while probe < len(todo):
+            batch = todo[probe : probe + MAX_WINDOW]
+            probe += len(batch)
+            jobs = [_Job(n, index, address, head=True) for n, (index, address) in enumerate(batch)]
+            self._window(space, jobs, head, asked, width=len(batch))
+            if not all(answered.get(index) for index, _ in batch):
+                break
+        sends: list[_Job] = []
+        for index, address in todo:
             if address in held:
                 continue
             data = self.state.sealed_chunk(ref, index)
             here = data is not None and chunk_hash(data) == address
-            if probing or not here:
-                if self._authorized(partial(self._head, space, address)):
-                    self.state.mark_held(space, [address])
-                    held.add(address)
-                    continue
-                probing = probing and not here
-            if data is None or not here:
-                continue  # not here (or not the file the record names): nothing to send
-            self._authorized(partial(self._put, space, address, data))
-            self.state.mark_held(space, [address])
-            held.add(address)
+            if index in answered:
+                if here:  # asked and missing: send it (the rest, if a cut left part there)
+                    at = offsets.get(index, 0)
+                    sends.append(_Job(len(sends), index, address, data=data, offset=at))
+                continue
+            # Not asked: past the probe, so never sent; a chunk not here is asked about.
+            sends.append(_Job(len(sends), index, address, data=data if here else None))
+
+        def sent(event: _Event) -> None:
+            job = event.job
+            if job.data is None and event.kind in ("done", "failed"):
+                self.report.heads += 1
+            if event.kind == "failed":
+                raise event.value
+            if event.kind != "done":
+                return
+            if job.data is None:  # asked about a chunk not here
+                if event.value[0]:
+                    self.state.mark_held(space, [job.address])
+                return
+            self.state.mark_held(space, [job.address])
             self.report.chunks_up += 1
-            self.report.bytes_up += len(data)
+            self.report.bytes_up += event.value
             if self.progress is not None:
                 self.progress("up", self.report.bytes_up)
+
+        def put(lane: Transport, job: _Job, token: str, _post: Callable[[_Event], None]) -> Any:
+            if job.data is None:
+                return self._head(lane, space, job.address, token)
+            return self._put(lane, space, job.address, job.data, token, job.offset)
+
+        self._window(space, sends, put, sent)
 
     def send(self, space: str, address: str, data: bytes) -> None:
         """Store one sealed chunk on the server (a courier's carried file); idempotent."""
         if chunk_hash(data) != address:
             raise ValueError("chunk does not hash to its address")
-        self._authorized(partial(self._put, space, address, data))
+        self._authorized(lambda token: self._put(self.transport, space, address, data, token))
         self.state.mark_held(space, [address])
         self.report.chunks_up += 1
         self.report.bytes_up += len(data)
@@ -307,16 +565,71 @@ class ChunkTransfer:
         ``open_chunks`` (every tag, order and the last-chunk flag) and its SHA-256 compared with
         the record's before it enters the vault. Nothing refused is stored.
         """
-        chunks: list[bytes] = []
-        for address in ref.chunks:
-            data = self._fetch_chunk(ref, address)
-            if data is None:
-                return False
-            chunks.append(data)
+        try:
+            return self._download(ref)
+        finally:
+            self.transport.close_lanes()
+
+    def _download(self, ref: AttachmentRef) -> bool:
+        chunks: dict[int, bytes] = {}
+        jobs: list[_Job] = []
+        for index, address in enumerate(ref.chunks):
+            saved = self.state.received(ref.space, address)
+            if saved is not None and saved[1]:
+                chunks[index] = saved[0]
+            else:
+                have = saved[0] if saved is not None else b""
+                jobs.append(_Job(len(jobs), index, address, have=have))
+        outcome = {"refused": False, "absent": False}
+
+        def fetched(event: _Event) -> None:
+            job = event.job
+            if outcome["refused"]:
+                return  # the file is refused: nothing more of it is kept
+            if event.kind == "piece":
+                self.report.bytes_down += len(event.value)
+                self.transport.traffic.add(down=len(event.value))
+                if self.progress is not None:
+                    self.progress("down", self.report.bytes_down)
+                return
+            if event.kind == "partial":
+                self.state.save_received(ref.space, job.address, event.value, complete=False)
+                return
+            if event.kind == "failed":
+                failure = event.value
+                if isinstance(failure, _Cut):
+                    if failure.partial:
+                        self.state.save_received(ref.space, job.address, failure.partial, False)
+                    raise failure.error
+                if isinstance(failure, ServerRefused) and (
+                    failure.code == ErrorCode.CHUNK_NOT_FOUND
+                ):
+                    outcome["absent"] = True  # not uploaded yet (the author is still sending)
+                    raise _Stop
+                raise failure
+            data: bytes = event.value
+            if chunk_hash(data) != job.address:
+                # Never stored: a chunk that is not what its address says is an attack or a fault.
+                outcome["refused"] = True
+                self.state.drop_received(ref.space, [job.address])
+                self._refuse(ref, ErrorCode.CHUNK_HASH_MISMATCH.value)
+                raise _Stop
+            self.state.save_received(ref.space, job.address, data, complete=True)
+            self.state.mark_held(ref.space, [job.address])
+            self.report.chunks_down += 1
+            chunks[job.index] = data
+
+        def get(lane: Transport, job: _Job, token: str, post: Callable[[_Event], None]) -> Any:
+            return self._get(lane, ref.space, job, token, post)
+
+        self._window(ref.space, jobs, get, fetched)
+        if outcome["refused"] or outcome["absent"]:
+            return False
+        ordered = [chunks[index] for index in range(len(ref.chunks))]
         try:
             digest = hashlib.sha256()
             size = 0
-            for plain in open_chunks(ref.key, ref.header, chunks):
+            for plain in open_chunks(ref.key, ref.header, ordered):
                 digest.update(plain)
                 size += len(plain)
         except AttachmentTampered as error:
@@ -325,7 +638,7 @@ class ChunkTransfer:
         if digest.hexdigest() != ref.sha256 or size != ref.size:
             self._refuse(ref, "altered")
             return False
-        self.state.store_attachment(ref, chunks)
+        self.state.store_attachment(ref, ordered)
         self.report.files_received += 1
         return True
 
@@ -333,32 +646,16 @@ class ChunkTransfer:
         self.report.refused.append((ref.record, code))
         self.state.drop_received(ref.space, list(ref.chunks))
 
-    def _fetch_chunk(self, ref: AttachmentRef, address: str) -> bytes | None:
-        """One chunk, resumed with a ``Range`` from the bytes already received."""
-        saved = self.state.received(ref.space, address)
-        if saved is not None and saved[1]:
-            return saved[0]
-        have = saved[0] if saved is not None else b""
-        try:
-            data: bytes = self._authorized(partial(self._get, ref.space, address, have))
-        except ServerRefused as refusal:
-            if refusal.code == ErrorCode.CHUNK_NOT_FOUND:
-                return None  # not uploaded yet (the author is still sending): next sync
-            raise
-        if chunk_hash(data) != address:
-            # Never stored: a chunk that is not what its address says is an attack or a fault.
-            self.state.drop_received(ref.space, [address])
-            self._refuse(ref, ErrorCode.CHUNK_HASH_MISMATCH.value)
-            return None
-        self.state.save_received(ref.space, address, data, complete=True)
-        self.state.mark_held(ref.space, [address])
-        self.report.chunks_down += 1
-        return data
-
-    def _get(self, space: str, address: str, have: bytes, token: str) -> bytes:
+    def _get(
+        self, lane: Transport, space: str, job: _Job, token: str, post: Callable[[_Event], None]
+    ) -> bytes:
+        """One chunk, resumed with a ``Range`` from the bytes already received. Pieces and
+        every ``SAVE_EVERY`` bytes are posted to the caller's thread (which saves them); a cut
+        posts what arrived with the failure."""
+        have = job.have
         headers = {"Range": f"bytes={len(have)}-"} if have else {}
         response = self._request(
-            "GET", self._path(space, address), token, headers=headers, stream=True
+            lane, "GET", self._path(space, job.address), token, headers=headers, stream=True
         )
         with response:
             if response.status_code == 416 and have:
@@ -378,18 +675,50 @@ class ChunkTransfer:
                         raise ProtocolViolation("a chunk answer is larger than max_chunk_bytes")
                     received += piece
                     unsaved += len(piece)
-                    self.report.bytes_down += len(piece)
-                    self.transport.traffic.bytes_down += len(piece)
-                    if self.progress is not None:
-                        self.progress("down", self.report.bytes_down)
+                    post(_Event("piece", job, piece))
                     if unsaved >= SAVE_EVERY:
-                        self.state.save_received(space, address, bytes(received), complete=False)
+                        post(_Event("partial", job, bytes(received)))
                         unsaved = 0
-            except TransportError:
-                if unsaved:
-                    self.state.save_received(space, address, bytes(received), complete=False)
-                raise
+            except TransportError as error:
+                raise _Cut(error, bytes(received) if unsaved else b"") from None
         return bytes(received)
+
+
+class _Cut(TransportError):
+    """A download cut mid-chunk: the error, and the bytes that arrived since the last save."""
+
+    def __init__(self, error: TransportError, partial: bytes) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.partial = partial
+
+
+#: The size window estimates count in (a vault's sealed chunk, 64 KiB + tag).
+_CHUNK_GUESS = 64 * 1024 + 16
+
+
+def _offset(header: str | None) -> int:
+    """An ``Upload-Offset`` header's number, or 0 when absent or not a plain small number."""
+    if header is None or not header.isascii() or not header.isdigit() or len(header) > 8:
+        return 0
+    return int(header)
+
+
+#: A HEAD's or a stored PUT's answer is empty; past this much it is closed unread.
+_SHORT_ANSWER = 4096
+
+
+def _finish(response: requests.Response, settings: ConnectionSettings) -> None:
+    """Read a short answer to its end so its connection goes back to the pool (a window of
+    requests would otherwise open a connection, and wait a handshake, per chunk); anything
+    longer is left unread and the connection closed with the response, as a hostile server's
+    answer must be."""
+    size = 0
+    for piece in answer_pieces(response, settings, _SHORT_ANSWER):
+        size += len(piece)
+        if size > _SHORT_ANSWER:
+            return
+    response.raw.release_conn()
 
 
 def _pieces(response: requests.Response, settings: ConnectionSettings) -> Iterator[bytes]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -122,6 +123,14 @@ class TrafficCount:
     requests: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    # Lanes count into their transport's TrafficCount from their own threads.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, requests: int = 0, up: int = 0, down: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.bytes_up += up
+            self.bytes_down += down
 
 
 @dataclass
@@ -139,6 +148,7 @@ class Transport:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self._lanes: list[Transport] = []
         self._session = requests.Session()
         # Proxies come from the settings only: an environment variable must not silently
         # route a defender's traffic somewhere else.
@@ -155,7 +165,25 @@ class Transport:
             self._session.verify = False
 
     def close(self) -> None:
+        self.close_lanes()
         self._session.close()
+
+    def lanes(self, count: int) -> list[Transport]:
+        """``count`` connections to this server for requests in flight at once (attachment
+        chunks): this transport first, then siblings with the same settings (proxy, pin,
+        timeouts), each its own keep-alive Session, counted in this transport's traffic and
+        closed with it. A Session is not shared between threads: one lane, one thread at a time.
+        """
+        while len(self._lanes) + 1 < max(1, count):
+            self._lanes.append(Transport(self.base_url, self.settings, traffic=self.traffic))
+        return [self, *self._lanes][: max(1, count)]
+
+    def close_lanes(self) -> None:
+        """Close the siblings' connections (this transport's stays): a server counts the
+        connections of one address, and an office behind one NAT shares it."""
+        for lane in self._lanes:
+            lane.close()
+        self._lanes = []
 
     # --- the one request path ---------------------------------------------------------------
 
@@ -195,9 +223,7 @@ class Transport:
         except requests.exceptions.RequestException as error:
             # Connection, timeout, proxy and chunked-read errors alike: try again later.
             raise Offline(type(error).__name__) from None
-        self.traffic.requests += 1
-        self.traffic.bytes_up += len(body)
-        self.traffic.bytes_down += len(answer)
+        self.traffic.add(requests=1, up=len(body), down=len(answer))
         if self.observer is not None:
             self.observer(method, path, body, answer)
         if response.status_code >= 400:
@@ -250,8 +276,7 @@ class Transport:
             raise Offline(f"TLS failed: {type(error).__name__}") from None
         except requests.exceptions.RequestException as error:
             raise Offline(type(error).__name__) from None
-        self.traffic.requests += 1
-        self.traffic.bytes_up += len(body or b"")
+        self.traffic.add(requests=1, up=len(body or b""))
         return response
 
     # --- enrollment and authentication ------------------------------------------------------

@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,6 +85,7 @@ class ServerState:
     enroll_limiter: auth.AddressLimiter
     challenge_limiter: auth.AddressLimiter
     failure_limiter: auth.AddressLimiter
+    partials: chunks.PartialUploads = field(default_factory=chunks.PartialUploads)
 
     def now(self) -> int:
         return int(self.clock())
@@ -134,28 +135,27 @@ async def _read_body(request: Request, limit: int, media_type: str | None = MEDI
     return b"".join(parts)
 
 
-async def _read_chunk(request: Request, digest: str, limit: int) -> bytes:
-    """A chunk body, hashed as it streams in and bounded by `limit`: the address the client
-    claims is never trusted, and nothing reaches a store before it matches."""
-    hasher = hashlib.sha256()
+async def _read_chunk(
+    request: Request, digest: str, limit: int, received: bytearray | None = None
+) -> bytes:
+    """A chunk body, appended to ``received`` (which may hold the first bytes of a cut upload it
+    resumes) as it streams in, and bounded by `limit` in all: the address the client claims is
+    never trusted (the whole is hashed), and nothing reaches a store before it matches."""
+    received = bytearray() if received is None else received
     declared = request.headers.get("content-length")
     if declared is not None and (re.fullmatch(r"[0-9]{1,15}", declared) is None):
         raise ApiError(400, ErrorCode.BAD_REQUEST, "content-length is malformed")
-    if declared is not None and int(declared) > limit:
+    if declared is not None and len(received) + int(declared) > limit:
         raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
-    parts: list[bytes] = []
-    size = 0
     async for part in request.stream():
-        size += len(part)
-        if size > limit:
+        if len(received) + len(part) > limit:
             raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
-        hasher.update(part)
-        parts.append(part)
-    if not size:
+        received += part
+    if not received:
         raise ApiError(400, ErrorCode.BAD_REQUEST, "a chunk cannot be empty")
-    if hasher.hexdigest() != digest:
+    if hashlib.sha256(received).hexdigest() != digest:
         raise ApiError(400, ErrorCode.CHUNK_HASH_MISMATCH, "body does not hash to the address")
-    return b"".join(parts)
+    return bytes(received)
 
 
 def _bearer(request: Request, limits: Limits) -> str:
@@ -677,7 +677,18 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         digest = check_chunk_hash(digest)
         device = await device_of(request)
-        size = await run_in_threadpool(chunks.chunk_size, db, space_id, device, digest, state.now())
+        try:
+            size = await run_in_threadpool(
+                chunks.chunk_size, db, space_id, device, digest, state.now()
+            )
+        except ApiError as error:
+            held = state.partials.offset(space_id, device, digest)
+            if error.code != ErrorCode.CHUNK_NOT_FOUND or not held:
+                raise
+            # Part of it came before a cut: the device sends only the rest.
+            raise ApiError(
+                404, error.code, error.message, headers={"upload-offset": str(held)}
+            ) from None
         return Response(status_code=200, headers={"content-length": str(size)})
 
     @app.put(chunk_path, summary="Store an encrypted chunk under its SHA-256 (idempotent)")
@@ -685,10 +696,38 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         digest = check_chunk_hash(digest)
         device = await device_of(request)
-        data = await _read_chunk(request, digest, limits.max_chunk_bytes)
-        created = await run_in_threadpool(
-            chunks.put_chunk, db, state.store, space_id, device, digest, data, state.now()
-        )
+        received = bytearray()
+        offset = request.headers.get("upload-offset")
+        if offset is not None:
+            at = _number(offset, "upload-offset", 1, limits.max_chunk_bytes - 1)
+            found = state.partials.take(space_id, device, digest, at)
+            if found is None:
+                held = state.partials.offset(space_id, device, digest)
+                raise ApiError(
+                    409,
+                    ErrorCode.UPLOAD_OFFSET_MISMATCH,
+                    f"this device's unfinished upload of the chunk holds {held} bytes, not {at}",
+                    headers={"upload-offset": str(held)},
+                )
+            received += found
+        # Followed as it arrives, so a HEAD after a cut learns how much came (section 8).
+        state.partials.track(space_id, device, digest, received)
+        try:
+            data = await _read_chunk(request, digest, limits.max_chunk_bytes, received)
+        except ClientDisconnect:
+            # Kept for a writer of the space only: nobody else holds the server's memory.
+            if not await run_in_threadpool(chunks.may_write, db, space_id, device):
+                state.partials.forget(space_id, device, digest, received)
+            raise
+        except BaseException:
+            state.partials.forget(space_id, device, digest, received)
+            raise
+        try:
+            created = await run_in_threadpool(
+                chunks.put_chunk, db, state.store, space_id, device, digest, data, state.now()
+            )
+        finally:
+            state.partials.forget(space_id, device, digest, received)
         return Response(status_code=201 if created else 200)
 
     @app.get(chunk_path, summary="Fetch a chunk, or a byte range of it to resume")

@@ -1,8 +1,13 @@
 """Content-addressed encrypted chunks per space: HEAD, idempotent PUT, ranged GET, collection.
-Bytes live in a ChunkStore (folder or S3, see chunk_stores); the database row is the truth."""
+Bytes live in a ChunkStore (folder or S3, see chunk_stores); the database row is the truth.
+A PUT cut mid-body leaves its bytes in ``PartialUploads`` so the device resumes at an offset."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, insert, select, update
@@ -13,6 +18,93 @@ from sync.server.chunk_stores import ChunkStore
 from sync.server.db import Database
 from sync.server.errors import ApiError
 from sync.server.spaces import lock_space, require_role
+
+
+class PartialUploads:
+    """What has arrived of chunk uploads not finished, per (space, device, chunk), so a device
+    whose PUT was cut sends only the rest (``Upload-Offset``, as tus does) instead of the whole
+    chunk again.
+
+    A PUT's body is tracked as it streams in (``track``), so a ``HEAD`` after a cut sees what
+    arrived even while the server has not yet noticed the old connection is dead (a dropped
+    link sends no reset: the server only times out). Finished or refused PUTs are forgotten
+    (``forget``); a cut one stays. In memory and bounded: at most ``per_device`` chunks a
+    device (its window of requests in flight), ``max_bytes`` in all (the oldest go first),
+    each forgotten after ``ttl`` seconds; a restart forgets them all and the device then sends
+    its chunks whole. Nothing here is trusted: the finished chunk is hashed whole before it is
+    stored, and a device only ever resumes its own bytes.
+    """
+
+    def __init__(
+        self,
+        per_device: int = 8,
+        max_bytes: int = 64 * 1024 * 1024,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_device = per_device
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._held: OrderedDict[tuple[str, str, str], tuple[float, bytearray]] = OrderedDict()
+
+    def track(self, space_id: str, device_id: str, digest: str, received: bytearray) -> None:
+        """Follow ``received`` (the request appends to it) as this device's bytes of the chunk."""
+        key = (space_id, device_id, digest)
+        with self._lock:
+            self._held.pop(key, None)
+            self._expire()
+            mine = [k for k in self._held if k[1] == device_id]
+            for old in mine[: max(0, len(mine) - self.per_device + 1)]:
+                del self._held[old]
+            self._held[key] = (self._clock(), received)
+            while len(self._held) > 1 and self._total() > self.max_bytes:
+                del self._held[next(iter(self._held))]
+
+    def keep(self, space_id: str, device_id: str, digest: str, data: bytes) -> None:
+        """What arrived of a cut upload (tests and callers without a live buffer)."""
+        if not data or len(data) > self.max_bytes:
+            return
+        self.track(space_id, device_id, digest, bytearray(data))
+
+    def forget(self, space_id: str, device_id: str, digest: str, received: bytearray) -> None:
+        """The PUT that tracked ``received`` ended (stored or refused): drop it, unless another
+        request of the device tracks the chunk by now."""
+        key = (space_id, device_id, digest)
+        with self._lock:
+            found = self._held.get(key)
+            if found is not None and found[1] is received:
+                del self._held[key]
+
+    def offset(self, space_id: str, device_id: str, digest: str) -> int:
+        """How many bytes of this chunk the device sent in a PUT not finished (0: none)."""
+        with self._lock:
+            self._expire()
+            found = self._held.get((space_id, device_id, digest))
+            return 0 if found is None else len(found[1])
+
+    def take(self, space_id: str, device_id: str, digest: str, offset: int) -> bytes | None:
+        """The first ``offset`` bytes, if that many arrived (then forgotten), else ``None``."""
+        key = (space_id, device_id, digest)
+        with self._lock:
+            self._expire()
+            found = self._held.get(key)
+            if found is None or len(found[1]) < offset:
+                return None
+            del self._held[key]
+            return bytes(found[1][:offset])
+
+    def _total(self) -> int:
+        return sum(len(received) for _kept, received in self._held.values())
+
+    def _expire(self) -> None:
+        limit = self._clock() - self.ttl
+        while self._held:
+            key, (kept, _data) = next(iter(self._held.items()))
+            if kept >= limit:
+                return
+            del self._held[key]
 
 
 def chunk_size(db: Database, space_id: str, device_id: str, digest: str, now: int) -> int:
@@ -32,6 +124,16 @@ def chunk_size(db: Database, space_id: str, device_id: str, digest: str, now: in
             .values(touched_at=now)
         )
     return int(size)
+
+
+def may_write(db: Database, space_id: str, device_id: str) -> bool:
+    """Whether the device may store chunks in the space (an editor or admin there)."""
+    try:
+        with db.read() as conn:
+            require_role(conn, space_id, device_id, Role.EDITOR)
+    except ApiError:
+        return False
+    return True
 
 
 def put_chunk(

@@ -63,9 +63,10 @@ def _install_pause(phase: str, engine: SyncEngine, state: ProfileSyncState) -> N
         assert isinstance(chunks, ChunkTransfer)
         original_put = chunks._put
 
-        def put(space: str, address: str, data: bytes, token: str) -> None:
-            original_put(space, address, data, token)
+        def put(lane: Any, space: str, address: str, data: bytes, token: str, at: int = 0) -> int:
+            sent = original_put(lane, space, address, data, token, at)
             _pause(phase)
+            return sent
 
         chunks._put = put  # type: ignore[method-assign]
 

@@ -152,7 +152,8 @@ def test_a_huge_answer_to_a_chunk_upload_is_never_read(
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
-        member.engine.chunks._put(space, address, b"sealed chunk", token)
+        chunks = member.engine.chunks
+        chunks._put(member.engine.transport, space, address, b"sealed chunk", token)
         peak = tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()

@@ -649,3 +649,52 @@ def test_a_push_is_not_echoed_in_its_own_pull_but_others_changes_are(server: Har
     assert alice.sync(pull={space: page.cursor}).spaces[space].changes == ()
     # A later plain pull (another device of alice's restored, say) still gets everything.
     assert sorted(c.record for c in alice.pull_all(space)) == ["a-1", "a-2", "bob-1"]
+
+
+def test_a_cut_upload_resumes_at_its_offset_and_only_for_its_device(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    device, other = members["admin"][0], members["editor"][0]
+    data = secrets.token_bytes(64 * 1024)
+    digest = chunk_hash(data)
+    path = f"/v1/spaces/{space}/chunks/{digest}"
+    partials = server.app.state.minga.partials
+    # What a PUT cut after 40,000 bytes leaves (the cut itself: tests/integration).
+    partials.keep(space, device.device_id, digest, data[:40000])
+    asked = device.head_chunk(space, digest)
+    assert (asked.status_code, asked.headers["upload-offset"]) == (404, "40000")
+    # Another device sees the chunk missing, with nothing of this device's bytes to resume.
+    assert "upload-offset" not in other.head_chunk(space, digest).headers
+    stale = other.call("PUT", path, content=data[40000:], headers={"upload-offset": "40000"})
+    assert (stale.status_code, stale.json()["code"]) == (409, "upload_offset_mismatch")
+    # An offset past what arrived is refused and says where the kept bytes end.
+    wrong = device.call("PUT", path, content=data[50000:], headers={"upload-offset": "50000"})
+    assert (wrong.status_code, wrong.headers["upload-offset"]) == (409, "40000")
+    # The rest completes the chunk, hashed whole (from any offset up to what arrived).
+    done = device.call("PUT", path, content=data[30000:], headers={"upload-offset": "30000"})
+    assert done.status_code == 201
+    assert device.get_chunk(space, digest).content == data
+    # Tampered rest: the whole does not hash to the address, nothing is stored, nothing kept.
+    other_data = secrets.token_bytes(64 * 1024)
+    other_digest = chunk_hash(other_data)
+    partials.keep(space, device.device_id, other_digest, other_data[:1000])
+    forged = device.call(
+        "PUT",
+        f"/v1/spaces/{space}/chunks/{other_digest}",
+        content=b"x" * (64 * 1024 - 1000),
+        headers={"upload-offset": "1000"},
+    )
+    assert (forged.status_code, forged.json()["code"]) == (400, "chunk_hash_mismatch")
+    assert device.head_chunk(space, other_digest).status_code == 404
+    assert "upload-offset" not in device.head_chunk(space, other_digest).headers
+    # The bound holds for the whole: kept bytes plus the rest at most max_chunk_bytes.
+    partials.keep(space, device.device_id, other_digest, b"y" * 1000)
+    big = device.call(
+        "PUT",
+        f"/v1/spaces/{space}/chunks/{other_digest}",
+        content=b"y" * (1024 * 1024),
+        headers={"upload-offset": "1000"},
+    )
+    assert (big.status_code, big.json()["code"]) == (413, "body_too_large")
+    for bad in ("0", "-5", "1e3", "²"):
+        malformed = device.call("PUT", path, content=b"z", headers={"upload-offset": bad.encode()})
+        assert malformed.status_code == 400, bad
