@@ -89,6 +89,7 @@ class ErrorCode(StrEnum):
     ENVELOPE_MISMATCH = "envelope_mismatch"
     GRANT_INVALID = "grant_invalid"
     GRANT_EXPIRED = "grant_expired"
+    COMPACTION_MISMATCH = "compaction_mismatch"
     INTERNAL = "internal"
 
 
@@ -131,6 +132,11 @@ class Limits:
 
 
 LIMITS: Final = Limits()
+#: Batches (PROTOCOL.md §13; the format's own bounds are sync.crypto.batch's, the same values).
+MAX_BATCH_ENTRIES: Final = 4096
+MAX_BATCH_BYTES: Final = 1024 * 1024
+MAX_PAGE_BATCHES: Final = 64
+MAX_STALE_BATCHES: Final = 64
 
 
 class ProtocolError(Exception):
@@ -316,6 +322,45 @@ class SyncRequestShape(Shape):
         UNSET
     )
     max_bytes: int | UnsetType | None = UNSET
+    batches: bool | UnsetType | None = UNSET
+
+
+#: [first index, first seq, count]: a run of a batch's entries that are current.
+_Run = Annotated[list[int], Meta(min_length=3, max_length=3)]
+_Runs = Annotated[list[_Run], Meta(max_length=MAX_BATCH_ENTRIES)]
+
+
+class BatchDeliveryShape(Shape):
+    batch: Annotated[bytes, Meta(max_length=MAX_BATCH_BYTES)]
+    author: str
+    live: _Runs
+
+
+class BatchPushShape(Shape, kw_only=True):
+    v: Version = None
+    batch: Annotated[bytes, Meta(max_length=MAX_BATCH_BYTES)]
+    cursor: int | UnsetType | None = UNSET
+
+
+class BatchAnswerShape(Shape):
+    v: Version = None
+    accepted: _Runs | UnsetType | None = UNSET
+    conflicts: (
+        Annotated[list[Annotated[list[int], Meta(min_length=2, max_length=2)]],
+                  Meta(max_length=MAX_BATCH_ENTRIES)] | UnsetType | None
+    ) = UNSET  # fmt: skip
+    cursor: int | UnsetType | None = UNSET
+
+
+class StaleBatchShape(Shape):
+    batch: str
+    author: str
+    live: Annotated[list[tuple[str, int, bool]], Meta(max_length=MAX_BATCH_ENTRIES)]
+
+
+class StaleBatchesShape(Shape, kw_only=True):
+    v: Version = None
+    stale: Annotated[list[StaleBatchShape], Meta(max_length=MAX_STALE_BATCHES)]
 
 
 class ChangeShape(Shape):
@@ -346,6 +391,10 @@ class SpacePageShape(Shape):
     epoch: int | UnsetType | None = UNSET
     statement: int | UnsetType | None = UNSET
     error: str | UnsetType = UNSET
+    batches: (
+        Annotated[list[BatchDeliveryShape], Meta(max_length=MAX_PAGE_BATCHES)] | UnsetType | None
+    ) = UNSET
+    stale: int | UnsetType | None = UNSET
 
 
 _Results = Annotated[list[MutationResultShape], Meta(max_length=LIMITS.max_mutations)]
@@ -825,6 +874,8 @@ class SyncRequest:
     push: tuple[Mutation, ...] = ()
     pull: Mapping[str, int] = field(default_factory=dict)
     max_bytes: int | None = None
+    #: The client reads batches (§13): pages may carry them instead of single records.
+    batches: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"v": PROTOCOL_VERSION}
@@ -834,6 +885,8 @@ class SyncRequest:
             wire["pull"] = dict(self.pull)
         if self.max_bytes is not None:
             wire["max_bytes"] = self.max_bytes
+        if self.batches:
+            wire["batches"] = True
         return wire
 
     @classmethod
@@ -855,7 +908,7 @@ class SyncRequest:
         max_bytes = None
         if "max_bytes" in obj:
             max_bytes = _int(obj, "max_bytes", limits.min_page_bytes, limits.max_page_bytes)
-        return cls(push=push, pull=pull, max_bytes=max_bytes)
+        return cls(push=push, pull=pull, max_bytes=max_bytes, batches=_bool(obj, "batches", False))
 
 
 @dataclass(frozen=True)
@@ -955,17 +1008,26 @@ class SpacePage:
     epoch: int = 0
     statement: int = 0
     error: ErrorCode | None = None
+    #: Batches one of whose current entries falls in this page (§13), for clients that ask.
+    batches: tuple[BatchDelivery, ...] = ()
+    #: How many of the caller's own batches hold a replaced entry (to compact), when > 0.
+    stale: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         if self.error is not None:
             return {"error": self.error.value}
-        return {
+        wire: dict[str, Any] = {
             "changes": [c.to_wire() for c in self.changes],
             "cursor": self.cursor,
             "more": self.more,
             "epoch": self.epoch,
             "statement": self.statement,
         }
+        if self.batches:
+            wire["batches"] = [b.to_wire() for b in self.batches]
+        if self.stale:
+            wire["stale"] = self.stale
+        return wire
 
     @classmethod
     def from_wire(cls, obj: object) -> SpacePage:
@@ -983,6 +1045,82 @@ class SpacePage:
             epoch=_int(obj, "epoch", 0, LIMITS.max_epoch, default=0),
             # Absent from servers older than the statement routes: 0, nothing to fetch.
             statement=_int(obj, "statement", 0, LIMITS.max_statement_version, default=0),
+            batches=tuple(BatchDelivery.from_wire(b) for b in obj.get("batches") or ()),
+            stale=_int(obj, "stale", 0, MAX_STALE_BATCHES, default=0),
+        )
+
+
+@dataclass(frozen=True)
+class BatchDelivery:
+    """A sealed batch in a page, with the runs of its entries that are current in the page:
+    (first index, first seq, count). Record, revision and deletion come from its manifest."""
+
+    batch: bytes
+    author: str
+    live: tuple[tuple[int, int, int], ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"batch": self.batch, "author": self.author, "live": [list(r) for r in self.live]}
+
+    @classmethod
+    def from_wire(cls, obj: object) -> BatchDelivery:
+        if not isinstance(obj, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each batch must be a map")
+        return cls(
+            batch=_bytes(obj, "batch", 1, MAX_BATCH_BYTES),
+            author=check_device_id(_get(obj, "author"), "author"),
+            live=_runs(obj.get("live") or []),
+        )
+
+
+def _runs(raw: object) -> tuple[tuple[int, int, int], ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_BATCH_ENTRIES:
+        raise _bad("live", "must be a list of runs")
+    runs: list[tuple[int, int, int]] = []
+    for run in raw:
+        if not isinstance(run, list) or len(run) != 3:
+            raise _bad("live", "each run is [first index, first seq, count]")
+        index, seq, count = (_int({"n": n}, "n", 0, LIMITS.max_revision) for n in run)
+        if index + count > MAX_BATCH_ENTRIES or count < 1 or seq < 1:
+            raise _bad("live", "run out of range")
+        runs.append((index, seq, count))
+    return tuple(runs)
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to a batch push: runs of accepted entries (first index, first seq, count),
+    conflicts (index, current revision), and the pusher's new cursor when nothing else came in
+    between."""
+
+    accepted: tuple[tuple[int, int, int], ...] = ()
+    conflicts: tuple[tuple[int, int], ...] = ()
+    cursor: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "accepted": [list(r) for r in self.accepted],
+            "conflicts": [list(c) for c in self.conflicts],
+        }
+        if self.cursor is not None:
+            wire["cursor"] = self.cursor
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> BatchAnswer:
+        _version(obj)
+        conflicts = []
+        for item in obj.get("conflicts") or []:
+            index, revision = (_int({"n": n}, "n", 0, LIMITS.max_revision) for n in item)
+            if index >= MAX_BATCH_ENTRIES:
+                raise _bad("conflicts", "index out of range")
+            conflicts.append((index, revision))
+        cursor = obj.get("cursor")
+        return cls(
+            accepted=_runs(obj.get("accepted") or []),
+            conflicts=tuple(conflicts),
+            cursor=None if cursor is None else _int(obj, "cursor", 0, LIMITS.max_revision),
         )
 
 

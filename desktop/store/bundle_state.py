@@ -34,8 +34,8 @@ def keep_blob(
     blob: bytes | None,
 ) -> None:
     """Remember a verified version's sealed blob, unless a newer one is held."""
-    if blob is None or seq <= 0:
-        return
+    if not blob or seq <= 0:
+        return  # no envelope of its own (a version that came in a batch), or no seq
     held = connection.scalar(
         select(SyncRecordBlobRow.revision).where(SyncRecordBlobRow.record_id == record)
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from sync.client.batches import BatchPath, Delivered, open_delivery
 from sync.client.chunks import AttachmentState, ChunkTransfer, Progress, referenced_chunks
 from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
@@ -44,6 +45,7 @@ from sync.crypto.spaces import MembershipLog, SpaceKeyring, change_members, lose
 from sync.crypto.spaces import create_space as create_space_statement
 from sync.protocol import (
     LIMITS,
+    BatchDelivery,
     Change,
     EnrollRequest,
     ErrorCode,
@@ -189,6 +191,8 @@ class SyncReport:
     #: history (a statement, or a member's record sealed under another statement): someone
     #: is shown a fork. Kept (``state.forked_spaces()``) and held until the person acts.
     forked_spaces: list[str] = field(default_factory=list)
+    #: Records re-sealed by compacting this device's stale batches (CRYPTO.md §5).
+    compacted: int = 0
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,8 @@ class SyncEngine:
         self._token: str | None = None
         self._token_until = 0.0
         self._discovered = False
+        #: Many records at once go as sealed batches (PROTOCOL.md §13).
+        self.batches = BatchPath(state, transport, self._authorized)
 
     # --- enrollment and login -------------------------------------------------------------
 
@@ -600,6 +606,18 @@ class SyncEngine:
             current = keyring.current_key(space)
             if current is None or current[0] <= epoch:
                 report.awaiting_key.append(space)
+        # Our batches that hold a replaced or deleted version: re-sealed now, so members who
+        # join later stop receiving it (CRYPTO.md §5, the bound).
+        for space in sorted(self.batches.stale_spaces & set(keyring.logs)):
+            report.compacted += self.batches.compact(keys, keyring, space)
+        self.batches.stale_spaces.clear()
+
+    def compact_batches(self, space: str, *, as_admin: bool = False) -> int:
+        """Re-seal the current entries of stale batches now: this device's own, or (an admin,
+        ``as_admin``) those whose author is no longer a writer, which the admin then vouches
+        for (CRYPTO.md §5). Returns how many records were re-sealed."""
+        keyring, _pins = self._keyring()
+        return self.batches.compact(self._keys(), keyring, space, as_admin=as_admin)
 
     def _round(
         self,
@@ -625,6 +643,11 @@ class SyncEngine:
             if (current := keyring.current_key(space)) is not None
             and current[0] > stale.get(space, 0)
         }
+        # Many pending records of a space go as batches first (one request each); what is
+        # left (few, with attachments) goes as single mutations below.
+        outcome = self.batches.push(keys, keyring, sealable)
+        report.pushed += outcome.accepted
+        report.rejected.extend(Rejection(s, "", code) for s, code in outcome.refused)
         entries = self._seal_outbox(keys, keyring, sealable)
         if self.chunks is not None:
             # A record that names chunks is pushed after them (else `chunk_missing`).
@@ -648,6 +671,7 @@ class SyncEngine:
             ),
             pull=pull,
             max_bytes=self.page_bytes,
+            batches=True,
         )
         again = len(entries) >= LIMITS.max_mutations
         for _ in range(MAX_PAGES_PER_SYNC):
@@ -671,7 +695,7 @@ class SyncEngine:
                     more[space] = page.cursor
             if not more:
                 break
-            request = SyncRequest(pull=more, max_bytes=self.page_bytes)
+            request = SyncRequest(pull=more, max_bytes=self.page_bytes, batches=True)
             pull = more
         # Only once every page is in: a parent's deletion and its children's may come in
         # different pages, and what belongs together is judged on all of them.
@@ -835,7 +859,19 @@ class SyncEngine:
         if page.statement > log.latest.version or page.epoch > held_epoch:
             self._refresh_space(space, keyring, pins, report)
         settlements: list[Settlement] = []
-        for change in page.changes:
+        changes = list(page.changes)
+        batched: dict[tuple[str, int], RemoteRecord] = {}
+        if page.stale:
+            self.batches.stale_spaces.add(space)
+        if page.batches:
+            after = self.state.cursors().get(space, 0)
+            for delivery in page.batches:
+                delivered = self._open_delivery(space, delivery, keyring, pins, report, after, page)
+                if delivered is not None:
+                    changes.extend(delivered.changes)
+                    batched.update({(r.record, r.seq): r for r in delivered.records.values()})
+            changes.sort(key=lambda c: c.seq)
+        for change in changes:
             local = self.state.local_record(space, change.record)
             if local is not None and change.revision <= local.revision:
                 if change.revision < local.revision:
@@ -844,7 +880,9 @@ class SyncEngine:
                         Refusal(space, change.record, change.revision, "rolled_back")
                     )
                 continue  # our own push echoed back, or a version already merged
-            remote = self._verify(space, change, keyring, report, pins)
+            remote = batched.get((change.record, change.seq)) if change.blob is None else None
+            if remote is None:
+                remote = self._verify(space, change, keyring, report, pins)
             if remote is None:
                 continue
             settlement = settle(local, remote, self._rules(local, remote))
@@ -852,6 +890,34 @@ class SyncEngine:
             self._count(settlement, report)
         self.state.apply_page(space, page.cursor, settlements)
         return any(settlement.dirty for settlement in settlements)
+
+    def _open_delivery(
+        self,
+        space: str,
+        delivery: BatchDelivery,
+        keyring: SpaceKeyring,
+        pins: KeyPins,
+        report: SyncReport,
+        after: int,
+        page: SpacePage,
+    ) -> Delivered | None:
+        """Verify a delivered batch (CRYPTO.md §5), or refuse it whole by name."""
+        try:
+            try:
+                return open_delivery(space, delivery, keyring, after, page.cursor)
+            except CryptoError as error:
+                if error.code is not CryptoErrorCode.STATEMENT_UNKNOWN:
+                    raise
+                self._refresh_space(space, keyring, pins, report)
+                return open_delivery(space, delivery, keyring, after, page.cursor)
+        except CryptoError as error:
+            if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
+                self._forked(space, report)
+            if error.code is CryptoErrorCode.KEY_UNAVAILABLE:
+                report.unreadable += sum(run[2] for run in delivery.live)
+            else:
+                report.refused.append(Refusal(space, "", 0, error.code.value, "batch"))
+            return None
 
     def _verify(
         self,

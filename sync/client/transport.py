@@ -438,6 +438,28 @@ class Transport:
         except ProtocolError as error:
             raise ProtocolViolation(f"statements answer: {error.message}") from None
 
+    # --- batches (PROTOCOL.md §13) ---------------------------------------------------------
+
+    def push_batch(
+        self, space: str, batch: bytes, cursor: int | None, token: str
+    ) -> protocol.BatchAnswer:
+        """Push one sealed batch (or a compaction); per-entry outcomes come back as runs."""
+        message: dict[str, Any] = {"v": protocol.PROTOCOL_VERSION, "batch": batch}
+        if cursor is not None:
+            message["cursor"] = cursor
+        path = f"/v1/spaces/{check_id(space)}/batches"
+        answer = self.call("POST", path, message, token=token, shape=protocol.BatchAnswerShape)
+        try:
+            return protocol.BatchAnswer.from_wire(answer)
+        except (ProtocolError, ValueError, TypeError) as error:
+            raise ProtocolViolation(f"batch answer: {error}") from None
+
+    def stale_batches(self, space: str, token: str) -> list[dict[str, Any]]:
+        """Batches of ``space`` holding a replaced entry, with their current entries."""
+        path = f"/v1/spaces/{check_id(space)}/batches"
+        answer = self.call("GET", path, token=token, shape=protocol.StaleBatchesShape)
+        return list(answer.get("stale") or [])
+
 
 def _list(answer: Mapping[str, Any], name: str) -> list[Any]:
     value = answer.get(name)

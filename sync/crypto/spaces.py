@@ -707,6 +707,11 @@ class SpaceKeyring:
         log = self.logs.get(space)
         return None if log is None else log.writer_keys(epoch, device)
 
+    def admin_keys_at(self, space: str, epoch: int, device: str) -> DevicePublicKeys | None:
+        """The device's keys if it was an admin of ``space`` at ``epoch`` (a snapshot's signer)."""
+        log = self.logs.get(space)
+        return None if log is None else log.admin_keys(epoch, device)
+
     def statement_at(self, space: str, version: int) -> tuple[int, bytes] | None:
         """(epoch, hash) of the verified statement of ``space`` at ``version``, if held."""
         log = self.logs.get(space)

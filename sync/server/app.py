@@ -30,6 +30,7 @@ from sync.protocol import (
     LIMITS,
     MEDIA_TYPE,
     PROTOCOL_VERSION,
+    BatchAnswer,
     ChallengeRequest,
     CourierPull,
     CourierPush,
@@ -56,7 +57,7 @@ from sync.protocol import (
     check_token,
     encode_body,
 )
-from sync.server import auth, chunks, courier, logs, private, records, spaces
+from sync.server import auth, batches, chunks, courier, logs, private, records, spaces
 from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
 from sync.server.config import Settings
 from sync.server.db import Database
@@ -473,7 +474,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             device = auth.authenticate_on(conn, token, now)
             budget = message.max_bytes or limits.default_page_bytes
             if not message.push:
-                pages = records.pull_on(conn, device, message.pull, budget, limits)
+                pages = records.pull_on(
+                    conn, device, message.pull, budget, limits, batches=message.batches
+                )
                 return device, encode_body(SyncResponse(spaces=pages).to_wire())
             results = records.push_on(conn, device, message.push, now)
         # The pull runs after the commit, so the pushed rows are in it and the space locks
@@ -484,7 +487,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             if result.status is MutationStatus.ACCEPTED and result.seq is not None:
                 answered.setdefault(spaces_of[result.id], set()).add(result.seq)
         pages = (
-            records.pull(db, device, message.pull, budget, limits, answered) if message.pull else {}
+            records.pull(db, device, message.pull, budget, limits, answered, message.batches)
+            if message.pull
+            else {}
         )
         return device, encode_body(SyncResponse(tuple(results), pages).to_wire())
 
@@ -669,6 +674,42 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         )
         page = StatementPage(tuple(StoredStatement(v, blob) for v, blob in found), more)
         return _message(page.to_wire())
+
+    def push_batch(device: str, space_id: str, blob: bytes, cursor: int | None) -> BatchAnswer:
+        with db.write() as conn:
+            return batches.push_batch_on(conn, device, space_id, blob, cursor)
+
+    def stale_batches(device: str, space_id: str) -> list[dict[str, Any]]:
+        with db.read() as conn:
+            if spaces.role_of(conn, space_id, device) is None:
+                raise ApiError(404, ErrorCode.SPACE_NOT_FOUND, "no such space")
+            return batches.stale_on(conn, space_id)
+
+    @app.post(
+        "/v1/spaces/{space_id}/batches",
+        summary="Push a sealed batch, or a compaction of batches (§13)",
+    )
+    async def post_batch(request: Request, space_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        device = await device_of(request)
+        message = await message_of(
+            request, protocol.BatchPushShape, protocol.MAX_BATCH_BYTES + 4096
+        )
+        cursor = message.get("cursor")
+        if cursor is not None and not 0 <= cursor <= limits.max_revision:
+            raise ApiError(400, ErrorCode.BAD_MESSAGE, "cursor out of range")
+        answer = await run_in_threadpool(push_batch, device, space_id, message["batch"], cursor)
+        return _message(answer.to_wire())
+
+    @app.get(
+        "/v1/spaces/{space_id}/batches",
+        summary="Batches holding a replaced entry, with their current entries (§13)",
+    )
+    async def get_stale_batches(request: Request, space_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        device = await device_of(request)
+        found = await run_in_threadpool(stale_batches, device, space_id)
+        return _message({"v": PROTOCOL_VERSION, "stale": found})
 
     chunk_path = "/v1/spaces/{space_id}/chunks/{digest}"
 

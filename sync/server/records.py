@@ -29,6 +29,8 @@ from sqlalchemy import (
 
 from sync.crypto.envelope import sealed_epoch
 from sync.protocol import (
+    MAX_BATCH_ENTRIES,
+    MAX_PAGE_BATCHES,
     Change,
     ErrorCode,
     Limits,
@@ -39,11 +41,14 @@ from sync.protocol import (
     SpacePage,
 )
 from sync.server import schema
+from sync.server.batches import batch_sizes, deliveries, note_left, stale_count
 from sync.server.db import Database
 from sync.server.spaces import lock_space
 
 # What a change costs in a page besides its blob: ids, numbers and msgpack framing.
 CHANGE_OVERHEAD_BYTES = 96
+# Rows read for one page of a client that reads batches: a few batches' entries.
+_BATCH_PAGE_ROWS = 4 * MAX_BATCH_ENTRIES
 
 
 @dataclass
@@ -54,6 +59,8 @@ class _Current:
     deleted: bool
     author: str
     exists_in_db: bool
+    #: The batch the stored version lives in (PROTOCOL.md §13), if any.
+    batch_id: str | None = None
 
     def as_change(self, record_id: str) -> Change:
         return Change(record_id, self.revision, self.seq, self.blob, self.deleted, self.author)
@@ -178,6 +185,7 @@ def _apply_space(
             ).scalars()
         )
     touched: dict[str, Mutation] = {}
+    left_batches: list[tuple[str, bool]] = []  # (batch, deleted): versions leaving a batch
     new_applied: list[dict[str, object]] = []
     for mutation in batch:
         earlier = applied.get(mutation.id)
@@ -198,7 +206,12 @@ def _apply_space(
                 mutation.id,
                 MutationStatus.CONFLICT,
                 revision=current_revision,
-                current=current.as_change(mutation.record) if current is not None else None,
+                # A version held in a batch has no envelope of its own: the pull brings it.
+                current=(
+                    current.as_change(mutation.record)
+                    if current is not None and current.batch_id is None
+                    else None
+                ),
             )
             continue
         refusal = _epoch_refusal(mutation, epoch)
@@ -211,6 +224,8 @@ def _apply_space(
             results[mutation.id] = _rejected(mutation, ErrorCode.CHUNK_MISSING, missing)
             continue
         last_seq += 1
+        if current is not None and current.batch_id is not None:
+            left_batches.append((current.batch_id, mutation.deleted))
         records[mutation.record] = _Current(
             current_revision + 1,
             last_seq,
@@ -267,6 +282,9 @@ def _apply_space(
                 deleted=bindparam("deleted"),
                 author_id=bindparam("author_id"),
                 size=bindparam("size"),
+                # A single version replaces one that lived in a batch (a compaction drops it).
+                batch_id=None,
+                batch_index=None,
             ),
             updates,
         )
@@ -275,6 +293,8 @@ def _apply_space(
             "space_id": r["b_space"],
             "record_id": r["b_record"],
             **{k: v for k, v in r.items() if not k.startswith("b_")},
+            "batch_id": None,
+            "batch_index": None,
         }
         for r in inserts
     ]
@@ -293,6 +313,8 @@ def _apply_space(
     ]
     if refs:
         conn.execute(insert(schema.record_chunk), refs)
+    if left_batches:
+        note_left(conn, space_id, left_batches)
     if conn.dialect.name == "postgresql" and len(new_applied) == 1 and len(new_rows) <= 1:
         # One mutation, the common request: its new row, its applied row and the counter in one
         # statement (one round trip instead of three), built once so it compiles once.
@@ -324,6 +346,7 @@ def _known_statement() -> CompoundSelect[Any]:
         cast(null(), LargeBinary).label("blob"),
         cast(null(), Boolean).label("deleted"),
         cast(null(), String).label("author_id"),
+        cast(null(), String).label("batch_id"),
     ).where(
         a.device_id == bindparam("device"),
         a.mutation_id.in_(bindparam("mutations", expanding=True)),
@@ -338,6 +361,7 @@ def _known_statement() -> CompoundSelect[Any]:
         r.blob,
         r.deleted,
         r.author_id,
+        r.batch_id,
     ).where(r.space_id == bindparam("space"), r.record_id.in_(bindparam("records", expanding=True)))
     return union_all(earlier, current)
 
@@ -389,6 +413,7 @@ def _known(
                 bool(row.deleted),
                 row.author_id,
                 True,
+                row.batch_id,
             )
     return applied, records
 
@@ -402,6 +427,8 @@ _PAGE = (
         schema.record.c.deleted,
         schema.record.c.author_id,
         schema.record.c.size,
+        schema.record.c.batch_id,
+        schema.record.c.batch_index,
     )
     .where(
         schema.record.c.space_id == bindparam("space"), schema.record.c.seq > bindparam("cursor")
@@ -418,6 +445,7 @@ def pull(
     budget: int,
     limits: Limits,
     answered: Mapping[str, set[int]] | None = None,
+    batches: bool = False,
 ) -> dict[str, SpacePage]:
     """Changes after each cursor, oldest first, until `budget` bytes are spent.
 
@@ -428,7 +456,7 @@ def pull(
     still moves past them). On an initial upload this halves what comes down.
     """
     with db.read() as conn:
-        return pull_on(conn, device_id, cursors, budget, limits, answered)
+        return pull_on(conn, device_id, cursors, budget, limits, answered, batches)
 
 
 def pull_on(
@@ -438,8 +466,13 @@ def pull_on(
     budget: int,
     limits: Limits,
     answered: Mapping[str, set[int]] | None = None,
+    batches: bool = False,
 ) -> dict[str, SpacePage]:
-    """`pull` inside a transaction the caller already holds (an empty poll: one transaction)."""
+    """`pull` inside a transaction the caller already holds (an empty poll: one transaction).
+
+    With ``batches`` (PROTOCOL.md §13) a record whose current version lives in a batch comes as
+    that batch, once per page, costing the batch's size; the entries of a batch already in the
+    page cost nothing more, so a batch's contiguous entries travel together."""
     pages: dict[str, SpacePage] = {}
     roles = _roles(conn, device_id, cursors)
     spent = 0
@@ -454,15 +487,29 @@ def pull_on(
         if spent >= budget:
             pages[space_id] = SpacePage(cursor=cursor, more=True, epoch=epoch, statement=statement)
             continue
-        rows = conn.execute(
-            _PAGE, {"space": space_id, "cursor": cursor, "items": limits.max_page_items + 1}
-        ).all()
+        items = limits.max_page_items + 1 if not batches else _BATCH_PAGE_ROWS
+        rows = conn.execute(_PAGE, {"space": space_id, "cursor": cursor, "items": items}).all()
         changes: list[Change] = []
+        members: dict[str, list[tuple[int, int]]] = {}
+        sizes: dict[str, int] = {}
         more = False
         skip = answered.get(space_id, set()) if answered else set()
         scanned = cursor
         for row in rows:
             if row.seq in skip and row.author_id == device_id:
+                scanned = row.seq
+                continue
+            if batches and row.batch_id is not None:
+                if row.batch_id not in members:
+                    if not sizes.get(row.batch_id):
+                        sizes.update(batch_sizes(conn, space_id, [row.batch_id]))
+                    cost = sizes.get(row.batch_id, 0) + CHANGE_OVERHEAD_BYTES
+                    if len(members) >= MAX_PAGE_BATCHES or (spent + cost > budget and spent > 0):
+                        more = True
+                        break
+                    spent += cost
+                    members[row.batch_id] = []
+                members[row.batch_id].append((row.batch_index, row.seq))
                 scanned = row.seq
                 continue
             cost = row.size + CHANGE_OVERHEAD_BYTES
@@ -481,8 +528,12 @@ def pull_on(
                 )
             )
             scanned = row.seq
-        if len(rows) > limits.max_page_items and not more:
-            more = True  # every scanned row was an echo: the rest comes on the next page
+        if len(rows) >= items and not more:
+            more = True  # the rows read ran out before the budget: the rest comes next page
         new_cursor = scanned
-        pages[space_id] = SpacePage(tuple(changes), new_cursor, more, epoch, statement)
+        delivered = tuple(deliveries(conn, space_id, members)) if members else ()
+        stale = stale_count(conn, space_id, device_id) if batches else 0
+        pages[space_id] = SpacePage(
+            tuple(changes), new_cursor, more, epoch, statement, batches=delivered, stale=stale
+        )
     return pages

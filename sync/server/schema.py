@@ -148,7 +148,25 @@ record = Table(
     Column("deleted", Boolean, nullable=False, default=False),
     Column("author_id", DEVICE_ID, nullable=False),
     Column("size", Integer, nullable=False),
+    # A version written in a batch (PROTOCOL.md §13) lives there: blob is NULL, these name it.
+    Column("batch_id", String(32), nullable=True),
+    Column("batch_index", Integer, nullable=True),
     Index("ix_record_space_id_seq", "space_id", "seq", unique=True),
+    Index("ix_record_space_id_batch_id", "space_id", "batch_id"),
+)
+
+batch = Table(
+    "batch",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("batch_id", String(32), primary_key=True),
+    Column("author_id", DEVICE_ID, nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("entries", Integer, nullable=False),
+    # Entries deleted since (by a single push): the batch is due for compaction at once.
+    Column("dropped", Integer, nullable=False, default=0),
+    Column("blob", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
 )
 
 record_chunk = Table(

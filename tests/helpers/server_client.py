@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from sync.crypto.batch import BatchKind, SealedEntry, seal_batch
 from sync.crypto.envelope import seal_record
 from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
@@ -230,3 +231,43 @@ def sealed_blob(space: str, record: str, epoch: int, base: int = 0, text: str = 
 
 
 _ANY_KEY, _ANY_AUTHOR = os.urandom(32), DeviceKeys.generate()
+
+
+def device_keys_of(client: DeviceClient) -> DeviceKeys:
+    """The client's own keys as the app holds them (to sign what the server checks)."""
+    sign = client.sign_key.private_bytes_raw()
+    box = client.box_key.private_bytes_raw()
+    return DeviceKeys.from_seeds(sign, box)
+
+
+def batch_blob(
+    client: DeviceClient,
+    space: str,
+    records: Mapping[str, int],
+    *,
+    epoch: int = 1,
+    kind: BatchKind = BatchKind.BATCH,
+    deleted: frozenset[str] = frozenset(),
+) -> bytes:
+    """A batch signed by ``client`` of ``records`` (id → base); the server opens nothing, so
+    any key does."""
+    entries = [
+        SealedEntry(r, base, None if r in deleted else {"text": f"content of {r}"})
+        for r, base in records.items()
+    ]
+    return seal_batch(
+        entries,
+        space=space,
+        epoch=epoch,
+        space_key=_ANY_KEY,
+        signer=device_keys_of(client),
+        statement=(1, bytes(32)),
+        kind=kind,
+    )
+
+
+def push_batch(client: DeviceClient, space: str, blob: bytes, cursor: int | None = None) -> Any:
+    message: dict[str, Any] = {"v": 1, "batch": blob}
+    if cursor is not None:
+        message["cursor"] = cursor
+    return client.call("POST", f"/v1/spaces/{space}/batches", message)

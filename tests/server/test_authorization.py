@@ -21,7 +21,7 @@ from sync.protocol import (
     chunk_hash,
 )
 from sync.server.auth import revoke_device
-from tests.helpers.server_client import DeviceClient, sealed_blob
+from tests.helpers.server_client import DeviceClient, batch_blob, push_batch, sealed_blob
 from tests.server.conftest import Harness
 
 CALLERS = ["no_token", "expired", "revoked", "outsider", "reader", "editor", "admin"]
@@ -141,6 +141,10 @@ ENDPOINTS: dict[str, Call] = {
     "put chunk": lambda w, c: c.put_chunk(w.space, secrets.token_bytes(32)),
     "courier push": _courier_push,
     "courier pull": _courier_pull,
+    "push batch": lambda w, c: push_batch(
+        c, w.space, batch_blob(c, w.space, {secrets.token_hex(16): 0 for _ in range(2)})
+    ),
+    "stale batches": lambda w, c: c.call("GET", f"/v1/spaces/{w.space}/batches"),
     # Travel mode: only ever about the caller's own memberships (O's owner leaves O; S's
     # members naming O change nothing there), so S stays as the checks below expect.
     "travel leave": lambda w, c: c.call(
@@ -170,6 +174,8 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "put chunk": (404, 403, 201, 201),
     "courier push": (200, 200, 200, 200),
     "courier pull": (403, 403, 403, 200),
+    "push batch": (404, 403, 200, 200),
+    "stale batches": (404, 200, 200, 200),
     "travel leave": (200, 200, 200, 200),
     "travel return": (200, 200, 200, 200),
 }

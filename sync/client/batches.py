@@ -1,0 +1,261 @@
+"""Batches on the client (PROTOCOL.md §13, CRYPTO.md §5): which pending changes go together,
+what a delivered batch says about each record, and what a compaction re-seals.
+
+The engine drives the requests; this module holds the rules, so they read in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from sync.client.chunks import referenced_chunks
+from sync.client.state import LocalRecord, OutboxEntry, PendingChange, RemoteRecord, SyncState
+from sync.client.transport import ProtocolViolation, ServerRefused, Transport
+from sync.crypto.batch import (
+    MAX_ENTRIES,
+    BatchKeys,
+    BatchKind,
+    OpenedBatch,
+    SealedEntry,
+    batchable,
+    open_batch,
+    seal_batch,
+)
+from sync.crypto.errors import CryptoErrorCode, EnvelopeError
+from sync.crypto.keys import DeviceKeys
+from sync.crypto.spaces import SpaceKeyring
+from sync.protocol import BatchAnswer, BatchDelivery, Change, ErrorCode
+
+_T = TypeVar("_T")
+
+
+class Authorized(Protocol):
+    """Runs a transport call with a token, logging in as needed (the engine's)."""
+
+    def __call__(self, call: Callable[[str], _T]) -> _T: ...
+
+
+#: Fewer pending changes than this in a space go as single mutations: a one-record change is
+#: one request exactly as before, and a batch pays off only when many records compress together.
+MIN_BATCH = 64
+#: How many pending changes one sync gathers for batches (a first sync of 10,000 records is
+#: three batches of about 3,300).
+MAX_GATHERED = 8 * MAX_ENTRIES
+
+
+def batchable_change(change: PendingChange) -> bool:
+    """A record named in a manifest, carrying no attachment references (the server must see
+    those on a mutation to keep the chunks)."""
+    return batchable(change.record) and not referenced_chunks(change.content)
+
+
+def split(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
+    """Balanced batches of at most ``MAX_ENTRIES``, in the order given (creation order)."""
+    if not changes:
+        return []
+    count = -(-len(changes) // MAX_ENTRIES)
+    size = -(-len(changes) // count)
+    return [list(changes[i : i + size]) for i in range(0, len(changes), size)]
+
+
+def sealed_entries(changes: Sequence[PendingChange]) -> list[SealedEntry]:
+    return [SealedEntry(c.record, c.base, c.content) for c in changes]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A delivered batch's records current in the page: the change the server stated for each
+    (from the signed manifest) and the verified record."""
+
+    changes: tuple[Change, ...]
+    records: dict[str, RemoteRecord]
+    opened: OpenedBatch
+
+
+def open_delivery(
+    space: str, delivery: BatchDelivery, keys: BatchKeys, after: int, upto: int
+) -> Delivered:
+    """Verify ``delivery`` and list its entries whose seq falls in (``after``, ``upto``].
+
+    Record id, revision and deletion come from the signed manifest; the server states only
+    which entries are current and their seqs.
+
+    Raises:
+        EnvelopeError: every refusal of ``open_batch``, and ``bad_format`` for a run outside
+            the manifest or a seq stated twice.
+    """
+    opened = open_batch(delivery.batch, space=space, author=delivery.author, keys=keys)
+    entries = opened.header.entries
+    changes: list[Change] = []
+    records: dict[str, RemoteRecord] = {}
+    # A snapshot's records are vouched for by the admin who signed it (CRYPTO.md §5).
+    author = opened.header.signer
+    for first, seq, count in delivery.live:
+        if first + count > len(entries):
+            raise EnvelopeError(CryptoErrorCode.BAD_FORMAT, "a run outside the manifest")
+        for k in range(count):
+            entry, at = entries[first + k], seq + k
+            if not after < at <= upto:
+                continue
+            if entry.record in records:
+                raise EnvelopeError(CryptoErrorCode.BAD_FORMAT, "an entry stated twice")
+            changes.append(Change(entry.record, entry.revision, at, None, entry.deleted, author))
+            records[entry.record] = RemoteRecord(
+                space, entry.record, entry.revision, author, opened.contents[first + k], None, at
+            )
+    return Delivered(tuple(changes), records, opened)
+
+
+def compaction_entries(
+    live: Sequence[tuple[str, int, bool]], local: dict[str, LocalRecord | None]
+) -> list[SealedEntry] | None:
+    """The current versions a compaction re-seals, from what this device holds at exactly
+    those revisions; ``None`` when one is not held (compact after the next pull)."""
+    entries: list[SealedEntry] = []
+    for record, revision, deleted in live:
+        held = local.get(record)
+        if held is None or held.revision != revision:
+            return None
+        content: dict[str, Any] | None = None
+        if not deleted:
+            if held.base is None:
+                return None
+            content = held.base
+        entries.append(SealedEntry(record, revision - 1, content))
+    return entries
+
+
+def compaction_kind(as_admin: bool) -> BatchKind:
+    return BatchKind.SNAPSHOT if as_admin else BatchKind.COMPACTION
+
+
+def creation_order(changes: Sequence[PendingChange]) -> list[PendingChange]:
+    """Records in the order they were made (what compresses best together), then by id."""
+    return sorted(changes, key=lambda c: (str((c.content or {}).get("created_at") or ""), c.record))
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch push did: records accepted, conflicts left to settle alone (the pull
+    brings the current version), and refusals by code."""
+
+    accepted: int = 0
+    conflicts: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+class BatchPath:
+    """Pushes a space's many pending changes as batches, and compacts stale batches.
+
+    ``authorized`` runs a transport call with a token (the engine's login)."""
+
+    def __init__(
+        self,
+        state: SyncState,
+        transport: Transport,
+        authorized: Authorized,
+    ) -> None:
+        self.state = state
+        self.transport = transport
+        self.authorized = authorized
+        #: False once the server answered that it has no batch route (an older server).
+        self.supported = True
+        #: Spaces whose pages said this device has stale batches: compacted after the sync.
+        self.stale_spaces: set[str] = set()
+
+    def push(self, keys: DeviceKeys, keyring: SpaceKeyring, spaces: set[str]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        if not self.supported:
+            return outcome
+        cursors = self.state.cursors()
+        for space in sorted(spaces):
+            current = keyring.current_key(space)
+            if current is None:
+                continue
+            pending = [
+                c for c in self.state.pending_changes([space], MAX_GATHERED) if batchable_change(c)
+            ]
+            if len(pending) < MIN_BATCH:
+                continue
+            latest = keyring.logs[space].latest
+            cursor: int | None = cursors.get(space, 0)
+            for part in split(creation_order(pending)):
+                blob = seal_batch(
+                    sealed_entries(part),
+                    space=space,
+                    epoch=current[0],
+                    space_key=current[1],
+                    signer=keys,
+                    statement=(latest.version, latest.hash),
+                )
+                try:
+                    answer = self.authorized(
+                        partial(self.transport.push_batch, space, blob, cursor)
+                    )
+                except ServerRefused as refused:
+                    if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
+                        self.supported = False  # an older server: single mutations only
+                        return outcome
+                    # Stale epoch and the like: the single path meets it and recovers.
+                    outcome.refused.append((space, refused.code))
+                    break
+                cursor = self._accepted(space, part, answer, outcome)
+        return outcome
+
+    def _accepted(
+        self, space: str, part: list[PendingChange], answer: BatchAnswer, outcome: BatchOutcome
+    ) -> int | None:
+        for first, seq, count in answer.accepted:
+            if first + count > len(part):
+                raise ProtocolViolation("batch answer names entries the batch does not have")
+            for k in range(count):
+                change = part[first + k]
+                entry = OutboxEntry("", space, change.record, change.base, b"", change.content)
+                self.state.apply_accepted(entry, change.base + 1, seq + k)
+                outcome.accepted += 1
+        outcome.conflicts += len(answer.conflicts)
+        if answer.cursor is not None:
+            # Nothing else came in between: our own batch need not come back down.
+            self.state.apply_page(space, answer.cursor, [])
+        return answer.cursor
+
+    def compact(
+        self, keys: DeviceKeys, keyring: SpaceKeyring, space: str, *, as_admin: bool = False
+    ) -> int:
+        """Re-seal the current entries of stale batches (this device's own, or with
+        ``as_admin`` those whose author is no longer a writer) so the server can drop the old
+        ones; returns how many records were re-sealed (0: nothing to do, or not held yet)."""
+        current = keyring.current_key(space)
+        log = keyring.logs.get(space)
+        if current is None or log is None:
+            return 0
+        latest = log.latest
+        stale = self.authorized(partial(self.transport.stale_batches, space))
+        live: list[tuple[str, int, bool]] = []
+        for item in stale:
+            author = str(item.get("author"))
+            member = latest.member(author)
+            orphaned = member is None or not member.role.can_write
+            if (author == keys.device_id and not as_admin) or (as_admin and orphaned):
+                live.extend((str(r), int(v), bool(d)) for r, v, d in item.get("live") or ())
+        if not live:
+            return 0
+        held = {record: self.state.local_record(space, record) for record, _v, _d in live}
+        entries = compaction_entries(live, held)
+        if entries is None:
+            return 0
+        for start in range(0, len(entries), MAX_ENTRIES):
+            blob = seal_batch(
+                entries[start : start + MAX_ENTRIES],
+                space=space,
+                epoch=current[0],
+                space_key=current[1],
+                signer=keys,
+                statement=(latest.version, latest.hash),
+                kind=compaction_kind(as_admin),
+            )
+            self.authorized(partial(self.transport.push_batch, space, blob, None))
+        return len(entries)

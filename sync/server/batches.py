@@ -1,0 +1,334 @@
+"""Batches on the server (PROTOCOL.md §13): per-record compare-and-swap of a sealed batch,
+compactions that move current versions into a new batch, and batch deliveries in pages.
+
+The server reads only a batch's clear header and manifest (record ids, bases, deletions) and
+checks its signer's signature with the enrolled key; it never opens content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+
+from sync.crypto.batch import BatchHeader, BatchKind, check_batch_signer
+from sync.crypto.errors import EnvelopeError
+from sync.crypto.keys import DevicePublicKeys
+from sync.protocol import MAX_STALE_BATCHES, BatchAnswer, BatchDelivery, ErrorCode, Role
+from sync.server import schema
+from sync.server.errors import ApiError
+from sync.server.spaces import lock_space, role_of
+
+
+@dataclass(frozen=True)
+class _Row:
+    revision: int
+    deleted: bool
+    author: str
+
+
+def push_batch_on(
+    conn: Connection, device_id: str, space_id: str, blob: bytes, cursor: int | None
+) -> BatchAnswer:
+    """Apply one batch inside the caller's write transaction (see the module docstring)."""
+    keys = conn.execute(
+        select(schema.device.c.sign_key, schema.device.c.box_key).where(
+            schema.device.c.id == device_id
+        )
+    ).first()
+    if keys is None:
+        raise ApiError(404, ErrorCode.DEVICE_NOT_FOUND, "unknown device")
+    try:
+        header = check_batch_signer(blob, DevicePublicKeys(bytes(keys[0]), bytes(keys[1])))
+    except EnvelopeError as error:
+        code = ErrorCode.SIGNATURE_INVALID if error.code.value == "signature_invalid" else None
+        raise ApiError(
+            400, code or ErrorCode.ENVELOPE_MISMATCH, f"batch refused: {error.code.value}"
+        ) from None
+    if header.space != space_id:
+        raise ApiError(400, ErrorCode.ENVELOPE_MISMATCH, "batch sealed for another space")
+    space = lock_space(conn, space_id)
+    role = role_of(conn, space_id, device_id) if space is not None else None
+    if space is None or role is None:
+        raise ApiError(404, ErrorCode.SPACE_NOT_FOUND, "no such space")
+    needed = role is Role.ADMIN if header.kind is BatchKind.SNAPSHOT else role.can_write
+    if not needed:
+        raise ApiError(403, ErrorCode.ROLE_FORBIDDEN, "this role cannot write this batch")
+    if space.epoch >= 1 and header.epoch < space.epoch:
+        raise ApiError(409, ErrorCode.STALE_EPOCH, "batch sealed before the current epoch")
+    if header.epoch > space.epoch:
+        raise ApiError(409, ErrorCode.EPOCH_INVALID, "batch sealed at an epoch not begun")
+    rows = _current(conn, space_id, [e.record for e in header.entries])
+    if header.kind is BatchKind.BATCH:
+        return _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor)
+    _compact(conn, device_id, space_id, header, blob, rows)
+    return BatchAnswer()
+
+
+def _current(conn: Connection, space_id: str, records: list[str]) -> dict[str, _Row]:
+    r = schema.record.c
+    found = conn.execute(
+        select(r.record_id, r.revision, r.deleted, r.author_id).where(
+            r.space_id == space_id, r.record_id.in_(records)
+        )
+    )
+    return {row.record_id: _Row(row.revision, bool(row.deleted), row.author_id) for row in found}
+
+
+def _store(conn: Connection, space_id: str, header: BatchHeader, author: str, blob: bytes) -> str:
+    batch_id = header.batch_id.hex()
+    conn.execute(
+        insert(schema.batch).values(
+            space_id=space_id,
+            batch_id=batch_id,
+            author_id=author,
+            epoch=header.epoch,
+            entries=len(header.entries),
+            dropped=0,
+            blob=blob,
+            size=len(blob),
+        )
+    )
+    return batch_id
+
+
+def _push(
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    last_seq: int,
+    header: BatchHeader,
+    blob: bytes,
+    rows: dict[str, _Row],
+    cursor: int | None,
+) -> BatchAnswer:
+    before = last_seq
+    conflicts: list[tuple[int, int]] = []
+    accepted: list[tuple[int, int]] = []  # (index, seq)
+    for index, entry in enumerate(header.entries):
+        current = rows.get(entry.record)
+        revision = current.revision if current is not None else 0
+        if entry.base != revision:
+            conflicts.append((index, revision))  # settled alone by the client, as any conflict
+            continue
+        last_seq += 1
+        accepted.append((index, last_seq))
+    if not accepted:
+        return BatchAnswer(conflicts=tuple(conflicts))
+    exists_in_db = conn.execute(
+        select(func.count())
+        .select_from(schema.batch)
+        .where(
+            schema.batch.c.space_id == space_id,
+            schema.batch.c.batch_id == header.batch_id.hex(),
+        )
+    ).scalar_one()
+    if exists_in_db:
+        raise ApiError(409, ErrorCode.DUPLICATE_MUTATION, "this batch was stored already")
+    batch_id = _store(conn, space_id, header, device_id, blob)
+    new_rows: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for index, seq in accepted:
+        entry = header.entries[index]
+        row = {
+            "space_id": space_id,
+            "record_id": entry.record,
+            "revision": entry.base + 1,
+            "seq": seq,
+            "blob": None,
+            "deleted": entry.deleted,
+            "author_id": device_id,
+            "size": 0,
+            "batch_id": batch_id,
+            "batch_index": index,
+        }
+        (changed if entry.record in rows else new_rows).append(row)
+    if new_rows:
+        conn.execute(insert(schema.record), new_rows)
+    if changed:
+        _repoint(conn, space_id, changed)
+        conn.execute(
+            delete(schema.record_chunk).where(
+                schema.record_chunk.c.space_id == space_id,
+                schema.record_chunk.c.record_id.in_([c["record_id"] for c in changed]),
+            )
+        )
+    conn.execute(
+        update(schema.space).where(schema.space.c.id == space_id).values(last_seq=last_seq)
+    )
+    _drop_unreferenced(conn, space_id)
+    return BatchAnswer(
+        accepted=_as_runs(accepted),
+        conflicts=tuple(conflicts),
+        # Nothing came in between: the pusher may move its cursor past its own batch.
+        cursor=last_seq if cursor is not None and cursor == before else None,
+    )
+
+
+def _repoint(conn: Connection, space_id: str, rows: list[dict[str, object]]) -> None:
+    r = schema.record.c
+    for row in rows:
+        values = {k: v for k, v in row.items() if k not in ("space_id", "record_id")}
+        conn.execute(
+            update(schema.record)
+            .where(r.space_id == space_id, r.record_id == row["record_id"])
+            .values(**values)
+        )
+
+
+def _compact(
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    header: BatchHeader,
+    blob: bytes,
+    rows: dict[str, _Row],
+) -> None:
+    """All or nothing: each entry must be a record's current revision and deletion, and (kind
+    1) the caller's own record. Revisions and seqs stay; the records point at the new batch."""
+    for entry in header.entries:
+        current = rows.get(entry.record)
+        if (
+            current is None
+            or current.revision != entry.base + 1
+            or current.deleted != entry.deleted
+            or (header.kind is BatchKind.COMPACTION and current.author != device_id)
+        ):
+            raise ApiError(
+                409, ErrorCode.COMPACTION_MISMATCH, "an entry is not a current version of yours"
+            )
+    batch_id = _store(conn, space_id, header, device_id, blob)
+    r = schema.record.c
+    for index, entry in enumerate(header.entries):
+        conn.execute(
+            update(schema.record)
+            .where(r.space_id == space_id, r.record_id == entry.record)
+            .values(blob=None, size=0, batch_id=batch_id, batch_index=index, author_id=device_id)
+        )
+    _drop_unreferenced(conn, space_id)
+
+
+def _drop_unreferenced(conn: Connection, space_id: str) -> None:
+    """Batches no record points at any more: their content reaches nobody, so it goes."""
+    b, r = schema.batch.c, schema.record.c
+    conn.execute(
+        delete(schema.batch).where(
+            b.space_id == space_id,
+            ~exists().where(and_(r.space_id == b.space_id, r.batch_id == b.batch_id)),
+        )
+    )
+
+
+#: A batch is due for compaction once one of its records was deleted since, or once this share
+#: of its entries was replaced (an everyday edit of one old record does not re-seal thousands).
+REPLACED_SHARE = 8
+
+
+def note_left(conn: Connection, space_id: str, left: list[tuple[str, bool]]) -> None:
+    """Versions that left their batch (a single push replaced them): count the deletions, which
+    make the batch due for compaction at once; drop a batch nothing points at any more."""
+    b = schema.batch.c
+    for batch_id in sorted({batch for batch, deleted in left if deleted}):
+        gone = sum(1 for batch, deleted in left if deleted and batch == batch_id)
+        conn.execute(
+            update(schema.batch)
+            .where(b.space_id == space_id, b.batch_id == batch_id)
+            .values(dropped=b.dropped + gone)
+        )
+
+
+def _due(live: Any, b: Any) -> Any:
+    return or_(b.dropped > 0, live * REPLACED_SHARE <= b.entries * (REPLACED_SHARE - 1))
+
+
+def stale_on(conn: Connection, space_id: str) -> list[dict[str, object]]:
+    """Batches of ``space_id`` in which some entry is no longer current, with their current
+    entries (record, revision, deleted): what a compaction must re-seal."""
+    b, r = schema.batch.c, schema.record.c
+    live = (
+        select(r.batch_id, func.count().label("live"))
+        .where(r.space_id == space_id, r.batch_id.is_not(None))
+        .group_by(r.batch_id)
+        .subquery()
+    )
+    found = conn.execute(
+        select(b.batch_id, b.author_id)
+        .join(live, live.c.batch_id == b.batch_id)
+        .where(b.space_id == space_id, live.c.live < b.entries, _due(live.c.live, b))
+        .order_by(b.batch_id)
+        .limit(MAX_STALE_BATCHES)
+    ).all()
+    stale: list[dict[str, object]] = []
+    for row in found:
+        entries = conn.execute(
+            select(r.record_id, r.revision, r.deleted)
+            .where(r.space_id == space_id, r.batch_id == row.batch_id)
+            .order_by(r.seq)
+        ).all()
+        stale.append(
+            {
+                "batch": row.batch_id,
+                "author": row.author_id,
+                "live": [(e.record_id, e.revision, bool(e.deleted)) for e in entries],
+            }
+        )
+    return stale
+
+
+def stale_count(conn: Connection, space_id: str, device_id: str) -> int:
+    """How many of ``device_id``'s batches in the space hold a replaced entry."""
+    b, r = schema.batch.c, schema.record.c
+    live = (
+        select(func.count())
+        .where(r.space_id == b.space_id, r.batch_id == b.batch_id)
+        .scalar_subquery()
+    )
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(schema.batch)
+            .where(
+                b.space_id == space_id,
+                b.author_id == device_id,
+                live < b.entries,
+                _due(live, b),
+            )
+        ).scalar_one()
+    )
+
+
+def deliveries(
+    conn: Connection, space_id: str, members: dict[str, list[tuple[int, int]]]
+) -> list[BatchDelivery]:
+    """The batches named in ``members`` (batch id → its (index, seq) current in the page)."""
+    if not members:
+        return []
+    b = schema.batch.c
+    found = conn.execute(
+        select(b.batch_id, b.author_id, b.blob).where(
+            b.space_id == space_id, b.batch_id.in_(list(members))
+        )
+    ).all()
+    return [
+        BatchDelivery(bytes(row.blob), row.author_id, _as_runs(members[row.batch_id]))
+        for row in found
+    ]
+
+
+def batch_sizes(conn: Connection, space_id: str, batch_ids: list[str]) -> dict[str, int]:
+    b = schema.batch.c
+    found = conn.execute(
+        select(b.batch_id, b.size).where(b.space_id == space_id, b.batch_id.in_(batch_ids))
+    )
+    return {row.batch_id: row.size for row in found}
+
+
+def _as_runs(items: list[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
+    runs: list[list[int]] = []
+    for index, seq in sorted(items):
+        if runs and runs[-1][0] + runs[-1][2] == index and runs[-1][1] + runs[-1][2] == seq:
+            runs[-1][2] += 1
+        else:
+            runs.append([index, seq, 1])
+    return tuple((a, b, c) for a, b, c in runs)

@@ -1,0 +1,167 @@
+"""First sync in batches (issue 19 part 3; CRYPTO.md §5, PROTOCOL.md §13), over a real server.
+
+Many records go up as batches sealed by their author and come down as those batches; a
+one-record change stays one mutation; a replaced or deleted version stops reaching members who
+join after the compaction; conflicts inside a batch are settled per record.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from desktop.domain.records import edit
+from sync.client.batches import MIN_BATCH
+from sync.client.engine import SyncEngine
+from sync.client.transport import Transport
+from sync.crypto.batch import open_batch, read_batch_header
+from sync.protocol import ProtocolError, SyncResponse, decode_body
+from tests.helpers.hostile_server import Exchange, HostileServer
+from tests.integration.conftest import Device, Server, network_of, organization
+
+CANARY = "zq-canary-replaced-7731"
+
+
+def _orgs(device: Device, space: str, count: int, prefix: str = "Org") -> list[str]:
+    ids = []
+    for index in range(count):
+        record = organization(space, f"{prefix} {index}", description="Desalojo — إخلاء " * 3)
+        device.records.save(record)
+        ids.append(record.id)
+    return ids
+
+
+def _delivered_contents(device: Device, space: str) -> list[dict[str, Any]]:
+    """Every content the device could read in the batches and blobs it was sent."""
+    keyring, _pins = device.engine.verified_view()
+    found: list[dict[str, Any]] = []
+    for answer in device.received:
+        try:
+            body = decode_body(answer)
+            response = SyncResponse.from_wire(body)
+        except (ProtocolError, ValueError, TypeError, KeyError):  # not a sync answer
+            continue
+        page = response.spaces.get(space)
+        if page is None:
+            continue
+        for delivery in page.batches:
+            opened = open_batch(delivery.batch, space=space, author=delivery.author, keys=keyring)
+            found.extend(c for c in opened.contents if c is not None)
+    return found
+
+
+def test_a_first_sync_goes_up_and_down_in_batches(server: Server, make_device: Any) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    ids = _orgs(admin, space, 3 * MIN_BATCH)
+    admin.sync()
+    pushes = [b for b in admin.sent if b"batch" in b]
+    assert pushes, "the records went up as single mutations"
+    report = member.sync()
+    assert report.pulled >= len(ids)
+    for record_id in ids:
+        assert member.records.get(record_id) is not None
+    assert member.snapshot() == {k: v for k, v in admin.snapshot().items()}
+    # A one-record change is one request, as before.
+    admin.records.save(edit(admin.records.require(ids[0]), name="Renamed"))
+    report = admin.engine.sync_once()
+    assert (report.requests, report.pushed, report.compacted) == (1, 1, 0)
+    member.sync()
+    assert member.records.get(ids[0]).name == "Renamed"  # type: ignore[union-attr]
+
+
+def device_of(device: Device) -> str:
+    keys = device.state.device_keys()
+    assert keys is not None
+    return keys.device_id
+
+
+def _join(admin: Device, make_device: Any, space: str, name: str) -> Device:
+    device: Device = make_device(name)
+    device.engine.enroll(admin.engine.invite(space))
+    admin.engine.admit(space, admin.engine.pending_members(space))
+    device.sync()
+    device.engine.confirm_space(space)
+    device.sync()
+    return device
+
+
+def test_deleted_content_stops_reaching_later_members_after_compaction(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    ids = _orgs(admin, space, MIN_BATCH)
+    secret = organization(space, "Secret", description=CANARY)
+    admin.records.save(secret)
+    admin.sync()
+    member.sync()
+    member.records.delete(secret.id)
+    member.sync()
+    # The bound: until the author compacts, a newcomer still receives the deleted version.
+    early = _join(admin, make_device, space, "early")
+    assert any(CANARY in str(c) for c in _delivered_contents(early, space))
+    assert early.records.get(secret.id) is None  # deleted all the same
+    report = admin.sync()
+    assert report.compacted == len(ids) + 1  # and the space record, in the same batch
+    # A member who joins after the compaction never receives the deleted content.
+    late = _join(admin, make_device, space, "late")
+    contents = _delivered_contents(late, space)
+    assert len(contents) >= len(ids)
+    assert not any(CANARY in str(c) for c in contents)
+    assert late.records.get(secret.id) is None
+    for record_id in ids:
+        assert late.records.get(record_id) is not None
+    live = {k: v for k, v in admin.snapshot().items() if not v[0]}  # type: ignore[index]
+    assert late.snapshot() == live
+
+
+def test_a_hostile_server_cannot_tamper_relabel_or_roll_back_a_batch(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, alba) = network_of(server, make_device, 2)
+    with HostileServer(server.url) as hostile:
+        old_engine = alba.engine
+        alba.engine = SyncEngine(alba.state, Transport(hostile.url), page_bytes=None)
+        old_engine.transport.close()
+        ids = _orgs(admin, space, MIN_BATCH)
+        admin.sync()
+        alba.sync()
+        (old,) = [
+            batch
+            for exchange in hostile.answers("/v1/sync")
+            for batch in (exchange.original or {})
+            .get("spaces", {})
+            .get(space, {})
+            .get("batches", [])
+        ]
+        admin.records.save(edit(admin.records.require(ids[0]), name="Corrected"))
+        admin.sync()
+        alba.sync()
+        assert alba.records.require(ids[0]).revision == 2
+        records = alba.snapshot()
+        entries = read_batch_header(old["batch"])[0].entries
+        index = [e.record for e in entries].index(ids[0])
+
+        def deliver(batch: dict[str, Any]) -> None:
+            def rewrite(exchange: Exchange) -> dict[str, Any] | None:
+                if exchange.route != "/v1/sync" or exchange.answer is None:
+                    return None
+                answer = copy.deepcopy(exchange.answer)
+                page = answer["spaces"][space]
+                page["cursor"] += 1
+                page["batches"] = [dict(batch, live=[[index, page["cursor"], 1]])]
+                return answer
+
+            hostile.rewrites[:] = [rewrite]
+
+        flipped = bytearray(old["batch"])
+        flipped[len(flipped) // 2] ^= 1
+        cases = [
+            (dict(old), "rolled_back"),  # the old version served again as new
+            (dict(old, batch=bytes(flipped)), "signature_invalid"),
+            (dict(old, author=device_of(alba)), "wrong_author"),
+        ]
+        for batch, code in cases:
+            deliver(batch)
+            report = alba.engine.sync_once()
+            assert [r.code for r in report.refused] == [code]
+            assert alba.snapshot() == records
