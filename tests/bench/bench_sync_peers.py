@@ -677,9 +677,11 @@ def run_pouchdb(
 # --- floor, table, chart ----------------------------------------------------------------------
 
 
-#: The order each system sends records in (the floor compresses them in that order): Minga's
-#: outbox and pages go by record id; Kinto's batch and PouchDB's changes in creation order.
-SEND_ORDER = {"Minga": "id", "Kinto": "creation", "PouchDB": "creation"}
+#: The order each system sends records in (the floor compresses them in that order): a first
+#: sync's batches in Minga go by ``created_at`` then id (sync/client/batches.py
+#: ``creation_order``; single mutations went by record id before batches); Kinto's batch and
+#: PouchDB's changes in the order the records were written.
+SEND_ORDER = {"Minga": "created_at", "Kinto": "creation", "PouchDB": "creation"}
 
 
 def floors(name: str, sizes: list[int], docs: dict[int, Path], order: str) -> dict[str, float]:
@@ -696,6 +698,8 @@ def floors(name: str, sizes: list[int], docs: dict[int, Path], order: str) -> di
         records = json.loads(docs[count].read_text())
         if order == "id":
             records.sort(key=lambda r: r["id"])
+        elif order == "created_at":
+            records.sort(key=lambda r: (str(r.get("created_at") or ""), r["id"]))
         return json.dumps(records).encode()
 
     one = json.dumps(json.loads(docs[max(sizes)].read_text())[0]).encode()
