@@ -94,6 +94,8 @@ class MessageLabel(QLabel):
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        #: Scrolled into view when it speaks (a field's own line is not: the summary is).
+        self.brings_into_view = True
         self.hide()
 
     def say(self, message: str, tone: str = "error") -> None:
@@ -108,7 +110,9 @@ class MessageLabel(QLabel):
             grow_to_fit(self.window())
             # Below the fold of a scrolled page (a working group's), a message said nothing to
             # the person looking at the top: bring it into view once it is laid out.
-            QTimer.singleShot(0, self._bring_into_view)
+            if self.brings_into_view:
+                # After the scroll area has fitted its content to what was just shown.
+                QTimer.singleShot(50, self._bring_into_view)
 
     def _bring_into_view(self) -> None:
         if not isValid(self) or not self.isVisible():
@@ -116,7 +120,8 @@ class MessageLabel(QLabel):
         parent = self.parentWidget()
         while parent is not None:
             if isinstance(parent, QScrollArea):
-                parent.ensureWidgetVisible(self, 0, 8)
+                # With room below for the buttons that usually follow (Save, Cancel).
+                parent.ensureWidgetVisible(self, 0, 48)
             parent = parent.parentWidget()
 
     def clear_message(self) -> None:
@@ -330,6 +335,7 @@ class FieldProblems:
         self.errors: list[FieldError] = []
 
     def add(self, name: str, widget: QWidget, line: MessageLabel) -> None:
+        line.brings_into_view = False
         self.lines[name] = line
         self.widgets[name] = widget
         on_edit(widget, lambda: self.fixed(name))
