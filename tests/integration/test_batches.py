@@ -165,3 +165,35 @@ def test_a_hostile_server_cannot_tamper_relabel_or_roll_back_a_batch(
             report = alba.engine.sync_once()
             assert [r.code for r in report.refused] == [code]
             assert alba.snapshot() == records
+
+
+def test_an_admin_vouches_for_the_batches_of_a_member_who_left(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    ids = _orgs(member, space, MIN_BATCH)
+    secret = organization(space, "Secret", description=CANARY)
+    member.records.save(secret)
+    member.sync()
+    admin.sync()
+    admin.engine.remove_member(space, device_of(member))
+    admin.records.delete(secret.id)
+    admin.sync()
+    assert admin.engine.compact_batches(space) == 0  # not the admin's own batch
+    assert admin.engine.compact_batches(space, as_admin=True) == len(ids)
+    late = _join(admin, make_device, space, "late")
+    contents = _delivered_contents(late, space)
+    assert not any(CANARY in str(c) for c in contents)
+    for record_id in ids:
+        assert late.records.get(record_id) is not None
+    # Vouched for by the admin: the records now name the admin as their author.
+    delivered = [d.author for answer in late.received for d in _pages(answer, space)]
+    assert delivered and set(delivered) == {device_of(admin)}
+
+
+def _pages(answer: bytes, space: str) -> list[Any]:
+    try:
+        page = SyncResponse.from_wire(decode_body(answer)).spaces.get(space)
+    except (ProtocolError, ValueError, TypeError, KeyError):
+        return []
+    return list(page.batches) if page is not None else []
