@@ -89,7 +89,8 @@ class UpDownScroll(QScrollArea):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            QTimer.singleShot(0, self._fit)
+            # With the area as context: a fit still queued when the area goes is dropped.
+            QTimer.singleShot(0, self, self._fit)
         return super().eventFilter(watched, event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:

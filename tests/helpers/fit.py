@@ -227,6 +227,10 @@ def _cells(view: QAbstractItemView) -> list[Clipped]:
     option.initFrom(view)
     option.font = view.font()
     wraps = isinstance(view, QListView) and view.wordWrap()
+    # A table whose rows were made tall for their wrapped text (a CSV report's reasons): a long
+    # text fits when its lines fit the row's height. (A one-line row is measured sideways.)
+    table_wraps = isinstance(view, QTableView) and view.wordWrap()
+    metrics = QFontMetrics(view.font())
     for row in range(min(rows, 200)):
         for column in range(columns):
             index = model.index(row, column, QModelIndex())
@@ -243,7 +247,23 @@ def _cells(view: QAbstractItemView) -> list[Clipped]:
             if not isinstance(view, QTableView):
                 shown = rect.intersected(viewport)
                 rect = QRect(shown.left(), rect.top(), shown.width(), rect.height())
-            if wraps:
+            if table_wraps and rect.height() >= 2 * metrics.lineSpacing():
+                # The style's text margin each side, as QCommonStyle lays out a cell's text.
+                room = rect.width() - 2 * (
+                    view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view)
+                    + 1
+                )
+                lines = metrics.boundingRect(
+                    QRect(0, 0, max(room, 1), 100_000), int(Qt.TextFlag.TextWordWrap), text
+                )
+                widest = max((metrics.horizontalAdvance(word) for word in text.split()), default=0)
+                if widest > room + SLACK:
+                    found.append(Clipped("cell", _path(view), text, widest, room))
+                elif lines.height() > rect.height() + SLACK:
+                    found.append(
+                        Clipped("cell (height)", _path(view), text, lines.height(), rect.height())
+                    )
+            elif wraps:
                 if hint.height() > rect.height() + SLACK:
                     found.append(
                         Clipped("cell (height)", _path(view), text, hint.height(), rect.height())
