@@ -19,9 +19,9 @@ from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.ui.directory import DirectoryPage
 from desktop.ui.directory.forms import OrganizationForm, PersonForm, RecordForm
-from desktop.ui.incidents.editor import ActCard, IncidentEditor
+from desktop.ui.incidents.editor import IncidentEditor
 from desktop.ui.incidents.page import IncidentsPage
-from desktop.ui.incidents.parts import Confirmation
+from desktop.ui.incidents.parts import ActCard, Confirmation
 from desktop.ui.jobs import drain_writes
 from desktop.ui.main_window import DraftOffer, MainWindow
 from sync.protocol import Role
@@ -81,18 +81,18 @@ def test_an_incident_typed_before_the_lock_is_reopened_and_saved(
     editor = opened.args[0]
     assert isinstance(editor, IncidentEditor)
     qtbot.waitExposed(editor)
-    QTest.keyClicks(editor.title, "Desalojo en Vereda El Porvenir")
+    QTest.keyClicks(editor.event_tab.title, "Desalojo en Vereda El Porvenir")
     # Typed as a person would (QTest types ASCII only), then the rest as an input method would.
-    QTest.keyClicks(editor.narrative, NARRATIVE[:17])
-    editor.narrative.insertPlainText(NARRATIVE[17:])
+    QTest.keyClicks(editor.event_tab.narrative, NARRATIVE[:17])
+    editor.event_tab.narrative.insertPlainText(NARRATIVE[17:])
     # Not a number: the incident could not be saved, the draft must keep it all the same.
-    QTest.keyClicks(editor.latitude, "doce sur")
-    editor.rights.set_codes(("housing",))
+    QTest.keyClicks(editor.event_tab.latitude, "doce sur")
+    editor.event_tab.rights.set_codes(("housing",))
     editor.tabs.setCurrentIndex(1)
-    act = editor.add_act()
+    act = editor.acts.add_act()
     act.notes.setPlainText("Nota del acto")
 
-    _lock_with_shortcut(unlocked, qtbot, editor.narrative)
+    _lock_with_shortcut(unlocked, qtbot, editor.event_tab.narrative)
     assert page.editor is None or not editor.isVisible()
     unlock_through_screen(qtbot, unlocked)
 
@@ -109,10 +109,10 @@ def test_an_incident_typed_before_the_lock_is_reopened_and_saved(
     reopened = opened.args[0]
     assert isinstance(reopened, IncidentEditor) and reopened is not editor
     assert reopened.incident.id == kept.record_id  # the same incident, still to be created
-    assert reopened.title.text() == "Desalojo en Vereda El Porvenir"
-    assert reopened.narrative.toPlainText() == NARRATIVE
-    assert reopened.latitude.text() == "doce sur"
-    assert reopened.rights.codes() == ("housing",)
+    assert reopened.event_tab.title.text() == "Desalojo en Vereda El Porvenir"
+    assert reopened.event_tab.narrative.toPlainText() == NARRATIVE
+    assert reopened.event_tab.latitude.text() == "doce sur"
+    assert reopened.event_tab.rights.codes() == ("housing",)
     assert reopened.tabs.currentIndex() == 1
     [card] = reopened.acts.cards
     assert isinstance(card, ActCard) and card.notes.toPlainText() == "Nota del acto"
@@ -121,7 +121,7 @@ def test_an_incident_typed_before_the_lock_is_reopened_and_saved(
     reopened.save()
     assert reopened.summary.isVisible()
     assert [d.id for d in _drafts(unlocked)] == [kept.id]
-    reopened.latitude.setText("")
+    reopened.event_tab.latitude.setText("")
     reopened.acts.remove(card)
     with qtbot.waitSignal(reopened.saved, timeout=10_000):
         reopened.save()
@@ -269,13 +269,13 @@ def test_a_saved_incident_edited_before_the_lock_reopens_over_its_saved_parts(
     editor = opened.args[0]
     assert isinstance(editor, IncidentEditor)
     qtbot.waitExposed(editor)
-    editor.narrative.setPlainText("Antes y después")
+    editor.event_tab.narrative.setPlainText("Antes y después")
     [card] = editor.acts.cards
     assert isinstance(card, ActCard)
     card.notes.setPlainText("Quemaron la chacra")
     # Typed under the timeline, not yet added to it: kept as typed too.
-    editor.follow_up_summary.setPlainText("Lo contó su hija")
-    _lock_with_shortcut(unlocked, qtbot, editor.narrative)
+    editor.follow_ups.summary.setPlainText("Lo contó su hija")
+    _lock_with_shortcut(unlocked, qtbot, editor.event_tab.narrative)
     unlock_through_screen(qtbot, unlocked)
 
     offer = _offer(unlocked, qtbot)
@@ -285,13 +285,13 @@ def test_a_saved_incident_edited_before_the_lock_reopens_over_its_saved_parts(
         qtbot.mouseClick(offer.reopen_button, Qt.MouseButton.LeftButton)
     reopened = opened.args[0]
     assert isinstance(reopened, IncidentEditor) and not reopened.bundle.is_new
-    assert reopened.narrative.toPlainText() == "Antes y después"
+    assert reopened.event_tab.narrative.toPlainText() == "Antes y después"
     [card] = reopened.acts.cards
     assert isinstance(card, ActCard)
     assert card.original is not None and card.original.id == act.id  # edits the saved act
     assert card.victim.party is not None and card.victim.party.id == victim.id
     assert card.notes.toPlainText() == "Quemaron la chacra"
-    assert reopened.follow_up_summary.toPlainText() == "Lo contó su hija"
+    assert reopened.follow_ups.summary.toPlainText() == "Lo contó su hija"
 
     # Discard in the editor: the draft goes, the saved incident stays as it was.
     reopened.reject()

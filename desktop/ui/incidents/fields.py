@@ -6,6 +6,7 @@ Each shows labels in the current language and hands back codes, ids or typed val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from babel import Locale
 from PySide6.QtCore import QEvent, QModelIndex, QSignalBlocker, Qt, QTimer, Signal
@@ -315,6 +316,42 @@ class PartyField(QWidget):
             self.line.setText(party.label if party is not None else "")
         self._show_state()
         self.party_changed.emit()
+
+    def kept(self) -> dict[str, Any]:
+        """As typed, JSON-ready for a draft: the party chosen (or to create) and the line's text."""
+        party = self._party
+        return {
+            "text": self.line.text(),
+            "party": None
+            if party is None
+            else {
+                "record_type": party.record_type,
+                "id": party.id,
+                "label": party.label,
+                "new": party.new is not None,
+            },
+        }
+
+    def restore_kept(self, kept: Any) -> None:
+        """Show what ``kept()`` returned before the lock, exactly as it was typed."""
+        if not isinstance(kept, dict):
+            return
+        chosen = kept.get("party")
+        party: Party | None = None
+        if isinstance(chosen, dict):
+            record_type, record_id = str(chosen.get("record_type", "person")), str(chosen["id"])
+            label = str(chosen.get("label", ""))
+            new = None
+            if chosen.get("new"):
+                # Same id as before the lock: the person is still created once, on save.
+                new = Person(
+                    id=record_id, space_id=self._space_id, name=label, kind=PersonKind.INDIVIDUAL
+                )
+            party = Party(record_type, record_id, label, new=new)
+        self.choose(party)
+        text = str(kept.get("text", ""))
+        if text != self.line.text():
+            self.line.setText(text)  # typed but not yet settled: settles when focus leaves
 
     def _typed(self, _text: str) -> None:
         self._timer.start()

@@ -552,3 +552,11 @@ class Confirmation(QDialog):
     def _chosen(self) -> None:
         self.accept()
         self.confirmed.emit()
+
+
+def confirm(parent: QWidget, question: str, detail: str, action: str, then: Any) -> Confirmation:
+    """Ask ``question`` over ``parent``; ``then()`` runs only if the person chooses ``action``."""
+    box = Confirmation(question, detail, action, parent)
+    box.confirmed.connect(then)
+    box.open()
+    return box

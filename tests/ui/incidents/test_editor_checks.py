@@ -50,17 +50,17 @@ def test_bad_dates_and_coordinates_are_shown_next_to_their_fields(
     page: IncidentsPage, profile: Profile, qtbot: QtBot
 ) -> None:
     editor = open_new_editor(page, qtbot)
-    qtbot.keyClicks(editor.title, "Water cut off in the upper valley")
-    qtbot.keyClicks(editor.start, "2024-13")
-    qtbot.keyClicks(editor.end, "2023")
-    qtbot.keyClicks(editor.latitude, "95")
-    qtbot.keyClicks(editor.longitude, "-200")
-    card = editor.add_act()
+    qtbot.keyClicks(editor.event_tab.title, "Water cut off in the upper valley")
+    qtbot.keyClicks(editor.event_tab.start, "2024-13")
+    qtbot.keyClicks(editor.event_tab.end, "2023")
+    qtbot.keyClicks(editor.event_tab.latitude, "95")
+    qtbot.keyClicks(editor.event_tab.longitude, "-200")
+    card = editor.acts.add_act()
     assert isinstance(card, ActCard)
     card.act_type.set_code("water_cut_off")
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
 
-    errors = editor.event_form.errors
+    errors = editor.event_tab.form.errors
     assert errors["start_date"].isVisibleTo(editor)
     assert "The month must be between 1 and 12; got 13." in errors["start_date"].text()
     assert "Latitude must be between -90 and 90; got 95." in errors["latitude"].text()
@@ -74,10 +74,10 @@ def test_bad_dates_and_coordinates_are_shown_next_to_their_fields(
     # Fixed, it saves; nothing was written before.
     store = RecordStore(profile.engine)
     assert store.count(RecordQuery("incident")) == 0
-    editor.start.setText("2024-03-02")
-    editor.end.clear()
-    editor.latitude.setText("-12,05")  # a decimal comma is read too
-    editor.longitude.setText("-77.04")
+    editor.event_tab.start.setText("2024-03-02")
+    editor.event_tab.end.clear()
+    editor.event_tab.latitude.setText("-12,05")  # a decimal comma is read too
+    editor.event_tab.longitude.setText("-77.04")
     editor.acts.remove(card)
     with qtbot.waitSignal(editor.saved, timeout=5_000):
         editor.save_action.trigger()
@@ -90,11 +90,11 @@ def test_a_documented_incident_needs_its_date_and_country(
     page: IncidentsPage, qtbot: QtBot
 ) -> None:
     editor = open_new_editor(page, qtbot)
-    qtbot.keyClicks(editor.title, "Defender followed after the hearing")
-    editor.kind.set_code("threat_to_defender")
-    editor.status.set_code("documented")
+    qtbot.keyClicks(editor.event_tab.title, "Defender followed after the hearing")
+    editor.event_tab.kind.set_code("threat_to_defender")
+    editor.event_tab.status.set_code("documented")
     editor.save()
-    errors = editor.event_form.errors
+    errors = editor.event_tab.form.errors
     assert errors["start_date"].text() and errors["country"].text()
     assert not errors["rights"].text()  # a threat to a defender names no right
 
@@ -108,37 +108,37 @@ def test_evidence_opens_from_memory_and_no_decrypted_copy_exists(
     pdf = make_pdf(originals / "complaint.pdf", CANARY)
     photo = make_png(originals / "spill.png")
     editor = open_new_editor(page, qtbot)
-    qtbot.keyClicks(editor.title, "Spill at the river intake")
-    editor.import_files([pdf, photo])
+    qtbot.keyClicks(editor.event_tab.title, "Spill at the river intake")
+    editor.evidence.import_files([pdf, photo])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 2, timeout=5_000)
     # The originals go; from here on only Minga's sealed copy holds the text.
     pdf.unlink()
     photo.unlink()
 
-    editor.select_evidence(editor.bundle.evidence[0].id)
-    editor.view_evidence()
-    qtbot.waitUntil(lambda: isinstance(editor.viewer, EvidenceViewer), timeout=5_000)
-    viewer = editor.viewer
+    editor.evidence.select_evidence(editor.bundle.evidence[0].id)
+    editor.evidence.view_evidence()
+    qtbot.waitUntil(lambda: isinstance(editor.evidence.viewer, EvidenceViewer), timeout=5_000)
+    viewer = editor.evidence.viewer
     assert viewer is not None and viewer.document is not None
     qtbot.waitUntil(lambda: viewer.document.pageCount() == 1)
     assert CANARY in viewer.page_text(0)
-    assert editor.selected_evidence().custody[-1].action == "viewed"  # type: ignore[union-attr]
+    assert editor.evidence.selected_evidence().custody[-1].action == "viewed"  # type: ignore[union-attr]
     assert files_containing([profile.folder, tmp_path], CANARY) == []
     assert recent_files_containing(Path(tempfile.gettempdir()), started, CANARY) == []
     viewer.reject()
-    qtbot.waitUntil(lambda: editor.viewer is None)
+    qtbot.waitUntil(lambda: editor.evidence.viewer is None)
 
-    editor.select_evidence(editor.bundle.evidence[1].id)
-    editor.view_evidence()
-    qtbot.waitUntil(lambda: isinstance(editor.viewer, EvidenceViewer), timeout=5_000)
-    assert editor.viewer is not None and editor.viewer.image is not None
-    assert (editor.viewer.image.width(), editor.viewer.image.height()) == (64, 48)
-    editor.viewer.reject()
+    editor.evidence.select_evidence(editor.bundle.evidence[1].id)
+    editor.evidence.view_evidence()
+    qtbot.waitUntil(lambda: isinstance(editor.evidence.viewer, EvidenceViewer), timeout=5_000)
+    assert editor.evidence.viewer is not None and editor.evidence.viewer.image is not None
+    assert (editor.evidence.viewer.image.width(), editor.evidence.viewer.image.height()) == (64, 48)
+    editor.evidence.viewer.reject()
 
     exported = tmp_path / "exported.pdf"
-    editor.select_evidence(editor.bundle.evidence[0].id)
-    editor.export_evidence(exported)
-    custody = editor.custody_table
+    editor.evidence.select_evidence(editor.bundle.evidence[0].id)
+    editor.evidence.export_evidence(exported)
+    custody = editor.evidence.custody_table
     # The log gains the export once the file is written and the record saved.
     qtbot.waitUntil(lambda: custody.rowCount() == 3, timeout=5_000)
     assert custody.item(2, 2).text() == "Exported" and custody.item(2, 3).text() == "exported.pdf"
@@ -155,25 +155,25 @@ def test_the_editor_in_arabic_is_right_to_left_and_translated(
         assert editor.tabs.tabText(0) == _("Event") == "الواقعة"
         assert editor.save_button.text() == "حفظ"
         # Each example date isolated left to right, or bidi would show "15-03-2024".
-        assert editor.start.placeholderText() == "\u20662024\u2069 أو \u20662024-03\u2069 أو " + (
-            "\u20662024-03-15\u2069"
+        assert editor.event_tab.start.placeholderText() == (
+            "\u20662024\u2069 أو \u20662024-03\u2069 أو \u20662024-03-15\u2069"
         )
-        assert editor.start.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        assert editor.event_tab.start.layoutDirection() == Qt.LayoutDirection.RightToLeft
         # Coordinates stay left to right, or "-12.05" would show its minus at the end.
-        assert editor.latitude.layoutDirection() == Qt.LayoutDirection.LeftToRight
-        assert editor.country.itemText(editor.country.findData("eg")) == "مصر"
+        assert editor.event_tab.latitude.layoutDirection() == Qt.LayoutDirection.LeftToRight
+        assert editor.event_tab.country.itemText(editor.event_tab.country.findData("eg")) == "مصر"
         assert page.heading.text() == "الحوادث"
         assert page.model.headerData(0, Qt.Orientation.Horizontal) == "العنوان"
         # The evidence list selects the new file and shows its custody, mirrored too.
-        editor.import_files([make_png(tmp_path / "صورة.png")])
+        editor.evidence.import_files([make_png(tmp_path / "صورة.png")])
         qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
-        assert editor.selected_evidence() is not None
-        assert editor.custody_table.item(0, 2).text() == "استيراد إلى مينغا"
-        assert editor.view_button.isEnabled()
-        qtbot.keyClicks(editor.start, "2024-13")
+        assert editor.evidence.selected_evidence() is not None
+        assert editor.evidence.custody_table.item(0, 2).text() == "استيراد إلى مينغا"
+        assert editor.evidence.view_button.isEnabled()
+        qtbot.keyClicks(editor.event_tab.start, "2024-13")
         editor.save()
-        assert "13" in editor.event_form.errors["start_date"].text()
-        assert "The month" not in editor.event_form.errors["start_date"].text()
+        assert "13" in editor.event_tab.form.errors["start_date"].text()
+        assert "The month" not in editor.event_tab.form.errors["start_date"].text()
         editor.reject()
     finally:
         set_language("en")

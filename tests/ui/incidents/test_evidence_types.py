@@ -20,14 +20,14 @@ def test_a_mislabelled_file_is_kept_as_what_it_is_and_the_person_told(
     page: IncidentsPage, qtbot: QtBot, tmp_path: Path
 ) -> None:
     editor = open_new_editor(page, qtbot)
-    editor.tabs.setCurrentWidget(editor.evidence_page)
+    editor.tabs.setCurrentWidget(editor.evidence)
     fake = tmp_path / "acta.pdf"
     fake.write_bytes(os.urandom(4000))
     real = make_pdf(tmp_path / "informe.pdf", "Informe")
-    editor.import_files([fake, real])
+    editor.evidence.import_files([fake, real])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 2, timeout=WAIT)
     types = {e.filename: e.media_type for e in editor.bundle.evidence}
     assert types == {"acta.pdf": "application/octet-stream", "informe.pdf": "application/pdf"}
-    assert editor.evidence_message.isVisible()
-    assert "“acta.pdf” is named as PDF document" in editor.evidence_message.text()
-    assert "informe.pdf" not in editor.evidence_message.text()
+    assert editor.evidence.message.isVisible()
+    assert "“acta.pdf” is named as PDF document" in editor.evidence.message.text()
+    assert "informe.pdf" not in editor.evidence.message.text()

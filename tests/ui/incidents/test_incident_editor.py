@@ -36,19 +36,19 @@ def pdf_text(path: Path) -> str:
 
 
 def fill_event(editor: IncidentEditor, qtbot: QtBot) -> None:
-    qtbot.keyClicks(editor.title, TITLE)
-    editor.kind.set_code("violation")
-    qtbot.keyClicks(editor.start, "2024-03")
-    editor.country.set_code("co")
-    editor.region.set_code("co_ant")
-    editor.place.setText("Río Claro")  # QTest types ASCII only
-    editor.rights.set_codes(["housing", "protection_from_forced_eviction"])
-    qtbot.keyClicks(editor.narrative, "Families were removed at dawn without notice.")
-    editor.status.set_code("documented")
+    qtbot.keyClicks(editor.event_tab.title, TITLE)
+    editor.event_tab.kind.set_code("violation")
+    qtbot.keyClicks(editor.event_tab.start, "2024-03")
+    editor.event_tab.country.set_code("co")
+    editor.event_tab.region.set_code("co_ant")
+    editor.event_tab.place.setText("Río Claro")  # QTest types ASCII only
+    editor.event_tab.rights.set_codes(["housing", "protection_from_forced_eviction"])
+    qtbot.keyClicks(editor.event_tab.narrative, "Families were removed at dawn without notice.")
+    editor.event_tab.status.set_code("documented")
 
 
 def add_act(editor: IncidentEditor, qtbot: QtBot) -> ActCard:
-    card = editor.add_act()
+    card = editor.acts.add_act()
     assert isinstance(card, ActCard)
     qtbot.keyClicks(card.victim.line, "Rosa Quispe")
     card.victim.line.editingFinished.emit()
@@ -70,20 +70,20 @@ def test_record_an_incident_find_it_and_export_its_report(
     card = add_act(editor, qtbot)
     assert card.victim.party is not None and card.victim.party.new is not None
     # The victim now needs a consent recorded; the tab says so until it is.
-    editor.tabs.setCurrentWidget(editor.consent_page)
-    assert "Consent is not yet recorded for 1 person" in editor.consent_warning.text()
-    (row,) = editor.consent_rows.values()
+    editor.tabs.setCurrentWidget(editor.consents)
+    assert "Consent is not yet recorded for 1 person" in editor.consents.warning.text()
+    (row,) = editor.consents.rows.values()
     row.level.set_code("share_anonymously")
     row.level.activated.emit(row.level.currentIndex())
-    assert editor.consent_warning.isHidden()
+    assert editor.consents.warning.isHidden()
 
     photo = make_png(tmp_path / "bulldozer.png")
-    editor.tabs.setCurrentWidget(editor.evidence_page)
-    editor.import_files([photo])
+    editor.tabs.setCurrentWidget(editor.evidence)
+    editor.evidence.import_files([photo])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
-    assert editor.evidence_table.item(0, 0).text() == "bulldozer.png"
-    assert len(editor.evidence_table.item(0, 3).text()) == 64
-    assert editor.custody_table.rowCount() == 1
+    assert editor.evidence.table.item(0, 0).text() == "bulldozer.png"
+    assert len(editor.evidence.table.item(0, 3).text()) == 64
+    assert editor.evidence.custody_table.rowCount() == 1
 
     with qtbot.waitSignal(editor.saved, timeout=5_000):
         qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
@@ -132,8 +132,8 @@ def test_deleting_an_incident_asks_first_then_removes_everything(
     page: IncidentsPage, profile: Profile, qtbot: QtBot, tmp_path: Path
 ) -> None:
     editor = open_new_editor(page, qtbot)
-    qtbot.keyClicks(editor.title, "Threats against the water committee")
-    editor.import_files([make_png(tmp_path / "letter.png")])
+    qtbot.keyClicks(editor.event_tab.title, "Threats against the water committee")
+    editor.evidence.import_files([make_png(tmp_path / "letter.png")])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
     with qtbot.waitSignal(editor.saved, timeout=5_000):
         editor.save_action.trigger()
@@ -157,10 +157,10 @@ def test_discarding_changes_asks_and_leaves_nothing_behind(
     page: IncidentsPage, profile: Profile, qtbot: QtBot, tmp_path: Path
 ) -> None:
     editor = open_new_editor(page, qtbot)
-    qtbot.keyClicks(editor.title, "Notes I will not keep")
-    editor.import_files([make_png(tmp_path / "draft.png")])
+    qtbot.keyClicks(editor.event_tab.title, "Notes I will not keep")
+    editor.evidence.import_files([make_png(tmp_path / "draft.png")])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
-    qtbot.keyClick(editor.title, Qt.Key.Key_Escape)
+    qtbot.keyClick(editor.event_tab.title, Qt.Key.Key_Escape)
     answer(qtbot, editor, confirm=True)
     qtbot.waitUntil(lambda: page.editor is None)
     store = RecordStore(profile.engine)

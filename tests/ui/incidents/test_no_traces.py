@@ -55,7 +55,7 @@ def test_evidence_imported_through_the_dialog_leaves_no_trace_outside_the_profil
     source.mkdir(parents=True)
     photo = make_png(source / f"{canary}-photo.png")
     editor = open_new_editor(page, qtbot)
-    editor.tabs.setCurrentWidget(editor.evidence_page)
+    editor.tabs.setCurrentWidget(editor.evidence)
     seen: list[bool] = []
 
     def choose() -> None:
@@ -74,7 +74,7 @@ def test_evidence_imported_through_the_dialog_leaves_no_trace_outside_the_profil
         dialog.accept()
 
     QTimer.singleShot(200, choose)
-    editor.choose_files()
+    editor.evidence.choose_files()
     assert seen, "the file dialog never opened"
     assert seen[0] or app.testAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs)
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=10_000)

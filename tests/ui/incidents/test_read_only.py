@@ -29,10 +29,10 @@ def test_a_reader_cannot_save_or_delete_an_incident_and_is_told_why(
     assert "reader" in editor.read_only.text()
     assert not editor.save_button.isEnabled()
     assert not editor.delete_button.isEnabled()
-    assert not editor.import_button.isEnabled()
+    assert not editor.evidence.import_button.isEnabled()
     assert not editor.save_action.isEnabled()
 
-    editor.title.setText("Desalojo en El Salado (corregido)")
+    editor.event_tab.title.setText("Desalojo en El Salado (corregido)")
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     editor.save()  # the shortcut's path: refused too
     qtbot.wait(50)
@@ -52,7 +52,7 @@ def test_an_editor_saves_and_new_incidents_skip_a_space_they_only_read(
     editor = open_editor(page, qtbot, incident.id)
     assert editor.read_only.isHidden()
     assert editor.save_button.isEnabled()
-    editor.title.setText("Amenaza a lideresa social")
+    editor.event_tab.title.setText("Amenaza a lideresa social")
     with qtbot.waitSignal(editor.saved, timeout=5_000):
         qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     saved = store.require(incident.id)
