@@ -483,7 +483,7 @@ class PassphraseStrength(QLabel):
             return
         text = _(self.WORDS[self.score])
         if self.score < 3:
-            text += " " + _(
+            text += "\n" + _(  # its own sentence, on its own line
                 "Add a few more words that belong together only for you; a whole sentence is "
                 "easier to remember than symbols."
             )

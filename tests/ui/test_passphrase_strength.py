@@ -8,8 +8,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.translation import set_language
+from desktop.domain.translation import _, set_language
 from desktop.ui.change_passphrase import ChangePassphraseDialog
+from desktop.ui.forms import PassphraseStrength
 from desktop.ui.main_window import MainWindow
 
 from .conftest import show_window
@@ -38,7 +39,8 @@ def test_creating_a_profile_shows_strength_and_can_show_the_passphrase(
 
     set_language("fr")
     try:
-        qtbot.waitUntil(lambda: screen.strength.text() == "Force : très forte")
+        # French typography: a narrow no-break space before the colon (GLOSSARY.fr.md).
+        qtbot.waitUntil(lambda: screen.strength.text() == "Force\u202f: très forte")
     finally:
         set_language("en")
 
@@ -56,3 +58,22 @@ def test_changing_the_passphrase_rates_the_new_one(
     dialog.show_passphrases.setChecked(True)
     for field in (dialog.current, dialog.new, dialog.repeat):
         assert field.echoMode() == QLineEdit.EchoMode.Normal
+
+
+def test_the_rating_and_the_advice_read_as_two_sentences(
+    app: QApplication, qtbot: QtBot, folder: Path
+) -> None:
+    # "Strength: very weak Add a few more words…" ran the rating into the advice (seen on the
+    # first-start screen in four languages): the advice starts its own line.
+    window = show_window(qtbot, folder)
+    assert window.gate is not None and window.gate.create_screen is not None
+    screen = window.gate.create_screen
+    for language in ("en", "es", "fr", "ar"):
+        set_language(language)
+        screen.passphrase.clear()
+        screen.passphrase.setText("rivers")
+        rating, _newline, advice = screen.strength.text().partition("\n")
+        assert screen.strength.score is not None and screen.strength.score < 3
+        assert rating == _(PassphraseStrength.WORDS[screen.strength.score]), language
+        assert advice.strip() and not advice[0].islower(), language
+    set_language("en")
