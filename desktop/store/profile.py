@@ -132,6 +132,10 @@ def _open_engine(database: Path, raw_key: bytes, current: list[bytes] | None = N
         poolclass=QueuePool,
         pool_size=4,
         max_overflow=4,
+        # An error names its statement, never its parameters: they are a record's words, and
+        # unexpected failures are logged (stderr: a desktop session's journal) outside the
+        # encrypted profile.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

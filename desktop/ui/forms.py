@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from shiboken6 import isValid
+from sqlalchemy.exc import DBAPIError
 
 from desktop.domain import vocabularies as vocab
 from desktop.domain.translation import N_, _, babel_locale, format_number, ngettext
 from desktop.domain.validation import FieldError
 from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassphrase
+from desktop.store.records import DamagedRows, is_damage
 from desktop.ui.bidi import OwnDirectionDelegate
 from desktop.ui.field_labels import field_label
 
@@ -233,6 +235,11 @@ def failure_message(error: BaseException) -> str:
     """What to say about a failure no screen foresaw; the details go to the log, not the screen."""
     if isinstance(error, ProfileError):
         return error.user_message()
+    if isinstance(error, DBAPIError) and is_damage(error):
+        # Damaged pages met while opening, saving or syncing a record: not a bug, and the
+        # person is told what the list tells them (what is readable can still be exported).
+        log.warning("damaged database pages met (%s)", type(error.orig).__name__)
+        return DamagedRows().user_message()
     log.error("unexpected failure", exc_info=error)
     return _(
         "Something unexpected went wrong and nothing was changed. Please try again; "

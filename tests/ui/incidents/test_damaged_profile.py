@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
+from sqlalchemy.exc import DBAPIError
 
-from desktop.store.profile import unlock
-from desktop.store.records import DamagedRows
+from desktop.domain.records import Incident, new_id
+from desktop.store.profile import DATABASE_FILE, unlock
+from desktop.store.records import DamagedRows, RecordStore, is_damage
 from desktop.ui.incidents.page import IncidentsPage
-from tests.helpers.profiles import PASSPHRASE
+from tests.helpers.profiles import PASSPHRASE, new_profile
 from tests.store.test_damaged_pages import TOTAL, _records_lost, damaged  # noqa: F401
 
 
@@ -69,5 +71,61 @@ def test_the_damaged_message_offers_to_export_what_can_be_read(
         )
         assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
         assert page.export_readable_button.isEnabled()
+    finally:
+        profile.close()
+
+
+def _profile_with_an_unreadable_record(folder: Path) -> tuple[str, bytes]:
+    """A profile of incidents with long narratives (their contents fill most pages) in which
+    one page is damaged so that one incident's own content cannot be read: (its id, the
+    damaged database's bytes)."""
+    profile, _ = new_profile(folder)
+    space = new_id()
+    incidents = [
+        Incident(space_id=space, title=f"Desalojo {n:02d}", narrative="Relato. " * 700)  # type: ignore[call-arg]
+        for n in range(40)
+    ]
+    RecordStore(profile.engine).save_all(incidents)
+    profile.close()
+    database = folder / DATABASE_FILE
+    pristine = database.read_bytes()
+    pages = len(pristine) // 4096
+    for page in range(pages - 2, pages // 2, -3):
+        with open(database, "r+b") as handle:
+            handle.seek(page * 4096 + 512)
+            handle.write(b"\xa5" * 1024)
+        reopened = unlock(folder, PASSPHRASE)
+        try:
+            store = RecordStore(reopened.engine)
+            for incident in incidents:
+                try:
+                    store.get(incident.id)
+                except DBAPIError as error:
+                    if is_damage(error):
+                        return incident.id, database.read_bytes()
+        finally:
+            reopened.close()
+        database.write_bytes(pristine)
+        for leftover in folder.glob(DATABASE_FILE + "-*"):
+            leftover.unlink()
+    raise AssertionError("no page found whose damage makes one incident unreadable")
+
+
+def test_opening_a_record_on_a_damaged_page_says_the_profile_is_damaged(
+    app: QApplication, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # A record whose own content sits on a damaged page: opening it met "database disk image
+    # is malformed", which reached the person as "Something unexpected went wrong", as if it
+    # were a bug, instead of the damaged-profile message the list gives.
+    folder = tmp_path / "profile"
+    unreadable, _damaged = _profile_with_an_unreadable_record(folder)
+    profile = unlock(folder, PASSPHRASE)
+    try:
+        page = IncidentsPage(profile)
+        qtbot.addWidget(page)
+        page.open_incident(unreadable)
+        qtbot.waitUntil(lambda: bool(page.message.text()), timeout=20_000)
+        assert DamagedRows().user_message() in page.message.text()
+        assert "unexpected" not in page.message.text()
     finally:
         profile.close()
