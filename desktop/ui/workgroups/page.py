@@ -48,7 +48,7 @@ from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import read_only_reason
-from desktop.ui.bidi import isolated, show_in_own_direction
+from desktop.ui.bidi import OwnDirectionDelegate, isolated, show_in_own_direction
 from desktop.ui.display import LETTER_LANGUAGES, describe_size, vocabulary_label
 from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
@@ -398,6 +398,8 @@ class GroupView(QWidget):
         self.members_box = QGroupBox(self)
         self.members = QListWidget(self.members_box)
         self.members.setMaximumHeight(110)
+        # Each member's name in its own direction: a Spanish name reads from the left in Arabic.
+        self.members.setItemDelegate(OwnDirectionDelegate(self.members))
         QVBoxLayout(self.members_box).addWidget(self.members)
 
         self.materials_box = QGroupBox(self)
