@@ -318,13 +318,22 @@ def summary_text(errors: list[FieldError], labels: dict[str, str], placed: set[s
     return "\n".join(lines)
 
 
-def on_edit(widget: QWidget, slot: Callable[[], None]) -> None:
-    """Call ``slot`` whenever the person changes ``widget``'s value (text, choice, tick)."""
-    for signal in ("textChanged", "currentIndexChanged", "itemChanged", "code_changed"):
+def on_edit(widget: QWidget, slot: Callable[[], None]) -> bool:
+    """Call ``slot`` whenever the person changes ``widget``'s value (text, choice, tick, the
+    codes ticked in a checklist, the person picked); False when ``widget`` has no value."""
+    for signal in (
+        "textChanged",
+        "currentIndexChanged",
+        "itemChanged",
+        "code_changed",
+        "codes_changed",
+        "party_changed",
+    ):
         changed = getattr(widget, signal, None)
         if changed is not None:
             changed.connect(lambda *_args: slot())
-            return
+            return True
+    return False
 
 
 class FieldProblems:

@@ -82,6 +82,7 @@ def test_an_incident_typed_before_the_lock_is_reopened_and_saved(
     assert isinstance(editor, IncidentEditor)
     qtbot.waitExposed(editor)
     QTest.keyClicks(editor.event_tab.title, "Desalojo en Vereda El Porvenir")
+    editor.event_tab.kind.set_code("violation")
     # Typed as a person would (QTest types ASCII only), then the rest as an input method would.
     QTest.keyClicks(editor.event_tab.narrative, NARRATIVE[:17])
     editor.event_tab.narrative.insertPlainText(NARRATIVE[17:])

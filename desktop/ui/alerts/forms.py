@@ -358,15 +358,19 @@ class LetterDialog(QDialog):
         }
 
     def submit(self) -> None:
+        kind = self.kind.currentData()
         letter = replace(
             self.letter,
             language=str(self.language.currentData()),
-            kind=LetterKind(self.kind.currentData()),
+            # The record's own kind stands in until one is chosen; the error below stops it.
+            kind=LetterKind(kind) if kind else self.letter.kind,
             title=self.title.text().strip(),
             text=self.text.toPlainText(),
             drafted_by=self.drafted_by.text().strip(),
         )
         errors = letter.validate()
+        if not kind:
+            errors.insert(0, FieldError("kind", "required", _("Choose a value from the list.")))
         if errors:
             self.message.say(problems_text(errors, self.field_labels()))
             return
@@ -377,7 +381,8 @@ class LetterDialog(QDialog):
         self.setWindowTitle(_("Collective letter"))
         for name, text in self.field_labels().items():
             self.labels[name].setText(text)
-        fill_codes(self.kind, LETTER_KINDS)
+        # A letter or a petition: the person's choice, never the list's first.
+        fill_codes(self.kind, LETTER_KINDS, prompt=_("Choose a kind…"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -178,7 +178,7 @@ class IncidentEditor(QDialog, Labelled):
         self.event_tab.title.setFocus()
 
     def _load(self) -> None:
-        self.event_tab.load(self.incident)
+        self.event_tab.load(self.incident, is_new=self.bundle.is_new)
         self.acts.load()
         self.sources.load()
         self.evidence.show_evidence()

@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.domain.dates import PartialDate
-from desktop.domain.records import Organization, Person, PersonKind
+from desktop.domain.records import NAME_LIMIT, Organization, Person, PersonKind
 from desktop.domain.translation import _, current_language
 from desktop.domain.vocabularies import default_vocabularies
 from desktop.store.records import RecordQuery, RecordStore
+from desktop.ui.forms import LengthHint
 from desktop.ui.jobs import Job, JobState, run_job
 
 #: Languages offered for a source; any ISO 639 code Babel knows would validate.
@@ -73,6 +74,9 @@ class PartialDateEdit(QLineEdit):
 class VocabularyCombo(QComboBox):
     """One code from a vocabulary, its label in the current language; optionally none.
 
+    With ``prompt`` (a required choice) nothing is chosen until the person chooses: the box
+    shows the prompt, ``code()`` is "" and the form says so on save.
+
     Signals:
         code_changed(str): the chosen code ("" for none).
     """
@@ -84,6 +88,7 @@ class VocabularyCombo(QComboBox):
         vocabulary: str,
         *,
         none_label: str | None = None,
+        prompt: str | None = None,
         by_label: bool = False,
         extra: tuple[str, ...] = (),
         parent: QWidget | None = None,
@@ -91,6 +96,7 @@ class VocabularyCombo(QComboBox):
         super().__init__(parent)
         self.vocabulary = vocabulary
         self.none_label = none_label  # marked with N_ by the caller, translated when shown
+        self.prompt = prompt  # marked with N_ too
         self.by_label = by_label
         self.extra = extra  # further vocabularies offered after a separator
         self.parent_code: str | None = None
@@ -106,6 +112,8 @@ class VocabularyCombo(QComboBox):
             self.clear()
             if self.none_label is not None:
                 self.addItem(_(self.none_label), "")
+            if self.prompt is not None:
+                self.setPlaceholderText(_(self.prompt))
             for index, name in enumerate((self.vocabulary, *self.extra)):
                 if index:
                     self.insertSeparator(self.count())
@@ -124,7 +132,7 @@ class VocabularyCombo(QComboBox):
             name = next((n for n in names if code in words[n]), self.vocabulary)
             self.addItem(words.label(name, code), code)
             found = self.count() - 1
-        self.setCurrentIndex(max(found, 0))
+        self.setCurrentIndex(found if self.prompt is not None else max(found, 0))
 
     def code(self) -> str:
         data = self.currentData()
@@ -284,6 +292,10 @@ class PartyField(QWidget):
         self._search: Job | None = None
         self.line = QLineEdit(self)
         self.line.setClearButtonEnabled(True)
+        # A name typed here may become a new person: their limit holds while typing, not only
+        # at save (where a too long name could only be named in the summary).
+        self.line.setMaxLength(NAME_LIMIT)
+        self.length = LengthHint(self.line, NAME_LIMIT, self)
         self.state = QLabel(self)
         self.state.setProperty("role", "hint")
         self.suggestions = QStandardItemModel(self)
@@ -301,6 +313,7 @@ class PartyField(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.line, 1)
+        layout.addWidget(self.length)
         layout.addWidget(self.state)
         self.setFocusProxy(self.line)
         self.retranslate()

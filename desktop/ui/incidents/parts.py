@@ -37,7 +37,7 @@ from desktop.domain.records import (
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.records import RecordStore
-from desktop.ui.forms import LengthHint, hold_window_size_hints
+from desktop.ui.forms import LengthHint, hold_window_size_hints, on_edit
 from desktop.ui.incidents.fields import LanguageCombo, PartialDateEdit, Party, PartyField
 from desktop.ui.incidents.fields import VocabularyCombo as Combo
 
@@ -117,12 +117,11 @@ class FieldForm(QFormLayout, Labelled):
             column.addWidget(LengthHint(widget, limit, holder))
         line = ErrorLine(holder)
         column.addWidget(line)
-        # Once the person changes the field, its old error no longer describes it.
-        for signal in ("textChanged", "currentIndexChanged", "dateChanged", "code_changed"):
-            changed = getattr(widget, signal, None)
-            if changed is not None:
-                changed.connect(lambda *_args, line=line: line.say(""))
-                break
+        # Once the person changes the field, its old error no longer describes it; in a row
+        # of several fields (from and until, latitude and longitude) a change to either.
+        if not on_edit(widget, lambda: line.say("")):
+            for part in widget.findChildren(QLineEdit):
+                on_edit(part, lambda: line.say(""))
         caption = QLabel()
         caption.setBuddy(widget)
         self.tr_(caption, label)

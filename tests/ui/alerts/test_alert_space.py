@@ -62,6 +62,7 @@ def test_an_alert_and_its_letter_go_into_the_space_chosen(page: AlertsPage, qtbo
     qtbot.waitUntil(lambda: detail.letter_dialog is not None and detail.letter_dialog.isVisible())
     dialog = detail.letter_dialog
     assert dialog is not None
+    dialog.kind.setCurrentIndex(dialog.kind.findData("letter"))
     dialog.title.setText("Carta")
     dialog.text.setPlainText("Exigimos protección.")
     with qtbot.waitSignal(detail.loaded, timeout=5_000):

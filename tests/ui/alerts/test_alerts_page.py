@@ -71,6 +71,7 @@ def test_create_an_alert_add_a_letter_in_arabic_and_sign_it(page: AlertsPage, qt
     assert dialog.text.document().defaultTextOption().textDirection() == (
         Qt.LayoutDirection.RightToLeft
     )
+    dialog.kind.setCurrentIndex(dialog.kind.findData("letter"))
     dialog.title.setText("رسالة تضامن مع المدافعة روزا")
     dialog.text.setPlainText("نطالب السلطات بضمان سلامتها.")
     dialog.drafted_by.setText("Salma")

@@ -70,3 +70,21 @@ def test_signing_and_referring_choose_nothing_for_the_person(
     qtbot.waitUntil(lambda: detail.message.isVisible())
     assert detail.message.text() == "Protection mechanism: Choose a value from the list."
     assert RecordStore(page.profile.engine).children(detail.alert_id, "referral") == []
+
+
+def test_a_letter_is_a_letter_or_a_petition_as_the_person_says(
+    page: AlertsPage, qtbot: QtBot
+) -> None:
+    detail = _create_alert(page, qtbot)
+    detail.add_letter()
+    qtbot.waitUntil(lambda: detail.letter_dialog is not None and detail.letter_dialog.isVisible())
+    dialog = detail.letter_dialog
+    assert dialog is not None
+    assert dialog.kind.currentIndex() == -1 and dialog.kind.currentData() is None
+    assert dialog.kind.placeholderText() == "Choose a kind…"
+    dialog.title.setText("Carta por Rosa")
+    dialog.text.setPlainText("Exigimos su protección.")
+    dialog.save_button.click()
+    assert "Kind: Choose a value from the list." in dialog.message.text().splitlines()
+    assert dialog.isVisible()
+    assert RecordStore(page.profile.engine).children(detail.alert_id, "letter") == []

@@ -51,6 +51,7 @@ def test_bad_dates_and_coordinates_are_shown_next_to_their_fields(
 ) -> None:
     editor = open_new_editor(page, qtbot)
     qtbot.keyClicks(editor.event_tab.title, "Water cut off in the upper valley")
+    editor.event_tab.kind.set_code("violation")
     qtbot.keyClicks(editor.event_tab.start, "2024-13")
     qtbot.keyClicks(editor.event_tab.end, "2023")
     qtbot.keyClicks(editor.event_tab.latitude, "95")

@@ -133,6 +133,7 @@ def test_deleting_an_incident_asks_first_then_removes_everything(
 ) -> None:
     editor = open_new_editor(page, qtbot)
     qtbot.keyClicks(editor.event_tab.title, "Threats against the water committee")
+    editor.event_tab.kind.set_code("threat_to_defender")
     editor.evidence.import_files([make_png(tmp_path / "letter.png")])
     qtbot.waitUntil(lambda: len(editor.bundle.evidence) == 1, timeout=5_000)
     with qtbot.waitSignal(editor.saved, timeout=5_000):

@@ -51,7 +51,8 @@ class EventTab(QScrollArea):
         self.form = form = FieldForm(page)
         self.title = QLineEdit(page)
         self.title.setObjectName("incidentTitle")
-        self.kind = Combo(vocab.INCIDENT_KINDS, parent=page)
+        # Nothing chosen for the person: a new incident's kind is theirs to say.
+        self.kind = Combo(vocab.INCIDENT_KINDS, prompt=N_("Choose a kind…"), parent=page)
         self.start = PartialDateEdit(page)
         self.end = PartialDateEdit(page)
         dates = QWidget(page)
@@ -114,11 +115,12 @@ class EventTab(QScrollArea):
         self.rights.codes_changed.connect(self.changed)
         self.capture_forms.codes_changed.connect(self.changed)
 
-    def load(self, incident: Incident) -> None:
-        """Show ``incident``'s saved values (nothing counts as edited)."""
+    def load(self, incident: Incident, *, is_new: bool = False) -> None:
+        """Show ``incident``'s saved values (nothing counts as edited); a new one's kind is
+        left for the person to choose (the record's default is not their choice)."""
         blockers = [QSignalBlocker(w) for w in self.findChildren(QWidget)]
         self.title.setText(incident.title)
-        self.kind.set_code(incident.kind.value)
+        self.kind.set_code("" if is_new else incident.kind.value)
         self.start.set_value(incident.start_date)
         self.end.set_value(incident.end_date)
         self.country.set_code(incident.country)
@@ -148,9 +150,15 @@ class EventTab(QScrollArea):
 
     def values(self, errors: list[FieldError]) -> dict[str, Any]:
         """The incident's fields as typed; what cannot be read goes into ``errors``."""
+        kind = self.kind.code()
+        if not kind:
+            errors.append(FieldError("kind", "required", _("Choose a value from the list.")))
         return {
             "title": self.title.text().strip(),
-            "kind": IncidentKind(self.kind.code()),
+            # Until a kind is chosen the incident is checked as a threat to a defender, the
+            # kind that requires neither rights nor forms of capture: only the missing choice
+            # is reported, not what some kind would have required.
+            "kind": IncidentKind(kind) if kind else IncidentKind.THREAT_TO_DEFENDER,
             "start_date": read_date(self.start, "start_date", errors),
             "end_date": read_date(self.end, "end_date", errors),
             "country": self.country.code(),

@@ -51,7 +51,7 @@ class FollowUpTab(QWidget):
         self.timeline.setObjectName("followUpTimeline")
         self.timeline.setWordWrap(True)
         self.form = form = FieldForm()
-        self.kind = Combo(vocab.FOLLOW_UP_KINDS, parent=self)
+        self.kind = Combo(vocab.FOLLOW_UP_KINDS, prompt=N_("Choose a step…"), parent=self)
         self.date = PartialDateEdit(self)
         self.counterpart = QLineEdit(self)
         self.summary = QPlainTextEdit(self)
@@ -84,11 +84,15 @@ class FollowUpTab(QWidget):
     def add_follow_up(self) -> FollowUp | None:
         """Add the entry typed below the timeline; it is saved with the incident."""
         errors: list[FieldError] = []
+        kind = self.kind.code()
+        if not kind:
+            errors.append(FieldError("kind", "required", _("Choose a value from the list.")))
         incident = self.bundle.incident
         entry = FollowUp(
             space_id=incident.space_id,
             incident_id=incident.id,
-            kind=FollowUpKind(self.kind.code()),
+            # A stand-in while no step is chosen: the error above keeps it from being added.
+            kind=FollowUpKind(kind) if kind else FollowUpKind.OTHER,
             occurred_on=read_date(self.date, "occurred_on", errors),
             counterpart=self.counterpart.text().strip(),
             summary=self.summary.toPlainText().strip(),
@@ -99,6 +103,7 @@ class FollowUpTab(QWidget):
         if errors:
             return None
         self.pending.append(entry)
+        self.kind.set_code("")  # the next step is chosen anew, like the rest of its fields
         self.date.clear()
         self.counterpart.clear()
         self.summary.clear()
