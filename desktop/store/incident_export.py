@@ -94,6 +94,18 @@ def incident_row(store: RecordStore, incident: Incident) -> dict[str, object]:
     }
 
 
+#: What a spreadsheet reads as the start of a formula ("=HYPERLINK(…&A1)" sends a row away).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it: a leading apostrophe keeps a would-be formula text.
+
+    Names and places come from other members through sync, and this file is opened in a
+    spreadsheet for analysis (OWASP's advice on CSV injection)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 def export_incidents_csv(store: RecordStore, query: RecordQuery, sink: TextIO) -> int:
     """One row per incident; several values in one cell are separated by "; "."""
     writer = csv.writer(sink)
@@ -102,7 +114,10 @@ def export_incidents_csv(store: RecordStore, query: RecordQuery, sink: TextIO) -
     for incident in _incidents(store, query):
         row = incident_row(store, incident)
         writer.writerow(
-            ["; ".join(v) if isinstance(v, list) else str(v) for v in (row[c] for c in COLUMNS)]
+            [
+                spreadsheet_text("; ".join(v) if isinstance(v, list) else str(v))
+                for v in (row[c] for c in COLUMNS)
+            ]
         )
         count += 1
     return count

