@@ -66,6 +66,23 @@ def _cell(value: Json) -> str:
     return str(value)
 
 
+#: What a spreadsheet reads as the start of a formula ("=HYPERLINK(…&A1)" sends a row away).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it: a leading apostrophe keeps a would-be formula text.
+
+    Names and places come from other members through sync, and these files are opened in
+    spreadsheets (OWASP's advice on CSV injection). ``from_spreadsheet_text`` undoes it."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def from_spreadsheet_text(cell: str) -> str:
+    """A cell written by ``spreadsheet_text`` (or a spreadsheet's own "'=…") as it was."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
 def export_csv(store: RecordStore, query: RecordQuery, sink: TextIO) -> int:
     """Write the records of ``query`` as CSV (codes, not labels, so it imports back)."""
     spec = record_type(query.record_type)
@@ -75,7 +92,7 @@ def export_csv(store: RecordStore, query: RecordQuery, sink: TextIO) -> int:
     count = 0
     for record in _records(store, query):
         data = to_dict(record)
-        writer.writerow([_cell(data[c]) for c in columns])
+        writer.writerow([spreadsheet_text(_cell(data[c])) for c in columns])
         count += 1
     return count
 
@@ -191,7 +208,11 @@ def _read_table(
                 raise MalformedFile("too_many_rows", limit=MAX_IMPORT_ROWS)
             if not any(cell.strip() for cell in row):
                 continue
-            values = {columns[i]: cell.strip() for i, cell in enumerate(row) if i < len(columns)}
+            values = {
+                columns[i]: from_spreadsheet_text(cell.strip())
+                for i, cell in enumerate(row)
+                if i < len(columns)
+            }
             extra = len(row) - len(columns)
             values["__extra__"] = str(max(extra, 0))
             rows.append((reader.line_num, values))

@@ -24,6 +24,7 @@ from desktop.domain.records import (
     Person,
 )
 from desktop.domain.translation import _
+from desktop.store.exchange import spreadsheet_text
 from desktop.store.records import RecordQuery, RecordStore
 
 #: Incidents read per page.
@@ -92,18 +93,6 @@ def incident_row(store: RecordStore, incident: Incident) -> dict[str, object]:
         "created_at": incident.created_at.isoformat(),
         "updated_at": incident.updated_at.isoformat(),
     }
-
-
-#: What a spreadsheet reads as the start of a formula ("=HYPERLINK(…&A1)" sends a row away).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(cell: str) -> str:
-    """``cell`` as a spreadsheet shows it: a leading apostrophe keeps a would-be formula text.
-
-    Names and places come from other members through sync, and this file is opened in a
-    spreadsheet for analysis (OWASP's advice on CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def export_incidents_csv(store: RecordStore, query: RecordQuery, sink: TextIO) -> int:

