@@ -56,12 +56,15 @@ def measure(count: int, batches: bool, work: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--only", choices=("single", "batches"), help="one of the two runs")
     args = parser.parse_args()
     docs = json.dumps(as_documents(dataset(args.count, "bench"))).encode()
     floor = zstd_size(docs) / args.count
     print(f"{args.count:,} records; floor {floor:.1f} B a record (zstd-19, creation order)")
     with tempfile.TemporaryDirectory(prefix="minga-first-sync-") as folder:
         for label, batches in (("single records (before)", False), ("batches", True)):
+            if args.only and args.only != ("batches" if batches else "single"):
+                continue
             found = measure(args.count, batches, Path(folder))
             print(
                 f"{label}: up {found['up']:.1f} B/record ({found['up'] / floor:.2f}× floor, "
