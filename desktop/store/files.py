@@ -26,8 +26,17 @@ def private_folder(path: Path) -> Path:
 
 
 def open_private(path: Path) -> BinaryIO:
-    """Open `path` for writing (created or truncated) as 0600 from its first instant."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    """Open `path` for writing (created or truncated) as 0600 from its first instant.
+
+    Never through a symbolic link (refused): a link planted at the name in a shared folder
+    would otherwise receive what is written, a readable export's records in plain text."""
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_TRUNC
+        | getattr(os, "O_BINARY", 0)
+        | getattr(os, "O_NOFOLLOW", 0)
+    )
     descriptor = os.open(path, flags, PRIVATE_FILE)
     if os.name == "posix":
         os.fchmod(descriptor, PRIVATE_FILE)

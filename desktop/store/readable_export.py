@@ -113,6 +113,9 @@ def export_readable(engine: Engine, path: Path) -> ReadableExport:
     """
     temporary = path.with_name(f".{path.name}.part")
     written = partial = seen = 0
+    # A leftover (or planted) file or link at the temporary name goes first; open_private then
+    # refuses a link planted again in between.
+    temporary.unlink(missing_ok=True)
     try:
         with _FreshAfterDamage(engine) as reader:
             with open_private(temporary) as handle:
