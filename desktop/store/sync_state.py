@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -734,6 +734,21 @@ class ProfileSyncState(BundleTables):
                 else merge_rules(str((remote.content or {}).get("type", "")))
             )
             settlement = settle(local, remote, rules)
+        if (
+            settlement.content is None
+            and local is not None
+            and local.content is not None
+            and self._holds_field_conflict(connection, record)
+        ):
+            # An open conflict here holds a value this person saved that nobody else has seen
+            # (mine, kept out of the record until chosen): an edit, and an edit beats a
+            # deletion. Tombstoned, the choice made later would have nothing to land on.
+            settlement = replace(
+                settlement,
+                content=dict(local.content),
+                dirty=True,
+                flags=settlement.flags | {MergeFlag.DELETED_ELSEWHERE},
+            )
         if settlement.content is None:
             self._tombstone(connection, record, remote.revision, settlement.dirty)
         else:
@@ -885,6 +900,17 @@ class ProfileSyncState(BundleTables):
                 date_from=None,
                 date_to=None,
             )
+        )
+
+    @staticmethod
+    def _holds_field_conflict(connection: Connection, record: str) -> bool:
+        return (
+            connection.scalar(
+                select(SyncConflictRow.id).where(
+                    SyncConflictRow.record_id == record, SyncConflictRow.kind == FIELD_CONFLICT
+                )
+            )
+            is not None
         )
 
     @staticmethod
