@@ -34,6 +34,7 @@ from desktop.store.schema import (
     SyncInviteRow,
     SyncOutboxRow,
     SyncPinRow,
+    SyncRecordBlobRow,
     SyncSealedRecordRow,
     SyncSpaceTrustRow,
     SyncStatementRow,
@@ -1130,7 +1131,7 @@ class ProfileSyncState(BundleTables):
                 if result.conflicts or result.merged is None:
                     details = {
                         "mine_at": "",
-                        "theirs_author": "",
+                        "theirs_author": self._author_of_held(connection, row.record_id, data),
                         "theirs_at": _stamp(data),
                         "others": _unchosen(conflict.others, (value, now)),
                     }
@@ -1157,6 +1158,20 @@ class ProfileSyncState(BundleTables):
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
             return outcome
+
+    @staticmethod
+    def _author_of_held(connection: Connection, record: str, data: Mapping[str, Any]) -> str:
+        """The device that wrote the version held, where known: the author of the verified
+        version at its revision, unless it was edited here since (this device: empty)."""
+        if data.get("dirty"):
+            return ""
+        author = connection.scalar(
+            select(SyncRecordBlobRow.author).where(
+                SyncRecordBlobRow.record_id == record,
+                SyncRecordBlobRow.revision == data.get("revision"),
+            )
+        )
+        return author or ""
 
     def device_fingerprints(self) -> dict[str, str]:
         """Each member device's fingerprint (its first group), to say who wrote a value."""

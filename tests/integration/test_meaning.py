@@ -132,6 +132,8 @@ def test_resolving_an_old_conflict_never_overwrites_a_later_edit_unseen(
     [again] = admin.state.conflicts()
     assert (again.mine, again.theirs) == ("Casa Abierta Norte", "Casa Abierta (Norte y Sur)")
     assert not again.moved_since
+    # Who wrote what it says now is shown as for any theirs (r14: it was left blank).
+    assert again.theirs_author == badu.state.device_keys().device_id  # type: ignore[union-attr]
     _converge(devices)
     assert {d.records.require(org.id).name for d in devices} == {"Casa Abierta (Norte y Sur)"}
     # Now chosen with every value in view: it goes everywhere.
