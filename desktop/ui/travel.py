@@ -301,7 +301,9 @@ class TravelDialog(QDialog):
             return
         self.unsent_label.clear_message()
         self.send_button.hide()
-        self.choose_message.say(_("Everything was sent. You can leave these spaces behind now."))
+        self.choose_message.say(
+            _("Everything was sent. You can leave these spaces behind now."), "success"
+        )
 
     def _send_failed(self, error: BaseException) -> None:
         self._working(False)

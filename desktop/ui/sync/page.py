@@ -435,7 +435,8 @@ class SyncPage(QWidget):
                 _(
                     "“{space}” is kept: its safety number matched an administrator's. What you "
                     "write there is sent again."
-                ).format(space=name)
+                ).format(space=name),
+                "success",
             )
         else:
             self.trust_message.say(

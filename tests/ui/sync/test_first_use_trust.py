@@ -138,3 +138,18 @@ def test_does_not_match_stops_syncing_the_space_and_forgets_its_keys(
     assert scheduler is not None
     scheduler.link.run(lambda engine: engine.sync_once(discover=True))
     assert state.spaces() == [] and state.spaces_to_confirm() == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "tone"), [("confirmed", "success"), ("kept", "success"), ("refused", "error")]
+)
+def test_each_trust_outcome_is_styled_as_what_it_is(
+    unlocked: MainWindow, qtbot: QtBot, outcome: str, tone: str
+) -> None:
+    # "“Red del Sur” is kept: its safety number matched an administrator's" is good news; it
+    # was shown in the red style of a failure.
+    page = sync_page(unlocked, qtbot)
+    page._trust_outcome = (outcome, "Red del Sur")
+    page._show_trust_outcome()
+    assert "Red del Sur" in page.trust_message.text()
+    assert page.trust_message.property("role") == tone

@@ -145,3 +145,21 @@ def test_leave_two_spaces_and_return_from_the_window(
     assert not travelling(folder)
     qtbot.waitUntil(lambda: store.count(RecordQuery("incident")) == 2, timeout=30_000)
     set_language("en")
+
+
+def test_everything_sent_is_said_as_good_news(
+    app, qtbot: QtBot, server: Server, tmp_path: Path, folder: Path
+) -> None:
+    # "Send them first" with nothing left to send: "Everything was sent…" was shown in the red
+    # style of a failure.
+    _member_of_three(server, tmp_path, folder)
+    window = show_window(qtbot, folder)
+    unlock_through_screen(qtbot, window)
+    dialog = _dialog(window, qtbot)
+    qtbot.waitUntil(lambda: dialog.space_list.count() == 3, timeout=10_000)
+    dialog.check_space(NAMES["log"])
+    dialog.send_first()
+    qtbot.waitUntil(lambda: dialog.choose_message.text() != "", timeout=30_000)
+    assert dialog.choose_message.text().startswith("Everything was sent.")
+    assert dialog.choose_message.property("role") == "success"
+    dialog.reject()
