@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from desktop.store.schema import (
     SyncBlobFloorRow,
@@ -24,6 +24,32 @@ from sync.protocol import Mutation
 _BATCH = 500
 
 
+#: A verified version's sealed blob, unless a newer one is held (one statement, so a whole page
+#: of them is one ``executemany``).
+_KEEP_BLOB = text(
+    "INSERT INTO sync_record_blobs (record_id, space_id, revision, seq, author, blob) "
+    "VALUES (:r, :s, :v, :q, :a, :b) ON CONFLICT (record_id) DO UPDATE SET "
+    "space_id = excluded.space_id, revision = excluded.revision, seq = excluded.seq, "
+    "author = excluded.author, blob = excluded.blob "
+    "WHERE excluded.revision > sync_record_blobs.revision"
+)
+
+
+def keep_blobs(
+    connection: Connection, blobs: Iterable[tuple[str, str, int, int, str, bytes | None]]
+) -> None:
+    """Remember verified versions' sealed blobs, each unless a newer one is held: tuples of
+    (space, record, revision, seq, author, blob); those without a blob or seq are skipped."""
+    rows = [
+        {"r": record, "s": space, "v": revision, "q": seq, "a": author, "b": blob}
+        for space, record, revision, seq, author, blob in blobs
+        # No envelope of its own (a version that came in a batch), or no seq: nothing to keep.
+        if blob and seq > 0
+    ]
+    if rows:
+        connection.execute(_KEEP_BLOB, rows)
+
+
 def keep_blob(
     connection: Connection,
     space: str,
@@ -34,24 +60,7 @@ def keep_blob(
     blob: bytes | None,
 ) -> None:
     """Remember a verified version's sealed blob, unless a newer one is held."""
-    if not blob or seq <= 0:
-        return  # no envelope of its own (a version that came in a batch), or no seq
-    held = connection.scalar(
-        select(SyncRecordBlobRow.revision).where(SyncRecordBlobRow.record_id == record)
-    )
-    if held is not None and held >= revision:
-        return
-    connection.execute(delete(SyncRecordBlobRow).where(SyncRecordBlobRow.record_id == record))
-    connection.execute(
-        insert(SyncRecordBlobRow).values(
-            record_id=record,
-            space_id=space,
-            revision=revision,
-            seq=seq,
-            author=author,
-            blob=blob,
-        )
-    )
+    keep_blobs(connection, [(space, record, revision, seq, author, blob)])
 
 
 class BundleTables:

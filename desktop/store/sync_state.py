@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
 from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
-from desktop.store.bundle_state import BundleTables, keep_blob
+from desktop.store.bundle_state import BundleTables, keep_blob, keep_blobs
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
@@ -45,6 +45,7 @@ from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical, settle
 from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
+    Accepted,
     ConflictValue,
     Content,
     FirstUse,
@@ -178,6 +179,18 @@ def space_access(engine: Engine, space: str) -> SpaceAccess:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+#: Ids per ``IN (...)`` query: far below SQLite's bound on parameters, large enough for a page.
+_IDS_PER_QUERY = 500
+_STORE_BASE = text(
+    "INSERT INTO record_bases (id, revision, content) VALUES (:i, :v, :c) "
+    "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, content = excluded.content"
+)
+
+
+def _chunked(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY)]
 
 
 #: What ``resolve_conflict`` did: settled with the value, merged with a change made since the
@@ -561,124 +574,173 @@ class ProfileSyncState(BundleTables):
             )
 
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
+        self.apply_accepted_all([Accepted(entry, revision, seq)])
+
+    def apply_accepted_all(self, accepted: Sequence[Accepted]) -> None:
+        """A whole answer's accepted entries in one transaction, each statement once for all
+        (an entry per record: the outbox is keyed by record)."""
+        if not accepted:
+            return
         with self._engine.begin() as connection:
             connection.execute(
-                delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == entry.mutation_id)
+                text("DELETE FROM sync_outbox WHERE mutation_id = :m"),
+                [{"m": item.entry.mutation_id} for item in accepted],
             )
-            keys = self.device_keys()
-            if keys is not None:
-                keep_blob(
-                    connection, entry.space, entry.record, revision, seq, keys.device_id, entry.blob
+            raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
+            if raw_keys is not None:
+                device = DeviceKeys.from_bytes(raw_keys).device_id
+                keep_blobs(
+                    connection,
+                    (
+                        (a.entry.space, a.entry.record, a.revision, a.seq, device, a.entry.blob)
+                        for a in accepted
+                    ),
                 )
-            row = connection.execute(
-                select(RecordRow.revision, RecordContent.content, RecordExtraRow.fields)
-                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
-                .where(RecordRow.id == entry.record)
-            ).first()
-            if row is None and entry.content is not None:
-                # Never synced, deleted here while its first push was in flight: the server
-                # took it anyway. Keep a dirty tombstone so the deletion follows it there,
-                # instead of the record coming back with the next pull.
-                self._tombstone_accepted(connection, entry, revision)
-                return
-            if row is None or row.revision >= revision:
-                return  # a re-sent entry answered again, after newer versions were merged
-            current = None if row.content is None else sealed_content(row.content, row.fields)
-            # Edited again while the push was in flight: the newer edit still waits.
-            dirty = canonical(current) != canonical(entry.content)
-            self._set_sync_state(connection, entry.record, revision, dirty, row.content)
-            self._store_base(connection, entry.record, revision, entry.content)
-
-    def _tombstone_accepted(
-        self, connection: Connection, entry: OutboxEntry, revision: int
-    ) -> None:
-        content = entry.content or {}
-        connection.execute(
-            insert(RecordRow).values(
-                id=entry.record,
-                record_type=str(content.get("type", "")),
-                space_id=entry.space,
-                revision=revision,
-                dirty=True,
-                deleted=True,
-                created_at=str(content.get("created_at", "")),
-                updated_at=str(content.get("updated_at", "")),
-                label="",
-            )
-        )
-        self._store_base(connection, entry.record, revision, entry.content)
-
-    def _set_sync_state(
-        self, connection: Connection, record: str, revision: int, dirty: bool, stored: str | None
-    ) -> None:
-        connection.execute(
-            update(RecordRow).where(RecordRow.id == record).values(revision=revision, dirty=dirty)
-        )
-        if stored is not None:
-            # The JSON copy carries the same bookkeeping, which ``RecordStore.get`` reads.
-            data = json.loads(stored)
-            data.update(revision=revision, dirty=dirty)
-            connection.execute(
-                update(RecordContent)
-                .where(RecordContent.id == record)
-                .values(content=json.dumps(data, ensure_ascii=False, sort_keys=True))
-            )
+            rows = {}
+            for chunk in _chunked([item.entry.record for item in accepted]):
+                query = (
+                    select(
+                        RecordRow.id,
+                        RecordRow.revision,
+                        RecordContent.content,
+                        RecordExtraRow.fields,
+                    )
+                    .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                    .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+                    .where(RecordRow.id.in_(chunk))
+                )
+                rows.update({row.id: row for row in connection.execute(query)})
+            tombstones: list[Accepted] = []
+            states: list[dict[str, Any]] = []
+            contents: list[dict[str, Any]] = []
+            bases: list[tuple[str, int, Content | None]] = []
+            for item in accepted:
+                entry, revision = item.entry, item.revision
+                row = rows.get(entry.record)
+                if row is None and entry.content is not None:
+                    # Never synced, deleted here while its first push was in flight: the
+                    # server took it anyway. Keep a dirty tombstone so the deletion follows it
+                    # there, instead of the record coming back with the next pull.
+                    tombstones.append(item)
+                    bases.append((entry.record, revision, entry.content))
+                    continue
+                if row is None or row.revision >= revision:
+                    continue  # a re-sent entry answered again, after newer versions were merged
+                current = None if row.content is None else sealed_content(row.content, row.fields)
+                # Edited again while the push was in flight: the newer edit still waits.
+                dirty = canonical(current) != canonical(entry.content)
+                states.append({"i": entry.record, "v": revision, "d": dirty})
+                if row.content is not None:
+                    # The JSON copy carries the same bookkeeping, which ``RecordStore.get`` reads.
+                    data = json.loads(row.content)
+                    data.update(revision=revision, dirty=dirty)
+                    stored = json.dumps(data, ensure_ascii=False, sort_keys=True)
+                    contents.append({"i": entry.record, "c": stored})
+                bases.append((entry.record, revision, entry.content))
+            if tombstones:
+                connection.execute(
+                    insert(RecordRow),
+                    [
+                        {
+                            "id": item.entry.record,
+                            "record_type": str((item.entry.content or {}).get("type", "")),
+                            "space_id": item.entry.space,
+                            "revision": item.revision,
+                            "dirty": True,
+                            "deleted": True,
+                            "created_at": str((item.entry.content or {}).get("created_at", "")),
+                            "updated_at": str((item.entry.content or {}).get("updated_at", "")),
+                            "label": "",
+                        }
+                        for item in tombstones
+                    ],
+                )
+            if states:
+                connection.execute(
+                    text("UPDATE records SET revision = :v, dirty = :d WHERE id = :i"), states
+                )
+            if contents:
+                connection.execute(
+                    text("UPDATE record_contents SET content = :c WHERE id = :i"), contents
+                )
+            self._store_bases(connection, bases)
 
     @staticmethod
-    def _store_base(
-        connection: Connection, record: str, revision: int, content: Content | None
+    def _store_bases(
+        connection: Connection, bases: Sequence[tuple[str, int, Content | None]]
     ) -> None:
-        if content is None:
-            # A deletion: the last content stays (at its older revision, so no merge takes it
-            # for a base) as what the deletion took, to bring back if an edit under it or to
-            # it wins (``keep_together``).
-            return
-        connection.execute(delete(RecordBase).where(RecordBase.id == record))
-        connection.execute(
-            insert(RecordBase).values(id=record, revision=revision, content=_json(content))
-        )
+        """Each record's content at its revision (record, revision, content), replacing the one
+        held. A deletion (``None``) leaves the last content (at its older revision, so no merge
+        takes it for a base) as what the deletion took, to bring back if an edit under it or to
+        it wins (``keep_together``)."""
+        kept = [
+            {"i": record, "v": revision, "c": _json(content)}
+            for record, revision, content in bases
+            if content is not None
+        ]
+        if kept:
+            connection.execute(_STORE_BASE, kept)
 
     def local_record(self, space: str, record: str) -> LocalRecord | None:
+        return self.local_records(space, [record]).get(record)
+
+    def local_records(self, space: str, records: Sequence[str]) -> dict[str, LocalRecord]:
         with self._engine.connect() as connection:
-            local, stored = self._read_local(connection, record)
-        # What the engine merges against; _settle compares it with what is there by then.
-        self._seen[record] = stored
-        return local
+            found = self._read_locals(connection, records)
+        held: dict[str, LocalRecord] = {}
+        for record in records:
+            local, stored = found.get(record, (None, None))
+            # What the engine merges against; _settle_run compares it with what is there then.
+            self._seen[record] = stored
+            if local is not None:
+                held[record] = local
+        return held
 
     def _read_local(
         self, connection: Connection, record: str
     ) -> tuple[LocalRecord | None, tuple[int, bool, str | None] | None]:
-        row = connection.execute(
-            select(
-                RecordRow.record_type,
-                RecordRow.revision,
-                RecordRow.dirty,
-                RecordRow.space_id,
-                RecordContent.content,
-                RecordExtraRow.fields,
+        return self._read_locals(connection, [record]).get(record, (None, None))
+
+    def _read_locals(
+        self, connection: Connection, records: Sequence[str]
+    ) -> dict[str, tuple[LocalRecord, tuple[int, bool, str | None]]]:
+        """The records held of ``records``, with their base at their revision, one query per
+        500 ids; each with what was read, to notice a save made in between."""
+        found: dict[str, tuple[LocalRecord, tuple[int, bool, str | None]]] = {}
+        for chunk in _chunked(sorted(set(records))):
+            query = (
+                select(
+                    RecordRow.id,
+                    RecordRow.record_type,
+                    RecordRow.revision,
+                    RecordRow.dirty,
+                    RecordRow.space_id,
+                    RecordContent.content,
+                    RecordExtraRow.fields,
+                    RecordBase.content.label("base"),
+                )
+                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+                .outerjoin(
+                    RecordBase,
+                    and_(RecordBase.id == RecordRow.id, RecordBase.revision == RecordRow.revision),
+                )
+                .where(RecordRow.id.in_(chunk))
             )
-            .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
-            .where(RecordRow.id == record)
-        ).first()
-        if row is None:
-            return None, None
-        base = connection.scalar(
-            select(RecordBase.content).where(
-                RecordBase.id == record, RecordBase.revision == row.revision
-            )
-        )
-        local = LocalRecord(
-            space=row.space_id,
-            record=record,
-            revision=row.revision,
-            content=None if row.content is None else sealed_content(row.content, row.fields),
-            base=None if base is None else json.loads(base),
-            dirty=row.dirty,
-            rules=merge_rules(row.record_type),
-        )
-        return local, (row.revision, row.dirty, row.content)
+            for row in connection.execute(query):
+                local = LocalRecord(
+                    space=row.space_id,
+                    record=row.id,
+                    revision=row.revision,
+                    content=(
+                        None if row.content is None else sealed_content(row.content, row.fields)
+                    ),
+                    base=None if row.base is None else json.loads(row.base),
+                    dirty=row.dirty,
+                    rules=merge_rules(row.record_type),
+                )
+                found[row.id] = (local, (row.revision, row.dirty, row.content))
+        return found
 
     def rules_for(self, content: Content) -> MergeRules:
         return merge_rules(str(content.get("type", "")))
@@ -688,7 +750,7 @@ class ProfileSyncState(BundleTables):
             connection.execute(
                 delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == entry.mutation_id)
             )
-            self._settle(connection, settlement)
+            self._settle_all(connection, [settlement])
 
     # --- pulls ------------------------------------------------------------------------------
 
@@ -697,9 +759,10 @@ class ProfileSyncState(BundleTables):
             return {r.space_id: r.cursor for r in connection.execute(select(SyncCursorRow))}
 
     def apply_page(self, space: str, cursor: int, settlements: Sequence[Settlement]) -> None:
+        """A page's records and the cursor past them in one transaction: a crash before the
+        commit leaves the cursor where it was, so the whole page comes again."""
         with self._engine.begin() as connection:
-            for settlement in settlements:
-                self._settle(connection, settlement)
+            self._settle_all(connection, settlements)
             connection.execute(
                 text(
                     "INSERT INTO sync_cursors (space_id, cursor) VALUES (:s, :c) "
@@ -710,31 +773,133 @@ class ProfileSyncState(BundleTables):
 
     def apply_carried(self, settlement: Settlement) -> None:
         with self._engine.begin() as connection:
-            self._settle(connection, settlement, carried=True)
+            self._settle_all(connection, [settlement], carried=True)
 
     def _settle(
         self, connection: Connection, settlement: Settlement, *, carried: bool = False
     ) -> None:
-        """Store a settlement. ``carried``: another device's edit from a bundle merged in as a
-        local change: the record keeps its revision, base and outbox entry."""
-        remote = settlement.remote
-        record = remote.record
+        """Store one settlement inside the caller's transaction (``_settle_all``)."""
+        self._settle_all(connection, [settlement], carried=carried)
+
+    def _settle_all(
+        self, connection: Connection, settlements: Sequence[Settlement], *, carried: bool = False
+    ) -> None:
+        """Store settlements in order, inside the caller's transaction: runs of distinct
+        records at a time, so each run reads its records once and writes them in bulk."""
+        run: list[Settlement] = []
+        in_run: set[str] = set()
+        for settlement in settlements:
+            if settlement.remote.record in in_run:
+                self._settle_run(connection, run, carried)
+                run, in_run = [], set()
+            run.append(settlement)
+            in_run.add(settlement.remote.record)
+        if run:
+            self._settle_run(connection, run, carried)
+
+    def _settle_run(
+        self, connection: Connection, settlements: Sequence[Settlement], carried: bool
+    ) -> None:
+        """Store settlements of distinct records. ``carried``: other devices' edits from a
+        bundle merged in as local changes: records keep their revision, base and outbox entry.
+
+        The common case, a readable version taken or merged with nothing to tell anyone, is
+        written for the whole run at once; a deletion, a conflict, a flag, a duplicate, a
+        record back over its deletion or an unreadable format goes through
+        ``_store_settlement`` one by one.
+        """
+        records = [settlement.remote.record for settlement in settlements]
         # An entry sealed before this merge would now be a stale compare-and-swap: the merged
         # content is sealed afresh (the server answers a re-sent old id as it did the first time).
         # Being a write, this also takes the database's write lock before the check below.
         if not carried:
-            connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
-        seen = self._seen.pop(record, _UNSEEN)
-        local, now = self._read_local(connection, record)
-        if seen is not _UNSEEN and now != seen:
-            # Saved here while the sync was merging: settle against what is here now, or the
-            # remote version would overwrite an edit the person just made.
-            rules = (
-                local.rules
-                if local is not None
-                else merge_rules(str((remote.content or {}).get("type", "")))
+            connection.execute(
+                text("DELETE FROM sync_outbox WHERE record_id = :r"), [{"r": r} for r in records]
             )
-            settlement = settle(local, remote, rules)
+        now = self._read_locals(connection, records)
+        plain: list[tuple[Settlement, Record, dict[str, Any]]] = []
+        for settlement in settlements:
+            remote = settlement.remote
+            seen = self._seen.pop(remote.record, _UNSEEN)
+            local, stored = now.get(remote.record, (None, None))
+            if seen is not _UNSEEN and stored != seen:
+                # Saved here while the sync was merging: settle against what is here now, or
+                # the remote version would overwrite an edit the person just made.
+                rules = (
+                    local.rules
+                    if local is not None
+                    else merge_rules(str((remote.content or {}).get("type", "")))
+                )
+                settlement = settle(local, remote, rules)
+            opened = self._plain(settlement, local)
+            if opened is None:
+                self._store_settlement(connection, settlement, local, carried)
+            else:
+                plain.append((settlement, *opened))
+        if not plain:
+            return
+        written = [{"r": settlement.remote.record} for settlement, _record, _extras in plain]
+        self._records.write_in(connection, [record for _settlement, record, _extras in plain])
+        connection.execute(text("DELETE FROM record_extras WHERE record_id = :r"), written)
+        extras = [
+            {"r": settlement.remote.record, "f": _json(fields)}
+            for settlement, _record, fields in plain
+            if fields
+        ]
+        if extras:
+            connection.execute(
+                text("INSERT INTO record_extras (record_id, fields) VALUES (:r, :f)"), extras
+            )
+        # Readable now: a sealed older version of each is superseded.
+        connection.execute(text("DELETE FROM sync_sealed_records WHERE record_id = :r"), written)
+        connection.execute(
+            text("DELETE FROM sync_conflicts WHERE record_id = :r AND kind = :k"),
+            [{**row, "k": UNREADABLE_FORMAT} for row in written],
+        )
+        if not carried:
+            remotes = [settlement.remote for settlement, _record, _extras in plain]
+            self._store_bases(connection, [(r.record, r.revision, r.content) for r in remotes])
+            keep_blobs(
+                connection,
+                ((r.space, r.record, r.revision, r.seq, r.author, r.blob) for r in remotes),
+            )
+
+    @staticmethod
+    def _plain(
+        settlement: Settlement, local: LocalRecord | None
+    ) -> tuple[Record, dict[str, Any]] | None:
+        """The record (and fields of a newer format) to write when ``settlement`` needs
+        nothing but its record, base and blob written; None: it goes ``_store_settlement``."""
+        if (
+            settlement.content is None
+            or settlement.remote.content is None
+            or settlement.conflicts
+            or settlement.flags
+            or settlement.duplicate is not None
+            # Back over a deletion made here: that device is told (a flag).
+            or (local is not None and local.content is None and not local.dirty)
+        ):
+            return None
+        data = {
+            **settlement.content,
+            "revision": settlement.remote.revision,
+            "dirty": settlement.dirty,
+        }
+        try:
+            return open_content(data)
+        except RecordFormatError:
+            return None  # kept sealed, the long way
+
+    def _store_settlement(
+        self,
+        connection: Connection,
+        settlement: Settlement,
+        local: LocalRecord | None,
+        carried: bool,
+    ) -> None:
+        """Store one settlement whose record ``_settle_run`` read (``local``) and re-settled."""
+        remote = settlement.remote
+        record = remote.record
         if (
             settlement.content is None
             and local is not None
@@ -771,7 +936,7 @@ class ProfileSyncState(BundleTables):
             )
         )
         if not carried:
-            self._store_base(connection, record, remote.revision, remote.content)
+            self._store_bases(connection, [(record, remote.revision, remote.content)])
             keep_blob(
                 connection,
                 remote.space,

@@ -12,7 +12,14 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sync.client.chunks import referenced_chunks
-from sync.client.state import LocalRecord, OutboxEntry, PendingChange, RemoteRecord, SyncState
+from sync.client.state import (
+    Accepted,
+    LocalRecord,
+    OutboxEntry,
+    PendingChange,
+    RemoteRecord,
+    SyncState,
+)
 from sync.client.transport import ProtocolViolation, ServerRefused, Transport
 from sync.crypto.batch import (
     MAX_ENTRIES,
@@ -208,14 +215,17 @@ class BatchPath:
     def _accepted(
         self, space: str, part: list[PendingChange], answer: BatchAnswer, outcome: BatchOutcome
     ) -> int | None:
+        accepted: list[Accepted] = []
         for first, seq, count in answer.accepted:
             if first + count > len(part):
                 raise ProtocolViolation("batch answer names entries the batch does not have")
             for k in range(count):
                 change = part[first + k]
                 entry = OutboxEntry("", space, change.record, change.base, b"", change.content)
-                self.state.apply_accepted(entry, change.base + 1, seq + k)
-                outcome.accepted += 1
+                accepted.append(Accepted(entry, change.base + 1, seq + k))
+        # The whole answer in one transaction (one per record cost a commit each).
+        self.state.apply_accepted_all(accepted)
+        outcome.accepted += len(accepted)
         outcome.conflicts += len(answer.conflicts)
         if answer.cursor is not None:
             # Nothing else came in between: our own batch need not come back down.

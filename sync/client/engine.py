@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -19,6 +21,7 @@ from sync.client.batches import BatchPath, Delivered, open_delivery
 from sync.client.chunks import AttachmentState, ChunkTransfer, Progress, referenced_chunks
 from sync.client.merge import FieldConflict, MergeFlag, merge
 from sync.client.state import (
+    Accepted,
     Content,
     FirstUse,
     LocalInvite,
@@ -31,7 +34,7 @@ from sync.client.state import (
     StoredWrap,
     SyncState,
 )
-from sync.client.transport import ServerRefused, Transport, TransportError
+from sync.client.transport import ProtocolViolation, ServerRefused, Transport, TransportError
 from sync.crypto.envelope import (
     OpenedRecord,
     open_record,
@@ -54,6 +57,7 @@ from sync.protocol import (
     Role,
     SpacePage,
     SyncRequest,
+    SyncResponse,
     TokenRequest,
     challenge_statement,
     enroll_statement,
@@ -303,6 +307,9 @@ class SyncEngine:
         self._clock = clock
         self._token: str | None = None
         self._token_until = 0.0
+        # Held around every request: the next page is fetched on a worker thread while this
+        # one is applied, and a refresh of statements meanwhile waits for it (one session).
+        self._wire = threading.RLock()
         self._discovered = False
         #: Many records at once go as sealed batches (PROTOCOL.md §13).
         self.batches = BatchPath(state, transport, self._authorized)
@@ -353,6 +360,10 @@ class SyncEngine:
 
     def _authorized(self, call: Callable[[str], _T]) -> _T:
         """Run ``call`` with a cached token; log in again once if the server says it expired."""
+        with self._wire:
+            return self._authorized_now(call)
+
+    def _authorized_now(self, call: Callable[[str], _T]) -> _T:
         token = self._token
         if token is None or self._clock() >= self._token_until:
             token = self._login()
@@ -674,34 +685,82 @@ class SyncEngine:
             batches=True,
         )
         again = len(entries) >= LIMITS.max_mutations
-        for _ in range(MAX_PAGES_PER_SYNC):
+        # The next page downloads on a worker while this one is verified and stored: one
+        # request ahead at most, and only when the server said there is more.
+        ahead: ThreadPoolExecutor | None = None
+        try:
             response = self._authorized(partial(self.transport.sync, request))
-            for entry, result in zip(entries, response.results, strict=True):
-                if result.code == ErrorCode.STALE_EPOCH:
-                    again |= self._resealable(entry, keyring, pins, report, stale)
-                    continue
-                again |= self._apply_result(entry, result, keyring, report, pins)
-            entries = []
-            more: dict[str, int] = {}
-            for space, page in response.spaces.items():
-                if space not in pull:
-                    continue  # an answer for a space we did not ask about is ignored
-                if page.error is not None:
-                    if page.error is ErrorCode.SPACE_NOT_FOUND:
-                        report.lost_spaces.append(space)
-                    continue
-                again |= self._apply_page(space, page, keyring, pins, report)
-                if page.more:
-                    more[space] = page.cursor
-            if not more:
-                break
-            request = SyncRequest(pull=more, max_bytes=self.page_bytes, batches=True)
-            pull = more
+            for _ in range(MAX_PAGES_PER_SYNC):
+                more = {
+                    space: page.cursor
+                    for space, page in response.spaces.items()
+                    if space in pull and page.error is None and page.more
+                }
+                following: Future[SyncResponse] | None = None
+                if more:
+                    ahead = ahead or ThreadPoolExecutor(1, thread_name_prefix="minga-pull")
+                    following = ahead.submit(
+                        self._authorized,
+                        partial(
+                            self.transport.sync,
+                            SyncRequest(pull=more, max_bytes=self.page_bytes, batches=True),
+                        ),
+                    )
+                again |= self._apply_results(entries, response, keyring, pins, report, stale)
+                entries = []
+                for space, page in response.spaces.items():
+                    if space not in pull:
+                        continue  # an answer for a space we did not ask about is ignored
+                    if page.error is not None:
+                        if page.error is ErrorCode.SPACE_NOT_FOUND:
+                            report.lost_spaces.append(space)
+                        continue
+                    again |= self._apply_page(space, page, keyring, pins, report)
+                if following is None:
+                    break
+                response = following.result()
+                pull = more
+        finally:
+            if ahead is not None:
+                # A failure while applying: the page fetched ahead is dropped (its cursor was
+                # never stored), after its request ends.
+                ahead.shutdown(wait=True, cancel_futures=True)
         # Only once every page is in: a parent's deletion and its children's may come in
         # different pages, and what belongs together is judged on all of them.
         restored = self.state.keep_together()
         report.restored += restored
         return again or restored > 0
+
+    def _apply_results(
+        self,
+        entries: list[OutboxEntry],
+        response: SyncResponse,
+        keyring: SpaceKeyring,
+        pins: KeyPins,
+        report: SyncReport,
+        stale: dict[str, int],
+    ) -> bool:
+        """The answers to one push: every accepted entry in one transaction, then the others
+        one by one. True when a merge or a newer epoch left a record to push again."""
+        answered = list(zip(entries, response.results, strict=True))
+        accepted: list[Accepted] = []
+        for entry, result in answered:
+            if result.id != entry.mutation_id:
+                raise TransportError("the server answered mutations out of order")
+            if result.status is MutationStatus.ACCEPTED and result.code != ErrorCode.STALE_EPOCH:
+                if result.revision is None:
+                    raise ProtocolViolation("an accepted mutation without its revision")
+                accepted.append(Accepted(entry, result.revision, result.seq or 0))
+        if accepted:
+            self.state.apply_accepted_all(accepted)
+            report.pushed += len(accepted)
+        again = False
+        for entry, result in answered:
+            if result.code == ErrorCode.STALE_EPOCH:
+                again |= self._resealable(entry, keyring, pins, report, stale)
+            elif result.status is not MutationStatus.ACCEPTED:
+                again |= self._apply_result(entry, result, keyring, report, pins)
+        return again
 
     def _resealable(
         self,
@@ -784,14 +843,9 @@ class SyncEngine:
         report: SyncReport,
         pins: KeyPins | None = None,
     ) -> bool:
-        """Apply one mutation's answer; True when a merge left the record to push again."""
-        if result.id != entry.mutation_id:
-            raise TransportError("the server answered mutations out of order")
-        if result.status is MutationStatus.ACCEPTED:
-            self.state.apply_accepted(entry, int(result.revision), int(result.seq or 0))
-            report.pushed += 1
-            return False
-        elif result.status is MutationStatus.CONFLICT:
+        """Apply one answer other than accepted (``_apply_results`` stores those together);
+        True when a merge left the record to push again."""
+        if result.status is MutationStatus.CONFLICT:
             current = result.current
             if current is None or current.record != entry.record:
                 if current is not None:
@@ -871,8 +925,11 @@ class SyncEngine:
                     changes.extend(delivered.changes)
                     batched.update({(r.record, r.seq): r for r in delivered.records.values()})
             changes.sort(key=lambda c: c.seq)
+        # One read for the page's records (the store remembers what it read, to notice an
+        # edit saved here before the page is stored).
+        held = self.state.local_records(space, [change.record for change in changes])
         for change in changes:
-            local = self.state.local_record(space, change.record)
+            local = held.get(change.record)
             if local is not None and change.revision <= local.revision:
                 if change.revision < local.revision:
                     # The server keeps only a record's newest state: an older one is a rollback.

@@ -127,6 +127,15 @@ class ConflictValue:
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """The server took ``entry`` at ``revision`` (space ``seq``; 0 when not known)."""
+
+    entry: OutboxEntry
+    revision: int
+    seq: int = 0
+
+
+@dataclass(frozen=True)
 class StoredConflict:
     """A conflict or flag kept for a person. ``field`` is ``None`` for a flag.
 
@@ -285,7 +294,14 @@ class SyncState(Protocol):
         base, the entry goes. The record stays dirty if it was edited again since it was sealed.
         """
 
+    def apply_accepted_all(self, accepted: Sequence[Accepted]) -> None:
+        """``apply_accepted`` for a whole answer, in one transaction."""
+
     def local_record(self, space: str, record: str) -> LocalRecord | None: ...
+
+    def local_records(self, space: str, records: Sequence[str]) -> dict[str, LocalRecord]:
+        """The records of ``records`` held here (one read for a whole page); absent ones are
+        left out."""
 
     def rules_for(self, content: Content) -> MergeRules:
         """The merge rules of a record type, from a content's ``type``."""
