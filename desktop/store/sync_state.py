@@ -10,7 +10,18 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
@@ -191,6 +202,15 @@ _STORE_BASE = text(
 
 def _chunked(ids: Sequence[str]) -> list[Sequence[str]]:
     return [ids[i : i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY)]
+
+
+def _delete_in(connection: Connection, sql: str, ids: Sequence[str], **params: Any) -> None:
+    """``sql`` (a DELETE naming ``:ids``) for ``ids``, one statement per 500 of them: one
+    statement, not one per record, and still a write when nothing matches (it takes the
+    database's write lock)."""
+    statement = text(sql).bindparams(bindparam("ids", expanding=True))
+    for chunk in _chunked(ids):
+        connection.execute(statement, {"ids": list(chunk), **params})
 
 
 #: What ``resolve_conflict`` did: settled with the value, merged with a change made since the
@@ -582,9 +602,10 @@ class ProfileSyncState(BundleTables):
         if not accepted:
             return
         with self._engine.begin() as connection:
-            connection.execute(
-                text("DELETE FROM sync_outbox WHERE mutation_id = :m"),
-                [{"m": item.entry.mutation_id} for item in accepted],
+            _delete_in(
+                connection,
+                "DELETE FROM sync_outbox WHERE mutation_id IN :ids",
+                [item.entry.mutation_id for item in accepted],
             )
             raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
             if raw_keys is not None:
@@ -813,9 +834,7 @@ class ProfileSyncState(BundleTables):
         # content is sealed afresh (the server answers a re-sent old id as it did the first time).
         # Being a write, this also takes the database's write lock before the check below.
         if not carried:
-            connection.execute(
-                text("DELETE FROM sync_outbox WHERE record_id = :r"), [{"r": r} for r in records]
-            )
+            _delete_in(connection, "DELETE FROM sync_outbox WHERE record_id IN :ids", records)
         now = self._read_locals(connection, records)
         plain: list[tuple[Settlement, Record, dict[str, Any]]] = []
         for settlement in settlements:
@@ -838,9 +857,9 @@ class ProfileSyncState(BundleTables):
                 plain.append((settlement, *opened))
         if not plain:
             return
-        written = [{"r": settlement.remote.record} for settlement, _record, _extras in plain]
+        written = [settlement.remote.record for settlement, _record, _extras in plain]
         self._records.write_in(connection, [record for _settlement, record, _extras in plain])
-        connection.execute(text("DELETE FROM record_extras WHERE record_id = :r"), written)
+        _delete_in(connection, "DELETE FROM record_extras WHERE record_id IN :ids", written)
         extras = [
             {"r": settlement.remote.record, "f": _json(fields)}
             for settlement, _record, fields in plain
@@ -851,10 +870,12 @@ class ProfileSyncState(BundleTables):
                 text("INSERT INTO record_extras (record_id, fields) VALUES (:r, :f)"), extras
             )
         # Readable now: a sealed older version of each is superseded.
-        connection.execute(text("DELETE FROM sync_sealed_records WHERE record_id = :r"), written)
-        connection.execute(
-            text("DELETE FROM sync_conflicts WHERE record_id = :r AND kind = :k"),
-            [{**row, "k": UNREADABLE_FORMAT} for row in written],
+        _delete_in(connection, "DELETE FROM sync_sealed_records WHERE record_id IN :ids", written)
+        _delete_in(
+            connection,
+            "DELETE FROM sync_conflicts WHERE record_id IN :ids AND kind = :kind",
+            written,
+            kind=UNREADABLE_FORMAT,
         )
         if not carried:
             remotes = [settlement.remote for settlement, _record, _extras in plain]
