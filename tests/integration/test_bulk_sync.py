@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from desktop.domain.records import Organization
+from sync.client.batches import MIN_BATCH
 from sync.client.state import Settlement
 from sync.protocol import SyncRequest, SyncResponse
 from tests.domain.conftest import TODAY
@@ -50,14 +51,23 @@ def _write(device: Device, space: str, count: int) -> None:
     )
 
 
+def _write_singly(device: Device, space: str, count: int) -> None:
+    """``count`` records pushed as single mutations (fewer than a batch at a time), so they
+    come down in pages of the reader's size rather than as one batch."""
+    for start in range(0, count, MIN_BATCH - 1):
+        _write(device, space, min(MIN_BATCH - 1, count - start))
+        device.sync()
+
+
+@pytest.mark.parametrize("count", [MIN_BATCH - 1, 150], ids=["mutations", "a batch"])
 def test_a_push_answer_is_one_transaction_not_one_per_record(
-    server: Server, make_device: Any
+    server: Server, make_device: Any, count: int
 ) -> None:
     space, (admin, member) = network_of(server, make_device, 2)
-    _write(admin, space, 150)
+    _write(admin, space, count)
     commits = _commits(admin)
     report = admin.sync()
-    assert report.pushed >= 150
+    assert report.pushed >= count
     # Sealed entries stored, the answer, the echoed page: a handful, whatever the count.
     assert commits[0] <= 10, commits
     member.sync()
@@ -66,8 +76,7 @@ def test_a_push_answer_is_one_transaction_not_one_per_record(
 
 def test_the_next_page_downloads_while_one_is_stored(server: Server, make_device: Any) -> None:
     space, (admin, _member) = network_of(server, make_device, 2)
-    _write(admin, space, 120)
-    admin.sync()
+    _write_singly(admin, space, 120)
     reader = make_device("reader", 4096)  # small pages: several of them
     reader.engine.enroll(admin.engine.invite(space))
     admin.engine.admit(space, admin.engine.pending_members(space))
@@ -107,8 +116,7 @@ def test_a_failure_while_storing_a_page_keeps_the_cursor_and_loses_nothing(
     server: Server, make_device: Any
 ) -> None:
     space, (admin, _member) = network_of(server, make_device, 2)
-    _write(admin, space, 120)
-    admin.sync()
+    _write_singly(admin, space, 120)
     reader = make_device("reader", 4096)
     reader.engine.enroll(admin.engine.invite(space))
     admin.engine.admit(space, admin.engine.pending_members(space))
