@@ -33,8 +33,8 @@ from sync.crypto.batch import (
 )
 from sync.crypto.errors import CryptoErrorCode, EnvelopeError
 from sync.crypto.keys import DeviceKeys
-from sync.crypto.spaces import SpaceKeyring
-from sync.protocol import BatchAnswer, BatchDelivery, Change, ErrorCode
+from sync.crypto.spaces import MembershipStatement, SpaceKeyring
+from sync.protocol import BatchAnswer, BatchDelivery, Change, ErrorCode, Role
 
 _T = TypeVar("_T")
 
@@ -135,10 +135,6 @@ def compaction_entries(
     return entries
 
 
-def compaction_kind(as_admin: bool) -> BatchKind:
-    return BatchKind.SNAPSHOT if as_admin else BatchKind.COMPACTION
-
-
 def creation_order(changes: Sequence[PendingChange]) -> list[PendingChange]:
     """Records in the order they were made (what compresses best together), then by id."""
     return sorted(changes, key=lambda c: (str((c.content or {}).get("created_at") or ""), c.record))
@@ -233,24 +229,53 @@ class BatchPath:
         return answer.cursor
 
     def compact(
-        self, keys: DeviceKeys, keyring: SpaceKeyring, space: str, *, as_admin: bool = False
+        self,
+        keys: DeviceKeys,
+        keyring: SpaceKeyring,
+        space: str,
+        *,
+        as_admin: bool = False,
+        orphaned_too: bool = False,
     ) -> int:
         """Re-seal the current entries of stale batches (this device's own, or with
         ``as_admin`` those whose author is no longer a writer) so the server can drop the old
-        ones; returns how many records were re-sealed (0: nothing to do, or not held yet)."""
+        ones; returns how many records were re-sealed (0: nothing to do, or not held yet).
+
+        ``orphaned_too`` does both in one look (what an admin's sync runs): its own batches as a
+        compaction, and, if this device is an admin in the latest statement, the batches of
+        authors who are no longer writers as its snapshot. The server names at most
+        ``MAX_STALE_BATCHES`` batches per look, which bounds the work of one sync."""
         current = keyring.current_key(space)
         log = keyring.logs.get(space)
         if current is None or log is None:
             return 0
         latest = log.latest
+        me = latest.member(keys.device_id)
+        admin = me is not None and me.role is Role.ADMIN
         stale = self.authorized(partial(self.transport.stale_batches, space))
-        live: list[tuple[str, int, bool]] = []
+        own: list[tuple[str, int, bool]] = []
+        vouched: list[tuple[str, int, bool]] = []
         for item in stale:
             author = str(item.get("author"))
             member = latest.member(author)
             orphaned = member is None or not member.role.can_write
-            if (author == keys.device_id and not as_admin) or (as_admin and orphaned):
-                live.extend((str(r), int(v), bool(d)) for r, v, d in item.get("live") or ())
+            live = [(str(r), int(v), bool(d)) for r, v, d in item.get("live") or ()]
+            if author == keys.device_id and not as_admin:
+                own.extend(live)
+            elif orphaned and (as_admin or (orphaned_too and admin)):
+                vouched.extend(live)
+        done = self._reseal(keys, current, latest, space, own, BatchKind.COMPACTION)
+        return done + self._reseal(keys, current, latest, space, vouched, BatchKind.SNAPSHOT)
+
+    def _reseal(
+        self,
+        keys: DeviceKeys,
+        current: tuple[int, bytes],
+        latest: MembershipStatement,
+        space: str,
+        live: list[tuple[str, int, bool]],
+        kind: BatchKind,
+    ) -> int:
         if not live:
             return 0
         held = {record: self.state.local_record(space, record) for record, _v, _d in live}
@@ -265,7 +290,7 @@ class BatchPath:
                 space_key=current[1],
                 signer=keys,
                 statement=(latest.version, latest.hash),
-                kind=compaction_kind(as_admin),
+                kind=kind,
             )
             self.authorized(partial(self.transport.push_batch, space, blob, None))
         return len(entries)

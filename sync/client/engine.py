@@ -618,9 +618,11 @@ class SyncEngine:
             if current is None or current[0] <= epoch:
                 report.awaiting_key.append(space)
         # Our batches that hold a replaced or deleted version: re-sealed now, so members who
-        # join later stop receiving it (CRYPTO.md §5, the bound).
+        # join later stop receiving it (CRYPTO.md §5, the bound). An admin's pages also count
+        # due batches whose author is no longer a writer: the admin vouches for those in the
+        # same look, or a departed author's deleted content would reach newcomers for ever.
         for space in sorted(self.batches.stale_spaces & set(keyring.logs)):
-            report.compacted += self.batches.compact(keys, keyring, space)
+            report.compacted += self.batches.compact(keys, keyring, space, orphaned_too=True)
         self.batches.stale_spaces.clear()
 
     def compact_batches(self, space: str, *, as_admin: bool = False) -> int:

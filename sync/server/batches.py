@@ -276,9 +276,17 @@ def stale_on(conn: Connection, space_id: str) -> list[dict[str, object]]:
     return stale
 
 
-def stale_count(conn: Connection, space_id: str, device_id: str) -> int:
-    """How many of ``device_id``'s batches in the space hold a replaced entry."""
-    b, r = schema.batch.c, schema.record.c
+def stale_count(conn: Connection, space_id: str, device_id: str, admin: bool = False) -> int:
+    """How many of ``device_id``'s batches in the space are due for compaction; for an admin
+    also those whose author is no longer a writer here (left, removed or made a reader), which
+    only an admin's snapshot can re-seal (CRYPTO.md §5)."""
+    b, r, m = schema.batch.c, schema.record.c, schema.member.c
+    writer = exists().where(
+        m.space_id == b.space_id,
+        m.device_id == b.author_id,
+        m.role.in_([Role.ADMIN.value, Role.EDITOR.value]),
+    )
+    whose = or_(b.author_id == device_id, ~writer) if admin else b.author_id == device_id
     live = (
         select(func.count())
         .where(r.space_id == b.space_id, r.batch_id == b.batch_id)
@@ -290,7 +298,7 @@ def stale_count(conn: Connection, space_id: str, device_id: str) -> int:
             .select_from(schema.batch)
             .where(
                 b.space_id == space_id,
-                b.author_id == device_id,
+                whose,
                 live < b.entries,
                 _due(live, b),
             )

@@ -480,7 +480,7 @@ def pull_on(
         if space_id not in roles:
             pages[space_id] = SpacePage(error=ErrorCode.SPACE_NOT_FOUND)
             continue
-        _role, last_seq, epoch, statement = roles[space_id]
+        role, last_seq, epoch, statement = roles[space_id]
         if last_seq <= cursor:
             pages[space_id] = SpacePage(cursor=cursor, epoch=epoch, statement=statement)
             continue
@@ -532,7 +532,8 @@ def pull_on(
             more = True  # the rows read ran out before the budget: the rest comes next page
         new_cursor = scanned
         delivered = tuple(deliveries(conn, space_id, members)) if members else ()
-        stale = stale_count(conn, space_id, device_id) if batches else 0
+        admin = role is Role.ADMIN
+        stale = stale_count(conn, space_id, device_id, admin) if batches else 0
         pages[space_id] = SpacePage(
             tuple(changes), new_cursor, more, epoch, statement, batches=delivered, stale=stale
         )
