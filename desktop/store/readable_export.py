@@ -2,17 +2,15 @@
 
 When pages of minga.db are damaged, the person must be able to take every record still readable
 out of the profile before anything else happens to the disk. This reads the records table the
-way ``RecordStore.salvage`` does (by stretches of ids, past damaged pages, every type), each
+way ``RecordStore.salvage`` does (``read_readable``: a few statements past damaged pages), each
 record's content by its id, and writes them all to one JSON file, atomically and owner-only:
 a cut-short export leaves no half file, and nobody else on the machine can read it.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,10 @@ from sqlalchemy.exc import DBAPIError
 
 from desktop.store.files import fsync_folder, open_private
 from desktop.store.records import (
-    _ID_BOUNDS,
-    _ID_END,
     _FreshAfterDamage,
     _salvage_expected,
     is_damage,
+    read_readable,
 )
 
 #: The list columns read with each record; ``content`` is added where it is readable.
@@ -57,34 +54,6 @@ class ReadableExport:
 
     written: int
     lost: int
-
-
-def _readable_rows(reader: _FreshAfterDamage) -> Iterator[tuple[Any, ...]]:
-    """Every readable row of the records table, by stretches of ids; a damaged stretch is read
-    in narrower ones, so only the rows on damaged pages are missed."""
-    columns = ", ".join(_COLUMNS)
-
-    def read(low: str, high: str) -> list[tuple[Any, ...]]:
-        return reader.rows(
-            f"SELECT {columns} FROM records NOT INDEXED WHERE id >= ? AND id < ?", (low, high)
-        )
-
-    for first, after in itertools.pairwise(_ID_BOUNDS):
-        for second, next_second in itertools.pairwise(_ID_BOUNDS):
-            low = first if second == _ID_BOUNDS[0] else first + second
-            high = first + next_second if next_second != _ID_END else after
-            try:
-                yield from read(low, high)
-            except DBAPIError as error:
-                if not is_damage(error):
-                    raise
-                for third, next_third in itertools.pairwise(_ID_BOUNDS):
-                    narrow_high = low + next_third if next_third != _ID_END else high
-                    try:
-                        yield from read(low + third, narrow_high)
-                    except DBAPIError as narrow_error:
-                        if not is_damage(narrow_error):
-                            raise
 
 
 def _content(reader: _FreshAfterDamage, record_id: str) -> Any | None:
@@ -121,7 +90,7 @@ def export_readable(engine: Engine, path: Path) -> ReadableExport:
             with open_private(temporary) as handle:
                 handle.write(b'{"records": [')
                 first = True
-                for row in _readable_rows(reader):
+                for row in read_readable(reader, _COLUMNS).rows:
                     seen += 1
                     entry = dict(zip(_COLUMNS, row, strict=True))
                     if entry.pop("deleted"):

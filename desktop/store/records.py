@@ -7,7 +7,7 @@ filtered, sorted and paged in SQL so a screen never loads a table into Python.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import json
 import time
 from collections.abc import Sequence
@@ -212,10 +212,6 @@ def _searchable_texts(record: Record) -> list[str]:
     ]
 
 
-#: Record ids are 1-64 of [A-Za-z0-9_-] (most are 32 hex digits): a damaged profile's table
-#: is read in stretches of ids by their first two characters, a damaged stretch by three.
-_ID_BOUNDS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz\x7f"
-_ID_END = "\x7f"
 #: Indexes that carry every record's id by type, tried in turn for a damaged profile's ids.
 _SALVAGE_INDEXES = (
     "ix_records_type_label",
@@ -277,14 +273,133 @@ class _FreshAfterDamage:
             self._connection.close()
 
     def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        error = self.rows_until_damage(sql, parameters, found)
+        if error is not None:
+            raise error
+        return found
+
+    def rows_until_damage(
+        self, sql: str, parameters: tuple[Any, ...], into: list[tuple[Any, ...]]
+    ) -> DBAPIError | None:
+        """Append ``sql``'s rows to ``into`` as they come; at damage, stop and return the error
+        (the rows before it are kept). Errors other than damage are raised."""
         assert self._connection is not None
         try:
-            return [tuple(row) for row in self._connection.exec_driver_sql(sql, parameters)]
-        except DBAPIError:
+            for row in self._connection.exec_driver_sql(sql, parameters):
+                into.append(tuple(row))
+        except DBAPIError as error:
             self._connection.invalidate()
             self._connection.close()
             self._connection = self._engine.connect()
-            raise
+            if not is_damage(error):
+                raise
+            return error
+        return None
+
+
+@dataclass(frozen=True)
+class ReadableTable:
+    """The records table as far as it can be read: its readable rows in id order, and the ids
+    some index still carries whose rows could not be read."""
+
+    rows: list[tuple[Any, ...]]
+    unreadable_ids: set[str]
+    #: Whether some stretch of the table could not be read and no index gave its ids.
+    unknown_stretch: bool
+
+
+def read_readable(reader: _FreshAfterDamage, columns: Sequence[str]) -> ReadableTable:
+    """Every readable row of ``records`` (``columns``, the first being ``id``), past damaged
+    pages, with a bounded number of statements (issue 12).
+
+    The table is keyed by id, so it is first read once in id order, then once backwards from
+    its end; each stops at the first damaged page. Only the stretch between the two is left:
+    its ids come from the indexes (each carries every id, an index scan stops at damage too),
+    and it is read on from each damaged page's next readable id. A profile damaged only in its
+    indexes or search tables costs one statement; damage in the table itself a few lookups per
+    damaged stretch, never a scan per stretch.
+    """
+    listed = ", ".join(columns)
+    forward: list[tuple[Any, ...]] = []
+    if reader.rows_until_damage(f"SELECT {listed} FROM records ORDER BY id", (), forward) is None:
+        return ReadableTable(forward, set(), False)
+    low = forward[-1][0] if forward else ""
+    backward: list[tuple[Any, ...]] = []
+    reader.rows_until_damage(
+        f"SELECT {listed} FROM records WHERE id > ? ORDER BY id DESC", (low,), backward
+    )
+    high = backward[-1][0] if backward else None
+    # Ids between the two ends, from whichever indexes can still be read (first complete wins).
+    middle: set[str] = set()
+    complete = False
+    for index in (*_SALVAGE_INDEXES, "ix_records_type_dates_place"):
+        ids: list[tuple[Any, ...]] = []
+        condition = "id > ?" + ("" if high is None else " AND id < ?")
+        parameters: tuple[Any, ...] = (low,) if high is None else (low, high)
+        error = reader.rows_until_damage(
+            f"SELECT id FROM records INDEXED BY {index} WHERE {condition}", parameters, ids
+        )
+        middle.update(row[0] for row in ids)
+        if error is None:
+            complete = True
+            break
+    found: list[tuple[Any, ...]] = []
+    unreadable: set[str] = set()
+    before_end = "" if high is None else " AND id < ?"
+    end: tuple[Any, ...] = () if high is None else (high,)
+
+    def readable(record_id: str) -> bool:
+        # LIMIT 1: an equality lookup would otherwise step on to the next page, maybe damaged.
+        rows: list[tuple[Any, ...]] = []
+        reader.rows_until_damage(
+            f"SELECT {listed} FROM records WHERE id = ? LIMIT 1", (record_id,), rows
+        )
+        found.extend(rows)
+        return bool(rows)
+
+    ordered = sorted(middle)
+    at = 0
+    while at < len(ordered):
+        rows: list[tuple[Any, ...]] = []
+        error = reader.rows_until_damage(
+            f"SELECT {listed} FROM records WHERE id >= ?{before_end} ORDER BY id",
+            (ordered[at], *end),
+            rows,
+        )
+        found.extend(rows)
+        if error is None:
+            break
+        # The first id not read is on a damaged page; damaged pages hold stretches of ids, so
+        # the next readable id is found by galloping, then halving (a few lookups a stretch).
+        damaged = bisect.bisect_right(ordered, rows[-1][0]) if rows else at
+        # The driver may step one row ahead, so the rows just before the damage come one by one.
+        while damaged < len(ordered) and readable(ordered[damaged]):
+            damaged += 1
+        if damaged >= len(ordered):
+            break
+        failing, step, next_readable = damaged, 1, len(ordered)
+        while damaged + step < len(ordered):
+            if readable(ordered[damaged + step]):
+                next_readable = damaged + step
+                break
+            failing = damaged + step
+            step *= 2
+        while next_readable - failing > 1:
+            halfway = (failing + next_readable) // 2
+            if readable(ordered[halfway]):
+                next_readable = halfway
+            else:
+                failing = halfway
+        unreadable.update(ordered[damaged:next_readable])
+        at = next_readable
+    # A damaged connection may return a row twice: each id once, in order.
+    rows_by_id = {row[0]: row for row in (*forward, *found, *backward)}
+    return ReadableTable(
+        [rows_by_id[key] for key in sorted(rows_by_id)],
+        unreadable - rows_by_id.keys(),
+        not complete,
+    )
 
 
 def _salvage_expected(reader: _FreshAfterDamage, record_type: str | None) -> int | None:
@@ -603,12 +718,12 @@ class RecordStore:
         return cached[1].unreadable
 
     def salvage(self, query: RecordQuery) -> Salvage:
-        """``query``'s rows read one stretch at a time, past damaged pages (issue 12).
+        """``query``'s rows read past damaged pages (issue 12).
 
         When pages of the database are damaged, a query through an index or the search index
         fails whole ("database disk image is malformed", "vtable constructor failed"), though
-        most rows are still readable. This reads the records table itself by rowid, in small
-        windows, a damaged window row by row; the rows it cannot read are counted, not shown.
+        most rows are still readable. This reads the records table itself (``read_readable``:
+        a few statements, not a scan per stretch); the rows it cannot read are counted.
         Filters apply in Python; text matches the label only (the search index may be what is
         damaged). Remembered for a few seconds, so paging through the list stays cheap.
         """
@@ -620,34 +735,11 @@ class RecordStore:
             "id, label, status, kind, country, date_from, date_to, updated_at, dirty,"
             " record_type, deleted, space_id, parent_id"
         )
-        found: list[tuple[Any, ...]] = []
-        lost_stretches = 0
         with _FreshAfterDamage(self._engine) as reader:
-
-            def read(low: str, high: str) -> list[tuple[Any, ...]]:
-                # NOT INDEXED: the table itself, keyed by id, one stretch of ids at a time
-                # (an index may be what is damaged, and it would hide the readable rows).
-                return reader.rows(
-                    f"SELECT {columns} FROM records NOT INDEXED WHERE id >= ? AND id < ?",
-                    (low, high),
-                )
-
-            for first, after in itertools.pairwise(_ID_BOUNDS):
-                for second, next_second in itertools.pairwise(_ID_BOUNDS):
-                    low = first if second == _ID_BOUNDS[0] else first + second
-                    high = first + next_second if next_second != _ID_END else after
-                    try:
-                        found.extend(read(low, high))
-                    except DBAPIError:
-                        # A damaged stretch: narrower ones, so only the damaged rows are lost.
-                        for third, next_third in itertools.pairwise(_ID_BOUNDS):
-                            narrow_high = low + next_third if next_third != _ID_END else high
-                            try:
-                                found.extend(read(low + third, narrow_high))
-                            except DBAPIError:
-                                lost_stretches += 1
+            table = read_readable(reader, [name.strip() for name in columns.split(",")])
             expected = _salvage_expected(reader, query.record_type)
             everything = _salvage_expected(reader, None)
+        found = table.rows
         if expected is not None:
             readable = sum(1 for row in found if row[9] == query.record_type and not row[10])
             unreadable = max(expected - readable, 0)
@@ -655,11 +747,8 @@ class RecordStore:
             # Only the count of every record survives: the unreadable ones of any type.
             unreadable = max(everything - len(found), 0)
         else:
-            # No index counts any more: an estimate from how full the readable stretches are.
-            stretches = 64**3 - lost_stretches
-            unreadable = round(len(found) * lost_stretches / max(stretches, 1)) or (
-                1 if lost_stretches else 0
-            )
+            # No index counts any more: the rows known lost, at least one for a stretch unread.
+            unreadable = len(table.unreadable_ids) or (1 if table.unknown_stretch else 0)
         codes = self._salvaged_codes(query)
         text = query.text.strip().casefold()
         kept = [

@@ -60,3 +60,55 @@ def pages_holding(folder_db: Path, raw_key: bytes, word: bytes) -> list[str]:
         if needle in page.lower():
             found.append(f"wal frame of page {number}")
     return found
+
+
+def btree_pages(path: Path, raw_key: bytes, root: int) -> tuple[set[int], set[int]]:
+    """The pages of the b-tree rooted at ``root`` (from sqlite_master): (interior, leaves).
+
+    Reads only the b-tree page headers (https://sqlite.org/fileformat2.html#b_tree_pages):
+    an interior page (type 2 or 5) holds its cells' left children and a right-most child."""
+    data = path.read_bytes()
+
+    def page(number: int) -> bytes:
+        raw = data[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        return decrypt_page(raw, raw_key, number)
+
+    interior: set[int] = set()
+    leaves: set[int] = set()
+    waiting = [root]
+    while waiting:
+        number = waiting.pop()
+        content = page(number)
+        kind = content[0]
+        if kind in (10, 13):
+            leaves.add(number)
+            continue
+        assert kind in (2, 5), f"page {number} is not a b-tree page"
+        interior.add(number)
+        cells = int.from_bytes(content[3:5], "big")
+        waiting.append(int.from_bytes(content[8:12], "big"))
+        for cell in range(cells):
+            offset = int.from_bytes(content[12 + 2 * cell : 14 + 2 * cell], "big")
+            waiting.append(int.from_bytes(content[offset : offset + 4], "big"))
+    return interior, leaves
+
+
+def page_content(path: Path, raw_key: bytes, number: int) -> bytes:
+    """One page of the database file, decrypted."""
+    with open(path, "rb") as handle:
+        handle.seek((number - 1) * PAGE_SIZE)
+        return decrypt_page(handle.read(PAGE_SIZE), raw_key, number)
+
+
+def separators(path: Path, raw_key: bytes, interior: set[int], children: set[int]) -> list[bytes]:
+    """The start of each cell of the ``interior`` pages of an index b-tree whose left child is
+    one of ``children``: the key that separates that child from its right neighbour."""
+    found = []
+    for number in interior:
+        content = page_content(path, raw_key, number)
+        cells = int.from_bytes(content[3:5], "big")
+        for cell in range(cells):
+            offset = int.from_bytes(content[12 + 2 * cell : 14 + 2 * cell], "big")
+            if int.from_bytes(content[offset : offset + 4], "big") in children:
+                found.append(content[offset : offset + 80])
+    return found
