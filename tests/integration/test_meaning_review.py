@@ -3,11 +3,13 @@ through the real server (r14). Each test is a case that lost or hid a value befo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from desktop.domain.records import edit
 from sync.client.merge import MergeFlag
 from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.test_courier import _carry, _device_id, _offline
 from tests.integration.test_meaning import (
     _all_there,
     _converge,
@@ -100,3 +102,47 @@ def test_an_unsettled_conflict_on_an_act_keeps_its_deleted_incident_reachable(
     assert {d.records.require(act).notes for d in devices} == {"Threatened by phone."}  # type: ignore[attr-defined]
     for device in devices:
         _no_orphans(device)
+
+
+def test_a_deletion_carried_by_a_courier_keeps_the_couriers_unsettled_value(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The same rule through bundles: the courier holds a conflict (its name lost the race to
+    the admin's); the offline device, which has the admin's name, deletes the organization and
+    its bundle reaches the courier. The courier's name is not thrown away with the record."""
+    space, (admin, courier, offline) = network_of(server, make_device, 3)
+    for device in (admin, courier, offline):
+        device.sync()
+    _offline(offline)
+    offline_id = _device_id(offline)
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    admin.sync()
+    courier.sync()
+    _carry(offline, courier, tmp_path / "o0.mbundle")
+    _carry(courier, offline, tmp_path / "c0.mbundle", courier_for=offline_id)
+    admin.records.save(edit(admin.records.require(org.id), name="Casa Abierta Norte"))
+    courier.records.save(edit(courier.records.require(org.id), name="Casa Abierta del Sur"))
+    admin.sync()
+    courier.sync()
+    [conflict] = _field_conflicts(courier, org.id)
+    _carry(courier, offline, tmp_path / "c1.mbundle", courier_for=offline_id)
+    offline.records.delete(org.id)
+    _carry(offline, courier, tmp_path / "o1.mbundle")
+
+    def travel(rounds: int) -> None:
+        for number in range(rounds):
+            courier.sync()
+            admin.sync()
+            _carry(courier, offline, tmp_path / f"c{number + 2}.mbundle", courier_for=offline_id)
+            _carry(offline, courier, tmp_path / f"o{number + 2}.mbundle")
+
+    travel(3)
+    for device in (admin, courier, offline):
+        assert device.records.get(org.id) is not None, device.name
+    assert _notes(offline, org.id) & {MergeFlag.RESTORED.value, MergeFlag.EDITED_ELSEWHERE.value}
+    assert courier.state.resolve_conflict(conflict.id, conflict.mine) == "settled"
+    travel(2)
+    assert {d.records.require(org.id).name for d in (admin, courier, offline)} == {  # type: ignore[attr-defined]
+        "Casa Abierta del Sur"
+    }
