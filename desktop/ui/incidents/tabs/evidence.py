@@ -313,6 +313,9 @@ class EvidenceTab(QWidget):
     def retranslate(self) -> None:
         self.table.setHorizontalHeaderLabels([_("File"), _("Size"), _("Type"), _("SHA-256")])
         self.custody_table.setHorizontalHeaderLabels([_("When"), _("Who"), _("Action"), _("Note")])
+        # Sized to the words just set: empty, the columns kept a width made before they had any
+        # ("الإجراء" read "لإجرا").
+        self.custody_table.resizeColumnsToContents()
         self.custody_caption.setText(_("Chain of custody"))
         self.import_button.setText(_("Import files…"))
         self.view_button.setText(_("View"))
