@@ -227,6 +227,8 @@ class KeptBy:
     mine_at: str
     theirs_author: str
     theirs_at: str
+    #: Theirs came in an admin's snapshot: the author vouched for it (CRYPTO.md §5).
+    theirs_vouched: bool = False
 
 
 def _stamp(content: Content | None) -> str:
@@ -270,6 +272,7 @@ def _stored_conflict(row: Any, current: Any) -> StoredConflict:
         mine_at=str(details.get("mine_at", "")),
         theirs_author=str(details.get("theirs_author", "")),
         theirs_at=str(details.get("theirs_at", "")),
+        theirs_vouched=details.get("theirs_vouched") is True,
     )
 
 
@@ -975,7 +978,7 @@ class ProfileSyncState(BundleTables):
                 remote.space,
                 record,
                 conflict,
-                KeptBy(mine_at, remote.author, theirs_at),
+                KeptBy(mine_at, remote.author, theirs_at, remote.vouched),
             )
         for flag in sorted(settlement.flags):
             self._keep_flag(connection, remote.space, record, flag.value)
@@ -1149,6 +1152,7 @@ class ProfileSyncState(BundleTables):
             "mine_at": kept.mine_at,
             "theirs_author": kept.theirs_author,
             "theirs_at": kept.theirs_at,
+            "theirs_vouched": kept.theirs_vouched,
             "others": _unchosen(others, (conflict.mine, conflict.theirs)),
         }
         connection.execute(

@@ -111,7 +111,14 @@ def open_delivery(
                 raise EnvelopeError(CryptoErrorCode.BAD_FORMAT, "an entry stated twice")
             changes.append(Change(entry.record, entry.revision, at, None, entry.deleted, author))
             records[entry.record] = RemoteRecord(
-                space, entry.record, entry.revision, author, opened.contents[first + k], None, at
+                space,
+                entry.record,
+                entry.revision,
+                author,
+                opened.contents[first + k],
+                None,
+                at,
+                vouched=opened.header.kind is BatchKind.SNAPSHOT,
             )
     return Delivered(tuple(changes), records, opened)
 

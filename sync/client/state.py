@@ -93,6 +93,9 @@ class RemoteRecord:
     #: hand this version on exactly as the server did (``None``/0 when not known).
     blob: bytes | None = None
     seq: int = 0
+    #: Delivered in an admin's snapshot (batch kind 2): ``author`` is the admin who vouched
+    #: for this version of a departed member's record, not the one who wrote it (CRYPTO.md §5).
+    vouched: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class StoredConflict:
     mine_at: str = ""
     theirs_author: str = ""
     theirs_at: str = ""
+    #: Theirs came in an admin's snapshot: ``theirs_author`` vouched for it (CRYPTO.md §5).
+    theirs_vouched: bool = False
 
     @property
     def moved_since(self) -> bool:

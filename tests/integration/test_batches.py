@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from desktop.domain.records import edit
-from sync.client.batches import MIN_BATCH
+from sync.client.batches import MIN_BATCH, open_delivery
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
 from sync.crypto.batch import open_batch, read_batch_header
@@ -229,3 +229,16 @@ def test_an_admin_sync_vouches_for_a_departed_authors_stale_batches(
         assert late.records.get(record_id) is not None
     delivered = {d.author for answer in late.received for d in _pages(answer, space)}
     assert delivered == {device_of(admin)}
+    # Each record says it was vouched for (what the conflict dialog shows), not written.
+    assert _vouched(late, space) == {True}
+    assert _vouched(other, space) == {False}  # its first sync: the author's own batch
+
+
+def _vouched(device: Device, space: str) -> set[bool]:
+    keyring, _pins = device.engine.verified_view()
+    return {
+        record.vouched
+        for answer in device.received
+        for delivery in _pages(answer, space)
+        for record in open_delivery(space, delivery, keyring, 0, 2**31).records.values()
+    }

@@ -102,11 +102,18 @@ def author_text(author: str, authors: dict[str, str]) -> str:
     return _("the device whose fingerprint starts {digits}").format(digits=group)
 
 
-def caption(label: str, author: str | None, at: str, authors: dict[str, str]) -> str:
-    """``label``, then who and when where known: "Theirs · the device … · 2026-12-05 08:01"."""
+def caption(
+    label: str, author: str | None, at: str, authors: dict[str, str], vouched: bool = False
+) -> str:
+    """``label``, then who and when where known: "Theirs · the device … · 2026-12-05 08:01".
+
+    ``vouched``: the version came in an administrator's snapshot of a departed member's
+    records, so the device named vouched for it rather than wrote it (CRYPTO.md §5)."""
     parts = [label]
     if author is not None:
         parts.append(author_text(author, authors))
+    if vouched:
+        parts.append(_("vouched for by an administrator"))
     if stamp_text(at):
         parts.append(stamp_text(at))
     return " · ".join(parts)
@@ -302,6 +309,7 @@ class ConflictRow(QGroupBox):
                 conflict.theirs_author if conflict.theirs_author else None,
                 conflict.theirs_at,
                 self.authors,
+                vouched=conflict.theirs_vouched,
             )
         )
         self.mine.setText(value_text(conflict.mine))

@@ -3,6 +3,7 @@ the dialog and never raised again, then a removal that leaves the member list wi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -243,4 +244,47 @@ def test_a_record_only_a_newer_minga_opens_is_listed_as_needing_it(tmp_path: Pat
         assert listed_text(title, kept) == "\u2068Audiencia 4\u2069: necesita un Minga más reciente"
     finally:
         set_language("en")
+        profile.close()
+
+
+def test_theirs_vouched_for_by_an_administrator_says_so(qtbot: QtBot, tmp_path: Path) -> None:
+    """A version that came in an admin's snapshot of a departed member's records names the
+    admin's device, and says the admin vouched for it rather than wrote it (CRYPTO.md §5)."""
+    profile, _recovery = new_profile(tmp_path / "profile")
+    try:
+        records = RecordStore(profile.engine)
+        org = records.save(Organization(space_id=new_id(), name="Casa Norte"))
+        with profile.engine.begin() as connection:
+            ProfileSyncState._keep_field_conflict(
+                connection,
+                org.space_id,
+                org.id,
+                FieldConflict("name", "Casa", "Casa Norte", "Casa Sur"),
+                KeptBy("2026-12-04T09:15:00.000000Z", "admin", "2026-12-04T10:30:00.000000Z", True),
+            )
+        [conflict] = ProfileSyncState(profile.engine).conflicts()
+        assert conflict.theirs_vouched
+        dialog = ConflictDialog(profile, "Casa Norte", [conflict], authors={"admin": "40312"})
+        qtbot.addWidget(dialog)
+        dialog.resize(1024, 680)
+        dialog.show()
+        (row,) = dialog.rows
+        assert row.theirs_caption.text() == (
+            "Theirs · the device whose fingerprint starts 40312 · "
+            "vouched for by an administrator · 2026-12-04 10:30 UTC"
+        )
+        if shots := os.environ.get("MINGA_SHOTS"):
+            dialog.grab().save(f"{shots}-en.png")
+        set_language("ar")
+        try:
+            dialog.retranslate()
+            row.retranslate()
+            assert "بضمان أحد المسؤولين" in row.theirs_caption.text()
+            if shots:
+                dialog.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+                dialog.grab().save(f"{shots}-ar.png")
+        finally:
+            set_language("en")
+            row.retranslate()
+    finally:
         profile.close()
