@@ -42,6 +42,7 @@ from sync.protocol import (
     MemberPut,
     MutationStatus,
     ProtocolError,
+    Role,
     SpaceCreate,
     StatementPage,
     StatementPut,
@@ -61,6 +62,7 @@ from sync.server import auth, batches, chunks, courier, logs, private, records, 
 from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
 from sync.server.config import Settings
 from sync.server.db import Database
+from sync.server.device_slots import DeviceSlots
 from sync.server.errors import ApiError
 
 log = logging.getLogger("minga.server")
@@ -87,6 +89,7 @@ class ServerState:
     challenge_limiter: auth.AddressLimiter
     failure_limiter: auth.AddressLimiter
     partials: chunks.PartialUploads = field(default_factory=chunks.PartialUploads)
+    slots: DeviceSlots = field(default_factory=DeviceSlots)
 
     def now(self) -> int:
         return int(self.clock())
@@ -240,6 +243,9 @@ class AccessLog:
                 )
                 await response(scope, counting_receive, logging_send)
         finally:
+            release = scope.get("state", {}).pop("release", None)
+            if release is not None:
+                release()
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s %s in=%d out=%d ms=%.1f device=%s code=%s",
@@ -369,10 +375,26 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     limits = state.limits
     db = state.db
 
+    def hold_slot(request: Request, device: str) -> None:
+        # One of the device's few requests in progress, given back when the answer is sent
+        # (AccessLog): what one device can make the server hold at once is bounded.
+        scope_state = request.scope.setdefault("state", {})
+        scope_state["device"] = device
+        if "release" in scope_state:
+            return
+        if not state.slots.take(device):
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                "too many requests of this device in progress; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        scope_state["release"] = lambda: state.slots.give_back(device)
+
     async def device_of(request: Request) -> str:
         token = _bearer(request, limits)
         device = await run_in_threadpool(auth.authenticate, db, token, state.now())
-        request.scope.setdefault("state", {})["device"] = device
+        hold_slot(request, device)
         return device
 
     async def message_of(
@@ -498,7 +520,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         # The token is checked before the body is even read: a stranger's body is never
         # buffered, expanded or decoded (401 comes before 400 and 413).
         token = _bearer(request, limits)
-        await run_in_threadpool(auth.authenticate, db, token, state.now())
+        hold_slot(request, await run_in_threadpool(auth.authenticate, db, token, state.now()))
         body = await _read_body(request, limits.max_body_bytes)
         device, answer = await run_in_threadpool(sync_round_trip, token, body)
         request.scope.setdefault("state", {})["device"] = device
@@ -617,6 +639,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         space_id = _path_id(space_id, "space")
         epoch_number = _epoch(epoch, limits)
         device = await device_of(request)
+        # An admin of the space before the body is read: a device in no space must not make
+        # the server buffer and decode a keys body (up to 8 MiB, 16 MiB expanded) first.
+        await run_in_threadpool(spaces.check_role, db, space_id, device, Role.ADMIN)
         message = KeyWrapsPut.from_wire(
             await message_of(request, protocol.KeyWrapsPutShape), limits
         )

@@ -71,6 +71,12 @@ def role_of(conn: Connection, space_id: str, device_id: str) -> Role | None:
     return Role(value) if value is not None else None
 
 
+def check_role(db: Database, space_id: str, device_id: str, needed: Role) -> Role:
+    """``require_role`` in a read transaction of its own: checked before a body is read."""
+    with db.read() as conn:
+        return require_role(conn, space_id, device_id, needed)
+
+
 def require_role(conn: Connection, space_id: str, device_id: str, needed: Role) -> Role:
     """The caller's role, or refusal: 404 for outsiders, 403 when the role is too low."""
     role = role_of(conn, space_id, device_id)
