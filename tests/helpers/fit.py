@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6 import QtGui
-from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -67,8 +67,20 @@ def _path(widget: QWidget) -> str:
 def _shown(widget: QWidget) -> bool:
     if not widget.isVisible() or widget.width() <= 0 or widget.height() <= 0:
         return False
-    # Scrolled out of sight (in a scroll area) is not clipped: the person scrolls to it.
-    return not widget.visibleRegion().isEmpty()
+    # Scrolled out of sight (in a scroll area) is not clipped: the person scrolls to it. What
+    # the ancestors' rectangles leave of it, not ``visibleRegion()``: that is empty for some
+    # drawn widgets (an empty table's header), which then went unmeasured.
+    return not _seen_rect(widget).isEmpty()
+
+
+def _seen_rect(widget: QWidget) -> QRect:
+    """``widget``'s rectangle, in its own coordinates, cut by each ancestor's."""
+    seen = widget.rect()
+    ancestor = widget.parentWidget() if not widget.isWindow() else None
+    while ancestor is not None and not seen.isEmpty():
+        seen = seen.intersected(ancestor.rect().translated(-widget.mapTo(ancestor, QPoint(0, 0))))
+        ancestor = ancestor.parentWidget() if not ancestor.isWindow() else None
+    return seen
 
 
 def _plain(text: str) -> str:

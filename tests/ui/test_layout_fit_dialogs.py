@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.translation import set_language
@@ -180,3 +187,18 @@ def test_the_check_sees_a_wrapped_cell_cut_at_the_bottom(app: QApplication, qtbo
     table.setRowHeight(1, 2 * lines + 8)
     qtbot.wait(50)
     assert [item.text for item in clipped_texts(table)] == [long]
+
+
+def test_the_check_sees_an_empty_tables_header(app: QApplication, qtbot: QtBot) -> None:
+    # An empty table's header is drawn, but its visibleRegion() may be empty: measured by what
+    # its ancestors leave of it, its cut words are seen ("الإجراء" read "لإجرا" unreported).
+    window = QWidget()
+    qtbot.addWidget(window)
+    table = QTableWidget(0, 2, window)
+    table.setHorizontalHeaderLabels(["When", "A heading much too long"])
+    table.horizontalHeader().resizeSection(1, 30)
+    table.setGeometry(0, 0, 400, 200)
+    window.resize(400, 200)
+    window.show()
+    qtbot.waitExposed(window)
+    assert [item.text for item in clipped_texts(window)] == ["A heading much too long"]
