@@ -82,6 +82,7 @@ def test_one_device_has_at_most_a_few_requests_in_progress(tmp_path: Path) -> No
             assert len(refused) == AT_ONCE - len(in_progress)
             assert all(b"retry-after: 1" in a.lower() for a in refused)
             grown_mb = (_rss_kb(server.process.pid) - before) / 1024
+            print(f"{len(in_progress)} in progress, {len(refused)} refused, RSS +{grown_mb:.0f} MB")
             # Each request in progress may buffer its body (8 MiB): a few of them, not 20.
             assert grown_mb < (REQUESTS_PER_DEVICE + 2) * LIMITS.max_body_bytes / 2**20, grown_mb
             for connection in sockets:
