@@ -100,6 +100,21 @@ def export_summary(report: ExportReport) -> str:
     )
 
 
+def uncarriable_note(report: ExportReport) -> str:
+    """Says which records the bundle left out, so the person carrying it knows (empty: none)."""
+    if not report.uncarriable:
+        return ""
+    return ngettext(
+        "{count} record could not be put in this bundle: it travelled in a first-sync batch, "
+        "which bundles cannot carry yet. The recipient will receive it at their next sync "
+        "with the server.",
+        "{count} records could not be put in this bundle: they travelled in a first-sync batch, "
+        "which bundles cannot carry yet. The recipient will receive them at their next sync "
+        "with the server.",
+        report.uncarriable,
+    ).format(count=report.uncarriable)
+
+
 def bundle_engine(profile: Profile) -> SyncEngine:
     """An engine over the profile's store. Export and import never send a request; only a
     courier's export ``--for`` a device asks the server (with the profile's proxy and pin)."""
@@ -199,6 +214,8 @@ def run(options: argparse.Namespace) -> int:
                         engine, options.to.expanduser(), spaces=options.space, files=options.files
                     )
                 print(export_summary(report))
+                if uncarriable_note(report):
+                    print(uncarriable_note(report))
                 if note:
                     print(note)
                 return 0

@@ -35,17 +35,34 @@ _KEEP_BLOB = text(
 )
 
 
+#: A newer version without an envelope of its own (a batch's): the older blob held is no
+#: longer the record's current version, and a bundle must not hand it on as if it were.
+_DROP_OLDER_BLOB = text("DELETE FROM sync_record_blobs WHERE record_id = :r AND revision < :v")
+
+#: Records whose held server version has no blob at that revision (see ``count_uncarriable``).
+_COUNT_UNCARRIABLE = text(
+    "SELECT count(*) FROM records WHERE space_id = :s AND revision > 0 AND NOT EXISTS "
+    "(SELECT 1 FROM sync_record_blobs b WHERE b.record_id = records.id "
+    "AND b.revision >= records.revision)"
+)
+
+
 def keep_blobs(
     connection: Connection, blobs: Iterable[tuple[str, str, int, int, str, bytes | None]]
 ) -> None:
     """Remember verified versions' sealed blobs, each unless a newer one is held: tuples of
     (space, record, revision, seq, author, blob); those without a blob or seq are skipped."""
-    rows = [
-        {"r": record, "s": space, "v": revision, "q": seq, "a": author, "b": blob}
-        for space, record, revision, seq, author, blob in blobs
-        # No envelope of its own (a version that came in a batch), or no seq: nothing to keep.
-        if blob and seq > 0
-    ]
+    rows: list[dict[str, object]] = []
+    superseded: list[dict[str, object]] = []
+    for space, record, revision, seq, author, blob in blobs:
+        if blob and seq > 0:
+            rows.append({"r": record, "s": space, "v": revision, "q": seq, "a": author, "b": blob})
+        elif seq > 0:
+            # No envelope of its own (a version that came in a batch): nothing to keep, and
+            # an older version's blob is not what the record holds any more.
+            superseded.append({"r": record, "v": revision})
+    if superseded:
+        connection.execute(_DROP_OLDER_BLOB, superseded)
     if rows:
         connection.execute(_KEEP_BLOB, rows)
 
@@ -103,6 +120,10 @@ class BundleTables:
                 )
                 or 0
             )
+
+    def count_uncarriable(self, space: str) -> int:
+        with self._engine.connect() as connection:
+            return int(connection.scalar(_COUNT_UNCARRIABLE, {"s": space}) or 0)
 
     def blob_floor(self, space: str) -> int:
         with self._engine.connect() as connection:

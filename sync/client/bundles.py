@@ -66,6 +66,9 @@ class ExportReport:
     statements: int = 0
     chunk_bytes: int = 0
     spaces: list[str] = field(default_factory=list)
+    #: Records of the chosen spaces left out: their current version came (or went) in a
+    #: first-sync batch, which has no single sealed envelope a bundle could carry yet.
+    uncarriable: int = 0
 
 
 @dataclass
@@ -169,6 +172,7 @@ def export_bundle(
         + sum(len(ref.chunks) for ref in files_to_send)
     )
     report = ExportReport(spaces=list(chosen))
+    report.uncarriable = sum(state.count_uncarriable(space) for space, _after, _from in plan)
     partial = path.with_name(path.name + ".partial")
     done = 0
 

@@ -45,6 +45,11 @@ class CarryState(SyncState, Protocol):
 
     def count_record_blobs(self, space: str, after_seq: int) -> int: ...
 
+    def count_uncarriable(self, space: str) -> int:
+        """Records of ``space`` whose held server version has no sealed blob of its own here
+        (it came in a first-sync batch, or this device pushed it in one): a bundle cannot
+        hand them on yet."""
+
     def blob_floor(self, space: str) -> int:
         """The seq at or below which records may lack a stored blob (0: none lacking)."""
 

@@ -36,6 +36,7 @@ from desktop.commands.bundle import (
     export_summary,
     import_summary,
     problem_message,
+    uncarriable_note,
 )
 from desktop.domain.translation import _
 from desktop.lan import (
@@ -431,6 +432,8 @@ class BundlePanel(QGroupBox):
         if kind == "exported":
             report, reason = value
             lines = [_("Bundle written: {summary}").format(summary=export_summary(report))]
+            if uncarriable_note(report):
+                lines.append(uncarriable_note(report))
             note = download_note(reason)
             if note:
                 lines.append(note)

@@ -16,6 +16,7 @@ from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.bundles import default_bundle_name
+from sync.client.batches import MIN_BATCH
 from sync.client.bundles import export_bundle, import_bundle
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
@@ -129,6 +130,51 @@ def test_export_and_import_bundles_from_the_sync_page(
     assert got.problem is None and got.refused == []
     qtbot.wait(300)  # the layout settles before the picture
     unlocked.grab().save(str(SHOTS / "i18-bundle-nearby-done-ar.png"))
+    set_language("en")
+    member.transport.close()
+    member_profile.close()
+
+
+def test_the_export_result_says_which_records_a_batch_brought(
+    unlocked: MainWindow, qtbot: QtBot, server: Server, tmp_path: Path
+) -> None:
+    """Records that came in a first-sync batch cannot go in a bundle yet: the result says how
+    many were left out, so the person carrying it is not misled (en and ar)."""
+    page = join_as_admin(qtbot, unlocked, server)
+    assert unlocked.sync is not None
+    link = unlocked.sync.link
+    (space,) = page.network.spaces
+    member_profile, _recovery = new_profile(tmp_path / "member")
+    member = SyncEngine(
+        ProfileSyncState(member_profile.engine, member_profile.attachments), Transport(server.url)
+    )
+    member.enroll(link.run(lambda e: e.invite(space.space, Role.EDITOR)))
+    link.run(lambda e: e.admit(space.space, e.pending_members(space.space)))
+    member.sync_once(discover=True)
+    member.confirm_space(space.space)
+    RecordStore(member_profile.engine).save_all(
+        [Organization(space_id=space.space, name=f"Org {i}") for i in range(MIN_BATCH)]
+    )
+    member.sync_once()
+    link.run(lambda e: e.sync_once())
+    panel = page.bundles
+    unlocked.resize(1024, 680)
+    panel.export_to(tmp_path / default_bundle_name())
+    qtbot.waitUntil(lambda: "Bundle written" in panel.status.text(), timeout=60_000)
+    assert (
+        f"{MIN_BATCH} records could not be put in this bundle: they travelled in a first-sync "
+        "batch, which bundles cannot carry yet. The recipient will receive them at their next "
+        "sync with the server."
+    ) in panel.status.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
+    unlocked.grab().save(str(SHOTS / "q19-bundle-uncarriable-en.png"))
+    set_language("ar")
+    qtbot.waitUntil(lambda: "كُتبت الحزمة" in panel.status.text(), timeout=60_000)
+    assert f"{MIN_BATCH} سجلًا" in panel.status.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
+    unlocked.grab().save(str(SHOTS / "q19-bundle-uncarriable-ar.png"))
     set_language("en")
     member.transport.close()
     member_profile.close()
