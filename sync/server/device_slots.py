@@ -8,9 +8,11 @@ the connections the server accepts. Used from the event loop thread only: no loc
 
 from __future__ import annotations
 
-#: Requests one device may have in progress at once. The app's chunk window (at most
-#: ``sync.client.chunks.MAX_WINDOW`` = 8) fits inside it, so its own transfers never meet a 429.
-REQUESTS_PER_DEVICE = 8
+#: Requests one device may have in progress at once. Everything the app itself runs at once fits
+#: inside it, so its own transfers never meet a 429: its chunk window (at most
+#: ``sync.client.chunks.MAX_WINDOW`` = 8), the sync request beside them and the one page it
+#: fetches ahead, with room to spare.
+REQUESTS_PER_DEVICE = 12
 
 
 class DeviceSlots:

@@ -15,7 +15,7 @@ from desktop.domain.validation import check_max_length
 
 from .conftest import TODAY
 
-NB = "\u00a0"
+NB = "\u202f"  # French typography: a narrow no-break space before ; : ? ! and inside « »
 
 
 def _latitude_error(space_id: str) -> str:
@@ -61,7 +61,12 @@ def test_required_and_date_messages_switch_with_the_language(space_id: str) -> N
 def test_arabic_plurals_agree_with_the_number(limit: int, noun: str) -> None:
     set_language("ar")
     [error] = check_max_length("title", "x" * (limit + 1), limit)
-    assert f"{limit} {noun}" in error.message
+    if limit > 2:
+        assert f"{limit} {noun}" in error.message
+    else:
+        # Arabic says "one letter" / "two letters" by the noun's own number (حرف واحد, حرفان);
+        # the figure follows in brackets so the limit is still read as a number.
+        assert noun in error.message and f"({limit})" in error.message
 
 
 def test_spanish_and_french_plurals(space_id: str) -> None:
