@@ -198,7 +198,10 @@ def export_bundle(
         step()
         if download is not None:
             report.statements += _write_download(writer, download, step)
-            report.records += sum(len(changes) for changes in download.changes.values())
+            report.records += sum(len(_carriable(c)) for c in download.changes.values())
+            report.uncarriable += sum(
+                len(changes) - len(_carriable(changes)) for changes in download.changes.values()
+            )
             report.spaces.extend(sorted(download.changes))
         for space, blobs in statements.items():
             for version, blob in enumerate(blobs, start=1):
@@ -333,8 +336,14 @@ def _download_items(download: Download | None) -> int:
     return (
         sum(len(items) for items in download.statements.values())
         + sum(len(items) for items in download.wraps.values())
-        + sum(len(changes) + 1 for changes in download.changes.values())
+        + sum(len(_carriable(changes)) + 1 for changes in download.changes.values())
     )
+
+
+def _carriable(changes: Sequence[Change]) -> list[Change]:
+    """The downloaded changes a bundle can carry: those with an envelope of their own (a
+    version the server holds in a batch comes without one to a download, which asks for none)."""
+    return [change for change in changes if change.blob]
 
 
 def _write_download(writer: BundleWriter, download: Download, step: Callable[[], None]) -> int:
@@ -350,8 +359,8 @@ def _write_download(writer: BundleWriter, download: Download, step: Callable[[],
             writer.add(WRAP, {"space": space, "epoch": epoch, "issuer": issuer, "blob": blob})
             step()
     for space, changes in sorted(download.changes.items()):
-        for change in changes:
-            writer.add(RECORD, [change.seq, change.blob or b""])
+        for change in _carriable(changes):
+            writer.add(RECORD, [change.seq, change.blob])
             step()
         writer.add(
             CURSOR,

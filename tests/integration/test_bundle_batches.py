@@ -12,8 +12,10 @@ from typing import Any
 
 from desktop.domain.records import edit
 from sync.client.batches import MIN_BATCH
-from sync.client.bundles import export_bundle
+from sync.client.bundles import export_bundle, export_for, import_bundle
+from sync.client.transport import Transport
 from tests.helpers.profiles import PASSPHRASE
+from tests.helpers.server_process import free_port
 from tests.integration.conftest import Server, network_of, organization
 
 
@@ -68,3 +70,28 @@ def test_an_export_counts_and_says_the_records_a_batch_brought(
         "batch, which bundles cannot carry yet. The recipient will receive them at their next "
         "sync with the server."
     ) in done.stdout
+
+
+def test_a_courier_download_leaves_batch_versions_out_and_counts_them(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """A courier's export for an offline device (downloaded with its grant) meets the same
+    versions without an envelope: counted and left out, not sent as empty items the recipient
+    refuses."""
+    space, (admin, courier, offline) = network_of(server, make_device, 3)
+    for device in (admin, courier, offline):
+        device.sync()
+    offline.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    keys = offline.state.device_keys()
+    assert keys is not None
+    admin.records.save_all([organization(space, f"Org {i}") for i in range(MIN_BATCH)])
+    admin.sync()
+    courier.sync()
+    export_bundle(offline.engine, tmp_path / "grant.mbundle")  # gives the courier its grant
+    assert import_bundle(courier.engine, tmp_path / "grant.mbundle").problem is None
+    report, reason = export_for(courier.engine, tmp_path / "for.mbundle", keys.device_id)
+    assert reason is None, reason
+    assert report.uncarriable == MIN_BATCH
+    got = import_bundle(offline.engine, tmp_path / "for.mbundle")
+    assert got.problem is None
+    assert got.refused == [], got.refused
