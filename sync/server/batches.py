@@ -26,6 +26,7 @@ class _Row:
     revision: int
     deleted: bool
     author: str
+    batch: str | None
 
 
 def push_batch_on(
@@ -69,11 +70,14 @@ def push_batch_on(
 def _current(conn: Connection, space_id: str, records: list[str]) -> dict[str, _Row]:
     r = schema.record.c
     found = conn.execute(
-        select(r.record_id, r.revision, r.deleted, r.author_id).where(
+        select(r.record_id, r.revision, r.deleted, r.author_id, r.batch_id).where(
             r.space_id == space_id, r.record_id.in_(records)
         )
     )
-    return {row.record_id: _Row(row.revision, bool(row.deleted), row.author_id) for row in found}
+    return {
+        row.record_id: _Row(row.revision, bool(row.deleted), row.author_id, row.batch_id)
+        for row in found
+    }
 
 
 def _store(conn: Connection, space_id: str, header: BatchHeader, author: str, blob: bytes) -> str:
@@ -147,6 +151,17 @@ def _push(
     if new_rows:
         conn.execute(insert(schema.record), new_rows)
     if changed:
+        # A deletion in a batch makes the batch that held the record's content due for
+        # compaction at once, exactly as a single deletion does (the bound, CRYPTO.md §5).
+        note_left(
+            conn,
+            space_id,
+            [
+                (held, bool(c["deleted"]))
+                for c in changed
+                if (held := rows[str(c["record_id"])].batch) is not None
+            ],
+        )
         _repoint(conn, space_id, changed)
         conn.execute(
             delete(schema.record_chunk).where(
