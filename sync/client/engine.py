@@ -930,10 +930,14 @@ class SyncEngine:
         # One read for the page's records (the store remembers what it read, to notice an
         # edit saved here before the page is stored).
         held = self.state.local_records(space, [change.record for change in changes])
+        # A page is stored at once: a record stated twice in it (a hostile server's older
+        # batch entry after the newer version) must meet what the page already settled.
+        settled: dict[str, int] = {}
         for change in changes:
             local = held.get(change.record)
-            if local is not None and change.revision <= local.revision:
-                if change.revision < local.revision:
+            newest = max(local.revision if local is not None else 0, settled.get(change.record, 0))
+            if newest and change.revision <= newest:
+                if change.revision < newest:
                     # The server keeps only a record's newest state: an older one is a rollback.
                     report.refused.append(
                         Refusal(space, change.record, change.revision, "rolled_back")
@@ -946,6 +950,7 @@ class SyncEngine:
                 continue
             settlement = settle(local, remote, self._rules(local, remote))
             settlements.append(settlement)
+            settled[change.record] = change.revision
             self._count(settlement, report)
         self.state.apply_page(space, page.cursor, settlements)
         return any(settlement.dirty for settlement in settlements)

@@ -242,3 +242,63 @@ def _vouched(device: Device, space: str) -> set[bool]:
         for delivery in _pages(answer, space)
         for record in open_delivery(space, delivery, keyring, 0, 2**31).records.values()
     }
+
+
+def test_a_deletion_pushed_in_a_batch_makes_the_old_batch_due(
+    server: Server, make_device: Any
+) -> None:
+    """Deleting many records at once goes up as a batch of deletions: the batches that held
+    them must become due for compaction as a single deletion makes them, or the deleted
+    content keeps reaching every newcomer until an eighth of the old batch is replaced."""
+    space, (admin, member) = network_of(server, make_device, 2)
+    ids = _orgs(admin, space, 8 * MIN_BATCH + 8)
+    secret = organization(space, "Secret", description=CANARY)
+    admin.records.save(secret)
+    admin.sync()
+    member.sync()
+    for record_id in [secret.id, *ids[:MIN_BATCH]]:
+        member.records.delete(record_id)
+    member.sync()
+    assert any(b"batch" in sent for sent in member.sent)  # the deletions went as a batch
+    report = admin.sync()
+    assert report.compacted == len(ids) - MIN_BATCH + 1  # and the space record
+    late = _join(admin, make_device, space, "late")
+    assert not any(CANARY in str(c) for c in _delivered_contents(late, space))
+    assert late.records.get(secret.id) is None
+
+
+def test_a_hostile_server_cannot_roll_back_a_record_inside_one_page(
+    server: Server, make_device: Any
+) -> None:
+    """The newest version and an older one of the same record in one page (a batch's stale
+    entry stated after the record's newer single version): the older must not win because
+    the page is applied at once against what was held before it."""
+    space, (admin, alba) = network_of(server, make_device, 2)
+    with HostileServer(server.url) as hostile:
+        old_engine = alba.engine
+        alba.engine = SyncEngine(alba.state, Transport(hostile.url), page_bytes=None)
+        old_engine.transport.close()
+        ids = _orgs(admin, space, MIN_BATCH)
+        admin.sync()
+        admin.records.save(edit(admin.records.require(ids[0]), name="Corrected"))
+        admin.sync()
+
+        def stale_entry_again(exchange: Exchange) -> dict[str, Any] | None:
+            if exchange.route != "/v1/sync" or exchange.answer is None:
+                return None
+            answer = copy.deepcopy(exchange.answer)
+            page = answer.get("spaces", {}).get(space)
+            if not page or not page.get("batches"):
+                return None
+            (delivery,) = page["batches"]
+            entries = read_batch_header(delivery["batch"])[0].entries
+            index = [e.record for e in entries].index(ids[0])
+            page["cursor"] += 1
+            delivery["live"] = [*delivery["live"], [index, page["cursor"], 1]]
+            return answer
+
+        hostile.rewrites[:] = [stale_entry_again]
+        report = alba.engine.sync_once()
+        assert [r.code for r in report.refused] == ["rolled_back"]
+        held = alba.records.require(ids[0])
+        assert (held.revision, held.name) == (2, "Corrected")
