@@ -289,9 +289,11 @@ class BatchPath:
         entries = compaction_entries(live, held)
         if entries is None:
             return 0
+        compacted = 0
         for start in range(0, len(entries), MAX_ENTRIES):
+            part = entries[start : start + MAX_ENTRIES]
             blob = seal_batch(
-                entries[start : start + MAX_ENTRIES],
+                part,
                 space=space,
                 epoch=current[0],
                 space_key=current[1],
@@ -299,5 +301,13 @@ class BatchPath:
                 statement=(latest.version, latest.hash),
                 kind=kind,
             )
-            self.authorized(partial(self.transport.push_batch, space, blob, None))
-        return len(entries)
+            try:
+                self.authorized(partial(self.transport.push_batch, space, blob, None))
+            except ServerRefused as refused:
+                if refused.code != ErrorCode.COMPACTION_MISMATCH.value:
+                    raise
+                # Another device changed one of these records since the stale list was read:
+                # nothing was re-sealed, and the next sync compacts from the newer state.
+                break
+            compacted += len(part)
+        return compacted

@@ -302,3 +302,49 @@ def test_a_hostile_server_cannot_roll_back_a_record_inside_one_page(
         assert [r.code for r in report.refused] == ["rolled_back"]
         held = alba.records.require(ids[0])
         assert (held.revision, held.name) == (2, "Corrected")
+
+
+class _RacingTransport(Transport):
+    """A real transport after which, once, another device acts between the author's reading
+    of its stale batches and its compaction (what a third device does at any moment)."""
+
+    race: Any = None
+
+    def stale_batches(self, space: str, token: str) -> list[dict[str, Any]]:
+        found = super().stale_batches(space, token)
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
+        return found
+
+
+def test_a_deletion_racing_the_authors_compaction_does_not_fail_the_sync(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, member, third) = network_of(server, make_device, 3)
+    ids = _orgs(admin, space, MIN_BATCH)
+    secret = organization(space, "Secret", description=CANARY)
+    admin.records.save(secret)
+    admin.sync()
+    member.sync()
+    third.sync()
+    member.records.delete(ids[0])
+    member.sync()  # the batch is now due for compaction
+    racing = _RacingTransport(server.url)
+    old_engine = admin.engine
+    admin.engine = SyncEngine(admin.state, racing, page_bytes=None)
+    old_engine.transport.close()
+
+    def third_deletes_the_secret() -> None:
+        third.records.delete(secret.id)
+        third.sync()
+
+    racing.race = third_deletes_the_secret
+    # The compaction names the secret's old revision: the server refuses it whole, and that
+    # is no failure of the person's sync; the next one compacts from the newer state.
+    report = admin.sync()
+    assert report.compacted == 0
+    report = admin.sync()
+    assert report.compacted == len(ids)  # the space record and the others, less two deleted
+    late = _join(admin, make_device, space, "late")
+    assert not any(CANARY in str(c) for c in _delivered_contents(late, space))
