@@ -154,7 +154,9 @@ def test_a_hostile_server_cannot_tamper_relabel_or_roll_back_a_batch(
             hostile.rewrites[:] = [rewrite]
 
         flipped = bytearray(old["batch"])
-        flipped[len(flipped) // 2] ^= 1
+        # A byte of the sealed content (the middle of the blob sometimes fell in the clear
+        # manifest's framing, which is refused earlier as bad_format).
+        flipped[read_batch_header(old["batch"])[1] + 1] ^= 1
         cases = [
             (dict(old), "rolled_back"),  # the old version served again as new
             (dict(old, batch=bytes(flipped)), "signature_invalid"),
