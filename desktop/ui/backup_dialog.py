@@ -34,6 +34,7 @@ from desktop.store.backup import (
     write_backup,
 )
 from desktop.store.profile import Profile
+from desktop.ui.bidi import left_to_right
 from desktop.ui.forms import (
     MessageLabel,
     failure_message,
@@ -295,7 +296,7 @@ class BackupDialog(QDialog):
         self.choose_button.setEnabled(True)
         self.result_label.setText(
             _("Backup written to {path}. {details} Keep it away from this computer.").format(
-                path=self.destination, details=describe_backup(summary)
+                path=left_to_right(str(self.destination)), details=describe_backup(summary)
             )
         )
         self.result_label.show()
@@ -311,7 +312,7 @@ class BackupDialog(QDialog):
             self.message.say(
                 _(
                     "The backup could not be written to {path}: {reason}. Nothing was left there."
-                ).format(path=self.destination, reason=error.strerror or error)
+                ).format(path=left_to_right(str(self.destination)), reason=error.strerror or error)
             )
             return
         self.message.say(failure_message(error))
@@ -393,7 +394,7 @@ class BackupDialog(QDialog):
         )
         self.now_box.setTitle(_("Back up now"))
         self.destination_label.setText(
-            _("Save to: {path}").format(path=self.destination)
+            _("Save to: {path}").format(path=left_to_right(str(self.destination)))
             if self.destination is not None
             else _("Choose where to save the backup, for instance on a USB stick.")
         )

@@ -31,6 +31,16 @@ def isolated(text: str) -> str:
     return f"\u2068{text}\u2069" if text else text
 
 
+def left_to_right(text: str) -> str:
+    """``text`` inside left-to-right isolates (U+2066…2069): for paths, addresses and codes.
+
+    A path placed into an Arabic sentence otherwise has its leading "/" and its separators
+    moved to the wrong end ("tmp/backup.mingabackup /"), and a folder with an Arabic name
+    would turn the whole path around.
+    """
+    return f"\u2066{text}\u2069" if text else text
+
+
 def on_leading_side(text: str) -> str:
     """``text`` isolated, after a mark of the interface's direction (RLM or LRM).
 

@@ -45,6 +45,7 @@ from desktop.store.sync_state import ProfileSyncState, space_access
 from desktop.ui import APP_NAME
 from desktop.ui.access import read_only_reason
 from desktop.ui.backup_dialog import BackupDialog, BackupScheduler
+from desktop.ui.bidi import left_to_right
 from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
 from desktop.ui.forms import hold_window_size_hints
@@ -611,7 +612,7 @@ class MainWindow(QMainWindow):
         self.backups = BackupScheduler(opened.profile, self.session.settings, self)
         self.backups.written.connect(
             lambda path: self.status.showMessage(
-                _("Automatic backup written: {path}").format(path=path), 10_000
+                _("Automatic backup written: {path}").format(path=left_to_right(str(path))), 10_000
             )
         )
         self.backups.failed.connect(

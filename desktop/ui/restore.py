@@ -27,6 +27,7 @@ from desktop.store.backup import SUFFIX, BackupSummary, restore_backup
 from desktop.store.profile import Profile
 from desktop.store.succession import Predecessor, predecessor
 from desktop.ui.backup_dialog import describe_backup
+from desktop.ui.bidi import left_to_right
 from desktop.ui.forms import (
     MessageLabel,
     PassphraseField,
@@ -279,7 +280,7 @@ class RestoreScreen(QWidget):
                 _(
                     "Minga cannot write the profile into {folder}: {reason}. "
                     "Nothing was left there."
-                ).format(folder=self.folder, reason=error.strerror or error)
+                ).format(folder=left_to_right(str(self.folder)), reason=error.strerror or error)
             )
             return
         self.message.say(failure_message(error))

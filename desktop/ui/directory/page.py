@@ -34,6 +34,7 @@ from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import LocalSpaces, local_spaces
 from desktop.store.sync_state import SpaceAccess, space_access
 from desktop.ui.access import held_note, read_only_reason
+from desktop.ui.bidi import left_to_right
 from desktop.ui.directory.detail import DetailPanel
 from desktop.ui.directory.exchange import (
     ImportReportDialog,
@@ -478,7 +479,7 @@ class DirectoryList(ListDetailPage):
                     "{count} record exported to {path}",
                     "{count} records exported to {path}",
                     count,
-                ).format(count=format_number(count), path=str(path))
+                ).format(count=format_number(count), path=left_to_right(str(path)))
             )
 
         def failed(error: BaseException) -> None:

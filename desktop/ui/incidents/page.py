@@ -16,6 +16,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.incident_export import write_incidents
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
+from desktop.ui.bidi import left_to_right
 from desktop.ui.forms import failure_message
 from desktop.ui.incidents.bundle import IncidentBundle, load_bundle, new_bundle, with_access
 from desktop.ui.incidents.filters import FilterBar
@@ -137,7 +138,7 @@ class IncidentsPage(ListDetailPage):
                     "{count} incidents exported to {path}. Names are withheld where the person "
                     "did not agree to be named; titles and narratives are left out.",
                     count,
-                ).format(count=format_number(count), path=f"\u2066{path}\u2069"),
+                ).format(count=format_number(count), path=left_to_right(str(path))),
                 "success",
             )
             self.exported.emit(count)

@@ -30,7 +30,7 @@ from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import UNREADABLE_FORMAT, ProfileSyncState
-from desktop.ui.bidi import isolated, keep_left_to_right
+from desktop.ui.bidi import isolated, keep_left_to_right, left_to_right
 from desktop.ui.forms import BusyIndicator, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.section_catalog import section as section_named
@@ -559,7 +559,9 @@ class SyncPage(QWidget):
             self.fingerprint.setText(fingerprint_text(facts.fingerprint))
             align_fingerprint(self.fingerprint)
             self.fingerprint.show()
-            self.server.setText(_("Server: {url}").format(url=facts.server_url or ""))
+            self.server.setText(
+                _("Server: {url}").format(url=left_to_right(facts.server_url or ""))
+            )
             self.server.show()
         else:
             self.fingerprint_caption.setText(
