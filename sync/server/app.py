@@ -497,7 +497,13 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             budget = message.max_bytes or limits.default_page_bytes
             if not message.push:
                 pages = records.pull_on(
-                    conn, device, message.pull, budget, limits, batches=message.batches
+                    conn,
+                    device,
+                    message.pull,
+                    budget,
+                    limits,
+                    batches=message.batches,
+                    hold_at_batches=not message.batches,
                 )
                 return device, encode_body(SyncResponse(spaces=pages).to_wire())
             results = records.push_on(conn, device, message.push, now)
@@ -509,7 +515,16 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             if result.status is MutationStatus.ACCEPTED and result.seq is not None:
                 answered.setdefault(spaces_of[result.id], set()).add(result.seq)
         pages = (
-            records.pull(db, device, message.pull, budget, limits, answered, message.batches)
+            records.pull(
+                db,
+                device,
+                message.pull,
+                budget,
+                limits,
+                answered,
+                message.batches,
+                hold_at_batches=not message.batches,
+            )
             if message.pull
             else {}
         )

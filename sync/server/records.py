@@ -446,6 +446,7 @@ def pull(
     limits: Limits,
     answered: Mapping[str, set[int]] | None = None,
     batches: bool = False,
+    hold_at_batches: bool = False,
 ) -> dict[str, SpacePage]:
     """Changes after each cursor, oldest first, until `budget` bytes are spent.
 
@@ -456,7 +457,7 @@ def pull(
     still moves past them). On an initial upload this halves what comes down.
     """
     with db.read() as conn:
-        return pull_on(conn, device_id, cursors, budget, limits, answered, batches)
+        return pull_on(conn, device_id, cursors, budget, limits, answered, batches, hold_at_batches)
 
 
 def pull_on(
@@ -467,12 +468,21 @@ def pull_on(
     limits: Limits,
     answered: Mapping[str, set[int]] | None = None,
     batches: bool = False,
+    hold_at_batches: bool = False,
 ) -> dict[str, SpacePage]:
     """`pull` inside a transaction the caller already holds (an empty poll: one transaction).
 
     With ``batches`` (PROTOCOL.md §13) a record whose current version lives in a batch comes as
     that batch, once per page, costing the batch's size; the entries of a batch already in the
-    page cost nothing more, so a batch's contiguous entries travel together."""
+    page cost nothing more, so a batch's contiguous entries travel together.
+
+    With ``hold_at_batches`` (a sync client from before batches, which does not ask for them) a
+    page ends before the first version that lives in a batch, and says nothing more is there:
+    such a client cannot open that version, would refuse it and move its cursor past it for
+    good, so after an upgrade it would never fetch it. Held there, it loses nothing: it keeps
+    pushing its own changes, and once upgraded it asks for batches and goes on from that seq.
+    A courier download (no cursor of a device's own) still gets such versions without content,
+    left out and counted by the exporter."""
     pages: dict[str, SpacePage] = {}
     roles = _roles(conn, device_id, cursors)
     spent = 0
@@ -495,10 +505,14 @@ def pull_on(
         more = False
         skip = answered.get(space_id, set()) if answered else set()
         scanned = cursor
+        held = False
         for row in rows:
             if row.seq in skip and row.author_id == device_id:
                 scanned = row.seq
                 continue
+            if hold_at_batches and row.batch_id is not None:
+                held = True
+                break
             if batches and row.batch_id is not None:
                 if row.batch_id not in members:
                     if not sizes.get(row.batch_id):
@@ -528,7 +542,7 @@ def pull_on(
                 )
             )
             scanned = row.seq
-        if len(rows) >= items and not more:
+        if len(rows) >= items and not more and not held:
             more = True  # the rows read ran out before the budget: the rest comes next page
         new_cursor = scanned
         delivered = tuple(deliveries(conn, space_id, members)) if members else ()

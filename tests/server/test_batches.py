@@ -49,12 +49,18 @@ def test_each_record_in_a_batch_is_compared_and_swapped_alone(server: Harness) -
     (delivery,) = page.batches
     assert delivery.author == editor.device_id and delivery.live == ((1, 2, 3),)
     assert delivery.batch == blob
-    # A client that does not ask for batches gets the records without an envelope (it cannot
-    # read them and says so), as before for anything it cannot open.
+    # A sync client from before batches does not ask for them: its page ends before the first
+    # version that lives in a batch, and its cursor stays there (it would refuse a version
+    # without content and move past it for good). Polling again moves nothing; once it asks
+    # for batches it goes on from there and gets them.
     old = _pull(admin, space, batches=False)
-    assert [(c.record, c.blob is None) for c in old.changes] == [(first, False)] + [
-        (r, True) for r in rest
-    ]
+    assert [(c.record, c.blob is None) for c in old.changes] == [(first, False)]
+    assert (old.cursor, old.more) == (1, False)
+    again = _pull(admin, space, cursor=old.cursor, batches=False)
+    assert (again.changes, again.cursor, again.more) == ((), 1, False)
+    upgraded = _pull(admin, space, cursor=old.cursor)
+    (delivery,) = upgraded.batches
+    assert delivery.live == ((1, 2, 3),) and upgraded.cursor == 4
 
 
 def test_only_the_signer_pushes_its_batch_and_only_at_the_current_epoch(server: Harness) -> None:
