@@ -422,7 +422,8 @@ def test_export_writes_the_filtered_list(
         rows = list(csv.DictReader(handle))
     assert sorted(row["name"] for row in rows) == ["Asociación Campesina", "Colectivo Tierra Viva"]
     assert {row["country"] for row in rows} == {"co"}
-    assert organizations.count_label.text() == f"2 records exported to {target}"
+    # The path is a left-to-right isolate: in Arabic its "/" would otherwise jump to the far end.
+    assert organizations.count_label.text() == f"2 records exported to \u2066{target}\u2069"
     assert list(target.parent.iterdir()) == [target]  # no partial file left beside it
 
     as_json = tmp_path / "out" / "organizations.json"
