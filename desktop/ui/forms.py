@@ -80,17 +80,10 @@ def heading(parent: QWidget | None = None) -> QLabel:
     return label
 
 
-#: Room on each side of a wrapped text. Qt draws a full line of Arabic about 2 px to the side of
-#: where it measured it, so the last letter of a line that fills the label exactly lost its tail
-#: ("مفتاح" read "مفتا" in Backups and recovery); a few pixels of margin keep every letter whole.
-WRAP_MARGIN = 3
-
-
 def paragraph(parent: QWidget | None = None) -> QLabel:
     label = QLabel(parent)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setContentsMargins(WRAP_MARGIN, 0, WRAP_MARGIN, 0)
     return label
 
 
@@ -101,7 +94,6 @@ class MessageLabel(QLabel):
         super().__init__(parent)
         self.setProperty("role", "error")
         self.setWordWrap(True)
-        self.setContentsMargins(WRAP_MARGIN, 0, WRAP_MARGIN, 0)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         #: Scrolled into view when it speaks (a field's own line is not: the summary is).
