@@ -90,6 +90,7 @@ class ErrorCode(StrEnum):
     GRANT_INVALID = "grant_invalid"
     GRANT_EXPIRED = "grant_expired"
     COMPACTION_MISMATCH = "compaction_mismatch"
+    BATCH_ID_REUSED = "batch_id_reused"
     INTERNAL = "internal"
 
 

@@ -269,6 +269,27 @@ def read_batch_header(blob: bytes) -> tuple[BatchHeader, int]:
     return header, position
 
 
+def batch_id_of(blob: bytes) -> bytes:
+    """A batch's id from its fixed header alone, read before anything else is parsed or
+    verified: what recognises a batch sent again (the server compares the whole blob's hash
+    with the one it answered, so a verified batch is never checked twice).
+
+    Raises:
+        EnvelopeError: ``bad_format``, ``unsupported_version`` or ``too_large``.
+    """
+    if len(blob) > MAX_BATCH_BYTES:
+        raise _fail(CryptoErrorCode.TOO_LARGE, f"batch is {len(blob)} bytes")
+    if len(blob) < _FIXED.size:
+        raise _fail(CryptoErrorCode.BAD_FORMAT, "too short for a batch")
+    fields = _FIXED.unpack_from(blob)
+    if fields[0] != MAGIC:
+        raise _fail(CryptoErrorCode.BAD_FORMAT, "not a Minga batch")
+    if fields[1] != VERSION:
+        raise _fail(CryptoErrorCode.UNSUPPORTED_VERSION, f"batch version {fields[1]}")
+    batch_id: bytes = fields[9]
+    return batch_id
+
+
 def _entries(raw: bytes) -> tuple[BatchEntry, ...]:
     try:
         manifest = _MANIFEST.decode(raw)

@@ -7,12 +7,14 @@ checks its signer's signature with the enrolled key; it never opens content.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 
-from sync.crypto.batch import BatchHeader, BatchKind, check_batch_signer
+from sync.crypto.batch import BatchHeader, BatchKind, batch_id_of, check_batch_signer
 from sync.crypto.errors import EnvelopeError
 from sync.crypto.keys import DevicePublicKeys
 from sync.protocol import MAX_STALE_BATCHES, BatchAnswer, BatchDelivery, ErrorCode, Role
@@ -32,7 +34,21 @@ class _Row:
 def push_batch_on(
     conn: Connection, device_id: str, space_id: str, blob: bytes, cursor: int | None
 ) -> BatchAnswer:
-    """Apply one batch inside the caller's write transaction (see the module docstring)."""
+    """Apply one batch inside the caller's write transaction (see the module docstring).
+
+    A batch this device pushed before (its answer was lost on the way) is answered as the first
+    time from what was kept, before its signature or manifest is looked at: a re-send costs a
+    hash of the body and one read, never more than the first send, and stores nothing."""
+    try:
+        batch_id = batch_id_of(blob).hex()
+    except EnvelopeError as error:
+        raise ApiError(
+            400, ErrorCode.ENVELOPE_MISMATCH, f"batch refused: {error.code.value}"
+        ) from None
+    digest = hashlib.sha256(blob).digest()
+    answered = _answered(conn, device_id, space_id, batch_id, digest, cursor)
+    if answered is not None:
+        return answered
     keys = conn.execute(
         select(schema.device.c.sign_key, schema.device.c.box_key).where(
             schema.device.c.id == device_id
@@ -53,6 +69,11 @@ def push_batch_on(
     role = role_of(conn, space_id, device_id) if space is not None else None
     if space is None or role is None:
         raise ApiError(404, ErrorCode.SPACE_NOT_FOUND, "no such space")
+    # The same batch may have been committed by a re-send racing this one: the space's lock
+    # orders them, and the second is answered as a re-send.
+    answered = _answered(conn, device_id, space_id, batch_id, digest, cursor)
+    if answered is not None:
+        return answered
     needed = role is Role.ADMIN if header.kind is BatchKind.SNAPSHOT else role.can_write
     if not needed:
         raise ApiError(403, ErrorCode.ROLE_FORBIDDEN, "this role cannot write this batch")
@@ -62,9 +83,74 @@ def push_batch_on(
         raise ApiError(409, ErrorCode.EPOCH_INVALID, "batch sealed at an epoch not begun")
     rows = _current(conn, space_id, [e.record for e in header.entries])
     if header.kind is BatchKind.BATCH:
-        return _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor)
-    _compact(conn, device_id, space_id, header, blob, rows)
-    return BatchAnswer()
+        answer = _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor)
+    else:
+        _compact(conn, device_id, space_id, header, blob, rows)
+        answer = BatchAnswer()
+    _remember(conn, device_id, space_id, batch_id, digest, answer, space.last_seq)
+    return answer
+
+
+def _answered(
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    batch_id: str,
+    digest: bytes,
+    cursor: int | None,
+) -> BatchAnswer | None:
+    """The kept answer to this very batch (``None``: never pushed here). The same id with other
+    bytes, or from another device, is refused by name: never taken for the batch it names."""
+    p = schema.batch_push.c
+    kept = conn.execute(
+        select(p.device_id, p.digest, p.answer, p.seq_before, p.seq_after).where(
+            p.space_id == space_id, p.batch_id == batch_id
+        )
+    ).first()
+    if kept is None:
+        return None
+    if kept.device_id != device_id or bytes(kept.digest) != digest:
+        raise ApiError(409, ErrorCode.BATCH_ID_REUSED, "this batch id was pushed with other bytes")
+    answer = json.loads(kept.answer)
+    accepted = tuple((int(a), int(b), int(c)) for a, b, c in answer["accepted"])
+    return BatchAnswer(
+        accepted=accepted,
+        conflicts=tuple((int(a), int(b)) for a, b in answer["conflicts"]),
+        # As first answered: the pusher moves past its own batch only if it was at the seq the
+        # space had then (it still is, when only the answer was lost).
+        cursor=kept.seq_after
+        if accepted and cursor is not None and cursor == kept.seq_before
+        else None,
+    )
+
+
+def _remember(
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    batch_id: str,
+    digest: bytes,
+    answer: BatchAnswer,
+    seq_before: int,
+) -> None:
+    after = max((seq + count - 1 for _first, seq, count in answer.accepted), default=seq_before)
+    conn.execute(
+        insert(schema.batch_push).values(
+            space_id=space_id,
+            batch_id=batch_id,
+            device_id=device_id,
+            digest=digest,
+            answer=json.dumps(
+                {
+                    "accepted": [list(run) for run in answer.accepted],
+                    "conflicts": [list(pair) for pair in answer.conflicts],
+                },
+                separators=(",", ":"),
+            ),
+            seq_before=seq_before,
+            seq_after=after,
+        )
+    )
 
 
 def _current(conn: Connection, space_id: str, records: list[str]) -> dict[str, _Row]:

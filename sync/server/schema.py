@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
@@ -167,6 +168,25 @@ batch = Table(
     Column("dropped", Integer, nullable=False, default=0),
     Column("blob", LargeBinary, nullable=False),
     Column("size", Integer, nullable=False),
+)
+
+# A batch push's answer, kept so that a re-sent batch (its answer was lost) is answered the
+# same without being applied or stored again (PROTOCOL.md §13). Kept while the space is, as
+# applied mutations are: at most one row per batch a device sealed, never its content.
+batch_push = Table(
+    "batch_push",
+    metadata,
+    Column("space_id", ID, ForeignKey("space.id"), primary_key=True),
+    Column("batch_id", String(32), primary_key=True),
+    Column("device_id", DEVICE_ID, nullable=False),
+    # SHA-256 of the sealed batch as pushed: the same id with other bytes is refused.
+    Column("digest", LargeBinary(32), nullable=False),
+    # {"accepted": runs, "conflicts": pairs}, as first answered.
+    Column("answer", Text, nullable=False),
+    # The space's last seq before and after the push (equal when nothing was accepted): the
+    # re-sent answer carries the cursor only for a pusher that was at ``seq_before``.
+    Column("seq_before", BigInteger, nullable=False),
+    Column("seq_after", BigInteger, nullable=False),
 )
 
 record_chunk = Table(

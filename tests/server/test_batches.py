@@ -6,11 +6,24 @@ clients that do not ask for batches served as before."""
 from __future__ import annotations
 
 import secrets
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sync.crypto.batch import BatchKind, read_batch_header
+from sqlalchemy import event, func, select
+
+from sync.crypto.batch import SIGN_CONTEXT, BatchKind, read_batch_header
+from sync.crypto.keys import SIGNATURE_BYTES
 from sync.protocol import ErrorCode, MutationStatus, SyncRequest, SyncResponse
-from tests.helpers.server_client import DeviceClient, batch_blob, push_batch, sealed_blob
+from sync.server import schema
+from tests.helpers.server_client import (
+    DeviceClient,
+    batch_blob,
+    device_keys_of,
+    push_batch,
+    sealed_blob,
+)
 from tests.server.conftest import Harness
 
 
@@ -120,3 +133,122 @@ def test_compactions_move_current_versions_and_drop_the_old_batch(server: Harnes
     assert read_batch_header(delivery.batch)[0].kind is BatchKind.SNAPSHOT
     snapshot_by_editor = batch_blob(editor, space, kept, kind=BatchKind.SNAPSHOT)
     assert push_batch(editor, space, snapshot_by_editor).status_code == 403
+
+
+@contextmanager
+def _statements(server: Harness) -> Iterator[list[str]]:
+    """The SQL statements the server runs meanwhile (its one engine, writes included)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(server.db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(server.db.engine, "before_cursor_execute", note)
+
+
+def _rows(server: Harness, space: str) -> tuple[int, int, int, int]:
+    """Batches, records, kept batch answers of ``space``, and its last seq."""
+    with server.db.read() as conn:
+        counts = tuple(
+            int(
+                conn.execute(
+                    select(func.count()).select_from(table).where(table.c.space_id == space)
+                ).scalar_one()
+            )
+            for table in (schema.batch, schema.record, schema.batch_push)
+        )
+        last = conn.execute(
+            select(schema.space.c.last_seq).where(schema.space.c.id == space)
+        ).scalar_one()
+    return counts[0], counts[1], counts[2], int(last)
+
+
+def _with_id_of(blob: bytes, other: bytes, signer: DeviceClient) -> bytes:
+    """``other`` relabelled with ``blob``'s batch id and signed again by ``signer``: a well-
+    signed batch, other bytes under the same id."""
+    at = struct.calcsize(">4sBBI16s12sI32s32s")
+    relabelled = bytearray(other[:-SIGNATURE_BYTES])
+    relabelled[at : at + 16] = blob[at : at + 16]
+    signature = device_keys_of(signer).sign(SIGN_CONTEXT + bytes(relabelled))
+    return bytes(relabelled) + signature
+
+
+def test_a_batch_sent_again_is_answered_as_the_first_time_and_stored_once(
+    server: Harness,
+) -> None:
+    """Its answer was lost after the server committed: the re-sent batch gets the same answer
+    (accepted seqs, conflicts, cursor), nothing is applied or stored twice, and it costs the
+    server fewer statements than the first send (no signature, manifest or record reads)."""
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    _keyed(admin, space, [admin, editor])
+    first, *rest = _ids(4)
+    editor.sync(push=[editor.put(space, first, sealed_blob(space, first, 1))])
+    blob = batch_blob(editor, space, {first: 0, **{r: 0 for r in rest}})
+    with _statements(server) as sent_once:
+        answer = push_batch(editor, space, blob, cursor=1)
+    assert answer.status_code == 200, answer.text
+    stored = _rows(server, space)
+    assert stored == (1, 4, 1, 4)
+    with _statements(server) as sent_again:
+        again = push_batch(editor, space, blob, cursor=1)
+    assert again.status_code == 200, again.text
+    assert again.content == answer.content
+    assert editor.body(again) == {
+        "v": 1,
+        "accepted": [[1, 2, 3]],
+        "conflicts": [[0, 1]],
+        "cursor": 4,
+    }
+    assert _rows(server, space) == stored
+    assert "INSERT" not in sent_again and "UPDATE" not in sent_again, sent_again
+    assert len(sent_again) < len(sent_once), (sent_again, sent_once)
+    # From a cursor other than the one the space had then, the pusher is not moved past
+    # anything: something may have come in between that it has not pulled.
+    later = editor.body(push_batch(editor, space, blob, cursor=0))
+    assert (later["accepted"], "cursor" in later) == ([[1, 2, 3]], False)
+    # A batch that only conflicted is answered the same again too.
+    clash = batch_blob(editor, space, dict.fromkeys(rest, 0))
+    answers = [editor.body(push_batch(editor, space, clash, cursor=4)) for _ in range(2)]
+    assert answers[0] == answers[1]
+    assert answers[0] == {"v": 1, "accepted": [], "conflicts": [[0, 1], [1, 1], [2, 1]]}
+    assert _rows(server, space) == (1, 4, 2, 4)
+
+
+def test_the_same_batch_id_with_other_bytes_is_refused_by_name(server: Harness) -> None:
+    space, members = server.space_with(editor=2)
+    admin, editor, other = members["admin"][0], *members["editor"]
+    _keyed(admin, space, [admin, editor, other])
+    ids = _ids(3)
+    blob = batch_blob(editor, space, dict.fromkeys(ids, 0))
+    assert push_batch(editor, space, blob).status_code == 200
+    stored = _rows(server, space)
+    # Well signed, other records under the same id: never taken for the first batch's answer.
+    swapped = _with_id_of(blob, batch_blob(editor, space, dict.fromkeys(_ids(3), 0)), editor)
+    assert read_batch_header(swapped)[0].batch_id == read_batch_header(blob)[0].batch_id
+    refused = push_batch(editor, space, swapped)
+    assert (refused.status_code, refused.json()["code"]) == (409, ErrorCode.BATCH_ID_REUSED)
+    # Nor from another device with its own signature over the same id.
+    theirs = _with_id_of(blob, batch_blob(other, space, dict.fromkeys(_ids(3), 0)), other)
+    refused = push_batch(other, space, theirs)
+    assert (refused.status_code, refused.json()["code"]) == (409, ErrorCode.BATCH_ID_REUSED)
+    assert _rows(server, space) == stored
+
+
+def test_a_compaction_sent_again_is_answered_and_stored_once(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    _keyed(admin, space, [admin, editor])
+    ids = _ids(3)
+    assert push_batch(editor, space, batch_blob(editor, space, dict.fromkeys(ids, 0))).is_success
+    compaction = batch_blob(editor, space, dict.fromkeys(ids, 0), kind=BatchKind.COMPACTION)
+    answers = [push_batch(editor, space, compaction) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert answers[0].content == answers[1].content
+    assert _rows(server, space) == (1, 3, 2, 3)
+    (delivery,) = _pull(admin, space).batches
+    assert delivery.batch == compaction
