@@ -1,4 +1,5 @@
-"""Pieces the profile forms share: passphrase fields, the busy indicator, headings and messages.
+"""Pieces the forms share: passphrase fields, labelled fields with their problems under them, the
+busy indicator, headings and messages.
 
 Kept small and Qt-only; the words they show are chosen by the screens that use them.
 """
@@ -412,6 +413,46 @@ class LengthHint(QLabel):
 
     def retranslate(self) -> None:
         self.show_length(self._edit.text())
+
+
+def add_field_row(
+    form: QFormLayout,
+    widget: QWidget,
+    line: QLabel,
+    *,
+    parent: QWidget | None = None,
+    name: str | None = None,
+    limit: int | None = None,
+    below: Sequence[QWidget | QLayout] = (),
+) -> tuple[QLabel, LengthHint | None]:
+    """A row of ``form``: a caption (``widget``'s buddy), then ``widget`` with what belongs under
+    it (``below``, and with ``limit`` how many characters are used as the limit nears) and last
+    ``line``, where its problems are said.
+
+    Returns the caption, whose words the caller sets (again on a language change), and the
+    count if any. ``name`` names the line ``error_<name>`` (tests find a field's problems so).
+    """
+    holder = QWidget(parent)
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    column.addWidget(widget)
+    hint = None
+    if limit is not None and isinstance(widget, QLineEdit):
+        hint = LengthHint(widget, limit, holder)
+        column.addWidget(hint)
+    for part in below:
+        if isinstance(part, QLayout):
+            column.addLayout(part)
+        else:
+            column.addWidget(part)
+    if name is not None:
+        line.setObjectName(f"error_{name}")
+    column.addWidget(line)
+    caption = QLabel(parent)
+    caption.setBuddy(widget)
+    form.addRow(caption, holder)
+    return caption, hint
 
 
 def fit_combo_to_text(combo: QComboBox, maximum: int | None = None) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -45,6 +46,7 @@ from desktop.ui.forms import (
     FieldProblems,
     LengthHint,
     MessageLabel,
+    add_field_row,
     fill_codes,
     fit_placeholder,
     hold_window_size_hints,
@@ -139,27 +141,26 @@ class AlertForm(QWidget):
             ("requested_actions", self.requested),
             ("space_id", self.space),
         ):
-            self.labels[name] = QLabel(self)
-            self.labels[name].setBuddy(widget)
-            holder = QWidget(self)
-            column = QVBoxLayout(holder)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(2)
-            column.addWidget(widget)
-            if widget is self.title:
-                self.title_hint = LengthHint(self.title, TITLE_LIMIT, holder)
-                column.addWidget(self.title_hint)
+            below: list[QWidget | QLayout] = []
             if widget is self.defenders:
                 # Someone not yet in the directory is added here, without leaving the alert.
                 row = QHBoxLayout()
                 row.addWidget(self.new_defender_button)
                 row.addStretch(1)
-                column.addLayout(row)
-            line = MessageLabel(holder)
-            line.setObjectName(f"error_{name}")
-            column.addWidget(line)
+                below.append(row)
+            line = MessageLabel()
+            self.labels[name], hint = add_field_row(
+                self.form,
+                widget,
+                line,
+                parent=self,
+                name=name,
+                limit=TITLE_LIMIT if widget is self.title else None,
+                below=below,
+            )
+            if hint is not None:
+                self.title_hint = hint
             self.problems.add(name, widget, line)
-            self.form.addRow(self.labels[name], holder)
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(self.message)
@@ -426,21 +427,16 @@ class NewDefenderDialog(QDialog):
             ("country", self.country),
             ("occupation", self.occupation),
         ):
-            self.labels[name] = QLabel(self)
-            self.labels[name].setBuddy(widget)
-            holder = QWidget(self)
-            column = QVBoxLayout(holder)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(2)
-            column.addWidget(widget)
-            if widget is self.name:
-                self.name_hint.setParent(holder)
-                column.addWidget(self.name_hint)
-            line = MessageLabel(holder)
-            line.setObjectName(f"error_{name}")
-            column.addWidget(line)
+            line = MessageLabel()
+            self.labels[name], _hint = add_field_row(
+                self.form,
+                widget,
+                line,
+                parent=self,
+                name=name,
+                below=[self.name_hint] if widget is self.name else [],
+            )
             self.problems.add(name, widget, line)
-            self.form.addRow(self.labels[name], holder)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )

@@ -50,6 +50,7 @@ from desktop.ui.forms import (
     FieldProblems,
     LengthHint,
     MessageLabel,
+    add_field_row,
     failure_message,
     fit_placeholder,
     hold_window_size_hints,
@@ -292,20 +293,12 @@ class RecordForm(QDialog):
     ) -> None:
         """A field with its label (marked with ``N_``), beneath it its error line and, with
         ``limit``, how many characters are used as the limit nears."""
-        holder = QWidget(self)
-        column = QVBoxLayout(holder)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        column.addWidget(widget)
-        if limit is not None and isinstance(widget, QLineEdit):
-            self.hints.append(LengthHint(widget, limit, holder))
-            column.addWidget(self.hints[-1])
-        error = MessageLabel(holder)
-        error.setObjectName(f"error_{name}")
-        column.addWidget(error)
-        caption = QLabel(self)
-        caption.setBuddy(widget)
-        self._form.addRow(caption, holder)
+        error = MessageLabel()
+        caption, hint = add_field_row(
+            self._form, widget, error, parent=self, name=name, limit=limit
+        )
+        if hint is not None:
+            self.hints.append(hint)
         widget.setObjectName(f"field_{name}")
         self.fields[name] = widget
         self.errors[name] = error

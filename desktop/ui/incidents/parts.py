@@ -37,7 +37,7 @@ from desktop.domain.records import (
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.records import RecordStore
-from desktop.ui.forms import LengthHint, hold_window_size_hints, on_edit
+from desktop.ui.forms import add_field_row, hold_window_size_hints, on_edit
 from desktop.ui.incidents.fields import LanguageCombo, PartialDateEdit, Party, PartyField
 from desktop.ui.incidents.fields import VocabularyCombo as Combo
 
@@ -108,24 +108,14 @@ class FieldForm(QFormLayout, Labelled):
         limit: int | None = None,
     ) -> QLabel:
         """A field, its error line and, with ``limit``, a count shown as the limit nears."""
-        holder = QWidget()
-        column = QVBoxLayout(holder)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        column.addWidget(widget)
-        if limit is not None and isinstance(widget, QLineEdit):
-            column.addWidget(LengthHint(widget, limit, holder))
-        line = ErrorLine(holder)
-        column.addWidget(line)
+        line = ErrorLine()
+        caption, _hint = add_field_row(self, widget, line, limit=limit)
         # Once the person changes the field, its old error no longer describes it; in a row
         # of several fields (from and until, latitude and longitude) a change to either.
         if not on_edit(widget, lambda: line.say("")):
             for part in widget.findChildren(QLineEdit):
                 on_edit(part, lambda: line.say(""))
-        caption = QLabel()
-        caption.setBuddy(widget)
         self.tr_(caption, label)
-        self.addRow(caption, holder)
         for key in (name, *also):
             self.errors[key] = line
         return caption

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.record_base import NAME_LIMIT, TITLE_LIMIT
+from desktop.ui.forms import LengthHint
 from desktop.ui.incidents.page import IncidentsPage
-from desktop.ui.incidents.parts import LengthHint
 
 from .conftest import open_new_editor
 
