@@ -249,6 +249,18 @@ class SyncOutboxRow(StoreBase):
     content: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class SyncSentBatchRow(StoreBase):
+    """A sealed batch (PROTOCOL.md §13) sent or about to be sent, kept until the server answers
+    it: re-sent unchanged after a lost answer, the server answers it as the first time."""
+
+    __tablename__ = "sync_sent_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
 class SyncConflictRow(StoreBase):
     """A field both sides changed differently, or a flag (edit kept over a deletion), for a
     person to settle. Values are JSON; ``field`` is NULL for a flag."""

@@ -36,6 +36,7 @@ from desktop.store.schema import (
     SettingRow,
     SyncDeviceRow,
     SyncOutboxRow,
+    SyncSentBatchRow,
     SyncStatementRow,
     SyncWrapRow,
 )
@@ -89,6 +90,7 @@ def retire_restored_identity(engine: Engine) -> Predecessor | None:
             }
         connection.execute(delete(SyncDeviceRow))
         connection.execute(delete(SyncOutboxRow))
+        connection.execute(delete(SyncSentBatchRow))  # signed by the old device too
         connection.execute(delete(SyncWrapRow))
         connection.execute(delete(SettingRow).where(SettingRow.key == PREDECESSOR_KEY))
         connection.execute(

@@ -47,6 +47,7 @@ from desktop.store.schema import (
     SyncPinRow,
     SyncRecordBlobRow,
     SyncSealedRecordRow,
+    SyncSentBatchRow,
     SyncSpaceTrustRow,
     SyncStatementRow,
     SyncWrapRow,
@@ -66,6 +67,7 @@ from sync.client.state import (
     OutboxEntry,
     PendingChange,
     RemoteRecord,
+    SentBatch,
     Settlement,
     StoredConflict,
     StoredWrap,
@@ -594,6 +596,25 @@ class ProfileSyncState(BundleTables):
         with self._engine.begin() as connection:
             connection.execute(
                 delete(SyncOutboxRow).where(SyncOutboxRow.mutation_id == mutation_id)
+            )
+
+    def sent_batches(self) -> list[SentBatch]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(SyncSentBatchRow).order_by(SyncSentBatchRow.id))
+            return [SentBatch(r.space_id, r.batch_id, r.blob) for r in rows]
+
+    def add_sent_batch(self, batch: SentBatch) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(SyncSentBatchRow).values(
+                    batch_id=batch.batch_id, space_id=batch.space, blob=batch.blob
+                )
+            )
+
+    def drop_sent_batch(self, batch_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(SyncSentBatchRow).where(SyncSentBatchRow.batch_id == batch_id)
             )
 
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:

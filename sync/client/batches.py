@@ -18,6 +18,7 @@ from sync.client.state import (
     OutboxEntry,
     PendingChange,
     RemoteRecord,
+    SentBatch,
     SyncState,
 )
 from sync.client.transport import ProtocolViolation, ServerRefused, Transport
@@ -27,6 +28,7 @@ from sync.crypto.batch import (
     BatchKind,
     OpenedBatch,
     SealedEntry,
+    batch_id_of,
     batchable,
     open_batch,
     seal_batch,
@@ -177,43 +179,106 @@ class BatchPath:
         self.stale_spaces: set[str] = set()
 
     def push(self, keys: DeviceKeys, keyring: SpaceKeyring, spaces: set[str]) -> BatchOutcome:
+        """Send again the batches whose answer was lost, then seal and send the spaces' many
+        pending changes as new ones. Each batch is kept before it is sent and dropped once its
+        answer is stored (or it was refused): a cut in between leaves it to go again, the very
+        same bytes, which the server answers as the first time (PROTOCOL.md §13)."""
         outcome = BatchOutcome()
         if not self.supported:
             return outcome
         cursors = self.state.cursors()
+        held: dict[str, list[SentBatch]] = {}
+        for sent in self.state.sent_batches():
+            held.setdefault(sent.space, []).append(sent)
         for space in sorted(spaces):
             current = keyring.current_key(space)
             if current is None:
                 continue
-            pending = [
-                c for c in self.state.pending_changes([space], MAX_GATHERED) if batchable_change(c)
-            ]
-            if len(pending) < MIN_BATCH:
-                continue
-            latest = keyring.logs[space].latest
             cursor: int | None = cursors.get(space, 0)
-            for part in split(creation_order(pending)):
-                blob = seal_batch(
-                    sealed_entries(part),
-                    space=space,
-                    epoch=current[0],
-                    space_key=current[1],
-                    signer=keys,
-                    statement=(latest.version, latest.hash),
-                )
-                try:
-                    answer = self.authorized(
-                        partial(self.transport.push_batch, space, blob, cursor)
-                    )
-                except ServerRefused as refused:
-                    if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
-                        self.supported = False  # an older server: single mutations only
-                        return outcome
-                    # Stale epoch and the like: the single path meets it and recovers.
-                    outcome.refused.append((space, refused.code))
+            for sent in held.get(space, []):
+                part = self._reopened(sent, keys, keyring)
+                if part is None:
+                    continue
+                taken, cursor = self._send(space, sent, part, cursor, outcome)
+                if not taken:
                     break
-                cursor = self._accepted(space, part, answer, outcome)
+            else:
+                self._push_pending(keys, keyring, space, current, cursor, outcome)
+            if not self.supported:
+                return outcome
         return outcome
+
+    def _push_pending(
+        self,
+        keys: DeviceKeys,
+        keyring: SpaceKeyring,
+        space: str,
+        current: tuple[int, bytes],
+        cursor: int | None,
+        outcome: BatchOutcome,
+    ) -> None:
+        pending = [
+            c for c in self.state.pending_changes([space], MAX_GATHERED) if batchable_change(c)
+        ]
+        if len(pending) < MIN_BATCH:
+            return
+        latest = keyring.logs[space].latest
+        for part in split(creation_order(pending)):
+            blob = seal_batch(
+                sealed_entries(part),
+                space=space,
+                epoch=current[0],
+                space_key=current[1],
+                signer=keys,
+                statement=(latest.version, latest.hash),
+            )
+            sent = SentBatch(space, batch_id_of(blob).hex(), blob)
+            # Kept before it is sent: after a lost answer the same bytes go again.
+            self.state.add_sent_batch(sent)
+            taken, cursor = self._send(space, sent, part, cursor, outcome)
+            if not taken:
+                return
+
+    def _send(
+        self,
+        space: str,
+        sent: SentBatch,
+        part: list[PendingChange],
+        cursor: int | None,
+        outcome: BatchOutcome,
+    ) -> tuple[bool, int | None]:
+        """Push one kept batch and store its answer: whether the server took it, and the
+        cursor to send with the next. A lost answer raises (``Offline``) and leaves it kept."""
+        try:
+            answer = self.authorized(partial(self.transport.push_batch, space, sent.blob, cursor))
+        except ServerRefused as refused:
+            # Refused, so not stored there: the records stay dirty and go again, resealed.
+            self.state.drop_sent_batch(sent.batch_id)
+            if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
+                self.supported = False  # an older server: single mutations only
+            else:
+                # Stale epoch and the like: the single path meets it and recovers.
+                outcome.refused.append((space, refused.code))
+            return False, None
+        moved = self._accepted(space, part, answer, outcome)
+        self.state.drop_sent_batch(sent.batch_id)
+        return True, moved
+
+    def _reopened(
+        self, sent: SentBatch, keys: DeviceKeys, keyring: SpaceKeyring
+    ) -> list[PendingChange] | None:
+        """What a kept batch sealed (record, base, content), read back from its own bytes;
+        ``None`` (and the batch dropped) if it no longer opens here: its records are still
+        dirty and go again in a new batch, judged again by the server."""
+        try:
+            opened = open_batch(sent.blob, space=sent.space, author=keys.device_id, keys=keyring)
+        except EnvelopeError:
+            self.state.drop_sent_batch(sent.batch_id)
+            return None
+        return [
+            PendingChange(sent.space, entry.record, entry.base, content)
+            for entry, content in zip(opened.header.entries, opened.contents, strict=True)
+        ]
 
     def _accepted(
         self, space: str, part: list[PendingChange], answer: BatchAnswer, outcome: BatchOutcome

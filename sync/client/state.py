@@ -63,6 +63,18 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True)
+class SentBatch:
+    """A sealed batch sent or about to be sent, kept until the server answers it.
+
+    Its bytes go again unchanged after a lost answer, so the server recognises it by id and
+    answers as the first time (PROTOCOL.md §13) instead of judging it again."""
+
+    space: str
+    batch_id: str
+    blob: bytes
+
+
+@dataclass(frozen=True)
 class LocalRecord:
     """One record as this device holds it, for a merge.
 
@@ -293,6 +305,15 @@ class SyncState(Protocol):
 
     def drop_outbox(self, mutation_id: str) -> None:
         """Forget a sealed mutation the server refused; the record stays dirty."""
+
+    def sent_batches(self) -> list[SentBatch]:
+        """Sealed batches not answered yet, in the order they were kept."""
+
+    def add_sent_batch(self, batch: SentBatch) -> None:
+        """Keep a sealed batch before it is sent (so its id and bytes survive a lost answer)."""
+
+    def drop_sent_batch(self, batch_id: str) -> None:
+        """Forget a batch once answered (its result stored) or refused."""
 
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
         """The server took ``entry`` at ``revision`` (space ``seq``): its content becomes the

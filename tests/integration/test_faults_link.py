@@ -4,6 +4,7 @@ sync resumes and what had arrived is not sent again (measured at the link emulat
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sync.client.batches import MIN_BATCH
 from sync.client.transport import Offline
 from sync.crypto.stream import CHUNK_SIZE, TAG_BYTES
 from tests.helpers.link import DOWN, UP, Link, LinkProfile
@@ -245,3 +247,77 @@ def test_a_cut_with_several_chunks_in_flight_resends_little_and_resumes(
     assert resent_down <= SEALED_CHUNK, resent_down
     assert opened(cut, a.id) == (tmp_path / "a" / "a.mp4").read_bytes()
     assert opened(clean, b.id) == (tmp_path / "b" / "b.mp4").read_bytes()
+
+
+def _server_rows(server: Server, space: str) -> tuple[int, int, int, int]:
+    """Batches, records and kept batch answers of ``space`` in the server's database, and its
+    last seq (read beside the running server; WAL lets a reader in)."""
+    path = server.data_dir / "minga-server.sqlite3"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        counts = [
+            db.execute(f"SELECT count(*) FROM {table} WHERE space_id = ?", (space,)).fetchone()[0]
+            for table in ("batch", "record", "batch_push")
+        ]
+        (last,) = db.execute("SELECT last_seq FROM space WHERE id = ?", (space,)).fetchone()
+    return counts[0], counts[1], counts[2], last
+
+
+def _lose_next_batch_answer(device: Device, link: Link) -> None:
+    """Cut the link at the first byte of the answer to the device's next batch push: the
+    server writes it only after its transaction committed, so the batch is stored there and
+    the device never learns it."""
+    transport = device.engine.transport
+    send = transport.push_batch
+
+    def push_batch(*args: Any, **kwargs: Any) -> Any:
+        transport.push_batch = send  # type: ignore[method-assign]
+        link.cut_after(DOWN, 1)
+        return send(*args, **kwargs)
+
+    transport.push_batch = push_batch  # type: ignore[method-assign]
+
+
+def test_a_batch_whose_answer_is_lost_goes_again_and_is_recorded_once(
+    server: Server, make_device: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space, (admin, cut) = network_of(server, make_with_files(make_device), 2)
+    admin.sync()
+    cut.sync()
+    count = 3 * MIN_BATCH
+    cut.records.save_all(
+        [organization(space, f"Group {i}", description=secrets.token_hex(40)) for i in range(count)]
+    )
+    before = _server_rows(server, space)
+    with _link(server.url) as link:
+        with_files(cut, link.url)
+        _lose_next_batch_answer(cut, link)
+        with pytest.raises(Offline):
+            cut.sync()
+        assert link.counts.cuts == 1
+        (kept,) = cut.state.sent_batches()
+        stored = _server_rows(server, space)
+        assert stored == (before[0] + 1, before[1] + count, before[2] + 1, before[3] + count)
+        up, down = link.counts.bytes[UP], link.counts.bytes[DOWN]
+        report = cut.sync()
+        again_up, again_down = link.counts.bytes[UP] - up, link.counts.bytes[DOWN] - down
+        up, down = link.counts.bytes[UP], link.counts.bytes[DOWN]
+        cut.sync()  # an idle sync, for what every sync costs
+        idle_up, idle_down = link.counts.bytes[UP] - up, link.counts.bytes[DOWN] - down
+    with capsys.disabled():
+        print(
+            f"\n  lost batch answer: batch {len(kept.blob)} B; retry {again_up} B up, "
+            f"{again_down} B down; idle sync {idle_up} B up, {idle_down} B down"
+        )
+    # The same batch went again and its answer was recorded once: every record accepted, none
+    # a conflict with itself, none left dirty, nothing stored twice on the server.
+    assert (report.pushed, report.conflicts, report.pulled) == (count, 0, 0)
+    assert cut.state.sent_batches() == []
+    assert cut.state.pending_changes([space], 10 * count) == []
+    assert _server_rows(server, space) == stored
+    # What the retry cost beyond an idle sync: the batch up once more, and its short answer;
+    # never the batch back down, nor a conflict per record.
+    assert again_up <= idle_up + len(kept.blob) + EXCHANGE_SLACK
+    assert again_down <= idle_down + EXCHANGE_SLACK
+    admin_report = admin.sync()
+    assert admin_report.pulled == count
+    assert cut.snapshot() == admin.snapshot()
