@@ -100,15 +100,36 @@ def page_content(path: Path, raw_key: bytes, number: int) -> bytes:
         return decrypt_page(handle.read(PAGE_SIZE), raw_key, number)
 
 
-def separators(path: Path, raw_key: bytes, interior: set[int], children: set[int]) -> list[bytes]:
-    """The start of each cell of the ``interior`` pages of an index b-tree whose left child is
-    one of ``children``: the key that separates that child from its right neighbour."""
+def separators(path: Path, raw_key: bytes, interior: set[int], damaged: set[int]) -> list[bytes]:
+    """The start of each cell of the ``interior`` pages of an index b-tree that a seek cannot
+    reach past ``damaged`` pages: the key that separates a left child from its right neighbour.
+
+    A seek for such a key (``id >= k`` or ``id = k``) descends into the cell's left child and
+    along its right-most pointers to the leaf where the key would follow, so the key is out of
+    reach whenever any page on that path is damaged: not only when the left child itself is
+    (the damaged page's parent), but also when it is the right-most child of the left child (the
+    key then sits in the grandparent, or higher)."""
+    data = path.read_bytes()
+
+    def page(number: int) -> bytes:
+        raw = data[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        return decrypt_page(raw, raw_key, number)
+
+    def right_path_damaged(number: int) -> bool:
+        while True:
+            if number in damaged:
+                return True
+            content = page(number)
+            if content[0] not in (2, 5):
+                return False
+            number = int.from_bytes(content[8:12], "big")
+
     found = []
     for number in interior:
-        content = page_content(path, raw_key, number)
+        content = page(number)
         cells = int.from_bytes(content[3:5], "big")
         for cell in range(cells):
             offset = int.from_bytes(content[12 + 2 * cell : 14 + 2 * cell], "big")
-            if int.from_bytes(content[offset : offset + 4], "big") in children:
+            if right_path_damaged(int.from_bytes(content[offset : offset + 4], "big")):
                 found.append(content[offset : offset + 80])
     return found

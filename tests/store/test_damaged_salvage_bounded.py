@@ -108,7 +108,8 @@ def _damaged_copy(
             below |= under_interior | under_leaves
         contents = [page_content(database, key, number) for number in below]
         # In a b-tree keyed by id, the key that separates a damaged page from its right
-        # neighbour sits in the parent, and is found only through the page left of it.
+        # neighbour sits in the parent (or higher, when the damaged page is the right-most child
+        # of its own parent), and is found only through the damaged page left of it.
         contents += separators(database, key, interior - below, set(chosen))
         lost = {i for i in ids if any(i.encode() in content for content in contents)}
         assert lost, "the damaged pages hold no record"
