@@ -6,24 +6,13 @@ any request is sent, and never retried."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import ipaddress
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from desktop.domain.records import Organization
 from desktop.domain.settings import SETTINGS, SettingError
@@ -36,12 +25,12 @@ from sync.client.transport import (
     ConnectionSettings,
     Offline,
     Transport,
-    certificate_fingerprint,
 )
 from tests.helpers.link import Link
 from tests.helpers.profiles import new_profile
-from tests.helpers.server_process import ServerProcess, free_port, run_cli
+from tests.helpers.server_process import run_cli
 from tests.helpers.socks_proxy import Socks5Proxy
+from tests.helpers.tls import tls_server_process
 from tests.integration.conftest import Device, Server, network_of, organization
 
 #: A name only the test proxy can resolve (``.test`` is reserved, RFC 2606).
@@ -142,76 +131,13 @@ def test_a_malformed_proxy_setting_is_refused_with_what_is_expected(value: str) 
 # --- TLS with a pinned certificate -------------------------------------------------------------
 
 
-def self_signed(folder: Path) -> tuple[Path, Path, str]:
-    """A certificate for 127.0.0.1 signed by its own key: (cert file, key file, its SHA-256)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minga test server")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.pem", folder / "server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return (
-        cert_path,
-        key_path,
-        certificate_fingerprint(certificate.public_bytes(serialization.Encoding.DER)),
-    )
-
-
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[Path, int, str]]:
     """`minga-server serve --ssl-certfile/--ssl-keyfile`: (data dir, port, certificate pin)."""
     data_dir = tmp_path / "tls-server"
     data_dir.mkdir()
-    assert run_cli(data_dir, "init").returncode == 0
-    cert, key, pin = self_signed(tmp_path)
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "sync.server", "--data-dir", str(data_dir), "serve"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-                *("--ssl-certfile", str(cert), "--ssl-keyfile", str(key)),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-        )
-    running = ServerProcess(process, port, log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text(errors="replace")
-            assert time.monotonic() < deadline, "the TLS server did not answer within 30 s"
-            try:
-                # The readiness probe only: the client under test checks the pin itself.
-                if httpx.get(f"https://127.0.0.1:{port}/v1/info", verify=False).is_success:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield data_dir, port, pin
-    finally:
-        running.stop()
+    with tls_server_process(data_dir) as (process, certificate):
+        yield data_dir, process.port, certificate.pin
 
 
 def _device(folder: Path, url: str, pin: str) -> tuple[Profile, RecordStore, SyncEngine]:

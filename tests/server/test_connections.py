@@ -3,7 +3,6 @@ connections and too many at once cannot hold the server; logs carry only escaped
 
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import time
@@ -12,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.helpers.server_process import ServerProcess, run_cli, start_server
+from tests.helpers.tls import tls_server_process
 
 DEADLINES = {
     "MINGA_SERVER_HEADER_TIMEOUT": "2",
@@ -39,43 +35,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         process.stop()
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as an operator serving TLS without nginx has."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.crt", folder / "server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The server serving TLS itself: the mode where no nginx stands between it and strangers."""
-    data = tmp_path_factory.mktemp("deadlines-tls")
-    assert run_cli(data, "init").returncode == 0
-    process = start_server(data, extra_env=DEADLINES, tls=_self_signed(data))
-    try:
+    with tls_server_process(tmp_path_factory.mktemp("deadlines-tls"), DEADLINES) as (process, _):
         yield process
-    finally:
-        process.stop()
 
 
 def _tls_connect(server: ServerProcess, source: str = "127.0.0.1") -> ssl.SSLSocket:
