@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -36,6 +35,7 @@ from desktop.store.backup import (
 from desktop.store.profile import Profile
 from desktop.ui.bidi import left_to_right
 from desktop.ui.forms import (
+    JobProgress,
     MessageLabel,
     failure_message,
     grow_to_fit,
@@ -144,7 +144,6 @@ class BackupDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("backupDialog")
         self.profile = profile
-        self._job: Job | None = None
         self.destination: Path | None = None
 
         self.title = heading(self)
@@ -158,9 +157,7 @@ class BackupDialog(QDialog):
         self.back_up_button.setDefault(True)
         self.back_up_button.setEnabled(False)
         self.back_up_button.clicked.connect(self.back_up)
-        self.progress = QProgressBar(self.now_box)
-        self.progress.setRange(0, 1000)
-        self.progress.hide()
+        self.progress = JobProgress(self.now_box)
         self.result_label = paragraph(self.now_box)
         self.result_label.hide()
         self.message = MessageLabel(self.now_box)
@@ -265,34 +262,23 @@ class BackupDialog(QDialog):
         self.retranslate()
 
     def back_up(self) -> None:
-        if self.destination is None or self._job is not None:
+        if self.destination is None or self.working:
             return
         destination, profile = self.destination, self.profile
         self.message.clear_message()
         self.result_label.hide()
-        self.progress.setValue(0)
-        self.progress.show()
-        grow_to_fit(self)
-        self.back_up_button.setEnabled(False)
-        self.choose_button.setEnabled(False)
 
         def run(state: JobState) -> BackupSummary:
             return write_backup(profile, destination, lambda done, total: state.report(done, total))
 
-        self._job = run_job(
-            self,
-            run,
-            on_success=self._backed_up,
-            on_failure=self._failed,
-            on_progress=self._progressed,
+        self.progress.run(
+            run, on_success=self._backed_up, on_failure=self._failed, stays_when_done=True
         )
-
-    def _progressed(self, done: int, total: int, _note: str) -> None:
-        self.progress.setValue(int(1000 * done / total) if total else 0)
+        grow_to_fit(self)
+        self.back_up_button.setEnabled(False)
+        self.choose_button.setEnabled(False)
 
     def _backed_up(self, summary: BackupSummary) -> None:
-        self._job = None
-        self.progress.setValue(1000)
         self.choose_button.setEnabled(True)
         self.result_label.setText(
             _("Backup written to {path}. {details} Keep it away from this computer.").format(
@@ -303,8 +289,6 @@ class BackupDialog(QDialog):
         grow_to_fit(self)
 
     def _failed(self, error: BaseException) -> None:
-        self._job = None
-        self.progress.hide()
         self.choose_button.setEnabled(True)
         self.back_up_button.setEnabled(self.destination is not None)
         if isinstance(error, OSError):
@@ -319,7 +303,7 @@ class BackupDialog(QDialog):
 
     @property
     def working(self) -> bool:
-        return self._job is not None
+        return self.progress.running
 
     # -- automatic backups ----------------------------------------------------------------------
 

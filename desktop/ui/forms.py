@@ -1,5 +1,5 @@
 """Pieces the forms share: passphrase fields, labelled fields with their problems under them, the
-busy indicator, headings and messages.
+busy indicator, the bar of a job on a worker, headings and messages.
 
 Kept small and Qt-only; the words they show are chosen by the screens that use them.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from babel.lists import format_list
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -42,6 +43,7 @@ from desktop.store.profile import PASSPHRASE_MIN_LENGTH, ProfileError, WeakPassp
 from desktop.store.records import DamagedRows, is_damage
 from desktop.ui.bidi import OwnDirectionDelegate
 from desktop.ui.field_labels import field_label
+from desktop.ui.jobs import Job, JobState, run_job
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,82 @@ class BusyIndicator(QWidget):
         self.label.setText(message)
 
     def stop(self) -> None:
+        self.hide()
+
+
+class JobProgress(QProgressBar):
+    """The bar of a job on a worker (a backup, a bundle), hidden until the job starts.
+
+    It shows per mille of what the job reports (byte counts can pass what a bar holds), and
+    moves without a share while no total is known. It holds the job while it runs, one at a
+    time, and hides when the job fails or is stopped, and when it succeeds unless asked to
+    stay, full, to show it done.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job: Job | None = None
+        self.setRange(0, 1000)
+        self.hide()
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def run(
+        self,
+        function: Callable[[JobState], Any],
+        *,
+        on_success: Callable[[Any], None],
+        on_failure: Callable[[BaseException], None],
+        on_note: Callable[[str], None] | None = None,
+        total_known: bool = True,
+        stays_when_done: bool = False,
+    ) -> Job | None:
+        """Start ``function`` on a worker; None if a job of this bar runs already.
+
+        ``on_note`` gets the notes the job reports with its progress; ``total_known`` False
+        starts the bar moving, without a share, until the job reports a total.
+        """
+        if self.job is not None:
+            return None
+        if total_known:
+            self.setRange(0, 1000)
+            self.setValue(0)
+        else:
+            self.setRange(0, 0)
+        self.show()
+
+        def succeeded(value: Any) -> None:
+            self.job = None
+            if stays_when_done:
+                self.setValue(self.maximum())
+            else:
+                self.hide()
+            on_success(value)
+
+        def failed(error: BaseException) -> None:
+            self.job = None
+            self.hide()
+            on_failure(error)
+
+        def progressed(done: int, total: int, note: str) -> None:
+            if note and on_note is not None:
+                on_note(note)
+            if total > 0:
+                self.setRange(0, 1000)
+                self.setValue(min(1000, done * 1000 // total))
+
+        self.job = run_job(
+            self, function, on_success=succeeded, on_failure=failed, on_progress=progressed
+        )
+        return self.job
+
+    def stop(self) -> None:
+        """Cancel the job if one runs (its outcome is dropped) and hide the bar."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
         self.hide()
 
 

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -49,7 +48,7 @@ from desktop.lan import (
     normalize_code,
     parse_address,
 )
-from desktop.ui.forms import MessageLabel, grow_to_fit
+from desktop.ui.forms import JobProgress, MessageLabel, grow_to_fit
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
 from sync.client.bundles import ExportReport, ImportReport, export_bundle, export_for, import_bundle
@@ -100,7 +99,6 @@ class BundlePanel(QGroupBox):
         self.setObjectName("bundleBox")
         self.link: SyncLink | None = None
         self.changed: Callable[[], None] = lambda: None
-        self._job: Job | None = None
         self._offer: BundleOffer | None = None
         self._workdir: Path | None = None
         self._last: tuple[str, Any] | None = None  # what the result line says, to retranslate
@@ -166,9 +164,8 @@ class BundlePanel(QGroupBox):
         exchange_row = QHBoxLayout()
         exchange_row.addWidget(self.peers, 1)
 
-        self.progress = QProgressBar(self)
+        self.progress = JobProgress(self)
         self.progress.setObjectName("bundleProgress")
-        self.progress.hide()
         self.status = QLabel(self)
         self.status.setObjectName("bundleStatus")
         self.status.setWordWrap(True)
@@ -356,41 +353,36 @@ class BundlePanel(QGroupBox):
     def _start(
         self, message: str, function: Callable[[JobState], Any], done: Callable[[Any], None]
     ) -> Job | None:
-        if self.link is None or self._job is not None:
+        if self.link is None or self.progress.running:
             return None
         self.error.clear_message()
         self._set_busy(True)
         self.status.setText(message)
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self._job = run_job(
-            self, function, on_success=done, on_failure=self._failed, on_progress=self._progressed
+        return self.progress.run(
+            function,
+            on_success=done,
+            on_failure=self._failed,
+            on_note=self._offered,
+            total_known=False,
         )
-        return self._job
 
-    def _progressed(self, done: int, total: int, note: str) -> None:
-        if note:
-            address, _newline, code = note.partition("\n")
-            self.status.setText(
-                _(
-                    "Waiting for the other computer. On it, choose Find nearby computers (or "
-                    "type this address: {address}) and type this code: {code}"
-                ).format(address=address, code=code)
-            )
-            self.cancel_button.show()
-        if total > 0:
-            # Byte counts can pass what a progress bar holds: show per mille.
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(min(1000, done * 1000 // total))
+    def _offered(self, note: str) -> None:
+        """An offer listens: the note is its address and code, for the other computer."""
+        address, _newline, code = note.partition("\n")
+        self.status.setText(
+            _(
+                "Waiting for the other computer. On it, choose Find nearby computers (or "
+                "type this address: {address}) and type this code: {code}"
+            ).format(address=address, code=code)
+        )
+        self.cancel_button.show()
 
     def _failed(self, error: BaseException) -> None:
         self._finish(None)
         self.error.say(bundle_error_message(error))
 
     def _finish(self, last: tuple[str, Any] | None) -> None:
-        self._job = None
         self._set_busy(False)
-        self.progress.hide()
         self.cancel_button.hide()
         self._drop_workdir()
         self._last = last
@@ -398,8 +390,7 @@ class BundlePanel(QGroupBox):
         grow_to_fit(self.window())
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        self.progress.stop()
         if self._offer is not None:
             self._offer.close()
         self._finish(None)
@@ -420,7 +411,7 @@ class BundlePanel(QGroupBox):
         return self._workdir
 
     def _drop_workdir(self) -> None:
-        if self._workdir is not None and self._job is None:
+        if self._workdir is not None and not self.progress.running:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
