@@ -19,6 +19,7 @@ from desktop.lan import (
     normalize_code,
     parse_address,
 )
+from sync.client.batches import MIN_BATCH
 from sync.client.bundles import export_bundle, import_bundle
 from tests.integration.conftest import Server, network_of, organization
 
@@ -87,6 +88,50 @@ def test_two_devices_exchange_bundles_over_the_local_network(
         member.sync()
     assert admin.snapshot() == member.snapshot()
     assert admin.records.require(shared.id).country == "ug"
+
+
+def test_records_that_came_in_a_batch_reach_a_device_nearby_or_are_counted(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba received an author's records in a first-sync batch; Beto, offline since it joined,
+    exchanges bundles with her over the local network. Each of those records reaches Beto or is
+    counted in what Alba's side left out (a version a bundle cannot hand on); none is lost or
+    handed on in an older version, and the server brings Beto the rest."""
+    space, (author, alba, beto) = network_of(server, make_device, 3)
+    author.sync()
+    beto.sync()
+    alone = organization(space, "Sent alone")
+    author.records.save(alone)
+    author.sync()
+    batched = [organization(space, f"Batched {i}") for i in range(MIN_BATCH)]
+    author.records.save_all(batched)
+    author.sync()
+    assert any(b"batch" in body for body in author.sent), "the records did not go as a batch"
+    alba.sync()
+    assert all(alba.records.get(o.id) is not None for o in batched)
+    ours, theirs = tmp_path / "alba.mbundle", tmp_path / "beto.mbundle"
+    exported = export_bundle(alba.engine, ours)
+    export_bundle(beto.engine, theirs)
+    offer = BundleOffer(ours, tmp_path / "from-beto.mbundle", "127.0.0.1")
+    try:
+        served = threading.Thread(target=offer.serve_once, daemon=True)
+        served.start()
+        exchange_with(
+            Peer("alba", "127.0.0.1", offer.port), offer.code, theirs, tmp_path / "got.mbundle"
+        )
+        served.join(timeout=30)
+        assert not served.is_alive()
+    finally:
+        offer.close()
+    report = import_bundle(beto.engine, tmp_path / "got.mbundle")
+    assert report.problem is None and report.refused == [], report
+    assert beto.records.get(alone.id) is not None  # sealed alone: it always travels
+    arrived = {o.id for o in batched if beto.records.get(o.id) is not None}
+    assert len(arrived) + exported.uncarriable == len(batched)
+    for record_id in arrived:
+        assert beto.records.require(record_id) == alba.records.require(record_id)
+    beto.sync()
+    assert beto.snapshot() == alba.snapshot()
 
 
 def test_a_typed_address_that_is_not_an_address_is_refused() -> None:

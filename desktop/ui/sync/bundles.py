@@ -275,9 +275,9 @@ class BundlePanel(QGroupBox):
         ours, theirs = workdir / "ours.mbundle", workdir / "theirs.mbundle"
         addresses = local_addresses() if OFFER_HOST == "0.0.0.0" else [OFFER_HOST]
 
-        def offer(state: JobState) -> ImportReport | None:
+        def offer(state: JobState) -> tuple[ExportReport, ImportReport] | None:
             assert self.link is not None
-            self.link.run(lambda engine: export_bundle(engine, ours))
+            exported = self.link.run(lambda engine: export_bundle(engine, ours))
             self._offer = BundleOffer(ours, theirs, OFFER_HOST)
             try:
                 if addresses:
@@ -296,7 +296,7 @@ class BundlePanel(QGroupBox):
                     return None
             finally:
                 self._offer.close()
-            return self.link.run(lambda engine: import_bundle(engine, theirs))
+            return exported, self.link.run(lambda engine: import_bundle(engine, theirs))
 
         return self._start(_("Preparing this computer's bundle…"), offer, self._exchanged)
 
@@ -332,21 +332,25 @@ class BundlePanel(QGroupBox):
         workdir = self._fresh_workdir()
         ours, theirs = workdir / "ours.mbundle", workdir / "theirs.mbundle"
 
-        def exchange(state: JobState) -> ImportReport:
+        def exchange(state: JobState) -> tuple[ExportReport, ImportReport]:
             assert self.link is not None
-            self.link.run(lambda engine: export_bundle(engine, ours))
+            exported = self.link.run(lambda engine: export_bundle(engine, ours))
             exchange_with(
                 peer, code, ours, theirs, lambda done, total: state.report(done, total, "")
             )
-            return self.link.run(lambda engine: import_bundle(engine, theirs))
+            return exported, self.link.run(lambda engine: import_bundle(engine, theirs))
 
         return self._start(_("Exchanging bundles…"), exchange, self._exchanged)
 
-    def _exchanged(self, report: Any) -> None:
-        if report is None:
+    def _exchanged(self, outcome: Any) -> None:
+        if outcome is None:
             self._finish(None)
             return
-        self._imported(report)
+        # What this computer's bundle left out is said with what came in: the other computer
+        # gets those records only from the server (a batch version without a sealed copy here).
+        self._finish(("exchanged", outcome))
+        self.changed()
+        self.refresh_devices()
 
     # --- running ------------------------------------------------------------------------------
 
@@ -430,18 +434,23 @@ class BundlePanel(QGroupBox):
                 lines.append(note)
             self.status.setText("\n".join(lines))
             return
+        left = ""
+        if kind == "exchanged":
+            exported, value = value
+            left = uncarriable_note(exported)
         report = value
         if report.problem is not None:
             applied = report.records + report.merged + report.carried + report.own_accepted
             # What verified before the damage was kept: say so only when there was some.
-            self.status.setText(import_summary(report) if applied else "")
+            lines = [import_summary(report)] if applied else []
             self.error.say(problem_message(report.problem, report.problem_item))
         else:
-            self.status.setText(
+            lines = [
                 _("Bundle imported from computer {device}: {summary}").format(
                     device=report.exporter[:8], summary=import_summary(report)
                 )
-            )
+            ]
+        self.status.setText("\n".join([*lines, left] if left else lines))
 
     # --- language -----------------------------------------------------------------------------
 

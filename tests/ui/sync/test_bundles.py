@@ -9,6 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 import desktop.ui.sync.bundles as bundles_ui
+from desktop.commands.bundle import uncarriable_note
 from desktop.domain.records import Organization
 from desktop.domain.translation import set_language
 from desktop.lan import Peer, exchange_with
@@ -17,7 +18,7 @@ from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.bundles import default_bundle_name
 from sync.client.batches import MIN_BATCH
-from sync.client.bundles import export_bundle, import_bundle
+from sync.client.bundles import ExportReport, export_bundle, import_bundle
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
 from sync.protocol import Role
@@ -187,3 +188,78 @@ def _names(engine: object) -> set[str]:
         ids = list(connection.scalars(text("SELECT id FROM records WHERE deleted = 0")))
     store = RecordStore(engine)  # type: ignore[arg-type]
     return {str(getattr(store.get(i), "name", "")) for i in ids}
+
+
+def test_a_nearby_exchange_says_which_records_it_could_not_hand_on(
+    unlocked: MainWindow,
+    qtbot: QtBot,
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """This computer received a member's records in a first-sync batch; a newcomer next to it,
+    offline since it joined, exchanges bundles over the local network. Every one of those
+    records either reaches the newcomer or is counted and said on this computer's screen (a
+    version a bundle cannot hand on reaches the newcomer only through the server)."""
+    page = join_as_admin(qtbot, unlocked, server)
+    assert unlocked.sync is not None
+    link = unlocked.sync.link
+    (space,) = page.network.spaces
+    engines = []
+    for name in ("member", "newcomer"):
+        profile, _recovery = new_profile(tmp_path / name)
+        engine = SyncEngine(
+            ProfileSyncState(profile.engine, profile.attachments), Transport(server.url)
+        )
+        engine.enroll(link.run(lambda e: e.invite(space.space, Role.EDITOR)))
+        link.run(lambda e: e.admit(space.space, e.pending_members(space.space)))
+        engine.sync_once(discover=True)
+        engine.confirm_space(space.space)
+        engines.append((profile, engine))
+    (member_profile, member), (newcomer_profile, newcomer) = engines
+    names = {f"Org {i}" for i in range(MIN_BATCH)}
+    RecordStore(member_profile.engine).save_all(
+        [Organization(space_id=space.space, name=name) for name in sorted(names)]
+    )
+    member.sync_once()
+    link.run(lambda e: e.sync_once())
+    profile = unlocked.session.profile
+    assert profile is not None and names <= _names(profile.engine)
+
+    monkeypatch.setattr(bundles_ui, "OFFER_HOST", "127.0.0.1")
+    panel = page.bundles
+    unlocked.resize(1024, 680)
+    panel.offer_nearby()
+    qtbot.waitUntil(lambda: "127.0.0.1:" in panel.status.text(), timeout=60_000)
+    assert panel._offer is not None
+    export_bundle(newcomer, tmp_path / "newcomer.mbundle")
+    exchange_with(
+        Peer("test", "127.0.0.1", panel._offer.port),
+        panel._offer.code,
+        tmp_path / "newcomer.mbundle",
+        tmp_path / "got.mbundle",
+    )
+    qtbot.waitUntil(lambda: "imported from computer" in panel.status.text(), timeout=60_000)
+    got = import_bundle(newcomer, tmp_path / "got.mbundle")
+    assert got.problem is None and got.refused == []
+    arrived = names & _names(newcomer_profile.engine)
+    left = len(names - arrived)
+    if left:
+        assert uncarriable_note(ExportReport(uncarriable=left)) in panel.status.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
+    unlocked.grab().save(str(SHOTS / "q19-nearby-uncarriable-en.png"))
+    set_language("ar")
+    qtbot.waitUntil(lambda: "استُوردت الحزمة" in panel.status.text(), timeout=60_000)
+    if left:
+        assert f"{left} سجلًا" in panel.status.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
+    unlocked.grab().save(str(SHOTS / "q19-nearby-uncarriable-ar.png"))
+    set_language("en")
+    # What could not go over the local network comes with the newcomer's next sync.
+    newcomer.sync_once()
+    assert names <= _names(newcomer_profile.engine)
+    for held_profile, engine in engines:
+        engine.transport.close()
+        held_profile.close()
