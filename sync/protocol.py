@@ -91,6 +91,7 @@ class ErrorCode(StrEnum):
     GRANT_EXPIRED = "grant_expired"
     COMPACTION_MISMATCH = "compaction_mismatch"
     BATCH_ID_REUSED = "batch_id_reused"
+    BATCH_NOT_FOUND = "batch_not_found"
     INTERNAL = "internal"
 
 

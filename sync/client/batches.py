@@ -6,6 +6,7 @@ The engine drives the requests; this module holds the rules, so they read in one
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -199,7 +200,7 @@ class BatchPath:
                 part = self._reopened(sent, keys, keyring)
                 if part is None:
                     continue
-                taken, cursor = self._send(space, sent, part, cursor, outcome)
+                taken, cursor = self._send(space, sent, part, cursor, outcome, again=True)
                 if not taken:
                     break
             else:
@@ -246,11 +247,21 @@ class BatchPath:
         part: list[PendingChange],
         cursor: int | None,
         outcome: BatchOutcome,
+        *,
+        again: bool = False,
     ) -> tuple[bool, int | None]:
         """Push one kept batch and store its answer: whether the server took it, and the
-        cursor to send with the next. A lost answer raises (``Offline``) and leaves it kept."""
+        cursor to send with the next. A lost answer raises (``Offline``) and leaves it kept.
+
+        ``again``: it was sent before and its answer lost. The server is first asked for that
+        answer by id and hash (a short request); the batch goes again only if it never
+        arrived (``404``; an older server without that route answers so too)."""
         try:
-            answer = self.authorized(partial(self.transport.push_batch, space, sent.blob, cursor))
+            answer = self._kept_answer(space, sent, cursor) if again else None
+            if answer is None:
+                answer = self.authorized(
+                    partial(self.transport.push_batch, space, sent.blob, cursor)
+                )
         except ServerRefused as refused:
             # Refused, so not stored there: the records stay dirty and go again, resealed.
             self.state.drop_sent_batch(sent.batch_id)
@@ -263,6 +274,17 @@ class BatchPath:
         moved = self._accepted(space, part, answer, outcome)
         self.state.drop_sent_batch(sent.batch_id)
         return True, moved
+
+    def _kept_answer(self, space: str, sent: SentBatch, cursor: int | None) -> BatchAnswer | None:
+        digest = hashlib.sha256(sent.blob).digest()
+        try:
+            return self.authorized(
+                partial(self.transport.batch_answer, space, sent.batch_id, digest, cursor)
+            )
+        except ServerRefused as refused:
+            if refused.status in (400, 404) and refused.code != ErrorCode.BATCH_ID_REUSED.value:
+                return None  # never taken there (or a server that cannot say): send it
+            raise
 
     def _reopened(
         self, sent: SentBatch, keys: DeviceKeys, keyring: SpaceKeyring

@@ -454,6 +454,19 @@ class Transport:
         except (ProtocolError, ValueError, TypeError) as error:
             raise ProtocolViolation(f"batch answer: {error}") from None
 
+    def batch_answer(
+        self, space: str, batch_id: str, digest: bytes, cursor: int | None, token: str
+    ) -> protocol.BatchAnswer:
+        """The answer to a batch pushed before whose answer was lost, by its id and SHA-256
+        (``404`` when the server never took it: push it then)."""
+        query = f"digest={digest.hex()}" + ("" if cursor is None else f"&cursor={int(cursor)}")
+        path = f"/v1/spaces/{check_id(space)}/batches/{check_id(batch_id)}?{query}"
+        answer = self.call("GET", path, token=token, shape=protocol.BatchAnswerShape)
+        try:
+            return protocol.BatchAnswer.from_wire(answer)
+        except (ProtocolError, ValueError, TypeError) as error:
+            raise ProtocolViolation(f"batch answer: {error}") from None
+
     def stale_batches(self, space: str, token: str) -> list[dict[str, Any]]:
         """Batches of ``space`` holding a replaced entry, with their current entries."""
         path = f"/v1/spaces/{check_id(space)}/batches"

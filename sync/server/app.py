@@ -719,6 +719,12 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         with db.write() as conn:
             return batches.push_batch_on(conn, device, space_id, blob, cursor)
 
+    def batch_answer(
+        device: str, space_id: str, batch_id: str, digest: bytes, cursor: int | None
+    ) -> BatchAnswer:
+        with db.read() as conn:
+            return batches.kept_answer(conn, device, space_id, batch_id, digest, cursor)
+
     def stale_batches(device: str, space_id: str) -> list[dict[str, Any]]:
         with db.read() as conn:
             if spaces.role_of(conn, space_id, device) is None:
@@ -739,6 +745,23 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         if cursor is not None and not 0 <= cursor <= limits.max_revision:
             raise ApiError(400, ErrorCode.BAD_MESSAGE, "cursor out of range")
         answer = await run_in_threadpool(push_batch, device, space_id, message["batch"], cursor)
+        return _message(answer.to_wire())
+
+    @app.get(
+        "/v1/spaces/{space_id}/batches/{batch_id}",
+        summary="The answer to a batch pushed before, by its id and SHA-256 (§13)",
+    )
+    async def get_batch_answer(
+        request: Request, space_id: str, batch_id: str, digest: str = "", cursor: str | None = None
+    ) -> Response:
+        space_id = _path_id(space_id, "space")
+        if _BATCH_ID.fullmatch(batch_id) is None or _DIGEST.fullmatch(digest) is None:
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "batch id and digest must be lowercase hex")
+        at = None if cursor is None else _number(cursor, "cursor", 0, limits.max_revision)
+        device = await device_of(request)
+        answer = await run_in_threadpool(
+            batch_answer, device, space_id, batch_id, bytes.fromhex(digest), at
+        )
         return _message(answer.to_wire())
 
     @app.get(
@@ -826,6 +849,10 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         end = part.start + len(part.data) - 1
         headers["content-range"] = f"bytes {part.start}-{end}/{part.size}"
         return Response(part.data, 206, headers, protocol.CHUNK_MEDIA_TYPE)
+
+
+_BATCH_ID = re.compile(r"[0-9a-f]{32}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _number(value: str, name: str, low: int, high: int) -> int:

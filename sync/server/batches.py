@@ -91,6 +91,26 @@ def push_batch_on(
     return answer
 
 
+def kept_answer(
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    batch_id: str,
+    digest: bytes,
+    cursor: int | None,
+) -> BatchAnswer:
+    """The answer to a batch this device pushed before, asked by id and hash alone (its answer
+    was lost): the pusher need not send the batch again to learn it was taken.
+
+    Raises:
+        ApiError: ``404 batch_not_found`` (never pushed here: send it), ``409 batch_id_reused``.
+    """
+    answer = _answered(conn, device_id, space_id, batch_id, digest, cursor)
+    if answer is None:
+        raise ApiError(404, ErrorCode.BATCH_NOT_FOUND, "no batch was pushed here with this id")
+    return answer
+
+
 def _answered(
     conn: Connection,
     device_id: str,

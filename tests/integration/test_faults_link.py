@@ -262,24 +262,29 @@ def _server_rows(server: Server, space: str) -> tuple[int, int, int, int]:
     return counts[0], counts[1], counts[2], last
 
 
-def _lose_next_batch_answer(device: Device, link: Link) -> None:
-    """Cut the link at the first byte of the answer to the device's next batch push: the
-    server writes it only after its transaction committed, so the batch is stored there and
-    the device never learns it."""
+def _cut_next_batch_push(device: Device, link: Link, direction: str, size: int) -> None:
+    """Cut the link ``size`` bytes into the device's next batch push in ``direction``. DOWN, 1:
+    at the first byte of the answer, which the server writes only after its transaction
+    committed, so the batch is stored there and the device never learns it. UP, half the
+    batch: the server never gets it whole and stores nothing."""
     transport = device.engine.transport
     send = transport.push_batch
 
     def push_batch(*args: Any, **kwargs: Any) -> Any:
         transport.push_batch = send  # type: ignore[method-assign]
-        link.cut_after(DOWN, 1)
+        link.cut_after(direction, size)
         return send(*args, **kwargs)
 
     transport.push_batch = push_batch  # type: ignore[method-assign]
 
 
-def test_a_batch_whose_answer_is_lost_goes_again_and_is_recorded_once(
-    server: Server, make_device: Any, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("lost", ["answer", "request"])
+def test_a_batch_cut_on_the_way_is_recorded_once_and_sent_again_only_if_unsent(
+    server: Server, make_device: Any, capsys: pytest.CaptureFixture[str], lost: str
 ) -> None:
+    """``answer``: the link is cut after the server committed the batch; the retry asks for
+    the kept answer by id and hash, never sends the batch again, and records it once.
+    ``request``: cut halfway up; the server has nothing, so the retry sends it whole."""
     space, (admin, cut) = network_of(server, make_with_files(make_device), 2)
     admin.sync()
     cut.sync()
@@ -290,13 +295,19 @@ def test_a_batch_whose_answer_is_lost_goes_again_and_is_recorded_once(
     before = _server_rows(server, space)
     with _link(server.url) as link:
         with_files(cut, link.url)
-        _lose_next_batch_answer(cut, link)
+        if lost == "answer":
+            _cut_next_batch_push(cut, link, DOWN, 1)
+        else:
+            _cut_next_batch_push(cut, link, UP, 6 * 1024)
         with pytest.raises(Offline):
             cut.sync()
         assert link.counts.cuts == 1
         (kept,) = cut.state.sent_batches()
         stored = _server_rows(server, space)
-        assert stored == (before[0] + 1, before[1] + count, before[2] + 1, before[3] + count)
+        if lost == "answer":
+            assert stored == (before[0] + 1, before[1] + count, before[2] + 1, before[3] + count)
+        else:
+            assert stored == before
         up, down = link.counts.bytes[UP], link.counts.bytes[DOWN]
         report = cut.sync()
         again_up, again_down = link.counts.bytes[UP] - up, link.counts.bytes[DOWN] - down
@@ -305,18 +316,21 @@ def test_a_batch_whose_answer_is_lost_goes_again_and_is_recorded_once(
         idle_up, idle_down = link.counts.bytes[UP] - up, link.counts.bytes[DOWN] - down
     with capsys.disabled():
         print(
-            f"\n  lost batch answer: batch {len(kept.blob)} B; retry {again_up} B up, "
+            f"\n  lost batch {lost}: batch {len(kept.blob)} B; retry {again_up} B up, "
             f"{again_down} B down; idle sync {idle_up} B up, {idle_down} B down"
         )
-    # The same batch went again and its answer was recorded once: every record accepted, none
-    # a conflict with itself, none left dirty, nothing stored twice on the server.
+    # Its answer was recorded once: every record accepted, none a conflict with itself, none
+    # left dirty, nothing stored twice on the server.
     assert (report.pushed, report.conflicts, report.pulled) == (count, 0, 0)
     assert cut.state.sent_batches() == []
     assert cut.state.pending_changes([space], 10 * count) == []
-    assert _server_rows(server, space) == stored
-    # What the retry cost beyond an idle sync: the batch up once more, and its short answer;
-    # never the batch back down, nor a conflict per record.
-    assert again_up <= idle_up + len(kept.blob) + EXCHANGE_SLACK
+    after = _server_rows(server, space)
+    assert after == (before[0] + 1, before[1] + count, before[2] + 1, before[3] + count)
+    # What the retry cost beyond an idle sync: the question and its short answer, plus the
+    # batch once only if the server never had it; never the batch back down, nor a conflict
+    # per record.
+    resent = 0 if lost == "answer" else len(kept.blob)
+    assert again_up <= idle_up + resent + EXCHANGE_SLACK
     assert again_down <= idle_down + EXCHANGE_SLACK
     admin_report = admin.sync()
     assert admin_report.pulled == count

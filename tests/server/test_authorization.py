@@ -3,6 +3,7 @@ Each cell checks the status (and per-item code for sync) and that no other space
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from sync.crypto.batch import read_batch_header
 from sync.protocol import (
     GRANT_CONTEXT,
     CourierGrant,
@@ -114,6 +116,16 @@ def _courier_pull(w: World, c: DeviceClient) -> httpx.Response:
     return c.call("POST", "/v1/courier/pull", CourierPull(grant, signature).to_wire())
 
 
+def _batch_answer(w: World, c: DeviceClient) -> httpx.Response:
+    # The caller asks for the answer to its own batch, pushed just before (taken from writers
+    # only): nobody learns anything of a batch it did not push.
+    blob = batch_blob(c, w.space, {secrets.token_hex(16): 0 for _ in range(2)})
+    push_batch(c, w.space, blob)
+    batch_id = read_batch_header(blob)[0].batch_id.hex()
+    digest = hashlib.sha256(blob).hexdigest()
+    return c.call("GET", f"/v1/spaces/{w.space}/batches/{batch_id}?digest={digest}")
+
+
 ENDPOINTS: dict[str, Call] = {
     "list spaces": lambda w, c: c.call("GET", "/v1/spaces"),
     "create space": lambda w, c: c.call("POST", "/v1/spaces", {"v": 1}),
@@ -145,6 +157,7 @@ ENDPOINTS: dict[str, Call] = {
         c, w.space, batch_blob(c, w.space, {secrets.token_hex(16): 0 for _ in range(2)})
     ),
     "stale batches": lambda w, c: c.call("GET", f"/v1/spaces/{w.space}/batches"),
+    "batch answer": _batch_answer,
     # Travel mode: only ever about the caller's own memberships (O's owner leaves O; S's
     # members naming O change nothing there), so S stays as the checks below expect.
     "travel leave": lambda w, c: c.call(
@@ -176,6 +189,7 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "courier pull": (403, 403, 403, 200),
     "push batch": (404, 403, 200, 200),
     "stale batches": (404, 200, 200, 200),
+    "batch answer": (404, 404, 200, 200),
     "travel leave": (200, 200, 200, 200),
     "travel return": (200, 200, 200, 200),
 }

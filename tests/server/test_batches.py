@@ -5,6 +5,7 @@ clients that do not ask for batches served as before."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import struct
 from collections.abc import Iterator
@@ -207,6 +208,18 @@ def test_a_batch_sent_again_is_answered_as_the_first_time_and_stored_once(
     assert _rows(server, space) == stored
     assert "INSERT" not in sent_again and "UPDATE" not in sent_again, sent_again
     assert len(sent_again) < len(sent_once), (sent_again, sent_once)
+    # Or asked by id and hash alone, without sending the batch again: the same answer.
+    digest = hashlib.sha256(blob).hexdigest()
+    batch_id = read_batch_header(blob)[0].batch_id.hex()
+    asked = editor.call("GET", f"/v1/spaces/{space}/batches/{batch_id}?digest={digest}&cursor=1")
+    assert asked.status_code == 200, asked.text
+    assert asked.content == answer.content
+    unknown = editor.call("GET", f"/v1/spaces/{space}/batches/{'0' * 32}?digest={digest}")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, ErrorCode.BATCH_NOT_FOUND)
+    other = editor.call("GET", f"/v1/spaces/{space}/batches/{batch_id}?digest={'0' * 64}")
+    assert (other.status_code, other.json()["code"]) == (409, ErrorCode.BATCH_ID_REUSED)
+    assert editor.call("GET", f"/v1/spaces/{space}/batches/{batch_id}").status_code == 400
+    assert _rows(server, space) == stored
     # From a cursor other than the one the space had then, the pusher is not moved past
     # anything: something may have come in between that it has not pulled.
     later = editor.body(push_batch(editor, space, blob, cursor=0))
