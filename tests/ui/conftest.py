@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app import prepare_application
 from desktop.domain.translation import set_language
+from desktop.store.demo import fill_profile
 from desktop.store.profile import KdfParameters, create_profile
 from desktop.ui.main_window import MainWindow
 
@@ -40,6 +41,18 @@ def recovery_key(folder: Path) -> str:
     profile, key = create_profile(folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests())
     profile.close()
     return key
+
+
+def demo_profile(tmp_path_factory: pytest.TempPathFactory, name: str, incidents: int) -> Path:
+    """A profile filled with the demo network and ``incidents`` incidents, for a module's
+    screens to share (made once: filling it takes seconds)."""
+    folder = tmp_path_factory.mktemp(name) / "profile"
+    profile, _key = create_profile(folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests())
+    try:
+        fill_profile(profile, incidents=incidents)
+    finally:
+        profile.close()
+    return folder
 
 
 def show_window(qtbot: QtBot, folder: Path) -> MainWindow:

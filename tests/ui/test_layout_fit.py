@@ -19,13 +19,12 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.translation import set_language
-from desktop.store.demo import fill_profile
-from desktop.store.profile import KdfParameters, create_profile
+from desktop.store.profile import KdfParameters
 from desktop.ui.lists import ID_ROLE, select_row
 from desktop.ui.main_window import MainWindow
 from tests.helpers.fit import Clipped, clipped_texts
 
-from .conftest import PASSPHRASE, show_window, unlock_through_screen
+from .conftest import demo_profile, show_window, unlock_through_screen
 
 LANGUAGES = ("en", "es", "fr", "ar")
 WAIT = 10_000
@@ -35,13 +34,7 @@ WIDE_SIZE = (1366, 768)
 
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("fit") / "profile"
-    profile, _key = create_profile(folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests())
-    try:
-        fill_profile(profile, incidents=40)
-    finally:
-        profile.close()
-    return folder
+    return demo_profile(tmp_path_factory, "fit", incidents=40)
 
 
 def _settle(qtbot: QtBot, ms: int = 150) -> None:
@@ -65,7 +58,9 @@ def _look(where: str, widget: QWidget) -> list[str]:
     return _report(where, clipped_texts(widget))
 
 
-def _open_dialog(qtbot: QtBot, before: set[QWidget], opener: Callable[[], object]) -> QDialog:
+def new_dialogs(qtbot: QtBot, opener: Callable[[], object]) -> list[QDialog]:
+    """The dialogs shown by ``opener`` (none shown before it), once they have settled."""
+    before = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
     opener()
     found: list[QDialog] = []
 
@@ -79,19 +74,18 @@ def _open_dialog(qtbot: QtBot, before: set[QWidget], opener: Callable[[], object
 
     qtbot.waitUntil(shown, timeout=WAIT)
     _settle(qtbot, 300)
-    return found[0]
+    return found
 
 
 def _check_dialog(
     qtbot: QtBot, where: str, opener: Callable[[], object], problems: list[str]
 ) -> QDialog:
-    before = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
-    dialog = _open_dialog(qtbot, before, opener)
+    dialog = new_dialogs(qtbot, opener)[0]
     problems += _look(where, dialog)
     return dialog
 
 
-def _close(dialog: QDialog, qtbot: QtBot) -> None:
+def close_dialog(dialog: QDialog, qtbot: QtBot) -> None:
     dialog.reject()
     dialog.close()
     _settle(qtbot)
@@ -168,7 +162,7 @@ def test_nothing_is_clipped_at_the_default_size(
     _settle(qtbot, 300)
     problems += _look("alerts", window)
     letter = _check_dialog(qtbot, "letter dialog", detail.add_letter, problems)
-    _close(letter, qtbot)
+    close_dialog(letter, qtbot)
     alerts.new_alert()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: alerts.form is not None, timeout=WAIT)  # type: ignore[attr-defined]
     _settle(qtbot, 300)
@@ -192,7 +186,7 @@ def test_nothing_is_clipped_at_the_default_size(
         ("settings", window.open_settings),
         ("change passphrase", window.open_change_passphrase),
     ):
-        _close(_check_dialog(qtbot, where, opener, problems), qtbot)
+        close_dialog(_check_dialog(qtbot, where, opener, problems), qtbot)
     workspace.show_section("directory")
     for record_type in ("organization", "person", "working_group"):
         directory_list = directory.show_list(record_type)  # type: ignore[attr-defined]
@@ -200,7 +194,7 @@ def test_nothing_is_clipped_at_the_default_size(
         form = _check_dialog(
             qtbot, f"new {record_type}", lambda d=directory_list: d.open_form(None), problems
         )
-        _close(form, qtbot)
+        close_dialog(form, qtbot)
     workspace.show_section("incidents")
     editor = _check_dialog(qtbot, "incident editor", incidents.new_incident, problems)  # type: ignore[attr-defined]
     tabs = editor.tabs  # type: ignore[attr-defined]
@@ -209,7 +203,7 @@ def test_nothing_is_clipped_at_the_default_size(
         _settle(qtbot, 200)
         # The tab's number in the name: an Arabic tab name has no letter a-z to name a file by.
         problems += _look(f"incident editor/{index} {tabs.tabText(index)}", editor)
-    _close(editor, qtbot)
+    close_dialog(editor, qtbot)
 
     window.lock()
     qtbot.waitUntil(lambda: not window.is_unlocked, timeout=WAIT)

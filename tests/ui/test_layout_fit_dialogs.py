@@ -23,13 +23,21 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.translation import set_language
-from desktop.store.demo import fill_profile
-from desktop.store.profile import KdfParameters, create_profile
+from desktop.store.profile import KdfParameters
 from desktop.ui.main_window import MainWindow
 from tests.helpers.fit import clipped_texts
 
-from .conftest import PASSPHRASE, show_window, unlock_through_screen
-from .test_layout_fit import DEFAULT_SIZE, LANGUAGES, SCREENSHOTS, WAIT, _first_row, _look
+from .conftest import demo_profile, show_window, unlock_through_screen
+from .test_layout_fit import (
+    DEFAULT_SIZE,
+    LANGUAGES,
+    SCREENSHOTS,
+    WAIT,
+    _first_row,
+    _look,
+    close_dialog,
+    new_dialogs,
+)
 
 #: A CSV whose third line opens a quotation mark and never closes it: nothing is imported, the
 #: report names the line and says why (the longest reason the report shows).
@@ -38,39 +46,17 @@ UNCLOSED_QUOTE_CSV = 'name,country\nGood organization,PE\n"Unclosed quote,PS\nOt
 
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("fit-dialogs") / "profile"
-    profile, _key = create_profile(folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests())
-    try:
-        fill_profile(profile, incidents=10)
-    finally:
-        profile.close()
-    return folder
+    return demo_profile(tmp_path_factory, "fit-dialogs", incidents=10)
 
 
 def _open(qtbot: QtBot, opener: Callable[[], object]) -> QDialog:
-    before = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
-    opener()
-    found: list[QDialog] = []
-
-    def shown() -> bool:
-        found[:] = [
-            w
-            for w in QApplication.topLevelWidgets()
-            if isinstance(w, QDialog) and w.isVisible() and w not in before
-        ]
-        return bool(found)
-
-    qtbot.waitUntil(shown, timeout=WAIT)
-    qtbot.wait(300)
-    return found[-1]
+    return new_dialogs(qtbot, opener)[-1]
 
 
 def _check(qtbot: QtBot, where: str, opener: Callable[[], object], problems: list[str]) -> None:
     dialog = _open(qtbot, opener)
     problems += _look(where, dialog)
-    dialog.reject()
-    dialog.close()
-    qtbot.wait(150)
+    close_dialog(dialog, qtbot)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -21,23 +21,15 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.translation import set_language
-from desktop.store.demo import fill_profile
-from desktop.store.profile import KdfParameters, create_profile
 from desktop.ui.bidi import direction_of
 
-from .conftest import PASSPHRASE, show_window, unlock_through_screen
+from .conftest import demo_profile, show_window, unlock_through_screen
 from .test_layout_fit import WAIT, _first_row
 
 
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("directions") / "profile"
-    profile, _key = create_profile(folder, PASSPHRASE, kdf=KdfParameters.fast_for_tests())
-    try:
-        fill_profile(profile, incidents=5)
-    finally:
-        profile.close()
-    return folder
+    return demo_profile(tmp_path_factory, "directions", incidents=5)
 
 
 def lines_against_their_direction(window: QWidget) -> list[str]:
