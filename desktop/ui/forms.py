@@ -502,10 +502,12 @@ def add_field_row(
     name: str | None = None,
     limit: int | None = None,
     below: Sequence[QWidget | QLayout] = (),
+    under_caption: bool = False,
 ) -> tuple[QLabel, LengthHint | None]:
     """A row of ``form``: a caption (``widget``'s buddy), then ``widget`` with what belongs under
     it (``below``, and with ``limit`` how many characters are used as the limit nears) and last
-    ``line``, where its problems are said.
+    ``line``, where its problems are said. With ``under_caption`` the field has a line of its
+    own under its caption, whatever the form's width.
 
     Returns the caption, whose words the caller sets (again on a language change), and the
     count if any. ``name`` names the line ``error_<name>`` (tests find a field's problems so).
@@ -529,7 +531,11 @@ def add_field_row(
     column.addWidget(line)
     caption = QLabel(parent)
     caption.setBuddy(widget)
-    form.addRow(caption, holder)
+    if under_caption:
+        form.addRow(caption)
+        form.addRow(holder)
+    else:
+        form.addRow(caption, holder)
     return caption, hint
 
 

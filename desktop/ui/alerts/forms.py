@@ -51,6 +51,7 @@ from desktop.ui.forms import (
     fit_placeholder,
     hold_window_size_hints,
     problems_text,
+    wrap_items,
 )
 
 
@@ -96,6 +97,10 @@ class AlertForm(QWidget):
         self.space = QComboBox(self)
         self.title = QLineEdit(self)
         self.defenders = QListWidget(self)
+        # A name longer than the list is wide wraps instead of running behind its edge: the
+        # form is only as wide as the page's side (about 385 px at 1024×680), and a name with
+        # its country ("Aminata Ben Salah (Marruecos)") was cut when the list was narrower.
+        wrap_items(self.defenders)
         # Six names at a glance whatever else the form holds (the page scrolls instead).
         rows = self.defenders.fontMetrics().lineSpacing() * 6 + 2 * self.defenders.frameWidth()
         self.defenders.setMinimumHeight(rows + 4)
@@ -157,6 +162,12 @@ class AlertForm(QWidget):
                 name=name,
                 limit=TITLE_LIMIT if widget is self.title else None,
                 below=below,
+                # Always under its caption, the form's whole width: beside it, whether it fits
+                # was decided from the page's width of the moment (with or without its scroll
+                # bar), and QFormLayout lets a row beside its caption have up to its spacing
+                # less than its minimum: "Nueva persona defensora…" was cut by 6 px at some
+                # widths.
+                under_caption=widget is self.defenders,
             )
             if hint is not None:
                 self.title_hint = hint
