@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.domain.records import SpaceKind
 from desktop.domain.translation import set_language
+from desktop.store.exchange import ImportReport, RejectedRow
 from desktop.ui.alerts.forms import AlertForm, SpaceChoice
+from desktop.ui.directory.exchange import ImportReportDialog
 from desktop.ui.list_page import UpDownScroll
 from tests.helpers.fit import clipped_texts
 
+#: The Arabic reason of the full suite's failure: one line at 528 px, two in the dialog's 490.
+UNCLOSED_QUOTE = (
+    'علامة اقتباس (") تفتح خلية في هذا السطر ولا تُغلق أبدًا، فيُقرأ باقي الملف كخلية واحدة. '
+    "أغلقها أو احذفها."
+)
 #: The demo's names the full suite saw cut, and one longer than the list is wide at any width.
 NAMES = (
     "Aminata Ben Salah (Marruecos)",
@@ -54,3 +62,29 @@ def test_a_defenders_name_wider_than_the_list_is_shown_whole(
     # Each name in full, on as many lines as it needs, none under the next one.
     rects = [form.defenders.visualItemRect(form.defenders.item(n)) for n in range(len(NAMES))]
     assert all(a.bottom() < b.top() for a, b in pairwise(rects))
+
+
+def test_the_import_reports_rows_follow_the_width_of_its_reasons(
+    app: QApplication, qtbot: QtBot
+) -> None:
+    set_language("ar")
+    report = ImportReport(imported=0, rejected=[RejectedRow(3, [UNCLOSED_QUOTE])], sound=1)
+    dialog = ImportReportDialog("organization", report)
+    qtbot.addWidget(dialog)
+    dialog.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    lines = dialog.rows.fontMetrics().lineSpacing()
+    assert dialog.rows.rowHeight(0) >= 2 * lines
+    assert clipped_texts(dialog) == []
+
+    # Wide enough for the reason on one line: the row is one line tall, not a tall empty one.
+    dialog.resize(900, dialog.height())
+    QApplication.processEvents()
+    assert dialog.rows.rowHeight(0) < 2 * lines
+    assert clipped_texts(dialog) == []
+
+    # Back to the width it opens at: two lines again, before anything queued has run.
+    dialog.resize(560, dialog.height())
+    assert dialog.rows.rowHeight(0) >= 2 * lines
+    assert [str(item) for item in clipped_texts(dialog)] == []

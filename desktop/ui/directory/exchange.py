@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -85,6 +86,55 @@ def sound_text(count: int) -> str:
     ).format(count=format_number(count))
 
 
+class ReasonsTable(QTableWidget):
+    """Each left-out row beside its reasons, every row as tall as its reasons wrapped at the
+    reasons column's width, measured again the moment that width changes.
+
+    Not ``resizeRowsToContents`` queued after the header resized, as before: a check (or a
+    paint) that came before the queued call saw a row measured at an older, wider column, one
+    line tall for a reason that wraps into two (Arabic, in the full suite under load). Here
+    the rows are measured in the same call that changed the column's width.
+    """
+
+    REASONS = 1
+
+    def __init__(self, rows: int, parent: QWidget | None = None) -> None:
+        super().__init__(rows, 2, parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setWordWrap(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(self.REASONS, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(self._column_resized)
+
+    def _column_resized(self, column: int, _old: int, new: int) -> None:
+        # The new width from the signal: while the header is still resizing its sections,
+        # ``columnWidth`` answers the old one.
+        if column == self.REASONS:
+            self.fit_rows(reasons_width=new)
+
+    def fit_rows(self, reasons_width: int | None = None) -> None:
+        """Each row as tall as the taller of its cells, the reasons wrapped at
+        ``reasons_width`` (by default the column's present width)."""
+        widths = [self.columnWidth(column) for column in range(self.columnCount())]
+        if reasons_width is not None:
+            widths[self.REASONS] = reasons_width
+        option = QStyleOptionViewItem()
+        self.initViewItemOption(option)
+        # The grid line takes a pixel of the cell, as the table lays its text out.
+        grid = 1 if self.showGrid() else 0
+        for row in range(self.rowCount()):
+            height = self.verticalHeader().minimumSectionSize()
+            for column in range(self.columnCount()):
+                index = self.model().index(row, column)
+                option.rect = QRect(0, 0, max(widths[column] - grid, 1), 1)
+                hint = self.itemDelegateForIndex(index).sizeHint(option, index)
+                height = max(height, hint.height() + grid)
+            if self.rowHeight(row) != height:
+                self.setRowHeight(row, height)
+
+
 class ImportReportDialog(QDialog):
     """What an import did: how many records came in, and each row left out with its reasons."""
 
@@ -99,19 +149,7 @@ class ImportReportDialog(QDialog):
         self.summary = paragraph(self)
         self.summary.setObjectName("importSummary")
         self.rejected_summary = paragraph(self)
-        self.rows = QTableWidget(len(report.rejected), 2, self)
-        self.rows.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.rows.verticalHeader().hide()
-        self.rows.setWordWrap(True)
-        header = self.rows.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        # Rows as tall as their reasons at the column's real width: measured once before the
-        # dialog was laid out, a one-line reason was a tall, mostly empty row.
-        # (Queued: while the header is still resizing, rows keep their old measure.)
-        header.sectionResized.connect(
-            lambda *_args: self.rows.resizeRowsToContents(), Qt.ConnectionType.QueuedConnection
-        )
+        self.rows = ReasonsTable(len(report.rejected), self)
         for number, rejected in enumerate(report.rejected):
             line = QTableWidgetItem()
             line.setData(Qt.ItemDataRole.UserRole, rejected.line)
@@ -127,7 +165,7 @@ class ImportReportDialog(QDialog):
         layout.addWidget(self.rows, 1)
         layout.addWidget(self.buttons)
         self.retranslate()
-        self.rows.resizeRowsToContents()
+        self.rows.fit_rows()
         hold_window_size_hints(self, minimum_width=560)
         if report.rejected:
             self.resize(self.width(), max(self.height(), 360))
