@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from desktop.domain.records import edit
 from sync.client.batches import MIN_BATCH
 from sync.client.transport import Offline
 from sync.crypto.stream import CHUNK_SIZE, TAG_BYTES
@@ -347,4 +348,28 @@ def test_a_batch_cut_on_the_way_is_recorded_once_and_sent_again_only_if_unsent(
     assert again_down <= idle_down + EXCHANGE_SLACK
     admin_report = admin.sync()
     assert admin_report.pulled == count
+    assert cut.snapshot() == admin.snapshot()
+
+
+def test_a_record_edited_while_its_batch_answer_was_lost_keeps_the_newer_edit(
+    server: Server, make_device: Any
+) -> None:
+    """The kept answer says the batch's version was taken; the edit made since is not lost
+    with it: the record stays dirty and the newer edit goes up in the same sync."""
+    space, (admin, cut) = network_of(server, make_with_files(make_device), 2)
+    admin.sync()
+    cut.sync()
+    groups = [organization(space, f"Group {i}") for i in range(MIN_BATCH)]
+    cut.records.save_all(groups)
+    with _link(server.url) as link:
+        with_files(cut, link.url)
+        _cut_next_batch_push(cut, link, DOWN, 1)
+        with pytest.raises(Offline):
+            cut.sync()
+        cut.records.save(edit(cut.records.require(groups[0].id), acronym="LATER"))
+        report = cut.sync()
+    assert (report.pushed, report.conflicts) == (MIN_BATCH + 1, 0)
+    assert cut.state.pending_changes([space], 10 * MIN_BATCH) == []
+    admin.sync()
+    assert admin.records.require(groups[0].id).acronym == "LATER"
     assert cut.snapshot() == admin.snapshot()
