@@ -501,6 +501,7 @@ class CourierPullShape(Shape):
     signature: bytes | UnsetType = UNSET
     after: _Cursors | UnsetType | None = UNSET
     max_bytes: int | UnsetType | None = UNSET
+    batches: bool | UnsetType | None = UNSET
 
 
 class CourierGrantShape(Shape):
@@ -1259,6 +1260,8 @@ class CourierPull:
     signature: bytes
     after: Mapping[str, int] = field(default_factory=dict)
     max_bytes: int | None = None
+    #: The courier hands batches on in its bundle (§12.4): pages may carry them, as in §13.
+    batches: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -1270,6 +1273,8 @@ class CourierPull:
             wire["after"] = dict(self.after)
         if self.max_bytes is not None:
             wire["max_bytes"] = self.max_bytes
+        if self.batches:
+            wire["batches"] = True
         return wire
 
     @classmethod
@@ -1290,6 +1295,7 @@ class CourierPull:
             signature=_bytes(obj, "signature", 64, 64),
             after=after,
             max_bytes=max_bytes,
+            batches=_bool(obj, "batches", False),
         )
 
 

@@ -3,12 +3,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from desktop.store.schema import (
+    RecordRow,
+    SyncBatchBlobRow,
     SyncBlobFloorRow,
     SyncBundlePeerRow,
     SyncBundleSeenRow,
@@ -16,7 +30,8 @@ from desktop.store.schema import (
     SyncCourierGrantRow,
     SyncRecordBlobRow,
 )
-from sync.client.carry import CarriedMutation, StoredBlob
+from sync.client.carry import CarriedMutation, StoredBatch, StoredBlob
+from sync.crypto.batch import read_batch_header
 from sync.crypto.envelope import EnvelopeKind, read_header
 from sync.protocol import Mutation
 
@@ -24,60 +39,173 @@ from sync.protocol import Mutation
 _BATCH = 500
 
 
-#: A verified version's sealed blob, unless a newer one is held (one statement, so a whole page
-#: of them is one ``executemany``).
+#: A verified version's sealed blob (or the kept batch that carries it), unless a newer one is
+#: held (one statement, so a whole page of them is one ``executemany``).
 _KEEP_BLOB = text(
-    "INSERT INTO sync_record_blobs (record_id, space_id, revision, seq, author, blob) "
-    "VALUES (:r, :s, :v, :q, :a, :b) ON CONFLICT (record_id) DO UPDATE SET "
+    "INSERT INTO sync_record_blobs (record_id, space_id, revision, seq, author, blob, batch, "
+    "batch_index) VALUES (:r, :s, :v, :q, :a, :b, :g, :i) ON CONFLICT (record_id) DO UPDATE SET "
     "space_id = excluded.space_id, revision = excluded.revision, seq = excluded.seq, "
-    "author = excluded.author, blob = excluded.blob "
-    "WHERE excluded.revision > sync_record_blobs.revision"
+    "author = excluded.author, blob = excluded.blob, batch = excluded.batch, "
+    "batch_index = excluded.batch_index WHERE excluded.revision > sync_record_blobs.revision"
 )
 
+_KEEP_BATCH = text(
+    "INSERT INTO sync_batch_blobs (digest, space_id, author, blob) VALUES (:d, :s, :a, :b) "
+    "ON CONFLICT (digest) DO NOTHING"
+)
 
-#: A newer version without an envelope of its own (a batch's): the older blob held is no
-#: longer the record's current version, and a bundle must not hand it on as if it were.
+#: A newer version without an envelope or batch kept for it: the older blob held is no longer
+#: the record's current version, and a bundle must not hand it on as if it were.
 _DROP_OLDER_BLOB = text("DELETE FROM sync_record_blobs WHERE record_id = :r AND revision < :v")
 
-#: Records whose held server version has no blob at that revision (see ``count_uncarriable``).
+#: Records whose held server version has neither a blob nor a kept batch at that revision (see
+#: ``count_uncarriable``). A row with neither is a version whose batch was dropped as spoiled:
+#: kept for its seq, so a compaction of it can carry it again (``carry_in_batch``).
 _COUNT_UNCARRIABLE = text(
     "SELECT count(*) FROM records WHERE space_id = :s AND revision > 0 AND NOT EXISTS "
     "(SELECT 1 FROM sync_record_blobs b WHERE b.record_id = records.id "
-    "AND b.revision >= records.revision)"
+    "AND b.revision >= records.revision AND (length(b.blob) > 0 OR b.batch IS NOT NULL))"
 )
 
 
-def keep_blobs(
-    connection: Connection, blobs: Iterable[tuple[str, str, int, int, str, bytes | None]]
-) -> None:
-    """Remember verified versions' sealed blobs, each unless a newer one is held: tuples of
-    (space, record, revision, seq, author, blob); those without a blob or seq are skipped."""
+class Kept(NamedTuple):
+    """A verified version to remember for bundles: its envelope (``blob``), or the sealed
+    batch it came in and its entry there; ``deleted`` for a tombstone."""
+
+    space: str
+    record: str
+    revision: int
+    seq: int
+    author: str
+    blob: bytes | None
+    batch: bytes | None = None
+    batch_index: int = 0
+    deleted: bool = False
+
+
+def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
+    """Remember verified versions' sealed blobs or batches, each unless a newer one is held;
+    those without a seq are skipped. A kept batch that no longer carries anything, or that holds
+    content the space since deleted or replaced (``_spoiled``), is dropped in the same
+    transaction."""
     rows: list[dict[str, object]] = []
     superseded: list[dict[str, object]] = []
-    for space, record, revision, seq, author, blob in blobs:
-        if blob and seq > 0:
-            rows.append({"r": record, "s": space, "v": revision, "q": seq, "a": author, "b": blob})
-        elif seq > 0:
-            # No envelope of its own (a version that came in a batch): nothing to keep, and
-            # an older version's blob is not what the record holds any more.
-            superseded.append({"r": record, "v": revision})
+    batches: dict[bytes, dict[str, object]] = {}
+    touched: set[str] = set()
+    check = False
+    for item in kept:
+        if item.seq <= 0:
+            continue
+        row = {"r": item.record, "s": item.space, "v": item.revision, "q": item.seq}
+        row.update(a=item.author, b=b"", g=None, i=None)
+        touched.add(item.space)
+        check = check or item.deleted
+        if item.blob:
+            rows.append({**row, "b": item.blob})
+        elif item.batch:
+            found = batches.get(item.batch)
+            if found is None:
+                found = {"d": hashlib.sha256(item.batch).hexdigest(), "s": item.space}
+                found.update(a=item.author, b=item.batch)
+                batches[item.batch] = found
+            rows.append({**row, "g": found["d"], "i": item.batch_index})
+        else:
+            # No envelope of its own and no batch (an older server's courier download): nothing
+            # to keep, and an older version's blob is not what the record holds any more.
+            superseded.append({"r": item.record, "v": item.revision})
+    if not touched:
+        return
     if superseded:
         connection.execute(_DROP_OLDER_BLOB, superseded)
+    if batches:
+        connection.execute(_KEEP_BATCH, list(batches.values()))
     if rows:
+        # A version replacing one a batch carried may leave that batch spoiled or unneeded.
+        check = check or bool(superseded) or _replaces_batched(connection, rows)
         connection.execute(_KEEP_BLOB, rows)
+    if check:
+        prune_batches(connection, touched)
 
 
-def keep_blob(
-    connection: Connection,
-    space: str,
-    record: str,
-    revision: int,
-    seq: int,
-    author: str,
-    blob: bytes | None,
-) -> None:
-    """Remember a verified version's sealed blob, unless a newer one is held."""
-    keep_blobs(connection, [(space, record, revision, seq, author, blob)])
+def _replaces_batched(connection: Connection, rows: list[dict[str, object]]) -> bool:
+    records = [row["r"] for row in rows]
+    for start in range(0, len(records), _BATCH):
+        found = connection.scalar(
+            select(func.count())
+            .select_from(SyncRecordBlobRow)
+            .where(
+                SyncRecordBlobRow.record_id.in_(records[start : start + _BATCH]),
+                SyncRecordBlobRow.batch.is_not(None),
+            )
+        )
+        if found:
+            return True
+    return False
+
+
+def prune_batches(connection: Connection, spaces: Iterable[str]) -> None:
+    """Drop the kept batches of ``spaces`` that carry nothing held here any more, and those
+    ``_spoiled``: the versions they carried become uncarriable (counted by an export) until a
+    compaction of them carries them again."""
+    for space in sorted(set(spaces)):
+        kept = connection.execute(
+            select(SyncBatchBlobRow.digest, SyncBatchBlobRow.blob).where(
+                SyncBatchBlobRow.space_id == space
+            )
+        ).all()
+        for digest, blob in kept:
+            live = int(
+                connection.scalar(
+                    select(func.count())
+                    .select_from(SyncRecordBlobRow)
+                    .where(SyncRecordBlobRow.batch == digest)
+                )
+                or 0
+            )
+            if live and not _spoiled(connection, bytes(blob)):
+                continue
+            connection.execute(
+                update(SyncRecordBlobRow)
+                .where(SyncRecordBlobRow.batch == digest)
+                .values(batch=None, batch_index=None)
+            )
+            connection.execute(delete(SyncBatchBlobRow).where(SyncBatchBlobRow.digest == digest))
+
+
+def _spoiled(connection: Connection, blob: bytes) -> bool:
+    """Whether a bundle must stop handing this batch on: a record it holds content for was
+    deleted since, or an eighth of its entries were replaced — the server's rule for a batch
+    due for compaction (CRYPTO.md §5), so a bundle hands on a deleted or replaced version no
+    longer than the server does. An entry whose record is not held yet (a first sync cut
+    between pages) counts as neither."""
+    entries = read_batch_header(blob)[0].entries
+    records = [e.record for e in entries]
+    held: dict[str, int] = {}
+    alive: set[str] = set()
+    for start in range(0, len(records), _BATCH):
+        part = records[start : start + _BATCH]
+        for record, revision, deleted in connection.execute(
+            select(RecordRow.id, RecordRow.revision, RecordRow.deleted).where(
+                RecordRow.id.in_(part)
+            )
+        ):
+            held[record] = max(held.get(record, 0), int(revision))
+            if not deleted:
+                alive.add(record)
+        for record, revision in connection.execute(
+            select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
+                SyncRecordBlobRow.record_id.in_(part)
+            )
+        ):
+            held[record] = max(held.get(record, 0), int(revision))
+    replaced = 0
+    for entry in entries:
+        if held.get(entry.record, 0) <= entry.revision:
+            continue
+        replaced += 1
+        if not entry.deleted and entry.record not in alive:
+            return True  # its content here was deleted since
+    return replaced * 8 >= len(entries)
 
 
 class BundleTables:
@@ -91,7 +219,11 @@ class BundleTables:
             with self._engine.connect() as connection:
                 rows = connection.execute(
                     select(SyncRecordBlobRow)
-                    .where(SyncRecordBlobRow.space_id == space, SyncRecordBlobRow.seq > last)
+                    .where(
+                        SyncRecordBlobRow.space_id == space,
+                        SyncRecordBlobRow.seq > last,
+                        func.length(SyncRecordBlobRow.blob) > 0,
+                    )
                     .order_by(SyncRecordBlobRow.seq)
                     .limit(_BATCH)
                 ).all()
@@ -116,10 +248,76 @@ class BundleTables:
                 connection.scalar(
                     select(func.count())
                     .select_from(SyncRecordBlobRow)
-                    .where(SyncRecordBlobRow.space_id == space, SyncRecordBlobRow.seq > after_seq)
+                    .where(
+                        SyncRecordBlobRow.space_id == space,
+                        SyncRecordBlobRow.seq > after_seq,
+                        func.length(SyncRecordBlobRow.blob) > 0,
+                    )
                 )
                 or 0
             )
+
+    def record_batches(self, space: str, after_seq: int) -> Iterator[StoredBatch]:
+        """The kept batches of ``space`` carrying a version with seq > ``after_seq``, one at a
+        time, each with the runs of those entries (first index, first seq, count)."""
+        for digest in self._batch_digests(space, after_seq):
+            with self._engine.connect() as connection:
+                kept = connection.execute(
+                    select(SyncBatchBlobRow).where(SyncBatchBlobRow.digest == digest)
+                ).first()
+                entries = connection.execute(
+                    select(SyncRecordBlobRow.batch_index, SyncRecordBlobRow.seq)
+                    .where(SyncRecordBlobRow.batch == digest, SyncRecordBlobRow.seq > after_seq)
+                    .order_by(SyncRecordBlobRow.batch_index)
+                ).all()
+            if kept is None or not entries:
+                continue
+            runs: list[tuple[int, int, int]] = []
+            for index, seq in entries:
+                if runs and (index, seq) == (runs[-1][0] + runs[-1][2], runs[-1][1] + runs[-1][2]):
+                    runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+                else:
+                    runs.append((int(index or 0), int(seq), 1))
+            yield StoredBatch(space, kept.author, kept.blob, tuple(runs))
+
+    def count_record_batches(self, space: str, after_seq: int) -> int:
+        return len(self._batch_digests(space, after_seq))
+
+    def _batch_digests(self, space: str, after_seq: int) -> list[str]:
+        with self._engine.connect() as connection:
+            return [
+                str(digest)
+                for digest in connection.scalars(
+                    select(SyncRecordBlobRow.batch)
+                    .where(
+                        SyncRecordBlobRow.space_id == space,
+                        SyncRecordBlobRow.seq > after_seq,
+                        SyncRecordBlobRow.batch.is_not(None),
+                    )
+                    .group_by(SyncRecordBlobRow.batch)
+                    .order_by(func.min(SyncRecordBlobRow.seq))
+                )
+            ]
+
+    def carry_in_batch(
+        self, space: str, author: str, blob: bytes, entries: Sequence[tuple[str, int, int]]
+    ) -> None:
+        """A batch this device sealed again (a compaction or an admin's snapshot) now carries
+        the versions it re-sealed: (record, revision, index) held here at exactly that
+        revision point at it, and the batch they left is dropped once it carries nothing."""
+        digest = hashlib.sha256(blob).hexdigest()
+        with self._engine.begin() as connection:
+            connection.execute(_KEEP_BATCH, {"d": digest, "s": space, "a": author, "b": blob})
+            connection.execute(
+                update(SyncRecordBlobRow)
+                .where(
+                    SyncRecordBlobRow.record_id == bindparam("r"),
+                    SyncRecordBlobRow.revision == bindparam("v"),
+                )
+                .values(blob=b"", batch=digest, batch_index=bindparam("i")),
+                [{"r": record, "v": revision, "i": index} for record, revision, index in entries],
+            )
+            prune_batches(connection, [space])
 
     def count_uncarriable(self, space: str) -> int:
         with self._engine.connect() as connection:

@@ -344,6 +344,23 @@ class SyncRecordBlobRow(StoreBase):
     revision: Mapped[int] = mapped_column(nullable=False)
     seq: Mapped[int] = mapped_column(nullable=False)
     author: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: Empty when the version came in a batch (migration 0017): ``batch`` then names the kept
+    #: batch that carries it and ``batch_index`` its entry there.
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    batch: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    batch_index: Mapped[int | None] = mapped_column(nullable=True)
+
+
+class SyncBatchBlobRow(StoreBase):
+    """A sealed batch kept as received (or as pushed) while it carries a version held here
+    that has no envelope of its own: a bundle hands it on whole (PROTOCOL.md §12.3)."""
+
+    __tablename__ = "sync_batch_blobs"
+
+    #: SHA-256 of ``blob``: one batch, one row, whatever id its author wrote inside.
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    author: Mapped[str] = mapped_column(String(32), nullable=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 

@@ -27,7 +27,7 @@ from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
 from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
-from desktop.store.bundle_state import BundleTables, keep_blob, keep_blobs
+from desktop.store.bundle_state import BundleTables, Kept, keep_blobs
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
@@ -637,7 +637,17 @@ class ProfileSyncState(BundleTables):
                 keep_blobs(
                     connection,
                     (
-                        (a.entry.space, a.entry.record, a.revision, a.seq, device, a.entry.blob)
+                        Kept(
+                            a.entry.space,
+                            a.entry.record,
+                            a.revision,
+                            a.seq,
+                            device,
+                            a.entry.blob,
+                            a.batch,
+                            a.batch_index,
+                            a.entry.content is None,
+                        )
                         for a in accepted
                     ),
                 )
@@ -904,10 +914,7 @@ class ProfileSyncState(BundleTables):
         if not carried:
             remotes = [settlement.remote for settlement, _record, _extras in plain]
             self._store_bases(connection, [(r.record, r.revision, r.content) for r in remotes])
-            keep_blobs(
-                connection,
-                ((r.space, r.record, r.revision, r.seq, r.author, r.blob) for r in remotes),
-            )
+            keep_blobs(connection, (_kept(r) for r in remotes))
 
     @staticmethod
     def _plain(
@@ -982,15 +989,7 @@ class ProfileSyncState(BundleTables):
         )
         if not carried:
             self._store_bases(connection, [(record, remote.revision, remote.content)])
-            keep_blob(
-                connection,
-                remote.space,
-                record,
-                remote.revision,
-                remote.seq,
-                remote.author,
-                remote.blob,
-            )
+            keep_blobs(connection, [_kept(remote)])
         theirs_at = _stamp(remote.content)
         mine_at = _stamp(local.content) if local is not None else ""
         for conflict in settlement.conflicts:
@@ -1526,3 +1525,18 @@ class ProfileSyncState(BundleTables):
                     SyncChunkReceivedRow.address.in_(ref.chunks),
                 )
             )
+
+
+def _kept(remote: RemoteRecord) -> Kept:
+    """What bundles keep of a verified version: its envelope, or the batch it came in."""
+    return Kept(
+        remote.space,
+        remote.record,
+        remote.revision,
+        remote.seq,
+        remote.author,
+        remote.blob,
+        remote.batch,
+        remote.batch_index,
+        remote.content is None,
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from sync.client.carry import CarryState
 from sync.client.chunks import referenced_chunks
 from sync.client.state import (
     Accepted,
@@ -122,6 +123,8 @@ def open_delivery(
                 None,
                 at,
                 vouched=opened.header.kind is BatchKind.SNAPSHOT,
+                batch=delivery.batch,
+                batch_index=first + k,
             )
     return Delivered(tuple(changes), records, opened)
 
@@ -271,7 +274,7 @@ class BatchPath:
                 # Stale epoch and the like: the single path meets it and recovers.
                 outcome.refused.append((space, refused.code))
             return False, None
-        moved = self._accepted(space, part, answer, outcome)
+        moved = self._accepted(space, part, sent.blob, answer, outcome)
         self.state.drop_sent_batch(sent.batch_id)
         return True, moved
 
@@ -303,7 +306,12 @@ class BatchPath:
         ]
 
     def _accepted(
-        self, space: str, part: list[PendingChange], answer: BatchAnswer, outcome: BatchOutcome
+        self,
+        space: str,
+        part: list[PendingChange],
+        blob: bytes,
+        answer: BatchAnswer,
+        outcome: BatchOutcome,
     ) -> int | None:
         accepted: list[Accepted] = []
         for first, seq, count in answer.accepted:
@@ -312,7 +320,7 @@ class BatchPath:
             for k in range(count):
                 change = part[first + k]
                 entry = OutboxEntry("", space, change.record, change.base, b"", change.content)
-                accepted.append(Accepted(entry, change.base + 1, seq + k))
+                accepted.append(Accepted(entry, change.base + 1, seq + k, blob, first + k))
         # The whole answer in one transaction (one per record cost a commit each).
         self.state.apply_accepted_all(accepted)
         outcome.accepted += len(accepted)
@@ -397,4 +405,13 @@ class BatchPath:
                 # nothing was re-sealed, and the next sync compacts from the newer state.
                 break
             compacted += len(part)
+            if isinstance(self.state, CarryState):
+                # The same revisions and seqs, now in this batch: a bundle hands this one on,
+                # and the old one (with the content this compaction leaves behind) is dropped.
+                self.state.carry_in_batch(
+                    space,
+                    keys.device_id,
+                    blob,
+                    [(entry.record, entry.base + 1, index) for index, entry in enumerate(part)],
+                )
         return compacted

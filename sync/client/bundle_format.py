@@ -5,7 +5,7 @@ membership statements, key wraps); this layer only makes the *file* tamper-evide
 reordered, spliced or bit-flipped copy is refused by name before anything of the damaged part is
 applied. Layout (sync/PROTOCOL.md "Courier bundles"):
 
-    file       = "MNGB" | version u8 = 1 | u32 length | preamble (msgpack) | frame*
+    file       = "MNGB" | version u8 (1; 2 with batches) | u32 length | preamble | frame*
     preamble   = {"bundle": 16 random bytes, "signer": Ed25519 public key (32),
                   "box": X25519 public key (32), "items": number of item frames}
     frame      = u32 length | msgpack [index, kind, payload]
@@ -37,7 +37,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys
 
 MAGIC = b"MNGB"
-VERSION = 1
+#: Version 2 is written only when the bundle holds sealed batches (kind "batch"): a reader of
+#: version 1 skips kinds it does not know, and skipping those would lose versions for good (the
+#: cursor item after them says they were handed over), so it must refuse the file by name
+#: (``unsupported_version``) instead. A bundle without batches stays version 1, readable by all.
+VERSION = 2
+PLAIN_VERSION = 1
+_READABLE = (PLAIN_VERSION, VERSION)
 CONTEXT = b"minga-bundle-v1\x00"
 BUNDLE_ID_BYTES = 16
 #: Items per signed segment, and the bytes after which a segment is closed early: a reader
@@ -104,7 +110,9 @@ def _signed(bundle: bytes, items: int, running: bytes) -> bytes:
 class BundleWriter:
     """Writes items to a binary stream; ``close`` signs the last segment and the end."""
 
-    def __init__(self, stream: IO[bytes], keys: DeviceKeys, items: int) -> None:
+    def __init__(
+        self, stream: IO[bytes], keys: DeviceKeys, items: int, *, batches: bool = False
+    ) -> None:
         self._stream = stream
         self._keys = keys
         self.bundle = os.urandom(BUNDLE_ID_BYTES)
@@ -119,7 +127,8 @@ class BundleWriter:
             },
             use_bin_type=True,
         )
-        head = MAGIC + bytes([VERSION]) + _LENGTH.pack(len(preamble)) + preamble
+        version = VERSION if batches else PLAIN_VERSION
+        head = MAGIC + bytes([version]) + _LENGTH.pack(len(preamble)) + preamble
         stream.write(head)
         self.bytes_written = len(head)
         self._running = hashlib.sha256(CONTEXT + head).digest()
@@ -179,7 +188,7 @@ def read_preamble(stream: IO[bytes]) -> tuple[Preamble, bytes]:
     fixed = _read_exact(stream, len(MAGIC) + 1 + _LENGTH.size)
     if len(fixed) < len(MAGIC) + 1 + _LENGTH.size or fixed[: len(MAGIC)] != MAGIC:
         raise BundleRefused(BundleProblem.NOT_A_BUNDLE, 0)
-    if fixed[len(MAGIC)] != VERSION:
+    if fixed[len(MAGIC)] not in _READABLE:
         raise BundleRefused(BundleProblem.UNSUPPORTED_VERSION, 0, f"version {fixed[len(MAGIC)]}")
     (length,) = _LENGTH.unpack_from(fixed, len(MAGIC) + 1)
     if length > MAX_PREAMBLE_BYTES:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sync.client.batches import open_delivery
 from sync.client.bundle_format import (
     BundleProblem,
     BundleRefused,
@@ -29,12 +30,14 @@ from sync.client.courier import Download, download_for, make_grant
 from sync.client.engine import Refusal, SyncEngine, SyncReport, settle
 from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement, StoredWrap
 from sync.client.transport import ServerRefused, TransportError
+from sync.crypto.batch import MAX_BATCH_BYTES, MAX_ENTRIES
 from sync.crypto.envelope import EnvelopeKind, open_record, read_header
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DevicePublicKeys, Fingerprint
 from sync.crypto.spaces import KeyWrap, MembershipLog, MembershipStatement, SpaceKeyring
 from sync.protocol import (
     GRANT_CONTEXT,
+    BatchDelivery,
     Change,
     CourierGrant,
     Mutation,
@@ -55,6 +58,9 @@ MUTATION = "mutation"
 WRAP = "wrap"
 GRANT = "grant"
 CHUNK = "chunk"
+#: A sealed first-sync batch, as a server delivers it: {"space", "author", "batch", "live":
+#: [first index, first seq, count, …] flat}. Only in bundles of version 2 (bundle_format).
+BATCH = "batch"
 
 
 @dataclass
@@ -66,8 +72,11 @@ class ExportReport:
     statements: int = 0
     chunk_bytes: int = 0
     spaces: list[str] = field(default_factory=list)
-    #: Records of the chosen spaces left out: their current version came (or went) in a
-    #: first-sync batch, which has no single sealed envelope a bundle could carry yet.
+    #: Sealed batches carried (their versions are counted in ``records``).
+    batches: int = 0
+    #: Records of the chosen spaces left out: their current version has neither an envelope
+    #: of its own nor a kept batch here (pulled before batches were kept, a batch dropped once
+    #: it held deleted or replaced content, a download from an older server).
     uncarriable: int = 0
 
 
@@ -88,6 +97,9 @@ class ImportReport:
     chunks: int = 0
     files: int = 0
     skipped: int = 0
+    #: Versions not applied because a newer one is held (an older bundle, or an exporter
+    #: handing on an old batch entry as current): never a rollback.
+    older: int = 0
     conflicts: int = 0
     flags: int = 0
     unreadable: int = 0
@@ -162,10 +174,13 @@ def export_bundle(
             space: max((e for (s, e) in keyring.keys if s == space), default=0) for space in held
         },
     )
+    batch_items = sum(state.count_record_batches(space, after) for space, after, _ in plan)
+    batch_items += _download_batches(download)
     total = (
         2
         + sum(len(blobs) for blobs in statements.values())
         + _download_items(download)
+        + batch_items
         + sum(state.count_record_blobs(space, after) + 1 for space, after, _ in plan)
         + len(outbox)
         + len(carried)
@@ -183,7 +198,7 @@ def export_bundle(
             progress(done, total)
 
     with owner_only(partial) as stream:
-        writer = BundleWriter(stream, keys, total)
+        writer = BundleWriter(stream, keys, total, batches=batch_items > 0)
         report.bundle_id = writer.bundle.hex()
         have = {
             space: {
@@ -197,7 +212,7 @@ def export_bundle(
         writer.add(GRANT, {"grant": grant[0], "signature": grant[1]})
         step()
         if download is not None:
-            report.statements += _write_download(writer, download, step)
+            report.statements += _write_download(writer, download, step, report)
             report.records += sum(len(_carriable(c)) for c in download.changes.values())
             report.uncarriable += sum(
                 len(changes) - len(_carriable(changes)) for changes in download.changes.values()
@@ -213,6 +228,9 @@ def export_bundle(
                 # Space, record, revision, author and kind are in the blob's signed header.
                 writer.add(RECORD, [stored.seq, stored.blob])
                 report.records += 1
+                step()
+            for kept in state.record_batches(space, after):
+                _write_batch(writer, space, kept.author, kept.blob, kept.live, report)
                 step()
             # After the space's records: an importer that gets this far holds every version
             # up to our cursor (from ``complete_from`` on) and may move its cursor there.
@@ -340,14 +358,37 @@ def _download_items(download: Download | None) -> int:
     )
 
 
+def _download_batches(download: Download | None) -> int:
+    if download is None:
+        return 0
+    return sum(len(batches) for batches in download.batches.values())
+
+
+def _write_batch(
+    writer: BundleWriter,
+    space: str,
+    author: str,
+    blob: bytes,
+    live: Sequence[tuple[int, int, int]],
+    report: ExportReport,
+) -> None:
+    # The runs go flat: one list, however scattered the entries (a frame's containers are few).
+    flat = [number for run in live for number in run]
+    writer.add(BATCH, {"space": space, "author": author, "batch": blob, "live": flat})
+    report.batches += 1
+    report.records += sum(run[2] for run in live)
+
+
 def _carriable(changes: Sequence[Change]) -> list[Change]:
     """The downloaded changes a bundle can carry: those with an envelope of their own (a
     version the server holds in a batch comes without one to a download, which asks for none)."""
     return [change for change in changes if change.blob]
 
 
-def _write_download(writer: BundleWriter, download: Download, step: Callable[[], None]) -> int:
-    """The device's statements, its wraps, then per space its changes and cursor."""
+def _write_download(
+    writer: BundleWriter, download: Download, step: Callable[[], None], report: ExportReport
+) -> int:
+    """The device's statements, its wraps, then per space its changes, batches and cursor."""
     count = 0
     for space, statements in sorted(download.statements.items()):
         for version, blob in statements:
@@ -361,6 +402,9 @@ def _write_download(writer: BundleWriter, download: Download, step: Callable[[],
     for space, changes in sorted(download.changes.items()):
         for change in _carriable(changes):
             writer.add(RECORD, [change.seq, change.blob])
+            step()
+        for delivery in download.batches.get(space, []):
+            _write_batch(writer, space, delivery.author, delivery.batch, delivery.live, report)
             step()
         writer.add(
             CURSOR,
@@ -508,6 +552,7 @@ class _Import:
                     WRAP: self._wrap,
                     GRANT: self._grant,
                     CHUNK: self._chunk,
+                    BATCH: self._batch,
                 }.get(item.kind)
                 if handler is None:
                     self.report.skipped += 1  # a newer exporter's kind: ignored, as §1 says
@@ -631,7 +676,9 @@ class _Import:
             self._store_settled()  # the same record twice in a segment: settle in order
         local = self.state.local_record(space, change.record)
         if local is not None and change.revision <= local.revision:
-            return  # already held (or older: an older bundle changes nothing)
+            # Already held, or older: an older bundle changes nothing.
+            self.report.older += change.revision < local.revision
+            return
         own = self._own_entry(space, change)
         if own is not None:
             # Our own sealed mutation, back from the server through a courier: it was accepted.
@@ -647,6 +694,51 @@ class _Import:
         self.report.records += 1
         self.sync_report.conflicts += len(settlement.conflicts)
         self.sync_report.flags += len(settlement.flags)
+
+    def _batch(self, payload: dict[str, Any]) -> None:
+        """A sealed batch, verified exactly as a delivered one (``open_delivery``: author,
+        role at its epoch, signature, statement, key, then contents bounded by the signed
+        length) and refused whole by name; then each entry stated live settles as a pulled
+        record, only where it is newer than held (PROTOCOL.md §12.3)."""
+        space, author = str(payload["space"]), check_device_id(payload["author"], "author")
+        blob, flat = payload["batch"], payload["live"]
+        if not isinstance(blob, bytes) or not isinstance(flat, list):
+            raise ValueError("batch item fields")
+        if space not in self.keyring.logs:
+            self.report.skipped += 1
+            return
+        if len(blob) > MAX_BATCH_BYTES or len(flat) > 3 * MAX_ENTRIES:
+            # Bounded before anything is parsed, let alone decrypted or expanded.
+            self.report.refused.append(Refusal(space, "", 0, "too_large", "batch"))
+            return
+        if len(flat) % 3 or not all(isinstance(n, int) and 0 <= n < 2**62 for n in flat):
+            raise ValueError("batch runs")
+        runs = tuple((flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
+        try:
+            delivered = open_delivery(
+                space, BatchDelivery(blob, author, runs), self.keyring, 0, 2**62
+            )
+        except CryptoError as error:
+            if error.code is CryptoErrorCode.KEY_UNAVAILABLE:
+                self.report.unreadable += sum(run[2] for run in runs)
+                return
+            self.report.refused.append(Refusal(space, "", 0, error.code.value, "batch"))
+            if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
+                self.state.mark_forked(space)
+            return
+        for change in delivered.changes:
+            remote = delivered.records[change.record]
+            if change.record in self.settled.get(space, {}):
+                self._store_settled()  # the same record twice in a segment: settle in order
+            local = self.state.local_record(space, change.record)
+            if local is not None and change.revision <= local.revision:
+                self.report.older += change.revision < local.revision
+                continue
+            settlement = settle(local, remote, self.engine.merge_rules(local, remote))
+            self.settled.setdefault(space, {})[change.record] = settlement
+            self.report.records += 1
+            self.sync_report.conflicts += len(settlement.conflicts)
+            self.sync_report.flags += len(settlement.flags)
 
     def _own_entry(self, space: str, change: Change) -> OutboxEntry | None:
         if change.author != self.me or change.blob is None:

@@ -25,6 +25,17 @@ class StoredBlob:
 
 
 @dataclass(frozen=True)
+class StoredBatch:
+    """A sealed batch kept as received, signed by ``author``, with the runs of its entries that
+    carry versions held here: (first index, first seq, count), as a server delivers it."""
+
+    space: str
+    author: str
+    blob: bytes
+    live: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
 class CarriedMutation:
     """A sealed mutation of ``author`` (another device) carried towards the server."""
 
@@ -45,10 +56,21 @@ class CarryState(SyncState, Protocol):
 
     def count_record_blobs(self, space: str, after_seq: int) -> int: ...
 
+    def record_batches(self, space: str, after_seq: int) -> Iterator[StoredBatch]:
+        """Kept batches carrying a version of ``space`` with seq > ``after_seq`` (streamed)."""
+
+    def count_record_batches(self, space: str, after_seq: int) -> int: ...
+
+    def carry_in_batch(
+        self, space: str, author: str, blob: bytes, entries: Sequence[tuple[str, int, int]]
+    ) -> None:
+        """Point the versions held at (record, revision) at entry ``index`` of ``blob``, a
+        batch this device sealed again (a compaction or a snapshot)."""
+
     def count_uncarriable(self, space: str) -> int:
-        """Records of ``space`` whose held server version has no sealed blob of its own here
-        (it came in a first-sync batch, or this device pushed it in one): a bundle cannot
-        hand them on yet."""
+        """Records of ``space`` whose held server version has neither a sealed blob of its own
+        here nor a kept batch carrying it (pulled before batches were kept, a batch dropped as
+        spoiled, an older server's courier download): a bundle cannot hand them on."""
 
     def blob_floor(self, space: str) -> int:
         """The seq at or below which records may lack a stored blob (0: none lacking)."""

@@ -16,6 +16,7 @@ from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
     GRANT_CONTEXT,
     LIMITS,
+    BatchDelivery,
     Change,
     CourierDownload,
     CourierGrant,
@@ -114,6 +115,9 @@ class Download:
     statements: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     wraps: dict[str, list[tuple[int, str, bytes]]] = field(default_factory=dict)
     lost: list[str] = field(default_factory=list)
+    #: Sealed batches holding versions the device lacks (a server that delivers them), per
+    #: space: a bundle hands them on whole for the device to verify.
+    batches: dict[str, list[BatchDelivery]] = field(default_factory=dict)
 
 
 def download_for(
@@ -128,7 +132,7 @@ def download_for(
     result = Download(parsed.device, started=dict(parsed.pull), reached=dict(parsed.pull))
     after: dict[str, int] = {}
     for _ in range(MAX_PAGES):
-        message = CourierPull(grant, signature, after, page_bytes)
+        message = CourierPull(grant, signature, after, page_bytes, batches=True)
         answer = authorized(partial(_pull, transport, message))
         if answer.device != parsed.device:
             raise ProtocolViolation("courier download for another device")
@@ -146,6 +150,7 @@ def download_for(
                 result.lost.append(space)
                 continue
             result.changes.setdefault(space, []).extend(page.changes)
+            result.batches.setdefault(space, []).extend(page.batches)
             result.reached[space] = max(result.reached.get(space, 0), page.cursor)
             if page.more:
                 more[space] = page.cursor

@@ -108,6 +108,10 @@ class RemoteRecord:
     #: Delivered in an admin's snapshot (batch kind 2): ``author`` is the admin who vouched
     #: for this version of a departed member's record, not the one who wrote it (CRYPTO.md §5).
     vouched: bool = False
+    #: The verified sealed batch this version came in (``blob`` is then ``None``) and its entry
+    #: there: kept so a bundle can hand the version on inside that batch (PROTOCOL.md §12.3).
+    batch: bytes | None = None
+    batch_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,10 @@ class Accepted:
     entry: OutboxEntry
     revision: int
     seq: int = 0
+    #: The batch this device sealed the entry in (and the entry's index there), when it went
+    #: in one: what a bundle carries instead of an envelope of its own.
+    batch: bytes | None = None
+    batch_index: int = 0
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,9 @@ def pull_for(
             for space, cursor in grant.pull.items()
         }
         budget = request.max_bytes or limits.default_page_bytes
-        pages = records.pull_on(conn, grant.device, cursors, budget, limits)
+        pages = records.pull_on(
+            conn, grant.device, cursors, budget, limits, batches=request.batches
+        )
     statements: dict[str, list[dict[str, Any]]] = {}
     wraps: dict[str, list[dict[str, Any]]] = {}
     if not request.after:
