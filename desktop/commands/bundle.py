@@ -104,13 +104,13 @@ def uncarriable_note(report: ExportReport) -> str:
     """Says which records the bundle left out, so the person carrying it knows (empty: none)."""
     if not report.uncarriable:
         return ""
+    # Left out: versions with neither an envelope nor a kept batch here (pulled before this
+    # version kept batches, or their batch dropped once it held content deleted or replaced since).
     return ngettext(
-        "{count} record could not be put in this bundle: it travelled in a first-sync batch, "
-        "which bundles cannot carry yet. The recipient will receive it at their next sync "
-        "with the server.",
-        "{count} records could not be put in this bundle: they travelled in a first-sync batch, "
-        "which bundles cannot carry yet. The recipient will receive them at their next sync "
-        "with the server.",
+        "{count} record could not be put in this bundle: this computer has no sealed copy of "
+        "it to hand on. The recipient will receive it at their next sync with the server.",
+        "{count} records could not be put in this bundle: this computer has no sealed copy of "
+        "them to hand on. The recipient will receive them at their next sync with the server.",
         report.uncarriable,
     ).format(count=report.uncarriable)
 

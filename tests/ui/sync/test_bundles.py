@@ -136,11 +136,12 @@ def test_export_and_import_bundles_from_the_sync_page(
     member_profile.close()
 
 
-def test_the_export_result_says_which_records_a_batch_brought(
+def test_the_export_result_says_which_records_it_could_not_carry(
     unlocked: MainWindow, qtbot: QtBot, server: Server, tmp_path: Path
 ) -> None:
-    """Records that came in a first-sync batch cannot go in a bundle yet: the result says how
-    many were left out, so the person carrying it is not misled (en and ar)."""
+    """Records whose batch this computer no longer hands on (one of its records was deleted
+    since) cannot go in a bundle: the result says how many were left out, so the person
+    carrying it is not misled (en and ar)."""
     page = join_as_admin(qtbot, unlocked, server)
     assert unlocked.sync is not None
     link = unlocked.sync.link
@@ -153,9 +154,11 @@ def test_the_export_result_says_which_records_a_batch_brought(
     link.run(lambda e: e.admit(space.space, e.pending_members(space.space)))
     member.sync_once(discover=True)
     member.confirm_space(space.space)
-    RecordStore(member_profile.engine).save_all(
-        [Organization(space_id=space.space, name=f"Org {i}") for i in range(MIN_BATCH)]
-    )
+    orgs = [Organization(space_id=space.space, name=f"Org {i}") for i in range(MIN_BATCH + 1)]
+    RecordStore(member_profile.engine).save_all(orgs)
+    member.sync_once()
+    link.run(lambda e: e.sync_once())
+    RecordStore(member_profile.engine).delete(orgs[0].id)
     member.sync_once()
     link.run(lambda e: e.sync_once())
     panel = page.bundles
@@ -163,9 +166,8 @@ def test_the_export_result_says_which_records_a_batch_brought(
     panel.export_to(tmp_path / default_bundle_name())
     qtbot.waitUntil(lambda: "Bundle written" in panel.status.text(), timeout=60_000)
     assert (
-        f"{MIN_BATCH} records could not be put in this bundle: they travelled in a first-sync "
-        "batch, which bundles cannot carry yet. The recipient will receive them at their next "
-        "sync with the server."
+        f"{MIN_BATCH} records could not be put in this bundle: this computer has no sealed copy "
+        "of them to hand on. The recipient will receive them at their next sync with the server."
     ) in panel.status.text()
     page.scroll_area.ensureWidgetVisible(panel)
     qtbot.wait(300)  # the layout settles before the picture
