@@ -624,6 +624,24 @@ class TravelReturnedShape(Shape):
     spaces: Annotated[list[str], Meta(max_length=MAX_LISTED)] | UnsetType = UNSET
 
 
+class ChunkProbeShape(Shape):
+    """Which of these chunks of a space are not stored (one request for a file's chunks)."""
+
+    v: Version = None
+    chunks: Annotated[list[str], Meta(max_length=LIMITS.max_chunk_refs)] | UnsetType = UNSET
+
+
+class ChunkProbeAnswerShape(Shape):
+    v: Version = None
+    missing: Annotated[list[str], Meta(max_length=LIMITS.max_chunk_refs)] | UnsetType = UNSET
+    #: Of the missing ones, bytes this device sent before a cut (``Upload-Offset``), when any.
+    offsets: Annotated[dict[str, int], Meta(max_length=LIMITS.max_chunk_refs)] | UnsetType = UNSET
+
+
+#: A chunk probe's body: ``max_chunk_refs`` hex addresses and their framing, with room.
+CHUNK_PROBE_MAX_BODY: Final = LIMITS.max_chunk_refs * 72 + 1024
+
+
 class AckShape(Shape):
     """An answer whose content the app does not use (a created space, a stored member or
     wraps, a stored statement): only its shape is bounded."""
@@ -1431,6 +1449,59 @@ class SpaceCreate:
         _version(obj)
         space = obj.get("space")
         return cls(space=check_id(space, "space") if space is not None else None)
+
+
+@dataclass(frozen=True)
+class ChunkProbe:
+    """Ask which of a file's chunks a space does not store: one request, not a HEAD each
+    (PROTOCOL.md §8). At most ``max_chunk_refs`` addresses, as many as a record names."""
+
+    chunks: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "chunks": list(self.chunks)}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> ChunkProbe:
+        _version(obj)
+        raw = _get(obj, "chunks")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= limits.max_chunk_refs:
+            raise _bad("chunks", f"must be a list of 1 to {limits.max_chunk_refs} hashes")
+        return cls(tuple(check_chunk_hash(h, "chunk") for h in raw))
+
+
+@dataclass(frozen=True)
+class ChunkProbeAnswer:
+    """The chunks asked about that are not stored, in the order asked, and of those the bytes
+    this device sent before a cut (its ``Upload-Offset``: only the rest needs sending)."""
+
+    missing: tuple[str, ...]
+    offsets: Mapping[str, int] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "missing": list(self.missing), "offsets": dict(self.offsets)}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any], limits: Limits = LIMITS) -> ChunkProbeAnswer:
+        _version(obj)
+        raw = _get(obj, "missing")
+        if not isinstance(raw, list) or len(raw) > limits.max_chunk_refs:
+            raise _bad("missing", f"must be a list of at most {limits.max_chunk_refs} hashes")
+        missing = tuple(check_chunk_hash(h, "chunk") for h in raw)
+        offsets = _get(obj, "offsets", required=False) or {}
+        if not isinstance(offsets, Mapping):
+            raise _bad("offsets", "must be a map of hash to bytes")
+        found: dict[str, int] = {}
+        for digest, offset in offsets.items():
+            if (
+                check_chunk_hash(digest, "offsets") not in missing
+                or not isinstance(offset, int)
+                or isinstance(offset, bool)
+                or not 0 < offset < limits.max_chunk_bytes
+            ):
+                raise _bad("offsets", "must name missing chunks with a byte count inside one")
+            found[digest] = offset
+        return cls(missing, found)
 
 
 @dataclass(frozen=True)

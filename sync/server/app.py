@@ -795,6 +795,23 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             ) from None
         return Response(status_code=200, headers={"content-length": str(size)})
 
+    @app.post(
+        "/v1/spaces/{space_id}/chunks/missing",
+        summary="Which of these chunks are not stored (a file's HEADs in one request)",
+    )
+    async def missing_chunks(request: Request, space_id: str) -> Response:
+        space_id = _path_id(space_id, "space")
+        device = await device_of(request)
+        message = await message_of(request, protocol.ChunkProbeShape, protocol.CHUNK_PROBE_MAX_BODY)
+        probe = protocol.ChunkProbe.from_wire(message, limits)
+        missing = await run_in_threadpool(
+            chunks.missing_chunks, db, space_id, device, list(probe.chunks), state.now()
+        )
+        # What arrived of this device's own cut uploads: it sends only the rest (section 8).
+        held = {digest: state.partials.offset(space_id, device, digest) for digest in missing}
+        offsets = {d: n for d, n in held.items() if 0 < n < limits.max_chunk_bytes}
+        return _message(protocol.ChunkProbeAnswer(tuple(missing), offsets).to_wire())
+
     @app.put(chunk_path, summary="Store an encrypted chunk under its SHA-256 (idempotent)")
     async def put_chunk(request: Request, space_id: str, digest: str) -> Response:
         space_id = _path_id(space_id, "space")

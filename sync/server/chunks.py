@@ -1,4 +1,5 @@
-"""Content-addressed encrypted chunks per space: HEAD, idempotent PUT, ranged GET, collection.
+"""Content-addressed encrypted chunks per space: HEAD (one or a file's at once), idempotent PUT,
+ranged GET, collection.
 Bytes live in a ChunkStore (folder or S3, see chunk_stores); the database row is the truth.
 A PUT cut mid-body leaves its bytes in ``PartialUploads`` so the device resumes at an offset."""
 
@@ -124,6 +125,31 @@ def chunk_size(db: Database, space_id: str, device_id: str, digest: str, now: in
             .values(touched_at=now)
         )
     return int(size)
+
+
+def missing_chunks(
+    db: Database, space_id: str, device_id: str, digests: list[str], now: int
+) -> list[str]:
+    """Which of ``digests`` the space does not store, in the order asked (a batch of HEADs,
+    authorized as one: a reader of the space). The stored ones are refreshed, as a HEAD
+    refreshes, so collection leaves them alone until the record naming them is pushed."""
+    wanted = list(dict.fromkeys(digests))
+    with db.write() as conn:
+        require_role(conn, space_id, device_id, Role.READER)
+        stored = set(
+            conn.execute(
+                select(schema.chunk.c.hash).where(
+                    schema.chunk.c.space_id == space_id, schema.chunk.c.hash.in_(wanted)
+                )
+            ).scalars()
+        )
+        if stored:
+            conn.execute(
+                update(schema.chunk)
+                .where(schema.chunk.c.space_id == space_id, schema.chunk.c.hash.in_(stored))
+                .values(touched_at=now)
+            )
+    return [digest for digest in wanted if digest not in stored]
 
 
 def may_write(db: Database, space_id: str, device_id: str) -> bool:

@@ -21,6 +21,7 @@ from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
     MEDIA_TYPE,
     ChallengeRequest,
+    ChunkProbe,
     EnrollRequest,
     Mutation,
     StatementPage,
@@ -209,6 +210,12 @@ class DeviceClient:
 
     def head_chunk(self, space: str, digest: str) -> httpx.Response:
         return self.call("HEAD", f"/v1/spaces/{space}/chunks/{digest}")
+
+    def missing_chunks(self, space: str, digests: list[str]) -> httpx.Response:
+        """Which of ``digests`` the space does not store (one request for a file's chunks)."""
+        return self.call(
+            "POST", f"/v1/spaces/{space}/chunks/missing", ChunkProbe(tuple(digests)).to_wire()
+        )
 
     def get_chunk(self, space: str, digest: str, byte_range: str | None = None) -> httpx.Response:
         headers = {"range": byte_range} if byte_range else None

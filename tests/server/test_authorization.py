@@ -150,6 +150,10 @@ ENDPOINTS: dict[str, Call] = {
     "get statements": lambda w, c: c.get_statements(w.space),
     "head chunk": lambda w, c: c.head_chunk(w.space, chunk_hash(w.chunk)),
     "get chunk": lambda w, c: c.get_chunk(w.space, chunk_hash(w.chunk)),
+    # Which of a file's chunks are missing: one request, authorized as the HEAD of each.
+    "missing chunks": lambda w, c: c.missing_chunks(
+        w.space, [chunk_hash(w.chunk), chunk_hash(b"never stored")]
+    ),
     "put chunk": lambda w, c: c.put_chunk(w.space, secrets.token_bytes(32)),
     "courier push": _courier_push,
     "courier pull": _courier_pull,
@@ -184,6 +188,7 @@ MEMBER_MATRIX: dict[str, tuple[int, int, int, int]] = {
     "get statements": (404, 200, 200, 200),
     "head chunk": (404, 200, 200, 200),
     "get chunk": (404, 200, 200, 200),
+    "missing chunks": (404, 200, 200, 200),
     "put chunk": (404, 403, 201, 201),
     "courier push": (200, 200, 200, 200),
     "courier pull": (403, 403, 403, 200),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sync.protocol import (
+    LIMITS,
     ChallengeRequest,
     ErrorCode,
     Mutation,
@@ -709,3 +710,39 @@ def test_a_cut_upload_resumes_at_its_offset_and_only_for_its_device(server: Harn
     for bad in ("0", "-5", "1e3", "²"):
         malformed = device.call("PUT", path, content=b"z", headers={"upload-offset": bad.encode()})
         assert malformed.status_code == 400, bad
+
+
+def test_one_request_says_which_of_a_files_chunks_are_missing(server: Harness) -> None:
+    space, members = server.space_with(editor=1)
+    device, other = members["admin"][0], members["editor"][0]
+    stored = [secrets.token_bytes(100) for _ in range(3)]
+    for data in stored:
+        assert device.put_chunk(space, data).status_code == 201
+    absent = [chunk_hash(secrets.token_bytes(100)) for _ in range(2)]
+    asked = [absent[0], chunk_hash(stored[0]), absent[1], chunk_hash(stored[2]), absent[0]]
+    answer = device.missing_chunks(space, asked)
+    assert answer.status_code == 200
+    body = device.body(answer)
+    # In the order asked, each once; nothing of what is stored.
+    assert (body["missing"], body["offsets"]) == (absent, {})
+    # What arrived of this device's cut upload is told to it, and only to it.
+    partials = server.app.state.minga.partials
+    partials.keep(space, device.device_id, absent[1], b"x" * 4000)
+    assert device.body(device.missing_chunks(space, absent))["offsets"] == {absent[1]: 4000}
+    assert other.body(other.missing_chunks(space, absent))["offsets"] == {}
+    # A stored chunk that was asked about is kept through collection's grace, as after a HEAD.
+    grace = server.settings.chunk_grace_seconds
+    server.clock.advance(grace - 5)
+    device.login()
+    assert device.missing_chunks(space, [chunk_hash(stored[1])]).status_code == 200
+    server.clock.advance(10)
+    device.login()
+    collect_chunks(server.db, server.app.state.minga.store, int(server.clock()), grace)
+    assert device.head_chunk(space, chunk_hash(stored[1])).status_code == 200
+    assert device.head_chunk(space, chunk_hash(stored[0])).status_code == 404
+    # Bounded: more addresses than a record may name, none, or not addresses, are refused.
+    too_many = [chunk_hash(str(i).encode()) for i in range(LIMITS.max_chunk_refs + 1)]
+    for chunks in (too_many, [], ["not-a-hash"]):
+        path = f"/v1/spaces/{space}/chunks/missing"
+        refused = device.call("POST", path, {"v": 1, "chunks": chunks})
+        assert refused.status_code in (400, 413), (len(chunks), refused.text)
