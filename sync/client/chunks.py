@@ -23,7 +23,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import requests
@@ -41,6 +43,8 @@ from sync.crypto.stream import HEADER_BYTES, AttachmentTampered, StreamHeader, o
 from sync.protocol import (
     CHUNK_MEDIA_TYPE,
     LIMITS,
+    ChunkProbe,
+    ChunkProbeAnswer,
     ErrorCode,
     ProtocolError,
     check_chunk_hash,
@@ -177,6 +181,8 @@ class TransferReport:
     bytes_up: int = 0
     bytes_down: int = 0
     heads: int = 0
+    #: Requests asking which of a file's chunks are missing (one per file of up to 256 chunks).
+    probes: int = 0
     files_received: int = 0
     #: (record, code) of files refused: ``chunk_hash_mismatch``, ``altered``, ``truncated``...
     refused: list[tuple[str, str]] = field(default_factory=list)
@@ -268,6 +274,28 @@ class ChunkTransfer:
         self.progress = progress
         self.report = TransferReport()
         self.estimate = LinkEstimate()
+        # Lanes stay open while this is above 0 (one sync's files: no handshake per file).
+        self._kept_open = 0
+        # A server from before the probe answers its route 404/405: ask each chunk (HEAD).
+        self._probe_unknown = False
+
+    @contextmanager
+    def lanes_kept_open(self) -> Iterator[None]:
+        """Within this, the lanes (connections) of one file's window stay open for the next
+        file; they close when it ends. A sync wraps all its files in it: each file would
+        otherwise open its window's connections again, a round trip of handshake each, while
+        a one-file download asked for by the person closes them at once, as before."""
+        self._kept_open += 1
+        try:
+            yield
+        finally:
+            self._kept_open -= 1
+            if not self._kept_open:
+                self.transport.close_lanes()
+
+    def _release_lanes(self) -> None:
+        if not self._kept_open:
+            self.transport.close_lanes()
 
     # --- HTTP, raw bodies (on a lane, in a worker thread) ---------------------------------------
 
@@ -442,15 +470,14 @@ class ChunkTransfer:
     def upload(self, space: str, content: Mapping[str, Any] | None) -> None:
         """Make sure the server holds every chunk ``content`` names, sending only missing ones.
 
-        Chunks already known held are skipped without a request. Chunks go up in order within
-        a window, each marked held as soon as its ``PUT`` is answered, so on the server a
-        file's chunks are a prefix plus perhaps some of the ``MAX_WINDOW`` after it that were in
-        flight when a sync died: the first ``MAX_WINDOW`` chunks not known held are asked about
-        (``HEAD``, all at once: one round trip), and more while all asked are held (another
-        device sent the file); from the first missing one every chunk is sent (``PUT``,
-        idempotent) without asking. A resumed upload thus never sends a chunk that arrived.
-        Chunks whose file is not in this vault are asked about and otherwise left for the
-        server to judge: it holds them already, or refuses the record with ``chunk_missing``.
+        Chunks already known held are skipped without a request. The others are asked about in
+        one request (``POST …/chunks/missing``, up to ``max_chunk_refs`` a request: a record
+        names no more), which also says how much of each arrived before a cut; the missing
+        ones go up in order within a window (``PUT``, from that offset), each marked held as
+        soon as it is answered. A resumed upload thus never sends a chunk that arrived, and of
+        a chunk cut mid-body only the rest. Chunks whose file is not in this vault are asked
+        about and otherwise left for the server to judge: it holds them already, or refuses
+        the record with ``chunk_missing``. A server without the probe is asked per chunk.
         """
         ref = AttachmentRef.of(space, content)
         if ref is None:
@@ -458,13 +485,84 @@ class ChunkTransfer:
         try:
             self._upload(space, ref)
         finally:
-            self.transport.close_lanes()
+            self._release_lanes()
 
     def _upload(self, space: str, ref: AttachmentRef) -> None:
         held = self.state.chunks_held(space)
         todo = [(index, address) for index, address in enumerate(ref.chunks) if address not in held]
         if not todo:
             return
+        if not self._probe_unknown:
+            try:
+                missing = self._missing(space, [address for _index, address in todo])
+            except ServerRefused as refused:
+                if (refused.status, refused.code) not in _UNKNOWN_ROUTE:
+                    raise
+                self._probe_unknown = True
+            else:
+                self._send_missing(space, ref, todo, missing)
+                return
+        self._upload_asking_each(space, ref, held, todo)
+
+    def _missing(self, space: str, addresses: Sequence[str]) -> dict[str, int]:
+        """The chunks of ``addresses`` the server lacks, each with the bytes of it this device
+        sent before a cut; the ones it holds are marked held. One request per
+        ``max_chunk_refs`` addresses."""
+        asked = list(dict.fromkeys(addresses))
+        missing: dict[str, int] = {}
+        for start in range(0, len(asked), LIMITS.max_chunk_refs):
+            probe = ChunkProbe(tuple(asked[start : start + LIMITS.max_chunk_refs]))
+            answer: ChunkProbeAnswer = self._authorized(
+                partial(self.transport.missing_chunks, space, probe)
+            )
+            self.report.probes += 1
+            for address in answer.missing:
+                missing[address] = answer.offsets.get(address, 0)
+            there = [address for address in probe.chunks if address not in missing]
+            if there:
+                self.state.mark_held(space, there)
+        return missing
+
+    def _send_missing(
+        self,
+        space: str,
+        ref: AttachmentRef,
+        todo: Sequence[tuple[int, str]],
+        missing: Mapping[str, int],
+    ) -> None:
+        sends: list[_Job] = []
+        for index, address in todo:
+            if address not in missing:
+                continue
+            data = self.state.sealed_chunk(ref, index)
+            if data is None or chunk_hash(data) != address:
+                continue  # not in this vault: the server judges the record (chunk_missing)
+            at = missing[address]
+            sends.append(_Job(len(sends), index, address, data=data, offset=at))
+
+        def sent(event: _Event) -> None:
+            if event.kind == "failed":
+                raise event.value
+            if event.kind != "done":
+                return
+            self.state.mark_held(space, [event.job.address])
+            self.report.chunks_up += 1
+            self.report.bytes_up += event.value
+            if self.progress is not None:
+                self.progress("up", self.report.bytes_up)
+
+        def put(lane: Transport, job: _Job, token: str, _post: Callable[[_Event], None]) -> Any:
+            assert job.data is not None
+            return self._put(lane, space, job.address, job.data, token, job.offset)
+
+        self._window(space, sends, put, sent)
+
+    def _upload_asking_each(
+        self, space: str, ref: AttachmentRef, held: set[str], todo: Sequence[tuple[int, str]]
+    ) -> None:
+        """A server from before the probe: the first ``MAX_WINDOW`` chunks not known held are
+        asked about (``HEAD``, all at once: one round trip), and more while all asked are
+        held; from the first missing one every chunk is sent (``PUT``, idempotent)."""
         answered: dict[int, bool] = {}
         offsets: dict[int, int] = {}
 
@@ -568,7 +666,7 @@ class ChunkTransfer:
         try:
             return self._download(ref)
         finally:
-            self.transport.close_lanes()
+            self._release_lanes()
 
     def _download(self, ref: AttachmentRef) -> bool:
         chunks: dict[int, bytes] = {}
@@ -692,6 +790,9 @@ class _Cut(TransportError):
         self.error = error
         self.partial = partial
 
+
+#: How a server that does not know a route answers it (one from before the chunk probe).
+_UNKNOWN_ROUTE = {(404, ErrorCode.NOT_FOUND), (405, ErrorCode.METHOD_NOT_ALLOWED)}
 
 #: The size window estimates count in (a vault's sealed chunk, 64 KiB + tag).
 _CHUNK_GUESS = 64 * 1024 + 16

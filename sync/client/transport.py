@@ -3,8 +3,10 @@ Timeouts, an optional HTTPS or SOCKS5 proxy, optional certificate pinning; three
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +22,8 @@ from sync.protocol import (
     MEDIA_TYPE,
     PROTOCOL_VERSION,
     ChallengeRequest,
+    ChunkProbe,
+    ChunkProbeAnswer,
     CourierDownload,
     CourierPull,
     CourierPush,
@@ -98,6 +102,47 @@ class ConnectionSettings:
     min_answer_rate: float = 256.0
 
 
+@dataclass(frozen=True)
+class BusyRetry:
+    """How the app waits out a 429 (the server's per-device request slots, or a per-address
+    limit): it asks again after the answer's ``Retry-After`` (seconds or an HTTP date), never
+    sooner, with an exponential back-off as the least wait, each wait at most ``max_wait``
+    and with up to ``jitter`` of it added so devices that were refused together do not come
+    back together. After ``attempts`` more tries the 429 is the answer (the next sync tries
+    again). Whatever a server writes in ``Retry-After`` (a year, a negative number, words),
+    one request waits at most ``attempts × max_wait × (1 + jitter)`` seconds in all.
+    """
+
+    attempts: int = 4
+    first_wait: float = 0.5
+    max_wait: float = 20.0
+    jitter: float = 0.25
+
+    def wait(self, attempt: int, retry_after: str | None, now: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
+        least = self.first_wait * (1 << min(attempt, 16))
+        asked = _retry_after(retry_after, time.time() if now is None else now)
+        base = min(self.max_wait, max(least, asked or 0.0))
+        return base + random.uniform(0.0, self.jitter * base)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """A ``Retry-After``'s seconds from ``now`` (RFC 9110 §10.2.3), or ``None`` if it is not
+    one of its two forms: a small count of seconds or an HTTP date."""
+    if value is None or len(value) > 64 or not value.isascii():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value[:12]))  # past 12 digits it is over any cap anyway
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
 #: What a test (or a bandwidth meter) may watch: method, path, request body, answer body.
 Observer = Callable[[str, str, bytes, bytes], None]
 
@@ -145,6 +190,9 @@ class Transport:
     settings: ConnectionSettings = field(default_factory=ConnectionSettings)
     observer: Observer | None = None
     traffic: TrafficCount = field(default_factory=TrafficCount)
+    busy: BusyRetry = field(default_factory=BusyRetry)
+    #: How a 429's wait is spent (a test records the waits instead of spending them).
+    sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -175,7 +223,15 @@ class Transport:
         closed with it. A Session is not shared between threads: one lane, one thread at a time.
         """
         while len(self._lanes) + 1 < max(1, count):
-            self._lanes.append(Transport(self.base_url, self.settings, traffic=self.traffic))
+            self._lanes.append(
+                Transport(
+                    self.base_url,
+                    self.settings,
+                    traffic=self.traffic,
+                    busy=self.busy,
+                    sleep=self.sleep,
+                )
+            )
         return [self, *self._lanes][: max(1, count)]
 
     def close_lanes(self) -> None:
@@ -204,28 +260,37 @@ class Transport:
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            response = self._session.request(
-                method,
-                self.base_url + path,
-                data=body if message is not None else None,
-                headers=headers,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                allow_redirects=False,
-                stream=True,
-            )
-            with response:
-                answer = _bounded_content(response, protocol.LIMITS.max_body_bytes, self.settings)
-        except requests.exceptions.SSLError as error:
-            if "fingerprint" in str(error).lower():
-                raise CertificateMismatch("the server certificate is not the pinned one") from None
-            raise Offline(f"TLS failed: {type(error).__name__}") from None
-        except requests.exceptions.RequestException as error:
-            # Connection, timeout, proxy and chunked-read errors alike: try again later.
-            raise Offline(type(error).__name__) from None
-        self.traffic.add(requests=1, up=len(body), down=len(answer))
-        if self.observer is not None:
-            self.observer(method, path, body, answer)
+        attempt = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    data=body if message is not None else None,
+                    headers=headers,
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    answer = _bounded_content(
+                        response, protocol.LIMITS.max_body_bytes, self.settings
+                    )
+            except requests.exceptions.SSLError as error:
+                if "fingerprint" in str(error).lower():
+                    raise CertificateMismatch(
+                        "the server certificate is not the pinned one"
+                    ) from None
+                raise Offline(f"TLS failed: {type(error).__name__}") from None
+            except requests.exceptions.RequestException as error:
+                # Connection, timeout, proxy and chunked-read errors alike: try again later.
+                raise Offline(type(error).__name__) from None
+            self.traffic.add(requests=1, up=len(body), down=len(answer))
+            if self.observer is not None:
+                self.observer(method, path, body, answer)
+            if not self._waited_out(response, attempt):
+                break
+            attempt += 1
         if response.status_code >= 400:
             raise refusal(response, answer)
         if not expect_body or response.status_code == 204:
@@ -260,24 +325,39 @@ class Transport:
         sent = {"Authorization": f"Bearer {token}", **(headers or {})}
         if content_type is not None:
             sent["Content-Type"] = content_type
-        try:
-            response = self._session.request(
-                method,
-                self.base_url + path,
-                data=body,
-                headers=sent,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.exceptions.SSLError as error:
-            if "fingerprint" in str(error).lower():
-                raise CertificateMismatch("the server certificate is not the pinned one") from None
-            raise Offline(f"TLS failed: {type(error).__name__}") from None
-        except requests.exceptions.RequestException as error:
-            raise Offline(type(error).__name__) from None
-        self.traffic.add(requests=1, up=len(body or b""))
-        return response
+        attempt = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    data=body,
+                    headers=sent,
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.SSLError as error:
+                if "fingerprint" in str(error).lower():
+                    raise CertificateMismatch(
+                        "the server certificate is not the pinned one"
+                    ) from None
+                raise Offline(f"TLS failed: {type(error).__name__}") from None
+            except requests.exceptions.RequestException as error:
+                raise Offline(type(error).__name__) from None
+            self.traffic.add(requests=1, up=len(body or b""))
+            if response.status_code == 429 and attempt < self.busy.attempts:
+                response.close()  # unread: a 429's body says nothing the header does not
+            if not self._waited_out(response, attempt):
+                return response
+            attempt += 1
+
+    def _waited_out(self, response: requests.Response, attempt: int) -> bool:
+        """After a 429 with tries left: wait as ``busy`` says and answer True (send again)."""
+        if response.status_code != 429 or attempt >= self.busy.attempts:
+            return False
+        self.sleep(self.busy.wait(attempt, response.headers.get("retry-after")))
+        return True
 
     # --- enrollment and authentication ------------------------------------------------------
 
@@ -323,6 +403,26 @@ class Transport:
         if len(response.results) != len(request.push):
             raise ProtocolViolation("sync answer has a result count unlike the push")
         return response
+
+    # --- attachment chunks --------------------------------------------------------------------
+
+    def missing_chunks(self, space: str, probe: ChunkProbe, token: str) -> ChunkProbeAnswer:
+        """Which of a file's chunks the server does not store, and of those how many bytes of
+        each this device sent before a cut: one request instead of a ``HEAD`` per chunk."""
+        answer = self.call(
+            "POST",
+            f"/v1/spaces/{check_id(space)}/chunks/missing",
+            probe.to_wire(),
+            token=token,
+            shape=protocol.ChunkProbeAnswerShape,
+        )
+        try:
+            found = ChunkProbeAnswer.from_wire(answer)
+        except (ProtocolError, ValueError, TypeError) as error:
+            raise ProtocolViolation(f"chunk probe answer: {error}") from None
+        if not set(found.missing) <= set(probe.chunks):
+            raise ProtocolViolation("chunk probe answer names chunks not asked about")
+        return found
 
     # --- couriers (PROTOCOL.md §12) ----------------------------------------------------------
 

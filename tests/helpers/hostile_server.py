@@ -9,6 +9,7 @@ forges it must sign with keys it made up. Every exchange is kept, so a test can 
         device behind Transport(hostile.url) ...
         hostile.rewrites.append(lambda exchange: ...)   # a new answer dict, or None
         hostile.tampered                                 # answers actually changed
+        hostile.busy["/v1/sync"] = ["2", None]           # the next two answered 429
 
 ``ColludingAdmin`` adds an insider: a removed admin's keys in the server's hands, signing a
 branch of the membership of its own and serving it to chosen devices.
@@ -106,6 +107,22 @@ class _Relay(BaseHTTPRequestHandler):
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        route = urlsplit(self.path).path
+        busy = self.server.busy_answer(self.command, route)
+        if busy is not None:
+            # "Too many requests": a 429 with this Retry-After (None: without one), as the
+            # real server's per-device slots answer, or with whatever a hostile one writes.
+            payload = b'{"code": "rate_limited", "message": "busy"}'
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("x-minga-error", "rate_limited")
+            if busy[0] is not None:
+                self.send_header("Retry-After", busy[0])
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
         answer = self._upstream.request(
             self.command,
@@ -165,6 +182,16 @@ class _RelayServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 
+    def busy_answer(self, method: str, route: str) -> tuple[str | None] | None:
+        """The next 429 queued for this route, if any (taken); every request is counted."""
+        with self.owner.lock:
+            self.owner.requests.append((method, route))
+            for suffix, queued in self.owner.busy.items():
+                if route.endswith(suffix) and queued:
+                    self.owner.refused_busy += 1
+                    return (queued.pop(0),)
+        return None
+
     def raw_answer(self, route: str) -> bytes | None:
         with self.owner.lock:
             for suffix, body in self.owner.raw_answers.items():
@@ -205,6 +232,12 @@ class HostileServer:
         self.trickle = 0.0
         self.exchanges: list[Exchange] = []
         self.tampered = 0
+        #: Route suffix -> Retry-After values (``None``: no header): each of the next requests
+        #: to it is answered 429 with the first value left, without reaching the server.
+        self.busy: dict[str, list[str | None]] = {}
+        self.refused_busy = 0
+        #: (method, path) of every request the relay received, refused or relayed.
+        self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._server = _RelayServer(upstream, self)
         self._thread = threading.Thread(

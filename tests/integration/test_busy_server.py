@@ -1,0 +1,166 @@
+"""A server that answers 429 ("too many requests of this device in progress; retry shortly")
+is waited out by the app, as its Retry-After says, within bounds, and the sync goes on: the
+real server's per-device slots, and a hostile one writing what it likes in Retry-After."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sync.client.transport import BusyRetry, ServerRefused
+from sync.crypto.stream import CHUNK_SIZE
+from sync.server.device_slots import REQUESTS_PER_DEVICE
+from tests.helpers.hostile_server import HostileServer
+from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.devices import import_evidence, make_with_files, opened, with_files
+
+POLICY = BusyRetry()
+#: The most one wait may be, whatever the server wrote.
+LONGEST = POLICY.max_wait * (1 + POLICY.jitter)
+
+
+@pytest.fixture
+def hostile(server: Server) -> Iterator[HostileServer]:
+    with HostileServer(server.url) as relay:
+        yield relay
+
+
+def _waits(device: Device) -> list[float]:
+    """The device's 429 waits, recorded instead of spent (lanes inherit the recorder)."""
+    waits: list[float] = []
+    device.engine.transport.sleep = waits.append
+    return waits
+
+
+def test_a_busy_answer_is_waited_out_as_retry_after_says_and_the_sync_goes_on(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    admin.records.save(organization(space, "Casa de la Mujer"))
+    admin.sync()
+    with_files(member, hostile.url)
+    waits = _waits(member)
+    hostile.busy["/v1/sync"] = ["1", "3"]
+    report = member.sync()
+    assert hostile.refused_busy == 2
+    assert [method for method, route in hostile.requests if route == "/v1/sync"].count("POST") >= 3
+    # Never sooner than asked, at most a quarter later (the jitter).
+    assert len(waits) == 2
+    assert 1 <= waits[0] <= 1.25 and 3 <= waits[1] <= 3.75, waits
+    assert report.pulled >= 1 and member.snapshot() == admin.snapshot()
+
+
+def test_a_hostile_retry_after_is_bounded(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    admin.records.save(organization(space, "Red de Defensoras"))
+    admin.sync()
+    with_files(member, hostile.url)
+    waits = _waits(member)
+    hostile.busy["/v1/sync"] = [
+        "99999999999999999999",  # three thousand billion years
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "-5",
+        "soon, maybe",
+    ]
+    member.sync()
+    assert hostile.refused_busy == 4 and len(waits) == 4
+    # A huge wait is cut to the cap; negative, garbage (and a past date) are not a wait the
+    # server may ask for: the back-off's own (0.5 s doubling) applies, never a busy loop.
+    assert POLICY.max_wait <= waits[0] <= LONGEST and POLICY.max_wait <= waits[1] <= LONGEST
+    assert 2 <= waits[2] <= 2.5 and 4 <= waits[3] <= 5, waits
+    assert member.snapshot() == admin.snapshot()
+
+
+def test_a_server_busy_for_longer_is_a_refusal_after_bounded_tries(
+    server: Server, make_device: Any, hostile: HostileServer
+) -> None:
+    _space, (member,) = network_of(server, make_with_files(make_device), 1)
+    with_files(member, hostile.url)
+    waits = _waits(member)
+    hostile.busy["/v1/sync"] = ["2"] * 20
+    with pytest.raises(ServerRefused) as refused:
+        member.sync()
+    assert (refused.value.status, refused.value.code) == (429, "rate_limited")
+    # The first try and POLICY.attempts more: bounded in requests and in time.
+    assert hostile.refused_busy == 1 + POLICY.attempts
+    assert len(waits) == POLICY.attempts and sum(waits) <= POLICY.attempts * LONGEST
+    hostile.busy.clear()
+    member.sync()  # the next sync goes through
+
+
+def test_chunk_requests_told_to_wait_are_sent_again(
+    server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path
+) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    with_files(admin, hostile.url)
+    waits = _waits(admin)
+    evidence = import_evidence(admin, space, tmp_path / "f", 3 * CHUNK_SIZE, "a.pdf")
+    first, second = evidence.attachment_chunks[:2]
+    hostile.busy["/chunks/missing"] = ["1"]
+    hostile.busy["/chunks/" + first] = ["1", None]
+    hostile.busy["/chunks/" + second] = ["2"]
+    pushed = admin.sync()
+    assert hostile.refused_busy == 4 and len(waits) == 4
+    assert pushed.chunks_up == 3 and pushed.rejected == []
+    puts = [route for method, route in hostile.requests if method == "PUT"]
+    assert puts.count(f"/v1/spaces/{space}/chunks/{first}") == 3
+    member.sync()
+    assert opened(member, evidence.id) == (tmp_path / "f" / "a.pdf").read_bytes()
+
+
+def _hold_slots(server: Server, space: str, token: str) -> list[socket.socket]:
+    """Every request slot of the device, each held by a chunk upload whose body never comes
+    (the slot is taken before a body is read)."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    held = []
+    for n in range(REQUESTS_PER_DEVICE):
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(
+            f"PUT /v1/spaces/{space}/chunks/{n:064x} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: 1000\r\n\r\n".encode()
+        )
+        held.append(sock)
+    return held
+
+
+def _busy(server: Server, space: str, token: str) -> bool:
+    answer = httpx.head(
+        f"{server.url}/v1/spaces/{space}/chunks/{0:064x}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return answer.status_code == 429
+
+
+def test_the_real_servers_slots_are_waited_out(server: Server, make_device: Any) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    admin.records.save(organization(space, "Colectivo"))
+    admin.sync()
+    token = member.engine._authorized(lambda token: token)
+    held = _hold_slots(server, space, token)
+    deadline = time.monotonic() + 20
+    while not _busy(server, space, token):  # the server has taken every slot
+        assert time.monotonic() < deadline
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        # The waits are recorded; the first one ends the uploads that hold the slots, and
+        # returns once the server gave them back (it answers again).
+        waits.append(seconds)
+        for sock in held:
+            sock.close()
+        while _busy(server, space, token):
+            assert time.monotonic() < deadline
+
+    member.engine.transport.sleep = wait
+    member.sync()
+    assert waits and waits[0] >= 1  # the real server says Retry-After: 1
+    assert member.snapshot() == admin.snapshot()
