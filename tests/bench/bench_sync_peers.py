@@ -350,24 +350,41 @@ class MingaPair:
         self.server.stop()
 
 
+def _minga_meter(pair: MingaPair, link: Link) -> Meter:
+    server_pid = pair.server.process.pid
+
+    def cpu() -> tuple[float, float]:
+        # Both engines run in this process; the relay's threads are not theirs.
+        return time.process_time() - link.cpu_seconds(), tree_cpu(server_pid)
+
+    return Meter(link, cpu=cpu)
+
+
 def run_minga(
-    name: str, profile: LinkProfile, sizes: list[int], work: Path, extras: bool = True
+    name: str,
+    profile: LinkProfile,
+    sizes: list[int],
+    work: Path,
+    extras: bool = True,
+    files_only: bool = False,
 ) -> list[Result]:
     """Initial syncs of each size; after the largest (with ``extras``) one change, an idle poll
-    and the file."""
+    and the file. ``files_only``: the file alone, on a pair that synced nothing else."""
+    if files_only:
+        pair = MingaPair(work / f"minga-{name}-file-{profile.rtt:g}")
+        try:
+            with Link(("127.0.0.1", pair.server.port), profile, max_lifetime=3600) as link:
+                pair.via(link.url)
+                return [minga_attachment(pair, link, _minga_meter(pair, link), name, work)]
+        finally:
+            pair.close()
     results = []
     for count in sizes:
         pair = MingaPair(work / f"minga-{name}-{count}-{profile.rtt:g}")
         try:
             with Link(("127.0.0.1", pair.server.port), profile, max_lifetime=3600) as link:
                 pair.via(link.url)
-                server_pid = pair.server.process.pid
-
-                def cpu(link: Link = link, pid: int = server_pid) -> tuple[float, float]:
-                    # Both engines run in this process; the relay's threads are not theirs.
-                    return time.process_time() - link.cpu_seconds(), tree_cpu(pid)
-
-                meter = Meter(link, cpu=cpu)
+                meter = _minga_meter(pair, link)
                 result = Result("Minga", name, f"initial {count:,}")
                 records = dataset(count, pair.space)
                 pair.writer.records.save_all(records, today=DEMO_TODAY)
@@ -468,7 +485,7 @@ def peer_call(command: list[str], leg: Leg) -> dict[str, Any]:
     return out
 
 
-def install_peers() -> None:
+def install_peers(pouchdb: bool = True) -> None:
     """Bench-only installs, on demand: never part of `make setup` or `make test`."""
     if not (PEER_VENV / "bin" / "kinto").exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
@@ -482,12 +499,17 @@ def install_peers() -> None:
             ],
             check=True,
         )
-    if not (PEERS / "node_modules" / ".bin" / "pouchdb-server").exists():
+    if pouchdb and not (PEERS / "node_modules" / ".bin" / "pouchdb-server").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEERS, check=True)
 
 
 def run_kinto(
-    name: str, profile: LinkProfile, sizes: list[int], work: Path, docs: dict[int, Path]
+    name: str,
+    profile: LinkProfile,
+    sizes: list[int],
+    work: Path,
+    docs: dict[int, Path],
+    files_only: bool = False,
 ) -> list[Result]:
     folder = work / f"kinto-{name}"
     files = folder / "attachments"
@@ -532,6 +554,14 @@ def run_kinto(
                 def call(op: str, state: str, leg: Leg, *extra: str) -> dict[str, Any]:
                     return peer_call([*script, op, link.url, state, collection, *extra], leg)  # noqa: B023
 
+                if files_only:
+                    if count == max(sizes):
+                        results.append(
+                            kinto_attachment(
+                                call, (writer, reader), link, file_link, meter, name, work
+                            )
+                        )
+                    continue
                 result = Result("Kinto", name, f"initial {count:,}")
                 with meter.leg(result.legs) as leg:
                     call("push", writer, leg, str(docs[count]))
@@ -553,20 +583,36 @@ def run_kinto(
                     with meter.leg(idle.legs) as leg:
                         call("pull", state, leg)
                 results.append(idle)
-                result = Result("Kinto", name, "attachment, 2 cuts", note="kinto-attachment")
-                with meter.leg(result.legs) as leg:
-                    cut_halfway(link, UP, name)
-                    call("attach", writer, leg, str(work / "evidence.bin"))
-                    link.clear_cuts()
-                with meter.leg(result.legs) as leg:
-                    cut_halfway(file_link, DOWN, name)
-                    call("fetch", reader, leg)
-                    file_link.clear_cuts()
-                results.append(result)
+                devices = (writer, reader)
+                results.append(kinto_attachment(call, devices, link, file_link, meter, name, work))
         finally:
             server.stop()
             static.stop()
     return results
+
+
+def kinto_attachment(
+    call: Callable[..., dict[str, Any]],
+    devices: tuple[str, str],
+    link: Link,
+    file_link: Link,
+    meter: Meter,
+    name: str,
+    work: Path,
+) -> Result:
+    """The 5 MB file through kinto-attachment, cut once each way (the writer's and the
+    reader's state files)."""
+    writer, reader = devices
+    result = Result("Kinto", name, "attachment, 2 cuts", note="kinto-attachment")
+    with meter.leg(result.legs) as leg:
+        cut_halfway(link, UP, name)
+        call("attach", writer, leg, str(work / "evidence.bin"))
+        link.clear_cuts()
+    with meter.leg(result.legs) as leg:
+        cut_halfway(file_link, DOWN, name)
+        call("fetch", reader, leg)
+        file_link.clear_cuts()
+    return result
 
 
 KINTO_INI = """\
@@ -969,6 +1015,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--minutes", type=float, help="with --render: how long measuring took")
     parser.add_argument(
+        "--only-file",
+        action="store_true",
+        help="run only the 5 MB file rows (with their clean baselines) for Minga and Kinto, on "
+        "pairs that synced nothing else, and put them in place of the same rows of the last "
+        "run's sync_peers.json (every other row stays as it was measured)",
+    )
+    parser.add_argument(
         "--check-real",
         action="store_true",
         help="also run Minga's largest initial sync on 2g and edge at k = 1 (about 25 minutes)",
@@ -979,8 +1032,10 @@ def main(argv: list[str] | None = None) -> int:
     profiles = args.profiles.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
     systems = args.systems.split(",")
+    if args.only_file and "PouchDB" in systems:
+        parser.error("--only-file runs Minga and Kinto (PouchDB's file follows its records)")
     if {"Kinto", "PouchDB"} & set(systems):
-        install_peers()
+        install_peers(pouchdb="PouchDB" in systems)
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="minga-bench-sync-"))
     started = time.monotonic()
@@ -997,14 +1052,14 @@ def main(argv: list[str] | None = None) -> int:
         # A clean run of the attachment per system: what re-sent bytes are measured against.
         for system in systems:
             print(f"baseline {system}", flush=True)
-            found = _run(runners[system], "clear", clear, [min(sizes)], work, docs)
+            found = _run(runners[system], "clear", clear, [min(sizes)], work, docs, args.only_file)
             baseline[system] = next(r for r in found if r.workload.startswith("attachment"))
         for name in profiles:
             profile = scaled(name, SCALE[name])
             floor = {o: floors(name, sizes, docs, o) for o in set(SEND_ORDER.values())}
             for system in systems:
                 print(f"{name} {system}", flush=True)
-                for r in _run(runners[system], name, profile, sizes, work, docs):
+                for r in _run(runners[system], name, profile, sizes, work, docs, args.only_file):
                     r.k = SCALE[name]
                     r.floor = floor[SEND_ORDER[system]][r.workload]
                     if SEND_ORDER[system] != "creation":
@@ -1021,8 +1076,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"cpu {r.cpu:.1f} s, est {r.estimate:.1f} s, {r.ratio:.2f}× floor, "
                           f"{r.up} up, {r.down} down, {r.requests} req, resent {r.resent}",
                           flush=True)  # fmt: skip
-            _write(args.out, results, sizes, docs, time.monotonic() - started)
-        if args.check_real and "Minga" in systems:
+            if args.only_file:
+                _merge_files(args.out, results, sizes, docs, time.monotonic() - started, systems)
+            else:
+                _write(args.out, results, sizes, docs, time.monotonic() - started)
+        if args.check_real and "Minga" in systems and not args.only_file:
             for name in [p for p in ("2g", "edge") if p in profiles]:
                 print(f"{name} Minga at k=1", flush=True)
                 found = run_minga(name, PROFILES[name], [max(sizes)], work, extras=False)
@@ -1074,10 +1132,61 @@ def render(out: Path, sizes: list[int], minutes: float | None = None) -> int:
 
 
 def _run(runner: Any, name: str, profile: LinkProfile, sizes: list[int], work: Path,
-         docs: dict[int, Path]) -> list[Result]:  # fmt: skip
+         docs: dict[int, Path], files_only: bool = False) -> list[Result]:  # fmt: skip
     if runner is run_minga:
-        return run_minga(name, profile, sizes, work)
+        return run_minga(name, profile, sizes, work, files_only=files_only)
+    if files_only:
+        return list(runner(name, profile, sizes, work, docs, files_only=True))
     return list(runner(name, profile, sizes, work, docs))
+
+
+def _load(out: Path) -> list[Result]:
+    results = []
+    for item in json.loads((out / "sync_peers.json").read_text(encoding="utf-8")):
+        legs = [Leg(**leg) for leg in item.pop("legs")]
+        resent = item.pop("resent")
+        results.append(Result(**item, legs=legs, resent=None if resent is None else tuple(resent)))
+    return results
+
+
+def _merge_files(
+    out: Path,
+    fresh: list[Result],
+    sizes: list[int],
+    docs: dict[int, Path],
+    seconds: float,
+    systems: list[str],
+) -> None:
+    """The last run's table with these file rows in place of the same ones (``--only-file``)."""
+    by_key = {(r.system, r.profile, r.workload): r for r in fresh}
+    merged = [
+        by_key.pop((r.system, r.profile, r.workload), r) if r.k != 1 else r for r in _load(out)
+    ]
+    merged += list(by_key.values())
+    previous = (out / "sync_peers.md").read_text(encoding="utf-8")
+    minutes = float(previous.split("Measuring took ")[1].split(" minutes")[0])
+    notes = _notes(sizes, docs, minutes * 60, merged)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = "?"
+    load = os.getloadavg()[0]
+    rows = ", ".join(sorted({f"{r.profile} {r.system}" for r in fresh}))
+    notes[-1] = notes[-1].rstrip()
+    notes.append(
+        f"- The file rows {rows} were measured again afterwards ({seconds / 60:.1f} minutes, "
+        f"`--only-file`, Minga at {commit}; {', '.join(systems)} in the same run), each on a "
+        f"pair that synced nothing else; the machine was shared (load {load:.0f} at the end): "
+        "CPU seconds are inflated by it, network seconds are not. Every other row is from the "
+        "run above."
+    )
+    (out / "sync_peers.md").write_text(table(merged, SCALE, notes), encoding="utf-8")
+    (out / "sync_peers.json").write_text(
+        json.dumps([dataclasses.asdict(r) for r in merged], indent=1), encoding="utf-8"
+    )
+    chart(merged, out / "sync_peers.png")
 
 
 def _notes(
