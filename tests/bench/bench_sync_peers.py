@@ -929,7 +929,8 @@ def analysis(results: list[Result]) -> list[str]:
         f"Kinto**: misses: {where(missed('goal 1.3') + missed('Kinto'))} ("
         + ", ".join(f"{r.ratio:.2f}×, {_s(r.estimate)} s" for r in files)
         + "). Chunks go several at a time (a window sized from the link: bandwidth × round "
-        "trip / chunk + 2, at most 8), each on its own connection."
+        "trip / chunk + 2, at most 8), each on its own connection, kept open for all of one "
+        "sync's files; which of a file's chunks are missing is one request, not a HEAD each."
     )
     out.append(
         f"- **Re-sent after a cut at most 64 KiB**: misses: {where(missed('re-sent'))}. A cut "
