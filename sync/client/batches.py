@@ -163,6 +163,12 @@ class BatchOutcome:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _judged(refused: ServerRefused) -> bool:
+    """Whether a refusal judged the batch itself; ``429`` and ``5xx`` say only that the server
+    (or a proxy in front of it) could not answer now."""
+    return refused.status != 429 and refused.status < 500
+
+
 class BatchPath:
     """Pushes a space's many pending changes as batches, and compacts stale batches.
 
@@ -266,6 +272,11 @@ class BatchPath:
                     partial(self.transport.push_batch, space, sent.blob, cursor)
                 )
         except ServerRefused as refused:
+            if not _judged(refused):
+                # Busy or failing (a proxy's 502 may even follow a commit): nothing was judged,
+                # so the batch stays kept and is asked about again, never resealed into a new
+                # one that would meet this device's own versions as conflicts.
+                raise
             # Refused, so not stored there: the records stay dirty and go again, resealed.
             self.state.drop_sent_batch(sent.batch_id)
             if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:

@@ -4,18 +4,23 @@ sync resumes and what had arrived is not sent again (measured at the link emulat
 from __future__ import annotations
 
 import secrets
+import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from desktop.domain.records import edit
 from sync.client.batches import MIN_BATCH
-from sync.client.transport import Offline
+from sync.client.transport import Offline, ServerRefused
 from sync.crypto.stream import CHUNK_SIZE, TAG_BYTES
+from sync.protocol import MEDIA_TYPE
+from sync.server.device_slots import REQUESTS_PER_DEVICE
 from tests.helpers.link import DOWN, UP, Link, LinkProfile
 from tests.helpers.server_process import start_server
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -372,4 +377,114 @@ def test_a_record_edited_while_its_batch_answer_was_lost_keeps_the_newer_edit(
     assert cut.state.pending_changes([space], 10 * MIN_BATCH) == []
     admin.sync()
     assert admin.records.require(groups[0].id).acronym == "LATER"
+    assert cut.snapshot() == admin.snapshot()
+
+
+class _SlotsHeld:
+    """The device's few requests in progress on the server (``REQUESTS_PER_DEVICE``) all held
+    by uploads that stall after their headers, as half-dead connections of a 2G link do until
+    the server's body timeout: the server answers the device's next request ``429``."""
+
+    def __init__(self, server_url: str, token: str, space: str) -> None:
+        self.url = server_url
+        self.token = token
+        self.space = space
+        self.sockets: list[socket.socket] = []
+
+    def _probe(self) -> int:
+        answer = requests.get(
+            f"{self.url}/v1/spaces/{self.space}/batches",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
+        return answer.status_code
+
+    def hold(self) -> None:
+        split = urlsplit(self.url)
+        for _ in range(REQUESTS_PER_DEVICE):
+            held = socket.create_connection((split.hostname, split.port), timeout=60)
+            held.sendall(
+                (
+                    f"POST /v1/spaces/{self.space}/batches HTTP/1.1\r\nHost: {split.netloc}\r\n"
+                    f"Authorization: Bearer {self.token}\r\nContent-Type: {MEDIA_TYPE}\r\n"
+                    f"Content-Length: {self.BODY}\r\nConnection: close\r\n\r\n"
+                ).encode()
+            )
+            self.sockets.append(held)
+        # Counted, not timed: the server takes the slots as it reads the headers (a short
+        # pause between probes leaves a loaded machine room to read them).
+        for _ in range(1000):
+            if self._probe() == 429:
+                return
+            time.sleep(0.01)
+        raise AssertionError("the stalled uploads never held the device's slots")
+
+    def release(self) -> None:
+        """Each stalled upload ends (a body the server refuses) and its answer is read; its
+        slot is given back just after the answer is sent, so a few probes may still meet one."""
+        for held in self.sockets:
+            held.sendall(bytes(self.BODY))
+            while held.recv(65536):
+                pass
+            held.close()
+        self.sockets.clear()
+        for _ in range(1000):
+            if self._probe() == 200:
+                return
+            time.sleep(0.01)
+        raise AssertionError("the device's slots were never given back")
+
+    BODY = 4096
+
+
+def test_a_lost_batch_answer_is_kept_through_a_busy_server(
+    server: Server, make_device: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The answer is lost, and the next sync's question about it meets ``429`` (the device's
+    slots still held by its half-dead connections): a busy server has judged nothing, so the
+    batch is kept and asked about again, never re-sealed into a new batch that conflicts with
+    the device's own versions."""
+    space, (admin, cut) = network_of(server, make_with_files(make_device), 2)
+    admin.sync()
+    cut.sync()
+    count = 2 * MIN_BATCH
+    cut.records.save_all([organization(space, f"Group {i}") for i in range(count)])
+    with _link(server.url) as link:
+        with_files(cut, link.url)
+        _cut_next_batch_push(cut, link, DOWN, 1)
+        with pytest.raises(Offline):
+            cut.sync()
+        (kept,) = cut.state.sent_batches()
+        busy = _SlotsHeld(server.url, cut.engine._token or "", space)
+        transport = cut.engine.transport
+        ask = transport.batch_answer
+        refused: list[int] = []
+
+        def batch_answer(*args: Any, **kwargs: Any) -> Any:
+            transport.batch_answer = ask  # type: ignore[method-assign]
+            busy.hold()
+            try:
+                return ask(*args, **kwargs)
+            except ServerRefused as refusal:
+                refused.append(refusal.status)
+                raise
+            finally:
+                busy.release()
+
+        transport.batch_answer = batch_answer  # type: ignore[method-assign]
+        with pytest.raises(ServerRefused):
+            cut.engine.sync_once()  # stopped by a busy server, as by a cut
+        assert refused == [429]
+        assert cut.state.sent_batches() == [kept]
+        up = link.counts.bytes[UP]
+        report = cut.sync()
+        again_up = link.counts.bytes[UP] - up
+    with capsys.disabled():
+        print(f"\n  lost answer, then 429: batch {len(kept.blob)} B, next sync {again_up} B up")
+    assert report.conflicts == 0
+    assert cut.state.sent_batches() == []
+    assert cut.state.pending_changes([space], 10 * count) == []
+    assert _server_rows(server, space)[0:3:2] == (1, 1)  # one batch stored, answered once
+    assert again_up < len(kept.blob)
+    admin.sync()
     assert cut.snapshot() == admin.snapshot()
