@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from desktop.domain.records import edit
+from desktop.domain.records import Organization, edit
 from sync.client.batches import MIN_BATCH, open_delivery
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
@@ -31,6 +31,21 @@ def _orgs(device: Device, space: str, count: int, prefix: str = "Org") -> list[s
     return ids
 
 
+def _orgs_and_secret(device: Device, space: str, count: int) -> tuple[list[str], Organization]:
+    """``count`` organizations and one whose description is the canary, saved on ``device``."""
+    ids = _orgs(device, space, count)
+    secret = organization(space, "Secret", description=CANARY)
+    device.records.save(secret)
+    return ids, secret
+
+
+def _switch_transport(device: Device, transport: Transport) -> None:
+    """``device`` syncs through ``transport`` from now on (a fresh engine, one page a request)."""
+    old_engine = device.engine
+    device.engine = SyncEngine(device.state, transport, page_bytes=None)
+    old_engine.transport.close()
+
+
 def _delivered_contents(device: Device, space: str) -> list[dict[str, Any]]:
     """Every content the device could read in the batches and blobs it was sent."""
     keyring, _pins = device.engine.verified_view()
@@ -48,6 +63,10 @@ def _delivered_contents(device: Device, space: str) -> list[dict[str, Any]]:
             opened = open_batch(delivery.batch, space=space, author=delivery.author, keys=keyring)
             found.extend(c for c in opened.contents if c is not None)
     return found
+
+
+def _holds_canary(contents: list[dict[str, Any]]) -> bool:
+    return any(CANARY in str(c) for c in contents)
 
 
 def test_a_first_sync_goes_up_and_down_in_batches(server: Server, make_device: Any) -> None:
@@ -89,16 +108,14 @@ def test_deleted_content_stops_reaching_later_members_after_compaction(
     server: Server, make_device: Any
 ) -> None:
     space, (admin, member) = network_of(server, make_device, 2)
-    ids = _orgs(admin, space, MIN_BATCH)
-    secret = organization(space, "Secret", description=CANARY)
-    admin.records.save(secret)
+    ids, secret = _orgs_and_secret(admin, space, MIN_BATCH)
     admin.sync()
     member.sync()
     member.records.delete(secret.id)
     member.sync()
     # The bound: until the author compacts, a newcomer still receives the deleted version.
     early = _join(admin, make_device, space, "early")
-    assert any(CANARY in str(c) for c in _delivered_contents(early, space))
+    assert _holds_canary(_delivered_contents(early, space))
     assert early.records.get(secret.id) is None  # deleted all the same
     report = admin.sync()
     assert report.compacted == len(ids) + 1  # and the space record, in the same batch
@@ -106,7 +123,7 @@ def test_deleted_content_stops_reaching_later_members_after_compaction(
     late = _join(admin, make_device, space, "late")
     contents = _delivered_contents(late, space)
     assert len(contents) >= len(ids)
-    assert not any(CANARY in str(c) for c in contents)
+    assert not _holds_canary(contents)
     assert late.records.get(secret.id) is None
     for record_id in ids:
         assert late.records.get(record_id) is not None
@@ -119,9 +136,7 @@ def test_a_hostile_server_cannot_tamper_relabel_or_roll_back_a_batch(
 ) -> None:
     space, (admin, alba) = network_of(server, make_device, 2)
     with HostileServer(server.url) as hostile:
-        old_engine = alba.engine
-        alba.engine = SyncEngine(alba.state, Transport(hostile.url), page_bytes=None)
-        old_engine.transport.close()
+        _switch_transport(alba, Transport(hostile.url))
         ids = _orgs(admin, space, MIN_BATCH)
         admin.sync()
         alba.sync()
@@ -173,9 +188,7 @@ def test_an_admin_vouches_for_the_batches_of_a_member_who_left(
     server: Server, make_device: Any
 ) -> None:
     space, (admin, member) = network_of(server, make_device, 2)
-    ids = _orgs(member, space, MIN_BATCH)
-    secret = organization(space, "Secret", description=CANARY)
-    member.records.save(secret)
+    ids, secret = _orgs_and_secret(member, space, MIN_BATCH)
     member.sync()
     admin.sync()
     admin.engine.remove_member(space, device_of(member))
@@ -185,7 +198,7 @@ def test_an_admin_vouches_for_the_batches_of_a_member_who_left(
     assert admin.engine.compact_batches(space, as_admin=True) == 0  # nothing left to re-seal
     late = _join(admin, make_device, space, "late")
     contents = _delivered_contents(late, space)
-    assert not any(CANARY in str(c) for c in contents)
+    assert not _holds_canary(contents)
     for record_id in ids:
         assert late.records.get(record_id) is not None
     # Vouched for by the admin: the records now name the admin as their author.
@@ -207,9 +220,7 @@ def test_an_admin_sync_vouches_for_a_departed_authors_stale_batches(
     """Nobody has to call the snapshot: the admin's ordinary sync runs it once the server says
     a batch whose author is no longer a writer holds a deleted record (CRYPTO.md §5)."""
     space, (admin, member, other) = network_of(server, make_device, 3)
-    ids = _orgs(member, space, MIN_BATCH)
-    secret = organization(space, "Secret", description=CANARY)
-    member.records.save(secret)
+    ids, secret = _orgs_and_secret(member, space, MIN_BATCH)
     member.sync()
     admin.sync()
     other.sync()
@@ -224,7 +235,7 @@ def test_an_admin_sync_vouches_for_a_departed_authors_stale_batches(
     late = _join(admin, make_device, space, "late")
     contents = _delivered_contents(late, space)
     assert len(contents) >= len(ids)
-    assert not any(CANARY in str(c) for c in contents)
+    assert not _holds_canary(contents)
     assert all(CANARY.encode() not in answer for answer in late.received)
     assert late.records.get(secret.id) is None
     for record_id in ids:
@@ -253,9 +264,7 @@ def test_a_deletion_pushed_in_a_batch_makes_the_old_batch_due(
     them must become due for compaction as a single deletion makes them, or the deleted
     content keeps reaching every newcomer until an eighth of the old batch is replaced."""
     space, (admin, member) = network_of(server, make_device, 2)
-    ids = _orgs(admin, space, 8 * MIN_BATCH + 8)
-    secret = organization(space, "Secret", description=CANARY)
-    admin.records.save(secret)
+    ids, secret = _orgs_and_secret(admin, space, 8 * MIN_BATCH + 8)
     admin.sync()
     member.sync()
     for record_id in [secret.id, *ids[:MIN_BATCH]]:
@@ -265,7 +274,7 @@ def test_a_deletion_pushed_in_a_batch_makes_the_old_batch_due(
     report = admin.sync()
     assert report.compacted == len(ids) - MIN_BATCH + 1  # and the space record
     late = _join(admin, make_device, space, "late")
-    assert not any(CANARY in str(c) for c in _delivered_contents(late, space))
+    assert not _holds_canary(_delivered_contents(late, space))
     assert late.records.get(secret.id) is None
 
 
@@ -277,9 +286,7 @@ def test_a_hostile_server_cannot_roll_back_a_record_inside_one_page(
     the page is applied at once against what was held before it."""
     space, (admin, alba) = network_of(server, make_device, 2)
     with HostileServer(server.url) as hostile:
-        old_engine = alba.engine
-        alba.engine = SyncEngine(alba.state, Transport(hostile.url), page_bytes=None)
-        old_engine.transport.close()
+        _switch_transport(alba, Transport(hostile.url))
         ids = _orgs(admin, space, MIN_BATCH)
         admin.sync()
         admin.records.save(edit(admin.records.require(ids[0]), name="Corrected"))
@@ -324,18 +331,14 @@ def test_a_deletion_racing_the_authors_compaction_does_not_fail_the_sync(
     server: Server, make_device: Any
 ) -> None:
     space, (admin, member, third) = network_of(server, make_device, 3)
-    ids = _orgs(admin, space, MIN_BATCH)
-    secret = organization(space, "Secret", description=CANARY)
-    admin.records.save(secret)
+    ids, secret = _orgs_and_secret(admin, space, MIN_BATCH)
     admin.sync()
     member.sync()
     third.sync()
     member.records.delete(ids[0])
     member.sync()  # the batch is now due for compaction
     racing = _RacingTransport(server.url)
-    old_engine = admin.engine
-    admin.engine = SyncEngine(admin.state, racing, page_bytes=None)
-    old_engine.transport.close()
+    _switch_transport(admin, racing)
 
     def third_deletes_the_secret() -> None:
         third.records.delete(secret.id)
@@ -349,4 +352,4 @@ def test_a_deletion_racing_the_authors_compaction_does_not_fail_the_sync(
     report = admin.sync()
     assert report.compacted == len(ids)  # the space record and the others, less two deleted
     late = _join(admin, make_device, space, "late")
-    assert not any(CANARY in str(c) for c in _delivered_contents(late, space))
+    assert not _holds_canary(_delivered_contents(late, space))

@@ -23,6 +23,24 @@ def _field_conflicts(device: Device, record: str) -> list[Any]:
     return [c for c in device.state.conflicts() if c.record == record and c.field is not None]
 
 
+def _conflict_then_deletion(
+    devices: list[Device], *, edited: str, deleted: str, **mine_and_theirs: tuple[str, str]
+) -> None:
+    """The admin and alba set a field of ``edited`` apart (to mine and theirs); the admin syncs
+    second and holds the conflict unsettled. Then badu, who has only alba's value, deletes
+    ``deleted``, and badu and the admin sync."""
+    admin, alba, badu = devices
+    ((field, (mine, theirs)),) = mine_and_theirs.items()
+    admin.records.save(edit(admin.records.require(edited), **{field: mine}))
+    alba.records.save(edit(alba.records.require(edited), **{field: theirs}))
+    alba.sync()
+    assert admin.sync().conflicts == 1
+    badu.sync()
+    badu.records.delete(deleted)
+    badu.sync()
+    admin.sync()
+
+
 def test_a_deletion_meeting_an_unsettled_conflict_keeps_the_record_and_the_choice(
     server: Server, make_device: Any
 ) -> None:
@@ -30,18 +48,13 @@ def test_a_deletion_meeting_an_unsettled_conflict_keeps_the_record_and_the_choic
     name, deletes the organization. The admin's name is an edit nobody else saw: like any edit
     it beats the deletion, and choosing it later must reach every device, not vanish."""
     space, devices = network_of(server, make_device, 3)
-    admin, alba, badu = devices
+    admin, _alba, badu = devices
     org = organization(space, "Casa Abierta")
     admin.records.save(org)
     _converge(devices, rounds=1)
-    admin.records.save(edit(admin.records.require(org.id), name="Casa Abierta Norte"))
-    alba.records.save(edit(alba.records.require(org.id), name="Casa Abierta del Sur"))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    badu.sync()
-    badu.records.delete(org.id)
-    badu.sync()
-    admin.sync()
+    _conflict_then_deletion(
+        devices, edited=org.id, name=("Casa Abierta Norte", "Casa Abierta del Sur"), deleted=org.id
+    )
     _converge(devices)
     [conflict] = _field_conflicts(admin, org.id)
     assert conflict.mine == "Casa Abierta Norte"
@@ -57,16 +70,14 @@ def test_an_incident_deleted_over_an_unsettled_conflict_comes_back_with_what_it_
     server: Server, make_device: Any
 ) -> None:
     space, devices = network_of(server, make_device, 3)
-    admin, alba, badu = devices
+    admin, _alba, badu = devices
     incident, children = _incident_with_children(space, devices)
-    admin.records.save(edit(admin.records.require(incident.id), title="Eviction, 12 families"))
-    alba.records.save(edit(alba.records.require(incident.id), title="Eviction, 14 families"))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    badu.sync()
-    badu.records.delete(incident.id)
-    badu.sync()
-    admin.sync()
+    _conflict_then_deletion(
+        devices,
+        edited=incident.id,
+        title=("Eviction, 12 families", "Eviction, 14 families"),
+        deleted=incident.id,
+    )
     _converge(devices, rounds=3)
     _all_there(devices, incident.id, children)
     [conflict] = _field_conflicts(admin, incident.id)
@@ -83,17 +94,15 @@ def test_an_unsettled_conflict_on_an_act_keeps_its_deleted_incident_reachable(
     incident. The act stays (its unchosen value is an edit), so the incident and everything
     under it come back; no act is left that no screen reaches."""
     space, devices = network_of(server, make_device, 3)
-    admin, alba, badu = devices
+    admin, _alba, _badu = devices
     incident, children = _incident_with_children(space, devices)
     act = children[0]
-    admin.records.save(edit(admin.records.require(act), notes="Threatened by phone."))
-    alba.records.save(edit(alba.records.require(act), notes="Threatened in person."))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    badu.sync()
-    badu.records.delete(incident.id)
-    badu.sync()
-    admin.sync()
+    _conflict_then_deletion(
+        devices,
+        edited=act,
+        notes=("Threatened by phone.", "Threatened in person."),
+        deleted=incident.id,
+    )
     _converge(devices, rounds=3)
     _all_there(devices, incident.id, children)
     [conflict] = _field_conflicts(admin, act)
