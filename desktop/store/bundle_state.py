@@ -323,6 +323,17 @@ class BundleTables:
         with self._engine.connect() as connection:
             return int(connection.scalar(_COUNT_UNCARRIABLE, {"s": space}) or 0)
 
+    def first_uncarried_seq(self, space: str) -> int | None:
+        with self._engine.connect() as connection:
+            found = connection.scalar(
+                select(func.min(SyncRecordBlobRow.seq)).where(
+                    SyncRecordBlobRow.space_id == space,
+                    func.length(SyncRecordBlobRow.blob) == 0,
+                    SyncRecordBlobRow.batch.is_(None),
+                )
+            )
+        return None if found is None else int(found)
+
     def blob_floor(self, space: str) -> int:
         with self._engine.connect() as connection:
             floor = connection.scalar(

@@ -233,8 +233,13 @@ def export_bundle(
                 _write_batch(writer, space, kept.author, kept.blob, kept.live, report)
                 step()
             # After the space's records: an importer that gets this far holds every version
-            # up to our cursor (from ``complete_from`` on) and may move its cursor there.
-            writer.add(CURSOR, {"space": space, "from": complete_from, "to": cursors.get(space, 0)})
+            # up to our cursor (from ``complete_from`` on) and may move its cursor there; not
+            # past a version left out, or no later bundle for it would send that version.
+            reached = cursors.get(space, 0)
+            gap = state.first_uncarried_seq(space)
+            if gap is not None:
+                reached = min(reached, gap - 1)
+            writer.add(CURSOR, {"space": space, "from": complete_from, "to": reached})
             step()
         for entry in outbox:
             writer.add(MUTATION, _mutation_item(keys.device_id, _as_mutation(entry)))
@@ -406,14 +411,13 @@ def _write_download(
         for delivery in download.batches.get(space, []):
             _write_batch(writer, space, delivery.author, delivery.batch, delivery.live, report)
             step()
-        writer.add(
-            CURSOR,
-            {
-                "space": space,
-                "from": download.started.get(space, 0),
-                "to": download.reached.get(space, 0),
-            },
-        )
+        # Not past a version left out (no envelope from an older server): the device's next
+        # grant then asks for it again.
+        reached = download.reached.get(space, 0)
+        left = [change.seq for change in changes if not change.blob]
+        if left:
+            reached = min(reached, min(left) - 1)
+        writer.add(CURSOR, {"space": space, "from": download.started.get(space, 0), "to": reached})
         step()
     return count
 

@@ -72,6 +72,10 @@ class CarryState(SyncState, Protocol):
         here nor a kept batch carrying it (pulled before batches were kept, a batch dropped as
         spoiled, an older server's courier download): a bundle cannot hand them on."""
 
+    def first_uncarried_seq(self, space: str) -> int | None:
+        """The lowest seq of a held version of ``space`` whose batch was dropped as spoiled
+        (``None``: none): a bundle vouches for completeness only below it."""
+
     def blob_floor(self, space: str) -> int:
         """The seq at or below which records may lack a stored blob (0: none lacking)."""
 

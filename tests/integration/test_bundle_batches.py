@@ -358,3 +358,35 @@ def test_a_courier_download_carries_batch_versions(
     assert got.records == len(ids)
     for record in ids:
         assert offline.records.get(record) is not None
+
+
+def test_a_bundle_does_not_move_the_recipients_cursor_past_what_it_left_out(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Beto's batch is spoiled (a record of it deleted), so his bundle leaves its versions out:
+    Carla must not then report herself as holding them, or the author's next bundle for her,
+    which can carry them (its compaction), would start after them and they would never come."""
+    space, (admin, beto, carla) = network_of(server, make_device, 3)
+    for device in (admin, beto, carla):
+        device.sync()
+    _cut_off(carla)
+    ids = _orgs(admin, space, MIN_BATCH)
+    secret = organization(space, "Secret", description=CANARY)
+    admin.records.save(secret)
+    admin.sync()
+    beto.sync()
+    beto.records.delete(secret.id)
+    beto.sync()
+    assert export_bundle(beto.engine, tmp_path / "beto.mb").uncarriable == len(ids)
+    assert import_bundle(carla.engine, tmp_path / "beto.mb").refused == []
+    # Carla's bundle reaches the author (her grant and what she says she holds)...
+    export_bundle(carla.engine, tmp_path / "carla.mb")
+    assert import_bundle(admin.engine, tmp_path / "carla.mb").problem is None
+    assert admin.sync().compacted == len(ids)
+    # ...whose bundle for her starts from there, and still brings the records.
+    report = export_bundle(admin.engine, tmp_path / "admin.mb", for_device=_device_id(carla))
+    assert report.batches == 1
+    assert import_bundle(carla.engine, tmp_path / "admin.mb").refused == []
+    for record in ids:
+        assert carla.records.get(record) is not None
+    assert carla.records.get(secret.id) is None

@@ -33,3 +33,43 @@ def test_new_profile_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
         assert differences == []
     finally:
         profile.close()
+
+
+def test_0018_raises_the_blob_floor_where_a_batch_version_has_no_copy(tmp_path: Path) -> None:
+    """A version pulled in a batch before 0017 kept batches has no sealed copy and no seq here:
+    bundles must vouch for completeness only above the cursor of its space."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from desktop.store.migrate import _config
+    from desktop.store.records import RecordStore
+    from tests.integration.conftest import organization
+
+    profile, _ = new_profile(tmp_path / "p")
+    try:
+        config = _config()
+        with profile.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0017")
+        batched, single = organization("a" * 32, "Batched"), organization("b" * 32, "Single")
+        RecordStore(profile.engine).save_all([batched, single])
+        with profile.engine.begin() as connection:
+            connection.execute(text("UPDATE records SET revision = 1"))
+            connection.execute(
+                text("INSERT INTO sync_cursors (space_id, cursor) VALUES (:a, 40), (:b, 50)"),
+                {"a": "a" * 32, "b": "b" * 32},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO sync_record_blobs (record_id, space_id, revision, seq, author, "
+                    "blob) VALUES (:r, :s, 1, 50, 'x', x'01')"
+                ),
+                {"r": single.id, "s": "b" * 32},
+            )
+        upgrade_to_head(profile.engine)
+        with profile.engine.connect() as connection:
+            rows = connection.execute(text("SELECT space_id, floor FROM sync_blob_floors"))
+            floors = {str(space): int(floor) for space, floor in rows}
+        assert floors == {"a" * 32: 40}
+    finally:
+        profile.close()
