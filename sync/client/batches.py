@@ -205,6 +205,7 @@ class BatchPath:
             if current is None:
                 continue
             cursor: int | None = cursors.get(space, 0)
+            conflicts = outcome.conflicts
             for sent in held.get(space, []):
                 part = self._reopened(sent, keys, keyring)
                 if part is None:
@@ -213,7 +214,12 @@ class BatchPath:
                 if not taken:
                     break
             else:
-                self._push_pending(keys, keyring, space, current, cursor, outcome)
+                # A kept answer with conflicts leaves those records dirty at their old bases:
+                # sealed into a new batch now they could only conflict once more. They settle
+                # alone in this round, as the conflicts of a first answer do, and the merged
+                # versions go in the next.
+                if outcome.conflicts == conflicts:
+                    self._push_pending(keys, keyring, space, current, cursor, outcome)
             if not self.supported:
                 return outcome
         return outcome

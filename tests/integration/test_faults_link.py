@@ -488,3 +488,54 @@ def test_a_lost_batch_answer_is_kept_through_a_busy_server(
     assert again_up < len(kept.blob)
     admin.sync()
     assert cut.snapshot() == admin.snapshot()
+
+
+def test_a_lost_answer_full_of_conflicts_is_not_sealed_again_before_the_pull(
+    server: Server, make_device: Any
+) -> None:
+    """Two devices edited the same records; the second's batch met the first's versions, and
+    its answer (all conflicts) was lost. The kept answer says so; the same records are not
+    sealed again into a new batch that can only conflict once more (the pull of that sync
+    brings the versions to merge with, and the merged ones go as a batch), and no edit of
+    either device is lost."""
+    space, (admin, first, second) = network_of(server, make_with_files(make_device), 3)
+    groups = [organization(space, f"Group {i}") for i in range(MIN_BATCH)]
+    admin.records.save_all(groups)
+    admin.sync()
+    first.sync()
+    second.sync()
+    first.records.save_all(
+        [edit(first.records.require(g.id), acronym=f"F{i}") for i, g in enumerate(groups)]
+    )
+    second.records.save_all(
+        [edit(second.records.require(g.id), description=f"s{i}") for i, g in enumerate(groups)]
+    )
+    first.sync()
+    with _link(server.url) as link:
+        with_files(second, link.url)
+        _cut_next_batch_push(second, link, DOWN, 1)
+        with pytest.raises(Offline):
+            second.sync()
+        transport = second.engine.transport
+        send = transport.push_batch
+        conflicts_met: list[int] = []  # per batch sent after the lost answer
+
+        def push_batch(*args: Any, **kwargs: Any) -> Any:
+            answer = send(*args, **kwargs)
+            conflicts_met.append(len(answer.conflicts))
+            return answer
+
+        transport.push_batch = push_batch  # type: ignore[method-assign]
+        for _ in range(3):
+            second.sync()
+    # One batch went: the merged versions, all taken; none that could only conflict again.
+    assert conflicts_met == [0]
+    assert second.state.sent_batches() == []
+    assert second.state.pending_changes([space], 10 * MIN_BATCH) == []
+    for device in (admin, first):
+        device.sync()
+    for i, g in enumerate(groups):
+        for device in (admin, first, second):
+            held = device.records.require(g.id)
+            assert (held.acronym, held.description) == (f"F{i}", f"s{i}")
+    assert first.snapshot() == second.snapshot() == admin.snapshot()
