@@ -46,7 +46,9 @@ def push_batch_on(
             400, ErrorCode.ENVELOPE_MISMATCH, f"batch refused: {error.code.value}"
         ) from None
     digest = hashlib.sha256(blob).digest()
-    answered = _answered(conn, device_id, space_id, batch_id, digest, cursor)
+    # Another device's batch id is refused by name only once the caller is known to be a member
+    # (below): before that the answer must not tell anyone that an id was pushed here.
+    answered = _answered(conn, device_id, space_id, batch_id, digest, cursor, others=False)
     if answered is not None:
         return answered
     keys = conn.execute(
@@ -105,7 +107,7 @@ def kept_answer(
     Raises:
         ApiError: ``404 batch_not_found`` (never pushed here: send it), ``409 batch_id_reused``.
     """
-    answer = _answered(conn, device_id, space_id, batch_id, digest, cursor)
+    answer = _answered(conn, device_id, space_id, batch_id, digest, cursor, others=False)
     if answer is None:
         raise ApiError(404, ErrorCode.BATCH_NOT_FOUND, "no batch was pushed here with this id")
     return answer
@@ -118,16 +120,22 @@ def _answered(
     batch_id: str,
     digest: bytes,
     cursor: int | None,
+    *,
+    others: bool = True,
 ) -> BatchAnswer | None:
     """The kept answer to this very batch (``None``: never pushed here). The same id with other
-    bytes, or from another device, is refused by name: never taken for the batch it names."""
+    bytes, or from another device, is refused by name: never taken for the batch it names.
+
+    ``others=False``: another device's batch is as if never pushed (``None``). Batch ids reach
+    every member in deliveries, so whether one was pushed, and by whom, is told only to its
+    pusher, or to a member whose push names it."""
     p = schema.batch_push.c
     kept = conn.execute(
         select(p.device_id, p.digest, p.answer, p.seq_before, p.seq_after).where(
             p.space_id == space_id, p.batch_id == batch_id
         )
     ).first()
-    if kept is None:
+    if kept is None or (kept.device_id != device_id and not others):
         return None
     if kept.device_id != device_id or bytes(kept.digest) != digest:
         raise ApiError(409, ErrorCode.BATCH_ID_REUSED, "this batch id was pushed with other bytes")

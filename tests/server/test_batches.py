@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -265,3 +267,47 @@ def test_a_compaction_sent_again_is_answered_and_stored_once(server: Harness) ->
     assert _rows(server, space) == (1, 3, 2, 3)
     (delivery,) = _pull(admin, space).batches
     assert delivery.batch == compaction
+
+
+def test_the_same_batch_sent_at_once_on_several_connections_is_stored_once(
+    server: Harness,
+) -> None:
+    """A client that retries on a new connection while the first is still in flight (or a
+    hostile one racing itself): every send gets the same answer and the batch is applied once."""
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    _keyed(admin, space, [admin, editor])
+    blob = batch_blob(editor, space, {r: 0 for r in _ids(40)})
+    start = threading.Barrier(6)
+
+    def send(_: int) -> tuple[int, bytes]:
+        start.wait()
+        answer = push_batch(editor, space, blob, cursor=1)
+        return answer.status_code, answer.content
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(send, range(6)))
+    assert {status for status, _ in answers} == {200}, answers
+    assert len({content for _, content in answers}) == 1
+    assert _rows(server, space) == (1, 40, 1, 40)
+
+
+def test_a_batch_answer_tells_nothing_to_a_device_that_did_not_push_it(server: Harness) -> None:
+    """Batch ids reach every member in deliveries: a reader, another writer or an outsider
+    holding one learns by asking neither whether it was pushed nor by whom; only its pusher is
+    answered."""
+    space, members = server.space_with(editor=1, reader=1)
+    admin, editor, reader = members["admin"][0], members["editor"][0], members["reader"][0]
+    _keyed(admin, space, [admin, editor, reader])
+    outsider = server.device()
+    blob = batch_blob(editor, space, {r: 0 for r in _ids(2)})
+    assert push_batch(editor, space, blob).status_code == 200
+    batch_id = read_batch_header(blob)[0].batch_id.hex()
+    digest = hashlib.sha256(blob).hexdigest()
+    path = f"/v1/spaces/{space}/batches/{batch_id}?digest={digest}"
+    never = f"/v1/spaces/{space}/batches/{secrets.token_hex(16)}?digest={digest}"
+    for device in (admin, reader, outsider):
+        asked, unknown = device.call("GET", path), device.call("GET", never)
+        assert (asked.status_code, asked.json()["code"]) == (404, ErrorCode.BATCH_NOT_FOUND)
+        assert asked.content == unknown.content
+    assert editor.call("GET", path).status_code == 200
