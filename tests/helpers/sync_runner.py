@@ -5,8 +5,10 @@
 
 Phases: ``before-send`` (outbox sealed and stored, nothing sent), ``after-answer`` (the server
 applied the push, its answer not yet stored), ``mid-pull`` (the first page stored, more to
-come), ``mid-upload`` (one chunk sent, the others not). Without a pause it syncs and prints the
-report as JSON.
+come), ``mid-upload`` (one chunk sent, the others not); for a batch push, ``batch-before-send``
+(the sealed batch kept, nothing sent), ``batch-after-answer`` (the server took the batch, its
+answer not yet stored) and ``batch-after-store`` (the answer stored, the kept batch not yet
+dropped). Without a pause it syncs and prints the report as JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from sync.client.engine import SyncEngine
 from sync.client.transport import Offline, Transport
 from tests.helpers.profiles import PASSPHRASE
 
-PHASES = ("before-send", "after-answer", "mid-pull", "mid-upload")
+PHASES = (
+    "before-send",
+    "after-answer",
+    "mid-pull",
+    "mid-upload",
+    "batch-before-send",
+    "batch-after-answer",
+    "batch-after-store",
+)
 #: A paused runner that nobody kills ends by itself: a broken test must not leave it behind.
 PAUSE_LIMIT_SECONDS = 60
 
@@ -50,6 +60,25 @@ def _install_pause(phase: str, engine: SyncEngine, state: ProfileSyncState) -> N
             return response
 
         transport.sync = sync  # type: ignore[method-assign]
+    elif phase in ("batch-before-send", "batch-after-answer"):
+        original_push = transport.push_batch
+
+        def push_batch(space: str, blob: bytes, cursor: int | None, token: str) -> Any:
+            if phase == "batch-before-send":
+                _pause(phase)
+            answer = original_push(space, blob, cursor, token)
+            _pause(phase)
+            return answer
+
+        transport.push_batch = push_batch  # type: ignore[method-assign]
+    elif phase == "batch-after-store":
+        original_drop = state.drop_sent_batch
+
+        def drop_sent_batch(batch_id: str) -> None:
+            _pause(phase)
+            original_drop(batch_id)
+
+        state.drop_sent_batch = drop_sent_batch  # type: ignore[method-assign]
     elif phase == "mid-pull":
         original_apply = state.apply_page
 

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,8 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from desktop.domain.records import edit
 from desktop.store.profile import unlock
 from desktop.store.records import RecordStore
+from sync.client.batches import MIN_BATCH
 from sync.crypto.stream import CHUNK_SIZE
 from tests.helpers.profiles import PASSPHRASE
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -147,3 +150,40 @@ def test_a_client_killed_mid_upload_resumes_without_resending_a_chunk(
 
     member.sync()
     assert opened(member, evidence.id) == original
+
+
+@pytest.mark.parametrize("phase", ["batch-before-send", "batch-after-answer", "batch-after-store"])
+def test_a_client_killed_mid_batch_push_loses_nothing_and_applies_nothing_twice(
+    server: Server, make_device: Any, phase: str
+) -> None:
+    """Killed with the sealed batch kept and unsent, with the server's answer in hand but not
+    stored, or with it stored but the kept batch not yet dropped; then a record of the batch is
+    edited before the app syncs again. The batch is taken once, its answer recorded once, no
+    record meets its own version as a conflict, and the later edit goes up."""
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    admin.sync()
+    member.sync()
+    made = [organization(space, f"Cooperative {i}") for i in range(MIN_BATCH)]
+    admin.records.save_all(made)
+
+    assert run_sync(admin, server.url, pause=phase) is None
+    with admin.profile.engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM sync_sent_batches")) == 1
+    admin.records.save(edit(admin.records.require(made[0].id), acronym="LATER"))
+    report = run_sync(admin, server.url)
+    assert report is not None
+    assert (report["conflicts"], report["rejected"], report["refused"]) == (0, 0, 0)
+    with admin.profile.engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM sync_sent_batches")) == 0
+    assert admin.records.dirty_count() == 0
+    assert admin.state.conflicts() == []
+    path = server.data_dir / "minga-server.sqlite3"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        kept = db.execute("SELECT count(*) FROM batch_push WHERE space_id = ?", (space,))
+        assert kept.fetchone()[0] == 1  # one batch, taken once
+    member.sync()
+    assert member.snapshot() == admin.snapshot()
+    assert member.records.require(made[0].id).acronym == "LATER"
+    revisions = {i: r for i, (_d, r, _c) in admin.snapshot().items()}  # type: ignore[misc]
+    assert revisions[made[0].id] == 2
+    assert all(revisions[m.id] == 1 for m in made[1:])
