@@ -182,6 +182,10 @@ def _spoiled(connection: Connection, blob: bytes) -> bool:
     records = [e.record for e in entries]
     held: dict[str, int] = {}
     alive: set[str] = set()
+    #: Records deleted here, at the revision they were deleted from: a deletion made on this
+    #: device or merged from a carried mutation keeps the record's revision until the server
+    #: accepts it, yet the content is deleted here from that moment.
+    deleted_here: dict[str, int] = {}
     for start in range(0, len(records), _BATCH):
         part = records[start : start + _BATCH]
         for record, revision, deleted in connection.execute(
@@ -190,7 +194,9 @@ def _spoiled(connection: Connection, blob: bytes) -> bool:
             )
         ):
             held[record] = max(held.get(record, 0), int(revision))
-            if not deleted:
+            if deleted:
+                deleted_here[record] = max(deleted_here.get(record, 0), int(revision))
+            else:
                 alive.add(record)
         for record, revision in connection.execute(
             select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
@@ -200,6 +206,8 @@ def _spoiled(connection: Connection, blob: bytes) -> bool:
             held[record] = max(held.get(record, 0), int(revision))
     replaced = 0
     for entry in entries:
+        if not entry.deleted and deleted_here.get(entry.record, 0) >= entry.revision:
+            return True  # its content was deleted here, pushed or not
         if held.get(entry.record, 0) <= entry.revision:
             continue
         replaced += 1
@@ -318,6 +326,13 @@ class BundleTables:
                 [{"r": record, "v": revision, "i": index} for record, revision, index in entries],
             )
             prune_batches(connection, [space])
+
+    def prune_spoiled(self, spaces: Sequence[str]) -> None:
+        """Drop the kept batches of ``spaces`` spoiled since they were last looked at: a
+        deletion made here offline, or merged from a carried mutation, stores no version, so
+        nothing pruned them when it was saved."""
+        with self._engine.begin() as connection:
+            prune_batches(connection, spaces)
 
     def count_uncarriable(self, space: str) -> int:
         with self._engine.connect() as connection:

@@ -153,6 +153,9 @@ def export_bundle(
     fetched = download.changes if download is not None else {}
     chosen = [s for s in chosen if s not in fetched]
     outbox = engine.seal_all_pending(keyring)
+    # A deletion made or merged here offline left the kept batches as they were: look now,
+    # before a batch holding the deleted content is counted or written.
+    state.prune_spoiled(chosen)
     carried = state.carried(pending_only=True)
     cursors = held_cursors(state, keys.device_id)
     peer = state.peer_cursors(for_device) if for_device else {}

@@ -67,6 +67,10 @@ class CarryState(SyncState, Protocol):
         """Point the versions held at (record, revision) at entry ``index`` of ``blob``, a
         batch this device sealed again (a compaction or a snapshot)."""
 
+    def prune_spoiled(self, spaces: Sequence[str]) -> None:
+        """Drop the kept batches of ``spaces`` holding content deleted here since (a deletion
+        not yet accepted by the server included): a bundle must not hand it on."""
+
     def count_uncarriable(self, space: str) -> int:
         """Records of ``space`` whose held server version has neither a sealed blob of its own
         here nor a kept batch carrying it (pulled before batches were kept, a batch dropped as
