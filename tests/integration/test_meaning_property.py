@@ -15,24 +15,21 @@ Bounded for ``make test`` (10 examples of 20 steps); ``MINGA_PROPERTY_EXAMPLES``
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     rule,
-    run_state_machine_as_test,
 )
 from sqlalchemy import text
 
 from desktop.domain.records import Incident, Source, edit
 from tests.integration.conftest import Device, Server, network_of
+from tests.integration.replicas import run_replicas, search_bounds
 
-EXAMPLES = int(os.environ.get("MINGA_PROPERTY_EXAMPLES", "10"))
-STEPS = int(os.environ.get("MINGA_PROPERTY_STEPS", "20"))
+EXAMPLES, STEPS = search_bounds(10, 20)
 REPLICAS = 3
 #: The field each record type carries tokens in.
 FIELD = {"incident": "place", "source": "summary"}
@@ -265,14 +262,4 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                     if local is not None and local.content is not None:
                         assert local.content.get("testimony_language") in values
 
-    run_state_machine_as_test(
-        Replicas,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=STEPS,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            phases=[Phase.generate],
-        ),
-    )
+    run_replicas(Replicas, EXAMPLES, STEPS)
