@@ -57,6 +57,28 @@ class ServerProcess:
                 self.process.wait(timeout=10)
 
 
+@dataclass
+class Server:
+    """A running server with its data folder, which the operator's commands act on."""
+
+    data_dir: Path
+    process: ServerProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.base_url
+
+    def invite(self, *args: str) -> str:
+        """What an operator types: `minga-server invite [--new-space]`; the code."""
+        result = run_cli(self.data_dir, "invite", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    def operator_invite(self) -> str:
+        """What an operator types for the network's first device: `minga-server invite`."""
+        return self.invite()
+
+
 def start_server(
     data_dir: Path,
     database_url: str | None = None,
@@ -111,3 +133,23 @@ def start_server(
             time.sleep(0.1)
     server.stop()
     raise RuntimeError("server did not answer within 30 s")
+
+
+#: Enrolment and challenge limits no test of a few devices reaches: the server's own are set
+#: against strangers, and a test network enrolls a device every few milliseconds.
+MANY_DEVICES = {
+    "MINGA_SERVER_ENROLL_PER_MINUTE": "1000",
+    "MINGA_SERVER_CHALLENGES_PER_MINUTE": "1000",
+}
+
+
+def fresh_server(
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> ServerProcess:
+    """A new server: ``data_dir`` made if need be, `minga-server init` there, then
+    :func:`start_server`. The caller stops it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    assert run_cli(data_dir, "init").returncode == 0
+    return start_server(data_dir, extra_env=extra_env, tls=tls)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sync.client.transport import certificate_fingerprint
-from tests.helpers.server_process import ServerProcess, run_cli, start_server
+from tests.helpers.server_process import ServerProcess, fresh_server
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,11 @@ def self_signed(folder: Path) -> SelfSigned:
 def tls_server_process(
     data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[ServerProcess, SelfSigned]]:
-    """A fresh server in ``data_dir`` (initialized here) serving TLS with a self-signed
-    certificate kept beside its data; stopped on leaving."""
-    assert run_cli(data_dir, "init").returncode == 0
+    """A fresh server in ``data_dir`` serving TLS with a self-signed certificate kept beside
+    its data; stopped on leaving."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     certificate = self_signed(data_dir)
-    process = start_server(data_dir, extra_env=extra_env, tls=(certificate.cert, certificate.key))
+    process = fresh_server(data_dir, extra_env, tls=(certificate.cert, certificate.key))
     try:
         yield process, certificate
     finally:

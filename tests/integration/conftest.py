@@ -17,23 +17,7 @@ from sync.client.engine import SyncEngine, SyncReport
 from sync.client.transport import Transport
 from sync.protocol import Role
 from tests.helpers.profiles import new_profile
-from tests.helpers.server_process import ServerProcess, run_cli, start_server
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    process: ServerProcess
-
-    @property
-    def url(self) -> str:
-        return self.process.base_url
-
-    def operator_invite(self) -> str:
-        """What an operator types for the network's first device: `minga-server invite`."""
-        result = run_cli(self.data_dir, "invite")
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip().splitlines()[-1]
+from tests.helpers.server_process import MANY_DEVICES, Server, fresh_server
 
 
 @dataclass
@@ -87,15 +71,7 @@ def _content(record: object) -> dict[str, object]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     data_dir = tmp_path / "server"
-    data_dir.mkdir()
-    assert run_cli(data_dir, "init").returncode == 0
-    process = start_server(
-        data_dir,
-        extra_env={
-            "MINGA_SERVER_ENROLL_PER_MINUTE": "1000",
-            "MINGA_SERVER_CHALLENGES_PER_MINUTE": "1000",
-        },
-    )
+    process = fresh_server(data_dir, MANY_DEVICES)
     try:
         yield Server(data_dir, process)
     finally:

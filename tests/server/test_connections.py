@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.server_process import ServerProcess, run_cli, start_server
+from tests.helpers.server_process import ServerProcess, fresh_server
 from tests.helpers.tls import tls_server_process
 
 DEADLINES = {
@@ -26,9 +26,7 @@ DEADLINES = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("deadlines")
-    assert run_cli(data, "init").returncode == 0
-    process = start_server(data, extra_env=DEADLINES)
+    process = fresh_server(tmp_path_factory.mktemp("deadlines"), DEADLINES)
     try:
         yield process
     finally:

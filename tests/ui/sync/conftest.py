@@ -6,7 +6,6 @@ The server runs from a temporary folder and is ended by pid when the test ends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,13 @@ from pytestqt.qtbot import QtBot
 
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.page import SyncPage
-from tests.helpers.server_process import ServerProcess, run_cli, start_server
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    process: ServerProcess
-
-    @property
-    def url(self) -> str:
-        return self.process.base_url
-
-    def invite(self, *args: str) -> str:
-        """What an operator types: `minga-server invite [--new-space]`; the code."""
-        result = run_cli(self.data_dir, "invite", *args)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip().splitlines()[-1]
+from tests.helpers.server_process import MANY_DEVICES, Server, fresh_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     data_dir = tmp_path / "server"
-    data_dir.mkdir()
-    assert run_cli(data_dir, "init").returncode == 0
-    process = start_server(
-        data_dir,
-        extra_env={
-            "MINGA_SERVER_ENROLL_PER_MINUTE": "1000",
-            "MINGA_SERVER_CHALLENGES_PER_MINUTE": "1000",
-        },
-    )
+    process = fresh_server(data_dir, MANY_DEVICES)
     server = Server(data_dir, process)
     try:
         yield server
