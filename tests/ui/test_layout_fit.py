@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -102,6 +103,20 @@ def _first_row(qtbot: QtBot, page: QWidget) -> str | None:
     return str(value)
 
 
+def open_first_alert(qtbot: QtBot, workspace: Any) -> tuple[Any, Any]:
+    """The alerts section shown and its first alert opened: the page and the alert's detail,
+    once its bundle is loaded."""
+    workspace.show_section("alerts")
+    alerts = workspace.page("alerts")
+    alert_id = _first_row(qtbot, alerts)
+    assert alert_id is not None
+    with qtbot.waitSignal(alerts.alert_opened, timeout=WAIT) as opened:
+        alerts.open_alert(alert_id)
+    detail = opened.args[0]
+    qtbot.waitUntil(lambda: detail.bundle is not None, timeout=WAIT)
+    return alerts, detail
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_nothing_is_clipped_at_the_default_size(
     app: QApplication, qtbot: QtBot, demo_folder: Path, language: str
@@ -151,14 +166,7 @@ def test_nothing_is_clipped_at_the_default_size(
     _settle(qtbot, 800)
     problems += _look("shared objectives", window)
 
-    workspace.show_section("alerts")
-    alerts = workspace.page("alerts")
-    alert_id = _first_row(qtbot, alerts)
-    assert alert_id is not None
-    with qtbot.waitSignal(alerts.alert_opened, timeout=WAIT) as opened:  # type: ignore[attr-defined]
-        alerts.open_alert(alert_id)  # type: ignore[attr-defined]
-    detail = opened.args[0]
-    qtbot.waitUntil(lambda: detail.bundle is not None, timeout=WAIT)
+    alerts, detail = open_first_alert(qtbot, workspace)
     _settle(qtbot, 300)
     problems += _look("alerts", window)
     letter = _check_dialog(qtbot, "letter dialog", detail.add_letter, problems)

@@ -24,7 +24,7 @@ from desktop.domain.translation import set_language
 from desktop.ui.bidi import direction_of
 
 from .conftest import demo_profile, show_window, unlock_through_screen
-from .test_layout_fit import WAIT, _first_row
+from .test_layout_fit import WAIT, _first_row, open_first_alert
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +93,7 @@ def test_every_list_line_reads_in_its_own_direction_in_arabic(
     qtbot.wait(300)
     wrong += lines_against_their_direction(window)
 
-    workspace.show_section("alerts")
-    alerts = workspace.page("alerts")
-    alert_id = _first_row(qtbot, alerts)
-    assert alert_id is not None
-    with qtbot.waitSignal(alerts.alert_opened, timeout=WAIT) as opened:  # type: ignore[attr-defined]
-        alerts.open_alert(alert_id)  # type: ignore[attr-defined]
-    detail = opened.args[0]
-    qtbot.waitUntil(lambda: detail.bundle is not None, timeout=WAIT)
+    alerts, _detail = open_first_alert(qtbot, workspace)
     qtbot.wait(300)
     wrong += lines_against_their_direction(window)
     alerts.new_alert()  # type: ignore[attr-defined]
