@@ -957,6 +957,7 @@ class MainWindow(QMainWindow):
         self.status.network.changed.disconnect(self._connectivity_changed)
         self.status.show_sync(None)
         link = scheduler.link
+        link.abandon()  # a sync waiting out a busy server lets go now, not in minutes
         # Closing waits for a sync in flight to let go of the engine: never on this thread.
         run_job(None, lambda _state: link.close())
         scheduler.deleteLater()

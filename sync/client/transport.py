@@ -191,8 +191,11 @@ class Transport:
     observer: Observer | None = None
     traffic: TrafficCount = field(default_factory=TrafficCount)
     busy: BusyRetry = field(default_factory=BusyRetry)
-    #: How a 429's wait is spent (a test records the waits instead of spending them).
-    sleep: Callable[[float], None] = time.sleep
+    #: How a 429's wait is spent (a test records the waits instead of spending them); by
+    #: default on ``abandoned``, so that the app locking or quitting ends it at once.
+    sleep: Callable[[float], None] | None = None
+    #: Set by ``abandon``: no 429 is waited out any more (shared with the lanes).
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -216,6 +219,13 @@ class Transport:
         self.close_lanes()
         self._session.close()
 
+    def abandon(self) -> None:
+        """The app locks, quits or changes server: a 429 wait in progress (here or on a lane)
+        ends now and none is waited again, so the sync in flight lets go of the engine at
+        once instead of after up to ``attempts × max_wait`` seconds of waits. Safe from any
+        thread, and while a request is in flight."""
+        self.abandoned.set()
+
     def lanes(self, count: int) -> list[Transport]:
         """``count`` connections to this server for requests in flight at once (attachment
         chunks): this transport first, then siblings with the same settings (proxy, pin,
@@ -230,6 +240,7 @@ class Transport:
                     traffic=self.traffic,
                     busy=self.busy,
                     sleep=self.sleep,
+                    abandoned=self.abandoned,
                 )
             )
         return [self, *self._lanes][: max(1, count)]
@@ -346,18 +357,31 @@ class Transport:
             except requests.exceptions.RequestException as error:
                 raise Offline(type(error).__name__) from None
             self.traffic.add(requests=1, up=len(body or b""))
-            if response.status_code == 429 and attempt < self.busy.attempts:
-                response.close()  # unread: a 429's body says nothing the header does not
-            if not self._waited_out(response, attempt):
+            if (
+                response.status_code != 429
+                or attempt >= self.busy.attempts
+                or self.abandoned.is_set()
+            ):
                 return response
+            response.close()  # unread: a 429's body says nothing the header does not
+            if not self._waited_out(response, attempt):
+                # Abandoned during the wait: the 429 stands (its body is gone, not its word).
+                raise ServerRefused(429, ErrorCode.RATE_LIMITED)
             attempt += 1
 
     def _waited_out(self, response: requests.Response, attempt: int) -> bool:
         """After a 429 with tries left: wait as ``busy`` says and answer True (send again)."""
         if response.status_code != 429 or attempt >= self.busy.attempts:
             return False
-        self.sleep(self.busy.wait(attempt, response.headers.get("retry-after")))
-        return True
+        if self.abandoned.is_set():
+            return False
+        seconds = self.busy.wait(attempt, response.headers.get("retry-after"))
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self.abandoned.wait(seconds)
+        # Abandoned while waiting: the 429 is the answer, and nothing more is sent.
+        return not self.abandoned.is_set()
 
     # --- enrollment and authentication ------------------------------------------------------
 

@@ -5,6 +5,7 @@ real server's per-device slots, and a hostile one writing what it likes in Retry
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,41 @@ def test_the_real_servers_slots_are_waited_out(server: Server, make_device: Any)
     member.sync()
     assert waits and waits[0] >= 1  # the real server says Retry-After: 1
     assert member.snapshot() == admin.snapshot()
+
+
+@pytest.mark.parametrize("where", ["sync", "chunk"])
+def test_a_wait_for_a_busy_server_ends_when_the_app_locks_or_quits(
+    server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path, where: str
+) -> None:
+    """Lock and quit wait for the sync in flight to let go of the engine: a 429 wait (up to
+    20 s each, four in a row) must end at once when the app abandons the transport, on the
+    protocol call and on a chunk lane alike, and no request is sent after it."""
+    space, (member,) = network_of(server, make_with_files(make_device), 1)
+    with_files(member, hostile.url)
+    if where == "chunk":
+        evidence = import_evidence(member, space, tmp_path / "f", CHUNK_SIZE, "a.pdf")
+        hostile.busy["/chunks/" + evidence.attachment_chunks[0]] = ["20"] * 10
+    else:
+        hostile.busy["/v1/sync"] = ["20"] * 10
+    outcome: list[BaseException | None] = []
+
+    def sync() -> None:
+        try:
+            member.sync()
+            outcome.append(None)
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=sync, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while hostile.refused_busy < 1:  # the first 429 is answered: the worker now waits
+        assert time.monotonic() < deadline and worker.is_alive()
+        time.sleep(0.02)
+    member.engine.transport.abandon()
+    # Without the abandon the worker would ask again after each 20 s wait: counted below.
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert hostile.refused_busy == 1
+    assert len(outcome) == 1 and isinstance(outcome[0], ServerRefused), outcome
+    assert outcome[0].status == 429

@@ -57,6 +57,7 @@ class SyncLink:
 
     def configure(self, settings: Mapping[str, Any]) -> None:
         """New proxy or pin: the next call builds a new transport with them."""
+        self.abandon()  # the old transport's waits end: the new settings apply sooner
         with self._lock:
             self._connection = connection_settings(settings)
             self._drop_engine()
@@ -127,7 +128,15 @@ class SyncLink:
             )
         return int(pending or 0), len(self.state.conflicts())
 
+    def abandon(self) -> None:
+        """The app locks or quits: a sync in flight stops waiting out a busy server (429) at
+        once. Takes no lock (the sync holds it), so it may run on the interface thread."""
+        engine = self._engine
+        if engine is not None:
+            engine.transport.abandon()
+
     def close(self) -> None:
+        self.abandon()  # else closing waits for the sync's 429 waits (up to minutes)
         with self._lock:
             self._drop_engine()
 

@@ -18,8 +18,9 @@ from desktop.ui.sync.link import SyncLink
 from desktop.ui.sync.network import join_network
 from desktop.ui.sync.scheduler import SyncPhase, SyncScheduler
 from tests.helpers import server_process
+from tests.helpers.hostile_server import HostileServer
 from tests.helpers.profiles import new_profile
-from tests.ui.sync.conftest import Server, join_as_admin
+from tests.ui.sync.conftest import Server, join_as_admin, join_through_page, sync_page
 
 MINUTE = 60_000
 
@@ -140,6 +141,30 @@ def test_locking_stops_the_scheduler(unlocked: MainWindow, qtbot: QtBot, server:
     scheduler.sync_now()
     scheduler.note_local_change()
     assert scheduler.syncs_started == started
+
+
+def test_locking_ends_a_sync_waiting_out_a_busy_server(
+    unlocked: MainWindow, qtbot: QtBot, server: Server
+) -> None:
+    """A server answering 429 with Retry-After 20, again and again, keeps a sync waiting for
+    minutes; lock (and quit, which locks) must not wait for it: the link lets go at once and
+    nothing more is sent."""
+    with HostileServer(server.url) as hostile:
+        page = sync_page(unlocked, qtbot)
+        join_through_page(qtbot, page, hostile.url, server.invite("--new-space"))
+        scheduler = unlocked.sync
+        assert scheduler is not None
+        qtbot.waitUntil(
+            lambda: not scheduler.busy and scheduler.last_report is not None, timeout=20_000
+        )
+        hostile.busy["/v1/sync"] = ["20"] * 10
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: hostile.refused_busy == 1, timeout=10_000)
+        link = scheduler.link
+        unlocked.lock()
+        # Closing the link waits for the sync: it must not sit through four 20 s waits.
+        qtbot.waitUntil(lambda: link._engine is None, timeout=10_000)
+        assert hostile.refused_busy == 1
 
 
 def scheduler_status(scheduler: SyncScheduler) -> str:
