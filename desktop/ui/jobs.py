@@ -57,9 +57,31 @@ def drain_writes(timeout: float) -> bool:
     return True
 
 
+#: Called first at shutdown: whatever makes a running job end sooner (a sync waiting out a
+#: busy server stops waiting), since shutting down waits for the running jobs.
+_before_shutdown: list[Callable[[], None]] = []
+
+
+def before_shutdown(hurry: Callable[[], None]) -> Callable[[], None]:
+    """Call ``hurry`` when the application quits, before its jobs are waited for; returns
+    what stops that (when what it hurries is gone)."""
+    _before_shutdown.append(hurry)
+
+    def forget() -> None:
+        if hurry in _before_shutdown:
+            _before_shutdown.remove(hurry)
+
+    return forget
+
+
 def shutdown_jobs() -> None:
     """Let queued writes finish and stop the worker threads (at application exit)."""
     global _readers, _writer
+    for hurry in list(_before_shutdown):
+        try:
+            hurry()
+        except Exception:
+            log.exception("hurrying a job at shutdown failed")
     with _pools_lock:
         pools, _readers, _writer = (_writer, _readers), None, None
     for pool in pools:

@@ -8,6 +8,7 @@ offers to reopen them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,7 @@ from desktop.ui.change_passphrase import ChangePassphraseDialog
 from desktop.ui.create_profile import CreateProfileScreen
 from desktop.ui.forms import hold_window_size_hints
 from desktop.ui.help import AboutDialog, GuideDialog
-from desktop.ui.jobs import JobState, run_job
+from desktop.ui.jobs import JobState, before_shutdown, run_job
 from desktop.ui.language import LanguageSelector
 from desktop.ui.notify import DesktopNotifier, UrgentAlertWatch
 from desktop.ui.quick_delete import QuickDeleteDialog, unsent_changes
@@ -288,6 +289,7 @@ class MainWindow(QMainWindow):
         self.gate: GateScreen | None = None
         self.workspace: Workspace | None = None
         self.sync: SyncScheduler | None = None
+        self._forget_sync_at_quit: Callable[[], None] = lambda: None
         # Chosen on the gate before unlocking; wins over the profile's stored language.
         self._language_chosen_at_gate: str | None = None
         # ``--language``: wins over the stored language for this run, and is never stored; the
@@ -866,6 +868,8 @@ class MainWindow(QMainWindow):
 
         link = SyncLink(opened.profile, self.session.settings)
         self.sync = SyncScheduler(link, self._sync_interval_ms(), self)
+        # Quitting waits for the jobs before it locks: a sync waiting out a busy server stops.
+        self._forget_sync_at_quit = before_shutdown(link.abandon)
         self._attach_sync_pages()
         self.status.show_sync(self.sync)
         self.status.network.changed.connect(self._connectivity_changed)
@@ -958,6 +962,7 @@ class MainWindow(QMainWindow):
         self.status.show_sync(None)
         link = scheduler.link
         link.abandon()  # a sync waiting out a busy server lets go now, not in minutes
+        self._forget_sync_at_quit()
         # Closing waits for a sync in flight to let go of the engine: never on this thread.
         run_job(None, lambda _state: link.close())
         scheduler.deleteLater()

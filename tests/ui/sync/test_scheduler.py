@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from desktop.domain.records import Organization
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
+from desktop.ui.jobs import shutdown_jobs
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.link import SyncLink
 from desktop.ui.sync.network import join_network
@@ -164,6 +165,27 @@ def test_locking_ends_a_sync_waiting_out_a_busy_server(
         unlocked.lock()
         # Closing the link waits for the sync: it must not sit through four 20 s waits.
         qtbot.waitUntil(lambda: link._engine is None, timeout=10_000)
+        assert hostile.refused_busy == 1
+
+
+def test_quitting_does_not_wait_out_a_busy_server(
+    unlocked: MainWindow, qtbot: QtBot, server: Server
+) -> None:
+    """Ctrl+C, a polite kill or the session's logout quit the application: the job pools are
+    shut down (waiting for the jobs running) before the window locks. A sync waiting out a
+    429 then held the quit for up to four 25 s waits (a logout kills the app after 90 s)."""
+    with HostileServer(server.url) as hostile:
+        page = sync_page(unlocked, qtbot)
+        join_through_page(qtbot, page, hostile.url, server.invite("--new-space"))
+        scheduler = unlocked.sync
+        assert scheduler is not None
+        qtbot.waitUntil(
+            lambda: not scheduler.busy and scheduler.last_report is not None, timeout=20_000
+        )
+        hostile.busy["/v1/sync"] = ["20"] * 10
+        scheduler.sync_now()
+        qtbot.waitUntil(lambda: hostile.refused_busy == 1, timeout=10_000)
+        shutdown_jobs()  # what aboutToQuit runs first; it returns once the sync has ended
         assert hostile.refused_busy == 1
 
 
