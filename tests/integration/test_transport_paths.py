@@ -223,3 +223,34 @@ def test_pinned_tls_through_a_socks5_proxy(
         finally:
             engine.transport.close()
             profile.close()
+
+
+def test_chunk_lanes_keep_the_proxy_and_the_pin_across_files(
+    tls_server: tuple[Path, int, str],
+) -> None:
+    """Lanes kept open across one sync's files (issue 19) are the transport's siblings: every
+    one goes through the proxy and checks the pin on its own handshake; kept connections are
+    reused (no new tunnel per file), and a wrong pin refuses every lane before any request."""
+    _data_dir, port, pin = tls_server
+    url = f"https://{SERVER_NAME}:{port}"
+    wrong = hashlib.sha256(b"another certificate").hexdigest()
+    with Socks5Proxy({SERVER_NAME: "127.0.0.1"}) as proxy:
+        transport = Transport(url, ConnectionSettings(proxy.url, pin))
+        try:
+            for _file in range(3):  # three files' windows on the kept lanes
+                for lane in transport.lanes(4):
+                    with lane.send_raw("GET", "/v1/info", "no-token-needed") as answer:
+                        assert answer.status_code == 200
+                        assert answer.content  # read whole: the connection goes back
+            assert proxy.connections == 4  # one tunnel a lane, kept from file to file
+            assert set(proxy.requested) == {(SERVER_NAME, port)}
+        finally:
+            transport.close()
+        impostor = Transport(url, ConnectionSettings(proxy.url, wrong))
+        try:
+            for lane in impostor.lanes(4):
+                with pytest.raises(CertificateMismatch):
+                    lane.send_raw("GET", "/v1/info", "no-token-needed")
+            assert impostor.traffic.requests == 0
+        finally:
+            impostor.close()
