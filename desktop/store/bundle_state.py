@@ -327,6 +327,21 @@ class BundleTables:
             )
             prune_batches(connection, [space])
 
+    def held_revisions(self, space: str, records: Sequence[str]) -> dict[str, int]:
+        """The newest server revision of ``records`` whose sealed version is held here, a
+        record or not: a tombstone for a record never held leaves no record, only this."""
+        found: dict[str, int] = {}
+        with self._engine.connect() as connection:
+            for start in range(0, len(records), _BATCH):
+                for record, revision in connection.execute(
+                    select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
+                        SyncRecordBlobRow.space_id == space,
+                        SyncRecordBlobRow.record_id.in_(records[start : start + _BATCH]),
+                    )
+                ):
+                    found[str(record)] = int(revision)
+        return found
+
     def prune_spoiled(self, spaces: Sequence[str]) -> None:
         """Drop the kept batches of ``spaces`` spoiled since they were last looked at: a
         deletion made here offline, or merged from a carried mutation, stores no version, so

@@ -682,9 +682,10 @@ class _Import:
         if change.record in self.settled.get(space, {}):
             self._store_settled()  # the same record twice in a segment: settle in order
         local = self.state.local_record(space, change.record)
-        if local is not None and change.revision <= local.revision:
+        newest = self._newest(space, change.record, local)
+        if newest and change.revision <= newest:
             # Already held, or older: an older bundle changes nothing.
-            self.report.older += change.revision < local.revision
+            self.report.older += change.revision < newest
             return
         own = self._own_entry(space, change)
         if own is not None:
@@ -733,19 +734,27 @@ class _Import:
             if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
                 self.state.mark_forked(space)
             return
+        # Everything before this item is stored (``apply``), and a batch names a record once.
+        kept = self.state.held_revisions(space, [change.record for change in delivered.changes])
         for change in delivered.changes:
             remote = delivered.records[change.record]
-            if change.record in self.settled.get(space, {}):
-                self._store_settled()  # the same record twice in a segment: settle in order
             local = self.state.local_record(space, change.record)
-            if local is not None and change.revision <= local.revision:
-                self.report.older += change.revision < local.revision
+            newest = max(local.revision if local is not None else 0, kept.get(change.record, 0))
+            if newest and change.revision <= newest:
+                self.report.older += change.revision < newest
                 continue
             settlement = settle(local, remote, self.engine.merge_rules(local, remote))
             self.settled.setdefault(space, {})[change.record] = settlement
             self.report.records += 1
             self.sync_report.conflicts += len(settlement.conflicts)
             self.sync_report.flags += len(settlement.flags)
+
+    def _newest(self, space: str, record: str, local: LocalRecord | None) -> int:
+        """The newest revision of ``record`` known here: the record's, or a kept version's
+        when newer. A deletion of a record never held leaves only its kept tombstone; without
+        it, an older bundle arriving after a newer one would bring the deleted content back."""
+        held = self.state.held_revisions(space, [record]).get(record, 0)
+        return max(local.revision if local is not None else 0, held)
 
     def _own_entry(self, space: str, change: Change) -> OutboxEntry | None:
         if change.author != self.me or change.blob is None:

@@ -67,6 +67,10 @@ class CarryState(SyncState, Protocol):
         """Point the versions held at (record, revision) at entry ``index`` of ``blob``, a
         batch this device sealed again (a compaction or a snapshot)."""
 
+    def held_revisions(self, space: str, records: Sequence[str]) -> dict[str, int]:
+        """The newest server revision of each of ``records`` whose sealed version is kept
+        here (a tombstone of a record never held included)."""
+
     def prune_spoiled(self, spaces: Sequence[str]) -> None:
         """Drop the kept batches of ``spaces`` holding content deleted here since (a deletion
         not yet accepted by the server included): a bundle must not hand it on."""
