@@ -3,6 +3,10 @@ arrival and hostile parts. PROTOCOL.md §12.3, CRYPTO.md §5."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,17 +14,21 @@ from typing import Any
 import pytest
 
 from desktop.domain.records import edit
+from desktop.store.profile import unlock
+from desktop.store.records import RecordStore
+from desktop.store.sync_state import ProfileSyncState
 from sync.client.batches import MIN_BATCH
 from sync.client.bundles import BATCH, RECORD, export_bundle, import_bundle
 from sync.crypto.batch import SealedEntry, seal_batch
 from sync.crypto.envelope import seal_record
-from tests.helpers.profiles import files_containing
+from tests.helpers.profiles import PASSPHRASE, files_containing
 from tests.integration.conftest import Server, network_of, organization
 from tests.integration.test_bundle_batches import (
     CANARY,
     _batch_contents,
     _cut_off,
     _hostile_bundle,
+    _minga,
     _orgs,
 )
 
@@ -223,3 +231,53 @@ def test_a_seized_laptop_holds_no_plaintext_of_a_kept_or_carried_batch(
     assert any(canary in str(c) for c in _batch_contents(carla, stick / "beto.mb"))
     roots = [stick, temp, *(d.profile.folder for d in (alba, beto, carla))]
     assert files_containing(roots, canary) == []
+
+
+def test_a_profile_killed_mid_import_of_a_batch_holds_nothing_half_applied(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The importing process is killed (SIGKILL) inside the transaction that stores the
+    batch's versions: afterwards none of them is held, no batch is kept, the bundle is not
+    marked seen, and importing it again with the real CLI applies it whole."""
+    space, (alba, beto, carla) = network_of(server, make_device, 3)
+    for device in (alba, beto, carla):
+        device.sync()
+    _cut_off(carla)
+    ids = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    beto.sync()
+    stick = _export(beto, tmp_path, "beto")
+    carla.engine.transport.close()
+    carla.profile.close()
+    command = [sys.executable, "-m", "tests.helpers.bundle_import_runner"]
+    command += ["--folder", str(carla.profile.folder), "--bundle", str(stick)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "PAUSED in-transaction", child.stderr.read()  # type: ignore[union-attr]
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+    profile = unlock(carla.profile.folder, PASSPHRASE)
+    try:
+        records = RecordStore(profile.engine)
+        assert [record for record in ids if records.get(record) is not None] == []
+        state = ProfileSyncState(profile.engine, profile.attachments)
+        assert list(state.record_batches(space, 0)) == []
+    finally:
+        profile.close()
+    done = _minga("bundle", "import", str(stick), "--profile-dir", str(carla.profile.folder))
+    assert done.returncode == 0, done.stderr
+    assert f"{len(ids)} records received" in done.stdout
+    profile = unlock(carla.profile.folder, PASSPHRASE)
+    try:
+        records = RecordStore(profile.engine)
+        assert all(records.get(record) is not None for record in ids)
+        state = ProfileSyncState(profile.engine, profile.attachments)
+        assert len(list(state.record_batches(space, 0))) == 1
+    finally:
+        profile.close()
