@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from desktop.store.bulk import in_ids
 from desktop.store.schema import (
     RecordRow,
     SyncBatchBlobRow,
@@ -56,7 +57,11 @@ _KEEP_BATCH = text(
 
 #: A newer version without an envelope or batch kept for it: the older blob held is no longer
 #: the record's current version, and a bundle must not hand it on as if it were.
-_DROP_OLDER_BLOB = text("DELETE FROM sync_record_blobs WHERE record_id = :r AND revision < :v")
+#: One statement for a page: ``:pairs`` is a JSON array of [record, revision] (bulk.py).
+_DROP_OLDER_BLOB = text(
+    "DELETE FROM sync_record_blobs WHERE rowid IN (SELECT b.rowid FROM json_each(:pairs) AS p "
+    "JOIN sync_record_blobs AS b ON b.record_id = p.value ->> 0 AND b.revision < p.value ->> 1)"
+)
 
 #: Records whose held server version has neither a blob nor a kept batch at that revision (see
 #: ``count_uncarriable``). A row with neither is a version whose batch was dropped as spoiled:
@@ -89,7 +94,7 @@ def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
     content the space since deleted or replaced (``_spoiled``), is dropped in the same
     transaction."""
     rows: list[dict[str, object]] = []
-    superseded: list[dict[str, object]] = []
+    superseded: list[tuple[str, int]] = []
     batches: dict[bytes, dict[str, object]] = {}
     touched: set[str] = set()
     check = False
@@ -112,11 +117,11 @@ def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
         else:
             # No envelope of its own and no batch (an older server's courier download): nothing
             # to keep, and an older version's blob is not what the record holds any more.
-            superseded.append({"r": item.record, "v": item.revision})
+            superseded.append((item.record, item.revision))
     if not touched:
         return
     if superseded:
-        connection.execute(_DROP_OLDER_BLOB, superseded)
+        connection.execute(_DROP_OLDER_BLOB, {"pairs": json.dumps(superseded)})
     if batches:
         connection.execute(_KEEP_BATCH, list(batches.values()))
     if rows:
@@ -128,19 +133,15 @@ def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
 
 
 def _replaces_batched(connection: Connection, rows: list[dict[str, object]]) -> bool:
-    records = [row["r"] for row in rows]
-    for start in range(0, len(records), _BATCH):
-        found = connection.scalar(
-            select(func.count())
-            .select_from(SyncRecordBlobRow)
-            .where(
-                SyncRecordBlobRow.record_id.in_(records[start : start + _BATCH]),
-                SyncRecordBlobRow.batch.is_not(None),
-            )
+    found = connection.scalar(
+        select(func.count())
+        .select_from(SyncRecordBlobRow)
+        .where(
+            in_ids(SyncRecordBlobRow.record_id, [row["r"] for row in rows]),
+            SyncRecordBlobRow.batch.is_not(None),
         )
-        if found:
-            return True
-    return False
+    )
+    return bool(found)
 
 
 def prune_batches(connection: Connection, spaces: Iterable[str]) -> None:
@@ -186,24 +187,22 @@ def _spoiled(connection: Connection, blob: bytes) -> bool:
     #: device or merged from a carried mutation keeps the record's revision until the server
     #: accepts it, yet the content is deleted here from that moment.
     deleted_here: dict[str, int] = {}
-    for start in range(0, len(records), _BATCH):
-        part = records[start : start + _BATCH]
-        for record, revision, deleted in connection.execute(
-            select(RecordRow.id, RecordRow.revision, RecordRow.deleted).where(
-                RecordRow.id.in_(part)
-            )
-        ):
-            held[record] = max(held.get(record, 0), int(revision))
-            if deleted:
-                deleted_here[record] = max(deleted_here.get(record, 0), int(revision))
-            else:
-                alive.add(record)
-        for record, revision in connection.execute(
-            select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
-                SyncRecordBlobRow.record_id.in_(part)
-            )
-        ):
-            held[record] = max(held.get(record, 0), int(revision))
+    for record, revision, deleted in connection.execute(
+        select(RecordRow.id, RecordRow.revision, RecordRow.deleted).where(
+            in_ids(RecordRow.id, records)
+        )
+    ):
+        held[record] = max(held.get(record, 0), int(revision))
+        if deleted:
+            deleted_here[record] = max(deleted_here.get(record, 0), int(revision))
+        else:
+            alive.add(record)
+    for record, revision in connection.execute(
+        select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
+            in_ids(SyncRecordBlobRow.record_id, records)
+        )
+    ):
+        held[record] = max(held.get(record, 0), int(revision))
     replaced = 0
     for entry in entries:
         if not entry.deleted and deleted_here.get(entry.record, 0) >= entry.revision:

@@ -88,6 +88,15 @@ def check_passphrase_strength(passphrase: str) -> None:
         raise WeakPassphrase()
 
 
+#: Prepared statements each connection keeps (the driver's default is 128). A cached statement
+#: holds slots of SQLite's lookaside (its column names, its last bound values), and with the
+#: lookaside full every cursor, register and bound value of every row went to the heap, where
+#: memory security turns each allocation and each free into a system call (bulk.py). With 8,
+#: pulling 10,000 records made 118,000 heap allocations instead of 933,000 and took 4.6 s of
+#: CPU instead of 11 s; list queries prepared again cost no measurable CPU (README, "Sync CPU").
+CACHED_STATEMENTS = 8
+
+
 def _open_engine(database: Path, raw_key: bytes, current: list[bytes] | None = None) -> Engine:
     """A SQLAlchemy engine whose every connection is keyed before SQLAlchemy sees it.
 
@@ -104,7 +113,12 @@ def _open_engine(database: Path, raw_key: bytes, current: list[bytes] | None = N
             open_private(database).close()
         make_private(database, Path(f"{database}-wal"), Path(f"{database}-shm"))
         # Writers are serialized on one worker; the timeout covers a reader's brief overlap.
-        connection = sqlcipher.connect(str(database), check_same_thread=False, timeout=30)
+        connection = sqlcipher.connect(
+            str(database),
+            check_same_thread=False,
+            timeout=30,
+            cached_statements=CACHED_STATEMENTS,
+        )
         try:
             # SQLCipher would print decryption failures on stderr; we report them ourselves.
             connection.execute("PRAGMA cipher_log_level = NONE")

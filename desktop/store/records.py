@@ -41,6 +41,7 @@ from desktop.domain.records import (
 )
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
+from desktop.store.bulk import delete_in
 from desktop.store.errors import ProfileError
 from desktop.store.schema import RecordCode, RecordContent, RecordExtraRow, RecordRow
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
@@ -501,8 +502,10 @@ class RecordStore:
             texts.append({"i": record.id, "t": spec.name, "texts": _searchable_texts(record)})
         connection.execute(_UPSERT, rows)
         connection.execute(_STORE_CONTENT, contents)
-        connection.execute(
-            text("DELETE FROM record_codes WHERE record_id = :id"), [{"id": r["id"]} for r in rows]
+        delete_in(
+            connection,
+            "DELETE FROM record_codes WHERE record_id IN ({ids})",
+            [r["id"] for r in rows],
         )
         if codes:
             connection.execute(insert(RecordCode), codes)

@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal_column, select, text
 
+from desktop.store.bulk import delete_in
+
 #: Letters unified before anything else (NFKD handles hamza above/below and madda itself).
 _LETTERS = str.maketrans(
     {
@@ -100,19 +102,18 @@ def index_record(
 
 _FORGET = (
     # FTS5's own 'delete' command with the words as indexed: with secure-delete on, they are
-    # removed from the segment pages themselves (not only hidden by a tombstone).
-    text(
-        "INSERT INTO search_index (search_index, rowid, body) "
-        "SELECT 'delete', fts_rowid, body FROM search_keys WHERE record_id = :i"
-    ),
-    text("DELETE FROM search_keys WHERE record_id = :i"),
+    # removed from the segment pages themselves (not only hidden by a tombstone). In rowid
+    # order: FTS5 writes its pending terms out whenever a rowid comes lower than the last.
+    "INSERT INTO search_index (search_index, rowid, body) "
+    "SELECT 'delete', fts_rowid, body FROM search_keys WHERE record_id IN ({ids}) "
+    "ORDER BY fts_rowid",
+    "DELETE FROM search_keys WHERE record_id IN ({ids})",
 )
-_REMEMBER = (
-    text("INSERT INTO search_keys (record_id, record_type, body) VALUES (:i, :t, :b)"),
-    text(
-        "INSERT INTO search_index (rowid, body) VALUES "
-        "((SELECT fts_rowid FROM search_keys WHERE record_id = :i), :b)"
-    ),
+_REMEMBER = text("INSERT INTO search_keys (record_id, record_type, body) VALUES (:i, :t, :b)")
+#: What was just remembered goes into the index from there (each body bound once).
+_INDEX = (
+    "INSERT INTO search_index (rowid, body) "
+    "SELECT fts_rowid, body FROM search_keys WHERE record_id IN ({ids}) ORDER BY fts_rowid"
 )
 
 
@@ -120,9 +121,9 @@ def index_records(connection: Connection, entries: Sequence[dict[str, object]]) 
     """Index many records at once; each entry is ``{"i": id, "t": type, "texts": [...]}``."""
     if not entries:
         return
-    ids = [{"i": entry["i"]} for entry in entries]
+    ids = [entry["i"] for entry in entries]
     for statement in _FORGET:
-        connection.execute(statement, ids)
+        delete_in(connection, statement, ids)
     bodies = []
     for entry in entries:
         texts = entry["texts"]
@@ -131,8 +132,8 @@ def index_records(connection: Connection, entries: Sequence[dict[str, object]]) 
         if body:
             bodies.append({"i": entry["i"], "t": entry["t"], "b": body})
     if bodies:
-        for statement in _REMEMBER:
-            connection.execute(statement, bodies)
+        connection.execute(_REMEMBER, bodies)
+        delete_in(connection, _INDEX, [body["i"] for body in bodies])
 
 
 def matching_ids(expression: str, record_type: str) -> Select[tuple[Any]]:
@@ -156,7 +157,7 @@ def matching_ids(expression: str, record_type: str) -> Select[tuple[Any]]:
 
 def remove_record(connection: Connection, record_id: str) -> None:
     for statement in _FORGET:
-        connection.execute(statement, {"i": record_id})
+        delete_in(connection, statement, [record_id])
 
 
 def search(

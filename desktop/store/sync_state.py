@@ -14,7 +14,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -27,6 +26,7 @@ from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
 from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
+from desktop.store.bulk import delete_in, in_ids
 from desktop.store.bundle_state import BundleTables, Kept, keep_blobs
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
@@ -194,25 +194,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-#: Ids per ``IN (...)`` query: far below SQLite's bound on parameters, large enough for a page.
-_IDS_PER_QUERY = 500
 _STORE_BASE = text(
     "INSERT INTO record_bases (id, revision, content) VALUES (:i, :v, :c) "
     "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, content = excluded.content"
 )
-
-
-def _chunked(ids: Sequence[str]) -> list[Sequence[str]]:
-    return [ids[i : i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY)]
-
-
-def _delete_in(connection: Connection, sql: str, ids: Sequence[str], **params: Any) -> None:
-    """``sql`` (a DELETE naming ``:ids``) for ``ids``, one statement per 500 of them: one
-    statement, not one per record, and still a write when nothing matches (it takes the
-    database's write lock)."""
-    statement = text(sql).bindparams(bindparam("ids", expanding=True))
-    for chunk in _chunked(ids):
-        connection.execute(statement, {"ids": list(chunk), **params})
 
 
 #: What ``resolve_conflict`` did: settled with the value, merged with a change made since the
@@ -626,9 +611,9 @@ class ProfileSyncState(BundleTables):
         if not accepted:
             return
         with self._engine.begin() as connection:
-            _delete_in(
+            delete_in(
                 connection,
-                "DELETE FROM sync_outbox WHERE mutation_id IN :ids",
+                "DELETE FROM sync_outbox WHERE mutation_id IN ({ids})",
                 [item.entry.mutation_id for item in accepted],
             )
             raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
@@ -651,20 +636,18 @@ class ProfileSyncState(BundleTables):
                         for a in accepted
                     ),
                 )
-            rows = {}
-            for chunk in _chunked([item.entry.record for item in accepted]):
-                query = (
-                    select(
-                        RecordRow.id,
-                        RecordRow.revision,
-                        RecordContent.content,
-                        RecordExtraRow.fields,
-                    )
-                    .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-                    .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
-                    .where(RecordRow.id.in_(chunk))
+            query = (
+                select(
+                    RecordRow.id,
+                    RecordRow.revision,
+                    RecordContent.content,
+                    RecordExtraRow.fields,
                 )
-                rows.update({row.id: row for row in connection.execute(query)})
+                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+                .where(in_ids(RecordRow.id, [item.entry.record for item in accepted]))
+            )
+            rows = {row.id: row for row in connection.execute(query)}
             tombstones: list[Accepted] = []
             states: list[dict[str, Any]] = []
             contents: list[dict[str, Any]] = []
@@ -759,42 +742,41 @@ class ProfileSyncState(BundleTables):
     def _read_locals(
         self, connection: Connection, records: Sequence[str]
     ) -> dict[str, tuple[LocalRecord, tuple[int, bool, str | None]]]:
-        """The records held of ``records``, with their base at their revision, one query per
-        500 ids; each with what was read, to notice a save made in between."""
+        """The records held of ``records``, with their base at their revision, in one query;
+        each with what was read, to notice a save made in between."""
         found: dict[str, tuple[LocalRecord, tuple[int, bool, str | None]]] = {}
-        for chunk in _chunked(sorted(set(records))):
-            query = (
-                select(
-                    RecordRow.id,
-                    RecordRow.record_type,
-                    RecordRow.revision,
-                    RecordRow.dirty,
-                    RecordRow.space_id,
-                    RecordContent.content,
-                    RecordExtraRow.fields,
-                    RecordBase.content.label("base"),
-                )
-                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
-                .outerjoin(
-                    RecordBase,
-                    and_(RecordBase.id == RecordRow.id, RecordBase.revision == RecordRow.revision),
-                )
-                .where(RecordRow.id.in_(chunk))
+        if not records:
+            return found
+        query = (
+            select(
+                RecordRow.id,
+                RecordRow.record_type,
+                RecordRow.revision,
+                RecordRow.dirty,
+                RecordRow.space_id,
+                RecordContent.content,
+                RecordExtraRow.fields,
+                RecordBase.content.label("base"),
             )
-            for row in connection.execute(query):
-                local = LocalRecord(
-                    space=row.space_id,
-                    record=row.id,
-                    revision=row.revision,
-                    content=(
-                        None if row.content is None else sealed_content(row.content, row.fields)
-                    ),
-                    base=None if row.base is None else json.loads(row.base),
-                    dirty=row.dirty,
-                    rules=merge_rules(row.record_type),
-                )
-                found[row.id] = (local, (row.revision, row.dirty, row.content))
+            .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+            .outerjoin(
+                RecordBase,
+                and_(RecordBase.id == RecordRow.id, RecordBase.revision == RecordRow.revision),
+            )
+            .where(in_ids(RecordRow.id, sorted(set(records))))
+        )
+        for row in connection.execute(query):
+            local = LocalRecord(
+                space=row.space_id,
+                record=row.id,
+                revision=row.revision,
+                content=None if row.content is None else sealed_content(row.content, row.fields),
+                base=None if row.base is None else json.loads(row.base),
+                dirty=row.dirty,
+                rules=merge_rules(row.record_type),
+            )
+            found[row.id] = (local, (row.revision, row.dirty, row.content))
         return found
 
     def rules_for(self, content: Content) -> MergeRules:
@@ -868,7 +850,7 @@ class ProfileSyncState(BundleTables):
         # content is sealed afresh (the server answers a re-sent old id as it did the first time).
         # Being a write, this also takes the database's write lock before the check below.
         if not carried:
-            _delete_in(connection, "DELETE FROM sync_outbox WHERE record_id IN :ids", records)
+            delete_in(connection, "DELETE FROM sync_outbox WHERE record_id IN ({ids})", records)
         now = self._read_locals(connection, records)
         plain: list[tuple[Settlement, Record, dict[str, Any]]] = []
         for settlement in settlements:
@@ -893,7 +875,7 @@ class ProfileSyncState(BundleTables):
             return
         written = [settlement.remote.record for settlement, _record, _extras in plain]
         self._records.write_in(connection, [record for _settlement, record, _extras in plain])
-        _delete_in(connection, "DELETE FROM record_extras WHERE record_id IN :ids", written)
+        delete_in(connection, "DELETE FROM record_extras WHERE record_id IN ({ids})", written)
         extras = [
             {"r": settlement.remote.record, "f": _json(fields)}
             for settlement, _record, fields in plain
@@ -904,10 +886,10 @@ class ProfileSyncState(BundleTables):
                 text("INSERT INTO record_extras (record_id, fields) VALUES (:r, :f)"), extras
             )
         # Readable now: a sealed older version of each is superseded.
-        _delete_in(connection, "DELETE FROM sync_sealed_records WHERE record_id IN :ids", written)
-        _delete_in(
+        delete_in(connection, "DELETE FROM sync_sealed_records WHERE record_id IN ({ids})", written)
+        delete_in(
             connection,
-            "DELETE FROM sync_conflicts WHERE record_id IN :ids AND kind = :kind",
+            "DELETE FROM sync_conflicts WHERE record_id IN ({ids}) AND kind = :kind",
             written,
             kind=UNREADABLE_FORMAT,
         )
