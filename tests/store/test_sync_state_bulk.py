@@ -222,6 +222,47 @@ def test_a_page_costs_a_bounded_number_of_statements(tmp_path: Path) -> None:
         profile.close()
 
 
+@contextmanager
+def executed(engine: Engine) -> Iterator[list[tuple[str, int, int]]]:
+    """Each statement run on ``engine`` meanwhile: its first words, the rows it ran for (an
+    executemany's parameter sets) and how many values each row bound."""
+    runs: list[tuple[str, int, int]] = []
+
+    def on_statement(_c: Any, _k: Any, sql: str, parameters: Any, _x: Any, many: bool) -> None:
+        rows = list(parameters) if many else [parameters]
+        width = max((len(row) for row in rows if row), default=0)
+        runs.append((" ".join(sql.split()[:4]), len(rows), width))
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        yield runs
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+
+def test_a_page_binds_a_rows_values_at_most_and_deletes_once(tmp_path: Path) -> None:
+    """SQLCipher's memory security makes every heap allocation two system calls (bulk.py): a
+    cached statement keeps its bound values in SQLite's lookaside, so one binding hundreds
+    of ids left every later row's cursors and values to the heap, and a delete run once per
+    record opens its cursors once per record."""
+    profile, _ = new_profile(tmp_path / "p")
+    try:
+        state = ProfileSyncState(profile.engine)
+        space = new_id()
+        records = [Organization(space_id=space, name=f"Org {n}") for n in range(200)]
+        with executed(profile.engine) as runs:
+            held = state.local_records(space, [r.id for r in records])
+            page = [settle(held.get(r.id), _remote(r, 1), state.rules_for({})) for r in records]
+            state.apply_page(space, 200, page)
+        assert max(width for _sql, _rows, width in runs) <= 16, runs  # a records row: 15
+        per_record = sorted({sql for sql, rows, _width in runs if rows >= len(records)})
+        # Only rows are written one by one (an executemany); reads and deletes run once.
+        assert all(sql.startswith("INSERT INTO") for sql in per_record), per_record
+        assert len(state.local_records(space, [r.id for r in records])) == len(records)
+    finally:
+        profile.close()
+
+
 def test_a_failure_in_the_middle_of_a_page_keeps_nothing_of_it(network: Network) -> None:
     engine = network.profile.engine
     entry = OutboxEntry("m-1", network.space, network.taken.id, 1, b"sealed", None)
