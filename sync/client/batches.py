@@ -33,6 +33,7 @@ from sync.crypto.batch import (
     batch_id_of,
     batchable,
     open_batch,
+    read_batch_header,
     seal_batch,
 )
 from sync.crypto.errors import CryptoErrorCode, EnvelopeError
@@ -161,6 +162,9 @@ class BatchOutcome:
     accepted: int = 0
     conflicts: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Spaces where a batch met ``stale_epoch``, with the epoch it was sealed at: the engine
+    #: fetches the new key before sealing anything else there.
+    stale: dict[str, int] = field(default_factory=dict)
 
 
 def _judged(refused: ServerRefused) -> bool:
@@ -210,7 +214,10 @@ class BatchPath:
                 part = self._reopened(sent, keys, keyring)
                 if part is None:
                     continue
-                taken, cursor = self._send(space, sent, part, cursor, outcome, again=True)
+                stale = read_batch_header(sent.blob)[0].epoch < current[0]
+                taken, cursor = self._send(
+                    space, sent, part, cursor, outcome, again=True, stale=stale
+                )
                 if not taken:
                     break
             else:
@@ -264,15 +271,23 @@ class BatchPath:
         outcome: BatchOutcome,
         *,
         again: bool = False,
+        stale: bool = False,
     ) -> tuple[bool, int | None]:
         """Push one kept batch and store its answer: whether the server took it, and the
         cursor to send with the next. A lost answer raises (``Offline``) and leaves it kept.
 
         ``again``: it was sent before and its answer lost. The server is first asked for that
         answer by id and hash (a short request); the batch goes again only if it never
-        arrived (``404``; an older server without that route answers so too)."""
+        arrived (``404``; an older server without that route answers so too).
+
+        ``stale``: sealed with a key the space has replaced since. If it never arrived it is
+        not sent: it could only be refused as stale. It is dropped and its records, still
+        dirty, go sealed with the current key (True: the push goes on)."""
         try:
             answer = self._kept_answer(space, sent, cursor) if again else None
+            if answer is None and stale:
+                self.state.drop_sent_batch(sent.batch_id)
+                return True, cursor
             if answer is None:
                 answer = self.authorized(
                     partial(self.transport.push_batch, space, sent.blob, cursor)
@@ -287,8 +302,13 @@ class BatchPath:
             self.state.drop_sent_batch(sent.batch_id)
             if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
                 self.supported = False  # an older server: single mutations only
+            elif refused.code == ErrorCode.STALE_EPOCH.value:
+                epoch = read_batch_header(sent.blob)[0].epoch
+                outcome.stale[space] = max(outcome.stale.get(space, 0), epoch)
             else:
-                # Stale epoch and the like: the single path meets it and recovers.
+                # A role, a space gone and the like: said to the person. A stale epoch is
+                # not a refusal of their change: the single path meets it and re-seals, as it
+                # does for a single mutation.
                 outcome.refused.append((space, refused.code))
             return False, None
         moved = self._accepted(space, part, sent.blob, answer, outcome)

@@ -664,6 +664,25 @@ class SyncEngine:
         # Many pending records of a space go as batches first (one request each); what is
         # left (few, with attachments) goes as single mutations below.
         outcome = self.batches.push(keys, keyring, sealable)
+        if outcome.stale:
+            # A batch sealed before the space's current epoch (the key changed while it was
+            # kept, or before this device heard): fetch the new key first, then seal those
+            # records again as a batch with it, rather than each alone with the old key.
+            for space, epoch in outcome.stale.items():
+                stale[space] = max(stale.get(space, 0), epoch)
+                current = keyring.current_key(space)
+                if current is None or current[0] <= epoch:
+                    self._refresh_space(space, keyring, pins, report)
+            sealable = {
+                space
+                for space in sealable
+                if (current := keyring.current_key(space)) is not None
+                and current[0] > stale.get(space, 0)
+            }
+            resealed = self.batches.push(keys, keyring, set(outcome.stale) & sealable)
+            outcome.accepted += resealed.accepted
+            outcome.conflicts += resealed.conflicts
+            outcome.refused += resealed.refused
         report.pushed += outcome.accepted
         report.rejected.extend(Rejection(s, "", code) for s, code in outcome.refused)
         entries = self._seal_outbox(keys, keyring, sealable)

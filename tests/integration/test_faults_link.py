@@ -539,3 +539,38 @@ def test_a_lost_answer_full_of_conflicts_is_not_sealed_again_before_the_pull(
             held = device.records.require(g.id)
             assert (held.acronym, held.description) == (f"F{i}", f"s{i}")
     assert first.snapshot() == second.snapshot() == admin.snapshot()
+
+
+def test_a_batch_cut_on_the_way_up_before_the_key_changed_goes_again_sealed_anew(
+    server: Server, make_device: Any
+) -> None:
+    """The batch never arrived (cut halfway up); meanwhile the admin removed a member, so the
+    space has a new key. The kept batch, sealed with the old key, is refused as stale; the
+    device fetches the new key and seals the records again as one batch with it, and the
+    person is not told the server refused their changes."""
+    space, (admin, cut, leaving) = network_of(server, make_with_files(make_device), 3)
+    admin.sync()
+    cut.sync()
+    count = 2 * MIN_BATCH
+    cut.records.save_all([organization(space, f"Group {i}") for i in range(count)])
+    with _link(server.url) as link:
+        with_files(cut, link.url)
+        _cut_next_batch_push(cut, link, UP, 2 * 1024)
+        with pytest.raises(Offline):
+            cut.sync()
+        (kept,) = cut.state.sent_batches()
+        leaving_keys = leaving.state.device_keys()
+        assert leaving_keys is not None
+        assert admin.engine.remove_member(space, leaving_keys.device_id) == 2
+        up = link.counts.bytes[UP]
+        report = cut.sync()
+        again_up = link.counts.bytes[UP] - up
+    assert (report.pushed, report.conflicts, report.rejected) == (count, 0, [])
+    assert cut.state.sent_batches() == []
+    assert cut.state.pending_changes([space], 10 * count) == []
+    # The old batch once more (only the server's stale_epoch tells this device the key
+    # changed) and the new one; before, each record went alone at the old key, then again
+    # at the new one (56 kB here, 16 times the batch).
+    assert again_up < 3 * len(kept.blob), (again_up, len(kept.blob))
+    admin.sync()
+    assert cut.snapshot() == admin.snapshot()
