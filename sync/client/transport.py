@@ -363,7 +363,10 @@ class Transport:
                 or self.abandoned.is_set()
             ):
                 return response
-            response.close()  # unread: a 429's body says nothing the header does not
+            # A 429's body says nothing its header does not, but a short one is read to its
+            # end so the connection goes back to the pool: closing it unread would cost the
+            # retry a new handshake (TCP, TLS, perhaps SOCKS). A long one is not read.
+            _drain_short(response, self.settings)
             if not self._waited_out(response, attempt):
                 # Abandoned during the wait: the 429 stands (its body is gone, not its word).
                 raise ServerRefused(429, ErrorCode.RATE_LIMITED)
@@ -650,6 +653,23 @@ def _bounded_content(
 
 #: An error body is a short JSON object; more is not read.
 _MAX_ERROR_BYTES = 4096
+
+
+def _drain_short(response: requests.Response, settings: ConnectionSettings) -> None:
+    """Read a short answer to its end and close it (its connection is then reused); one
+    longer than an error body is closed unread with its connection."""
+    try:
+        declared = response.headers.get("content-length", "")
+        if not (declared.isascii() and declared.isdigit() and int(declared) > _MAX_ERROR_BYTES):
+            size = 0
+            for piece in answer_pieces(response, settings, _MAX_ERROR_BYTES):
+                size += len(piece)
+                if size > _MAX_ERROR_BYTES:
+                    break
+    except (requests.exceptions.RequestException, TransportError):
+        pass  # the connection is dropped with the answer: the retry opens another
+    finally:
+        response.close()
 
 
 def refusal(

@@ -18,6 +18,7 @@ from sync.client.transport import BusyRetry, ServerRefused
 from sync.crypto.stream import CHUNK_SIZE
 from sync.server.device_slots import REQUESTS_PER_DEVICE
 from tests.helpers.hostile_server import HostileServer
+from tests.helpers.link import Link
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.devices import import_evidence, make_with_files, opened, with_files
 
@@ -203,3 +204,26 @@ def test_a_wait_for_a_busy_server_ends_when_the_app_locks_or_quits(
     assert hostile.refused_busy == 1
     assert len(outcome) == 1 and isinstance(outcome[0], ServerRefused), outcome
     assert outcome[0].status == 429
+
+
+def test_a_chunk_told_to_wait_is_sent_again_on_the_same_connection(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """A 429's short body is read to its end before the wait, so the lane's connection goes
+    back to the pool: closing it unread cost a new connection (a TCP, TLS and perhaps SOCKS
+    handshake, seconds on a satellite link) for every retry."""
+    space, (admin,) = network_of(server, make_with_files(make_device), 1)
+    with HostileServer(server.url) as hostile:
+        relay_port = int(hostile.url.rsplit(":", 1)[1])
+        with Link(("127.0.0.1", relay_port), max_lifetime=120) as link:
+            with_files(admin, link.url)
+            waits = _waits(admin)
+            admin.sync()
+            evidence = import_evidence(admin, space, tmp_path / "f", CHUNK_SIZE, "a.pdf")
+            hostile.busy["/chunks/" + evidence.attachment_chunks[0]] = ["1", "1", "1"]
+            before = link.counts.connections
+            assert admin.sync().chunks_up == 1
+            assert hostile.refused_busy == 3 and len(waits) == 3
+            # The one connection the transport keeps carried the probe, the PUT, its three
+            # retries and the sync: none was opened for a retry.
+            assert link.counts.connections == before, link.counts.connections - before
