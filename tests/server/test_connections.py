@@ -22,6 +22,14 @@ DEADLINES = {
     "MINGA_SERVER_MAX_CONNECTIONS": "20",
     "MINGA_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "5",
 }
+# For the caps: the server must hold all 25 test connections at once before the claims can be
+# checked. Under load a TLS handshake took ~0.1 s, so 25 of them outlived a 2 s head deadline
+# and the first were aborted before the last were counted; 10 s leaves room on a busy machine.
+CAPS = DEADLINES | {"MINGA_SERVER_HEADER_TIMEOUT": "10"}
+# Bounds on waiting for the server to get somewhere: generous, they only end a test that fails.
+PATIENCE = 30.0
+REFUSED = "refused a connection: too many open from one address"
+HEAD_CUT = "closed a connection: the request head took too long"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +46,47 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     """The server serving TLS itself: the mode where no nginx stands between it and strangers."""
     with tls_server_process(tmp_path_factory.mktemp("deadlines-tls"), DEADLINES) as (process, _):
         yield process
+
+
+@pytest.fixture(scope="module")
+def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = fresh_server(tmp_path_factory.mktemp("caps"), CAPS)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def capped_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with tls_server_process(tmp_path_factory.mktemp("caps-tls"), CAPS) as (process, _):
+        yield process
+
+
+def _logged(server: ServerProcess, event: str) -> int:
+    """How many times the server has logged `event`: its own count of what it did."""
+    return Path(server.log_path).read_text(errors="replace").count(event)
+
+
+def _await_logged(server: ServerProcess, event: str, count: int) -> int:
+    """Waits (bounded by PATIENCE) until the server has logged `event` `count` times; returns
+    how many times it has, for the caller to assert on."""
+    deadline = time.monotonic() + PATIENCE
+    while (seen := _logged(server, event)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return seen
+
+
+def _await_busy(client: httpx.Client, server: ServerProcess) -> bool:
+    """True once the server answers 503 (it counts the held connections), False if it did not
+    before the head deadline cut them (then nothing would be learnt by waiting longer)."""
+    cut_before = _logged(server, HEAD_CUT)
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline and _logged(server, HEAD_CUT) == cut_before:
+        if client.get(server.base_url + "/v1/info").status_code == 503:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _tls_connect(server: ServerProcess, source: str = "127.0.0.1") -> ssl.SSLSocket:
@@ -111,17 +160,16 @@ def test_an_idle_kept_alive_connection_is_closed(server: ServerProcess) -> None:
 
 
 def test_connections_past_the_cap_are_refused_and_the_server_recovers(
-    server: ServerProcess,
+    capped_server: ServerProcess,
 ) -> None:
+    server = capped_server
     # Five addresses, five connections each: under the per-address cap, over the global one.
     held = [_connect(server, f"127.0.0.{10 + n // 5}") for n in range(25)]
     try:
         for sock in held:
             sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: x\r\n")  # heads never finished
-        time.sleep(0.3)
         with httpx.Client(timeout=5) as client:
-            busy = client.get(server.base_url + "/v1/info")
-        assert busy.status_code == 503
+            assert _await_busy(client, server)
     finally:
         for sock in held:
             sock.close()
@@ -134,13 +182,17 @@ def test_connections_past_the_cap_are_refused_and_the_server_recovers(
         pytest.fail("the server did not recover after the held connections closed")
 
 
-def test_one_address_cannot_take_every_connection(server: ServerProcess) -> None:
+def test_one_address_cannot_take_every_connection(capped_server: ServerProcess) -> None:
     # A stranger's silent connections, refreshed before each deadline, from one address: past
     # its own cap they are closed at once, so the global cap is never reached and everyone
     # else is served (before, 20 of them made every other client's request a 503).
+    server = capped_server
+    refused_before = _logged(server, REFUSED)
     held = [_connect(server, "127.0.0.2") for _ in range(25)]
     try:
-        time.sleep(0.3)
+        # Only once the server has dealt with all 25 (five held, twenty refused) does a 200
+        # show that they could not fill the global cap.
+        assert _await_logged(server, REFUSED, refused_before + 20) == refused_before + 20
         with httpx.Client(timeout=5) as client:
             assert client.get(server.base_url + "/v1/info").status_code == 200
     finally:
@@ -195,17 +247,21 @@ def test_a_client_that_goes_away_mid_body_is_logged_as_that(server: ServerProces
     assert "unexpected" not in log and "ERROR" not in log and "Traceback" not in log
 
 
-def test_silent_tls_connections_stop_counting_at_the_deadline(tls_server: ServerProcess) -> None:
+def test_silent_tls_connections_stop_counting_at_the_deadline(
+    capped_tls_server: ServerProcess,
+) -> None:
     # Over the global cap from five addresses, then silent. Past the head deadline they are
     # aborted: a polite TLS close waited up to 30 s for each silent client's close_notify, and
     # all that time they still counted, so everyone else got 503.
-    held = [_tls_connect(tls_server, f"127.0.0.{20 + n // 5}") for n in range(25)]
+    server = capped_tls_server
+    cut_before = _logged(server, HEAD_CUT)
+    held = [_tls_connect(server, f"127.0.0.{20 + n // 5}") for n in range(25)]
     try:
-        time.sleep(0.3)
         with httpx.Client(timeout=5, verify=False) as client:
-            assert client.get(tls_server.base_url + "/v1/info").status_code == 503
-            time.sleep(4)  # the 2 s head deadline, and some
-            assert client.get(tls_server.base_url + "/v1/info").status_code == 200
+            assert _await_busy(client, server)
+            # Once the server says it cut all 25, none of them may count any more.
+            assert _await_logged(server, HEAD_CUT, cut_before + 25) == cut_before + 25
+            assert client.get(server.base_url + "/v1/info").status_code == 200
     finally:
         for sock in held:
             sock.close()
@@ -225,12 +281,16 @@ def test_tls_headers_sent_slowly_are_cut_off_at_the_deadline(tls_server: ServerP
         assert time.monotonic() - started < 6
 
 
-def test_over_tls_one_address_cannot_take_every_connection(tls_server: ServerProcess) -> None:
-    held = [_tls_connect(tls_server, "127.0.0.3") for _ in range(25)]
+def test_over_tls_one_address_cannot_take_every_connection(
+    capped_tls_server: ServerProcess,
+) -> None:
+    server = capped_tls_server
+    refused_before = _logged(server, REFUSED)
+    held = [_tls_connect(server, "127.0.0.3") for _ in range(25)]
     try:
-        time.sleep(0.3)
+        assert _await_logged(server, REFUSED, refused_before + 20) == refused_before + 20
         with httpx.Client(timeout=5, verify=False) as client:
-            assert client.get(tls_server.base_url + "/v1/info").status_code == 200
+            assert client.get(server.base_url + "/v1/info").status_code == 200
     finally:
         for sock in held:
             sock.close()
