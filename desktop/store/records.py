@@ -43,7 +43,13 @@ from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
 from desktop.store.bulk import delete_in
 from desktop.store.errors import ProfileError
-from desktop.store.schema import RecordCode, RecordContent, RecordExtraRow, RecordRow
+from desktop.store.schema import (
+    RecordCode,
+    RecordContent,
+    RecordExtraRow,
+    RecordRow,
+    SyncConflictRow,
+)
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
 
 #: The field that names a record in lists, per type (the first found wins).
@@ -572,6 +578,14 @@ class RecordStore:
                 )
             stamp = encode_datetime(utc_now())
             for doomed_id in doomed:
+                # The person deletes the record with its unsettled differences in view (listed,
+                # marked): the deletion is the decision on them. Left listed, a value picked
+                # later would have no record to land on and vanish as "settled".
+                connection.execute(
+                    delete(SyncConflictRow).where(
+                        SyncConflictRow.record_id == doomed_id, SyncConflictRow.kind == "field"
+                    )
+                )
                 remove_record(connection, doomed_id)
                 connection.execute(delete(RecordCode).where(RecordCode.record_id == doomed_id))
                 connection.execute(delete(RecordContent).where(RecordContent.id == doomed_id))

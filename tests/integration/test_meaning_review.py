@@ -66,6 +66,31 @@ def test_a_deletion_meeting_an_unsettled_conflict_keeps_the_record_and_the_choic
     assert {d.records.require(org.id).name for d in devices} == {"Casa Abierta Norte"}
 
 
+def test_a_record_deleted_by_the_person_holding_its_conflict_offers_no_choice_it_drops(
+    server: Server, make_device: Any
+) -> None:
+    """The admin holds a conflict on a name (mine not yet chosen) and deletes the organization
+    herself: her deletion is her decision on the whole record. Before, the conflict stayed
+    listed on the deleted record, and picking her own name there answered "settled" while the
+    name went nowhere (found by test_meaning_property: a value picked, then on no replica)."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, _badu = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    admin.records.save(edit(admin.records.require(org.id), name="Casa Abierta Norte"))
+    alba.records.save(edit(alba.records.require(org.id), name="Casa Abierta del Sur"))
+    alba.sync()
+    assert admin.sync().conflicts == 1
+    admin.records.delete(org.id)
+    # Nothing is offered that could not land: a choice on a deleted record has nowhere to go.
+    assert _field_conflicts(admin, org.id) == []
+    _converge(devices)
+    for device in devices:
+        assert device.records.get(org.id) is None, device.name
+        assert _field_conflicts(device, org.id) == [], device.name
+
+
 def test_an_incident_deleted_over_an_unsettled_conflict_comes_back_with_what_it_took(
     server: Server, make_device: Any
 ) -> None:
