@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from desktop.store.profile import KdfParameters, Profile, create_profile
+from desktop.store import keys
+from desktop.store.keys import KeyFile
+from desktop.store.profile import KEY_FILE, KdfParameters, Profile, create_profile
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -15,6 +17,15 @@ def new_profile(
 ) -> tuple[Profile, str]:
     """A real profile at the KDF floor (the cheapest the store allows), with its recovery key."""
     return create_profile(folder, passphrase, kdf=KdfParameters.fast_for_tests(), language=language)
+
+
+def raw_key(folder: Path, passphrase: str = PASSPHRASE) -> bytes:
+    """The profile's SQLCipher key, as its owner could derive it: to read its pages in tests."""
+    master = KeyFile.from_bytes((folder / KEY_FILE).read_bytes()).open_with_passphrase(passphrase)
+    try:
+        return keys.sqlcipher_key(master)
+    finally:
+        keys.wipe(master)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:

@@ -20,7 +20,8 @@ from desktop.store.errors import ProfileDamaged
 from desktop.store.profile import DATABASE_FILE, unlock
 from desktop.store.readable_export import export_readable
 from desktop.store.records import DamagedRows, RecordQuery, RecordStore, is_damage
-from tests.helpers.profiles import PASSPHRASE, new_profile
+from tests.helpers.profiles import PASSPHRASE, new_profile, raw_key
+from tests.helpers.sqlcipher_pages import btree_pages
 
 PAGE = 4096
 TOTAL = 1500
@@ -40,7 +41,8 @@ def _table_scan_fails(folder: Path) -> bool:
         return False  # a page the whole profile needs (schema, migrations): not this test's
     try:
         with profile.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT count(label) FROM records NOT INDEXED").scalar()
+            # Every column: a covering index would answer a narrower query, NOT INDEXED or not.
+            connection.exec_driver_sql("SELECT * FROM records NOT INDEXED").fetchall()
         return False
     except Exception as error:
         return is_damage(error)
@@ -62,12 +64,13 @@ def damaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     ]
     store.save_all(incidents)
     titles = {i.id: i.title for i in incidents}
+    with profile.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     profile.close()
     database = folder / DATABASE_FILE
     pristine = database.read_bytes()
-    pages = len(pristine) // PAGE
     chosen: list[int] = []
-    candidates = list(range(8, pages))
+    candidates = _table_leaves(folder)
     random.Random(12).shuffle(candidates)
     # Find pages of the records table itself (the file is encrypted: try one at a time).
     for page in candidates[:400]:
@@ -86,6 +89,28 @@ def damaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         leftover.unlink()
     shutil.copy(database, database.with_suffix(".damaged-copy"))
     return folder, titles
+
+
+def _table_leaves(folder: Path) -> list[int]:
+    """The records table's leaf pages, 0-based as ``_damage`` counts them, in file order.
+
+    Only leaves are damaged here: a damaged interior page loses its whole subtree (a third of
+    the table, say), which tests/store/test_damaged_salvage_bounded.py covers with its own
+    count. Picking any page that breaks a scan made this file's floors (80 % readable) hold or
+    not by where random ids happened to put an interior page."""
+    database = folder / DATABASE_FILE
+    profile = unlock(folder, PASSPHRASE)
+    try:
+        with profile.engine.connect() as connection:
+            root = connection.exec_driver_sql(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'records'"
+            ).scalar_one()
+    finally:
+        profile.close()
+    for leftover in folder.glob(DATABASE_FILE + "-*"):
+        leftover.unlink()
+    _interior, leaves = btree_pages(database, raw_key(folder), int(root))
+    return sorted(number - 1 for number in leaves)
 
 
 def test_the_list_shows_what_is_readable_and_counts_what_is_not(
@@ -174,7 +199,7 @@ def _records_lost(damaged: Path, folder: Path) -> Path:
     shutil.copytree(damaged, folder)
     database = folder / DATABASE_FILE
     before = database.read_bytes()
-    candidates = list(range(8, len(before) // PAGE))
+    candidates = _table_leaves(folder)
     random.Random(21).shuffle(candidates)
     for page in candidates[:300]:
         _damage(database, page)

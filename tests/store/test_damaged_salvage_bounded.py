@@ -18,12 +18,10 @@ import pytest
 from sqlalchemy import Engine, event
 
 from desktop.domain.records import Incident, new_id
-from desktop.store import keys
-from desktop.store.keys import KeyFile
-from desktop.store.profile import DATABASE_FILE, KEY_FILE, unlock
+from desktop.store.profile import DATABASE_FILE, unlock
 from desktop.store.readable_export import export_readable
 from desktop.store.records import RecordQuery, RecordStore
-from tests.helpers.profiles import PASSPHRASE, new_profile
+from tests.helpers.profiles import PASSPHRASE, new_profile, raw_key
 from tests.helpers.sqlcipher_pages import PAGE_SIZE, btree_pages, page_content, separators
 
 TOTAL = 3000
@@ -31,15 +29,6 @@ TOTAL = 3000
 #: on a damaged page costs nothing more: a damaged stretch is skipped in a few lookups.
 MOST_STATEMENTS = 300
 PER_LOST_ROW = 0
-
-
-def _raw_key(folder: Path) -> bytes:
-    key_file = KeyFile.from_bytes((folder / KEY_FILE).read_bytes())
-    master = key_file.open_with_passphrase(PASSPHRASE)
-    try:
-        return keys.sqlcipher_key(master)
-    finally:
-        keys.wipe(master)
 
 
 def _damage(database: Path, number: int) -> None:
@@ -81,7 +70,7 @@ def _damaged_copy(
     source, ids, roots = pristine
     shutil.copytree(source, target)
     database = target / DATABASE_FILE
-    key = _raw_key(target)
+    key = raw_key(target)
     interior, leaves = btree_pages(database, key, roots["records"])
     ordered = sorted(leaves)
     chosen: list[int]
