@@ -186,7 +186,7 @@ def test_a_deletion_carried_by_a_courier_keeps_the_couriers_unsettled_value(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open (notes/meaning-flake.md item 3): a resolution keeping the held value is no edit "
+    reason="open (issue 14): a resolution keeping the held value is no edit "
     "to the merge, so a concurrent different resolution wins unseen",
 )
 def test_two_holders_settling_one_question_apart_are_not_overridden_unseen(
