@@ -44,6 +44,7 @@ from desktop.domain.validation import FieldError
 from desktop.store.bulk import delete_in
 from desktop.store.errors import ProfileError
 from desktop.store.schema import (
+    FIELD_CONFLICT,
     RecordCode,
     RecordContent,
     RecordExtraRow,
@@ -583,7 +584,8 @@ class RecordStore:
                 # later would have no record to land on and vanish as "settled".
                 connection.execute(
                     delete(SyncConflictRow).where(
-                        SyncConflictRow.record_id == doomed_id, SyncConflictRow.kind == "field"
+                        SyncConflictRow.record_id == doomed_id,
+                        SyncConflictRow.kind == FIELD_CONFLICT,
                     )
                 )
                 remove_record(connection, doomed_id)

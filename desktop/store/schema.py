@@ -261,6 +261,11 @@ class SyncSentBatchRow(StoreBase):
     blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
+#: ``SyncConflictRow.kind`` of a field both sides changed differently (the store's records
+#: module settles these when a record is deleted, the sync state writes them).
+FIELD_CONFLICT = "field"
+
+
 class SyncConflictRow(StoreBase):
     """A field both sides changed differently, or a flag (edit kept over a deletion), for a
     person to settle. Values are JSON; ``field`` is NULL for a flag."""

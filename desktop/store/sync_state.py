@@ -31,6 +31,7 @@ from desktop.store.bundle_state import BundleTables, Kept, keep_blobs
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
+    FIELD_CONFLICT,
     RecordBase,
     RecordCode,
     RecordContent,
@@ -82,7 +83,6 @@ _LOCAL_FIELDS = ("revision", "dirty")
 _STAMPS = ("updated_at",)
 #: A conflict kind for a record whose content this app cannot read (a newer schema).
 UNREADABLE_FORMAT = "unreadable_format"
-FIELD_CONFLICT = "field"
 
 
 #: Notes saying a record came back over a deletion: what that deletion took comes back too.
