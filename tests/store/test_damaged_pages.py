@@ -194,8 +194,8 @@ def test_what_can_be_read_is_exported_and_the_rest_counted(
 
 
 def _records_lost(damaged: Path, folder: Path) -> Path:
-    """A copy of the damaged profile with a leaf of the records table damaged too, so some
-    records are lost for good (the fixture's damage breaks whole scans but loses no row)."""
+    """A copy of the damaged profile with one more leaf of the records table damaged, checked
+    to leave records the store counts as unreadable (lost for good, not silently dropped)."""
     shutil.copytree(damaged, folder)
     database = folder / DATABASE_FILE
     before = database.read_bytes()
