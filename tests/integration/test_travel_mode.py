@@ -19,9 +19,8 @@ import pytest
 from desktop.domain.network_records import Material
 from desktop.domain.records import Incident, Space, SpaceKind, WorkingGroup, new_id
 from desktop.store import keys
-from desktop.store.keys import KeyFile
 from desktop.store.materials import MaterialStore
-from desktop.store.profile import DATABASE_FILE, KEY_FILE
+from desktop.store.profile import DATABASE_FILE
 from desktop.store.travel import (
     RETURN_FILE,
     UnsentChanges,
@@ -35,7 +34,7 @@ from desktop.ui.workgroups.files import import_material_file
 from sync.client.transport import ServerRefused
 from sync.protocol import Role
 from tests.helpers.link import Link
-from tests.helpers.profiles import PASSPHRASE, files_containing
+from tests.helpers.profiles import files_containing, raw_key
 from tests.helpers.sqlcipher_pages import pages_holding
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import import_evidence, make_with_files, opened, with_files
@@ -72,22 +71,14 @@ def _add_space(admin: Device, member: Device, name: str, kind: SpaceKind) -> str
     return space
 
 
-def _raw_key(device: Device) -> bytes:
-    key_file = KeyFile.from_bytes((device.profile.folder / KEY_FILE).read_bytes())
-    master = key_file.open_with_passphrase(PASSPHRASE)
-    try:
-        return keys.sqlcipher_key(master)
-    finally:
-        keys.wipe(master)
-
-
 def _readable_anywhere(device: Device, word: str) -> list[str]:
     """Where ``word`` is readable to someone holding the passphrase: any file of the profile
     as it lies, and every decrypted page and WAL frame of the database."""
     folder = device.profile.folder
     found = files_containing([folder], word)
-    found += pages_holding(folder / DATABASE_FILE, _raw_key(device), word.encode())
-    found += pages_holding(folder / DATABASE_FILE, _raw_key(device), word.lower().encode())
+    key = raw_key(folder)
+    found += pages_holding(folder / DATABASE_FILE, key, word.encode())
+    found += pages_holding(folder / DATABASE_FILE, key, word.lower().encode())
     return found
 
 

@@ -11,25 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from desktop.domain.records import Incident, new_id
-from desktop.store import keys
-from desktop.store.keys import KeyFile
-from desktop.store.profile import DATABASE_FILE, KEY_FILE, unlock
+from desktop.store.profile import DATABASE_FILE, unlock
 from desktop.store.records import RecordQuery, RecordStore
-from tests.helpers.profiles import PASSPHRASE, new_profile
+from tests.helpers.profiles import PASSPHRASE, new_profile, raw_key
 from tests.helpers.sqlcipher_pages import pages_holding
 
 CANARY = "Quetzalcanary"
 EDIT_CANARY = "Zapotecanary"
-
-
-def _raw_key(folder: Path) -> bytes:
-    """The database key, from the passphrase: what a searcher holding it can compute."""
-    key_file = KeyFile.from_bytes((folder / KEY_FILE).read_bytes())
-    master = key_file.open_with_passphrase(PASSPHRASE)
-    try:
-        return keys.sqlcipher_key(master)
-    finally:
-        keys.wipe(master)
 
 
 def _filler(store: RecordStore, space: str, count: int) -> None:
@@ -63,7 +51,7 @@ def test_deleted_incident_leaves_no_word_after_the_lock(tmp_path: Path) -> None:
     kept = store.save(
         Incident(space_id=space, title="Kept incident", narrative=f"Before {EDIT_CANARY} edit.")
     )
-    key = _raw_key(folder)
+    key = raw_key(folder)
     assert store.count(RecordQuery("incident", text=CANARY)) == 1
     # The check can fail: the words are readable in the decrypted pages while they exist.
     assert pages_holding(folder / DATABASE_FILE, key, CANARY.encode())
