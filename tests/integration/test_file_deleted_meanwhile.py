@@ -53,9 +53,12 @@ def test_an_upload_cut_while_another_member_deletes_its_incident_resumes_and_con
         resent = link.counts.bytes[UP] - before
         assert author.engine.chunks is not None
         report = author.engine.chunks.report
-        assert report.probes == 1 and report.chunks_up == 3, report
-        # The two chunks that arrived are not sent again, nor the cut one's first half.
-        assert resent < 3 * SEALED_CHUNK, resent
+        # One probe asks what the server holds. How many chunk requests follow depends on how
+        # the window's lanes shared the 2.5 chunks' bytes before the cut (two lanes may each
+        # hold part of a chunk), so the claim is in bytes: the 2.5 chunks' worth that arrived is
+        # not sent again (without resuming at the offsets, 3 whole chunks or more would go again).
+        assert report.probes == 1, report
+        assert resent < 3 * SEALED_CHUNK, (resent, report)
     other.sync()
     with_files(author, server.url).sync()
     assert author.snapshot() == other.snapshot()
