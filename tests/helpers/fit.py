@@ -239,8 +239,11 @@ def _cells(view: QAbstractItemView) -> list[Clipped]:
     option.initFrom(view)
     option.font = view.font()
     wraps = isinstance(view, QListView) and view.wordWrap()
-    # A table whose rows were made tall for their wrapped text (a CSV report's reasons): a long
-    # text fits when its lines fit the row's height. (A one-line row is measured sideways.)
+    # A table whose rows are made tall for their wrapped text (a CSV report's reasons): a text
+    # fits when its lines, wrapped at the cell's width, fit the row's height. Measured by laying
+    # the text out, not by counting the view font's line spacing: Arabic drawn in a fallback
+    # font (DejaVu Sans beside a Noto Sans UI font) has lines 14 px tall where the UI font's
+    # spacing says 17, and a two-line row of 29 px shows both lines whole.
     table_wraps = isinstance(view, QTableView) and view.wordWrap()
     metrics = QFontMetrics(view.font())
     for row in range(min(rows, 200)):
@@ -259,7 +262,7 @@ def _cells(view: QAbstractItemView) -> list[Clipped]:
             if not isinstance(view, QTableView):
                 shown = rect.intersected(viewport)
                 rect = QRect(shown.left(), rect.top(), shown.width(), rect.height())
-            if table_wraps and rect.height() >= 2 * metrics.lineSpacing():
+            if table_wraps:
                 # The style's text margin each side, as QCommonStyle lays out a cell's text.
                 room = rect.width() - 2 * (
                     view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view)
