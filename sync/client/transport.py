@@ -267,41 +267,9 @@ class Transport:
         """Send one message and decode the answer into ``shape``: whatever a server (or anything
         between) sends, the app reads at most max_body_bytes, expands at most
         max_decoded_bytes and builds only what the shape has room for."""
-        body = encode_body(message) if message is not None else b""
-        headers = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        attempt = 0
-        while True:
-            try:
-                response = self._session.request(
-                    method,
-                    self.base_url + path,
-                    data=body if message is not None else None,
-                    headers=headers,
-                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                    allow_redirects=False,
-                    stream=True,
-                )
-                with response:
-                    answer = _bounded_content(
-                        response, protocol.LIMITS.max_body_bytes, self.settings
-                    )
-            except requests.exceptions.SSLError as error:
-                if "fingerprint" in str(error).lower():
-                    raise CertificateMismatch(
-                        "the server certificate is not the pinned one"
-                    ) from None
-                raise Offline(f"TLS failed: {type(error).__name__}") from None
-            except requests.exceptions.RequestException as error:
-                # Connection, timeout, proxy and chunked-read errors alike: try again later.
-                raise Offline(type(error).__name__) from None
-            self.traffic.add(requests=1, up=len(body), down=len(answer))
-            if self.observer is not None:
-                self.observer(method, path, body, answer)
-            if not self._waited_out(response, attempt):
-                break
-            attempt += 1
+        body = encode_body(message) if message is not None else None
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        response, answer = self._exchange(method, path, body, headers, read=True)
         if response.status_code >= 400:
             raise refusal(response, answer)
         if not expect_body or response.status_code == 204:
@@ -336,55 +304,88 @@ class Transport:
         sent = {"Authorization": f"Bearer {token}", **(headers or {})}
         if content_type is not None:
             sent["Content-Type"] = content_type
+        response, _answer = self._exchange(method, path, body, sent, read=False)
+        return response
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        read: bool,
+    ) -> tuple[requests.Response, bytes]:
+        """Send until the answer is not a 429 to wait out (``busy``); the last answer, and with
+        ``read`` its body (bounded by max_body_bytes, counted and shown to the observer), else
+        ``b""`` and the answer still to be read by the caller.
+
+        Raises ``ServerRefused`` (429) when the transport is abandoned during a wait: the 429
+        is then the answer, and nothing more is sent.
+        """
         attempt = 0
         while True:
-            try:
-                response = self._session.request(
-                    method,
-                    self.base_url + path,
-                    data=body,
-                    headers=sent,
-                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.exceptions.SSLError as error:
-                if "fingerprint" in str(error).lower():
-                    raise CertificateMismatch(
-                        "the server certificate is not the pinned one"
-                    ) from None
-                raise Offline(f"TLS failed: {type(error).__name__}") from None
-            except requests.exceptions.RequestException as error:
-                raise Offline(type(error).__name__) from None
-            self.traffic.add(requests=1, up=len(body or b""))
-            if (
-                response.status_code != 429
-                or attempt >= self.busy.attempts
-                or self.abandoned.is_set()
-            ):
-                return response
-            # A 429's body says nothing its header does not, but a short one is read to its
-            # end so the connection goes back to the pool: closing it unread would cost the
-            # retry a new handshake (TCP, TLS, perhaps SOCKS). A long one is not read.
-            _drain_short(response, self.settings)
-            if not self._waited_out(response, attempt):
-                # Abandoned during the wait: the 429 stands (its body is gone, not its word).
+            response = self._send_once(method, path, body, headers)
+            answer = b""
+            if read:
+                with response:
+                    answer = _bounded_content(
+                        response, protocol.LIMITS.max_body_bytes, self.settings
+                    )
+            self.traffic.add(requests=1, up=len(body or b""), down=len(answer))
+            if read and self.observer is not None:
+                self.observer(method, path, body or b"", answer)
+            seconds = self._busy_wait(response, attempt)
+            if seconds is None:
+                return response, answer
+            if not read:
+                # A 429's body says nothing its header does not, but a short one is read to
+                # its end so the connection goes back to the pool: closing it unread would
+                # cost the retry a new handshake (TCP, TLS, perhaps SOCKS). A long one is not.
+                _drain_short(response, self.settings)
+            if self.sleep is not None:
+                self.sleep(seconds)
+            else:
+                self.abandoned.wait(seconds)
+            if self.abandoned.is_set():
+                # Abandoned while waiting: the 429 is the answer, and nothing more is sent (a
+                # raw answer's body is gone, not its word).
+                if read:
+                    raise refusal(response, answer)
                 raise ServerRefused(429, ErrorCode.RATE_LIMITED)
             attempt += 1
 
-    def _waited_out(self, response: requests.Response, attempt: int) -> bool:
-        """After a 429 with tries left: wait as ``busy`` says and answer True (send again)."""
+    def _send_once(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> requests.Response:
+        """One request; its answer is streamed, read by the caller. What kept it from being
+        answered is one of the transport's errors."""
+        try:
+            return self._session.request(
+                method,
+                self.base_url + path,
+                data=body,
+                headers=dict(headers),
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as error:
+            if "fingerprint" in str(error).lower():
+                raise CertificateMismatch("the server certificate is not the pinned one") from None
+            raise Offline(f"TLS failed: {type(error).__name__}") from None
+        except requests.exceptions.RequestException as error:
+            # Connection, timeout, proxy and chunked-read errors alike: try again later.
+            raise Offline(type(error).__name__) from None
+
+    def _busy_wait(self, response: requests.Response, attempt: int) -> float | None:
+        """Seconds to wait before sending again after a 429 with tries left, or ``None``: the
+        answer stands (not a 429, no tries left, or abandoned)."""
         if response.status_code != 429 or attempt >= self.busy.attempts:
-            return False
+            return None
         if self.abandoned.is_set():
-            return False
-        seconds = self.busy.wait(attempt, response.headers.get("retry-after"))
-        if self.sleep is not None:
-            self.sleep(seconds)
-        else:
-            self.abandoned.wait(seconds)
-        # Abandoned while waiting: the 429 is the answer, and nothing more is sent.
-        return not self.abandoned.is_set()
+            return None
+        return self.busy.wait(attempt, response.headers.get("retry-after"))
 
     # --- enrollment and authentication ------------------------------------------------------
 

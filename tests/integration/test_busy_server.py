@@ -40,62 +40,81 @@ def _waits(device: Device) -> list[float]:
     return waits
 
 
-def test_a_busy_answer_is_waited_out_as_retry_after_says_and_the_sync_goes_on(
-    server: Server, make_device: Any, hostile: HostileServer
-) -> None:
-    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
-    admin.records.save(organization(space, "Casa de la Mujer"))
-    admin.sync()
+#: Where a 429 can come: a protocol message (``Transport.call``) or a chunk's raw body on a
+#: lane (``Transport.send_raw``); each test of the wait runs on both.
+PATHS = ["sync", "chunk"]
+
+
+def _busy_device(
+    where: str, server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path
+) -> tuple[Device, str]:
+    """A device whose next sync sends ``where``'s request through the relay, and that
+    request's route (its suffix, as ``hostile.busy`` takes it)."""
+    space, (member,) = network_of(server, make_with_files(make_device), 1)
     with_files(member, hostile.url)
+    if where == "chunk":
+        evidence = import_evidence(member, space, tmp_path / "f", CHUNK_SIZE, "a.pdf")
+        return member, "/chunks/" + evidence.attachment_chunks[0]
+    member.records.save(organization(space, "Casa de la Mujer"))
+    return member, "/v1/sync"
+
+
+def _sent(hostile: HostileServer, route: str) -> int:
+    """How many requests went to ``route`` (the relay counts each, answered 429 or passed)."""
+    return sum(1 for _method, path in hostile.requests if path.endswith(route))
+
+
+@pytest.mark.parametrize("where", PATHS)
+def test_a_busy_answer_is_waited_out_as_retry_after_says_and_the_sync_goes_on(
+    server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path, where: str
+) -> None:
+    member, route = _busy_device(where, server, make_device, hostile, tmp_path)
     waits = _waits(member)
-    hostile.busy["/v1/sync"] = ["1", "3"]
+    hostile.busy[route] = ["1", "3"]
     report = member.sync()
-    assert hostile.refused_busy == 2
-    assert [method for method, route in hostile.requests if route == "/v1/sync"].count("POST") >= 3
+    assert hostile.refused_busy == 2 and _sent(hostile, route) == 3
     # Never sooner than asked, at most a quarter later (the jitter).
     assert len(waits) == 2
     assert 1 <= waits[0] <= 1.25 and 3 <= waits[1] <= 3.75, waits
-    assert report.pulled >= 1 and member.snapshot() == admin.snapshot()
+    assert report.pushed >= 1 and report.chunks_up == (1 if where == "chunk" else 0)
 
 
+@pytest.mark.parametrize("where", PATHS)
 def test_a_hostile_retry_after_is_bounded(
-    server: Server, make_device: Any, hostile: HostileServer
+    server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path, where: str
 ) -> None:
-    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
-    admin.records.save(organization(space, "Red de Defensoras"))
-    admin.sync()
-    with_files(member, hostile.url)
+    member, route = _busy_device(where, server, make_device, hostile, tmp_path)
     waits = _waits(member)
-    hostile.busy["/v1/sync"] = [
+    hostile.busy[route] = [
         "99999999999999999999",  # three thousand billion years
         "Fri, 31 Dec 9999 23:59:59 GMT",
         "-5",
         "soon, maybe",
     ]
-    member.sync()
+    report = member.sync()
     assert hostile.refused_busy == 4 and len(waits) == 4
     # A huge wait is cut to the cap; negative, garbage (and a past date) are not a wait the
     # server may ask for: the back-off's own (0.5 s doubling) applies, never a busy loop.
     assert POLICY.max_wait <= waits[0] <= LONGEST and POLICY.max_wait <= waits[1] <= LONGEST
     assert 2 <= waits[2] <= 2.5 and 4 <= waits[3] <= 5, waits
-    assert member.snapshot() == admin.snapshot()
+    assert report.pushed >= 1 and report.chunks_up == (1 if where == "chunk" else 0)
 
 
+@pytest.mark.parametrize("where", PATHS)
 def test_a_server_busy_for_longer_is_a_refusal_after_bounded_tries(
-    server: Server, make_device: Any, hostile: HostileServer
+    server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path, where: str
 ) -> None:
-    _space, (member,) = network_of(server, make_with_files(make_device), 1)
-    with_files(member, hostile.url)
+    member, route = _busy_device(where, server, make_device, hostile, tmp_path)
     waits = _waits(member)
-    hostile.busy["/v1/sync"] = ["2"] * 20
+    hostile.busy[route] = ["2"] * 20
     with pytest.raises(ServerRefused) as refused:
         member.sync()
     assert (refused.value.status, refused.value.code) == (429, "rate_limited")
     # The first try and POLICY.attempts more: bounded in requests and in time.
-    assert hostile.refused_busy == 1 + POLICY.attempts
+    assert hostile.refused_busy == _sent(hostile, route) == 1 + POLICY.attempts
     assert len(waits) == POLICY.attempts and sum(waits) <= POLICY.attempts * LONGEST
     hostile.busy.clear()
-    member.sync()  # the next sync goes through
+    assert member.sync().pushed >= 1  # the next sync goes through
 
 
 def test_chunk_requests_told_to_wait_are_sent_again(
@@ -168,20 +187,15 @@ def test_the_real_servers_slots_are_waited_out(server: Server, make_device: Any)
     assert member.snapshot() == admin.snapshot()
 
 
-@pytest.mark.parametrize("where", ["sync", "chunk"])
+@pytest.mark.parametrize("where", PATHS)
 def test_a_wait_for_a_busy_server_ends_when_the_app_locks_or_quits(
     server: Server, make_device: Any, hostile: HostileServer, tmp_path: Path, where: str
 ) -> None:
     """Lock and quit wait for the sync in flight to let go of the engine: a 429 wait (up to
     20 s each, four in a row) must end at once when the app abandons the transport, on the
     protocol call and on a chunk lane alike, and no request is sent after it."""
-    space, (member,) = network_of(server, make_with_files(make_device), 1)
-    with_files(member, hostile.url)
-    if where == "chunk":
-        evidence = import_evidence(member, space, tmp_path / "f", CHUNK_SIZE, "a.pdf")
-        hostile.busy["/chunks/" + evidence.attachment_chunks[0]] = ["20"] * 10
-    else:
-        hostile.busy["/v1/sync"] = ["20"] * 10
+    member, route = _busy_device(where, server, make_device, hostile, tmp_path)
+    hostile.busy[route] = ["20"] * 10
     outcome: list[BaseException | None] = []
 
     def sync() -> None:
