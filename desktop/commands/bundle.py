@@ -8,6 +8,7 @@ changes, the mutations it carries and the sealed records of the chosen spaces; `
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from desktop.commands import CommandError
@@ -17,6 +18,9 @@ from desktop.store.profile import Profile, ProfileError, unlock
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.bundle_format import BundleProblem
 from sync.client.bundles import (
+    AUTHOR_RIGHTS_ENDED,
+    MAX_BUNDLE_BATCHES,
+    TOO_MANY_BATCHES,
     ExportReport,
     ImportReport,
     export_bundle,
@@ -88,7 +92,40 @@ def import_summary(report: ImportReport) -> str:
                 len(report.refused),
             ).format(count=len(report.refused))
         )
+    parts.extend(left_out_notes(report))
     return "; ".join(parts)
+
+
+def left_out_notes(report: ImportReport) -> list[str]:
+    """Why verified versions were not taken, in words: neither is an attack for certain (a
+    genuine version of an author removed since looks exactly like a forged one), so neither is
+    counted among the refused."""
+    notes = []
+    rights = sum(1 for left in report.left_out if left.code == AUTHOR_RIGHTS_ENDED)
+    if rights:
+        notes.append(
+            ngettext(
+                "{count} record left out: its author may no longer write in that space, and a "
+                "bundle cannot show that the server accepted it (if genuine, it comes with the "
+                "next sync with the server)",
+                "{count} records left out: their authors may no longer write in that space, and "
+                "a bundle cannot show that the server accepted them (the genuine ones come with "
+                "the next sync with the server)",
+                rights,
+            ).format(count=rights)
+        )
+    parts = sum(1 for left in report.left_out if left.code == TOO_MANY_BATCHES)
+    if parts:
+        notes.append(
+            ngettext(
+                "{count} group of records left out: a bundle holds at most {limit} groups (it "
+                "comes with another bundle or the next sync with the server)",
+                "{count} groups of records left out: a bundle holds at most {limit} groups (they "
+                "come with another bundle or the next sync with the server)",
+                parts,
+            ).format(count=parts, limit=MAX_BUNDLE_BATCHES)
+        )
+    return notes
 
 
 def export_summary(report: ExportReport) -> str:
@@ -102,6 +139,16 @@ def export_summary(report: ExportReport) -> str:
 
 def uncarriable_note(report: ExportReport) -> str:
     """Says which records the bundle left out, so the person carrying it knows (empty: none)."""
+    if report.past_cap:
+        later = ngettext(
+            "{count} record did not fit in this bundle (at most {limit} groups of records): "
+            "the next bundle for that computer brings it.",
+            "{count} records did not fit in this bundle (at most {limit} groups of records): "
+            "the next bundle for that computer brings them.",
+            report.past_cap,
+        ).format(count=report.past_cap, limit=MAX_BUNDLE_BATCHES)
+        rest = uncarriable_note(replace(report, past_cap=0))
+        return f"{rest}\n{later}" if rest else later
     if not report.uncarriable:
         return ""
     # Left out: versions with neither an envelope nor a kept batch here (pulled before this

@@ -30,7 +30,7 @@ from sync.client.courier import Download, download_for, make_grant
 from sync.client.engine import Refusal, SyncEngine, SyncReport, settle
 from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement, StoredWrap
 from sync.client.transport import ServerRefused, TransportError
-from sync.crypto.batch import MAX_BATCH_BYTES, MAX_ENTRIES
+from sync.crypto.batch import MAX_BATCH_BYTES, MAX_ENTRIES, BatchKind
 from sync.crypto.envelope import EnvelopeKind, open_record, read_header
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DevicePublicKeys, Fingerprint
@@ -62,6 +62,26 @@ CHUNK = "chunk"
 #: [first index, first seq, count, …] flat}. Only in bundles of version 2 (bundle_format).
 BATCH = "batch"
 
+#: Batch parts one bundle may hold. Each part is bounded (1 MiB sealed, 8 MiB plaintext, 4096
+#: entries), but a part of tiny entries costs the importer about as much work as 4096 record
+#: items at a fortieth of their bytes: this keeps what one file can make a device do bounded
+#: (1024 parts: at most 1 GiB sealed, 4 Mi versions). Batches are pushed with 64 to 4096
+#: records (``MIN_BATCH``), so an honest export meets it only with tens of thousands of
+#: batch-held records at the very least; an exporter holding more batches writes the first
+#: 1024 and leaves the rest out (``ExportReport.past_cap``, the next bundle brings them),
+#: and an importer leaves out any part past it (``TOO_MANY_BATCHES``) without parsing it.
+MAX_BUNDLE_BATCHES = 1024
+
+#: Why a version in a bundle was left out (``ImportReport.left_out``), not refused as forged.
+#: Its author is not a writer (for an admin snapshot: an admin) in the newest statement held,
+#: or sealed it under an epoch from before its current, unbroken hold of that right: the keys
+#: of such an epoch were held by a device that since lost the right, which could seal any
+#: revision under them after losing it, and nothing in a bundle says the server accepted the
+#: version (PROTOCOL.md §12.3). The genuine ones come with the next sync with the server.
+AUTHOR_RIGHTS_ENDED = "author_rights_ended"
+#: A batch part past ``MAX_BUNDLE_BATCHES`` in one bundle: left out unread.
+TOO_MANY_BATCHES = "too_many_batches"
+
 
 @dataclass
 class ExportReport:
@@ -78,6 +98,9 @@ class ExportReport:
     #: of its own nor a kept batch here (pulled before batches were kept, a batch dropped once
     #: it held deleted or replaced content, a download from an older server).
     uncarriable: int = 0
+    #: Records left out because their batches come after the first ``MAX_BUNDLE_BATCHES``:
+    #: held here, they go in the next bundle (the cursor item stops below them).
+    past_cap: int = 0
 
 
 @dataclass
@@ -104,6 +127,10 @@ class ImportReport:
     flags: int = 0
     unreadable: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    #: Versions that verified but were not taken, and why (``AUTHOR_RIGHTS_ENDED``: one per
+    #: version; ``TOO_MANY_BATCHES``: one per batch part, its record empty). None of them
+    #: moved the bundle cursor or made a later version count as older.
+    left_out: list[Refusal] = field(default_factory=list)
     problem: BundleProblem | None = None
     problem_item: int = 0
 
@@ -178,7 +205,8 @@ def export_bundle(
         },
     )
     batch_items = sum(state.count_record_batches(space, after) for space, after, _ in plan)
-    batch_items += _download_batches(download)
+    batch_items = min(batch_items + _download_batches(download), MAX_BUNDLE_BATCHES)
+    budget = _BatchBudget(batch_items)
     total = (
         2
         + sum(len(blobs) for blobs in statements.values())
@@ -215,7 +243,7 @@ def export_bundle(
         writer.add(GRANT, {"grant": grant[0], "signature": grant[1]})
         step()
         if download is not None:
-            report.statements += _write_download(writer, download, step, report)
+            report.statements += _write_download(writer, download, step, report, budget)
             report.records += sum(len(_carriable(c)) for c in download.changes.values())
             report.uncarriable += sum(
                 len(changes) - len(_carriable(changes)) for changes in download.changes.values()
@@ -233,8 +261,9 @@ def export_bundle(
                 report.records += 1
                 step()
             for kept in state.record_batches(space, after):
-                _write_batch(writer, space, kept.author, kept.blob, kept.live, report)
-                step()
+                if budget.take(space, kept.live, report):
+                    _write_batch(writer, space, kept.author, kept.blob, kept.live, report)
+                    step()
             # After the space's records: an importer that gets this far holds every version
             # up to our cursor (from ``complete_from`` on) and may move its cursor there; not
             # past a version left out, or no later bundle for it would send that version.
@@ -242,6 +271,7 @@ def export_bundle(
             gap = state.first_uncarried_seq(space)
             if gap is not None:
                 reached = min(reached, gap - 1)
+            reached = budget.cursor_below(space, reached)
             writer.add(CURSOR, {"space": space, "from": complete_from, "to": reached})
             step()
         for entry in outbox:
@@ -372,6 +402,29 @@ def _download_batches(download: Download | None) -> int:
     return sum(len(batches) for batches in download.batches.values())
 
 
+class _BatchBudget:
+    """The batch parts one export may still write (``MAX_BUNDLE_BATCHES`` in all); the first
+    seq of each space's versions left out past it, below which the cursor item stays."""
+
+    def __init__(self, parts: int) -> None:
+        self.left = parts
+        self.first_left_out: dict[str, int] = {}
+
+    def take(self, space: str, live: Sequence[tuple[int, int, int]], report: ExportReport) -> bool:
+        if self.left > 0:
+            self.left -= 1
+            return True
+        report.past_cap += sum(run[2] for run in live)
+        if live:
+            first = min(run[1] for run in live)
+            self.first_left_out[space] = min(self.first_left_out.get(space, first), first)
+        return False
+
+    def cursor_below(self, space: str, reached: int) -> int:
+        first = self.first_left_out.get(space)
+        return reached if first is None else min(reached, first - 1)
+
+
 def _write_batch(
     writer: BundleWriter,
     space: str,
@@ -394,7 +447,11 @@ def _carriable(changes: Sequence[Change]) -> list[Change]:
 
 
 def _write_download(
-    writer: BundleWriter, download: Download, step: Callable[[], None], report: ExportReport
+    writer: BundleWriter,
+    download: Download,
+    step: Callable[[], None],
+    report: ExportReport,
+    budget: _BatchBudget,
 ) -> int:
     """The device's statements, its wraps, then per space its changes, batches and cursor."""
     count = 0
@@ -412,14 +469,16 @@ def _write_download(
             writer.add(RECORD, [change.seq, change.blob])
             step()
         for delivery in download.batches.get(space, []):
-            _write_batch(writer, space, delivery.author, delivery.batch, delivery.live, report)
-            step()
+            if budget.take(space, delivery.live, report):
+                _write_batch(writer, space, delivery.author, delivery.batch, delivery.live, report)
+                step()
         # Not past a version left out (no envelope from an older server): the device's next
         # grant then asks for it again.
         reached = download.reached.get(space, 0)
         left = [change.seq for change in changes if not change.blob]
         if left:
             reached = min(reached, min(left) - 1)
+        reached = budget.cursor_below(space, reached)
         writer.add(CURSOR, {"space": space, "from": download.started.get(space, 0), "to": reached})
         step()
     return count
@@ -530,6 +589,10 @@ class _Import:
         #: Settled records not yet stored, per space: one transaction per space and segment.
         self.settled: dict[str, dict[str, Settlement]] = {}
         self._outbox: list[OutboxEntry] | None = None
+        self.batch_parts = 0
+        #: Per space, the first seq of a version left out: the cursor item stays below it,
+        #: so this device never says it holds a version it did not take.
+        self.withheld: dict[str, int] = {}
 
     def _store_settled(self) -> None:
         cursors = self.state.cursors() if self.settled else {}
@@ -697,6 +760,9 @@ class _Import:
         remote = self.engine.verify_change(space, change, self.keyring, self.sync_report)
         if remote is None:
             return
+        if not self._within_tenure(space, header.author, header.epoch, admin=False):
+            self._leave_out(space, [change], header.author, header.epoch)
+            return
         settlement = settle(local, remote, self.engine.merge_rules(local, remote))
         self.settled.setdefault(space, {})[change.record] = settlement
         self.report.records += 1
@@ -722,6 +788,15 @@ class _Import:
         if len(flat) % 3 or not all(isinstance(n, int) and 0 <= n < 2**62 for n in flat):
             raise ValueError("batch runs")
         runs = tuple((flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
+        self.batch_parts += 1
+        if self.batch_parts > MAX_BUNDLE_BATCHES:
+            # Left out unread: past the cap, a part costs nothing but this check.
+            versions = sum(run[2] for run in runs)
+            detail = f"{versions} versions past the {MAX_BUNDLE_BATCHES} batch parts a bundle holds"
+            self.report.left_out.append(Refusal(space, "", 0, TOO_MANY_BATCHES, detail))
+            if runs:
+                self._withhold(space, min(run[1] for run in runs))
+            return
         try:
             delivered = open_delivery(
                 space, BatchDelivery(blob, author, runs), self.keyring, 0, 2**62
@@ -733,6 +808,11 @@ class _Import:
             self.report.refused.append(Refusal(space, "", 0, error.code.value, "batch"))
             if error.code is CryptoErrorCode.MEMBERSHIP_FORK:
                 self.state.mark_forked(space)
+            return
+        header = delivered.opened.header
+        snapshot = header.kind is BatchKind.SNAPSHOT
+        if not self._within_tenure(space, header.signer, header.epoch, admin=snapshot):
+            self._leave_out(space, list(delivered.changes), header.signer, header.epoch)
             return
         # Everything before this item is stored (``apply``), and a batch names a record once.
         kept = self.state.held_revisions(space, [change.record for change in delivered.changes])
@@ -748,6 +828,29 @@ class _Import:
             self.report.records += 1
             self.sync_report.conflicts += len(settlement.conflicts)
             self.sync_report.flags += len(settlement.flags)
+
+    def _within_tenure(self, space: str, author: str, epoch: int, *, admin: bool) -> bool:
+        """Whether a version sealed by ``author`` at ``epoch`` may be taken from a bundle: the
+        author holds the right (to write; to administer, for a snapshot) in the newest statement
+        held, and has held it without a break since ``epoch`` or before. Online, the server
+        refuses a write at an epoch older than the space's (``stale_epoch``) and a non-member's;
+        a bundle carries no word of the server, so without this rule a removed or demoted
+        device could seal any revision under its old key and statement, at any time, and every
+        recipient would take it, and count the members' later edits as older."""
+        since = self.keyring.logs[space].tenure_epoch(author, admin=admin)
+        return since is not None and epoch >= since
+
+    def _leave_out(self, space: str, changes: Sequence[Change], author: str, epoch: int) -> None:
+        detail = f"sealed by {author} at epoch {epoch}, which no longer holds that right"
+        for change in changes:
+            self.report.left_out.append(
+                Refusal(space, change.record, change.revision, AUTHOR_RIGHTS_ENDED, detail)
+            )
+        if changes:
+            self._withhold(space, min(change.seq for change in changes))
+
+    def _withhold(self, space: str, seq: int) -> None:
+        self.withheld[space] = min(self.withheld.get(space, seq), seq)
 
     def _newest(self, space: str, record: str, local: LocalRecord | None) -> int:
         """The newest revision of ``record`` known here: the record's, or a kept version's
@@ -776,6 +879,8 @@ class _Import:
             return
         held = held_cursors(self.state, self.me)
         complete_from, reached = int(payload["from"]), int(payload["to"])
+        if space in self.withheld:
+            reached = min(reached, self.withheld[space] - 1)
         if complete_from <= held.get(space, 0) < reached:
             mine = self.state.peer_cursors(self.me)
             mine[space] = reached
@@ -855,6 +960,19 @@ class _Import:
         ):
             self.report.refused.append(
                 Refusal(space, record, mutation.base + 1, "content_mismatch", "mutation fields")
+            )
+            return None
+        if not self._within_tenure(space, author, opened.header.epoch, admin=False):
+            # A writer again after losing the right, sealing under a key from before: what
+            # the removed device could have sealed at any time (the server says stale_epoch).
+            self.report.refused.append(
+                Refusal(
+                    space,
+                    record,
+                    mutation.base + 1,
+                    CryptoErrorCode.UNKNOWN_SIGNER.value,
+                    "sealed before its author last became a writer",
+                )
             )
             return None
         content = opened.content

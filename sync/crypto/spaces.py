@@ -561,6 +561,27 @@ class MembershipLog:
                 return member.keys
         return None
 
+    def tenure_epoch(self, device: str, *, admin: bool = False) -> int | None:
+        """The first epoch of the device's current, unbroken hold of the right to write (with
+        ``admin``: to administer) up to the latest statement; None when the latest statement
+        does not give it that right.
+
+        Losing a right starts a new epoch (``_check_step``), so the keys of every epoch before
+        this one were held by a device that since lost the right at least once: whatever it
+        sealed under them could have been sealed after it lost it, and without a word of the
+        server nothing tells the two apart (sync/CRYPTO.md §6).
+        """
+        start: int | None = None
+        for statement in reversed(self._statements):
+            member = statement.member(device)
+            holds = member is not None and (
+                member.role is Role.ADMIN if admin else member.role.can_write
+            )
+            if not holds:
+                break
+            start = statement.epoch
+        return start
+
     def admin_keys(self, epoch: int, device: str) -> DevicePublicKeys | None:
         for statement in self._at_epoch(epoch):
             member = _admin(statement, device)

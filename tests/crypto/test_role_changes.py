@@ -142,3 +142,44 @@ def test_a_demoted_admin_can_no_longer_issue_wraps_or_statements() -> None:
             ).statement.blob
         )
     assert refused.value.code is CryptoErrorCode.UNKNOWN_SIGNER
+
+
+def test_tenure_starts_at_the_epoch_of_the_last_return_of_a_right() -> None:
+    """``tenure_epoch``: from which epoch a device has held a right without a break up to the
+    latest statement (what a bundle's version must be sealed at or after, PROTOCOL.md §12.3).
+    A removed and re-added editor's keys of the epochs before its removal fall outside it."""
+    log, _ring, admin, editor, key = _space()
+    reader = DeviceKeys.generate()
+    assert (log.tenure_epoch(admin.device_id), log.tenure_epoch(editor.device_id)) == (1, 1)
+    assert log.tenure_epoch(admin.device_id, admin=True) == 1
+    assert log.tenure_epoch(editor.device_id, admin=True) is None
+    added = change_members(
+        log, admin, space_key=key, add={reader.device_id: (reader.public, Role.READER)}
+    )
+    log.accept(added.statement.blob)
+    assert log.tenure_epoch(reader.device_id) is None  # a member, but no writer
+    removed = change_members(log, admin, space_key=key, remove=[editor.device_id])
+    log.accept(removed.statement.blob)
+    assert log.latest.epoch == 2
+    assert log.tenure_epoch(editor.device_id) is None
+    back = change_members(
+        log,
+        admin,
+        space_key=removed.space_key,
+        add={editor.device_id: (editor.public, Role.EDITOR)},
+    )
+    log.accept(back.statement.blob)
+    assert log.latest.epoch == 2
+    assert log.tenure_epoch(editor.device_id) == 2  # epoch 1's key was held while removed
+    promoted = change_members(
+        log, admin, space_key=removed.space_key, roles={reader.device_id: Role.EDITOR}
+    )
+    log.accept(promoted.statement.blob)
+    assert log.tenure_epoch(reader.device_id) == 2  # a promotion takes effect in its epoch
+    demoted = change_members(
+        log, admin, space_key=removed.space_key, roles={reader.device_id: Role.READER}
+    )
+    log.accept(demoted.statement.blob)
+    assert log.latest.epoch == 3
+    assert log.tenure_epoch(reader.device_id) is None
+    assert (log.tenure_epoch(admin.device_id), log.tenure_epoch(editor.device_id)) == (1, 2)

@@ -18,7 +18,15 @@ from desktop.store.profile import unlock
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.batches import MIN_BATCH
-from sync.client.bundles import BATCH, RECORD, export_bundle, import_bundle
+from sync.client.bundles import (
+    AUTHOR_RIGHTS_ENDED,
+    BATCH,
+    CURSOR,
+    RECORD,
+    export_bundle,
+    held_cursors,
+    import_bundle,
+)
 from sync.crypto.batch import SealedEntry, seal_batch
 from sync.crypto.envelope import seal_record
 from tests.helpers.profiles import PASSPHRASE, files_containing
@@ -135,13 +143,6 @@ def test_three_devices_an_old_batch_bundle_after_a_newer_one_loses_no_edit(
     assert not any(CANARY in str(c) for c in _batch_contents(carla, _export(carla, tmp_path, "c")))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (r19-bundles): a bundle's record and batch items are judged by the author's "
-    "role at the epoch sealed, so a removed member holding the old key and statement can seal "
-    "any revision afterwards and every bundle recipient takes it; no signed word of the server "
-    "says the version was accepted. Pre-existing for `record` items; batches widen it.",
-)
 @pytest.mark.parametrize("kind", ["batch", "record"])
 def test_a_removed_member_cannot_forge_a_version_at_its_old_epoch(
     server: Server, make_device: Any, tmp_path: Path, kind: str
@@ -170,6 +171,10 @@ def test_a_removed_member_cannot_forge_a_version_at_its_old_epoch(
     admin.sync()
     carla.sync()
     _cut_off(carla)
+    carla_keys = carla.state.device_keys()
+    assert carla_keys is not None
+    synced = held_cursors(carla.state, carla_keys.device_id)[space]
+    seq = synced + 1  # the next seq: what a genuine version would carry
     content = {**held.content, "name": "Forged"}
     statement = (latest.version, latest.hash)
     item: tuple[str, Any]
@@ -183,7 +188,7 @@ def test_a_removed_member_cannot_forge_a_version_at_its_old_epoch(
             statement=statement,
         )
         payload = {"space": space, "author": beto_keys.device_id, "batch": forged}
-        item = (BATCH, {**payload, "live": [0, 10**6, 1]})
+        item = (BATCH, {**payload, "live": [0, seq, 1]})
     else:
         blob = seal_record(
             content,
@@ -196,12 +201,24 @@ def test_a_removed_member_cannot_forge_a_version_at_its_old_epoch(
             author=beto_keys,
             statement=statement,
         )
-        item = (RECORD, [10**6, blob])
+        item = (RECORD, [seq, blob])
     # Any exporter may hand it on (here Carla's own signature: the bundle's signer vouches
-    # for nothing about the versions inside).
-    got = import_bundle(carla.engine, _hostile_bundle(carla, tmp_path / "forged.mb", [item]))
-    assert got.problem is None
+    # for nothing about the versions inside), with a cursor item claiming it was handed over.
+    cursor = (CURSOR, {"space": space, "from": 0, "to": seq + 5})
+    path = _hostile_bundle(carla, tmp_path / "forged.mb", [item, cursor])
+    got = import_bundle(carla.engine, path)
+    assert got.problem is None and got.refused == []
+    assert [(left.record, left.code) for left in got.left_out] == [(target.id, AUTHOR_RIGHTS_ENDED)]
     assert carla.records.require(target.id).name == "Genuine"
+    # Nothing of it is held: Carla does not say she holds its seq, and the members' next edit
+    # is newer than what she holds, not older than the forged revision.
+    assert held_cursors(carla.state, carla_keys.device_id)[space] == synced
+    admin.records.save(edit(admin.records.require(target.id), name="Edited by the admin"))
+    admin.sync()
+    later = import_bundle(carla.engine, _export(admin, tmp_path, "admin"))
+    assert later.problem is None and later.refused == [] and later.left_out == []
+    assert later.older == 0
+    assert carla.records.require(target.id).name == "Edited by the admin"
 
 
 def test_a_seized_laptop_holds_no_plaintext_of_a_kept_or_carried_batch(

@@ -19,10 +19,18 @@ from desktop.store.sync_state import ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.bundles import default_bundle_name
 from sync.client.batches import MIN_BATCH
-from sync.client.bundles import ExportReport, export_bundle, import_bundle
-from sync.client.engine import SyncEngine
+from sync.client.bundles import (
+    AUTHOR_RIGHTS_ENDED,
+    TOO_MANY_BATCHES,
+    ExportReport,
+    ImportReport,
+    export_bundle,
+    import_bundle,
+)
+from sync.client.engine import Refusal, SyncEngine
 from sync.client.transport import Transport
 from sync.protocol import Role
+from tests.helpers.fit import clipped_texts
 from tests.helpers.profiles import new_profile
 from tests.ui.sync.conftest import Server, join_as_admin
 
@@ -274,3 +282,34 @@ def test_a_nearby_exchange_says_which_records_it_could_not_hand_on(
     for held_profile, engine in engines:
         engine.transport.close()
         held_profile.close()
+
+
+def test_the_import_result_says_which_versions_it_left_out_and_why(
+    unlocked: MainWindow, qtbot: QtBot, server: Server
+) -> None:
+    """A bundle's versions of an author who may no longer write, and batch parts past the cap,
+    are left out: the result says so in words, beside what came in, and fits (en and ar)."""
+    page = join_as_admin(qtbot, unlocked, server)
+    (space,) = page.network.spaces
+    report = ImportReport(exporter="ab12cd34ef56", records=3)
+    report.left_out = [
+        Refusal(space.space, f"{n:032x}", 7, AUTHOR_RIGHTS_ENDED, "epoch 1") for n in range(2)
+    ] + [Refusal(space.space, "", 0, TOO_MANY_BATCHES, "64 versions")]
+    panel = page.bundles
+    unlocked.resize(1024, 680)
+    panel._finish(("imported", report))
+    text = panel.status.text()
+    assert "2 records left out: their authors may no longer write in that space" in text
+    assert "1 group of records left out: a bundle holds at most 1024 groups" in text
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)  # the layout settles before the picture
+    assert clipped_texts(unlocked) == []
+    unlocked.grab().save(str(SHOTS / "b19-bundle-left-out-en.png"))
+    set_language("ar")
+    qtbot.waitUntil(lambda: "تُرك سجلان جانبًا" in panel.status.text(), timeout=10_000)
+    assert "تُركت مجموعة سجلات واحدة جانبًا" in panel.status.text()
+    page.scroll_area.ensureWidgetVisible(panel)
+    qtbot.wait(300)
+    assert clipped_texts(unlocked) == []
+    unlocked.grab().save(str(SHOTS / "b19-bundle-left-out-ar.png"))
+    set_language("en")

@@ -1,0 +1,190 @@
+"""Whose versions a bundle may bring (PROTOCOL.md §12.3, SECURITY.md "Courier bundles"): only
+an author who holds the right in the newest statement, sealed at an epoch of its current hold
+of it; and at most ``MAX_BUNDLE_BATCHES`` batch parts per bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.commands.bundle import import_summary, uncarriable_note
+from sync.client import bundles
+from sync.client.batches import MIN_BATCH
+from sync.client.bundles import (
+    AUTHOR_RIGHTS_ENDED,
+    BATCH,
+    CURSOR,
+    MAX_BUNDLE_BATCHES,
+    RECORD,
+    TOO_MANY_BATCHES,
+    export_bundle,
+    held_cursors,
+    import_bundle,
+)
+from sync.client.transport import Transport
+from sync.crypto.envelope import seal_record
+from sync.protocol import Role
+from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.test_bundle_batches import _cut_off, _device_id, _hostile_bundle, _orgs
+
+
+def _held_cursor(device: Device, space: str) -> int:
+    return held_cursors(device.state, _device_id(device)).get(space, 0)
+
+
+def test_a_removed_authors_genuine_version_is_left_out_in_words_and_comes_with_the_next_sync(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Beto writes a record and is removed; Dana's bundle brings Carla the removal and Beto's
+    genuine version. Nothing tells it from one Beto sealed after his removal, so Carla leaves
+    it out and says why, does not report herself as holding it, and gets it from the server."""
+    space, (admin, beto, carla, dana) = network_of(server, make_device, 4)
+    for device in (admin, beto, carla, dana):
+        device.sync()
+    _cut_off(carla)
+    before = _held_cursor(carla, space)
+    note = organization(space, "Written by Beto before he left")
+    beto.records.save(note)
+    beto.sync()
+    admin.engine.remove_member(space, _device_id(beto))
+    admin.sync()
+    dana.sync()
+    assert dana.records.require(note.id).name == note.name
+    export_bundle(dana.engine, tmp_path / "dana.mb")
+    got = import_bundle(carla.engine, tmp_path / "dana.mb")
+    assert got.problem is None and got.refused == []
+    assert got.statements >= 1  # the removal came first, from the same bundle
+    assert [(left.record, left.code) for left in got.left_out] == [(note.id, AUTHOR_RIGHTS_ENDED)]
+    assert carla.records.get(note.id) is None
+    assert "1 record left out: its author may no longer write in that space" in import_summary(got)
+    assert _held_cursor(carla, space) == before  # below the version left out
+    carla.engine.transport.close()
+    carla.engine.transport = Transport(server.url)
+    carla.sync()
+    assert carla.records.require(note.id).name == note.name
+
+
+def test_a_writer_demoted_and_promoted_again_is_taken_only_from_its_new_epoch(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Beto is made a reader (a new epoch) and an editor again (same epoch). What he seals
+    under the key of the epoch before is what he could have sealed while a reader: left out.
+    What he seals at the current epoch he may write anyway: taken."""
+    space, (admin, beto, carla) = network_of(server, make_device, 3)
+    for device in (admin, beto, carla):
+        device.sync()
+    target = organization(space, "Genuine")
+    admin.records.save(target)
+    admin.sync()
+    beto.sync()
+    keyring, _pins = beto.engine.verified_view()
+    old = keyring.current_key(space)
+    assert old is not None
+    old_statement = keyring.logs[space].latest
+    beto_keys = beto.state.device_keys()
+    assert beto_keys is not None
+    admin.engine.change_role(space, beto_keys.device_id, Role.READER)
+    assert admin.engine.change_role(space, beto_keys.device_id, Role.EDITOR) == old[0] + 1
+    admin.sync()
+    beto.sync()
+    carla.sync()
+    _cut_off(carla)
+    keyring, _pins = beto.engine.verified_view()
+    new = keyring.current_key(space)
+    assert new is not None and new[0] == old[0] + 1
+    new_statement = keyring.logs[space].latest
+    held = beto.state.local_record(space, target.id)
+    assert held is not None and held.content is not None
+    seq = _held_cursor(carla, space) + 1
+
+    def sealed(name: str, revision: int, epoch: int, key: bytes, statement: Any) -> bytes:
+        return seal_record(
+            {**held.content, "name": name},  # type: ignore[dict-item]
+            space=space,
+            record=target.id,
+            revision=revision,
+            base=revision - 1,
+            epoch=epoch,
+            space_key=key,
+            author=beto_keys,
+            statement=(statement.version, statement.hash),
+        )
+
+    items: list[tuple[str, Any]] = [
+        (RECORD, [seq, sealed("Under the old key", 50, *old, old_statement)]),
+        (RECORD, [seq + 1, sealed("Under the current key", 2, *new, new_statement)]),
+    ]
+    got = import_bundle(carla.engine, _hostile_bundle(carla, tmp_path / "b.mb", items))
+    assert got.problem is None and got.refused == []
+    assert [(left.revision, left.code) for left in got.left_out] == [(50, AUTHOR_RIGHTS_ENDED)]
+    assert (got.records, got.older) == (1, 0)
+    assert carla.records.require(target.id).name == "Under the current key"
+
+
+def test_a_bundle_with_more_batch_parts_than_the_cap_leaves_the_rest_out_unread(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """A hostile bundle: MAX_BUNDLE_BATCHES parts that fail at their first byte, then a real
+    batch. The real one is past the cap: left out by name, unread, and Carla's cursor stays
+    below it; a bundle within the cap brings it."""
+    space, (alba, beto, carla) = network_of(server, make_device, 3)
+    for device in (alba, beto, carla):
+        device.sync()
+    _cut_off(carla)
+    ids = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    beto.sync()
+    (kept,) = list(beto.state.record_batches(space, 0))
+    live = [n for run in kept.live for n in run]
+    before = _held_cursor(carla, space)
+    junk = {"space": space, "author": kept.author, "batch": b"not a batch", "live": live}
+    items: list[tuple[str, Any]] = [(BATCH, junk)] * MAX_BUNDLE_BATCHES
+    real = {"space": space, "author": kept.author, "batch": kept.blob, "live": live}
+    items += [(BATCH, real), (CURSOR, {"space": space, "from": 0, "to": max(live[1::3]) + 64})]
+    got = import_bundle(carla.engine, _hostile_bundle(carla, tmp_path / "many.mb", items))
+    assert got.problem is None
+    assert len(got.refused) == MAX_BUNDLE_BATCHES  # each junk part by name, none past the cap
+    assert {refusal.code for refusal in got.refused} == {"bad_format"}
+    assert [(left.code, left.space) for left in got.left_out] == [(TOO_MANY_BATCHES, space)]
+    assert f"a bundle holds at most {MAX_BUNDLE_BATCHES} groups" in import_summary(got)
+    assert got.records == 0 and all(carla.records.get(record) is None for record in ids)
+    assert _held_cursor(carla, space) == before
+    within = import_bundle(carla.engine, _hostile_bundle(carla, tmp_path / "one.mb", [items[-2]]))
+    assert within.refused == [] and within.left_out == [] and within.records == len(ids)
+
+
+def test_an_exporter_holding_more_batches_than_the_cap_leaves_them_for_the_next_bundle(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beto holds two batches and the cap is one (lowered here; the rule is the same at 1024):
+    his bundle holds one, counts the other's records as left out, and Carla's cursor stops
+    before them, so his next bundle for her brings them."""
+    monkeypatch.setattr(bundles, "MAX_BUNDLE_BATCHES", 1)
+    space, (alba, beto, carla) = network_of(server, make_device, 3)
+    for device in (alba, beto, carla):
+        device.sync()
+    _cut_off(carla)
+    first = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    second = [organization(space, f"Second {i}") for i in range(MIN_BATCH)]
+    alba.records.save_all(second)
+    alba.sync()
+    beto.sync()
+    assert len(list(beto.state.record_batches(space, 0))) == 2
+    report = export_bundle(beto.engine, tmp_path / "1.mb", for_device=_device_id(carla))
+    assert (report.batches, report.past_cap, report.uncarriable) == (1, MIN_BATCH, 0)
+    assert "64 records did not fit in this bundle" in uncarriable_note(report)
+    got = import_bundle(carla.engine, tmp_path / "1.mb")
+    assert got.refused == [] and got.left_out == []
+    held = [r for r in [*first, *(o.id for o in second)] if carla.records.get(r) is not None]
+    assert held == first
+    # Carla's next bundle tells Beto how far she got; his next one for her brings the rest.
+    export_bundle(carla.engine, tmp_path / "carla.mb")
+    assert import_bundle(beto.engine, tmp_path / "carla.mb").problem is None
+    report = export_bundle(beto.engine, tmp_path / "2.mb", for_device=_device_id(carla))
+    assert (report.batches, report.past_cap, report.uncarriable) == (1, 0, 0)
+    got = import_bundle(carla.engine, tmp_path / "2.mb")
+    assert got.refused == [] and got.records == MIN_BATCH
+    assert all(carla.records.get(o.id) is not None for o in second)
