@@ -5,7 +5,9 @@ Shared by the Sync section and every section that syncs on demand (downloading a
 
 from __future__ import annotations
 
-from desktop.domain.translation import _
+import math
+
+from desktop.domain.translation import _, format_number, ngettext
 from desktop.ui.forms import failure_message
 from sync.client.engine import NotEnrolled, SpaceNotReady
 from sync.client.transport import CertificateMismatch, Offline, ProtocolViolation, ServerRefused
@@ -34,7 +36,15 @@ def sync_error_message(error: BaseException) -> str:
         if error.code == ErrorCode.DEVICE_REVOKED:
             return _("The server no longer accepts this device. Contact your administrator.")
         if error.code == ErrorCode.RATE_LIMITED:
-            return _("The server asks to wait a little. Try again in a minute.")
+            # Whole minutes, rounded up: trying again when told finds the server willing.
+            minutes = math.ceil((error.retry_after or 0) / 60)
+            if minutes <= 1:
+                return _("The server asks to wait a little. Try again in a minute.")
+            return ngettext(
+                "The server asks to wait. Try again in {count} minute.",
+                "The server asks to wait. Try again in {count} minutes.",
+                minutes,
+            ).format(count=format_number(minutes))
         if error.code == ErrorCode.ROLE_FORBIDDEN:
             return _("Your role in this space does not allow this.")
         if error.code == ErrorCode.LAST_ADMIN:

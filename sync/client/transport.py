@@ -62,13 +62,18 @@ class Offline(TransportError):
 
 
 class ServerRefused(TransportError):
-    """The server answered with an error: ``status`` and its machine-readable ``code``."""
+    """The server answered with an error: ``status`` and its machine-readable ``code``;
+    ``retry_after``, the seconds its ``Retry-After`` asked to wait, if it gave one (a 429 the
+    app did not wait out: the person is told when to try again)."""
 
-    def __init__(self, status: int, code: str, message: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}" if message else f"{status} {code}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class ProtocolViolation(TransportError):
@@ -109,8 +114,11 @@ class BusyRetry:
     sooner, with an exponential back-off as the least wait, each wait at most ``max_wait``
     and with up to ``jitter`` of it added so devices that were refused together do not come
     back together. After ``attempts`` more tries the 429 is the answer (the next sync tries
-    again). Whatever a server writes in ``Retry-After`` (a year, a negative number, words),
-    one request waits at most ``attempts × max_wait × (1 + jitter)`` seconds in all.
+    again). A ``Retry-After`` longer than ``max_wait`` is the answer at once: a wait cut to
+    ``max_wait`` would only be refused again (a per-address limit says up to a minute),
+    so the person is told when to try again instead. Whatever a server writes there (a year,
+    a negative number, words), one request waits at most ``attempts × max_wait × (1 +
+    jitter)`` seconds in all.
     """
 
     attempts: int = 4
@@ -118,10 +126,13 @@ class BusyRetry:
     max_wait: float = 20.0
     jitter: float = 0.25
 
-    def wait(self, attempt: int, retry_after: str | None, now: float | None = None) -> float:
-        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
+    def wait(self, attempt: int, retry_after: str | None, now: float | None = None) -> float | None:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0), or ``None``
+        when the server asks for longer than ``max_wait``: no try is worth waiting for."""
         least = self.first_wait * (1 << min(attempt, 16))
         asked = _retry_after(retry_after, time.time() if now is None else now)
+        if asked is not None and asked > self.max_wait:
+            return None
         base = min(self.max_wait, max(least, asked or 0.0))
         return base + random.uniform(0.0, self.jitter * base)
 
@@ -380,7 +391,8 @@ class Transport:
 
     def _busy_wait(self, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before sending again after a 429 with tries left, or ``None``: the
-        answer stands (not a 429, no tries left, or abandoned)."""
+        answer stands (not a 429, no tries left, abandoned, or the server asks for longer
+        than ``busy`` waits)."""
         if response.status_code != 429 or attempt >= self.busy.attempts:
             return None
         if self.abandoned.is_set():
@@ -680,6 +692,7 @@ def refusal(
 ) -> ServerRefused:
     """Errors are JSON with the code also in a header (a HEAD answer has no body)."""
     code = (response.headers.get("x-minga-error") or ErrorCode.BAD_REQUEST.value)[:64]
+    retry_after = _retry_after(response.headers.get("retry-after"), time.time())
     message = ""
     try:
         raw = (
@@ -693,7 +706,7 @@ def refusal(
             message = str(body.get("message") or "")
     except (ValueError, RecursionError, TransportError, requests.exceptions.RequestException):
         pass
-    return ServerRefused(response.status_code, code, message[:200])
+    return ServerRefused(response.status_code, code, message[:200], retry_after)
 
 
 def certificate_fingerprint(der: bytes) -> str:

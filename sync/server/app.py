@@ -182,6 +182,20 @@ def _address(request: Request) -> str:
     return auth.address_key(request.client.host if request.client else "-")
 
 
+def _over_limit(what: str, address: str, *limiters: auth.AddressLimiter) -> ApiError:
+    """A 429 for an address over per-address limits, with a ``Retry-After`` of the seconds
+    until all of them let it in again (by their own counts): told the truth, a client waits
+    once or, told a long wait, stops at once and says when to try again, instead of trying
+    again in vain every few seconds."""
+    seconds = max(1, *(limiter.seconds_to_wait(address) for limiter in limiters))
+    return ApiError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"{what}; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def _path_id(value: str, name: str) -> str:
     return check_id(value, name)
 
@@ -417,10 +431,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.post("/v1/enroll", summary="Register a new device's public keys with a one-time invite")
     async def enroll(request: Request) -> Response:
-        if not state.enroll_limiter.allow(_address(request)):
-            raise ApiError(
-                429, ErrorCode.RATE_LIMITED, "too many enrollment attempts; wait a minute"
-            )
+        address = _address(request)
+        if not state.enroll_limiter.allow(address):
+            raise _over_limit("too many enrollment attempts", address, state.enroll_limiter)
         message = EnrollRequest.from_wire(
             await message_of(request, protocol.EnrollRequestShape, small)
         )
@@ -439,8 +452,9 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     async def challenge(request: Request) -> Response:
         # Limited by where the request comes from, never by the device id it names: anyone may
         # name a member's id, and asking for challenges in its name must not lock it out.
-        if not state.challenge_limiter.allow(_address(request)):
-            raise ApiError(429, ErrorCode.RATE_LIMITED, "too many challenges; wait a minute")
+        address = _address(request)
+        if not state.challenge_limiter.allow(address):
+            raise _over_limit("too many challenges", address, state.challenge_limiter)
         message = ChallengeRequest.from_wire(
             await message_of(request, protocol.ChallengeRequestShape, small)
         )
@@ -463,7 +477,12 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         # Failed proofs are counted per address too: a stranger sending bad signatures in a
         # member's name spends the stranger's budget, not the member's.
         if state.failure_limiter.exhausted(address) or not state.challenge_limiter.allow(address):
-            raise ApiError(429, ErrorCode.RATE_LIMITED, "too many token requests; wait a minute")
+            raise _over_limit(
+                "too many token requests",
+                address,
+                state.failure_limiter,
+                state.challenge_limiter,
+            )
         message = TokenRequest.from_wire(
             await message_of(request, protocol.TokenRequestShape, small)
         )

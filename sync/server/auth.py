@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import threading
 from array import array
@@ -313,6 +314,10 @@ def revoke_device(db: Database, device_id: str, now: int) -> bool:
     return bool(changed) or bool(known)
 
 
+#: What a limit of 0 (a door closed by the operator) tells a client to wait: an hour.
+CLOSED_LIMIT_WAIT = 3600
+
+
 class AddressLimiter:
     """How often each source address may try something, in memory of a fixed size.
 
@@ -385,6 +390,34 @@ class AddressLimiter:
                 self._estimate(row, bucket, elapsed) >= self.per_minute
                 for row, bucket in enumerate(self._buckets(key))
             )
+
+    def seconds_to_wait(self, key: str) -> int:
+        """The fewest whole seconds after which `key` is within its limit again, if it makes no
+        attempt meanwhile (0: it is now); what a refusal's Retry-After says. Counts nothing."""
+        if self.per_minute <= 0:
+            return CLOSED_LIMIT_WAIT  # a limit of 0 lets nobody in, ever
+        with self._lock:
+            now = self.clock()
+            elapsed = self._roll(now)
+            into = now % 60
+            waits = []
+            for row, bucket in enumerate(self._buckets(key)):
+                current, previous = self._current[row][bucket], self._previous[row][bucket]
+                if self._estimate(row, bucket, elapsed) < self.per_minute:
+                    return 0
+                if current < self.per_minute:
+                    # This window's count leaves room: wait until the part of the last window
+                    # still counted has shrunk under what is left.
+                    until = 60 * (1 - (self.per_minute - current) / previous) - into
+                else:
+                    # This window alone is over: in the next one it is the last window, and
+                    # counts for less the further into the next one the clock stands.
+                    until = 60 - into + 60 * (1 - self.per_minute / current)
+                waits.append(until)
+            # The estimate falls as the clock moves and is under the limit only strictly after
+            # `until`: the next whole second is the first that lets the key in (rounded to the
+            # microsecond first, so a float's 31.999999999999996 is not a second too soon).
+            return math.floor(round(min(waits), 6)) + 1
 
     def count(self, key: str, cost: int = 1) -> None:
         """Count `cost` attempts for `key` (a failed proof), allowed or not."""

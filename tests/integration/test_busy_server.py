@@ -85,19 +85,45 @@ def test_a_hostile_retry_after_is_bounded(
 ) -> None:
     member, route = _busy_device(where, server, make_device, hostile, tmp_path)
     waits = _waits(member)
-    hostile.busy[route] = [
-        "99999999999999999999",  # three thousand billion years
-        "Fri, 31 Dec 9999 23:59:59 GMT",
-        "-5",
-        "soon, maybe",
-    ]
+    hostile.busy[route] = ["-5", "soon, maybe", "Sat, 01 Jan 2000 00:00:00 GMT", "20"]
     report = member.sync()
     assert hostile.refused_busy == 4 and len(waits) == 4
-    # A huge wait is cut to the cap; negative, garbage (and a past date) are not a wait the
-    # server may ask for: the back-off's own (0.5 s doubling) applies, never a busy loop.
-    assert POLICY.max_wait <= waits[0] <= LONGEST and POLICY.max_wait <= waits[1] <= LONGEST
-    assert 2 <= waits[2] <= 2.5 and 4 <= waits[3] <= 5, waits
+    # Negative, garbage and a past date are not a wait the server may ask for: the back-off's
+    # own (0.5 s doubling) applies, never a busy loop. The cap itself is waited.
+    assert 0.5 <= waits[0] <= 0.625 and 1 <= waits[1] <= 1.25 and 2 <= waits[2] <= 2.5, waits
+    assert POLICY.max_wait <= waits[3] <= LONGEST
     assert report.pushed >= 1 and report.chunks_up == (1 if where == "chunk" else 0)
+
+
+@pytest.mark.parametrize("where", PATHS)
+@pytest.mark.parametrize(
+    "retry_after",
+    [
+        "21",  # a second over the cap
+        "99999999999999999999",  # three thousand billion years
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ],
+)
+def test_a_wait_longer_than_the_app_waits_is_the_answer_at_once(
+    server: Server,
+    make_device: Any,
+    hostile: HostileServer,
+    tmp_path: Path,
+    where: str,
+    retry_after: str,
+) -> None:
+    """Waiting the cap (20 s) and asking again would only be refused again, four times: the
+    429 is the answer at once, with the wait the server asked for, for the person to read."""
+    member, route = _busy_device(where, server, make_device, hostile, tmp_path)
+    waits = _waits(member)
+    hostile.busy[route] = [retry_after] * 5
+    with pytest.raises(ServerRefused) as refused:
+        member.sync()
+    assert (refused.value.status, refused.value.code) == (429, "rate_limited")
+    assert hostile.refused_busy == _sent(hostile, route) == 1 and waits == []
+    assert refused.value.retry_after is not None and refused.value.retry_after > POLICY.max_wait
+    hostile.busy.clear()
+    assert member.sync().pushed >= 1  # the next sync goes through
 
 
 @pytest.mark.parametrize("where", PATHS)
