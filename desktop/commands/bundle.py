@@ -13,7 +13,7 @@ from pathlib import Path
 
 from desktop.commands import CommandError
 from desktop.commands.passphrase import add_passphrase_arguments, read_passphrase
-from desktop.domain.translation import _, ngettext
+from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.profile import Profile, ProfileError, unlock
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.bundle_format import BundleProblem
@@ -68,29 +68,39 @@ def problem_message(problem: BundleProblem, item: int) -> str:
 def import_summary(report: ImportReport) -> str:
     parts = [
         ngettext("{count} record received", "{count} records received", report.records).format(
-            count=report.records
+            count=format_number(report.records)
         ),
         ngettext(
             "{count} change from another device merged",
             "{count} changes from other devices merged",
             report.merged,
-        ).format(count=report.merged),
+        ).format(count=format_number(report.merged)),
         ngettext(
             "{count} change carried for the server",
             "{count} changes carried for the server",
             report.carried,
-        ).format(count=report.carried),
+        ).format(count=format_number(report.carried)),
         ngettext(
             "{count} conflict kept for you", "{count} conflicts kept for you", report.conflicts
-        ).format(count=report.conflicts),
+        ).format(count=format_number(report.conflicts)),
     ]
+    if report.older:
+        # Why fewer records changed than the bundle held: this computer already had newer
+        # versions of these (an older bundle, or one that crossed a sync); none was rolled back.
+        parts.append(
+            ngettext(
+                "{count} record older than the copy on this computer, left as it was",
+                "{count} records older than the copies on this computer, left as they were",
+                report.older,
+            ).format(count=format_number(report.older))
+        )
     if report.refused:
         parts.append(
             ngettext(
                 "{count} item refused (not verified)",
                 "{count} items refused (not verified)",
                 len(report.refused),
-            ).format(count=len(report.refused))
+            ).format(count=format_number(len(report.refused)))
         )
     parts.extend(left_out_notes(report))
     return "; ".join(parts)
@@ -129,11 +139,18 @@ def left_out_notes(report: ImportReport) -> list[str]:
 
 
 def export_summary(report: ExportReport) -> str:
-    return _("{records} records and {mutations} changes in {size} bytes (bundle {bundle})").format(
-        records=report.records,
-        mutations=report.mutations,
-        size=report.bytes,
-        bundle=report.bundle_id[:8],
+    """What a written bundle holds; each count with its own plural form ("1 record")."""
+    records = ngettext("{count} record", "{count} records", report.records).format(
+        count=format_number(report.records)
+    )
+    changes = ngettext("{count} change", "{count} changes", report.mutations).format(
+        count=format_number(report.mutations)
+    )
+    size = ngettext("{count} byte", "{count} bytes", report.bytes).format(
+        count=format_number(report.bytes)
+    )
+    return _("{records} and {changes} in {size} (bundle {bundle})").format(
+        records=records, changes=changes, size=size, bundle=report.bundle_id[:8]
     )
 
 
@@ -159,7 +176,7 @@ def uncarriable_note(report: ExportReport) -> str:
         "{count} records could not be put in this bundle: this computer has no sealed copy of "
         "them to hand on. The recipient will receive them at their next sync with the server.",
         report.uncarriable,
-    ).format(count=report.uncarriable)
+    ).format(count=format_number(report.uncarriable))
 
 
 def bundle_engine(profile: Profile) -> SyncEngine:

@@ -479,9 +479,11 @@ class LengthHint(QLabel):
         count = len(text)
         self.setVisible(count >= self._limit * 0.8)
         self.setText(
-            _("{count} of {limit} characters").format(
-                count=format_number(count), limit=format_number(self._limit)
-            )
+            # The noun goes with the limit ("160 of 200 characters"; Arabic's form for 200
+            # is not its form for 120).
+            ngettext(
+                "{count} of {limit} character", "{count} of {limit} characters", self._limit
+            ).format(count=format_number(count), limit=format_number(self._limit))
         )
         role = "error" if count > self._limit else "hint"
         if self.property("role") != role:

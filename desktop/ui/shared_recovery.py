@@ -464,8 +464,13 @@ class ShareRecoveryDialog(_Retranslating, QDialog):
                 f"<h1>{title}</h1>"
                 f"<p>{html.escape(format_day(date.today()))} — "
                 + html.escape(
-                    _("{needed} of {count} shares are needed.").format(
-                        needed=share_set.threshold, count=share_set.count
+                    ngettext(
+                        "{needed} of {count} share is needed.",
+                        "{needed} of {count} shares are needed.",
+                        share_set.count,
+                    ).format(
+                        needed=format_number(share_set.threshold),
+                        count=format_number(share_set.count),
                     )
                 )
                 + f'</p><p dir="ltr" style="font-family: monospace; font-size: 14pt">'

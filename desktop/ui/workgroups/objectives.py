@@ -45,7 +45,7 @@ from sqlalchemy import Engine
 from desktop.domain import vocabularies as vocab
 from desktop.domain.dates import InvalidDate, PartialDate
 from desktop.domain.network_records import ALERT_STATUSES, ALERT_URGENCIES
-from desktop.domain.translation import N_, _, format_number, is_right_to_left
+from desktop.domain.translation import N_, _, format_number, is_right_to_left, ngettext
 from desktop.store.objectives import (
     Breakdown,
     ObjectiveFilter,
@@ -390,8 +390,12 @@ class ObjectivesView(QWidget):
             "  ·  ".join(
                 (
                     _("Incidents: {count}").format(count=format_number(report.incidents)),
-                    _("Alerts: {count} ({open} open)").format(
-                        count=format_number(report.alerts), open=format_number(report.open_alerts)
+                    _("Alerts: {count} ({open})").format(
+                        count=format_number(report.alerts),
+                        # "open" agrees with its number in Spanish, French and Arabic.
+                        open=ngettext(
+                            "{count} open alert", "{count} open alerts", report.open_alerts
+                        ).format(count=format_number(report.open_alerts)),
                     ),
                     _("Materials: {count}").format(count=format_number(report.materials)),
                     _("Working groups: {count}").format(count=format_number(report.working_groups)),
