@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from babel.lists import format_list
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStyle,
     QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -88,6 +90,65 @@ def paragraph(parent: QWidget | None = None) -> QLabel:
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+class LineStack(QWidget):
+    """Lines of text one under another, each its own label at least a line of the UI font tall.
+
+    A single label spaces its lines by the font that draws them: Arabic, drawn in a fallback
+    font (DejaVu Sans beside a Noto Sans UI font), got 14 px lines where Latin text gets 17,
+    and the marks above one line (أُ، يُ) met the letters of the line before in the Sync box.
+    ``text()`` and ``setText()`` read and take the lines joined by newlines, as a label's do.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, selectable: bool = False) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._tone = ""
+        self._selectable = selectable
+        self._lines: list[QLabel] = []
+        self._column = QVBoxLayout(self)
+        self._column.setContentsMargins(0, 0, 0, 0)
+        self._column.setSpacing(0)
+
+    def text(self) -> str:
+        return self._text
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def set_tone(self, tone: str) -> None:
+        """Every line in the style sheet's ``tone`` ("error", "warning", "success" or "")."""
+        self._tone = tone
+        for label in self._lines:
+            self._apply_tone(label)
+
+    def _apply_tone(self, label: QLabel) -> None:
+        if label.property("tone") != self._tone:
+            label.setProperty("tone", self._tone)
+            label.style().unpolish(label)
+            label.style().polish(label)
+
+    def lines(self) -> list[QLabel]:
+        """The labels showing a line now."""
+        return [label for label in self._lines if not label.isHidden()]
+
+    def setText(self, text: str) -> None:
+        self._text = text
+        parts = text.split("\n") if text else []
+        while len(self._lines) < len(parts):
+            label = QLabel(self)
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            if self._selectable:
+                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._apply_tone(label)
+            self._column.addWidget(label)
+            self._lines.append(label)
+        for index, label in enumerate(self._lines):
+            label.setText(parts[index] if index < len(parts) else "")
+            label.setMinimumHeight(label.fontMetrics().lineSpacing())
+            label.setHidden(index >= len(parts))
 
 
 class MessageLabel(QLabel):
@@ -541,6 +602,89 @@ def add_field_row(
     return caption, hint
 
 
+class WrappingComboBox(QComboBox):
+    """A combo box whose chosen text wraps onto as many lines as it needs when the box is
+    narrower than it, instead of being cut: beside the alerts list, the side pane can be 320 px
+    wide, and "Restrictions on the organization (registration, funding)" needs 306 px of text
+    where the box had 263. Its list of choices opens as wide as its longest choice (the style's
+    own popup), wrapping a choice only where the screen is narrower still."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        policy = self.sizePolicy()
+        # Not a fixed height, as a combo box has: as tall as its wrapped text at its width.
+        policy.setVerticalPolicy(QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.view().setWordWrap(True)
+        self.currentIndexChanged.connect(self._text_changed)
+
+    def _text_changed(self, _index: int = 0) -> None:
+        self.updateGeometry()
+        self.update()
+
+    def shown_text(self) -> str:
+        return self.currentText() if self.currentIndex() >= 0 else self.placeholderText()
+
+    def _field(self, width: int, height: int) -> QRect:
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        option.rect = QRect(0, 0, width, height)
+        return self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+
+    def text_height(self, width: int) -> int:
+        """The height the shown text takes wrapped in the box's text field at ``width``."""
+        room = max(self._field(width, super().sizeHint().height()).width() - 4, 1)
+        flags = int(Qt.TextFlag.TextWordWrap)
+        return (
+            self.fontMetrics()
+            .boundingRect(QRect(0, 0, room, 100_000), flags, self.shown_text())
+            .height()
+        )
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        single = super().sizeHint().height()
+        return single + max(0, self.text_height(width) - self.fontMetrics().height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.heightForWidth(hint.width()))
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), self.heightForWidth(max(self.width(), hint.width())))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # a new width may need another number of lines
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        text = self.shown_text()
+        option.currentText = ""
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self._field(self.width(), self.height()).adjusted(2, 0, -2, 0)
+        role = (
+            QPalette.ColorRole.ButtonText
+            if self.currentIndex() >= 0
+            else QPalette.ColorRole.PlaceholderText
+        )
+        painter.setPen(self.palette().color(role))
+        alignment = QStyle.visualAlignment(
+            self.layoutDirection(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        )
+        painter.drawText(field, int(alignment) | int(Qt.TextFlag.TextWordWrap), text)
+
+
 def fit_combo_to_text(combo: QComboBox, maximum: int | None = None) -> None:
     """Make ``combo`` at least as wide as its current text and arrow: never cut, in any language.
 
@@ -550,6 +694,9 @@ def fit_combo_to_text(combo: QComboBox, maximum: int | None = None) -> None:
     combo.initStyleOption(option)
     metrics = combo.fontMetrics()
     text = combo.currentText() or combo.placeholderText()
+    if isinstance(combo, WrappingComboBox):
+        # Its text wraps: as wide as its widest word, never the whole sentence.
+        text = max(text.split(), key=metrics.horizontalAdvance, default="")
     contents = QSize(metrics.horizontalAdvance(text) + 4, metrics.height())
     size = combo.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, option, contents, combo)
     width = size.width() if maximum is None else min(size.width(), maximum)
@@ -586,7 +733,7 @@ def fit_placeholder(edit: QLineEdit, minimum: int = 0) -> None:
     edit.setMinimumWidth(max(minimum, needed))
 
 
-class PassphraseStrength(QLabel):
+class PassphraseStrength(LineStack):
     """How hard a new passphrase would be to guess, in words, as it is typed (zxcvbn's score).
 
     Only a hint: the store's own rule (a minimum length) decides what is accepted. Nothing of
@@ -604,22 +751,21 @@ class PassphraseStrength(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("passphraseStrength")
-        self.setWordWrap(True)
+        # The rating and the advice are lines of their own (LineStack): in one label, Arabic's
+        # advice touched the rating above it.
         self.score: int | None = None
 
     def rate(self, passphrase: str) -> None:
         if not passphrase:
             self.score = None
             self.clear()
-            self.setProperty("tone", "")
+            self.set_tone("")
         else:
             from zxcvbn import zxcvbn  # loaded when a passphrase is first typed
 
             self.score = int(zxcvbn(passphrase[:128])["score"])
-            self.setProperty("tone", "success" if self.score >= 3 else "warning")
+            self.set_tone("success" if self.score >= 3 else "warning")
         self.retranslate()
-        self.style().unpolish(self)
-        self.style().polish(self)
 
     def retranslate(self) -> None:
         if self.score is None:

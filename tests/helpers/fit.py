@@ -9,10 +9,11 @@ margins, so the check means the same in every language and at every font size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from PySide6 import QtGui
-from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt
-from PySide6.QtGui import QFontMetrics, QTextDocument
+from PySide6.QtCore import QModelIndex, QPoint, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QFontMetrics, QTextDocument, QTextLayout, QTextOption
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -133,6 +134,58 @@ def _label(label: QLabel) -> Clipped | None:
     return None
 
 
+def _glyph_lines(label: QLabel) -> list[list[QRectF]]:
+    """The ink of each glyph of a plain label, line by line, laid out as the label lays out its
+    text: each paragraph wrapped at the label's width, its lines one line height apart in the
+    font that draws them (for Arabic, a fallback font with lines of its own height)."""
+    width = label.contentsRect().width() - label.margin() * 2 - max(label.indent(), 0)
+    wrap = QTextOption.WrapMode.WordWrap if label.wordWrap() else QTextOption.WrapMode.NoWrap
+    top = 0.0
+    lines: list[list[QRectF]] = []
+    for paragraph in _plain(label.text()).split("\n"):
+        layout = QTextLayout(paragraph, label.font())
+        option = QTextOption()
+        option.setWrapMode(wrap)
+        option.setTextDirection(label.layoutDirection())
+        layout.setTextOption(option)
+        layout.beginLayout()
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(max(width, 1))
+            line.setPosition(QPointF(0, top))
+            top += line.height()
+        layout.endLayout()
+        for index in range(layout.lineCount()):
+            ink = []
+            for run in layout.lineAt(index).glyphRuns():
+                font = run.rawFont()
+                for glyph, position in zip(run.glyphIndexes(), run.positions(), strict=True):
+                    bounds = font.boundingRect(glyph)
+                    if not bounds.isEmpty():
+                        ink.append(bounds.translated(position))
+            lines.append(ink)
+    return lines
+
+
+def _touching_lines(label: QLabel) -> Clipped | None:
+    """A label of several lines (its own line breaks) whose lines' ink meets: a mark above one
+    line within ``SLACK`` of a letter of the line before, one over the other. Latin lines in the
+    UI font keep 4 px or more between them; Arabic drawn in a fallback font with shorter lines
+    (14 px, not 17) had its marks touch the line above in the Sync box."""
+    if "\n" not in label.text() or label.textFormat() == Qt.TextFormat.RichText:
+        return None
+    lines = _glyph_lines(label)
+    closest: float | None = None
+    for upper, lower in pairwise(lines):
+        for above in upper:
+            for below in lower:
+                if above.right() > below.left() and below.right() > above.left():
+                    gap = below.top() - above.bottom()
+                    closest = gap if closest is None else min(closest, gap)
+    if closest is not None and closest < SLACK:
+        return Clipped("lines touch", _path(label), label.text(), SLACK, int(closest))
+    return None
+
+
 def _button(button: QAbstractButton) -> Clipped | None:
     text = button.text()
     if not text:
@@ -157,7 +210,18 @@ def _combo(combo: QComboBox) -> Clipped | None:
     field = combo.style().subControlRect(
         QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, combo
     )
-    needed = QFontMetrics(combo.font()).horizontalAdvance(text)
+    metrics = QFontMetrics(combo.font())
+    if combo.hasHeightForWidth():
+        # A combo box whose text wraps (WrappingComboBox): each word fits the text field, and
+        # the box is as tall as the lines it wraps into.
+        widest = max((metrics.horizontalAdvance(word) for word in text.split()), default=0)
+        if widest > field.width() + SLACK:
+            return Clipped("combo box", _path(combo), text, widest, field.width())
+        needed = combo.heightForWidth(combo.width())
+        if needed > combo.height() + SLACK:
+            return Clipped("combo box (height)", _path(combo), text, needed, combo.height())
+        return None
+    needed = metrics.horizontalAdvance(text)
     if needed > field.width() + SLACK:
         return Clipped("combo box", _path(combo), text, needed, field.width())
     return None
@@ -350,7 +414,7 @@ def clipped_texts(window: QWidget) -> list[Clipped]:
             found.append(item)
             continue
         if isinstance(widget, QLabel):
-            item = _label(widget)
+            item = _label(widget) or _touching_lines(widget)
         elif isinstance(widget, QAbstractButton):
             if widget.parentWidget() is not None and isinstance(widget.parentWidget(), QTabBar):
                 continue  # a tab's close or scroll button

@@ -46,6 +46,7 @@ from desktop.ui.forms import (
     FieldProblems,
     LengthHint,
     MessageLabel,
+    WrappingComboBox,
     add_field_row,
     fill_codes,
     fit_placeholder,
@@ -110,7 +111,9 @@ class AlertForm(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, person_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
-        self.threat = QComboBox(self)
+        # Its choices run to 60 characters ("Restrictions on the organization (registration,
+        # funding)"): the chosen one wraps in the narrow side pane instead of being cut.
+        self.threat = WrappingComboBox(self)
         self.occurred_on = QLineEdit(self)
         self.occurred_on.setText(date.today().isoformat())
         self.country = QComboBox(self)

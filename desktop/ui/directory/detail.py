@@ -28,7 +28,7 @@ from desktop.store.sync_state import space_access
 from desktop.ui.access import read_only_reason
 from desktop.ui.directory.links import Link, RecordDetail, load_detail
 from desktop.ui.flow import FlowLayout
-from desktop.ui.forms import MessageLabel, failure_message, heading, wrap_items
+from desktop.ui.forms import LineStack, MessageLabel, failure_message, heading, wrap_items
 from desktop.ui.jobs import JobState, run_job
 
 
@@ -301,10 +301,10 @@ class DetailPanel(QScrollArea):
             if value:
                 caption = QLabel(label)
                 caption.setProperty("role", "hint")
-                shown = QLabel(value)
-                shown.setWordWrap(True)
-                shown.setTextFormat(Qt.TextFormat.PlainText)
-                shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                # A value of several lines (focus areas, objectives) a label per line: in one
+                # label, Arabic's lines touched (LineStack).
+                shown = LineStack(selectable=True)
+                shown.setText(value)
                 self.facts.addRow(caption, shown)
         is_group = isinstance(record, WorkingGroup)
         self.people.setVisible(isinstance(record, Organization) or is_group)
@@ -363,7 +363,7 @@ class DetailPanel(QScrollArea):
             if caption is None or value is None:
                 continue
             caption_label, value_label = caption.widget(), value.widget()
-            if isinstance(caption_label, QLabel) and isinstance(value_label, QLabel):
+            if isinstance(caption_label, QLabel) and isinstance(value_label, LineStack):
                 shown[caption_label.text()] = value_label.text()
         return shown
 

@@ -48,7 +48,7 @@ from desktop.lan import (
     normalize_code,
     parse_address,
 )
-from desktop.ui.forms import JobProgress, MessageLabel, grow_to_fit
+from desktop.ui.forms import JobProgress, LineStack, MessageLabel, grow_to_fit
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
 from sync.client.bundles import ExportReport, ImportReport, export_bundle, export_for, import_bundle
@@ -166,9 +166,10 @@ class BundlePanel(QGroupBox):
 
         self.progress = JobProgress(self)
         self.progress.setObjectName("bundleProgress")
-        self.status = QLabel(self)
+        # A line for each fact (what was imported, what was left out), a Latin line apart even
+        # in Arabic (LineStack).
+        self.status = LineStack(self)
         self.status.setObjectName("bundleStatus")
-        self.status.setWordWrap(True)
         self.cancel_button = QPushButton(self)
         self.cancel_button.setObjectName("bundleCancel")
         self.cancel_button.clicked.connect(self.cancel)

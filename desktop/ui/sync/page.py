@@ -31,7 +31,7 @@ from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import UNREADABLE_FORMAT, ProfileSyncState
 from desktop.ui.bidi import isolated, keep_left_to_right, left_to_right
-from desktop.ui.forms import BusyIndicator, MessageLabel
+from desktop.ui.forms import BusyIndicator, LineStack, MessageLabel
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.section_catalog import section as section_named
 from desktop.ui.sync.bundles import BundlePanel
@@ -219,9 +219,13 @@ class SyncPage(QWidget):
         self.last_sync.setObjectName("syncLast")
         self.pending = QLabel(self.status_box)
         self.pending.setObjectName("syncPending")
-        self.report = QLabel(self.status_box)
+        # Each line of the last sync's report a label of its own, a line of the UI font apart:
+        # in one label, Arabic's lines were 14 px apart and touched (LineStack).
+        self.report = LineStack(self.status_box)
         self.report.setObjectName("syncReport")
-        self.report.setWordWrap(True)
+        for line in (self.last_sync, self.pending):
+            # As tall as a Latin line: Arabic's marks above its 14 px line were cut off.
+            line.setMinimumHeight(line.fontMetrics().lineSpacing())
         self.error = MessageLabel(self.status_box)
         self.sync_button = QPushButton(self.status_box)
         self.sync_button.setObjectName("syncNowButton")
