@@ -616,8 +616,10 @@ class WrappingComboBox(QComboBox):
         policy.setVerticalPolicy(QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
-        self.view().setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.view().setWordWrap(True)
+        choices = self.view()
+        choices.setTextElideMode(Qt.TextElideMode.ElideNone)
+        if isinstance(choices, QListView):  # a combo box's own list, unless replaced
+            choices.setWordWrap(True)
         self.currentIndexChanged.connect(self._text_changed)
 
     def _text_changed(self, _index: int = 0) -> None:

@@ -36,6 +36,9 @@ from desktop.ui.lists import ListTable, RecordListModel
 #: The narrowest a list or a detail may be squeezed to by the splitter.
 LIST_MINIMUM_WIDTH = 240
 DETAIL_MINIMUM_WIDTH = 320
+#: How narrow the list may become when the window is too narrow for both minimums (at its
+#: minimum size, 720 px): the list yields, and scrolls sideways, so the detail keeps its width.
+LIST_FLOOR_WIDTH = 120
 
 
 class EmptyList(QWidget):
@@ -60,8 +63,10 @@ class EmptyList(QWidget):
         inner.addSpacing(12)
         inner.addLayout(self.buttons)
         row = QHBoxLayout()
+        # Centred up to its 560 px, the whole width below that: at the window's minimum size the
+        # list is 150 px wide, and two thirds of it wrapped the text past the list's height.
         row.addStretch(1)
-        row.addWidget(column, 4)
+        row.addWidget(column, 100)
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
@@ -191,6 +196,22 @@ class ListDetailPage(QWidget):
     @property
     def view(self) -> ListTable:
         return self.table
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._share_width()
+
+    def _share_width(self) -> None:
+        """The list's minimum, so that it and the detail's fit the page: at the window's minimum
+        size the two minimums did not (240 + 320 px in 488), and the detail, wider than what
+        was shown of it, was cut at its far edge (the new alert form's fields, in en and ar)."""
+        layout = self.layout()
+        if self.splitter is None or layout is None:
+            return
+        margins = layout.contentsMargins()
+        room = self.width() - margins.left() - margins.right() - self.splitter.handleWidth()
+        fitting = min(LIST_MINIMUM_WIDTH, room - DETAIL_MINIMUM_WIDTH)
+        self.views.setMinimumWidth(max(LIST_FLOOR_WIDTH, fitting))
 
     def add_action(self, widget: QWidget) -> None:
         """A button of the page's top row (after the heading and the count)."""

@@ -9,7 +9,7 @@ was 263 px wide and "Restrictions on the organization (registration, funding)" n
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -17,6 +17,7 @@ from desktop.domain.records import SpaceKind
 from desktop.domain.translation import set_language
 from desktop.ui.alerts.forms import AlertForm, SpaceChoice
 from desktop.ui.list_page import DETAIL_MINIMUM_WIDTH, UpDownScroll
+from desktop.ui.main_window import MainWindow
 from tests.helpers.fit import clipped_texts
 
 
@@ -54,8 +55,42 @@ def test_every_threat_is_readable_in_the_narrowest_side_pane(
     view = threat.view()
     qtbot.waitUntil(view.isVisible)
     for row in range(threat.count()):
-        index = view.model().index(row, 0, QModelIndex())
-        assert view.sizeHintForIndex(index).width() <= view.viewport().width(), index.data()
-        assert view.visualRect(index).height() >= view.sizeHintForIndex(index).height()
+        choice = view.model().index(row, 0, QModelIndex())
+        assert view.sizeHintForIndex(choice).width() <= view.viewport().width(), choice.data()
+        assert view.visualRect(choice).height() >= view.sizeHintForIndex(choice).height()
     threat.hidePopup()
+    set_language("en")
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+@pytest.mark.parametrize("size", [(1024, 680), (720, 520)], ids=["default", "minimum"])
+def test_the_new_alert_form_fits_the_window_at_its_narrowest(
+    unlocked: MainWindow, qtbot: QtBot, language: str, size: tuple[int, int]
+) -> None:
+    """In the window: at 1024×680 with the side pane dragged to its narrowest, and at the
+    window's minimum size, where the list's and the detail's minimums (240 + 320 px) did not
+    fit the 488 px left beside the navigation and the form was cut at its far edge."""
+    set_language(language)
+    unlocked.resize(*size)
+    assert (unlocked.width(), unlocked.height()) == size
+    workspace = unlocked.workspace
+    assert workspace is not None
+    workspace.show_section("alerts")
+    alerts = workspace.page("alerts")
+    alerts.new_alert()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: alerts.form is not None, timeout=10_000)  # type: ignore[attr-defined]
+    splitter = alerts.splitter  # type: ignore[attr-defined]
+    splitter.setSizes([sum(splitter.sizes()), 0])  # the side pane as narrow as it goes
+    qtbot.wait(200)  # the layout settles
+    side = alerts.side  # type: ignore[attr-defined]
+    assert side.width() == DETAIL_MINIMUM_WIDTH
+    # The whole side pane is shown: none of it beyond the window's edge.
+    where = QRect(side.mapTo(unlocked, QPoint(0, 0)), side.size())
+    assert unlocked.rect().contains(where), (where, unlocked.rect())
+    threat = alerts.form.threat  # type: ignore[attr-defined]
+    for index in range(threat.count()):
+        threat.setCurrentIndex(index)
+        QApplication.processEvents()
+        assert [str(item) for item in clipped_texts(unlocked)] == [], threat.currentText()
+    unlocked.grab().save(f"/tmp/threat-{language}-{size[0]}.png")
     set_language("en")
