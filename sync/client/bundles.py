@@ -129,7 +129,8 @@ class ImportReport:
     refused: list[Refusal] = field(default_factory=list)
     #: Versions that verified but were not taken, and why (``AUTHOR_RIGHTS_ENDED``: one per
     #: version; ``TOO_MANY_BATCHES``: one per batch part, its record empty). None of them
-    #: moved the bundle cursor or made a later version count as older.
+    #: moved the online sync cursor or made a later version count as older; a part past the
+    #: cap also keeps the bundle cursor below it, so the next bundle brings it.
     left_out: list[Refusal] = field(default_factory=list)
     problem: BundleProblem | None = None
     problem_item: int = 0
@@ -402,6 +403,10 @@ def _download_batches(download: Download | None) -> int:
     return sum(len(batches) for batches in download.batches.values())
 
 
+def _first_seq(delivery: BatchDelivery) -> int:
+    return min((run[1] for run in delivery.live), default=0)
+
+
 class _BatchBudget:
     """The batch parts one export may still write (``MAX_BUNDLE_BATCHES`` in all); the first
     seq of each space's versions left out past it, below which the cursor item stays."""
@@ -468,7 +473,10 @@ def _write_download(
         for change in _carriable(changes):
             writer.add(RECORD, [change.seq, change.blob])
             step()
-        for delivery in download.batches.get(space, []):
+        # By first seq, as from the store: the server orders a page's batches by id, and the
+        # cursor stops below the first one past the cap, so a later one taken first would be
+        # taken again by every next bundle and the earlier one would never come.
+        for delivery in sorted(download.batches.get(space, []), key=_first_seq):
             if budget.take(space, delivery.live, report):
                 _write_batch(writer, space, delivery.author, delivery.batch, delivery.live, report)
                 step()
@@ -590,8 +598,8 @@ class _Import:
         self.settled: dict[str, dict[str, Settlement]] = {}
         self._outbox: list[OutboxEntry] | None = None
         self.batch_parts = 0
-        #: Per space, the first seq of a version left out: the cursor item stays below it,
-        #: so this device never says it holds a version it did not take.
+        #: Per space, the first seq of a batch part left out past the cap: the cursor item
+        #: stays below it, so the next bundle for this device brings it.
         self.withheld: dict[str, int] = {}
 
     def _store_settled(self) -> None:
@@ -846,8 +854,12 @@ class _Import:
             self.report.left_out.append(
                 Refusal(space, change.record, change.revision, AUTHOR_RIGHTS_ENDED, detail)
             )
-        if changes:
-            self._withhold(space, min(change.seq for change in changes))
+        # The cursor item may still pass these seqs: no bundle can ever make such a version
+        # taken here (the author's hold of the right only starts later from now on), so
+        # keeping the bundle cursor below it would only make every next bundle for this
+        # device start there again (and, past MAX_BUNDLE_BATCHES batches after it, never
+        # reach the rest). Online sync pulls from its own cursor, which a bundle never moves,
+        # and brings the genuine ones.
 
     def _withhold(self, space: str, seq: int) -> None:
         self.withheld[space] = min(self.withheld.get(space, seq), seq)

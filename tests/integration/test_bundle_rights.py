@@ -20,9 +20,11 @@ from sync.client.bundles import (
     RECORD,
     TOO_MANY_BATCHES,
     export_bundle,
+    export_for,
     held_cursors,
     import_bundle,
 )
+from sync.client.courier import download_for
 from sync.client.transport import Transport
 from sync.crypto.envelope import seal_record
 from sync.protocol import Role
@@ -39,12 +41,12 @@ def test_a_removed_authors_genuine_version_is_left_out_in_words_and_comes_with_t
 ) -> None:
     """Beto writes a record and is removed; Dana's bundle brings Carla the removal and Beto's
     genuine version. Nothing tells it from one Beto sealed after his removal, so Carla leaves
-    it out and says why, does not report herself as holding it, and gets it from the server."""
+    it out and says why, and gets it from the server."""
     space, (admin, beto, carla, dana) = network_of(server, make_device, 4)
     for device in (admin, beto, carla, dana):
         device.sync()
     _cut_off(carla)
-    before = _held_cursor(carla, space)
+    synced = carla.state.cursors().get(space, 0)
     note = organization(space, "Written by Beto before he left")
     beto.records.save(note)
     beto.sync()
@@ -59,7 +61,8 @@ def test_a_removed_authors_genuine_version_is_left_out_in_words_and_comes_with_t
     assert [(left.record, left.code) for left in got.left_out] == [(note.id, AUTHOR_RIGHTS_ENDED)]
     assert carla.records.get(note.id) is None
     assert "1 record left out: its author may no longer write in that space" in import_summary(got)
-    assert _held_cursor(carla, space) == before  # below the version left out
+    # Online sync pulls from its own cursor, which no bundle moves: it brings the version.
+    assert carla.state.cursors().get(space, 0) == synced
     carla.engine.transport.close()
     carla.engine.transport = Transport(server.url)
     carla.sync()
@@ -188,3 +191,87 @@ def test_an_exporter_holding_more_batches_than_the_cap_leaves_them_for_the_next_
     got = import_bundle(carla.engine, tmp_path / "2.mb")
     assert got.refused == [] and got.records == MIN_BATCH
     assert all(carla.records.get(o.id) is not None for o in second)
+
+
+def test_a_version_left_out_for_its_authors_rights_does_not_stall_the_next_bundles(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carla syncs only by bundles. Beto wrote a record and was removed: every bundle of Dana's
+    brings his version and Carla leaves it out every time (no bundle can ever make it taken:
+    his hold of the right is over for good). Alba's two batches after it are more than one
+    bundle holds (cap lowered to one; the rule is the same at 1024): Dana's next bundle for
+    Carla, made once Carla's bundle told her how far she got, must bring the second. Before,
+    Carla's cursor stayed below Beto's version for ever, so each bundle for her started there,
+    re-carried the first batch and never reached the second."""
+    monkeypatch.setattr(bundles, "MAX_BUNDLE_BATCHES", 1)
+    space, (alba, beto, carla, dana) = network_of(server, make_device, 4)
+    for device in (alba, beto, carla, dana):
+        device.sync()
+    _cut_off(carla)
+    note = organization(space, "Written by Beto before he left")
+    beto.records.save(note)
+    beto.sync()
+    alba.engine.remove_member(space, _device_id(beto))
+    alba.sync()
+    first = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    second = [organization(space, f"Second {i}") for i in range(MIN_BATCH)]
+    alba.records.save_all(second)
+    alba.sync()
+    dana.sync()
+    assert len(list(dana.state.record_batches(space, 0))) == 2
+    said: list[list[tuple[str, str]]] = []
+    for round_ in range(3):
+        # Carla's bundle hands Dana her grant and how far she got; Dana, online, downloads
+        # for her with it (the new epoch's key wrap included) and carries it back.
+        export_bundle(carla.engine, tmp_path / f"carla{round_}.mb", for_device=_device_id(dana))
+        assert import_bundle(dana.engine, tmp_path / f"carla{round_}.mb").problem is None
+        _report, reason = export_for(dana.engine, tmp_path / f"dana{round_}.mb", _device_id(carla))
+        assert reason is None
+        got = import_bundle(carla.engine, tmp_path / f"dana{round_}.mb")
+        assert got.problem is None and got.refused == [] and got.unreadable == 0
+        said.append([(left.record, left.code) for left in got.left_out])
+    assert all(carla.records.get(record) is not None for record in first)
+    assert all(carla.records.get(o.id) is not None for o in second)
+    assert carla.records.get(note.id) is None  # still left out: it comes online
+    # Said once; the next bundles start past it (no bundle could ever make it taken).
+    assert said == [[(note.id, AUTHOR_RIGHTS_ENDED)], [], []]
+
+
+def test_a_download_over_the_cap_brings_the_rest_with_the_next_bundle(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dana, online, downloads for Carla with her grant: two batches, one bundle holds one (cap
+    lowered; the rule is the same at 1024). The server hands batches in no order of seq; the
+    bundle must carry the first by seq, so that the cursor below the other lets the next
+    bundle bring it. Before, the bundle carried the server's first (here the later one) with
+    the cursor below the earlier one: every bundle after carried the same batch again and
+    the other never came."""
+    monkeypatch.setattr(bundles, "MAX_BUNDLE_BATCHES", 1)
+    space, (alba, carla, dana) = network_of(server, make_device, 3)
+    for device in (alba, carla, dana):
+        device.sync()
+    _cut_off(carla)
+    first = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    second = _orgs(alba, space, MIN_BATCH)
+    alba.sync()
+    for round_ in range(2):
+        export_bundle(carla.engine, tmp_path / f"carla{round_}.mb", for_device=_device_id(dana))
+        assert import_bundle(dana.engine, tmp_path / f"carla{round_}.mb").problem is None
+        grant = dana.state.courier_grant(_device_id(carla))
+        assert grant is not None
+        download = download_for(*grant, dana.engine.transport, dana.engine.authorized)
+        # The server's order within a page is its own (by batch id): here the later first.
+        download.batches[space].sort(key=lambda batch: -batch.live[0][1])
+        report = export_bundle(
+            dana.engine,
+            tmp_path / f"dana{round_}.mb",
+            for_device=_device_id(carla),
+            download=download,
+        )
+        assert (report.batches, report.past_cap) == (1, MIN_BATCH * (1 - round_))
+        got = import_bundle(carla.engine, tmp_path / f"dana{round_}.mb")
+        assert got.problem is None and got.refused == [] and got.left_out == []
+        assert got.records == MIN_BATCH
+    assert all(carla.records.get(record) is not None for record in [*first, *second])
