@@ -49,6 +49,7 @@ from desktop.store.schema import (
     RecordContent,
     RecordExtraRow,
     RecordRow,
+    SyncChoiceRow,
     SyncConflictRow,
 )
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
@@ -587,6 +588,9 @@ class RecordStore:
                         SyncConflictRow.record_id == doomed_id,
                         SyncConflictRow.kind == FIELD_CONFLICT,
                     )
+                )
+                connection.execute(
+                    delete(SyncChoiceRow).where(SyncChoiceRow.record_id == doomed_id)
                 )
                 remove_record(connection, doomed_id)
                 connection.execute(delete(RecordCode).where(RecordCode.record_id == doomed_id))

@@ -312,6 +312,20 @@ class RecordExtraRow(StoreBase):
     fields: Mapped[str] = mapped_column(Text, nullable=False)
 
 
+class SyncChoiceRow(StoreBase):
+    """A conflict a person settled by keeping the value the field held: no edit, so nothing
+    else marks it. Until the record is sent (while it stays at ``revision``) another value
+    arriving for the field meets it as a conflict against ``question``, the conflict's base
+    (JSON), instead of passing it by (``sync.client.merge``)."""
+
+    __tablename__ = "sync_choices"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(Text, nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class SyncChunkHeldRow(StoreBase):
     """A sealed chunk the server is known to hold in a space (uploaded, or seen by ``HEAD``/
     ``GET``), so a resumed upload asks only about the others."""

@@ -37,6 +37,7 @@ from desktop.store.schema import (
     RecordContent,
     RecordExtraRow,
     RecordRow,
+    SyncChoiceRow,
     SyncChunkHeldRow,
     SyncChunkReceivedRow,
     SyncConflictRow,
@@ -766,6 +767,21 @@ class ProfileSyncState(BundleTables):
             )
             .where(in_ids(RecordRow.id, sorted(set(records))))
         )
+        # Conflicts settled here by keeping the held value, while the record is still at the
+        # revision they were settled at (not sent yet): what the merge weighs them against.
+        chosen: dict[str, dict[str, Any]] = {}
+        for choice in connection.execute(
+            select(SyncChoiceRow.record_id, SyncChoiceRow.field, SyncChoiceRow.question)
+            .join(
+                RecordRow,
+                and_(
+                    RecordRow.id == SyncChoiceRow.record_id,
+                    RecordRow.revision == SyncChoiceRow.revision,
+                ),
+            )
+            .where(in_ids(SyncChoiceRow.record_id, sorted(set(records))))
+        ):
+            chosen.setdefault(choice.record_id, {})[choice.field] = json.loads(choice.question)
         for row in connection.execute(query):
             local = LocalRecord(
                 space=row.space_id,
@@ -775,6 +791,7 @@ class ProfileSyncState(BundleTables):
                 base=None if row.base is None else json.loads(row.base),
                 dirty=row.dirty,
                 rules=merge_rules(row.record_type),
+                chosen=chosen.get(row.id, {}),
             )
             found[row.id] = (local, (row.revision, row.dirty, row.content))
         return found
@@ -1223,6 +1240,15 @@ class ProfileSyncState(BundleTables):
                     f"AND n.kind IN ({notes}))))))"
                 )
             )
+            # A kept-value choice is done once its record moved on (sent, or merged with what
+            # came): the merge met it or the server holds it. Not kept longer than needed.
+            connection.execute(
+                text(
+                    "DELETE FROM sync_choices WHERE NOT EXISTS (SELECT 1 FROM records r "
+                    "WHERE r.id = sync_choices.record_id AND r.deleted = 0 "
+                    "AND r.revision = sync_choices.revision)"
+                )
+            )
             # One note, on the incident: its children's own "back" notes would only repeat it.
             connection.execute(
                 text(
@@ -1314,13 +1340,18 @@ class ProfileSyncState(BundleTables):
                 # Someone changed the field since the conflict was kept: the choice is merged
                 # with what it holds now, never written over it unseen.
                 rules = merge_rules(stored.record_type).fields
+                # Picking the value it arose against is a choice too, not "unchanged": it is
+                # weighed against the conflict's base, so the value that came since does not
+                # pass it by (as for a choice that meets a value on its way out, below).
                 result = merge(
                     {name: conflict.arose},
                     {name: value},
                     {name: now},
                     {name: rules.get(name, "value")},
+                    chosen={name: conflict.base},
                 )
                 if result.conflicts or result.merged is None:
+                    asked = result.conflicts[0].base if result.conflicts else conflict.arose
                     details = {
                         "mine_at": "",
                         "theirs_author": self._author_of_held(connection, row.record_id, data),
@@ -1331,7 +1362,7 @@ class ProfileSyncState(BundleTables):
                         update(SyncConflictRow)
                         .where(SyncConflictRow.id == conflict_id)
                         .values(
-                            base=_json(conflict.arose),
+                            base=_json(asked),
                             mine=_json(value),
                             theirs=_json(now),
                             arose=_json(now),
@@ -1349,7 +1380,36 @@ class ProfileSyncState(BundleTables):
                 data[name] = value
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
+            self._remember_choice(connection, row.record_id, name, conflict.base, value, now, data)
             return outcome
+
+    @staticmethod
+    def _remember_choice(
+        connection: Connection,
+        record: str,
+        name: str,
+        question: Any,
+        value: Any,
+        held: Any,
+        data: Mapping[str, Any],
+    ) -> None:
+        """A choice that keeps the value held writes nothing new: remember it until it is
+        sent, so a value settled differently elsewhere meets it as a conflict (merge's
+        ``chosen``). A choice that changes the value is an edit and needs nothing more."""
+        connection.execute(
+            delete(SyncChoiceRow).where(
+                SyncChoiceRow.record_id == record, SyncChoiceRow.field == name
+            )
+        )
+        if canonical(value) == canonical(held):
+            connection.execute(
+                insert(SyncChoiceRow).values(
+                    record_id=record,
+                    field=name,
+                    question=_json(question),
+                    revision=int(data.get("revision") or 0),
+                )
+            )
 
     @staticmethod
     def _author_of_held(connection: Connection, record: str, data: Mapping[str, Any]) -> str:

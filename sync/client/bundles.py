@@ -1017,6 +1017,7 @@ class _Import:
                 local.base,
                 True,
                 local.rules,
+                local.chosen,
             )
             merged = settle(as_edited, remote, local.rules)
             base = local.base if local.revision else None

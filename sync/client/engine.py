@@ -245,6 +245,7 @@ def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -
         _without(theirs, rules.stamps),
         rules.fields,
         rules.append_only,
+        local.chosen,
     )
     if result.duplicate is not None:
         # Two entries under one id: the server's stays under it, ours is saved as a new one.

@@ -159,11 +159,30 @@ def _merge_append(base: Any, mine: Any, theirs: Any) -> Any:
 _COMBINERS: dict[MergeRule, Callable[[Any, Any, Any], Any]] = {MergeRule.SET: _merge_set}
 
 
+def _against_choice(question: Any, mine: Any, theirs: Any, rule: MergeRule) -> tuple[bool, Any]:
+    """(settled, value) for a field whose mine is a person's choice of the value it held, met
+    by another value: both count as changes made apart from the question's base, so they merge
+    only where the field's rule combines two changes, and otherwise conflict. A choice that
+    keeps the held value writes nothing new, so against the held value it would pass for
+    "unchanged here" and lose unseen to whatever else arrives."""
+    if _same(theirs, question) or _same(mine, question):
+        return False, mine  # one side went back to the question's base: no rule combines that
+    parts = (question, mine, theirs)
+    if rule is MergeRule.SET:
+        combined = _merge_set(*(None if v is _ABSENT else v for v in parts))
+        return combined is not None, mine if combined is None else combined
+    if rule is MergeRule.LINES and all(isinstance(v, str) for v in parts):
+        text = merge_lines(question, mine, theirs)
+        return text is not None, mine if text is None else text
+    return False, mine
+
+
 def _merge_fields(
     base: Mapping[str, Any],
     mine: Mapping[str, Any],
     theirs: Mapping[str, Any],
     rules: Mapping[str, str],
+    chosen: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[FieldConflict]]:
     merged: dict[str, Any] = {}
     conflicts: list[FieldConflict] = []
@@ -171,6 +190,19 @@ def _merge_fields(
     for name in names:
         b, m, t = (side.get(name, _ABSENT) for side in (base, mine, theirs))
         rule = MergeRule(rules.get(name, MergeRule.VALUE))
+        if name in chosen and rule is not MergeRule.APPEND and _same(m, b) and not _same(t, b):
+            # A person here chose the value held (nothing edited since) and another value came
+            # meanwhile, made without that choice in view: a person sees both.
+            question = chosen[name]
+            settled, value = _against_choice(question, m, t, rule)
+            if not settled:
+                conflicts.append(
+                    FieldConflict(name, *(None if v is _ABSENT else v for v in (question, m, t)))
+                )
+                value = t
+            if value is not _ABSENT:
+                merged[name] = value
+            continue
         settled, value = _three_way(b, m, t)
         if rule is MergeRule.APPEND:
             # Not the one-side-changed shortcut: a side that dropped an entry must not win.
@@ -197,6 +229,7 @@ def merge(
     theirs: Mapping[str, Any] | None,
     rules: Mapping[str, str],
     append_only: bool = False,
+    chosen: Mapping[str, Any] | None = None,
 ) -> MergeResult:
     """Merge a record's content three ways; ``None`` on a side means deleted (or never existed).
 
@@ -207,6 +240,9 @@ def merge(
         theirs: the server's version (``None``: deleted there).
         rules: field name → ``MergeRule`` value; a field without a rule merges as ``value``.
         append_only: a log entry (FollowUp, SignOn, Action): never a conflict.
+        chosen: field → the base value of a conflict a person here settled by keeping what
+            the field held (base's value), not yet sent: if theirs holds another value, the
+            choice and that value merge against this base by the field's rule, or conflict.
     """
     if mine is None or theirs is None:
         present = theirs if mine is None else mine
@@ -229,7 +265,7 @@ def merge(
         # is decided by content, never by who synced first.
         first, second = sorted((dict(mine), dict(theirs)), key=_canonical)
         return MergeResult(first, flags=frozenset({MergeFlag.DUPLICATE_ENTRY}), duplicate=second)
-    merged, conflicts = _merge_fields(base or {}, mine, theirs, rules)
+    merged, conflicts = _merge_fields(base or {}, mine, theirs, rules, chosen or {})
     return MergeResult(merged, conflicts)
 
 

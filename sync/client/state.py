@@ -80,7 +80,9 @@ class LocalRecord:
 
     ``revision`` is the last server revision merged in (the base revision); ``content`` is
     ``None`` for a tombstone; ``base`` the content at ``revision`` (``None`` if unknown or a
-    tombstone); ``dirty`` says local edits wait to be pushed.
+    tombstone); ``dirty`` says local edits wait to be pushed. ``chosen``: fields where a
+    person here settled a conflict by keeping the value held (not sent yet), each with the
+    conflict's base: what that choice is merged against if another value arrives (``merge``).
     """
 
     space: str
@@ -90,6 +92,7 @@ class LocalRecord:
     base: Content | None
     dirty: bool
     rules: MergeRules
+    chosen: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,9 @@ class SyncState(Protocol):
 
         The record is saved dirty so the settled value reaches everyone. If the field moved
         since the conflict was kept, ``value`` is merged with what it holds now; when they do
-        not merge the conflict stays, now against the current value (``"moved"``). Returns
+        not merge the conflict stays, now against the current value (``"moved"``); picking the
+        value it arose against counts as a choice there, not as no change. A choice keeping the
+        value held is remembered until sent (``LocalRecord.chosen``), so a different value
+        arriving meanwhile meets it as a conflict instead of passing it by. Returns
         ``"settled"``, ``"merged"`` or ``"moved"``.
         """

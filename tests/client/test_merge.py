@@ -268,3 +268,59 @@ def test_deleted_on_one_side_never_loses_the_other_sides_edit(
         assert result == MergeResult(None)
     else:
         assert result.merged == edited and len(result.flags) == 1
+
+
+# --- a person's choice of the value held (issue 14) -------------------------------------------
+# The record held theirs of an old conflict (base "Eviction"); the person kept it. The question
+# that conflict arose from had "Eviction (draft)" as its base.
+QUESTION = "Eviction (draft)"
+
+
+def test_a_kept_value_met_by_another_choice_is_a_conflict_not_unchanged() -> None:
+    theirs = _with(title="Eviction, 14 families")
+    plain = merge(BASE, BASE, theirs, RULES)
+    assert plain.conflicts == [] and plain.merged == theirs  # passed by as "unchanged here"
+    result = merge(BASE, BASE, theirs, RULES, chosen={"title": QUESTION})
+    assert result.conflicts == [
+        FieldConflict("title", QUESTION, "Eviction", "Eviction, 14 families")
+    ]
+    assert result.merged == theirs  # the others' value stays until a person decides
+
+
+def test_a_kept_value_met_by_the_questions_base_is_a_conflict_too() -> None:
+    result = merge(BASE, BASE, _with(title=QUESTION), RULES, chosen={"title": QUESTION})
+    assert [c.field for c in result.conflicts] == ["title"]
+
+
+def test_a_kept_value_met_by_itself_or_edited_since_merges_as_any_edit() -> None:
+    # Another field moved: the kept value is still what the server holds, nothing to ask.
+    other = _with(status="closed")
+    assert merge(BASE, BASE, other, RULES, chosen={"title": QUESTION}) == MergeResult(other)
+    # Edited here after choosing: an edit like any other, merged against the base.
+    mine = _with(title="Eviction, 12 families")
+    result = merge(
+        BASE, mine, _with(title="Eviction, 14 families"), RULES, chosen={"title": QUESTION}
+    )
+    assert [c.base for c in result.conflicts] == ["Eviction"]
+
+
+def test_a_kept_text_merges_with_a_change_elsewhere_against_the_questions_base() -> None:
+    # The narrative kept was the question's base with line Two rewritten; the value met changed
+    # line Four only of that base: both changes stand, no one is asked again.
+    question = "One.\nTwo.\nThree.\nFour.\n"
+    held = "One.\nTwo, at dawn.\nThree.\nFour.\n"
+    met = "One.\nTwo.\nThree.\nFour, in the rain.\n"
+    base = _with(narrative=held)
+    result = merge(base, base, _with(narrative=met), RULES, chosen={"narrative": question})
+    assert result.conflicts == []
+    assert result.merged is not None
+    assert result.merged["narrative"] == "One.\nTwo, at dawn.\nThree.\nFour, in the rain.\n"
+    # The kept text refined meanwhile by its writer on another line: merges to the refinement.
+    refined = "One.\nTwo, at dawn.\nThree.\nFour, in the rain.\n"
+    result = merge(base, base, _with(narrative=refined), RULES, chosen={"narrative": question})
+    assert result.conflicts == [] and result.merged is not None
+    assert result.merged["narrative"] == refined
+    # The same line changed apart: asked.
+    clash = "One.\nTwo, at noon.\nThree.\nFour.\n"
+    result = merge(base, base, _with(narrative=clash), RULES, chosen={"narrative": question})
+    assert [c.field for c in result.conflicts] == ["narrative"]

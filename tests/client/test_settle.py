@@ -55,3 +55,15 @@ def test_an_append_only_entry_with_two_contents_keeps_both() -> None:
     assert (settlement.content, settlement.duplicate) == (theirs, mine)
     assert settlement.flags == frozenset({MergeFlag.DUPLICATE_ENTRY})
     assert not settlement.dirty and settlement.conflicts == ()
+
+
+def test_a_kept_value_not_yet_sent_meets_a_value_settled_elsewhere_as_a_conflict() -> None:
+    """A person here settled a conflict by keeping the held name (``A``; the conflict arose
+    from ``Q``): nothing changed, but a ``C`` arriving is shown, not taken as unchanged here."""
+    local = LocalRecord("s", "r", 1, BASE, BASE, True, RULES, chosen={"name": "Q"})
+    settlement = settle(local, _remote({**BASE, "name": "C"}), RULES)
+    assert [(c.base, c.mine, c.theirs) for c in settlement.conflicts] == [("Q", "A", "C")]
+    assert settlement.content is not None and settlement.content["name"] == "C"
+    assert not settle(
+        _local(BASE, BASE, dirty=True), _remote({**BASE, "name": "C"}), RULES
+    ).conflicts

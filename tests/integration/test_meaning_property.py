@@ -225,9 +225,13 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 offered.append(conflict.current)
             chosen = offered[pick % len(offered)]
             outcome = device.state.resolve_conflict(conflict.id, chosen)
-            # Asked again against the current value ("moved"): only what it arose against is
-            # gone; otherwise every value shown and not picked.
-            against = {conflict.arose} if outcome == "moved" else set(offered)
+            # Asked again against the current value ("moved"): the conflict now holds the
+            # choice, the current value and the others; mine and what it arose against, shown
+            # and not picked, are gone. Otherwise every value shown and not picked.
+            if outcome == "moved":
+                against = {conflict.mine, conflict.theirs, conflict.arose} - {conflict.current}
+            else:
+                against = set(offered)
             against -= {chosen}
             live[conflict.record] -= {v for v in against if isinstance(v, str)}
             if isinstance(chosen, str):

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from desktop.domain.records import edit
 from sync.client.merge import MergeFlag
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -184,11 +182,6 @@ def test_a_deletion_carried_by_a_courier_keeps_the_couriers_unsettled_value(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 14): a resolution keeping the held value is no edit "
-    "to the merge, so a concurrent different resolution wins unseen",
-)
 def test_two_holders_settling_one_question_apart_are_not_overridden_unseen(
     server: Server, make_device: Any
 ) -> None:
@@ -218,3 +211,44 @@ def test_two_holders_settling_one_question_apart_are_not_overridden_unseen(
         for conflict in _field_conflicts(device, org.id):
             kept |= {conflict.mine, conflict.theirs, *(o.value for o in conflict.others)}
     assert "Casa Centro" in kept
+    # Alba is asked: her choice against the admin's, which every device holds meanwhile.
+    [again] = _field_conflicts(alba, org.id)
+    assert (again.mine, again.theirs) == ("Casa Centro", "Casa Norte")
+    assert {d.records.require(org.id).name for d in devices} == {"Casa Norte"}  # type: ignore[attr-defined]
+    assert _field_conflicts(admin, org.id) == _field_conflicts(badu, org.id) == []
+    assert alba.state.resolve_conflict(again.id, again.mine) == "settled"
+    _converge(devices)
+    assert {d.records.require(org.id).name for d in devices} == {"Casa Centro"}  # type: ignore[attr-defined]
+    for device in devices:
+        assert _field_conflicts(device, org.id) == [], device.name
+
+
+def test_a_choice_of_theirs_made_after_the_other_choice_arrived_is_asked_not_merged_away(
+    server: Server, make_device: Any
+) -> None:
+    """As above, but alba syncs before deciding: the admin's name is in her record, and she
+    picks badu's in the dialog, which shows it as the current value. Before, her pick was
+    "merged" with the current value (it was the value the conflict arose against, so it counted
+    as no change) and the admin's name stayed: alba's answer went nowhere."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    for device, name in ((admin, "Casa Norte"), (alba, "Casa Sur"), (badu, "Casa Centro")):
+        device.records.save(edit(device.records.require(org.id), name=name))
+    badu.sync()
+    assert admin.sync().conflicts == 1
+    assert alba.sync().conflicts == 1
+    [mine] = _field_conflicts(admin, org.id)
+    admin.state.resolve_conflict(mine.id, "Casa Norte")
+    admin.sync()
+    alba.sync()
+    [theirs] = _field_conflicts(alba, org.id)
+    assert theirs.moved_since and theirs.current == "Casa Norte"
+    assert alba.state.resolve_conflict(theirs.id, "Casa Centro") == "moved"
+    [again] = _field_conflicts(alba, org.id)
+    assert (again.mine, again.theirs) == ("Casa Centro", "Casa Norte")
+    _converge(devices)
+    assert {d.records.require(org.id).name for d in devices} == {"Casa Norte"}  # type: ignore[attr-defined]
+    assert [c.mine for c in _field_conflicts(alba, org.id)] == ["Casa Centro"]
