@@ -13,7 +13,7 @@ from pathlib import Path
 
 from desktop.commands import CommandError
 from desktop.commands.passphrase import add_passphrase_arguments, read_passphrase
-from desktop.domain.translation import _, format_number, ngettext
+from desktop.domain.translation import _, format_number, ngettext, pgettext
 from desktop.store.profile import Profile, ProfileError, unlock
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.bundle_format import BundleProblem
@@ -103,7 +103,8 @@ def import_summary(report: ImportReport) -> str:
             ).format(count=format_number(len(report.refused)))
         )
     parts.extend(left_out_notes(report))
-    return "; ".join(parts)
+    # The separator is the language's own: French spaces its semicolon, Arabic writes «؛».
+    return pgettext("between the parts of a summary", "; ").join(parts)
 
 
 def left_out_notes(report: ImportReport) -> list[str]:

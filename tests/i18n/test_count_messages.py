@@ -65,17 +65,17 @@ def test_a_written_bundle_counts_in_the_right_plural(language: str, one: str, ma
         ),
         (
             "es",
-            "1 registro más antiguo que la copia de esta computadora, dejado como estaba",
-            "3 registros más antiguos que las copias de esta computadora, dejados como estaban",
+            "1 registro más antiguo que la copia en esta computadora, dejado como estaba",
+            "3 registros más antiguos que las copias en esta computadora, dejados como estaban",
         ),
         (
             "fr",
-            "1 fiche plus ancienne que la copie de cet ordinateur, laissée telle quelle",
-            "3 fiches plus anciennes que les copies de cet ordinateur, laissées telles quelles",
+            "1 fiche plus ancienne que la copie sur cet ordinateur, laissée telle quelle",
+            "3 fiches plus anciennes que les copies sur cet ordinateur, laissées telles quelles",
         ),
         (
             "ar",
-            "سجل واحد أقدم من النسخة التي على هذا الحاسوب، تُرك كما كان (1)",
+            "سجل واحد (1) أقدم من النسخة التي على هذا الحاسوب، تُرك كما كان",
             "3 سجلات أقدم من النسخ التي على هذا الحاسوب، تُركت كما كانت",
         ),
     ],
@@ -88,4 +88,23 @@ def test_an_import_says_how_many_records_were_older_than_held(
     set_language(language)
     assert import_summary(ImportReport(records=2, older=1)).endswith(one)
     assert import_summary(ImportReport(records=2, older=3)).endswith(three)
-    assert len(import_summary(ImportReport(records=2)).split("; ")) == 4  # none older: unsaid
+    separator = {"fr": "\u202f; ", "ar": "؛ "}.get(language, "; ")
+    assert len(import_summary(ImportReport(records=2)).split(separator)) == 4  # none older: unsaid
+
+
+@pytest.mark.parametrize(
+    ("language", "separator"),
+    [("en", "; "), ("es", "; "), ("fr", "\u202f; "), ("ar", "؛ ")],
+)
+def test_an_import_summary_joins_its_parts_as_the_language_does(
+    language: str, separator: str
+) -> None:
+    """French sets a narrow no-break space before its semicolon and Arabic writes «؛»: a
+    literal "; " between the parts read as a misprint in both."""
+    set_language(language)
+    summary = import_summary(ImportReport(records=2, older=1))
+    assert summary.count(separator) == 4
+    if language == "ar":
+        assert ";" not in summary
+    if language == "fr":
+        assert " ;" not in summary and "e;" not in summary
