@@ -623,8 +623,17 @@ class WrappingComboBox(QComboBox):
         self.currentIndexChanged.connect(self._text_changed)
 
     def _text_changed(self, _index: int = 0) -> None:
-        self.updateGeometry()
+        self._hold_height()
         self.update()
+
+    def _hold_height(self) -> None:
+        """At least as tall as its wrapped text at its width, as a minimum: a form layout gave
+        the row holding it its one-line height when a long choice was made before anything else
+        moved (its height for width changed, no minimum did, and nothing around it was laid out
+        again: seen at 1024x680, the longest threat chosen first, its two lines cut to one). A
+        minimum reaches every layout and scroll area around it."""
+        self.setMinimumHeight(self.heightForWidth(self.width()))
+        self.updateGeometry()
 
     def shown_text(self) -> str:
         return self.currentText() if self.currentIndex() >= 0 else self.placeholderText()
@@ -665,7 +674,7 @@ class WrappingComboBox(QComboBox):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if event.oldSize().width() != event.size().width():
-            self.updateGeometry()  # a new width may need another number of lines
+            self._hold_height()  # a new width may need another number of lines
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QStylePainter(self)

@@ -94,3 +94,32 @@ def test_the_new_alert_form_fits_the_window_at_its_narrowest(
         assert [str(item) for item in clipped_texts(unlocked)] == [], threat.currentText()
     unlocked.grab().save(f"/tmp/threat-{language}-{size[0]}.png")
     set_language("en")
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_longest_threat_chosen_first_shows_all_its_lines(
+    unlocked: MainWindow, qtbot: QtBot, language: str
+) -> None:
+    """At 1024×680 with the side pane as it opens, the longest threat chosen before anything
+    else moved: its box kept one line's height (25 px for 42) and the second line was cut, as
+    the row holding it was not laid out again for its new height."""
+    set_language(language)
+    unlocked.resize(1024, 680)
+    workspace = unlocked.workspace
+    assert workspace is not None
+    workspace.show_section("alerts")
+    alerts = workspace.page("alerts")
+    alerts.new_alert()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: alerts.form is not None, timeout=10_000)  # type: ignore[attr-defined]
+    qtbot.wait(200)  # the layout settles
+    threat = alerts.form.threat  # type: ignore[attr-defined]
+    metrics = threat.fontMetrics()
+    longest = max(
+        range(threat.count()), key=lambda i: metrics.horizontalAdvance(threat.itemText(i))
+    )
+    threat.setCurrentIndex(longest)
+    qtbot.wait(200)
+    assert threat.height() >= threat.text_height(threat.width()) > metrics.height()  # wrapped
+    assert [str(item) for item in clipped_texts(unlocked)] == []
+    unlocked.grab().save(f"/tmp/rev-ui-threat-first-{language}.png")
+    set_language("en")
