@@ -20,10 +20,11 @@ from sqlalchemy import (
     update,
 )
 
-from desktop.store.bulk import in_ids
+from desktop.store.bulk import id_list, in_ids
 from desktop.store.schema import (
     RecordRow,
     SyncBatchBlobRow,
+    SyncBatchEntryRow,
     SyncBlobFloorRow,
     SyncBundlePeerRow,
     SyncBundleSeenRow,
@@ -53,6 +54,26 @@ _KEEP_BLOB = text(
 _KEEP_BATCH = text(
     "INSERT INTO sync_batch_blobs (digest, space_id, author, blob) VALUES (:d, :s, :a, :b) "
     "ON CONFLICT (digest) DO NOTHING"
+)
+
+#: The records a kept batch names, one statement for its whole manifest (bulk.py).
+_NAME_ENTRIES = text(
+    "INSERT INTO sync_batch_entries (record_id, digest) SELECT value, :d FROM json_each(:ids) "
+    "WHERE true ON CONFLICT (record_id, digest) DO NOTHING"
+)
+
+#: A dropped batch's rows, found from its manifest (the table is ordered by record).
+_UNNAME_ENTRIES = text(
+    "DELETE FROM sync_batch_entries WHERE record_id IN (SELECT value FROM json_each(:ids)) "
+    "AND digest = :d"
+)
+
+#: The kept batches of a space naming a record deleted here (``prune_spoiled``).
+_NAMING_DELETED = text(
+    "SELECT DISTINCT e.digest FROM sync_batch_entries e "
+    "JOIN sync_batch_blobs b ON b.digest = e.digest "
+    "JOIN records r ON r.id = e.record_id "
+    "WHERE r.deleted AND b.space_id IN (SELECT value FROM json_each(:spaces))"
 )
 
 #: A newer version without an envelope or batch kept for it: the older blob held is no longer
@@ -92,18 +113,18 @@ def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
     """Remember verified versions' sealed blobs or batches, each unless a newer one is held;
     those without a seq are skipped. A kept batch that no longer carries anything, or that holds
     content the space since deleted or replaced (``_spoiled``), is dropped in the same
-    transaction."""
+    transaction; only the kept batches naming a record of ``kept`` are looked at."""
     rows: list[dict[str, object]] = []
     superseded: list[tuple[str, int]] = []
     batches: dict[bytes, dict[str, object]] = {}
-    touched: set[str] = set()
+    records: set[str] = set()
     check = False
     for item in kept:
         if item.seq <= 0:
             continue
         row = {"r": item.record, "s": item.space, "v": item.revision, "q": item.seq}
         row.update(a=item.author, b=b"", g=None, i=None)
-        touched.add(item.space)
+        records.add(item.record)
         check = check or item.deleted
         if item.blob:
             rows.append({**row, "b": item.blob})
@@ -118,18 +139,51 @@ def keep_blobs(connection: Connection, kept: Iterable[Kept]) -> None:
             # No envelope of its own and no batch (an older server's courier download): nothing
             # to keep, and an older version's blob is not what the record holds any more.
             superseded.append((item.record, item.revision))
-    if not touched:
+    if not records:
         return
     if superseded:
         connection.execute(_DROP_OLDER_BLOB, {"pairs": json.dumps(superseded)})
-    if batches:
-        connection.execute(_KEEP_BATCH, list(batches.values()))
+    new = _keep_batches(connection, list(batches.values())) if batches else []
     if rows:
         # A version replacing one a batch carried may leave that batch spoiled or unneeded.
         check = check or bool(superseded) or _replaces_batched(connection, rows)
         connection.execute(_KEEP_BLOB, rows)
+    # A batch kept now may come spoiled already (an older bundle's, whose deleted record is
+    # held here only as a tombstone): looked at once, when it comes.
     if check:
-        prune_batches(connection, touched)
+        prune_batches(connection, naming(connection, sorted(records)))
+    elif new:
+        prune_batches(connection, new)
+
+
+def _keep_batches(connection: Connection, batches: list[dict[str, object]]) -> list[str]:
+    """Keep batches not kept yet, with the records their manifests name (a batch spanning
+    several pages is delivered with each: its manifest is read once, when first kept); the
+    digests of those kept now."""
+    new: list[str] = []
+    for batch in batches:
+        if not connection.execute(_KEEP_BATCH, batch).rowcount:
+            continue  # kept already
+        blob = batch["b"]
+        assert isinstance(blob, bytes)
+        records = sorted({entry.record for entry in read_batch_header(blob)[0].entries})
+        connection.execute(_NAME_ENTRIES, {"d": batch["d"], "ids": id_list(records)})
+        new.append(str(batch["d"]))
+    return new
+
+
+def naming(connection: Connection, records: Sequence[str]) -> list[str]:
+    """The kept batches whose manifest names one of ``records`` (the index of 0020): the only
+    ones a change to those records can spoil or leave carrying nothing."""
+    if not records:
+        return []
+    return sorted(
+        set(
+            connection.scalars(
+                select(SyncBatchEntryRow.digest).where(in_ids(SyncBatchEntryRow.record_id, records))
+            )
+        )
+    )
 
 
 def _replaces_batched(connection: Connection, rows: list[dict[str, object]]) -> bool:
@@ -144,33 +198,39 @@ def _replaces_batched(connection: Connection, rows: list[dict[str, object]]) -> 
     return bool(found)
 
 
-def prune_batches(connection: Connection, spaces: Iterable[str]) -> None:
-    """Drop the kept batches of ``spaces`` that carry nothing held here any more, and those
-    ``_spoiled``: the versions they carried become uncarriable (counted by an export) until a
-    compaction of them carries them again."""
-    for space in sorted(set(spaces)):
-        kept = connection.execute(
-            select(SyncBatchBlobRow.digest, SyncBatchBlobRow.blob).where(
-                SyncBatchBlobRow.space_id == space
-            )
-        ).all()
-        for digest, blob in kept:
-            live = int(
-                connection.scalar(
-                    select(func.count())
-                    .select_from(SyncRecordBlobRow)
-                    .where(SyncRecordBlobRow.batch == digest)
-                )
-                or 0
-            )
-            if live and not _spoiled(connection, bytes(blob)):
-                continue
-            connection.execute(
-                update(SyncRecordBlobRow)
+def prune_batches(connection: Connection, digests: Iterable[str]) -> None:
+    """Drop those of the kept batches ``digests`` that carry nothing held here any more, and
+    those ``_spoiled``: the versions they carried become uncarriable (counted by an export)
+    until a compaction of them carries them again."""
+    for digest in sorted(set(digests)):
+        blob = connection.scalar(
+            select(SyncBatchBlobRow.blob).where(SyncBatchBlobRow.digest == digest)
+        )
+        if blob is None:
+            continue
+        live = int(
+            connection.scalar(
+                select(func.count())
+                .select_from(SyncRecordBlobRow)
                 .where(SyncRecordBlobRow.batch == digest)
-                .values(batch=None, batch_index=None)
             )
-            connection.execute(delete(SyncBatchBlobRow).where(SyncBatchBlobRow.digest == digest))
+            or 0
+        )
+        if live and not _spoiled(connection, bytes(blob)):
+            continue
+        drop_batch(connection, digest, bytes(blob))
+
+
+def drop_batch(connection: Connection, digest: str, blob: bytes) -> None:
+    """Forget a kept batch: the versions it carried keep their rows (and seqs), uncarriable."""
+    connection.execute(
+        update(SyncRecordBlobRow)
+        .where(SyncRecordBlobRow.batch == digest)
+        .values(batch=None, batch_index=None)
+    )
+    records = sorted({entry.record for entry in read_batch_header(blob)[0].entries})
+    connection.execute(_UNNAME_ENTRIES, {"d": digest, "ids": id_list(records)})
+    connection.execute(delete(SyncBatchBlobRow).where(SyncBatchBlobRow.digest == digest))
 
 
 def _spoiled(connection: Connection, blob: bytes) -> bool:
@@ -314,7 +374,7 @@ class BundleTables:
         revision point at it, and the batch they left is dropped once it carries nothing."""
         digest = hashlib.sha256(blob).hexdigest()
         with self._engine.begin() as connection:
-            connection.execute(_KEEP_BATCH, {"d": digest, "s": space, "a": author, "b": blob})
+            _keep_batches(connection, [{"d": digest, "s": space, "a": author, "b": blob}])
             connection.execute(
                 update(SyncRecordBlobRow)
                 .where(
@@ -324,29 +384,34 @@ class BundleTables:
                 .values(blob=b"", batch=digest, batch_index=bindparam("i")),
                 [{"r": record, "v": revision, "i": index} for record, revision, index in entries],
             )
-            prune_batches(connection, [space])
+            prune_batches(connection, naming(connection, [record for record, _v, _i in entries]))
 
     def held_revisions(self, space: str, records: Sequence[str]) -> dict[str, int]:
         """The newest server revision of ``records`` whose sealed version is held here, a
-        record or not: a tombstone for a record never held leaves no record, only this."""
-        found: dict[str, int] = {}
+        record or not: a tombstone for a record never held leaves no record, only this. One
+        statement whatever the count (the ids go as one JSON parameter, bulk.py)."""
+        if not records:
+            return {}
         with self._engine.connect() as connection:
-            for start in range(0, len(records), _BATCH):
+            return {
+                str(record): int(revision)
                 for record, revision in connection.execute(
                     select(SyncRecordBlobRow.record_id, SyncRecordBlobRow.revision).where(
                         SyncRecordBlobRow.space_id == space,
-                        SyncRecordBlobRow.record_id.in_(records[start : start + _BATCH]),
+                        in_ids(SyncRecordBlobRow.record_id, records),
                     )
-                ):
-                    found[str(record)] = int(revision)
-        return found
+                )
+            }
 
     def prune_spoiled(self, spaces: Sequence[str]) -> None:
         """Drop the kept batches of ``spaces`` spoiled since they were last looked at: a
         deletion made here offline, or merged from a carried mutation, stores no version, so
         nothing pruned them when it was saved."""
         with self._engine.begin() as connection:
-            prune_batches(connection, spaces)
+            prune_batches(
+                connection,
+                connection.scalars(_NAMING_DELETED, {"spaces": json.dumps(list(spaces))}),
+            )
 
     def count_uncarriable(self, space: str) -> int:
         with self._engine.connect() as connection:

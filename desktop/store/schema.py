@@ -259,6 +259,11 @@ class SyncSentBatchRow(StoreBase):
     batch_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     space_id: Mapped[str] = mapped_column(String(64), nullable=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    #: Answers that were a server error (5xx) in a row, and since when (migration 0021).
+    failures: Mapped[int] = mapped_column(nullable=False, default=0, server_default=text("0"))
+    failing_since: Mapped[float | None] = mapped_column(nullable=True)
+    #: Not sent again: its records go as single mutations (``sync.client.batches``).
+    set_aside: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=text("0"))
 
 
 #: ``SyncConflictRow.kind`` of a field both sides changed differently (the store's records
@@ -381,6 +386,17 @@ class SyncBatchBlobRow(StoreBase):
     space_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     author: Mapped[str] = mapped_column(String(32), nullable=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SyncBatchEntryRow(StoreBase):
+    """A record a kept batch's manifest names (migration 0020): the batches a pulled page may
+    spoil or empty are found from the page's records, not by reading every kept batch."""
+
+    __tablename__ = "sync_batch_entries"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class SyncBlobFloorRow(StoreBase):

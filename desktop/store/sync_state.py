@@ -27,7 +27,7 @@ from desktop.domain.record_base import COMMON_FIELDS
 from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
 from desktop.store.bulk import delete_in, in_ids
-from desktop.store.bundle_state import BundleTables, Kept, keep_blobs
+from desktop.store.bundle_state import BundleTables, Kept, drop_batch, keep_blobs
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
@@ -37,6 +37,7 @@ from desktop.store.schema import (
     RecordContent,
     RecordExtraRow,
     RecordRow,
+    SyncBatchBlobRow,
     SyncChoiceRow,
     SyncChunkHeldRow,
     SyncChunkReceivedRow,
@@ -587,7 +588,7 @@ class ProfileSyncState(BundleTables):
     def sent_batches(self) -> list[SentBatch]:
         with self._engine.connect() as connection:
             rows = connection.execute(select(SyncSentBatchRow).order_by(SyncSentBatchRow.id))
-            return [SentBatch(r.space_id, r.batch_id, r.blob) for r in rows]
+            return [_sent(r) for r in rows]
 
     def add_sent_batch(self, batch: SentBatch) -> None:
         with self._engine.begin() as connection:
@@ -601,6 +602,39 @@ class ProfileSyncState(BundleTables):
         with self._engine.begin() as connection:
             connection.execute(
                 delete(SyncSentBatchRow).where(SyncSentBatchRow.batch_id == batch_id)
+            )
+
+    def note_batch_failure(self, batch_id: str, now: float) -> SentBatch | None:
+        row = SyncSentBatchRow
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(row)
+                .where(row.batch_id == batch_id)
+                .values(
+                    failures=row.failures + 1,
+                    failing_since=func.coalesce(row.failing_since, now),
+                )
+            )
+            found = connection.execute(select(row).where(row.batch_id == batch_id)).first()
+        return None if found is None else _sent(found)
+
+    def forget_batches(self, space: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SyncSentBatchRow).where(SyncSentBatchRow.space_id == space))
+            kept = connection.execute(
+                select(SyncBatchBlobRow.digest, SyncBatchBlobRow.blob).where(
+                    SyncBatchBlobRow.space_id == space
+                )
+            ).all()
+            for digest, blob in kept:
+                drop_batch(connection, digest, bytes(blob))
+
+    def set_batch_aside(self, batch_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(SyncSentBatchRow)
+                .where(SyncSentBatchRow.batch_id == batch_id)
+                .values(set_aside=True)
             )
 
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
@@ -1581,4 +1615,15 @@ def _kept(remote: RemoteRecord) -> Kept:
         remote.batch,
         remote.batch_index,
         remote.content is None,
+    )
+
+
+def _sent(row: Any) -> SentBatch:
+    return SentBatch(
+        row.space_id,
+        row.batch_id,
+        row.blob,
+        int(row.failures or 0),
+        None if row.failing_since is None else float(row.failing_since),
+        bool(row.set_aside),
     )

@@ -292,6 +292,14 @@ def _forget(connection: Connection, spaces: list[str]) -> list[str]:
         if "space_id" in table.c and table.name != "records":
             connection.execute(delete(table).where(table.c.space_id.in_(spaces)))
     connection.execute(delete(RecordRow).where(RecordRow.space_id.in_(spaces)))
+    # Which records the kept batches named: the batches of these spaces went above, and their
+    # rows (record ids, no space column) must not outlive them.
+    connection.execute(
+        text(
+            "DELETE FROM sync_batch_entries WHERE digest NOT IN "
+            "(SELECT digest FROM sync_batch_blobs)"
+        )
+    )
     # Grants offline devices handed this one (to fetch for them) list the spaces they cover
     # inside a signed blob, so no space_id column finds them: all go. Each offline device's
     # next bundle hands its grant again; until then this device cannot fetch for it.

@@ -7,6 +7,7 @@ The engine drives the requests; this module holds the rules, so they read in one
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -56,6 +57,11 @@ MIN_BATCH = 64
 #: How many pending changes one sync gathers for batches (a first sync of 10,000 records is
 #: three batches of about 3,300).
 MAX_GATHERED = 8 * MAX_ENTRIES
+#: A kept batch the server answers with an error (5xx) this many times in a row...
+SET_ASIDE_FAILURES = 5
+#: ...over at least this long (seconds) is set aside: a server down for an afternoon sets
+#: nothing aside, one that fails on this very batch for a day no longer holds the rest.
+SET_ASIDE_AFTER = 24 * 3600.0
 
 
 def batchable_change(change: PendingChange) -> bool:
@@ -165,6 +171,9 @@ class BatchOutcome:
     #: Spaces where a batch met ``stale_epoch``, with the epoch it was sealed at: the engine
     #: fetches the new key before sealing anything else there.
     stale: dict[str, int] = field(default_factory=dict)
+    #: Records of kept batches set aside in this push (the server kept failing on them): they
+    #: stay local edits and go as single mutations.
+    set_aside: int = 0
 
 
 def _judged(refused: ServerRefused) -> bool:
@@ -191,6 +200,8 @@ class BatchPath:
         self.supported = True
         #: Spaces whose pages said this device has stale batches: compacted after the sync.
         self.stale_spaces: set[str] = set()
+        #: Unix seconds now (a test moves it on).
+        self.clock: Callable[[], float] = time.time
 
     def push(self, keys: DeviceKeys, keyring: SpaceKeyring, spaces: set[str]) -> BatchOutcome:
         """Send again the batches whose answer was lost, then seal and send the spaces' many
@@ -201,9 +212,14 @@ class BatchPath:
         if not self.supported:
             return outcome
         cursors = self.state.cursors()
+        self._forget_departed(keys, keyring)
         held: dict[str, list[SentBatch]] = {}
+        aside: dict[str, set[str]] = {}
         for sent in self.state.sent_batches():
-            held.setdefault(sent.space, []).append(sent)
+            if sent.set_aside:
+                aside.setdefault(sent.space, set()).update(self._still_dirty(sent))
+            else:
+                held.setdefault(sent.space, []).append(sent)
         for space in sorted(spaces):
             current = keyring.current_key(space)
             if current is None:
@@ -215,9 +231,12 @@ class BatchPath:
                 if part is None:
                     continue
                 stale = read_batch_header(sent.blob)[0].epoch < current[0]
+                before = outcome.set_aside
                 taken, cursor = self._send(
                     space, sent, part, cursor, outcome, again=True, stale=stale
                 )
+                if outcome.set_aside > before:
+                    aside.setdefault(space, set()).update(c.record for c in part)
                 if not taken:
                     break
             else:
@@ -226,7 +245,9 @@ class BatchPath:
                 # alone in this round, as the conflicts of a first answer do, and the merged
                 # versions go in the next.
                 if outcome.conflicts == conflicts:
-                    self._push_pending(keys, keyring, space, current, cursor, outcome)
+                    self._push_pending(
+                        keys, keyring, space, current, cursor, outcome, aside.get(space, set())
+                    )
             if not self.supported:
                 return outcome
         return outcome
@@ -239,10 +260,15 @@ class BatchPath:
         current: tuple[int, bytes],
         cursor: int | None,
         outcome: BatchOutcome,
+        aside: set[str],
     ) -> None:
+        # Records of a batch set aside go as single mutations: sealed into a new batch they
+        # could meet whatever made the server fail on the old one, and hold the rest again.
         pending = [
-            c for c in self.state.pending_changes([space], MAX_GATHERED) if batchable_change(c)
-        ]
+            c
+            for c in self.state.pending_changes([space], MAX_GATHERED + len(aside))
+            if batchable_change(c) and c.record not in aside
+        ][:MAX_GATHERED]
         if len(pending) < MIN_BATCH:
             return
         latest = keyring.logs[space].latest
@@ -294,6 +320,13 @@ class BatchPath:
                 )
         except ServerRefused as refused:
             if not _judged(refused):
+                if refused.status >= 500 and self._failing_too_long(sent):
+                    # The server fails on this batch, and only it holds the rest: set aside,
+                    # its records stay dirty here and go one by one (the same compare-and-swap:
+                    # if it was taken after all, they meet their own versions as conflicts).
+                    self.state.set_batch_aside(sent.batch_id)
+                    outcome.set_aside += len(part)
+                    return True, cursor
                 # Busy or failing (a proxy's 502 may even follow a commit): nothing was judged,
                 # so the batch stays kept and is asked about again, never resealed into a new
                 # one that would meet this device's own versions as conflicts.
@@ -314,6 +347,33 @@ class BatchPath:
         moved = self._accepted(space, part, sent.blob, answer, outcome)
         self.state.drop_sent_batch(sent.batch_id)
         return True, moved
+
+    def _failing_too_long(self, sent: SentBatch) -> bool:
+        """Count one more server error for ``sent``: whether it has now failed
+        ``SET_ASIDE_FAILURES`` times in a row over at least ``SET_ASIDE_AFTER``."""
+        now = self.clock()
+        kept = self.state.note_batch_failure(sent.batch_id, now)
+        if kept is None or kept.failing_since is None:
+            return False
+        return kept.failures >= SET_ASIDE_FAILURES and now - kept.failing_since >= SET_ASIDE_AFTER
+
+    def _still_dirty(self, sent: SentBatch) -> set[str]:
+        """The records of a batch set aside that still wait to be pushed; once none does, the
+        batch is forgotten."""
+        records = [entry.record for entry in read_batch_header(sent.blob)[0].entries]
+        local = self.state.local_records(sent.space, records)
+        dirty = {record for record, held in local.items() if held.dirty}
+        if not dirty:
+            self.state.drop_sent_batch(sent.batch_id)
+        return dirty
+
+    def _forget_departed(self, keys: DeviceKeys, keyring: SpaceKeyring) -> None:
+        """Spaces this device is no longer a member of (left, or removed: the verified latest
+        statement does not list it) never give it a key again: their kept batches, sent or
+        kept for bundles, go. Its records there stay as they are."""
+        for space, log in sorted(keyring.logs.items()):
+            if log.latest.member(keys.device_id) is None:
+                self.state.forget_batches(space)
 
     def _kept_answer(self, space: str, sent: SentBatch, cursor: int | None) -> BatchAnswer | None:
         digest = hashlib.sha256(sent.blob).digest()

@@ -601,15 +601,40 @@ class _Import:
         #: Per space, the first seq of a batch part left out past the cap: the cursor item
         #: stays below it, so the next bundle for this device brings it.
         self.withheld: dict[str, int] = {}
+        #: Kept revisions of the segment's records, read in one lookup per space when the
+        #: segment begins (``_look_up_held``); a record stored since is looked up again.
+        self._held: dict[tuple[str, str], int] = {}
 
     def _store_settled(self) -> None:
         cursors = self.state.cursors() if self.settled else {}
         for space, settlements in self.settled.items():
             self.state.apply_page(space, cursors.get(space, 0), list(settlements.values()))
             self._outbox = None  # storing a settlement drops the record's stale entries
+            for record in settlements:
+                self._held.pop((space, record), None)
         self.settled = {}
 
+    def _look_up_held(self, segment: list[Item]) -> None:
+        """The kept revisions of every record the segment's record items name, one lookup per
+        space (one a record cost a query each). A blob whose header does not read is left to
+        ``_record`` to refuse."""
+        named: dict[str, list[str]] = {}
+        for item in segment:
+            if item.kind != RECORD or not isinstance(item.payload, list):
+                continue
+            try:
+                header = read_header(bytes(item.payload[1]))[0]
+            except (CryptoError, IndexError, TypeError, ValueError):
+                continue
+            if header.space in self.keyring.logs:
+                named.setdefault(header.space, []).append(header.record)
+        self._held = {}
+        for space, records in named.items():
+            held = self.state.held_revisions(space, sorted(set(records)))
+            self._held.update({(space, record): held.get(record, 0) for record in records})
+
     def apply(self, segment: list[Item]) -> None:
+        self._look_up_held(segment)
         for item in segment:
             if item.kind != RECORD:
                 # Anything else may touch what the records just settled: store them first.
@@ -763,6 +788,7 @@ class _Import:
             # Our own sealed mutation, back from the server through a courier: it was accepted.
             self.state.apply_accepted(own, change.revision, change.seq)
             self._outbox = None
+            self._held.pop((space, change.record), None)
             self.report.own_accepted += 1
             return
         remote = self.engine.verify_change(space, change, self.keyring, self.sync_report)
@@ -868,7 +894,9 @@ class _Import:
         """The newest revision of ``record`` known here: the record's, or a kept version's
         when newer. A deletion of a record never held leaves only its kept tombstone; without
         it, an older bundle arriving after a newer one would bring the deleted content back."""
-        held = self.state.held_revisions(space, [record]).get(record, 0)
+        held = self._held.get((space, record))
+        if held is None:  # not named when the segment began, or stored since
+            held = self.state.held_revisions(space, [record]).get(record, 0)
         return max(local.revision if local is not None else 0, held)
 
     def _own_entry(self, space: str, change: Change) -> OutboxEntry | None:

@@ -167,6 +167,9 @@ class SyncReport:
     #: Records brought back because a deletion and everything it took are one decision
     #: (an edit under a deleted incident, or an edit that won over its deletion).
     restored: int = 0
+    #: Records of a batch the server kept failing on, set aside in this sync: they stay
+    #: local edits here and go one by one (ENGINE.md, "A batch that keeps failing").
+    set_aside: int = 0
     #: Spaces the server no longer lets this device read (removed from them).
     lost_spaces: list[str] = field(default_factory=list)
     #: Spaces joined on the server whose admin has not yet issued this device a key.
@@ -684,7 +687,9 @@ class SyncEngine:
             outcome.accepted += resealed.accepted
             outcome.conflicts += resealed.conflicts
             outcome.refused += resealed.refused
+            outcome.set_aside += resealed.set_aside
         report.pushed += outcome.accepted
+        report.set_aside += outcome.set_aside
         report.rejected.extend(Rejection(s, "", code) for s, code in outcome.refused)
         entries = self._seal_outbox(keys, keyring, sealable)
         if self.chunks is not None:

@@ -72,6 +72,11 @@ class SentBatch:
     space: str
     batch_id: str
     blob: bytes
+    #: Server errors (5xx) answered for it in a row, since ``failing_since`` (Unix seconds).
+    failures: int = 0
+    failing_since: float | None = None
+    #: Set aside after failing too long: never sent again; its records go one by one.
+    set_aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,17 @@ class SyncState(Protocol):
 
     def drop_sent_batch(self, batch_id: str) -> None:
         """Forget a batch once answered (its result stored) or refused."""
+
+    def note_batch_failure(self, batch_id: str, now: float) -> SentBatch | None:
+        """One more server error for a kept batch (the first sets ``failing_since``); the
+        batch as now kept (``None``: not kept)."""
+
+    def set_batch_aside(self, batch_id: str) -> None:
+        """Never send this kept batch again (ENGINE.md): its records stay dirty."""
+
+    def forget_batches(self, space: str) -> None:
+        """This device is no longer a member of ``space``: forget the batches it kept there
+        (sent and unanswered, or kept for bundles); its records stay as they are."""
 
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
         """The server took ``entry`` at ``revision`` (space ``seq``): its content becomes the

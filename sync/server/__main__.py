@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Table, func, insert, select, text
 
 from sync.protocol import Role, check_device_id, check_id, chunk_hash
-from sync.server import auth, chunks, schema, spaces
+from sync.server import auth, batches, chunks, schema, spaces
 from sync.server.chunk_stores import (
     ChunkLost,
     ChunkStore,
@@ -392,9 +392,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
             db, _store(settings), now, settings.chunk_grace_seconds, sweep_orphans=True
         )
         chunks.purge_expired(db, now)
+        answers = batches.prune_batch_answers(db, now, settings.batch_answer_ttl)
     finally:
         db.dispose()
-    print(f"removed {removed} unreferenced chunks")
+    print(f"removed {removed} unreferenced chunks and {answers} old batch answers")
     return 0
 
 
@@ -460,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--database-url")
     revoke.set_defaults(run=cmd_revoke)
 
-    collect = commands.add_parser("collect", help="remove unreferenced chunks and spent tokens")
+    collect = commands.add_parser(
+        "collect", help="remove unreferenced chunks, spent tokens and old batch answers"
+    )
     collect.add_argument("--database-url")
     collect.set_defaults(run=cmd_collect)
     return parser

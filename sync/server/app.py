@@ -351,7 +351,10 @@ async def _housekeeping(state: ServerState) -> None:
                 state.settings.chunk_grace_seconds,
             )
             await run_in_threadpool(chunks.purge_expired, state.db, now)
-            log.info("housekeeping removed=%d", removed)
+            answers = await run_in_threadpool(
+                batches.prune_batch_answers, state.db, now, state.settings.batch_answer_ttl
+            )
+            log.info("housekeeping removed=%d answers=%d", removed, answers)
         except Exception:
             log.exception("housekeeping failed; will retry")
 
@@ -736,7 +739,15 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
 
     def push_batch(device: str, space_id: str, blob: bytes, cursor: int | None) -> BatchAnswer:
         with db.write() as conn:
-            return batches.push_batch_on(conn, device, space_id, blob, cursor)
+            return batches.push_batch_on(
+                conn,
+                device,
+                space_id,
+                blob,
+                cursor,
+                state.now(),
+                state.settings.batch_answers_per_device,
+            )
 
     def batch_answer(
         device: str, space_id: str, batch_id: str, digest: bytes, cursor: int | None

@@ -19,6 +19,7 @@ from sync.crypto.errors import EnvelopeError
 from sync.crypto.keys import DevicePublicKeys
 from sync.protocol import MAX_STALE_BATCHES, BatchAnswer, BatchDelivery, ErrorCode, Role
 from sync.server import schema
+from sync.server.db import Database
 from sync.server.errors import ApiError
 from sync.server.spaces import lock_space, role_of
 
@@ -31,8 +32,18 @@ class _Row:
     batch: str | None
 
 
+#: How many answers a device keeps per space when no setting says (``push_batch_on``).
+ANSWERS_PER_DEVICE = 64
+
+
 def push_batch_on(
-    conn: Connection, device_id: str, space_id: str, blob: bytes, cursor: int | None
+    conn: Connection,
+    device_id: str,
+    space_id: str,
+    blob: bytes,
+    cursor: int | None,
+    now: int = 0,
+    answers_per_device: int = ANSWERS_PER_DEVICE,
 ) -> BatchAnswer:
     """Apply one batch inside the caller's write transaction (see the module docstring).
 
@@ -89,7 +100,8 @@ def push_batch_on(
     else:
         _compact(conn, device_id, space_id, header, blob, rows)
         answer = BatchAnswer()
-    _remember(conn, device_id, space_id, batch_id, digest, answer, space.last_seq)
+    _remember(conn, device_id, space_id, batch_id, digest, answer, space.last_seq, now)
+    _keep_newest(conn, device_id, space_id, answers_per_device)
     return answer
 
 
@@ -160,6 +172,7 @@ def _remember(
     digest: bytes,
     answer: BatchAnswer,
     seq_before: int,
+    now: int,
 ) -> None:
     after = max((seq + count - 1 for _first, seq, count in answer.accepted), default=seq_before)
     conn.execute(
@@ -177,8 +190,40 @@ def _remember(
             ),
             seq_before=seq_before,
             seq_after=after,
+            answered_at=now,
         )
     )
+
+
+def _keep_newest(conn: Connection, device_id: str, space_id: str, count: int) -> None:
+    """Forget all but the device's ``count`` newest answers in the space. Sound because a
+    device pushes a new batch into a space only once every older one it kept was answered or
+    set aside (sync/client/batches.py): only its newest can still await a re-send. Older
+    ones go only when it has more than ``count``, so this is one indexed read per push."""
+    p = schema.batch_push.c
+    mine = and_(p.space_id == space_id, p.device_id == device_id)
+    held = conn.execute(select(func.count()).select_from(schema.batch_push).where(mine))
+    if held.scalar_one() <= count:
+        return
+    newest = (
+        select(p.batch_id)
+        .where(mine)
+        .order_by(p.answered_at.desc(), p.seq_before.desc(), p.batch_id)
+        .limit(count)
+        .subquery()
+    )
+    conn.execute(
+        delete(schema.batch_push).where(mine, p.batch_id.not_in(select(newest.c.batch_id)))
+    )
+
+
+def prune_answers(conn: Connection, now: int, ttl: int) -> int:
+    """Forget batch push answers older than ``ttl`` seconds (housekeeping). A batch re-sent
+    after its answer went is judged again: its entries were applied, so their bases are no
+    longer the records' revisions and each is a conflict (nothing applied twice); the pusher
+    then pulls its own versions and settles them as any conflict (PROTOCOL.md §13)."""
+    p = schema.batch_push.c
+    return int(conn.execute(delete(schema.batch_push).where(p.answered_at < now - ttl)).rowcount)
 
 
 def _current(conn: Connection, space_id: str, records: list[str]) -> dict[str, _Row]:
@@ -469,3 +514,9 @@ def _as_runs(items: list[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
         else:
             runs.append([index, seq, 1])
     return tuple((a, b, c) for a, b, c in runs)
+
+
+def prune_batch_answers(db: Database, now: int, ttl: int) -> int:
+    """``prune_answers`` in its own write transaction; how many answers went."""
+    with db.write() as conn:
+        return prune_answers(conn, now, ttl)

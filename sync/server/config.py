@@ -52,6 +52,10 @@ class Settings:
         trusted_proxies: Comma-separated addresses of reverse proxies whose X-Forwarded-For is
             believed (e.g. "127.0.0.1" behind the shipped nginx); empty believes nobody's.
         chunk_grace_seconds: Age before an unreferenced chunk is collected.
+        batch_answer_ttl: Seconds a batch push's answer is kept for a re-send after a lost
+            answer (housekeeping prunes older ones; a later re-send is judged again, safely).
+        batch_answers_per_device: Answers kept per device and space, the newest (a device has
+            at most one batch awaiting its answer per space at a time).
         header_timeout: Seconds a request's line and headers may take to arrive (serve).
         body_idle_timeout: Seconds a request body may go without a byte (serve).
         request_timeout: Seconds one request may last, body and answer included (serve).
@@ -85,6 +89,8 @@ class Settings:
     failed_proofs_per_minute: int = 10
     trusted_proxies: str = ""
     chunk_grace_seconds: int = 86400
+    batch_answer_ttl: int = 90 * 86400
+    batch_answers_per_device: int = 64
     header_timeout: int = 20
     body_idle_timeout: int = 60
     request_timeout: int = 900

@@ -171,8 +171,10 @@ batch = Table(
 )
 
 # A batch push's answer, kept so that a re-sent batch (its answer was lost) is answered the
-# same without being applied or stored again (PROTOCOL.md §13). Kept while the space is, as
-# applied mutations are: at most one row per batch a device sealed, never its content.
+# same without being applied or stored again (PROTOCOL.md §13): at most one row per batch a
+# device sealed, never its content. Pruned by age and by count per device and space
+# (batches.prune_answers); a batch re-sent after that is judged again, and its entries,
+# applied already, are conflicts: never applied twice.
 batch_push = Table(
     "batch_push",
     metadata,
@@ -187,6 +189,10 @@ batch_push = Table(
     # re-sent answer carries the cursor only for a pusher that was at ``seq_before``.
     Column("seq_before", BigInteger, nullable=False),
     Column("seq_after", BigInteger, nullable=False),
+    # Unix seconds of the first answer (migration 0007).
+    Column("answered_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_batch_push_space_id_device_id_answered_at", "space_id", "device_id", "answered_at"),
+    Index("ix_batch_push_answered_at", "answered_at"),
 )
 
 record_chunk = Table(

@@ -10,6 +10,8 @@ forges it must sign with keys it made up. Every exchange is kept, so a test can 
         hostile.rewrites.append(lambda exchange: ...)   # a new answer dict, or None
         hostile.tampered                                 # answers actually changed
         hostile.busy["/v1/sync"] = ["2", None]           # the next two answered 429
+        hostile.fail_new_batches = True                  # each batch pushed fails, for ever
+        hostile.lose_batch_answers = True                # committed, then a 502 to the client
 
 ``ColludingAdmin`` adds an insider: a removed admin's keys in the server's hands, signing a
 branch of the membership of its own and serving it to chosen devices.
@@ -32,7 +34,9 @@ import requests
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from sync.crypto.batch import batch_id_of
 from sync.crypto.envelope import read_header
+from sync.crypto.errors import EnvelopeError
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys
 from sync.crypto.spaces import MembershipLog, MembershipStatement, change_members
 from sync.protocol import MEDIA_TYPE, ProtocolError, Role, decode_body, encode_body
@@ -123,6 +127,12 @@ class _Relay(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(payload)
             return
+        batch = _batch_named(self.command, route, body)
+        failing = batch is not None and self.server.fails_batch(batch)
+        if failing:
+            # A server (or the proxy before it) that fails on this very batch, every time.
+            self._error(self.server.owner.failing_status)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
         answer = self._upstream.request(
             self.command,
@@ -133,6 +143,10 @@ class _Relay(BaseHTTPRequestHandler):
             timeout=60,
         )
         content = answer.content
+        if batch is not None and self.command == "POST" and self.server.owner.lose_batch_answers:
+            # A proxy that fails after the server committed: the answer never reaches the client.
+            self._error(502)
+            return
         raw = self.server.raw_answer(urlsplit(self.path).path)
         if raw is not None:
             # A body of the relay's own making instead of the server's (a bomb, junk): sent as
@@ -165,7 +179,32 @@ class _Relay(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(content)
 
+    def _error(self, status: int) -> None:
+        payload = b"<html>bad gateway</html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+
+def _batch_named(method: str, route: str, body: bytes) -> str | None:
+    """The batch id (hex) a batch push carries, or a batch answer request names."""
+    parts = route.strip("/").split("/")
+    if len(parts) == 5 and parts[:2] == ["v1", "spaces"] and parts[3] == "batches":
+        return parts[4] if method == "GET" else None
+    if method == "POST" and len(parts) == 4 and parts[3] == "batches":
+        request = _decoded(body)
+        blob = None if request is None else request.get("batch")
+        if isinstance(blob, bytes):
+            try:
+                return batch_id_of(blob).hex()
+            except EnvelopeError:
+                return None
+    return None
 
 
 class _RelayServer(ThreadingHTTPServer):
@@ -191,6 +230,15 @@ class _RelayServer(ThreadingHTTPServer):
                     self.owner.refused_busy += 1
                     return (queued.pop(0),)
         return None
+
+    def fails_batch(self, batch: str) -> bool:
+        with self.owner.lock:
+            if self.owner.fail_new_batches:
+                self.owner.failing_batches.add(batch)
+            if batch in self.owner.failing_batches:
+                self.owner.failed_batch_requests += 1
+                return True
+            return False
 
     def raw_answer(self, route: str) -> bytes | None:
         with self.owner.lock:
@@ -236,6 +284,14 @@ class HostileServer:
         #: to it is answered 429 with the first value left, without reaching the server.
         self.busy: dict[str, list[str | None]] = {}
         self.refused_busy = 0
+        #: Batch ids (hex) whose pushes and answer requests are answered ``failing_status``
+        #: without reaching the server; with ``fail_new_batches`` each batch pushed joins them.
+        self.failing_batches: set[str] = set()
+        self.fail_new_batches = False
+        self.failing_status = 500
+        self.failed_batch_requests = 0
+        #: Batch pushes reach the server, which commits them, but the client gets a 502.
+        self.lose_batch_answers = False
         #: (method, path) of every request the relay received, refused or relayed.
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()

@@ -159,3 +159,34 @@ def test_a_bundle_file_is_readable_by_its_owner_only(
     stale.chmod(0o644)
     path = _export(admin, tmp_path / "a.mbundle")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_importing_many_records_looks_up_their_kept_versions_once_per_segment(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    from sqlalchemy import event
+
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    orgs = [organization(space, f"Organization {i}") for i in range(40)]
+    admin.records.save_all(orgs)
+    admin.sync()
+    path = _export(admin, tmp_path / "many.mbundle")
+    lookups: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "sync_record_blobs.revision" in statement and statement.lstrip().startswith("SELECT"):
+            lookups.append(statement)
+
+    event.listen(member.profile.engine, "before_cursor_execute", count)
+    try:
+        report = import_bundle(member.engine, path)
+    finally:
+        event.remove(member.profile.engine, "before_cursor_execute", count)
+    assert report.problem is None and report.refused == [] and report.records == 40
+    assert {o.id for o in orgs} <= set(member.snapshot())
+    # One lookup for the segment's 40 records (one a record before), each id list one
+    # JSON parameter.
+    assert len(lookups) <= 2, len(lookups)
+    assert all("json_each" in statement for statement in lookups)

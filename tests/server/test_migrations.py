@@ -51,7 +51,7 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
             )
         )
     upgrade(empty_db)
-    assert current_revision(empty_db) == head_revision() == "0006"
+    assert current_revision(empty_db) == head_revision() == "0007"
     with empty_db.read() as conn:
         row = conn.execute(
             select(schema.space.c.last_seq, schema.space.c.epoch, schema.space.c.statement_version)
@@ -62,4 +62,31 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
     # Down and up again: the migration is reversible and repeatable.
     _migrate(empty_db, "0001", down=True)
     upgrade(empty_db)
-    assert current_revision(empty_db) == "0006"
+    assert current_revision(empty_db) == "0007"
+
+
+def test_0007_gives_the_answers_kept_before_it_the_whole_retention(empty_db: Database) -> None:
+    """Answers kept before 0007 have no time: they count from the migration, so a re-send
+    soon after the upgrade is still answered from them."""
+    import time
+
+    _migrate(empty_db, "0006")
+    with empty_db.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO space (id, created_at, last_seq, epoch, quota_bytes, chunk_bytes)"
+                " VALUES ('s', 1, 7, 1, 1000, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO batch_push (space_id, batch_id, device_id, digest, answer, "
+                "seq_before, seq_after) VALUES ('s', :b, :d, :h, '{}', 0, 7)"
+            ),
+            {"b": "ab" * 16, "d": "cd" * 16, "h": b"\0" * 32},
+        )
+    before = int(time.time())
+    upgrade(empty_db)
+    with empty_db.read() as conn:
+        answered = conn.execute(select(schema.batch_push.c.answered_at)).scalar_one()
+    assert before <= answered <= int(time.time())

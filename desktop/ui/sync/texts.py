@@ -126,6 +126,16 @@ def report_lines(report: SyncReport) -> list[str]:
                 count,
             ).format(count=format_number(count))
         )
+    if report.set_aside:
+        lines.append(
+            ngettext(
+                "The server kept failing on {count} of your changes sent together; it stays "
+                "on this computer and is now sent on its own.",
+                "The server kept failing on {count} of your changes sent together; they stay "
+                "on this computer and are now sent one by one.",
+                report.set_aside,
+            ).format(count=format_number(report.set_aside))
+        )
     if report.unreadable:
         lines.append(
             ngettext(

@@ -1,0 +1,112 @@
+"""Kept batches that must not stay for ever (ENGINE.md): one the server keeps failing on is set
+aside and its records go one by one, and those of a space this device was removed from go.
+Over a real server, with a relay in front that fails on the batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from desktop.domain.records import Organization
+from sync.client.batches import MIN_BATCH, SET_ASIDE_AFTER, SET_ASIDE_FAILURES
+from sync.client.bundles import export_bundle, import_bundle
+from sync.client.engine import SyncEngine
+from sync.client.transport import ServerRefused, Transport
+from tests.helpers.hostile_server import HostileServer
+from tests.helpers.server_process import Server
+from tests.integration.conftest import Device, network_of, organization
+
+
+def _through(device: Device, url: str) -> None:
+    old = device.engine
+    device.engine = SyncEngine(device.state, Transport(url), page_bytes=old.page_bytes)
+    old.transport.close()
+
+
+def test_a_batch_the_server_keeps_failing_on_is_set_aside_and_its_records_still_go(
+    server: Server, make_device: Any
+) -> None:
+    from desktop.ui.sync.texts import report_lines
+
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    orgs = [organization(space, f"Member org {i}") for i in range(MIN_BATCH + 4)]
+    member.records.save_all(orgs)
+    now = [1_000_000.0]
+    with HostileServer(server.url) as hostile:
+        hostile.fail_new_batches = True  # this member's batch fails, every time
+        _through(member, hostile.url)
+        member.engine.batches.clock = lambda: now[0]
+        step = SET_ASIDE_AFTER / (SET_ASIDE_FAILURES - 1)
+        for _attempt in range(SET_ASIDE_FAILURES - 1):
+            # A server error: the sync stops and the batch stays kept, as for any outage.
+            with pytest.raises(ServerRefused):
+                member.engine.sync_once()
+            now[0] += step
+        assert len(member.state.sent_batches()) == 1
+        # Meanwhile the admin's work goes on, and must reach the member.
+        news = admin.records.save(organization(space, "Admin news"))
+        admin.sync()
+        # The last failure over a day: set aside, and the sync goes on without it.
+        report = member.engine.sync_once()
+        assert hostile.failed_batch_requests == SET_ASIDE_FAILURES
+        assert report.set_aside == len(orgs)
+        assert report.pushed == len(orgs)  # one by one, through the same server
+        assert any("kept failing" in line for line in report_lines(report))
+        assert member.records.get(news.id) is not None
+        # Nothing of it waits any more: the next sync forgets the batch set aside.
+        again = member.engine.sync_once()
+        assert again.pushed == 0 and again.set_aside == 0
+        assert member.state.sent_batches() == []
+        assert hostile.failed_batch_requests == SET_ASIDE_FAILURES  # never sent again
+    admin.sync()
+    for org in orgs:
+        held = admin.records.require(org.id)
+        assert isinstance(held, Organization) and held.name == org.name
+
+
+def test_a_removed_device_forgets_the_batches_it_kept_for_that_space(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.records.save_all([organization(space, f"Admin org {i}") for i in range(MIN_BATCH)])
+    admin.sync()
+    member.sync()
+    mine = [organization(space, f"Member org {i}") for i in range(MIN_BATCH)]
+    member.records.save_all(mine)
+    with HostileServer(server.url) as hostile:
+        hostile.fail_new_batches = True
+        _through(member, hostile.url)
+        with pytest.raises(ServerRefused):
+            member.engine.sync_once()
+    _through(member, server.url)
+    assert len(member.state.sent_batches()) == 1
+
+    def kept_for_bundles() -> int:
+        with member.profile.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT count(*) FROM sync_batch_blobs WHERE space_id = :s"),
+                    {"s": space},
+                ).scalar_one()
+            )
+
+    assert kept_for_bundles() >= 1  # the admin's batch, kept so bundles can carry it
+    keys = member.state.device_keys()
+    assert keys is not None
+    admin.engine.remove_member(space, keys.device_id)
+    # The member learns it was removed from the admin's signed statement (a courier bundle:
+    # the server no longer answers it about that space).
+    path = tmp_path / "removal.mbundle"
+    export_bundle(admin.engine, path)
+    assert import_bundle(member.engine, path).problem is None
+    member.engine.sync_once()
+    assert member.state.sent_batches() == []
+    assert kept_for_bundles() == 0
+    for org in mine:  # its own edits stay on this computer
+        held = member.records.require(org.id)
+        assert isinstance(held, Organization) and held.name == org.name
