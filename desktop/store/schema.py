@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -261,7 +261,7 @@ class SyncSentBatchRow(StoreBase):
     blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     #: Answers that were a server error (5xx) in a row, and since when (migration 0021).
     failures: Mapped[int] = mapped_column(nullable=False, default=0, server_default=text("0"))
-    failing_since: Mapped[float | None] = mapped_column(nullable=True)
+    failing_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: Not sent again: its records go as single mutations (``sync.client.batches``).
     set_aside: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=text("0"))
 

@@ -73,3 +73,46 @@ def test_0018_raises_the_blob_floor_where_a_batch_version_has_no_copy(tmp_path: 
         assert floors == {"a" * 32: 40}
     finally:
         profile.close()
+
+
+def test_0020_names_the_records_of_the_batches_kept_before_it(tmp_path: Path) -> None:
+    """A batch kept before 0020 is found from its records afterwards (read from its header)."""
+    import secrets
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from desktop.store.migrate import _config
+    from sync.crypto.batch import SealedEntry, seal_batch
+    from sync.crypto.keys import DeviceKeys
+
+    records = sorted(secrets.token_hex(16) for _ in range(3))
+    blob = seal_batch(
+        [SealedEntry(r, 0, {"name": "Org"}) for r in records],
+        space="s" * 32,
+        epoch=0,
+        space_key=secrets.token_bytes(32),
+        signer=DeviceKeys.generate(),
+        statement=(1, b"\0" * 32),
+    )
+    profile, _ = new_profile(tmp_path / "p")
+    try:
+        config = _config()
+        with profile.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0019")
+            connection.execute(
+                text(
+                    "INSERT INTO sync_batch_blobs (digest, space_id, author, blob) "
+                    "VALUES ('d', :s, 'a', :b)"
+                ),
+                {"s": "s" * 32, "b": blob},
+            )
+        upgrade_to_head(profile.engine)
+        with profile.engine.connect() as connection:
+            named = connection.execute(
+                text("SELECT record_id, digest FROM sync_batch_entries ORDER BY record_id")
+            ).all()
+        assert [tuple(row) for row in named] == [(r, "d") for r in records]
+    finally:
+        profile.close()
