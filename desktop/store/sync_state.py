@@ -612,7 +612,9 @@ class ProfileSyncState(BundleTables):
                 .where(row.batch_id == batch_id)
                 .values(
                     failures=row.failures + 1,
-                    failing_since=func.coalesce(row.failing_since, now),
+                    # A wall clock set back (it was ahead when the failures began) restarts
+                    # the day from now: else the batch would wait for that date to come round.
+                    failing_since=func.min(func.coalesce(row.failing_since, now), now),
                 )
             )
             found = connection.execute(select(row).where(row.batch_id == batch_id)).first()

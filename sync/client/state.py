@@ -332,8 +332,9 @@ class SyncState(Protocol):
         """Forget a batch once answered (its result stored) or refused."""
 
     def note_batch_failure(self, batch_id: str, now: float) -> SentBatch | None:
-        """One more server error for a kept batch (the first sets ``failing_since``); the
-        batch as now kept (``None``: not kept)."""
+        """One more server error for a kept batch (the first sets ``failing_since``, and a
+        ``now`` before it, a wall clock set back, moves it to ``now``); the batch as now kept
+        (``None``: not kept)."""
 
     def set_batch_aside(self, batch_id: str) -> None:
         """Never send this kept batch again (ENGINE.md): its records stay dirty."""

@@ -94,11 +94,17 @@ def push_batch_on(
         raise ApiError(409, ErrorCode.STALE_EPOCH, "batch sealed before the current epoch")
     if header.epoch > space.epoch:
         raise ApiError(409, ErrorCode.EPOCH_INVALID, "batch sealed at an epoch not begun")
+    # Its answer may be forgotten (retention) while the batch is still stored: the very same
+    # bytes are judged again below; other bytes under a stored id (ids reach every member in
+    # deliveries) are refused by name, never stored over it.
+    stored = _stored(conn, space_id, batch_id)
+    if stored is not None and stored != blob:
+        raise ApiError(409, ErrorCode.BATCH_ID_REUSED, "this batch id was pushed with other bytes")
     rows = _current(conn, space_id, [e.record for e in header.entries])
     if header.kind is BatchKind.BATCH:
         answer = _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor)
     else:
-        _compact(conn, device_id, space_id, header, blob, rows)
+        _compact(conn, device_id, space_id, header, blob, rows, stored=stored is not None)
         answer = BatchAnswer()
     _remember(conn, device_id, space_id, batch_id, digest, answer, space.last_seq, now)
     _keep_newest(conn, device_id, space_id, answers_per_device)
@@ -224,6 +230,15 @@ def prune_answers(conn: Connection, now: int, ttl: int) -> int:
     then pulls its own versions and settles them as any conflict (PROTOCOL.md §13)."""
     p = schema.batch_push.c
     return int(conn.execute(delete(schema.batch_push).where(p.answered_at < now - ttl)).rowcount)
+
+
+def _stored(conn: Connection, space_id: str, batch_id: str) -> bytes | None:
+    """The bytes of the batch stored in the space under this id (``None``: none is)."""
+    b = schema.batch.c
+    found = conn.execute(
+        select(b.blob).where(b.space_id == space_id, b.batch_id == batch_id)
+    ).first()
+    return None if found is None else bytes(found.blob)
 
 
 def _current(conn: Connection, space_id: str, records: list[str]) -> dict[str, _Row]:
@@ -358,9 +373,14 @@ def _compact(
     header: BatchHeader,
     blob: bytes,
     rows: dict[str, _Row],
+    *,
+    stored: bool = False,
 ) -> None:
     """All or nothing: each entry must be a record's current revision and deletion, and (kind
-    1) the caller's own record. Revisions and seqs stay; the records point at the new batch."""
+    1) the caller's own record. Revisions and seqs stay; the records point at the new batch.
+
+    ``stored``: these very bytes are stored already (sent again after retention forgot their
+    answer): the records are pointed at it again, nothing is stored twice."""
     for entry in header.entries:
         current = rows.get(entry.record)
         if (
@@ -372,7 +392,7 @@ def _compact(
             raise ApiError(
                 409, ErrorCode.COMPACTION_MISMATCH, "an entry is not a current version of yours"
             )
-    batch_id = _store(conn, space_id, header, device_id, blob)
+    batch_id = header.batch_id.hex() if stored else _store(conn, space_id, header, device_id, blob)
     r = schema.record.c
     for index, entry in enumerate(header.entries):
         conn.execute(

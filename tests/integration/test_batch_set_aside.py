@@ -110,3 +110,36 @@ def test_a_removed_device_forgets_the_batches_it_kept_for_that_space(
     for org in mine:  # its own edits stay on this computer
         held = member.records.require(org.id)
         assert isinstance(held, Organization) and held.name == org.name
+
+
+def test_a_wall_clock_set_back_does_not_keep_a_failing_batch_for_ever(
+    server: Server, make_device: Any
+) -> None:
+    """The set-aside's day is measured on this computer's wall clock. A clock that was years
+    ahead when the failures began and is then put right must not hold the batch (and with it
+    every sync of the space) until that date comes round: the day counts from the correction."""
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    orgs = [organization(space, f"Member org {i}") for i in range(MIN_BATCH)]
+    member.records.save_all(orgs)
+    now = [4_000_000_000.0]  # 2096: a clock set wrong
+    with HostileServer(server.url) as hostile:
+        hostile.fail_new_batches = True
+        _through(member, hostile.url)
+        member.engine.batches.clock = lambda: now[0]
+        with pytest.raises(ServerRefused):
+            member.engine.sync_once()
+        now[0] = 1_800_000_000.0  # put right
+        step = SET_ASIDE_AFTER / (SET_ASIDE_FAILURES - 2)
+        for _attempt in range(SET_ASIDE_FAILURES - 2):
+            with pytest.raises(ServerRefused):
+                member.engine.sync_once()
+            now[0] += step
+        report = member.engine.sync_once()
+        assert hostile.failed_batch_requests == SET_ASIDE_FAILURES
+        assert report.set_aside == len(orgs)
+        assert report.pushed == len(orgs)
+    admin.sync()
+    for org in orgs:
+        assert admin.records.get(org.id) is not None

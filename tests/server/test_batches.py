@@ -311,3 +311,74 @@ def test_a_batch_answer_tells_nothing_to_a_device_that_did_not_push_it(server: H
         assert (asked.status_code, asked.json()["code"]) == (404, ErrorCode.BATCH_NOT_FOUND)
         assert asked.content == unknown.content
     assert editor.call("GET", path).status_code == 200
+
+
+def _forget_answers(server: Harness) -> None:
+    """Housekeeping drops every kept answer (as after the retention's 90 days)."""
+    from sync.server.batches import prune_batch_answers
+
+    server.clock.advance(1)
+    prune_batch_answers(server.db, int(server.clock()) + 10, 0)
+
+
+def test_a_compaction_sent_again_after_its_answer_went_is_answered_not_a_server_error(
+    server: Harness,
+) -> None:
+    """A member must never make the server fail: its compaction (or an admin's snapshot) re-sent
+    with the same bytes after retention forgot the answer names a batch stored already. The
+    records already point at it, so it is answered as taken and nothing is stored twice."""
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    _keyed(admin, space, [admin, editor])
+    ids = _ids(3)
+    assert push_batch(editor, space, batch_blob(editor, space, dict.fromkeys(ids, 0))).is_success
+    compaction = batch_blob(editor, space, dict.fromkeys(ids, 0), kind=BatchKind.COMPACTION)
+    first = push_batch(editor, space, compaction)
+    assert first.status_code == 200, first.text
+    _forget_answers(server)
+    assert _rows(server, space)[2] == 0
+    again = push_batch(editor, space, compaction)
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    assert _rows(server, space) == (1, 3, 1, 3)
+    snapshot = batch_blob(admin, space, dict.fromkeys(ids, 0), kind=BatchKind.SNAPSHOT)
+    assert push_batch(admin, space, snapshot).status_code == 200
+    _forget_answers(server)
+    assert push_batch(admin, space, snapshot).status_code == 200
+    assert _rows(server, space) == (1, 3, 1, 3)
+    (delivery,) = _pull(editor, space).batches
+    assert delivery.batch == snapshot
+    # The editor's compaction is no longer current (the admin vouched since): refused as before.
+    late = push_batch(editor, space, compaction)
+    assert (late.status_code, late.json()["code"]) == (409, ErrorCode.COMPACTION_MISMATCH)
+    # A later snapshot of the same versions still moves them (other bytes, a new id).
+    snapshot_again = batch_blob(admin, space, dict.fromkeys(ids, 0), kind=BatchKind.SNAPSHOT)
+    assert push_batch(admin, space, snapshot_again).status_code == 200
+    (delivery,) = _pull(editor, space).batches
+    assert delivery.batch == snapshot_again
+
+
+def test_a_compaction_under_a_stored_batch_id_is_refused_by_name_not_a_server_error(
+    server: Harness,
+) -> None:
+    """A hostile member relabels its own well-signed compaction, or a batch of its own, with the
+    id of a batch stored in the space (ids reach every member in deliveries) whose answer
+    retention forgot: refused by name, never a 500, and the stored batch is untouched."""
+    space, members = server.space_with(editor=2)
+    admin, editor, other = members["admin"][0], *members["editor"]
+    _keyed(admin, space, [admin, editor, other])
+    theirs = batch_blob(editor, space, dict.fromkeys(_ids(3), 0))
+    assert push_batch(editor, space, theirs).status_code == 200
+    mine = _ids(2)
+    assert push_batch(other, space, batch_blob(other, space, dict.fromkeys(mine, 0))).is_success
+    _forget_answers(server)
+    stored = _rows(server, space)
+    compaction = batch_blob(other, space, dict.fromkeys(mine, 0), kind=BatchKind.COMPACTION)
+    relabelled = _with_id_of(theirs, compaction, other)
+    refused = push_batch(other, space, relabelled)
+    assert (refused.status_code, refused.json()["code"]) == (409, ErrorCode.BATCH_ID_REUSED)
+    fresh = batch_blob(other, space, dict.fromkeys(_ids(2), 0))
+    refused = push_batch(other, space, _with_id_of(theirs, fresh, other))
+    assert refused.status_code == 409, refused.text
+    assert _rows(server, space) == stored
+    assert theirs in [d.batch for d in _pull(admin, space).batches]
