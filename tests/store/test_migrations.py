@@ -116,3 +116,85 @@ def test_0020_names_the_records_of_the_batches_kept_before_it(tmp_path: Path) ->
         assert [tuple(row) for row in named] == [(r, "d") for r in records]
     finally:
         profile.close()
+
+
+def test_a_profile_killed_during_0020_opens_as_before_and_upgrades_again(
+    tmp_path: Path,
+) -> None:
+    """The process dies once 0020 created and filled ``sync_batch_entries``, before it is
+    marked done: nothing of the run stays (one transaction, DDL included), and the next unlock
+    runs 0020 and 0021 again rather than meeting a table that already exists."""
+    import os
+    import secrets
+
+    from alembic import command
+    from sqlalchemy import event, inspect, text
+
+    from desktop.store.migrate import _config
+    from desktop.store.profile import unlock
+    from sync.crypto.batch import SealedEntry, seal_batch
+    from sync.crypto.keys import DeviceKeys
+    from tests.helpers.profiles import PASSPHRASE
+
+    records = sorted(secrets.token_hex(16) for _ in range(3))
+    blob = seal_batch(
+        [SealedEntry(r, 0, {"name": "Org"}) for r in records],
+        space="s" * 32,
+        epoch=0,
+        space_key=secrets.token_bytes(32),
+        signer=DeviceKeys.generate(),
+        statement=(1, b"\0" * 32),
+    )
+    folder = tmp_path / "p"
+    profile, _ = new_profile(folder)
+    config = _config()
+    with profile.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0019")
+        connection.execute(
+            text(
+                "INSERT INTO sync_batch_blobs (digest, space_id, author, blob) "
+                "VALUES ('d', :s, 'a', :b)"
+            ),
+            {"s": "s" * 32, "b": blob},
+        )
+    profile.close()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child dies mid-migration
+        try:
+            from desktop.store import profile as profile_module
+
+            real = profile_module._open_engine
+
+            def dying(*args: object, **kwargs: object) -> object:
+                engine = real(*args, **kwargs)  # type: ignore[arg-type]
+
+                def die(
+                    _c: object, _cur: object, statement: str, params: object, *_: object
+                ) -> None:
+                    # 0020 made and filled its table, and is about to be marked done.
+                    if "alembic_version" in statement and "0020" in f"{statement}{params}":
+                        os._exit(9)
+
+                event.listen(engine, "before_cursor_execute", die)
+                return engine
+
+            profile_module._open_engine = dying  # type: ignore[assignment]
+            unlock(folder, PASSPHRASE)
+        finally:
+            os._exit(3)  # never reached the statement: the test fails below
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+    profile = unlock(folder, PASSPHRASE)
+    try:
+        assert current_revision(profile.engine) == head_revision()
+        with profile.engine.connect() as connection:
+            assert "failing_since" in {
+                c["name"] for c in inspect(connection).get_columns("sync_sent_batches")
+            }
+            named = connection.execute(
+                text("SELECT record_id, digest FROM sync_batch_entries ORDER BY record_id")
+            ).all()
+        assert [tuple(row) for row in named] == [(r, "d") for r in records]
+    finally:
+        profile.close()
