@@ -143,3 +143,30 @@ def test_a_wall_clock_set_back_does_not_keep_a_failing_batch_for_ever(
     admin.sync()
     for org in orgs:
         assert admin.records.get(org.id) is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A 5xx on one kept batch raises out of BatchPath.push and ends the whole sync_once, "
+    "pulls of every space included, until it is set aside (5 failures over 24 h): for that day "
+    "the device receives nobody's edits. Letting pulls go on while the batch stays kept needs "
+    "the pulled own versions and the kept batch's later answer reconciled (ENGINE.md, Batches); "
+    "not done in this review.",
+)
+def test_a_batch_the_server_keeps_failing_on_does_not_stop_the_device_receiving(
+    server: Server, make_device: Any
+) -> None:
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    member.records.save_all([organization(space, f"Member org {i}") for i in range(MIN_BATCH)])
+    with HostileServer(server.url) as hostile:
+        hostile.fail_new_batches = True
+        _through(member, hostile.url)
+        news = admin.records.save(organization(space, "Admin news"))
+        admin.sync()
+        try:
+            member.engine.sync_once()
+        except ServerRefused as refused:
+            assert refused.status >= 500  # the failing batch: said, as an outage is
+        assert member.records.get(news.id) is not None
