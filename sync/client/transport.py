@@ -144,7 +144,9 @@ def _retry_after(value: str | None, now: float) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(int(value[:12]))  # past 12 digits it is over any cap anyway
+        # Past 12 significant digits it is over any cap anyway (leading zeros are not digits
+        # of the value: "000…021" is 21 s, not the zero its first 12 characters read as).
+        return float(int((value.lstrip("0") or "0")[:12]))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -101,6 +101,7 @@ def test_a_hostile_retry_after_is_bounded(
     [
         "21",  # a second over the cap
         "99999999999999999999",  # three thousand billion years
+        "0000000000000000000021",  # 21 written long: not cut to its first zeros
         "Fri, 31 Dec 9999 23:59:59 GMT",
     ],
 )
