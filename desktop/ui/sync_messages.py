@@ -40,6 +40,20 @@ def sync_error_message(error: BaseException) -> str:
             minutes = math.ceil((error.retry_after or 0) / 60)
             if minutes <= 1:
                 return _("The server asks to wait a little. Try again in a minute.")
+            # A hostile or misconfigured server may say a year: past a day, a count of
+            # minutes or hours helps nobody, and the administrator is who can tell why.
+            if minutes > 24 * 60:
+                return _(
+                    "The server asks to wait more than a day. Try again later, or ask your "
+                    "network's administrator why."
+                )
+            if minutes > 120:
+                hours = math.ceil(minutes / 60)
+                return ngettext(
+                    "The server asks to wait. Try again in {count} hour.",
+                    "The server asks to wait. Try again in {count} hours.",
+                    hours,
+                ).format(count=format_number(hours))
             return ngettext(
                 "The server asks to wait. Try again in {count} minute.",
                 "The server asks to wait. Try again in {count} minutes.",
