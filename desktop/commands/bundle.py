@@ -112,7 +112,7 @@ def left_out_notes(report: ImportReport) -> list[str]:
     genuine version of an author removed since looks exactly like a forged one), so neither is
     counted among the refused."""
     notes = []
-    rights = sum(1 for left in report.left_out if left.code == AUTHOR_RIGHTS_ENDED)
+    rights = report.left_out_count(AUTHOR_RIGHTS_ENDED)
     if rights:
         notes.append(
             ngettext(
@@ -125,7 +125,7 @@ def left_out_notes(report: ImportReport) -> list[str]:
                 rights,
             ).format(count=rights)
         )
-    parts = sum(1 for left in report.left_out if left.code == TOO_MANY_BATCHES)
+    parts = report.left_out_count(TOO_MANY_BATCHES)
     if parts:
         notes.append(
             ngettext(

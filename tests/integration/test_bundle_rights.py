@@ -4,6 +4,7 @@ of it; and at most ``MAX_BUNDLE_BATCHES`` batch parts per bundle."""
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sync.client.bundles import (
 )
 from sync.client.courier import download_for
 from sync.client.transport import Transport
+from sync.crypto.batch import MAX_ENTRIES, SealedEntry, seal_batch
 from sync.crypto.envelope import seal_record
 from sync.protocol import Role
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -275,3 +277,50 @@ def test_a_download_over_the_cap_brings_the_rest_with_the_next_bundle(
         assert got.problem is None and got.refused == [] and got.left_out == []
         assert got.records == MIN_BATCH
     assert all(carla.records.get(record) is not None for record in [*first, *second])
+
+
+def test_a_bundle_of_a_removed_authors_batches_costs_the_importer_fixed_memory(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Beto, removed, seals batches of 4096 tombstones at his old epoch (45 kB each) and puts
+    the same one in a bundle again and again. Each part verifies and all of it is left out;
+    what the import holds must not grow with the versions left out. Before, each was named
+    in the report: 1024 parts (46 MB) made the real CLI import peak at 926 MB against 219 MB
+    for one part; here 4 and 32 parts are measured in process (tracemalloc)."""
+    space, (admin, beto, carla) = network_of(server, make_device, 3)
+    for device in (admin, beto, carla):
+        device.sync()
+    keyring, _pins = beto.engine.verified_view()
+    current = keyring.current_key(space)
+    assert current is not None
+    latest = keyring.logs[space].latest
+    beto_keys = beto.state.device_keys()
+    assert beto_keys is not None
+    admin.engine.remove_member(space, beto_keys.device_id)
+    admin.sync()
+    carla.sync()
+    _cut_off(carla)
+    blob = seal_batch(
+        [SealedEntry(f"z{i:x}g", 0, None) for i in range(MAX_ENTRIES)],
+        space=space,
+        epoch=current[0],
+        space_key=current[1],
+        signer=beto_keys,
+        statement=(latest.version, latest.hash),
+    )
+    part = (BATCH, {"space": space, "author": beto_keys.device_id, "batch": blob})
+    peaks = []
+    for parts in (4, 32):
+        items = [(BATCH, {**part[1], "live": [0, 10**6, MAX_ENTRIES]})] * parts
+        path = _hostile_bundle(carla, tmp_path / f"{parts}.mb", items)
+        tracemalloc.start()
+        try:
+            got = import_bundle(carla.engine, path)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert got.problem is None and got.refused == [] and got.records == 0
+        assert got.left_out_count(AUTHOR_RIGHTS_ENDED) == parts * MAX_ENTRIES
+        assert f"{parts * MAX_ENTRIES} records left out" in import_summary(got)
+    # Eight times the parts: a few MB more at most (before: 21 MB more, about 170 B a version).
+    assert peaks[1] < peaks[0] + 8 * 1024 * 1024, peaks
