@@ -212,6 +212,11 @@ class ListDetailPage(QWidget):
         room = self.width() - margins.left() - margins.right() - self.splitter.handleWidth()
         fitting = min(LIST_MINIMUM_WIDTH, room - DETAIL_MINIMUM_WIDTH)
         self.views.setMinimumWidth(max(LIST_FLOOR_WIDTH, fitting))
+        self._fit_side()
+
+    def _cramped(self) -> bool:
+        """Too narrow for the list's and the detail's minimums side by side (the list yields)."""
+        return self.views.minimumWidth() < LIST_MINIMUM_WIDTH
 
     def add_action(self, widget: QWidget) -> None:
         """A button of the page's top row (after the heading and the count)."""
@@ -240,14 +245,16 @@ class ListDetailPage(QWidget):
 
     def _fit_side(self) -> None:
         """With nothing listed and nothing open, the empty state takes the whole width: beside
-        "Choose an alert to see…" it wrapped word by word in a narrow column."""
+        "Choose an alert to see…" it wrapped word by word in a narrow column. With nothing listed
+        and a form open where the page is cramped, the form takes it: at 720x520 the empty state
+        had 117 px, its text needed 378 px of height in 215 and its button 156 px in 117 (fr,
+        es), while it only said what the open form is for."""
         if self.side is None:
             return
-        alone = (
-            self.views.currentWidget() is self.empty
-            and self.side.currentWidget() is self.placeholder
-        )
+        empty = self.views.currentWidget() is self.empty
+        alone = empty and self.side.currentWidget() is self.placeholder
         self.side.setVisible(not alone)
+        self.views.setVisible(not (empty and not alone and self._cramped()))
 
     def show_count(self) -> None:
         total = self.model.total

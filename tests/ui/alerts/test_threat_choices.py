@@ -13,8 +13,12 @@ from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.records import SpaceKind
+from desktop.domain.dates import PartialDate
+from desktop.domain.network_records import Alert
+from desktop.domain.records import Person, SpaceKind
 from desktop.domain.translation import set_language
+from desktop.store.records import RecordStore
+from desktop.store.spaces import local_spaces
 from desktop.ui.alerts.forms import AlertForm, SpaceChoice
 from desktop.ui.list_page import DETAIL_MINIMUM_WIDTH, UpDownScroll
 from desktop.ui.main_window import MainWindow
@@ -75,8 +79,26 @@ def test_the_new_alert_form_fits_the_window_at_its_narrowest(
     assert (unlocked.width(), unlocked.height()) == size
     workspace = unlocked.workspace
     assert workspace is not None
+    # One alert listed: with none, the empty list steps aside for a form where it is cramped.
+    profile = unlocked.session.profile
+    assert profile is not None
+    store = RecordStore(profile.engine)
+    network = local_spaces(store).network.id
+    person = store.save(Person(space_id=network, name="Rosa Gutiérrez", country="hn"))
+    store.save(
+        Alert(
+            space_id=network,
+            title="Amenazas a Rosa",
+            defenders=(person.id,),
+            threat_type="death_threat",
+            occurred_on=PartialDate.parse("2025-06-01"),
+            country="hn",
+        )
+    )
     workspace.show_section("alerts")
     alerts = workspace.page("alerts")
+    alerts.model.refresh()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: alerts.views.currentWidget() is alerts.table, timeout=10_000)  # type: ignore[attr-defined]
     alerts.new_alert()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: alerts.form is not None, timeout=10_000)  # type: ignore[attr-defined]
     splitter = alerts.splitter  # type: ignore[attr-defined]
@@ -122,4 +144,34 @@ def test_the_longest_threat_chosen_first_shows_all_its_lines(
     assert threat.height() >= threat.text_height(threat.width()) > metrics.height()  # wrapped
     assert [str(item) for item in clipped_texts(unlocked)] == []
     unlocked.grab().save(f"/tmp/rev-ui-threat-first-{language}.png")
+    set_language("en")
+
+
+@pytest.mark.parametrize("language", ["es", "fr", "en", "ar"])
+def test_at_the_minimum_size_a_new_first_alert_takes_the_empty_lists_width(
+    unlocked: MainWindow, qtbot: QtBot, language: str
+) -> None:
+    """At 720×520 the list yields to 117 px beside the form; with no alert yet it only showed
+    the empty state, whose text needed 378 px of height in 215 and whose button 156 px in 117
+    (fr; es alike). With the form open there the empty state steps aside; it is back, whole,
+    when the form is cancelled."""
+    set_language(language)
+    unlocked.resize(720, 520)
+    workspace = unlocked.workspace
+    assert workspace is not None
+    workspace.show_section("alerts")
+    alerts = workspace.page("alerts")
+    qtbot.waitUntil(lambda: alerts.views.currentWidget() is alerts.empty)  # type: ignore[attr-defined]
+    alerts.new_alert()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: alerts.form is not None, timeout=10_000)  # type: ignore[attr-defined]
+    qtbot.wait(200)  # the layout settles
+    assert not alerts.empty.isVisible()  # type: ignore[attr-defined]
+    assert alerts.side.width() > DETAIL_MINIMUM_WIDTH  # type: ignore[attr-defined]
+    assert [str(item) for item in clipped_texts(unlocked)] == []
+    unlocked.grab().save(f"/tmp/rev-ui-first-alert-{language}-720.png")
+    alerts.form.cancelled.emit()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: alerts.empty.isVisible())  # type: ignore[attr-defined]
+    qtbot.wait(200)
+    assert not alerts.side.isVisible()  # type: ignore[attr-defined]
+    assert [str(item) for item in clipped_texts(unlocked)] == []
     set_language("en")
