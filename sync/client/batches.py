@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -262,6 +263,15 @@ class BatchPath:
         outcome: BatchOutcome,
         aside: set[str],
     ) -> None:
+        """Seal and send the space's many pending changes, the link kept busy: batch n+1 is
+        sealed on a worker while batch n goes up, and n's answer is stored while n+1 goes up
+        (its cursor is in n's answer, so it leaves once that answer is in, before it is
+        stored). Only the first seal and the last answer's storing keep the link waiting.
+
+        At most two sealed batches are held (one on the way, the next) and one request is in
+        flight. Each batch is kept before it is sent and dropped only once its answer is
+        stored, so a cut or a crash anywhere leaves the same bytes to go again (or their kept
+        answer to be asked for); the database is written from this thread only."""
         # Records of a batch set aside go as single mutations: sealed into a new batch they
         # could meet whatever made the server fail on the old one, and hold the rest again.
         pending = [
@@ -272,21 +282,67 @@ class BatchPath:
         if len(pending) < MIN_BATCH:
             return
         latest = keyring.logs[space].latest
-        for part in split(creation_order(pending)):
-            blob = seal_batch(
-                sealed_entries(part),
-                space=space,
-                epoch=current[0],
-                space_key=current[1],
-                signer=keys,
-                statement=(latest.version, latest.hash),
-            )
-            sent = SentBatch(space, batch_id_of(blob).hex(), blob)
-            # Kept before it is sent: after a lost answer the same bytes go again.
-            self.state.add_sent_batch(sent)
-            taken, cursor = self._send(space, sent, part, cursor, outcome)
-            if not taken:
-                return
+        seal = partial(
+            seal_batch,
+            space=space,
+            epoch=current[0],
+            space_key=current[1],
+            signer=keys,
+            statement=(latest.version, latest.hash),
+        )
+        parts = split(creation_order(pending))
+        sealer = ThreadPoolExecutor(1, thread_name_prefix="minga-batch-seal")
+        sender = ThreadPoolExecutor(1, thread_name_prefix="minga-batch-send")
+        # The batch on the way: what it holds, its request.
+        going: tuple[SentBatch, list[PendingChange], Future[BatchAnswer]] | None = None
+        try:
+            sealing = sealer.submit(seal, sealed_entries(parts[0]))
+            for index, part in enumerate(parts):
+                blob = sealing.result()
+                if index + 1 < len(parts):
+                    sealing = sealer.submit(seal, sealed_entries(parts[index + 1]))
+                answered: tuple[SentBatch, list[PendingChange], BatchAnswer] | None = None
+                if going is not None:
+                    answer = self._answer_of(space, *going, outcome)
+                    if answer is None:
+                        return  # refused: this one is not sent (nor kept), its records stay
+                    answered = (going[0], going[1], answer)
+                    cursor = answer.cursor
+                sent = SentBatch(space, batch_id_of(blob).hex(), blob)
+                # Kept before it is sent: after a lost answer the same bytes go again.
+                self.state.add_sent_batch(sent)
+                going = (sent, part, sender.submit(self._push_one, space, sent, cursor))
+                if answered is not None:
+                    self._stored(space, *answered, outcome)
+            if going is not None:
+                last, held, request = going
+                answer = self._answer_of(space, last, held, request, outcome)
+                if answer is not None:
+                    self._stored(space, last, held, answer, outcome)
+        finally:
+            # A failure here or a request's: the one on the way ends first (its batch stays
+            # kept unless its answer was stored), and a seal not yet started is not.
+            sealer.shutdown(wait=True, cancel_futures=True)
+            sender.shutdown(wait=True, cancel_futures=True)
+
+    def _push_one(self, space: str, sent: SentBatch, cursor: int | None) -> BatchAnswer:
+        return self.authorized(partial(self.transport.push_batch, space, sent.blob, cursor))
+
+    def _answer_of(
+        self,
+        space: str,
+        sent: SentBatch,
+        part: list[PendingChange],
+        request: Future[BatchAnswer],
+        outcome: BatchOutcome,
+    ) -> BatchAnswer | None:
+        """The answer to a batch on the way; ``None`` when the server refused it (judged) or
+        it was set aside: the push of this space stops there, its records stay dirty."""
+        try:
+            return request.result()
+        except ServerRefused as refused:
+            self._refused(space, sent, part, refused, outcome)
+            return None
 
     def _send(
         self,
@@ -315,38 +371,61 @@ class BatchPath:
                 self.state.drop_sent_batch(sent.batch_id)
                 return True, cursor
             if answer is None:
-                answer = self.authorized(
-                    partial(self.transport.push_batch, space, sent.blob, cursor)
-                )
+                answer = self._push_one(space, sent, cursor)
         except ServerRefused as refused:
-            if not _judged(refused):
-                if refused.status >= 500 and self._failing_too_long(sent):
-                    # The server fails on this batch, and only it holds the rest: set aside,
-                    # its records stay dirty here and go one by one (the same compare-and-swap:
-                    # if it was taken after all, they meet their own versions as conflicts).
-                    self.state.set_batch_aside(sent.batch_id)
-                    outcome.set_aside += len(part)
-                    return True, cursor
-                # Busy or failing (a proxy's 502 may even follow a commit): nothing was judged,
-                # so the batch stays kept and is asked about again, never resealed into a new
-                # one that would meet this device's own versions as conflicts.
-                raise
-            # Refused, so not stored there: the records stay dirty and go again, resealed.
-            self.state.drop_sent_batch(sent.batch_id)
-            if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
-                self.supported = False  # an older server: single mutations only
-            elif refused.code == ErrorCode.STALE_EPOCH.value:
-                epoch = read_batch_header(sent.blob)[0].epoch
-                outcome.stale[space] = max(outcome.stale.get(space, 0), epoch)
-            else:
-                # A role, a space gone and the like: said to the person. A stale epoch is
-                # not a refusal of their change: the single path meets it and re-seals, as it
-                # does for a single mutation.
-                outcome.refused.append((space, refused.code))
+            if self._refused(space, sent, part, refused, outcome):
+                return True, cursor
             return False, None
+        return True, self._stored(space, sent, part, answer, outcome)
+
+    def _refused(
+        self,
+        space: str,
+        sent: SentBatch,
+        part: list[PendingChange],
+        refused: ServerRefused,
+        outcome: BatchOutcome,
+    ) -> bool:
+        """A refusal of a batch: dropped and noted when the server judged it, else raised;
+        True when it was set aside instead (the push goes on without it)."""
+        if not _judged(refused):
+            if refused.status >= 500 and self._failing_too_long(sent):
+                # The server fails on this batch, and only it holds the rest: set aside,
+                # its records stay dirty here and go one by one (the same compare-and-swap:
+                # if it was taken after all, they meet their own versions as conflicts).
+                self.state.set_batch_aside(sent.batch_id)
+                outcome.set_aside += len(part)
+                return True
+            # Busy or failing (a proxy's 502 may even follow a commit): nothing was judged,
+            # so the batch stays kept and is asked about again, never resealed into a new
+            # one that would meet this device's own versions as conflicts.
+            raise refused
+        # Refused, so not stored there: the records stay dirty and go again, resealed.
+        self.state.drop_sent_batch(sent.batch_id)
+        if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
+            self.supported = False  # an older server: single mutations only
+        elif refused.code == ErrorCode.STALE_EPOCH.value:
+            epoch = read_batch_header(sent.blob)[0].epoch
+            outcome.stale[space] = max(outcome.stale.get(space, 0), epoch)
+        else:
+            # A role, a space gone and the like: said to the person. A stale epoch is
+            # not a refusal of their change: the single path meets it and re-seals, as it
+            # does for a single mutation.
+            outcome.refused.append((space, refused.code))
+        return False
+
+    def _stored(
+        self,
+        space: str,
+        sent: SentBatch,
+        part: list[PendingChange],
+        answer: BatchAnswer,
+        outcome: BatchOutcome,
+    ) -> int | None:
+        """Store a batch's answer, then let the kept batch go: the cursor it moved to."""
         moved = self._accepted(space, part, sent.blob, answer, outcome)
         self.state.drop_sent_batch(sent.batch_id)
-        return True, moved
+        return moved
 
     def _failing_too_long(self, sent: SentBatch) -> bool:
         """Count one more server error for ``sent``: whether it has now failed

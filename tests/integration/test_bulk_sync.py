@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from desktop.domain.records import Organization
+from sync.client import batches
 from sync.client.batches import MIN_BATCH
 from sync.client.state import Settlement
 from sync.protocol import SyncRequest, SyncResponse
@@ -141,3 +142,65 @@ def test_a_failure_while_storing_a_page_keeps_the_cursor_and_loses_nothing(
     assert _count(reader, space) == _count(admin, space)
     assert _cursor(reader, space) > cursor
     assert reader.snapshot() == admin.snapshot()
+
+
+def test_the_next_batch_is_sealed_and_an_answer_stored_while_a_batch_goes_up(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so a few hundred records make several (a first sync's are 4096).
+    monkeypatch.setattr(batches, "MAX_ENTRIES", MIN_BATCH)
+    space, (admin, member) = network_of(server, make_device, 2)
+    _write(admin, space, 3 * MIN_BATCH)
+    count = len(batches.split(admin.state.pending_changes([space], 10 * MIN_BATCH)))
+    assert count >= 3
+    progress = threading.Condition()
+    sealed: list[int] = []  # entries of each batch sealed, in order
+    pushed: list[int] = []  # push requests started, in order
+    # Per request and per stored answer: whether what should overlap it happened meanwhile.
+    sealed_meanwhile: list[bool] = []
+    pushed_meanwhile: list[bool] = []
+    real_seal = batches.seal_batch
+
+    def seal_batch(entries: list[Any], **kwargs: Any) -> bytes:
+        blob = real_seal(entries, **kwargs)
+        with progress:
+            sealed.append(len(entries))
+            progress.notify_all()
+        return blob
+
+    monkeypatch.setattr(batches, "seal_batch", seal_batch)
+    transport, state = admin.engine.transport, admin.state
+    real_push, real_store = transport.push_batch, state.apply_accepted_all
+
+    def push_batch(space_id: str, batch: bytes, cursor: int | None, token: str) -> Any:
+        with progress:
+            pushed.append(len(pushed))
+            progress.notify_all()
+            # While this batch is on its way, the next one is sealed (not after its answer).
+            n = len(pushed)
+            if n < count:
+                sealed_meanwhile.append(progress.wait_for(lambda: len(sealed) > n, timeout=10))
+        return real_push(space_id, batch, cursor, token)
+
+    def apply_accepted_all(accepted: list[Any]) -> None:
+        with progress:
+            # An answer is stored while the next batch goes up (not before it is sent).
+            n = len(pushed)
+            if n < count:
+                pushed_meanwhile.append(progress.wait_for(lambda: len(pushed) > n, timeout=10))
+        real_store(accepted)
+
+    monkeypatch.setattr(transport, "push_batch", push_batch)
+    monkeypatch.setattr(state, "apply_accepted_all", apply_accepted_all)
+    threads = threading.active_count()
+    report = admin.sync()
+    assert len(sealed) == len(pushed) == count
+    assert sealed_meanwhile == [True] * (count - 1), sealed_meanwhile
+    assert pushed_meanwhile == [True] * (count - 1), pushed_meanwhile
+    assert threading.active_count() == threads  # the workers were waited for
+    assert report.pushed >= 3 * MIN_BATCH
+    assert state.sent_batches() == []  # every answer stored, no batch kept
+    assert not state.pending_changes([space], 1)
+    member.sync()
+    assert _count(member, space) == _count(admin, space)
+    assert member.snapshot() == admin.snapshot()
