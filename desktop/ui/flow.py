@@ -137,4 +137,7 @@ class FlowLayout(QLayout):
                     self._items[index].setGeometry(box)
                 x += width + self._spacing
             y += height + self._spacing
-        return y - self._spacing - area.y() + margins.top() + margins.bottom()
+        # No line at all (every item hidden) takes no spacing either: -6 px here took 6 px off
+        # the label above it in a box layout (a detail's "None yet.", cut in half at 720x520).
+        lines_height = max(0, y - self._spacing - area.y())
+        return lines_height + margins.top() + margins.bottom()
