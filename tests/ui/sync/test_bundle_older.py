@@ -102,6 +102,14 @@ def test_an_older_bundle_is_said_older_and_changes_nothing(
         unlocked.grab().save(str(SHOTS / f"rev-ui-older-{language}.png"))
         assert clipped_texts(unlocked) == [], language
     assert "؛ " in panel.status.text() and ";" not in panel.status.text()  # Arabic's own
+    unlocked.resize(720, 520)  # the window's minimum size
+    for language in ("ar", "en"):
+        set_language(language)
+        qtbot.waitUntil(lambda: bool(panel.status.text()), timeout=WAIT)
+        page.scroll_area.ensureWidgetVisible(panel.status)
+        qtbot.wait(300)  # the layout settles before the picture
+        unlocked.grab().save(str(SHOTS / f"rev-ui-older-{language}-720.png"))
+        assert clipped_texts(unlocked) == [], language
     set_language("en")
     member.transport.close()
     member_profile.close()
