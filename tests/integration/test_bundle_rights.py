@@ -378,3 +378,53 @@ def test_a_batch_of_many_deletions_is_imported_with_few_manifest_reads(
     got = import_bundle(carla.engine, path)
     assert got.problem is None and got.refused == [] and got.records == count
     assert reads <= 8, reads
+
+
+def test_a_removed_admins_own_branch_in_a_bundle_grants_it_nothing(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """R, an admin removed at v+1, signs its own v+1 (keeping itself, a new epoch under a key
+    it chose), wraps that key for the honest member, and seals a record under it; a bundle
+    brings all three to the honest member, who already holds the real v+1. The statement is
+    a fork (refused, the space held for the person), the wrap and the record take nothing."""
+    from tests.integration.test_insider import insider_network
+
+    space, _admin, removed, member, honest, insider = insider_network(server, make_device)
+    target = organization(space, "Genuine")
+    _admin.records.save(target)
+    _admin.sync()
+    honest.sync()
+    _cut_off(honest)
+    forged = insider.fork()
+    honest_id = _device_id(honest)
+    removed_keys = removed.state.device_keys()
+    assert removed_keys is not None
+    held = honest.state.local_record(space, target.id)
+    assert held is not None and held.content is not None
+    record = seal_record(
+        {**held.content, "name": "Forged on R's branch"},
+        space=space,
+        record=target.id,
+        revision=500,
+        base=499,
+        epoch=forged.epoch,
+        space_key=insider.space_key,
+        author=removed_keys,
+        statement=(forged.version, forged.hash),
+    )
+    wrap = insider.wraps[forged.epoch].get(honest_id)
+    items: list[tuple[str, Any]] = [
+        ("statement", {"space": space, "version": forged.version, "blob": forged.blob}),
+    ]
+    if wrap is not None:
+        wrap_item = {"space": space, "epoch": forged.epoch, "issuer": removed_keys.device_id}
+        items.append(("wrap", {**wrap_item, "blob": wrap}))
+    items.append((RECORD, [10**6, record]))
+    got = import_bundle(honest.engine, _hostile_bundle(member, tmp_path / "r.mb", items))
+    assert got.problem is None and got.records == 0 and got.statements == 0
+    # R's epoch number is the real v+1's too: the wrap finds that key held and is ignored; the
+    # record is R's at an epoch where the real chain has no R.
+    codes = [(refusal.record, refusal.code) for refusal in got.refused]
+    assert codes == [("", "membership_fork"), (target.id, "unknown_signer")]
+    assert space in honest.state.forked_spaces()
+    assert honest.records.require(target.id).name == "Genuine"
