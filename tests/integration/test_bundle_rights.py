@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from desktop.commands.bundle import import_summary, uncarriable_note
+from desktop.domain.records import edit
 from sync.client import bundles
 from sync.client.batches import MIN_BATCH
 from sync.client.bundles import (
@@ -428,3 +429,47 @@ def test_a_removed_admins_own_branch_in_a_bundle_grants_it_nothing(
     assert codes == [("", "membership_fork"), (target.id, "unknown_signer")]
     assert space in honest.state.forked_spaces()
     assert honest.records.require(target.id).name == "Genuine"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "_Import._record takes a record item carrying this device's own outbox blob as the "
+        "server's acceptance (apply_accepted drops the outbox entry, the record takes the "
+        "item's revision and seq), and nothing in a bundle shows the server accepted it: "
+        "any member who saw a bundle of Carla's can hand her change back and it never "
+        "reaches the server. Needs the server's word (PROTOCOL.md §12.3 'Not prevented') or "
+        "keeping the outbox entry until an online sync confirms it (whether the server "
+        "answers a mutation id it already accepted as such is to be checked)"
+    ),
+)
+def test_a_bundle_handing_a_device_its_own_unsent_change_as_accepted_loses_no_edit(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Carla, offline, edits a record; her bundle carries the sealed change towards the
+    server. Dana (any member who saw that bundle) hands it back to Carla as a `record` item,
+    as if the server had accepted it. When Carla is online again, her edit must reach the
+    server and the others."""
+    space, (admin, carla, dana) = network_of(server, make_device, 3)
+    for device in (admin, carla, dana):
+        device.sync()
+    target = organization(space, "Before")
+    admin.records.save(target)
+    admin.sync()
+    carla.sync()
+    dana.sync()
+    online = carla.engine.transport
+    _cut_off(carla)
+    carla.records.save(edit(carla.records.require(target.id), name="Carla's edit"))
+    export_bundle(carla.engine, tmp_path / "carla.mb")
+    (entry,) = carla.state.outbox()
+    assert entry.blob is not None
+    seq = _held_cursor(carla, space) + 1
+    path = _hostile_bundle(dana, tmp_path / "back.mb", [(RECORD, [seq, entry.blob])])
+    import_bundle(carla.engine, path)
+    carla.engine.transport.close()
+    carla.engine.transport = Transport(server.url)
+    online.close()
+    carla.sync()
+    admin.sync()
+    assert admin.records.require(target.id).name == "Carla's edit"
