@@ -7,6 +7,7 @@ Nothing is decided by a clock, and no edit is dropped: what cannot merge is a ``
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -173,8 +174,22 @@ def _against_choice(question: Any, mine: Any, theirs: Any, rule: MergeRule) -> t
         return combined is not None, mine if combined is None else combined
     if rule is MergeRule.LINES and all(isinstance(v, str) for v in parts):
         text = merge_lines(question, mine, theirs)
-        return text is not None, mine if text is None else text
+        if text is None or _restores_removed(mine, theirs, text):
+            return False, mine
+        return True, text
     return False, mine
+
+
+def _restores_removed(held: str, met: str, merged: str) -> bool:
+    """Whether ``merged`` holds a line more often than ``met`` does where ``met`` has it less
+    often than ``held``. The value met was written over the held one (the server takes each
+    revision over the one before), so a line of the held text missing from it was removed by
+    someone who had it in view (its writer refining it, or another person choosing against
+    it); merged against the question's base, where that line may never have been, the removal
+    would read as "not changed there" and the kept copy would bring it back unseen."""
+    counts = [Counter(text.splitlines()) for text in (held, met, merged)]
+    kept, came, result = counts
+    return any(result[line] > came[line] for line in kept if kept[line] > came[line])
 
 
 def _merge_fields(

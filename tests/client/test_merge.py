@@ -304,17 +304,19 @@ def test_a_kept_value_met_by_itself_or_edited_since_merges_as_any_edit() -> None
     assert [c.base for c in result.conflicts] == ["Eviction"]
 
 
-def test_a_kept_text_merges_with_a_change_elsewhere_against_the_questions_base() -> None:
+def test_a_kept_text_merges_with_a_refinement_elsewhere_and_asks_when_a_line_is_gone() -> None:
     # The narrative kept was the question's base with line Two rewritten; the value met changed
-    # line Four only of that base: both changes stand, no one is asked again.
+    # line Four of that base and has not the kept line Two: it was written over the kept text
+    # (the server takes each revision over the one before), so whoever wrote it had line Two in
+    # view and left it out. Merged against the question's base line Two would come back unseen
+    # (rev-14): the person who chose is asked, the value met in the record meanwhile.
     question = "One.\nTwo.\nThree.\nFour.\n"
     held = "One.\nTwo, at dawn.\nThree.\nFour.\n"
     met = "One.\nTwo.\nThree.\nFour, in the rain.\n"
     base = _with(narrative=held)
     result = merge(base, base, _with(narrative=met), RULES, chosen={"narrative": question})
-    assert result.conflicts == []
-    assert result.merged is not None
-    assert result.merged["narrative"] == "One.\nTwo, at dawn.\nThree.\nFour, in the rain.\n"
+    assert result.conflicts == [FieldConflict("narrative", question, held, met)]
+    assert result.merged == _with(narrative=met)
     # The kept text refined meanwhile by its writer on another line: merges to the refinement.
     refined = "One.\nTwo, at dawn.\nThree.\nFour, in the rain.\n"
     result = merge(base, base, _with(narrative=refined), RULES, chosen={"narrative": question})
@@ -324,3 +326,17 @@ def test_a_kept_text_merges_with_a_change_elsewhere_against_the_questions_base()
     clash = "One.\nTwo, at noon.\nThree.\nFour.\n"
     result = merge(base, base, _with(narrative=clash), RULES, chosen={"narrative": question})
     assert [c.field for c in result.conflicts] == ["narrative"]
+
+
+def test_a_kept_text_does_not_bring_back_a_line_its_writer_removed_since() -> None:
+    # Badu's narrative (held, kept by the person here) added a witness's address and rewrote
+    # line Four; before the choice was sent, badu removed the address for her safety.
+    question = "One.\nTwo.\nThree.\nFour.\n"
+    held = "One.\nShe lives at 4 Calle Luna.\nTwo.\nThree.\nFour, in the rain.\n"
+    met = "One.\nTwo.\nThree.\nFour, in the rain.\n"
+    base = _with(narrative=held)
+    result = merge(base, base, _with(narrative=met), RULES, chosen={"narrative": question})
+    # Badu's removal stands in the record and the person who chose is asked: the address is
+    # never back unseen.
+    assert result.conflicts == [FieldConflict("narrative", question, held, met)]
+    assert result.merged == _with(narrative=met)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from desktop.domain.records import edit
+from desktop.domain.records import Incident, edit
 from sync.client.merge import MergeFlag
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.test_courier import _carry, _device_id, _offline
@@ -252,3 +252,43 @@ def test_a_choice_of_theirs_made_after_the_other_choice_arrived_is_asked_not_mer
     _converge(devices)
     assert {d.records.require(org.id).name for d in devices} == {"Casa Norte"}  # type: ignore[attr-defined]
     assert [c.mine for c in _field_conflicts(alba, org.id)] == ["Casa Centro"]
+
+
+def test_a_kept_narrative_does_not_bring_back_a_line_its_writer_removed_before_it_was_sent(
+    server: Server, make_device: Any
+) -> None:
+    """Alba keeps badu's narrative (a choice of the value held); before it is sent, badu
+    removes a line he had added (a witness's address, for her safety). Before, alba's sync
+    merged her kept copy with badu's new text against the conflict's base, where the address
+    never was, so the removal read as "not changed there" and the address came back on every
+    device, no one asked (rev-14). Now alba is asked: her kept text against badu's."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    question = "One.\nTwo.\nThree.\nFour.\n"
+    held = "One.\nShe lives at 4 Calle Luna.\nTwo.\nThree.\nFour, in the rain.\n"
+    incident = edit(Incident(space_id=space, title="Eviction at Barrio Sur"), narrative=question)
+    admin.records.save(incident)
+    _converge(devices, rounds=1)
+    badu.records.save(edit(badu.records.require(incident.id), narrative=held))
+    alba.records.save(
+        edit(alba.records.require(incident.id), narrative="One.\nTwo.\nThree.\nFour, at night.\n")
+    )
+    badu.sync()
+    assert alba.sync().conflicts == 1
+    [conflict] = _field_conflicts(alba, incident.id)
+    assert conflict.theirs == held
+    assert alba.state.resolve_conflict(conflict.id, conflict.theirs) == "settled"
+    # Badu removes the address for her safety before alba's choice is sent.
+    badu.records.save(
+        edit(
+            badu.records.require(incident.id), narrative="One.\nTwo.\nThree.\nFour, in the rain.\n"
+        )
+    )
+    badu.sync()
+    alba.sync()
+    _converge(devices)
+    met = "One.\nTwo.\nThree.\nFour, in the rain.\n"
+    [again] = _field_conflicts(alba, incident.id)
+    assert (again.mine, again.theirs) == (held, met)
+    narratives = {d.records.require(incident.id).narrative for d in devices}  # type: ignore[attr-defined]
+    assert narratives == {met}
