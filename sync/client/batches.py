@@ -175,6 +175,9 @@ class BatchOutcome:
     #: Records of kept batches set aside in this push (the server kept failing on them): they
     #: stay local edits and go as single mutations.
     set_aside: int = 0
+    #: Records of kept batches the server failed on (5xx) in this push, not yet set aside:
+    #: they stay kept and go again next sync, while every space is still pulled.
+    failed: int = 0
 
 
 def _judged(refused: ServerRefused) -> bool:
@@ -203,6 +206,10 @@ class BatchPath:
         self.stale_spaces: set[str] = set()
         #: Unix seconds now (a test moves it on).
         self.clock: Callable[[], float] = time.time
+        #: Spaces where a kept batch got a server error (5xx) in this sync: nothing more is
+        #: pushed there until the next sync (its records stay dirty and kept, never resealed
+        #: around the batch), but they are still pulled. The engine clears it per sync.
+        self.failing_spaces: set[str] = set()
 
     def push(self, keys: DeviceKeys, keyring: SpaceKeyring, spaces: set[str]) -> BatchOutcome:
         """Send again the batches whose answer was lost, then seal and send the spaces' many
@@ -221,7 +228,7 @@ class BatchPath:
                 aside.setdefault(sent.space, set()).update(self._still_dirty(sent))
             else:
                 held.setdefault(sent.space, []).append(sent)
-        for space in sorted(spaces):
+        for space in sorted(spaces - self.failing_spaces):
             current = keyring.current_key(space)
             if current is None:
                 continue
@@ -238,7 +245,7 @@ class BatchPath:
                 )
                 if outcome.set_aside > before:
                     aside.setdefault(space, set()).update(c.record for c in part)
-                if not taken:
+                if not taken or space in self.failing_spaces:
                     break
             else:
                 # A kept answer with conflicts leaves those records dirty at their old bases:
@@ -386,8 +393,9 @@ class BatchPath:
         refused: ServerRefused,
         outcome: BatchOutcome,
     ) -> bool:
-        """A refusal of a batch: dropped and noted when the server judged it, else raised;
-        True when it was set aside instead (the push goes on without it)."""
+        """A refusal of a batch: dropped and noted when the server judged it; a server error
+        keeps it and stops this space's push (``failing_spaces``); busy is raised. True when
+        it was set aside instead (the push goes on without it)."""
         if not _judged(refused):
             if refused.status >= 500 and self._failing_too_long(sent):
                 # The server fails on this batch, and only it holds the rest: set aside,
@@ -396,10 +404,17 @@ class BatchPath:
                 self.state.set_batch_aside(sent.batch_id)
                 outcome.set_aside += len(part)
                 return True
-            # Busy or failing (a proxy's 502 may even follow a commit): nothing was judged,
-            # so the batch stays kept and is asked about again, never resealed into a new
-            # one that would meet this device's own versions as conflicts.
-            raise refused
+            if refused.status < 500:
+                raise refused  # busy: the pulls would be told the same
+            # Failing (a proxy's 502 may even follow a commit): nothing was judged, so the
+            # batch stays kept and is asked about again next sync, never resealed into a new
+            # one that would meet this device's own versions as conflicts. The space's other
+            # changes wait with it; every space is still pulled (a pulled newer version
+            # merges into the dirty records, and the kept batch's entries then meet it as
+            # conflicts: nothing is overwritten, nothing lost).
+            self.failing_spaces.add(space)
+            outcome.failed += len(part)
+            return False
         # Refused, so not stored there: the records stay dirty and go again, resealed.
         self.state.drop_sent_batch(sent.batch_id)
         if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:

@@ -170,6 +170,9 @@ class SyncReport:
     #: Records of a batch the server kept failing on, set aside in this sync: they stay
     #: local edits here and go one by one (ENGINE.md, "A batch that keeps failing").
     set_aside: int = 0
+    #: Records of batches the server failed on (5xx) in this sync: they stay kept on this
+    #: computer and go again next sync; the pulls went on meanwhile.
+    push_failed: int = 0
     #: Spaces the server no longer lets this device read (removed from them).
     lost_spaces: list[str] = field(default_factory=list)
     #: Spaces joined on the server whose admin has not yet issued this device a key.
@@ -613,6 +616,7 @@ class SyncEngine:
                     self._refresh_space(space, keyring, pins, report)
                     if keyring.current_key(space) is None:
                         report.awaiting_key.append(space)
+        self.batches.failing_spaces.clear()
         # space -> the newest epoch the server called stale in this sync: nothing is sealed
         # there again until a newer key is held, so a missing wrap cannot make a loop.
         stale: dict[str, int] = {}
@@ -661,7 +665,7 @@ class SyncEngine:
                 report.held_spaces.append(space)
         sealable = {
             space
-            for space in readable - held
+            for space in readable - held - self.batches.failing_spaces
             if (current := keyring.current_key(space)) is not None
             and current[0] > stale.get(space, 0)
         }
@@ -679,7 +683,7 @@ class SyncEngine:
                     self._refresh_space(space, keyring, pins, report)
             sealable = {
                 space
-                for space in sealable
+                for space in sealable - self.batches.failing_spaces
                 if (current := keyring.current_key(space)) is not None
                 and current[0] > stale.get(space, 0)
             }
@@ -688,8 +692,13 @@ class SyncEngine:
             outcome.conflicts += resealed.conflicts
             outcome.refused += resealed.refused
             outcome.set_aside += resealed.set_aside
+            outcome.failed += resealed.failed
         report.pushed += outcome.accepted
         report.set_aside += outcome.set_aside
+        report.push_failed += outcome.failed
+        # A space whose batch the server failed on pushes nothing more this sync: its other
+        # changes wait with the batch (never sealed around it), while every space is pulled.
+        sealable -= self.batches.failing_spaces
         report.rejected.extend(Rejection(s, "", code) for s, code in outcome.refused)
         entries = self._seal_outbox(keys, keyring, sealable)
         if self.chunks is not None:

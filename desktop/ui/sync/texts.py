@@ -136,6 +136,16 @@ def report_lines(report: SyncReport) -> list[str]:
                 report.set_aside,
             ).format(count=format_number(report.set_aside))
         )
+    if report.push_failed:
+        lines.append(
+            ngettext(
+                "The server failed on {count} of your changes; it stays on this computer and "
+                "goes again at the next sync. Changes from others were still received.",
+                "The server failed on {count} of your changes; they stay on this computer and "
+                "go again at the next sync. Changes from others were still received.",
+                report.push_failed,
+            ).format(count=format_number(report.push_failed))
+        )
     if report.unreadable:
         lines.append(
             ngettext(
