@@ -266,6 +266,15 @@ class SyncSentBatchRow(StoreBase):
     set_aside: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=text("0"))
 
 
+class SyncLostSpaceRow(StoreBase):
+    """A space the server answered ``space_not_found`` for (this device was removed): its
+    edits are not sealed or sent until a page of it comes back (migration 0022)."""
+
+    __tablename__ = "sync_lost_spaces"
+
+    space_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 #: ``SyncConflictRow.kind`` of a field both sides changed differently (the store's records
 #: module settles these when a record is deleted, the sync state writes them).
 FIELD_CONFLICT = "field"

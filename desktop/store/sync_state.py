@@ -46,6 +46,7 @@ from desktop.store.schema import (
     SyncDeviceRow,
     SyncInviteAnchorRow,
     SyncInviteRow,
+    SyncLostSpaceRow,
     SyncOutboxRow,
     SyncPinRow,
     SyncRecordBlobRow,
@@ -630,6 +631,24 @@ class ProfileSyncState(BundleTables):
             ).all()
             for digest, blob in kept:
                 drop_batch(connection, digest, bytes(blob))
+
+    def mark_lost(self, space: str, lost: bool) -> None:
+        with self._engine.begin() as connection:
+            if lost:
+                connection.execute(
+                    text(
+                        "INSERT INTO sync_lost_spaces (space_id) VALUES (:s) ON CONFLICT DO NOTHING"
+                    ),
+                    {"s": space},
+                )
+            else:
+                connection.execute(
+                    delete(SyncLostSpaceRow).where(SyncLostSpaceRow.space_id == space)
+                )
+
+    def lost_spaces(self) -> set[str]:
+        with self._engine.connect() as connection:
+            return set(connection.scalars(select(SyncLostSpaceRow.space_id)))
 
     def set_batch_aside(self, batch_id: str) -> None:
         with self._engine.begin() as connection:

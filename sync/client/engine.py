@@ -175,6 +175,9 @@ class SyncReport:
     push_failed: int = 0
     #: Spaces the server no longer lets this device read (removed from them).
     lost_spaces: list[str] = field(default_factory=list)
+    #: Of those, the spaces where edits made here stay on this computer, no longer sent (the
+    #: server would refuse them: ENGINE.md, "A space left or removed").
+    unsent_lost: list[str] = field(default_factory=list)
     #: Spaces joined on the server whose admin has not yet issued this device a key.
     awaiting_key: list[str] = field(default_factory=list)
     #: Attachment chunks sent and received, and their body bytes (also in bytes_up/down).
@@ -626,6 +629,11 @@ class SyncEngine:
         for _ in range(MAX_ROUNDS_PER_SYNC):
             if not self._round(keys, keyring, pins, report, stale):
                 break
+        for space in sorted(self.state.lost_spaces() & set(report.lost_spaces)):
+            if self.state.pending_changes([space], 1) or any(
+                entry.space == space for entry in self.state.outbox()
+            ):
+                report.unsent_lost.append(space)
         for space, epoch in sorted(stale.items()):
             current = keyring.current_key(space)
             if current is None or current[0] <= epoch:
@@ -663,9 +671,12 @@ class SyncEngine:
         for space in sorted(held):
             if space not in report.held_spaces:
                 report.held_spaces.append(space)
+        # A space the server said this device was removed from: its edits stay here rather
+        # than being sealed, sent and refused again on every sync.
+        lost = self.state.lost_spaces()
         sealable = {
             space
-            for space in readable - held - self.batches.failing_spaces
+            for space in readable - held - self.batches.failing_spaces - lost
             if (current := keyring.current_key(space)) is not None
             and current[0] > stale.get(space, 0)
         }
@@ -754,8 +765,16 @@ class SyncEngine:
                         continue  # an answer for a space we did not ask about is ignored
                     if page.error is not None:
                         if page.error is ErrorCode.SPACE_NOT_FOUND:
-                            report.lost_spaces.append(space)
+                            if space not in report.lost_spaces:
+                                report.lost_spaces.append(space)
+                            if space not in lost:
+                                self.state.mark_lost(space, True)
+                                lost.add(space)
                         continue
+                    if space in lost:
+                        # Answered again (let back in): its edits go from the next round.
+                        self.state.mark_lost(space, False)
+                        lost.discard(space)
                     again |= self._apply_page(space, page, keyring, pins, report)
                 if following is None:
                     break

@@ -343,6 +343,13 @@ class SyncState(Protocol):
         """This device is no longer a member of ``space``: forget the batches it kept there
         (sent and unanswered, or kept for bundles); its records stay as they are."""
 
+    def mark_lost(self, space: str, lost: bool) -> None:
+        """The server answered ``space_not_found`` for ``space`` (``lost``), or a page of it
+        again (not): while lost, its edits stay here, neither sealed nor sent."""
+
+    def lost_spaces(self) -> set[str]:
+        """Spaces marked lost by ``mark_lost``."""
+
     def apply_accepted(self, entry: OutboxEntry, revision: int, seq: int = 0) -> None:
         """The server took ``entry`` at ``revision`` (space ``seq``): its content becomes the
         base, the entry goes. The record stays dirty if it was edited again since it was sealed.

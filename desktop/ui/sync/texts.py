@@ -163,6 +163,17 @@ def report_lines(report: SyncReport) -> list[str]:
                 count,
             ).format(count=format_number(count))
         )
+    if report.unsent_lost:
+        count = len(report.unsent_lost)
+        lines.append(
+            ngettext(
+                "Your changes in {count} space you no longer have access to stay on this "
+                "computer; they are no longer sent.",
+                "Your changes in {count} spaces you no longer have access to stay on this "
+                "computer; they are no longer sent.",
+                count,
+            ).format(count=format_number(count))
+        )
     if report.awaiting_key:
         count = len(report.awaiting_key)
         lines.append(
