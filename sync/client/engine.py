@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -741,7 +741,21 @@ class SyncEngine:
         # request ahead at most, and only when the server said there is more.
         ahead: ThreadPoolExecutor | None = None
         try:
-            response = self._authorized(partial(self.transport.sync, request))
+            try:
+                response = self._authorized(partial(self.transport.sync, request))
+            except ServerRefused as refused:
+                if refused.status < 500 or not request.push:
+                    raise
+                # The server (or a proxy) failed on this push: the pulls still go, alone. If it
+                # failed after a commit, the pull brings these versions back and they settle
+                # clean; otherwise the records, still dirty, are sealed anew next sync (the
+                # entries go, as a refused one's do). A pull that fails too is an outage.
+                response = self._authorized(partial(self.transport.sync, replace(request, push=())))
+                for entry in entries:
+                    self.state.drop_outbox(entry.mutation_id)
+                report.push_failed += len(entries)
+                self.batches.failing_spaces.update(entry.space for entry in entries)
+                entries, again = [], False
             for _ in range(MAX_PAGES_PER_SYNC):
                 more = {
                     space: page.cursor

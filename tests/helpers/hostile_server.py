@@ -129,6 +129,14 @@ class _Relay(BaseHTTPRequestHandler):
             return
         batch = _batch_named(self.command, route, body)
         failing = batch is not None and self.server.fails_batch(batch)
+        if not failing and self.command == "POST" and route == "/v1/sync":
+            # A server that fails on any push naming one of these records, every time.
+            request = _decoded(body) if self.server.owner.failing_records else None
+            pushed = (request or {}).get("push") or ()
+            failing = any(
+                isinstance(m, dict) and m.get("record") in self.server.owner.failing_records
+                for m in pushed
+            )
         if failing:
             # A server (or the proxy before it) that fails on this very batch, every time.
             self._error(self.server.owner.failing_status)
@@ -288,6 +296,8 @@ class HostileServer:
         #: without reaching the server; with ``fail_new_batches`` each batch pushed joins them.
         self.failing_batches: set[str] = set()
         self.fail_new_batches = False
+        #: Record ids: a sync request pushing any of them is answered ``failing_status``.
+        self.failing_records: set[str] = set()
         self.failing_status = 500
         self.failed_batch_requests = 0
         #: Batch pushes reach the server, which commits them, but the client gets a 502.

@@ -232,3 +232,35 @@ def test_a_kept_batch_whose_records_were_pulled_newer_meanwhile_loses_nothing(
         assert isinstance(on_admin, Organization) and on_admin.name == f"{org.name} (member)"
         assert on_admin.acronym == ("ADM" if org in touched else "")
         assert not member.records.require(org.id).dirty
+
+
+def test_a_single_change_the_server_keeps_failing_on_does_not_stop_the_device_receiving(
+    server: Server, make_device: Any
+) -> None:
+    """One change (no batch) the server answers 5xx for: the push and pull share a request, so
+    that request failing used to end every sync. The pull now goes alone; the change stays a
+    local edit, said, and goes once the server takes it."""
+    from desktop.ui.sync.texts import report_lines
+
+    space, (admin, member) = network_of(server, make_device, 2)
+    admin.sync()
+    member.sync()
+    poison = organization(space, "The server fails on this one")
+    member.records.save(poison)
+    with HostileServer(server.url) as hostile:
+        hostile.failing_records = {poison.id}
+        _through(member, hostile.url)
+        for attempt in range(2):
+            news = admin.records.save(organization(space, f"Admin news {attempt}"))
+            admin.sync()
+            report = member.engine.sync_once()
+            assert report.push_failed == 1 and report.pushed == 0
+            assert any("failed on" in line for line in report_lines(report))
+            assert member.records.get(news.id) is not None  # received all the same
+            assert member.records.require(poison.id).dirty
+        hostile.failing_records = set()
+        assert member.engine.sync_once().pushed == 1
+    admin.sync()
+    held = admin.records.require(poison.id)
+    assert isinstance(held, Organization) and held.name == poison.name
+    assert not member.records.require(poison.id).dirty
