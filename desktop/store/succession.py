@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from desktop.store.schema import (
     SettingRow,
     SyncDeviceRow,
+    SyncLostSpaceRow,
     SyncOutboxRow,
     SyncSentBatchRow,
     SyncStatementRow,
@@ -91,6 +92,8 @@ def retire_restored_identity(engine: Engine) -> Predecessor | None:
         connection.execute(delete(SyncDeviceRow))
         connection.execute(delete(SyncOutboxRow))
         connection.execute(delete(SyncSentBatchRow))  # signed by the old device too
+        # Spaces the old device was removed from: the new one is judged by its own answers.
+        connection.execute(delete(SyncLostSpaceRow))
         connection.execute(delete(SyncWrapRow))
         connection.execute(delete(SettingRow).where(SettingRow.key == PREDECESSOR_KEY))
         connection.execute(
