@@ -925,6 +925,7 @@ class ProfileSyncState(BundleTables):
             delete_in(connection, "DELETE FROM sync_outbox WHERE record_id IN ({ids})", records)
         now = self._read_locals(connection, records)
         plain: list[tuple[Settlement, Record, dict[str, Any]]] = []
+        forward: list[dict[str, Any]] = []
         for settlement in settlements:
             remote = settlement.remote
             seen = self._seen.pop(remote.record, _UNSEEN)
@@ -938,11 +939,17 @@ class ProfileSyncState(BundleTables):
                     else merge_rules(str((remote.content or {}).get("type", "")))
                 )
                 settlement = settle(local, remote, rules)
+            forward.extend(self._choices_kept(settlement, local, carried))
             opened = self._plain(settlement, local)
             if opened is None:
                 self._store_settlement(connection, settlement, local, carried)
             else:
                 plain.append((settlement, *opened))
+        if forward:
+            connection.execute(
+                text("UPDATE sync_choices SET revision = :v WHERE record_id = :r AND field = :f"),
+                forward,
+            )
         if not plain:
             return
         written = [settlement.remote.record for settlement, _record, _extras in plain]
@@ -969,6 +976,32 @@ class ProfileSyncState(BundleTables):
             remotes = [settlement.remote for settlement, _record, _extras in plain]
             self._store_bases(connection, [(r.record, r.revision, r.content) for r in remotes])
             keep_blobs(connection, (_kept(r) for r in remotes))
+
+    @staticmethod
+    def _choices_kept(
+        settlement: Settlement, local: LocalRecord | None, carried: bool
+    ) -> list[dict[str, Any]]:
+        """Kept-value choices still unsent after this merge moves the record to a newer
+        revision: the field holds the kept value and nobody is asked about it, so the choice
+        goes on to the new revision (rev-14). Dropped, it would leave the kept value equal to
+        the new base, "unchanged here", and a value chosen apart arriving next would pass it
+        by unseen, the loss the row is for."""
+        if (
+            carried  # a carried edit keeps the record's revision: the row is still valid
+            or local is None
+            or not local.chosen
+            or local.content is None
+            or settlement.content is None
+            or not settlement.dirty
+        ):
+            return []
+        asked = {conflict.field for conflict in settlement.conflicts}
+        return [
+            {"r": settlement.remote.record, "f": name, "v": settlement.remote.revision}
+            for name in local.chosen
+            if name not in asked
+            and canonical(settlement.content.get(name)) == canonical(local.content.get(name))
+        ]
 
     @staticmethod
     def _plain(

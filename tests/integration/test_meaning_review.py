@@ -292,3 +292,76 @@ def test_a_kept_narrative_does_not_bring_back_a_line_its_writer_removed_before_i
     assert (again.mine, again.theirs) == (held, met)
     narratives = {d.records.require(incident.id).narrative for d in devices}  # type: ignore[attr-defined]
     assert narratives == {met}
+
+
+def test_a_choice_made_offline_and_carried_by_a_courier_meets_the_other_choice(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba keeps badu's name while offline, after the admin kept her own and sent it. Alba's
+    choice travels by badu's bundles only; the admin's revision reaches her the same way. Her
+    decision must not vanish: she is asked (mine badu's, theirs the admin's) or it stands."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    for device, name in ((admin, "Casa Norte"), (alba, "Casa Sur"), (badu, "Casa Centro")):
+        device.records.save(edit(device.records.require(org.id), name=name))
+    badu.sync()
+    assert admin.sync().conflicts == 1
+    assert alba.sync().conflicts == 1
+    _offline(alba)
+    alba_id = _device_id(alba)
+    [mine] = _field_conflicts(admin, org.id)
+    admin.state.resolve_conflict(mine.id, "Casa Norte")
+    admin.sync()
+    [theirs] = _field_conflicts(alba, org.id)
+    assert alba.state.resolve_conflict(theirs.id, "Casa Centro") == "settled"
+    for number in range(3):
+        _carry(alba, badu, tmp_path / f"a{number}.mbundle")
+        badu.sync()
+        admin.sync()
+        _carry(badu, alba, tmp_path / f"b{number}.mbundle", courier_for=alba_id)
+    kept = {d.records.require(org.id).name for d in devices}  # type: ignore[attr-defined]
+    asked = [(c.mine, c.theirs) for c in _field_conflicts(alba, org.id)]
+    assert "Casa Centro" in kept or ("Casa Centro", "Casa Norte") in asked, (kept, asked)
+
+
+def test_a_choice_outlives_its_record_moving_on_before_it_is_sent(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba keeps badu's name while offline (and edits the description); badu's bundle then
+    brings her a revision where only the acronym changed: her record moves on to it, her choice
+    still unsent. The admin's own name, chosen against badu's, arrives after that. Before, the
+    choice was dropped with the revision it was made at, the kept name was "unchanged here"
+    against the new base and the admin's passed it by: alba's decision gone unseen (rev-14)."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    for device, name in ((admin, "Casa Norte"), (alba, "Casa Sur"), (badu, "Casa Centro")):
+        device.records.save(edit(device.records.require(org.id), name=name))
+    badu.sync()
+    assert admin.sync().conflicts == 1
+    assert alba.sync().conflicts == 1
+    _offline(alba)
+    alba_id = _device_id(alba)
+    _carry(alba, badu, tmp_path / "a0.mbundle")  # badu becomes her courier
+    [theirs] = _field_conflicts(alba, org.id)
+    assert alba.state.resolve_conflict(theirs.id, "Casa Centro") == "settled"
+    # Something else of hers waits to go out too, so the record stays unsent after it moves.
+    alba.records.save(edit(alba.records.require(org.id), description="Shelter, 20 beds."))
+    badu.records.save(edit(badu.records.require(org.id), acronym="CA"))
+    badu.sync()
+    _carry(badu, alba, tmp_path / "b0.mbundle", courier_for=alba_id)
+    assert alba.records.require(org.id).acronym == "CA"  # type: ignore[attr-defined]
+    [mine] = _field_conflicts(admin, org.id)
+    admin.state.resolve_conflict(mine.id, "Casa Norte")
+    admin.sync()
+    badu.sync()
+    _carry(badu, alba, tmp_path / "b1.mbundle", courier_for=alba_id)
+    kept = {d.records.require(org.id).name for d in devices}  # type: ignore[attr-defined]
+    asked = [(c.mine, c.theirs) for c in _field_conflicts(alba, org.id)]
+    assert (kept, asked) == ({"Casa Norte"}, [("Casa Centro", "Casa Norte")])
+    assert alba.records.require(org.id).description == "Shelter, 20 beds."  # type: ignore[attr-defined]
