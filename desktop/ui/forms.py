@@ -162,10 +162,16 @@ class MessageLabel(QLabel):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         #: Scrolled into view when it speaks (a field's own line is not: the summary is).
         self.brings_into_view = True
+        #: Who said what is shown (``say``'s ``source``), so that it alone takes it back.
+        self.source: str | None = None
         self.hide()
 
-    def say(self, message: str, tone: str = "error") -> None:
-        """Show ``message``; ``tone`` "success" or "hint" for news that is not a failure."""
+    def say(self, message: str, tone: str = "error", *, source: str | None = None) -> None:
+        """Show ``message``; ``tone`` "success" or "hint" for news that is not a failure.
+
+        ``source`` names the one job that may take the message back (``withdraw``): a line
+        shared by several jobs must not lose one's news when another one finishes."""
+        self.source = source if message else None
         if self.property("role") != tone:
             self.setProperty("role", tone)
             self.style().unpolish(self)
@@ -192,6 +198,11 @@ class MessageLabel(QLabel):
 
     def clear_message(self) -> None:
         self.say("")
+
+    def withdraw(self, source: str) -> None:
+        """Clear the message if ``source`` said it; what another said since stays."""
+        if self.source == source:
+            self.clear_message()
 
 
 class PassphraseField(QLineEdit):

@@ -39,6 +39,9 @@ DETAIL_MINIMUM_WIDTH = 320
 #: How narrow the list may become when the window is too narrow for both minimums (at its
 #: minimum size, 720 px): the list yields, and scrolls sideways, so the detail keeps its width.
 LIST_FLOOR_WIDTH = 120
+#: The page message's ``source`` for what the list itself says (a read failed, damaged pages):
+#: the list's next count takes back only that, not what an open or an export said meanwhile.
+LIST_SOURCE = "list"
 
 
 class EmptyList(QWidget):
@@ -232,7 +235,9 @@ class ListDetailPage(QWidget):
         return ""
 
     def _counted(self, total: int) -> None:
-        self.message.clear_message()
+        # Only what the list said: the count arriving after a record failed to open wiped the
+        # failure (a damaged profile's page lost "the profile is damaged").
+        self.message.withdraw(LIST_SOURCE)
         self._say_if_damaged()
         if total:
             self.views.setCurrentWidget(self.table)
@@ -271,7 +276,8 @@ class ListDetailPage(QWidget):
                     "{count} record could not be read.",
                     "{count} records could not be read.",
                     unreadable,
-                ).format(count=format_number(unreadable))
+                ).format(count=format_number(unreadable)),
+                source=LIST_SOURCE,
             )
 
     def choose_readable_export_path(self) -> None:
@@ -327,7 +333,7 @@ class ListDetailPage(QWidget):
     def _read_failed(self, error: BaseException) -> None:
         if self.closing():
             return  # locking: the page is about to go
-        self.message.say(failure_message(error))
+        self.message.say(failure_message(error), source=LIST_SOURCE)
 
     def closing(self) -> bool:
         return False

@@ -94,6 +94,8 @@ class SyncScheduler(Protocol):
 
 
 _ID = Qt.ItemDataRole.UserRole
+#: The group message's ``source`` for what a download says (and what only a download answers).
+DOWNLOAD_SOURCE = "download"
 
 
 @dataclass
@@ -702,7 +704,9 @@ class GroupView(QWidget):
             return
         link = self.scheduler.link
         self.download_button.setEnabled(False)
-        self.message.say(_("Downloading…"), "hint")
+        # Said as the download's own: its end takes back only this (or its failure), not what
+        # the person met meanwhile (a refused import, a note not saved).
+        self.message.say(_("Downloading…"), "hint", source=DOWNLOAD_SOURCE)
 
         def fetch(_state: JobState) -> int:
             return sum(1 for file in missing if link.download(file))
@@ -717,7 +721,7 @@ class GroupView(QWidget):
 
     def _downloaded(self, count: object) -> None:
         self.download_button.setEnabled(True)
-        self.message.clear_message()
+        self.message.withdraw(DOWNLOAD_SOURCE)
         self.reload()
         self.downloaded.emit()
 
@@ -731,10 +735,11 @@ class GroupView(QWidget):
                 _(
                     "This file needs a connection: the server cannot be reached now. "
                     "Try again when you are online."
-                )
+                ),
+                source=DOWNLOAD_SOURCE,
             )
         else:
-            self.message.say(sync_error_message(error))
+            self.message.say(sync_error_message(error), source=DOWNLOAD_SOURCE)
         self.downloaded.emit()
 
     def _search(self, query: str) -> None:
@@ -783,7 +788,8 @@ class GroupView(QWidget):
                 _(
                     "This file is not on this computer: it needs a connection. Download it, "
                     "or keep the material offline, while connected to the server."
-                )
+                ),
+                source=DOWNLOAD_SOURCE,  # a download answers it: its end takes it back
             )
         else:
             self._failed(error)

@@ -94,3 +94,42 @@ def test_download_on_demand_then_offline_says_it_needs_a_connection(
     assert group.message.text().startswith("This file needs a connection")
     assert group.download_button.isVisible() and group.download_button.isEnabled()
     link.close()
+
+
+def test_a_download_ending_keeps_what_was_said_meanwhile(
+    member: tuple[Device, list[Material]], qtbot: QtBot, tmp_path: Path
+) -> None:
+    # The download's end cleared the group's whole message: a refusal said while the file
+    # came (an import without its type) was gone before the person could read it.
+    device, _materials = member
+    link = SyncLink(device.profile, {})
+    scheduler = SyncScheduler(link, 60 * 60_000)
+    page = WorkingGroupsPage(device.profile)
+    qtbot.addWidget(page)
+    page.attach(scheduler)
+    page.resize(1200, 800)
+    page.show()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    with qtbot.waitSignal(page.group_opened, timeout=5_000) as opened:
+        page.view.clicked.emit(page.model.index(0, 0))
+    group = opened.args[0]
+    assert isinstance(group, GroupView)
+    qtbot.waitUntil(lambda: group.bundle is not None and group.materials.count() == 2)
+    group.materials.setCurrentRow(0)
+
+    with qtbot.waitSignal(group.downloaded, timeout=10_000):
+        qtbot.mouseClick(group.download_button, Qt.MouseButton.LeftButton)
+        assert group.message.text() == "Downloading…"
+        # Before the worker's answer can come back (it is delivered by this thread's loop).
+        group.import_path(make_pdf(tmp_path / "informe.pdf", ["uno"]))
+        refusal = group.message.text()
+        assert refusal not in ("", "Downloading…")
+    qtbot.waitUntil(lambda: not group.download_button.isVisible())
+    assert group.message.text() == refusal and not group.message.isHidden()
+
+    # What the download said itself it takes back: the hint, once the file is here.
+    group.materials.setCurrentRow(1)
+    with qtbot.waitSignal(group.downloaded, timeout=10_000):
+        qtbot.mouseClick(group.download_button, Qt.MouseButton.LeftButton)
+    assert group.message.text() == "" and group.message.isHidden()
+    link.close()
