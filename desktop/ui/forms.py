@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from babel.lists import format_list
-from PySide6.QtCore import QRect, QSize, Qt, QTimer
-from PySide6.QtGui import QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QMouseEvent, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -817,3 +817,64 @@ class ShowPassphrases(QCheckBox):
 
     def retranslate(self) -> None:
         self.setText(_("Show passphrases"))
+
+
+class _BoxText(QLabel):
+    """The words of a ``WrappingCheckBox``: a click on them, or their mnemonic, ticks the box
+    as a check box's own text does."""
+
+    def __init__(self, box: QCheckBox, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._box = box
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        # From the top, beside the box: centred, a row taller than its lines left the box above.
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setBuddy(box)  # also what registers the mnemonic: a label without one has none
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Shortcut and self._box.isEnabled():
+            self._box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self._box.click()
+            return True
+        return super().event(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            self._box.click()
+        super().mouseReleaseEvent(event)
+
+
+class WrappingCheckBox(QWidget):
+    """A check box whose words wrap: a ``QCheckBox`` keeps its text on one line, and a long one
+    (a bundle's "Also the files…", 472 px in Arabic) held a whole page wider than the window at
+    its minimum size, which then scrolled sideways."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.box = QCheckBox(self)
+        self.label = _BoxText(self.box, self)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(self.style().pixelMetric(QStyle.PixelMetric.PM_CheckBoxLabelSpacing))
+        # The box level with the first line of the words.
+        lift = max(0, (self.label.fontMetrics().height() - self.box.sizeHint().height()) // 2)
+        self.box.setContentsMargins(0, lift, 0, 0)
+        layout.addWidget(self.box, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.label, 1)
+
+    def setText(self, text: str) -> None:
+        self.label.setText(text)
+        # What a screen reader says for the box: its words, without the mnemonic's marker.
+        self.box.setAccessibleName(text.replace("&&", "\0").replace("&", "").replace("\0", "&"))
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def isChecked(self) -> bool:
+        return self.box.isChecked()
+
+    def setChecked(self, checked: bool) -> None:
+        self.box.setChecked(checked)

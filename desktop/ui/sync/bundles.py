@@ -17,7 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -48,7 +47,7 @@ from desktop.lan import (
     normalize_code,
     parse_address,
 )
-from desktop.ui.forms import JobProgress, LineStack, MessageLabel, grow_to_fit
+from desktop.ui.forms import JobProgress, LineStack, MessageLabel, WrappingCheckBox, grow_to_fit
 from desktop.ui.jobs import Job, JobState, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
 from sync.client.bundles import ExportReport, ImportReport, export_bundle, export_for, import_bundle
@@ -109,8 +108,9 @@ class BundlePanel(QGroupBox):
         self.for_device = QComboBox(self)
         self.for_device.setObjectName("bundleForDevice")
         self.for_label.setBuddy(self.for_device)
-        self.with_files = QCheckBox(self)
-        self.with_files.setObjectName("bundleWithFiles")
+        # Its words wrap: on one line they held the page wider than the window at 720x520.
+        self.with_files = WrappingCheckBox(self)
+        self.with_files.box.setObjectName("bundleWithFiles")
         form = QFormLayout()
         form.addRow(self.for_label, self.for_device)
         form.addRow("", self.with_files)
@@ -154,13 +154,15 @@ class BundlePanel(QGroupBox):
         nearby_buttons.addWidget(self.find_button)
         self.peers.hide()  # filled by Find nearby computers
         self.address.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
-        address_row = QHBoxLayout()
-        address_row.addWidget(self.address, 3)
-        address_row.addWidget(self.code_label)
-        address_row.addWidget(self.code, 1)
-        address_row.addWidget(self.exchange_button)
+        # The code on a row of its own: beside it, at the window's minimum size the address
+        # had 126 px and cut its example ("for example 192.168.1.20:41234", 179 px).
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code)
+        code_row.addWidget(self.exchange_button)
+        code_row.addStretch(1)
         nearby_form = QFormLayout()
-        nearby_form.addRow(self.address_label, address_row)
+        nearby_form.addRow(self.address_label, self.address)
+        nearby_form.addRow(self.code_label, code_row)
         exchange_row = QHBoxLayout()
         exchange_row.addWidget(self.peers, 1)
 

@@ -36,6 +36,7 @@ from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
 from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
+from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import BusyIndicator, MessageLabel, grow_to_fit, hold_window_size_hints
 from desktop.ui.jobs import Job, run_job
 from desktop.ui.sync.link import SyncLink, sync_error_message
@@ -429,6 +430,8 @@ class NetworkPanel(QGroupBox):
         self.intro.setWordWrap(True)
         self.space_choice = QComboBox(self)
         self.space_choice.setObjectName("spaceChoice")
+        # As wide as its names in the language shown (its row wraps when they do not fit).
+        self.space_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.space_choice.currentIndexChanged.connect(lambda _i: self._show_space())
         self.new_space_button = QPushButton(self)
         self.new_space_button.setObjectName("newSpaceButton")
@@ -470,10 +473,12 @@ class NetworkPanel(QGroupBox):
         self.pending_holder = QVBoxLayout()
         self.busy = BusyIndicator(self)
         self.message = MessageLabel(self)
-        top = QHBoxLayout()
-        top.addWidget(self.space_choice, 1)
-        top.addWidget(self.rename_button)
-        top.addWidget(self.new_space_button)
+        # Wraps: side by side with both buttons, at the window's minimum size an unnamed space's
+        # name was cut in its box (Arabic, 136 px in 125); now the buttons go to the next line.
+        top = FlowLayout()
+        top.add_widget(self.space_choice, stretch=True)
+        top.add_widget(self.rename_button)
+        top.add_widget(self.new_space_button)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         for button in (self.invite_button, self.check_button, self.remove_button):
