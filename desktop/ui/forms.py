@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from babel.lists import format_list
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -820,8 +820,8 @@ class ShowPassphrases(QCheckBox):
 
 
 class _BoxText(QLabel):
-    """The words of a ``WrappingCheckBox``: a click on them, or their mnemonic, ticks the box
-    as a check box's own text does."""
+    """The words of a ``WrappingCheckBox``: a click on them ticks the box, as a check box's own
+    text does (their mnemonic does too: a label clicks a button it is the buddy of)."""
 
     def __init__(self, box: QCheckBox, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -831,13 +831,6 @@ class _BoxText(QLabel):
         # From the top, beside the box: centred, a row taller than its lines left the box above.
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setBuddy(box)  # also what registers the mnemonic: a label without one has none
-
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Shortcut and self._box.isEnabled():
-            self._box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-            self._box.click()
-            return True
-        return super().event(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(

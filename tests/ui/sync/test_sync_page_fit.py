@@ -69,3 +69,9 @@ def test_the_wrapping_check_box_wraps_and_ticks_from_its_words(
     assert check.isChecked()
     qtbot.mouseClick(check.label, Qt.MouseButton.LeftButton, pos=QPoint(20, 5))
     assert not check.isChecked()
+    # Its mnemonic (Alt+F, the "&files") ticks it, as a check box's own does.
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(check.isChecked, timeout=2_000)  # an animated click: 100 ms
+    assert check.box.hasFocus()
