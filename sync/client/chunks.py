@@ -8,8 +8,11 @@ Design and limits: sync/ENGINE.md "Attachments".
 
 Several chunk requests are in flight at once (a window sized from the link, at most
 ``MAX_WINDOW``), each on its own connection; only the caller's thread touches the store, so a
-chunk is marked held or saved as received exactly as it was one request at a time, and a cut
-still re-sends at most the chunks in flight (a download resumes each with ``Range``).
+chunk is marked held or saved as received exactly as it was one request at a time. A cut is
+recovered inside the window: the lanes reconnect at once, a cut download goes on with ``Range``
+from the bytes received, a cut upload asks for its offset (``HEAD``) between fresh chunks and
+sends only the rest; nothing is asked again that the sync knows (no second probe, no second
+record sync), so the link's round trips after a cut overlap the data instead of preceding it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -32,6 +35,7 @@ import requests
 
 from sync.client.transport import (
     ConnectionSettings,
+    Offline,
     ProtocolViolation,
     ServerRefused,
     Transport,
@@ -69,6 +73,9 @@ Progress = Callable[[str, int], None]
 #: (``LinkEstimate``) within 2..8, so a 2G link keeps few requests open and a satellite one
 #: enough to stay full.
 MAX_WINDOW = 8
+#: How many times one chunk request cut by the link is resumed inside its sync (a link that
+#: drops every request is not tried for ever: the sync then fails and the next one resumes).
+RESUMES = 1
 
 
 @dataclass(frozen=True)
@@ -235,6 +242,9 @@ class _Job:
     offset: int = 0  # bytes of it the server kept from a cut upload
     have: bytes = b""  # a download's bytes received before (resumed with Range)
     head: bool = False
+    #: A PUT cut by the link: its offset on the server is unknown until asked (``HEAD``).
+    ask_offset: bool = False
+    resumed: int = 0  # times this request was cut and resumed in this window
 
 
 @dataclass
@@ -248,6 +258,17 @@ class _Event:
 
 class _Stop(Exception):
     """The caller's handler ends a window early (a refused or missing chunk)."""
+
+
+class _Resume(Exception):
+    """The caller's handler asks the window to run ``job`` again (a request the link cut);
+    ``later``: after the fresh jobs already started ones would take (an upload that must ask
+    its offset first), so the lanes' first requests after a cut carry data."""
+
+    def __init__(self, job: _Job, later: bool = False) -> None:
+        super().__init__()
+        self.job = job
+        self.later = later
 
 
 class ChunkTransfer:
@@ -383,15 +404,19 @@ class ChunkTransfer:
         handle: Callable[[_Event], None],
         *,
         width: int | None = None,
+        ordered: bool = True,
     ) -> None:
-        """Run ``jobs`` with up to the estimated window in flight, in order: job ``p`` starts
-        only once every job before ``p - window`` is done, so after a cut the ones that may have
-        reached the server are among the first ``MAX_WINDOW`` not known done.
+        """Run ``jobs`` with up to the estimated window in flight, in order. ``ordered``: job
+        ``p`` starts only once every job before ``p - window`` is done, so after a cut the ones
+        that may have reached the server are among the first ``MAX_WINDOW`` not known done (a
+        server asked per chunk needs that; one asked about a whole file does not).
 
         ``work`` runs on a lane in a worker thread and may post progress events; ``handle``
         runs here, on the caller's thread, for every event (the store is touched only here);
-        it raises ``_Stop`` to start no more jobs. The first error is raised once every job
-        in flight has ended (their results handled first, so nothing that arrived is lost).
+        it raises ``_Stop`` to start no more jobs, ``_Resume`` to run a cut job again (at most
+        ``RESUMES`` times each; after that its failure stands). The first error is raised once
+        every job in flight has ended (their results handled first, so nothing that arrived is
+        lost).
         """
         if not jobs:
             return
@@ -427,7 +452,7 @@ class ChunkTransfer:
                     waiting
                     and not stopped
                     and len(running) < limit
-                    and (lowest is None or waiting[0].position < lowest + limit)
+                    and (not ordered or lowest is None or waiting[0].position < lowest + limit)
                 ):
                     job = waiting.popleft()
                     running[job.position] = job
@@ -457,6 +482,16 @@ class ChunkTransfer:
                         continue
                 try:
                     handle(event)
+                except _Resume as again:
+                    if stopped or error is not None:
+                        continue  # the window is ending: the next sync resumes it
+                    if again.later:
+                        # Between the jobs the lanes take next, one in two: their data fills
+                        # the link while this one's offset is asked.
+                        later = sum(1 for job in waiting if job.ask_offset)
+                        waiting.insert(min(len(waiting), limit - 1 + 2 * later), again.job)
+                    else:
+                        waiting.appendleft(again.job)
                 except _Stop:
                     stopped = True
                 except Exception as failure:
@@ -541,11 +576,17 @@ class ChunkTransfer:
             sends.append(_Job(len(sends), index, address, data=data, offset=at))
 
         def sent(event: _Event) -> None:
+            job = event.job
             if event.kind == "failed":
+                if isinstance(event.value, Offline) and job.resumed < RESUMES:
+                    # Cut: what arrived stays on the server; its offset is asked on a new
+                    # connection, after fresh chunks have filled the lanes.
+                    again = replace(job, ask_offset=True, offset=0, resumed=job.resumed + 1)
+                    raise _Resume(again, later=True)
                 raise event.value
             if event.kind != "done":
                 return
-            self.state.mark_held(space, [event.job.address])
+            self.state.mark_held(space, [job.address])
             self.report.chunks_up += 1
             self.report.bytes_up += event.value
             if self.progress is not None:
@@ -553,9 +594,16 @@ class ChunkTransfer:
 
         def put(lane: Transport, job: _Job, token: str, _post: Callable[[_Event], None]) -> Any:
             assert job.data is not None
-            return self._put(lane, space, job.address, job.data, token, job.offset)
+            offset = job.offset
+            if job.ask_offset:
+                held, offset = self._head(lane, space, job.address, token)
+                if held:  # it all arrived before the cut; only the answer was lost
+                    return 0
+            return self._put(lane, space, job.address, job.data, token, offset)
 
-        self._window(space, sends, put, sent)
+        # Unordered: the probe said what of every chunk is there, so no order is needed for a
+        # later sync to know what may have arrived.
+        self._window(space, sends, put, sent, ordered=False)
 
     def _upload_asking_each(
         self, space: str, ref: AttachmentRef, held: set[str], todo: Sequence[tuple[int, str]]
@@ -696,9 +744,14 @@ class ChunkTransfer:
             if event.kind == "failed":
                 failure = event.value
                 if isinstance(failure, _Cut):
-                    if failure.partial:
-                        self.state.save_received(ref.space, job.address, failure.partial, False)
+                    if failure.unsaved:
+                        self.state.save_received(ref.space, job.address, failure.received, False)
+                    if isinstance(failure.error, Offline) and job.resumed < RESUMES:
+                        # On a new connection at once, from the bytes received (Range).
+                        raise _Resume(replace(job, have=failure.received, resumed=job.resumed + 1))
                     raise failure.error
+                if isinstance(failure, Offline) and job.resumed < RESUMES:
+                    raise _Resume(replace(job, resumed=job.resumed + 1))
                 if isinstance(failure, ServerRefused) and (
                     failure.code == ErrorCode.CHUNK_NOT_FOUND
                 ):
@@ -720,7 +773,7 @@ class ChunkTransfer:
         def get(lane: Transport, job: _Job, token: str, post: Callable[[_Event], None]) -> Any:
             return self._get(lane, ref.space, job, token, post)
 
-        self._window(ref.space, jobs, get, fetched)
+        self._window(ref.space, jobs, get, fetched, ordered=False)
         if outcome["refused"] or outcome["absent"]:
             return False
         ordered = [chunks[index] for index in range(len(ref.chunks))]
@@ -778,17 +831,19 @@ class ChunkTransfer:
                         post(_Event("partial", job, bytes(received)))
                         unsaved = 0
             except TransportError as error:
-                raise _Cut(error, bytes(received) if unsaved else b"") from None
+                raise _Cut(error, bytes(received), unsaved > 0) from None
         return bytes(received)
 
 
 class _Cut(TransportError):
-    """A download cut mid-chunk: the error, and the bytes that arrived since the last save."""
+    """A download cut mid-chunk: the error, the chunk's bytes received so far and whether some
+    of them arrived since the last save."""
 
-    def __init__(self, error: TransportError, partial: bytes) -> None:
+    def __init__(self, error: TransportError, received: bytes, unsaved: bool) -> None:
         super().__init__(str(error))
         self.error = error
-        self.partial = partial
+        self.received = received
+        self.unsaved = unsaved
 
 
 #: How a server that does not know a route answers it (one from before the chunk probe).

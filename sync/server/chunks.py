@@ -30,7 +30,8 @@ class PartialUploads:
     arrived even while the server has not yet noticed the old connection is dead (a dropped
     link sends no reset: the server only times out). Finished or refused PUTs are forgotten
     (``forget``); a cut one stays. In memory and bounded: at most ``per_device`` chunks a
-    device (its window of requests in flight), ``max_bytes`` in all (the oldest go first),
+    device (its window of requests in flight, and as many cut ones: a device resumes those
+    while new chunks go up beside them), ``max_bytes`` in all (the oldest go first),
     each forgotten after ``ttl`` seconds; a restart forgets them all and the device then sends
     its chunks whole. Nothing here is trusted: the finished chunk is hashed whole before it is
     stored, and a device only ever resumes its own bytes.
@@ -38,7 +39,7 @@ class PartialUploads:
 
     def __init__(
         self,
-        per_device: int = 8,
+        per_device: int = 16,
         max_bytes: int = 64 * 1024 * 1024,
         ttl: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,

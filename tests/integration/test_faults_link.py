@@ -92,18 +92,26 @@ def test_a_cut_mid_chunk_download_resumes_with_a_range(
     with _link(server.url) as clean_link, _link(server.url) as cut_link:
         with_files(clean, clean_link.url)
         with_files(cut, cut_link.url)
+        clean_calls = len(clean.sent)
         clean.sync()
+        clean_calls = len(clean.sent) - clean_calls
         baseline = clean_link.counts.bytes[DOWN]
         # 2.5 chunks before the end: the window's chunks in flight, some of them half here.
         cut_link.cut_after(DOWN, baseline - int(2.5 * SEALED_CHUNK))
-        cuts = _sync_until_done(cut)
+        calls = len(cut.sent)
+        # The cut is recovered inside the sync: its chunks go on with a Range on new
+        # connections, and the records are not asked for again.
+        report = cut.sync()
+        calls = len(cut.sent) - calls
         resent = cut_link.counts.bytes[DOWN] - baseline
     # A CI run kept only the failing line: say what the link saw, so a rare failure can be told
     # apart (an extra cut, a chunk fetched again, bytes the reset threw away unread).
     seen = f"baseline {baseline} B, re-sent {resent} B, {_seen(cut_link)}"
     with capsys.disabled():
         print(f"\n  cut mid-chunk down: {seen}")
-    assert cuts == 1, seen
+    assert cut_link.counts.cuts == 1 and report.files_received == 1, seen
+    # The same requests as the clean sync (records, keys): none of them again after the cut.
+    assert calls == clean_calls, (calls, clean_calls)
     # The half-received chunk was kept and resumed with a Range; what the reset threw away
     # unread in the client's socket buffer comes again, never more than that chunk.
     assert resent <= SEALED_CHUNK, seen
@@ -130,7 +138,10 @@ def test_a_cut_mid_chunk_upload_resends_at_most_that_chunk(
         clean.sync()
         baseline = clean_link.counts.bytes[UP] - start_clean
         cut_link.cut_after(UP, int(2.5 * SEALED_CHUNK))  # in the middle of the third chunk
-        assert _sync_until_done(cut) == 1
+        # The cut is recovered inside the sync: no second probe, no second sync attempt.
+        report = cut.sync()
+        assert cut_link.counts.cuts == 1 and report.chunks_up == 5, _seen(cut_link)
+        assert cut.engine.chunks is not None and cut.engine.chunks.report.probes == 1
         total = cut_link.counts.bytes[UP] - start_cut
     resent = total - baseline
     with capsys.disabled():
@@ -244,7 +255,10 @@ def test_a_cut_with_several_chunks_in_flight_resends_little_and_resumes(
         baseline_up = clean_link.counts.bytes[UP] - start_clean
         # Mid-file, with several chunk uploads in flight at once.
         cut_link.cut_after(UP, int(6.5 * SEALED_CHUNK))
-        assert _sync_until_done(cut) == 1
+        # Recovered inside the sync: each chunk cut asks its offset on a new connection.
+        pushed = cut.sync()
+        assert cut_link.counts.cuts == 1 and pushed.chunks_up == 12, _seen(cut_link)
+        assert cut.engine.chunks is not None and cut.engine.chunks.report.probes == 1
         resent_up = cut_link.counts.bytes[UP] - start_cut - baseline_up
         cut_link.clear_cuts()
         clean.sync()  # the other's records, not its file
@@ -255,7 +269,8 @@ def test_a_cut_with_several_chunks_in_flight_resends_little_and_resumes(
         clean.sync()
         baseline_down = clean_link.counts.bytes[DOWN] - start_clean
         cut_link.cut_after(DOWN, int(6.5 * SEALED_CHUNK))
-        assert _sync_until_done(cut) == 1
+        pulled = cut.sync()
+        assert cut_link.counts.cuts == 2 and pulled.files_received == 1, _seen(cut_link)
         resent_down = cut_link.counts.bytes[DOWN] - start_cut - baseline_down
         connections = cut_link.counts.connections
     with capsys.disabled():
