@@ -201,12 +201,15 @@ class LinkEstimate:
     The round trip is the shortest request seen (a ``HEAD``, or a chunk's request minus nothing:
     an overestimate only widens the window); the bandwidth is chunk bytes completed per second
     over the last completions. The window grows by one per completion while the estimate says
-    the link could take more (slow start), and shrinks by one when it says at least two less.
+    the link could take more, and shrinks by one when it says at least two less.
     """
 
     def __init__(self) -> None:
-        # Half the bound until the link is known: even 2G holds a few chunks in flight cheaply.
-        self.window = MAX_WINDOW // 2
+        # The bound until the link is known. Too wide a window on a slow link only queues bytes
+        # that go next anyway (a cut resumes them at their offsets: nothing goes twice), and the
+        # first rates bring it down; too narrow a one leaves a long link idle for its first
+        # round trips (half the bound: about 1.5 s of a satellite link a leg, measured).
+        self.window = MAX_WINDOW
         self.round_trip: float | None = None
         self._done: deque[tuple[float, int]] = deque(maxlen=16)
 

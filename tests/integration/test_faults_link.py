@@ -212,6 +212,18 @@ def test_a_long_link_is_kept_full_both_ways(
         member.sync()
         evidence = import_evidence(admin, space, tmp_path / "f", chunks * CHUNK_SIZE, "film.mp4")
         original = (tmp_path / "f" / "film.mp4").read_bytes()
+        # How many connections were open when the first chunk's answer came: the window's
+        # first round trip already had all its requests on the way (8 lanes, the engine's own
+        # among them), not half of them.
+        at_first: list[int] = []
+
+        def moved(direction: str, _total: int) -> None:
+            if direction == "up" and not at_first:
+                at_first.append(up_link.counts.connections)
+
+        assert admin.engine.chunks is not None
+        admin.engine.chunks.progress = moved
+        opened_before = up_link.counts.connections
         # The link's busy time, not the wall's: a loaded machine's CPU waits are not the link.
         started = (up_link.radio.busy_seconds(), time.monotonic())
         pushed = admin.sync()
@@ -228,6 +240,7 @@ def test_a_long_link_is_kept_full_both_ways(
             f"(wall {wall_up:.1f} / {wall_down:.1f} s), connections {connections}"
         )
     assert pushed.chunks_up == chunks and pulled.files_received == 1
+    assert at_first and at_first[0] - opened_before >= 7, (opened_before, at_first)
     assert opened(member, evidence.id) == original
     # One at a time: at least a round trip per chunk (6.4 s) and the sync's own. A window
     # grown from 4: a few round trips for the chunks, plus the sync's.
