@@ -10,8 +10,9 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QStatusBar, QStyle, QWidget
 
 from desktop.domain.translation import _, format_clock, format_number, ngettext
 
@@ -179,6 +180,7 @@ class SessionStatusBar(QStatusBar):
         self.sync_state.setVisible(scheduler is not None)
         if scheduler is None:
             self.network.show()
+            self._fit_width()
             return
         # Imported here: the sync package loads at unlock, not at start.
         from desktop.ui.sync.scheduler import SyncPhase
@@ -191,6 +193,37 @@ class SessionStatusBar(QStatusBar):
         # Joined, the sync state says whether the server is reachable: "Online" beside
         # "Server unreachable" read as a contradiction, so the bare connectivity steps aside.
         self.network.setVisible(scheduler.phase is SyncPhase.NOT_JOINED)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """The auto-lock delay only where the window has room for every text of the bar: at
+        its minimum width in Spanish they needed 754 px in 720, and the bar, given its minimum,
+        ran past the window's edge and cut the sync state there (250 px in 240). Stepped
+        aside, the delay is the lock state's tooltip."""
+        if self._unlocked_at is None:
+            return  # locked: no delay is shown
+        window = self.window()
+        room = window.width() if window is not self else self.width()
+        self.auto_lock.setVisible(self._needed_width() <= room)
+        self.lock_state.setToolTip("" if self.auto_lock.isVisible() else self.auto_lock.text())
+
+    def _needed_width(self) -> int:
+        """The bar's width with the delay shown, from its labels' own sizes: the layout's are
+        cached until its next pass (a nested layout is not invalidated by a new text)."""
+        labels = [self.lock_state, self.auto_lock]
+        labels += [label for label in (self.sync_state, self.network) if not label.isHidden()]
+        spacing = self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutHorizontalSpacing)
+        grip = 0
+        if self.isSizeGripEnabled():
+            grip = self.style().pixelMetric(QStyle.PixelMetric.PM_SizeGripSize)
+        # A gap before, between and after the labels, as the status bar lays them out, and the
+        # 2 px it keeps at its start.
+        texts = sum(label.sizeHint().width() for label in labels)
+        return texts + spacing * (len(labels) + 1) + grip + 2
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_width()
 
     def retranslate(self) -> None:
         if self._unlocked_at is None:
@@ -210,8 +243,7 @@ class SessionStatusBar(QStatusBar):
                     minutes,
                 ).format(count=format_number(minutes))
             )
-            self.auto_lock.show()
-        self._show_sync_state()
+        self._show_sync_state()  # and whether the delay fits beside the rest
         # The style sheet colours by these properties; re-polish so a change shows at once.
         self.lock_state.style().unpolish(self.lock_state)
         self.lock_state.style().polish(self.lock_state)
