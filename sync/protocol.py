@@ -1170,6 +1170,40 @@ class SyncResponse:
         )
 
 
+#: Response header of ``POST /v1/sync`` naming, before the body, the cursor to ask from next
+#: in each space whose page says ``more`` (§7, "Pages ahead"): the client asks for the next
+#: page while this one is still downloading, and uses that answer only if the body says the
+#: same. Absent when no space has more, or when the list would not fit ``MORE_HEADER_BYTES``.
+MORE_HEADER: Final = "Minga-More"
+MORE_HEADER_BYTES: Final = 4096
+_MORE_ITEM: Final = re.compile(r"([A-Za-z0-9_-]{1,64})=(0|[1-9][0-9]{0,18})")
+
+
+def more_header(spaces: Mapping[str, SpacePage]) -> str | None:
+    """The ``Minga-More`` value for these pages: ``space=cursor`` of each page with more,
+    comma-separated; ``None`` when there is none or it would be longer than the bound."""
+    value = ",".join(
+        f"{space}={page.cursor}"
+        for space, page in spaces.items()
+        if page.error is None and page.more
+    )
+    return value if value and len(value) <= MORE_HEADER_BYTES else None
+
+
+def parse_more_header(value: str | None) -> dict[str, int] | None:
+    """The cursors a ``Minga-More`` header names; ``None`` for none or anything malformed (a
+    hint only: the client then waits for the body, as without it)."""
+    if not value or len(value) > MORE_HEADER_BYTES:
+        return None
+    found: dict[str, int] = {}
+    for item in value.split(","):
+        match = _MORE_ITEM.fullmatch(item.strip())
+        if match is None or match[1] in found:
+            return None
+        found[match[1]] = int(match[2])
+    return found
+
+
 @dataclass(frozen=True)
 class CourierPush:
     """Mutations of other devices a courier carried (``POST /v1/courier/push``): each is

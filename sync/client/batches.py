@@ -56,8 +56,16 @@ class Authorized(Protocol):
 #: one request exactly as before, and a batch pays off only when many records compress together.
 MIN_BATCH = 64
 #: How many pending changes one sync gathers for batches (a first sync of 10,000 records is
-#: three batches of about 3,300).
+#: four batches: 1,024, 4,096, 4,096 and 784; ``split``).
 MAX_GATHERED = 8 * MAX_ENTRIES
+#: The first batch of many: sealed in about a quarter of the time a full one takes, so the
+#: link starts early, and the next (full) one is sealed while it goes up. Measured on edge
+#: at k = 1 (10,000 records, load about 6): the first seal of 3,334 records kept the link
+#: idle 1.4 s; the last page's storing on the member who pulls, 2.8 s.
+LEAD = 1024
+#: The last batch of many holds at most this many: its answer, and on the member who pulls
+#: its page, is what is stored after the link has nothing more to carry.
+TAIL = 1024
 #: A kept batch the server answers with an error (5xx) this many times in a row...
 SET_ASIDE_FAILURES = 5
 #: ...over at least this long (seconds) is set aside: a server down for an afternoon sets
@@ -71,13 +79,30 @@ def batchable_change(change: PendingChange) -> bool:
     return batchable(change.record) and not referenced_chunks(change.content)
 
 
-def split(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
-    """Balanced batches of at most ``MAX_ENTRIES``, in the order given (creation order)."""
+def _balanced(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
     if not changes:
         return []
     count = -(-len(changes) // MAX_ENTRIES)
     size = -(-len(changes) // count)
     return [list(changes[i : i + size]) for i in range(0, len(changes), size)]
+
+
+def split(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
+    """Batches of at most ``MAX_ENTRIES``, in the order given (creation order).
+
+    Many changes go short first, full in the middle and short last: nothing goes up until the
+    first batch is sealed, and nothing is done until the last answer (and, on the member who
+    pulls, the last page, which holds the last batch) is stored, while every batch between is
+    sealed and stored as the one before goes up. So the first holds ``LEAD`` records and the
+    last at most ``TAIL`` (at least a quarter of it); the middle ones are as large as allowed
+    (larger compress better). Fewer than ``LEAD + TAIL`` go balanced, as before (one batch
+    for up to ``MAX_ENTRIES``)."""
+    n = len(changes)
+    if n <= LEAD + TAIL:
+        return _balanced(changes)
+    middle = -(-(n - LEAD - TAIL) // MAX_ENTRIES)  # batches between, so the last fits TAIL
+    end = min(LEAD + middle * MAX_ENTRIES, n - TAIL // 4)
+    return [list(changes[:LEAD]), *_balanced(changes[LEAD:end]), list(changes[end:])]
 
 
 def sealed_entries(changes: Sequence[PendingChange]) -> list[SealedEntry]:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sync.client.batches import BatchPath, Delivered, open_delivery
 from sync.client.chunks import AttachmentState, ChunkTransfer, Progress, referenced_chunks
 from sync.client.merge import FieldConflict, MergeFlag, merge
+from sync.client.pages import PagesAhead, expired
 from sync.client.state import (
     Accepted,
     Content,
@@ -591,6 +592,10 @@ class SyncEngine:
                 if self.chunks is not None and self.fetch_attachments:
                     self.chunks.download_wanted()
         finally:
+            if self.chunks is None:
+                # The connections pages were asked ahead on (with chunks, their lanes close
+                # when the sync's files are done).
+                self.transport.close_lanes()
             report.requests = traffic.requests - start[0]
             report.bytes_up = traffic.bytes_up - start[1]
             report.bytes_down = traffic.bytes_down - start[2]
@@ -737,12 +742,15 @@ class SyncEngine:
             batches=True,
         )
         again = len(entries) >= LIMITS.max_mutations
-        # The next page downloads on a worker while this one is verified and stored: one
-        # request ahead at most, and only when the server said there is more.
+        # The next page downloads while this one is verified and stored: asked for as soon as
+        # an answer's header names its cursors (before its body is in, on another connection,
+        # PROTOCOL.md §7 "Pages ahead"), else on a worker once the body says there is more.
         ahead: ThreadPoolExecutor | None = None
+        pages = PagesAhead(self.transport, lambda: self._token, self.page_bytes)
+        watched, on_more = pages.watch(request)
         try:
             try:
-                response = self._authorized(partial(self.transport.sync, request))
+                response = self._authorized(partial(self.transport.sync, request, on_more=on_more))
             except ServerRefused as refused:
                 if refused.status < 500 or not request.push:
                     raise
@@ -750,7 +758,9 @@ class SyncEngine:
                 # failed after a commit, the pull brings these versions back and they settle
                 # clean; otherwise the records, still dirty, are sealed anew next sync (the
                 # entries go, as a refused one's do). A pull that fails too is an outage.
-                response = self._authorized(partial(self.transport.sync, replace(request, push=())))
+                alone = replace(request, push=())
+                watched, on_more = pages.watch(alone)
+                response = self._authorized(partial(self.transport.sync, alone, on_more=on_more))
                 for entry in entries:
                     self.state.drop_outbox(entry.mutation_id)
                 report.push_failed += len(entries)
@@ -763,15 +773,18 @@ class SyncEngine:
                     if space in pull and page.error is None and page.more
                 }
                 following: Future[SyncResponse] | None = None
+                early = False
                 if more:
-                    ahead = ahead or ThreadPoolExecutor(1, thread_name_prefix="minga-pull")
-                    following = ahead.submit(
-                        self._authorized,
-                        partial(
-                            self.transport.sync,
-                            SyncRequest(pull=more, max_bytes=self.page_bytes, batches=True),
-                        ),
-                    )
+                    taken = pages.take(watched, more)
+                    if taken is not None:
+                        (following, watched), early = taken, True
+                    else:
+                        asked = pages.request(more)
+                        watched, on_more = pages.watch(asked)
+                        ahead = ahead or ThreadPoolExecutor(1, thread_name_prefix="minga-pull")
+                        following = ahead.submit(
+                            self._authorized, partial(self.transport.sync, asked, on_more=on_more)
+                        )
                 again |= self._apply_results(entries, response, keyring, pins, report, stale)
                 entries = []
                 for space, page in response.spaces.items():
@@ -792,13 +805,24 @@ class SyncEngine:
                     again |= self._apply_page(space, page, keyring, pins, report)
                 if following is None:
                     break
-                response = following.result()
+                try:
+                    response = following.result()
+                except ServerRefused as refused:
+                    if not (early and expired(refused)):
+                        raise
+                    # Asked ahead with a token that expired meanwhile: again, logging in.
+                    asked = pages.request(more)
+                    watched, on_more = pages.watch(asked)
+                    response = self._authorized(
+                        partial(self.transport.sync, asked, on_more=on_more)
+                    )
                 pull = more
         finally:
             if ahead is not None:
                 # A failure while applying: the page fetched ahead is dropped (its cursor was
                 # never stored), after its request ends.
                 ahead.shutdown(wait=True, cancel_futures=True)
+            pages.close()
         # Only once every page is in: a parent's deletion and its children's may come in
         # different pages, and what belongs together is judged on all of them.
         restored = self.state.keep_together()

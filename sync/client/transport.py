@@ -250,6 +250,7 @@ class Transport:
                 Transport(
                     self.base_url,
                     self.settings,
+                    self.observer,
                     traffic=self.traffic,
                     busy=self.busy,
                     sleep=self.sleep,
@@ -276,13 +277,18 @@ class Transport:
         token: str | None = None,
         expect_body: bool = True,
         shape: type[protocol.Shape] = protocol.AckShape,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> dict[str, Any]:
         """Send one message and decode the answer into ``shape``: whatever a server (or anything
         between) sends, the app reads at most max_body_bytes, expands at most
-        max_decoded_bytes and builds only what the shape has room for."""
+        max_decoded_bytes and builds only what the shape has room for.
+
+        ``on_headers`` sees a 200 answer's headers before its body is read."""
         body = encode_body(message) if message is not None else None
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        response, answer = self._exchange(method, path, body, headers, read=True)
+        response, answer = self._exchange(
+            method, path, body, headers, read=True, on_headers=on_headers
+        )
         if response.status_code >= 400:
             raise refusal(response, answer)
         if not expect_body or response.status_code == 204:
@@ -328,6 +334,7 @@ class Transport:
         headers: Mapping[str, str],
         *,
         read: bool,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> tuple[requests.Response, bytes]:
         """Send until the answer is not a 429 to wait out (``busy``); the last answer, and with
         ``read`` its body (bounded by max_body_bytes, counted and shown to the observer), else
@@ -340,6 +347,8 @@ class Transport:
         while True:
             response = self._send_once(method, path, body, headers)
             answer = b""
+            if on_headers is not None and response.status_code == 200:
+                on_headers(response.headers)
             if read:
                 with response:
                     answer = _bounded_content(
@@ -434,9 +443,28 @@ class Transport:
 
     # --- sync ---------------------------------------------------------------------------------
 
-    def sync(self, request: SyncRequest, token: str) -> SyncResponse:
+    def sync(
+        self,
+        request: SyncRequest,
+        token: str,
+        on_more: Callable[[dict[str, int]], None] | None = None,
+    ) -> SyncResponse:
+        """One sync round trip. ``on_more`` is told, before the body is read, the cursors the
+        answer's ``Minga-More`` header names (PROTOCOL.md §7, pages ahead): a hint, to be
+        checked against the body."""
+
+        def more(headers: Mapping[str, str]) -> None:
+            cursors = protocol.parse_more_header(headers.get(protocol.MORE_HEADER))
+            if cursors and on_more is not None:
+                on_more(cursors)
+
         answer = self.call(
-            "POST", "/v1/sync", request.to_wire(), token=token, shape=protocol.SyncResponseShape
+            "POST",
+            "/v1/sync",
+            request.to_wire(),
+            token=token,
+            shape=protocol.SyncResponseShape,
+            on_headers=None if on_more is None else more,
         )
         try:
             response = SyncResponse.from_wire(answer)

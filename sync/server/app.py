@@ -29,6 +29,7 @@ from sync import protocol
 from sync.protocol import (
     LIMITS,
     MEDIA_TYPE,
+    MORE_HEADER,
     PROTOCOL_VERSION,
     BatchAnswer,
     ChallengeRequest,
@@ -57,6 +58,7 @@ from sync.protocol import (
     check_id,
     check_token,
     encode_body,
+    more_header,
 )
 from sync.server import auth, batches, chunks, courier, logs, private, records, spaces
 from sync.server.chunk_stores import ChunkStore, ChunkStoreError, open_chunk_store
@@ -506,7 +508,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         await run_in_threadpool(auth.revoke_token, db, _bearer(request, limits))
         return Response(status_code=204)
 
-    def sync_round_trip(token: str, body: bytes) -> tuple[str, bytes]:
+    def sync_round_trip(token: str, body: bytes) -> tuple[str, bytes, str | None]:
         # One worker-thread hop for decoding and the work, with the token checked again in the
         # same transaction as the work (a revocation in between is seen): an empty poll is one
         # read transaction, a push one write transaction plus the pull. This is the hot path.
@@ -527,7 +529,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
                     batches=message.batches,
                     hold_at_batches=not message.batches,
                 )
-                return device, encode_body(SyncResponse(spaces=pages).to_wire())
+                return device, encode_body(SyncResponse(spaces=pages).to_wire()), more_header(pages)
             results = records.push_on(conn, device, message.push, now)
         # The pull runs after the commit, so the pushed rows are in it and the space locks
         # are not held while pages are read.
@@ -550,7 +552,11 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             if message.pull
             else {}
         )
-        return device, encode_body(SyncResponse(tuple(results), pages).to_wire())
+        return (
+            device,
+            encode_body(SyncResponse(tuple(results), pages).to_wire()),
+            more_header(pages),
+        )
 
     @app.post("/v1/sync", summary="One round trip: push the outbox, pull after each cursor")
     async def sync(request: Request) -> Response:
@@ -559,9 +565,12 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
         token = _bearer(request, limits)
         hold_slot(request, await run_in_threadpool(auth.authenticate, db, token, state.now()))
         body = await _read_body(request, limits.max_body_bytes)
-        device, answer = await run_in_threadpool(sync_round_trip, token, body)
+        device, answer, more = await run_in_threadpool(sync_round_trip, token, body)
         request.scope.setdefault("state", {})["device"] = device
-        return Response(content=answer, media_type=MEDIA_TYPE)
+        # The next cursors before the body (§7, pages ahead): a client that reads them asks
+        # for the next page while this one is still on its way.
+        headers = None if more is None else {MORE_HEADER: more}
+        return Response(content=answer, media_type=MEDIA_TYPE, headers=headers)
 
     @app.post(
         "/v1/courier/push",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 #: Requests one device may have in progress at once. Everything the app itself runs at once fits
 #: inside it, so its own transfers never meet a 429: its chunk window (at most
-#: ``sync.client.chunks.MAX_WINDOW`` = 8), the sync request beside them and the one page it
-#: fetches ahead, with room to spare.
+#: ``sync.client.chunks.MAX_WINDOW`` = 8), the sync request beside them and the pages it
+#: fetches ahead (one being read, the next asked for: ``sync.client.pages``), with room to
+#: spare.
 REQUESTS_PER_DEVICE = 12
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 
 from desktop.domain.records import Organization
+from sync import protocol
 from sync.client import batches
 from sync.client.batches import MIN_BATCH
 from sync.client.state import Settlement
+from sync.client.transport import Transport
 from sync.protocol import SyncRequest, SyncResponse
 from tests.domain.conftest import TODAY
 from tests.integration.conftest import Device, Server, network_of
@@ -75,19 +78,27 @@ def test_a_push_answer_is_one_transaction_not_one_per_record(
     assert _count(member, space) == _count(admin, space)
 
 
-def test_the_next_page_downloads_while_one_is_stored(server: Server, make_device: Any) -> None:
+def test_the_next_page_downloads_while_one_is_stored(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     space, (admin, _member) = network_of(server, make_device, 2)
     _write_singly(admin, space, 120)
     reader = make_device("reader", 4096)  # small pages: several of them
     reader.engine.enroll(admin.engine.invite(space))
     admin.engine.admit(space, admin.engine.pending_members(space))
     transport = reader.engine.transport
-    real_sync, real_apply = transport.sync, reader.state.apply_page
+    real_sync, real_apply = Transport.sync, reader.state.apply_page
     started: list[str] = []  # what happened, in order: "request" (sent) or "stored" (a page)
 
-    def sync(request: SyncRequest, token: str) -> SyncResponse:
-        started.append("request")
-        return real_sync(request, token)
+    def sync(
+        self: Transport,
+        request: SyncRequest,
+        token: str,
+        on_more: Callable[[dict[str, int]], None] | None = None,
+    ) -> SyncResponse:
+        if self.traffic is transport.traffic:  # the reader's, on any of its connections
+            started.append("request")
+        return real_sync(self, request, token, on_more)
 
     def apply_page(space_id: str, cursor: int, settlements: list[Settlement]) -> None:
         # The worker thread may not have run yet on a busy machine: give it a moment (the
@@ -100,17 +111,63 @@ def test_the_next_page_downloads_while_one_is_stored(server: Server, make_device
         real_apply(space_id, cursor, settlements)
         started.append("stored")
 
-    transport.sync = sync  # type: ignore[method-assign]
+    monkeypatch.setattr(Transport, "sync", sync)
     reader.state.apply_page = apply_page  # type: ignore[method-assign]
     reader.sync()
     assert _count(reader, space) == _count(admin, space)
     pages = started.count("stored")
     assert pages >= 3
-    # When the n-th page was stored, the request for the page after it was already out: n + 1
-    # requests (without fetching ahead: n). The last page had nothing after it.
+    # When the n-th page was stored, the request for the page after it was already out: at
+    # least n + 1 requests (without fetching ahead: n; asked ahead from the headers, the one
+    # after may be out too). The last page had nothing after it.
     ahead = [started[:i].count("request") - started[:i].count("stored") for i, what in
              enumerate(started) if what == "stored"]  # fmt: skip
-    assert ahead == [2] * (pages - 1) + [1], started
+    assert all(n >= 2 for n in ahead[:-1]) and ahead[-1] == 1, started
+    assert started.count("request") == pages  # no page asked for twice or for nothing
+
+
+def test_the_next_page_is_asked_for_before_this_one_has_come_down(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's header names the next cursors (PROTOCOL.md §7, pages ahead): the next page
+    is asked for, on another connection, while this page's body is still on its way."""
+    space, (admin, _member) = network_of(server, make_device, 2)
+    _write_singly(admin, space, 120)
+    reader = make_device("reader", 4096)
+    reader.engine.enroll(admin.engine.invite(space))
+    admin.engine.admit(space, admin.engine.pending_members(space))
+    reader.sync()  # login, discovery and the pages so far
+    _write_singly(admin, space, 120)
+    main = reader.engine.transport
+    asked_ahead = threading.Event()
+    before_body: list[bool] = []  # per page read on the engine's own connection
+    real_send, real_exchange = Transport._send_once, Transport._exchange
+
+    def send_once(self: Transport, method: str, path: str, *args: Any) -> Any:
+        if path == "/v1/sync" and self is not main and self.traffic is main.traffic:
+            asked_ahead.set()  # a page asked for on another of the reader's connections
+        return real_send(self, method, path, *args)
+
+    def exchange(self: Transport, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        told = kwargs.get("on_headers")
+        if self is not main or path != "/v1/sync" or told is None:
+            return real_exchange(self, method, path, *args, **kwargs)
+
+        def on_headers(headers: Any) -> None:
+            told(headers)
+            if headers.get("minga-more"):
+                # This page's body is not read until the next page was asked for (or, if it
+                # never is, until the wait ends: the assertion below then fails).
+                before_body.append(asked_ahead.wait(20))
+
+        return real_exchange(self, method, path, *args, **{**kwargs, "on_headers": on_headers})
+
+    monkeypatch.setattr(Transport, "_send_once", send_once)
+    monkeypatch.setattr(Transport, "_exchange", exchange)
+    report = reader.sync()
+    assert _count(reader, space) == _count(admin, space)
+    assert report.pulled >= 120
+    assert before_body == [True]
 
 
 def test_a_failure_while_storing_a_page_keeps_the_cursor_and_loses_nothing(
@@ -204,3 +261,32 @@ def test_the_next_batch_is_sealed_and_an_answer_stored_while_a_batch_goes_up(
     member.sync()
     assert _count(member, space) == _count(admin, space)
     assert member.snapshot() == admin.snapshot()
+
+
+def test_a_header_naming_other_cursors_than_its_body_skips_nothing(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header is a hint: a page asked for from cursors the body does not confirm (a proxy
+    or server that says one thing in the header, another in the body) is never used; the pull
+    goes on from the body's cursors and no record is skipped."""
+    space, (admin, _member) = network_of(server, make_device, 2)
+    _write_singly(admin, space, 120)
+    reader = make_device("reader", 4096)
+    reader.engine.enroll(admin.engine.invite(space))
+    admin.engine.admit(space, admin.engine.pending_members(space))
+    real_parse = protocol.parse_more_header
+    lied: list[dict[str, int]] = []
+
+    def parse(value: str | None) -> dict[str, int] | None:
+        cursors = real_parse(value)
+        if cursors:
+            # Past a few records the body's cursor does not: they would be skipped if used.
+            cursors = {s: cursor + 3 for s, cursor in cursors.items()}
+            lied.append(cursors)
+        return cursors
+
+    monkeypatch.setattr(protocol, "parse_more_header", parse)
+    reader.sync()
+    assert lied  # the lie was told
+    assert _count(reader, space) == _count(admin, space)
+    assert reader.snapshot() == admin.snapshot()

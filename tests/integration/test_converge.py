@@ -3,6 +3,7 @@ Field merges, one conflict resolved once, edit vs delete, and a push re-sent aft
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -147,8 +148,13 @@ class LosesFirstAnswer(Transport):
 
     lost = False
 
-    def sync(self, request: SyncRequest, token: str) -> SyncResponse:
-        response = super().sync(request, token)
+    def sync(
+        self,
+        request: SyncRequest,
+        token: str,
+        on_more: Callable[[dict[str, int]], None] | None = None,
+    ) -> SyncResponse:
+        response = super().sync(request, token, on_more)
         if request.push and not self.lost:
             self.lost = True
             raise Offline("the link dropped before the answer arrived")
