@@ -929,8 +929,10 @@ def analysis(results: list[Result]) -> list[str]:
         f"Kinto**: misses: {where(missed('goal 1.3') + missed('Kinto'))} ("
         + ", ".join(f"{r.ratio:.2f}×, {_s(r.estimate)} s" for r in files)
         + "). Chunks go several at a time (a window sized from the link: bandwidth × round "
-        "trip / chunk + 2, at most 8), each on its own connection, kept open for all of one "
-        "sync's files; which of a file's chunks are missing is one request, not a HEAD each."
+        "trip / chunk + 2, at most 8, starting at 8), each on its own connection, kept open for "
+        "all of one sync's files; which of a file's chunks are missing is one request, not a "
+        "HEAD each; a cut is recovered inside the sync (each cut request resumed at once on a "
+        "new connection, nothing asked again)."
     )
     out.append(
         f"- **Re-sent after a cut at most 64 KiB**: misses: {where(missed('re-sent'))}. A cut "
