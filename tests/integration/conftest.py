@@ -78,37 +78,47 @@ def server(tmp_path: Path) -> Iterator[Server]:
         process.stop()
 
 
+def new_device(server: Server, folder: Path, name: str, page_bytes: int | None = None) -> Device:
+    """A device with a new profile in ``folder``, talking to ``server``; the caller closes it
+    (``close_device``)."""
+    profile, _recovery = new_profile(folder)
+    sent: list[bytes] = []
+    received: list[bytes] = []
+
+    def observe(_method: str, _path: str, body: bytes, answer: bytes) -> None:
+        sent.append(body)
+        received.append(answer)
+
+    transport = Transport(server.url, observer=observe)
+    state = ProfileSyncState(profile.engine)
+    return Device(
+        name,
+        profile,
+        RecordStore(profile.engine),
+        state,
+        SyncEngine(state, transport, page_bytes=page_bytes),
+        sent,
+        received,
+    )
+
+
+def close_device(device: Device) -> None:
+    device.engine.transport.close()
+    device.profile.close()
+
+
 @pytest.fixture
 def make_device(tmp_path: Path, server: Server) -> Iterator[object]:
     devices: list[Device] = []
 
     def make(name: str, page_bytes: int | None = None) -> Device:
-        profile, _recovery = new_profile(tmp_path / f"profile-{name}")
-        sent: list[bytes] = []
-        received: list[bytes] = []
-
-        def observe(_method: str, _path: str, body: bytes, answer: bytes) -> None:
-            sent.append(body)
-            received.append(answer)
-
-        transport = Transport(server.url, observer=observe)
-        state = ProfileSyncState(profile.engine)
-        device = Device(
-            name,
-            profile,
-            RecordStore(profile.engine),
-            state,
-            SyncEngine(state, transport, page_bytes=page_bytes),
-            sent,
-            received,
-        )
+        device = new_device(server, tmp_path / f"profile-{name}", name, page_bytes)
         devices.append(device)
         return device
 
     yield make
     for device in devices:
-        device.engine.transport.close()
-        device.profile.close()
+        close_device(device)
 
 
 def space_record(space: str, name: str = "Network") -> Space:

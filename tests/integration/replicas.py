@@ -7,11 +7,14 @@ Here, beside the integration conftest, because it works on its ``Device``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from desktop.domain.records import Organization, edit
+from sync.protocol import ProtocolError, decode_body
 from tests.integration.conftest import Device, organization
 
 
@@ -24,7 +27,15 @@ def search_bounds(examples: int, steps: int) -> tuple[int, int]:
     )
 
 
-def run_replicas(machine: type[RuleBasedStateMachine], examples: int, steps: int) -> None:
+def run_replicas(
+    machine: type[RuleBasedStateMachine], examples: int, steps: int, *, fresh: bool = False
+) -> None:
+    """``fresh``: the machine builds its replicas per example, so a failing example replays
+    on the same state and may be shrunk (``MINGA_PROPERTY_SHRINK=1``: each replay builds a
+    network again, so only when hunting a failure)."""
+    phases = [Phase.generate]
+    if fresh and os.environ.get("MINGA_PROPERTY_SHRINK"):
+        phases.append(Phase.shrink)
     run_state_machine_as_test(
         machine,
         settings=settings(
@@ -33,11 +44,76 @@ def run_replicas(machine: type[RuleBasedStateMachine], examples: int, steps: int
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
-            # The replicas live across examples (one server, one network: seconds, not
-            # minutes), so a shrunk example would replay on other state: report the first.
-            phases=[Phase.generate],
+            # Replicas that live across examples (one server, one network: seconds, not
+            # minutes) would replay a shrunk example on other state: report the first.
+            phases=phases,
         ),
     )
+
+
+class Trace:
+    """The story of one example, step by step: what each rule did on which replica, what each
+    sync pushed, what the server answered and what it pulled. Printed (and written to
+    ``MINGA_PROPERTY_TRACE`` if set) when a check fails, so a failure found by a long search
+    can be read without replaying it."""
+
+    def __init__(self, title: str) -> None:
+        self.lines: list[str] = [title]
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def fail(self, message: str) -> AssertionError:
+        """The error to raise for a failed check, the trace printed and written first."""
+        story = f"{self.text()}\n!! {message}"
+        print(story)
+        target = os.environ.get("MINGA_PROPERTY_TRACE")
+        if target:
+            Path(target).write_text(story + "\n", encoding="utf-8")
+        return AssertionError(message)
+
+    def exchanges(
+        self,
+        device: Device,
+        since: int,
+        record: Callable[[str], str],
+        author: Callable[[str], str],
+    ) -> None:
+        """The sync requests ``device`` made from its ``since``-th on: each push (record, base,
+        deletion), its result, and each change pulled (record, revision, deletion, author)."""
+        for body, answer in zip(device.sent[since:], device.received[since:], strict=True):
+            try:
+                request, reply = decode_body(body), decode_body(answer)
+            except ProtocolError:
+                continue  # not a sync (a statement, a wrap, an empty GET)
+            if "push" not in request and "pull" not in request:
+                continue
+            pushes = request.get("push") or []
+            results = reply.get("results") or []
+            for push, result in zip(pushes, results, strict=False):
+                what = "delete" if push.get("deleted") else "content"
+                outcome = result.get("status")
+                if outcome == "conflict":
+                    current = result.get("current") or {}
+                    outcome += f" (server at r{result.get('revision')}"
+                    outcome += ", deleted)" if current.get("deleted") else ")"
+                elif outcome == "accepted":
+                    outcome += f" r{result.get('revision')}"
+                else:
+                    outcome += f" {result.get('code')}"
+                self.add(
+                    f"    push {record(push['record'])} {what} on r{push.get('base')}: {outcome}"
+                )
+            for space in (reply.get("spaces") or {}).values():
+                for change in space.get("changes") or []:
+                    self.add(
+                        f"    pull {record(change['record'])} r{change['revision']}"
+                        f"{' deleted' if change.get('deleted') else ''}"
+                        f" by {author(change.get('author', ''))}"
+                    )
 
 
 def acronym(device: Device, record_id: str) -> str | None:

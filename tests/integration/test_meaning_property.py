@@ -10,13 +10,17 @@ the end the replicas converge, nothing is left dirty, no record is orphaned, and
 the newer format are still there on every replica.
 
 Bounded for ``make test`` (10 examples of 20 steps); ``MINGA_PROPERTY_EXAMPLES`` and
-``MINGA_PROPERTY_STEPS`` run a longer search.
+``MINGA_PROPERTY_STEPS`` run a longer search. Each example starts a new space with three new
+devices (on one server) and draws its record ids, so an example is repeatable from its seed
+(``--hypothesis-seed``); every step is traced and a failed check prints the whole story
+(``MINGA_PROPERTY_TRACE`` also writes it to a file).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from typing import Any
+from pathlib import Path
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,8 +31,8 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 
 from desktop.domain.records import Incident, Source, edit
-from tests.integration.conftest import Device, Server, network_of
-from tests.integration.replicas import run_replicas, search_bounds
+from tests.integration.conftest import Device, Server, close_device, network_of, new_device
+from tests.integration.replicas import Trace, run_replicas, search_bounds
 
 EXAMPLES, STEPS = search_bounds(10, 20)
 REPLICAS = 3
@@ -64,66 +68,165 @@ def _in_conflicts(device: Device, record_id: str) -> set[str]:
 
 
 def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
-    server: Server, make_device: Any
+    server: Server, tmp_path: Path
 ) -> None:
-    space, devices = network_of(server, make_device, REPLICAS)
-    for device in devices:
-        device.sync()
-    counter = iter(range(10**9))
-    #: Tokens saved that nobody has knowingly replaced since, per record.
-    live: dict[str, set[str]] = {}
-    #: Tokens each replica has shown, per record (an edit or delete there replaces them).
-    seen: list[dict[str, set[str]]] = [{} for _ in devices]
-    #: The newer format's field, per incident: every value a newer Minga saved for it (two
-    #: replicas writing it apart make a conflict: one stays, the other is kept in it).
-    newer_fields: dict[str, set[str]] = {}
-    parent_of: dict[str, str] = {}
-
-    def observe(index: int) -> None:
-        for record_id in live:
-            seen[index].setdefault(record_id, set()).update(_shown(devices[index], record_id))
-            seen[index].setdefault(record_id, set()).update(
-                _in_conflicts(devices[index], record_id)
-            )
-
-    def token() -> str:
-        return f"T{next(counter)}"
-
-    incidents: list[str] = []
-    sources: list[str] = []
-
-    def one(ids: list[str], pick: int) -> str:
-        return ids[pick % len(ids)] if ids else ""
+    examples = itertools.count()
 
     class Replicas(RuleBasedStateMachine):
-        # Records are picked by index from lists, not hypothesis bundles: the replicas live
-        # across examples, and bundles replayed on other state made generation inconsistent.
+        """One example: a new space, three new devices, the ledger of what people saw."""
 
-        @initialize()
-        def first(self) -> None:
-            incidents.append(self._incident(0))
+        def __init__(self) -> None:
+            super().__init__()
+            number = next(examples)
+            self.devices: list[Device] = []
 
-        def _incident(self, index: int) -> str:
-            value = token()
-            incident = Incident(space_id=space, title=f"Incident {value}", place=value)
-            devices[index].records.save(incident)
-            live[incident.id] = {value}
-            seen[index][incident.id] = {value}
+            def make(name: str) -> Device:
+                device = new_device(server, tmp_path / f"e{number}-{name}", name)
+                self.devices.append(device)
+                return device
+
+            self.space, _ = network_of(server, make, REPLICAS)
+            for device in self.devices:
+                device.sync()
+            self.names = {
+                d.state.device_keys().device_id: "ABC"[i]  # type: ignore[union-attr]
+                for i, d in enumerate(self.devices)
+            }
+            self.trace = Trace(f"example {number}: replicas A (admin), B, C")
+            self.counter = itertools.count()
+            self.labels: dict[str, str] = {}
+            #: Tokens saved that nobody has knowingly replaced since, per record.
+            self.live: dict[str, set[str]] = {}
+            #: Tokens each replica has shown, per record (an edit or delete there replaces them).
+            self.seen: list[dict[str, set[str]]] = [{} for _ in self.devices]
+            #: The newer format's field, per incident: every value a newer Minga saved for it
+            #: (two replicas writing it apart make a conflict: one stays, the other is kept).
+            self.newer_fields: dict[str, set[str]] = {}
+            self.parent_of: dict[str, str] = {}
+            self.incidents: list[str] = []
+            self.sources: list[str] = []
+
+        # -- helpers -------------------------------------------------------------------------
+
+        def _token(self) -> str:
+            return f"T{next(self.counter)}"
+
+        def _new_id(self, kind: str, key: int) -> str:
+            """A record id from the draw: ids order the outbox (and so the pushes), so uuid4
+            ids made an example run differently each time. The counter keeps them unique."""
+            record_id = f"{key:04x}{next(self.counter):028x}"
+            self.labels[record_id] = f"{kind}{len(self.labels)}"
+            return record_id
+
+        def _label(self, record_id: str) -> str:
+            return self.labels.get(record_id, record_id[:8])
+
+        def _say(self, index: int, what: str) -> None:
+            self.trace.add(f"{'ABC'[index]}: {what}")
+
+        def _one(self, ids: list[str], pick: int) -> str:
+            return ids[pick % len(ids)] if ids else ""
+
+        def _state(self, device: Device, record_id: str) -> str:
+            local = device.state.local_record(self.space, record_id)
+            if local is None:
+                return "-"
+            held = (
+                "deleted" if local.content is None else ",".join(sorted(_shown(device, record_id)))
+            )
+            if local.content is not None and not _shown(device, record_id):
+                held = "unreachable"
+            out = f"r{local.revision} {held}{' dirty' if local.dirty else ''}"
+            if local.chosen:
+                out += f" chosen{dict(local.chosen)}"
+            for conflict in device.state.conflicts():
+                if conflict.record != record_id:
+                    continue
+                if conflict.field is None:
+                    out += f" note:{conflict.kind}"
+                else:
+                    others = [o.value for o in conflict.others]
+                    out += (
+                        f" conflict[{conflict.field} mine={conflict.mine} "
+                        f"theirs={conflict.theirs} arose={conflict.arose} "
+                        f"current={conflict.current}{f' others={others}' if others else ''}]"
+                    )
+            return out
+
+        def _world(self) -> None:
+            for record_id in self.labels:
+                states = " | ".join(
+                    f"{'ABC'[i]} {self._state(d, record_id)}" for i, d in enumerate(self.devices)
+                )
+                live = ",".join(sorted(self.live.get(record_id, set())))
+                self.trace.add(f"    {self._label(record_id)}: {states}   live={{{live}}}")
+
+        def _incident(self, index: int, key: int) -> str:
+            value = self._token()
+            incident = Incident(
+                id=self._new_id("inc", key),
+                space_id=self.space,
+                title=f"Incident {value}",
+                place=value,
+            )
+            self.devices[index].records.save(incident)
+            self.live[incident.id] = {value}
+            self.seen[index][incident.id] = {value}
+            self.incidents.append(incident.id)
+            self._say(index, f"create {self._label(incident.id)} place={value}")
             return incident.id
 
-        @rule(index=st.integers(0, REPLICAS - 1))
-        def create_incident(self, index: int) -> None:
-            incidents.append(self._incident(index))
+        def _observe(self, index: int) -> None:
+            device = self.devices[index]
+            for record_id in self.live:
+                seen = self.seen[index].setdefault(record_id, set())
+                seen.update(_shown(device, record_id))
+                seen.update(_in_conflicts(device, record_id))
 
-        @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
-        def add_source(self, index: int, pick: int) -> None:
-            device = devices[index]
-            incident_id = one(incidents, pick)
+        def _edit(self, index: int, record_id: str) -> None:
+            device = self.devices[index]
+            current = device.records.get(record_id) if record_id else None
+            if current is None or not _shown(device, record_id):
+                return
+            value = self._token()
+            # It replaces what this replica showed in the field edited, not the newer format's
+            # field (carried unchanged through the edit).
+            replaced = {v for v in self.seen[index].get(record_id, set()) if not v.startswith("N")}
+            self.live[record_id] -= replaced
+            self.live[record_id].add(value)
+            name = FIELD["source" if isinstance(current, Source) else "incident"]
+            device.records.save(edit(current, **{name: value}))
+            self.seen[index].setdefault(record_id, set()).add(value)
+            self._say(
+                index,
+                f"edit {self._label(record_id)} {name}={value} "
+                f"(replaces {','.join(sorted(replaced)) or '-'})",
+            )
+
+        # -- rules ---------------------------------------------------------------------------
+
+        @initialize(key=st.integers(0, 0xFFFF))
+        def first(self, key: int) -> None:
+            self._incident(0, key)
+
+        @rule(index=st.integers(0, REPLICAS - 1), key=st.integers(0, 0xFFFF))
+        def create_incident(self, index: int, key: int) -> None:
+            self._incident(index, key)
+
+        @rule(
+            index=st.integers(0, REPLICAS - 1),
+            pick=st.integers(0, 50),
+            key=st.integers(0, 0xFFFF),
+        )
+        def add_source(self, index: int, pick: int, key: int) -> None:
+            device = self.devices[index]
+            incident_id = self._one(self.incidents, pick)
             if not incident_id or device.records.get(incident_id) is None:
                 return
-            value = token()
+            value = self._token()
             source = Source(
-                space_id=space,
+                id=self._new_id("src", key),
+                space_id=self.space,
                 incident_id=incident_id,
                 source_type="direct_testimony",
                 reliability="reliable",
@@ -131,34 +234,22 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 summary=value,
             )
             device.records.save(source)
-            live[source.id] = {value}
-            seen[index][source.id] = {value}
-            parent_of[source.id] = incident_id
-            sources.append(source.id)
-
-        def _edit(self, index: int, record_id: str) -> None:
-            device = devices[index]
-            current = device.records.get(record_id)
-            if not record_id or current is None or not _shown(device, record_id):
-                return
-            value = token()
-            # It replaces what this replica showed in the field edited, not the newer format's
-            # field (carried unchanged through the edit).
-            live[record_id] -= {
-                v for v in seen[index].get(record_id, set()) if not v.startswith("N")
-            }
-            live[record_id].add(value)
-            name = FIELD["source" if isinstance(current, Source) else "incident"]
-            device.records.save(edit(current, **{name: value}))
-            seen[index].setdefault(record_id, set()).add(value)
+            self.live[source.id] = {value}
+            self.seen[index][source.id] = {value}
+            self.parent_of[source.id] = incident_id
+            self.sources.append(source.id)
+            self._say(
+                index,
+                f"add {self._label(source.id)} under {self._label(incident_id)} summary={value}",
+            )
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def edit_incident(self, index: int, pick: int) -> None:
-            self._edit(index, one(incidents, pick))
+            self._edit(index, self._one(self.incidents, pick))
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def edit_source(self, index: int, pick: int) -> None:
-            self._edit(index, one(sources, pick))
+            self._edit(index, self._one(self.sources, pick))
 
         @rule(
             first=st.integers(0, REPLICAS - 1),
@@ -167,32 +258,41 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             child=st.booleans(),
         )
         def edit_on_two(self, first: int, offset: int, pick: int, child: bool) -> None:
-            record_id = one(sources if child else incidents, pick)
+            record_id = self._one(self.sources if child else self.incidents, pick)
             self._edit(first, record_id)
             self._edit((first + offset) % REPLICAS, record_id)
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def delete_incident(self, index: int, pick: int) -> None:
-            record_id = one(incidents, pick)
+            record_id = self._one(self.incidents, pick)
             # Everything under it goes with it: the person saw what this replica showed.
-            device = devices[index]
+            device = self.devices[index]
             if not record_id or device.records.get(record_id) is None:
                 return
-            for gone in [record_id, *(s for s, p in parent_of.items() if p == record_id)]:
-                live[gone] -= seen[index].get(gone, set())
+            gone = [record_id, *(s for s, p in self.parent_of.items() if p == record_id)]
+            replaced: set[str] = set()
+            for one in gone:
+                replaced |= self.live[one] & self.seen[index].get(one, set())
+                self.live[one] -= self.seen[index].get(one, set())
             device.records.delete(record_id)
+            self._say(
+                index,
+                f"delete {self._label(record_id)} with "
+                f"{','.join(self._label(g) for g in gone[1:]) or 'no children'}"
+                f" (replaces {','.join(sorted(replaced)) or '-'})",
+            )
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def save_in_a_newer_format(self, index: int, pick: int) -> None:
             """A newer Minga on this replica adds a field this version does not know."""
-            device = devices[index]
-            record_id = one(incidents, pick)
+            device = self.devices[index]
+            record_id = self._one(self.incidents, pick)
             if not record_id:
                 return
-            local = device.state.local_record(space, record_id)
+            local = device.state.local_record(self.space, record_id)
             if local is None or local.content is None or device.records.get(record_id) is None:
                 return
-            value = f"N{next(counter)}"
+            value = f"N{next(self.counter)}"
             # As this version holds what a newer Minga wrote: the fields it does not know
             # beside the record, sealed back with every edit. Dirty: it goes out now.
             extras = json.dumps({"schema": 2, NEWER: value})
@@ -207,15 +307,21 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 connection.execute(
                     text("UPDATE records SET dirty = 1 WHERE id = :i"), {"i": record_id}
                 )
-            newer_fields.setdefault(record_id, set()).add(value)
+            self.newer_fields.setdefault(record_id, set()).add(value)
             # A newer Minga shows the field: what it showed there is replaced by this value.
-            live[record_id] -= {v for v in seen[index].get(record_id, set()) if v.startswith("N")}
-            live[record_id].add(value)
-            seen[index].setdefault(record_id, set()).add(value)
+            replaced = {v for v in self.seen[index].get(record_id, set()) if v.startswith("N")}
+            self.live[record_id] -= replaced
+            self.live[record_id].add(value)
+            self.seen[index].setdefault(record_id, set()).add(value)
+            self._say(
+                index,
+                f"newer Minga saves {self._label(record_id)} {NEWER}={value} "
+                f"(replaces {','.join(sorted(replaced)) or '-'})",
+            )
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 10))
         def resolve_late(self, index: int, pick: int) -> None:
-            device = devices[index]
+            device = self.devices[index]
             open_ones = [c for c in device.state.conflicts() if c.field is not None]
             if not open_ones:
                 return
@@ -233,38 +339,69 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             else:
                 against = set(offered)
             against -= {chosen}
-            live[conflict.record] -= {v for v in against if isinstance(v, str)}
+            self.live[conflict.record] -= {v for v in against if isinstance(v, str)}
             if isinstance(chosen, str):
-                live[conflict.record].add(chosen)
+                self.live[conflict.record].add(chosen)
+            self._say(
+                index,
+                f"resolve {self._label(conflict.record)}.{conflict.field} offered "
+                f"{offered} -> {chosen}: {outcome} (against {sorted(map(str, against))})",
+            )
 
         @rule(index=st.integers(0, REPLICAS - 1))
         def sync(self, index: int) -> None:
-            devices[index].sync()
-            observe(index)
+            device = self.devices[index]
+            since = len(device.sent)
+            report = device.sync()
+            self._say(
+                index,
+                f"sync: pushed {report.pushed}, pulled {report.pulled}, conflicts "
+                f"{report.conflicts}, notes {report.flags}, restored {report.restored}",
+            )
+            self.trace.exchanges(
+                device, since, self._label, lambda a: self.names.get(a, str(a)[:8])
+            )
+            self._observe(index)
+            self._world()
             self.every_saved_value_is_somewhere_a_person_sees_it()
 
         def every_saved_value_is_somewhere_a_person_sees_it(self) -> None:
             """Checked after every sync (a round), not only at the end."""
-            for record_id, tokens in live.items():
+            for record_id, tokens in self.live.items():
                 for value in tokens:
-                    assert any(
+                    if not any(
                         value in _shown(device, record_id)
                         or value in _in_conflicts(device, record_id)
-                        for device in devices
-                    ), (record_id, value)
+                        for device in self.devices
+                    ):
+                        raise self.trace.fail(
+                            f"{value} of {self._label(record_id)} ({record_id}) is on no "
+                            "replica and in no conflict"
+                        )
 
         def teardown(self) -> None:
+            try:
+                self._settle()
+            finally:
+                for device in self.devices:
+                    close_device(device)
+
+        def _settle(self) -> None:
+            self.trace.add("-- teardown: every replica syncs four times")
             for _ in range(4):
-                for index, device in enumerate(devices):
+                for index, device in enumerate(self.devices):
                     device.sync()
-                    observe(index)
+                    self._observe(index)
+            self._world()
             snapshots = [
                 {k: v for k, v in device.snapshot().items() if not v[0]}  # type: ignore[index]
-                for device in devices
+                for device in self.devices
             ]
-            assert snapshots[0] == snapshots[1] == snapshots[2]
-            assert all(device.records.dirty_count() == 0 for device in devices)
-            for device in devices:
+            if not snapshots[0] == snapshots[1] == snapshots[2]:
+                raise self.trace.fail("the replicas did not converge")
+            if not all(device.records.dirty_count() == 0 for device in self.devices):
+                raise self.trace.fail("a replica is left with edits not sent")
+            for device in self.devices:
                 with device.profile.engine.connect() as connection:
                     orphans = connection.execute(
                         text(
@@ -272,10 +409,23 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                             "WHERE c.deleted = 0 AND p.deleted = 1"
                         )
                     ).all()
-                assert orphans == [], device.name
-                for record_id, values in newer_fields.items():
-                    local = device.state.local_record(space, record_id)
-                    if local is not None and local.content is not None:
-                        assert local.content.get(NEWER) in values
+                if orphans:
+                    raise self.trace.fail(f"orphans on {device.name}: {orphans}")
+                for record_id, values in self.newer_fields.items():
+                    local = device.state.local_record(self.space, record_id)
+                    held = None if local is None or local.content is None else local.content
+                    # Absent is right when every value a newer Minga saved was replaced by a
+                    # person who saw it: a newer Minga saves N, the same replica deletes the
+                    # incident before any sync, and an edit from a replica that never had N
+                    # brings it back (edit beats delete) without the field. Found by the long
+                    # search (seed 11); the check after every sync still holds any value owed.
+                    owed = any(v.startswith("N") for v in self.live[record_id])
+                    if held is None or (held.get(NEWER) is None and not owed):
+                        continue
+                    if held.get(NEWER) not in values:
+                        raise self.trace.fail(
+                            f"{NEWER} of {self._label(record_id)} on {device.name} is "
+                            f"{held.get(NEWER)}, not one saved: {values}"
+                        )
 
-    run_replicas(Replicas, EXAMPLES, STEPS)
+    run_replicas(Replicas, EXAMPLES, STEPS, fresh=True)
