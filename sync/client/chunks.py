@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import math
 import queue
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -815,24 +816,39 @@ class ChunkTransfer:
             if response.status_code == 416 and have:
                 # What we hold is already the whole chunk (or more): let the hash decide.
                 return have
+            end = LIMITS.max_chunk_bytes
             if response.status_code == 200:
                 have = b""  # the server sent it whole: start over
-            elif response.status_code != 206:
+            elif response.status_code == 206:
+                # Appended to the bytes held only if it is the range asked: bytes from another
+                # offset, or more or fewer than the range, would be kept as this chunk's.
+                end = _range_end(response.headers.get("content-range"), len(have), job.address)
+            else:
                 raise refusal(response, settings=self.transport.settings)
             received = bytearray(have)
             unsaved = 0
             try:
                 for piece in _pieces(response, self.transport.settings):
-                    if len(received) + len(piece) > LIMITS.max_chunk_bytes:
+                    if len(received) + len(piece) > end:
                         # A chunk is never larger: a server sending more is not believed, and
                         # the app does not buffer what it sends past the bound.
-                        raise ProtocolViolation("a chunk answer is larger than max_chunk_bytes")
+                        raise ProtocolViolation(
+                            f"chunk {job.address[:12]}: the answer is larger than its range"
+                            if end < LIMITS.max_chunk_bytes
+                            else "a chunk answer is larger than max_chunk_bytes"
+                        )
                     received += piece
                     unsaved += len(piece)
                     post(_Event("piece", job, piece))
                     if unsaved >= SAVE_EVERY:
                         post(_Event("partial", job, bytes(received)))
                         unsaved = 0
+                if response.status_code == 206 and len(received) != end:
+                    # Ended quietly before the end its range names (a cut raises instead).
+                    raise ProtocolViolation(
+                        f"chunk {job.address[:12]}: the answer ended at byte {len(received)} "
+                        f"of the range's {end}"
+                    )
             except TransportError as error:
                 raise _Cut(error, bytes(received), unsaved > 0) from None
         return bytes(received)
@@ -854,6 +870,24 @@ _UNKNOWN_ROUTE = {(404, ErrorCode.NOT_FOUND), (405, ErrorCode.METHOD_NOT_ALLOWED
 
 #: The size window estimates count in (a vault's sealed chunk, 64 KiB + tag).
 _CHUNK_GUESS = 64 * 1024 + 16
+
+
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,10})-([0-9]{1,10})/([0-9]{1,10})")
+
+
+def _range_end(header: str | None, start: int, address: str) -> int:
+    """Where a 206 answer to ``Range: bytes=start-`` ends (the chunk's size), from its
+    ``Content-Range``; a ``ProtocolViolation`` naming it unless it is that range."""
+    found = _CONTENT_RANGE.fullmatch((header or "").strip())
+    if found is None:
+        raise ProtocolViolation(f"chunk {address[:12]}: a 206 without a plain content-range")
+    first, last, size = (int(part) for part in found.groups())
+    if first != start or last + 1 != size or size > LIMITS.max_chunk_bytes:
+        raise ProtocolViolation(
+            f"chunk {address[:12]}: asked the range from byte {start}, "
+            f"answered bytes {first}-{last}/{size}"
+        )
+    return size
 
 
 def _offset(header: str | None) -> int:

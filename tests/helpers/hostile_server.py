@@ -12,6 +12,7 @@ forges it must sign with keys it made up. Every exchange is kept, so a test can 
         hostile.busy["/v1/sync"] = ["2", None]           # the next two answered 429
         hostile.fail_new_batches = True                  # each batch pushed fails, for ever
         hostile.lose_batch_answers = True                # committed, then a 502 to the client
+        hostile.chunk_answer = lambda method, headers, real: ...  # (status, headers, body)
 
 ``ColludingAdmin`` adds an insider: a removed admin's keys in the server's hands, signing a
 branch of the membership of its own and serving it to chosen devices.
@@ -155,6 +156,20 @@ class _Relay(BaseHTTPRequestHandler):
             # A proxy that fails after the server committed: the answer never reaches the client.
             self._error(502)
             return
+        mangle = self.server.owner.chunk_answer
+        if mangle is not None and "/chunks/" in route and not route.endswith("/missing"):
+            mangled = mangle(self.command, dict(self.headers.items()), answer)
+            if mangled is not None:
+                # A chunk answer of the relay's own making (a broken Range, a lying offset).
+                status, extra, content = mangled
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(content)
+                return
         raw = self.server.raw_answer(urlsplit(self.path).path)
         if raw is not None:
             # A body of the relay's own making instead of the server's (a bomb, junk): sent as
@@ -302,6 +317,12 @@ class HostileServer:
         self.failed_batch_requests = 0
         #: Batch pushes reach the server, which commits them, but the client gets a 502.
         self.lose_batch_answers = False
+        #: For a chunk's HEAD, PUT or GET: given the method, the request's headers and the real
+        #: server's answer, (status, headers, body) to answer instead, or ``None``.
+        self.chunk_answer: (
+            Callable[[str, dict[str, str], requests.Response], tuple[int, dict[str, str], bytes]]
+            | None
+        ) = None
         #: (method, path) of every request the relay received, refused or relayed.
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()

@@ -1,0 +1,95 @@
+"""A server that answers a chunk's resuming ``Range`` wrongly: from another offset than asked,
+with more bytes than its range says, or with fewer. The client names it (a protocol
+violation), keeps only the right bytes it had, stores nothing, and the next sync with an honest
+server resumes from them (the real server, real profiles, the hostile relay in between)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sync.client.transport import ProtocolViolation
+from sync.crypto.stream import CHUNK_SIZE
+from sync.protocol import CHUNK_MEDIA_TYPE
+from tests.helpers.hostile_server import HostileServer
+from tests.integration.conftest import Server, network_of
+from tests.integration.devices import import_evidence, make_with_files, opened, with_files
+
+#: Bytes of the first chunk the device holds from an earlier cut (what it asks a Range after).
+HELD = 20_000
+#: Bytes a wrong answer has too many or too few.
+OFF = 5_000
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@pytest.fixture
+def hostile(server: Server) -> Iterator[HostileServer]:
+    with HostileServer(server.url) as relay:
+        yield relay
+
+
+def _range_asked(headers: dict[str, str]) -> bool:
+    return any(name.lower() == "range" for name in headers)
+
+
+def _from_elsewhere(chunk: bytes, real: requests.Response) -> Answer:
+    """The whole chunk from byte 0, as a 206 that says so (the asked start ignored)."""
+    end = len(chunk) - 1
+    return 206, {"Content-Range": f"bytes 0-{end}/{len(chunk)}"}, chunk
+
+
+def _more(chunk: bytes, real: requests.Response) -> Answer:
+    """The right range, its right header, and bytes past its end."""
+    return 206, {"Content-Range": real.headers["content-range"]}, real.content + b"\0" * OFF
+
+
+def _fewer(chunk: bytes, real: requests.Response) -> Answer:
+    """The right range's header, but a body that stops short of its end (declared so)."""
+    return 206, {"Content-Range": real.headers["content-range"]}, real.content[:-OFF]
+
+
+@pytest.mark.parametrize("wrong", [_from_elsewhere, _more, _fewer], ids=lambda f: f.__name__)
+def test_a_wrong_range_answer_is_named_and_nothing_wrong_is_kept(
+    server: Server,
+    hostile: HostileServer,
+    make_device: Any,
+    tmp_path: Path,
+    wrong: Callable[[bytes, requests.Response], Answer],
+) -> None:
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    evidence = import_evidence(admin, space, tmp_path / "f", 3 * CHUNK_SIZE, "recording.ogg")
+    admin.sync()
+    member.engine.fetch_attachments = False
+    member.sync()
+    [ref] = member.state.wanted_attachments(10)
+    chunk = admin.state.sealed_chunk(ref, 0)
+    assert chunk is not None
+    # What a cut left: the first bytes of the first chunk, saved as received.
+    member.state.save_received(space, ref.chunks[0], chunk[:HELD], False)
+
+    def answer(method: str, headers: dict[str, str], real: requests.Response) -> Answer | None:
+        if method != "GET" or not _range_asked(headers) or real.status_code != 206:
+            return None
+        status, extra, body = wrong(chunk, real)
+        return status, {"Content-Type": CHUNK_MEDIA_TYPE, **extra}, body
+
+    hostile.chunk_answer = answer
+    with_files(member, hostile.url)
+    with pytest.raises(ProtocolViolation, match="range"):
+        member.sync()
+    # Nothing wrong kept: the chunk's bytes held are still a prefix of the real chunk, and the
+    # file is not in the vault.
+    held = member.state.received(space, ref.chunks[0])
+    assert held is not None and len(held[0]) >= HELD and chunk.startswith(held[0])
+    assert [r.ref for r in member.state.wanted_attachments(10)] == [ref.ref]
+    # The honest server then resumes from them: the bytes held are not fetched again.
+    with_files(member, server.url)
+    report = member.sync()
+    assert report.files_received == 1 and not report.attachments_refused
+    assert report.chunk_bytes_down <= 3 * len(chunk) - HELD
+    assert opened(member, evidence.id) == (tmp_path / "f" / "recording.ogg").read_bytes()
