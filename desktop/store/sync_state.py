@@ -926,6 +926,10 @@ class ProfileSyncState(BundleTables):
         now = self._read_locals(connection, records)
         plain: list[tuple[Settlement, Record, dict[str, Any]]] = []
         forward: list[dict[str, Any]] = []
+        # The versions to keep for bundles, for the whole run at once: keep_blobs reads each
+        # kept batch naming one of them (its whole manifest) once per call, so a call per
+        # record made a batch of n deletions parse n manifests of n entries.
+        kept: list[Kept] = []
         for settlement in settlements:
             remote = settlement.remote
             seen = self._seen.pop(remote.record, _UNSEEN)
@@ -942,7 +946,8 @@ class ProfileSyncState(BundleTables):
             forward.extend(self._choices_kept(settlement, local, carried))
             opened = self._plain(settlement, local)
             if opened is None:
-                self._store_settlement(connection, settlement, local, carried)
+                if self._store_settlement(connection, settlement, local, carried):
+                    kept.append(_kept(settlement.remote))
             else:
                 plain.append((settlement, *opened))
         if forward:
@@ -950,8 +955,19 @@ class ProfileSyncState(BundleTables):
                 text("UPDATE sync_choices SET revision = :v WHERE record_id = :r AND field = :f"),
                 forward,
             )
-        if not plain:
-            return
+        if plain:
+            self._write_plain(connection, plain, carried, kept)
+        if kept:
+            keep_blobs(connection, kept)
+
+    def _write_plain(
+        self,
+        connection: Connection,
+        plain: Sequence[tuple[Settlement, Record, dict[str, Any]]],
+        carried: bool,
+        kept: list[Kept],
+    ) -> None:
+        """Write the run's readable versions that need nothing else, each statement once."""
         written = [settlement.remote.record for settlement, _record, _extras in plain]
         self._records.write_in(connection, [record for _settlement, record, _extras in plain])
         delete_in(connection, "DELETE FROM record_extras WHERE record_id IN ({ids})", written)
@@ -975,7 +991,7 @@ class ProfileSyncState(BundleTables):
         if not carried:
             remotes = [settlement.remote for settlement, _record, _extras in plain]
             self._store_bases(connection, [(r.record, r.revision, r.content) for r in remotes])
-            keep_blobs(connection, (_kept(r) for r in remotes))
+            kept.extend(_kept(r) for r in remotes)
 
     @staticmethod
     def _choices_kept(
@@ -1035,8 +1051,9 @@ class ProfileSyncState(BundleTables):
         settlement: Settlement,
         local: LocalRecord | None,
         carried: bool,
-    ) -> None:
-        """Store one settlement whose record ``_settle_run`` read (``local``) and re-settled."""
+    ) -> bool:
+        """Store one settlement whose record ``_settle_run`` read (``local``) and re-settled;
+        whether its version is to be kept for bundles (``_settle_run`` keeps a run's at once)."""
         remote = settlement.remote
         record = remote.record
         if (
@@ -1062,7 +1079,7 @@ class ProfileSyncState(BundleTables):
                 parsed, extras = open_content(data)
             except RecordFormatError as error:
                 self._keep_sealed(connection, settlement, str(error))
-                return
+                return False
             self._records.write_in(connection, [parsed])
             self._store_extras(connection, record, extras)
         # Readable now (or deleted): a sealed older version of it is superseded.
@@ -1076,7 +1093,6 @@ class ProfileSyncState(BundleTables):
         )
         if not carried:
             self._store_bases(connection, [(record, remote.revision, remote.content)])
-            keep_blobs(connection, [_kept(remote)])
         theirs_at = _stamp(remote.content)
         mine_at = _stamp(local.content) if local is not None else ""
         for conflict in settlement.conflicts:
@@ -1102,6 +1118,7 @@ class ProfileSyncState(BundleTables):
             copy, extras = open_content(duplicate)
             self._records.write_in(connection, [copy])
             self._store_extras(connection, copy.id, extras)
+        return not carried
 
     def _keep_sealed(self, connection: Connection, settlement: Settlement, reason: str) -> None:
         """A version this app cannot open: kept as it came, with one note for the record, and

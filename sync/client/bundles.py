@@ -867,10 +867,12 @@ class _Import:
             self._leave_out(space, list(delivered.changes), header.signer, header.epoch)
             return
         # Everything before this item is stored (``apply``), and a batch names a record once.
-        kept = self.state.held_revisions(space, [change.record for change in delivered.changes])
+        named = [change.record for change in delivered.changes]
+        kept = self.state.held_revisions(space, named)
+        here = self.state.local_records(space, named)  # one read, not one per entry
         for change in delivered.changes:
             remote = delivered.records[change.record]
-            local = self.state.local_record(space, change.record)
+            local = here.get(change.record)
             newest = max(local.revision if local is not None else 0, kept.get(change.record, 0))
             if newest and change.revision <= newest:
                 self.report.older += change.revision < newest

@@ -327,16 +327,6 @@ def test_a_bundle_of_a_removed_authors_batches_costs_the_importer_fixed_memory(
     assert peaks[1] < peaks[0] + 8 * 1024 * 1024, peaks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "keep_blobs runs once per settlement (sync_state._store_settlement) and, for each "
-        "deleted entry, prunes the kept batch naming it, parsing its whole manifest again "
-        "(bundle_state._spoiled -> read_batch_header): importing one batch of n deletions "
-        "parses n manifests of n entries (513 reads for 512). Measured: 4096 deletions 270 s "
-        "for one 45 kB batch part (the CLI, this machine); a fix keeps a run's blobs at once"
-    ),
-)
 def test_a_batch_of_many_deletions_is_imported_with_few_manifest_reads(
     server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
