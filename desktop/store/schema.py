@@ -437,6 +437,26 @@ class SyncCarriedRow(StoreBase):
     relayed: Mapped[bool] = mapped_column(nullable=False)
 
 
+class SyncReturnedRow(StoreBase):
+    """This device's own mutation that came back in a bundle before the server answered it:
+    the record took it as its version, but only the server's answer confirms it, so it is
+    handed in at the next online sync (migration 0023)."""
+
+    __tablename__ = "sync_returned"
+
+    mutation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_revision: Mapped[int] = mapped_column(nullable=False)
+    deleted: Mapped[bool] = mapped_column(nullable=False)
+    epoch: Mapped[int | None] = mapped_column(nullable=True)
+    chunks: Mapped[str] = mapped_column(Text, nullable=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    #: The content the change started from (at ``base_revision``): the base it is merged
+    #: against again if the server never took it (``reopen_returned``).
+    base_content: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class SyncBundlePeerRow(StoreBase):
     """What a device's last bundle said it held of a space (its seq cursor): the next bundle
     made for it carries only newer versions."""

@@ -50,6 +50,7 @@ from desktop.store.schema import (
     SyncOutboxRow,
     SyncPinRow,
     SyncRecordBlobRow,
+    SyncReturnedRow,
     SyncSealedRecordRow,
     SyncSentBatchRow,
     SyncSpaceTrustRow,
@@ -78,7 +79,7 @@ from sync.client.state import (
 )
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, KeyPins, Pin
 from sync.crypto.spaces import MembershipStatement
-from sync.protocol import Role
+from sync.protocol import Mutation, Role
 
 #: Local bookkeeping in ``to_dict``: never sealed, never merged.
 _LOCAL_FIELDS = ("revision", "dirty")
@@ -449,6 +450,7 @@ class ProfileSyncState(BundleTables):
                 SyncWrapRow,
                 SyncCursorRow,
                 SyncOutboxRow,
+                SyncReturnedRow,
                 SyncChunkHeldRow,
                 SyncChunkReceivedRow,
             ):
@@ -667,97 +669,223 @@ class ProfileSyncState(BundleTables):
         if not accepted:
             return
         with self._engine.begin() as connection:
+            self._accept_in(connection, accepted)
+
+    # --- own changes back in a bundle (PROTOCOL.md §12.3) -----------------------------------
+
+    def take_returned(
+        self, entry: OutboxEntry, mutation: Mutation, base: Content | None, revision: int
+    ) -> None:
+        """The record takes its own unsent change as its version at ``revision``, as for an
+        acceptance but without a seq (not handed on as the server's version), and the
+        mutation is kept, with the content it started from, for the server to answer."""
+        assert mutation.blob is not None
+        with self._engine.begin() as connection:
+            self._accept_in(connection, [Accepted(entry, revision, 0)])
+            connection.execute(
+                insert(SyncReturnedRow)
+                .values(
+                    mutation_id=mutation.id,
+                    space_id=mutation.space,
+                    record_id=mutation.record,
+                    base_revision=mutation.base,
+                    deleted=mutation.deleted,
+                    epoch=mutation.epoch,
+                    chunks=json.dumps(list(mutation.chunks)),
+                    blob=mutation.blob,
+                    base_content=None if base is None else _json(base),
+                )
+                .prefix_with("OR IGNORE")
+            )
+
+    def returned(self) -> list[Mutation]:
+        with self._engine.connect() as connection:
+            # A record's changes in the order they were made: each is based on the one before.
+            rows = connection.execute(
+                select(SyncReturnedRow).order_by(
+                    SyncReturnedRow.record_id, SyncReturnedRow.base_revision
+                )
+            )
+            return [
+                Mutation(
+                    row.mutation_id,
+                    row.space_id,
+                    row.record_id,
+                    row.base_revision,
+                    row.blob,
+                    row.deleted,
+                    tuple(json.loads(row.chunks)),
+                    row.epoch,
+                )
+                for row in rows
+            ]
+
+    def confirm_returned(self, confirmed: Sequence[tuple[Mutation, int, int]]) -> None:
+        """The server took these (mutation, revision, seq): their versions are the server's,
+        kept for bundles with their seqs like any accepted push."""
+        if not confirmed:
+            return
+        with self._engine.begin() as connection:
             delete_in(
                 connection,
-                "DELETE FROM sync_outbox WHERE mutation_id IN ({ids})",
-                [item.entry.mutation_id for item in accepted],
+                "DELETE FROM sync_returned WHERE mutation_id IN ({ids})",
+                [mutation.id for mutation, _revision, _seq in confirmed],
             )
             raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
-            if raw_keys is not None:
-                device = DeviceKeys.from_bytes(raw_keys).device_id
-                keep_blobs(
-                    connection,
-                    (
-                        Kept(
-                            a.entry.space,
-                            a.entry.record,
-                            a.revision,
-                            a.seq,
-                            device,
-                            a.entry.blob,
-                            a.batch,
-                            a.batch_index,
-                            a.entry.content is None,
-                        )
-                        for a in accepted
-                    ),
-                )
-            query = (
-                select(
-                    RecordRow.id,
-                    RecordRow.revision,
-                    RecordContent.content,
-                    RecordExtraRow.fields,
-                )
-                .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
-                .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
-                .where(in_ids(RecordRow.id, [item.entry.record for item in accepted]))
+            if raw_keys is None:
+                return
+            device = DeviceKeys.from_bytes(raw_keys).device_id
+            keep_blobs(
+                connection,
+                (
+                    Kept(m.space, m.record, revision, seq, device, m.blob, deleted=m.deleted)
+                    for m, revision, seq in confirmed
+                ),
             )
-            rows = {row.id: row for row in connection.execute(query)}
-            tombstones: list[Accepted] = []
-            states: list[dict[str, Any]] = []
-            contents: list[dict[str, Any]] = []
-            bases: list[tuple[str, int, Content | None]] = []
-            for item in accepted:
-                entry, revision = item.entry, item.revision
-                row = rows.get(entry.record)
-                if row is None and entry.content is not None:
-                    # Never synced, deleted here while its first push was in flight: the
-                    # server took it anyway. Keep a dirty tombstone so the deletion follows it
-                    # there, instead of the record coming back with the next pull.
-                    tombstones.append(item)
-                    bases.append((entry.record, revision, entry.content))
-                    continue
-                if row is None or row.revision >= revision:
-                    continue  # a re-sent entry answered again, after newer versions were merged
-                current = None if row.content is None else sealed_content(row.content, row.fields)
-                # Edited again while the push was in flight: the newer edit still waits.
-                dirty = canonical(current) != canonical(entry.content)
-                states.append({"i": entry.record, "v": revision, "d": dirty})
-                if row.content is not None:
-                    # The JSON copy carries the same bookkeeping, which ``RecordStore.get`` reads.
-                    data = json.loads(row.content)
-                    data.update(revision=revision, dirty=dirty)
-                    stored = json.dumps(data, ensure_ascii=False, sort_keys=True)
-                    contents.append({"i": entry.record, "c": stored})
+
+    def reopen_returned(self, mutation_ids: Sequence[str]) -> None:
+        """The server never took these and now will not as they are (a conflict: the record
+        moved on there; or a refusal): each record goes back to the revision and base its
+        change started from, dirty with what it holds now, so the next push merges it with
+        the server's version three ways as any unsent edit. Its entry sealed since against
+        the version it took is dropped (a stale compare-and-swap) and sealed again."""
+        if not mutation_ids:
+            return
+        with self._engine.begin() as connection:
+            # Newest first, so that where several changes of one record are reopened the
+            # record ends at the base of the oldest: the server took none of them.
+            rows = connection.execute(
+                select(SyncReturnedRow)
+                .where(in_ids(SyncReturnedRow.mutation_id, mutation_ids))
+                .order_by(SyncReturnedRow.base_revision.desc())
+            ).all()
+            for row in rows:
+                record = row.record_id
+                connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+                # Its version is not the server's: a bundle must not hand it on.
+                connection.execute(
+                    delete(SyncRecordBlobRow).where(
+                        SyncRecordBlobRow.record_id == record,
+                        SyncRecordBlobRow.revision > row.base_revision,
+                    )
+                )
+                connection.execute(
+                    text("UPDATE records SET revision = :v, dirty = 1 WHERE id = :i"),
+                    {"i": record, "v": row.base_revision},
+                )
+                stored = connection.scalar(
+                    select(RecordContent.content).where(RecordContent.id == record)
+                )
+                if stored is not None:
+                    data = json.loads(stored)
+                    data.update(revision=row.base_revision, dirty=True)
+                    connection.execute(
+                        text("UPDATE record_contents SET content = :c WHERE id = :i"),
+                        {"i": record, "c": json.dumps(data, ensure_ascii=False, sort_keys=True)},
+                    )
+                if row.base_content is None:
+                    connection.execute(delete(RecordBase).where(RecordBase.id == record))
+                else:
+                    connection.execute(
+                        _STORE_BASE,
+                        {"i": record, "v": row.base_revision, "c": row.base_content},
+                    )
+            delete_in(
+                connection, "DELETE FROM sync_returned WHERE mutation_id IN ({ids})", mutation_ids
+            )
+
+    def _accept_in(self, connection: Connection, accepted: Sequence[Accepted]) -> None:
+        delete_in(
+            connection,
+            "DELETE FROM sync_outbox WHERE mutation_id IN ({ids})",
+            [item.entry.mutation_id for item in accepted],
+        )
+        raw_keys = connection.scalar(select(SyncDeviceRow.device_keys))
+        if raw_keys is not None:
+            device = DeviceKeys.from_bytes(raw_keys).device_id
+            keep_blobs(
+                connection,
+                (
+                    Kept(
+                        a.entry.space,
+                        a.entry.record,
+                        a.revision,
+                        a.seq,
+                        device,
+                        a.entry.blob,
+                        a.batch,
+                        a.batch_index,
+                        a.entry.content is None,
+                    )
+                    for a in accepted
+                ),
+            )
+        query = (
+            select(
+                RecordRow.id,
+                RecordRow.revision,
+                RecordContent.content,
+                RecordExtraRow.fields,
+            )
+            .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+            .where(in_ids(RecordRow.id, [item.entry.record for item in accepted]))
+        )
+        rows = {row.id: row for row in connection.execute(query)}
+        tombstones: list[Accepted] = []
+        states: list[dict[str, Any]] = []
+        contents: list[dict[str, Any]] = []
+        bases: list[tuple[str, int, Content | None]] = []
+        for item in accepted:
+            entry, revision = item.entry, item.revision
+            row = rows.get(entry.record)
+            if row is None and entry.content is not None:
+                # Never synced, deleted here while its first push was in flight: the
+                # server took it anyway. Keep a dirty tombstone so the deletion follows it
+                # there, instead of the record coming back with the next pull.
+                tombstones.append(item)
                 bases.append((entry.record, revision, entry.content))
-            if tombstones:
-                connection.execute(
-                    insert(RecordRow),
-                    [
-                        {
-                            "id": item.entry.record,
-                            "record_type": str((item.entry.content or {}).get("type", "")),
-                            "space_id": item.entry.space,
-                            "revision": item.revision,
-                            "dirty": True,
-                            "deleted": True,
-                            "created_at": str((item.entry.content or {}).get("created_at", "")),
-                            "updated_at": str((item.entry.content or {}).get("updated_at", "")),
-                            "label": "",
-                        }
-                        for item in tombstones
-                    ],
-                )
-            if states:
-                connection.execute(
-                    text("UPDATE records SET revision = :v, dirty = :d WHERE id = :i"), states
-                )
-            if contents:
-                connection.execute(
-                    text("UPDATE record_contents SET content = :c WHERE id = :i"), contents
-                )
-            self._store_bases(connection, bases)
+                continue
+            if row is None or row.revision >= revision:
+                continue  # a re-sent entry answered again, after newer versions were merged
+            current = None if row.content is None else sealed_content(row.content, row.fields)
+            # Edited again while the push was in flight: the newer edit still waits.
+            dirty = canonical(current) != canonical(entry.content)
+            states.append({"i": entry.record, "v": revision, "d": dirty})
+            if row.content is not None:
+                # The JSON copy carries the same bookkeeping, which ``RecordStore.get`` reads.
+                data = json.loads(row.content)
+                data.update(revision=revision, dirty=dirty)
+                stored = json.dumps(data, ensure_ascii=False, sort_keys=True)
+                contents.append({"i": entry.record, "c": stored})
+            bases.append((entry.record, revision, entry.content))
+        if tombstones:
+            connection.execute(
+                insert(RecordRow),
+                [
+                    {
+                        "id": item.entry.record,
+                        "record_type": str((item.entry.content or {}).get("type", "")),
+                        "space_id": item.entry.space,
+                        "revision": item.revision,
+                        "dirty": True,
+                        "deleted": True,
+                        "created_at": str((item.entry.content or {}).get("created_at", "")),
+                        "updated_at": str((item.entry.content or {}).get("updated_at", "")),
+                        "label": "",
+                    }
+                    for item in tombstones
+                ],
+            )
+        if states:
+            connection.execute(
+                text("UPDATE records SET revision = :v, dirty = :d WHERE id = :i"), states
+            )
+        if contents:
+            connection.execute(
+                text("UPDATE record_contents SET content = :c WHERE id = :i"), contents
+            )
+        self._store_bases(connection, bases)
 
     @staticmethod
     def _store_bases(

@@ -118,7 +118,8 @@ class ImportReport:
     records: int = 0
     merged: int = 0
     carried: int = 0
-    own_accepted: int = 0
+    #: This device's own unsent changes handed back: taken, kept for the server's word (§12.3).
+    own_returned: int = 0
     statements: int = 0
     chunks: int = 0
     files: int = 0
@@ -803,11 +804,19 @@ class _Import:
             return
         own = self._own_entry(space, change)
         if own is not None:
-            # Our own sealed mutation, back from the server through a courier: it was accepted.
-            self.state.apply_accepted(own, change.revision, change.seq)
+            # Our own unsent change, handed back. Nothing in a bundle shows that the server
+            # took it: any member who saw a bundle of ours holds the same bytes. The record
+            # takes it as its version (later versions merge against it, and later edits here
+            # are sealed on it), but the mutation is kept until the server answers it at the
+            # next online sync (``SyncEngine._confirm_returned``): accepted, also for an id it
+            # took before from a courier (PROTOCOL.md §7), or else the change is reopened
+            # against the base it started from and sent again.
+            self.state.take_returned(
+                own, _as_mutation(own), local.base if local is not None else None, change.revision
+            )
             self._outbox = None
             self._held.pop((space, change.record), None)
-            self.report.own_accepted += 1
+            self.report.own_returned += 1
             return
         remote = self.engine.verify_change(space, change, self.keyring, self.sync_report)
         if remote is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sync.client.state import Settlement, SyncState
+from sync.client.state import Content, OutboxEntry, Settlement, SyncState
 from sync.protocol import Mutation
 
 
@@ -95,6 +95,22 @@ class CarryState(SyncState, Protocol):
     def add_carried(self, mutations: Sequence[CarriedMutation]) -> None: ...
 
     def mark_relayed(self, keys: Sequence[tuple[str, str]]) -> None: ...
+
+    def take_returned(
+        self, entry: OutboxEntry, mutation: Mutation, base: Content | None, revision: int
+    ) -> None:
+        """This device's own unsent change, back in a bundle: the record takes it as its
+        version, and the mutation is kept for the server's answer (PROTOCOL.md §12.3)."""
+
+    def returned(self) -> list[Mutation]:
+        """Own changes taken from bundles that the server has not answered yet."""
+
+    def confirm_returned(self, confirmed: Sequence[tuple[Mutation, int, int]]) -> None:
+        """The server took these (mutation, revision, seq)."""
+
+    def reopen_returned(self, mutation_ids: Sequence[str]) -> None:
+        """The server did not take these: their records go back to the revision and base the
+        change started from, dirty, to be merged and sent again."""
 
     def apply_carried(self, settlement: Settlement) -> None:
         """Merge a carried edit into the local record as a local change: the record keeps its

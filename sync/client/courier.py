@@ -5,13 +5,14 @@ allows (``POST /v1/courier/pull``), to write into a bundle. PROTOCOL.md §12."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
 
 from sync.client.carry import CarryState
 from sync.client.transport import ProtocolViolation, Transport
+from sync.crypto.envelope import read_header
 from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
     GRANT_CONTEXT,
@@ -22,6 +23,7 @@ from sync.protocol import (
     CourierGrant,
     CourierPull,
     CourierPush,
+    Mutation,
     MutationResult,
     MutationStatus,
 )
@@ -67,6 +69,27 @@ def _push(transport: Transport, message: CourierPush, token: str) -> list[Mutati
 
 def _pull(transport: Transport, message: CourierPull, token: str) -> CourierDownload:
     return transport.courier_pull(message, token)
+
+
+def push_own(
+    mutations: Sequence[Mutation], transport: Transport, authorized: Authorized
+) -> list[tuple[Mutation, MutationResult]]:
+    """This device's own sealed mutations, handed in as the server applies a courier's: as
+    their author's push (the device that sealed them, read from the signed header: a device
+    restored from a backup hands in its predecessor's), by the same compare-and-swap and
+    idempotency by (author, mutation id)."""
+    answered: list[tuple[Mutation, MutationResult]] = []
+    for start in range(0, len(mutations), LIMITS.max_mutations):
+        batch = list(mutations[start : start + LIMITS.max_mutations])
+        message = CourierPush(tuple((_author(m), m) for m in batch))
+        results = authorized(partial(_push, transport, message))
+        answered.extend(zip(batch, results, strict=True))
+    return answered
+
+
+def _author(mutation: Mutation) -> str:
+    assert mutation.blob is not None
+    return read_header(mutation.blob)[0].author
 
 
 @dataclass

@@ -195,6 +195,10 @@ class SyncReport:
     relayed: int = 0
     relay_conflicts: int = 0
     relay_rejected: list[Rejection] = field(default_factory=list)
+    #: This device's own changes taken from bundles (PROTOCOL.md §12.3) that the server now
+    #: answered: accepted, or not taken and sent again merged (``own_reopened``).
+    own_confirmed: int = 0
+    own_reopened: int = 0
     #: Spaces whose genesis statement this sync trusted on first use, with the creating
     #: admin's fingerprint: the person compares it out of band (also kept in the store,
     #: ``state.spaces_to_confirm()``, until confirmed or refused).
@@ -609,6 +613,7 @@ class SyncEngine:
 
     def _sync(self, report: SyncReport, discover: bool) -> None:
         keys = self._keys()
+        self._confirm_returned(report)
         self._relay(report)
         keyring, pins = self._keyring(report)
         # After an upgrade, what an older version kept sealed opens from the store: the
@@ -1172,6 +1177,41 @@ class SyncEngine:
         report.relayed = relayed.accepted
         report.relay_conflicts = relayed.conflicts
         report.relay_rejected = [Rejection(*item) for item in relayed.rejected]
+
+    def _confirm_returned(self, report: SyncReport) -> None:
+        """Own changes a bundle brought back, handed in as they were before anything else:
+        only the server's answer confirms them (PROTOCOL.md §12.3). Accepted (also an id it
+        took before, from a courier): their versions are the server's. Otherwise the server
+        never took them and will not as they are: their records are reopened against the base
+        they started from, so this sync's push merges them with the server's version."""
+        from sync.client.carry import CarryState
+        from sync.client.courier import push_own
+
+        if not isinstance(self.state, CarryState):
+            return
+        returned = self.state.returned()
+        if not returned:
+            return
+        confirmed: list[tuple[Mutation, int, int]] = []
+        reopened: list[str] = []
+        try:
+            answered = push_own(returned, self.transport, self._authorized)
+        except ServerRefused as refusal:
+            if refusal.status == 429 or refusal.status >= 500:
+                raise  # busy or failing: asked again at the next sync, as for any request
+            # The route refused (a server from before couriers): the changes go as ordinary
+            # unsent edits instead, whose compare-and-swap judges them the same way.
+            answered = []
+            reopened = [mutation.id for mutation in returned]
+        for mutation, result in answered:
+            if result.status is MutationStatus.ACCEPTED and result.revision and result.seq:
+                confirmed.append((mutation, result.revision, result.seq))
+            else:
+                reopened.append(mutation.id)
+        self.state.confirm_returned(confirmed)
+        self.state.reopen_returned(reopened)
+        report.own_confirmed += len(confirmed)
+        report.own_reopened += len(reopened)
 
     def verified_view(self, report: SyncReport | None = None) -> tuple[SpaceKeyring, KeyPins]:
         """The keyring and pins rebuilt from the store, every statement and wrap re-verified."""

@@ -37,6 +37,7 @@ def test_online_rounds_and_bundle_carries_converge(
     for device in devices:
         device.sync()
     offline = devices[OFFLINE]
+    online = offline.engine.transport
     offline.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
     keys = offline.state.device_keys()
     assert keys is not None
@@ -105,3 +106,11 @@ def test_online_rounds_and_bundle_carries_converge(
 
     run_replicas(Replicas, EXAMPLES, STEPS)
     assert offline.engine.transport.traffic.requests == 0
+    # Online once: the own changes bundles brought back are handed in; the server took each
+    # (a courier relayed it), so nothing is reopened and nothing changes (PROTOCOL.md §12.3).
+    offline.engine.transport.close()
+    offline.engine.transport = online
+    back = offline.engine.sync_once()
+    assert back.refused == [] and back.rejected == [] and back.own_reopened == 0, back
+    assert offline.state.returned() == [] and offline.state.outbox() == []
+    assert offline.snapshot() == devices[ONLINE].snapshot()

@@ -421,25 +421,13 @@ def test_a_removed_admins_own_branch_in_a_bundle_grants_it_nothing(
     assert honest.records.require(target.id).name == "Genuine"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_Import._record takes a record item carrying this device's own outbox blob as the "
-        "server's acceptance (apply_accepted drops the outbox entry, the record takes the "
-        "item's revision and seq), and nothing in a bundle shows the server accepted it: "
-        "any member who saw a bundle of Carla's can hand her change back and it never "
-        "reaches the server. Needs the server's word (PROTOCOL.md §12.3 'Not prevented') or "
-        "keeping the outbox entry until an online sync confirms it (whether the server "
-        "answers a mutation id it already accepted as such is to be checked)"
-    ),
-)
-def test_a_bundle_handing_a_device_its_own_unsent_change_as_accepted_loses_no_edit(
+def _handed_back(
     server: Server, make_device: Any, tmp_path: Path
-) -> None:
-    """Carla, offline, edits a record; her bundle carries the sealed change towards the
-    server. Dana (any member who saw that bundle) hands it back to Carla as a `record` item,
-    as if the server had accepted it. When Carla is online again, her edit must reach the
-    server and the others."""
+) -> tuple[str, Device, Device, str, str, Transport]:
+    """Carla, offline, edits a record ("Before", by the admin) and exports a bundle; Dana
+    (any member who saw it) hands her sealed change back to her as a `record` item, as if
+    the server had accepted it. Returns the space, admin, Carla, the record, the change's
+    mutation id and Carla's real transport."""
     space, (admin, carla, dana) = network_of(server, make_device, 3)
     for device in (admin, carla, dana):
         device.sync()
@@ -456,10 +444,52 @@ def test_a_bundle_handing_a_device_its_own_unsent_change_as_accepted_loses_no_ed
     assert entry.blob is not None
     seq = _held_cursor(carla, space) + 1
     path = _hostile_bundle(dana, tmp_path / "back.mb", [(RECORD, [seq, entry.blob])])
-    import_bundle(carla.engine, path)
-    carla.engine.transport.close()
-    carla.engine.transport = Transport(server.url)
+    got = import_bundle(carla.engine, path)
+    assert got.problem is None and got.refused == [] and got.own_returned == 1
+    # Meanwhile the record shows her value; the change is kept for the server's word.
+    assert carla.records.require(target.id).name == "Carla's edit"
+    assert [m.id for m in carla.state.returned()] == [entry.mutation_id]
+    return space, admin, carla, target.id, entry.mutation_id, online
+
+
+def _online(device: Device, server: Server, online: Transport) -> None:
+    device.engine.transport.close()
+    device.engine.transport = Transport(server.url)
     online.close()
-    carla.sync()
+
+
+def test_a_bundle_handing_a_device_its_own_unsent_change_as_accepted_loses_no_edit(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The server never got Carla's change: online again, she hands it in as it was and it
+    reaches the server and the others, applied once."""
+    _space, admin, carla, target, _mutation, online = _handed_back(server, make_device, tmp_path)
+    _online(carla, server, online)
+    back = carla.sync()
+    assert (back.own_confirmed, back.own_reopened, back.conflicts) == (1, 0, 0)
+    assert carla.state.returned() == [] and carla.state.outbox() == []
     admin.sync()
-    assert admin.records.require(target.id).name == "Carla's edit"
+    assert admin.records.require(target).name == "Carla's edit"
+    # Applied once: the edit is revision 2 everywhere.
+    assert [d.records.require(target).revision for d in (admin, carla)] == [2, 2]
+    assert admin.snapshot() == carla.snapshot()
+
+
+def test_an_own_change_handed_back_while_the_record_moved_on_is_merged_not_lost(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Same, but the admin edited the record online meanwhile (its revision 2 is the admin's,
+    not Carla's). Online, the server answers Carla's change with a conflict: it is reopened
+    against the base it started from and merged, so both edits are kept everywhere."""
+    _space, admin, carla, target, _mutation, online = _handed_back(server, make_device, tmp_path)
+    admin.records.save(edit(admin.records.require(target), acronym="ADM"))
+    admin.sync()
+    _online(carla, server, online)
+    back = carla.sync()
+    assert (back.own_confirmed, back.own_reopened, back.conflicts) == (0, 1, 0)
+    assert carla.state.returned() == [] and carla.state.outbox() == []
+    admin.sync()
+    got = admin.records.require(target)
+    assert (got.name, got.acronym) == ("Carla's edit", "ADM")
+    assert carla.state.conflicts() == [] and admin.state.conflicts() == []
+    assert admin.snapshot() == carla.snapshot()

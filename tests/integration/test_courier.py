@@ -102,12 +102,16 @@ def test_an_offline_device_converges_through_a_courier_both_ways(
     _carry(courier, offline, tmp_path / "settled.mbundle", courier_for=offline_id)
     assert {d.records.require(record.id).acronym for d in (admin, courier, offline)} == {"COU"}
     assert courier.state.conflicts() == [] and offline.state.conflicts() == []
-    # The offline device never connected; back online it sends nothing again.
+    # The offline device never connected; back online it sends nothing again, but hands in
+    # the change the courier's download brought back as its own (the new record): only the
+    # server's answer confirms it (PROTOCOL.md §12.3), and it answers accepted, applied once.
     assert offline.engine.transport.traffic.requests == 0
     assert offline.state.outbox() == []
+    assert len(offline.state.returned()) == 1
     offline.engine.transport = online
     back = offline.sync()
-    assert back.pushed == 0
+    assert back.pushed == 0 and (back.own_confirmed, back.own_reopened) == (1, 0)
+    assert offline.state.returned() == []
     assert offline.snapshot() == admin.snapshot()
 
 

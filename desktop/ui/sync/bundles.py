@@ -443,7 +443,7 @@ class BundlePanel(QGroupBox):
             left = uncarriable_note(exported)
         report = value
         if report.problem is not None:
-            applied = report.records + report.merged + report.carried + report.own_accepted
+            applied = report.records + report.merged + report.carried + report.own_returned
             # What verified before the damage was kept: say so only when there was some.
             lines = [import_summary(report)] if applied else []
             self.error.say(problem_message(report.problem, report.problem_item))
