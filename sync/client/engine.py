@@ -1194,20 +1194,32 @@ class SyncEngine:
             return
         confirmed: list[tuple[Mutation, int, int]] = []
         reopened: list[str] = []
-        try:
-            answered = push_own(returned, self.transport, self._authorized)
-        except ServerRefused as refusal:
-            if refusal.status == 429 or refusal.status >= 500:
-                raise  # busy or failing: asked again at the next sync, as for any request
-            # The route refused (a server from before couriers): the changes go as ordinary
-            # unsent edits instead, whose compare-and-swap judges them the same way.
-            answered = []
-            reopened = [mutation.id for mutation in returned]
-        for mutation, result in answered:
-            if result.status is MutationStatus.ACCEPTED and result.revision and result.seq:
-                confirmed.append((mutation, result.revision, result.seq))
-            else:
-                reopened.append(mutation.id)
+        # A record's later change was sealed on its earlier one: it goes only once the earlier
+        # is accepted. Sent where the earlier was not taken, its base could be another
+        # device's version of that revision, which it would overwrite.
+        chains: dict[str, list[Mutation]] = {}
+        for mutation in returned:  # oldest first per record
+            chains.setdefault(mutation.record, []).append(mutation)
+        while chains:
+            batch = [chain.pop(0) for chain in chains.values()]
+            try:
+                answered = push_own(batch, self.transport, self._authorized)
+            except ServerRefused as refusal:
+                if refusal.status == 429 or refusal.status >= 500:
+                    raise  # busy or failing: asked again at the next sync, as any request
+                # The route refused (a server from before couriers): the changes go as
+                # ordinary unsent edits instead, judged by the same compare-and-swap.
+                reopened.extend(m.id for m in batch)
+                reopened.extend(m.id for chain in chains.values() for m in chain)
+                break
+            for mutation, result in answered:
+                if result.status is MutationStatus.ACCEPTED and result.revision and result.seq:
+                    confirmed.append((mutation, result.revision, result.seq))
+                else:
+                    reopened.append(mutation.id)
+                    reopened.extend(m.id for m in chains[mutation.record])
+                    chains[mutation.record] = []
+            chains = {record: chain for record, chain in chains.items() if chain}
         self.state.confirm_returned(confirmed)
         self.state.reopen_returned(reopened)
         report.own_confirmed += len(confirmed)

@@ -493,3 +493,31 @@ def test_an_own_change_handed_back_while_the_record_moved_on_is_merged_not_lost(
     assert (got.name, got.acronym) == ("Carla's edit", "ADM")
     assert carla.state.conflicts() == [] and admin.state.conflicts() == []
     assert admin.snapshot() == carla.snapshot()
+
+
+def test_own_changes_of_one_record_handed_back_go_in_order_and_never_over_another_version(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Carla's second change of the record was sealed on her first, which the server never
+    got, and the admin's edit holds that revision there. Sent, the second would pass the
+    compare-and-swap and overwrite the admin's edit: it is reopened with the first."""
+    space, admin, carla, target, _mutation, online = _handed_back(server, make_device, tmp_path)
+    carla.records.save(edit(carla.records.require(target), acronym="CAR"))
+    export_bundle(carla.engine, tmp_path / "carla2.mb")
+    (entry,) = carla.state.outbox()
+    assert entry.blob is not None and entry.base == 2
+    seq = _held_cursor(carla, space) + 1
+    path = _hostile_bundle(admin, tmp_path / "back2.mb", [(RECORD, [seq, entry.blob])])
+    assert import_bundle(carla.engine, path).own_returned == 1
+    assert len(carla.state.returned()) == 2
+    admin.records.save(edit(admin.records.require(target), description="Admin's"))
+    admin.sync()
+    _online(carla, server, online)
+    back = carla.sync()
+    assert (back.own_confirmed, back.own_reopened) == (0, 2)
+    assert carla.state.returned() == [] and carla.state.outbox() == []
+    admin.sync()
+    got = admin.records.require(target)
+    assert (got.name, got.acronym, got.description) == ("Carla's edit", "CAR", "Admin's")
+    assert carla.state.conflicts() == [] and admin.state.conflicts() == []
+    assert admin.snapshot() == carla.snapshot()
