@@ -25,6 +25,13 @@ from sync.protocol import SyncRequest, SyncResponse
 #: the full batch before it (4,096 records, about 200 kB in the benchmark's data, which the
 #: server's 256 KiB default would put together).
 NEXT_PAGE_BYTES = 128 * 1024
+#: Pages asked for ahead and not yet taken by the engine, at most. A page's header may name
+#: the next cursors while the engine still waits for an earlier body (a stalled link, a slow
+#: store, a server that names a next page on every answer): without a bound each answer's
+#: header asked for one more page at once, every one held in memory, for as long as the stall
+#: lasted (a forged header on every answer: 54 requests in a 1.5 s stall on loopback). Two keep
+#: the link busy while the engine reads one page and stores another; the next waits for a take.
+MAX_AHEAD = 2
 
 
 @dataclass
@@ -35,6 +42,10 @@ class Ahead:
     cursors: dict[str, int] = field(default_factory=dict)
     page: Future[SyncResponse] | None = None
     then: Ahead | None = None
+    #: The request the header named while ``MAX_AHEAD`` pages were already asked ahead: sent
+    #: when the engine takes one of them (or this one).
+    waiting: SyncRequest | None = None
+    on_more: Callable[[dict[str, int]], None] | None = None
 
 
 class PagesAhead:
@@ -55,6 +66,8 @@ class PagesAhead:
         self._turn = 0
         self._lock = threading.Lock()
         self._stopped = False
+        #: Pages asked for ahead (sent) that the engine has not taken yet.
+        self._untaken = 0
         #: Pages asked for ahead that were used, and dropped (the body named other cursors).
         self.used = 0
         self.dropped = 0
@@ -82,6 +95,10 @@ class PagesAhead:
                 if self._stopped:
                     return
                 ahead.cursors, ahead.then = named, then
+                if self._untaken >= MAX_AHEAD:
+                    ahead.waiting, ahead.on_more = request, following
+                    return
+                self._untaken += 1
                 ahead.page = self._submit(request, token, following)
 
         return ahead, on_more
@@ -90,14 +107,38 @@ class PagesAhead:
         """The page asked for ahead, and its own holder, if its cursors are the body's ``more``;
         else ``None`` (a page asked for from other cursors finishes on its lane, unused)."""
         with self._lock:
-            if ahead.page is None or ahead.then is None:
+            if ahead.then is None or (ahead.page is None and ahead.waiting is None):
                 return None
             if ahead.cursors != more:
                 self.dropped += 1
                 self._stopped = True
                 return None
+            if ahead.page is None:
+                # Named while enough pages were out: it is the engine's next page now.
+                if not self._send_waiting(ahead, counted=False):
+                    return None
+            else:
+                self._untaken -= 1
             self.used += 1
+            # One page fewer ahead: a page named meanwhile further on goes now.
+            later: Ahead | None = ahead.then
+            while later is not None and later.page is not None:
+                later = later.then
+            if later is not None and later.waiting is not None and self._untaken < MAX_AHEAD:
+                self._send_waiting(later, counted=True)
+            assert ahead.page is not None
             return ahead.page, ahead.then
+
+    def _send_waiting(self, ahead: Ahead, *, counted: bool) -> bool:
+        """Send the request ``ahead`` holds back (under the lock); ``False`` without a token."""
+        token = self.token()
+        if token is None or ahead.waiting is None or ahead.on_more is None:
+            return False
+        request, on_more = ahead.waiting, ahead.on_more
+        ahead.waiting = ahead.on_more = None
+        self._untaken += counted
+        ahead.page = self._submit(request, token, on_more)
+        return True
 
     def _submit(
         self, request: SyncRequest, token: str, on_more: Callable[[dict[str, int]], None]

@@ -188,17 +188,23 @@ class _Relay(BaseHTTPRequestHandler):
             elif self.command != "HEAD":
                 self.wfile.write(raw)
             return
+        exchange = Exchange(self.command, self.path, _decoded(body), answer.status_code, None)
         if answer.headers.get("content-type") == MEDIA_TYPE and answer.status_code < 400:
-            content = self.server.rewrite(
-                Exchange(self.command, self.path, _decoded(body), answer.status_code, None),
-                content,
-            )
+            content = self.server.rewrite(exchange, content)
+        sent = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
+        forge = self.server.owner.answer_headers
+        if forge is not None:
+            sent = forge(exchange, sent)
         self.send_response(answer.status_code)
-        for name, value in answer.headers.items():
-            if name.lower() not in _HOP_HEADERS:
-                self.send_header(name, value)
+        for name, value in sent.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(content)))
         self.end_headers()
+        hold = self.server.owner.hold_body
+        if hold is not None:
+            # The headers are out, the body waits (a slow page, a link that stalls mid-answer).
+            self.wfile.flush()
+            time.sleep(hold(exchange))
         if self.command != "HEAD":
             self.wfile.write(content)
 
@@ -323,6 +329,12 @@ class HostileServer:
             Callable[[str, dict[str, str], requests.Response], tuple[int, dict[str, str], bytes]]
             | None
         ) = None
+        #: Given a relayed exchange and the headers the server sent (hop headers left out),
+        #: the headers to send instead (a forged ``Minga-More``, say).
+        self.answer_headers: Callable[[Exchange, dict[str, str]], dict[str, str]] | None = None
+        #: Called between a relayed answer's headers (sent) and its body; the body waits for
+        #: it, then for the seconds it returns.
+        self.hold_body: Callable[[Exchange], float] | None = None
         #: (method, path) of every request the relay received, refused or relayed.
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
