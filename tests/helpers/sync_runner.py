@@ -51,10 +51,10 @@ def _install_pause(phase: str, engine: SyncEngine, state: ProfileSyncState) -> N
     if phase in ("before-send", "after-answer"):
         original_sync = transport.sync
 
-        def sync(request: Any, token: str) -> Any:
+        def sync(request: Any, token: str, on_more: Any = None) -> Any:
             if request.push and phase == "before-send":
                 _pause(phase)
-            response = original_sync(request, token)
+            response = original_sync(request, token, on_more)
             if request.push and phase == "after-answer":
                 _pause(phase)
             return response
