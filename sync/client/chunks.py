@@ -249,6 +249,8 @@ class _Job:
     #: A PUT cut by the link: its offset on the server is unknown until asked (``HEAD``).
     ask_offset: bool = False
     resumed: int = 0  # times this request was cut and resumed in this window
+    #: A download fetched again whole (no ``Range``): what it was resumed on did not match.
+    whole: bool = False
 
 
 @dataclass
@@ -417,8 +419,9 @@ class ChunkTransfer:
 
         ``work`` runs on a lane in a worker thread and may post progress events; ``handle``
         runs here, on the caller's thread, for every event (the store is touched only here);
-        it raises ``_Stop`` to start no more jobs, ``_Resume`` to run a cut job again (at most
-        ``RESUMES`` times each; after that its failure stands). The first error is raised once
+        it raises ``_Stop`` to start no more jobs, ``_Resume`` to run a job again (a cut one at
+        most ``RESUMES`` times, after that its failure stands; a resumed download that did not
+        match its address once, whole). The first error is raised once
         every job in flight has ended (their results handled first, so nothing that arrived is
         lost).
         """
@@ -763,6 +766,12 @@ class ChunkTransfer:
                     raise _Stop
                 raise failure
             data: bytes = event.value
+            if chunk_hash(data) != job.address and job.have and not job.whole:
+                # Resumed on bytes held from before (a cut, a crash): those may be the wrong
+                # ones, and the verified chunks of the file need not go with them. This one
+                # chunk is fetched whole, once; wrong again, the file is refused below.
+                self.state.drop_received(ref.space, [job.address])
+                raise _Resume(replace(job, have=b"", whole=True))
             if chunk_hash(data) != job.address:
                 # Never stored: a chunk that is not what its address says is an attack or a fault.
                 outcome["refused"] = True
