@@ -1252,11 +1252,16 @@ def _cut_floor_note(results: list[Result]) -> list[str]:
         f"{r.profile} {r.system} {r.estimate / (r.floor + 3 * PROFILES[r.profile].rtt):.2f}×"
         for r in rows
     )
+    # The example from this run's own rows (satellite's, the goal's row, if it ran), never a
+    # figure typed in.
+    first = next((r for r in rows if r.profile == "satellite"), rows[0])
+    trips = 3 * PROFILES[first.profile].rtt
+    example = f"{first.profile}: {first.floor:.1f} + {trips:.1f} = {first.floor + trips:.1f} s"
     return [
         "- The floor of *attachment, 2 cuts* counts one round trip per leg and no cut. Any "
         "system must also reconnect after each cut (a TCP handshake: a round trip that moves "
         "no data) and, for the download, send the request that resumes it (another), so a "
-        "floor fair to the cuts is the floor + 3 round trips (satellite: 44.3 + 3.6 = 47.9 s). "
+        f"floor fair to the cuts is the floor + 3 round trips ({example}). "
         "The table keeps the floor as defined; against the other one: " + figures + ".",
     ]
 
