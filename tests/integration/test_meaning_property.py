@@ -390,7 +390,12 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             self.trace.add("-- teardown: every replica syncs four times")
             for _ in range(4):
                 for index, device in enumerate(self.devices):
+                    since = len(device.sent)
                     device.sync()
+                    self._say(index, "sync")
+                    self.trace.exchanges(
+                        device, since, self._label, lambda a: self.names.get(a, str(a)[:8])
+                    )
                     self._observe(index)
             self._world()
             snapshots = [
