@@ -697,6 +697,17 @@ class ProfileSyncState(BundleTables):
                 )
                 .prefix_with("OR IGNORE")
             )
+            # Until the server answers, the record is merged against the content its change
+            # started from, not the change: a later version may be built on another device's
+            # version of that revision, and merged against the change it would take its
+            # fields back over this device's edit as "changed there only" (issue 14). Where
+            # the change was not its first one handed back, ``base`` is that base already.
+            if base is None:
+                connection.execute(delete(RecordBase).where(RecordBase.id == mutation.record))
+            else:
+                connection.execute(
+                    _STORE_BASE, {"i": mutation.record, "v": revision, "c": _json(base)}
+                )
 
     def returned(self) -> list[Mutation]:
         with self._engine.connect() as connection:
@@ -742,6 +753,27 @@ class ProfileSyncState(BundleTables):
                     for m, revision, seq in confirmed
                 ),
             )
+            # The server's version now: the record, still at it and not edited since (so its
+            # content is the change's), is merged against it from here on (``take_returned``
+            # kept the content the change started from meanwhile).
+            waiting = set(
+                connection.scalars(
+                    select(SyncReturnedRow.record_id).where(
+                        in_ids(SyncReturnedRow.record_id, [m.record for m, _r, _s in confirmed])
+                    )
+                )
+            )
+            held = self._read_locals(connection, [m.record for m, _r, _s in confirmed])
+            for mutation, revision, _seq in confirmed:
+                found = held.get(mutation.record)
+                if mutation.record in waiting or found is None:
+                    continue
+                local = found[0]
+                if local.revision == revision and not local.dirty and local.content is not None:
+                    connection.execute(
+                        _STORE_BASE,
+                        {"i": mutation.record, "v": revision, "c": _json(local.content)},
+                    )
 
     def reopen_returned(self, mutation_ids: Sequence[str]) -> None:
         """The server never took these and now will not as they are (a conflict: the record
@@ -965,6 +997,16 @@ class ProfileSyncState(BundleTables):
             .where(in_ids(SyncChoiceRow.record_id, sorted(set(records))))
         ):
             chosen.setdefault(choice.record_id, {})[choice.field] = json.loads(choice.question)
+        # A record holding its own change handed back, not answered yet by the server: the
+        # change is still this device's edit against the base it started from, merged as one
+        # (``take_returned``) and never taken over by a version built on another device's.
+        waiting = set(
+            connection.scalars(
+                select(SyncReturnedRow.record_id).where(
+                    in_ids(SyncReturnedRow.record_id, sorted(set(records)))
+                )
+            )
+        )
         for row in connection.execute(query):
             local = LocalRecord(
                 space=row.space_id,
@@ -972,7 +1014,7 @@ class ProfileSyncState(BundleTables):
                 revision=row.revision,
                 content=None if row.content is None else sealed_content(row.content, row.fields),
                 base=None if row.base is None else json.loads(row.base),
-                dirty=row.dirty,
+                dirty=row.dirty or row.id in waiting,
                 rules=merge_rules(row.record_type),
                 chosen=chosen.get(row.id, {}),
             )

@@ -521,3 +521,31 @@ def test_own_changes_of_one_record_handed_back_go_in_order_and_never_over_anothe
     assert (got.name, got.acronym, got.description) == ("Carla's edit", "CAR", "Admin's")
     assert carla.state.conflicts() == [] and admin.state.conflicts() == []
     assert admin.snapshot() == carla.snapshot()
+
+
+def test_an_own_change_handed_back_then_overtaken_by_a_later_server_version_is_not_lost(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The admin's edits hold revisions 2 and 3 on the server; Carla's change, handed back as
+    revision 2, was never taken there. A bundle of the admin's then brings her revision 3,
+    built on the admin's revision 2, not on hers: it must not be merged as if her change
+    were its base (it would take the admin's name back over hers, and reopened online her
+    edit would have nothing left to send)."""
+    _space, admin, carla, target, _mutation, online = _handed_back(server, make_device, tmp_path)
+    admin.records.save(edit(admin.records.require(target), acronym="ADM"))
+    admin.sync()
+    admin.records.save(edit(admin.records.require(target), description="Admin's"))
+    admin.sync()
+    assert admin.records.require(target).revision == 3
+    export_bundle(admin.engine, tmp_path / "adm.mb")
+    assert import_bundle(carla.engine, tmp_path / "adm.mb").problem is None
+    # Her edit is still hers meanwhile, merged with the admin's, not taken back.
+    held = carla.records.require(target)
+    assert (held.name, held.acronym, held.revision) == ("Carla's edit", "ADM", 3)
+    _online(carla, server, online)
+    carla.sync()
+    admin.sync()
+    carla.sync()
+    got = admin.records.require(target)
+    assert (got.name, got.acronym, got.description) == ("Carla's edit", "ADM", "Admin's")
+    assert admin.snapshot() == carla.snapshot()
