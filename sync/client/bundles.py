@@ -818,6 +818,14 @@ class _Import:
             self._held.pop((space, change.record), None)
             self.report.own_returned += 1
             return
+        if change.author == self.me and local is not None and local.dirty:
+            # A change of ours that is no longer waiting here (the server answered it otherwise
+            # and the record was reopened, or it was sealed again since), replayed: nothing
+            # shows the server took it, and taken as its version of this revision the record
+            # would stand there clean, its edit never sent and the server's own version of that
+            # revision skipped as not newer (issue 14). Online sync brings what the server holds.
+            self.report.skipped += 1
+            return
         remote = self.engine.verify_change(space, change, self.keyring, self.sync_report)
         if remote is None:
             return

@@ -549,3 +549,36 @@ def test_an_own_change_handed_back_then_overtaken_by_a_later_server_version_is_n
     got = admin.records.require(target)
     assert (got.name, got.acronym, got.description) == ("Carla's edit", "ADM", "Admin's")
     assert admin.snapshot() == carla.snapshot()
+
+
+def test_an_own_change_replayed_after_the_server_refused_it_is_not_taken_as_the_servers(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Carla's change was handed in and answered with a conflict (the admin's edit holds its
+    revision there), then the app was killed before the rest of the sync. Offline again, a
+    member replays her old sealed change to her: it is hers, never the server's version of that
+    revision. Taken as it, her record would stand at the revision of the admin's edit, clean,
+    so her edit would never leave and the admin's would be skipped as not newer."""
+    from tests.integration.test_faults_kill import run_sync
+
+    space, admin, carla, target, _mutation, online = _handed_back(server, make_device, tmp_path)
+    (blob,) = [m.blob for m in carla.state.returned()]
+    assert blob is not None
+    admin.records.save(edit(admin.records.require(target), acronym="ADM"))
+    admin.sync()
+    online.close()
+    assert run_sync(carla, server.url, pause="before-send") is None
+    _cut_off(carla)
+    assert carla.state.returned() == []  # answered: reopened against its base
+    seq = _held_cursor(carla, space) + 1
+    path = _hostile_bundle(admin, tmp_path / "replay.mb", [(RECORD, [seq, blob])])
+    assert import_bundle(carla.engine, path).problem is None
+    held = carla.records.require(target)
+    assert (held.name, held.revision, held.dirty) == ("Carla's edit", 1, True)
+    carla.engine.transport.close()
+    carla.engine.transport = Transport(server.url)
+    carla.sync()
+    admin.sync()
+    got = admin.records.require(target)
+    assert (got.name, got.acronym) == ("Carla's edit", "ADM")
+    assert admin.snapshot() == carla.snapshot()
