@@ -615,7 +615,9 @@ class _Import:
         self.keyring, self.pins = engine.verified_view(self.sync_report)
         #: Settled records not yet stored, per space: one transaction per space and segment.
         self.settled: dict[str, dict[str, Settlement]] = {}
-        self._outbox: list[OutboxEntry] | None = None
+        #: This device's unsent entries by (space, record), read once and kept as own changes
+        #: come back (a read per change made n changes handed back read n whole outboxes).
+        self._outbox: dict[tuple[str, str], OutboxEntry] | None = None
         self.batch_parts = 0
         #: Per space, the first seq of a batch part left out past the cap: the cursor item
         #: stays below it, so the next bundle for this device brings it.
@@ -814,7 +816,9 @@ class _Import:
             self.state.take_returned(
                 own, _as_mutation(own), local.base if local is not None else None, change.revision
             )
-            self._outbox = None
+            # Taking it drops only its own entry (``take_returned``).
+            assert self._outbox is not None
+            del self._outbox[(space, change.record)]
             self._held.pop((space, change.record), None)
             self.report.own_returned += 1
             return
@@ -940,11 +944,9 @@ class _Import:
         if change.author != self.me or change.blob is None:
             return None
         if self._outbox is None:
-            self._outbox = self.state.outbox()
-        for entry in self._outbox:
-            if entry.space == space and entry.record == change.record and entry.blob == change.blob:
-                return entry
-        return None
+            self._outbox = {(entry.space, entry.record): entry for entry in self.state.outbox()}
+        entry = self._outbox.get((space, change.record))
+        return entry if entry is not None and entry.blob == change.blob else None
 
     def _cursor(self, payload: dict[str, Any]) -> None:
         """How far a bundle brought this device. Kept apart from the sync cursor: a seq is the

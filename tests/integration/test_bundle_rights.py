@@ -582,3 +582,44 @@ def test_an_own_change_replayed_after_the_server_refused_it_is_not_taken_as_the_
     got = admin.records.require(target)
     assert (got.name, got.acronym) == ("Carla's edit", "ADM")
     assert admin.snapshot() == carla.snapshot()
+
+
+def test_many_own_changes_handed_back_read_the_outbox_a_bounded_number_of_times(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carla's 400 unsent new records, all handed back in one bundle: each is matched against
+    her outbox, which is read a bounded number of times, not once per change (the whole outbox
+    each time: n changes read n outboxes of n entries). Online, all are confirmed."""
+    space, (admin, carla, dana) = network_of(server, make_device, 3)
+    for device in (admin, carla, dana):
+        device.sync()
+    online = carla.engine.transport
+    _cut_off(carla)
+    count = 400
+    _orgs(carla, space, count)
+    export_bundle(carla.engine, tmp_path / "carla.mb")
+    entries = carla.state.outbox()
+    assert len(entries) == count
+    seq = _held_cursor(carla, space)
+    items: list[tuple[str, Any]] = [
+        (RECORD, [seq + 1 + i, entry.blob]) for i, entry in enumerate(entries)
+    ]
+    path = _hostile_bundle(dana, tmp_path / "back.mb", items)
+    reads = 0
+    original = carla.state.outbox
+
+    def counted() -> Any:
+        nonlocal reads
+        reads += 1
+        return original()
+
+    monkeypatch.setattr(carla.state, "outbox", counted)
+    got = import_bundle(carla.engine, path)
+    assert got.problem is None and got.own_returned == count
+    assert reads <= 4, reads
+    monkeypatch.undo()
+    _online(carla, server, online)
+    back = carla.sync()
+    assert (back.own_confirmed, back.own_reopened) == (count, 0)
+    admin.sync()
+    assert admin.snapshot() == carla.snapshot()
