@@ -325,6 +325,7 @@ class SyncRequestShape(Shape):
     )
     max_bytes: int | UnsetType | None = UNSET
     batches: bool | UnsetType | None = UNSET
+    bv: int | UnsetType | None = UNSET
 
 
 #: [first index, first seq, count]: a run of a batch's entries that are current.
@@ -502,6 +503,7 @@ class CourierPullShape(Shape):
     after: _Cursors | UnsetType | None = UNSET
     max_bytes: int | UnsetType | None = UNSET
     batches: bool | UnsetType | None = UNSET
+    bv: int | UnsetType | None = UNSET
 
 
 class CourierGrantShape(Shape):
@@ -725,6 +727,11 @@ def _bool(obj: Mapping[str, Any], name: str, default: bool) -> bool:
     return value
 
 
+def _batch_version(obj: Mapping[str, Any]) -> int:
+    # Absent: a reader from before batch versions were declared, which opens version 1.
+    return _int(obj, "bv", 1, 255) if obj.get("bv") is not None else 1
+
+
 def _bytes(obj: Mapping[str, Any], name: str, low: int, high: int) -> bytes:
     value = _get(obj, name)
     if not isinstance(value, bytes):
@@ -897,6 +904,8 @@ class SyncRequest:
     max_bytes: int | None = None
     #: The client reads batches (§13): pages may carry them instead of single records.
     batches: bool = False
+    #: The highest batch version the client opens (§13 "Batch versions"), with ``batches``.
+    batch_version: int = 1
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"v": PROTOCOL_VERSION}
@@ -908,6 +917,8 @@ class SyncRequest:
             wire["max_bytes"] = self.max_bytes
         if self.batches:
             wire["batches"] = True
+            if self.batch_version > 1:
+                wire["bv"] = self.batch_version
         return wire
 
     @classmethod
@@ -929,7 +940,13 @@ class SyncRequest:
         max_bytes = None
         if "max_bytes" in obj:
             max_bytes = _int(obj, "max_bytes", limits.min_page_bytes, limits.max_page_bytes)
-        return cls(push=push, pull=pull, max_bytes=max_bytes, batches=_bool(obj, "batches", False))
+        return cls(
+            push=push,
+            pull=pull,
+            max_bytes=max_bytes,
+            batches=_bool(obj, "batches", False),
+            batch_version=_batch_version(obj),
+        )
 
 
 @dataclass(frozen=True)
@@ -1314,6 +1331,8 @@ class CourierPull:
     max_bytes: int | None = None
     #: The courier hands batches on in its bundle (§12.4): pages may carry them, as in §13.
     batches: bool = False
+    #: The highest batch version the courier's app opens (§13 "Batch versions").
+    batch_version: int = 1
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -1327,6 +1346,8 @@ class CourierPull:
             wire["max_bytes"] = self.max_bytes
         if self.batches:
             wire["batches"] = True
+            if self.batch_version > 1:
+                wire["bv"] = self.batch_version
         return wire
 
     @classmethod
@@ -1348,6 +1369,7 @@ class CourierPull:
             after=after,
             max_bytes=max_bytes,
             batches=_bool(obj, "batches", False),
+            batch_version=_batch_version(obj),
         )
 
 

@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from sync.client.carry import CarryState
 from sync.client.transport import ProtocolViolation, Transport
+from sync.crypto.batch import VERSION as BATCH_VERSION
 from sync.crypto.envelope import read_header
 from sync.crypto.keys import DeviceKeys
 from sync.protocol import (
@@ -155,7 +156,9 @@ def download_for(
     result = Download(parsed.device, started=dict(parsed.pull), reached=dict(parsed.pull))
     after: dict[str, int] = {}
     for _ in range(MAX_PAGES):
-        message = CourierPull(grant, signature, after, page_bytes, batches=True)
+        message = CourierPull(
+            grant, signature, after, page_bytes, batches=True, batch_version=BATCH_VERSION
+        )
         answer = authorized(partial(_pull, transport, message))
         if answer.device != parsed.device:
             raise ProtocolViolation("courier download for another device")

@@ -37,6 +37,8 @@ from sync.client.state import (
     SyncState,
 )
 from sync.client.transport import ProtocolViolation, ServerRefused, Transport, TransportError
+from sync.crypto.batch import MAGIC as BATCH_MAGIC
+from sync.crypto.batch import VERSION as BATCH_VERSION
 from sync.crypto.envelope import (
     OpenedRecord,
     open_record,
@@ -212,6 +214,10 @@ class SyncReport:
     forked_spaces: list[str] = field(default_factory=list)
     #: Records re-sealed by compacting this device's stale batches (CRYPTO.md §5).
     compacted: int = 0
+    #: Spaces whose pull stopped before a batch of a format version this app does not open
+    #: (PROTOCOL.md §13 "Batch versions"): "needs a newer Minga". The cursor stays before it,
+    #: so an upgraded app gets those records from there.
+    needs_newer: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,9 @@ class SyncEngine:
         self._discovered = False
         #: Many records at once go as sealed batches (PROTOCOL.md §13).
         self.batches = BatchPath(state, transport, self._authorized)
+        #: The highest batch format version this app opens (CRYPTO.md §5), declared in every
+        #: pull: the server holds the pull before a newer one (PROTOCOL.md §13).
+        self.batch_version = BATCH_VERSION
 
     # --- enrollment and login -------------------------------------------------------------
 
@@ -684,6 +693,7 @@ class SyncEngine:
         # A space the server said this device was removed from: its edits stay here rather
         # than being sealed, sent and refused again on every sync.
         lost = self.state.lost_spaces()
+        newer: set[str] = set()
         sealable = {
             space
             for space in readable - held - self.batches.failing_spaces - lost
@@ -745,13 +755,14 @@ class SyncEngine:
             pull=pull,
             max_bytes=self.page_bytes,
             batches=True,
+            batch_version=self.batch_version,
         )
         again = len(entries) >= LIMITS.max_mutations
         # The next page downloads while this one is verified and stored: asked for as soon as
         # an answer's header names its cursors (before its body is in, on another connection,
         # PROTOCOL.md §7 "Pages ahead"), else on a worker once the body says there is more.
         ahead: ThreadPoolExecutor | None = None
-        pages = PagesAhead(self.transport, lambda: self._token, self.page_bytes)
+        pages = PagesAhead(self.transport, lambda: self._token, self.page_bytes, self.batch_version)
         watched, on_more = pages.watch(request)
         try:
             try:
@@ -772,10 +783,13 @@ class SyncEngine:
                 self.batches.failing_spaces.update(entry.space for entry in entries)
                 entries, again = [], False
             for _ in range(MAX_PAGES_PER_SYNC):
+                # A space held before a batch too new to open asks for no page after it in
+                # this sync: one attempt per sync, never a loop of requests.
+                newer.update(s for s, p in response.spaces.items() if self._too_new(p))
                 more = {
                     space: page.cursor
                     for space, page in response.spaces.items()
-                    if space in pull and page.error is None and page.more
+                    if space in pull and page.error is None and page.more and space not in newer
                 }
                 following: Future[SyncResponse] | None = None
                 early = False
@@ -1015,6 +1029,21 @@ class SyncEngine:
         held_epoch = max((epoch for (s, epoch) in keyring.keys if s == space), default=0)
         if page.statement > log.latest.version or page.epoch > held_epoch:
             self._refresh_space(space, keyring, pins, report)
+        held_at = self._too_new(page)
+        if held_at is not None:
+            # A batch of a version this app does not open (a server that ignored the version
+            # declared, or one older than it): everything before it is applied, and the cursor
+            # stays before it, never past, so an upgraded app gets it from there.
+            after = self.state.cursors().get(space, 0)
+            page = replace(
+                page,
+                changes=tuple(c for c in page.changes if c.seq < held_at),
+                cursor=max(after, min(page.cursor, held_at - 1)),
+                more=False,
+                batches=tuple(d for d in page.batches if not self._too_new_batch(d)),
+            )
+            if space not in report.needs_newer:
+                report.needs_newer.append(space)
         settlements: list[Settlement] = []
         changes = list(page.changes)
         batched: dict[tuple[str, int], RemoteRecord] = {}
@@ -1055,6 +1084,22 @@ class SyncEngine:
             self._count(settlement, report)
         self.state.apply_page(space, page.cursor, settlements)
         return any(settlement.dirty for settlement in settlements)
+
+    def _too_new_batch(self, delivery: BatchDelivery) -> bool:
+        blob = delivery.batch
+        return blob[: len(BATCH_MAGIC)] == BATCH_MAGIC and (
+            len(blob) > len(BATCH_MAGIC) and blob[len(BATCH_MAGIC)] > self.batch_version
+        )
+
+    def _too_new(self, page: SpacePage) -> int | None:
+        """The first seq of ``page`` held in a batch of a version this app does not open."""
+        seqs = [
+            seq
+            for delivery in page.batches
+            if self._too_new_batch(delivery)
+            for _first, seq, _count in delivery.live
+        ]
+        return min(seqs) if seqs else None
 
     def _open_delivery(
         self,

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync.client.transport import ServerRefused, Transport
+from sync.crypto.batch import VERSION as BATCH_VERSION
 from sync.protocol import SyncRequest, SyncResponse
 
 #: The byte budget asked for each page after the first (the first, which an idle poll also
@@ -56,9 +57,14 @@ class PagesAhead:
     page (and the one its header started) is fetched for nothing."""
 
     def __init__(
-        self, transport: Transport, token: Callable[[], str | None], page_bytes: int | None
+        self,
+        transport: Transport,
+        token: Callable[[], str | None],
+        page_bytes: int | None,
+        batch_version: int = BATCH_VERSION,
     ) -> None:
         self.transport = transport
+        self.batch_version = batch_version
         self.token = token
         self.page_bytes = page_bytes
         self._workers: list[ThreadPoolExecutor] = []
@@ -75,7 +81,12 @@ class PagesAhead:
     def request(self, cursors: dict[str, int]) -> SyncRequest:
         """The request for the pages after ``cursors``: at most ``NEXT_PAGE_BYTES`` unless the
         engine was given a page size."""
-        return SyncRequest(pull=cursors, max_bytes=self.page_bytes or NEXT_PAGE_BYTES, batches=True)
+        return SyncRequest(
+            pull=cursors,
+            max_bytes=self.page_bytes or NEXT_PAGE_BYTES,
+            batches=True,
+            batch_version=self.batch_version,
+        )
 
     def watch(self, asked: SyncRequest) -> tuple[Ahead, Callable[[dict[str, int]], None]]:
         """A holder for what the answer to ``asked`` starts ahead, and the transport's

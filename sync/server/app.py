@@ -528,6 +528,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
                     limits,
                     batches=message.batches,
                     hold_at_batches=not message.batches,
+                    batch_version=message.batch_version,
                 )
                 return device, encode_body(SyncResponse(spaces=pages).to_wire()), more_header(pages)
             results = records.push_on(conn, device, message.push, now)
@@ -548,6 +549,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
                 answered,
                 message.batches,
                 hold_at_batches=not message.batches,
+                batch_version=message.batch_version,
             )
             if message.pull
             else {}

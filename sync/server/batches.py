@@ -266,6 +266,7 @@ def _store(conn: Connection, space_id: str, header: BatchHeader, author: str, bl
             dropped=0,
             blob=blob,
             size=len(blob),
+            version=header.version,
         )
     )
     return batch_id
@@ -518,12 +519,17 @@ def deliveries(
     ]
 
 
-def batch_sizes(conn: Connection, space_id: str, batch_ids: list[str]) -> dict[str, int]:
+def batch_sizes(
+    conn: Connection, space_id: str, batch_ids: list[str]
+) -> dict[str, tuple[int, int]]:
+    """Each batch's (size, format version)."""
     b = schema.batch.c
     found = conn.execute(
-        select(b.batch_id, b.size).where(b.space_id == space_id, b.batch_id.in_(batch_ids))
+        select(b.batch_id, b.size, b.version).where(
+            b.space_id == space_id, b.batch_id.in_(batch_ids)
+        )
     )
-    return {row.batch_id: row.size for row in found}
+    return {row.batch_id: (row.size, row.version) for row in found}
 
 
 def _as_runs(items: list[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:

@@ -149,7 +149,13 @@ def pull_for(
         }
         budget = request.max_bytes or limits.default_page_bytes
         pages = records.pull_on(
-            conn, grant.device, cursors, budget, limits, batches=request.batches
+            conn,
+            grant.device,
+            cursors,
+            budget,
+            limits,
+            batches=request.batches,
+            batch_version=request.batch_version,
         )
     statements: dict[str, list[dict[str, Any]]] = {}
     wraps: dict[str, list[dict[str, Any]]] = {}

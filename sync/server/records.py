@@ -447,6 +447,7 @@ def pull(
     answered: Mapping[str, set[int]] | None = None,
     batches: bool = False,
     hold_at_batches: bool = False,
+    batch_version: int = 1,
 ) -> dict[str, SpacePage]:
     """Changes after each cursor, oldest first, until `budget` bytes are spent.
 
@@ -457,7 +458,17 @@ def pull(
     still moves past them). On an initial upload this halves what comes down.
     """
     with db.read() as conn:
-        return pull_on(conn, device_id, cursors, budget, limits, answered, batches, hold_at_batches)
+        return pull_on(
+            conn,
+            device_id,
+            cursors,
+            budget,
+            limits,
+            answered,
+            batches,
+            hold_at_batches,
+            batch_version,
+        )
 
 
 def pull_on(
@@ -469,6 +480,7 @@ def pull_on(
     answered: Mapping[str, set[int]] | None = None,
     batches: bool = False,
     hold_at_batches: bool = False,
+    batch_version: int = 1,
 ) -> dict[str, SpacePage]:
     """`pull` inside a transaction the caller already holds (an empty poll: one transaction).
 
@@ -482,7 +494,11 @@ def pull_on(
     good, so after an upgrade it would never fetch it. Held there, it loses nothing: it keeps
     pushing its own changes, and once upgraded it asks for batches and goes on from that seq.
     A courier download (no cursor of a device's own) still gets such versions without content,
-    left out and counted by the exporter."""
+    left out and counted by the exporter.
+
+    ``batch_version`` is the highest batch format version the reader opens (PROTOCOL.md §13
+    "Batch versions"): a page ends before the first version held in a newer batch, with
+    ``more`` false, for the same reason and with the same way on once the reader is upgraded."""
     pages: dict[str, SpacePage] = {}
     roles = _roles(conn, device_id, cursors)
     spent = 0
@@ -501,7 +517,7 @@ def pull_on(
         rows = conn.execute(_PAGE, {"space": space_id, "cursor": cursor, "items": items}).all()
         changes: list[Change] = []
         members: dict[str, list[tuple[int, int]]] = {}
-        sizes: dict[str, int] = {}
+        sizes: dict[str, tuple[int, int]] = {}
         more = False
         skip = answered.get(space_id, set()) if answered else set()
         scanned = cursor
@@ -515,9 +531,15 @@ def pull_on(
                 break
             if batches and row.batch_id is not None:
                 if row.batch_id not in members:
-                    if not sizes.get(row.batch_id):
+                    if row.batch_id not in sizes:
                         sizes.update(batch_sizes(conn, space_id, [row.batch_id]))
-                    cost = sizes.get(row.batch_id, 0) + CHANGE_OVERHEAD_BYTES
+                    size, version = sizes.get(row.batch_id, (0, 1))
+                    if version > batch_version:
+                        # A batch version the reader cannot open: held before it, as a
+                        # reader from before batches is (it goes on once upgraded).
+                        held = True
+                        break
+                    cost = size + CHANGE_OVERHEAD_BYTES
                     if len(members) >= MAX_PAGE_BATCHES or (spent + cost > budget and spent > 0):
                         more = True
                         break

@@ -168,6 +168,9 @@ batch = Table(
     Column("dropped", Integer, nullable=False, default=0),
     Column("blob", LargeBinary, nullable=False),
     Column("size", Integer, nullable=False),
+    # The batch format version (CRYPTO.md §5), read from its header at push: a reader that
+    # opens only older versions is held before it (PROTOCOL.md §13 "Batch versions").
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
 )
 
 # A batch push's answer, kept so that a re-sent batch (its answer was lost) is answered the

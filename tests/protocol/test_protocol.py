@@ -307,3 +307,19 @@ def test_any_value_in_any_field_is_refused_cleanly_or_accepted(value: object) ->
         # Anything but a ProtocolError (a TypeError, a KeyError) would be a 500 on the server.
         with contextlib.suppress(ProtocolError):
             SyncRequest.from_wire(decode_message(body, SyncRequestShape))
+
+
+def test_a_reader_declares_the_batch_version_it_opens_in_a_few_bytes() -> None:
+    """PROTOCOL.md §13 "Batch versions": ``bv`` beside ``batches``, absent meaning 1 (an app
+    from before it), skipped by a server's shape that does not know it, a few bytes a poll."""
+    space = {"0123456789abcdef0123456789abcdef": 12345}
+    old = SyncRequest(pull=space, batches=True)
+    new = SyncRequest(pull=space, batches=True, batch_version=2)
+    assert "bv" not in old.to_wire() and new.to_wire()["bv"] == 2
+    assert SyncRequest.from_wire(decode_body(encode_body(new.to_wire()))) == new
+    assert SyncRequest.from_wire(old.to_wire()).batch_version == 1
+    grown = len(encode_body(new.to_wire())) - len(encode_body(old.to_wire()))
+    assert 0 < grown <= 5 and len(encode_body(new.to_wire())) < 80
+    for wrong in (0, 256, True, "2"):
+        with pytest.raises(ProtocolError):
+            SyncRequest.from_wire({**new.to_wire(), "bv": wrong})

@@ -16,9 +16,18 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
-from sync.crypto.batch import SIGN_CONTEXT, BatchKind, read_batch_header
+from sync.crypto.batch import SIGN_CONTEXT, VERSION, BatchKind, read_batch_header
 from sync.crypto.keys import SIGNATURE_BYTES
-from sync.protocol import ErrorCode, MutationStatus, SyncRequest, SyncResponse
+from sync.protocol import (
+    GRANT_CONTEXT,
+    CourierDownload,
+    CourierGrant,
+    CourierPull,
+    ErrorCode,
+    MutationStatus,
+    SyncRequest,
+    SyncResponse,
+)
 from sync.server import schema
 from tests.helpers.server_client import (
     DeviceClient,
@@ -40,8 +49,14 @@ def _keyed(admin: DeviceClient, space: str, devices: list[DeviceClient]) -> None
     assert response.status_code == 200, response.text
 
 
-def _pull(client: DeviceClient, space: str, cursor: int = 0, batches: bool = True) -> Any:
-    request = SyncRequest(pull={space: cursor}, batches=batches)
+def _pull(
+    client: DeviceClient,
+    space: str,
+    cursor: int = 0,
+    batches: bool = True,
+    batch_version: int = VERSION,
+) -> Any:
+    request = SyncRequest(pull={space: cursor}, batches=batches, batch_version=batch_version)
     response = client.call("POST", "/v1/sync", request.to_wire())
     assert response.status_code == 200, response.text
     return SyncResponse.from_wire(client.body(response)).spaces[space]
@@ -77,6 +92,31 @@ def test_each_record_in_a_batch_is_compared_and_swapped_alone(server: Harness) -
     upgraded = _pull(admin, space, cursor=old.cursor)
     (delivery,) = upgraded.batches
     assert delivery.live == ((1, 2, 3),) and upgraded.cursor == 4
+    # A reader that opens only batch version 1 (it sends no "bv": an app from before batch
+    # versions were declared) is held the same way before this version-2 batch, and goes on
+    # from there once it declares version 2 (§13 "Batch versions").
+    assert read_batch_header(blob)[0].version == 2
+    v1 = _pull(admin, space, batch_version=1)
+    assert [c.record for c in v1.changes] == [first] and v1.batches == ()
+    assert (v1.cursor, v1.more) == (1, False)
+    assert SyncRequest(pull={space: 1}, batches=True).to_wire().get("bv") is None
+    v2 = _pull(admin, space, cursor=v1.cursor, batch_version=2)
+    assert [d.live for d in v2.batches] == [((1, 2, 3),)] and v2.cursor == 4
+    # A courier's download (§12.4) is held the same for the device whose grant it carries.
+    grant = CourierGrant(
+        device=admin.device_id,
+        expires=int(server.clock()) + 86400,
+        pull={space: 0},
+        statements={},
+        epochs={},
+    ).to_bytes()
+    signature = admin.sign_key.sign(GRANT_CONTEXT + grant)
+    for version, runs, cursor in ((1, [], 1), (2, [((1, 2, 3),)], 4)):
+        message = CourierPull(grant, signature, batches=True, batch_version=version)
+        answer = editor.call("POST", "/v1/courier/pull", message.to_wire())
+        assert answer.status_code == 200, answer.text
+        page = CourierDownload.from_wire(editor.body(answer)).spaces[space]
+        assert ([d.live for d in page.batches], page.cursor, page.more) == (runs, cursor, False)
 
 
 def test_only_the_signer_pushes_its_batch_and_only_at_the_current_epoch(server: Harness) -> None:

@@ -51,7 +51,7 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
             )
         )
     upgrade(empty_db)
-    assert current_revision(empty_db) == head_revision() == "0007"
+    assert current_revision(empty_db) == head_revision() == "0008"
     with empty_db.read() as conn:
         row = conn.execute(
             select(schema.space.c.last_seq, schema.space.c.epoch, schema.space.c.statement_version)
@@ -62,7 +62,7 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
     # Down and up again: the migration is reversible and repeatable.
     _migrate(empty_db, "0001", down=True)
     upgrade(empty_db)
-    assert current_revision(empty_db) == "0007"
+    assert current_revision(empty_db) == "0008"
 
 
 def test_0007_gives_the_answers_kept_before_it_the_whole_retention(empty_db: Database) -> None:
@@ -90,3 +90,28 @@ def test_0007_gives_the_answers_kept_before_it_the_whole_retention(empty_db: Dat
     with empty_db.read() as conn:
         answered = conn.execute(select(schema.batch_push.c.answered_at)).scalar_one()
     assert before <= answered <= int(time.time())
+
+
+def test_0008_gives_each_stored_batch_the_version_its_header_names(empty_db: Database) -> None:
+    """Batches stored before 0008 get their version from their own header (byte 4): a
+    version-2 batch a server stored before the column holds back readers of version 1."""
+    _migrate(empty_db, "0007")
+    with empty_db.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO space (id, created_at, last_seq, epoch, quota_bytes, chunk_bytes)"
+                " VALUES ('s', 1, 7, 1, 1000, 0)"
+            )
+        )
+        for version in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO batch (space_id, batch_id, author_id, epoch, entries, dropped,"
+                    " blob, size) VALUES ('s', :b, :d, 1, 1, 0, :blob, 6)"
+                ),
+                {"b": f"{version:02x}" * 16, "d": "cd" * 16, "blob": b"MNGP" + bytes([version, 0])},
+            )
+    upgrade(empty_db)
+    with empty_db.read() as conn:
+        found = conn.execute(select(schema.batch.c.batch_id, schema.batch.c.version)).all()
+    assert sorted(found) == [("01" * 16, 1), ("02" * 16, 2)]

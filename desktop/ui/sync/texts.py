@@ -154,6 +154,17 @@ def report_lines(report: SyncReport) -> list[str]:
                 report.unreadable,
             ).format(count=format_number(report.unreadable))
         )
+    if report.needs_newer:
+        count = len(report.needs_newer)
+        lines.append(
+            ngettext(
+                "Changes from others in {count} space need a newer Minga: update Minga to "
+                "receive them. Nothing is lost meanwhile.",
+                "Changes from others in {count} spaces need a newer Minga: update Minga to "
+                "receive them. Nothing is lost meanwhile.",
+                count,
+            ).format(count=format_number(count))
+        )
     if report.lost_spaces:
         count = len(report.lost_spaces)
         lines.append(
