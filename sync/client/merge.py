@@ -263,7 +263,10 @@ def merge(
         present = theirs if mine is None else mine
         if present is None:  # deleted on both sides
             return MergeResult(None)
-        if base is None or _same(dict(present), dict(base)):
+        # A choice here that kept the value held is an edit too, though it wrote nothing new:
+        # made without the deletion in view, it beats it as any edit does (seed 83).
+        decided = mine is not None and bool(chosen)
+        if base is None or (_same(dict(present), dict(base)) and not decided):
             # Created on one side only, or deleted on one side and untouched on the other.
             return MergeResult(dict(present) if base is None else None)
         flag = MergeFlag.DELETED_ELSEWHERE if mine is not None else MergeFlag.EDITED_ELSEWHERE
