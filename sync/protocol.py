@@ -398,6 +398,7 @@ class SpacePageShape(Shape):
         Annotated[list[BatchDeliveryShape], Meta(max_length=MAX_PAGE_BATCHES)] | UnsetType | None
     ) = UNSET
     stale: int | UnsetType | None = UNSET
+    held: bool | UnsetType | None = UNSET
 
 
 _Results = Annotated[list[MutationResultShape], Meta(max_length=LIMITS.max_mutations)]
@@ -1050,6 +1051,9 @@ class SpacePage:
     batches: tuple[BatchDelivery, ...] = ()
     #: How many of the caller's own batches hold a replaced entry (to compact), when > 0.
     stale: int = 0
+    #: The page ends before a batch of a version the reader does not open (§13 "Batch
+    #: versions"): its app says it needs updating. Sent only when true.
+    held: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         if self.error is not None:
@@ -1065,6 +1069,8 @@ class SpacePage:
             wire["batches"] = [b.to_wire() for b in self.batches]
         if self.stale:
             wire["stale"] = self.stale
+        if self.held:
+            wire["held"] = True
         return wire
 
     @classmethod
@@ -1085,6 +1091,7 @@ class SpacePage:
             statement=_int(obj, "statement", 0, LIMITS.max_statement_version, default=0),
             batches=tuple(BatchDelivery.from_wire(b) for b in obj.get("batches") or ()),
             stale=_int(obj, "stale", 0, MAX_STALE_BATCHES, default=0),
+            held=_bool(obj, "held", False),
         )
 
 

@@ -1029,6 +1029,10 @@ class SyncEngine:
         held_epoch = max((epoch for (s, epoch) in keyring.keys if s == space), default=0)
         if page.statement > log.latest.version or page.epoch > held_epoch:
             self._refresh_space(space, keyring, pins, report)
+        if page.held and space not in report.needs_newer:
+            # An honest server held this app before a batch too new for it: its person is
+            # told to update (its edits of those records go unanswered until then).
+            report.needs_newer.append(space)
         held_at = self._too_new(page)
         if held_at is not None:
             # A batch of a version this app does not open (a server that ignored the version

@@ -521,7 +521,7 @@ def pull_on(
         more = False
         skip = answered.get(space_id, set()) if answered else set()
         scanned = cursor
-        held = False
+        held = newer = False
         for row in rows:
             if row.seq in skip and row.author_id == device_id:
                 scanned = row.seq
@@ -537,7 +537,7 @@ def pull_on(
                     if version > batch_version:
                         # A batch version the reader cannot open: held before it, as a
                         # reader from before batches is (it goes on once upgraded).
-                        held = True
+                        held = newer = True
                         break
                     cost = size + CHANGE_OVERHEAD_BYTES
                     if len(members) >= MAX_PAGE_BATCHES or (spent + cost > budget and spent > 0):
@@ -571,6 +571,13 @@ def pull_on(
         admin = role is Role.ADMIN
         stale = stale_count(conn, space_id, device_id, admin) if batches else 0
         pages[space_id] = SpacePage(
-            tuple(changes), new_cursor, more, epoch, statement, batches=delivered, stale=stale
+            tuple(changes),
+            new_cursor,
+            more,
+            epoch,
+            statement,
+            batches=delivered,
+            stale=stale,
+            held=newer,
         )
     return pages

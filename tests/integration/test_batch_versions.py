@@ -57,11 +57,15 @@ def test_an_app_that_opens_only_version_1_is_held_and_goes_on_once_upgraded(
     assert all(member.records.get(r) is None for r in batched + after)
     held = member.state.cursors()[space]
     assert held > 0
+    # An honest server holds it too: the page says so, and its person is told to update
+    # (else its edits of those records go unanswered with no word why).
+    assert report.needs_newer == [space]
     # Held, it still pushes its own changes, and polling again moves nothing.
     mine = organization(space, "Member's own")
     member.records.save(mine)
     report = member.sync()
     assert report.pushed == 1 and member.state.cursors()[space] == held
+    assert report.needs_newer == [space]
     admin.sync()
     assert admin.records.get(mine.id) is not None
     # Upgraded (same profile, the reader version raised): from the held cursor, not from 0.

@@ -98,10 +98,11 @@ def test_each_record_in_a_batch_is_compared_and_swapped_alone(server: Harness) -
     assert read_batch_header(blob)[0].version == 2
     v1 = _pull(admin, space, batch_version=1)
     assert [c.record for c in v1.changes] == [first] and v1.batches == ()
-    assert (v1.cursor, v1.more) == (1, False)
+    assert (v1.cursor, v1.more, v1.held) == (1, False, True)
     assert SyncRequest(pull={space: 1}, batches=True).to_wire().get("bv") is None
     v2 = _pull(admin, space, cursor=v1.cursor, batch_version=2)
     assert [d.live for d in v2.batches] == [((1, 2, 3),)] and v2.cursor == 4
+    assert not v2.held
     # A courier's download (§12.4) is held the same for the device whose grant it carries.
     grant = CourierGrant(
         device=admin.device_id,
