@@ -702,9 +702,16 @@ class ProfileSyncState(BundleTables):
             # version of that revision, and merged against the change it would take its
             # fields back over this device's edit as "changed there only" (issue 14). Where
             # the change was not its first one handed back, ``base`` is that base already.
-            if base is None:
+            # A deletion keeps the acceptance's base, as before: merged against the content it
+            # started from, a version restoring that content (an edit beat the deletion) would
+            # read as "unchanged there" and the deletion would go out again over the restore
+            # (test_a_deletion_carried_by_a_courier_keeps_the_couriers_unsettled_value); a
+            # version built on another device's revision loses nothing to a deletion taken as
+            # accepted (an edit there beats it anyway), and the server's answer online reopens
+            # it if the server never took it.
+            if not mutation.deleted and base is None:
                 connection.execute(delete(RecordBase).where(RecordBase.id == mutation.record))
-            else:
+            elif not mutation.deleted:
                 connection.execute(
                     _STORE_BASE, {"i": mutation.record, "v": revision, "c": _json(base)}
                 )
@@ -1014,7 +1021,9 @@ class ProfileSyncState(BundleTables):
                 revision=row.revision,
                 content=None if row.content is None else sealed_content(row.content, row.fields),
                 base=None if row.base is None else json.loads(row.base),
-                dirty=row.dirty or row.id in waiting,
+                # Only while the record holds the change's content: a deletion handed back is
+                # taken as accepted (``take_returned``).
+                dirty=row.dirty or (row.id in waiting and row.content is not None),
                 rules=merge_rules(row.record_type),
                 chosen=chosen.get(row.id, {}),
             )
