@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,10 +42,20 @@ PHASES = (
 PAUSE_LIMIT_SECONDS = 60
 
 
+_PAUSING = threading.Lock()
+
+
 def _pause(phase: str) -> None:
-    print(f"PAUSED {phase}", flush=True)
+    """Say PAUSED once, in one write, and stay until killed. Chunks go up on several threads:
+    two of them pausing together printed their words and newlines interleaved ("PAUSED
+    mid-uploadPAUSED mid-upload"), which the test could not read; and ``sys.exit`` on a worker
+    thread ended only that thread, so a runner nobody killed lived on. Only the first thread
+    to get here speaks; the process ends whole after the limit."""
+    if _PAUSING.acquire(blocking=False):
+        sys.stdout.write(f"PAUSED {phase}\n")
+        sys.stdout.flush()
     time.sleep(PAUSE_LIMIT_SECONDS)
-    sys.exit(3)
+    os._exit(3)
 
 
 def _install_pause(phase: str, engine: SyncEngine, state: ProfileSyncState) -> None:

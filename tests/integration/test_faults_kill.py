@@ -60,8 +60,12 @@ def run_sync(
                 line = child.stdout.readline()  # type: ignore[union-attr]
                 if not line:
                     break
-        assert line.strip() == f"PAUSED {pause}", child.stderr.read()  # type: ignore[union-attr]
         os.kill(child.pid, signal.SIGKILL)
+        if line.strip() != f"PAUSED {pause}":
+            # Read only once the child is gone: a live child never closes stderr, and reading it
+            # in the assertion's message hung a full run for good.
+            child.wait(timeout=10)
+            raise AssertionError(f"{line!r}: {child.stderr.read()}")  # type: ignore[union-attr]
         child.wait(timeout=10)
         assert child.returncode == -signal.SIGKILL
         return None
