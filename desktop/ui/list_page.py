@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.exc import DBAPIError
 
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.readable_export import ReadableExport, export_readable
-from desktop.store.records import DamagedRows
+from desktop.store.records import DamagedRows, is_damage
 from desktop.ui.forms import MessageLabel, failure_message, heading, paragraph
 from desktop.ui.jobs import run_job
 from desktop.ui.lists import ListTable, RecordListModel
@@ -333,7 +334,14 @@ class ListDetailPage(QWidget):
     def _read_failed(self, error: BaseException) -> None:
         if self.closing():
             return  # locking: the page is about to go
-        self.message.say(failure_message(error), source=LIST_SOURCE)
+        # Damage is lasting: a count that succeeds later does not mend it, so the list does not
+        # take it back. A full run met this order: a record's open said the profile is damaged,
+        # the list's re-read met the damaged page and said it again as its own, and its count
+        # then cleared it (the page said nothing of the damage).
+        damage = isinstance(error, DamagedRows) or (
+            isinstance(error, DBAPIError) and is_damage(error)
+        )
+        self.message.say(failure_message(error), source=None if damage else LIST_SOURCE)
 
     def closing(self) -> bool:
         return False
