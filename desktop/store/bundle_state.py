@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -275,6 +275,21 @@ def _spoiled(connection: Connection, blob: bytes) -> bool:
     return replaced * 8 >= len(entries)
 
 
+def stored_mutation(row: Any) -> Mutation:
+    """A mutation kept in a table that spells it the same way (``sync_carried``,
+    ``sync_returned``): mutation id, space, record, base revision, blob, deleted, chunks, epoch."""
+    return Mutation(
+        row.mutation_id,
+        row.space_id,
+        row.record_id,
+        row.base_revision,
+        row.blob,
+        row.deleted,
+        tuple(json.loads(row.chunks)),
+        row.epoch,
+    )
+
+
 class BundleTables:
     """Bundle bookkeeping over ``self._engine`` (the profile's SQLCipher engine)."""
 
@@ -441,22 +456,7 @@ class BundleTables:
             statement = statement.where(SyncCarriedRow.relayed.is_(False))
         with self._engine.connect() as connection:
             rows = connection.execute(statement).all()
-        return [
-            CarriedMutation(
-                row.author,
-                Mutation(
-                    row.mutation_id,
-                    row.space_id,
-                    row.record_id,
-                    row.base_revision,
-                    row.blob,
-                    row.deleted,
-                    tuple(json.loads(row.chunks)),
-                    row.epoch,
-                ),
-            )
-            for row in rows
-        ]
+        return [CarriedMutation(row.author, stored_mutation(row)) for row in rows]
 
     def known_carried(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()

@@ -27,7 +27,13 @@ from desktop.domain.record_base import COMMON_FIELDS
 from desktop.domain.records import RECORD_TYPES, Record, from_dict, new_id
 from desktop.store.attachments import AttachmentVault
 from desktop.store.bulk import delete_in, in_ids
-from desktop.store.bundle_state import BundleTables, Kept, drop_batch, keep_blobs
+from desktop.store.bundle_state import (
+    BundleTables,
+    Kept,
+    drop_batch,
+    keep_blobs,
+    stored_mutation,
+)
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
@@ -724,19 +730,7 @@ class ProfileSyncState(BundleTables):
                     SyncReturnedRow.record_id, SyncReturnedRow.base_revision
                 )
             )
-            return [
-                Mutation(
-                    row.mutation_id,
-                    row.space_id,
-                    row.record_id,
-                    row.base_revision,
-                    row.blob,
-                    row.deleted,
-                    tuple(json.loads(row.chunks)),
-                    row.epoch,
-                )
-                for row in rows
-            ]
+            return [stored_mutation(row) for row in rows]
 
     def confirm_returned(self, confirmed: Sequence[tuple[Mutation, int, int]]) -> None:
         """The server took these (mutation, revision, seq): their versions are the server's,
