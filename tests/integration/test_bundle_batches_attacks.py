@@ -275,9 +275,11 @@ def test_a_profile_killed_mid_import_of_a_batch_holds_nothing_half_applied(
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
-        assert line.strip() == "PAUSED in-transaction", child.stderr.read()  # type: ignore[union-attr]
+        # Killed first, its stderr read after: a child that said something else and went on
+        # waiting would hold the read of its stderr (and the whole run) for good.
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
+        assert line.strip() == "PAUSED in-transaction", child.stderr.read()  # type: ignore[union-attr]
     finally:
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
