@@ -9,10 +9,15 @@ A line merge can be clean and still wrong: two people who moved one paragraph to
 places get it twice, and a paragraph deleted on one side and moved on the other comes back.
 ``_keeps_meaning`` counts every line: a line may not end up more often than the edits that
 added it allow, nor less often than those that removed it allow; otherwise a person decides.
+Counting cannot see a paragraph moved *and* touched (a word corrected, split in two) on one
+side while the other deleted it: both removed the old line, so the deletion reads as agreed,
+and the moved copy, a new line, comes back unseen. ``_rewrites_a_deletion`` asks a person when
+a line both sides removed reappears, by most of its words, among one side's additions only.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import cast
@@ -66,17 +71,77 @@ def _keeps_meaning(
     return True
 
 
+_WORDS = re.compile(r"\w+")
+#: Word comparisons ``_rewrites_a_deletion`` may make (a few tenths of a second at most); a
+#: merge that would need more (a text crafted with thousands of lines removed and added on
+#: both sides) is left to a person rather than weighed at any cost.
+_COMPARISON_BUDGET = 2_000_000
+
+
+def _words(line: str) -> frozenset[str]:
+    return frozenset(_WORDS.findall(line.casefold()))
+
+
+def _rewrites_a_deletion(base: Sequence[str], mine: Sequence[str], theirs: Sequence[str]) -> bool:
+    """Whether a line both sides removed lives on, rewritten, in what one side added and not in
+    what the other did: one side deleted it (a witness's address, removed for her safety), the
+    other moved it and corrected a word or split it. Similar: more than half of the shorter
+    line's words are the other's. True as well when weighing it would cost more than
+    ``_COMPARISON_BUDGET`` word look-ups: a person decides instead."""
+    held_base, held_mine, held_theirs = (Counter(lines) for lines in (base, mine, theirs))
+    removed = [
+        words
+        for line in held_base
+        if held_mine[line] < held_base[line] and held_theirs[line] < held_base[line]
+        if (words := _words(line))
+    ]
+    if not removed:
+        return False
+    budget = _COMPARISON_BUDGET
+    sides: list[tuple[list[frozenset[str]], dict[str, list[int]]]] = []
+    for side in (held_mine, held_theirs):
+        added = [words for line in side if side[line] > held_base[line] if (words := _words(line))]
+        index: dict[str, list[int]] = {}
+        for number, words in enumerate(added):
+            for word in words:
+                index.setdefault(word, []).append(number)
+        sides.append((added, index))
+    for gone in removed:
+        alike: list[set[frozenset[str]]] = []
+        for added, index in sides:
+            shared: Counter[int] = Counter()
+            for word in gone:
+                postings = index.get(word, ())
+                budget -= 1 + len(postings)
+                if budget < 0:
+                    return True
+                shared.update(postings)
+            alike.append(
+                {
+                    added[number]
+                    for number, count in shared.items()
+                    if 2 * count > min(len(gone), len(added[number]))
+                }
+            )
+        if alike[0] != alike[1]:
+            return True
+    return False
+
+
 def merge_line_lists(
     base: Sequence[str], mine: Sequence[str], theirs: Sequence[str]
 ) -> list[str] | None:
     """The merged lines, or ``None`` when a person must decide: both sides changed the same
-    region differently, or a clean merge would repeat a moved line or bring back a deleted one."""
+    region differently, or a clean merge would repeat a moved line or bring back a deleted one
+    (also moved and rewritten)."""
     if list(mine) == list(theirs) or list(theirs) == list(base):
         return list(mine)
     if list(mine) == list(base):
         return list(theirs)
     merged = _merge_regions(base, mine, theirs)
     if merged is None or not _keeps_meaning(base, mine, theirs, merged):
+        return None
+    if _rewrites_a_deletion(base, mine, theirs):
         return None
     return merged
 

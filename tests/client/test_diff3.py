@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,59 @@ def test_a_paragraph_deleted_on_one_side_and_moved_on_the_other_never_comes_back
         assert merged is None or "Calle 5" not in merged
 
 
+@pytest.mark.parametrize(
+    ("base", "deleted", "moved"),
+    [
+        (  # moved below and a floor added to the address (Spanish)
+            "La víctima declaró.\nTestigo: María, Calle del Sol 12.\nLa policía llegó.\n",
+            "La víctima declaró.\nLa policía llegó.\n",
+            "La víctima declaró.\nLa policía llegó.\nTestigo: María, Calle del Sol 12, 2º.\n",
+        ),
+        (  # moved below and split in two lines (French)
+            "Le témoin a parlé.\nElle habite 4 rue des Lilas, Lyon.\nFin.\n",
+            "Le témoin a parlé.\nFin.\n",
+            "Le témoin a parlé.\nFin.\nElle habite 4 rue des Lilas.\nÀ Lyon.\n",
+        ),
+        (  # moved below and a word corrected (Arabic, right to left)
+            "قالت الضحية.\nالشاهدة مريم تسكن شارع الشمس ١٢.\nوصلت الشرطة.\n",
+            "قالت الضحية.\nوصلت الشرطة.\n",
+            "قالت الضحية.\nوصلت الشرطة.\nالشاهدة مريم تسكن في شارع الشمس ١٢.\n",
+        ),
+        (  # CRLF text, moved and touched
+            "Testimony of M.\r\nShe lives at Calle 5, house 12.\r\nReferred.\r\n",
+            "Testimony of M.\r\nReferred.\r\n",
+            "She lives at Calle 5, house 12 (back).\r\nTestimony of M.\r\nReferred.\r\n",
+        ),
+    ],
+)
+def test_a_deleted_paragraph_moved_and_touched_on_the_other_side_never_comes_back(
+    base: str, deleted: str, moved: str
+) -> None:
+    """Counting lines cannot see it: both sides removed the old line, the moved copy is new.
+    git merge-file merges these cleanly, the deleted paragraph back in its new place."""
+    assert merge_lines(base, deleted, moved) is None
+    assert merge_lines(base, moved, deleted) is None
+    # Moved and touched alike on both sides is one edit made twice; deleted alike beside an
+    # unrelated addition is one deletion: both still merge.
+    assert merge_lines(base, moved, moved) == moved
+    assert merge_lines(base, deleted, deleted + "Visita el 9 de junio.\n") == (
+        deleted + "Visita el 9 de junio.\n"
+    )
+
+
+def test_a_text_crafted_to_make_the_rewrite_check_costly_is_asked_quickly() -> None:
+    """Thousands of lines removed on both sides sharing a word with thousands added on one:
+    the word look-ups are bounded, past the bound a person decides."""
+    common = " ".join(f"w{n}" for n in range(20))
+    removed = "".join(f"{common} old{n}\n" for n in range(20_000))
+    base = "keep\n" + removed + "anchor\n"
+    mine = "keep\nanchor\n"
+    theirs = mine + "".join(f"w0 new{n}\n" for n in range(20_000))
+    started = time.monotonic()
+    assert merge_lines(base, mine, theirs) is None
+    assert time.monotonic() - started < 10
+
+
 def test_a_deletion_next_to_an_edit_stays_deleted() -> None:
     base = "".join(WITNESS + ADDRESS + CLOSING)
     deleted = "".join(WITNESS + CLOSING)
@@ -261,6 +315,12 @@ def test_narratives_merge_as_git_merge_file_does_or_ask_a_person(
         # lines the same. git may still stop at edits that only touch (a moved paragraph beside a
         # deleted one, separated by a "---" line): asking there is conservative, not a loss.
         assert _line_counts_allowed(base, mine, theirs, ours)
+        # A sentence one side deleted is not back, whole or rewritten (moved and touched).
+        for sentence in {line for line in base.splitlines() if line.strip("-")}:
+            if not any(line.startswith(sentence) for line in mine.splitlines()) or not any(
+                line.startswith(sentence) for line in theirs.splitlines()
+            ):
+                assert not any(line.startswith(sentence) for line in ours.splitlines())
         if git is not None:
             assert git == ours
         assert merge_lines(base, theirs, mine) == ours

@@ -98,6 +98,26 @@ def test_a_paragraph_deleted_for_safety_does_not_come_back_with_a_move(
         assert device.records.require(incident.id).narrative == WITNESS + CLOSING
 
 
+def test_a_paragraph_deleted_for_safety_does_not_come_back_moved_and_touched(
+    server: Server, make_device: Any
+) -> None:
+    """Badu moves the address to the top and adds the floor; counting lines saw only a new
+    line there, and alba's deletion came back on every device (git merge-file does the same)."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    incident = _incident_with_narrative(space, devices)
+    alba.records.save(edit(alba.records.require(incident.id), narrative=WITNESS + CLOSING))
+    moved = "She lives at Calle 5, house 12, 2nd floor.\n" + WITNESS + CLOSING
+    badu.records.save(edit(badu.records.require(incident.id), narrative=moved))
+    alba.sync()
+    assert badu.sync().conflicts == 1
+    _converge(devices)
+    [conflict] = badu.state.conflicts()
+    assert (conflict.mine, conflict.theirs) == (moved, WITNESS + CLOSING)
+    for device in devices:
+        assert "Calle 5" not in device.records.require(incident.id).narrative
+
+
 def _conflict_on_name(space: str, devices: list[Device]) -> tuple[Organization, StoredConflict]:
     """Alba and the admin rename one organization apart; the admin syncs second."""
     admin, alba, _badu = devices
