@@ -130,6 +130,10 @@ class ImportReport:
     conflicts: int = 0
     flags: int = 0
     unreadable: int = 0
+    #: Records brought back after the import as a sync does (``SyncState.keep_together``): an
+    #: incident under which a carried change left a live act, source, evidence or follow-up,
+    #: and what its deletion took.
+    restored: int = 0
     refused: list[Refusal] = field(default_factory=list)
     #: Versions that verified but were not taken, and why (``AUTHOR_RIGHTS_ENDED``: one per
     #: version; ``TOO_MANY_BATCHES``: one per batch part, its record empty). None of them
@@ -587,6 +591,12 @@ def import_bundle(
         except BundleRefused as refusal:
             report.problem, report.problem_item = refusal.problem, refusal.item
             return report
+        finally:
+            # Once every record is in (a parent's deletion and its children's may be far apart
+            # in the file), what belongs together is judged as after a sync's pages: without
+            # it, an incident deleted by bundle left a carried act under it reachable from no
+            # screen, and the deleting device sent its deletion again after every trip.
+            report.restored = engine.state.keep_together()
     state.mark_bundle_seen(preamble.bundle_id)
     if report.chunks and engine.chunks is not None:
         # Files whose chunks all came: verified (tags, order, digest) and stored, no request.

@@ -365,3 +365,43 @@ def test_a_choice_outlives_its_record_moving_on_before_it_is_sent(
     asked = [(c.mine, c.theirs) for c in _field_conflicts(alba, org.id)]
     assert (kept, asked) == ({"Casa Norte"}, [("Casa Centro", "Casa Norte")])
     assert alba.records.require(org.id).description == "Shelter, 20 beds."  # type: ignore[attr-defined]
+
+
+def test_an_incident_deleted_by_bundle_under_an_act_edited_online_comes_back_everywhere(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The offline device deletes an incident; the admin, online, adds a line to its act. The
+    deletion travels by courier (rev14). Bundle import did not judge what belongs together as a
+    sync does: the act stayed live under the deleted incident on the courier and the offline
+    device (reachable from no screen), and the offline device sent its deletion again on every
+    trip, so the incident went and came back on the server without end."""
+    space, devices = network_of(server, make_device, 3)
+    admin, courier, offline = devices
+    incident, children = _incident_with_children(space, devices)
+    _offline(offline)
+    offline_id = _device_id(offline)
+    offline.records.delete(incident.id)
+    admin.records.save(edit(admin.records.require(children[0]), notes="Threatened again."))
+    admin.sync()
+    _carry(offline, courier, tmp_path / "o1.mbundle")
+    _no_orphans(courier)
+    for number in range(2):
+        courier.sync()
+        admin.sync()
+        _carry(courier, offline, tmp_path / f"c{number}.mbundle", courier_for=offline_id)
+        _no_orphans(offline)
+        _carry(offline, courier, tmp_path / f"o{number + 2}.mbundle")
+    courier.sync()
+    admin.sync()
+    for device in devices:
+        assert device.records.get(incident.id) is not None, device.name
+        for child in children:
+            assert device.records.get(child) is not None, (device.name, child)
+        assert device.records.dirty_count() == 0, device.name
+        _no_orphans(device)
+    assert admin.snapshot() == courier.snapshot() == offline.snapshot()
+    # The deleting side is told its deletion was undone, with what it took.
+    assert _notes(offline, incident.id) & {
+        MergeFlag.RESTORED.value,
+        MergeFlag.EDITED_ELSEWHERE.value,
+    }
