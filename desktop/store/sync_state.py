@@ -21,6 +21,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import aliased
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
@@ -97,6 +98,9 @@ UNREADABLE_FORMAT = "unreadable_format"
 
 #: Notes saying a record came back over a deletion: what that deletion took comes back too.
 _BACK_FLAGS = (MergeFlag.DELETED_ELSEWHERE, MergeFlag.EDITED_ELSEWHERE, MergeFlag.RESTORED)
+
+#: An incident whose deletion waits for a newer Minga (``pending_changes``).
+_HELD_PARENT = aliased(RecordRow)
 
 #: Marks a record the engine never read before settling it (nothing to compare).
 _UNSEEN: Any = object()
@@ -551,6 +555,19 @@ class ProfileSyncState(BundleTables):
                 # Its newest version needs a newer Minga: the edit waits here, to be merged
                 # with it once this one is updated (pushing it would only meet it again).
                 RecordRow.id.not_in(select(SyncSealedRecordRow.record_id)),
+                # Nor what that incident's deletion took: its act, source, evidence and
+                # follow-up deletions are one decision with it and wait with it (rev14: sent
+                # alone, they took everything under an incident that a newer version kept).
+                ~and_(
+                    RecordRow.deleted.is_(True),
+                    RecordRow.record_type.in_(CHILD_TYPES),
+                    func.coalesce(RecordRow.parent_id, "").in_(
+                        select(_HELD_PARENT.id).where(
+                            _HELD_PARENT.deleted.is_(True),
+                            _HELD_PARENT.id.in_(select(SyncSealedRecordRow.record_id)),
+                        )
+                    ),
+                ),
             )
             # An incident next to what is under it: a deletion and what it took go out in
             # one push (one transaction on the server), so no peer ever sees half of it.

@@ -468,3 +468,64 @@ def test_a_file_attached_under_a_deleted_incident_brings_it_back_and_travels(
     assert MergeFlag.RESTORED.value in _notes(alba, incident.id)
     for device in devices:
         _no_orphans(device)
+
+
+#: Incident schema 2 of a "newer Minga": ``country`` became a list of countries.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentV2(Incident):
+    country: tuple[str, ...] = ()  # type: ignore[assignment]
+
+
+def _upgrade_incidents(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = RECORD_TYPES["incident"]
+    fields = tuple(
+        FieldSpec("country", CODES, Merge.SET) if f.name == "country" else f for f in old.fields
+    )
+    upgraded = RecordType(
+        "incident",
+        IncidentV2,
+        2,
+        fields,
+        upgrades={
+            1: lambda d: {**d, "schema": 2, "country": [d["country"]] if d["country"] else []}
+        },
+    )
+    monkeypatch.setitem(RECORD_TYPES, "incident", upgraded)
+    monkeypatch.setitem(_TYPE_OF_CLASS, IncidentV2, upgraded)
+
+
+def test_an_incident_deleted_while_its_newer_version_is_sealed_keeps_what_is_under_it(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer Minga saves an incident in a shape this version cannot read (countries as a
+    list). Alba, on this version, deletes the incident: its deletion waits for a version that
+    can merge it (an edit beats a deletion), but the deletions of its act, source and follow-up
+    went out at once (rev14): every device lost what was under an incident that stays."""
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, badu = devices
+    incident, children = _incident_with_children(space, devices)
+    content = {**_sealed_content(newer, incident.id), "schema": 2, "country": ["hn", "gt"]}
+    _save_as_newer_minga(newer, content)
+    newer.sync()
+    alba.sync()
+    assert alba.state.sealed_title(incident.id) == "Eviction at Barrio Sur"
+    alba.records.delete(incident.id)
+    _converge(devices, rounds=2)
+    for device in (newer, badu):
+        for child in children:
+            assert device.records.get(child) is not None, (device.name, child)
+    # The one decision waits whole on alba's device, nothing of it sent.
+    assert alba.records.dirty_count() == 1 + len(children)
+
+    # Updated: the newer version's edit beats the deletion, and what it took comes back.
+    _upgrade_incidents(monkeypatch)
+    assert alba.sync().reopened == 1
+    _converge(devices, rounds=2)
+    _all_there(devices, incident.id, children)
+    assert {d.records.require(incident.id).country for d in devices} == {("hn", "gt")}  # type: ignore[attr-defined]
+    assert _notes(alba, incident.id) & {
+        MergeFlag.RESTORED.value,
+        MergeFlag.EDITED_ELSEWHERE.value,
+    }
+    for device in devices:
+        _no_orphans(device)
