@@ -2,6 +2,26 @@
 
 Used when a push meets a newer revision: base (last synced), mine (local), theirs (server).
 Nothing is decided by a clock, and no edit is dropped: what cannot merge is a ``FieldConflict``.
+
+**Decision marks** (``DECIDED``, issue 14 seed 57). A person who settles a conflict by keeping
+the value the field holds writes nothing new; sent as it is, that revision would equal the one
+before, and a value chosen apart on another device, arriving next against that earlier
+revision, would pass for "changed there only" and win unseen. So such a choice adds a mark to
+the content: ``content["decided"] = {field: token}``, a random token per decision, inside the
+sealed content and so under the author's signature like every other field. A field whose mark
+changed on a side counts as changed on that side though its value did not:
+
+- a decision there that kept the base's value, met by another value here (or the reverse), is a
+  conflict whatever the field's rule (no rule can tell a kept value from "untouched");
+- two decisions for the same value apart are no conflict (the values agree; theirs's mark is
+  kept, so a third value chosen apart still meets one).
+
+Marks are bounded: one per field, the latest decision's (a new decision replaces it), dropped
+when the field is next edited normally (``RecordStore.save``) and, in a merge, the field's mark
+follows the value taken: theirs's when theirs is taken or the field conflicts (the record holds
+theirs), mine's when mine is, none for a value combined from both (a new value nobody decided
+as such). A version of the app before marks keeps ``decided`` as a field of a newer format:
+carried unchanged, merged by the ``value`` rule.
 """
 
 from __future__ import annotations
@@ -97,6 +117,17 @@ class _Absent:
 
 
 _ABSENT: Any = _Absent()
+
+#: The content key holding decision marks: field → token of the latest kept-value decision.
+DECIDED = "decided"
+
+
+def decision_marks(content: Mapping[str, Any] | None) -> dict[str, str]:
+    """The decision marks of a content (none if absent or not a map of texts)."""
+    marks = (content or {}).get(DECIDED)
+    if not isinstance(marks, dict):
+        return {}
+    return {str(name): token for name, token in marks.items() if isinstance(token, str)}
 
 
 def _canonical(value: Any) -> str:
@@ -201,10 +232,17 @@ def _merge_fields(
 ) -> tuple[dict[str, Any], list[FieldConflict]]:
     merged: dict[str, Any] = {}
     conflicts: list[FieldConflict] = []
-    names = list(dict.fromkeys([*mine, *theirs, *base]))
+    marks = [decision_marks(side) for side in (base, mine, theirs)]
+    kept_marks: dict[str, str] = {}
+    names = [n for n in dict.fromkeys([*mine, *theirs, *base]) if n != DECIDED]
     for name in names:
         b, m, t = (side.get(name, _ABSENT) for side in (base, mine, theirs))
+        bm, mm, tm = (side.get(name) for side in marks)
+        # A new mark: a person on that side decided this field (maybe keeping its value).
+        decided_here = mm is not None and mm != bm
+        decided_there = tm is not None and tm != bm
         rule = MergeRule(rules.get(name, MergeRule.VALUE))
+        mark: str | None = None
         if name in chosen and rule is not MergeRule.APPEND and _same(m, b) and not _same(t, b):
             # A person here chose the value held (nothing edited since) and another value came
             # meanwhile, made without that choice in view: a person sees both.
@@ -214,28 +252,62 @@ def _merge_fields(
                 conflicts.append(
                     FieldConflict(name, *(None if v is _ABSENT else v for v in (question, m, t)))
                 )
-                value = t
-            if value is not _ABSENT:
-                merged[name] = value
-            continue
-        settled, value = _three_way(b, m, t)
-        if rule is MergeRule.APPEND:
-            # Not the one-side-changed shortcut: a side that dropped an entry must not win.
-            union = _merge_append(*(None if v is _ABSENT else v for v in (b, m, t)))
-            if union is not None:
-                settled, value = True, union
-        elif not settled and rule in _COMBINERS:
-            combined = _COMBINERS[rule](*(None if v is _ABSENT else v for v in (b, m, t)))
-            settled, value = combined is not None, m if combined is None else combined
-        elif not settled and rule is MergeRule.LINES and all(isinstance(v, str) for v in (b, m, t)):
-            text = merge_lines(b, m, t)
-            settled, value = text is not None, m if text is None else text
-        if not settled:
+                value, mark = t, tm
+        elif (
+            rule is not MergeRule.APPEND
+            and not _same(m, t)
+            and (
+                (decided_there and _same(t, b) and not _same(m, b))
+                or (decided_here and _same(m, b) and not _same(t, b))
+            )
+        ):
+            # One side decided to keep the value both had, the other holds another value made
+            # without that decision in view: both are decisions, a person sees them.
             conflicts.append(FieldConflict(name, *(None if v is _ABSENT else v for v in (b, m, t))))
-            value = t  # what the others hold stays until a person decides (MergeResult)
+            value, mark = t, tm
+        else:
+            settled, value = _three_way(b, m, t)
+            if rule is MergeRule.APPEND:
+                # Not the one-side-changed shortcut: a side that dropped an entry must not win.
+                union = _merge_append(*(None if v is _ABSENT else v for v in (b, m, t)))
+                if union is not None:
+                    settled, value = True, union
+            elif not settled and rule in _COMBINERS:
+                combined = _COMBINERS[rule](*(None if v is _ABSENT else v for v in (b, m, t)))
+                settled, value = combined is not None, m if combined is None else combined
+            elif (
+                not settled
+                and rule is MergeRule.LINES
+                and all(isinstance(v, str) for v in (b, m, t))
+            ):
+                text = merge_lines(b, m, t)
+                settled, value = text is not None, m if text is None else text
+            if not settled:
+                conflicts.append(
+                    FieldConflict(name, *(None if v is _ABSENT else v for v in (b, m, t)))
+                )
+                value = t  # what the others hold stays until a person decides (MergeResult)
+            mark = _mark_for(value, m, t, mm, tm, decided_there)
         if value is not _ABSENT:
             merged[name] = value
+        if mark is not None:
+            kept_marks[name] = mark
+    if kept_marks:
+        merged[DECIDED] = kept_marks
     return merged, conflicts
+
+
+def _mark_for(
+    value: Any, mine: Any, theirs: Any, mine_mark: str | None, their_mark: str | None, there: bool
+) -> str | None:
+    """The decision mark that goes with the value a field settled on: the mark of the side
+    whose value was taken (theirs's when both agree and theirs decided), none for a value
+    combined from both sides."""
+    if _same(value, theirs) and (there or not _same(value, mine) or mine_mark is None):
+        return their_mark
+    if _same(value, mine):
+        return mine_mark
+    return None
 
 
 def merge(
@@ -258,6 +330,8 @@ def merge(
         chosen: field → the base value of a conflict a person here settled by keeping what
             the field held (base's value), not yet sent: if theirs holds another value, the
             choice and that value merge against this base by the field's rule, or conflict.
+            Without that base (a decision made elsewhere, known only by its mark in the
+            content, ``DECIDED``), a kept value met by another one is a conflict.
     """
     if mine is None or theirs is None:
         present = theirs if mine is None else mine
@@ -265,6 +339,7 @@ def merge(
             return MergeResult(None)
         # A choice here that kept the value held is an edit too, though it wrote nothing new:
         # made without the deletion in view, it beats it as any edit does (seed 83).
+        # (Once it carries its decision mark, ``DECIDED``, it differs from base anyway.)
         decided = mine is not None and bool(chosen)
         if base is None or (_same(dict(present), dict(base)) and not decided):
             # Created on one side only, or deleted on one side and untouched on the other.

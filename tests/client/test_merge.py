@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from desktop.domain.fields import Merge
 from desktop.domain.records import RECORD_TYPES
 from sync.client.merge import (
+    DECIDED,
     Edited,
     FieldConflict,
     MergeFlag,
@@ -340,3 +341,61 @@ def test_a_kept_text_does_not_bring_back_a_line_its_writer_removed_since() -> No
     # never back unseen.
     assert result.conflicts == [FieldConflict("narrative", question, held, met)]
     assert result.merged == _with(narrative=met)
+
+
+# --- decision marks: a choice kept and sent travels as a decision (issue 14, seed 57) ---------
+# A person who kept the value held adds a mark ``decided: {field: token}`` to the content, so
+# the revision sent differs from the one before and the merge on another device knows that
+# field was decided there, with no ``chosen`` row (that is only on the device that chose).
+
+
+def _decided(token: str, **changes: Any) -> dict[str, Any]:
+    return {**_with(**changes), DECIDED: {"title": token}}
+
+
+def test_a_decision_there_keeping_the_value_meets_a_value_changed_here_as_a_conflict() -> None:
+    mine = _with(title="Eviction, 14 families")
+    result = merge(BASE, mine, _decided("b1"), RULES)
+    assert result.conflicts == [FieldConflict("title", "Eviction", mine["title"], "Eviction")]
+    assert result.merged == _decided("b1")  # theirs, with its mark, until a person decides
+
+
+def test_a_decision_here_keeping_the_value_meets_a_value_changed_there_as_a_conflict() -> None:
+    theirs = _with(title="Eviction, 14 families")
+    result = merge(BASE, _decided("a1"), theirs, RULES)
+    assert result.conflicts == [FieldConflict("title", "Eviction", "Eviction", theirs["title"])]
+    assert result.merged == theirs  # the mark goes with the value it vouched for
+
+
+def test_a_decision_is_a_conflict_whatever_the_rule_combines() -> None:
+    # A text kept there against a text edited here on other lines: no rule can tell the kept
+    # text from an untouched one, so a person sees both.
+    edited = "One.\nTwo.\nThree.\nFour, in the rain.\n"
+    theirs = {**BASE, DECIDED: {"narrative": "b1"}}
+    result = merge(BASE, _with(narrative=edited), theirs, RULES)
+    assert [c.field for c in result.conflicts] == ["narrative"]
+    assert result.merged == theirs
+
+
+def test_the_same_value_decided_apart_is_no_conflict_and_marks_follow_the_value_taken() -> None:
+    result = merge(BASE, _decided("a1"), _decided("b1"), RULES)
+    assert result == MergeResult(_decided("b1"))  # theirs's mark: a third choice still meets it
+    # Also when the value had moved on both sides to the same value.
+    moved = _decided("b2", title="Eviction, 14 families")
+    result = merge(BASE, _decided("a2", title="Eviction, 14 families"), moved, RULES)
+    assert result == MergeResult(moved)
+    # Another field edited here, the decision there: both kept.
+    result = merge(BASE, _with(status="closed"), _decided("b1"), RULES)
+    assert result == MergeResult(_decided("b1", status="closed"))
+    # A decision here, another field edited there: the decision stays, to be sent.
+    result = merge(BASE, _decided("a1"), _with(status="closed"), RULES)
+    assert result == MergeResult(_decided("a1", status="closed"))
+    # An old mark in the base, the field edited normally there (its mark dropped): the edit
+    # wins as any one-sided change, and the record holds no mark for it.
+    marked = _decided("old")
+    edited = _with(title="Eviction, 14 families")
+    assert merge(marked, marked, edited, RULES) == MergeResult(edited)
+    # An old mark both sides still have is no decision: a change on one side merges as ever.
+    assert merge(marked, _decided("old", title="T"), marked, RULES) == MergeResult(
+        _decided("old", title="T")
+    )
