@@ -41,7 +41,7 @@ from desktop.domain.records import (
 )
 from desktop.domain.translation import N_, _
 from desktop.domain.validation import FieldError
-from desktop.store.bulk import delete_in
+from desktop.store.bulk import delete_in, in_ids
 from desktop.store.errors import ProfileError
 from desktop.store.schema import (
     FIELD_CONFLICT,
@@ -53,6 +53,7 @@ from desktop.store.schema import (
     SyncConflictRow,
 )
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
+from sync.client.merge import DECIDED, decision_marks
 
 #: The field that names a record in lists, per type (the first found wins).
 _LABEL_FIELDS = ("title", "name", "alias", "filename", "act_type", "summary", "counterpart")
@@ -181,6 +182,50 @@ def _first(values: dict[str, Json], names: Sequence[str]) -> Json:
 
 def _text(value: Json) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _drop_decisions(connection: Connection, records: Sequence[Record]) -> None:
+    """A person's edit of a field drops its decision mark (``sync.client.merge.DECIDED``, kept
+    in ``record_extras``): the mark says a person kept the value it vouches for, and an edit
+    is a change the merge sees by itself. So each field holds at most one mark, the latest
+    decision's, and only while the value decided is held. Sync's writes (``write_in``) keep
+    the marks merged in; a field of a newer format is not edited here, so its mark stays."""
+    rows = connection.execute(
+        select(RecordExtraRow.record_id, RecordExtraRow.fields, RecordContent.content)
+        .outerjoin(RecordContent, RecordContent.id == RecordExtraRow.record_id)
+        .where(in_ids(RecordExtraRow.record_id, [record.id for record in records]))
+    ).all()
+    saved = {record.id: record for record in records}
+    for row in rows:
+        extras = json.loads(row.fields)
+        marks = decision_marks(extras)
+        if not marks or row.content is None:
+            continue
+        held, data = json.loads(row.content), to_dict(saved[row.record_id])
+        kept = {
+            name: token
+            for name, token in marks.items()
+            if name not in data or _json_text(held.get(name)) == _json_text(data[name])
+        }
+        if kept == marks:
+            continue
+        extras.pop(DECIDED, None)
+        if kept:
+            extras[DECIDED] = kept
+        if extras:
+            connection.execute(
+                update(RecordExtraRow)
+                .where(RecordExtraRow.record_id == row.record_id)
+                .values(fields=json.dumps(extras, ensure_ascii=False, sort_keys=True))
+            )
+        else:
+            connection.execute(
+                delete(RecordExtraRow).where(RecordExtraRow.record_id == row.record_id)
+            )
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _date_bounds(record: Record) -> tuple[str | None, str | None]:
@@ -458,6 +503,7 @@ class RecordStore:
                 raise InvalidRecord(errors)
         if records:
             with self._engine.begin() as connection:
+                _drop_decisions(connection, records)
                 self._write_all(connection, records)
 
     def write_in(self, connection: Connection, records: Sequence[Record]) -> None:

@@ -1,10 +1,17 @@
 """The sync engine's view of an unlocked profile (``sync.client.state.SyncState``), in SQLCipher.
-Bases, cursors, the sealed outbox, conflicts, device keys, statements, wraps and pins."""
+Bases, cursors, the sealed outbox, conflicts, device keys, statements, wraps and pins.
+
+A conflict settled by keeping the value held writes a decision mark into the record's content
+(``sync.client.merge.DECIDED``, kept in ``record_extras`` beside the newer-format fields and
+sealed back with them), as well as the unsent ``sync_choices`` row: the row merges a text
+against the question's base here; the mark tells every other device, once sent, that the field
+was decided (sync/ENGINE.md, "Conflicts")."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -67,7 +74,7 @@ from desktop.store.schema import (
 from desktop.store.search import remove_record
 from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical, settle
-from sync.client.merge import FieldConflict, MergeFlag, merge
+from sync.client.merge import DECIDED, FieldConflict, MergeFlag, decision_marks, merge
 from sync.client.state import (
     Accepted,
     ConflictValue,
@@ -122,7 +129,9 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
 
     A record of this version's schema or a newer one opens if every field this version knows
     reads: fields it does not know (and the newer schema number) are returned, to be kept as
-    they came and sealed back unchanged with every edit made here.
+    they came and sealed back unchanged with every edit made here. The decision marks
+    (``sync.client.merge.DECIDED``) of any schema are returned with them: kept beside the
+    record in ``record_extras`` and sealed back with it (``sealed_content``).
 
     Raises:
         RecordFormatError: a type this version does not know, or a known field in a shape it
@@ -134,6 +143,8 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
         raise RecordFormatError(f"unknown record type {name!r:.40}")
     body = dict(data)
     extras: dict[str, Any] = {}
+    if DECIDED in body:
+        extras[DECIDED] = body.pop(DECIDED)
     version = body.get("schema")
     if isinstance(version, int) and not isinstance(version, bool):
         if version > spec.schema_version:
@@ -1668,11 +1679,27 @@ class ProfileSyncState(BundleTables):
                 value = result.merged.get(name)
                 outcome = MERGED
             connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))
-            if name in extras:
-                # A field of a newer format: settled among the fields kept for it.
-                self._store_extras(connection, row.record_id, {**extras, name: value})
+            kept = dict(extras)
+            if name in extras or name == DECIDED:
+                # A field of a newer format (or the marks, asked about by a version before
+                # them): settled among the fields kept for it.
+                kept[name] = value
             else:
                 data[name] = value
+            if name != DECIDED:
+                # A choice keeping the value held writes nothing new: a decision mark goes in
+                # the content instead, so the revision sent differs from the one before and a
+                # value chosen apart meets it as a decision there (merge's ``DECIDED``). A
+                # choice that changes the value is an edit, and an edit drops the field's mark.
+                marks = decision_marks(extras)
+                marks.pop(name, None)
+                if canonical(value) == canonical(now):
+                    marks[name] = secrets.token_hex(8)
+                kept.pop(DECIDED, None)
+                if marks:
+                    kept[DECIDED] = marks
+            if kept != extras:
+                self._store_extras(connection, row.record_id, kept)
             data["dirty"] = True
             self._records.write_in(connection, [from_dict(data)])
             self._remember_choice(connection, row.record_id, name, conflict.base, value, now, data)

@@ -236,3 +236,45 @@ def test_files_travel_sealed_in_bundles_both_ways(
     assert back.problem is None and back.refused == [] and back.files >= 1, back
     assert opened(offline, theirs.id) == opened(admin, theirs.id)
     assert files_containing([tmp_path / "o.mbundle", tmp_path / "c.mbundle"], "statement.pdf") == []
+
+
+def test_a_kept_value_choice_carried_first_by_a_courier_is_not_overwritten(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    # Issue 14, seed 57, through a bundle: the offline device settles a conflict by keeping the
+    # value held; its choice reaches the server first, relayed by the courier. The admin's
+    # different choice, made apart and sent next, is asked about (the decision mark travels
+    # in the carried content), not written over the offline person's decision.
+    space, (admin, courier, offline) = network_of(server, make_device, 3)
+    record = organization(space, "Casa Abierta")
+    admin.records.save(record)
+    for device in (admin, courier, offline):
+        device.sync()
+    _offline(offline)
+    offline_id = _device_id(offline)
+    _carry(offline, courier, tmp_path / "o0.mbundle")
+    _carry(courier, offline, tmp_path / "c0.mbundle", courier_for=offline_id)
+    for device, name in ((courier, "Casa Alba"), (admin, "Casa Admin"), (offline, "Casa Badu")):
+        device.records.save(edit(device.records.require(record.id), name=name))
+    courier.sync()
+    assert admin.sync().conflicts == 1
+    _carry(offline, courier, tmp_path / "o1.mbundle")
+    assert courier.sync().relay_conflicts == 1
+    got = _carry(courier, offline, tmp_path / "c1.mbundle", courier_for=offline_id)
+    assert got.conflicts == 1, got
+    [on_offline] = offline.state.conflicts()
+    [on_admin] = admin.state.conflicts()
+    assert on_offline.theirs == on_admin.theirs == "Casa Alba"
+    assert admin.state.resolve_conflict(on_admin.id, "Casa Admin") == "settled"
+    assert offline.state.resolve_conflict(on_offline.id, "Casa Alba") == "settled"
+    _carry(offline, courier, tmp_path / "o2.mbundle")
+    courier.sync()  # the offline person's choice reaches the server first
+    admin.sync()
+    for round_number in range(3):
+        _carry(courier, offline, tmp_path / f"c{round_number + 2}.mbundle", courier_for=offline_id)
+        _carry(offline, courier, tmp_path / f"o{round_number + 3}.mbundle")
+        courier.sync()
+        admin.sync()
+    assert {d.records.require(record.id).name for d in (admin, courier, offline)} == {"Casa Alba"}
+    asked = [(c.mine, c.theirs) for c in admin.state.conflicts() if c.record == record.id]
+    assert asked == [("Casa Admin", "Casa Alba")]

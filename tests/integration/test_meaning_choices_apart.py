@@ -2,14 +2,14 @@
 
 Alba's name reached the server first; the admin and badu each kept a conflict against it. The
 admin picks their own name, badu picks alba's (the value held: a choice that writes nothing
-new, remembered in ``sync_choices`` until sent). Neither saw the other's choice.
+new, remembered in ``sync_choices`` until sent). Neither saw the other's choice. Sent first,
+badu's choice carries a decision mark in the content (``decided``), so the admin's arriving
+next is asked about rather than written over it; in the other order badu is asked.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from desktop.domain.records import edit
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -30,14 +30,6 @@ def _shown(device: Device, record: str) -> set[Any]:
     return held
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 (seed 57): badu's kept-value choice goes out first as a revision whose "
-    "name equals the one before (r3 == r2), so the admin's choice, arriving next, merges "
-    "against base r2 as 'unchanged there' and overwrites it with no conflict anywhere; in the "
-    "other order badu's sync_choices row makes it a conflict. The wire does not carry that r3 "
-    "was a decision on the same question.",
-)
 def test_a_choice_kept_and_sent_first_is_not_overwritten_by_a_choice_made_apart(
     server: Server, make_device: Any
 ) -> None:
@@ -63,6 +55,65 @@ def test_a_choice_kept_and_sent_first_is_not_overwritten_by_a_choice_made_apart(
     # Badu chose alba's name without the admin's choice in view: still held, or asked.
     assert "Casa Alba" in shown, shown
     assert "Casa Admin" in shown, shown
+
+
+def test_a_choice_kept_and_sent_second_meets_the_other_choice_as_a_conflict(
+    server: Server, make_device: Any
+) -> None:
+    # The symmetric order: the admin's choice (a new value) goes first. Badu's choice of the
+    # value held, still unsent, meets it as a decision there: badu is asked, never passed by.
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    for device, name in ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu")):
+        device.records.save(edit(device.records.require(org.id), name=name))
+    alba.sync()
+    assert admin.sync().conflicts == 1
+    assert badu.sync().conflicts == 1
+    [on_admin] = admin.state.conflicts()
+    [on_badu] = badu.state.conflicts()
+    assert admin.state.resolve_conflict(on_admin.id, "Casa Admin") == "settled"
+    assert badu.state.resolve_conflict(on_badu.id, "Casa Alba") == "settled"
+    admin.sync()  # the admin's choice reaches the server first
+    assert badu.sync().conflicts == 1
+    _converge(devices, rounds=3)
+    [asked] = badu.state.conflicts()
+    assert (asked.mine, asked.theirs) == ("Casa Alba", "Casa Admin")
+    assert {d.records.require(org.id).name for d in devices} == {"Casa Admin"}  # type: ignore[attr-defined]
+    assert not admin.state.conflicts() and not alba.state.conflicts()
+
+
+def test_the_same_value_chosen_apart_is_no_conflict_and_still_meets_a_third_choice(
+    server: Server, make_device: Any
+) -> None:
+    # Badu and carla both keep alba's name, apart: they agree, nobody is asked. The admin,
+    # who picked its own name without either choice in view, is asked when it syncs last.
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, badu, carla = devices
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    named = ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu"), (carla, "Casa Carla"))
+    for device, name in named:
+        device.records.save(edit(device.records.require(org.id), name=name))
+    alba.sync()
+    for device in (admin, badu, carla):
+        assert device.sync().conflicts == 1
+    choices = ((admin, "Casa Admin"), (badu, "Casa Alba"), (carla, "Casa Alba"))
+    for device, name in choices:
+        [conflict] = device.state.conflicts()
+        assert device.state.resolve_conflict(conflict.id, name) == "settled"
+    badu.sync()
+    assert carla.sync().conflicts == 0
+    assert not badu.state.conflicts() and not carla.state.conflicts()
+    admin.sync()
+    _converge(devices, rounds=3)
+    assert {d.records.require(org.id).name for d in devices} == {"Casa Alba"}  # type: ignore[attr-defined]
+    [asked] = admin.state.conflicts()
+    assert (asked.mine, asked.theirs) == ("Casa Admin", "Casa Alba")
+    assert not any(d.state.conflicts() for d in (alba, badu, carla))
 
 
 def test_a_choice_keeping_the_value_held_beats_a_deletion_made_apart(
