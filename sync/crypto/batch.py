@@ -25,7 +25,14 @@ import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from sync.crypto.envelope import NONCE_BYTES, TAG_BYTES, RecordKeys, key_commitment
+from sync.crypto.envelope import (
+    MAX_CONTENT_DEPTH,
+    NONCE_BYTES,
+    TAG_BYTES,
+    RecordKeys,
+    key_commitment,
+    nests_too_deep,
+)
 from sync.crypto.errors import CryptoErrorCode, EnvelopeError
 from sync.crypto.keys import SIGNATURE_BYTES, DeviceKeys, DevicePublicKeys, device_id_bytes
 
@@ -460,5 +467,9 @@ def _contents(plaintext: bytes, header: BatchHeader) -> tuple[dict[str, Any] | N
             raise _fail(CryptoErrorCode.BAD_CONTENT, "content must be a map with text keys")
         if any(name in item for name in _IDENTITY):
             raise _fail(CryptoErrorCode.BAD_CONTENT, "identity comes from the signed manifest")
+        if nests_too_deep(item):
+            raise _fail(
+                CryptoErrorCode.BAD_CONTENT, f"content nests deeper than {MAX_CONTENT_DEPTH}"
+            )
         contents.append({**item, "id": entry.record, "space_id": header.space})
     return tuple(contents)

@@ -44,6 +44,12 @@ SIGN_CONTEXT = b"minga-record-v1\x00"
 MAX_BLOB_BYTES = 1024 * 1024
 #: Decoded content cap: a record is small text; anything that expands past this is a bomb.
 MAX_CONTENT_BYTES = 4 * 1024 * 1024
+#: Deepest nesting of maps and lists a content may have (a record's is 4 at most: content,
+#: consents, a consent, its date). msgpack opens up to 1024 levels, but every reader after it
+#: (json for the store, the merge's comparisons) stops near 1000: a content nested that deep
+#: under a field this version does not know stopped every sync of every member at that page
+#: for good (rev14). Deeper is ``bad_content``, refused like any bad version.
+MAX_CONTENT_DEPTH = 32
 ZSTD_LEVEL = 6
 _FIXED = struct.Struct(">4sBBIQQ16s12s")
 #: Version 2's addition: statement version, statement hash, key commitment.
@@ -438,6 +444,24 @@ def open_record(
     return OpenedRecord(header, decode_content(plaintext))
 
 
+def nests_too_deep(value: Any, limit: int = MAX_CONTENT_DEPTH) -> bool:
+    """Whether maps and lists in ``value`` nest deeper than ``limit`` (the value itself is
+    level 1); walked without recursion, so any depth msgpack opens is measured."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            inner: Any = item.values()
+        elif isinstance(item, list):
+            inner = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in inner)
+    return False
+
+
 def decode_content(plaintext: bytes) -> dict[str, Any]:
     """zstd (capped at ``MAX_CONTENT_BYTES`` without expanding past it) → one msgpack map."""
     try:
@@ -462,4 +486,6 @@ def decode_content(plaintext: bytes) -> dict[str, Any]:
         raise _fail(CryptoErrorCode.BAD_CONTENT, "content is not one msgpack object") from error
     if not isinstance(content, dict) or not all(isinstance(key, str) for key in content):
         raise _fail(CryptoErrorCode.BAD_CONTENT, "content must be a map with text keys")
+    if nests_too_deep(content):
+        raise _fail(CryptoErrorCode.BAD_CONTENT, f"content nests deeper than {MAX_CONTENT_DEPTH}")
     return content

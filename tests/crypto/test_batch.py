@@ -167,6 +167,17 @@ def test_content_never_expands_past_its_declared_length_nor_claims_its_own_ident
     )
 
 
+def test_content_nested_past_what_any_reader_opens_is_refused() -> None:
+    """Lists 1,000 deep under a field: msgpack opens them, json and the merge do not (rev14)."""
+    deep: Any = "x"
+    for _ in range(1000):
+        deep = [deep]
+    packed = msgpack.packb([{"name": "x", "annex": deep} for _ in IDS])
+    assert _code(_forged(zstandard.ZstdCompressor().compress(packed), len(packed))) is (
+        CryptoErrorCode.BAD_CONTENT
+    )
+
+
 def test_a_delivery_names_entries_only_inside_its_manifest_and_its_page() -> None:
     blob = _sealed()
     delivery = BatchDelivery(blob, EDITOR.device_id, ((0, 11, 5),))

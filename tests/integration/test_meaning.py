@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,39 @@ def test_fields_of_a_newer_format_are_kept_and_carried_through_edits_here(
             "Casa Abierta Sur",
         )
     assert all(not device.state.conflicts() for device in devices)
+
+
+def test_a_newer_field_nested_past_every_reader_is_refused_not_a_stop_for_good(
+    server: Server, make_device: Any
+) -> None:
+    """A member's app (hostile, or a newer one gone wrong) saves an organization with a field
+    this version does not know, lists nested 1,000 deep. msgpack opens it; json, storing the
+    unknown field, does not: every member's sync raised RecursionError at that page, again at
+    every sync, and nothing written after it ever arrived (rev14)."""
+    space, devices = network_of(server, make_device, 3)
+    hostile, alba, badu = devices
+    org = organization(space, "Casa Abierta")
+    hostile.records.save(org)
+    _converge(devices, rounds=1)
+    deep: Any = "x"
+    for _ in range(1000):
+        deep = [deep]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # the hostile app's own store reads it back to send it
+    try:
+        content = {**_sealed_content(hostile, org.id), "schema": 2, "annex": deep}
+        _save_as_newer_minga(hostile, content)
+        assert hostile.sync().pushed == 1
+    finally:
+        sys.setrecursionlimit(limit)
+    later = organization(space, "Casa Norte")
+    badu.records.save(later)
+    for device in (badu, alba):
+        report = device.engine.sync_once(discover=True)  # Device.sync admits no refusal
+        assert [(r.record, r.code) for r in report.refused] == [(org.id, "bad_content")]
+        assert device.records.require(later.id).name == "Casa Norte"  # type: ignore[attr-defined]
+        assert device.records.require(org.id).name == "Casa Abierta"  # type: ignore[attr-defined]
+        assert device.sync().refused == []  # once: the cursor moved past it
 
 
 #: Organization schema 2 of a "newer Minga": ``country`` became a list of countries.
