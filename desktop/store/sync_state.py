@@ -1280,6 +1280,14 @@ class ProfileSyncState(BundleTables):
                 parsed, extras = open_content(data)
             except RecordFormatError as error:
                 self._keep_sealed(connection, settlement, str(error))
+                if (
+                    local is not None
+                    and local.content is None
+                    and self._back_as_read(connection, record)
+                ):
+                    # Deleted here, and a newer Minga's edit came: an edit beats a deletion.
+                    flag = MergeFlag.EDITED_ELSEWHERE if local.dirty else MergeFlag.RESTORED
+                    self._keep_flag(connection, remote.space, record, flag.value)
                 return False
             self._records.write_in(connection, [parsed])
             self._store_extras(connection, record, extras)
@@ -1512,7 +1520,9 @@ class ProfileSyncState(BundleTables):
                 )
             ).all()
             for parent in orphaned:
-                if self._restore(connection, parent.id):
+                if self._back_as_read(connection, parent.id) or self._restore(
+                    connection, parent.id
+                ):
                     restored += 1
                     self._keep_flag(
                         connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
@@ -1566,6 +1576,39 @@ class ProfileSyncState(BundleTables):
                 {"restored": MergeFlag.RESTORED.value},
             )
         return restored
+
+    def _back_as_read(self, connection: Connection, record: str) -> bool:
+        """An incident deleted here whose newest version is sealed (a newer Minga edited it):
+        an edit beats a deletion, so it is back here as this device last read it, clean, its
+        base kept, for the sealed version to merge over once this Minga is updated. Below it,
+        what the deletion took comes back (``keep_together``'s second rule: a note is on it).
+
+        Before (rev14), the deletion was only held: its act, source and follow-up deletions,
+        sent with it and accepted, took everything under an incident the newer edit kept, on
+        every device; and brought back dirty without a base, the incident would have met the
+        sealed version as created on both sides, every field a newer Minga changed a conflict.
+        False when it is not such an incident, or this device never read its content."""
+        row = connection.execute(
+            select(RecordRow.revision).where(
+                RecordRow.id == record,
+                RecordRow.deleted.is_(True),
+                RecordRow.record_type == "incident",
+                RecordRow.id.in_(select(SyncSealedRecordRow.record_id)),
+            )
+        ).first()
+        taken = connection.scalar(select(RecordBase.content).where(RecordBase.id == record))
+        if row is None or taken is None:
+            return False
+        try:
+            data = {**json.loads(taken), "revision": row.revision, "dirty": False}
+            parsed, extras = open_content(data)
+        except RecordFormatError:
+            return False
+        # Its deletion waiting here is answered: the newer version beat it.
+        connection.execute(delete(SyncOutboxRow).where(SyncOutboxRow.record_id == record))
+        self._records.write_in(connection, [parsed])
+        self._store_extras(connection, record, extras)
+        return True
 
     def _restore(self, connection: Connection, record: str) -> bool:
         """A deleted record back with the content its deletion took, dirty: sent as an edit

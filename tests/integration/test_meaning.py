@@ -528,28 +528,43 @@ def _upgrade_incidents(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(_TYPE_OF_CLASS, IncidentV2, upgraded)
 
 
+@pytest.mark.parametrize("deleted", ["after it was sealed", "before it arrived"])
 def test_an_incident_deleted_while_its_newer_version_is_sealed_keeps_what_is_under_it(
-    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch, deleted: str
 ) -> None:
     """A newer Minga saves an incident in a shape this version cannot read (countries as a
-    list). Alba, on this version, deletes the incident: its deletion waits for a version that
-    can merge it (an edit beats a deletion), but the deletions of its act, source and follow-up
-    went out at once (rev14): every device lost what was under an incident that stays."""
+    list). Alba, on this version, deletes the incident, after that version reached her or
+    offline before. An edit beats a deletion; but the deletions of its act, source and
+    follow-up went out and were taken (rev14): every device lost what was under an incident
+    that stays. Now, deleted after: the whole decision waits on alba's device; deleted before
+    (its push meets the sealed version): the incident is back on alba as she last read it, she
+    is told, and what her deletion took comes back everywhere at once."""
     space, devices = network_of(server, make_device, 3)
     newer, alba, badu = devices
     incident, children = _incident_with_children(space, devices)
+    if deleted == "before it arrived":
+        alba.records.delete(incident.id)
     content = {**_sealed_content(newer, incident.id), "schema": 2, "country": ["hn", "gt"]}
     _save_as_newer_minga(newer, content)
     newer.sync()
     alba.sync()
     assert alba.state.sealed_title(incident.id) == "Eviction at Barrio Sur"
-    alba.records.delete(incident.id)
+    if deleted == "after it was sealed":
+        alba.records.delete(incident.id)
     _converge(devices, rounds=2)
     for device in (newer, badu):
         for child in children:
             assert device.records.get(child) is not None, (device.name, child)
-    # The one decision waits whole on alba's device, nothing of it sent.
-    assert alba.records.dirty_count() == 1 + len(children)
+    if deleted == "after it was sealed":
+        # The one decision waits whole on alba's device, nothing of it sent.
+        assert alba.records.dirty_count() == 1 + len(children)
+    else:
+        for device in (alba, badu):  # the two on this version: as they last read it
+            assert device.records.get(incident.id) is not None, device.name
+            assert all(device.records.get(child) is not None for child in children)
+            assert device.records.dirty_count() == 0, device.name
+        assert alba.snapshot() == badu.snapshot()
+        assert MergeFlag.EDITED_ELSEWHERE.value in _notes(alba, incident.id)
 
     # Updated: the newer version's edit beats the deletion, and what it took comes back.
     _upgrade_incidents(monkeypatch)
