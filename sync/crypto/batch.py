@@ -30,6 +30,7 @@ from sync.crypto.envelope import (
     NONCE_BYTES,
     TAG_BYTES,
     RecordKeys,
+    holds_bytes,
     key_commitment,
     nests_too_deep,
 )
@@ -471,5 +472,7 @@ def _contents(plaintext: bytes, header: BatchHeader) -> tuple[dict[str, Any] | N
             raise _fail(
                 CryptoErrorCode.BAD_CONTENT, f"content nests deeper than {MAX_CONTENT_DEPTH}"
             )
+        if holds_bytes(item):
+            raise _fail(CryptoErrorCode.BAD_CONTENT, "content holds bytes")
         contents.append({**item, "id": entry.record, "space_id": header.space})
     return tuple(contents)

@@ -462,6 +462,26 @@ def nests_too_deep(value: Any, limit: int = MAX_CONTENT_DEPTH) -> bool:
     return False
 
 
+def holds_bytes(value: Any) -> bool:
+    """Whether ``value`` holds bytes (msgpack bin) anywhere, as a value or a map key. A record's
+    content is JSON-shaped: every app stores it as JSON (``record_contents``, ``record_bases``,
+    ``record_extras``), which has no bytes, so no Minga seals one. A member's app (hostile, or
+    gone wrong) that did, in any field or a decision mark (``decided``), made every reader's
+    ``json.dumps`` raise TypeError storing it: each member's sync stopped at that page, at every
+    sync. Walked without recursion."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (bytes, bytearray)):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def decode_content(plaintext: bytes) -> dict[str, Any]:
     """zstd (capped at ``MAX_CONTENT_BYTES`` without expanding past it) → one msgpack map."""
     try:
@@ -488,4 +508,6 @@ def decode_content(plaintext: bytes) -> dict[str, Any]:
         raise _fail(CryptoErrorCode.BAD_CONTENT, "content must be a map with text keys")
     if nests_too_deep(content):
         raise _fail(CryptoErrorCode.BAD_CONTENT, f"content nests deeper than {MAX_CONTENT_DEPTH}")
+    if holds_bytes(content):
+        raise _fail(CryptoErrorCode.BAD_CONTENT, "content holds bytes")
     return content

@@ -178,6 +178,20 @@ def test_content_nested_past_what_any_reader_opens_is_refused() -> None:
     )
 
 
+def test_content_holding_bytes_is_refused() -> None:
+    """No Minga seals bytes (contents are stored as JSON): a decision mark or any field holding
+    one (a value or a map key) made every reader's json raise TypeError (rev-marks)."""
+    for item in (
+        {"name": "x", "decided": {"name": b"\x00\x01"}},
+        {"name": "x", "decided": {b"name": "00ff00ff00ff00ff"}},
+        {"name": b"x"},
+    ):
+        packed = msgpack.packb([item for _ in IDS], use_bin_type=True)
+        assert _code(_forged(zstandard.ZstdCompressor().compress(packed), len(packed))) is (
+            CryptoErrorCode.BAD_CONTENT
+        ), item
+
+
 def test_a_delivery_names_entries_only_inside_its_manifest_and_its_page() -> None:
     blob = _sealed()
     delivery = BatchDelivery(blob, EDITOR.device_id, ((0, 11, 5),))
