@@ -143,8 +143,8 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
         raise RecordFormatError(f"unknown record type {name!r:.40}")
     body = dict(data)
     extras: dict[str, Any] = {}
-    if DECIDED in body:
-        extras[DECIDED] = body.pop(DECIDED)
+    marks = decision_marks(body)
+    body.pop(DECIDED, None)
     version = body.get("schema")
     if isinstance(version, int) and not isinstance(version, bool):
         if version > spec.schema_version:
@@ -154,6 +154,12 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
             known = {"type", "schema", *_LOCAL_FIELDS, *(f.name for f in COMMON_FIELDS)}
             known |= set(spec.field_names)
             extras.update({key: body.pop(key) for key in list(body) if key not in known})
+    # One mark per field the record has (known here, or of a newer format and kept): marks on
+    # no field, or not of a mark's shape, are not kept, so an edit here never seals them back.
+    fields = {*(f.name for f in COMMON_FIELDS), *spec.field_names, *extras} - {"schema"}
+    marks = {name: token for name, token in marks.items() if name in fields}
+    if marks:
+        extras[DECIDED] = marks
     return from_dict(body), extras
 
 

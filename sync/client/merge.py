@@ -122,12 +122,23 @@ _ABSENT: Any = _Absent()
 DECIDED = "decided"
 
 
+#: A decision token's longest text: ``resolve_conflict`` writes 16 hex digits (64 random bits).
+MAX_MARK_CHARS = 64
+
+
 def decision_marks(content: Mapping[str, Any] | None) -> dict[str, str]:
-    """The decision marks of a content (none if absent or not a map of texts)."""
+    """The decision marks of a content: field → token, each a text of 1 to ``MAX_MARK_CHARS``
+    characters. Anything else a member's app put in ``decided`` (another shape, tokens that are
+    not texts or are longer) is no mark: ignored here, and not stored beside the record
+    (``open_content``), so an honest edit never seals it back."""
     marks = (content or {}).get(DECIDED)
     if not isinstance(marks, dict):
         return {}
-    return {str(name): token for name, token in marks.items() if isinstance(token, str)}
+    return {
+        name: token
+        for name, token in marks.items()
+        if isinstance(name, str) and isinstance(token, str) and 0 < len(token) <= MAX_MARK_CHARS
+    }
 
 
 def _canonical(value: Any) -> str:

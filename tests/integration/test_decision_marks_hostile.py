@@ -83,3 +83,42 @@ def test_a_crafted_decided_never_stops_a_sync_nor_hides_a_value(
     badu.sync()
     assert badu.records.require(org.id).name == "Casa Alba"  # type: ignore[attr-defined]
     assert not alba.state.conflicts() and not badu.state.conflicts()
+
+
+JUNK = [
+    pytest.param(["name"], {}, id="list"),
+    pytest.param("name", {}, id="string"),
+    pytest.param({"name": 7, "country": ["a"]}, {}, id="non-text-tokens"),
+    pytest.param({"name": "t" * 200_000}, {}, id="huge-token"),
+    pytest.param({f"f{i}": f"{i:016x}" for i in range(20_000)}, {}, id="20000-on-no-field"),
+    pytest.param(
+        {"nonexistent": "00ff00ff00ff00ff", "name": "0123456789abcdef"},
+        {"name": "0123456789abcdef"},
+        id="one-on-no-field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("decided", "kept"), JUNK)
+def test_marks_on_no_field_or_of_no_shape_are_not_carried_by_honest_edits(
+    server: Server, make_device: Any, decided: Any, kept: dict[str, str]
+) -> None:
+    """What a member's app crafts in ``decided`` beyond one text token per field of the record
+    is not stored here: else every honest member's next edit re-sealed it under their own
+    signature, for good (only a merge dropped it), and the marks outnumbered the fields."""
+    space, devices = network_of(server, make_device, 2)
+    hostile, alba = devices
+    org = organization(space, "Casa Abierta")
+    hostile.records.save(org)
+    _converge(devices, rounds=1)
+    hostile.records.save(edit(hostile.records.require(org.id), name="Casa Hostil"))
+    with _sealing_with(org.id, decided):
+        hostile.sync()
+    alba.sync()
+    alba.records.save(edit(alba.records.require(org.id), country="hn"))
+    alba.sync()
+    local = alba.state.local_record(space, org.id)
+    assert local is not None and local.content is not None
+    assert local.content.get("decided", {}) == kept
+    hostile.sync()
+    assert hostile.records.require(org.id).country == "hn"  # type: ignore[attr-defined]
