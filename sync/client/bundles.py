@@ -134,6 +134,8 @@ class ImportReport:
     #: incident under which a carried change left a live act, source, evidence or follow-up,
     #: and what its deletion took.
     restored: int = 0
+    #: Versions kept sealed that this version opens (after an upgrade), as a sync's reopen.
+    reopened: int = 0
     refused: list[Refusal] = field(default_factory=list)
     #: Versions that verified but were not taken, and why (``AUTHOR_RIGHTS_ENDED``: one per
     #: version; ``TOO_MANY_BATCHES``: one per batch part, its record empty). None of them
@@ -203,6 +205,11 @@ def export_bundle(
     chosen = held if spaces is None else [s for s in held if s in set(spaces)]
     fetched = download.changes if download is not None else {}
     chosen = [s for s in chosen if s not in fetched]
+    # After an upgrade, what an older version kept sealed opens here too, and an edit held for
+    # it is merged and goes in this bundle: a device reached only by bundles never syncs, so
+    # it stayed "needs a newer Minga" with its edit stuck (rev14).
+    if engine.state.reopen_sealed():
+        engine.state.keep_together()  # an incident's held deletion met its newer edit
     outbox = engine.seal_all_pending(keyring)
     # A deletion made or merged here offline left the kept batches as they were: look now,
     # before a batch holding the deleted content is counted or written.
@@ -584,6 +591,9 @@ def import_bundle(
         if state.bundle_seen(preamble.bundle_id):
             report.problem = BundleProblem.REPLAYED
             return report
+        # After an upgrade, a version kept sealed opens before the bundle's are merged with it
+        # (a device reached only by bundles never runs a sync, where this happens otherwise).
+        report.reopened = engine.state.reopen_sealed()
         session = _Import(engine, state, keys.device_id, preamble.signer, report)
         try:
             for segment in segments:

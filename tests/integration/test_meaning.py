@@ -39,6 +39,7 @@ from sync.client.merge import MergeFlag
 from sync.client.state import StoredConflict
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.devices import make_with_files, opened
+from tests.integration.test_courier import _carry, _device_id, _offline
 
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
@@ -480,6 +481,47 @@ def test_a_record_this_version_cannot_open_is_kept_sealed_and_opened_after_an_up
         assert record.description == "Shelter.\nOpen at night.\n"  # type: ignore[attr-defined]
         assert device.state.conflicts() == []
         assert device.records.dirty_count() == 0
+
+
+def test_a_device_reached_only_by_bundles_opens_a_sealed_record_after_an_upgrade(
+    server: Server, make_device: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offline device edits a record a newer Minga then saves in a shape it cannot read;
+    the courier brings it that version (kept sealed, the edit held). Updated, the offline device
+    never syncs, and only a sync opened sealed versions: it stayed "needs a newer Minga" and its
+    edit never left it, bundle after bundle (rev14)."""
+    space, devices = network_of(server, make_device, 3)
+    newer, courier, offline = devices
+    for device in devices:
+        device.sync()
+    org = organization(space, "Casa Abierta", country="hn", description="Shelter.\n")
+    newer.records.save(org)
+    newer.sync()
+    courier.sync()
+    _offline(offline)
+    offline_id = _device_id(offline)
+    _carry(offline, courier, tmp_path / "o0.mbundle")
+    _carry(courier, offline, tmp_path / "c0.mbundle", courier_for=offline_id)
+    held = offline.records.require(org.id)
+    offline.records.save(edit(held, description="Shelter.\nOpen at night.\n"))
+    content = {**_sealed_content(newer, org.id), "schema": 2, "country": ["hn", "gt"]}
+    _save_as_newer_minga(newer, content)
+    newer.sync()
+    courier.sync()
+    _carry(courier, offline, tmp_path / "c1.mbundle", courier_for=offline_id)
+    assert offline.state.sealed_title(org.id) == "Casa Abierta"
+    _upgrade(monkeypatch)
+    for number in range(2):
+        _carry(offline, courier, tmp_path / f"o{number + 1}.mbundle")
+        courier.sync()
+        newer.sync()
+        _carry(courier, offline, tmp_path / f"c{number + 2}.mbundle", courier_for=offline_id)
+    for device in devices:
+        record = device.records.require(org.id)
+        assert record.country == ("hn", "gt"), device.name  # type: ignore[attr-defined]
+        assert record.description == "Shelter.\nOpen at night.\n", device.name  # type: ignore[attr-defined]
+        assert device.state.conflicts() == [], device.name
+        assert device.records.dirty_count() == 0, device.name
 
 
 def test_a_file_attached_under_a_deleted_incident_brings_it_back_and_travels(
