@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -592,6 +593,11 @@ class ProfileSyncState(BundleTables):
             .limit(limit)
         )
         with self._engine.connect() as connection:
+            waiting = self._deletions_waiting(connection)
+            if waiting:
+                statement = statement.where(
+                    or_(RecordRow.deleted.is_(False), RecordRow.id.not_in(waiting))
+                )
             rows = connection.execute(statement).all()
         return [
             PendingChange(
@@ -602,6 +608,35 @@ class ProfileSyncState(BundleTables):
             )
             for row in rows
         ]
+
+    @staticmethod
+    def _deletions_waiting(connection: Connection) -> set[str]:
+        """Deleted incidents whose deletion cannot go out yet: a record under it was changed,
+        the change sealed and sent without an answer (a cut, a crash), and then deleted here
+        with the incident. That change goes again as it was (it may have reached the server)
+        and the child's deletion only after its answer; sent before, the incident's deletion
+        would leave the server holding a live child under a deleted incident, which the next
+        device to pull takes for a change made apart and brings the incident back with
+        everything (fault run seed 7481). It goes with the child's, in the next round."""
+        rows = connection.execute(
+            select(SyncOutboxRow.content, RecordRow.parent_id)
+            .outerjoin(RecordRow, RecordRow.id == SyncOutboxRow.record_id)
+            .where(
+                SyncOutboxRow.content.is_not(None),
+                # Deleted here since it was sealed; a record never synced has no row left.
+                or_(RecordRow.id.is_(None), RecordRow.deleted.is_(True)),
+            )
+        ).all()
+        waiting: set[str] = set()
+        for row in rows:
+            parent = row.parent_id
+            if parent is None:
+                sealed = json.loads(row.content)
+                if sealed.get("type") in CHILD_TYPES:
+                    parent = sealed.get("incident_id")
+            if isinstance(parent, str) and parent:
+                waiting.add(parent)
+        return waiting
 
     def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
         if not entries:

@@ -11,7 +11,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -731,7 +731,7 @@ class SyncEngine:
         # changes wait with the batch (never sealed around it), while every space is pulled.
         sealable -= self.batches.failing_spaces
         report.rejected.extend(Rejection(s, "", code) for s, code in outcome.refused)
-        entries = self._seal_outbox(keys, keyring, sealable)
+        entries, resent = self._seal_outbox(keys, keyring, sealable)
         if self.chunks is not None:
             # A record that names chunks is pushed after them (else `chunk_missing`).
             for entry in entries:
@@ -804,7 +804,9 @@ class SyncEngine:
                         following = ahead.submit(
                             self._authorized, partial(self.transport.sync, asked, on_more=on_more)
                         )
-                again |= self._apply_results(entries, response, keyring, pins, report, stale)
+                again |= self._apply_results(
+                    entries, response, keyring, pins, report, stale, entries[:resent]
+                )
                 entries = []
                 for space, page in response.spaces.items():
                     if space not in pull:
@@ -856,9 +858,12 @@ class SyncEngine:
         pins: KeyPins,
         report: SyncReport,
         stale: dict[str, int],
+        resent: Sequence[OutboxEntry] = (),
     ) -> bool:
         """The answers to one push: every accepted entry in one transaction, then the others
-        one by one. True when a merge or a newer epoch left a record to push again."""
+        one by one. True when a merge or a newer epoch left a record to push again, or an
+        entry sent again (``resent``: unanswered before) was taken for a record changed or
+        deleted here since."""
         answered = list(zip(entries, response.results, strict=True))
         accepted: list[Accepted] = []
         for entry, result in answered:
@@ -871,13 +876,25 @@ class SyncEngine:
         if accepted:
             self.state.apply_accepted_all(accepted)
             report.pushed += len(accepted)
-        again = False
+        again = self._changed_since_sealed(accepted, {e.mutation_id for e in resent})
         for entry, result in answered:
             if result.code == ErrorCode.STALE_EPOCH:
                 again |= self._resealable(entry, keyring, pins, report, stale)
             elif result.status is not MutationStatus.ACCEPTED:
                 again |= self._apply_result(entry, result, keyring, report, pins)
         return again
+
+    def _changed_since_sealed(self, accepted: Sequence[Accepted], resent: set[str]) -> bool:
+        """True when an entry sent again as it was sealed (after a lost answer or a crash) was
+        taken for a record changed or deleted here since: the change goes in the next round of
+        this sync, and with a child's deletion the incident's that waited for it (the store's
+        ``pending_changes``: a deletion goes out whole)."""
+        taken = [a.entry for a in accepted if a.entry.mutation_id in resent]
+        for space in sorted({entry.space for entry in taken}):
+            held = self.state.local_records(space, [e.record for e in taken if e.space == space])
+            if any(record.dirty for record in held.values()):
+                return True
+        return False
 
     def _resealable(
         self,
@@ -902,12 +919,13 @@ class SyncEngine:
 
     def _seal_outbox(
         self, keys: DeviceKeys, keyring: SpaceKeyring, readable: set[str]
-    ) -> list[OutboxEntry]:
-        """The sealed entries still unanswered, then new ones for every other pending change."""
+    ) -> tuple[list[OutboxEntry], int]:
+        """The sealed entries still unanswered, then new ones for every other pending change;
+        and how many of them were unanswered."""
         entries = [e for e in self.state.outbox() if e.space in readable]
         room = LIMITS.max_mutations - len(entries)
         if room <= 0:
-            return entries[: LIMITS.max_mutations]
+            return entries[: LIMITS.max_mutations], LIMITS.max_mutations
         sealed: list[OutboxEntry] = []
         for change in self.state.pending_changes(sorted(readable), room):
             current = keyring.current_key(change.space)
@@ -917,7 +935,7 @@ class SyncEngine:
             sealed.append(self._seal(change, keys, *current, (latest.version, latest.hash)))
         # Stored before anything is sent: after a crash or a lost answer the same ids go again.
         self.state.add_outbox(sealed)
-        return entries + sealed
+        return entries + sealed, len(entries)
 
     @staticmethod
     def _seal(

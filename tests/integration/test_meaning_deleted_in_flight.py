@@ -1,0 +1,103 @@
+"""An incident deleted while a change under it was on its way stays deleted (issue 14).
+
+Fault run seed 7481: a sync sealed an edit of a source and was cut before its answer came; the
+person then deleted the incident (and the source with it). The next sync sent the kept edit as
+it was, with the incident's deletion but without the source's: for a while the server held a
+live source under a deleted incident, and the next device to pull read it as a change made
+apart, brought the incident back with everything, and nobody had chosen that. Through the real
+server with three profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from desktop.domain.records import Incident, Source, edit
+from sync.client.transport import Offline, Transport
+from sync.protocol import SyncRequest, SyncResponse
+from tests.integration.conftest import Device, Server, network_of
+
+
+class CutsFirstPush(Transport):
+    """The real transport, but the first push is cut: before it reaches the server, or after
+    the server applied it (its answer lost). Either way the sealed entries stay unanswered."""
+
+    def __init__(self, url: str, *, applied: bool) -> None:
+        super().__init__(url)
+        self.applied = applied
+        self.cut = False
+
+    def sync(
+        self,
+        request: SyncRequest,
+        token: str,
+        on_more: Callable[[dict[str, int]], None] | None = None,
+    ) -> SyncResponse:
+        if request.push and not self.cut:
+            self.cut = True
+            if self.applied:
+                super().sync(request, token, on_more)
+            raise Offline("the link dropped")
+        return super().sync(request, token, on_more)
+
+
+def _source(space: str, incident: str, summary: str) -> Source:
+    return Source(
+        space_id=space,
+        incident_id=incident,
+        source_type="direct_testimony",
+        reliability="reliable",
+        language="es",
+        summary=summary,
+    )
+
+
+def _outbox(device: Device) -> list[str]:
+    with device.profile.engine.connect() as connection:
+        return list(connection.scalars(text("SELECT record_id FROM sync_outbox")))
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["cut-before-server", "answer-lost"])
+@pytest.mark.parametrize("change", ["edit a source", "add a source"])
+def test_an_incident_deleted_while_a_change_under_it_was_in_flight_stays_deleted(
+    server: Server, make_device: Any, applied: bool, change: str
+) -> None:
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, _badu = devices
+    incident = Incident(space_id=space, title="Eviction at Barrio Sur", place="Barrio Sur")
+    kept = _source(space, incident.id, "Testimony of M.")
+    admin.records.save_all([incident, kept])
+    for device in devices:
+        device.sync()
+    # The person on the admin's computer changes what is under the incident; the sync that
+    # carries it is cut, so the sealed change stays in the outbox, unanswered.
+    if change == "edit a source":
+        child = edit(admin.records.require(kept.id), summary="Testimony of M., corrected")
+    else:
+        child = _source(space, incident.id, "Testimony of her brother")
+    admin.records.save(child)
+    url = admin.engine.transport.base_url
+    admin.engine.transport = CutsFirstPush(url, applied=applied)
+    with pytest.raises(Offline):
+        admin.engine.sync_once()
+    assert child.id in _outbox(admin)
+    # Then deletes the incident, with all of it in view: nobody else changed anything.
+    admin.records.delete(incident.id)
+    admin.sync()
+    # Another device pulls whatever the server holds after that sync: the whole deletion.
+    assert alba.sync().restored == 0
+    for record in (incident.id, kept.id, child.id):
+        assert alba.records.get(record) is None, record
+    for _ in range(3):
+        for device in devices:
+            assert device.sync().restored == 0, device.name
+    for device in devices:
+        for record in (incident.id, kept.id, child.id):
+            assert device.records.get(record) is None, (device.name, record)
+        assert device.state.conflicts() == [], device.name
+        assert device.records.dirty_count() == 0, device.name
+        assert _outbox(device) == [], device.name
