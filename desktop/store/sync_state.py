@@ -595,8 +595,18 @@ class ProfileSyncState(BundleTables):
         with self._engine.connect() as connection:
             waiting = self._deletions_waiting(connection)
             if waiting:
+                # The incident's deletion and the rest of what it took wait together.
                 statement = statement.where(
-                    or_(RecordRow.deleted.is_(False), RecordRow.id.not_in(waiting))
+                    ~and_(
+                        RecordRow.deleted.is_(True),
+                        or_(
+                            RecordRow.id.in_(waiting),
+                            and_(
+                                RecordRow.record_type.in_(CHILD_TYPES),
+                                func.coalesce(RecordRow.parent_id, "").in_(waiting),
+                            ),
+                        ),
+                    )
                 )
             rows = connection.execute(statement).all()
         return [
@@ -617,7 +627,8 @@ class ProfileSyncState(BundleTables):
         and the child's deletion only after its answer; sent before, the incident's deletion
         would leave the server holding a live child under a deleted incident, which the next
         device to pull takes for a change made apart and brings the incident back with
-        everything (fault run seed 7481). It goes with the child's, in the next round."""
+        everything (fault run seed 7481). It goes with the child's, and with the deletions
+        of its other children (held with it), in the next round."""
         rows = connection.execute(
             select(SyncOutboxRow.content, RecordRow.parent_id)
             .outerjoin(RecordRow, RecordRow.id == SyncOutboxRow.record_id)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from desktop.domain.records import Incident, Source, edit
 from sync.client.transport import Offline, Transport
-from sync.protocol import SyncRequest, SyncResponse
+from sync.protocol import SyncRequest, SyncResponse, decode_body
 from tests.integration.conftest import Device, Server, network_of
 
 
@@ -26,8 +26,8 @@ class CutsFirstPush(Transport):
     """The real transport, but the first push is cut: before it reaches the server, or after
     the server applied it (its answer lost). Either way the sealed entries stay unanswered."""
 
-    def __init__(self, url: str, *, applied: bool) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, observer: Any, *, applied: bool) -> None:
+        super().__init__(url, observer=observer)
         self.applied = applied
         self.cut = False
 
@@ -56,6 +56,16 @@ def _source(space: str, incident: str, summary: str) -> Source:
     )
 
 
+def _pushes(device: Device) -> list[dict[str, bool]]:
+    """Each push the device sent: record -> deleted."""
+    bodies = [decode_body(body) for body in device.sent if body]
+    return [
+        {m["record"]: bool(m.get("deleted")) for m in body["push"]}
+        for body in bodies
+        if body.get("push")
+    ]
+
+
 def _outbox(device: Device) -> list[str]:
     with device.profile.engine.connect() as connection:
         return list(connection.scalars(text("SELECT record_id FROM sync_outbox")))
@@ -70,7 +80,8 @@ def test_an_incident_deleted_while_a_change_under_it_was_in_flight_stays_deleted
     admin, alba, _badu = devices
     incident = Incident(space_id=space, title="Eviction at Barrio Sur", place="Barrio Sur")
     kept = _source(space, incident.id, "Testimony of M.")
-    admin.records.save_all([incident, kept])
+    other = _source(space, incident.id, "Photographs of the house")
+    admin.records.save_all([incident, kept, other])
     for device in devices:
         device.sync()
     # The person on the admin's computer changes what is under the incident; the sync that
@@ -81,22 +92,29 @@ def test_an_incident_deleted_while_a_change_under_it_was_in_flight_stays_deleted
         child = _source(space, incident.id, "Testimony of her brother")
     admin.records.save(child)
     url = admin.engine.transport.base_url
-    admin.engine.transport = CutsFirstPush(url, applied=applied)
+    admin.engine.transport = CutsFirstPush(url, admin.engine.transport.observer, applied=applied)
     with pytest.raises(Offline):
         admin.engine.sync_once()
     assert child.id in _outbox(admin)
     # Then deletes the incident, with all of it in view: nobody else changed anything.
     admin.records.delete(incident.id)
+    admin.sent.clear()
     admin.sync()
+    # The incident's deletion went in one push with everything it took (one transaction on
+    # the server): no peer could pull half of it.
+    [whole] = [push for push in _pushes(admin) if push.get(incident.id)]
+    assert {r: whole.get(r) for r in (kept.id, other.id, child.id)} == dict.fromkeys(
+        (kept.id, other.id, child.id), True
+    )
     # Another device pulls whatever the server holds after that sync: the whole deletion.
     assert alba.sync().restored == 0
-    for record in (incident.id, kept.id, child.id):
+    for record in (incident.id, kept.id, other.id, child.id):
         assert alba.records.get(record) is None, record
     for _ in range(3):
         for device in devices:
             assert device.sync().restored == 0, device.name
     for device in devices:
-        for record in (incident.id, kept.id, child.id):
+        for record in (incident.id, kept.id, other.id, child.id):
             assert device.records.get(record) is None, (device.name, record)
         assert device.state.conflicts() == [], device.name
         assert device.records.dirty_count() == 0, device.name
