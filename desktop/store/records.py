@@ -45,6 +45,7 @@ from desktop.store.bulk import delete_in, in_ids
 from desktop.store.errors import ProfileError
 from desktop.store.schema import (
     FIELD_CONFLICT,
+    DeletedAloneRow,
     RecordCode,
     RecordContent,
     RecordExtraRow,
@@ -624,6 +625,13 @@ class RecordStore:
                         )
                     )
                 )
+            if row.record_type in CHILD_TYPES:
+                # Deleted by itself: not part of any later deletion of its incident, so an edit
+                # that beats that deletion does not bring this one back (``keep_together``).
+                connection.execute(
+                    delete(DeletedAloneRow).where(DeletedAloneRow.record_id == record_id)
+                )
+                connection.execute(insert(DeletedAloneRow).values(record_id=record_id))
             stamp = encode_datetime(utc_now())
             for doomed_id in doomed:
                 # The person deletes the record with its unsettled differences in view (listed,

@@ -340,6 +340,18 @@ class SyncChoiceRow(StoreBase):
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class DeletedAloneRow(StoreBase):
+    """A child (act, source, evidence, follow-up) a person deleted by itself, not with its
+    incident. A tombstone does not say which deletion took a record, so when an edit elsewhere
+    beats the incident's deletion and brings back everything that deletion took
+    (``keep_together``), this device still knows these were a decision of their own and keeps
+    them deleted (migration 0024; sync/ENGINE.md "Edit beats delete")."""
+
+    __tablename__ = "deleted_alone"
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class SyncChunkHeldRow(StoreBase):
     """A sealed chunk the server is known to hold in a space (uploaded, or seen by ``HEAD``/
     ``GET``), so a resumed upload asks only about the others."""

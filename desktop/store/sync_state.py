@@ -1579,14 +1579,25 @@ class ProfileSyncState(BundleTables):
                     self._keep_flag(
                         connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
                     )
+            # A child deleted alone here is that until it lives again (an edit elsewhere beat
+            # its own deletion) or is gone: only then may a deletion of its incident take it.
+            connection.execute(
+                text(
+                    "DELETE FROM deleted_alone WHERE NOT EXISTS (SELECT 1 FROM records r "
+                    "WHERE r.id = deleted_alone.record_id AND r.deleted = 1)"
+                )
+            )
             # An incident back over its deletion (a note on it not yet read): what that deletion
-            # took comes back too, also when its children's deletions arrive after it.
+            # took comes back too, also when its children's deletions arrive after it; not a
+            # child a person here deleted by itself (rev14: an act naming a witness, deleted
+            # alone and then its incident with no sync between, came back with the incident).
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
             taken = connection.execute(
                 text(
                     "SELECT c.id FROM records c JOIN records p ON p.id = c.parent_id "
                     f"WHERE c.deleted = 1 AND c.record_type IN ({children}) "
                     "AND p.deleted = 0 AND p.record_type = 'incident' "
+                    "AND NOT EXISTS (SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
                     "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
                     f"AND n.field IS NULL AND n.kind IN ({notes})) ORDER BY c.id"
                 )

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from desktop.domain.records import Incident, edit
 from sync.client.merge import MergeFlag
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -409,11 +407,6 @@ def test_an_incident_deleted_by_bundle_under_an_act_edited_online_comes_back_eve
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 (rev14): a tombstone does not say which deletion took a child, so a child "
-    "deleted alone just before its incident, with no sync between, comes back with the incident",
-)
 def test_a_child_deleted_alone_before_its_incident_stays_deleted_when_the_incident_comes_back(
     server: Server, make_device: Any
 ) -> None:
@@ -433,3 +426,29 @@ def test_a_child_deleted_alone_before_its_incident_stays_deleted_when_the_incide
     for device in devices:
         assert device.records.get(incident.id) is not None, device.name
         assert device.records.get(act) is None, device.name
+
+
+def test_a_child_deleted_alone_and_brought_back_by_an_edit_goes_and_comes_with_its_incident(
+    server: Server, make_device: Any
+) -> None:
+    """Alba deletes an act alone, badu's edit of it beats that deletion: it lives again, and is
+    no longer a decision of its own. Alba then deletes the incident (taking the act with it) and
+    the admin's edit of the narrative beats that: the act comes back with the incident."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    incident, children = _incident_with_children(space, devices)
+    act = children[0]
+    alba.records.delete(act)
+    badu.records.save(edit(badu.records.require(act), notes="Seen by two neighbours."))
+    badu.sync()
+    alba.sync()
+    _converge(devices, rounds=2)
+    assert all(device.records.get(act) is not None for device in devices)
+    alba.records.delete(incident.id)
+    admin.records.save(edit(admin.records.require(incident.id), narrative="Later.\n"))
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert device.records.get(incident.id) is not None, device.name
+        assert device.records.get(act) is not None, device.name
