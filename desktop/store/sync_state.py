@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     delete,
     func,
     insert,
@@ -588,8 +589,19 @@ class ProfileSyncState(BundleTables):
                 ),
             )
             # An incident next to what is under it: a deletion and what it took go out in
-            # one push (one transaction on the server), so no peer ever sees half of it.
-            .order_by(func.coalesce(RecordRow.parent_id, RecordRow.id), RecordRow.id)
+            # one push (one transaction on the server), so no peer ever sees half of it. The
+            # incident's own deletion last: when they cannot go in one (more than a push or a
+            # batch holds) and the sync is cut between, a peer finds some children deleted
+            # under a live incident, never live children under a deleted one (rule 1 would
+            # bring it back, "restored", though nobody changed anything; rev-dels).
+            .order_by(
+                func.coalesce(RecordRow.parent_id, RecordRow.id),
+                case(
+                    (and_(RecordRow.deleted.is_(True), RecordRow.parent_id.is_(None)), 1),
+                    else_=0,
+                ),
+                RecordRow.id,
+            )
             .limit(limit)
         )
         with self._engine.connect() as connection:

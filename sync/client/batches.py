@@ -182,8 +182,18 @@ def compaction_entries(
 
 
 def creation_order(changes: Sequence[PendingChange]) -> list[PendingChange]:
-    """Records in the order they were made (what compresses best together), then by id."""
-    return sorted(changes, key=lambda c: (str((c.content or {}).get("created_at") or ""), c.record))
+    """Records in the order they were made (what compresses best together), then by id;
+    deletions first, in the order given (``pending_changes``: an incident's deletion after its
+    children's, so a cut between two batches never leaves live children under it)."""
+    order = {c.record: n for n, c in enumerate(changes)}
+    return sorted(
+        changes,
+        key=lambda c: (
+            str((c.content or {}).get("created_at") or ""),
+            "" if c.content is None else c.record,
+            order[c.record],
+        ),
+    )
 
 
 @dataclass
