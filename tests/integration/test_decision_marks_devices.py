@@ -17,6 +17,7 @@ from tests.integration.test_meaning import (
     _save_as_newer_minga,
     _sealed_content,
 )
+from tests.integration.test_meaning_choices_apart import _three_conflicts
 
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
@@ -30,20 +31,6 @@ def _marks(device: Device, space: str, record: str) -> dict[str, str]:
     assert local is not None and local.content is not None
     marks: dict[str, str] = local.content.get("decided", {})
     return marks
-
-
-def _three_conflicts(server: Server, make_device: Any, count: int = 3) -> Any:
-    space, devices = network_of(server, make_device, count)
-    admin, alba, badu = devices[:3]
-    org = organization(space, "Casa Abierta")
-    admin.records.save(org)
-    _converge(devices, rounds=1)
-    for device, name in ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu")):
-        device.records.save(edit(device.records.require(org.id), name=name))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    assert badu.sync().conflicts == 1
-    return space, devices, org
 
 
 def test_a_kept_choice_sent_in_a_first_sync_batch_still_meets_a_choice_made_apart(

@@ -13,12 +13,23 @@ from typing import Any
 
 from desktop.domain.records import edit
 from tests.integration.conftest import Device, Server, network_of, organization
+from tests.integration.test_meaning import _converge
 
 
-def _converge(devices: list[Device], rounds: int = 2) -> None:
-    for _ in range(rounds):
-        for device in devices:
-            device.sync()
+def _three_conflicts(server: Server, make_device: Any, count: int = 3) -> Any:
+    """Alba's name reaches the server first; the admin and badu each hold a conflict against it
+    (``count`` devices in all: the others only hold alba's name)."""
+    space, devices = network_of(server, make_device, count)
+    admin, alba, badu = devices[:3]
+    org = organization(space, "Casa Abierta")
+    admin.records.save(org)
+    _converge(devices, rounds=1)
+    for device, name in ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu")):
+        device.records.save(edit(device.records.require(org.id), name=name))
+    alba.sync()
+    assert admin.sync().conflicts == 1
+    assert badu.sync().conflicts == 1
+    return space, devices, org
 
 
 def _shown(device: Device, record: str) -> set[Any]:
@@ -33,16 +44,8 @@ def _shown(device: Device, record: str) -> set[Any]:
 def test_a_choice_kept_and_sent_first_is_not_overwritten_by_a_choice_made_apart(
     server: Server, make_device: Any
 ) -> None:
-    space, devices = network_of(server, make_device, 3)
-    admin, alba, badu = devices
-    org = organization(space, "Casa Abierta")
-    admin.records.save(org)
-    _converge(devices, rounds=1)
-    for device, name in ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu")):
-        device.records.save(edit(device.records.require(org.id), name=name))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    assert badu.sync().conflicts == 1
+    _space, devices, org = _three_conflicts(server, make_device)
+    admin, _alba, badu = devices
     [on_admin] = admin.state.conflicts()
     [on_badu] = badu.state.conflicts()
     assert on_admin.theirs == on_badu.theirs == "Casa Alba"
@@ -62,16 +65,8 @@ def test_a_choice_kept_and_sent_second_meets_the_other_choice_as_a_conflict(
 ) -> None:
     # The symmetric order: the admin's choice (a new value) goes first. Badu's choice of the
     # value held, still unsent, meets it as a decision there: badu is asked, never passed by.
-    space, devices = network_of(server, make_device, 3)
+    _space, devices, org = _three_conflicts(server, make_device)
     admin, alba, badu = devices
-    org = organization(space, "Casa Abierta")
-    admin.records.save(org)
-    _converge(devices, rounds=1)
-    for device, name in ((alba, "Casa Alba"), (admin, "Casa Admin"), (badu, "Casa Badu")):
-        device.records.save(edit(device.records.require(org.id), name=name))
-    alba.sync()
-    assert admin.sync().conflicts == 1
-    assert badu.sync().conflicts == 1
     [on_admin] = admin.state.conflicts()
     [on_badu] = badu.state.conflicts()
     assert admin.state.resolve_conflict(on_admin.id, "Casa Admin") == "settled"

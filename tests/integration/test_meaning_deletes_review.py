@@ -34,9 +34,10 @@ from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _out
 def test_a_child_deleted_alone_stays_deleted_whoever_syncs_first(
     server: Server, make_device: Any, deleter_first: bool
 ) -> None:
-    """ebc09d9's case with the order of the two syncs swapped: alba deletes an act alone, then
-    the incident, offline; badu adds a line to the narrative. Whoever reaches the server first,
-    the act alba deleted by itself stays deleted on every device."""
+    """Alba deletes an act alone (it named a witness), then the incident, offline; badu adds a
+    line to the narrative. The edit beats the incident's deletion and what that deletion took
+    comes back; whoever reaches the server first, the act alba deleted by itself stays deleted
+    on every device (editor-first: ebc09d9; deleter-first: not yet, see the mark)."""
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
     incident, children = _incident_with_children(space, devices)

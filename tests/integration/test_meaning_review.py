@@ -407,27 +407,6 @@ def test_an_incident_deleted_by_bundle_under_an_act_edited_online_comes_back_eve
     }
 
 
-def test_a_child_deleted_alone_before_its_incident_stays_deleted_when_the_incident_comes_back(
-    server: Server, make_device: Any
-) -> None:
-    """Alba deletes an act (it named a witness), then, offline still, the incident; badu adds a
-    line to the narrative. The edit beats the incident's deletion and everything it took comes
-    back; the act alba deleted on its own comes back with it, on every device."""
-    space, devices = network_of(server, make_device, 3)
-    _admin, alba, badu = devices
-    incident, children = _incident_with_children(space, devices)
-    act = children[0]
-    alba.records.delete(act)
-    alba.records.delete(incident.id)
-    badu.records.save(edit(badu.records.require(incident.id), narrative="More.\n"))
-    badu.sync()
-    alba.sync()
-    _converge(devices, rounds=3)
-    for device in devices:
-        assert device.records.get(incident.id) is not None, device.name
-        assert device.records.get(act) is None, device.name
-
-
 def test_a_child_deleted_alone_and_brought_back_by_an_edit_goes_and_comes_with_its_incident(
     server: Server, make_device: Any
 ) -> None:
