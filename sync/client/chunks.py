@@ -436,6 +436,14 @@ class ChunkTransfer:
 
         def run(job: _Job, token: str) -> None:
             lane = free.get()
+            if job.resumed:
+                # A loss ends a link's connections one by one, not at one instant (each learns
+                # of it by itself): a free lane's kept-alive connection may still look open and
+                # die under the resumed request, a second cut of the same job that ends its
+                # sync (CI at 30963c5, in one run of 1,534 tests). A resumed request goes on a
+                # connection opened after its failure; one handshake, on a lane the cut had
+                # most likely ended anyway.
+                lane.drop_connections()
             started = time.monotonic()
             try:
                 value = work(lane, job, token, events.put)

@@ -259,6 +259,13 @@ class Transport:
             )
         return [self, *self._lanes][: max(1, count)]
 
+    def drop_connections(self) -> None:
+        """Forget this transport's kept-alive connections: its next request opens a new one.
+        Used before a request resumed after a cut (``ChunkTransfer``), which must not go on a
+        connection the same loss may end a moment later. Same thread rules as a request."""
+        for adapter in self._session.adapters.values():
+            adapter.close()
+
     def close_lanes(self) -> None:
         """Close the siblings' connections (this transport's stays): a server counts the
         connections of one address, and an office behind one NAT shares it."""

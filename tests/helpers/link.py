@@ -222,7 +222,7 @@ class _Pump:
                 self.connection.reset()
                 return
             if link.should_cut(self.direction):
-                link.cut()
+                link.cut(first=self.connection)
                 return
 
 
@@ -260,6 +260,8 @@ class Link:
         self._cpu_of_ended = 0.0
         self._connections: list[_Connection] = []
         self._cut_at: dict[str, int | None] = {UP: None, DOWN: None}
+        #: Seconds between the ends of the connections a byte-count cut resets (``cut_after``).
+        self._stagger = 0.0
         self._last_direction = DOWN
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -311,11 +313,29 @@ class Link:
 
     # --- faults, called by tests ---------------------------------------------------------------
 
-    def cut(self) -> None:
-        """Reset every open connection now; new connections are accepted again at once."""
+    def cut(self, first: _Connection | None = None) -> None:
+        """Reset every open connection now (``first`` first); new connections are accepted
+        again at once. With a stagger set by ``cut_after``, only ``first`` ends now and the
+        others one by one, that many seconds apart, in another thread."""
         with self._lock:
             self.counts.cuts += 1
-        self._reset_all()
+            stagger, self._stagger = self._stagger, 0.0
+            connections, self._connections = self._connections, []
+        if first in connections:
+            connections.remove(first)
+            connections.insert(0, first)
+        if not stagger or len(connections) < 2:
+            for connection in connections:
+                connection.reset()
+            return
+        connections[0].reset()
+        self.spawn(lambda: self._reset_one_by_one(connections[1:], stagger))
+
+    def _reset_one_by_one(self, connections: list[_Connection], stagger: float) -> None:
+        for connection in connections:
+            # A link stopped meanwhile ends the rest at once (none is left open).
+            self.stopped.wait(stagger)
+            connection.reset()
 
     def _reset_all(self) -> None:
         with self._lock:
@@ -323,15 +343,23 @@ class Link:
         for connection in connections:
             connection.reset()
 
-    def cut_after(self, direction: str, size: int) -> None:
-        """Reset every connection once ``size`` more bytes have passed in ``direction``."""
+    def cut_after(self, direction: str, size: int, stagger: float = 0.0) -> None:
+        """Reset every connection once ``size`` more bytes have passed in ``direction``.
+
+        ``stagger``: the connections do not all end at the same instant (on a real link each
+        learns of the loss by itself): the one that carried the byte ends at once, each other
+        open one ``stagger`` seconds after the one before. Connections opened after the cut are
+        not touched.
+        """
         with self._lock:
             self._cut_at[direction] = self.counts.bytes[direction] + size
+            self._stagger = stagger
 
     def clear_cuts(self) -> None:
         """Forget pending byte-count cuts (the link is good again)."""
         with self._lock:
             self._cut_at = {UP: None, DOWN: None}
+            self._stagger = 0.0
 
     def cut_in(self, seconds: float) -> None:
         """Reset every connection ``seconds`` from now (a cut after a time)."""

@@ -311,6 +311,43 @@ def test_a_cut_with_several_chunks_in_flight_resends_little_and_resumes(
     assert opened(clean, b.id) == (tmp_path / "b" / "b.mp4").read_bytes()
 
 
+@pytest.mark.parametrize("direction", [DOWN, UP])
+def test_a_cut_that_ends_the_connections_one_by_one_resumes_on_new_ones(
+    server: Server, make_device: Any, tmp_path: Path, direction: str
+) -> None:
+    """A link's connections do not all end at the instant of a loss: each learns of it by
+    itself. Here the cut comes near the file's end, when most lanes are idle with a kept-alive
+    connection, and ends the connection that carried its byte at once and the others 40 ms
+    apart: all within 0.3 s, the round trip, so a request resumed on one of those could not be
+    answered before its connection ended too. Each resumed chunk request goes on a
+    connection opened after its failure, so the cut costs each chunk one resume and the sync
+    completes. Before (CI at 30963c5), a resumed request could go on a kept-alive connection
+    the same cut ended a moment later: the chunk's second cut, and the whole sync failed."""
+    space, (admin, member) = network_of(server, make_with_files(make_device), 2)
+    author, reader = (admin, member) if direction == DOWN else (member, admin)
+    shape = {"up_bps": 8_000_000, "down_bps": 8_000_000, "rtt": 0.3}
+    with _link(server.url, **shape) as link:
+        with_files(member, link.url)
+        member.sync()
+        evidence = import_evidence(author, space, tmp_path / "f", 12 * CHUNK_SIZE, "r.ogg")
+        if direction == DOWN:
+            admin.sync()
+            member.engine.fetch_attachments = False
+            member.sync()  # the record; its file below, with the cut
+            member.engine.fetch_attachments = True
+        link.cut_after(direction, int(10.5 * SEALED_CHUNK), stagger=0.04)
+        report = member.sync()
+        connections = link.counts.connections
+        assert link.counts.cuts == 1, _seen(link)
+    if direction == DOWN:
+        assert report.files_received == 1, _seen(link)
+    else:
+        assert report.chunks_up == 12, _seen(link)
+        reader.sync()
+    assert connections > 3  # several chunks were in flight, on several connections
+    assert opened(reader, evidence.id) == (tmp_path / "f" / "r.ogg").read_bytes()
+
+
 def _server_rows(server: Server, space: str) -> tuple[int, int, int, int]:
     """Batches, records and kept batch answers of ``space`` in the server's database, and its
     last seq (read beside the running server; WAL lets a reader in)."""

@@ -40,8 +40,8 @@ def test_an_upload_cut_while_another_member_deletes_its_incident_resumes_and_con
         # cut inside itself only while the link comes back): this sync fails.
         cut_once = link.cut
 
-        def cut_and_stay_down() -> None:
-            cut_once()
+        def cut_and_stay_down(first: Any = None) -> None:
+            cut_once(first)
             link.stop()
 
         link.cut = cut_and_stay_down  # type: ignore[method-assign]
