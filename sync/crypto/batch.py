@@ -29,6 +29,7 @@ from sync.crypto.envelope import (
     MAX_CONTENT_DEPTH,
     NONCE_BYTES,
     TAG_BYTES,
+    TOMBSTONE_FACTS,
     RecordKeys,
     holds_bytes,
     key_commitment,
@@ -41,8 +42,14 @@ MAGIC = b"MNGP"
 #: Version 2 (what is sealed now): the manifest's hex ids as one bin, and the content
 #: compressed with the batch's own ids as a zstd dictionary (CRYPTO.md §5). Version 1 (ids one
 #: by one, content compressed alone) is still read: batches kept on a server from before.
-VERSION = 2
-VERSIONS = (1, 2)
+#: Version 3: a deletion's entry carries its tombstone facts (a map, CRYPTO.md §2 and §5), where
+#: versions 1 and 2 hold nil. Sealed only for a batch that holds a deletion (the server reads the
+#: deletions in the manifest anyway); one without stays version 2, so a reader of version 2 is
+#: held only before batches with deletions. ``VERSION`` is the highest this app opens (``bv``).
+VERSION = 3
+FACTS_VERSION = 3
+PLAIN_VERSION = 2
+VERSIONS = (1, 2, 3)
 SIGN_CONTEXT = b"minga-batch-v1\x00"
 MAX_ENTRIES = 4096
 MAX_BATCH_BYTES = 1024 * 1024
@@ -105,7 +112,7 @@ class BatchHeader:
     plaintext_length: int
     space: str
     entries: tuple[BatchEntry, ...]
-    version: int = VERSION
+    version: int = PLAIN_VERSION
 
     def to_bytes(self) -> bytes:
         space = self.space.encode("ascii")
@@ -177,6 +184,9 @@ class SealedEntry:
     record: str
     base: int
     content: dict[str, Any] | None
+    #: A deletion's tombstone facts (``TOMBSTONE_FACTS``); every known one is sealed, true or
+    #: false, so entries say nothing by their length.
+    facts: dict[str, Any] | None = None
 
 
 def seal_batch(
@@ -203,11 +213,12 @@ def seal_batch(
     if len({e.record for e in entries}) != len(entries):
         raise ValueError("a record appears twice in one batch")
     contents: list[dict[str, Any] | None] = []
+    format_version = FACTS_VERSION if any(e.content is None for e in entries) else PLAIN_VERSION
     for entry in entries:
         if not batchable(entry.record) or not 0 <= entry.base < 2**62:
             raise ValueError("malformed record id or base")
         if entry.content is None:
-            contents.append(None)
+            contents.append(_facts(entry.facts or {}))
             continue
         if (
             entry.content.get("id", entry.record) != entry.record
@@ -236,6 +247,7 @@ def seal_batch(
         len(packed),
         space,
         sealed,
+        format_version,
     ).to_bytes()
     ciphertext = ChaCha20Poly1305(space_key).encrypt(nonce, plaintext, header)
     blob = header + ciphertext + signer.sign(SIGN_CONTEXT + header + ciphertext)
@@ -376,10 +388,28 @@ class BatchKeys(RecordKeys, Protocol):
 
 @dataclass(frozen=True)
 class OpenedBatch:
-    """A verified batch: its header and each entry's content (``None`` for a deletion)."""
+    """A verified batch: its header and each entry's content (``None`` for a deletion), and
+    each entry's tombstone facts (empty for a record, and before version 3)."""
 
     header: BatchHeader
     contents: tuple[dict[str, Any] | None, ...]
+    facts: tuple[dict[str, Any], ...] = ()
+
+    def alone(self, index: int) -> bool:
+        """Entry ``index`` is a child deleted by itself (``facts["alone"]``)."""
+        return (
+            self.header.entries[index].deleted
+            and index < len(self.facts)
+            and self.facts[index].get("alone") is True
+        )
+
+
+def _facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Every known tombstone fact, sealed true or false (the same length whatever it says)."""
+    for name, kind in TOMBSTONE_FACTS.items():
+        if name in facts and type(facts[name]) is not kind:
+            raise ValueError(f"tombstone fact {name!r} is not {kind.__name__}")
+    return {"alone": False, **facts}
 
 
 def open_batch(blob: bytes, *, space: str, author: str, keys: BatchKeys) -> OpenedBatch:
@@ -423,10 +453,12 @@ def open_batch(blob: bytes, *, space: str, author: str, keys: BatchKeys) -> Open
         )
     except InvalidTag:
         raise _fail(CryptoErrorCode.DECRYPT_FAILED, f"epoch {header.epoch}") from None
-    return OpenedBatch(header, _contents(plaintext, header))
+    return OpenedBatch(header, *_contents(plaintext, header))
 
 
-def _contents(plaintext: bytes, header: BatchHeader) -> tuple[dict[str, Any] | None, ...]:
+def _contents(
+    plaintext: bytes, header: BatchHeader
+) -> tuple[tuple[dict[str, Any] | None, ...], tuple[dict[str, Any], ...]]:
     declared = header.plaintext_length
     # Version 2's dictionary is at most 4096 ids of 34 B: the memory a hostile batch can cost
     # stays fixed, and its expansion is bounded by the declared length as for version 1.
@@ -458,12 +490,17 @@ def _contents(plaintext: bytes, header: BatchHeader) -> tuple[dict[str, Any] | N
     if not isinstance(items, list) or len(items) != len(header.entries):
         raise _fail(CryptoErrorCode.BAD_CONTENT, "one content per entry")
     contents: list[dict[str, Any] | None] = []
+    facts: list[dict[str, Any]] = []
     for entry, item in zip(header.entries, items, strict=True):
         if entry.deleted:
-            if item is not None:
+            if item is not None and header.version < FACTS_VERSION:
                 raise _fail(CryptoErrorCode.BAD_CONTENT, "a deletion carries no content")
+            if item is not None and not _valid_facts(item):
+                raise _fail(CryptoErrorCode.BAD_CONTENT, "a deletion carries only its facts")
             contents.append(None)
+            facts.append(item or {})
             continue
+        facts.append({})
         if not isinstance(item, dict) or not all(isinstance(k, str) for k in item):
             raise _fail(CryptoErrorCode.BAD_CONTENT, "content must be a map with text keys")
         if any(name in item for name in _IDENTITY):
@@ -475,4 +512,16 @@ def _contents(plaintext: bytes, header: BatchHeader) -> tuple[dict[str, Any] | N
         if holds_bytes(item):
             raise _fail(CryptoErrorCode.BAD_CONTENT, "content holds bytes")
         contents.append({**item, "id": entry.record, "space_id": header.space})
-    return tuple(contents)
+    return tuple(contents), tuple(facts)
+
+
+def _valid_facts(item: Any) -> bool:
+    """A version-3 deletion's facts: a map with text keys, shallow, no bytes, each known fact
+    of its own type (unknown keys are a later version's, ignored)."""
+    return (
+        isinstance(item, dict)
+        and all(isinstance(k, str) for k in item)
+        and not nests_too_deep(item)
+        and not holds_bytes(item)
+        and all(type(item[name]) is kind for name, kind in TOMBSTONE_FACTS.items() if name in item)
+    )

@@ -12,7 +12,7 @@ import os
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
@@ -56,6 +56,13 @@ _FIXED = struct.Struct(">4sBBIQQ16s12s")
 _BINDING = struct.Struct(">I32s32s")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_REVISION = 2**62
+
+
+#: What a tombstone may say about its deletion (CRYPTO.md §2 "Tombstone facts"), each key with
+#: the type its value must have. ``alone``: a child (act, source, evidence, follow-up) deleted by
+#: itself, not with its incident. A reader ignores keys it does not know (a later version's
+#: facts), and refuses a known key of another type (``bad_content``).
+TOMBSTONE_FACTS: dict[str, type] = {"alone": bool}
 
 
 class EnvelopeKind(IntEnum):
@@ -132,14 +139,22 @@ class EnvelopeHeader:
 
 @dataclass(frozen=True)
 class OpenedRecord:
-    """A verified envelope: its header, and its content (``None`` for a tombstone)."""
+    """A verified envelope: its header, and its content (``None`` for a tombstone). A
+    tombstone's ``facts`` are what it says about its deletion (empty: sealed by a Minga from
+    before tombstone facts, or a record)."""
 
     header: EnvelopeHeader
     content: dict[str, Any] | None
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def deleted(self) -> bool:
         return self.header.kind is EnvelopeKind.TOMBSTONE
+
+    @property
+    def alone(self) -> bool:
+        """A tombstone of a child deleted by itself (``facts["alone"]``)."""
+        return self.deleted and self.facts.get("alone") is True
 
 
 class RecordKeys(Protocol):
@@ -269,11 +284,23 @@ def seal_tombstone(
     author: DeviceKeys,
     nonce: bytes | None = None,
     statement: tuple[int, bytes] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A signed deletion marker: an empty plaintext, so only a key holder can make one."""
+    """A signed deletion marker, so only a key holder can make one.
+
+    ``facts`` (CRYPTO.md §2 "Tombstone facts") are sealed inside, as a small map: what the
+    deletion was (``{"alone": True}``: a child deleted by itself). This version always seals
+    every known fact, true or false, so tombstones are the same length whatever they say and
+    the server learns nothing from them. Without ``facts`` the plaintext is empty (what a
+    Minga from before tombstone facts sealed; for known-answer tests).
+    """
+    plaintext = b""
+    if facts is not None:
+        _check_facts(facts)
+        plaintext = encode_content(facts)
     return _seal(
         EnvelopeKind.TOMBSTONE,
-        b"",
+        plaintext,
         space=space,
         record=record,
         revision=revision,
@@ -438,10 +465,38 @@ def open_record(
     except InvalidTag:
         raise _fail(CryptoErrorCode.DECRYPT_FAILED, f"epoch {header.epoch}") from None
     if header.kind is EnvelopeKind.TOMBSTONE:
-        if plaintext:
-            raise _fail(CryptoErrorCode.BAD_CONTENT, "a tombstone carries no content")
-        return OpenedRecord(header, None)
+        if not plaintext:
+            return OpenedRecord(header, None)
+        facts = decode_content(plaintext)
+        try:
+            _check_facts(facts)
+        except ValueError as error:
+            raise _fail(CryptoErrorCode.BAD_CONTENT, str(error)) from None
+        return OpenedRecord(header, None, facts)
     return OpenedRecord(header, decode_content(plaintext))
+
+
+def _check_facts(facts: Mapping[str, Any]) -> None:
+    """A known fact of another type than its own is refused; unknown keys are a later
+    version's, ignored by this one."""
+    for name, kind in TOMBSTONE_FACTS.items():
+        if name in facts and type(facts[name]) is not kind:
+            raise ValueError(f"tombstone fact {name!r} is not {kind.__name__}")
+
+
+def carries_facts(blob: bytes) -> bool:
+    """Whether ``blob`` is a tombstone with a sealed plaintext (tombstone facts), read from its
+    clear header and length alone: what a server holds a reader from before them at (PROTOCOL.md
+    §13 "A reader says which versions it opens"), and what makes a bundle version 3. Every
+    tombstone this version seals carries them, so this tells which app sealed it, never what it
+    says. False for anything that is not a well-formed envelope."""
+    try:
+        header, length = read_header(blob)
+    except EnvelopeError:
+        return False
+    return (
+        header.kind is EnvelopeKind.TOMBSTONE and len(blob) - length - SIGNATURE_BYTES > TAG_BYTES
+    )
 
 
 def nests_too_deep(value: Any, limit: int = MAX_CONTENT_DEPTH) -> bool:

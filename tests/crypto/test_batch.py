@@ -334,3 +334,72 @@ def _with_manifest(blob: bytes, manifest: bytes, version: int) -> bytes:
     head = bytearray(blob[: start - 4])
     head[4] = version
     return bytes(head) + struct.pack(">I", len(manifest)) + manifest + blob[length:]
+
+
+def _forged_deletions(items: list[Any], version: int) -> bytes:
+    """A batch of deletions only, built by hand with ``items`` as their plaintext entries."""
+    from sync.crypto.batch import BatchEntry
+
+    packed = msgpack.packb(items, use_bin_type=True)
+    entries = tuple(BatchEntry(r, 2, True) for r in IDS[: len(items)])
+    header = BatchHeader(
+        BatchKind.BATCH,
+        1,
+        EDITOR.device_id,
+        bytes(12),
+        STATEMENT[0],
+        STATEMENT[1],
+        key_commitment("net", 1, KEY),
+        bytes(16),
+        len(packed),
+        "net",
+        entries,
+        version,
+    )
+    plaintext = zstandard.ZstdCompressor(
+        dict_data=zstandard.ZstdCompressionDict(
+            b"".join(msgpack.packb(e.record) for e in entries),
+            dict_type=zstandard.DICT_TYPE_RAWCONTENT,
+        )
+    ).compress(packed)
+    raw = header.to_bytes()
+    ciphertext = ChaCha20Poly1305(KEY).encrypt(bytes(12), plaintext, raw)
+    return raw + ciphertext + EDITOR.sign(SIGN_CONTEXT + raw + ciphertext)
+
+
+def test_a_deletion_in_a_batch_carries_its_tombstone_facts_at_version_3() -> None:
+    """CRYPTO.md §5: a batch holding a deletion is version 3, each deletion with every known
+    fact sealed (``alone``: a child deleted by itself); one without a deletion stays 2."""
+    entries = [
+        *_entries()[:3],
+        SealedEntry(IDS[3], 3, None, {"alone": True}),
+        SealedEntry(IDS[4], 1, None),
+    ]
+    blob = _sealed(entries=entries)
+    assert blob[4] == 3 and read_batch_header(blob)[0].version == 3
+    opened = open_batch(blob, space="net", author=EDITOR.device_id, keys=RING)
+    assert opened.contents[3] is None and opened.contents[4] is None
+    assert [opened.alone(i) for i in range(5)] == [False, False, False, True, False]
+    assert opened.facts[3] == {"alone": True} and opened.facts[4] == {"alone": False}
+    assert _sealed()[4] == 2
+    with pytest.raises(ValueError):
+        _sealed(entries=[SealedEntry(IDS[0], 1, None, {"alone": "yes"})])
+
+
+def test_tombstone_facts_in_a_batch_are_checked_and_unknown_ones_ignored() -> None:
+    opened = open_batch(
+        _forged_deletions([{"alone": True, "later": 1}, None], 3),
+        space="net",
+        author=EDITOR.device_id,
+        keys=RING,
+    )
+    assert opened.alone(0) and not opened.alone(1)
+    # Version 2 holds nil for a deletion, as before; a known fact of another type, bytes or
+    # a deletion's facts that are not a map are refused by name.
+    for items, version in (
+        ([{"alone": True}], 2),
+        ([{"alone": 1}], 3),
+        ([{"alone": True, "x": b"\x00"}], 3),
+        ([[True]], 3),
+    ):
+        assert _code(_forged_deletions(items, version)) is CryptoErrorCode.BAD_CONTENT

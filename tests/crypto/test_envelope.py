@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sync.crypto.envelope import (
     EnvelopeHeader,
     EnvelopeKind,
+    carries_facts,
     open_record,
     read_header,
     seal_record,
@@ -380,3 +381,67 @@ def test_sealing_refuses_what_the_server_would_refuse() -> None:
     ):
         with pytest.raises(ValueError):
             _seal(**bad)
+
+
+def _tombstone(**overrides: Any) -> bytes:
+    arguments: dict[str, Any] = {
+        "space": "net",
+        "record": "inc-1",
+        "revision": 8,
+        "base": 7,
+        "epoch": 3,
+        "space_key": SPACE_KEY,
+        "author": ALICE,
+    }
+    arguments.update(overrides)
+    return seal_tombstone(**arguments)
+
+
+def _facts_plaintext(facts: Any) -> bytes:
+    packed = msgpack.packb(facts, use_bin_type=True)
+    return zstandard.ZstdCompressor(level=6, write_checksum=False).compress(packed)
+
+
+def test_a_tombstone_carries_its_facts_sealed_and_the_same_length_whatever_they_say() -> None:
+    """CRYPTO.md §2 "Tombstone facts": the fact lives in the ciphertext, and a tombstone that
+    says "deleted alone" is as long as one that does not, so the server learns nothing."""
+    alone = _tombstone(facts={"alone": True})
+    taken = _tombstone(facts={"alone": False})
+    assert len(alone) == len(taken)
+    assert read_header(alone)[0].kind is EnvelopeKind.TOMBSTONE
+    assert carries_facts(alone) and carries_facts(taken)
+    assert not carries_facts(_tombstone()) and not carries_facts(_seal())
+    opened = _open(alone)
+    assert opened.deleted and opened.content is None and opened.alone
+    assert dict(opened.facts) == {"alone": True}
+    assert not _open(taken).alone
+    # A tombstone from before facts (empty plaintext) still opens, saying nothing.
+    old = _open(_tombstone())
+    assert old.deleted and not old.alone and dict(old.facts) == {}
+
+
+def test_a_tombstone_fact_this_version_does_not_know_is_ignored() -> None:
+    """A later version's fact does not break this reader: unknown keys are skipped."""
+    blob = _forge(_header(kind=1), _facts_plaintext({"alone": True, "later": [1, "x"]}))
+    opened = _open(blob)
+    assert opened.alone and opened.facts["later"] == [1, "x"]
+    assert not _open(_forge(_header(kind=1), _facts_plaintext({"later": 1}))).alone
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{"alone": 1}, {"alone": "yes"}, {"alone": None}, {"alone": [True]}],
+)
+def test_a_known_tombstone_fact_of_another_type_is_refused_by_name(facts: dict[str, Any]) -> None:
+    assert _code(_forge(_header(kind=1), _facts_plaintext(facts))) is CryptoErrorCode.BAD_CONTENT
+    with pytest.raises(ValueError):
+        _tombstone(facts=facts)
+
+
+def test_a_tampered_tombstone_with_facts_is_refused_by_name() -> None:
+    blob = bytearray(_tombstone(facts={"alone": True}))
+    header_length = read_header(bytes(blob))[1]
+    blob[header_length] ^= 1  # the sealed facts
+    assert _code(bytes(blob)) is CryptoErrorCode.SIGNATURE_INVALID
+    # Facts that are not one map are refused as any content is.
+    assert _code(_forge(_header(kind=1), _facts_plaintext([True]))) is CryptoErrorCode.BAD_CONTENT

@@ -12,7 +12,7 @@ from desktop.domain.records import edit
 from sync.client.batches import MIN_BATCH
 from sync.client.engine import SyncEngine
 from sync.client.transport import Transport
-from sync.crypto.batch import MAGIC, read_batch_header
+from sync.crypto.batch import MAGIC, VERSION, read_batch_header
 from sync.protocol import ProtocolError, SyncRequest, decode_body
 from tests.helpers.hostile_server import Exchange, HostileServer
 from tests.integration.conftest import Device, Server, network_of, organization
@@ -95,7 +95,7 @@ def test_a_server_handing_a_batch_version_the_app_cannot_open_moves_its_cursor_p
         admin.sync()
         held = alba.state.cursors()[space]
 
-        def version_3(exchange: Exchange) -> dict[str, Any] | None:
+        def version_next(exchange: Exchange) -> dict[str, Any] | None:
             if exchange.route != "/v1/sync" or exchange.answer is None:
                 return None
             answer = copy.deepcopy(exchange.answer)
@@ -105,12 +105,12 @@ def test_a_server_handing_a_batch_version_the_app_cannot_open_moves_its_cursor_p
             for delivery in page["batches"]:
                 blob = bytearray(delivery["batch"])
                 assert read_batch_header(bytes(blob))[0].version == 2
-                blob[len(MAGIC)] = 3
+                blob[len(MAGIC)] = VERSION + 1  # a version after the newest this app opens
                 delivery["batch"] = bytes(blob)
             page["more"] = True  # and it claims more: the app must not ask again and again
             return answer
 
-        hostile.rewrites[:] = [version_3]
+        hostile.rewrites[:] = [version_next]
         for _ in range(2):
             asked = len(hostile.answers("/v1/sync"))
             report = alba.engine.sync_once()
