@@ -27,7 +27,8 @@ from sqlalchemy import (
     update,
 )
 
-from sync.crypto.envelope import sealed_epoch
+from sync.crypto.batch import FACTS_VERSION
+from sync.crypto.envelope import carries_facts, sealed_epoch
 from sync.protocol import (
     MAX_BATCH_ENTRIES,
     MAX_PAGE_BATCHES,
@@ -548,6 +549,12 @@ def pull_on(
                 members[row.batch_id].append((row.batch_index, row.seq))
                 scanned = row.seq
                 continue
+            if row.deleted and batch_version < FACTS_VERSION and carries_facts(row.blob or b""):
+                # A tombstone with sealed facts (CRYPTO.md §2): a reader from before them
+                # refuses it (``bad_content``) and would move past the deletion for good;
+                # held before it instead, as before a newer batch.
+                held = newer = True
+                break
             cost = row.size + CHANGE_OVERHEAD_BYTES
             if len(changes) >= limits.max_page_items or (spent + cost > budget and spent > 0):
                 more = True
