@@ -48,6 +48,7 @@ from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import CHILD_TYPES, RecordStore
 from desktop.store.schema import (
     FIELD_CONFLICT,
+    DeletedAloneRow,
     RecordBase,
     RecordCode,
     RecordContent,
@@ -564,9 +565,11 @@ class ProfileSyncState(BundleTables):
                 RecordRow.revision,
                 RecordContent.content,
                 RecordExtraRow.fields,
+                DeletedAloneRow.record_id.label("alone"),
             )
             .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
             .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+            .outerjoin(DeletedAloneRow, DeletedAloneRow.record_id == RecordRow.id)
             .where(
                 RecordRow.dirty.is_(True),
                 RecordRow.space_id.in_(spaces),
@@ -627,6 +630,9 @@ class ProfileSyncState(BundleTables):
                 row.id,
                 row.revision,
                 None if row.content is None else sealed_content(row.content, row.fields),
+                # A child deleted by itself: its tombstone says so, for every device
+                # (CRYPTO.md §2 "Tombstone facts"; ENGINE.md "Edit beats delete").
+                alone=row.content is None and row.alone is not None,
             )
             for row in rows
         ]
@@ -1066,9 +1072,11 @@ class ProfileSyncState(BundleTables):
                 RecordContent.content,
                 RecordExtraRow.fields,
                 RecordBase.content.label("base"),
+                DeletedAloneRow.record_id.label("alone"),
             )
             .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
             .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+            .outerjoin(DeletedAloneRow, DeletedAloneRow.record_id == RecordRow.id)
             .outerjoin(
                 RecordBase,
                 and_(RecordBase.id == RecordRow.id, RecordBase.revision == RecordRow.revision),
@@ -1112,6 +1120,7 @@ class ProfileSyncState(BundleTables):
                 dirty=row.dirty or (row.id in waiting and row.content is not None),
                 rules=merge_rules(row.record_type),
                 chosen=chosen.get(row.id, {}),
+                alone=row.content is None and row.alone is not None,
             )
             found[row.id] = (local, (row.revision, row.dirty, row.content))
         return found
@@ -1224,6 +1233,40 @@ class ProfileSyncState(BundleTables):
             self._write_plain(connection, plain, carried, kept)
         if kept:
             keep_blobs(connection, kept)
+        self._note_alone(connection, settlements)
+
+    @staticmethod
+    def _note_alone(connection: Connection, settlements: Sequence[Settlement]) -> None:
+        """What a signed tombstone says of the deletion it took (CRYPTO.md §2 "Tombstone
+        facts"): a child (act, source, evidence, follow-up) deleted by itself is kept as such
+        here (``deleted_alone``), so an edit that beats its incident's deletion never brings it
+        back on this device either, whoever synced first. A tombstone that does not say so (a
+        deletion with its incident, or from a Minga before tombstone facts) and is now the
+        record's state ends that, unless a deletion of this device's own still waits to go.
+        The flag on anything but a child is never stored: ``keep_together`` asks it only of
+        children, so a member's app that sends it on an incident changes nothing."""
+        alone = [
+            {"r": s.remote.record}
+            for s in settlements
+            if s.remote.content is None and s.content is None and s.remote.alone
+        ]
+        ended = [
+            s.remote.record
+            for s in settlements
+            if s.remote.content is None and s.content is None and not s.remote.alone and not s.dirty
+        ]
+        if alone:
+            children = ", ".join(f"'{name}'" for name in CHILD_TYPES)
+            connection.execute(
+                text(
+                    "INSERT INTO deleted_alone (record_id) SELECT id FROM records "
+                    f"WHERE id = :r AND deleted = 1 AND record_type IN ({children}) "
+                    "ON CONFLICT (record_id) DO NOTHING"
+                ),
+                alone,
+            )
+        if ended:
+            delete_in(connection, "DELETE FROM deleted_alone WHERE record_id IN ({ids})", ended)
 
     def _write_plain(
         self,

@@ -106,7 +106,10 @@ def split(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
 
 
 def sealed_entries(changes: Sequence[PendingChange]) -> list[SealedEntry]:
-    return [SealedEntry(c.record, c.base, c.content) for c in changes]
+    return [
+        SealedEntry(c.record, c.base, c.content, {"alone": c.alone} if c.content is None else None)
+        for c in changes
+    ]
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ def open_delivery(
                 vouched=opened.header.kind is BatchKind.SNAPSHOT,
                 batch=delivery.batch,
                 batch_index=first + k,
+                alone=opened.alone(first + k),
             )
     return Delivered(tuple(changes), records, opened)
 
@@ -177,7 +181,10 @@ def compaction_entries(
             if held.base is None:
                 return None
             content = held.base
-        entries.append(SealedEntry(record, revision - 1, content))
+        # A deletion's facts are re-sealed as held: a child deleted by itself stays that for
+        # members who join after the compaction.
+        facts = {"alone": held.alone} if deleted else None
+        entries.append(SealedEntry(record, revision - 1, content, facts))
     return entries
 
 
@@ -527,8 +534,10 @@ class BatchPath:
             self.state.drop_sent_batch(sent.batch_id)
             return None
         return [
-            PendingChange(sent.space, entry.record, entry.base, content)
-            for entry, content in zip(opened.header.entries, opened.contents, strict=True)
+            PendingChange(sent.space, entry.record, entry.base, content, opened.alone(index))
+            for index, (entry, content) in enumerate(
+                zip(opened.header.entries, opened.contents, strict=True)
+            )
         ]
 
     def _accepted(

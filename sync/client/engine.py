@@ -957,7 +957,8 @@ class SyncEngine:
             "statement": statement,
         }
         blob = (
-            seal_tombstone(**common)
+            # Every known fact, true or false: all tombstones the same length (CRYPTO.md §2).
+            seal_tombstone(**common, facts={"alone": change.alone})
             if change.content is None
             else seal_record(change.content, **common)
         )
@@ -1215,7 +1216,14 @@ class SyncEngine:
             )
             return None
         return RemoteRecord(
-            space, change.record, change.revision, change.author, content, change.blob, change.seq
+            space,
+            change.record,
+            change.revision,
+            change.author,
+            content,
+            change.blob,
+            change.seq,
+            alone=opened.alone,
         )
 
     # --- for courier bundles (bundles.py): the same trust, sealing and checks, no network ----

@@ -43,6 +43,9 @@ class PendingChange:
     record: str
     base: int
     content: Content | None
+    #: A deletion of a child (act, source, evidence, follow-up) a person deleted by itself,
+    #: not with its incident: sealed inside its tombstone (CRYPTO.md §2 "Tombstone facts").
+    alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class LocalRecord:
     dirty: bool
     rules: MergeRules
     chosen: Mapping[str, Any] = field(default_factory=dict)
+    #: A tombstone of a child deleted by itself (what a compaction re-seals in its facts).
+    alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,10 @@ class RemoteRecord:
     #: there: kept so a bundle can hand the version on inside that batch (PROTOCOL.md §12.3).
     batch: bytes | None = None
     batch_index: int = 0
+    #: A signed tombstone that says it took a child deleted by itself, not with its incident
+    #: (CRYPTO.md §2 "Tombstone facts"): an edit beating the incident's deletion never brings
+    #: it back (ENGINE.md "Edit beats delete").
+    alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,10 @@ class Accepted:
     #: in one: what a bundle carries instead of an envelope of its own.
     batch: bytes | None = None
     batch_index: int = 0
+    #: A signed tombstone that says it took a child deleted by itself, not with its incident
+    #: (CRYPTO.md §2 "Tombstone facts"): an edit beating the incident's deletion never brings
+    #: it back (ENGINE.md "Edit beats delete").
+    alone: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,7 @@ from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _out
 
 @pytest.mark.parametrize(
     "deleter_first",
-    [
-        pytest.param(
-            True,
-            id="deleter-first",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="rev-dels: deleted_alone is local; when the deletions reach the server "
-                "first, badu's edit meets them, badu (no mark) brings back everything the "
-                "tombstones took, the act alba deleted alone too, on every device. A fix "
-                "needs the tombstone to say it was deleted alone (ENGINE.md limit)",
-            ),
-        ),
-        pytest.param(False, id="editor-first"),
-    ],
+    [pytest.param(True, id="deleter-first"), pytest.param(False, id="editor-first")],
 )
 def test_a_child_deleted_alone_stays_deleted_whoever_syncs_first(
     server: Server, make_device: Any, deleter_first: bool
@@ -37,7 +24,8 @@ def test_a_child_deleted_alone_stays_deleted_whoever_syncs_first(
     """Alba deletes an act alone (it named a witness), then the incident, offline; badu adds a
     line to the narrative. The edit beats the incident's deletion and what that deletion took
     comes back; whoever reaches the server first, the act alba deleted by itself stays deleted
-    on every device (editor-first: ebc09d9; deleter-first: not yet, see the mark)."""
+    on every device (editor-first: ebc09d9, alba's own mark; deleter-first: the act's tombstone
+    says it was deleted alone, and badu, who restores what the deletion took, leaves it)."""
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
     incident, children = _incident_with_children(space, devices)
