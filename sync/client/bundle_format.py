@@ -5,7 +5,8 @@ membership statements, key wraps); this layer only makes the *file* tamper-evide
 reordered, spliced or bit-flipped copy is refused by name before anything of the damaged part is
 applied. Layout (sync/PROTOCOL.md "Courier bundles"):
 
-    file       = "MNGB" | version u8 (1; 2 with batches) | u32 length | preamble | frame*
+    file       = "MNGB" | version u8 (1; 2 with batches; 3 with tombstone facts) | u32 length
+                 | preamble | frame*
     preamble   = {"bundle": 16 random bytes, "signer": Ed25519 public key (32),
                   "box": X25519 public key (32), "items": number of item frames}
     frame      = u32 length | msgpack [index, kind, payload]
@@ -43,7 +44,12 @@ MAGIC = b"MNGB"
 #: (``unsupported_version``) instead. A bundle without batches stays version 1, readable by all.
 VERSION = 2
 PLAIN_VERSION = 1
-_READABLE = (PLAIN_VERSION, VERSION)
+#: Version 3 is written only when the bundle holds a deletion whose tombstone carries sealed
+#: facts (an envelope, or a batch of version 3; CRYPTO.md §2 "Tombstone facts"): a reader from
+#: before them would refuse each such deletion as ``bad_content`` and, the cursor item after it
+#: saying it was handed over, never get it again; it refuses the file by name instead.
+FACTS_VERSION = 3
+_READABLE = (PLAIN_VERSION, VERSION, FACTS_VERSION)
 CONTEXT = b"minga-bundle-v1\x00"
 BUNDLE_ID_BYTES = 16
 #: Items per signed segment, and the bytes after which a segment is closed early: a reader
@@ -111,7 +117,13 @@ class BundleWriter:
     """Writes items to a binary stream; ``close`` signs the last segment and the end."""
 
     def __init__(
-        self, stream: IO[bytes], keys: DeviceKeys, items: int, *, batches: bool = False
+        self,
+        stream: IO[bytes],
+        keys: DeviceKeys,
+        items: int,
+        *,
+        batches: bool = False,
+        facts: bool = False,
     ) -> None:
         self._stream = stream
         self._keys = keys
@@ -127,7 +139,7 @@ class BundleWriter:
             },
             use_bin_type=True,
         )
-        version = VERSION if batches else PLAIN_VERSION
+        version = FACTS_VERSION if facts else VERSION if batches else PLAIN_VERSION
         head = MAGIC + bytes([version]) + _LENGTH.pack(len(preamble)) + preamble
         stream.write(head)
         self.bytes_written = len(head)

@@ -30,8 +30,10 @@ from sync.client.courier import Download, download_for, make_grant
 from sync.client.engine import Refusal, SyncEngine, SyncReport, settle
 from sync.client.state import LocalRecord, OutboxEntry, RemoteRecord, Settlement, StoredWrap
 from sync.client.transport import ServerRefused, TransportError
+from sync.crypto.batch import FACTS_VERSION as BATCH_FACTS_VERSION
+from sync.crypto.batch import MAGIC as BATCH_MAGIC
 from sync.crypto.batch import MAX_BATCH_BYTES, MAX_ENTRIES, BatchKind
-from sync.crypto.envelope import EnvelopeKind, open_record, read_header
+from sync.crypto.envelope import EnvelopeKind, carries_facts, open_record, read_header
 from sync.crypto.errors import CryptoError, CryptoErrorCode
 from sync.crypto.keys import DevicePublicKeys, Fingerprint
 from sync.crypto.spaces import KeyWrap, MembershipLog, MembershipStatement, SpaceKeyring
@@ -260,7 +262,8 @@ def export_bundle(
             progress(done, total)
 
     with owner_only(partial) as stream:
-        writer = BundleWriter(stream, keys, total, batches=batch_items > 0)
+        facts = _holds_facts(state, plan, outbox, carried, download)
+        writer = BundleWriter(stream, keys, total, batches=batch_items > 0, facts=facts)
         report.bundle_id = writer.bundle.hex()
         have = {
             space: {
@@ -425,6 +428,43 @@ def _download_items(download: Download | None) -> int:
         + sum(len(items) for items in download.wraps.values())
         + sum(len(_carriable(changes)) + 1 for changes in download.changes.values())
     )
+
+
+def _holds_facts(
+    state: CarryState,
+    plan: Sequence[tuple[str, int, int]],
+    outbox: Sequence[OutboxEntry],
+    carried: Sequence[CarriedMutation],
+    download: Download | None,
+) -> bool:
+    """Whether the bundle will hold a deletion whose tombstone carries sealed facts (an
+    envelope, or a batch of version 3): it is then bundle version 3, which a reader from
+    before tombstone facts refuses by name (``bundle_format.FACTS_VERSION``). Read from the
+    clear headers only; the versions held are read once more for it."""
+    blobs: list[bytes] = [entry.blob for entry in outbox]
+    blobs += [item.mutation.blob for item in carried if item.mutation.blob]
+    if download is not None:
+        blobs += [
+            change.blob
+            for changes in download.changes.values()
+            for change in changes
+            if change.blob
+        ]
+        blobs += [d.batch for batches in download.batches.values() for d in batches]
+    if any(_facts_blob(blob) for blob in blobs):
+        return True
+    for space, after, _from in plan:
+        if any(carries_facts(stored.blob) for stored in state.record_blobs(space, after)):
+            return True
+        if any(_facts_blob(kept.blob) for kept in state.record_batches(space, after)):
+            return True
+    return False
+
+
+def _facts_blob(blob: bytes) -> bool:
+    if blob[: len(BATCH_MAGIC)] == BATCH_MAGIC:
+        return len(blob) > len(BATCH_MAGIC) and blob[len(BATCH_MAGIC)] >= BATCH_FACTS_VERSION
+    return carries_facts(blob)
 
 
 def _download_batches(download: Download | None) -> int:
@@ -1082,7 +1122,7 @@ class _Import:
                 Refusal(space, record, mutation.base + 1, "content_mismatch", "identity")
             )
             return None
-        return RemoteRecord(space, record, mutation.base, author, content)
+        return RemoteRecord(space, record, mutation.base, author, content, alone=opened.alone)
 
     def _merge_locally(self, mutation: Mutation, remote: RemoteRecord) -> None:
         """Show the carried edit here at once: merged three ways into the record when it
