@@ -342,10 +342,10 @@ class SyncChoiceRow(StoreBase):
 
 class DeletedAloneRow(StoreBase):
     """A child (act, source, evidence, follow-up) a person deleted by itself, not with its
-    incident. A tombstone does not say which deletion took a record, so when an edit elsewhere
-    beats the incident's deletion and brings back everything that deletion took
-    (``keep_together``), this device still knows these were a decision of their own and keeps
-    them deleted (migration 0024; sync/ENGINE.md "Edit beats delete")."""
+    incident, here or on another device (its signed tombstone says so: ``alone``, sync/CRYPTO.md
+    §2 "Tombstone facts"). When an edit elsewhere beats the incident's deletion and brings back
+    everything that deletion took (``keep_together``), these stay deleted: a decision of their
+    own (migration 0024; sync/ENGINE.md "Deletes")."""
 
     __tablename__ = "deleted_alone"
 
