@@ -27,6 +27,7 @@ from sync.client.state import (
 )
 from sync.client.transport import ProtocolViolation, ServerRefused, Transport
 from sync.crypto.batch import (
+    FACTS_VERSION,
     MAX_ENTRIES,
     BatchKeys,
     BatchKind,
@@ -461,6 +462,14 @@ class BatchPath:
         self.state.drop_sent_batch(sent.batch_id)
         if refused.status == 404 and refused.code == ErrorCode.NOT_FOUND.value:
             self.supported = False  # an older server: single mutations only
+        elif (
+            refused.code == ErrorCode.ENVELOPE_MISMATCH.value
+            and read_batch_header(sent.blob)[0].version >= FACTS_VERSION
+        ):
+            # A server from before tombstone facts reads no version-3 batch (it answers
+            # envelope_mismatch, "unsupported_version"): single mutations only, as with a
+            # server without batches. Their tombstones' headers it reads (PROTOCOL.md §13).
+            self.supported = False
         elif refused.code == ErrorCode.STALE_EPOCH.value:
             epoch = read_batch_header(sent.blob)[0].epoch
             outcome.stale[space] = max(outcome.stale.get(space, 0), epoch)

@@ -21,6 +21,7 @@ branch of the membership of its own and serving it to chosen devices.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import threading
 import time
@@ -129,6 +130,10 @@ class _Relay(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             return
         batch = _batch_named(self.command, route, body)
+        if batch is not None and self.command == "POST" and self.server.older_refuses(body):
+            # What a server from before a batch version answers its push (server/batches.py).
+            self._refuse(400, "envelope_mismatch", "batch refused: unsupported_version")
+            return
         failing = batch is not None and self.server.fails_batch(batch)
         if not failing and self.command == "POST" and route == "/v1/sync":
             # A server that fails on any push naming one of these records, every time.
@@ -208,6 +213,15 @@ class _Relay(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(content)
 
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        payload = json.dumps({"code": code, "message": message}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("x-minga-error", code)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _error(self, status: int) -> None:
         payload = b"<html>bad gateway</html>"
         self.send_response(status)
@@ -259,6 +273,17 @@ class _RelayServer(ThreadingHTTPServer):
                     self.owner.refused_busy += 1
                     return (queued.pop(0),)
         return None
+
+    def older_refuses(self, body: bytes) -> bool:
+        """A batch push of a version an older server does not read (``batch_versions_refused``)."""
+        request = _decoded(body)
+        blob = None if request is None else request.get("batch")
+        refused = isinstance(blob, bytes) and len(blob) > 4
+        refused = refused and blob[4] in self.owner.batch_versions_refused
+        if refused:
+            with self.owner.lock:
+                self.owner.batch_versions_refusals += 1
+        return bool(refused)
 
     def fails_batch(self, batch: str) -> bool:
         with self.owner.lock:
@@ -320,6 +345,10 @@ class HostileServer:
         #: Record ids: a sync request pushing any of them is answered ``failing_status``.
         self.failing_records: set[str] = set()
         self.failing_status = 500
+        #: Batch versions whose pushes are refused as a server from before them does
+        #: (``400 envelope_mismatch``), without reaching the server.
+        self.batch_versions_refused: set[int] = set()
+        self.batch_versions_refusals = 0
         self.failed_batch_requests = 0
         #: Batch pushes reach the server, which commits them, but the client gets a 502.
         self.lose_batch_answers = False

@@ -21,8 +21,10 @@ from sync.client import bundle_format
 from sync.client.batches import MIN_BATCH
 from sync.client.bundle_format import BundleProblem
 from sync.client.bundles import export_bundle, import_bundle
+from sync.client.engine import SyncEngine
 from sync.client.state import PendingChange
 from sync.client.transport import Transport
+from tests.helpers.hostile_server import HostileServer
 from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.test_meaning import (
@@ -302,3 +304,32 @@ def test_a_child_deleted_alone_and_back_by_its_own_edit_comes_back_with_its_inci
         assert device.records.get(incident.id) is not None, device.name
         for child in children:
             assert device.records.get(child) is not None, (device.name, child)
+
+
+def test_an_updated_app_with_a_server_from_before_facts_sends_its_deletions_one_by_one(
+    server: Server, make_device: Any
+) -> None:
+    """A server from before tombstone facts refuses a version-3 batch push (``envelope_mismatch``,
+    "unsupported_version"): the app falls back to single mutations, whose tombstones that server
+    reads, instead of resealing and being refused at every sync."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    incident, children = _incident_with_children(space, devices)
+    act, others = children[0], children[1:]
+    with HostileServer(server.url) as older:
+        older.batch_versions_refused = {3}
+        alba.engine.transport.close()
+        alba.engine = SyncEngine(alba.state, Transport(older.url), page_bytes=None)
+        for index in range(MIN_BATCH):
+            alba.records.save(organization(space, f"Org {index}"))
+        alba.records.delete(act)
+        alba.records.delete(incident.id)
+        badu.records.save(edit(badu.records.require(incident.id), narrative=WITNESS + "M.\n"))
+        alba.sync()
+        assert older.batch_versions_refusals == 1  # refused once, then one by one
+        with alba.profile.engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM records WHERE dirty = 1")) == 0
+        badu.sync()
+        assert act in _marked(badu)
+        _converge(devices, rounds=3)
+        _whole_but_the_act(devices, incident.id, act, others)
