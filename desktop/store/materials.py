@@ -220,13 +220,14 @@ class MaterialStore:
         return AttachmentRef.of(file.space_id, to_dict(file))
 
     def delete_material(self, material_id: str) -> None:
-        """Delete a material with its files, their keys, sealed bytes and indexed text."""
+        """Delete a material with its files (one transaction, ``RecordStore.delete``), then
+        their keys, sealed bytes and indexed text. Restored by sync (an edit elsewhere beat the
+        deletion), a file's bytes are fetched again from the server like any file not here."""
         files = self.files(material_id)
+        self.records.delete(material_id)
         for file in files:
-            self.records.delete(file.id)
             self._forget_text(file.id)
             self._evidence.erase(file.attachment_ref)
-        self.records.delete(material_id)
 
     # --- keeping offline ----------------------------------------------------------------------
 

@@ -33,7 +33,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from desktop.domain.dates import PartialDate
 from desktop.domain.fields import Json, encode_datetime
 from desktop.domain.records import (
+    Person,
     Record,
+    edit,
     from_dict,
     record_type,
     to_dict,
@@ -77,6 +79,46 @@ _DATE_FIELDS = (
 #: Child types removed with their parent: an incident's acts, sources, evidence, follow-ups.
 #: Sync keeps them together with it: a deletion and everything it took are one decision.
 CHILD_TYPES = ("act", "source", "evidence", "follow_up")
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Deleting a ``parent`` record deletes, in the same transaction, the live ``child``
+    records whose ``field`` names it; sync keeps the two one decision (``keep_together``): a
+    live child brings its deleted parent back, and an edit that beats the deletion brings back
+    what it took (sync/ENGINE.md, "Deletes")."""
+
+    parent: str
+    child: str
+    field: str
+
+    @property
+    def indexed(self) -> bool:
+        """The field is the one the ``parent_id`` column holds (the first of ``_PARENT_FIELDS``
+        the child type has), so it is read from the column, not from the content."""
+        return self.field == _INDEXED_PARENT.get(self.child)
+
+
+#: Every cascade the app makes, one level deep (no child here is a parent here). A working
+#: group's materials and an alert's letters, sign-ons, referrals and actions are not listed:
+#: nothing in the app deletes a group's materials or an alert's children with it.
+CASCADES: tuple[Cascade, ...] = (
+    *(Cascade("incident", child, "incident_id") for child in CHILD_TYPES),
+    # A material's files (their sealed bytes are erased by ``MaterialStore.delete_material``).
+    Cascade("material", "material_file", "material_id"),
+    # The memberships naming a group, a person or an organization.
+    Cascade("working_group", "membership", "working_group_id"),
+    Cascade("person", "membership", "person_id"),
+    Cascade("organization", "membership", "organization_id"),
+)
+#: The parent field the ``parent_id`` column holds for each child type in ``CASCADES``.
+_INDEXED_PARENT = {"act": "incident_id", "source": "incident_id", "evidence": "incident_id"}
+_INDEXED_PARENT.update(
+    follow_up="incident_id", material_file="material_id", membership="working_group_id"
+)
+#: Types a cascade deletes with their parent: deleted by themselves, they are "deleted alone".
+CASCADE_CHILDREN = tuple(dict.fromkeys(cascade.child for cascade in CASCADES))
+CASCADE_PARENTS = tuple(dict.fromkeys(cascade.parent for cascade in CASCADES))
 
 
 _COLUMNS = (
@@ -275,6 +317,20 @@ _SALVAGE_INDEXES = (
     "ix_records_type_country",
     "ix_records_type_date",
 )
+
+
+def _named_by(connection: Connection, cascade: Cascade, parent_id: str) -> list[str]:
+    """Live records of ``cascade.child`` whose ``cascade.field`` names ``parent_id``."""
+    statement = select(RecordRow.id).where(
+        RecordRow.record_type == cascade.child, RecordRow.deleted.is_(False)
+    )
+    if cascade.indexed:
+        statement = statement.where(RecordRow.parent_id == parent_id)
+    else:
+        statement = statement.join(RecordContent, RecordContent.id == RecordRow.id).where(
+            func.json_extract(RecordContent.content, f"$.{cascade.field}") == parent_id
+        )
+    return list(connection.scalars(statement.order_by(RecordRow.id)))
 
 
 def is_damage(error: BaseException) -> bool:
@@ -601,7 +657,9 @@ class RecordStore:
             after = rows[-1].id
 
     def delete(self, record_id: str) -> None:
-        """Delete a record and, for an incident, everything recorded under it.
+        """Delete a record and, in the same transaction, what ``CASCADES`` takes with it (an
+        incident's acts, sources, evidence and follow-ups, a material's files, the memberships
+        naming a group, person or organization); an organization's people are unlinked.
 
         A record never synced simply goes. A synced one becomes a tombstone: its content is
         erased here at once, and the deletion waits in the outbox to reach the others.
@@ -615,17 +673,33 @@ class RecordStore:
             if row is None:
                 raise RecordNotFound(record_id)
             doomed = [record_id]
-            if row.record_type == "incident":
-                doomed += list(
-                    connection.scalars(
-                        select(RecordRow.id).where(
+            for cascade in CASCADES:
+                if cascade.parent == row.record_type:
+                    doomed += [
+                        found
+                        for found in _named_by(connection, cascade, record_id)
+                        if found not in doomed
+                    ]
+            if row.record_type == "organization":
+                # Its people stay, unlinked from it, in the same transaction: a person is
+                # reached from the directory by itself, not through the organization.
+                people = [
+                    edit(person, organization_id=None)
+                    for content in connection.scalars(
+                        select(RecordContent.content)
+                        .join(RecordRow, RecordRow.id == RecordContent.id)
+                        .where(
                             RecordRow.parent_id == record_id,
-                            RecordRow.record_type.in_(CHILD_TYPES),
+                            RecordRow.record_type == "person",
                             RecordRow.deleted.is_(False),
                         )
                     )
-                )
-            if row.record_type in CHILD_TYPES:
+                    if isinstance(person := from_dict(json.loads(content)), Person)
+                ]
+                if people:
+                    _drop_decisions(connection, people)
+                    self._write_all(connection, people)
+            if row.record_type in CASCADE_CHILDREN:
                 # Deleted by itself: not part of any later deletion of its incident, so an edit
                 # that beats that deletion does not bring this one back (``keep_together``).
                 connection.execute(

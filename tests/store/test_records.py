@@ -11,10 +11,16 @@ import pytest
 from sqlalchemy import text
 
 from desktop.domain.dates import PartialDate
+from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.records import (
     Incident,
     IncidentKind,
     IncidentStatus,
+    Membership,
+    Organization,
+    Person,
+    PersonKind,
+    WorkingGroup,
     edit,
     mark_synced,
     new_id,
@@ -248,3 +254,55 @@ def test_a_person_known_only_by_an_alias_is_listed_by_it(store: RecordStore) -> 
     person = Person(space_id=new_id(), alias="La Maestra")
     store.save(person, today=TODAY)
     assert [row.label for row in store.page(RecordQuery("person"))] == ["La Maestra"]
+
+
+def test_each_cascade_deletes_what_it_takes_in_one_transaction(
+    profile: Profile, store: RecordStore
+) -> None:
+    """``CASCADES``: a material takes its files; a group, person or organization the
+    memberships naming it; an organization unlinks its people; one transaction, one
+    ``deleted_alone`` row only for a child deleted by itself."""
+    space = new_id()
+    group = WorkingGroup(space_id=space, name="Agua")
+    org = Organization(space_id=space, name="Colectivo")
+    rosa = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa", organization_id=org.id)
+    tomas = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás")
+    of_rosa = Membership(space_id=space, working_group_id=group.id, person_id=rosa.id)
+    of_tomas = Membership(space_id=space, working_group_id=group.id, person_id=tomas.id)
+    of_org = Membership(space_id=space, working_group_id=group.id, organization_id=org.id)
+    material = Material(
+        space_id=space, working_group_id=group.id, title="Guía", material_type="toolkit"
+    )
+    file = MaterialFile(
+        space_id=space,
+        material_id=material.id,
+        working_group_id=group.id,
+        attachment_ref=new_id(),
+        filename="a.txt",
+        sha256="0" * 64,
+        media_type="text/plain",
+    )
+    everything = [group, org, rosa, tomas, of_rosa, of_tomas, of_org, material, file]
+    store.save_all([mark_synced(record, 1) for record in everything])
+
+    def tombstones() -> set[str]:
+        with profile.engine.connect() as connection:
+            return set(connection.scalars(text("SELECT id FROM records WHERE deleted = 1")))
+
+    def alone() -> set[str]:
+        with profile.engine.connect() as connection:
+            return set(connection.scalars(text("SELECT record_id FROM deleted_alone")))
+
+    store.delete(material.id)
+    assert tombstones() == {material.id, file.id}
+    store.delete(tomas.id)  # by ``person_id``, read from the content
+    assert tombstones() == {material.id, file.id, tomas.id, of_tomas.id}
+    store.delete(org.id)
+    assert tombstones() == {material.id, file.id, tomas.id, of_tomas.id, org.id, of_org.id}
+    unlinked = store.require(rosa.id)
+    assert isinstance(unlinked, Person) and unlinked.organization_id is None and unlinked.dirty
+    assert alone() == set()
+    store.delete(of_rosa.id)  # a membership removed by itself
+    assert alone() == {of_rosa.id}
+    store.delete(group.id)
+    assert store.children(group.id, "membership") == []

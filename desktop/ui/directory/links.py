@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup, edit
+from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.sync_state import SpaceAccess
 
@@ -116,25 +116,7 @@ def load_detail(store: RecordStore, record_id: str) -> RecordDetail:
 
 
 def delete_with_links(store: RecordStore, record_id: str) -> None:
-    """Delete a directory record and the links that would point at nothing afterwards.
-
-    An organization's people stay, unlinked from it; memberships naming the record go. Each
-    step is its own transaction (the store has no cascade for these yet), links first, so an
-    interruption leaves the record itself in place rather than links to a missing one.
-    """
-    record = store.require(record_id)
-    if isinstance(record, Organization):
-        people = [
-            edit(p, organization_id=None)
-            for p in store.children(record.id, "person")
-            if isinstance(p, Person)
-        ]
-        if people:
-            store.save_all(people)
-    if isinstance(record, WorkingGroup):
-        doomed = [m.id for m in store.children(record.id, "membership")]
-    else:
-        doomed = [m.id for m in memberships_of(store, record.id)]
-    for membership_id in doomed:
-        store.delete(membership_id)
-    store.delete(record.id)
+    """Delete a directory record and the links that would point at nothing afterwards, in one
+    transaction (``RecordStore.delete``, its ``CASCADES``): memberships naming the record go,
+    an organization's people stay, unlinked from it."""
+    store.delete(store.require(record_id).id)
