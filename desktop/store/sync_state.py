@@ -45,7 +45,14 @@ from desktop.store.bundle_state import (
     stored_mutation,
 )
 from desktop.store.files import fsync_folder, open_private, private_folder
-from desktop.store.records import CHILD_TYPES, RecordStore
+from desktop.store.records import (
+    CASCADE_CHILDREN,
+    CASCADE_PARENTS,
+    CASCADES,
+    CHILD_TYPES,
+    Cascade,
+    RecordStore,
+)
 from desktop.store.schema import (
     FIELD_CONFLICT,
     DeletedAloneRow,
@@ -108,6 +115,26 @@ UNREADABLE_FORMAT = "unreadable_format"
 
 #: Notes saying a record came back over a deletion: what that deletion took comes back too.
 _BACK_FLAGS = (MergeFlag.DELETED_ELSEWHERE, MergeFlag.EDITED_ELSEWHERE, MergeFlag.RESTORED)
+
+
+def _named(cascade: Cascade, child: str = "c", content: str = "cc") -> str:
+    """SQL for the parent ``child`` names in ``cascade.field``: its ``parent_id`` column when
+    that holds the field, else the field in ``content`` (the record's content, live, or the
+    last content its deletion took, in ``record_bases``)."""
+    if cascade.indexed:
+        return f"{child}.parent_id"
+    return f"json_extract({content}.content, '$.{cascade.field}')"
+
+
+def _live_content(cascade: Cascade) -> str:
+    """The join ``_named`` needs for a live child ``c``."""
+    return "" if cascade.indexed else "JOIN record_contents cc ON cc.id = c.id"
+
+
+def _last_content(cascade: Cascade) -> str:
+    """The join ``_named`` needs for a deleted child ``c``: what its deletion took."""
+    return "" if cascade.indexed else "JOIN record_bases cc ON cc.id = c.id"
+
 
 #: An incident whose deletion waits for a newer Minga (``pending_changes``).
 _HELD_PARENT = aliased(RecordRow)
@@ -591,16 +618,29 @@ class ProfileSyncState(BundleTables):
                     ),
                 ),
             )
-            # An incident next to what is under it: a deletion and what it took go out in
-            # one push (one transaction on the server), so no peer ever sees half of it. The
-            # incident's own deletion last: when they cannot go in one (more than a push or a
-            # batch holds) and the sync is cut between, a peer finds some children deleted
-            # under a live incident, never live children under a deleted one (rule 1 would
-            # bring it back, "restored", though nobody changed anything; rev-dels).
+            # A parent (an incident, a material, ``CASCADES``) next to what is under it: a
+            # deletion and what it took go out in one push (one transaction on the server), so
+            # no peer ever sees half of it. The parent's own deletion last: when they cannot
+            # go in one (more than a push or a batch holds) and the sync is cut between, a peer
+            # finds some children deleted under a live parent, never live children under a
+            # deleted one (rule 1 would bring it back, "restored", though nobody changed
+            # anything; rev-dels).
             .order_by(
-                func.coalesce(RecordRow.parent_id, RecordRow.id),
                 case(
-                    (and_(RecordRow.deleted.is_(True), RecordRow.parent_id.is_(None)), 1),
+                    (RecordRow.record_type.in_(CASCADE_PARENTS), RecordRow.id),
+                    else_=func.coalesce(RecordRow.parent_id, RecordRow.id),
+                ),
+                case(
+                    (
+                        and_(
+                            RecordRow.deleted.is_(True),
+                            or_(
+                                RecordRow.parent_id.is_(None),
+                                RecordRow.record_type.in_(CASCADE_PARENTS),
+                            ),
+                        ),
+                        1,
+                    ),
                     else_=0,
                 ),
                 RecordRow.id,
@@ -1238,9 +1278,10 @@ class ProfileSyncState(BundleTables):
     @staticmethod
     def _note_alone(connection: Connection, settlements: Sequence[Settlement]) -> None:
         """What a signed tombstone says of the deletion it took (CRYPTO.md §2 "Tombstone
-        facts"): a child (act, source, evidence, follow-up) deleted by itself is kept as such
-        here (``deleted_alone``), so an edit that beats its incident's deletion never brings it
-        back on this device either, whoever synced first. A tombstone that does not say so (a
+        facts"): a child of a cascade (``CASCADE_CHILDREN``: an act, source, evidence or
+        follow-up, a material's file, a membership) deleted by itself is kept as such here
+        (``deleted_alone``), so an edit that beats its parent's deletion never brings it back
+        on this device either, whoever synced first. A tombstone that does not say so (a
         deletion with its incident, or from a Minga before tombstone facts) and is now the
         record's state ends that, unless a deletion of this device's own still waits to go.
         The flag on anything but a child is never stored: ``keep_together`` asks it only of
@@ -1256,7 +1297,7 @@ class ProfileSyncState(BundleTables):
             if s.remote.content is None and s.content is None and not s.remote.alone and not s.dirty
         ]
         if alone:
-            children = ", ".join(f"'{name}'" for name in CHILD_TYPES)
+            children = ", ".join(f"'{name}'" for name in CASCADE_CHILDREN)
             connection.execute(
                 text(
                     "INSERT INTO deleted_alone (record_id) SELECT id FROM records "
@@ -1613,17 +1654,24 @@ class ProfileSyncState(BundleTables):
     # --- a deletion and what it took ------------------------------------------------------
 
     def keep_together(self) -> int:
+        """A deletion and what it took (``CASCADES``) stay one decision after a sync: a live
+        child under a deleted parent brings the parent back, and a parent back over its
+        deletion brings back the children the deletion took (not one deleted alone)."""
         with self._engine.begin() as connection:
             restored = 0
-            children = ", ".join(f"'{name}'" for name in CHILD_TYPES)
-            # A live child under a deleted incident: the incident comes back (no orphans a
-            # screen cannot reach), and below with it everything its deletion took.
+            # A live child under a deleted parent: the parent comes back (no orphans a screen
+            # cannot reach), and below with it everything its deletion took.
             orphaned = connection.execute(
                 text(
-                    "SELECT DISTINCT p.id, p.space_id FROM records c "
-                    "JOIN records p ON p.id = c.parent_id "
-                    f"WHERE c.deleted = 0 AND c.record_type IN ({children}) "
-                    "AND p.deleted = 1 AND p.record_type = 'incident' ORDER BY p.id"
+                    "SELECT DISTINCT id, space_id FROM ("
+                    + " UNION ".join(
+                        "SELECT p.id AS id, p.space_id AS space_id FROM records c "
+                        f"{_live_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
+                        f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
+                        f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}'"
+                        for cascade in CASCADES
+                    )
+                    + ") ORDER BY id"
                 )
             ).all()
             for parent in orphaned:
@@ -1635,43 +1683,66 @@ class ProfileSyncState(BundleTables):
                         connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
                     )
             # A child deleted alone here is that until it lives again (an edit elsewhere beat
-            # its own deletion) or is gone: only then may a deletion of its incident take it.
+            # its own deletion) or is gone: only then may a deletion of its parent take it.
             connection.execute(
                 text(
                     "DELETE FROM deleted_alone WHERE NOT EXISTS (SELECT 1 FROM records r "
                     "WHERE r.id = deleted_alone.record_id AND r.deleted = 1)"
                 )
             )
-            # An incident back over its deletion (a note on it not yet read): what that deletion
+            # A parent back over its deletion (a note on it not yet read): what that deletion
             # took comes back too, also when its children's deletions arrive after it; not a
             # child a person here deleted by itself (rev14: an act naming a witness, deleted
-            # alone and then its incident with no sync between, came back with the incident).
+            # alone and then its incident with no sync between, came back with the incident),
+            # nor one whose other parent (a membership's group) is still deleted.
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
             taken = connection.execute(
                 text(
-                    "SELECT c.id FROM records c JOIN records p ON p.id = c.parent_id "
-                    f"WHERE c.deleted = 1 AND c.record_type IN ({children}) "
-                    "AND p.deleted = 0 AND p.record_type = 'incident' "
-                    "AND NOT EXISTS (SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
-                    "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
-                    f"AND n.field IS NULL AND n.kind IN ({notes})) ORDER BY c.id"
+                    "SELECT DISTINCT id FROM ("
+                    + " UNION ".join(
+                        "SELECT c.id AS id FROM records c "
+                        f"{_last_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
+                        f"WHERE c.deleted = 1 AND c.record_type = '{cascade.child}' "
+                        f"AND p.deleted = 0 AND p.record_type = '{cascade.parent}' "
+                        "AND NOT EXISTS (SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
+                        "AND NOT EXISTS (SELECT 1 FROM records q WHERE q.id = c.parent_id "
+                        "AND q.deleted = 1) "
+                        "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
+                        f"AND n.field IS NULL AND n.kind IN ({notes}))"
+                        for cascade in CASCADES
+                    )
+                    + ") ORDER BY id"
                 )
             ).scalars()
             for child in list(taken):
                 restored += self._restore(connection, child)
             # What no decision can bring back any more is not kept: the last content of a
-            # deleted record that is neither an incident nor under one (an edit elsewhere brings
-            # its own content), and of a child deleted alone under a live incident.
+            # deleted record that is neither a parent nor a child in ``CASCADES`` (an edit
+            # elsewhere brings its own content), and of a child deleted under live parents
+            # (none deleted, none back over a deletion).
+            parents = ", ".join(f"'{name}'" for name in CASCADE_PARENTS)
+            children = ", ".join(f"'{name}'" for name in CASCADE_CHILDREN)
+
+            def parent_named(condition: str) -> str:
+                return " OR ".join(
+                    f"(r.record_type = '{cascade.child}' AND EXISTS (SELECT 1 FROM records p "
+                    f"WHERE p.id = {_named(cascade, 'r', 'b')} AND {condition}))"
+                    for cascade in CASCADES
+                )
+
+            noted = (
+                "EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
+                f"AND n.field IS NULL AND n.kind IN ({notes}))"
+            )
             connection.execute(
                 text(
                     "DELETE FROM record_bases WHERE id IN (SELECT r.id FROM records r "
                     "JOIN record_bases b ON b.id = r.id "
                     "WHERE r.deleted = 1 AND r.dirty = 0 AND r.revision > b.revision "
-                    f"AND (r.record_type NOT IN ('incident', {children}) "
-                    "OR (r.record_type <> 'incident' AND EXISTS (SELECT 1 FROM records p "
-                    "WHERE p.id = r.parent_id AND p.deleted = 0 AND NOT EXISTS (SELECT 1 FROM "
-                    "sync_conflicts n WHERE n.record_id = p.id AND n.field IS NULL "
-                    f"AND n.kind IN ({notes}))))))"
+                    f"AND r.record_type NOT IN ({parents}) "
+                    f"AND (r.record_type NOT IN ({children}) "
+                    f"OR (({parent_named(f'p.deleted = 0 AND NOT {noted}')}) "
+                    f"AND NOT ({parent_named(f'(p.deleted = 1 OR {noted})')}))))"
                 )
             )
             # A kept-value choice is done once its record moved on (sent, or merged with what
@@ -1683,13 +1754,19 @@ class ProfileSyncState(BundleTables):
                     "AND r.revision = sync_choices.revision)"
                 )
             )
-            # One note, on the incident: its children's own "back" notes would only repeat it.
+            # One note, on the parent: its children's own "back" notes would only repeat it.
             connection.execute(
                 text(
                     "DELETE FROM sync_conflicts WHERE field IS NULL AND kind = :restored "
-                    "AND record_id IN (SELECT c.id FROM records c JOIN sync_conflicts n "
-                    f"ON n.record_id = c.parent_id AND n.field IS NULL AND n.kind IN ({notes}) "
-                    f"WHERE c.record_type IN ({children}))"
+                    "AND record_id IN ("
+                    + " UNION ".join(
+                        f"SELECT c.id FROM records c {_live_content(cascade)} "
+                        f"JOIN sync_conflicts n ON n.record_id = {_named(cascade)} "
+                        f"AND n.field IS NULL AND n.kind IN ({notes}) "
+                        f"WHERE c.record_type = '{cascade.child}'"
+                        for cascade in CASCADES
+                    )
+                    + ")"
                 ),
                 {"restored": MergeFlag.RESTORED.value},
             )
@@ -1710,7 +1787,7 @@ class ProfileSyncState(BundleTables):
             select(RecordRow.revision).where(
                 RecordRow.id == record,
                 RecordRow.deleted.is_(True),
-                RecordRow.record_type == "incident",
+                RecordRow.record_type.in_(CASCADE_PARENTS),
                 RecordRow.id.in_(select(SyncSealedRecordRow.record_id)),
             )
         ).first()

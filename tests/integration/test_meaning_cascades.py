@@ -1,0 +1,184 @@
+"""Issue 14, item 1 for every cascade the app makes, not only an incident's: a material with
+its files, a working group, person or organization with the memberships naming it. Through the
+real server with three devices: a deletion and what it took are one decision, an edit or an
+addition under a deleted record brings it back with everything, both sides are told, no record
+is left that no screen can reach, and a restored file opens (its bytes fetched again)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.records import Membership, Person, PersonKind, WorkingGroup, edit
+from desktop.store.materials import MaterialStore
+from desktop.ui.directory.links import delete_with_links
+from sync.client.merge import MergeFlag
+from tests.integration.conftest import Device, Server, network_of
+from tests.integration.devices import make_with_files
+from tests.integration.test_meaning import _converge
+
+#: Notes telling a person that a record came back over a deletion.
+_BACK = {
+    MergeFlag.RESTORED.value,
+    MergeFlag.EDITED_ELSEWHERE.value,
+    MergeFlag.DELETED_ELSEWHERE.value,
+}
+
+
+def _notes(device: Device, record: str) -> set[str]:
+    return {c.kind for c in device.state.conflicts() if c.record == record and c.field is None}
+
+
+def _nothing_unreachable(device: Device) -> None:
+    """No live record under a deleted one: a file under its material, a membership under its
+    group or naming its person or organization, anything under its ``parent_id``."""
+    with device.profile.engine.connect() as connection:
+        orphans = connection.execute(
+            text(
+                "SELECT c.id FROM records c JOIN record_contents cc ON cc.id = c.id "
+                "JOIN records p ON p.id IN (c.parent_id, "
+                "json_extract(cc.content, '$.person_id'), "
+                "json_extract(cc.content, '$.organization_id')) "
+                "WHERE c.deleted = 0 AND p.deleted = 1"
+            )
+        ).all()
+    assert orphans == [], device.name
+
+
+def _material_with_file(
+    space: str, devices: list[Device], folder: Path
+) -> tuple[Material, MaterialFile, bytes]:
+    admin = devices[0]
+    group = admin.records.save(WorkingGroup(space_id=space, name="Tierra y vivienda"))
+    material = admin.records.save(
+        Material(
+            space_id=space,
+            working_group_id=group.id,
+            title="Guía de protección",
+            material_type="toolkit",
+            description="Para las brigadas.",
+        )
+    )
+    assert isinstance(material, Material)
+    folder.mkdir(exist_ok=True)
+    data = bytes(range(256)) * 600  # three chunks
+    (folder / "mapa.bin").write_bytes(data)
+    file = MaterialStore.of(admin.profile).import_file(material, folder / "mapa.bin")
+    _converge(devices, rounds=1)
+    return material, file, data
+
+
+def _opens(device: Device, file_id: str, data: bytes) -> None:
+    """The file is listed under its material and opens, fetched from the server if not here."""
+    materials = MaterialStore.of(device.profile)
+    file = device.records.require(file_id)
+    assert isinstance(file, MaterialFile)
+    if not materials.held(file):
+        ref = materials.reference(file)
+        assert ref is not None and device.engine.chunks is not None
+        assert device.engine.chunks.download(ref), device.name
+    assert materials.open(file_id).data == data, device.name
+
+
+def test_a_material_deleted_while_its_description_is_edited_comes_back_with_its_files(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, file, data = _material_with_file(space, devices, tmp_path / "in")
+    MaterialStore.of(alba.profile).delete_material(material.id)  # its file goes with it
+    assert alba.records.get(file.id) is None
+    described = "Para las brigadas y los acompañantes."
+    badu.records.save(edit(badu.records.require(material.id), description=described))
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.require(material.id)
+        assert isinstance(back, Material) and back.description == described, device.name
+        assert [f.id for f in MaterialStore.of(device.profile).files(material.id)] == [file.id]
+        _opens(device, file.id, data)
+        _nothing_unreachable(device)
+    # The one who deleted is told, as the one who edited.
+    assert _notes(alba, material.id) & _BACK
+    assert _notes(badu, material.id) & _BACK
+
+
+def test_a_file_added_to_a_material_deleted_elsewhere_brings_the_material_back(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, first, data = _material_with_file(space, devices, tmp_path / "in")
+    MaterialStore.of(alba.profile).delete_material(material.id)
+    (tmp_path / "acta.txt").write_text("Acuerdos de la asamblea", encoding="utf-8")
+    on_badu = badu.records.require(material.id)
+    assert isinstance(on_badu, Material)
+    added = MaterialStore.of(badu.profile).import_file(on_badu, tmp_path / "acta.txt")
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(material.id), Material), device.name
+        files = {f.id for f in MaterialStore.of(device.profile).files(material.id)}
+        assert files == {first.id, added.id}, device.name
+        _opens(device, first.id, data)
+        _opens(device, added.id, b"Acuerdos de la asamblea")
+        _nothing_unreachable(device)
+    assert _notes(alba, material.id) & _BACK
+
+
+def _group_with_member(space: str, devices: list[Device]) -> tuple[WorkingGroup, Person, str]:
+    group = WorkingGroup(space_id=space, name="Agua")
+    person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa")
+    membership = Membership(space_id=space, working_group_id=group.id, person_id=person.id)
+    devices[0].records.save_all([group, person, membership])
+    _converge(devices, rounds=1)
+    return group, person, membership.id
+
+
+def test_a_working_group_deleted_while_a_membership_is_added_leaves_no_orphan(
+    server: Server, make_device: Any
+) -> None:
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, _person, first = _group_with_member(space, devices)
+    delete_with_links(alba.records, group.id)  # the directory's delete: its membership too
+    assert alba.records.get(first) is None
+    joining = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás")
+    added = Membership(space_id=space, working_group_id=group.id, person_id=joining.id)
+    badu.records.save_all([joining, added])
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {first, added.id}, device.name
+        _nothing_unreachable(device)
+    assert _notes(alba, group.id) & _BACK
+
+
+def test_a_person_deleted_while_edited_comes_back_with_their_memberships(
+    server: Server, make_device: Any
+) -> None:
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    delete_with_links(alba.records, person.id)  # the membership naming her goes with her
+    assert alba.records.get(membership) is None
+    badu.records.save(edit(badu.records.require(person.id), name="Rosa Quispe"))
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.require(person.id)
+        assert isinstance(back, Person) and back.name == "Rosa Quispe", device.name
+        members = [m.id for m in device.records.children(group.id, "membership")]
+        assert members == [membership], device.name
+        _nothing_unreachable(device)
+    assert _notes(alba, person.id) & _BACK
+    assert _notes(badu, person.id) & _BACK
