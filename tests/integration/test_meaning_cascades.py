@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from desktop.domain.network_records import Material, MaterialFile
@@ -182,3 +183,31 @@ def test_a_person_deleted_while_edited_comes_back_with_their_memberships(
         _nothing_unreachable(device)
     assert _notes(alba, person.id) & _BACK
     assert _notes(badu, person.id) & _BACK
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_membership_removed_alone_stays_removed_when_its_group_comes_back(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Alba removes one membership by itself, then deletes the group; badu edits the group.
+    The group comes back with the membership its deletion took, never the one removed alone
+    (its tombstone says so), whoever syncs first."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, _person, kept = _group_with_member(space, devices)
+    other = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás")
+    removed = Membership(space_id=space, working_group_id=group.id, person_id=other.id)
+    devices[0].records.save_all([other, removed])
+    _converge(devices, rounds=1)
+    alba.records.delete(removed.id)  # removed from the group by itself
+    delete_with_links(alba.records, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.require(group.id)
+        assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
+        members = [m.id for m in device.records.children(group.id, "membership")]
+        assert members == [kept], device.name
+        _nothing_unreachable(device)
