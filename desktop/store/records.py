@@ -56,7 +56,7 @@ from desktop.store.schema import (
     SyncConflictRow,
 )
 from desktop.store.search import index_records, match_expression, matching_ids, remove_record
-from sync.client.merge import DECIDED, decision_marks
+from sync.client.merge import decision_marks, put_marks
 
 #: The field that names a record in lists, per type (the first found wins).
 _LABEL_FIELDS = ("title", "name", "alias", "filename", "act_type", "summary", "counterpart")
@@ -252,9 +252,7 @@ def _drop_decisions(connection: Connection, records: Sequence[Record]) -> None:
         }
         if kept == marks:
             continue
-        extras.pop(DECIDED, None)
-        if kept:
-            extras[DECIDED] = kept
+        put_marks(extras, kept)
         if extras:
             connection.execute(
                 update(RecordExtraRow)

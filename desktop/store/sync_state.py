@@ -84,7 +84,14 @@ from desktop.store.schema import (
 from desktop.store.search import remove_record
 from sync.client.chunks import AttachmentRef
 from sync.client.engine import canonical, settle
-from sync.client.merge import DECIDED, FieldConflict, MergeFlag, decision_marks, merge
+from sync.client.merge import (
+    DECIDED,
+    FieldConflict,
+    MergeFlag,
+    decision_marks,
+    merge,
+    put_marks,
+)
 from sync.client.state import (
     Accepted,
     ConflictValue,
@@ -187,9 +194,7 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
     # One mark per field the record has (known here, or of a newer format and kept): marks on
     # no field, or not of a mark's shape, are not kept, so an edit here never seals them back.
     fields = {*(f.name for f in COMMON_FIELDS), *spec.field_names, *extras} - {"schema"}
-    marks = {name: token for name, token in marks.items() if name in fields}
-    if marks:
-        extras[DECIDED] = marks
+    put_marks(extras, {name: token for name, token in marks.items() if name in fields})
     return from_dict(body), extras
 
 
@@ -1933,9 +1938,7 @@ class ProfileSyncState(BundleTables):
                 marks.pop(name, None)
                 if canonical(value) == canonical(now):
                     marks[name] = secrets.token_hex(8)
-                kept.pop(DECIDED, None)
-                if marks:
-                    kept[DECIDED] = marks
+                put_marks(kept, marks)
             if kept != extras:
                 self._store_extras(connection, row.record_id, kept)
             data["dirty"] = True

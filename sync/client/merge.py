@@ -141,6 +141,14 @@ def decision_marks(content: Mapping[str, Any] | None) -> dict[str, str]:
     }
 
 
+def put_marks(content: dict[str, Any], marks: Mapping[str, str]) -> None:
+    """Make ``marks`` the decision marks of ``content`` (in place): its key goes when there are
+    none, so no empty ``decided`` is ever sealed."""
+    content.pop(DECIDED, None)
+    if marks:
+        content[DECIDED] = dict(marks)
+
+
 def _canonical(value: Any) -> str:
     # Stricter than ==, which takes True for 1 and 1.0 for 1: a type change is a change.
     if value is _ABSENT:
