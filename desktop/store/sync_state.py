@@ -138,11 +138,6 @@ def _live_content(cascade: Cascade) -> str:
     return "" if cascade.indexed else "JOIN record_contents cc ON cc.id = c.id"
 
 
-def _last_content(cascade: Cascade) -> str:
-    """The join ``_named`` needs for a deleted child ``c``: what its deletion took."""
-    return "" if cascade.indexed else "JOIN record_bases cc ON cc.id = c.id"
-
-
 #: An incident whose deletion waits for a newer Minga (``pending_changes``).
 _HELD_PARENT = aliased(RecordRow)
 
@@ -1699,20 +1694,26 @@ class ProfileSyncState(BundleTables):
             # took comes back too, also when its children's deletions arrive after it; not a
             # child a person here deleted by itself (rev14: an act naming a witness, deleted
             # alone and then its incident with no sync between, came back with the incident),
-            # nor one whose other parent (a membership's group) is still deleted.
+            # nor one any of whose other parents is still deleted: a membership its person's
+            # deletion took stays deleted when its group comes back (before, it came back with
+            # the group and, live under a deleted person, brought the person back everywhere).
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
             taken = connection.execute(
                 text(
                     "SELECT DISTINCT id FROM ("
                     + " UNION ".join(
-                        "SELECT c.id AS id FROM records c "
-                        f"{_last_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
+                        "SELECT c.id AS id FROM records c JOIN record_bases cc ON cc.id = c.id "
+                        f"JOIN records p ON p.id = {_named(cascade)} "
                         f"WHERE c.deleted = 1 AND c.record_type = '{cascade.child}' "
                         f"AND p.deleted = 0 AND p.record_type = '{cascade.parent}' "
                         "AND NOT EXISTS (SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
-                        "AND NOT EXISTS (SELECT 1 FROM records q WHERE q.id = c.parent_id "
-                        "AND q.deleted = 1) "
-                        "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
+                        + "".join(
+                            "AND NOT EXISTS (SELECT 1 FROM records q WHERE "
+                            f"q.id = {_named(other)} AND q.deleted = 1) "
+                            for other in CASCADES
+                            if other.child == cascade.child
+                        )
+                        + "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
                         f"AND n.field IS NULL AND n.kind IN ({notes}))"
                         for cascade in CASCADES
                     )

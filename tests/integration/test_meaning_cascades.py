@@ -211,3 +211,32 @@ def test_a_membership_removed_alone_stays_removed_when_its_group_comes_back(
         members = [m.id for m in device.records.children(group.id, "membership")]
         assert members == [kept], device.name
         _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_back(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Alba deletes a person (their membership goes with them) and syncs; later she deletes
+    the group the membership was in while badu edits it. The group comes back, but the
+    membership was taken by the person's deletion, an earlier decision nobody edited against:
+    neither it nor the person may come back (before, the membership came back with the group
+    and then, live under a deleted person, brought the person back on every device)."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    delete_with_links(alba.records, person.id)
+    _converge(devices, rounds=2)
+    for device in devices:
+        assert device.records.get(person.id) is None, device.name
+    delete_with_links(alba.records, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.require(group.id)
+        assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
+        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(membership) is None, device.name
+        _nothing_unreachable(device)
