@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from sync.crypto.batch import SIGN_CONTEXT, VERSION, BatchKind, read_batch_header
-from sync.crypto.keys import SIGNATURE_BYTES
+from sync.crypto.envelope import carries_facts, seal_tombstone
+from sync.crypto.keys import SIGNATURE_BYTES, DeviceKeys
 from sync.protocol import (
     GRANT_CONTEXT,
     CourierDownload,
     CourierGrant,
     CourierPull,
     ErrorCode,
+    Mutation,
     MutationStatus,
     SyncRequest,
     SyncResponse,
@@ -423,3 +425,48 @@ def test_a_compaction_under_a_stored_batch_id_is_refused_by_name_not_a_server_er
     assert refused.status_code == 409, refused.text
     assert _rows(server, space) == stored
     assert theirs in [d.batch for d in _pull(admin, space).batches]
+
+
+def test_a_reader_from_before_tombstone_facts_is_held_before_the_first_one(
+    server: Harness,
+) -> None:
+    """PROTOCOL.md §13: a reader declaring a batch version below 3 would refuse a tombstone
+    with sealed facts (``bad_content``) and move past the deletion for good; the server holds
+    it before the first such tombstone (from its clear header and length, nothing opened), a
+    fact-less tombstone (an app from before facts) goes through, and a reader declaring 3
+    goes on from the held seq. On SQLite and PostgreSQL."""
+    space, members = server.space_with(editor=1)
+    admin, editor = members["admin"][0], members["editor"][0]
+    _keyed(admin, space, [admin, editor])
+    old, new, after = _ids(3)
+    author = DeviceKeys.generate()  # the server verifies no signature: any author does
+    for record in (old, new, after):
+        landed = editor.sync(push=[editor.put(space, record, sealed_blob(space, record, 1))])
+        assert landed.results[0].status is MutationStatus.ACCEPTED
+
+    def deleted(record: str, facts: dict[str, bool] | None) -> None:
+        blob = seal_tombstone(
+            space=space,
+            record=record,
+            revision=2,
+            base=1,
+            epoch=1,
+            space_key=b"k" * 32,
+            author=author,
+            facts=facts,
+        )
+        assert carries_facts(blob) is (facts is not None)
+        mutation = Mutation(secrets.token_hex(8), space, record, 1, blob, deleted=True)
+        assert editor.sync(push=[mutation]).results[0].status is MutationStatus.ACCEPTED
+
+    deleted(old, None)  # seq 4: a fact-less tombstone, as an app from before facts seals
+    deleted(new, {"alone": False})  # seq 5
+    deleted(after, None)  # seq 6
+    held = _pull(admin, space, batch_version=2)
+    assert [(c.record, c.deleted) for c in held.changes] == [(old, True)]
+    assert (held.cursor, held.more, held.held) == (4, False, True)
+    again = _pull(admin, space, cursor=held.cursor, batch_version=2)
+    assert (again.changes, again.cursor, again.more, again.held) == ((), 4, False, True)
+    upgraded = _pull(admin, space, cursor=held.cursor, batch_version=3)
+    assert [c.record for c in upgraded.changes] == [new, after]
+    assert (upgraded.cursor, upgraded.held) == (6, False)
