@@ -33,9 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from desktop.domain.dates import PartialDate
 from desktop.domain.fields import Json, encode_datetime
 from desktop.domain.records import (
-    Person,
     Record,
-    edit,
     from_dict,
     record_type,
     to_dict,
@@ -657,7 +655,7 @@ class RecordStore:
     def delete(self, record_id: str) -> None:
         """Delete a record and, in the same transaction, what ``CASCADES`` takes with it (an
         incident's acts, sources, evidence and follow-ups, a material's files, the memberships
-        naming a group, person or organization); an organization's people are unlinked.
+        naming a group, person or organization); an organization's people keep naming it.
 
         A record never synced simply goes. A synced one becomes a tombstone: its content is
         erased here at once, and the deletion waits in the outbox to reach the others.
@@ -678,25 +676,11 @@ class RecordStore:
                         for found in _named_by(connection, cascade, record_id)
                         if found not in doomed
                     ]
-            if row.record_type == "organization":
-                # Its people stay, unlinked from it, in the same transaction: a person is
-                # reached from the directory by itself, not through the organization.
-                people = [
-                    edit(person, organization_id=None)
-                    for content in connection.scalars(
-                        select(RecordContent.content)
-                        .join(RecordRow, RecordRow.id == RecordContent.id)
-                        .where(
-                            RecordRow.parent_id == record_id,
-                            RecordRow.record_type == "person",
-                            RecordRow.deleted.is_(False),
-                        )
-                    )
-                    if isinstance(person := from_dict(json.loads(content)), Person)
-                ]
-                if people:
-                    _drop_decisions(connection, people)
-                    self._write_all(connection, people)
+            # An organization's people stay as they are, still naming it: a person is reached
+            # by itself in the directory (a deleted organization shows as none), and an edit
+            # clearing the link would beat a deletion of that person made elsewhere meanwhile,
+            # bringing the person back on every device (rev-last); the organization back over
+            # its deletion finds its people linked again.
             if row.record_type in CASCADE_CHILDREN:
                 # Deleted by itself: not part of any later deletion of its incident, so an edit
                 # that beats that deletion does not bring this one back (``keep_together``).

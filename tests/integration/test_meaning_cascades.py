@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import text
 
 from desktop.domain.network_records import Material, MaterialFile
-from desktop.domain.records import Membership, Person, PersonKind, WorkingGroup, edit
+from desktop.domain.records import (
+    Membership,
+    Organization,
+    Person,
+    PersonKind,
+    WorkingGroup,
+    edit,
+)
 from desktop.store.materials import MaterialStore
 from desktop.ui.directory.links import delete_with_links
 from sync.client.merge import MergeFlag
@@ -240,3 +247,50 @@ def test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_bac
         assert device.records.get(person.id) is None, device.name
         assert device.records.get(membership) is None, device.name
         _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["org-first", "person-first"])
+def test_a_person_deleted_while_their_organization_is_deleted_stays_deleted(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Alba deletes an organization while badu deletes one of its people. Nobody edited the
+    person: they stay deleted everywhere (before, the organization's deletion unlinked its
+    people, an edit that beat badu's deletion, and the person came back on every device)."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    org = Organization(space_id=space, name="Colectivo")
+    person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa", organization_id=org.id)
+    devices[0].records.save_all([org, person])
+    _converge(devices, rounds=1)
+    delete_with_links(alba.records, org.id)
+    delete_with_links(badu.records, person.id)
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert device.records.get(org.id) is None, device.name
+        assert device.records.get(person.id) is None, device.name
+        _nothing_unreachable(device)
+    assert not _notes(badu, person.id) and not _notes(alba, person.id)
+
+
+def test_an_organization_back_over_its_deletion_finds_its_people_linked(
+    server: Server, make_device: Any
+) -> None:
+    """Alba deletes an organization while badu edits it: it comes back, and its people,
+    never edited by the deletion, name it still (before, they came back unlinked)."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    org = Organization(space_id=space, name="Colectivo")
+    person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa", organization_id=org.id)
+    devices[0].records.save_all([org, person])
+    _converge(devices, rounds=1)
+    delete_with_links(alba.records, org.id)
+    badu.records.save(edit(badu.records.require(org.id), acronym="CLT"))
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(org.id), Organization), device.name
+        rosa = device.records.require(person.id)
+        assert isinstance(rosa, Person) and rosa.organization_id == org.id, device.name

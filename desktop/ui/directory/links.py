@@ -118,5 +118,5 @@ def load_detail(store: RecordStore, record_id: str) -> RecordDetail:
 def delete_with_links(store: RecordStore, record_id: str) -> None:
     """Delete a directory record and the links that would point at nothing afterwards, in one
     transaction (``RecordStore.delete``, its ``CASCADES``): memberships naming the record go,
-    an organization's people stay, unlinked from it."""
+    an organization's people stay as they are (naming it; shown with no organization)."""
     store.delete(store.require(record_id).id)
