@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, exists, insert, select, text
 
 from desktop.domain.network_records import Material, MaterialFile, Note, ReadingPosition
-from desktop.domain.records import edit, from_dict, to_dict
+from desktop.domain.records import WorkingGroup, edit, from_dict, to_dict
 from desktop.domain.translation import N_
 from desktop.store.attachments import AttachmentVault, StoredAttachment
 from desktop.store.errors import ProfileError
@@ -220,11 +220,25 @@ class MaterialStore:
         return AttachmentRef.of(file.space_id, to_dict(file))
 
     def delete_material(self, material_id: str) -> None:
-        """Delete a material with its files (one transaction, ``RecordStore.delete``), then
-        their keys, sealed bytes and indexed text. Restored by sync (an edit elsewhere beat the
-        deletion), a file's bytes are fetched again from the server like any file not here."""
-        files = self.files(material_id)
-        self.records.delete(material_id)
+        """Delete a material with its files (``delete_with_files``)."""
+        self.delete_with_files(material_id)
+
+    def delete_with_files(self, record_id: str) -> None:
+        """Delete a record with what ``CASCADES`` takes with it, in one transaction
+        (``RecordStore.delete``: a material's files; a working group's memberships, materials
+        and their files; a person's memberships), then the keys, sealed bytes and indexed text
+        of every file taken, so none stays on this computer. Restored by sync (an edit elsewhere
+        beat the deletion), a file's bytes are fetched again from the server like any file not
+        here."""
+        record = self.records.require(record_id)
+        if isinstance(record, Material):
+            materials = [record.id]
+        elif isinstance(record, WorkingGroup):
+            materials = [m.id for m in self.records.children(record.id, "material")]
+        else:
+            materials = []
+        files = [file for material in materials for file in self.files(material)]
+        self.records.delete(record_id)
         for file in files:
             self._forget_text(file.id)
             self._evidence.erase(file.attachment_ref)

@@ -97,13 +97,16 @@ class Cascade:
         return self.field == _INDEXED_PARENT.get(self.child)
 
 
-#: Every cascade the app makes, one level deep (no child here is a parent here). A working
-#: group's materials and an alert's letters, sign-ons, referrals and actions are not listed:
-#: nothing in the app deletes a group's materials or an alert's children with it.
+#: Every cascade the app makes. They nest: a working group takes its materials, and each
+#: material its files (``RecordStore.delete`` follows the table down). An alert's letters,
+#: sign-ons, referrals and actions are not listed: nothing in the app deletes them with it.
 CASCADES: tuple[Cascade, ...] = (
     *(Cascade("incident", child, "incident_id") for child in CHILD_TYPES),
-    # A material's files (their sealed bytes are erased by ``MaterialStore.delete_material``).
+    # A material's files (their sealed bytes are erased by ``MaterialStore.delete_with_files``).
     Cascade("material", "material_file", "material_id"),
+    # A working group's materials: listed only under their group, so none may outlive it
+    # (rev-last: a group deleted in the directory left them, and their files, on no screen).
+    Cascade("working_group", "material", "working_group_id"),
     # The memberships naming a group, a person or an organization.
     Cascade("working_group", "membership", "working_group_id"),
     Cascade("person", "membership", "person_id"),
@@ -112,7 +115,10 @@ CASCADES: tuple[Cascade, ...] = (
 #: The parent field the ``parent_id`` column holds for each child type in ``CASCADES``.
 _INDEXED_PARENT = {"act": "incident_id", "source": "incident_id", "evidence": "incident_id"}
 _INDEXED_PARENT.update(
-    follow_up="incident_id", material_file="material_id", membership="working_group_id"
+    follow_up="incident_id",
+    material_file="material_id",
+    membership="working_group_id",
+    material="working_group_id",
 )
 #: Types a cascade deletes with their parent: deleted by themselves, they are "deleted alone".
 CASCADE_CHILDREN = tuple(dict.fromkeys(cascade.child for cascade in CASCADES))
@@ -669,13 +675,16 @@ class RecordStore:
             if row is None:
                 raise RecordNotFound(record_id)
             doomed = [record_id]
-            for cascade in CASCADES:
-                if cascade.parent == row.record_type:
-                    doomed += [
-                        found
-                        for found in _named_by(connection, cascade, record_id)
-                        if found not in doomed
-                    ]
+            # Down the table: a group's materials, and their files with them.
+            below = [(record_id, row.record_type)]
+            while below:
+                parent, parent_type = below.pop(0)
+                for cascade in CASCADES:
+                    if cascade.parent == parent_type:
+                        for found in _named_by(connection, cascade, parent):
+                            if found not in doomed:
+                                doomed.append(found)
+                                below.append((found, cascade.child))
             # An organization's people stay as they are, still naming it: a person is reached
             # by itself in the directory (a deleted organization shows as none), and an edit
             # clearing the link would beat a deletion of that person made elsewhere meanwhile,

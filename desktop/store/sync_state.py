@@ -138,6 +138,29 @@ def _live_content(cascade: Cascade) -> str:
     return "" if cascade.indexed else "JOIN record_contents cc ON cc.id = c.id"
 
 
+def _noted(parent: str, notes: str) -> str:
+    """SQL: the live record ``parent`` is back over its deletion, a came-back note (one of
+    ``notes``) not yet read on it, or on a record it is itself a cascade child of: a material
+    brought back with its working group brings back the files the group's deletion took, also
+    when their deletions arrive in a later sync (the cascades nest, ``CASCADES``)."""
+    note = "SELECT 1 FROM sync_conflicts n WHERE n.record_id = {} AND n.field IS NULL " + (
+        f"AND n.kind IN ({notes})"
+    )
+    above = [
+        f"({parent}.record_type = '{up.child}' AND EXISTS ("
+        + note.format(
+            f"{parent}.parent_id"
+            if up.indexed
+            else f"(SELECT json_extract(pc.content, '$.{up.field}') FROM record_contents pc "
+            f"WHERE pc.id = {parent}.id)"
+        )
+        + "))"
+        for up in CASCADES
+        if up.child in CASCADE_PARENTS
+    ]
+    return "(" + " OR ".join([f"EXISTS ({note.format(f'{parent}.id')})", *above]) + ")"
+
+
 #: An incident whose deletion waits for a newer Minga (``pending_changes``).
 _HELD_PARENT = aliased(RecordRow)
 
@@ -1659,69 +1682,76 @@ class ProfileSyncState(BundleTables):
         deletion brings back the children the deletion took (not one deleted alone)."""
         with self._engine.begin() as connection:
             restored = 0
-            # A live child under a deleted parent: the parent comes back (no orphans a screen
-            # cannot reach), and below with it everything its deletion took.
-            orphaned = connection.execute(
-                text(
-                    "SELECT DISTINCT id, space_id FROM ("
-                    + " UNION ".join(
-                        "SELECT p.id AS id, p.space_id AS space_id FROM records c "
-                        f"{_live_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
-                        f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
-                        f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}'"
-                        for cascade in CASCADES
-                    )
-                    + ") ORDER BY id"
-                )
-            ).all()
-            for parent in orphaned:
-                if self._back_as_read(connection, parent.id) or self._restore(
-                    connection, parent.id
-                ):
-                    restored += 1
-                    self._keep_flag(
-                        connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
-                    )
-            # A child deleted alone here is that until it lives again (an edit elsewhere beat
-            # its own deletion) or is gone: only then may a deletion of its parent take it.
-            connection.execute(
-                text(
-                    "DELETE FROM deleted_alone WHERE NOT EXISTS (SELECT 1 FROM records r "
-                    "WHERE r.id = deleted_alone.record_id AND r.deleted = 1)"
-                )
-            )
-            # A parent back over its deletion (a note on it not yet read): what that deletion
-            # took comes back too, also when its children's deletions arrive after it; not a
-            # child a person here deleted by itself (rev14: an act naming a witness, deleted
-            # alone and then its incident with no sync between, came back with the incident),
-            # nor one any of whose other parents is still deleted: a membership its person's
-            # deletion took stays deleted when its group comes back (before, it came back with
-            # the group and, live under a deleted person, brought the person back everywhere).
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
-            taken = connection.execute(
-                text(
-                    "SELECT DISTINCT id FROM ("
-                    + " UNION ".join(
-                        "SELECT c.id AS id FROM records c JOIN record_bases cc ON cc.id = c.id "
-                        f"JOIN records p ON p.id = {_named(cascade)} "
-                        f"WHERE c.deleted = 1 AND c.record_type = '{cascade.child}' "
-                        f"AND p.deleted = 0 AND p.record_type = '{cascade.parent}' "
-                        "AND NOT EXISTS (SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
-                        + "".join(
-                            "AND NOT EXISTS (SELECT 1 FROM records q WHERE "
-                            f"q.id = {_named(other)} AND q.deleted = 1) "
-                            for other in CASCADES
-                            if other.child == cascade.child
+            # The cascades nest (a group's materials, their files): each pass brings back one
+            # level more, so the loop ends after a pass that brings back nothing (bounded by
+            # the table's depth, two, and one pass more).
+            for _level in range(len(CASCADE_PARENTS)):
+                before = restored
+                # A live child under a deleted parent: the parent comes back (no orphans a screen
+                # cannot reach), and below with it everything its deletion took.
+                orphaned = connection.execute(
+                    text(
+                        "SELECT DISTINCT id, space_id FROM ("
+                        + " UNION ".join(
+                            "SELECT p.id AS id, p.space_id AS space_id FROM records c "
+                            f"{_live_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
+                            f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
+                            f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}'"
+                            for cascade in CASCADES
                         )
-                        + "AND EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
-                        f"AND n.field IS NULL AND n.kind IN ({notes}))"
-                        for cascade in CASCADES
+                        + ") ORDER BY id"
                     )
-                    + ") ORDER BY id"
+                ).all()
+                for parent in orphaned:
+                    if self._back_as_read(connection, parent.id) or self._restore(
+                        connection, parent.id
+                    ):
+                        restored += 1
+                        self._keep_flag(
+                            connection, parent.space_id, parent.id, MergeFlag.RESTORED.value
+                        )
+                # A child deleted alone here is that until it lives again (an edit elsewhere beat
+                # its own deletion) or is gone: only then may a deletion of its parent take it.
+                connection.execute(
+                    text(
+                        "DELETE FROM deleted_alone WHERE NOT EXISTS (SELECT 1 FROM records r "
+                        "WHERE r.id = deleted_alone.record_id AND r.deleted = 1)"
+                    )
                 )
-            ).scalars()
-            for child in list(taken):
-                restored += self._restore(connection, child)
+                # A parent back over its deletion (a note on it not yet read): what that deletion
+                # took comes back too, also when its children's deletions arrive after it; not a
+                # child a person here deleted by itself (rev14: an act naming a witness, deleted
+                # alone and then its incident with no sync between, came back with the incident),
+                # nor one any of whose other parents is still deleted: a membership its person's
+                # deletion took stays deleted when its group comes back (before, it came back with
+                # the group and, live under a deleted person, brought the person back everywhere).
+                taken = connection.execute(
+                    text(
+                        "SELECT DISTINCT id FROM ("
+                        + " UNION ".join(
+                            "SELECT c.id AS id FROM records c JOIN record_bases cc ON cc.id = c.id "
+                            f"JOIN records p ON p.id = {_named(cascade)} "
+                            f"WHERE c.deleted = 1 AND c.record_type = '{cascade.child}' "
+                            f"AND p.deleted = 0 AND p.record_type = '{cascade.parent}' "
+                            "AND NOT EXISTS "
+                            "(SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
+                            + "".join(
+                                "AND NOT EXISTS (SELECT 1 FROM records q WHERE "
+                                f"q.id = {_named(other)} AND q.deleted = 1) "
+                                for other in CASCADES
+                                if other.child == cascade.child
+                            )
+                            + f"AND {_noted('p', notes)}"
+                            for cascade in CASCADES
+                        )
+                        + ") ORDER BY id"
+                    )
+                ).scalars()
+                for child in list(taken):
+                    restored += self._restore(connection, child)
+                if restored == before:
+                    break
             # What no decision can bring back any more is not kept: the last content of a
             # deleted record that is neither a parent nor a child in ``CASCADES`` (an edit
             # elsewhere brings its own content), and of a child deleted under live parents
@@ -1736,10 +1766,7 @@ class ProfileSyncState(BundleTables):
                     for cascade in CASCADES
                 )
 
-            noted = (
-                "EXISTS (SELECT 1 FROM sync_conflicts n WHERE n.record_id = p.id "
-                f"AND n.field IS NULL AND n.kind IN ({notes}))"
-            )
+            noted = _noted("p", notes)
             connection.execute(
                 text(
                     "DELETE FROM record_bases WHERE id IN (SELECT r.id FROM records r "

@@ -21,6 +21,7 @@ from desktop.domain.records import (
     WorkingGroup,
     edit,
 )
+from desktop.store.evidence import EvidenceStore
 from desktop.store.materials import MaterialStore
 from desktop.ui.directory.links import delete_with_links
 from sync.client.merge import MergeFlag
@@ -294,3 +295,124 @@ def test_an_organization_back_over_its_deletion_finds_its_people_linked(
         assert isinstance(device.records.get(org.id), Organization), device.name
         rosa = device.records.require(person.id)
         assert isinstance(rosa, Person) and rosa.organization_id == org.id, device.name
+
+
+def _held_anywhere(device: Device, file: MaterialFile) -> bool:
+    """The file's key or sealed bytes are still on this device."""
+    return MaterialStore.of(device.profile).held(file) or (
+        EvidenceStore.of(device.profile).stored(file.attachment_ref) is not None
+    )
+
+
+def test_a_working_group_deleted_in_the_directory_takes_its_materials_and_their_files(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """rev-last: the directory's delete took a group's memberships only; its materials (listed
+    only under their group) and their files, keys and bytes stayed, reachable from no screen.
+    Now they go in the same transaction and the files' keys and bytes are erased."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, _badu = devices
+    material, file, data = _material_with_file(space, devices, tmp_path / "in")
+    _opens(alba, file.id, data)
+    group = material.working_group_id
+    MaterialStore.of(alba.profile).delete_with_files(group)  # the directory page's delete
+    assert alba.records.get(material.id) is None and alba.records.get(file.id) is None
+    assert not _held_anywhere(alba, file)
+    _converge(devices, rounds=2)
+    for device in devices:
+        for record in (group, material.id, file.id):
+            assert device.records.get(record) is None, (device.name, record)
+        _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_working_group_deleted_while_its_material_is_edited_comes_back_whole(
+    server: Server, make_device: Any, tmp_path: Path, deleter_first: bool
+) -> None:
+    """The cascades nest: the group's deletion took its material and the material's file. An
+    edit of the material beats it: the group comes back, the material with the edit, and the
+    file under it, and it opens on every device (fetched again where its bytes were erased)."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, file, data = _material_with_file(space, devices, tmp_path / "in")
+    group = material.working_group_id
+    MaterialStore.of(alba.profile).delete_with_files(group)
+    described = "Para las brigadas y los acompañantes."
+    badu.records.save(edit(badu.records.require(material.id), description=described))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group), WorkingGroup), device.name
+        back = device.records.require(material.id)
+        assert isinstance(back, Material) and back.description == described, device.name
+        assert [f.id for f in MaterialStore.of(device.profile).files(material.id)] == [file.id]
+        _opens(device, file.id, data)
+        _nothing_unreachable(device)
+    assert _notes(alba, group) & _BACK or _notes(alba, material.id) & _BACK
+
+
+def test_a_material_added_to_a_group_deleted_elsewhere_brings_the_group_back(
+    server: Server, make_device: Any
+) -> None:
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    group = devices[0].records.save(WorkingGroup(space_id=space, name="Agua"))
+    _converge(devices, rounds=1)
+    delete_with_links(alba.records, group.id)
+    added = badu.records.save(
+        Material(
+            space_id=space,
+            working_group_id=group.id,
+            title="Mapa de pozos",
+            material_type="toolkit",
+        )
+    )
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert isinstance(device.records.get(added.id), Material), device.name
+        _nothing_unreachable(device)
+    assert _notes(alba, group.id) & _BACK
+
+
+def test_a_working_group_s_deletion_goes_out_deepest_first_and_together(
+    server: Server, make_device: Any
+) -> None:
+    """Pushed in the order a cut can stop anywhere in: the files' deletions before their
+    material's, the materials' before the group's, all next to each other. A cut between then
+    leaves deletions under live parents, never live records under a deleted one (rule 1 would
+    bring the group back, "restored", though nobody changed anything). The group's id sorts
+    first, so ordering each material by its own id put the group's deletion first (rev-last)."""
+    space, devices = network_of(server, make_device, 2)
+    admin, alba = devices
+    group = WorkingGroup(id="0" * 32, space_id=space, name="Agua")
+    materials = [
+        Material(space_id=space, working_group_id=group.id, title=t, material_type="toolkit")
+        for t in ("Mapa de pozos", "Acta")
+    ]
+    files = [
+        MaterialFile(
+            space_id=space,
+            material_id=m.id,
+            working_group_id=group.id,
+            filename=f"{n}.txt",
+            media_type="text/plain",
+        )
+        for n, m in enumerate(materials)
+    ]
+    other = WorkingGroup(space_id=space, name="Tierra")
+    admin.records.save_all([group, other, *materials, *files])
+    _converge(devices, rounds=1)
+    alba.records.delete(group.id)
+    alba.records.save(edit(alba.records.require(other.id), name="Tierra y territorio"))
+    order = [change.record for change in alba.state.pending_changes([space], 100)]
+    taken = [group.id, *(m.id for m in materials), *(f.id for f in files)]
+    assert set(taken) <= set(order)
+    place = {record: order.index(record) for record in taken}
+    # Together: nothing else between the first and the last of them.
+    assert max(place.values()) - min(place.values()) == len(taken) - 1, order
+    for material, file in zip(materials, files, strict=True):
+        assert place[file.id] < place[material.id] < place[group.id], order

@@ -39,7 +39,7 @@ from desktop.domain.records import (
     edit,
     new_id,
 )
-from desktop.domain.translation import N_, _
+from desktop.domain.translation import N_, _, format_number, ngettext
 from desktop.domain.validation import FieldError
 from desktop.store.drafts import Draft, DraftStore
 from desktop.store.profile import Profile
@@ -816,7 +816,17 @@ class MembershipDialog(QDialog):
         super().changeEvent(event)
 
 
-def confirm_text(name: str) -> str:
+def confirm_text(name: str, materials: int = 0) -> str:
+    """The question before a deletion; a working group's ``materials`` (and their files) go
+    with it, and the person is told how many before choosing."""
+    if materials:
+        return ngettext(
+            "Delete “{name}” from the directory? Its memberships and its material, with the "
+            "material's files, go with it. This cannot be undone.",
+            "Delete “{name}” from the directory? Its memberships and its {count} materials, "
+            "with their files, go with it. This cannot be undone.",
+            materials,
+        ).format(name=name, count=format_number(materials))
     return _(
         "Delete “{name}” from the directory? Its memberships in working groups go with it. "
         "This cannot be undone."

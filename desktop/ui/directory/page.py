@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from desktop.domain import vocabularies as vocab
-from desktop.domain.records import Membership
+from desktop.domain.records import Membership, WorkingGroup
 from desktop.domain.translation import _, format_number, ngettext
 from desktop.store.exchange import ImportReport
+from desktop.store.materials import MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.spaces import LocalSpaces, local_spaces
@@ -52,7 +53,7 @@ from desktop.ui.directory.forms import (
     fill_country_combo,
     fill_vocabulary_combo,
 )
-from desktop.ui.directory.links import Link, RecordDetail, delete_with_links
+from desktop.ui.directory.links import Link, RecordDetail
 from desktop.ui.directory.model import DIRECTORY_LISTS
 from desktop.ui.flow import FlowLayout
 from desktop.ui.forms import (
@@ -327,9 +328,12 @@ class DirectoryList(ListDetailPage):
     def confirm_delete(self, detail: RecordDetail) -> MessageDialog:
         record = detail.record
         name = str(getattr(record, "name", "") or getattr(record, "alias", ""))
+        materials = 0
+        if isinstance(record, WorkingGroup):
+            materials = len(RecordStore(self._profile.engine).children(record.id, "material"))
         box = MessageDialog(
             _("Delete from the directory"),
-            confirm_text(name),
+            confirm_text(name, materials),
             action_text=_("Delete"),
             parent=self,
         )
@@ -340,10 +344,12 @@ class DirectoryList(ListDetailPage):
         return box
 
     def delete_record(self, record_id: str) -> None:
-        engine = self._profile.engine
+        profile = self._profile
 
         def remove(_state: JobState) -> None:
-            delete_with_links(RecordStore(engine), record_id)
+            # One transaction (``CASCADES``): the memberships naming it, and a working group's
+            # materials and their files, whose keys and sealed bytes are then erased.
+            MaterialStore.of(profile).delete_with_files(record_id)
 
         def removed(_result: object) -> None:
             self.detail.show_nothing()
