@@ -161,6 +161,15 @@ def _noted(parent: str, notes: str) -> str:
     return "(" + " OR ".join([f"EXISTS ({note.format(f'{parent}.id')})", *above]) + ")"
 
 
+#: A record's parent, read to order a nested cascade's changes together (``pending_changes``).
+_ABOVE = aliased(RecordRow)
+#: Types in the middle of a nested cascade (a material: its group's child, its files' parent),
+#: and the types under them (a material's files).
+_MIDDLE_TYPES = tuple(name for name in CASCADE_PARENTS if name in CASCADE_CHILDREN)
+_BELOW_MIDDLE_TYPES = tuple(
+    dict.fromkeys(cascade.child for cascade in CASCADES if cascade.parent in _MIDDLE_TYPES)
+)
+
 #: An incident whose deletion waits for a newer Minga (``pending_changes``).
 _HELD_PARENT = aliased(RecordRow)
 
@@ -620,6 +629,7 @@ class ProfileSyncState(BundleTables):
             .outerjoin(RecordContent, RecordContent.id == RecordRow.id)
             .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
             .outerjoin(DeletedAloneRow, DeletedAloneRow.record_id == RecordRow.id)
+            .outerjoin(_ABOVE, _ABOVE.id == RecordRow.parent_id)
             .where(
                 RecordRow.dirty.is_(True),
                 RecordRow.space_id.in_(spaces),
@@ -648,12 +658,31 @@ class ProfileSyncState(BundleTables):
             # finds some children deleted under a live parent, never live children under a
             # deleted one (rule 1 would bring it back, "restored", though nobody changed
             # anything; rev-dels).
+            # The cascades nest (a group, its materials, their files): each record goes with
+            # the top of its chain, and the deletions deepest first, so a cut leaves files
+            # deleted under a live material or materials under a live group, never the other
+            # way round (rev-last).
             .order_by(
                 case(
+                    (
+                        RecordRow.record_type.in_(_MIDDLE_TYPES),
+                        func.coalesce(RecordRow.parent_id, RecordRow.id),
+                    ),
+                    (
+                        RecordRow.record_type.in_(_BELOW_MIDDLE_TYPES),
+                        func.coalesce(_ABOVE.parent_id, RecordRow.parent_id, RecordRow.id),
+                    ),
                     (RecordRow.record_type.in_(CASCADE_PARENTS), RecordRow.id),
                     else_=func.coalesce(RecordRow.parent_id, RecordRow.id),
                 ),
                 case(
+                    (
+                        and_(
+                            RecordRow.deleted.is_(True),
+                            RecordRow.record_type.in_(_MIDDLE_TYPES),
+                        ),
+                        1,
+                    ),
                     (
                         and_(
                             RecordRow.deleted.is_(True),
@@ -662,7 +691,7 @@ class ProfileSyncState(BundleTables):
                                 RecordRow.record_type.in_(CASCADE_PARENTS),
                             ),
                         ),
-                        1,
+                        2,
                     ),
                     else_=0,
                 ),

@@ -400,6 +400,8 @@ def test_a_working_group_s_deletion_goes_out_deepest_first_and_together(
             working_group_id=group.id,
             filename=f"{n}.txt",
             media_type="text/plain",
+            attachment_ref=f"{n:032x}",
+            sha256="0" * 64,
         )
         for n, m in enumerate(materials)
     ]
