@@ -282,7 +282,21 @@ def test_each_cascade_deletes_what_it_takes_in_one_transaction(
         sha256="0" * 64,
         media_type="text/plain",
     )
+    # The cascades nest: the group's deletion takes its other material and that one's file.
+    second = Material(
+        space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
+    )
+    second_file = MaterialFile(
+        space_id=space,
+        material_id=second.id,
+        working_group_id=group.id,
+        attachment_ref=new_id(),
+        filename="b.txt",
+        sha256="0" * 64,
+        media_type="text/plain",
+    )
     everything = [group, org, rosa, tomas, of_rosa, of_tomas, of_org, material, file]
+    everything += [second, second_file]
     store.save_all([mark_synced(record, 1) for record in everything])
 
     def tombstones() -> set[str]:
@@ -302,8 +316,11 @@ def test_each_cascade_deletes_what_it_takes_in_one_transaction(
     # Its people stay as they were: no edit that would beat a deletion of one made elsewhere.
     kept = store.require(rosa.id)
     assert isinstance(kept, Person) and kept.organization_id == org.id and not kept.dirty
-    assert alone() == set()
+    # The material deleted by itself is its group's child: deleted alone.
+    assert alone() == {material.id}
     store.delete(of_rosa.id)  # a membership removed by itself
-    assert alone() == {of_rosa.id}
+    assert alone() == {material.id, of_rosa.id}
     store.delete(group.id)
+    assert {second.id, second_file.id} <= tombstones()
+    assert alone() == {material.id, of_rosa.id}
     assert store.children(group.id, "membership") == []
