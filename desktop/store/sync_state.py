@@ -757,6 +757,22 @@ class ProfileSyncState(BundleTables):
                     parent = sealed.get("incident_id")
             if isinstance(parent, str) and parent:
                 waiting.add(parent)
+        # The cascades nest: a material whose deletion waits keeps its group's waiting too (sent
+        # before, the group's deletion would leave the server holding a live material under a
+        # deleted group, which rule 1 brings back on the next device to pull).
+        frontier = set(waiting)
+        while frontier:
+            above = set(
+                connection.scalars(
+                    select(RecordRow.parent_id).where(
+                        RecordRow.id.in_(frontier),
+                        RecordRow.record_type.in_(_MIDDLE_TYPES),
+                        RecordRow.parent_id.is_not(None),
+                    )
+                )
+            )
+            frontier = {parent for parent in above if parent} - waiting
+            waiting |= frontier
         return waiting
 
     def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:

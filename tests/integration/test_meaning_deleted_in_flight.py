@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from desktop.domain.records import Incident, Source, edit
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.records import Incident, Source, WorkingGroup, edit
 from sync.client.transport import Offline, Transport
 from sync.protocol import SyncRequest, SyncResponse, decode_body
 from tests.integration.conftest import Device, Server, network_of
@@ -119,3 +120,52 @@ def test_an_incident_deleted_while_a_change_under_it_was_in_flight_stays_deleted
         assert device.state.conflicts() == [], device.name
         assert device.records.dirty_count() == 0, device.name
         assert _outbox(device) == [], device.name
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["cut-before-server", "answer-lost"])
+def test_a_group_deleted_while_a_file_of_its_material_was_in_flight_stays_deleted(
+    server: Server, make_device: Any, applied: bool
+) -> None:
+    """The same for a nested cascade: a file's change sealed and unanswered, then its working
+    group deleted (taking the material and the file). The material's deletion waits for the
+    file's answer, and so must the group's: sent before, the server would hold a live
+    material under a deleted group, which the next device to pull brings back with the group
+    though nobody changed anything after the deletion."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, _badu = devices
+    group = WorkingGroup(space_id=space, name="Agua")
+    material = Material(
+        space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
+    )
+    file = MaterialFile(
+        space_id=space,
+        material_id=material.id,
+        working_group_id=group.id,
+        attachment_ref="0" * 32,
+        filename="pozos.txt",
+        sha256="0" * 64,
+        media_type="text/plain",
+    )
+    admin.records.save_all([group, material, file])
+    for device in devices:
+        device.sync()
+    admin.records.save(edit(admin.records.require(file.id), filename="pozos-2026.txt"))
+    url = admin.engine.transport.base_url
+    admin.engine.transport = CutsFirstPush(url, admin.engine.transport.observer, applied=applied)
+    with pytest.raises(Offline):
+        admin.engine.sync_once()
+    assert file.id in _outbox(admin)
+    admin.records.delete(group.id)
+    admin.sent.clear()
+    admin.sync()
+    taken = (group.id, material.id, file.id)
+    [whole] = [push for push in _pushes(admin) if push.get(group.id)]
+    assert {r: whole.get(r) for r in taken} == dict.fromkeys(taken, True), whole
+    assert alba.sync().restored == 0
+    for _ in range(2):
+        for device in devices:
+            assert device.sync().restored == 0, device.name
+    for device in devices:
+        for record in taken:
+            assert device.records.get(record) is None, (device.name, record)
+        assert device.records.dirty_count() == 0, device.name
