@@ -257,6 +257,11 @@ def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -
     """
     if local is None or not local.dirty:
         return Settlement(remote, remote.content, dirty=False)
+    if local.content is None and remote.content is None and local.alone and not remote.alone:
+        # Deleted on both sides, here by itself and there with its parent (rev-nest): ours
+        # still goes out, over theirs, so every device learns the child was deleted alone and
+        # an edit that beats its parent's deletion does not bring it back there.
+        return Settlement(remote, None, dirty=True)
     base, mine, theirs = local.base, local.content, remote.content
     stamps = {name: _later(mine, theirs, name) for name in rules.stamps}
     result = merge(

@@ -67,3 +67,23 @@ def test_a_kept_value_not_yet_sent_meets_a_value_settled_elsewhere_as_a_conflict
     assert not settle(
         _local(BASE, BASE, dirty=True), _remote({**BASE, "name": "C"}), RULES
     ).conflicts
+
+
+def test_a_child_deleted_alone_here_and_with_its_parent_there_still_goes_out() -> None:
+    """rev-nest: deleted on both sides, here by itself (``alone``) and there with its parent.
+    Taking theirs dropped the fact: a device that deleted the parent brought the child back
+    with it when an edit beat that deletion. Ours stays to be pushed over theirs; the other
+    way round, or both alike, nothing is left to push."""
+    rules = MergeRules(fields={"name": "value"})
+
+    def local(alone: bool) -> LocalRecord:
+        return LocalRecord("s", "r", 1, None, None, True, rules, alone=alone)
+
+    def remote(alone: bool) -> RemoteRecord:
+        return RemoteRecord("s", "r", 2, "a" * 32, None, alone=alone)
+
+    ours = settle(local(alone=True), remote(alone=False), rules)
+    assert (ours.content, ours.dirty) == (None, True)
+    for mine, theirs in ((False, False), (False, True), (True, True)):
+        settlement = settle(local(alone=mine), remote(alone=theirs), rules)
+        assert (settlement.content, settlement.dirty) == (None, False), (mine, theirs)

@@ -418,3 +418,29 @@ def test_a_working_group_s_deletion_goes_out_deepest_first_and_together(
     assert max(place.values()) - min(place.values()) == len(taken) - 1, order
     for material, file in zip(materials, files, strict=True):
         assert place[file.id] < place[material.id] < place[group.id], order
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_material_deleted_alone_by_the_editor_of_its_deleted_group_stays_deleted(
+    server: Server, make_device: Any, tmp_path: Path, deleter_first: bool
+) -> None:
+    """rev-nest: alba deletes the group (its material and file go with it); badu deletes the
+    material by itself and renames the group. Deleter first, badu's deletion met alba's
+    tombstone and its ``alone`` never went out: the group came back and, on alba, brought
+    the material and its file back on every device, though both had deleted them."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, file, _data = _material_with_file(space, devices, tmp_path / "in")
+    group = material.working_group_id
+    MaterialStore.of(alba.profile).delete_with_files(group)
+    MaterialStore.of(badu.profile).delete_material(material.id)
+    badu.records.save(edit(badu.records.require(group), name="Tierra, vivienda y agua"))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group), WorkingGroup), device.name
+        assert device.records.get(material.id) is None, device.name
+        assert device.records.get(file.id) is None, device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)

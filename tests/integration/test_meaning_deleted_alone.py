@@ -333,3 +333,33 @@ def test_an_updated_app_with_a_server_from_before_facts_sends_its_deletions_one_
         assert act in _marked(badu)
         _converge(devices, rounds=3)
         _whole_but_the_act(devices, incident.id, act, others)
+
+
+@pytest.mark.parametrize("order", ["deleter-first", "editor-first"])
+def test_an_act_deleted_alone_by_the_editor_while_its_incident_is_deleted_stays_deleted(
+    server: Server, make_device: Any, order: str
+) -> None:
+    """rev-nest: alba deletes the incident (its act goes with it); badu deletes the act by
+    itself and edits the incident. Deleter first, badu's deletion met alba's tombstone and was
+    dropped as "deleted on both sides": its ``alone`` never went out, and alba, told the
+    incident came back, brought the act back with it on every device though both had deleted
+    it. Now badu's tombstone goes over alba's, saying so."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    incident, children = _incident_with_children(space, devices)
+    act, *others = children
+    alba.records.delete(incident.id)
+    badu.records.delete(act)
+    badu.records.save(
+        edit(badu.records.require(incident.id), title="Eviction at Barrio Sur (two families)")
+    )
+    for device in (alba, badu) if order == "deleter-first" else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert device.records.get(incident.id) is not None, device.name
+        assert device.records.get(act) is None, device.name
+        for child in others:
+            assert device.records.get(child) is not None, (device.name, child)
+        assert device.records.dirty_count() == 0, device.name
+        _no_orphans(device)
