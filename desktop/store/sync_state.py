@@ -1729,8 +1729,8 @@ class ProfileSyncState(BundleTables):
             restored = 0
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
             # The cascades nest (a group's materials, their files): each pass brings back one
-            # level more, so the loop ends after a pass that brings back nothing (bounded by
-            # the table's depth, two, and one pass more).
+            # level more, and the loop ends after a pass that brings back nothing: three passes
+            # at most with the table two deep (the bound, one per parent type, is a guard).
             for _level in range(len(CASCADE_PARENTS)):
                 before = restored
                 # A live child under a deleted parent: the parent comes back (no orphans a screen
