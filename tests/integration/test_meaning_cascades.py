@@ -23,7 +23,6 @@ from desktop.domain.records import (
 )
 from desktop.store.evidence import EvidenceStore
 from desktop.store.materials import MaterialStore
-from desktop.ui.directory.links import delete_with_links
 from sync.client.merge import MergeFlag
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import make_with_files
@@ -55,6 +54,12 @@ def _nothing_unreachable(device: Device) -> None:
             )
         ).all()
     assert orphans == [], device.name
+
+
+def _directory_delete(device: Device, record_id: str) -> None:
+    """What the directory page does to delete a record: its cascades in one transaction, and
+    the keys and bytes of any file they take erased (``MaterialStore.delete_with_files``)."""
+    MaterialStore.of(device.profile).delete_with_files(record_id)
 
 
 def _material_with_file(
@@ -155,7 +160,7 @@ def test_a_working_group_deleted_while_a_membership_is_added_leaves_no_orphan(
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
     group, _person, first = _group_with_member(space, devices)
-    delete_with_links(alba.records, group.id)  # the directory's delete: its membership too
+    _directory_delete(alba, group.id)  # the directory's delete: its membership too
     assert alba.records.get(first) is None
     joining = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás")
     added = Membership(space_id=space, working_group_id=group.id, person_id=joining.id)
@@ -177,7 +182,7 @@ def test_a_person_deleted_while_edited_comes_back_with_their_memberships(
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
     group, person, membership = _group_with_member(space, devices)
-    delete_with_links(alba.records, person.id)  # the membership naming her goes with her
+    _directory_delete(alba, person.id)  # the membership naming her goes with her
     assert alba.records.get(membership) is None
     badu.records.save(edit(badu.records.require(person.id), name="Rosa Quispe"))
     alba.sync()
@@ -208,7 +213,7 @@ def test_a_membership_removed_alone_stays_removed_when_its_group_comes_back(
     devices[0].records.save_all([other, removed])
     _converge(devices, rounds=1)
     alba.records.delete(removed.id)  # removed from the group by itself
-    delete_with_links(alba.records, group.id)
+    _directory_delete(alba, group.id)
     badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
     for device in (alba, badu) if deleter_first else (badu, alba):
         device.sync()
@@ -233,11 +238,11 @@ def test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_bac
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
     group, person, membership = _group_with_member(space, devices)
-    delete_with_links(alba.records, person.id)
+    _directory_delete(alba, person.id)
     _converge(devices, rounds=2)
     for device in devices:
         assert device.records.get(person.id) is None, device.name
-    delete_with_links(alba.records, group.id)
+    _directory_delete(alba, group.id)
     badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
     for device in (alba, badu) if deleter_first else (badu, alba):
         device.sync()
@@ -263,8 +268,8 @@ def test_a_person_deleted_while_their_organization_is_deleted_stays_deleted(
     person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa", organization_id=org.id)
     devices[0].records.save_all([org, person])
     _converge(devices, rounds=1)
-    delete_with_links(alba.records, org.id)
-    delete_with_links(badu.records, person.id)
+    _directory_delete(alba, org.id)
+    _directory_delete(badu, person.id)
     for device in (alba, badu) if deleter_first else (badu, alba):
         device.sync()
     _converge(devices, rounds=3)
@@ -286,7 +291,7 @@ def test_an_organization_back_over_its_deletion_finds_its_people_linked(
     person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa", organization_id=org.id)
     devices[0].records.save_all([org, person])
     _converge(devices, rounds=1)
-    delete_with_links(alba.records, org.id)
+    _directory_delete(alba, org.id)
     badu.records.save(edit(badu.records.require(org.id), acronym="CLT"))
     alba.sync()
     badu.sync()
@@ -359,7 +364,7 @@ def test_a_material_added_to_a_group_deleted_elsewhere_brings_the_group_back(
     _admin, alba, badu = devices
     group = devices[0].records.save(WorkingGroup(space_id=space, name="Agua"))
     _converge(devices, rounds=1)
-    delete_with_links(alba.records, group.id)
+    _directory_delete(alba, group.id)
     added = badu.records.save(
         Material(
             space_id=space,

@@ -113,10 +113,3 @@ def load_detail(store: RecordStore, record_id: str) -> RecordDetail:
         members_organizations.sort(key=lambda link: link.label.casefold())
         return RecordDetail(record, people=members_people, organizations=members_organizations)
     return RecordDetail(record)
-
-
-def delete_with_links(store: RecordStore, record_id: str) -> None:
-    """Delete a directory record and the links that would point at nothing afterwards, in one
-    transaction (``RecordStore.delete``, its ``CASCADES``): memberships naming the record go,
-    an organization's people stay as they are (naming it; shown with no organization)."""
-    store.delete(store.require(record_id).id)
