@@ -62,6 +62,15 @@ def _directory_delete(device: Device, record_id: str) -> None:
     MaterialStore.of(device.profile).delete_with_files(record_id)
 
 
+def _meet(devices: list[Device], deleter_first: bool) -> None:
+    """Alba (who deleted) and badu (who edited) sync in the order asked, then everyone
+    converges."""
+    _admin, alba, badu = devices
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+
+
 def _material_with_file(
     space: str, devices: list[Device], folder: Path
 ) -> tuple[Material, MaterialFile, bytes]:
@@ -215,9 +224,7 @@ def test_a_membership_removed_alone_stays_removed_when_its_group_comes_back(
     alba.records.delete(removed.id)  # removed from the group by itself
     _directory_delete(alba, group.id)
     badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
-    for device in (alba, badu) if deleter_first else (badu, alba):
-        device.sync()
-    _converge(devices, rounds=3)
+    _meet(devices, deleter_first)
     for device in devices:
         back = device.records.require(group.id)
         assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
@@ -244,9 +251,7 @@ def test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_bac
         assert device.records.get(person.id) is None, device.name
     _directory_delete(alba, group.id)
     badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
-    for device in (alba, badu) if deleter_first else (badu, alba):
-        device.sync()
-    _converge(devices, rounds=3)
+    _meet(devices, deleter_first)
     for device in devices:
         back = device.records.require(group.id)
         assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
@@ -270,9 +275,7 @@ def test_a_person_deleted_while_their_organization_is_deleted_stays_deleted(
     _converge(devices, rounds=1)
     _directory_delete(alba, org.id)
     _directory_delete(badu, person.id)
-    for device in (alba, badu) if deleter_first else (badu, alba):
-        device.sync()
-    _converge(devices, rounds=3)
+    _meet(devices, deleter_first)
     for device in devices:
         assert device.records.get(org.id) is None, device.name
         assert device.records.get(person.id) is None, device.name
@@ -344,9 +347,7 @@ def test_a_working_group_deleted_while_its_material_is_edited_comes_back_whole(
     MaterialStore.of(alba.profile).delete_with_files(group)
     described = "Para las brigadas y los acompañantes."
     badu.records.save(edit(badu.records.require(material.id), description=described))
-    for device in (alba, badu) if deleter_first else (badu, alba):
-        device.sync()
-    _converge(devices, rounds=3)
+    _meet(devices, deleter_first)
     for device in devices:
         assert isinstance(device.records.get(group), WorkingGroup), device.name
         back = device.records.require(material.id)
@@ -440,9 +441,7 @@ def test_a_material_deleted_alone_by_the_editor_of_its_deleted_group_stays_delet
     MaterialStore.of(alba.profile).delete_with_files(group)
     MaterialStore.of(badu.profile).delete_material(material.id)
     badu.records.save(edit(badu.records.require(group), name="Tierra, vivienda y agua"))
-    for device in (alba, badu) if deleter_first else (badu, alba):
-        device.sync()
-    _converge(devices, rounds=3)
+    _meet(devices, deleter_first)
     for device in devices:
         assert isinstance(device.records.get(group), WorkingGroup), device.name
         assert device.records.get(material.id) is None, device.name
