@@ -77,17 +77,20 @@ def _keyring() -> Keyring:
     return ring
 
 
+#: What the tests seal records and tombstones as, unless told otherwise.
+_SEALED_AS: dict[str, Any] = {
+    "space": "net",
+    "record": "inc-1",
+    "revision": 8,
+    "base": 7,
+    "epoch": 3,
+    "space_key": SPACE_KEY,
+    "author": ALICE,
+}
+
+
 def _seal(**overrides: Any) -> bytes:
-    arguments: dict[str, Any] = {
-        "space": "net",
-        "record": "inc-1",
-        "revision": 8,
-        "base": 7,
-        "epoch": 3,
-        "space_key": SPACE_KEY,
-        "author": ALICE,
-    }
-    arguments.update(overrides)
+    arguments: dict[str, Any] = {**_SEALED_AS, **overrides}
     return seal_record(CONTENT, **arguments)
 
 
@@ -384,16 +387,7 @@ def test_sealing_refuses_what_the_server_would_refuse() -> None:
 
 
 def _tombstone(**overrides: Any) -> bytes:
-    arguments: dict[str, Any] = {
-        "space": "net",
-        "record": "inc-1",
-        "revision": 8,
-        "base": 7,
-        "epoch": 3,
-        "space_key": SPACE_KEY,
-        "author": ALICE,
-    }
-    arguments.update(overrides)
+    arguments: dict[str, Any] = {**_SEALED_AS, **overrides}
     return seal_tombstone(**arguments)
 
 
