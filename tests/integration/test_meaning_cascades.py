@@ -24,6 +24,7 @@ from desktop.domain.records import (
 from desktop.store.evidence import EvidenceStore
 from desktop.store.materials import MaterialStore
 from sync.client.merge import MergeFlag
+from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import make_with_files
 from tests.integration.test_meaning import _converge
@@ -399,18 +400,7 @@ def test_a_working_group_s_deletion_goes_out_deepest_first_and_together(
         Material(space_id=space, working_group_id=group.id, title=t, material_type="toolkit")
         for t in ("Mapa de pozos", "Acta")
     ]
-    files = [
-        MaterialFile(
-            space_id=space,
-            material_id=m.id,
-            working_group_id=group.id,
-            filename=f"{n}.txt",
-            media_type="text/plain",
-            attachment_ref=f"{n:032x}",
-            sha256="0" * 64,
-        )
-        for n, m in enumerate(materials)
-    ]
+    files = [file_without_bytes(m, f"{n}.txt") for n, m in enumerate(materials)]
     other = WorkingGroup(space_id=space, name="Tierra")
     admin.records.save_all([group, other, *materials, *files])
     _converge(devices, rounds=1)

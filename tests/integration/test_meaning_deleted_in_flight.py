@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.network_records import Material
 from desktop.domain.records import Incident, Source, WorkingGroup, edit
 from sync.client.transport import Offline, Transport
 from sync.protocol import SyncRequest, SyncResponse, decode_body
+from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
 
 
@@ -137,15 +138,7 @@ def test_a_group_deleted_while_a_file_of_its_material_was_in_flight_stays_delete
     material = Material(
         space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
     )
-    file = MaterialFile(
-        space_id=space,
-        material_id=material.id,
-        working_group_id=group.id,
-        attachment_ref="0" * 32,
-        filename="pozos.txt",
-        sha256="0" * 64,
-        media_type="text/plain",
-    )
+    file = file_without_bytes(material, "pozos.txt")
     admin.records.save_all([group, material, file])
     for device in devices:
         device.sync()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from desktop.domain.dates import PartialDate
-from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.network_records import Material
 from desktop.domain.records import (
     Incident,
     IncidentKind,
@@ -32,6 +32,7 @@ from desktop.store.records import InvalidRecord, RecordNotFound, RecordQuery, Re
 from tests.domain.conftest import TODAY
 from tests.domain.test_records import sound_records
 from tests.helpers.profiles import files_containing, new_profile
+from tests.helpers.records import file_without_bytes
 
 
 @pytest.fixture
@@ -273,28 +274,12 @@ def test_each_cascade_deletes_what_it_takes_in_one_transaction(
     material = Material(
         space_id=space, working_group_id=group.id, title="Guía", material_type="toolkit"
     )
-    file = MaterialFile(
-        space_id=space,
-        material_id=material.id,
-        working_group_id=group.id,
-        attachment_ref=new_id(),
-        filename="a.txt",
-        sha256="0" * 64,
-        media_type="text/plain",
-    )
+    file = file_without_bytes(material, "a.txt")
     # The cascades nest: the group's deletion takes its other material and that one's file.
     second = Material(
         space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
     )
-    second_file = MaterialFile(
-        space_id=space,
-        material_id=second.id,
-        working_group_id=group.id,
-        attachment_ref=new_id(),
-        filename="b.txt",
-        sha256="0" * 64,
-        media_type="text/plain",
-    )
+    second_file = file_without_bytes(second, "b.txt")
     everything = [group, org, rosa, tomas, of_rosa, of_tomas, of_org, material, file]
     everything += [second, second_file]
     store.save_all([mark_synced(record, 1) for record in everything])
