@@ -816,21 +816,47 @@ class MembershipDialog(QDialog):
         super().changeEvent(event)
 
 
-def confirm_text(name: str, materials: int = 0) -> str:
-    """The question before a deletion; a working group's ``materials`` (and their files) go
-    with it, and the person is told how many before choosing."""
+def confirm_text(
+    name: str, *, group: bool = False, memberships: int = 0, materials: int = 0, files: int = 0
+) -> str:
+    """The question before a deletion, saying what goes with the record and nothing it does not
+    take: its memberships (a group's members', or a person's or organization's groups) and a
+    working group's materials, whose files are erased from this computer."""
+    sentences = [_("Delete “{name}” from the directory?").format(name=name)]
+    if memberships and group:
+        sentences.append(
+            ngettext(
+                "Its member's membership goes with it.",
+                "The memberships of its {count} members go with it.",
+                memberships,
+            ).format(count=format_number(memberships))
+        )
+    elif memberships:
+        sentences.append(
+            ngettext(
+                "Its membership in a working group goes with it.",
+                "Its {count} memberships in working groups go with it.",
+                memberships,
+            ).format(count=format_number(memberships))
+        )
     if materials:
-        return ngettext(
-            "Delete “{name}” from the directory? Its memberships and its material, with the "
-            "material's files, go with it. This cannot be undone.",
-            "Delete “{name}” from the directory? Its memberships and its {count} materials, "
-            "with their files, go with it. This cannot be undone.",
-            materials,
-        ).format(name=name, count=format_number(materials))
-    return _(
-        "Delete “{name}” from the directory? Its memberships in working groups go with it. "
-        "This cannot be undone."
-    ).format(name=name)
+        sentences.append(
+            ngettext(
+                "Its material goes with it.",
+                "Its {count} materials go with it.",
+                materials,
+            ).format(count=format_number(materials))
+        )
+    if files:
+        sentences.append(
+            ngettext(
+                "The material's file is erased from this computer.",
+                "The {count} files of its materials are erased from this computer.",
+                files,
+            ).format(count=format_number(files))
+        )
+    sentences.append(_("This cannot be undone."))
+    return " ".join(sentences)
 
 
 class MessageDialog(QDialog):

@@ -328,12 +328,23 @@ class DirectoryList(ListDetailPage):
     def confirm_delete(self, detail: RecordDetail) -> MessageDialog:
         record = detail.record
         name = str(getattr(record, "name", "") or getattr(record, "alias", ""))
-        materials = 0
-        if isinstance(record, WorkingGroup):
-            materials = len(RecordStore(self._profile.engine).children(record.id, "material"))
+        group = isinstance(record, WorkingGroup)
+        # What the deletion takes (``CASCADES``), as the detail panel lists it: a group's
+        # members, or the groups a person or an organization belongs to.
+        memberships = (
+            len(detail.people) + len(detail.organizations) if group else len(detail.groups)
+        )
+        materials, files = 0, 0
+        if group:
+            taken = RecordStore(self._profile.engine).children(record.id, "material")
+            store = MaterialStore.of(self._profile)
+            materials = len(taken)
+            files = sum(len(store.files(material.id)) for material in taken)
         box = MessageDialog(
             _("Delete from the directory"),
-            confirm_text(name, materials),
+            confirm_text(
+                name, group=group, memberships=memberships, materials=materials, files=files
+            ),
             action_text=_("Delete"),
             parent=self,
         )

@@ -13,6 +13,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from desktop.domain.network_records import Material
 from desktop.domain.records import (
     Membership,
     MembershipRole,
@@ -35,6 +36,7 @@ from desktop.ui.directory.forms import (
 from desktop.ui.directory.model import CHUNK
 from desktop.ui.directory.page import DirectoryList
 from desktop.ui.lists import select_row
+from tests.helpers.records import file_without_bytes
 from tests.ui.directory.conftest import open_page
 
 WAIT = 10_000
@@ -480,3 +482,49 @@ def test_tear_down_at_lock_drops_rows_and_closes_dialogs(
     assert organizations.model.rowCount() == 0
     assert organizations.detail.detail is None
     assert organizations.form is None or not organizations.form.isVisible()
+
+
+def test_the_question_before_a_deletion_names_what_goes_and_nothing_else(
+    qtbot: QtBot, page: DirectoryPage, store: RecordStore, space_id: str
+) -> None:
+    """rev-nest: the question said "its memberships" and "their files" whether or not there
+    were any. It now counts what the deletion takes, and leaves out what is not there."""
+    alone = Person(space_id=space_id, name="Ana Quispe")
+    member = Person(space_id=space_id, name="Rosa Mamani")
+    group = WorkingGroup(space_id=space_id, name="Corporate capture")
+    empty = WorkingGroup(space_id=space_id, name="Water defenders")
+    materials = [
+        Material(space_id=space_id, working_group_id=group.id, title=t, material_type="toolkit")
+        for t in ("Field guide", "Legal brief")
+    ]
+    files = [file_without_bytes(materials[0], f"{n}.pdf") for n in ("a", "b", "c")]
+    membership = Membership(space_id=space_id, working_group_id=group.id, person_id=member.id)
+    store.save_all([alone, member, group, empty, *materials, *files, membership])
+    for directory_list in page.lists.values():
+        directory_list.refresh()
+
+    def question(record_type: str, label: str) -> str:
+        directory_list = page.show_list(record_type)
+        select(qtbot, directory_list, label)
+        qtbot.mouseClick(directory_list.detail.delete_button, Qt.MouseButton.LeftButton)
+        box = directory_list.confirmation
+        assert isinstance(box, MessageDialog)
+        text = box.text()
+        box.reject()
+        return text
+
+    assert question("person", "Ana Quispe") == (
+        "Delete “Ana Quispe” from the directory? This cannot be undone."
+    )
+    assert question("person", "Rosa Mamani") == (
+        "Delete “Rosa Mamani” from the directory? Its membership in a working group goes "
+        "with it. This cannot be undone."
+    )
+    assert question("working_group", "Water defenders") == (
+        "Delete “Water defenders” from the directory? This cannot be undone."
+    )
+    assert question("working_group", "Corporate capture") == (
+        "Delete “Corporate capture” from the directory? Its member's membership goes with it. "
+        "Its 2 materials go with it. The 3 files of its materials are erased from this "
+        "computer. This cannot be undone."
+    )
