@@ -389,7 +389,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
     try:
         now = int(time.time())
         removed = chunks.collect_chunks(
-            db, _store(settings), now, settings.chunk_grace_seconds, sweep_orphans=True
+            db,
+            _store(settings),
+            now,
+            settings.chunk_grace_seconds,
+            sweep_orphans=True,
+            released_grace=settings.released_chunk_grace_seconds,
         )
         chunks.purge_expired(db, now)
         answers = batches.prune_batch_answers(db, now, settings.batch_answer_ttl)

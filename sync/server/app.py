@@ -351,6 +351,8 @@ async def _housekeeping(state: ServerState) -> None:
                 state.store,
                 now,
                 state.settings.chunk_grace_seconds,
+                False,
+                state.settings.released_chunk_grace_seconds,
             )
             await run_in_threadpool(chunks.purge_expired, state.db, now)
             answers = await run_in_threadpool(

@@ -19,6 +19,7 @@ from sync.crypto.errors import EnvelopeError
 from sync.crypto.keys import DevicePublicKeys
 from sync.protocol import MAX_STALE_BATCHES, BatchAnswer, BatchDelivery, ErrorCode, Role
 from sync.server import schema
+from sync.server.chunks import release_references
 from sync.server.db import Database
 from sync.server.errors import ApiError
 from sync.server.spaces import lock_space, role_of
@@ -102,7 +103,7 @@ def push_batch_on(
         raise ApiError(409, ErrorCode.BATCH_ID_REUSED, "this batch id was pushed with other bytes")
     rows = _current(conn, space_id, [e.record for e in header.entries])
     if header.kind is BatchKind.BATCH:
-        answer = _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor)
+        answer = _push(conn, device_id, space_id, space.last_seq, header, blob, rows, cursor, now)
     else:
         _compact(conn, device_id, space_id, header, blob, rows, stored=stored is not None)
         answer = BatchAnswer()
@@ -281,6 +282,7 @@ def _push(
     blob: bytes,
     rows: dict[str, _Row],
     cursor: int | None,
+    now: int,
 ) -> BatchAnswer:
     before = last_seq
     conflicts: list[tuple[int, int]] = []
@@ -338,12 +340,7 @@ def _push(
             ],
         )
         _repoint(conn, space_id, changed)
-        conn.execute(
-            delete(schema.record_chunk).where(
-                schema.record_chunk.c.space_id == space_id,
-                schema.record_chunk.c.record_id.in_([c["record_id"] for c in changed]),
-            )
-        )
+        release_references(conn, space_id, [str(c["record_id"]) for c in changed], now)
     conn.execute(
         update(schema.space).where(schema.space.c.id == space_id).values(last_seq=last_seq)
     )

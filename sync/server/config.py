@@ -52,6 +52,10 @@ class Settings:
         trusted_proxies: Comma-separated addresses of reverse proxies whose X-Forwarded-For is
             believed (e.g. "127.0.0.1" behind the shipped nginx); empty believes nobody's.
         chunk_grace_seconds: Age before an unreferenced chunk is collected.
+        released_chunk_grace_seconds: Seconds a chunk is kept after the last record naming it
+            let go of it (a deletion, a version naming other chunks), so a file an edit made
+            apart brings back over its deletion can still be fetched; never less than
+            ``chunk_grace_seconds`` (SECURITY.md: sealed bytes kept that much longer).
         batch_answer_ttl: Seconds a batch push's answer is kept for a re-send after a lost
             answer (housekeeping prunes older ones; a later re-send is judged again, safely).
         batch_answers_per_device: Answers kept per device and space, the newest (a device has
@@ -89,6 +93,7 @@ class Settings:
     failed_proofs_per_minute: int = 10
     trusted_proxies: str = ""
     chunk_grace_seconds: int = 86400
+    released_chunk_grace_seconds: int = 30 * 86400
     batch_answer_ttl: int = 90 * 86400
     batch_answers_per_device: int = 64
     header_timeout: int = 20

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
-    delete,
     insert,
     literal,
     null,
@@ -43,6 +42,7 @@ from sync.protocol import (
 )
 from sync.server import schema
 from sync.server.batches import batch_sizes, deliveries, note_left, stale_count
+from sync.server.chunks import release_references
 from sync.server.db import Database
 from sync.server.spaces import lock_space
 
@@ -301,12 +301,7 @@ def _apply_space(
     ]
     if updates:
         # Only records that existed can hold references to replace.
-        conn.execute(
-            delete(schema.record_chunk).where(
-                schema.record_chunk.c.space_id == space_id,
-                schema.record_chunk.c.record_id.in_([u["b_record"] for u in updates]),
-            )
-        )
+        release_references(conn, space_id, [str(u["b_record"]) for u in updates], now)
     refs = [
         {"space_id": space_id, "hash": h, "record_id": record_id}
         for record_id, mutation in touched.items()

@@ -228,4 +228,9 @@ chunk = Table(
     Column("created_at", BigInteger, nullable=False),
     # HEAD and PUT refresh it, so a chunk a client just confirmed is not collected under it.
     Column("touched_at", BigInteger, nullable=False),
+    # When a record that named it stopped naming it (a deletion, or a version naming others;
+    # migration 0009): collected only `released_chunk_grace_seconds` after that, so a file an
+    # edit brings back over its deletion can still be fetched. NULL: no record ever let go of
+    # it (an upload whose record never came), the shorter `chunk_grace_seconds` alone.
+    Column("released_at", BigInteger, nullable=True),
 )

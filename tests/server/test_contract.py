@@ -392,12 +392,31 @@ def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected
     assert device.get_chunk(space, chunk_hash(kept)).content == kept
     assert not store.exists(space, chunk_hash(dropped))
     assert store.exists(space, chunk_hash(kept))
-    # Deleting the record releases its chunk too.
+    # Deleting the record releases its chunk too, but only after the longer grace of a chunk
+    # a record let go of: an edit that beats the deletion may bring the file back meanwhile.
     device.sync(push=[Mutation("m3", space, "att", 1, None, deleted=True)])
+    released = server.settings.released_chunk_grace_seconds
+    assert released > grace
     server.clock.advance(grace + 10)
     device.login()
-    collect_chunks(server.db, store, int(server.clock()), grace)
+    collect_chunks(server.db, store, int(server.clock()), grace, released_grace=released)
+    assert device.get_chunk(space, chunk_hash(kept)).content == kept
+    # Brought back within it (the record again, naming the chunk), then let go of again: the
+    # longer grace counts from the new release, however old the chunk itself is.
+    again = device.sync(push=[Mutation("m4", space, "att", 2, b"back", chunks=(chunk_hash(kept),))])
+    assert again.results[0].status is MutationStatus.ACCEPTED
+    server.clock.advance(released)
+    device.login()
+    device.sync(push=[Mutation("m5", space, "att", 3, None, deleted=True)])
+    server.clock.advance(released - 10)
+    device.login()
+    collect_chunks(server.db, store, int(server.clock()), grace, released_grace=released)
+    assert device.get_chunk(space, chunk_hash(kept)).status_code == 200  # a read, not a HEAD
+    server.clock.advance(20)
+    device.login()
+    collect_chunks(server.db, store, int(server.clock()), grace, released_grace=released)
     assert device.head_chunk(space, chunk_hash(kept)).status_code == 404
+    assert not store.exists(space, chunk_hash(kept))
 
 
 def test_one_round_trip_carries_several_spaces_and_keeps_them_apart(server: Harness) -> None:

@@ -51,7 +51,7 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
             )
         )
     upgrade(empty_db)
-    assert current_revision(empty_db) == head_revision() == "0008"
+    assert current_revision(empty_db) == head_revision() == "0009"
     with empty_db.read() as conn:
         row = conn.execute(
             select(schema.space.c.last_seq, schema.space.c.epoch, schema.space.c.statement_version)
@@ -62,7 +62,7 @@ def test_a_0001_database_upgrades_keeps_its_spaces_and_matches_the_schema(
     # Down and up again: the migration is reversible and repeatable.
     _migrate(empty_db, "0001", down=True)
     upgrade(empty_db)
-    assert current_revision(empty_db) == "0008"
+    assert current_revision(empty_db) == "0009"
 
 
 def test_0007_gives_the_answers_kept_before_it_the_whole_retention(empty_db: Database) -> None:
