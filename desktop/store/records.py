@@ -89,6 +89,11 @@ class Cascade:
     parent: str
     child: str
     field: str
+    #: A child of this cascade in a space other than its parent's is a person's own (their
+    #: "only me" space), which devices that delete the parent may not see: it never brings
+    #: the parent back; each device drops its own under a deletion, and it comes back with
+    #: the parent (``keep_together``; sync/ENGINE.md, "Deletes").
+    own_apart: bool = False
 
     @property
     def indexed(self) -> bool:
@@ -111,6 +116,13 @@ CASCADES: tuple[Cascade, ...] = (
     Cascade("working_group", "membership", "working_group_id"),
     Cascade("person", "membership", "person_id"),
     Cascade("organization", "membership", "organization_id"),
+    # Notes on a material or a group, and reading positions in a material (rev-nest: left
+    # under a deleted one, no screen reached them). Shared ones, in the parent's space, go like
+    # any child; a person's own ("only me") go too, but as ``own_apart``. A note names its
+    # material or its group, perhaps both: one cascade per field.
+    Cascade("material", "note", "material_id", own_apart=True),
+    Cascade("working_group", "note", "working_group_id", own_apart=True),
+    Cascade("material", "reading_position", "material_id", own_apart=True),
 )
 #: The parent field the ``parent_id`` column holds for each child type in ``CASCADES``.
 _INDEXED_PARENT = {"act": "incident_id", "source": "incident_id", "evidence": "incident_id"}
@@ -119,6 +131,10 @@ _INDEXED_PARENT.update(
     material_file="material_id",
     membership="working_group_id",
     material="working_group_id",
+    # A note's column holds its material when it names one, else its group: the group is read
+    # from the content (a note on a material may name its group too).
+    note="material_id",
+    reading_position="material_id",
 )
 #: Types a cascade deletes with their parent: deleted by themselves, they are "deleted alone".
 CASCADE_CHILDREN = tuple(dict.fromkeys(cascade.child for cascade in CASCADES))
@@ -333,6 +349,50 @@ def _named_by(connection: Connection, cascade: Cascade, parent_id: str) -> list[
             func.json_extract(RecordContent.content, f"$.{cascade.field}") == parent_id
         )
     return list(connection.scalars(statement.order_by(RecordRow.id)))
+
+
+def _apart(connection: Connection, child: str, parent: str) -> bool:
+    """Whether ``child`` is in another space than ``parent`` (a person's own note on it)."""
+    spaces = dict(
+        connection.execute(
+            select(RecordRow.id, RecordRow.space_id).where(RecordRow.id.in_([child, parent]))
+        ).all()
+    )
+    return spaces.get(child) != spaces.get(parent)
+
+
+def keep_last_content(connection: Connection, record_ids: Sequence[str]) -> None:
+    """Keep each live record's content, as sync seals it, in ``record_bases`` at its revision:
+    what a deletion about to take it took, to come back with its parent (a person's own note,
+    ``Cascade.own_apart``), an edit not sent yet included."""
+    for record_id in record_ids:
+        held = connection.execute(
+            select(RecordRow.revision, RecordContent.content, RecordExtraRow.fields)
+            .join(RecordContent, RecordContent.id == RecordRow.id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
+            .where(RecordRow.id == record_id, RecordRow.deleted.is_(False))
+        ).first()
+        if held is None:
+            continue
+        data: dict[str, Any] = json.loads(held.content)
+        data.pop("revision", None)
+        data.pop("dirty", None)
+        if held.fields:
+            data.update(json.loads(held.fields))
+        connection.execute(
+            _KEEP_BASE,
+            {
+                "i": record_id,
+                "v": held.revision,
+                "c": json.dumps(data, ensure_ascii=False, sort_keys=True),
+            },
+        )
+
+
+_KEEP_BASE = text(
+    "INSERT INTO record_bases (id, revision, content) VALUES (:i, :v, :c) "
+    "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, content = excluded.content"
+)
 
 
 def is_damage(error: BaseException) -> bool:
@@ -675,6 +735,10 @@ class RecordStore:
             if row is None:
                 raise RecordNotFound(record_id)
             doomed = [record_id]
+            # A person's own notes and reading positions taken: kept deleted with their last
+            # content, never synced or not, so they come back if their parent does (an edit
+            # elsewhere beats this deletion; ``keep_together``).
+            own: list[str] = []
             # Down the table: a group's materials, and their files with them.
             below = [(record_id, row.record_type)]
             while below:
@@ -685,6 +749,8 @@ class RecordStore:
                             if found not in doomed:
                                 doomed.append(found)
                                 below.append((found, cascade.child))
+                                if cascade.own_apart and _apart(connection, found, parent):
+                                    own.append(found)
             # An organization's people stay as they are, still naming it: a person is reached
             # by itself in the directory (a deleted organization shows as none), and an edit
             # clearing the link would beat a deletion of that person made elsewhere meanwhile,
@@ -697,6 +763,7 @@ class RecordStore:
                     delete(DeletedAloneRow).where(DeletedAloneRow.record_id == record_id)
                 )
                 connection.execute(insert(DeletedAloneRow).values(record_id=record_id))
+            keep_last_content(connection, own)
             stamp = encode_datetime(utc_now())
             for doomed_id in doomed:
                 # The person deletes the record with its unsettled differences in view (listed,
@@ -717,15 +784,17 @@ class RecordStore:
                 connection.execute(
                     delete(RecordExtraRow).where(RecordExtraRow.record_id == doomed_id)
                 )
-                connection.execute(
-                    delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
-                )
+                if doomed_id not in own:
+                    connection.execute(
+                        delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
+                    )
                 connection.execute(
                     update(RecordRow)
                     .where(RecordRow.id == doomed_id)
                     .values(
                         deleted=True,
-                        dirty=True,
+                        # Never synced (one's own note kept to come back): nothing to send.
+                        dirty=RecordRow.revision > 0,
                         label="",
                         status=None,
                         kind=None,

@@ -52,6 +52,7 @@ from desktop.store.records import (
     CHILD_TYPES,
     Cascade,
     RecordStore,
+    keep_last_content,
 )
 from desktop.store.schema import (
     FIELD_CONFLICT,
@@ -118,6 +119,8 @@ _LOCAL_FIELDS = ("revision", "dirty")
 _STAMPS = ("updated_at",)
 #: A conflict kind for a record whose content this app cannot read (a newer schema).
 UNREADABLE_FORMAT = "unreadable_format"
+#: A note for a person's own note or reading position dropped with its deleted parent.
+TAKEN_WITH_PARENT = "taken_with_parent"
 
 
 #: Notes saying a record came back over a deletion: what that deletion took comes back too.
@@ -1743,6 +1746,8 @@ class ProfileSyncState(BundleTables):
                             f"{_live_content(cascade)} JOIN records p ON p.id = {_named(cascade)} "
                             f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
                             f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}'"
+                            # A person's own note is no reason: it is dropped (``_drop_own``).
+                            + (" AND c.space_id = p.space_id" if cascade.own_apart else "")
                             for cascade in CASCADES
                         )
                         + ") ORDER BY id"
@@ -1797,6 +1802,7 @@ class ProfileSyncState(BundleTables):
                     restored += self._restore(connection, child)
                 if restored == before:
                     break
+            self._drop_own(connection)
             # What no decision can bring back any more is not kept: the last content of a
             # deleted record that is neither a parent nor a child in ``CASCADES`` (an edit
             # elsewhere brings its own content), and of a child deleted under live parents
@@ -1848,7 +1854,45 @@ class ProfileSyncState(BundleTables):
                 ),
                 {"restored": MergeFlag.RESTORED.value},
             )
+            # A note of one's own back with its parent: the parent's note says so.
+            connection.execute(
+                text(
+                    "DELETE FROM sync_conflicts WHERE field IS NULL AND kind = :taken "
+                    "AND record_id IN (SELECT id FROM records WHERE deleted = 0)"
+                ),
+                {"taken": TAKEN_WITH_PARENT},
+            )
         return restored
+
+    def _drop_own(self, connection: Connection) -> None:
+        """A person's own note or reading position (``Cascade.own_apart``: in a space other
+        than its parent's) live under a deleted parent is deleted here, as the deletion took
+        the shared ones: not a reason to bring the parent back, since devices that deleted it
+        may never see it (rev-nest: kept, it was on no screen). Its last content stays in
+        ``record_bases``, an edit not sent yet included, so it comes back if its parent does
+        (``keep_together``'s second rule), and the person is told (``TAKEN_WITH_PARENT``).
+        Its deletion goes out in its space like any change; one never synced (revision 0) has
+        nothing to tell the server, and stays here, deleted, only to come back."""
+        rows = connection.execute(
+            text(
+                "SELECT DISTINCT id, space_id, revision FROM ("
+                + " UNION ".join(
+                    "SELECT c.id AS id, c.space_id AS space_id, c.revision AS revision "
+                    f"FROM records c {_live_content(cascade)} "
+                    f"JOIN records p ON p.id = {_named(cascade)} "
+                    f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
+                    f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}' "
+                    "AND c.space_id <> p.space_id"
+                    for cascade in CASCADES
+                    if cascade.own_apart
+                )
+                + ") ORDER BY id"
+            )
+        ).all()
+        keep_last_content(connection, [row.id for row in rows])
+        for row in rows:
+            self._tombstone(connection, row.id, row.revision, row.revision > 0)
+            self._keep_flag(connection, row.space_id, row.id, TAKEN_WITH_PARENT)
 
     def _back_as_read(self, connection: Connection, record: str) -> bool:
         """An incident deleted here whose newest version is sealed (a newer Minga edited it):
