@@ -1620,6 +1620,23 @@ class ProfileSyncState(BundleTables):
                 return value.strip().splitlines()[0][:80]
         return ""
 
+    def taken(self, record: str) -> Record | None:
+        """A deleted record as its deletion took it (the last content kept in
+        ``record_bases``, to come back with its parent), to name it where a person is told it
+        went; None when it is live, or nothing of it is kept or readable."""
+        with self._engine.connect() as connection:
+            content = connection.scalar(
+                select(RecordBase.content)
+                .join(RecordRow, RecordRow.id == RecordBase.id)
+                .where(RecordBase.id == record, RecordRow.deleted.is_(True))
+            )
+        if content is None:
+            return None
+        try:
+            return open_content({**json.loads(content), "revision": 0, "dirty": False})[0]
+        except RecordFormatError:
+            return None
+
     def _tombstone(self, connection: Connection, record: str, revision: int, dirty: bool) -> None:
         exists = connection.scalar(select(RecordRow.id).where(RecordRow.id == record))
         if exists is None:

@@ -22,9 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.domain.network_records import ReadingPosition
 from desktop.domain.translation import N_, _
 from desktop.store.profile import Profile
-from desktop.store.sync_state import MOVED, UNREADABLE_FORMAT, ProfileSyncState
+from desktop.store.sync_state import (
+    MOVED,
+    TAKEN_WITH_PARENT,
+    UNREADABLE_FORMAT,
+    ProfileSyncState,
+)
 from desktop.ui.field_labels import field_label
 from desktop.ui.forms import MessageLabel, failure_message, hold_window_size_hints
 from desktop.ui.jobs import JobState, run_job
@@ -48,6 +54,12 @@ FLAG_TEXTS: dict[str, str] = {
         "someone edited it or added to what is recorded under it. Everything its deletion "
         "took is back too. Delete it again if that is still what should happen."
     ),
+    TAKEN_WITH_PARENT: N_(
+        "This was yours only: a note or where you stopped reading, on a material or working "
+        "group that was deleted on another device. It was removed with it, and did not bring "
+        "it back, as nobody else could see it. If the material or group comes back, this "
+        "comes back too, as it was."
+    ),
     UNREADABLE_FORMAT: N_(
         "Needs a newer Minga: this record was saved by a newer version and cannot be opened "
         "here. It is kept as it came and opens after you update Minga. Your own changes to "
@@ -57,8 +69,10 @@ FLAG_TEXTS: dict[str, str] = {
 
 
 def record_title(record: Any) -> str:
-    """A record's name as a person would recognise it in a list."""
-    for name in ("name", "title", "summary", "filename"):
+    """A record's name as a person would recognise it in a list (a note by its first line)."""
+    if isinstance(record, ReadingPosition):
+        return _("Where you stopped reading")
+    for name in ("name", "title", "summary", "filename", "body"):
         value = getattr(record, name, None)
         if isinstance(value, str) and value.strip():
             return value.strip().splitlines()[0][:80]

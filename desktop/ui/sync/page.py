@@ -86,7 +86,8 @@ def read_facts(profile: Profile) -> PageFacts:
     grouped: dict[str, tuple[str, list[StoredConflict]]] = {}
     for conflict in state.conflicts():
         if conflict.record not in grouped:
-            held = records.get(conflict.record)
+            # A note of one's own dropped with its deleted parent: named as it was.
+            held = records.get(conflict.record) or state.taken(conflict.record)
             sealed = state.sealed_title(conflict.record) if held is None else None
             title = (
                 record_title(held) if sealed is None else sealed or _("A record without a title")

@@ -11,9 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.records import Organization, edit, new_id
+from desktop.domain.network_records import Material, Note
+from desktop.domain.records import Organization, WorkingGroup, edit, new_id
 from desktop.domain.translation import set_language
 from desktop.store.records import RecordStore
+from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import KeptBy, ProfileSyncState
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.conflict_dialog import ConflictDialog, ConflictRow, edit_text
@@ -287,4 +289,56 @@ def test_theirs_vouched_for_by_an_administrator_says_so(qtbot: QtBot, tmp_path: 
             set_language("en")
             row.retranslate()
     finally:
+        profile.close()
+
+
+def test_an_own_note_dropped_with_its_deleted_material_is_named_and_explained(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """rev-nest: a person's own note on a material whose deletion came from another device is
+    dropped (no screen reached it under a deleted material) and the Sync page tells them,
+    naming the note by its first line, in every language."""
+    profile, _recovery = new_profile(tmp_path / "profile")
+    try:
+        records = RecordStore(profile.engine)
+        space = new_id()
+        group = records.save(WorkingGroup(space_id=space, name="Agua"))
+        material = records.save(
+            Material(
+                space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
+            )
+        )
+        own = records.save(
+            Note(
+                space_id=local_spaces(records).only_me.id,
+                material_id=material.id,
+                body="Preguntar por el pozo 3\nantes del viernes",
+            )
+        )
+        state = ProfileSyncState(profile.engine)
+        with profile.engine.begin() as connection:  # the deletion as a sync stores it
+            state._tombstone(connection, material.id, 4, dirty=False)
+        assert state.keep_together() == 0  # the note is no reason to bring it back
+        assert records.get(own.id) is None
+        set_language("en")
+        title, kept = read_facts(profile).conflicts[own.id]
+        assert title == "Preguntar por el pozo 3"
+        for language, says in (("en", "This was yours only"), ("ar", "كان هذا لك وحدك")):
+            set_language(language)
+            QApplication.setLayoutDirection(
+                Qt.LayoutDirection.RightToLeft
+                if language == "ar"
+                else Qt.LayoutDirection.LeftToRight
+            )
+            dialog = ConflictDialog(profile, title, kept, authors={})
+            qtbot.addWidget(dialog)
+            dialog.resize(1024, 680)
+            dialog.show()
+            (row,) = dialog.rows
+            assert row.flag_text.text().startswith(says) and row.flag_text.isVisible()
+            dialog.grab().save(f"/tmp/rev-nest-taken-{language}.png")  # looked at
+            dialog.close()
+    finally:
+        set_language("en")
+        QApplication.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         profile.close()
