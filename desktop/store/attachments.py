@@ -165,7 +165,11 @@ class AttachmentVault:
             raise
 
     def delete(self, stored: StoredAttachment) -> None:
-        path = self.path_of(stored.attachment_id)
+        self.erase(stored.attachment_id)
+
+    def erase(self, attachment_id: str) -> None:
+        """Remove a sealed file (at once, or when a backup copying the vault ends)."""
+        path = self.path_of(attachment_id)
         with _held_lock:
             if self.folder.absolute() in _held:
                 _deferred.setdefault(self.folder.absolute(), []).append(path)

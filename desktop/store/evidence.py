@@ -207,6 +207,11 @@ class EvidenceStore:
     def sweep_orphans(self) -> int:
         """Erase keys and sealed files no live record points at (after a crash).
 
+        Not while anything may import: an import writes its key row before the record that
+        names it is committed, and would lose its file here. What a received deletion leaves
+        is erased by ``deleted_files.erase_deleted_files`` instead, which only looks at files
+        deleted records name.
+
         Evidence and a material's file point at one file (``attachment_ref``); a material
         imported before files traveled at several (``attachments``, pairs of ref and name).
         Every one of them keeps its file: a sweep that knew only evidence would erase every

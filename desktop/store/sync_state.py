@@ -44,6 +44,7 @@ from desktop.store.bundle_state import (
     keep_blobs,
     stored_mutation,
 )
+from desktop.store.deleted_files import erase_deleted_files
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import (
     CASCADE_CHILDREN,
@@ -1744,7 +1745,8 @@ class ProfileSyncState(BundleTables):
     def keep_together(self) -> int:
         """A deletion and what it took (``CASCADES``) stay one decision after a sync: a live
         child under a deleted parent brings the parent back, and a parent back over its
-        deletion brings back the children the deletion took (not one deleted alone)."""
+        deletion brings back the children the deletion took (not one deleted alone). Then
+        the files of what stays deleted are erased (``erase_deleted_files``)."""
         with self._engine.begin() as connection:
             restored = 0
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
@@ -1820,6 +1822,10 @@ class ProfileSyncState(BundleTables):
                 if restored == before:
                     break
             self._drop_own(connection)
+            # What stayed deleted takes its files with it, as on the device that deleted it:
+            # keys, sealed bytes, chunks received, indexed text (SECURITY.md).
+            if self._vault is not None:
+                erase_deleted_files(connection, self._vault)
             # What no decision can bring back any more is not kept: the last content of a
             # deleted record that is neither a parent nor a child in ``CASCADES`` (an edit
             # elsewhere brings its own content), and of a child deleted under live parents
