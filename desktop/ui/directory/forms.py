@@ -817,11 +817,18 @@ class MembershipDialog(QDialog):
 
 
 def confirm_text(
-    name: str, *, group: bool = False, memberships: int = 0, materials: int = 0, files: int = 0
+    name: str,
+    *,
+    group: bool = False,
+    memberships: int = 0,
+    materials: int = 0,
+    files: int = 0,
+    notes: int = 0,
 ) -> str:
     """The question before a deletion, saying what goes with the record and nothing it does not
     take: its memberships (a group's members', or a person's or organization's groups) and a
-    working group's materials, whose files are erased from this computer."""
+    working group's materials, whose files are erased from this computer, and the notes on
+    the group and its materials."""
     sentences = [_("Delete “{name}” from the directory?").format(name=name)]
     if memberships and group:
         sentences.append(
@@ -854,6 +861,14 @@ def confirm_text(
                 "The {count} files of its materials are erased from this computer.",
                 files,
             ).format(count=format_number(files))
+        )
+    if notes:
+        sentences.append(
+            ngettext(
+                "A note on it or on its materials goes with it.",
+                "The {count} notes on it and on its materials go with it.",
+                notes,
+            ).format(count=format_number(notes))
         )
     sentences.append(_("This cannot be undone."))
     return " ".join(sentences)

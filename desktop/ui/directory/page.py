@@ -334,16 +334,27 @@ class DirectoryList(ListDetailPage):
         memberships = (
             len(detail.people) + len(detail.organizations) if group else len(detail.groups)
         )
-        materials, files = 0, 0
+        materials, files, notes = 0, 0, 0
         if group:
-            taken = RecordStore(self._profile.engine).children(record.id, "material")
+            records = RecordStore(self._profile.engine)
+            taken = records.children(record.id, "material")
             store = MaterialStore.of(self._profile)
             materials = len(taken)
             files = sum(len(store.files(material.id)) for material in taken)
+            # The notes on it and on its materials, shared or the person's own (rev-nest).
+            notes = sum(
+                len(records.children(parent, "note"))
+                for parent in (record.id, *(material.id for material in taken))
+            )
         box = MessageDialog(
             _("Delete from the directory"),
             confirm_text(
-                name, group=group, memberships=memberships, materials=materials, files=files
+                name,
+                group=group,
+                memberships=memberships,
+                materials=materials,
+                files=files,
+                notes=notes,
             ),
             action_text=_("Delete"),
             parent=self,

@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from desktop.domain.network_records import Material
+from desktop.domain.network_records import Material, Note
 from desktop.domain.records import (
     Membership,
     MembershipRole,
@@ -26,6 +26,7 @@ from desktop.domain.translation import set_language
 from desktop.store.profile import Profile
 from desktop.store.records import RecordQuery, RecordStore
 from desktop.store.search import fold
+from desktop.store.spaces import local_spaces
 from desktop.ui.directory import DirectoryPage
 from desktop.ui.directory.forms import (
     MembershipDialog,
@@ -528,3 +529,43 @@ def test_the_question_before_a_deletion_names_what_goes_and_nothing_else(
         "Its 2 materials go with it. The 3 files of its materials are erased from this "
         "computer. This cannot be undone."
     )
+
+
+def test_the_question_before_a_group_s_deletion_counts_its_notes(
+    qtbot: QtBot, page: DirectoryPage, store: RecordStore, space_id: str
+) -> None:
+    """rev-nest: a group's deletion takes the notes on it and on its materials, shared or the
+    person's own (``CASCADES``); the question says so, in every language."""
+    group = WorkingGroup(space_id=space_id, name="Corporate capture")
+    material = Material(
+        space_id=space_id, working_group_id=group.id, title="Field guide", material_type="toolkit"
+    )
+    own = local_spaces(store).only_me.id
+    notes = [
+        Note(space_id=space_id, working_group_id=group.id, body="Next meeting"),
+        Note(space_id=own, material_id=material.id, page=1, body="Ask about page 2"),
+    ]
+    store.save_all([group, material, *notes])
+    groups = page.show_list("working_group")
+    groups.refresh()
+    select(qtbot, groups, "Corporate capture")
+    page.window().resize(1024, 680)
+    said = {}
+    try:
+        for language in ("en", "ar"):
+            set_language(language)
+            qtbot.mouseClick(groups.detail.delete_button, Qt.MouseButton.LeftButton)
+            box = groups.confirmation
+            assert isinstance(box, MessageDialog)
+            said[language] = box.text()
+            box.grab().save(f"/tmp/rev-nest-question-{language}.png")  # looked at
+            box.reject()
+    finally:
+        set_language("en")
+    assert said["en"] == (
+        "Delete “Corporate capture” from the directory? Its material goes with it. "
+        "The 2 notes on it and on its materials go with it. This cannot be undone."
+    )
+    assert "تُحذف معه ملاحظتان عليه أو على مواده." in said["ar"]
+    store.delete(group.id)  # as the page does: they go with it
+    assert all(store.get(note.id) is None for note in notes)
