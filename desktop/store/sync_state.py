@@ -50,7 +50,6 @@ from desktop.store.records import (
     CASCADE_CHILDREN,
     CASCADE_PARENTS,
     CASCADES,
-    CHILD_TYPES,
     Cascade,
     RecordStore,
     keep_last_content,
@@ -173,9 +172,6 @@ _MIDDLE_TYPES = tuple(name for name in CASCADE_PARENTS if name in CASCADE_CHILDR
 _BELOW_MIDDLE_TYPES = tuple(
     dict.fromkeys(cascade.child for cascade in CASCADES if cascade.parent in _MIDDLE_TYPES)
 )
-
-#: An incident whose deletion waits for a newer Minga (``pending_changes``).
-_HELD_PARENT = aliased(RecordRow)
 
 #: Marks a record the engine never read before settling it (nothing to compare).
 _UNSEEN: Any = object()
@@ -641,19 +637,6 @@ class ProfileSyncState(BundleTables):
                 # Its newest version needs a newer Minga: the edit waits here, to be merged
                 # with it once this one is updated (pushing it would only meet it again).
                 RecordRow.id.not_in(select(SyncSealedRecordRow.record_id)),
-                # Nor what that incident's deletion took: its act, source, evidence and
-                # follow-up deletions are one decision with it and wait with it (rev14: sent
-                # alone, they took everything under an incident that a newer version kept).
-                ~and_(
-                    RecordRow.deleted.is_(True),
-                    RecordRow.record_type.in_(CHILD_TYPES),
-                    func.coalesce(RecordRow.parent_id, "").in_(
-                        select(_HELD_PARENT.id).where(
-                            _HELD_PARENT.deleted.is_(True),
-                            _HELD_PARENT.id.in_(select(SyncSealedRecordRow.record_id)),
-                        )
-                    ),
-                ),
             )
             # A parent (an incident, a material, ``CASCADES``) next to what is under it: a
             # deletion and what it took go out in one push (one transaction on the server), so
@@ -704,20 +687,11 @@ class ProfileSyncState(BundleTables):
             .limit(limit)
         )
         with self._engine.connect() as connection:
-            waiting = self._deletions_waiting(connection)
-            if waiting:
-                # The incident's deletion and the rest of what it took wait together.
+            held = self._deletions_held(connection)
+            if held:
+                # A parent's deletion and the rest of what it took wait together.
                 statement = statement.where(
-                    ~and_(
-                        RecordRow.deleted.is_(True),
-                        or_(
-                            RecordRow.id.in_(waiting),
-                            and_(
-                                RecordRow.record_type.in_(CHILD_TYPES),
-                                func.coalesce(RecordRow.parent_id, "").in_(waiting),
-                            ),
-                        ),
-                    )
+                    ~and_(RecordRow.deleted.is_(True), in_ids(RecordRow.id, sorted(held)))
                 )
             rows = connection.execute(statement).all()
         return [
@@ -733,9 +707,55 @@ class ProfileSyncState(BundleTables):
             for row in rows
         ]
 
+    @classmethod
+    def _deletions_held(cls, connection: Connection) -> set[str]:
+        """Deletions that cannot go out yet, and everything the same decision took with them.
+
+        A parent of ``CASCADES`` deleted here waits when its newest version is sealed (a newer
+        Minga changed it: its deletion goes once this Minga is updated and can merge it), or
+        when a record under it waits for an answer (``_deletions_waiting``). The deletions of
+        what it took wait with it, down the table (a group's materials and memberships, their
+        files; a person's or organization's memberships, named in the last content the
+        deletion took): sent alone, they would take what the newer version kept, on every
+        device (rev14, built then for an incident's children only), or leave the server
+        holding a deletion that is half a decision."""
+        held = cls._deletions_waiting(connection)
+        held |= set(
+            connection.scalars(
+                select(RecordRow.id).where(
+                    RecordRow.deleted.is_(True),
+                    RecordRow.record_type.in_(CASCADE_PARENTS),
+                    RecordRow.id.in_(select(SyncSealedRecordRow.record_id)),
+                )
+            )
+        )
+        frontier = set(held)
+        while frontier:
+            below: set[str] = set()
+            for cascade in CASCADES:
+                named = (
+                    RecordRow.parent_id
+                    if cascade.indexed
+                    else func.json_extract(RecordBase.content, f"$.{cascade.field}")
+                )
+                below.update(
+                    connection.scalars(
+                        select(RecordRow.id)
+                        .outerjoin(RecordBase, RecordBase.id == RecordRow.id)
+                        .where(
+                            RecordRow.deleted.is_(True),
+                            RecordRow.record_type == cascade.child,
+                            in_ids(named, sorted(frontier)),
+                        )
+                    )
+                )
+            frontier = below - held
+            held |= frontier
+        return held
+
     @staticmethod
     def _deletions_waiting(connection: Connection) -> set[str]:
-        """Deleted incidents whose deletion cannot go out yet: a record under it was changed,
+        """Deleted parents whose deletion cannot go out yet: a record under it was changed,
         the change sealed and sent without an answer (a cut, a crash), and then deleted here
         with the incident. That change goes again as it was (it may have reached the server)
         and the child's deletion only after its answer; sent before, the incident's deletion
@@ -754,13 +774,15 @@ class ProfileSyncState(BundleTables):
         ).all()
         waiting: set[str] = set()
         for row in rows:
-            parent = row.parent_id
-            if parent is None:
-                sealed = json.loads(row.content)
-                if sealed.get("type") in CHILD_TYPES:
-                    parent = sealed.get("incident_id")
-            if isinstance(parent, str) and parent:
-                waiting.add(parent)
+            # Every parent the change names (a membership: its group, person, organization).
+            sealed = json.loads(row.content)
+            named = [row.parent_id]
+            named += [
+                sealed.get(cascade.field)
+                for cascade in CASCADES
+                if cascade.child == sealed.get("type")
+            ]
+            waiting.update(parent for parent in named if isinstance(parent, str) and parent)
         # The cascades nest: a material whose deletion waits keeps its group's waiting too (sent
         # before, the group's deletion would leave the server holding a live material under a
         # deleted group, which rule 1 brings back on the next device to pull).
@@ -1918,9 +1940,9 @@ class ProfileSyncState(BundleTables):
             self._keep_flag(connection, row.space_id, row.id, TAKEN_WITH_PARENT)
 
     def _back_as_read(self, connection: Connection, record: str) -> bool:
-        """An incident deleted here whose newest version is sealed (a newer Minga edited it):
-        an edit beats a deletion, so it is back here as this device last read it, clean, its
-        base kept, for the sealed version to merge over once this Minga is updated. Below it,
+        """A parent of ``CASCADES`` deleted here whose newest version is sealed (a newer Minga
+        edited it): an edit beats a deletion, so it is back here as this device last read it,
+        clean, its base kept, for the sealed version to merge over once this Minga is updated. Below it,
         what the deletion took comes back (``keep_together``'s second rule: a note is on it).
 
         Before (rev14), the deletion was only held: its act, source and follow-up deletions,

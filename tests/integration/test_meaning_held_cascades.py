@@ -1,0 +1,136 @@
+"""A deletion held for a newer Minga holds what it took, for every cascade (issue 14).
+
+A newer Minga saves a material, a working group, a person or an organization in a shape this
+version cannot read (it is kept sealed here, "needs a newer Minga"). Alba, on this version,
+then deletes it: its deletion waits on her device (it would only meet the newer version), and
+what it took must wait with it, one decision. Built first for incidents only (``CHILD_TYPES``):
+a material's files, a group's materials, memberships and their files, a person's or an
+organization's memberships went out alone and took, on every device, what was under a record
+the newer version's edit keeps. Through the real server with three devices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.records import (
+    Membership,
+    MembershipRole,
+    Organization,
+    Person,
+    PersonKind,
+    WorkingGroup,
+    edit,
+)
+from sync.client.transport import Offline
+from tests.helpers.records import file_without_bytes
+from tests.integration.conftest import Device, Server, network_of
+from tests.integration.test_meaning import _converge, _save_as_newer_minga, _sealed_content
+from tests.integration.test_meaning_cascades import _directory_delete, _nothing_unreachable
+from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _outbox, _pushes
+
+
+def _family(space: str, devices: list[Device]) -> dict[str, list[str]]:
+    """Two groups, a material with two files in the first, an organization that is a member
+    of the second, a person who is a member of both: synced to every device.
+    Returns what each parent's deletion takes, the parent first."""
+    group = WorkingGroup(space_id=space, name="Agua")
+    other = WorkingGroup(space_id=space, name="Tierra")
+    material = Material(
+        space_id=space, working_group_id=group.id, title="Mapa de pozos", material_type="toolkit"
+    )
+    files = [file_without_bytes(material, f"{n}.txt") for n in range(2)]
+    org = Organization(space_id=space, name="Casa Abierta")
+    person = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa")
+    memberships = [
+        Membership(space_id=space, working_group_id=g.id, person_id=person.id)
+        for g in (group, other)
+    ]
+    by_org = Membership(space_id=space, working_group_id=other.id, organization_id=org.id)
+    devices[0].records.save_all([group, other, material, *files, org, person, *memberships, by_org])
+    _converge(devices, rounds=1)
+    return {
+        "material": [material.id, *(f.id for f in files)],
+        "working_group": [group.id, material.id, *(f.id for f in files), memberships[0].id],
+        "person": [person.id, *(m.id for m in memberships)],
+        "organization": [org.id, by_org.id],
+    }
+
+
+def _unreadable(device: Device, record: str) -> None:
+    """What a newer Minga saves: a field this version knows, in a shape it cannot read."""
+    content = _sealed_content(device, record)
+    field = "title" if content["type"] == "material" else "name"
+    _save_as_newer_minga(device, {**content, "schema": 2, field: [content[field], "2"]})
+
+
+@pytest.mark.parametrize("parent", ["material", "working_group", "person", "organization"])
+def test_a_deletion_held_for_a_newer_minga_holds_what_it_took_in_every_cascade(
+    server: Server, make_device: Any, parent: str
+) -> None:
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, badu = devices
+    taken = _family(space, devices)[parent]
+    record = taken[0]
+    _unreadable(newer, record)
+    newer.sync()
+    alba.sync()
+    assert alba.state.sealed_title(record) is not None
+    _directory_delete(alba, record)  # the directory's delete: everything under it goes
+    assert all(alba.records.get(r) is None for r in taken)
+    _converge(devices, rounds=2)
+    # Nothing of the decision went out: everything under the record the newer edit keeps is
+    # still there on the other two devices, and the whole deletion waits on alba's.
+    for device in (newer, badu):
+        for child in taken[1:]:
+            assert device.records.get(child) is not None, (device.name, child)
+        _nothing_unreachable(device)
+    assert alba.records.dirty_count() == len(taken)
+    assert not alba.state.pending_changes([space], 100)
+    _nothing_unreachable(alba)
+
+
+@pytest.mark.parametrize("parent", ["working_group", "person"])
+def test_a_deletion_waiting_for_a_change_in_flight_holds_all_it_took(
+    server: Server, make_device: Any, parent: str
+) -> None:
+    """A change under the record is sealed and sent without an answer (a cut), then the record
+    is deleted: its deletion waits for that answer (``_deletions_waiting``), and so must every
+    other deletion it took, to go in one push with it. Built for an incident's children only:
+    the group's membership, its material's other file, the person's other membership went in
+    the first push alone, and a person's deletion did not wait at all for a membership in
+    flight (its ``parent_id`` names the group): the server held the person deleted and the
+    membership live, which the next device to pull brings back "restored"."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, _badu = devices
+    family = _family(space, devices)
+    taken = family[parent]
+    flying = taken[2] if parent == "working_group" else taken[1]  # a file; a membership
+    held = admin.records.require(flying)
+    admin.records.save(
+        edit(held, filename="pozos-2026.txt")
+        if isinstance(held, MaterialFile)
+        else edit(held, role=MembershipRole.EDITOR)
+    )
+    url = admin.engine.transport.base_url
+    admin.engine.transport = CutsFirstPush(url, admin.engine.transport.observer, applied=False)
+    with pytest.raises(Offline):
+        admin.engine.sync_once()
+    assert flying in _outbox(admin)
+    _directory_delete(admin, taken[0])
+    admin.sent.clear()
+    admin.sync()
+    [whole] = [push for push in _pushes(admin) if push.get(taken[0])]
+    assert {r: whole.get(r) for r in taken} == dict.fromkeys(taken, True), whole
+    assert alba.sync().restored == 0
+    for _ in range(2):
+        for device in devices:
+            assert device.sync().restored == 0, device.name
+    for device in devices:
+        for record in taken:
+            assert device.records.get(record) is None, (device.name, record)
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
