@@ -1942,8 +1942,9 @@ class ProfileSyncState(BundleTables):
     def _back_as_read(self, connection: Connection, record: str) -> bool:
         """A parent of ``CASCADES`` deleted here whose newest version is sealed (a newer Minga
         edited it): an edit beats a deletion, so it is back here as this device last read it,
-        clean, its base kept, for the sealed version to merge over once this Minga is updated. Below it,
-        what the deletion took comes back (``keep_together``'s second rule: a note is on it).
+        clean, its base kept, for the sealed version to merge over once this Minga is updated.
+        Below it, what the deletion took comes back (``keep_together``'s second rule: a note is
+        on it).
 
         Before (rev14), the deletion was only held: its act, source and follow-up deletions,
         sent with it and accepted, took everything under an incident the newer edit kept, on
