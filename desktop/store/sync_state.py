@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -172,6 +173,18 @@ _MIDDLE_TYPES = tuple(name for name in CASCADE_PARENTS if name in CASCADE_CHILDR
 _BELOW_MIDDLE_TYPES = tuple(
     dict.fromkeys(cascade.child for cascade in CASCADES if cascade.parent in _MIDDLE_TYPES)
 )
+
+#: A deleted record's last content, where a deleted membership names its person or organization.
+_TAKEN = aliased(RecordBase)
+#: The cascades whose field is not the ``parent_id`` column (a membership's person and its
+#: organization), each with the deletion pending here of the parent it names.
+_NAMED_IN_CONTENT = tuple(
+    (cascade, aliased(RecordRow)) for cascade in CASCADES if not cascade.indexed
+)
+#: Their parent types (a person, an organization).
+_CONTENT_PARENTS = tuple(dict.fromkeys(cascade.parent for cascade, _ in _NAMED_IN_CONTENT))
+#: Before an id, sorts it after every id (ids are hex digits, or ASCII letters and digits).
+_LAST = "~"
 
 #: Marks a record the engine never read before settling it (nothing to compare).
 _UNSEEN: Any = object()
@@ -630,7 +643,24 @@ class ProfileSyncState(BundleTables):
             .outerjoin(RecordExtraRow, RecordExtraRow.record_id == RecordRow.id)
             .outerjoin(DeletedAloneRow, DeletedAloneRow.record_id == RecordRow.id)
             .outerjoin(_ABOVE, _ABOVE.id == RecordRow.parent_id)
-            .where(
+            .outerjoin(_TAKEN, and_(RecordRow.deleted.is_(True), _TAKEN.id == RecordRow.id))
+        )
+        for cascade, parent in _NAMED_IN_CONTENT:
+            statement = statement.outerjoin(
+                parent,
+                and_(
+                    RecordRow.deleted.is_(True),
+                    RecordRow.record_type == cascade.child,
+                    parent.id == func.json_extract(_TAKEN.content, f"$.{cascade.field}"),
+                    parent.deleted.is_(True),
+                    parent.dirty.is_(True),
+                ),
+            )
+        # A membership deleted with its person or organization (its group live, or not deleted
+        # here): ordered with that deletion, not with its group.
+        deleted_with = func.coalesce(*(parent.id for _, parent in _NAMED_IN_CONTENT), None)
+        statement = (
+            statement.where(
                 RecordRow.dirty.is_(True),
                 RecordRow.space_id.in_(spaces),
                 RecordRow.id.not_in(select(SyncOutboxRow.record_id)),
@@ -649,8 +679,32 @@ class ProfileSyncState(BundleTables):
             # the top of its chain, and the deletions deepest first, so a cut leaves files
             # deleted under a live material or materials under a live group, never the other
             # way round (rev-last).
+            # A person's or organization's deletion, and the memberships it took, go last of
+            # all: next to each other, the person's own deletion after theirs. A membership has
+            # two parents, its group and its person (or organization), and goes with one only:
+            # deleted with both, it goes with its group, and the person's deletion still after
+            # it (before, ordered by the person's id, it could go before the membership's in
+            # another push, and a peer pulling between brought the person back, "restored").
             .order_by(
                 case(
+                    (
+                        and_(
+                            RecordRow.deleted.is_(True),
+                            RecordRow.record_type.in_(_CONTENT_PARENTS),
+                        ),
+                        literal(_LAST).concat(RecordRow.id),
+                    ),
+                    (
+                        and_(
+                            deleted_with.is_not(None),
+                            or_(
+                                _ABOVE.id.is_(None),
+                                _ABOVE.deleted.is_(False),
+                                _ABOVE.dirty.is_(False),
+                            ),
+                        ),
+                        literal(_LAST).concat(deleted_with),
+                    ),
                     (
                         RecordRow.record_type.in_(_MIDDLE_TYPES),
                         func.coalesce(RecordRow.parent_id, RecordRow.id),

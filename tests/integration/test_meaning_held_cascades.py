@@ -17,6 +17,7 @@ import pytest
 
 from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.records import (
+    Incident,
     Membership,
     MembershipRole,
     Organization,
@@ -25,12 +26,18 @@ from desktop.domain.records import (
     WorkingGroup,
     edit,
 )
-from sync.client.transport import Offline
+from sync.client.transport import Offline, Transport
 from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.test_meaning import _converge, _save_as_newer_minga, _sealed_content
 from tests.integration.test_meaning_cascades import _directory_delete, _nothing_unreachable
-from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _outbox, _pushes
+from tests.integration.test_meaning_deleted_in_flight import (
+    CutsFirstPush,
+    _outbox,
+    _pushes,
+    _source,
+)
+from tests.integration.test_meaning_deletes_review import CutsSecondBatch
 
 
 def _family(space: str, devices: list[Device]) -> dict[str, list[str]]:
@@ -133,4 +140,52 @@ def test_a_deletion_waiting_for_a_change_in_flight_holds_all_it_took(
         for record in taken:
             assert device.records.get(record) is None, (device.name, record)
         assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("parent", ["person", "organization"])
+def test_a_person_s_deletion_split_by_a_cut_never_leaves_a_membership_naming_them_live(
+    server: Server, make_device: Any, parent: str
+) -> None:
+    """Alba deletes a person (or an organization) who is a member of a group, and an incident
+    with 2,100 sources: more deletions than the first batch holds (``LEAD``, 1,024). The sync
+    is cut after the first batch reached the server. The membership's deletion was ordered
+    under its group (its ``parent_id``), the person's under the person: the person's id sorts
+    first, the group's last, so the first batch held the person's deletion and not the
+    membership's. A peer pulling then found the person deleted and a membership naming them
+    live, and brought the person back "restored" on every device, though nobody had changed
+    anything after the deletion."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group = WorkingGroup(id="f" * 32, space_id=space, name="Agua")
+    if parent == "person":
+        named: Person | Organization = Person(
+            id="0" * 32, space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa"
+        )
+        membership = Membership(space_id=space, working_group_id=group.id, person_id=named.id)
+    else:
+        named = Organization(id="0" * 32, space_id=space, name="Casa Abierta")
+        membership = Membership(space_id=space, working_group_id=group.id, organization_id=named.id)
+    incident = Incident(space_id=space, title="Eviction at Barrio Sur", place="Barrio Sur")
+    sources = [_source(space, incident.id, f"Testimony {n}") for n in range(2100)]
+    alba.records.save_all([group, named, membership, incident, *sources])
+    _converge(devices, rounds=1)
+    _directory_delete(alba, named.id)
+    alba.records.delete(incident.id)
+    url = alba.engine.transport.base_url
+    observer = alba.engine.transport.observer
+    alba.engine.transport = alba.engine.batches.transport = CutsSecondBatch(url, observer=observer)
+    with pytest.raises(Offline):
+        alba.engine.sync_once()
+    assert alba.engine.batches.transport.batches == 2
+    # A peer pulling between: what it holds is whole or not yet there, never half.
+    assert badu.sync().restored == 0
+    _nothing_unreachable(badu)
+    alba.engine.transport = alba.engine.batches.transport = Transport(url, observer=observer)
+    _converge(devices, rounds=2)
+    for device in devices:
+        assert device.records.get(named.id) is None, device.name
+        assert device.records.get(membership.id) is None, device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert device.state.conflicts() == [], device.name
         _nothing_unreachable(device)
