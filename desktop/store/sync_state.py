@@ -176,13 +176,18 @@ _BELOW_MIDDLE_TYPES = tuple(
 
 #: A deleted record's last content, where a deleted membership names its person or organization.
 _TAKEN = aliased(RecordBase)
-#: The cascades whose field is not the ``parent_id`` column (a membership's person and its
-#: organization), each with the deletion pending here of the parent it names.
-_NAMED_IN_CONTENT = tuple(
-    (cascade, aliased(RecordRow)) for cascade in CASCADES if not cascade.indexed
+#: Parent types no child names in its ``parent_id`` column (a person, an organization: their
+#: memberships name them in their content, the column holds the group).
+_CONTENT_PARENTS = tuple(
+    name
+    for name in CASCADE_PARENTS
+    if not any(cascade.indexed for cascade in CASCADES if cascade.parent == name)
 )
-#: Their parent types (a person, an organization).
-_CONTENT_PARENTS = tuple(dict.fromkeys(cascade.parent for cascade, _ in _NAMED_IN_CONTENT))
+#: Their cascades (a membership's person and its organization), each with the deletion
+#: pending here of the parent it names.
+_NAMED_IN_CONTENT = tuple(
+    (cascade, aliased(RecordRow)) for cascade in CASCADES if cascade.parent in _CONTENT_PARENTS
+)
 #: Before an id, sorts it after every id (ids are hex digits, or ASCII letters and digits).
 _LAST = "~"
 
