@@ -64,10 +64,15 @@ class _Taken:
     chunks: tuple[str, ...]
 
 
-#: A deletion not decided yet: its record's newer version is kept sealed for a newer Minga (or
-#: its parent's: that deletion is held with it), or a change to it was sent and is unanswered.
+#: A deletion not decided yet: a newer version of the record is kept sealed for a newer Minga,
+#: or of its parent deleted here (that deletion is held with what it took, and the newer
+#: version may yet bring everything back, ``_back_as_read``), or a change to it was sent and is
+#: unanswered. Its last content stays (``keep_together`` drops only a decided child's), so the
+#: file is found again once it is decided.
 _WAITING = (
-    "(EXISTS (SELECT 1 FROM sync_sealed_records s WHERE s.record_id IN (r.id, r.parent_id)) "
+    "(EXISTS (SELECT 1 FROM sync_sealed_records s WHERE s.record_id = r.id) "
+    "OR EXISTS (SELECT 1 FROM sync_sealed_records s JOIN records p ON p.id = s.record_id "
+    "WHERE s.record_id = r.parent_id AND p.deleted = 1) "
     "OR EXISTS (SELECT 1 FROM sync_outbox o WHERE o.record_id = r.id "
     "AND o.content IS NOT NULL))"
 )
