@@ -250,3 +250,26 @@ def test_a_private_note_under_a_group_deleted_by_bundle_is_dropped(
     for device in devices:
         assert not _live(device, group.id), device.name
         _no_note_unreached(device)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_shared_note_on_a_group_edited_while_the_group_is_deleted_brings_it_back(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Badu edits a shared note on the group (named only in its content: its ``parent_id``
+    column holds no material) while alba deletes the group: the edit beats the note's
+    deletion, and the group comes back with its material for everyone."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, material = _group_with_material(space, devices)
+    note = _shared_note(admin, space, working_group_id=group.id)
+    _converge(devices, rounds=1)
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(note.id), body="Reunión el jueves."))
+    _meet(devices, deleter_first)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        back = device.records.require(note.id)
+        assert isinstance(back, Note) and back.body == "Reunión el jueves.", device.name
+        _no_note_unreached(device)
+    assert _notes(alba, group.id) & _BACK
