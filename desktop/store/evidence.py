@@ -21,7 +21,7 @@ from desktop.store.errors import AttachmentDamaged, ProfileError
 from desktop.store.profile import Profile
 from desktop.store.records import RecordNotFound, RecordStore
 from desktop.store.schema import AttachmentKeyRow
-from sync.client.chunks import sealed_layout
+from sync.client.chunks import GONE, sealed_layout
 from sync.protocol import LIMITS
 
 #: Custody actions (codes of the ``custody_actions`` vocabulary) this module appends.
@@ -86,6 +86,35 @@ class EvidenceNotFound(ProfileError):
         "This evidence file is not on this computer: it was deleted here, or it has not "
         "arrived yet."
     )
+
+
+#: What a file brought back over its deletion says when no device could send its bytes again
+#: (``sync.client.chunks.GONE``): the material's and evidence's open, export and Download.
+FILE_GONE_MESSAGE = N_(
+    "The file's content was removed before this was restored, and no device had a copy to "
+    "send again. Ask whoever added it to add it again."
+)
+
+
+class EvidenceGone(EvidenceNotFound):
+    """The evidence came back over its deletion, its bytes gone from the server and from every
+    device that synced since (marked ``GONE``): it will not arrive."""
+
+    code = "evidence_gone"
+    message = FILE_GONE_MESSAGE
+
+
+def gone_records(engine: Engine) -> set[str]:
+    """Records whose file's bytes are gone (marked ``GONE`` beside them, ``record_extras``)."""
+    with engine.connect() as connection:
+        return set(
+            connection.execute(
+                text(
+                    "SELECT record_id FROM record_extras "
+                    f"WHERE json_extract(fields, '$.{GONE}') = 1"
+                )
+            ).scalars()
+        )
 
 
 class EvidenceStore:
@@ -274,6 +303,8 @@ class EvidenceStore:
     def _require_stored(self, evidence: Evidence) -> StoredAttachment:
         stored = self.stored(evidence.attachment_ref)
         if stored is None:
+            if evidence.id in gone_records(self._engine):
+                raise EvidenceGone(evidence.attachment_ref)
             raise EvidenceNotFound(evidence.attachment_ref)
         if stored.sha256 != evidence.sha256:
             # The record and the key row disagree: the file is not the one the record describes.

@@ -25,8 +25,10 @@ from desktop.domain.translation import N_
 from desktop.store.attachments import AttachmentVault, StoredAttachment
 from desktop.store.errors import ProfileError
 from desktop.store.evidence import (
+    FILE_GONE_MESSAGE,
     EvidenceStore,
     TransferFields,
+    gone_records,
     media_type_of,
     transfer_fields,
 )
@@ -56,6 +58,13 @@ class MaterialFileMissing(ProfileError):
     message = N_("This file is not on this computer. Connect to the server to download it.")
 
 
+class MaterialFileGone(MaterialFileMissing):
+    """The file came back over its deletion and no device could send its bytes again."""
+
+    code = "material_file_gone"
+    message = FILE_GONE_MESSAGE
+
+
 @dataclass(frozen=True)
 class OpenedFile:
     """A material's file, decrypted in memory only."""
@@ -72,6 +81,8 @@ class FileState:
 
     file: MaterialFile
     held: bool
+    #: Its bytes are gone (``MaterialFileGone``): it will not arrive; Download says so.
+    gone: bool = False
 
     @property
     def size(self) -> int:
@@ -202,7 +213,16 @@ class MaterialStore:
         return stored is not None and self._vault.path_of(file.attachment_ref).exists()
 
     def file_states(self, material_id: str) -> list[FileState]:
-        return [FileState(f, self.held(f)) for f in self.files(material_id)]
+        gone = gone_records(self._engine)
+        states = []
+        for file in self.files(material_id):
+            held = self.held(file)
+            states.append(FileState(file, held, not held and file.id in gone))
+        return states
+
+    def gone(self, file: MaterialFile) -> bool:
+        """Whether the file's bytes are gone for good unless a device holding them syncs."""
+        return file.id in gone_records(self._engine) and not self.held(file)
 
     def open(self, file_id: str) -> OpenedFile:
         """The file's bytes, decrypted into memory and verified; clear error if absent."""
@@ -211,12 +231,17 @@ class MaterialStore:
             raise MaterialFileMissing(file_id)
         stored = self._evidence.stored(file.attachment_ref)
         if stored is None or not self._vault.path_of(file.attachment_ref).exists():
+            if file.id in gone_records(self._engine):
+                raise MaterialFileGone(file_id)
             raise MaterialFileMissing(file_id)
         data = self._vault.read_bytes(stored)
         return OpenedFile(file.id, file.filename, file.media_type, data)
 
     def reference(self, file: MaterialFile) -> AttachmentRef | None:
-        """What sync's ``chunks.download`` needs to fetch the file; ``None`` if it cannot travel."""
+        """What sync's ``chunks.download`` needs to fetch the file; ``None`` if it cannot travel
+        or its bytes are gone (nothing to ask the server for)."""
+        if file.id in gone_records(self._engine):
+            return None
         return AttachmentRef.of(file.space_id, to_dict(file))
 
     def delete_material(self, material_id: str) -> None:
@@ -290,9 +315,10 @@ class MaterialStore:
     def wanted(self) -> list[AttachmentRef]:
         """Files of pinned materials not on this device yet (what a background fetch gets)."""
         pins = self.pinned_ids()
+        gone = gone_records(self._engine)
         found = []
         for file in self._all_files():
-            if self._file_pinned(file, pins) and not self.held(file):
+            if self._file_pinned(file, pins) and file.id not in gone and not self.held(file):
                 ref = self.reference(file)
                 if ref is not None:
                     found.append(ref)
@@ -305,9 +331,10 @@ class MaterialStore:
         before files traveled) is the only copy anywhere: it stays until it has been sent.
         """
         pins = self.pinned_ids()
+        gone = gone_records(self._engine)  # held here, this may be the only copy left
         freed = 0
         for file in self._all_files():
-            if self._file_pinned(file, pins) or not file.attachment_chunks:
+            if self._file_pinned(file, pins) or not file.attachment_chunks or file.id in gone:
                 continue
             if not self.held(file) or not self._uploaded(file):
                 continue

@@ -84,7 +84,7 @@ from desktop.store.schema import (
     SyncWrapRow,
 )
 from desktop.store.search import remove_record
-from sync.client.chunks import AttachmentRef
+from sync.client.chunks import GONE, AttachmentRef
 from sync.client.engine import canonical, settle
 from sync.client.merge import (
     DECIDED,
@@ -122,6 +122,9 @@ _STAMPS = ("updated_at",)
 UNREADABLE_FORMAT = "unreadable_format"
 #: A note for a person's own note or reading position dropped with its deleted parent.
 TAKEN_WITH_PARENT = "taken_with_parent"
+#: A note on a file (material file, evidence) brought back over its deletion whose bytes
+#: nobody could send again: the server had collected them and this device held none.
+FILE_GONE = "file_gone"
 
 
 #: Notes saying a record came back over a deletion: what that deletion took comes back too.
@@ -227,6 +230,10 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
     extras: dict[str, Any] = {}
     marks = decision_marks(body)
     body.pop(DECIDED, None)
+    if body.pop(GONE, None) is True:
+        # Any schema: a file whose bytes are gone (``sync.client.chunks.GONE``), kept beside
+        # the record and sealed back with it, as the marks are; anything else there is dropped.
+        extras[GONE] = True
     version = body.get("schema")
     if isinstance(version, int) and not isinstance(version, bool):
         if version > spec.schema_version:
@@ -2271,6 +2278,9 @@ class ProfileSyncState(BundleTables):
             "AND json_array_length(json_extract(c.content, '$.attachment_chunks')) > 0 "
             "AND json_extract(c.content, '$.attachment_ref') NOT IN "
             "(SELECT attachment_id FROM attachment_keys) "
+            # Not a file whose bytes are gone (marked so: nothing to fetch, asked for no more).
+            "AND r.id NOT IN (SELECT record_id FROM record_extras "
+            "WHERE json_extract(fields, '$.attachment_gone') = 1) "
             # A material's file only when this device keeps it (or its group) offline; the
             # others are fetched on demand (desktop.store.materials).
             "AND (r.record_type <> 'material_file' OR EXISTS (SELECT 1 FROM material_pins p "
@@ -2315,6 +2325,58 @@ class ProfileSyncState(BundleTables):
                     SyncChunkReceivedRow.address.in_(addresses),
                 )
             )
+
+    def mark_gone(self, space: str, record: str) -> None:
+        with self._engine.begin() as connection:
+            held = connection.scalar(
+                select(RecordExtraRow.fields).where(RecordExtraRow.record_id == record)
+            )
+            extras = dict(json.loads(held)) if held else {}
+            extras[GONE] = True
+            self._store_extras(connection, record, extras)
+            connection.execute(update(RecordRow).where(RecordRow.id == record).values(dirty=True))
+            self._keep_flag(connection, space, record, FILE_GONE)
+
+    def put_back_gone(self) -> int:
+        if self._vault is None:
+            return 0
+        # Live records marked gone whose file has a key row here (few: one per file lost).
+        query = text(
+            "SELECT r.id, r.space_id, x.fields, c.content, "
+            "json_extract(c.content, '$.attachment_ref') AS ref "
+            "FROM record_extras x JOIN records r ON r.id = x.record_id "
+            "JOIN record_contents c ON c.id = r.id "
+            "WHERE r.deleted = 0 AND json_extract(x.fields, '$.attachment_gone') = 1 "
+            "AND json_extract(c.content, '$.attachment_ref') IN "
+            "(SELECT attachment_id FROM attachment_keys)"
+        )
+        put_back = 0
+        with self._engine.begin() as connection:
+            for row in connection.execute(query).all():
+                if not self._vault.path_of(str(row.ref)).exists():
+                    continue
+                # The server lacks them (that is what the mark says): asked about again, not
+                # skipped as held from when this device fetched them.
+                addresses = [str(a) for a in json.loads(row.content).get("attachment_chunks", [])]
+                connection.execute(
+                    delete(SyncChunkHeldRow).where(
+                        SyncChunkHeldRow.space_id == row.space_id,
+                        SyncChunkHeldRow.address.in_(addresses),
+                    )
+                )
+                extras = dict(json.loads(row.fields))
+                extras.pop(GONE, None)
+                self._store_extras(connection, row.id, extras)
+                connection.execute(
+                    update(RecordRow).where(RecordRow.id == row.id).values(dirty=True)
+                )
+                connection.execute(
+                    delete(SyncConflictRow).where(
+                        SyncConflictRow.record_id == row.id, SyncConflictRow.kind == FILE_GONE
+                    )
+                )
+                put_back += 1
+        return put_back
 
     def store_attachment(self, ref: AttachmentRef, chunks: Sequence[bytes]) -> None:
         """The vault file first (written whole, then renamed), then its key row: a crash

@@ -97,8 +97,9 @@ class AttachmentRef:
 
     @classmethod
     def of(cls, space: str, content: Mapping[str, Any] | None) -> AttachmentRef | None:
-        """The file a content names, or ``None`` if it names none or names it badly."""
-        if not content or not content.get(CHUNKS_FIELD):
+        """The file a content names, or ``None`` if it names none or names it badly, or its
+        bytes are marked gone (``GONE``: nothing to send or fetch)."""
+        if not content or not content.get(CHUNKS_FIELD) or is_gone(content):
             return None
         try:
             ref = str(content[REF_FIELD])
@@ -130,9 +131,23 @@ class AttachmentRef:
         return HEADER_BYTES + index * self.sealed_chunk_size
 
 
+#: In a record's content: its file's chunks were collected by the server and the device that
+#: found it out held no copy (ENGINE.md, "A file whose bytes are gone"). Such a record claims
+#: no chunks, so the server takes it; a device that holds the file drops the mark and sends
+#: the record again with its chunks. Kept beside the record (``record_extras``), as
+#: ``decided`` is, and sealed with it: the author's signature covers it.
+GONE = "attachment_gone"
+
+
+def is_gone(content: Mapping[str, Any] | None) -> bool:
+    """Whether a content says its file's bytes are no longer on the server (``GONE``)."""
+    return bool(content) and content.get(GONE) is True  # type: ignore[union-attr]
+
+
 def referenced_chunks(content: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The chunk addresses a content lists (what a mutation must carry), deduplicated."""
-    if not content:
+    """The chunk addresses a content lists (what a mutation must carry), deduplicated; none
+    for a file marked gone (``GONE``): the server no longer holds them."""
+    if not content or is_gone(content):
         return ()
     raw = content.get(CHUNKS_FIELD) or ()
     return tuple(dict.fromkeys(str(a) for a in raw))
@@ -178,6 +193,14 @@ class AttachmentState(Protocol):
 
     def store_attachment(self, ref: AttachmentRef, chunks: Sequence[bytes]) -> None:
         """Write a verified file into the vault with its key; drop its received chunks."""
+
+    def mark_gone(self, space: str, record: str) -> None:
+        """The record's file is no longer on the server and not in this vault: mark its content
+        ``GONE`` (it then claims no chunks), keep it dirty and note it once for the person."""
+
+    def put_back_gone(self) -> int:
+        """Records marked ``GONE`` whose file this vault holds: drop the mark and keep them
+        dirty, so the next push sends their chunks again. Returns how many."""
 
 
 @dataclass
@@ -516,6 +539,21 @@ class ChunkTransfer:
             raise error
 
     # --- upload ---------------------------------------------------------------------------------
+
+    def can_send(
+        self, space: str, content: Mapping[str, Any] | None, missing: Sequence[str]
+    ) -> bool:
+        """Whether this vault holds every chunk of ``missing`` that ``content`` names (the
+        server said it lacks them): then the next sync sends them, else the file is gone."""
+        ref = AttachmentRef.of(space, content)
+        if ref is None:
+            return False
+        for index, address in enumerate(ref.chunks):
+            if address in missing:
+                data = self.state.sealed_chunk(ref, index)
+                if data is None or chunk_hash(data) != address:
+                    return False
+        return True
 
     def upload(self, space: str, content: Mapping[str, Any] | None) -> None:
         """Make sure the server holds every chunk ``content`` names, sending only missing ones.

@@ -190,6 +190,11 @@ class SyncReport:
     chunk_bytes_down: int = 0
     #: Files assembled, verified and stored in the vault.
     files_received: int = 0
+    #: Records whose file's chunks the server no longer holds and this vault did not either:
+    #: sent marked gone, without them (ENGINE.md, "A file whose bytes are gone").
+    files_gone: int = 0
+    #: Records marked gone elsewhere whose file this vault holds: sent again with its chunks.
+    files_put_back: int = 0
     #: (record, code) of files not stored: a chunk not matching its address, a file altered.
     attachments_refused: list[tuple[str, str]] = field(default_factory=list)
     #: Mutations other devices sealed offline that this device carried and handed in (as a
@@ -853,7 +858,12 @@ class SyncEngine:
         # different pages, and what belongs together is judged on all of them.
         restored = self.state.keep_together()
         report.restored += restored
-        return again or restored > 0
+        put_back = 0
+        if self.chunks is not None and isinstance(self.state, AttachmentState):
+            # A file marked gone elsewhere that this vault holds goes up again with its record.
+            put_back = self.state.put_back_gone()
+            report.files_put_back += put_back
+        return again or restored > 0 or put_back > 0
 
     def _apply_results(
         self,
@@ -1026,6 +1036,15 @@ class SyncEngine:
         if result.code == ErrorCode.CHUNK_MISSING and isinstance(self.state, AttachmentState):
             # Collected since we saw them: the next sync asks about them again and re-sends.
             self.state.forget_held(entry.space, list(result.missing))
+            if self.chunks is not None and not self.chunks.can_send(
+                entry.space, entry.content, result.missing
+            ):
+                # Not in this vault either (a file brought back over its deletion, its bytes
+                # erased where it was deleted): the record goes without them, marked gone, in
+                # the next round, instead of being refused at every sync.
+                self.state.mark_gone(entry.space, entry.record)
+                report.files_gone += 1
+                return True
         report.rejected.append(Rejection(entry.space, entry.record, str(result.code or "rejected")))
         return False
 

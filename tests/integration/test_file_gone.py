@@ -10,14 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
-from desktop.domain.network_records import Material
-from desktop.domain.records import edit
-from desktop.store.materials import MaterialStore
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.records import Evidence, Incident, WorkingGroup, edit
+from desktop.store.evidence import EvidenceGone, EvidenceStore
+from desktop.store.materials import MaterialFileGone, MaterialStore
+from desktop.store.sync_state import FILE_GONE
 from tests.helpers.server_process import run_cli
 from tests.integration.conftest import Device, Server, network_of
-from tests.integration.devices import make_with_files
+from tests.integration.devices import import_evidence, make_with_files
 from tests.integration.test_meaning import _converge
 from tests.integration.test_meaning_cascades import _material_with_file, _opens
 
@@ -89,3 +92,116 @@ def test_bytes_the_editor_still_holds_go_up_again_after_collection(
     for device in devices:
         _opens(device, file.id, data)
         assert _dirty(device) == [], device.name
+
+
+def _alba_s_material(space: str, devices: list[Device], folder: Path) -> tuple[Material, str]:
+    """A material whose file alba added: only alba (and the server) ever hold its bytes."""
+    _admin, alba, _badu = devices
+    group = alba.records.save(WorkingGroup(space_id=space, name="Tierra y vivienda"))
+    material = alba.records.save(
+        Material(space_id=space, working_group_id=group.id, title="Guía", material_type="toolkit")
+    )
+    assert isinstance(material, Material)
+    folder.mkdir(exist_ok=True)
+    (folder / "mapa.bin").write_bytes(bytes(range(256)) * 600)  # three chunks
+    file = MaterialStore.of(alba.profile).import_file(material, folder / "mapa.bin")
+    _converge(devices, rounds=2)
+    return material, file.id
+
+
+def _gone_notes(device: Device, record: str) -> int:
+    return sum(1 for c in device.state.conflicts() if c.record == record and c.kind == FILE_GONE)
+
+
+def test_a_file_whose_bytes_nobody_holds_comes_back_marked_gone_and_the_sync_settles(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Before: the push bringing the file back was rejected `chunk_missing` at every sync and
+    stayed dirty for good; Download ended without a word. Now it goes marked gone, without
+    its chunks, once; every device says so where the file is opened; nothing repeats."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, file_id = _alba_s_material(space, devices, tmp_path / "in")
+    MaterialStore.of(alba.profile).delete_material(material.id)  # the only copy, erased
+    alba.sync()
+    assert "removed 3 unreferenced chunks" in _collect(server, grace=0, released=0)
+    _edit_material(badu, material)
+    report = badu.sync()  # no rejection left: the file went marked gone, in the same sync
+    assert report.files_gone == 1, report
+    _converge(devices, rounds=2)
+    for device in devices:
+        materials = MaterialStore.of(device.profile)
+        file = device.records.require(file_id)
+        assert isinstance(file, MaterialFile)
+        assert [f.id for f in materials.files(material.id)] == [file_id], device.name
+        assert materials.gone(file), device.name
+        assert [s.gone for s in materials.file_states(material.id)] == [True], device.name
+        with pytest.raises(MaterialFileGone):
+            materials.open(file_id)
+        assert materials.reference(file) is None and materials.wanted() == []
+        assert _dirty(device) == [], device.name
+    assert _gone_notes(badu, file_id) == 1  # told once, where it was found out
+    # A second and a third sync push nothing and add no note.
+    for _round in range(2):
+        for device in devices:
+            quiet = device.sync()
+            assert (quiet.pushed, quiet.files_gone, quiet.chunks_up) == (0, 0, 0), device.name
+    assert _gone_notes(badu, file_id) == 1
+
+
+def test_a_device_holding_a_file_marked_gone_puts_its_bytes_back(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The admin kept the file offline and was away while alba deleted it and badu, who never
+    had it, brought it back marked gone: the admin's next sync sends its chunks and the record
+    without the mark, and the file opens on every device again."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    material, file_id = _alba_s_material(space, devices, tmp_path / "in")
+    data = bytes(range(256)) * 600
+    _opens(admin, file_id, data)  # the admin fetched it before going away
+    MaterialStore.of(alba.profile).delete_material(material.id)
+    alba.sync()
+    assert "removed 3 unreferenced chunks" in _collect(server, grace=0, released=0)
+    _edit_material(badu, material)
+    assert badu.sync().files_gone == 1
+    back = admin.sync()
+    assert back.files_put_back == 1 and back.chunks_up == 3, back
+    _converge([alba, badu, admin], rounds=2)
+    for device in devices:
+        _opens(device, file_id, data)
+        file = device.records.require(file_id)
+        assert isinstance(file, MaterialFile)
+        assert not MaterialStore.of(device.profile).gone(file), device.name
+        assert _dirty(device) == [], device.name
+    assert _gone_notes(badu, file_id) == 1  # what it was told stays until read
+
+
+def test_evidence_whose_bytes_nobody_holds_says_so_when_opened(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The same for an incident's evidence: the incident deleted with it on alba (the only
+    copy erased), brought back by badu's edit after collection; opening it says why it will
+    not come, on every device, and the sync settles."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    evidence = import_evidence(alba, space, tmp_path / "in", 3 * 65_536, "foto.jpg")
+    for device in (admin, badu):
+        device.engine.fetch_attachments = False  # the records come; the file not yet
+    _converge(devices, rounds=2)
+    EvidenceStore.of(alba.profile).delete_incident(evidence.incident_id)
+    alba.sync()
+    assert "removed 3 unreferenced chunks" in _collect(server, grace=0, released=0)
+    incident = badu.records.require(evidence.incident_id)
+    assert isinstance(incident, Incident)
+    badu.records.save(edit(incident, title="Desalojo en Barrio Sur"))
+    assert badu.sync().files_gone == 1
+    _converge(devices, rounds=2)
+    for device in devices:
+        device.engine.fetch_attachments = True  # a file marked gone is not asked for
+        assert isinstance(device.records.get(evidence.id), Evidence), device.name
+        with pytest.raises(EvidenceGone):
+            EvidenceStore.of(device.profile).open(evidence.id, actor="t")
+        assert _dirty(device) == [], device.name
+        quiet = device.sync()
+        assert (quiet.pushed, quiet.chunks_down, quiet.files_gone) == (0, 0, 0), device.name

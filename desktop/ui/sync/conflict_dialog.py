@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 
 from desktop.domain.network_records import ReadingPosition
 from desktop.domain.translation import N_, _
+from desktop.store.evidence import FILE_GONE_MESSAGE
 from desktop.store.profile import Profile
 from desktop.store.sync_state import (
+    FILE_GONE,
     MOVED,
     TAKEN_WITH_PARENT,
     UNREADABLE_FORMAT,
@@ -60,6 +62,7 @@ FLAG_TEXTS: dict[str, str] = {
         "it back, as nobody else could see it. If the material or group comes back, this "
         "comes back too, as it was."
     ),
+    FILE_GONE: FILE_GONE_MESSAGE,
     UNREADABLE_FORMAT: N_(
         "Needs a newer Minga: this record was saved by a newer version and cannot be opened "
         "here. It is kept as it came and opens after you update Minga. Your own changes to "

@@ -42,7 +42,8 @@ from desktop.domain.record_base import TITLE_LIMIT
 from desktop.domain.records import Membership, Organization, Person, Record, WorkingGroup
 from desktop.domain.translation import _, current_language, format_number, ngettext
 from desktop.domain.validation import FieldError
-from desktop.store.materials import FileState, MaterialStore
+from desktop.store.evidence import FILE_GONE_MESSAGE
+from desktop.store.materials import FileState, MaterialFileGone, MaterialStore
 from desktop.store.profile import Profile
 from desktop.store.records import InvalidRecord, RecordQuery, RecordStore
 from desktop.store.spaces import local_spaces
@@ -115,7 +116,12 @@ class GroupBundle:
         return material.id in self.pins or self.group.id in self.pins
 
     def missing(self, material: Material) -> list[FileState]:
-        return [f for f in self.files.get(material.id, []) if not f.held]
+        """Files not on this computer that the server can send."""
+        return [f for f in self.files.get(material.id, []) if not f.held and not f.gone]
+
+    def gone(self, material: Material) -> list[FileState]:
+        """Files whose content nobody could send again (``MaterialFileGone``)."""
+        return [f for f in self.files.get(material.id, []) if f.gone]
 
 
 def load_group(
@@ -151,6 +157,8 @@ def material_status(bundle: GroupBundle, material: Material) -> str:
         return ""  # imported before files traveled: only on the device it was imported on
     if not files:
         return _("no file")
+    if bundle.gone(material) and not missing:
+        return _("content removed")
     if missing:
         size = describe_size(sum(f.size for f in missing))
         if bundle.pinned(material):
@@ -577,8 +585,12 @@ class GroupView(QWidget):
         # Kept offline through the whole group: unpin the group to choose material by material.
         self.keep_material.setEnabled(not in_group)
         missing = bundle.missing(material)
-        self.download_button.setVisible(bool(missing))
+        gone = bundle.gone(material)
+        # Shown for a file that is gone too: asked, it says so instead of fetching nothing.
+        self.download_button.setVisible(bool(missing or gone))
         lines = []
+        if gone:
+            lines.append(_(FILE_GONE_MESSAGE))
         if missing:
             size = describe_size(sum(f.size for f in missing))
             if bundle.pinned(material):
@@ -696,6 +708,11 @@ class GroupView(QWidget):
         if material is None or self.bundle is None:
             return
         missing = [f.file for f in self.bundle.missing(material)]
+        gone = bool(self.bundle.gone(material))
+        if not missing and gone:
+            self.message.say(_(FILE_GONE_MESSAGE), source=DOWNLOAD_SOURCE)
+            self.downloaded.emit()
+            return
         if self.scheduler is None:
             self.message.say(
                 _("This computer has not joined a network: there is no server to download from.")
@@ -708,8 +725,8 @@ class GroupView(QWidget):
         # the person met meanwhile (a refused import, a note not saved).
         self.message.say(_("Downloading…"), "hint", source=DOWNLOAD_SOURCE)
 
-        def fetch(_state: JobState) -> int:
-            return sum(1 for file in missing if link.download(file))
+        def fetch(_state: JobState) -> tuple[int, int, bool]:
+            return sum(1 for file in missing if link.download(file)), len(missing), gone
 
         run_job(
             self,
@@ -719,9 +736,20 @@ class GroupView(QWidget):
             writes=True,
         )
 
-    def _downloaded(self, count: object) -> None:
+    def _downloaded(self, outcome: object) -> None:
+        """The download ended: said when a file did not come (before, it ended without a
+        word), withdrawn when every file came."""
+        fetched, asked, gone = outcome if isinstance(outcome, tuple) else (0, 0, False)
         self.download_button.setEnabled(True)
-        self.message.withdraw(DOWNLOAD_SOURCE)
+        if gone:
+            self.message.say(_(FILE_GONE_MESSAGE), source=DOWNLOAD_SOURCE)
+        elif fetched < asked:
+            self.message.say(
+                _("The file could not be downloaded now. Sync, then try again."),
+                source=DOWNLOAD_SOURCE,
+            )
+        else:
+            self.message.withdraw(DOWNLOAD_SOURCE)
         self.reload()
         self.downloaded.emit()
 
@@ -783,7 +811,9 @@ class GroupView(QWidget):
         )
 
     def _open_failed(self, error: BaseException) -> None:
-        if isinstance(error, MaterialFileMissing):
+        if isinstance(error, MaterialFileGone):
+            self.message.say(_(FILE_GONE_MESSAGE), source=DOWNLOAD_SOURCE)
+        elif isinstance(error, MaterialFileMissing):
             self.message.say(
                 _(
                     "This file is not on this computer: it needs a connection. Download it, "
