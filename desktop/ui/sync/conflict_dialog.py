@@ -394,7 +394,7 @@ class ConflictDialog(QDialog):
             self.rows_layout.addWidget(row)
             self.rows.append(row)
         self.rows_layout.addStretch(1)
-        scroll = QScrollArea(self)
+        self.scroll = scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(holder)
@@ -459,12 +459,20 @@ class ConflictDialog(QDialog):
     def retranslate(self) -> None:
         self.setWindowTitle(_("Settle a conflict"))
         self.heading.setText(self.record_title)
-        self.intro.setText(
-            _(
-                "You and someone else changed this record differently. For each difference, "
-                "keep your version, theirs, or write what it should say."
+        if any(not row.is_flag for row in self.rows):
+            self.intro.setText(
+                _(
+                    "You and someone else changed this record differently. For each "
+                    "difference, keep your version, theirs, or write what it should say."
+                )
             )
-        )
+        else:  # notes only (came back, taken with a deletion, needs a newer Minga …)
+            self.intro.setText(
+                _(
+                    "Nothing to choose here: this says what happened to the record during "
+                    "sync, and why."
+                )
+            )
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

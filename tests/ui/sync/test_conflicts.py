@@ -292,6 +292,12 @@ def test_theirs_vouched_for_by_an_administrator_says_so(qtbot: QtBot, tmp_path: 
         profile.close()
 
 
+_NOTICE_INTRO = {
+    "en": "Nothing to choose here: this says what happened to the record during sync, and why.",
+    "ar": "لا شيء لتختاره هنا: يوضح هذا ما حدث للسجل أثناء المزامنة، ولماذا.",
+}
+
+
 def test_an_own_note_dropped_with_its_deleted_material_is_named_and_explained(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
@@ -332,10 +338,16 @@ def test_an_own_note_dropped_with_its_deleted_material_is_named_and_explained(
             )
             dialog = ConflictDialog(profile, title, kept, authors={})
             qtbot.addWidget(dialog)
-            dialog.resize(1024, 680)
-            dialog.show()
+            dialog.show()  # at its own size, as the Sync page opens it
+            qtbot.waitExposed(dialog)
             (row,) = dialog.rows
             assert row.flag_text.text().startswith(says) and row.flag_text.isVisible()
+            # Nothing to choose: the dialog does not ask to keep a version (a notice only).
+            assert dialog.intro.text() == _NOTICE_INTRO[language]
+            # Nothing wider or taller than the dialog at its own size (the bars of the first
+            # layout pass go once it settles).
+            bars = (dialog.scroll.horizontalScrollBar(), dialog.scroll.verticalScrollBar())
+            qtbot.waitUntil(lambda bars=bars: not any(bar.isVisible() for bar in bars))
             dialog.grab().save(f"/tmp/rev-nest-taken-{language}.png")  # looked at
             dialog.close()
     finally:
