@@ -112,7 +112,7 @@ from sync.client.state import (
 )
 from sync.crypto.keys import DeviceKeys, DevicePublicKeys, KeyPins, Pin
 from sync.crypto.spaces import MembershipStatement
-from sync.protocol import Mutation, Role
+from sync.protocol import Mutation, Role, chunk_hash
 
 #: Local bookkeeping in ``to_dict``: never sealed, never merged.
 _LOCAL_FIELDS = ("revision", "dirty")
@@ -390,6 +390,9 @@ class ProfileSyncState(BundleTables):
         self._records = RecordStore(engine)
         self._seen: dict[str, tuple[int, bool, str | None] | None] = {}
         self._vault = vault
+        #: Gone records (id, chunks named) this vault was found not to hold every chunk of:
+        #: not read and hashed again at every round (``put_back_gone``).
+        self._not_held: set[tuple[str, tuple[str, ...]]] = set()
 
     # --- identity -------------------------------------------------------------------------
 
@@ -2355,9 +2358,15 @@ class ProfileSyncState(BundleTables):
             for row in connection.execute(query).all():
                 if not self._vault.path_of(str(row.ref)).exists():
                     continue
+                content = json.loads(row.content)
+                if not self._holds_every_chunk(str(row.space_id), str(row.id), content):
+                    # Another file under that ref (a member's forged record, a copy gone bad):
+                    # put back, it would claim chunks this vault cannot send, be refused
+                    # chunk_missing, marked gone and put back again at every round.
+                    continue
                 # The server lacks them (that is what the mark says): asked about again, not
                 # skipped as held from when this device fetched them.
-                addresses = [str(a) for a in json.loads(row.content).get("attachment_chunks", [])]
+                addresses = [str(a) for a in content.get("attachment_chunks", [])]
                 connection.execute(
                     delete(SyncChunkHeldRow).where(
                         SyncChunkHeldRow.space_id == row.space_id,
@@ -2377,6 +2386,22 @@ class ProfileSyncState(BundleTables):
                 )
                 put_back += 1
         return put_back
+
+    def _holds_every_chunk(self, space: str, record: str, content: Mapping[str, Any]) -> bool:
+        """Whether this vault's file under the ref ``content`` names gives, chunk by chunk,
+        exactly the addresses it names (read and hashed; a failure is remembered)."""
+        ref = AttachmentRef.of(space, content)
+        if ref is None:
+            return False
+        asked = (record, ref.chunks)
+        if asked in self._not_held:
+            return False
+        for index, address in enumerate(ref.chunks):
+            data = self.sealed_chunk(ref, index)
+            if data is None or chunk_hash(data) != address:
+                self._not_held.add(asked)
+                return False
+        return True
 
     def store_attachment(self, ref: AttachmentRef, chunks: Sequence[bytes]) -> None:
         """The vault file first (written whole, then renamed), then its key row: a crash

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.records import Evidence, Incident, WorkingGroup, edit
-from desktop.store.evidence import EvidenceGone, EvidenceStore
+from desktop.store.evidence import EvidenceGone, EvidenceStore, gone_records
 from desktop.store.materials import MaterialFileGone, MaterialStore
 from desktop.store.sync_state import FILE_GONE
 from tests.helpers.server_process import run_cli
@@ -205,3 +205,44 @@ def test_evidence_whose_bytes_nobody_holds_says_so_when_opened(
         assert _dirty(device) == [], device.name
         quiet = device.sync()
         assert (quiet.pushed, quiet.chunks_down, quiet.files_gone) == (0, 0, 0), device.name
+
+
+def test_a_record_marked_gone_naming_a_held_file_with_other_chunks_is_not_put_back(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """A hostile member (or a vault copy gone bad) and put back: badu adds a file record
+    naming the admin's file (its ref and key, which members read) with chunk addresses that
+    are not its chunks, marked gone. Before: the admin, holding a file under that ref, took it
+    for its own, dropped the mark and sent the record claiming chunks it could not send; the
+    server refused it `chunk_missing`, the admin marked it gone again, sent it, put it back
+    again: a new version to every device and a false "gone" note on the admin, round after
+    round, at every sync. Now a file is put back only when this vault holds every chunk the
+    record names."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, _alba, badu = devices
+    material, file, _data = _material_with_file(space, devices, tmp_path / "in")
+    forged = badu.records.save(
+        MaterialFile(
+            space_id=space,
+            material_id=material.id,
+            working_group_id=file.working_group_id,
+            attachment_ref=file.attachment_ref,
+            filename="copia.bin",
+            sha256=file.sha256,
+            size=file.size,
+            media_type=file.media_type,
+            attachment_key=file.attachment_key,
+            attachment_header=file.attachment_header,
+            attachment_chunks=tuple(f"{n:064x}" for n in range(1, len(file.attachment_chunks) + 1)),
+        )
+    )
+    badu.state.mark_gone(space, forged.id)  # what a hostile client can send: no chunk claim
+    assert badu.sync().rejected == []
+    first = admin.sync()
+    assert (first.files_put_back, first.files_gone, first.rejected) == (0, 0, []), first
+    assert _gone_notes(admin, forged.id) == 0  # not told a false loss
+    quiet = admin.sync()
+    assert (quiet.pushed, quiet.files_put_back) == (0, 0), quiet
+    assert _dirty(admin) == []
+    assert forged.id in gone_records(admin.profile.engine)  # the mark stays as it came
+    assert MaterialStore.of(admin.profile).open(file.id).data == _data  # its own file intact
