@@ -237,10 +237,12 @@ class MaterialStore:
         data = self._vault.read_bytes(stored)
         return OpenedFile(file.id, file.filename, file.media_type, data)
 
-    def reference(self, file: MaterialFile) -> AttachmentRef | None:
+    def reference(self, file: MaterialFile, *, asked: bool = False) -> AttachmentRef | None:
         """What sync's ``chunks.download`` needs to fetch the file; ``None`` if it cannot travel
-        or its bytes are gone (nothing to ask the server for)."""
-        if file.id in gone_records(self._engine):
+        or its bytes are gone (nothing to ask the server for) unless the person ``asked`` for
+        it: the mark may be false (a server's wrong ``chunk_missing``), and a file that comes
+        is put back for everyone at the next sync (``put_back_gone``)."""
+        if not asked and file.id in gone_records(self._engine):
             return None
         return AttachmentRef.of(file.space_id, to_dict(file))
 

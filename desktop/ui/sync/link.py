@@ -104,7 +104,8 @@ class SyncLink:
             NotEnrolled: this computer never joined a server.
         """
         materials = MaterialStore.of(self.profile)
-        ref = materials.reference(file)
+        # Asked for: a file marked gone is asked for too (the mark may be false).
+        ref = materials.reference(file, asked=True)
         if ref is None:
             return False
 

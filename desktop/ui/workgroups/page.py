@@ -708,11 +708,8 @@ class GroupView(QWidget):
         if material is None or self.bundle is None:
             return
         missing = [f.file for f in self.bundle.missing(material)]
-        gone = bool(self.bundle.gone(material))
-        if not missing and gone:
-            self.message.say(_(FILE_GONE_MESSAGE), source=DOWNLOAD_SOURCE)
-            self.downloaded.emit()
-            return
+        # Asked for too: a mark set on a server's false answer is undone if the bytes come.
+        gone = [f.file for f in self.bundle.gone(material)]
         if self.scheduler is None:
             self.message.say(
                 _("This computer has not joined a network: there is no server to download from.")
@@ -726,7 +723,9 @@ class GroupView(QWidget):
         self.message.say(_("Downloading…"), "hint", source=DOWNLOAD_SOURCE)
 
         def fetch(_state: JobState) -> tuple[int, int, bool]:
-            return sum(1 for file in missing if link.download(file)), len(missing), gone
+            fetched = sum(1 for file in missing if link.download(file))
+            still_gone = sum(1 for file in gone if not link.download(file)) > 0
+            return fetched, len(missing), still_gone
 
         run_job(
             self,

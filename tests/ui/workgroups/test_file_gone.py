@@ -103,3 +103,48 @@ def test_a_file_whose_content_is_gone_says_so_on_download_and_open(
     set_language("en")
     app.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
     link.close()
+
+
+def test_download_asks_the_server_for_a_file_marked_gone_falsely_and_it_comes_back(
+    app: QApplication, server: Server, make_device: Any, tmp_path: Path, qtbot: QtBot
+) -> None:
+    """A mark set falsely: the server still holds the bytes (it answered `chunk_missing` for
+    them by fault or hostility, and badu, who never had the file, marked it gone: what its
+    engine does with that answer), and alba, the only device holding a copy, is away. Before,
+    Download said the content was removed without asking anyone, and no device could ever
+    fetch the file again. Now Download asks the server once; the bytes come, and the admin's
+    next sync puts the file back for everyone."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    group = alba.records.save(WorkingGroup(space_id=space, name="Tierra"))
+    material = alba.records.save(
+        Material(space_id=space, working_group_id=group.id, title="Guía", material_type="toolkit")
+    )
+    assert isinstance(material, Material)
+    import_material_file(alba.profile, material, make_pdf(tmp_path / "guia.pdf", ["uno"]))
+    _converge(devices, rounds=2)
+    [file] = MaterialStore.of(badu.profile).files(material.id)
+    badu.state.mark_gone(space, file.id)
+    assert badu.sync().rejected == []
+    admin.sync()
+    assert MaterialStore.of(admin.profile).gone(file)
+    link = SyncLink(admin.profile, {})
+    scheduler = SyncScheduler(link, 60 * 60_000)
+    page = WorkingGroupsPage(admin.profile)
+    qtbot.addWidget(page)
+    page.attach(scheduler)
+    page.resize(1024, 680)
+    page.show()
+    view = _group_view(page, qtbot)
+    assert view.materials.item(0).text().endswith(_("content removed"))
+    with qtbot.waitSignal(view.downloaded, timeout=10_000):
+        qtbot.mouseClick(view.download_button, Qt.MouseButton.LeftButton)
+    assert view.message.text() != _(FILE_GONE_MESSAGE)
+    assert MaterialStore.of(admin.profile).held(file)
+    page.close()
+    link.close()
+    assert admin.sync().files_put_back == 1
+    badu.sync()
+    back = badu.records.require(file.id)
+    assert not MaterialStore.of(badu.profile).gone(back)
+    assert MaterialStore.of(badu.profile).reference(back) is not None
