@@ -20,13 +20,14 @@ file not here: the record's content carries its key, header and chunk addresses.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
 from desktop.domain.records import RECORD_TYPES
 from desktop.store.attachments import AttachmentVault
-from desktop.store.bulk import delete_in
+from desktop.store.bulk import IDS, delete_in, id_list
 from desktop.store.search import remove_record
 
 #: Record types naming one file by ``attachment_ref`` (evidence, a material's file).
@@ -78,9 +79,12 @@ _WAITING = (
 )
 
 
-def _taken(connection: Connection, decided: bool) -> list[_Taken]:
+def _taken(
+    connection: Connection, decided: bool, only: Collection[str] | None = None
+) -> list[_Taken]:
     """Deleted records of a file type whose last content is kept, decided or waiting, that
-    still leave something here: a key row, indexed text, or chunks received."""
+    still leave something here: a key row, indexed text, or chunks received (of ``only``,
+    when given)."""
     received = connection.scalar(text("SELECT 1 FROM sync_chunks_received LIMIT 1")) is not None
     leaves = [
         "json_extract(b.content, '$.attachment_ref') IN "
@@ -92,14 +96,16 @@ def _taken(connection: Connection, decided: bool) -> list[_Taken]:
             "EXISTS (SELECT 1 FROM json_each(b.content, '$.attachment_chunks') a "
             "JOIN sync_chunks_received h ON h.space_id = r.space_id AND h.address = a.value)"
         )
+    among = "" if only is None else f"AND r.id IN ({IDS}) "
     rows = connection.execute(
         text(
             "SELECT r.id, r.space_id, b.content FROM records r "
             "JOIN record_bases b ON b.id = r.id "
-            f"WHERE r.deleted = 1 AND r.record_type IN ({_names(FILE_TYPES)}) "
+            f"WHERE r.deleted = 1 AND r.record_type IN ({_names(FILE_TYPES)}) {among}"
             f"AND {'NOT ' if decided else ''}{_WAITING} "
             f"AND ({' OR '.join(leaves)}) ORDER BY r.id"
-        )
+        ),
+        {} if only is None else {"ids": id_list(list(only))},
     ).all()
     found = []
     for row in rows:
@@ -145,19 +151,32 @@ def _live_refs(connection: Connection, refs: set[str]) -> set[str]:
     return refs & named
 
 
-def erase_deleted_files(connection: Connection, vault: AttachmentVault) -> int:
+def erase_deleted_files(
+    connection: Connection, vault: AttachmentVault, only: Collection[str] | None = None
+) -> set[str]:
     """Erase, inside the caller's transaction, the key rows, sealed bytes, chunks received and
     indexed text of every file a deleted record names, once its deletion is decided, unless a
-    live record or a deletion still waiting names it too. Returns how many files were erased.
+    live record or a deletion still waiting names it too.
+
+    ``only``: the records to look at (those deleted since the last call, and those still
+    waiting then); ``None``: every deleted record (after a crash, or left by an older version).
+    A look at every deletion costs about 0.7 s per 10,000 deleted files whose last content is
+    kept, so the sync state does it once per session. Returns the ids of the deleted records
+    looked at whose deletion still waits, to look at again.
 
     The sealed bytes go first: if the transaction then fails, the key row stays and the next
     call finds it again (a key without bytes opens nothing); the other order could leave
     bytes whose key row is gone and that nothing looks for any more."""
-    taken = _taken(connection, decided=True)
+    if only is not None and not only:
+        return set()
+    waiting = _taken(connection, decided=False, only=only)
+    taken = _taken(connection, decided=True, only=only)
     if not taken:
-        return 0
+        return {item.record for item in waiting}
     refs = {item.ref for item in taken if item.ref}
-    kept = _live_refs(connection, refs) | {item.ref for item in _taken(connection, decided=False)}
+    kept = _live_refs(connection, refs) | {item.ref for item in waiting}
+    if only is not None:
+        kept |= {item.ref for item in _taken(connection, decided=False)}
     erased: set[str] = set()
     for item in taken:
         remove_record(connection, item.record + TEXT_SUFFIX)
@@ -181,4 +200,4 @@ def erase_deleted_files(connection: Connection, vault: AttachmentVault) -> int:
     delete_in(
         connection, "DELETE FROM attachment_keys WHERE attachment_id IN ({ids})", list(erased)
     )
-    return len(erased)
+    return {item.record for item in waiting}

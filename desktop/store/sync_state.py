@@ -393,6 +393,9 @@ class ProfileSyncState(BundleTables):
         #: Gone records (id, chunks named) this vault was found not to hold every chunk of:
         #: not read and hashed again at every round (``put_back_gone``).
         self._not_held: set[tuple[str, tuple[str, ...]]] = set()
+        #: Records deleted here since their files were last looked at (``erase_deleted_files``);
+        #: ``None`` until the first look of this session, which looks at every deletion.
+        self._deleted_since: set[str] | None = None
 
     # --- identity -------------------------------------------------------------------------
 
@@ -1733,6 +1736,8 @@ class ProfileSyncState(BundleTables):
         exists = connection.scalar(select(RecordRow.id).where(RecordRow.id == record))
         if exists is None:
             return  # deleted before this device ever had it: nothing to keep
+        if self._deleted_since is not None:
+            self._deleted_since.add(record)  # its files are looked at after the round
         remove_record(connection, record)
         connection.execute(delete(RecordCode).where(RecordCode.record_id == record))
         connection.execute(delete(RecordContent).where(RecordContent.id == record))
@@ -1838,6 +1843,7 @@ class ProfileSyncState(BundleTables):
         child under a deleted parent brings the parent back, and a parent back over its
         deletion brings back the children the deletion took (not one deleted alone). Then
         the files of what stays deleted are erased (``erase_deleted_files``)."""
+        waiting: set[str] | None = None
         with self._engine.begin() as connection:
             restored = 0
             notes = ", ".join(f"'{flag.value}'" for flag in _BACK_FLAGS)
@@ -1916,7 +1922,7 @@ class ProfileSyncState(BundleTables):
             # What stayed deleted takes its files with it, as on the device that deleted it:
             # keys, sealed bytes, chunks received, indexed text (SECURITY.md).
             if self._vault is not None:
-                erase_deleted_files(connection, self._vault)
+                waiting = erase_deleted_files(connection, self._vault, self._deleted_since)
             # What no decision can bring back any more is not kept: the last content of a
             # deleted record that is neither a parent nor a child in ``CASCADES`` (an edit
             # elsewhere brings its own content), and of a child deleted under live parents
@@ -1976,6 +1982,8 @@ class ProfileSyncState(BundleTables):
                 ),
                 {"taken": TAKEN_WITH_PARENT},
             )
+        if waiting is not None:  # committed: what still waits is looked at again
+            self._deleted_since = waiting
         return restored
 
     def _drop_own(self, connection: Connection) -> None:
