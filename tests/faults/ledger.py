@@ -1,14 +1,21 @@
-"""What people saved during a fault run, and the check that none of it was lost.
+"""What people saved during a fault run, and the checks that none of it was lost and that
+what is left still means what people decided.
 
-Every saved edit writes a unique token into one field (``acronym``). A token stays *live* until
-someone who had seen it on their replica saves over it or deletes the record; at the end every
-live token must be the record's final value or be kept in a conflict for a person to decide.
+Every saved edit writes a unique token into one field of its record (an organization's
+``acronym``, a material's ``title``...). A token stays *live* until someone who had seen it on
+their replica saves over it or deletes the record; at the end every live token must be the
+record's final value or be kept in a conflict for a person to decide. Records also know their
+parents by the store's cascades (a source's incident, a material's working group, a file's
+material, a membership's group and person or organization), so the end also checks the rules
+of deletes (sync/ENGINE.md, "Deletes"): no record is left under a deleted parent, a saved value
+under a deleted parent brought it back, and a deletion nothing overruled stays (a child
+deleted by itself stays deleted even when its parent comes back).
 Pure bookkeeping (no store, no network), so the checker itself is tested to catch a loss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -30,6 +37,10 @@ class Ledger:
     live: dict[str, set[str]] = field(default_factory=dict)
     #: Records deleted by a replica that had seen every live token of them.
     deleted: set[str] = field(default_factory=set)
+    #: Of those, children deleted by themselves (not with a parent), with no value saved since.
+    deleted_alone: set[str] = field(default_factory=set)
+    #: Each record's parents by the cascades: it is reachable only while all of them are.
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Every token ever saved (the run's edit count).
     saved: int = 0
     _seen: list[dict[str, set[str]]] = field(default_factory=list)
@@ -42,9 +53,10 @@ class Ledger:
         self._counter += 1
         return f"T{self._counter}"
 
-    def created(self, replica: int, record: str, token: str) -> None:
+    def created(self, replica: int, record: str, token: str, parents: Iterable[str] = ()) -> None:
         self.saved += 1
         self.live[record] = {token}
+        self.parents[record] = tuple(parents)
         self._seen[replica][record] = {token}
 
     def edited(self, replica: int, record: str, shown: str | None, token: str) -> None:
@@ -53,12 +65,18 @@ class Ledger:
         replaced = self._shown(replica, record, shown)
         self.live[record] = (self.live.get(record, set()) - replaced) | {token}
         self._seen[replica].setdefault(record, set()).add(token)
+        # A value saved since its own deletion: the record lives again, and a later deletion
+        # of its parent takes it like any other child.
+        self.deleted_alone.discard(record)
 
-    def removed(self, replica: int, record: str, shown: str | None) -> None:
-        """A person on ``replica`` deleted the record they saw as ``shown``."""
+    def removed(self, replica: int, record: str, shown: str | None, *, alone: bool = False) -> None:
+        """A person on ``replica`` deleted the record they saw as ``shown``: by itself
+        (``alone``: a child such as a membership or a material), or with its parent."""
         self.live[record] = self.live.get(record, set()) - self._shown(replica, record, shown)
         if not self.live[record]:
             self.deleted.add(record)
+            if alone:
+                self.deleted_alone.add(record)
 
     def observe(self, replica: int, values: Mapping[str, str | None]) -> None:
         """What ``replica`` shows now (after a sync): the person there has seen it."""
@@ -68,6 +86,17 @@ class Ledger:
 
     def _shown(self, replica: int, record: str, shown: str | None) -> set[str]:
         return self._seen[replica].get(record, set()) | ({shown} if shown is not None else set())
+
+    def ancestors(self, record: str) -> set[str]:
+        """The record's parents, theirs, and so on up the cascades."""
+        found: set[str] = set()
+        below = list(self.parents.get(record, ()))
+        while below:
+            parent = below.pop()
+            if parent not in found:
+                found.add(parent)
+                below.extend(self.parents.get(parent, ()))
+        return found
 
     @property
     def checked(self) -> int:
@@ -97,6 +126,34 @@ def lost_edits(
     return lost
 
 
-def resurrected(ledger: Ledger, finals: Mapping[str, str | None]) -> list[str]:
-    """Records deleted by someone who had seen every saved edit, yet present at the end."""
-    return sorted(r for r in ledger.deleted if not ledger.live[r] and finals.get(r) is not None)
+def orphans(ledger: Ledger, present: Collection[str]) -> list[str]:
+    """Records present whose parent is not: stored and synced, reachable from no screen."""
+    return sorted(r for r in present if any(p not in present for p in ledger.parents.get(r, ())))
+
+
+def overruled(ledger: Ledger) -> set[str]:
+    """Records above a saved value nobody replaced: an edit or addition under a deletion beats
+    it, so each of them must be back (or never have gone)."""
+    return {a for record, tokens in ledger.live.items() if tokens for a in ledger.ancestors(record)}
+
+
+def not_brought_back(ledger: Ledger, present: Collection[str]) -> list[str]:
+    """Deleted records that a saved value under them should have brought back."""
+    return sorted(r for r in overruled(ledger) if r not in present)
+
+
+def resurrected(ledger: Ledger, present: Collection[str]) -> list[str]:
+    """Records deleted by someone who had seen every saved value, yet present at the end with
+    nothing to explain it. A deletion is overruled only by a value saved under the record; a
+    child deleted with its parent comes back when all its parents are back (the deletion and
+    what it took are one decision); a child deleted by itself never comes back with them."""
+    over = overruled(ledger)
+    back = []
+    for record in sorted(ledger.deleted):
+        if ledger.live[record] or record not in present or record in over:
+            continue
+        parents = ledger.parents.get(record, ())
+        with_its_parents = bool(parents) and all(p in present for p in parents)
+        if record in ledger.deleted_alone or not with_its_parents:
+            back.append(record)
+    return back

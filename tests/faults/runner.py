@@ -33,14 +33,39 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from desktop.domain.records import Incident, Organization, Source, edit
+from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.record_base import Record
+from desktop.domain.records import (
+    Incident,
+    Membership,
+    Person,
+    PersonKind,
+    Source,
+    WorkingGroup,
+)
+from desktop.store.materials import MaterialStore
 from desktop.store.profile import unlock
-from desktop.store.records import RecordStore
+from desktop.store.records import CASCADES, RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.engine import SyncEngine
 from sync.client.transport import Offline, Transport
-from tests.faults.ledger import Ledger, lost_edits, resurrected
+from tests.faults.ledger import (
+    Ledger,
+    lost_edits,
+    not_brought_back,
+    orphans,
+    resurrected,
+)
 from tests.faults.postgres import create_database, database_name, drop_database
+from tests.faults.tokens import (
+    TOKEN_FIELDS,
+    file_name,
+    joined_on,
+    parents_of,
+    shown,
+    token_of,
+    with_token,
+)
 from tests.helpers.link import DOWN, UP, Link, LinkProfile
 from tests.helpers.profiles import PASSPHRASE, new_profile
 from tests.helpers.server_process import ServerProcess, run_cli, start_server
@@ -59,7 +84,7 @@ SERVER_ENV = {
 }
 #: Where a client sync process is killed: at a paused phase of tests.helpers.sync_runner, or
 #: after a random delay wherever it happens to be.
-CLIENT_KILLS = ("before-send", "after-answer", "mid-pull", "random")
+CLIENT_KILLS = ("before-send", "after-answer", "mid-pull", "mid-upload", "random")
 #: Bounds so a stuck process or a sync that never quiets fails the run instead of hanging it.
 CHILD_LIMIT = 60.0
 HEAL_ROUNDS = 8
@@ -81,6 +106,8 @@ class Totals:
     checked: int = 0
     lost: int = 0
     deletions_checked: int = 0
+    #: Of those, children deleted by themselves (a material, a membership): they must stay.
+    alone_checked: int = 0
     conflicts: int = 0
     failures: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -101,10 +128,15 @@ class Run:
     #: The run's PostgreSQL database (``None``: SQLite in the server's data dir).
     database_url: str | None = None
     records: list[str] = field(default_factory=list)
-    #: Incidents, and each source's incident: deleting an incident deletes its sources,
-    #: and an edit under a deleted incident brings it back with them (ENGINE.md, deletes).
+    #: The parents of the store's cascades (desktop/store/records.py ``CASCADES``): deleting
+    #: one deletes what is under it, and an edit or addition under a deleted one brings it
+    #: back with everything it took (ENGINE.md, "Deletes"). Their children are in the ledger.
     incidents: list[str] = field(default_factory=list)
-    parent_of: dict[str, str] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+    #: People and organizations: what a membership names beside its group.
+    members: list[str] = field(default_factory=list)
+    memberships: list[str] = field(default_factory=list)
     restarts: int = 0
     client_kills_tried: int = 0
     retired_cuts: int = 0
@@ -112,36 +144,30 @@ class Run:
     # --- the scenario ------------------------------------------------------------------------
 
     def value(self, index: int, record: str) -> str | None:
-        """The token a screen shows for ``record`` on replica ``index``: a source only through
-        its incident, so one left under a deleted incident (an orphan) shows nothing."""
-        records = self.devices[index].records
-        current = records.get(record)
-        if isinstance(current, Organization):
-            return current.acronym
-        if isinstance(current, Incident):
-            return current.place
-        if isinstance(current, Source):
-            return current.summary if records.get(current.incident_id) is not None else None
-        return None
+        """The token a screen shows for ``record`` on replica ``index`` (tests/faults/tokens.py:
+        a child only while its parents are there, so an orphan shows nothing)."""
+        return shown(self.devices[index].records, record)
 
     def observe(self, index: int) -> None:
         self.ledger.observe(index, {r: self.value(index, r) for r in self.records})
 
+    def _save(self, index: int, made: Record, token: str) -> None:
+        self.devices[index].records.save(made)
+        self.records.append(made.id)
+        self.ledger.created(index, made.id, token, parents_of(made))
+
     def create(self, index: int) -> None:
         token = self.ledger.new_token()
         made = organization(self.space, f"Organization {token}", acronym=token)
-        self.devices[index].records.save(made)
-        self.records.append(made.id)
-        self.ledger.created(index, made.id, token)
+        self._save(index, made, token)
+        self.members.append(made.id)
 
     def create_incident(self, index: int) -> None:
         """An incident with a source under it (deleted with it, brought back with it)."""
         token = self.ledger.new_token()
         made = Incident(space_id=self.space, title=f"Incident {token}", place=token)
-        self.devices[index].records.save(made)
-        self.records.append(made.id)
+        self._save(index, made, token)
         self.incidents.append(made.id)
-        self.ledger.created(index, made.id, token)
         self.add_source(index, made.id)
 
     def add_source(self, index: int, incident: str) -> None:
@@ -156,10 +182,75 @@ class Run:
             language="es",
             summary=token,
         )
-        self.devices[index].records.save(made)
+        self._save(index, made, token)
+
+    def create_group(self, index: int) -> None:
+        """A working group with a material and its file, and a new person as its member: every
+        cascade of a group, a material and a person in one step."""
+        token = self.ledger.new_token()
+        group = WorkingGroup(space_id=self.space, name=token)
+        self._save(index, group, token)
+        self.groups.append(group.id)
+        token = self.ledger.new_token()
+        person = Person(space_id=self.space, kind=PersonKind.INDIVIDUAL, name=token)
+        self._save(index, person, token)
+        self.members.append(person.id)
+        self.add_material(index, group.id)
+        self.add_membership(index, group.id, person.id)
+
+    def add_material(self, index: int, group: str) -> None:
+        """A material with one file, as the Working groups page imports it."""
+        if self.value(index, group) is None:
+            return
+        token = self.ledger.new_token()
+        material = Material(
+            space_id=self.space, working_group_id=group, title=token, material_type="toolkit"
+        )
+        self._save(index, material, token)
+        self.materials.append(material.id)
+        self.add_file(index, material.id)
+
+    def add_file(self, index: int, material_id: str) -> None:
+        """A small file imported into a material: sealed into the vault, its chunks sent
+        before its record (``MaterialStore.import_file``)."""
+        material = self.devices[index].records.get(material_id)
+        if not isinstance(material, Material) or self.value(index, material_id) is None:
+            return
+        token = self.ledger.new_token()
+        path = self.folder / "files" / file_name(token)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(f"Acta {token}\n".encode() * 40)
+        made = MaterialStore.of(self.devices[index].profile).import_file(material, path)
         self.records.append(made.id)
-        self.parent_of[made.id] = incident
-        self.ledger.created(index, made.id, token)
+        self.ledger.created(index, made.id, token, parents_of(made))
+
+    def add_membership(self, index: int, group: str, member: str) -> None:
+        """A person or organization joins a group (on its joined-on date: the token)."""
+        named = self.devices[index].records.get(member)
+        if self.value(index, group) is None or self.value(index, member) is None:
+            return
+        token = self.ledger.new_token()
+        person = isinstance(named, Person)
+        made = Membership(
+            space_id=self.space,
+            working_group_id=group,
+            person_id=member if person else None,
+            organization_id=None if person else member,
+            joined_on=joined_on(token),
+        )
+        self._save(index, made, token)
+        self.memberships.append(made.id)
+
+    def add_under_group(self, index: int) -> None:
+        """Something added under a group, maybe while another replica deletes it."""
+        rng = self.rng
+        what = rng.choice(("material", "file", "membership"))
+        if what == "file" and self.materials:
+            self.add_file(index, rng.choice(self.materials))
+        elif what == "membership" and self.members:
+            self.add_membership(index, rng.choice(self.groups), rng.choice(self.members))
+        else:
+            self.add_material(index, rng.choice(self.groups))
 
     def edit(self, index: int, record: str) -> None:
         shown = self.value(index, record)
@@ -167,25 +258,42 @@ class Run:
         if shown is None or current is None:
             return
         token = self.ledger.new_token()
+        edited = with_token(current, token)
+        if edited is None:
+            return  # a file: imported or deleted, never edited
         self.ledger.edited(index, record, shown, token)
-        if isinstance(current, Organization):
-            current = edit(current, acronym=token)
-        elif isinstance(current, Incident):
-            current = edit(current, place=token)
-        elif isinstance(current, Source):
-            current = edit(current, summary=token)
-        self.devices[index].records.save(current)
+        self.devices[index].records.save(edited)
 
     def delete(self, index: int, record: str) -> None:
+        """Delete as the app does: an incident on its page (``RecordStore.delete``), a group,
+        person or organization in the directory and a material on its group's page
+        (``MaterialStore.delete_with_files``: its files' bytes erased too), a membership
+        removed in the directory by itself (``RecordStore.delete``). Sources and files are
+        deleted only with what they are under."""
+        device = self.devices[index]
         shown = self.value(index, record)
-        if shown is None or record in self.parent_of:
+        current = device.records.get(record)
+        if shown is None or isinstance(current, (Source, MaterialFile)) or current is None:
             return
-        # An incident goes with what is under it: the person saw those too.
-        for child, parent in self.parent_of.items():
-            if parent == record:
-                self.ledger.removed(index, child, self.value(index, child))
-        self.ledger.removed(index, record, shown)
-        self.devices[index].records.delete(record)
+        # What the store takes with it, down the cascades: the person saw those too.
+        taken: list[str] = []
+        below = [record]
+        while below:
+            parent = below.pop()
+            for child, parents in self.ledger.parents.items():
+                if parent in parents and child not in taken and device.records.get(child):
+                    taken.append(child)
+                    below.append(child)
+        for child in taken:
+            self.ledger.removed(index, child, self.value(index, child))
+        # A material or a membership is a child of a cascade: deleted by itself, it stays
+        # deleted when its group comes back (``deleted_alone``).
+        alone = isinstance(current, (Material, Membership))
+        self.ledger.removed(index, record, shown, alone=alone)
+        if isinstance(current, (Incident, Membership)):
+            device.records.delete(record)
+        else:
+            MaterialStore.of(device.profile).delete_with_files(record)
 
     def sync(self, index: int) -> None:
         """An in-process sync through the flaky link; a cut is `Offline`: try again later."""
@@ -329,19 +437,24 @@ class Run:
                 "create",
                 "create-incident",
                 "add-source",
+                "create-group",
+                "add-under-group",
                 "edit",
                 "edit-two",
                 "delete",
                 "delete-incident",
+                "delete-under-group",
                 "sync",
                 "cut",
                 "kill-client",
                 "kill-server",
             ),
-            weights=(3, 1.5, 1.5, 6, 3, 1, 1, 5, 2, 1.0, 0.5),
+            weights=(1.5, 1, 1, 1, 1.5, 6, 3, 0.5, 0.75, 1.25, 5, 2, 1.0, 0.5),
         )[0]
         if kind in ("add-source", "delete-incident") and not self.incidents:
             kind = "create-incident"
+        if kind in ("add-under-group", "delete-under-group") and not self.groups:
+            kind = "create-group"
         if kind == "create" or (not self.records and kind in ("edit", "edit-two", "delete")):
             self.create(index)
         elif kind == "create-incident":
@@ -350,6 +463,16 @@ class Run:
             self.add_source(index, rng.choice(self.incidents))
         elif kind == "delete-incident":
             self.delete(index, rng.choice(self.incidents))
+        elif kind == "create-group":
+            self.create_group(index)
+        elif kind == "add-under-group":
+            self.add_under_group(index)
+        elif kind == "delete-under-group":
+            # A group, a material (by itself), a person or organization with its memberships,
+            # or a membership removed by itself: the records the directory and the Working
+            # groups page delete.
+            doomed = self.groups + self.materials + self.members + self.memberships
+            self.delete(index, rng.choice(doomed))
         elif kind == "edit":
             self.edit(index, rng.choice(self.records))
         elif kind == "edit-two":
@@ -411,45 +534,40 @@ class Run:
                 problems.append(f"{device.name}: {left} outbox entries left")
         kept: dict[str, set[object]] = {}
         conflicts = 0
+        fields = set(TOKEN_FIELDS.values())
         for device in self.devices:
             for conflict in device.state.conflicts():
                 conflicts += 1
-                if conflict.field in ("acronym", "place", "summary"):
+                if conflict.field in fields:
                     values = {conflict.mine, conflict.theirs, conflict.current}
                     values |= {other.value for other in conflict.others}
-                    kept.setdefault(conflict.record, set()).update(values)
-            with device.profile.engine.connect() as connection:
-                orphans = connection.scalar(
-                    text(
-                        "SELECT count(*) FROM records c JOIN records p ON p.id = c.parent_id "
-                        "WHERE c.deleted = 0 AND p.deleted = 1"
-                    )
-                )
-            if orphans:
-                problems.append(f"{device.name}: {orphans} records under a deleted incident")
+                    tokens = {token_of(conflict.field, value) for value in values}
+                    kept.setdefault(conflict.record, set()).update(tokens)
+            orphaned = stored_orphans(device)
+            if orphaned:
+                problems.append(f"{device.name}: records under a deleted parent {orphaned}")
         finals = {record: self.value(0, record) for record in self.records}
+        present = {r for r in self.records if self.devices[0].records.get(r) is not None}
         lost = lost_edits(self.ledger, finals, kept)
-        # A deletion and what it took are one decision: an incident deleted by someone who saw
-        # all of it comes back when a source under it holds an edit they had not seen, and
-        # its other sources with it (sources are deleted only with their incident, so one
-        # back under a live incident came back with it). Only a deletion nothing overruled must
-        # stay.
-        overruled = {
-            parent
-            for child, parent in self.parent_of.items()
-            if self.ledger.live.get(child) and finals.get(parent) is not None
-        }
-        back = [
-            r
-            for r in resurrected(self.ledger, finals)
-            if r not in overruled and finals.get(self.parent_of.get(r, "")) is None
+        # The rules of deletes (ENGINE.md): no record under a deleted parent (by the ledger,
+        # as by the store's own table above); a value saved under a deleted parent brought it
+        # back; a deletion nothing overruled stays, what it took comes back only with its
+        # parents, and a child deleted by itself (a material, a membership) not even then.
+        problems += [
+            f"record {r} left under a deleted parent" for r in orphans(self.ledger, present)
         ]
+        problems += [
+            f"deleted record {r} not brought back by a saved value under it"
+            for r in not_brought_back(self.ledger, present)
+        ]
+        back = resurrected(self.ledger, present)
         problems += [f"lost edit {x.token} of {x.record} (final {x.final!r})" for x in lost]
         problems += [f"deleted record {r} came back" for r in back]
         totals.saved += self.ledger.saved
         totals.checked += self.ledger.checked
         totals.lost += len(lost)
         totals.deletions_checked += sum(1 for r in self.ledger.deleted if not self.ledger.live[r])
+        totals.alone_checked += len(self.ledger.deleted_alone)
         totals.conflicts += conflicts
         if problems:
             raise RunFailure("; ".join(problems))
@@ -464,6 +582,24 @@ class Run:
                     close_device(device)
         finally:
             self.server.stop()
+
+
+def stored_orphans(device: Device) -> list[str]:
+    """Live records whose parent by a cascade of the store's own table (``CASCADES``) is a
+    tombstone: stored and synced, reachable from no screen."""
+    found: list[str] = []
+    with device.profile.engine.connect() as connection:
+        for cascade in CASCADES:
+            found += connection.scalars(
+                text(
+                    "SELECT c.id FROM records c JOIN record_contents cc ON cc.id = c.id "
+                    "JOIN records p ON p.id = json_extract(cc.content, :field) "
+                    "WHERE c.record_type = :child AND p.record_type = :parent "
+                    "AND c.deleted = 0 AND p.deleted = 1"
+                ),
+                {"field": f"$.{cascade.field}", "child": cascade.child, "parent": cascade.parent},
+            ).all()
+    return sorted(found)
 
 
 def close_device(device: Device) -> None:
@@ -636,7 +772,8 @@ def summary(totals: Totals, seconds: float, seed: int) -> str:
         f" (client kills tried: {totals.client_kills_tried})",
         *(f"  {kind}: {count}" for kind, count in sorted(totals.faults.items())),
         f"edits saved: {totals.saved}",
-        f"edits checked: {totals.checked} (+ {totals.deletions_checked} deletions)",
+        f"edits checked: {totals.checked} (+ {totals.deletions_checked} deletions,"
+        f" {totals.alone_checked} of them children deleted by themselves)",
         f"edits lost: {totals.lost}",
         f"conflicts kept: {totals.conflicts}",
         f"failed runs: {len(totals.failures)}",

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 from desktop.domain.records import Organization, edit
-from tests.faults.ledger import Ledger, Lost, lost_edits, resurrected
+from tests.faults.ledger import (
+    Ledger,
+    Lost,
+    lost_edits,
+    not_brought_back,
+    orphans,
+    resurrected,
+)
 from tests.faults.runner import (
     Run,
     RunFailure,
@@ -54,8 +61,68 @@ def test_a_deletion_by_someone_who_saw_everything_must_stick() -> None:
     ledger.created(0, "r", "T1")
     ledger.removed(0, "r", "T1")
     assert ledger.deleted == {"r"} and lost_edits(ledger, {"r": None}, {}) == []
-    assert resurrected(ledger, {"r": None}) == []
-    assert resurrected(ledger, {"r": "T1"}) == ["r"]
+    assert resurrected(ledger, set()) == []
+    assert resurrected(ledger, {"r"}) == ["r"]
+
+
+def _group_with_material_file_and_member(ledger: Ledger) -> None:
+    """On replica 0: group g (T1), person p (T2), material m (T3) with file f (T4), and
+    membership s of p in g (T5)."""
+    ledger.created(0, "g", ledger.new_token())
+    ledger.created(0, "p", ledger.new_token())
+    ledger.created(0, "m", ledger.new_token(), parents=["g"])
+    ledger.created(0, "f", ledger.new_token(), parents=["m"])
+    ledger.created(0, "s", ledger.new_token(), parents=["g", "p"])
+
+
+def _delete_group(ledger: Ledger, replica: int) -> None:
+    """The group deleted on ``replica`` with what it takes (as Run.delete records it)."""
+    for record in ("f", "m", "s"):
+        ledger.removed(replica, record, None)
+    ledger.removed(replica, "g", None)
+
+
+def test_a_record_under_a_deleted_parent_is_an_orphan() -> None:
+    ledger = Ledger(2)
+    _group_with_material_file_and_member(ledger)
+    assert orphans(ledger, {"g", "p", "m", "f", "s"}) == []
+    assert orphans(ledger, {"p", "m", "f", "s"}) == ["m", "s"]  # the group gone alone
+    assert orphans(ledger, {"g", "m", "f", "s"}) == ["s"]  # the member gone, not its membership
+    assert orphans(ledger, {"g", "p", "f", "s"}) == ["f"]
+
+
+def test_a_value_saved_under_a_deleted_parent_must_bring_it_back() -> None:
+    ledger = Ledger(2)
+    _group_with_material_file_and_member(ledger)
+    ledger.observe(1, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    ledger.observe(0, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    _delete_group(ledger, 0)
+    assert ledger.deleted == {"g", "m", "f", "s"} and not not_brought_back(ledger, {"p"})
+    ledger.edited(1, "f", "T4", "T6")  # replica 1 had not seen the deletion: its edit wins
+    assert not_brought_back(ledger, {"p", "f"}) == ["g", "m"]
+    assert not_brought_back(ledger, {"p", "g", "m", "f"}) == []
+    # Back with the file, what the deletion took comes back too; nothing else may.
+    assert resurrected(ledger, {"p", "g", "m", "f", "s"}) == []
+    assert resurrected(ledger, {"g", "m", "f", "s"}) == ["s"]  # its person is not back
+
+
+def test_a_child_deleted_by_itself_stays_deleted_when_its_parent_comes_back() -> None:
+    ledger = Ledger(2)
+    _group_with_material_file_and_member(ledger)
+    ledger.observe(0, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    ledger.removed(0, "s", "T5", alone=True)  # the membership removed in the directory
+    ledger.removed(0, "m", "T3", alone=True)  # the material deleted, its file with it
+    ledger.removed(0, "f", "T4")
+    _delete_group(ledger, 0)
+    assert ledger.deleted_alone == {"s", "m"}
+    ledger.edited(1, "g", "T1", "T6")  # an edit of the group made apart brings it back
+    assert resurrected(ledger, {"g", "p"}) == []
+    # (its file came back with it: the material is the one wrongly back)
+    assert resurrected(ledger, {"g", "p", "m", "f", "s"}) == ["m", "s"]
+    # A value saved under it since: it lives again, its own deletion overruled.
+    ledger.edited(1, "m", "T3", "T7")
+    assert ledger.deleted_alone == {"s"}
+    assert resurrected(ledger, {"g", "p", "m", "f"}) == []
 
 
 @pytest.fixture(scope="module")
