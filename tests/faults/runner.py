@@ -45,7 +45,7 @@ from desktop.domain.records import (
 )
 from desktop.store.materials import MaterialStore
 from desktop.store.profile import unlock
-from desktop.store.records import CASCADES, RecordStore
+from desktop.store.records import RecordStore
 from desktop.store.sync_state import ProfileSyncState
 from sync.client.engine import SyncEngine
 from sync.client.transport import Offline, Transport
@@ -63,6 +63,7 @@ from tests.faults.tokens import (
     joined_on,
     parents_of,
     shown,
+    stored_orphans,
     token_of,
     with_token,
 )
@@ -543,7 +544,7 @@ class Run:
                     values |= {other.value for other in conflict.others}
                     tokens = {token_of(conflict.field, value) for value in values}
                     kept.setdefault(conflict.record, set()).update(tokens)
-            orphaned = stored_orphans(device)
+            orphaned = stored_orphans(device.profile.engine)
             if orphaned:
                 problems.append(f"{device.name}: records under a deleted parent {orphaned}")
         finals = {record: self.value(0, record) for record in self.records}
@@ -582,24 +583,6 @@ class Run:
                     close_device(device)
         finally:
             self.server.stop()
-
-
-def stored_orphans(device: Device) -> list[str]:
-    """Live records whose parent by a cascade of the store's own table (``CASCADES``) is a
-    tombstone: stored and synced, reachable from no screen."""
-    found: list[str] = []
-    with device.profile.engine.connect() as connection:
-        for cascade in CASCADES:
-            found += connection.scalars(
-                text(
-                    "SELECT c.id FROM records c JOIN record_contents cc ON cc.id = c.id "
-                    "JOIN records p ON p.id = json_extract(cc.content, :field) "
-                    "WHERE c.record_type = :child AND p.record_type = :parent "
-                    "AND c.deleted = 0 AND p.deleted = 1"
-                ),
-                {"field": f"$.{cascade.field}", "child": cascade.child, "parent": cascade.parent},
-            ).all()
-    return sorted(found)
 
 
 def close_device(device: Device) -> None:

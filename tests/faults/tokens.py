@@ -1,4 +1,5 @@
-"""Where each record of a fault run carries its ledger token, and what a screen shows of it.
+"""Where each record of a fault run carries its ledger token, what a screen shows of it, and
+which stored records no screen reaches.
 
 One field per record type holds the token a person saved (unique in the run): an
 organization's acronym, an incident's place, a source's summary, a working group's or person's
@@ -14,6 +15,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, text
+
 from desktop.domain.dates import PartialDate
 from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.record_base import Record
@@ -26,7 +29,7 @@ from desktop.domain.records import (
     WorkingGroup,
     edit,
 )
-from desktop.store.records import RecordStore
+from desktop.store.records import CASCADES, RecordStore
 
 #: The field holding the token, per record type (conflicts on it keep tokens too).
 TOKEN_FIELDS: dict[type[Record], str] = {
@@ -108,3 +111,21 @@ def shown(records: RecordStore, record_id: str) -> str | None:
     if any(shown(records, parent) is None for parent in parents_of(record)):
         return None
     return token_in(record)
+
+
+def stored_orphans(engine: Engine) -> list[str]:
+    """Live records whose parent by a cascade of the store's own table (``CASCADES``) is a
+    tombstone: stored and synced, reachable from no screen."""
+    found: list[str] = []
+    with engine.connect() as connection:
+        for cascade in CASCADES:
+            found += connection.scalars(
+                text(
+                    "SELECT c.id FROM records c JOIN record_contents cc ON cc.id = c.id "
+                    "JOIN records p ON p.id = json_extract(cc.content, :field) "
+                    "WHERE c.record_type = :child AND p.record_type = :parent "
+                    "AND c.deleted = 0 AND p.deleted = 1"
+                ),
+                {"field": f"$.{cascade.field}", "child": cascade.child, "parent": cascade.parent},
+            ).all()
+    return sorted(found)

@@ -1,13 +1,18 @@
-"""Property (issue 14): three replicas through a real server delete incidents while others edit
-and add under them, keep conflicts and resolve them late, and save records in a newer format.
+"""Property (issue 14): three replicas through a real server delete incidents, working groups,
+materials, people and memberships while others edit and add under them (sources, materials with
+their files, memberships), keep conflicts and resolve them late, and save records in a newer
+format.
 
 After every sync, every value anyone saved is current on some replica where a screen reaches it
-(the record alive and, for an act or source, its incident alive too; a value of the newer
+(the record alive and every parent it has by the store's cascades too: a source's incident, a
+material's group, a file's material, a membership's group and person; a value of the newer
 format's field where a newer Minga shows it, in the record this one carries), or in a conflict
 a person can see, or was chosen against by a person who had it in view (replaced by an edit
 made where it was shown, deleted where it was shown, or not picked in the conflict dialog). At
-the end the replicas converge, nothing is left dirty, no record is orphaned, and the fields of
-the newer format are still there on every replica.
+the end the replicas converge, nothing is left dirty, no record is orphaned (by any cascade),
+a deletion nothing overruled stays (what it took back only with its parents, a material or
+membership deleted by itself not even then: tests/faults/ledger.py), and the fields of the
+newer format are still there on every replica.
 
 Bounded for ``make test`` (10 examples of 20 steps); ``MINGA_PROPERTY_EXAMPLES`` and
 ``MINGA_PROPERTY_STEPS`` run a longer search. Each example starts a new space with three new
@@ -30,40 +35,57 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from desktop.domain.records import Incident, Source, edit
+from desktop.domain.network_records import Material
+from desktop.domain.records import (
+    Incident,
+    Membership,
+    Person,
+    PersonKind,
+    Source,
+    WorkingGroup,
+)
+from desktop.store.materials import MaterialStore
+from tests.faults.ledger import Ledger, not_brought_back, orphans, resurrected
+from tests.faults.tokens import (
+    joined_on,
+    parents_of,
+    shown,
+    stored_orphans,
+    token_of,
+    with_token,
+)
 from tests.integration.conftest import Device, Server, close_device, network_of, new_device
 from tests.integration.replicas import Trace, run_replicas, search_bounds
 
 EXAMPLES, STEPS = search_bounds(10, 20)
 REPLICAS = 3
-#: The field each record type carries tokens in.
-FIELD = {"incident": "place", "source": "summary"}
 #: The field a newer Minga adds to incidents (its tokens start with N): this version keeps it.
 NEWER = "testimony_language"
 
 
 def _shown(device: Device, record_id: str) -> set[str]:
-    """The tokens screens show for the record here: none if deleted or unreachable. For an
-    incident, also its newer format's field (a newer Minga shows it; this one carries it)."""
+    """The tokens screens show for the record here (tests/faults/tokens.py): none if deleted or
+    unreachable (a child is shown only through its parents). For an incident, also its newer
+    format's field (a newer Minga shows it; this one carries it)."""
+    value = shown(device.records, record_id)
+    if value is None:
+        return set()
     record = device.records.get(record_id)
-    if isinstance(record, Source):
-        if device.records.get(record.incident_id) is None:
-            return set()  # an act or source is shown only through its incident
-        return {record.summary}
     if isinstance(record, Incident):
         local = device.state.local_record(record.space_id, record_id)
         newer = None if local is None or local.content is None else local.content.get(NEWER)
-        return {record.place} | ({newer} if isinstance(newer, str) else set())
-    return set()
+        return {value} | ({newer} if isinstance(newer, str) else set())
+    return {value}
 
 
 def _in_conflicts(device: Device, record_id: str) -> set[str]:
     values: set[str] = set()
     for conflict in device.state.conflicts():
         if conflict.record == record_id and conflict.field is not None:
-            shown = [conflict.mine, conflict.theirs, conflict.current]
-            shown += [other.value for other in conflict.others]
-            values |= {v for v in shown if isinstance(v, str)}
+            held = [conflict.mine, conflict.theirs, conflict.current]
+            held += [other.value for other in conflict.others]
+            tokens = [token_of(conflict.field, v) for v in held]
+            values |= {v for v in tokens if isinstance(v, str)}
     return values
 
 
@@ -102,9 +124,23 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             #: The newer format's field, per incident: every value a newer Minga saved for it
             #: (two replicas writing it apart make a conflict: one stays, the other is kept).
             self.newer_fields: dict[str, set[str]] = {}
-            self.parent_of: dict[str, str] = {}
+            #: Each record's parents by the cascades (a source's incident, a material's
+            #: group, a file's material, a membership's group and person).
+            self.parents: dict[str, tuple[str, ...]] = {}
+            #: Records deleted by someone who saw every value saved in them; of those, children
+            #: deleted by themselves (a material, a membership) with nothing saved since.
+            self.deleted: set[str] = set()
+            self.deleted_alone: set[str] = set()
             self.incidents: list[str] = []
             self.sources: list[str] = []
+            self.groups: list[str] = []
+            self.materials: list[str] = []
+            self.people: list[str] = []
+            #: What the directory and the Working groups page delete: groups, materials (by
+            #: themselves), people and memberships (removed by themselves).
+            self.directory: list[str] = []
+            #: Records edited on the Working groups and directory pages.
+            self.under_groups: list[str] = []
 
         # -- helpers -------------------------------------------------------------------------
 
@@ -170,11 +206,17 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 place=value,
             )
             self.devices[index].records.save(incident)
-            self.live[incident.id] = {value}
-            self.seen[index][incident.id] = {value}
+            self._created(index, incident.id, value, ())
             self.incidents.append(incident.id)
             self._say(index, f"create {self._label(incident.id)} place={value}")
             return incident.id
+
+        def _created(
+            self, index: int, record_id: str, value: str, parents: tuple[str, ...]
+        ) -> None:
+            self.live[record_id] = {value}
+            self.seen[index][record_id] = {value}
+            self.parents[record_id] = parents
 
         def _observe(self, index: int) -> None:
             device = self.devices[index]
@@ -189,18 +231,55 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             if current is None or not _shown(device, record_id):
                 return
             value = self._token()
+            edited = with_token(current, value)
+            if edited is None:
+                return  # a file: imported or deleted, never edited
             # It replaces what this replica showed in the field edited, not the newer format's
             # field (carried unchanged through the edit).
             replaced = {v for v in self.seen[index].get(record_id, set()) if not v.startswith("N")}
             self.live[record_id] -= replaced
             self.live[record_id].add(value)
-            name = FIELD["source" if isinstance(current, Source) else "incident"]
-            device.records.save(edit(current, **{name: value}))
+            self.deleted_alone.discard(record_id)  # saved since its own deletion: lives again
+            device.records.save(edited)
             self.seen[index].setdefault(record_id, set()).add(value)
             self._say(
                 index,
-                f"edit {self._label(record_id)} {name}={value} "
+                f"edit {self._label(record_id)} ={value} "
                 f"(replaces {','.join(sorted(replaced)) or '-'})",
+            )
+
+        def _delete(self, index: int, record_id: str) -> None:
+            """Delete as the app does, with everything the store takes with it: the person saw
+            what this replica showed of each."""
+            device = self.devices[index]
+            current = device.records.get(record_id) if record_id else None
+            if current is None or not _shown(device, record_id):
+                return
+            gone = [record_id]
+            for parent in gone:
+                gone += [
+                    child
+                    for child, parents in self.parents.items()
+                    if parent in parents and child not in gone and device.records.get(child)
+                ]
+            replaced: set[str] = set()
+            for one in gone:
+                replaced |= self.live[one] & self.seen[index].get(one, set())
+                self.live[one] -= self.seen[index].get(one, set())
+                if not self.live[one]:
+                    self.deleted.add(one)
+            alone = isinstance(current, (Material, Membership))
+            if alone and not self.live[record_id]:
+                self.deleted_alone.add(record_id)
+            if isinstance(current, (Incident, Membership)):
+                device.records.delete(record_id)
+            else:
+                MaterialStore.of(device.profile).delete_with_files(record_id)
+            self._say(
+                index,
+                f"delete {self._label(record_id)}{' by itself' if alone else ''} with "
+                f"{','.join(self._label(g) for g in gone[1:]) or 'nothing under it'}"
+                f" (replaces {','.join(sorted(replaced)) or '-'})",
             )
 
         # -- rules ---------------------------------------------------------------------------
@@ -234,9 +313,7 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 summary=value,
             )
             device.records.save(source)
-            self.live[source.id] = {value}
-            self.seen[index][source.id] = {value}
-            self.parent_of[source.id] = incident_id
+            self._created(index, source.id, value, (incident_id,))
             self.sources.append(source.id)
             self._say(
                 index,
@@ -264,23 +341,91 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def delete_incident(self, index: int, pick: int) -> None:
-            record_id = self._one(self.incidents, pick)
-            # Everything under it goes with it: the person saw what this replica showed.
+            self._delete(index, self._one(self.incidents, pick))
+
+        @rule(index=st.integers(0, REPLICAS - 1), key=st.integers(0, 0xFFFF))
+        def create_group(self, index: int, key: int) -> None:
+            """A working group with a material, and a new person as its member."""
             device = self.devices[index]
-            if not record_id or device.records.get(record_id) is None:
+            value = self._token()
+            group = WorkingGroup(id=self._new_id("grp", key), space_id=self.space, name=value)
+            device.records.save(group)
+            self._created(index, group.id, value, ())
+            self.groups.append(group.id)
+            self._say(index, f"create {self._label(group.id)} name={value}")
+            value = self._token()
+            person = Person(
+                id=self._new_id("per", key),
+                space_id=self.space,
+                kind=PersonKind.INDIVIDUAL,
+                name=value,
+            )
+            device.records.save(person)
+            self._created(index, person.id, value, ())
+            self.people.append(person.id)
+            self._say(index, f"create {self._label(person.id)} name={value}")
+            for made in (group, person):
+                self.directory.append(made.id)
+                self.under_groups.append(made.id)
+            self._add(index, group.id, None, key)
+            self._add(index, group.id, person.id, key)
+
+        @rule(
+            index=st.integers(0, REPLICAS - 1),
+            pick=st.integers(0, 50),
+            member=st.booleans(),
+            key=st.integers(0, 0xFFFF),
+        )
+        def add_under_group(self, index: int, pick: int, member: bool, key: int) -> None:
+            """A material, or a membership of a person, added to a group (maybe one deleted
+            on another replica meanwhile)."""
+            group_id = self._one(self.groups, pick)
+            person_id = self._one(self.people, pick // 2 + key) if member else None
+            self._add(index, group_id, person_id, key)
+
+        def _add(self, index: int, group_id: str, person_id: str | None, key: int) -> None:
+            device = self.devices[index]
+            if not group_id or not _shown(device, group_id):
                 return
-            gone = [record_id, *(s for s, p in self.parent_of.items() if p == record_id)]
-            replaced: set[str] = set()
-            for one in gone:
-                replaced |= self.live[one] & self.seen[index].get(one, set())
-                self.live[one] -= self.seen[index].get(one, set())
-            device.records.delete(record_id)
+            if person_id is not None and not _shown(device, person_id):
+                return
+            value = self._token()
+            made: Material | Membership
+            if person_id is None:
+                made = Material(
+                    id=self._new_id("mat", key),
+                    space_id=self.space,
+                    working_group_id=group_id,
+                    title=value,
+                    material_type="toolkit",
+                )
+                self.materials.append(made.id)
+            else:
+                made = Membership(
+                    id=self._new_id("mem", key),
+                    space_id=self.space,
+                    working_group_id=group_id,
+                    person_id=person_id,
+                    joined_on=joined_on(value),
+                )
+            device.records.save(made)
+            self._created(index, made.id, value, parents_of(made))
+            self.directory.append(made.id)
+            self.under_groups.append(made.id)
             self._say(
                 index,
-                f"delete {self._label(record_id)} with "
-                f"{','.join(self._label(g) for g in gone[1:]) or 'no children'}"
-                f" (replaces {','.join(sorted(replaced)) or '-'})",
+                f"add {self._label(made.id)} under "
+                f"{', '.join(self._label(p) for p in parents_of(made))} ={value}",
             )
+
+        @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
+        def edit_under_groups(self, index: int, pick: int) -> None:
+            """A group, person, material or membership edited (files are not)."""
+            self._edit(index, self._one(self.under_groups, pick))
+
+        @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
+        def delete_in_directory(self, index: int, pick: int) -> None:
+            self._delete(index, self._one(self.directory, pick))
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def save_in_a_newer_format(self, index: int, pick: int) -> None:
@@ -339,9 +484,13 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             else:
                 against = set(offered)
             against -= {chosen}
-            self.live[conflict.record] -= {v for v in against if isinstance(v, str)}
-            if isinstance(chosen, str):
-                self.live[conflict.record].add(chosen)
+            # Tokens as the ledger holds them (a membership's date is its token).
+            tokens = {token_of(conflict.field, v) for v in against}
+            self.live[conflict.record] -= {v for v in tokens if isinstance(v, str)}
+            picked = token_of(conflict.field, chosen)
+            if isinstance(picked, str):
+                self.live[conflict.record].add(picked)
+                self.deleted_alone.discard(conflict.record)
             self._say(
                 index,
                 f"resolve {self._label(conflict.record)}.{conflict.field} offered "
@@ -406,16 +555,31 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 raise self.trace.fail("the replicas did not converge")
             if not all(device.records.dirty_count() == 0 for device in self.devices):
                 raise self.trace.fail("a replica is left with edits not sent")
+            # The rules of deletes, by what people saw (tests/faults/ledger.py): no record under
+            # a deleted parent, none a value saved under it should have brought back left
+            # deleted, and none deleted by someone who saw all of it back unless it came back
+            # with its parents (a child deleted by itself, never).
+            ledger = Ledger(
+                REPLICAS,
+                live=self.live,
+                deleted=self.deleted,
+                deleted_alone=self.deleted_alone,
+                parents=self.parents,
+            )
+            present = {r for r in self.live if self.devices[0].records.get(r) is not None}
+            for problem, records in (
+                ("left under a deleted parent", orphans(ledger, present)),
+                ("not brought back by a value saved under it", not_brought_back(ledger, present)),
+                ("deleted by someone who saw all of it, back", resurrected(ledger, present)),
+            ):
+                if records:
+                    labels = ", ".join(self._label(r) for r in records)
+                    raise self.trace.fail(f"{problem}: {labels}")
             for device in self.devices:
-                with device.profile.engine.connect() as connection:
-                    orphans = connection.execute(
-                        text(
-                            "SELECT c.id FROM records c JOIN records p ON p.id = c.parent_id "
-                            "WHERE c.deleted = 0 AND p.deleted = 1"
-                        )
-                    ).all()
-                if orphans:
-                    raise self.trace.fail(f"orphans on {device.name}: {orphans}")
+                stored = stored_orphans(device.profile.engine)
+                if stored:
+                    labels = ", ".join(self._label(r) for r in stored)
+                    raise self.trace.fail(f"orphans on {device.name}: {labels}")
                 for record_id, values in self.newer_fields.items():
                     local = device.state.local_record(self.space, record_id)
                     held = None if local is None or local.content is None else local.content
