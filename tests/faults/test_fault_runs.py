@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from desktop.domain.records import Organization, edit
 from tests.faults.ledger import (
@@ -138,18 +139,30 @@ def test_the_run_check_fails_on_a_lost_edit_and_a_diverged_replica(template: Tem
 
     def tamper(run: Run) -> None:
         run.create(0)
+        organization_id = run.records[-1]
+        # A group (with its material, file and member) whose tombstone on replica 0 took
+        # nothing with it: what a broken cascade would leave.
+        run.create_group(0)
         run.devices[0].sync()
         run.devices[2].sync()
         run.ledger.edited(1, run.records[0], None, "NEVER-STORED")
-        current = run.devices[2].records.get(run.records[-1])
+        current = run.devices[2].records.get(organization_id)
         assert isinstance(current, Organization)
         run.devices[2].records.save(edit(current, acronym="ONLY-HERE"))
+        with run.devices[0].profile.engine.begin() as connection:
+            group = {"id": run.groups[-1]}
+            connection.execute(text("UPDATE records SET deleted = 1 WHERE id = :id"), group)
+            connection.execute(text("DELETE FROM record_contents WHERE id = :id"), group)
 
     with pytest.raises(RunFailure) as failure:
         one_run(SEED, template, 4, Totals(), tamper=tamper)
     message = str(failure.value)
     assert "lost edit NEVER-STORED" in message
     assert "differs from replica 0" in message and "dirty" in message
+    # The material and the membership under the group, by the store's table and the ledger.
+    assert ": records under a deleted parent [" in message
+    assert message.count("left under a deleted parent") == 2
+    assert "not brought back by a saved value under it" in message
 
 
 def test_short_fault_runs_converge_and_lose_no_edit(

@@ -425,7 +425,9 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def delete_in_directory(self, index: int, pick: int) -> None:
-            self._delete(index, self._one(self.directory, pick))
+            """Half the time a group (it takes the most with it), else anything the directory
+            or the Working groups page deletes."""
+            self._delete(index, self._one(self.groups if pick % 2 else self.directory, pick // 2))
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def save_in_a_newer_format(self, index: int, pick: int) -> None:
