@@ -58,6 +58,7 @@ class Ledger:
         self.live[record] = {token}
         self.parents[record] = tuple(parents)
         self._seen[replica][record] = {token}
+        self._overrule(record)
 
     def edited(self, replica: int, record: str, shown: str | None, token: str) -> None:
         """A person on ``replica`` saw ``shown`` (and earlier values there) and saved ``token``."""
@@ -65,9 +66,17 @@ class Ledger:
         replaced = self._shown(replica, record, shown)
         self.live[record] = (self.live.get(record, set()) - replaced) | {token}
         self._seen[replica].setdefault(record, set()).add(token)
-        # A value saved since its own deletion: the record lives again, and a later deletion
-        # of its parent takes it like any other child.
-        self.deleted_alone.discard(record)
+        self._overrule(record)
+
+    def _overrule(self, record: str) -> None:
+        """A value saved in ``record`` where its deletion, or one of a record above it, had not
+        arrived yet: it beats those deletions, for good. The record and those above it live
+        again (even if the value is later deleted by itself: a material added to a deleted
+        group brings the group back, and the group stays when the material is deleted), and a
+        later deletion of a parent takes the record like any other child."""
+        for overruled in {record} | self.ancestors(record):
+            self.deleted.discard(overruled)
+            self.deleted_alone.discard(overruled)
 
     def removed(self, replica: int, record: str, shown: str | None, *, alone: bool = False) -> None:
         """A person on ``replica`` deleted the record they saw as ``shown``: by itself
@@ -88,20 +97,24 @@ class Ledger:
         return self._seen[replica].get(record, set()) | ({shown} if shown is not None else set())
 
     def ancestors(self, record: str) -> set[str]:
-        """The record's parents, theirs, and so on up the cascades."""
-        found: set[str] = set()
-        below = list(self.parents.get(record, ()))
-        while below:
-            parent = below.pop()
-            if parent not in found:
-                found.add(parent)
-                below.extend(self.parents.get(parent, ()))
-        return found
+        return ancestors(self.parents, record)
 
     @property
     def checked(self) -> int:
         """Edits whose survival the check verifies (those still live)."""
         return sum(len(tokens) for tokens in self.live.values())
+
+
+def ancestors(parents: Mapping[str, Iterable[str]], record: str) -> set[str]:
+    """The record's parents, theirs, and so on up the cascades."""
+    found: set[str] = set()
+    below = list(parents.get(record, ()))
+    while below:
+        parent = below.pop()
+        if parent not in found:
+            found.add(parent)
+            below.extend(parents.get(parent, ()))
+    return found
 
 
 def lost_edits(

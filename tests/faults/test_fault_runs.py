@@ -126,6 +126,28 @@ def test_a_child_deleted_by_itself_stays_deleted_when_its_parent_comes_back() ->
     assert resurrected(ledger, {"g", "p", "m", "f"}) == []
 
 
+def test_a_deletion_overruled_stays_overruled_when_what_overruled_it_goes() -> None:
+    ledger = Ledger(3)
+    _group_with_material_file_and_member(ledger)
+    seen = {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"}
+    for replica in range(3):
+        ledger.observe(replica, seen)
+    _delete_group(ledger, 0)
+    assert resurrected(ledger, {"p", "g"}) == ["g"]
+    # Replica 1 had not seen the deletion: a material it adds brings the group back ...
+    ledger.created(1, "m2", ledger.new_token(), parents=["g"])
+    assert not_brought_back(ledger, {"p", "m2"}) == ["g"]
+    # ... and the group stays back when replica 2 deletes that material by itself.
+    ledger.observe(2, {"g": "T1", "m2": "T6"})
+    ledger.removed(2, "m2", "T6", alone=True)
+    assert ledger.deleted_alone == {"m2"}
+    assert resurrected(ledger, {"p", "g"}) == []
+    assert resurrected(ledger, {"p", "g", "m2"}) == ["m2"]
+    # Deleted again by someone who saw all of it, it must stay deleted.
+    ledger.removed(2, "g", "T1")
+    assert resurrected(ledger, {"p", "g"}) == ["g"]
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     folder = tmp_path_factory.mktemp("fault-template")

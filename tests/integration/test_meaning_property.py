@@ -45,7 +45,7 @@ from desktop.domain.records import (
     WorkingGroup,
 )
 from desktop.store.materials import MaterialStore
-from tests.faults.ledger import Ledger, not_brought_back, orphans, resurrected
+from tests.faults.ledger import Ledger, ancestors, not_brought_back, orphans, resurrected
 from tests.faults.tokens import (
     joined_on,
     parents_of,
@@ -217,6 +217,14 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             self.live[record_id] = {value}
             self.seen[index][record_id] = {value}
             self.parents[record_id] = parents
+            self._overrule(record_id)
+
+        def _overrule(self, record_id: str) -> None:
+            """A value saved beats a deletion of the record or above it made where it had not
+            arrived: those deletions are overruled for good (tests/faults/ledger.py)."""
+            for overruled in {record_id} | ancestors(self.parents, record_id):
+                self.deleted.discard(overruled)
+                self.deleted_alone.discard(overruled)
 
         def _observe(self, index: int) -> None:
             device = self.devices[index]
@@ -239,7 +247,7 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             replaced = {v for v in self.seen[index].get(record_id, set()) if not v.startswith("N")}
             self.live[record_id] -= replaced
             self.live[record_id].add(value)
-            self.deleted_alone.discard(record_id)  # saved since its own deletion: lives again
+            self._overrule(record_id)
             device.records.save(edited)
             self.seen[index].setdefault(record_id, set()).add(value)
             self._say(
@@ -492,7 +500,7 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             picked = token_of(conflict.field, chosen)
             if isinstance(picked, str):
                 self.live[conflict.record].add(picked)
-                self.deleted_alone.discard(conflict.record)
+                self._overrule(conflict.record)
             self._say(
                 index,
                 f"resolve {self._label(conflict.record)}.{conflict.field} offered "
