@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import os
 import random
@@ -28,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import text
@@ -124,7 +125,7 @@ class Run:
     devices: list[Device]
     links: list[Link]
     ledger: Ledger
-    faults: Counter[str]
+    faults: Counter[str] = field(default_factory=Counter)
     space: str = ""
     #: The run's PostgreSQL database (``None``: SQLite in the server's data dir).
     database_url: str | None = None
@@ -252,6 +253,36 @@ class Run:
             self.add_membership(index, rng.choice(self.groups), rng.choice(self.members))
         else:
             self.add_material(index, rng.choice(self.groups))
+
+    def delete_while_edited(self, index: int) -> None:
+        """A record with children deleted on one replica while another edits or adds
+        something under it, before either syncs: the race the rules of deletes are for."""
+        rng = self.rng
+        parents = self.incidents + self.groups + self.materials + self.members
+        others = [(index + step) % REPLICAS for step in range(1, REPLICAS)]
+        rng.shuffle(others)
+        # One both replicas show (synced there), if any: else the race is only half run.
+        for other in others:
+            both = [p for p in parents if self.value(index, p) and self.value(other, p)]
+            if both:
+                break
+        parent = rng.choice(both or parents)
+        under = [c for c, parents in self.ledger.parents.items() if parent in parents]
+        edited = [c for c in under if self.value(other, c) is not None]
+        if edited and parent not in self.materials and rng.random() < 0.5:  # files: not edited
+            self.edit(other, rng.choice(edited))
+        elif parent in self.incidents:
+            self.add_source(other, parent)
+        elif parent in self.groups:
+            if rng.random() < 0.5:
+                self.add_material(other, parent)
+            else:
+                self.add_membership(other, parent, rng.choice(self.members))
+        elif parent in self.materials:
+            self.add_file(other, parent)
+        elif self.groups:
+            self.add_membership(other, rng.choice(self.groups), parent)
+        self.delete(index, parent)
 
     def edit(self, index: int, record: str) -> None:
         shown = self.value(index, record)
@@ -445,17 +476,20 @@ class Run:
                 "delete",
                 "delete-incident",
                 "delete-under-group",
+                "delete-while-edited",
                 "sync",
                 "cut",
                 "kill-client",
                 "kill-server",
             ),
-            weights=(1.5, 1, 1, 1, 1.5, 6, 3, 0.5, 0.75, 1.25, 5, 2, 1.0, 0.5),
+            weights=(1.5, 1, 1, 1, 1, 5, 3, 0.5, 0.5, 1, 1.25, 6, 2, 1.0, 0.5),
         )[0]
         if kind in ("add-source", "delete-incident") and not self.incidents:
             kind = "create-incident"
         if kind in ("add-under-group", "delete-under-group") and not self.groups:
             kind = "create-group"
+        if kind == "delete-while-edited" and not (self.incidents or self.groups):
+            kind = rng.choice(("create-incident", "create-group"))
         if kind == "create" or (not self.records and kind in ("edit", "edit-two", "delete")):
             self.create(index)
         elif kind == "create-incident":
@@ -468,6 +502,8 @@ class Run:
             self.create_group(index)
         elif kind == "add-under-group":
             self.add_under_group(index)
+        elif kind == "delete-while-edited":
+            self.delete_while_edited(index)
         elif kind == "delete-under-group":
             # A group, a material (by itself), a person or organization with its memberships,
             # or a membership removed by itself: the records the directory and the Working
@@ -606,13 +642,33 @@ def reconnect(device: Device, url: str) -> None:
 
 
 @dataclass(frozen=True)
+class Start:
+    """What every run starts with, synced to all three replicas: an incident with a source, an
+    organization, and a working group with a material, its file and two members (a person and
+    the organization); so a run's deletes and edits race on records every replica holds."""
+
+    ledger: Ledger
+    lists: dict[str, list[str]]
+
+    def begin(self, run: Run) -> None:
+        run.ledger = copy.deepcopy(self.ledger)
+        for name, values in self.lists.items():
+            setattr(run, name, list(values))
+
+
+#: The lists of a run's records that ``Start`` carries over.
+_RUN_LISTS = ("records", "incidents", "groups", "materials", "members", "memberships")
+
+
+@dataclass(frozen=True)
 class Template:
-    """The enrolled network every run starts from: its folder, and on PostgreSQL the admin URL
-    and the database to clone."""
+    """The enrolled network every run starts from: its folder, what it holds, and on
+    PostgreSQL the admin URL and the database to clone."""
 
     folder: Path
     postgres: str | None = None
     database: str | None = None
+    start: Start | None = None
 
 
 def build_template(folder: Path, postgres: str | None = None) -> Template:
@@ -643,6 +699,21 @@ def build_template(folder: Path, postgres: str | None = None) -> Template:
         for device in devices:
             device.sync()
         assert all(device.state.spaces() == [space] for device in devices)
+        with tempfile.TemporaryDirectory(prefix="minga-fault-start-") as imports:
+            # A run's folder for its imported files (not the template's: each of its folders
+            # but the server's is a profile).
+            seeding = Run(Path(imports), random.Random(0), process, devices, [], Ledger(REPLICAS))
+            seeding.space = space
+            seeding.create_incident(0)
+            seeding.create(0)
+            seeding.create_group(0)
+            seeding.add_membership(0, seeding.groups[0], seeding.members[0])
+            for _round in range(2):
+                for index, device in enumerate(devices):
+                    device.sync()
+                    seeding.observe(index)
+        lists = {name: list(getattr(seeding, name)) for name in _RUN_LISTS}
+        template = replace(template, start=Start(seeding.ledger, lists))
     finally:
         for device in devices:
             close_device(device)
@@ -673,7 +744,9 @@ def one_run(
         server = start_server(folder / "server", database_url, extra_env=SERVER_ENV)
         names = sorted(p.name for p in template.folder.iterdir() if p.name != "server")
         devices: list[Device] = []
-        run = Run(folder, rng, server, devices, [], Ledger(REPLICAS), Counter())
+        run = Run(folder, rng, server, devices, [], Ledger(REPLICAS))
+        if template.start is not None:
+            template.start.begin(run)
         run.database_url = database_url
         for name in names:
             devices.append(open_device(name, folder / name, server.base_url))

@@ -56,7 +56,7 @@ def file_name(token: str) -> str:
     return f"{token}{_FILE_SUFFIX}"
 
 
-def token_of(field: str, value: object) -> object:
+def token_of(field: str | None, value: object) -> object:
     """The token a stored or conflict value of ``field`` carries (other values as they are)."""
     if field == "joined_on" and isinstance(value, str):
         try:

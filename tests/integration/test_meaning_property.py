@@ -296,6 +296,14 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
         def first(self, key: int) -> None:
             self._incident(0, key)
 
+        @initialize(key=st.integers(0, 0xFFFF))
+        def group_everyone_holds(self, key: int) -> None:
+            """A working group with a material and a member, synced to every replica: so its
+            deletes race with edits and additions under it from the first steps."""
+            self.create_group(0, key)
+            for index in range(REPLICAS):
+                self.sync(index)
+
         @rule(index=st.integers(0, REPLICAS - 1), key=st.integers(0, 0xFFFF))
         def create_incident(self, index: int, key: int) -> None:
             self._incident(index, key)
@@ -425,6 +433,42 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
                 f"add {self._label(made.id)} under "
                 f"{', '.join(self._label(p) for p in parents_of(made))} ={value}",
             )
+
+        @rule(
+            first=st.integers(0, REPLICAS - 1),
+            offset=st.integers(1, REPLICAS - 1),
+            pick=st.integers(0, 50),
+            add=st.booleans(),
+            key=st.integers(0, 0xFFFF),
+        )
+        def delete_while_edited(
+            self, first: int, offset: int, pick: int, add: bool, key: int
+        ) -> None:
+            """An incident, group or person both replicas show, deleted on one while the other
+            edits what is under it or adds something under it, before either syncs."""
+            other = (first + offset) % REPLICAS
+            one, two = self.devices[first], self.devices[other]
+            both = [
+                r
+                for r in self.incidents + self.groups + self.people
+                if _shown(one, r) and _shown(two, r)
+            ]
+            if not both:
+                return
+            parent = both[pick % len(both)]
+            under = [c for c, parents in self.parents.items() if parent in parents]
+            under = [c for c in under if _shown(two, c)]
+            if under and not add:
+                self._edit(other, under[pick % len(under)])
+            elif parent in self.incidents:
+                self.add_source(other, self.incidents.index(parent), key)
+            elif parent in self.groups:
+                person = self._one([p for p in self.people if _shown(two, p)], pick)
+                self._add(other, parent, person if pick % 2 and person else None, key)
+            else:
+                group = self._one([g for g in self.groups if _shown(two, g)], pick)
+                self._add(other, group, parent, key)
+            self._delete(first, parent)
 
         @rule(index=st.integers(0, REPLICAS - 1), pick=st.integers(0, 50))
         def edit_under_groups(self, index: int, pick: int) -> None:
