@@ -888,7 +888,15 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
             raise
         try:
             created = await run_in_threadpool(
-                chunks.put_chunk, db, state.store, space_id, device, digest, data, state.now()
+                chunks.put_chunk,
+                db,
+                state.store,
+                space_id,
+                device,
+                digest,
+                data,
+                state.now(),
+                state.settings.chunk_grace_seconds,
             )
         finally:
             state.partials.forget(space_id, device, digest, received)

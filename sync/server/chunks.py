@@ -171,8 +171,73 @@ def put_chunk(
     digest: str,
     data: bytes,
     now: int,
+    grace: int = 0,
 ) -> bool:
-    """Store a chunk whose SHA-256 the caller already verified; True when it was new."""
+    """Store a chunk whose SHA-256 the caller already verified; True when it was new.
+
+    Over the space's quota, chunks records let go of more than ``grace`` seconds ago (held
+    for ``released_chunk_grace_seconds`` in case a deletion is undone) make room, the oldest
+    release first: bytes of deleted files do not keep a space full for 30 days after the
+    deletion that was meant to free it (before 0009 they went at the next collection)."""
+    yielded: list[str] = []
+    try:
+        return _put_chunk(db, store, space_id, device_id, digest, data, now, grace, yielded)
+    finally:
+        if yielded:
+            # After the rows are gone for good, under the lock with the rows checked again.
+            _remove_unrowed(db, store, space_id, yielded)
+
+
+#: Released chunks read to make room for one upload (64 MB of 64 KB chunks): bounded work for a
+#: PUT over quota; a space that needs more room than that is over quota, as before.
+_YIELD_AT_MOST = 1024
+
+
+def _releasable(conn: Connection, space_id: str, now: int, grace: int) -> list[tuple[str, int]]:
+    """Chunks of the space no record names, let go of and untouched for ``grace`` seconds,
+    the oldest release first (hash, size)."""
+    referenced = exists().where(
+        schema.record_chunk.c.space_id == schema.chunk.c.space_id,
+        schema.record_chunk.c.hash == schema.chunk.c.hash,
+    )
+    rows = conn.execute(
+        select(schema.chunk.c.hash, schema.chunk.c.size)
+        .where(
+            schema.chunk.c.space_id == space_id,
+            schema.chunk.c.released_at.is_not(None),
+            schema.chunk.c.released_at < now - grace,
+            schema.chunk.c.touched_at < now - grace,
+            ~referenced,
+        )
+        .order_by(schema.chunk.c.released_at, schema.chunk.c.hash)
+        .limit(_YIELD_AT_MOST)
+    ).all()
+    return [(str(r.hash), int(r.size)) for r in rows]
+
+
+def _room(releasable: list[tuple[str, int]], needed: int) -> list[tuple[str, int]] | None:
+    """The fewest of ``releasable`` (in order) freeing ``needed`` bytes; None if all do not."""
+    taken: list[tuple[str, int]] = []
+    freed = 0
+    for chunk in releasable:
+        if freed >= needed:
+            break
+        taken.append(chunk)
+        freed += chunk[1]
+    return taken if freed >= needed else None
+
+
+def _put_chunk(
+    db: Database,
+    store: ChunkStore,
+    space_id: str,
+    device_id: str,
+    digest: str,
+    data: bytes,
+    now: int,
+    grace: int,
+    yielded: list[str],
+) -> bool:
     with db.read() as conn:
         # Checked before touching the store, so an outsider cannot even fill the staging area,
         # and a chunk that is already there or over quota costs no write at all.
@@ -187,8 +252,13 @@ def put_chunk(
                 schema.chunk.c.space_id == space_id, schema.chunk.c.hash == digest
             )
         ).first()
-    if known is None and space.chunk_bytes + len(data) > space.quota_bytes:
-        raise _over_quota(space_id, space.quota_bytes)
+        over = space.chunk_bytes + len(data) - space.quota_bytes
+        if (
+            known is None
+            and over > 0
+            and _room(_releasable(conn, space_id, now, grace), over) is None
+        ):
+            raise _over_quota(space_id, space.quota_bytes)
     staged = None if known is not None else store.stage(data, digest)
     try:
         with db.write() as conn:
@@ -207,8 +277,20 @@ def put_chunk(
                     .values(touched_at=now)
                 )
                 return False
-            if locked.chunk_bytes + len(data) > locked.quota_bytes:
-                raise _over_quota(space_id, locked.quota_bytes)
+            used = locked.chunk_bytes
+            over = used + len(data) - locked.quota_bytes
+            if over > 0:
+                room = _room(_releasable(conn, space_id, now, grace), over)
+                if room is None:
+                    raise _over_quota(space_id, locked.quota_bytes)
+                conn.execute(
+                    delete(schema.chunk).where(
+                        schema.chunk.c.space_id == space_id,
+                        schema.chunk.c.hash.in_([h for h, _size in room]),
+                    )
+                )
+                used -= sum(size for _h, size in room)
+                yielded.extend(h for h, _size in room)
             if staged is None:  # collected between the first look and the lock
                 staged = store.stage(data, digest)
             conn.execute(
@@ -219,7 +301,7 @@ def put_chunk(
             conn.execute(
                 update(schema.space)
                 .where(schema.space.c.id == space_id)
-                .values(chunk_bytes=locked.chunk_bytes + len(data))
+                .values(chunk_bytes=used + len(data))
             )
             # The bytes are in place before the row commits: a committed row always has them.
             # A failed commit after this leaves an orphan, which `collect` sweeps.

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from sync.protocol import (
     LIMITS,
@@ -20,6 +21,7 @@ from sync.protocol import (
     challenge_statement,
     chunk_hash,
 )
+from sync.server import schema
 from sync.server.auth import revoke_device
 from sync.server.chunks import collect_chunks
 from sync.server.db import Database
@@ -362,6 +364,47 @@ def test_space_quota_limits_chunk_bytes(
         # The refused chunk left nothing behind in the store: two chunks, 90,000 bytes.
         stored = list(harness.app.state.minga.store.listing())
         assert len(stored) == 2
+
+
+def test_chunks_of_deleted_records_make_room_under_the_quota_after_the_short_grace(
+    backend_db: tuple[str, Database], store_settings: dict[str, str], tmp_path: Path
+) -> None:
+    """A deleted file's chunks are kept 30 days (released_chunk_grace_seconds) in case the
+    deletion is undone; before, they also kept counting against the quota all that time, so a
+    group that deleted files to make room could add nothing for a month (before migration
+    0009 they went at the next collection). Past the short grace they yield to a new upload,
+    the oldest release first; within it, and while a record names them, they do not."""
+    backend, db = backend_db
+    harness = make_harness(backend, db, tmp_path / "q", space_quota_bytes=100_000, **store_settings)
+    grace = harness.settings.chunk_grace_seconds
+    with harness.http:
+        device = harness.device()
+        space = device.create_space()
+        old, kept = secrets.token_bytes(50_000), secrets.token_bytes(30_000)
+        for data in (old, kept):
+            assert device.put_chunk(space, data).status_code == 201
+        named = [chunk_hash(old), chunk_hash(kept)]
+        device.sync(push=[Mutation("m1", space, "old", 0, b"s", chunks=(named[0],))])
+        device.sync(push=[Mutation("m2", space, "kept", 0, b"s", chunks=(named[1],))])
+        device.sync(push=[Mutation("m3", space, "old", 1, None, deleted=True)])
+        new = secrets.token_bytes(40_000)
+        early = device.put_chunk(space, new)  # released a moment ago: an undo may come
+        assert (early.status_code, early.json()["code"]) == (409, "quota_exceeded")
+        harness.clock.advance(grace + 10)
+        device.login()
+        assert device.put_chunk(space, new).status_code == 201
+        assert device.head_chunk(space, chunk_hash(old)).status_code == 404
+        assert not harness.app.state.minga.store.exists(space, chunk_hash(old))
+        assert device.get_chunk(space, chunk_hash(kept)).content == kept  # named: stays
+        full = device.put_chunk(space, secrets.token_bytes(40_000))  # nothing left to yield
+        assert (full.status_code, full.json()["code"]) == (409, "quota_exceeded")
+        stored = sorted(c.digest for c in harness.app.state.minga.store.listing())
+        assert stored == sorted([chunk_hash(kept), chunk_hash(new)])
+        with db.read() as conn:
+            used = conn.execute(
+                select(schema.space.c.chunk_bytes).where(schema.space.c.id == space)
+            ).scalar_one()
+        assert used == 70_000
 
 
 def test_records_reference_chunks_that_exist_and_unreferenced_ones_are_collected(
