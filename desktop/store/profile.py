@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlcipher3.dbapi2 as sqlcipher
 from platformdirs import user_data_path
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
@@ -195,6 +196,29 @@ def _secure_existing(folder: Path) -> None:
         make_private(*vault.iterdir())
 
 
+#: A sealed file no key row names is erased at unlock once it is this old (seconds): left by a
+#: process killed while a backup deferred its erasure (``deletions_held``), or between a file's
+#: bytes and its key row. Younger ones may be another process's import or download under way.
+UNKEYED_AGE = 3600
+
+
+def _erase_unkeyed(vault: Path, engine: Engine) -> None:
+    """Erase the vault's sealed (and half-written) files no key row names, an hour old."""
+    if not vault.is_dir():
+        return
+    with engine.connect() as connection:
+        keyed = set(connection.execute(text("SELECT attachment_id FROM attachment_keys")).scalars())
+    before = time.time() - UNKEYED_AGE
+    for path in vault.iterdir():
+        if path.suffix not in (".sealed", ".partial") or path.stem in keyed:
+            continue
+        try:
+            if path.stat().st_mtime < before:
+                path.unlink()
+        except OSError as error:  # never a reason not to open the profile
+            log.warning("unkeyed attachment not erased: %s", type(error).__name__)
+
+
 class Profile:
     """An unlocked profile. ``close()`` locks it: the engine is disposed, keys are wiped."""
 
@@ -215,6 +239,7 @@ class Profile:
             # The wrap opened, so the key is right: the database is not this profile's.
             raise ProfileDamaged(f"database does not open: {type(error).__name__}") from None
         self.settings = SettingsStore(self._engine, folder)
+        _erase_unkeyed(folder / ATTACHMENTS_FOLDER, self._engine)
 
     @property
     def profile_id(self) -> str:

@@ -5,6 +5,8 @@ paths through the real server are in tests/integration/test_deleted_files_erased
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,41 @@ def test_a_deletion_held_for_a_newer_minga_keeps_its_files(tmp_path: Path) -> No
         assert profile.attachments.path_of(evidence.attachment_ref).exists()
     finally:
         profile.close()
+
+
+def test_a_file_whose_erasure_a_backup_deferred_is_erased_after_a_crash(tmp_path: Path) -> None:
+    """A received deletion erases the key row at once and the sealed file when the backup
+    copying the vault ends (``deletions_held``). The process killed during that backup: the
+    deferral was in memory only, and the sealed file stayed with no key row, named by nothing
+    and swept by nothing (``sweep_orphans`` runs nowhere) for the profile's life. Now the next
+    unlock erases a sealed file no key row names once it is an hour old; a younger one (an
+    import or download of another process between its bytes and its key row) is kept."""
+    from desktop.store import attachments
+    from desktop.store.profile import unlock
+    from tests.helpers.profiles import PASSPHRASE
+
+    folder = tmp_path / "p"
+    profile, _ = new_profile(folder)
+    state = ProfileSyncState(profile.engine, profile.attachments)
+    space = new_id()
+    _incident, evidence = _received(profile, state, space, "foto.jpg")
+    sealed = profile.attachments.path_of(evidence.attachment_ref)
+    # A backup copying the vault (what ``deletions_held`` notes on entry), never ended: the
+    # process dies during it.
+    attachments._held[profile.attachments.folder.absolute()] = 1
+    _arrives(state, space, None, evidence.id, 2, 3)
+    assert EvidenceStore.of(profile).stored(evidence.attachment_ref) is None
+    assert sealed.exists()  # deferred
+    profile.close()
+    attachments._held.clear()  # what a new process starts with
+    attachments._deferred.clear()
+    young = sealed.with_name("0123456789abcdef.sealed")
+    young.write_bytes(b"an import of another process, its key row not yet committed")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(sealed, (hour_ago, hour_ago))
+    again = unlock(folder, PASSPHRASE)
+    try:
+        assert not sealed.exists()
+        assert young.exists()
+    finally:
+        again.close()
