@@ -785,22 +785,55 @@ class ProfileSyncState(BundleTables):
 
         A parent of ``CASCADES`` deleted here waits when its newest version is sealed (a newer
         Minga changed it: its deletion goes once this Minga is updated and can merge it), or
-        when a record under it waits for an answer (``_deletions_waiting``). The deletions of
+        that of a record its deletion took (up the table), or when a record under it waits for
+        an answer (``_deletions_waiting``). The deletions of
         what it took wait with it, down the table (a group's materials and memberships, their
         files; a person's or organization's memberships, named in the last content the
         deletion took): sent alone, they would take what the newer version kept, on every
         device (rev14, built then for an incident's children only), or leave the server
         holding a deletion that is half a decision."""
-        held = cls._deletions_waiting(connection)
-        held |= set(
+        sealed = set(
             connection.scalars(
                 select(RecordRow.id).where(
                     RecordRow.deleted.is_(True),
-                    RecordRow.record_type.in_(CASCADE_PARENTS),
+                    RecordRow.record_type.in_((*CASCADE_PARENTS, *CASCADE_CHILDREN)),
                     RecordRow.id.in_(select(SyncSealedRecordRow.record_id)),
                 )
             )
         )
+        # A record held sealed under a deletion made here holds that deletion too, up the
+        # table (a material a newer Minga changed, deleted with its group: the group's
+        # deletion waits; sent alone, it left the server a live material under a deleted
+        # group, which every other device brought back "restored").
+        frontier = set(sealed)
+        while frontier:
+            above: set[str] = set()
+            for cascade in CASCADES:
+                named = (
+                    RecordRow.parent_id
+                    if cascade.indexed
+                    else func.json_extract(RecordBase.content, f"$.{cascade.field}")
+                )
+                above.update(
+                    connection.scalars(
+                        select(_ABOVE.id).where(
+                            _ABOVE.deleted.is_(True),
+                            _ABOVE.record_type == cascade.parent,
+                            _ABOVE.id.in_(
+                                select(named)
+                                .select_from(RecordRow)
+                                .outerjoin(RecordBase, RecordBase.id == RecordRow.id)
+                                .where(
+                                    RecordRow.record_type == cascade.child,
+                                    in_ids(RecordRow.id, sorted(frontier)),
+                                )
+                            ),
+                        )
+                    )
+                )
+            frontier = above - sealed
+            sealed |= frontier
+        held = cls._deletions_waiting(connection) | sealed
         frontier = set(held)
         while frontier:
             below: set[str] = set()

@@ -30,7 +30,12 @@ from sync.client.transport import Offline, Transport
 from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.test_meaning import _converge, _save_as_newer_minga, _sealed_content
-from tests.integration.test_meaning_cascades import _directory_delete, _nothing_unreachable
+from tests.integration.test_meaning_cascades import (
+    _BACK,
+    _directory_delete,
+    _notes,
+    _nothing_unreachable,
+)
 from tests.integration.test_meaning_deleted_in_flight import (
     CutsFirstPush,
     _outbox,
@@ -189,3 +194,32 @@ def test_a_person_s_deletion_split_by_a_cut_never_leaves_a_membership_naming_the
         assert isinstance(device.records.get(group.id), WorkingGroup), device.name
         assert device.state.conflicts() == [], device.name
         _nothing_unreachable(device)
+
+
+def test_a_deletion_taking_a_record_held_for_a_newer_minga_waits_whole(
+    server: Server, make_device: Any
+) -> None:
+    """The other way round: the record a newer Minga changed is under the one deleted. A
+    newer Minga saves a group's material in a shape this version cannot read; alba deletes the
+    group (its materials and their files with it). The material's deletion waits (it would
+    only meet the newer version), and so must the group's: sent alone, the server held a
+    deleted group with a live material under it, and every other device brought the group back
+    "restored", though the deleting device's decision had not gone out whole."""
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, badu = devices
+    group, material, *files = _family(space, devices)["working_group"][:4]
+    _unreadable(newer, material)
+    newer.sync()
+    alba.sync()
+    assert alba.state.sealed_title(material) is not None
+    _directory_delete(alba, group)
+    _converge(devices, rounds=2)
+    for device in (newer, badu):
+        # (the newer Minga's own store holds the material as it saved it, unread here)
+        kept = (group, *files) if device is newer else (group, material, *files)
+        for record in kept:
+            assert device.records.get(record) is not None, (device.name, record)
+        assert not _notes(device, group) & _BACK, device.name
+        _nothing_unreachable(device)
+    assert not alba.state.pending_changes([space], 100)
+    _nothing_unreachable(alba)
