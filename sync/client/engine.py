@@ -1036,8 +1036,14 @@ class SyncEngine:
         if result.code == ErrorCode.CHUNK_MISSING and isinstance(self.state, AttachmentState):
             # Collected since we saw them: the next sync asks about them again and re-sends.
             self.state.forget_held(entry.space, list(result.missing))
-            if self.chunks is not None and not self.chunks.can_send(
-                entry.space, entry.content, result.missing
+            # Only the chunks of a file this record claims: an answer naming none of them (a
+            # record without a file, or one already marked gone) is a rejection like any
+            # other, not a reason to mark anything gone (a server may answer falsely).
+            claimed = set(referenced_chunks(entry.content)) & set(result.missing)
+            if (
+                claimed
+                and self.chunks is not None
+                and not self.chunks.can_send(entry.space, entry.content, result.missing)
             ):
                 # Not in this vault either (a file brought back over its deletion, its bytes
                 # erased where it was deleted): the record goes without them, marked gone, in

@@ -246,3 +246,51 @@ def test_a_record_marked_gone_naming_a_held_file_with_other_chunks_is_not_put_ba
     assert _dirty(admin) == []
     assert forged.id in gone_records(admin.profile.engine)  # the mark stays as it came
     assert MaterialStore.of(admin.profile).open(file.id).data == _data  # its own file intact
+
+
+def test_a_false_chunk_missing_for_a_record_naming_no_file_marks_nothing(
+    server: Server, make_device: Any
+) -> None:
+    """A hostile server answers `chunk_missing` to the push of an organization (no file, no
+    chunks claimed). Before: the engine took it for a file whose bytes were gone, marked the
+    organization's content `attachment_gone`, told the person "The file's content was
+    removed…" about an organization and sent it again so marked to every device. Now such an
+    answer is a rejection like any other: the edit stays dirty and goes at the next sync."""
+    from tests.helpers.hostile_server import Exchange, HostileServer
+    from tests.integration.conftest import organization
+    from tests.integration.test_malicious_server import behind
+
+    space, devices = network_of(server, make_with_files(make_device), 2)
+    admin, alba = devices
+    with HostileServer(server.url) as hostile:
+        behind(alba, hostile.url)
+        org = organization(space, "Colectivo Tierra Viva")
+        alba.records.save(org)
+
+        def missing(exchange: Exchange) -> dict[str, Any] | None:
+            push = (exchange.request or {}).get("push")
+            if exchange.route != "/v1/sync" or not push or exchange.answer is None:
+                return None
+            answer = dict(exchange.answer)
+            answer["results"] = [
+                {
+                    "id": m["id"],
+                    "status": "rejected",
+                    "code": "chunk_missing",
+                    "missing": ["0" * 64],
+                }
+                for m in push
+            ]
+            return answer
+
+        hostile.rewrites[:] = [missing]
+        lied = alba.engine.sync_once()
+        assert lied.files_gone == 0, lied
+        assert [r.code for r in lied.rejected] == ["chunk_missing"]
+        assert org.id not in gone_records(alba.profile.engine)
+        assert _gone_notes(alba, org.id) == 0
+        hostile.rewrites[:] = []
+        assert alba.sync().rejected == []
+    admin.sync()
+    assert org.id not in gone_records(admin.profile.engine)
+    assert admin.records.require(org.id).name == "Colectivo Tierra Viva"  # type: ignore[attr-defined]
