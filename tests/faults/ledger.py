@@ -82,7 +82,11 @@ class Ledger:
         """A person on ``replica`` deleted the record they saw as ``shown``: by itself
         (``alone``: a child such as a membership or a material), or with its parent."""
         self.live[record] = self.live.get(record, set()) - self._shown(replica, record, shown)
-        if not self.live[record]:
+        # A value saved under it that this person had not seen (added or edited elsewhere
+        # before the deletion arrived there) overrules the deletion from the start, also once
+        # that value is itself deleted later (an overruled deletion is not made again).
+        unseen_below = any(self.live.get(child) for child in self.descendants(record))
+        if not self.live[record] and not unseen_below:
             self.deleted.add(record)
             if alone:
                 self.deleted_alone.add(record)
@@ -98,6 +102,9 @@ class Ledger:
 
     def ancestors(self, record: str) -> set[str]:
         return ancestors(self.parents, record)
+
+    def descendants(self, record: str) -> set[str]:
+        return {child for child in self.parents if record in self.ancestors(child)}
 
     @property
     def checked(self) -> int:

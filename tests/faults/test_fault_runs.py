@@ -112,8 +112,8 @@ def test_a_child_deleted_by_itself_stays_deleted_when_its_parent_comes_back() ->
     _group_with_material_file_and_member(ledger)
     ledger.observe(0, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
     ledger.removed(0, "s", "T5", alone=True)  # the membership removed in the directory
-    ledger.removed(0, "m", "T3", alone=True)  # the material deleted, its file with it
-    ledger.removed(0, "f", "T4")
+    ledger.removed(0, "f", "T4")  # the material deleted, its file with it (as Run.delete)
+    ledger.removed(0, "m", "T3", alone=True)
     _delete_group(ledger, 0)
     assert ledger.deleted_alone == {"s", "m"}
     ledger.edited(1, "g", "T1", "T6")  # an edit of the group made apart brings it back
@@ -146,6 +146,22 @@ def test_a_deletion_overruled_stays_overruled_when_what_overruled_it_goes() -> N
     # Deleted again by someone who saw all of it, it must stay deleted.
     ledger.removed(2, "g", "T1")
     assert resurrected(ledger, {"p", "g"}) == ["g"]
+
+
+def test_a_deletion_made_without_seeing_an_addition_under_it_is_overruled() -> None:
+    """The addition is booked first (another replica, before either syncs): the deletion
+    never stood, so the organization back stays back when that membership goes later."""
+    ledger = Ledger(3)
+    _group_with_material_file_and_member(ledger)
+    ledger.created(0, "o", ledger.new_token())
+    for replica in range(3):
+        ledger.observe(replica, {"g": "T1", "o": "T6"})
+    ledger.created(2, "s2", ledger.new_token(), parents=["g", "o"])  # o joins g on replica 2
+    ledger.removed(0, "o", "T6")  # replica 0 deletes o, not having seen s2
+    assert "o" not in ledger.deleted
+    ledger.observe(1, {"s2": "T7"})
+    ledger.removed(1, "s2", "T7", alone=True)  # later removed by someone who saw it
+    assert resurrected(ledger, {"g", "p", "o"}) == []
 
 
 @pytest.fixture(scope="module")

@@ -274,10 +274,13 @@ def test_every_saved_value_stays_current_in_a_conflict_or_knowingly_replaced(
             for one in gone:
                 replaced |= self.live[one] & self.seen[index].get(one, set())
                 self.live[one] -= self.seen[index].get(one, set())
-                if not self.live[one]:
+            for one in gone:
+                # A value under it this person had not seen overrules the deletion at once.
+                below = [c for c in self.parents if one in ancestors(self.parents, c)]
+                if not self.live[one] and not any(self.live[c] for c in below):
                     self.deleted.add(one)
             alone = isinstance(current, (Material, Membership))
-            if alone and not self.live[record_id]:
+            if alone and record_id in self.deleted:
                 self.deleted_alone.add(record_id)
             if isinstance(current, (Incident, Membership)):
                 device.records.delete(record_id)
