@@ -791,7 +791,9 @@ class ProfileSyncState(BundleTables):
         files; a person's or organization's memberships, named in the last content the
         deletion took): sent alone, they would take what the newer version kept, on every
         device (rev14, built then for an incident's children only), or leave the server
-        holding a deletion that is half a decision."""
+        holding a deletion that is half a decision. And up again from anything held: a held
+        child's other parent deleted here (a membership held with its group: its person's
+        deletion) waits too."""
         sealed = set(
             connection.scalars(
                 select(RecordRow.id).where(
@@ -836,14 +838,14 @@ class ProfileSyncState(BundleTables):
         held = cls._deletions_waiting(connection) | sealed
         frontier = set(held)
         while frontier:
-            below: set[str] = set()
+            found: set[str] = set()
             for cascade in CASCADES:
                 named = (
                     RecordRow.parent_id
                     if cascade.indexed
                     else func.json_extract(RecordBase.content, f"$.{cascade.field}")
                 )
-                below.update(
+                found.update(
                     connection.scalars(
                         select(RecordRow.id)
                         .outerjoin(RecordBase, RecordBase.id == RecordRow.id)
@@ -854,7 +856,28 @@ class ProfileSyncState(BundleTables):
                         )
                     )
                 )
-            frontier = below - held
+                # And up: another parent a held child names whose deletion waits here too (a
+                # membership held with its group, and its person's or organization's deletion).
+                # Sent alone, that deletion would leave the server holding a live child under
+                # a deleted parent, which every other device brings back, "restored", though
+                # nobody changed it (rev-dels).
+                found.update(
+                    connection.scalars(
+                        select(_ABOVE.id)
+                        .select_from(RecordRow)
+                        .outerjoin(RecordBase, RecordBase.id == RecordRow.id)
+                        .join(_ABOVE, _ABOVE.id == named)
+                        .where(
+                            RecordRow.deleted.is_(True),
+                            RecordRow.record_type == cascade.child,
+                            in_ids(RecordRow.id, sorted(frontier)),
+                            _ABOVE.deleted.is_(True),
+                            _ABOVE.dirty.is_(True),
+                            _ABOVE.record_type == cascade.parent,
+                        )
+                    )
+                )
+            frontier = found - held
             held |= frontier
         return held
 

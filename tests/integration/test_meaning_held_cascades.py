@@ -11,21 +11,27 @@ the newer version's edit keeps. Through the real server with three devices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from desktop.domain.network_records import Material, MaterialFile
+from desktop.domain.fields import CODES, FieldSpec, Merge
+from desktop.domain.network_records import Material, MaterialFile, Note
 from desktop.domain.records import (
+    _TYPE_OF_CLASS,
+    RECORD_TYPES,
     Incident,
     Membership,
     MembershipRole,
     Organization,
     Person,
     PersonKind,
+    RecordType,
     WorkingGroup,
     edit,
 )
+from desktop.store.spaces import local_spaces
 from sync.client.transport import Offline, Transport
 from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
@@ -223,3 +229,99 @@ def test_a_deletion_taking_a_record_held_for_a_newer_minga_waits_whole(
         _nothing_unreachable(device)
     assert not alba.state.pending_changes([space], 100)
     _nothing_unreachable(alba)
+
+
+@pytest.mark.parametrize("group_first", [True, False], ids=["group-first", "person-first"])
+@pytest.mark.parametrize("sealed", ["working_group", "person"])
+def test_a_deletion_held_for_a_newer_minga_holds_the_other_parent_of_what_it_took(
+    server: Server, make_device: Any, sealed: str, group_first: bool
+) -> None:
+    """rev-dels: alba deletes a group and a person who is a member of it; the newest version of
+    one of them is sealed here (held, with the membership). The membership names both: held
+    with one, it must hold the other's deletion too. Before, that deletion went out alone and
+    the server held a live membership naming a deleted person (or group): every other device
+    brought it back, "restored", though nobody had changed anything of it."""
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, _badu = devices
+    family = _family(space, devices)
+    group, person = family["working_group"][0], family["person"][0]
+    _unreadable(newer, group if sealed == "working_group" else person)
+    newer.sync()
+    alba.sync()
+    for record in (group, person) if group_first else (person, group):
+        _directory_delete(alba, record)
+    _converge(devices, rounds=2)
+    # Her decision stands here, and nowhere was anything of it brought back.
+    assert alba.records.get(person) is None and alba.records.get(group) is None
+    for device in devices:
+        _nothing_unreachable(device)
+        for record in (group, person):
+            assert not _notes(device, record) & _BACK, (device.name, record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkingGroupV2(WorkingGroup):
+    """Working group schema 2 of a "newer Minga": ``objectives`` kept, ``description`` a list."""
+
+    description: tuple[str, ...] = ()  # type: ignore[assignment]
+
+
+def _upgrade_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = RECORD_TYPES["working_group"]
+    fields = tuple(
+        FieldSpec("description", CODES, Merge.SET) if f.name == "description" else f
+        for f in old.fields
+    )
+    upgraded = RecordType(
+        "working_group",
+        WorkingGroupV2,
+        2,
+        fields,
+        upgrades={
+            1: lambda d: (
+                {**d, "schema": 2, "description": [d["description"]]}
+                if d["description"]
+                else {**d, "schema": 2, "description": []}
+            )
+        },
+    )
+    monkeypatch.setitem(RECORD_TYPES, "working_group", upgraded)
+    monkeypatch.setitem(_TYPE_OF_CLASS, WorkingGroupV2, upgraded)
+
+
+def test_a_group_deleted_while_held_for_a_newer_minga_comes_back_whole_after_the_upgrade(
+    server: Server, make_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rev-dels: alba deletes a group a newer Minga edited (held here, with its material, file,
+    memberships, and her own note on the material, dropped), and a member of it. After she
+    updates, the newer edit beats her group's deletion: the group comes back with all it took,
+    her own note too; the person's deletion and the membership naming them stay hers."""
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, _badu = devices
+    family = _family(space, devices)
+    group, person = family["working_group"][0], family["person"][0]
+    material = family["material"][0]
+    only_me = local_spaces(alba.records).only_me.id
+    own = alba.records.save(Note(space_id=only_me, material_id=material, body="Pozo 3 seco."))
+    content = _sealed_content(newer, group)
+    _save_as_newer_minga(newer, {**content, "schema": 2, "description": ["Norte", "Sur"]})
+    newer.sync()
+    alba.sync()
+    _directory_delete(alba, group)
+    _directory_delete(alba, person)
+    assert alba.records.get(own.id) is None
+    _converge(devices, rounds=2)
+    _upgrade_groups(monkeypatch)
+    assert alba.sync().reopened == 1
+    _converge(devices, rounds=3)
+    back = [r for r in family["working_group"] if r != family["person"][1]]
+    for device in devices:
+        for record in back:
+            assert device.records.get(record) is not None, (device.name, record)
+        assert device.records.get(person) is None, device.name
+        for membership in family["person"][1:]:
+            assert device.records.get(membership) is None, (device.name, membership)
+        _nothing_unreachable(device)
+    note = alba.records.require(own.id)
+    assert isinstance(note, Note) and note.body == "Pozo 3 seco."
+    assert _notes(alba, group) & _BACK
