@@ -1,0 +1,171 @@
+"""rev-dels: a person's own notes (``Cascade.own_apart``) on two devices of theirs, sharing a
+space other than the parent's, while the parent is deleted, edited and restored elsewhere.
+Through the real server: every value anyone saved is current, in a visible conflict, or was
+deliberately chosen against."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from desktop.domain.network_records import Note, ReadingPosition
+from desktop.domain.records import Space, SpaceKind, edit
+from desktop.store.sync_state import TAKEN_WITH_PARENT
+from sync.protocol import Role
+from tests.integration.conftest import Device, Server, network_of
+from tests.integration.test_meaning import _converge
+from tests.integration.test_meaning_cascades import _directory_delete, _notes
+from tests.integration.test_meaning_notes import _group_with_material, _live, _no_note_unreached
+
+
+def _device_id(device: Device) -> str:
+    keys = device.state.device_keys()
+    assert keys is not None
+    return keys.device_id
+
+
+def _personal_space(admin: Device, members: list[Device]) -> str:
+    """A space of one person's devices (as their synced "only me"), other than the group's."""
+    space = admin.engine.create_space()
+    admin.records.save(Space(id=space, space_id=space, name="Mine", kind=SpaceKind.NETWORK))
+    for member in members:
+        admin.engine._authorized(
+            lambda token, m=member: admin.engine.transport.put_member(
+                space, _device_id(m), Role.EDITOR, token
+            )
+        )
+    pending = admin.engine.pending_members(space)
+    admin.engine.admit(space, [dataclasses.replace(p, role=Role.EDITOR) for p in pending])
+    admin.sync()
+    for member in members:
+        member.sync()
+        member.engine.confirm_space(space)
+    return space
+
+
+def _values(device: Device, record: str) -> set[str]:
+    """The note's body here and every value a conflict on it keeps."""
+    found: set[str] = set()
+    note = device.records.get(record)
+    if isinstance(note, Note):
+        found.add(note.body)
+    for conflict in device.state.conflicts():
+        if conflict.record == record:
+            values = [conflict.mine, conflict.theirs, conflict.current]
+            values += [other.value for other in conflict.others]
+            found |= {str(v) for v in values if v is not None}
+    return found
+
+
+def _position(device: Device, space: str, material: str, page: int) -> str:
+    record = device.records.save(ReadingPosition(space_id=space, material_id=material, page=page))
+    return record.id
+
+
+def _page(device: Device, position: str) -> int:
+    record = device.records.require(position)
+    assert isinstance(record, ReadingPosition)
+    return record.page
+
+
+def test_an_own_note_edited_on_the_second_device_while_dropped_on_the_first_comes_back_edited(
+    server: Server, make_device: Any
+) -> None:
+    """Alba's note is in her personal space on alba and alba2. Alba2 edits it offline; badu
+    deletes the group; alba drops the note (its deletion goes out); alba2 then meets both.
+    The admin's edit from before the deletion brings the group back: alba2's edit is on both
+    of alba's devices, or in a conflict there — never lost."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    note = alba.records.save(
+        Note(space_id=mine, material_id=material.id, page=2, body="Mi duda: página 3.")
+    )
+    _converge(devices, rounds=1)
+    assert _live(alba2, note.id)
+    alba2.records.save(edit(alba2.records.require(note.id), body="Resuelta: ver anexo B."))
+    _directory_delete(badu, group.id)
+    badu.sync()
+    admin.records.save(edit(admin.records.require(group.id), description="Cuenca alta"))
+    alba.sync()
+    assert not _live(alba, note.id)
+    alba2.sync()
+    alba.sync()
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        _no_note_unreached(device)
+    for device in (alba, alba2):
+        assert "Resuelta: ver anexo B." in _values(device, note.id), (
+            device.name,
+            _values(device, note.id),
+            _notes(device, note.id),
+        )
+
+
+def _delete_while_admin_edits(devices: list[Device], group: str, description: str) -> None:
+    """Badu deletes the group and syncs; the admin had edited it before it saw that."""
+    admin, _alba, _alba2, badu = devices
+    admin.records.save(edit(admin.records.require(group), description=description))
+    _directory_delete(badu, group)
+    badu.sync()
+
+
+def test_a_group_deleted_restored_deleted_again_and_restored_brings_own_notes_back_each_time(
+    server: Server, make_device: Any
+) -> None:
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, _badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    note = alba.records.save(
+        Note(space_id=mine, material_id=material.id, page=2, body="Primera lectura.")
+    )
+    position = _position(alba2, mine, material.id, 4)
+    _converge(devices, rounds=1)
+    for round_ in range(2):
+        _delete_while_admin_edits(devices, group.id, f"Vuelta {round_}")
+        for device in (alba, alba2):
+            device.sync()
+            assert not _live(device, note.id) and not _live(device, position), device.name
+            _no_note_unreached(device)
+        # Alba2 reads on offline? No: the material is gone there. The admin's edit beats it.
+        admin.sync()
+        _converge(devices, rounds=3)
+        for device in devices:
+            assert _live(device, group.id) and _live(device, material.id), (round_, device.name)
+            _no_note_unreached(device)
+        for device in (alba, alba2):
+            back = device.records.require(note.id)
+            assert isinstance(back, Note), device.name
+            assert back.body == ("Primera lectura." if round_ == 0 else "Segunda lectura.")
+            assert _page(device, position) == 4 + round_, device.name
+        # Between the rounds alba edits her note and alba2 reads on.
+        alba.records.save(edit(alba.records.require(note.id), body="Segunda lectura."))
+        alba2.records.save(edit(alba2.records.require(position), page=5))
+        _converge(devices, rounds=1)
+
+
+def test_a_reading_position_moved_on_the_second_device_after_the_first_dropped_it(
+    server: Server, make_device: Any
+) -> None:
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, _badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    position = _position(alba, mine, material.id, 3)
+    _converge(devices, rounds=1)
+    alba2.records.save(edit(alba2.records.require(position), page=11))  # offline
+    _delete_while_admin_edits(devices, group.id, "Cuenca alta")
+    alba.sync()
+    assert not _live(alba, position)
+    alba2.sync()
+    assert not _live(alba2, position)
+    assert TAKEN_WITH_PARENT in _notes(alba2, position)
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in (alba, alba2):
+        assert _page(device, position) == 11, device.name
+        _no_note_unreached(device)
