@@ -2030,7 +2030,9 @@ class ProfileSyncState(BundleTables):
                 ),
                 {"restored": MergeFlag.RESTORED.value},
             )
-            # A note of one's own back with its parent: the parent's note says so.
+            # A note of one's own back with its parent: the parent's note says so; an edit
+            # of it never sent and not what came back, a conflict.
+            self._unsent_back(connection)
             connection.execute(
                 text(
                     "DELETE FROM sync_conflicts WHERE field IS NULL AND kind = :taken "
@@ -2053,10 +2055,10 @@ class ProfileSyncState(BundleTables):
         nothing to tell the server, and stays here, deleted, only to come back."""
         rows = connection.execute(
             text(
-                "SELECT DISTINCT id, space_id, revision FROM ("
+                "SELECT DISTINCT id, space_id, revision, dirty FROM ("
                 + " UNION ".join(
-                    "SELECT c.id AS id, c.space_id AS space_id, c.revision AS revision "
-                    f"FROM records c {_live_content(cascade)} "
+                    "SELECT c.id AS id, c.space_id AS space_id, c.revision AS revision, "
+                    f"c.dirty AS dirty FROM records c {_live_content(cascade)} "
                     f"JOIN records p ON p.id = {_named(cascade)} "
                     f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
                     f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}' "
@@ -2071,6 +2073,65 @@ class ProfileSyncState(BundleTables):
         for row in rows:
             self._tombstone(connection, row.id, row.revision, row.revision > 0)
             self._keep_flag(connection, row.space_id, row.id, TAKEN_WITH_PARENT)
+            if row.dirty and row.revision > 0:
+                # An edit never sent: the note says what it held (``_unsent_back``), for the
+                # base may be overwritten by another version before the note comes back.
+                connection.execute(
+                    update(SyncConflictRow)
+                    .where(
+                        SyncConflictRow.record_id == row.id,
+                        SyncConflictRow.kind == TAKEN_WITH_PARENT,
+                        SyncConflictRow.field.is_(None),
+                    )
+                    .values(
+                        mine=select(RecordBase.content)
+                        .where(RecordBase.id == row.id)
+                        .scalar_subquery()
+                    )
+                )
+
+    def _unsent_back(self, connection: Connection) -> None:
+        """An own note dropped with an edit never sent (``_drop_own``) and live again: where
+        what came back differs from that edit, each such field is kept as a conflict, the edit
+        as mine. It may come back as another device last sent it, not as this one kept it:
+        the person's second device dropped it too, offline, with an edit only it held, and
+        the first brought it back first with its own last content; before (rev-dels), that
+        version was merged over the dropped note and the edit was gone without a word."""
+        rows = connection.execute(
+            select(
+                SyncConflictRow.space_id,
+                SyncConflictRow.record_id,
+                SyncConflictRow.mine,
+                RecordContent.content,
+                RecordExtraRow.fields,
+            )
+            .join(RecordRow, RecordRow.id == SyncConflictRow.record_id)
+            .join(RecordContent, RecordContent.id == SyncConflictRow.record_id)
+            .outerjoin(RecordExtraRow, RecordExtraRow.record_id == SyncConflictRow.record_id)
+            .where(
+                SyncConflictRow.kind == TAKEN_WITH_PARENT,
+                SyncConflictRow.field.is_(None),
+                RecordRow.deleted.is_(False),
+            )
+        ).all()
+        for row in rows:
+            kept = json.loads(row.mine)
+            if not isinstance(kept, dict):
+                continue
+            now = sealed_content(row.content, row.fields)
+            kind = RECORD_TYPES.get(str(now.get("type")))
+            if kind is None:
+                continue
+            for spec in kind.fields:
+                mine, theirs = kept.get(spec.name), now.get(spec.name)
+                if canonical(mine) != canonical(theirs):
+                    self._keep_field_conflict(
+                        connection,
+                        row.space_id,
+                        row.record_id,
+                        FieldConflict(spec.name, None, mine, theirs),
+                        KeptBy(_stamp(kept), "", _stamp(now)),
+                    )
 
     def _back_as_read(self, connection: Connection, record: str) -> bool:
         """A parent of ``CASCADES`` deleted here whose newest version is sealed (a newer Minga

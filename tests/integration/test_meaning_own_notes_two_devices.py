@@ -6,12 +6,17 @@ deliberately chosen against."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from desktop.domain.network_records import Note, ReadingPosition
 from desktop.domain.records import Space, SpaceKind, edit
+from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import TAKEN_WITH_PARENT
+from sync.client.bundles import export_bundle, import_bundle
+from sync.client.transport import Transport
 from sync.protocol import Role
+from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.test_meaning import _converge
 from tests.integration.test_meaning_cascades import _directory_delete, _notes
@@ -169,3 +174,70 @@ def test_a_reading_position_moved_on_the_second_device_after_the_first_dropped_i
     for device in (alba, alba2):
         assert _page(device, position) == 11, device.name
         _no_note_unreached(device)
+
+
+def test_an_own_note_edited_offline_on_the_second_device_meets_its_drop_by_bundle(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba2 is offline and edits alba's note; badu deletes the group, alba drops the note and
+    carries both deletions to alba2 on a stick: alba2 drops the note too, its edit never sent,
+    kept only as what the drop took. The admin's edit from before brings the group back and
+    alba the note with it, as she held it: alba2's edit must not be lost under that. Before,
+    alba's version was merged over alba2's dropped note and the edit was nowhere."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, _badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    note = alba.records.save(
+        Note(space_id=mine, material_id=material.id, page=2, body="Mi duda: página 3.")
+    )
+    _converge(devices, rounds=1)
+    online = alba2.engine.transport
+    alba2.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    alba2.records.save(edit(alba2.records.require(note.id), body="Resuelta: ver anexo B."))
+    _delete_while_admin_edits(devices, group.id, "Cuenca alta")
+    alba.sync()
+    assert not _live(alba, note.id)
+    stick = tmp_path / "to-alba2.mb"
+    export_bundle(alba.engine, stick)
+    assert import_bundle(alba2.engine, stick).problem is None
+    assert not _live(alba2, group.id) and not _live(alba2, note.id)
+    _no_note_unreached(alba2)
+    alba2.engine.transport.close()
+    alba2.engine.transport = online
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        _no_note_unreached(device)
+    # Alba2, whose edit it was, holds it: current, or a conflict the person decides there
+    # (mine, against what alba brought back).
+    assert "Resuelta: ver anexo B." in _values(alba2, note.id), _values(alba2, note.id)
+    assert "Mi duda: página 3." in _values(alba2, note.id)
+
+
+def test_an_own_note_on_the_group_alone_is_dropped_and_comes_back_with_it(
+    server: Server, make_device: Any
+) -> None:
+    """A note naming the group only (its field read from the content, not the parent
+    column), in alba's "only me" space, never synced: dropped when the group's deletion
+    arrives, and back as it was with the group."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, _alba2, _badu = devices
+    group, material = _group_with_material(space, devices)
+    only_me = local_spaces(alba.records).only_me.id
+    note = alba.records.save(Note(space_id=only_me, working_group_id=group.id, body="Acta."))
+    _delete_while_admin_edits(devices, group.id, "Cuenca alta")
+    alba.sync()
+    assert not _live(alba, group.id) and not _live(alba, note.id)
+    assert TAKEN_WITH_PARENT in _notes(alba, note.id)
+    _no_note_unreached(alba)
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        _no_note_unreached(device)
+    back = alba.records.require(note.id)
+    assert isinstance(back, Note) and back.body == "Acta."
+    assert not _notes(alba, note.id)
