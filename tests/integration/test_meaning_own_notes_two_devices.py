@@ -241,3 +241,35 @@ def test_an_own_note_on_the_group_alone_is_dropped_and_comes_back_with_it(
     back = alba.records.require(note.id)
     assert isinstance(back, Note) and back.body == "Acta."
     assert not _notes(alba, note.id)
+
+
+def test_a_note_in_another_shared_space_neither_blocks_nor_loses_under_a_deletion(
+    server: Server, make_device: Any
+) -> None:
+    """A member puts a note on the group's material in another space she shares with alba (not
+    the group's: the screens never do; a hostile or future app could). It is *own apart*: the
+    group's deletion drops it on both, it brings nothing back; alba's edit made while the group
+    was deleted elsewhere is not lost, and the note comes back with the group."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, badu = devices
+    other = _personal_space(admin, [alba, badu])
+    group, material = _group_with_material(space, devices)
+    note = badu.records.save(Note(space_id=other, material_id=material.id, body="Apartado."))
+    _converge(devices, rounds=2)
+    alba.records.save(edit(alba.records.require(note.id), body="Apartado, revisado."))
+    admin.records.save(edit(admin.records.require(group.id), description="Cuenca alta"))
+    _directory_delete(alba2, group.id)
+    alba2.sync()
+    badu.sync()
+    alba.sync()
+    badu.sync()
+    for device in (alba, alba2, badu):
+        assert not _live(device, group.id), device.name  # nothing brought it back
+        _no_note_unreached(device)
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        _no_note_unreached(device)
+    for device in (alba, badu):
+        assert "Apartado, revisado." in _values(device, note.id), device.name
