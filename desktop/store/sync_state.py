@@ -393,6 +393,8 @@ class ProfileSyncState(BundleTables):
         #: Gone records (id, chunks named) this vault was found not to hold every chunk of:
         #: not read and hashed again at every round (``put_back_gone``).
         self._not_held: set[tuple[str, tuple[str, ...]]] = set()
+        #: Files marked gone asked for once this session (``wanted_attachments``).
+        self._gone_asked: set[str] = set()
         #: Records deleted here since their files were last looked at (``erase_deleted_files``);
         #: ``None`` until the first look of this session, which looks at every deletion.
         self._deleted_since: set[str] | None = None
@@ -2400,23 +2402,36 @@ class ProfileSyncState(BundleTables):
         if self._vault is None:
             return []
         # Live records naming chunks whose file has no key row here yet.
-        query = text(
-            "SELECT r.space_id, c.content FROM records r JOIN record_contents c ON c.id = r.id "
+        wanted = (
+            "SELECT r.id, r.space_id, c.content FROM records r "
+            "JOIN record_contents c ON c.id = r.id "
             "WHERE r.deleted = 0 "
             "AND json_array_length(json_extract(c.content, '$.attachment_chunks')) > 0 "
             "AND json_extract(c.content, '$.attachment_ref') NOT IN "
             "(SELECT attachment_id FROM attachment_keys) "
-            # Not a file whose bytes are gone (marked so: nothing to fetch, asked for no more).
-            "AND r.id NOT IN (SELECT record_id FROM record_extras "
-            "WHERE json_extract(fields, '$.attachment_gone') = 1) "
             # A material's file only when this device keeps it (or its group) offline; the
             # others are fetched on demand (desktop.store.materials).
             "AND (r.record_type <> 'material_file' OR EXISTS (SELECT 1 FROM material_pins p "
             "WHERE p.target_id IN (r.parent_id, json_extract(c.content, '$.working_group_id')))) "
-            "ORDER BY r.id LIMIT :limit"
+            "AND r.id {} (SELECT record_id FROM record_extras "
+            "WHERE json_extract(fields, '$.attachment_gone') = 1) "
+            "ORDER BY r.id"
         )
         with self._engine.connect() as connection:
-            rows = connection.execute(query, {"limit": limit}).all()
+            # Not a file whose bytes are gone (marked so: nothing to fetch, asked for no
+            # more) ...
+            rows = list(
+                connection.execute(
+                    text(wanted.format("NOT IN") + " LIMIT :limit"), {"limit": limit}
+                )
+            )
+            # ... but once a session: a mark a server's false chunk_missing set, with no
+            # device holding the file to put it back, is undone if the bytes come (then this
+            # device holds them and puts the file back, ``put_back_gone``). Few: one per file.
+            for row in connection.execute(text(wanted.format("IN"))):
+                if len(rows) < limit and row.id not in self._gone_asked:
+                    self._gone_asked.add(row.id)
+                    rows.append(row)
         found = []
         for row in rows:
             ref = AttachmentRef.of(row.space_id, json.loads(row.content))

@@ -294,3 +294,33 @@ def test_a_false_chunk_missing_for_a_record_naming_no_file_marks_nothing(
     admin.sync()
     assert org.id not in gone_records(admin.profile.engine)
     assert admin.records.require(org.id).name == "Colectivo Tierra Viva"  # type: ignore[attr-defined]
+
+
+def test_evidence_marked_gone_falsely_is_asked_for_once_and_put_back(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The server still holds the evidence's bytes, but badu, who never fetched them, marked it
+    gone (what its engine does with a server's false `chunk_missing`), and alba, who added it,
+    is away. Before: no device asked for a file marked gone again, and evidence has no
+    Download: it could not be opened anywhere though the server had it. Now each session asks
+    once; the bytes come, and the next sync puts the file back for everyone."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    evidence = import_evidence(alba, space, tmp_path / "in", 3 * 65_536, "foto.jpg")
+    for device in (admin, badu):
+        device.engine.fetch_attachments = False  # the records come; the file not yet
+    _converge(devices, rounds=2)
+    badu.state.mark_gone(space, evidence.id)
+    assert badu.sync().rejected == []
+    admin.engine.fetch_attachments = True
+    fetched = admin.sync()  # the gone version arrives, and the file is asked for once
+    assert fetched.files_received == 1, fetched
+    back = admin.sync()
+    assert back.files_put_back == 1 and back.rejected == [], back
+    badu.engine.fetch_attachments = True
+    badu.sync()
+    for device in (admin, badu):
+        assert evidence.id not in gone_records(device.profile.engine), device.name
+        assert _dirty(device) == [], device.name
+        opened = EvidenceStore.of(device.profile).open(evidence.id, actor="t")  # logs custody
+        assert opened is not None, device.name
