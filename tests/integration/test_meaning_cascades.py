@@ -438,3 +438,44 @@ def test_a_material_deleted_alone_by_the_editor_of_its_deleted_group_stays_delet
         assert device.records.get(file.id) is None, device.name
         assert device.records.dirty_count() == 0, device.name
         _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize(
+    "deleter_first",
+    [
+        pytest.param(True, id="deleter-first"),
+        pytest.param(
+            False,
+            id="editor-first",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="open (issue 14, fault seed 10135): a membership brought back with its "
+                "group, unchanged, meets its person's later deletion as a live child and brings "
+                "the person back (sync/ENGINE.md, Deletes, 'Open')",
+            ),
+        ),
+    ],
+)
+def test_a_person_deleted_after_their_group_stays_deleted_when_the_group_comes_back(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Fault run seed 10135. Alba deletes a group (its membership of Rosa goes with it) and
+    syncs; then she deletes Rosa, whom she sees in no group now. Badu, who had not synced, edits
+    the group. The group comes back with the membership its deletion took, but Rosa's deletion
+    is a later decision of its own that nobody edited against: it takes that membership, and
+    neither may come back (the order-reversed twin of
+    ``test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_back``)."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    _directory_delete(alba, group.id)  # the membership naming Rosa goes with the group
+    alba.sync()
+    _directory_delete(alba, person.id)  # nothing of hers is left to take here
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    _meet(devices, deleter_first)
+    for device in devices:
+        back = device.records.require(group.id)
+        assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
+        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(membership) is None, device.name
+        _nothing_unreachable(device)
