@@ -382,7 +382,13 @@ def _stored_conflict(row: Any, current: Any) -> StoredConflict:
 
 
 class ProfileSyncState(BundleTables):
-    """``SyncState`` over one unlocked profile's engine; each method is one transaction."""
+    """``SyncState`` over one unlocked profile's engine; each method is one transaction.
+
+    One class of some 2,200 lines because it is the one object the engine's ``SyncState``
+    protocol names, grouped by the section comments below. What has its own rules and few
+    ties to the rest moves out as functions over a connection (``deleted_files``, ``bulk``);
+    the cascade rules (``keep_together`` and the holds of ``pending_changes``) are next.
+    """
 
     def __init__(self, engine: Engine, vault: AttachmentVault | None = None) -> None:
         """``vault``: the profile's attachments; without it files are neither sent nor fetched."""
