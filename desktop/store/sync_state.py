@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from desktop.domain.fields import RecordFormatError
 from desktop.domain.record_base import COMMON_FIELDS
@@ -138,6 +139,14 @@ def _named(cascade: Cascade, child: str = "c", content: str = "cc") -> str:
     if cascade.indexed:
         return f"{child}.parent_id"
     return f"json_extract({content}.content, '$.{cascade.field}')"
+
+
+def _named_in_base(cascade: Cascade) -> ColumnElement[Any]:
+    """The parent a child of ``cascade`` names, for a query over ``records`` joined to
+    ``record_bases`` (the last content a deletion took): the column when it is indexed."""
+    if cascade.indexed:
+        return RecordRow.parent_id.expression
+    return func.json_extract(RecordBase.content, f"$.{cascade.field}")
 
 
 def _live_content(cascade: Cascade) -> str:
@@ -819,11 +828,7 @@ class ProfileSyncState(BundleTables):
         while frontier:
             above: set[str] = set()
             for cascade in CASCADES:
-                named = (
-                    RecordRow.parent_id
-                    if cascade.indexed
-                    else func.json_extract(RecordBase.content, f"$.{cascade.field}")
-                )
+                named = _named_in_base(cascade)
                 above.update(
                     connection.scalars(
                         select(_ABOVE.id).where(
@@ -848,11 +853,7 @@ class ProfileSyncState(BundleTables):
         while frontier:
             found: set[str] = set()
             for cascade in CASCADES:
-                named = (
-                    RecordRow.parent_id
-                    if cascade.indexed
-                    else func.json_extract(RecordBase.content, f"$.{cascade.field}")
-                )
+                named = _named_in_base(cascade)
                 found.update(
                     connection.scalars(
                         select(RecordRow.id)
