@@ -88,22 +88,24 @@ def _balanced(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
     return [list(changes[i : i + size]) for i in range(0, len(changes), size)]
 
 
-def split(changes: Sequence[PendingChange]) -> list[list[PendingChange]]:
+def split(
+    changes: Sequence[PendingChange], lead: int = LEAD, tail: int = TAIL
+) -> list[list[PendingChange]]:
     """Batches of at most ``MAX_ENTRIES``, in the order given (creation order).
 
     Many changes go short first, full in the middle and short last: nothing goes up until the
     first batch is sealed, and nothing is done until the last answer (and, on the member who
     pulls, the last page, which holds the last batch) is stored, while every batch between is
-    sealed and stored as the one before goes up. So the first holds ``LEAD`` records and the
-    last at most ``TAIL`` (at least a quarter of it); the middle ones are as large as allowed
-    (larger compress better). Fewer than ``LEAD + TAIL`` go balanced, as before (one batch
+    sealed and stored as the one before goes up. So the first holds ``lead`` records and the
+    last at most ``tail`` (at least a quarter of it); the middle ones are as large as allowed
+    (larger compress better). Fewer than ``lead + tail`` go balanced, as before (one batch
     for up to ``MAX_ENTRIES``)."""
     n = len(changes)
-    if n <= LEAD + TAIL:
+    if n <= lead + tail:
         return _balanced(changes)
-    middle = -(-(n - LEAD - TAIL) // MAX_ENTRIES)  # batches between, so the last fits TAIL
-    end = min(LEAD + middle * MAX_ENTRIES, n - TAIL // 4)
-    return [list(changes[:LEAD]), *_balanced(changes[LEAD:end]), list(changes[end:])]
+    middle = -(-(n - lead - tail) // MAX_ENTRIES)  # batches between, so the last fits tail
+    end = min(lead + middle * MAX_ENTRIES, n - tail // 4)
+    return [list(changes[:lead]), *_balanced(changes[lead:end]), list(changes[end:])]
 
 
 def sealed_entries(changes: Sequence[PendingChange]) -> list[SealedEntry]:
@@ -253,6 +255,11 @@ class BatchPath:
         #: pushed there until the next sync (its records stay dirty and kept, never resealed
         #: around the batch), but they are still pulled. The engine clears it per sync.
         self.failing_spaces: set[str] = set()
+        #: The first and the last batch of many hold at most this many records (``split``). A
+        #: test makes them small, to cut a push of many batches with a hundred records, not
+        #: thousands; the rules that order what goes first are the same at any size.
+        self.lead = LEAD
+        self.tail = TAIL
 
     def push(self, keys: DeviceKeys, keyring: SpaceKeyring, spaces: set[str]) -> BatchOutcome:
         """Send again the batches whose answer was lost, then seal and send the spaces' many
@@ -340,7 +347,7 @@ class BatchPath:
             signer=keys,
             statement=(latest.version, latest.hash),
         )
-        parts = split(creation_order(pending))
+        parts = split(creation_order(pending), self.lead, self.tail)
         sealer = ThreadPoolExecutor(1, thread_name_prefix="minga-batch-seal")
         sender = ThreadPoolExecutor(1, thread_name_prefix="minga-batch-send")
         # The batch on the way: what it holds, its request.

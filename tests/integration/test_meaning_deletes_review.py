@@ -100,6 +100,20 @@ def test_a_held_deletion_whose_child_change_meets_an_edit_made_apart_ends_whole(
         assert device.records.get(kept.id) is not None, device.name
 
 
+#: The first and last batch of many, made small on the device that deletes (``BatchPath.lead``
+#: and ``tail``, 1,024 each by default): a cut after the first batch splits a deletion of a
+#: hundred records as it splits one of thousands, by the same ordering rules.
+FIRST = 16
+#: Deletions enough for three batches at ``FIRST``: at least ``MIN_BATCH`` (fewer go as single
+#: mutations) and more than the first and the last batch hold.
+SOURCES = 100
+
+
+def small_batches(device: Any) -> None:
+    """``device`` pushes many changes as batches of ``FIRST`` first and last."""
+    device.engine.batches.lead = device.engine.batches.tail = FIRST
+
+
 class CutsSecondBatch(Transport):
     """The real transport; the second batch a device sends is cut before the server."""
 
@@ -115,17 +129,19 @@ class CutsSecondBatch(Transport):
 def test_an_incident_with_more_children_than_one_batch_is_never_half_deleted_with_orphans(
     server: Server, make_device: Any
 ) -> None:
-    """An incident with 2,100 sources (more than the first batch holds, LEAD 1,024) is
-    deleted; the sync is cut after the first batch reached the server. A peer pulling then must
-    not find the incident deleted with sources live under it (rule 1 would bring it back,
-    'restored', though nobody changed anything after the deletion)."""
+    """An incident with more sources than the first batch holds (``SOURCES``; first batch
+    ``FIRST``, as 2,100 over ``LEAD``'s 1,024 by default) is deleted; the sync is cut after the
+    first batch reached the server. A peer pulling then must not find the incident deleted with
+    sources live under it (rule 1 would bring it back, 'restored', though nobody changed
+    anything after the deletion)."""
     space, devices = network_of(server, make_device, 3)
     admin, alba, _badu = devices
     incident = Incident(space_id=space, title="Eviction at Barrio Sur", place="Barrio Sur")
-    sources = [_source(space, incident.id, f"Testimony {n}") for n in range(2100)]
+    sources = [_source(space, incident.id, f"Testimony {n}") for n in range(SOURCES)]
     admin.records.save_all([incident, *sources])
     _converge(devices, rounds=1)
     admin.records.delete(incident.id)
+    small_batches(admin)
     url = admin.engine.transport.base_url
     observer = admin.engine.transport.observer
     admin.engine.transport = admin.engine.batches.transport = CutsSecondBatch(

@@ -48,7 +48,7 @@ from tests.integration.test_meaning_deleted_in_flight import (
     _pushes,
     _source,
 )
-from tests.integration.test_meaning_deletes_review import CutsSecondBatch
+from tests.integration.test_meaning_deletes_review import SOURCES, CutsSecondBatch, small_batches
 
 
 def _family(space: str, devices: list[Device]) -> dict[str, list[str]]:
@@ -159,7 +159,8 @@ def test_a_person_s_deletion_split_by_a_cut_never_leaves_a_membership_naming_the
     server: Server, make_device: Any, parent: str
 ) -> None:
     """Alba deletes a person (or an organization) who is a member of a group, and an incident
-    with 2,100 sources: more deletions than the first batch holds (``LEAD``, 1,024). The sync
+    with its sources: more deletions than the first batch holds (``SOURCES`` over ``FIRST``, as
+    2,100 over ``LEAD``'s 1,024 by default). The sync
     is cut after the first batch reached the server. The membership's deletion was ordered
     under its group (its ``parent_id``), the person's under the person: the person's id sorts
     first, the group's last, so the first batch held the person's deletion and not the
@@ -178,11 +179,12 @@ def test_a_person_s_deletion_split_by_a_cut_never_leaves_a_membership_naming_the
         named = Organization(id="0" * 32, space_id=space, name="Casa Abierta")
         membership = Membership(space_id=space, working_group_id=group.id, organization_id=named.id)
     incident = Incident(space_id=space, title="Eviction at Barrio Sur", place="Barrio Sur")
-    sources = [_source(space, incident.id, f"Testimony {n}") for n in range(2100)]
+    sources = [_source(space, incident.id, f"Testimony {n}") for n in range(SOURCES)]
     alba.records.save_all([group, named, membership, incident, *sources])
     _converge(devices, rounds=1)
     _directory_delete(alba, named.id)
     alba.records.delete(incident.id)
+    small_batches(alba)
     url = alba.engine.transport.base_url
     observer = alba.engine.transport.observer
     alba.engine.transport = alba.engine.batches.transport = CutsSecondBatch(url, observer=observer)
