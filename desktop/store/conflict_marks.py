@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, select
 
-from desktop.store.schema import SyncConflictRow
+from desktop.store.schema import UNSENT_KEPT, SyncConflictRow
 
 
 def records_in_conflict(engine: Engine, record_ids: Iterable[str]) -> set[str]:
@@ -22,7 +22,7 @@ def records_in_conflict(engine: Engine, record_ids: Iterable[str]) -> set[str]:
             batch = wanted[start : start + 500]
             rows = connection.execute(
                 select(SyncConflictRow.record_id)
-                .where(SyncConflictRow.record_id.in_(batch))
+                .where(SyncConflictRow.record_id.in_(batch), SyncConflictRow.kind != UNSENT_KEPT)
                 .distinct()
             )
             found.update(row[0] for row in rows)

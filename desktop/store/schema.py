@@ -278,6 +278,10 @@ class SyncLostSpaceRow(StoreBase):
 #: ``SyncConflictRow.kind`` of a field both sides changed differently (the store's records
 #: module settles these when a record is deleted, the sync state writes them).
 FIELD_CONFLICT = "field"
+#: ``SyncConflictRow.kind`` of an edit never sent, kept apart from a "taken with its parent"
+#: note the person dismissed (``resolve_conflict``): no question for anyone, never listed,
+#: only there to become a conflict if the note comes back other than that edit.
+UNSENT_KEPT = "unsent_kept"
 
 
 class SyncConflictRow(StoreBase):

@@ -58,6 +58,7 @@ from desktop.store.records import (
 )
 from desktop.store.schema import (
     FIELD_CONFLICT,
+    UNSENT_KEPT,
     DeletedAloneRow,
     RecordBase,
     RecordCode,
@@ -2044,10 +2045,10 @@ class ProfileSyncState(BundleTables):
             self._unsent_back(connection)
             connection.execute(
                 text(
-                    "DELETE FROM sync_conflicts WHERE field IS NULL AND kind = :taken "
+                    "DELETE FROM sync_conflicts WHERE field IS NULL AND kind IN (:taken, :kept) "
                     "AND record_id IN (SELECT id FROM records WHERE deleted = 0)"
                 ),
-                {"taken": TAKEN_WITH_PARENT},
+                {"taken": TAKEN_WITH_PARENT, "kept": UNSENT_KEPT},
             )
         if waiting is not None:  # committed: what still waits is looked at again
             self._deleted_since = waiting
@@ -2081,6 +2082,15 @@ class ProfileSyncState(BundleTables):
         keep_last_content(connection, [row.id for row in rows])
         for row in rows:
             self._tombstone(connection, row.id, row.revision, row.revision > 0)
+            # A note that it is here or back (an edit of it met a deletion of it first) is
+            # no longer true: this one says what happened since.
+            connection.execute(
+                delete(SyncConflictRow).where(
+                    SyncConflictRow.record_id == row.id,
+                    SyncConflictRow.field.is_(None),
+                    SyncConflictRow.kind.in_([flag.value for flag in _BACK_FLAGS]),
+                )
+            )
             self._keep_flag(connection, row.space_id, row.id, TAKEN_WITH_PARENT)
             if row.dirty and row.revision > 0:
                 # An edit never sent: the note says what it held (``_unsent_back``), for the
@@ -2105,7 +2115,9 @@ class ProfileSyncState(BundleTables):
         as mine. It may come back as another device last sent it, not as this one kept it:
         the person's second device dropped it too, offline, with an edit only it held, and
         the first brought it back first with its own last content; before (rev-dels), that
-        version was merged over the dropped note and the edit was gone without a word."""
+        version was merged over the dropped note and the edit was gone without a word. Also
+        when the person dismissed the note meanwhile: the edit was kept apart from it
+        (``UNSENT_KEPT``)."""
         rows = connection.execute(
             select(
                 SyncConflictRow.space_id,
@@ -2118,7 +2130,7 @@ class ProfileSyncState(BundleTables):
             .join(RecordContent, RecordContent.id == SyncConflictRow.record_id)
             .outerjoin(RecordExtraRow, RecordExtraRow.record_id == SyncConflictRow.record_id)
             .where(
-                SyncConflictRow.kind == TAKEN_WITH_PARENT,
+                SyncConflictRow.kind.in_([TAKEN_WITH_PARENT, UNSENT_KEPT]),
                 SyncConflictRow.field.is_(None),
                 RecordRow.deleted.is_(False),
             )
@@ -2211,6 +2223,7 @@ class ProfileSyncState(BundleTables):
                 )
                 .outerjoin(RecordContent, RecordContent.id == SyncConflictRow.record_id)
                 .outerjoin(RecordExtraRow, RecordExtraRow.record_id == SyncConflictRow.record_id)
+                .where(SyncConflictRow.kind != UNSENT_KEPT)  # nothing to ask anyone
                 .order_by(SyncConflictRow.id)
             ).all()
         found = []
@@ -2242,6 +2255,16 @@ class ProfileSyncState(BundleTables):
                 )
             ):
                 return RESOLVED  # listed until a newer version opens it: not to be dismissed
+            if conflict.field is None and row.kind == TAKEN_WITH_PARENT and conflict.mine:
+                # The note read holds an edit never sent: the note goes, the edit stays apart
+                # from it, to be a conflict if the note comes back other (``_unsent_back``).
+                # Reading a note decides nothing; before, the edit went with it, unseen.
+                connection.execute(
+                    update(SyncConflictRow)
+                    .where(SyncConflictRow.id == conflict_id)
+                    .values(kind=UNSENT_KEPT)
+                )
+                return RESOLVED
             if conflict.field is None or stored is None:
                 # A note read and dismissed, or the record was deleted since.
                 connection.execute(delete(SyncConflictRow).where(SyncConflictRow.id == conflict_id))

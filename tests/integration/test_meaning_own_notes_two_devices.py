@@ -9,11 +9,16 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from desktop.domain.network_records import Note, ReadingPosition
 from desktop.domain.records import Space, SpaceKind, edit
+from desktop.store.conflict_marks import records_in_conflict
+from desktop.store.schema import UNSENT_KEPT, SyncConflictRow
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import TAKEN_WITH_PARENT
 from sync.client.bundles import export_bundle, import_bundle
+from sync.client.state import StoredConflict
 from sync.client.transport import Transport
 from sync.protocol import Role
 from tests.helpers.server_process import free_port
@@ -273,3 +278,86 @@ def test_a_note_in_another_shared_space_neither_blocks_nor_loses_under_a_deletio
         _no_note_unreached(device)
     for device in (alba, badu):
         assert "Apartado, revisado." in _values(device, note.id), device.name
+
+
+def _taken_note(device: Device, record: str) -> StoredConflict:
+    (taken,) = (
+        c for c in device.state.conflicts() if c.record == record and c.kind == TAKEN_WITH_PARENT
+    )
+    return taken
+
+
+def test_an_unsent_edit_is_not_lost_when_its_taken_with_parent_note_is_dismissed(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba2 edits her note offline; the group's deletion reaches it on a stick, before the
+    edit went out, and drops the note with a "taken with its parent" note holding the edit
+    never sent, and her reading position (in her "only me" space, on alba2 alone) with one
+    holding nothing unsent. Alba reads both and presses "Understood". The admin's edit from
+    before brings the group back, and alba the note with it as she held it: alba2's edit must
+    then be a visible conflict on alba2, not lost. Before, dismissing the note dismissed the
+    edit in it, alba's version came back over it and the edit was nowhere. The reading
+    position just goes from the list and comes back as it was, with nothing to settle."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, _badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    note = alba.records.save(
+        Note(space_id=mine, material_id=material.id, page=2, body="Mi duda: página 3.")
+    )
+    _converge(devices, rounds=1)
+    position = _position(alba2, local_spaces(alba2.records).only_me.id, material.id, 6)
+    online = alba2.engine.transport
+    alba2.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    alba2.records.save(edit(alba2.records.require(note.id), body="Resuelta: ver anexo B."))
+    _delete_while_admin_edits(devices, group.id, "Cuenca alta")
+    alba.sync()
+    assert not _live(alba, note.id)
+    stick = tmp_path / "to-alba2.mb"
+    export_bundle(alba.engine, stick)
+    assert import_bundle(alba2.engine, stick).problem is None
+    assert not _live(alba2, group.id) and not _live(alba2, note.id)
+    assert not _live(alba2, position)
+    # One note on each, saying what happened: taken with the group ("deleted elsewhere, your
+    # version kept", from the note's deletion met before the drop, would no longer be true).
+    assert _notes(alba2, note.id) == {TAKEN_WITH_PARENT} == _notes(alba2, position)
+    taken = _taken_note(alba2, note.id)
+    assert isinstance(taken.mine, dict) and taken.mine["body"] == "Resuelta: ver anexo B."
+    assert _taken_note(alba2, position).mine is None
+    # Alba reads both notes and dismisses them: they leave the list and mark no record.
+    for record in (note.id, position):
+        assert alba2.state.resolve_conflict(_taken_note(alba2, record).id) == "settled"
+        assert not _notes(alba2, record)
+    assert not records_in_conflict(alba2.profile.engine, [note.id, position])
+    alba2.engine.transport.close()
+    alba2.engine.transport = online
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert _live(device, group.id) and _live(device, material.id), device.name
+        _no_note_unreached(device)
+    # The edit is a conflict on alba2, where it was typed: mine against what alba brought back.
+    (kept,) = (c for c in alba2.state.conflicts() if c.record == note.id and c.field)
+    assert (kept.field, kept.mine, kept.theirs) == (
+        "body",
+        "Resuelta: ver anexo B.",
+        "Mi duda: página 3.",
+    )
+    assert records_in_conflict(alba2.profile.engine, [note.id]) == {note.id}
+    # The position, which held nothing unsent, is back as it was: nothing to settle.
+    assert _page(alba2, position) == 6
+    assert not [c for c in alba2.state.conflicts() if c.record == position]
+    # Kept as mine, the edit goes to both of alba's devices.
+    assert alba2.state.resolve_conflict(kept.id, kept.mine) == "settled"
+    _converge(devices, rounds=2)
+    for device in (alba, alba2):
+        back = device.records.require(note.id)
+        assert isinstance(back, Note) and back.body == "Resuelta: ver anexo B.", device.name
+        assert TAKEN_WITH_PARENT not in _notes(device, note.id), device.name
+    assert not [c for c in alba2.state.conflicts() if c.record == note.id and c.field]
+    # Nothing kept apart is left once the note is back.
+    with alba2.profile.engine.connect() as connection:
+        assert not connection.execute(
+            select(SyncConflictRow).where(SyncConflictRow.kind == UNSENT_KEPT)
+        ).all()

@@ -71,6 +71,19 @@ FLAG_TEXTS: dict[str, str] = {
 }
 
 
+#: Said under ``TAKEN_WITH_PARENT`` when what was taken held a change never sent: reading the
+#: note ("Understood") does not discard it (``ProfileSyncState.resolve_conflict``).
+UNSENT_KEPT_TEXT = N_(
+    "Your last change to it had not been sent yet. That change is kept, also after you press "
+    "“Understood”: if this comes back different, you will be asked which version to keep."
+)
+
+
+def holds_unsent(conflict: StoredConflict) -> bool:
+    """A ``TAKEN_WITH_PARENT`` note keeping a change of the person's never sent."""
+    return conflict.kind == TAKEN_WITH_PARENT and bool(conflict.mine)
+
+
 def record_title(record: Any) -> str:
     """A record's name as a person would recognise it in a list (a note by its first line)."""
     if isinstance(record, ReadingPosition):
@@ -316,7 +329,10 @@ class ConflictRow(QGroupBox):
         if field is None:
             self.setTitle(_("Note"))
             fallback = N_("This record changed elsewhere.")
-            self.flag_text.setText(_(FLAG_TEXTS.get(conflict.kind, fallback)))
+            said = _(FLAG_TEXTS.get(conflict.kind, fallback))
+            if holds_unsent(conflict):
+                said += "\n\n" + _(UNSENT_KEPT_TEXT)
+            self.flag_text.setText(said)
         else:
             self.setTitle(field_label(field))
         self.mine_caption.setText(caption(_("Mine"), None, conflict.mine_at, self.authors))

@@ -10,11 +10,14 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from sqlalchemy import select
 
+from desktop.app import QtLanguage
 from desktop.domain.network_records import Material, Note
-from desktop.domain.records import Organization, WorkingGroup, edit, new_id
+from desktop.domain.records import Organization, WorkingGroup, edit, mark_synced, new_id
 from desktop.domain.translation import set_language
 from desktop.store.records import RecordStore
+from desktop.store.schema import UNSENT_KEPT, SyncConflictRow
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import KeptBy, ProfileSyncState
 from desktop.ui.main_window import MainWindow
@@ -353,4 +356,92 @@ def test_an_own_note_dropped_with_its_deleted_material_is_named_and_explained(
     finally:
         set_language("en")
         QApplication.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        profile.close()
+
+
+_UNSENT_KEPT = {
+    "en": "Your last change to it had not been sent yet.",
+    "ar": "لم يكن آخر تغيير أجريته عليه قد أُرسل بعد.",
+}
+
+
+def test_a_taken_note_holding_an_unsent_change_says_it_is_kept_and_understood_keeps_it(
+    app: QApplication, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """A note of one's own, synced once and edited since, is dropped with its deleted material
+    before the edit went out: its note on the Sync page says the change is kept, also after
+    "Understood"; pressing it takes the note off the page and keeps the change apart, for the
+    note's return. A note dropped with nothing unsent does not say so, and simply goes."""
+    profile, _recovery = new_profile(tmp_path / "profile")
+    try:
+        records = RecordStore(profile.engine)
+        space = new_id()
+        group = records.save(WorkingGroup(space_id=space, name="Agua"))
+        material = records.save(
+            Material(
+                space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit"
+            )
+        )
+        only_me = local_spaces(records).only_me.id
+        sent = records.save(
+            mark_synced(
+                Note(space_id=only_me, material_id=material.id, body="Pozo 3: sin revisar"), 2
+            )
+        )
+        edited = records.save(edit(sent, body="Pozo 3: agua turbia desde el lunes"))
+        untouched = records.save(
+            Note(space_id=only_me, material_id=material.id, body="Llamar a Rosa")
+        )
+        state = ProfileSyncState(profile.engine)
+        with profile.engine.begin() as connection:  # the deletion as a sync stores it
+            state._tombstone(connection, material.id, 4, dirty=False)
+        assert state.keep_together() == 0
+        set_language("en")
+        facts = read_facts(profile).conflicts
+        title, kept = facts[edited.id]
+        assert title == "Pozo 3: agua turbia desde el lunes"
+        qt_language = QtLanguage(app)
+        for language in ("en", "ar"):
+            set_language(language)
+            qt_language.apply(language)  # the app's way: RTL and Qt's own buttons follow
+            dialog = ConflictDialog(profile, title, kept, authors={})
+            qtbot.addWidget(dialog)
+            dialog.resize(1024, 680)
+            dialog.show()
+            qtbot.waitExposed(dialog)
+            (row,) = dialog.rows
+            assert _UNSENT_KEPT[language] in row.flag_text.text() and row.flag_text.isVisible()
+            bars = (dialog.scroll.horizontalScrollBar(), dialog.scroll.verticalScrollBar())
+            qtbot.waitUntil(lambda bars=bars: not any(bar.isVisible() for bar in bars))
+            dialog.grab().save(f"/tmp/dismiss-unsent-{language}.png")  # looked at
+            dialog.close()
+        set_language("en")
+        qt_language.apply("en")
+        other_title, other = facts[untouched.id]
+        plain = ConflictDialog(profile, other_title, other, authors={})
+        qtbot.addWidget(plain)
+        assert "not been sent" not in plain.rows[0].flag_text.text()
+        # "Understood", in the dialog, on both notes: they leave the page.
+        for record, (name, conflicts) in (
+            (edited.id, (title, kept)),
+            (untouched.id, facts[untouched.id]),
+        ):
+            dialog = ConflictDialog(profile, name, conflicts, authors={})
+            # Not handed to qtbot: settled, the dialog closes and deletes itself.
+            dialog.show()
+            with qtbot.waitSignal(dialog.resolved, timeout=5_000):
+                qtbot.mouseClick(dialog.rows[0].dismiss, Qt.MouseButton.LeftButton)
+            assert record not in read_facts(profile).conflicts
+        # The change is kept apart, for when the note comes back.
+        with profile.engine.connect() as connection:
+            (unsent,) = connection.execute(
+                select(SyncConflictRow.record_id, SyncConflictRow.mine).where(
+                    SyncConflictRow.kind == UNSENT_KEPT
+                )
+            ).all()
+        assert unsent.record_id == edited.id
+        assert "agua turbia" in unsent.mine
+    finally:
+        set_language("en")
+        QtLanguage(app).apply("en")
         profile.close()
