@@ -46,6 +46,12 @@ from desktop.store.bundle_state import (
     keep_blobs,
     stored_mutation,
 )
+from desktop.store.came_back import (
+    CAME_BACK,
+    mark_came_back,
+    readable_mark,
+    unchanged_since_back,
+)
 from desktop.store.deleted_files import erase_deleted_files
 from desktop.store.files import fsync_folder, open_private, private_folder
 from desktop.store.records import (
@@ -244,6 +250,9 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
         # Any schema: a file whose bytes are gone (``sync.client.chunks.GONE``), kept beside
         # the record and sealed back with it, as the marks are; anything else there is dropped.
         extras[GONE] = True
+    # Any schema: come back with its parent, unchanged (``desktop.store.came_back``), kept
+    # beside the record and sealed back with it; anything else there is dropped.
+    came_back = readable_mark(body.pop(CAME_BACK, None))
     version = body.get("schema")
     if isinstance(version, int) and not isinstance(version, bool):
         if version > spec.schema_version:
@@ -257,6 +266,8 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
     # no field, or not of a mark's shape, are not kept, so an edit here never seals them back.
     fields = {*(f.name for f in COMMON_FIELDS), *spec.field_names, *extras} - {"schema"}
     put_marks(extras, {name: token for name, token in marks.items() if name in fields})
+    if came_back is not None:
+        extras[CAME_BACK] = came_back
     return from_dict(body), extras
 
 
@@ -1918,6 +1929,10 @@ class ProfileSyncState(BundleTables):
             # at most with the table two deep (the bound, one per parent type, is a guard).
             for _level in range(len(CASCADE_PARENTS)):
                 before = restored
+                # What came back with a parent, unchanged, under another parent still deleted:
+                # that deletion takes it (it is no one's edit against it), before the first rule
+                # below would count it as one.
+                took = self._take_back_unchanged(connection)
                 # A live child under a deleted parent: the parent comes back (no orphans a screen
                 # cannot reach), and below with it everything its deletion took.
                 orphaned = connection.execute(
@@ -1981,8 +1996,8 @@ class ProfileSyncState(BundleTables):
                     )
                 ).scalars()
                 for child in list(taken):
-                    restored += self._restore(connection, child)
-                if restored == before:
+                    restored += self._restore(connection, child, with_parent=True)
+                if restored == before and not took:
                     break
             self._drop_own(connection)
             # What stayed deleted takes its files with it, as on the device that deleted it:
@@ -2053,6 +2068,45 @@ class ProfileSyncState(BundleTables):
         if waiting is not None:  # committed: what still waits is looked at again
             self._deleted_since = waiting
         return restored
+
+    def _take_back_unchanged(self, connection: Connection) -> bool:
+        """A child come back with one parent and changed by nobody since
+        (``desktop.store.came_back``), live under another parent that is deleted, is deleted
+        here as that deletion would have taken it had the deleting device seen it live: its
+        last content kept (it comes back if that parent does), its deletion sent, not as one
+        "alone". Not when anything else live under that parent is a reason to bring it back
+        (the first rule then brings the parent back, and the child stays), nor under a parent
+        whose newest version is sealed (a newer Minga's edit beat that deletion).
+
+        Before (fault seed 10135), such a child brought the deleted parent back by the first
+        rule: a person deleted after their group's deletion had taken their membership came
+        back on every device when the group came back edited elsewhere, the membership with
+        it, though nobody had changed either. True when it deleted anything."""
+        rows = connection.execute(
+            text(
+                "SELECT DISTINCT child, revision, parent FROM ("
+                + " UNION ".join(
+                    "SELECT c.id AS child, c.revision AS revision, p.id AS parent "
+                    f"FROM records c {_live_content(cascade)} "
+                    f"JOIN records p ON p.id = {_named(cascade)} "
+                    f"WHERE c.deleted = 0 AND c.record_type = '{cascade.child}' "
+                    f"AND p.deleted = 1 AND p.record_type = '{cascade.parent}' "
+                    "AND p.id NOT IN (SELECT record_id FROM sync_sealed_records)"
+                    + (" AND c.space_id = p.space_id" if cascade.own_apart else "")
+                    for cascade in CASCADES
+                )
+                + ") ORDER BY parent, child"
+            )
+        ).all()
+        if not rows:
+            return False
+        unchanged = unchanged_since_back(connection, {row.child for row in rows})
+        reasons = {row.parent for row in rows if row.child not in unchanged}
+        taken = {row.child: row.revision for row in rows if row.parent not in reasons}
+        keep_last_content(connection, sorted(taken))
+        for child, revision in sorted(taken.items()):
+            self._tombstone(connection, child, revision, True)
+        return bool(taken)
 
     def _drop_own(self, connection: Connection) -> None:
         """A person's own note or reading position (``Cascade.own_apart``: in a space other
@@ -2188,9 +2242,12 @@ class ProfileSyncState(BundleTables):
         self._store_extras(connection, record, extras)
         return True
 
-    def _restore(self, connection: Connection, record: str) -> bool:
+    def _restore(self, connection: Connection, record: str, *, with_parent: bool = False) -> bool:
         """A deleted record back with the content its deletion took, dirty: sent as an edit
-        over the deletion. False when this device never held its content."""
+        over the deletion. ``with_parent``: it comes back because its parent did (the second
+        rule of ``keep_together``), marked so (``desktop.store.came_back``); else it comes back
+        for an edit under it (the first rule), and an older such mark it held goes.
+        False when this device never held its content."""
         row = connection.execute(
             select(RecordRow.revision).where(RecordRow.id == record, RecordRow.deleted.is_(True))
         ).first()
@@ -2207,8 +2264,11 @@ class ProfileSyncState(BundleTables):
         # No base: merged as created here, so a deletion that reaches it again cannot take it
         # for "unchanged here" and win; an identical restore from another device merges clean.
         connection.execute(delete(RecordBase).where(RecordBase.id == record))
+        extras.pop(CAME_BACK, None)
         self._records.write_in(connection, [parsed])
         self._store_extras(connection, record, extras)
+        if with_parent:
+            mark_came_back(connection, record)
         return True
 
     # --- people's decisions ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.records import (
     Membership,
+    MembershipRole,
     Organization,
     Person,
     PersonKind,
@@ -440,42 +441,102 @@ def test_a_material_deleted_alone_by_the_editor_of_its_deleted_group_stays_delet
         _nothing_unreachable(device)
 
 
-@pytest.mark.parametrize(
-    "deleter_first",
-    [
-        pytest.param(True, id="deleter-first"),
-        pytest.param(
-            False,
-            id="editor-first",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open (issue 14, fault seed 10135): a membership brought back with its "
-                "group, unchanged, meets its person's later deletion as a live child and brings "
-                "the person back (sync/ENGINE.md, Deletes, 'Open')",
-            ),
-        ),
-    ],
-)
+def _group_with_organization(
+    space: str, devices: list[Device]
+) -> tuple[WorkingGroup, Organization, str]:
+    group = WorkingGroup(space_id=space, name="Agua")
+    org = Organization(space_id=space, name="Colectivo Kallpa")
+    membership = Membership(space_id=space, working_group_id=group.id, organization_id=org.id)
+    devices[0].records.save_all([group, org, membership])
+    _converge(devices, rounds=1)
+    return group, org, membership.id
+
+
+@pytest.mark.parametrize("member", ["person", "organization"])
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
 def test_a_person_deleted_after_their_group_stays_deleted_when_the_group_comes_back(
-    server: Server, make_device: Any, deleter_first: bool
+    server: Server, make_device: Any, deleter_first: bool, member: str
 ) -> None:
     """Fault run seed 10135. Alba deletes a group (its membership of Rosa goes with it) and
     syncs; then she deletes Rosa, whom she sees in no group now. Badu, who had not synced, edits
     the group. The group comes back with the membership its deletion took, but Rosa's deletion
     is a later decision of its own that nobody edited against: it takes that membership, and
     neither may come back (the order-reversed twin of
-    ``test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_back``)."""
+    ``test_a_person_deleted_earlier_stays_deleted_when_a_group_of_theirs_comes_back``). The
+    same for an organization that was a member. Before (editor first), the membership came back
+    with the group unchanged, met Rosa's deletion live, and brought her back on every device."""
     space, devices = network_of(server, make_device, 3)
     _admin, alba, badu = devices
-    group, person, membership = _group_with_member(space, devices)
+    if member == "person":
+        group, named, membership = _group_with_member(space, devices)
+    else:
+        group, named, membership = _group_with_organization(space, devices)
     _directory_delete(alba, group.id)  # the membership naming Rosa goes with the group
     alba.sync()
-    _directory_delete(alba, person.id)  # nothing of hers is left to take here
+    _directory_delete(alba, named.id)  # nothing of hers is left to take here
     badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
     _meet(devices, deleter_first)
     for device in devices:
         back = device.records.require(group.id)
         assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
-        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(named.id) is None, device.name
         assert device.records.get(membership) is None, device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+    assert not _notes(alba, named.id), "nothing came back to tell alba of"
+
+
+def test_a_membership_edited_after_it_came_back_brings_its_deleted_person_back(
+    server: Server, make_device: Any
+) -> None:
+    """The mark of a membership that came back with its group unchanged is no licence: the
+    admin, who had seen it come back but not Rosa's later deletion, makes Rosa an editor of the
+    group. That is an edit under the deleted person: she comes back with it on every device,
+    the edit kept, as any edit beats a deletion."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()  # the group comes back with the membership, unchanged
+    admin.sync()
+    came_back = admin.records.require(membership)
+    assert isinstance(came_back, Membership)
+    admin.records.save(edit(came_back, role=MembershipRole.EDITOR))
+    alba.sync()  # Rosa's deletion goes; the membership is taken with it here
+    assert alba.records.get(membership) is None
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(person.id), Person), device.name
+        kept = device.records.get(membership)
+        assert isinstance(kept, Membership) and kept.role == MembershipRole.EDITOR, device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        _nothing_unreachable(device)
+
+
+def test_a_membership_taken_by_a_later_deletion_comes_back_with_its_person(
+    server: Server, make_device: Any
+) -> None:
+    """Rosa's later deletion took the membership that came back with its group; the admin,
+    who had seen neither deletion, corrects Rosa's name. The edit beats her deletion, and what
+    that deletion took comes back with her: the membership, live under a live group."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    admin.records.save(edit(admin.records.require(person.id), name="Rosa Quispe"))
+    badu.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.get(person.id)
+        assert isinstance(back, Person) and back.name == "Rosa Quispe", device.name
+        assert isinstance(device.records.get(membership), Membership), device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert device.records.dirty_count() == 0, device.name
         _nothing_unreachable(device)
