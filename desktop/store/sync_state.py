@@ -2058,6 +2058,17 @@ class ProfileSyncState(BundleTables):
             # A note of one's own back with its parent: the parent's note says so; an edit
             # of it never sent and not what came back, a conflict.
             self._unsent_back(connection)
+            # Not a note of its own saying the person deleted it while someone edited it (its
+            # drop met an edit): the device dropped it, nobody here deleted it (rev-dismiss).
+            connection.execute(
+                text(
+                    f"DELETE FROM sync_conflicts WHERE field IS NULL AND kind IN ({notes}) "
+                    "AND record_id IN (SELECT n.record_id FROM sync_conflicts n "
+                    "JOIN records r ON r.id = n.record_id WHERE n.field IS NULL "
+                    "AND n.kind IN (:taken, :kept) AND r.deleted = 0)"
+                ),
+                {"taken": TAKEN_WITH_PARENT, "kept": UNSENT_KEPT},
+            )
             connection.execute(
                 text(
                     "DELETE FROM sync_conflicts WHERE field IS NULL AND kind IN (:taken, :kept) "

@@ -18,6 +18,7 @@ from desktop.store.schema import UNSENT_KEPT, SyncConflictRow
 from desktop.store.spaces import local_spaces
 from desktop.store.sync_state import TAKEN_WITH_PARENT
 from sync.client.bundles import export_bundle, import_bundle
+from sync.client.merge import MergeFlag
 from sync.client.state import StoredConflict
 from sync.client.transport import Transport
 from sync.protocol import Role
@@ -345,6 +346,9 @@ def test_an_unsent_edit_is_not_lost_when_its_taken_with_parent_note_is_dismissed
         "Mi duda: página 3.",
     )
     assert records_in_conflict(alba2.profile.engine, [note.id]) == {note.id}
+    # And no note of its own saying alba2 deleted it while someone else edited it: her device
+    # dropped it, and the group's note says what came back.
+    assert not _notes(alba2, note.id) & {flag.value for flag in MergeFlag}, _notes(alba2, note.id)
     # The position, which held nothing unsent, is back as it was: nothing to settle.
     assert _page(alba2, position) == 6
     assert not [c for c in alba2.state.conflicts() if c.record == position]
