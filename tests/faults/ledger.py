@@ -8,8 +8,9 @@ record's final value or be kept in a conflict for a person to decide. Records al
 parents by the store's cascades (a source's incident, a material's working group, a file's
 material, a membership's group and person or organization), so the end also checks the rules
 of deletes (sync/ENGINE.md, "Deletes"): no record is left under a deleted parent, a saved value
-under a deleted parent brought it back, and a deletion nothing overruled stays (a child
-deleted by itself stays deleted even when its parent comes back).
+under a deleted parent brought it back, a deletion nothing overruled stays (a child deleted by
+itself stays deleted even when its parent comes back), and what a deletion took comes back
+when its parents do.
 Pure bookkeeping (no store, no network), so the checker itself is tested to catch a loss.
 """
 
@@ -84,8 +85,15 @@ class Ledger:
         self.live[record] = self.live.get(record, set()) - self._shown(replica, record, shown)
         # A value saved under it that this person had not seen (added or edited elsewhere
         # before the deletion arrived there) overrules the deletion from the start, also once
-        # that value is itself deleted later (an overruled deletion is not made again).
-        unseen_below = any(self.live.get(child) for child in self.descendants(record))
+        # that value is itself deleted later (an overruled deletion is not made again). Only
+        # values unseen here: the children the store takes with a parent may be booked after
+        # it (Run.delete books a group, then its material, then the material's file), and what
+        # this person saw of them is replaced by the same deletion, not a reason against it.
+        seen = self._seen[replica]
+        unseen_below = any(
+            self.live.get(child, set()) - seen.get(child, set())
+            for child in self.descendants(record)
+        )
         if not self.live[record] and not unseen_below:
             self.deleted.add(record)
             if alone:
@@ -160,6 +168,21 @@ def overruled(ledger: Ledger) -> set[str]:
 def not_brought_back(ledger: Ledger, present: Collection[str]) -> list[str]:
     """Deleted records that a saved value under them should have brought back."""
     return sorted(r for r in overruled(ledger) if r not in present)
+
+
+def not_back_with_parents(ledger: Ledger, present: Collection[str]) -> list[str]:
+    """Children a deletion took, by someone who had seen all of them, missing at the end though
+    every parent they have is back: a deletion and what it took are one decision, so when an
+    edit beats it everything it took comes back (ENGINE.md, "Deletes", rule 2). Not a child
+    deleted by itself, nor one whose other parent's deletion still stands."""
+    return sorted(
+        record
+        for record in ledger.deleted - ledger.deleted_alone
+        if record not in present
+        and not ledger.live.get(record)
+        and ledger.parents.get(record)
+        and all(parent in present for parent in ledger.parents[record])
+    )
 
 
 def resurrected(ledger: Ledger, present: Collection[str]) -> list[str]:

@@ -53,6 +53,7 @@ from sync.client.transport import Offline, Transport
 from tests.faults.ledger import (
     Ledger,
     lost_edits,
+    not_back_with_parents,
     not_brought_back,
     orphans,
     resurrected,
@@ -588,14 +589,19 @@ class Run:
         lost = lost_edits(self.ledger, finals, kept)
         # The rules of deletes (ENGINE.md): no record under a deleted parent (by the ledger,
         # as by the store's own table above); a value saved under a deleted parent brought it
-        # back; a deletion nothing overruled stays, what it took comes back only with its
-        # parents, and a child deleted by itself (a material, a membership) not even then.
+        # back; a deletion nothing overruled stays, what it took comes back with its parents
+        # and only with them, and a child deleted by itself (a material, a membership) not
+        # even then.
         problems += [
             f"record {r} left under a deleted parent" for r in orphans(self.ledger, present)
         ]
         problems += [
             f"deleted record {r} not brought back by a saved value under it"
             for r in not_brought_back(self.ledger, present)
+        ]
+        problems += [
+            f"deleted record {r} not brought back with its parents"
+            for r in not_back_with_parents(self.ledger, present)
         ]
         back = resurrected(self.ledger, present)
         problems += [f"lost edit {x.token} of {x.record} (final {x.final!r})" for x in lost]

@@ -18,6 +18,7 @@ from tests.faults.ledger import (
     Ledger,
     Lost,
     lost_edits,
+    not_back_with_parents,
     not_brought_back,
     orphans,
     resurrected,
@@ -77,8 +78,9 @@ def _group_with_material_file_and_member(ledger: Ledger) -> None:
 
 
 def _delete_group(ledger: Ledger, replica: int) -> None:
-    """The group deleted on ``replica`` with what it takes (as Run.delete records it)."""
-    for record in ("f", "m", "s"):
+    """The group deleted on ``replica`` with what it takes, in Run.delete's order: down the
+    cascades (the material and the membership, then the material's file), the group last."""
+    for record in ("m", "s", "f"):
         ledger.removed(replica, record, None)
     ledger.removed(replica, "g", None)
 
@@ -162,6 +164,41 @@ def test_a_deletion_made_without_seeing_an_addition_under_it_is_overruled() -> N
     ledger.observe(1, {"s2": "T7"})
     ledger.removed(1, "s2", "T7", alone=True)  # later removed by someone who saw it
     assert resurrected(ledger, {"g", "p", "o"}) == []
+
+
+def test_what_a_deletion_took_must_come_back_with_its_parents() -> None:
+    """A group deleted by someone who saw all of it, booked as Run.delete books it (its
+    material before that material's file): the file's value this person saw goes with the same
+    deletion, so the material's deletion stands too. Before, the file's value counted as
+    unseen under the material, the material's deletion as overruled from the start, and a
+    group brought back by an edit made apart without its material and file passed the check:
+    what the deletion took, never given back."""
+    ledger = Ledger(3)
+    _group_with_material_file_and_member(ledger)
+    for replica in range(3):
+        ledger.observe(replica, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    _delete_group(ledger, 0)
+    assert ledger.deleted == {"g", "m", "f", "s"}
+    assert not_back_with_parents(ledger, {"p"}) == []  # nothing overruled it: all stays gone
+    ledger.edited(1, "g", "T1", "T6")  # replica 1 had not seen the deletion: its edit wins
+    assert not_back_with_parents(ledger, {"g", "p", "m", "f", "s"}) == []
+    assert not_back_with_parents(ledger, {"g", "p", "s"}) == ["m"]  # material and file lost
+    assert not_back_with_parents(ledger, {"g", "p", "m", "s"}) == ["f"]
+    assert not_back_with_parents(ledger, {"g", "m", "f"}) == []  # its person's deletion stands
+
+
+def test_a_deletion_that_took_a_value_unseen_under_it_is_still_overruled() -> None:
+    """Only values the deleter had seen go with the deletion: a file added to the material on
+    another replica before the group's deletion arrived there overrules the material's and
+    the group's deletions, booked in Run.delete's order as before."""
+    ledger = Ledger(3)
+    _group_with_material_file_and_member(ledger)
+    for replica in range(3):
+        ledger.observe(replica, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    ledger.created(2, "f2", ledger.new_token(), parents=["m"])
+    _delete_group(ledger, 0)
+    assert ledger.deleted == {"f", "s"}
+    assert not_brought_back(ledger, {"p", "f2"}) == ["g", "m"]
 
 
 @pytest.fixture(scope="module")
