@@ -187,13 +187,17 @@ class Run:
         )
         self._save(index, made, token)
 
-    def create_group(self, index: int) -> None:
+    def create_group(self, index: int, *, members: bool = True) -> None:
         """A working group with a material and its file, and a new person as its member: every
-        cascade of a group, a material and a person in one step."""
+        cascade of a group, a material and a person in one step (``members=False``: the group
+        and its material only, so only the material can bring it back over a deletion)."""
         token = self.ledger.new_token()
         group = WorkingGroup(space_id=self.space, name=token)
         self._save(index, group, token)
         self.groups.append(group.id)
+        if not members:
+            self.add_material(index, group.id)
+            return
         token = self.ledger.new_token()
         person = Person(space_id=self.space, kind=PersonKind.INDIVIDUAL, name=token)
         self._save(index, person, token)
@@ -284,6 +288,49 @@ class Run:
         elif self.groups:
             self.add_membership(other, rng.choice(self.groups), parent)
         self.delete(index, parent)
+
+    def delete_group_while_material(self, index: int) -> None:
+        """A working group that no membership keeps deleted on one replica while another edits
+        a material under it, adds one, or adds a file to one, before either syncs: only that
+        material can bring the group back (ENGINE.md, "Deletes", rule 1). In
+        ``delete_while_edited`` a membership, edited, added or already there, usually races
+        along and brings the group back first, so a group that a material alone should bring
+        back was rarely played. Without such a group that both replicas show, one is made
+        here and synced to both (the race then waits for a later step if a link cut it)."""
+        rng = self.rng
+        others = [(index + step) % REPLICAS for step in range(1, REPLICAS)]
+        rng.shuffle(others)
+        bare: list[str] = []
+        for other in others:
+            bare = [g for g in self.groups if self._bare(g, index) and self._bare(g, other)]
+            if bare:
+                break
+        if not bare:
+            self.create_group(index, members=False)
+            self.sync(index)
+            self.sync(other)
+            return
+        group = rng.choice(bare)
+        under = [
+            m for m in self.materials if group in self.ledger.parents[m] and self.value(other, m)
+        ]
+        what = rng.random()
+        if under and what < 0.4:
+            self.edit(other, rng.choice(under))
+        elif under and what < 0.6:
+            self.add_file(other, rng.choice(under))
+        else:
+            self.add_material(other, group)
+        self.delete(index, group)
+
+    def _bare(self, group: str, index: int) -> bool:
+        """Replica ``index`` shows ``group`` and no membership of it."""
+        if self.value(index, group) is None:
+            return False
+        return not any(
+            group in self.ledger.parents[s] and self.value(index, s) is not None
+            for s in self.memberships
+        )
 
     def edit(self, index: int, record: str) -> None:
         shown = self.value(index, record)
@@ -478,12 +525,13 @@ class Run:
                 "delete-incident",
                 "delete-under-group",
                 "delete-while-edited",
+                "delete-group-while-material",
                 "sync",
                 "cut",
                 "kill-client",
                 "kill-server",
             ),
-            weights=(1.5, 1, 1, 1, 1, 5, 3, 0.5, 0.5, 1, 1.25, 6, 2, 1.0, 0.5),
+            weights=(1.5, 1, 1, 1, 1, 5, 3, 0.5, 0.5, 1, 1.25, 1.25, 6, 2, 1.0, 0.5),
         )[0]
         if kind in ("add-source", "delete-incident") and not self.incidents:
             kind = "create-incident"
@@ -505,6 +553,8 @@ class Run:
             self.add_under_group(index)
         elif kind == "delete-while-edited":
             self.delete_while_edited(index)
+        elif kind == "delete-group-while-material":
+            self.delete_group_while_material(index)
         elif kind == "delete-under-group":
             # A group, a material (by itself), a person or organization with its memberships,
             # or a membership removed by itself: the records the directory and the Working
@@ -650,8 +700,9 @@ def reconnect(device: Device, url: str) -> None:
 @dataclass(frozen=True)
 class Start:
     """What every run starts with, synced to all three replicas: an incident with a source, an
-    organization, and a working group with a material, its file and two members (a person and
-    the organization); so a run's deletes and edits race on records every replica holds."""
+    organization, a working group with a material, its file and two members (a person and the
+    organization), and a group with a material and its file but no member; so a run's deletes
+    and edits race on records every replica holds."""
 
     ledger: Ledger
     lists: dict[str, list[str]]
@@ -714,6 +765,8 @@ def build_template(folder: Path, postgres: str | None = None) -> Template:
             seeding.create(0)
             seeding.create_group(0)
             seeding.add_membership(0, seeding.groups[0], seeding.members[0])
+            # A group with a material and no member: only the material keeps it over a deletion.
+            seeding.create_group(0, members=False)
             for _round in range(2):
                 for index, device in enumerate(devices):
                     device.sync()
