@@ -140,6 +140,9 @@ class Run:
     #: People and organizations: what a membership names beside its group.
     members: list[str] = field(default_factory=list)
     memberships: list[str] = field(default_factory=list)
+    #: Children a deletion took on a replica that had never synced them (revision 0: the
+    #: store drops such a record outright), named as such when the check misses them.
+    taken_unsent: set[str] = field(default_factory=set)
     restarts: int = 0
     client_kills_tried: int = 0
     retired_cuts: int = 0
@@ -366,6 +369,9 @@ class Run:
                     below.append(child)
         for child in taken:
             self.ledger.removed(index, child, self.value(index, child))
+            local = device.state.local_record(self.space, child)
+            if local is not None and local.revision == 0:
+                self.taken_unsent.add(child)
         # A material or a membership is a child of a cascade: deleted by itself, it stays
         # deleted when its group comes back (``deleted_alone``).
         alone = isinstance(current, (Material, Membership))
@@ -651,6 +657,7 @@ class Run:
         ]
         problems += [
             f"deleted record {r} not brought back with its parents"
+            + (" (taken before it was ever synced)" if r in self.taken_unsent else "")
             for r in not_back_with_parents(self.ledger, present)
         ]
         back = resurrected(self.ledger, present)
