@@ -68,14 +68,29 @@ def _content(record: object) -> dict[str, object]:
     return dict(to_dict(record))  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "server"
+def _running_server(data_dir: Path) -> Iterator[Server]:
     process = fresh_server(data_dir, MANY_DEVICES)
     try:
         yield Server(data_dir, process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def _module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _running_server(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A new server for the test. A module that sets ``SHARED_SERVER = True`` gets one server
+    for all its tests instead: starting one (``init``, then ``serve`` until it answers) costs
+    1.5 to 4 s, and each test there makes its own space, devices and invites on it, never
+    stops it, changes its settings or reads its files."""
+    if getattr(request.module, "SHARED_SERVER", False):
+        yield request.getfixturevalue("_module_server")
+    else:
+        yield from _running_server(tmp_path / "server")
 
 
 def new_device(server: Server, folder: Path, name: str, page_bytes: int | None = None) -> Device:

@@ -19,6 +19,10 @@ from sync.protocol import ProtocolError, SyncResponse, decode_body
 from tests.helpers.hostile_server import Exchange, HostileServer
 from tests.integration.conftest import Device, Server, network_of, organization
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 CANARY = "zq-canary-replaced-7731"
 
 

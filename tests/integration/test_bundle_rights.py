@@ -34,6 +34,10 @@ from sync.protocol import Role
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.test_bundle_batches import _cut_off, _device_id, _hostile_bundle, _orgs
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _held_cursor(device: Device, space: str) -> int:
     return held_cursors(device.state, _device_id(device)).get(space, 0)

@@ -16,6 +16,10 @@ from sync.client.bundles import export_bundle, import_bundle
 from tests.helpers.profiles import files_containing
 from tests.integration.conftest import Device, Server, network_of, organization
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _export(device: Device, path: Path, **kwargs: Any) -> Path:
     export_bundle(device.engine, path, **kwargs)

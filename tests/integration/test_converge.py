@@ -14,6 +14,10 @@ from sync.client.transport import Offline, Transport
 from sync.protocol import SyncRequest, SyncResponse, decode_body
 from tests.integration.conftest import Device, Server, network_of, organization
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
     for _ in range(rounds):

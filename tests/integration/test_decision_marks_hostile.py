@@ -13,6 +13,10 @@ import sync.crypto.envelope as envelope
 from desktop.domain.records import edit
 from tests.integration.conftest import Device, Server, network_of, organization
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
     for _ in range(rounds):

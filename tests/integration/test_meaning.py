@@ -41,6 +41,10 @@ from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.devices import make_with_files, opened
 from tests.integration.test_courier import _carry, _device_id, _offline
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _converge(devices: list[Device], rounds: int = 2) -> None:
     for _ in range(rounds):

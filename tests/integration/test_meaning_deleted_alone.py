@@ -34,6 +34,10 @@ from tests.integration.test_meaning import (
     _no_orphans,
 )
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _marked(device: Device) -> set[str]:
     with device.profile.engine.connect() as connection:

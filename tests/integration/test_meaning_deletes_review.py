@@ -13,6 +13,10 @@ from tests.integration.conftest import Server, network_of
 from tests.integration.test_meaning import _converge, _incident_with_children, _no_orphans
 from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _outbox, _source
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 @pytest.mark.parametrize(
     "deleter_first",

@@ -18,6 +18,10 @@ from tests.integration.test_meaning import (
     _notes,
 )
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _field_conflicts(device: Device, record: str) -> list[Any]:
     return [c for c in device.state.conflicts() if c.record == record and c.field is not None]
