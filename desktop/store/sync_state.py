@@ -274,11 +274,12 @@ def open_content(data: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
 def merge_rules(record_type: str) -> MergeRules:
     spec = RECORD_TYPES.get(record_type)
     if spec is None:
-        return MergeRules(stamps=_STAMPS)
+        return MergeRules(stamps=_STAMPS, marks=(CAME_BACK,))
     return MergeRules(
         fields={f.name: f.merge.value for f in spec.fields},
         append_only=spec.append_only,
         stamps=_STAMPS,
+        marks=(CAME_BACK,),
     )
 
 
@@ -2087,7 +2088,10 @@ class ProfileSyncState(BundleTables):
         last content kept (it comes back if that parent does), its deletion sent, not as one
         "alone". Not when anything else live under that parent is a reason to bring it back
         (the first rule then brings the parent back, and the child stays), nor under a parent
-        whose newest version is sealed (a newer Minga's edit beat that deletion).
+        whose newest version is sealed (a newer Minga's edit beat that deletion), nor when the
+        child holds an open field conflict: the record then holds the version the mark vouches
+        for while the person's own value waits in the conflict (an edit, which beats a
+        deletion; rev-back: taken, the value was on no live record anywhere).
 
         Before (fault seed 10135), such a child brought the deleted parent back by the first
         rule: a person deleted after their group's deletion had taken their membership came
@@ -2112,6 +2116,16 @@ class ProfileSyncState(BundleTables):
         if not rows:
             return False
         unchanged = unchanged_since_back(connection, {row.child for row in rows})
+        # An open field conflict holds a value a person here saved against the version the
+        # mark vouches for (mine, kept out of the record until chosen): an edit, not taken.
+        unchanged -= set(
+            connection.scalars(
+                select(SyncConflictRow.record_id).where(
+                    in_ids(SyncConflictRow.record_id, sorted(unchanged)),
+                    SyncConflictRow.kind == FIELD_CONFLICT,
+                )
+            )
+        )
         reasons = {row.parent for row in rows if row.child not in unchanged}
         taken = {row.child: row.revision for row in rows if row.parent not in reasons}
         keep_last_content(connection, sorted(taken))

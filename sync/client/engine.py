@@ -269,10 +269,14 @@ def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -
         return Settlement(remote, None, dirty=True)
     base, mine, theirs = local.base, local.content, remote.content
     stamps = {name: _later(mine, theirs, name) for name in rules.stamps}
+    # A mark about a side's whole content is no field: two sides' marks apart (two devices
+    # brought one record back as each last had it) are nobody's values to choose between
+    # (rev-back: a conflict on two digests was shown to the person).
+    apart = (*rules.stamps, *rules.marks)
     result = merge(
-        _without(base, rules.stamps),
-        _without(mine, rules.stamps),
-        _without(theirs, rules.stamps),
+        _without(base, apart),
+        _without(mine, apart),
+        _without(theirs, apart),
         rules.fields,
         rules.append_only,
         local.chosen,
@@ -283,6 +287,7 @@ def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -
     content = result.merged
     if content is not None:
         content.update({name: value for name, value in stamps.items() if value is not None})
+        content.update(_marks_kept(content, (theirs, mine), apart, rules.marks))
     dirty = canonical(_without(content, rules.stamps)) != canonical(_without(theirs, rules.stamps))
     if not dirty:
         content = theirs
@@ -293,6 +298,19 @@ def settle(local: LocalRecord | None, remote: RemoteRecord, rules: MergeRules) -
         conflicts=tuple(result.conflicts),
         flags=result.flags,
     )
+
+
+def _marks_kept(
+    content: Content, sides: Iterable[Content | None], apart: Iterable[str], marks: Iterable[str]
+) -> dict[str, Any]:
+    """The marks of the first of ``sides`` whose content (without ``apart``) the merged
+    ``content`` equals; none when it equals neither (merged from both, the marks vouch for
+    neither)."""
+    merged = canonical(_without(content, apart))
+    for side in sides:
+        if side is not None and canonical(_without(side, apart)) == merged:
+            return {name: side[name] for name in marks if name in side}
+    return {}
 
 
 def _without(content: Content | None, names: Iterable[str]) -> Content | None:

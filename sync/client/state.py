@@ -25,11 +25,15 @@ class MergeRules:
         append_only: a log entry type (FollowUp, SignOn, Action): never a conflict.
         stamps: display-only timestamps (``updated_at``): the later of the two texts is kept
             and they never conflict. They order nothing and decide nothing.
+        marks: a side's mark about its whole content (the store's ``came_back_unchanged``):
+            never merged nor asked about; the merged content keeps the mark of the side it
+            equals (theirs first), and none when it equals neither.
     """
 
     fields: Mapping[str, str] = field(default_factory=dict)
     append_only: bool = False
     stamps: tuple[str, ...] = ()
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

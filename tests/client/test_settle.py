@@ -87,3 +87,24 @@ def test_a_child_deleted_alone_here_and_with_its_parent_there_still_goes_out() -
     for mine, theirs in ((False, False), (False, True), (True, True)):
         settlement = settle(local(alone=mine), remote(alone=theirs), rules)
         assert (settlement.content, settlement.dirty) == (None, False), (mine, theirs)
+
+
+def test_a_mark_about_a_whole_content_is_never_a_conflict_and_vouches_for_its_own_side() -> None:
+    """Two devices brought one record back (no base) as each last had it, each marking its
+    content (the store's ``came_back_unchanged``): the marks are not merged as fields (no
+    conflict on them); the merged content keeps the mark of the side it equals, theirs first,
+    and none when it is merged from both."""
+    rules = MergeRules(fields={"name": "value", "notes": "lines"}, marks=("mark",))
+    mine = {"name": "A", "notes": "1\n", "mark": "m" * 32}
+    theirs = {"name": "A", "notes": "1\n", "mark": "t" * 32}
+    local = LocalRecord("s", "r", 0, mine, None, True, rules)
+    same = settle(local, _remote(theirs), rules)
+    assert (same.content, same.dirty, same.conflicts) == (theirs, False, ())
+    other = {"name": "B", "notes": "1\n", "mark": "t" * 32}
+    asked = settle(local, _remote(other), rules)
+    assert [c.field for c in asked.conflicts] == ["name"]
+    assert asked.content is not None and asked.content["mark"] == "t" * 32  # theirs held
+    edited = {**mine, "notes": "0\n1\n"}
+    based = LocalRecord("s", "r", 1, edited, {"name": "A", "notes": "1\n"}, True, rules)
+    both = settle(based, _remote({**theirs, "notes": "1\n2\n"}), rules)
+    assert both.conflicts == () and both.content == {"name": "A", "notes": "0\n1\n2\n"}
