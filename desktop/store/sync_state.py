@@ -2340,6 +2340,11 @@ class ProfileSyncState(BundleTables):
                 )
             ):
                 return RESOLVED  # listed until a newer version opens it: not to be dismissed
+            if row.kind == UNSENT_KEPT:
+                # Already read (a second press, or a list shown before the first): the edit
+                # kept apart stays. Before (rev-back), a second "Understood" on the note took
+                # the row for a note read and deleted it, and the edit with it.
+                return RESOLVED
             if conflict.field is None and row.kind == TAKEN_WITH_PARENT and conflict.mine:
                 # The note read holds an edit never sent: the note goes, the edit stays apart
                 # from it, to be a conflict if the note comes back other (``_unsent_back``).

@@ -365,3 +365,42 @@ def test_an_unsent_edit_is_not_lost_when_its_taken_with_parent_note_is_dismissed
         assert not connection.execute(
             select(SyncConflictRow).where(SyncConflictRow.kind == UNSENT_KEPT)
         ).all()
+
+
+def test_an_unsent_edit_is_kept_when_its_taken_with_parent_note_is_dismissed_twice(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """As above, but "Understood" is pressed twice for the one note (a double click, or the
+    Sync page's list and an open dialog both showing it, the second press on a note already
+    read): the second press must decide nothing either. Before (rev-back), it found the row
+    kept apart (``UNSENT_KEPT``), took it for a plain note read, and deleted it: alba's
+    version came back over the edit without a word."""
+    space, devices = network_of(server, make_device, 4)
+    admin, alba, alba2, _badu = devices
+    mine = _personal_space(admin, [alba, alba2])
+    group, material = _group_with_material(space, devices)
+    note = alba.records.save(
+        Note(space_id=mine, material_id=material.id, page=2, body="Mi duda: página 3.")
+    )
+    _converge(devices, rounds=1)
+    online = alba2.engine.transport
+    alba2.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    alba2.records.save(edit(alba2.records.require(note.id), body="Resuelta: ver anexo B."))
+    _delete_while_admin_edits(devices, group.id, "Cuenca alta")
+    alba.sync()
+    stick = tmp_path / "to-alba2.mb"
+    export_bundle(alba.engine, stick)
+    assert import_bundle(alba2.engine, stick).problem is None
+    taken = _taken_note(alba2, note.id)
+    assert isinstance(taken.mine, dict) and taken.mine["body"] == "Resuelta: ver anexo B."
+    assert alba2.state.resolve_conflict(taken.id) == "settled"
+    assert alba2.state.resolve_conflict(taken.id) == "settled"  # the same note, again
+    assert not _notes(alba2, note.id)
+    alba2.engine.transport.close()
+    alba2.engine.transport = online
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    assert "Resuelta: ver anexo B." in _values(alba2, note.id)
+    (kept,) = (c for c in alba2.state.conflicts() if c.record == note.id and c.field)
+    assert (kept.mine, kept.theirs) == ("Resuelta: ver anexo B.", "Mi duda: página 3.")
