@@ -6,11 +6,17 @@ decided yet."""
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
+
+import pytest
+from sqlalchemy import text
 
 from desktop.domain.records import Membership, MembershipRole, Person, WorkingGroup, edit
 from desktop.store.came_back import CAME_BACK
-from sync.client.transport import Offline, TransportError
+from desktop.store.sync_state import sealed_content
+from sync.client.transport import Offline, Transport, TransportError
+from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.test_meaning import _converge
 from tests.integration.test_meaning_cascades import (
@@ -125,3 +131,101 @@ def test_two_devices_bringing_a_membership_back_as_each_last_had_it_ask_nothing_
         )
         assert isinstance(device.records.get(membership), Membership), device.name
         _nothing_unreachable(device)
+
+
+def test_rule_3_and_rule_1_settle_and_take_nothing_back_and_forth(
+    server: Server, make_device: Any
+) -> None:
+    """Fault seed 10135's case (editor first) run on: once settled, more syncs change nothing
+    anywhere (no record's revision moves, nothing waits to be sent): rule 3 takes the
+    membership and nothing brings it or Rosa back to be taken again. Then the admin, who was
+    offline through all of it, corrects Rosa's name: her deletion is beaten, and the
+    membership rule 3 took comes back with her on every device, and stays."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    offline = admin.engine.transport
+    admin.engine.transport = Transport(f"http://127.0.0.1:{free_port()}")
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    alba.sync()
+    _converge([alba, badu], rounds=2)
+    settled = {device.name: device.snapshot() for device in (alba, badu)}
+    _converge([alba, badu], rounds=3)
+    for device in (alba, badu):
+        assert device.snapshot() == settled[device.name], device.name
+        assert device.records.dirty_count() == 0, device.name
+        assert device.records.get(membership) is None, device.name
+    admin.engine.transport.close()
+    admin.engine.transport = offline
+    admin.records.save(edit(admin.records.require(person.id), name="Rosa Quispe"))
+    _converge(devices, rounds=3)
+    settled = {device.name: device.snapshot() for device in devices}
+    _converge(devices, rounds=2)
+    for device in devices:
+        assert device.snapshot() == settled[device.name], device.name
+        assert device.records.dirty_count() == 0, device.name
+        back = device.records.get(person.id)
+        assert isinstance(back, Person) and back.name == "Rosa Quispe", device.name
+        assert isinstance(device.records.get(membership), Membership), device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        _nothing_unreachable(device)
+
+
+def _seal_extras(device: Device, record: str, extras: dict[str, Any]) -> None:
+    """A member's own app: what it seals beside a record's fields, written straight into its
+    store and sent as an edit (the honest app never writes these)."""
+    with device.profile.engine.begin() as connection:
+        connection.execute(text("DELETE FROM record_extras WHERE record_id = :r"), {"r": record})
+        connection.execute(
+            text("INSERT INTO record_extras (record_id, fields) VALUES (:r, :f)"),
+            {"r": record, "f": json.dumps(extras)},
+        )
+        connection.execute(text("UPDATE records SET dirty = 1 WHERE id = :r"), {"r": record})
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [12345, "x" * 31, {"a": "b" * 32}, "y" * 100_000],
+    ids=["number", "short", "object", "huge"],
+)
+def test_a_mark_of_no_mark_s_shape_from_a_member_s_app_is_read_past_and_never_sealed_back(
+    server: Server, make_device: Any, junk: Any
+) -> None:
+    """Badu's app seals junk as the membership's ``came_back_unchanged``: every device opens
+    the membership (no "needs a newer Minga"), keeps no mark, and an honest edit seals none
+    back; Rosa deleted then takes the membership with her, as any deletion does."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    _group, person, membership = _group_with_member(space, devices)
+    _seal_extras(badu, membership, {CAME_BACK: junk})
+    _converge(devices, rounds=2)
+    for device in (admin, alba):
+        assert isinstance(device.records.get(membership), Membership), device.name
+        assert not device.state.conflicts(), device.name
+        with device.profile.engine.connect() as connection:
+            extras = connection.scalar(
+                text("SELECT fields FROM record_extras WHERE record_id = :r"), {"r": membership}
+            )
+        assert extras is None or CAME_BACK not in extras, device.name
+    held = alba.records.require(membership)
+    assert isinstance(held, Membership)
+    alba.records.save(edit(held, role=MembershipRole.EDITOR))
+    with alba.profile.engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT c.content, e.fields FROM record_contents c LEFT JOIN record_extras e "
+                "ON e.record_id = c.id WHERE c.id = :r"
+            ),
+            {"r": membership},
+        ).one()
+    assert CAME_BACK not in sealed_content(row.content, row.fields)  # what alba's edit seals
+    _directory_delete(alba, person.id)
+    _converge(devices, rounds=2)
+    for device in devices:
+        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(membership) is None, device.name
+        assert device.records.dirty_count() == 0, device.name
