@@ -40,6 +40,10 @@ from tests.integration.test_bundle_batches import (
     _orgs,
 )
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def test_a_deletion_learnt_from_a_bundle_spoils_the_kept_batch(
     server: Server, make_device: Any, tmp_path: Path

@@ -17,6 +17,10 @@ from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.devices import import_evidence, make_with_files, opened
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _offline(device: Device) -> Transport:
     """Point the device at a port nobody listens on; returns the real transport for later."""

@@ -18,6 +18,10 @@ from tests.helpers.hostile_server import Exchange, HostileServer
 from tests.integration.conftest import Server, network_of
 from tests.integration.devices import import_evidence, make_with_files, opened, with_files
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 PROBE = "/chunks/missing"
 
 

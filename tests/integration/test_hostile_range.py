@@ -19,6 +19,10 @@ from tests.helpers.hostile_server import HostileServer
 from tests.integration.conftest import Server, network_of
 from tests.integration.devices import import_evidence, make_with_files, opened, with_files
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 #: Bytes of the first chunk the device holds from an earlier cut (what it asks a Range after).
 HELD = 20_000
 #: Bytes a wrong answer has too many or too few.

@@ -28,6 +28,10 @@ from tests.helpers.hostile_server import ColludingAdmin, Exchange, HostileServer
 from tests.integration.conftest import Device, Server, network_of, organization, space_record
 from tests.integration.test_malicious_server import behind, device_id, latest_statement
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 @pytest.fixture
 def hostile(server: Server) -> Iterator[HostileServer]:

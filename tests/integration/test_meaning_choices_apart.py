@@ -15,6 +15,10 @@ from desktop.domain.records import edit
 from tests.integration.conftest import Device, Server, network_of, organization
 from tests.integration.test_meaning import _converge
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 def _three_conflicts(server: Server, make_device: Any, count: int = 3) -> Any:
     """Alba's name reaches the server first; the admin and badu each hold a conflict against it

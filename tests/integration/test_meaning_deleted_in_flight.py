@@ -23,6 +23,10 @@ from sync.protocol import SyncRequest, SyncResponse, decode_body
 from tests.helpers.records import file_without_bytes
 from tests.integration.conftest import Device, Server, network_of
 
+#: One server for all the tests here (``server`` in conftest.py): each makes its own space,
+#: devices and invites on it, and none stops it, changes its settings or reads its files.
+SHARED_SERVER = True
+
 
 class CutsFirstPush(Transport):
     """The real transport, but the first push is cut: before it reaches the server, or after
