@@ -229,3 +229,31 @@ def test_a_mark_of_no_mark_s_shape_from_a_member_s_app_is_read_past_and_never_se
         assert device.records.get(person.id) is None, device.name
         assert device.records.get(membership) is None, device.name
         assert device.records.dirty_count() == 0, device.name
+
+
+def test_a_membership_removed_alone_while_its_group_came_back_elsewhere_stays_removed(
+    server: Server, make_device: Any
+) -> None:
+    """Alba deletes the group; badu, who had not seen it, edits the group, which comes back
+    with the membership, unchanged but marked. The admin, offline since before either, removes
+    Rosa from the group (the membership alone): a deliberate deletion that nobody edited
+    against, for the membership came back as it was. It stays removed on every device, and
+    the group and Rosa stay. Before (rev-back), the mark made the returned membership differ
+    from the admin's base, so it counted as an edit elsewhere and undid the removal."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    admin.records.delete(membership)  # removed from the group, by itself; not synced yet
+    _directory_delete(alba, group.id)
+    alba.sync()
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()  # the group back, and the membership with it, marked
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert device.records.get(membership) is None, device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert isinstance(device.records.get(person.id), Person), device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+    assert not _notes(admin, membership), "nobody edited what the admin removed"
