@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from desktop.domain.network_records import Material
 from desktop.domain.records import Membership, MembershipRole, Person, WorkingGroup, edit
 from desktop.store.came_back import CAME_BACK
+from desktop.store.materials import MaterialStore
 from desktop.store.sync_state import sealed_content
 from sync.client.transport import Offline, Transport, TransportError
 from tests.helpers.server_process import free_port
 from tests.integration.conftest import Device, Server, network_of
+from tests.integration.devices import make_with_files
 from tests.integration.test_meaning import _converge
 from tests.integration.test_meaning_cascades import (
     _BACK,
     _directory_delete,
     _group_with_member,
+    _material_with_file,
     _notes,
     _nothing_unreachable,
+    _opens,
 )
 
 
@@ -257,3 +263,75 @@ def test_a_membership_removed_alone_while_its_group_came_back_elsewhere_stays_re
         assert device.records.dirty_count() == 0, device.name
         _nothing_unreachable(device)
     assert not _notes(admin, membership), "nobody edited what the admin removed"
+
+
+def test_a_membership_edited_after_it_came_back_and_sent_before_rosa_s_deletion_keeps_her(
+    server: Server, make_device: Any
+) -> None:
+    """The editor-first twin of ``test_a_membership_edited_after_it_came_back_brings_its_
+    deleted_person_back``: the admin's edit of the returned membership reaches the server
+    before alba sends Rosa's deletion. Alba then meets the edited membership (its mark
+    stale) live under the Rosa she deleted: an edit beats the deletion, Rosa comes back with
+    it on every device and alba is told."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    admin.sync()
+    came_back = admin.records.require(membership)
+    assert isinstance(came_back, Membership)
+    admin.records.save(edit(came_back, role=MembershipRole.EDITOR))
+    admin.sync()  # the edit first
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(person.id), Person), device.name
+        kept = device.records.get(membership)
+        assert isinstance(kept, Membership) and kept.role == MembershipRole.EDITOR, device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+    assert _notes(alba, person.id) & _BACK
+
+
+def test_a_file_added_under_a_material_that_came_back_unchanged_brings_it_back_again(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """The nested case: alba deletes the group (its material and file go); badu edits the
+    group, and the material and its file come back with it, unchanged, marked. The admin adds
+    a second file to that material; alba, who had not seen it, deletes the group again. The
+    added file is an addition under the material (rule 1): the material and the group come
+    back again with both files, on every device, whoever syncs first; rule 3 takes nothing."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    material, file, data = _material_with_file(space, devices, tmp_path / "in")
+    group = material.working_group_id
+    MaterialStore.of(alba.profile).delete_with_files(group)
+    alba.sync()
+    badu.records.save(edit(badu.records.require(group), description="Cuenca alta"))
+    _converge(devices, rounds=2)
+    assert isinstance(alba.records.get(material.id), Material)
+    with alba.profile.engine.connect() as connection:
+        marked = connection.scalar(
+            text("SELECT fields FROM record_extras WHERE record_id = :r"), {"r": material.id}
+        )
+    assert marked is not None and CAME_BACK in marked  # back with the group, unchanged
+    (tmp_path / "in" / "acta.bin").write_bytes(b"acta " * 2000)
+    added = MaterialStore.of(admin.profile).import_file(
+        admin.records.require(material.id), tmp_path / "in" / "acta.bin"
+    )
+    MaterialStore.of(alba.profile).delete_with_files(group)
+    alba.sync()
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group), WorkingGroup), device.name
+        assert isinstance(device.records.get(material.id), Material), device.name
+        files = {f.id for f in MaterialStore.of(device.profile).files(material.id)}
+        assert files == {file.id, added.id}, device.name
+        _opens(device, file.id, data)
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
