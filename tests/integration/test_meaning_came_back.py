@@ -335,3 +335,55 @@ def test_a_file_added_under_a_material_that_came_back_unchanged_brings_it_back_a
         _opens(device, file.id, data)
         assert device.records.dirty_count() == 0, device.name
         _nothing_unreachable(device)
+
+
+def _second_answer_lost(device: Device) -> None:
+    """In the device's next sync, the server stores the second request that carries changes
+    but its answer never comes back (the link drops on the way down)."""
+    transport = device.engine.transport
+    send = transport.sync
+    pushes: list[int] = []
+
+    def sync(request: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = send(request, *args, **kwargs)
+        if request.push:
+            pushes.append(len(request.push))
+            if len(pushes) == 2:
+                transport.sync = send  # type: ignore[method-assign]
+                raise Offline("cut on the way down")
+        return answer
+
+    transport.sync = sync  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("rosa_first", [True, False], ids=["rosa-first", "badu-first"])
+def test_a_return_whose_answer_was_lost_then_taken_by_rule_3_settles_as_the_deletion(
+    server: Server, make_device: Any, rosa_first: bool
+) -> None:
+    """Badu brings the group back with the membership; the server stores it but the answer is
+    lost, so badu's next sync sends it again. Meanwhile Rosa's deletion (alba's) reaches the
+    server, and rule 3 takes the membership on badu while its return is still unanswered
+    there (or, badu-first, badu resends before pulling Rosa's deletion). Whoever syncs
+    first, it ends as the seed-10135 case: the group back, Rosa and the membership gone on
+    every device, nothing left to send."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    _second_answer_lost(badu)
+    with contextlib.suppress(TransportError):
+        badu.engine.sync_once(discover=True)
+    assert {entry.record for entry in badu.state.outbox()} >= {group.id, membership}
+    for device in (alba, badu) if rosa_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.require(group.id)
+        assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta"
+        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(membership) is None, device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
