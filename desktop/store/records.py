@@ -738,7 +738,7 @@ class RecordStore:
             # A person's own notes and reading positions taken: kept deleted with their last
             # content, never synced or not, so they come back if their parent does (an edit
             # elsewhere beats this deletion; ``keep_together``).
-            own: list[str] = []
+            kept: list[str] = []
             # Down the table: a group's materials, and their files with them.
             below = [(record_id, row.record_type)]
             while below:
@@ -750,7 +750,7 @@ class RecordStore:
                                 doomed.append(found)
                                 below.append((found, cascade.child))
                                 if cascade.own_apart and _apart(connection, found, parent):
-                                    own.append(found)
+                                    kept.append(found)
             # An organization's people stay as they are, still naming it: a person is reached
             # by itself in the directory (a deleted organization shows as none), and an edit
             # clearing the link would beat a deletion of that person made elsewhere meanwhile,
@@ -763,7 +763,17 @@ class RecordStore:
                     delete(DeletedAloneRow).where(DeletedAloneRow.record_id == record_id)
                 )
                 connection.execute(insert(DeletedAloneRow).values(record_id=record_id))
-            keep_last_content(connection, own)
+            # What it takes that was never synced, under a record that was: kept deleted with
+            # its last content too (nothing to send), so it comes back if the record does (an
+            # edit elsewhere beats this deletion; ``keep_together``'s second rule). Before, it
+            # simply went, and came back with nothing when its parent did (fault seeds 40014,
+            # 40026). Under a record never synced, nothing can bring it back: all of it goes.
+            synced = connection.scalars(
+                select(RecordRow.id).where(in_ids(RecordRow.id, doomed), RecordRow.revision > 0)
+            ).all()
+            if record_id in synced:
+                kept += [found for found in doomed[1:] if found not in synced and found not in kept]
+            keep_last_content(connection, kept)
             stamp = encode_datetime(utc_now())
             for doomed_id in doomed:
                 # The person deletes the record with its unsettled differences in view (listed,
@@ -784,7 +794,7 @@ class RecordStore:
                 connection.execute(
                     delete(RecordExtraRow).where(RecordExtraRow.record_id == doomed_id)
                 )
-                if doomed_id not in own:
+                if doomed_id not in kept:
                     connection.execute(
                         delete(RecordRow).where(RecordRow.id == doomed_id, RecordRow.revision == 0)
                     )
@@ -793,7 +803,7 @@ class RecordStore:
                     .where(RecordRow.id == doomed_id)
                     .values(
                         deleted=True,
-                        # Never synced (one's own note kept to come back): nothing to send.
+                        # Never synced (kept to come back with its parent): nothing to send.
                         dirty=RecordRow.revision > 0,
                         label="",
                         status=None,

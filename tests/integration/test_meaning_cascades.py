@@ -540,3 +540,89 @@ def test_a_membership_taken_by_a_later_deletion_comes_back_with_its_person(
         assert isinstance(device.records.get(group.id), WorkingGroup), device.name
         assert device.records.dirty_count() == 0, device.name
         _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_what_a_deletion_took_before_it_was_ever_synced_comes_back_with_its_parent(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Fault seeds 40014 and 40026. Alba adds a member and a material to a group and, before
+    any of it syncs, deletes the group (both go with it); badu edits the group meanwhile. The
+    group comes back, and with it everything its deletion took: also what had never left
+    alba's computer. Before, the store dropped those outright at the deletion, and the group
+    came back without them: alba's membership and material were nowhere."""
+    space, devices = network_of(server, make_device, 3)
+    _admin, alba, badu = devices
+    group, _person, membership = _group_with_member(space, devices)
+    joining = Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás")
+    added = Membership(space_id=space, working_group_id=group.id, person_id=joining.id)
+    material = Material(
+        space_id=space, working_group_id=group.id, title="Mapa de pozos", material_type="toolkit"
+    )
+    alba.records.save_all([joining, added, material])
+    _directory_delete(alba, group.id)
+    for record in (added.id, material.id, membership):
+        assert alba.records.get(record) is None
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    _meet(devices, deleter_first)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {membership, added.id}, device.name
+        back = device.records.get(material.id)
+        assert isinstance(back, Material) and back.title == "Mapa de pozos", device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+
+
+def test_what_a_never_synced_record_took_goes_for_good(server: Server, make_device: Any) -> None:
+    """A group made and deleted before it ever synced takes what was under it for good:
+    nobody else ever had it, so nothing can bring it back, and nothing of it is kept."""
+    space, devices = network_of(server, make_device, 2)
+    _admin, alba = devices
+    group = WorkingGroup(space_id=space, name="Borrador")
+    material = Material(
+        space_id=space, working_group_id=group.id, title="Notas", material_type="toolkit"
+    )
+    alba.records.save_all([group, material])
+    _directory_delete(alba, group.id)
+    with alba.profile.engine.connect() as connection:
+        left = connection.execute(
+            text("SELECT id FROM records WHERE id IN (:g, :m)"), {"g": group.id, "m": material.id}
+        ).all()
+        kept = connection.execute(
+            text("SELECT id FROM record_bases WHERE id IN (:g, :m)"),
+            {"g": group.id, "m": material.id},
+        ).all()
+    assert left == [] and kept == []
+    alba.sync()
+    assert alba.records.dirty_count() == 0
+
+
+def test_a_file_added_and_deleted_before_it_was_ever_sent_comes_back_named_as_gone(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Fault seed 20261125. Alba adds a file to a material and, before it syncs, deletes the
+    group: the file's bytes are erased at once, as every deletion erases them. Badu's edit
+    brings the group back, and the file's record with it; its bytes are nowhere (they never
+    left alba's computer), so it comes back named and marked gone, on every device, and the
+    sync settles rather than asking for the bytes again at every round."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    _admin, alba, badu = devices
+    material, _file, _data = _material_with_file(space, devices, tmp_path / "in")
+    group = material.working_group_id
+    (tmp_path / "in" / "acta.txt").write_bytes(b"Acta de la asamblea del 3 de mayo")
+    added = MaterialStore.of(alba.profile).import_file(material, tmp_path / "in" / "acta.txt")
+    _directory_delete(alba, group)
+    badu.records.save(edit(badu.records.require(group), name="Tierra, vivienda y agua"))
+    badu.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group), WorkingGroup), device.name
+        back = device.records.get(added.id)
+        assert isinstance(back, MaterialFile) and back.filename == "acta.txt", device.name
+        assert MaterialStore.of(device.profile).gone(back), device.name
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+    assert alba.sync().restored == 0

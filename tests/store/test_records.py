@@ -208,10 +208,17 @@ def test_delete_unsynced_is_gone_and_synced_leaves_an_empty_tombstone(
             {"i": incident.id},
         ).all()
         children_left = connection.execute(
-            text("SELECT count(*) FROM records WHERE parent_id = :i"), {"i": incident.id}
-        ).scalar_one()
+            text(
+                "SELECT r.deleted, r.dirty, c.content IS NULL, b.id IS NOT NULL FROM records r "
+                "LEFT JOIN record_contents c ON c.id = r.id "
+                "LEFT JOIN record_bases b ON b.id = r.id WHERE r.parent_id = :i"
+            ),
+            {"i": incident.id},
+        ).all()
     assert rows == [(incident.id, 1, 1, None, "")]  # waits in the outbox, holds nothing
-    assert children_left == 0  # never synced, so simply gone
+    # Never synced, under an incident that was: deleted, nothing to send, no live content, and
+    # their last content kept to come back if an edit elsewhere brings the incident back.
+    assert children_left and set(children_left) == {(1, 0, 1, 1)}
     with pytest.raises(RecordNotFound):
         store.delete(incident.id)
 
