@@ -1,0 +1,319 @@
+"""Issue 14, review (rev2) of what a deletion takes before it was ever synced, under a record
+that was (``RecordStore.delete`` keeps it deleted with its last content, nothing to send, so
+that rule 2 brings it back with its parent; sync/ENGINE.md "Deletes"). Through the real server
+with three devices: what else meets such a row, and whether the return holds when the parent
+is deleted and back again, when another parent of the child is deleted elsewhere meanwhile,
+and when what came back is evidence whose bytes never left the deleter's computer."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.domain.records import (
+    Evidence,
+    Incident,
+    Membership,
+    MembershipRole,
+    Person,
+    PersonKind,
+    Source,
+    WorkingGroup,
+    edit,
+)
+from desktop.store.evidence import EvidenceStore, gone_records
+from sync.client.transport import TransportError
+from tests.helpers.profiles import files_containing
+from tests.integration.conftest import Device, Server, network_of
+from tests.integration.devices import make_with_files
+from tests.integration.test_meaning import _converge
+from tests.integration.test_meaning_came_back import _second_push_lost
+from tests.integration.test_meaning_cascades import (
+    _directory_delete,
+    _group_with_member,
+    _nothing_unreachable,
+)
+
+SHARED_SERVER = True
+
+CANARY = "Chirripocanary"
+
+
+def _settled(devices: list[Device]) -> None:
+    for device in devices:
+        assert device.records.dirty_count() == 0, device.name
+        _nothing_unreachable(device)
+
+
+@pytest.mark.parametrize("person_first", [True, False], ids=["person-first", "group-first"])
+def test_a_membership_never_synced_stays_with_its_person_deleted_elsewhere(
+    server: Server, make_device: Any, person_first: bool
+) -> None:
+    """Alba adds Tomás to a group and, before it syncs, deletes the group (the membership is
+    kept to come back with it). Badu edits the group; the admin, who never saw the membership,
+    deletes Tomás. The group comes back with Badu's edit; Tomás stays deleted on every device
+    (nobody changed him), and the membership with him: not live naming a deleted person, and
+    not bringing him back."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, _rosa, rosa_member = _group_with_member(space, devices)
+    tomas = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás"))
+    _converge(devices, rounds=1)
+    added = alba.records.save(
+        Membership(space_id=space, working_group_id=group.id, person_id=tomas.id)
+    )
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    if person_first:
+        _directory_delete(admin, tomas.id)
+        admin.sync()
+        alba.sync()
+    else:
+        alba.sync()  # the group and the membership back, the membership sent as created
+        _directory_delete(admin, tomas.id)  # the admin has not pulled it: deletes Tomás alone
+        admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert device.records.get(tomas.id) is None, device.name
+        assert device.records.get(added.id) is None, device.name
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {rosa_member}, device.name
+    _settled(devices)
+
+
+def test_a_child_never_synced_comes_back_each_time_its_parent_does(
+    server: Server, make_device: Any
+) -> None:
+    """The group deleted twice, back twice: the member Alba added and never sent comes back the
+    first time (sent as created), goes with the second deletion like any synced member, and
+    comes back again with the second return; then, removed by itself, it stays removed when
+    the group is deleted and back a third time."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, _rosa, rosa_member = _group_with_member(space, devices)
+    tomas = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás"))
+    _converge(devices, rounds=1)
+    added = alba.records.save(
+        Membership(space_id=space, working_group_id=group.id, person_id=tomas.id)
+    )
+    for round_ in ("Cuenca alta", "Cuenca baja"):
+        _directory_delete(alba, group.id)
+        badu.records.save(edit(badu.records.require(group.id), description=round_))
+        badu.sync()
+        alba.sync()
+        _converge(devices, rounds=3)
+        for device in devices:
+            back = device.records.require(group.id)
+            assert isinstance(back, WorkingGroup) and back.description == round_, device.name
+            members = {m.id for m in device.records.children(group.id, "membership")}
+            assert members == {rosa_member, added.id}, device.name
+        _settled(devices)
+    _directory_delete(badu, added.id)
+    badu.sync()
+    _converge(devices, rounds=2)
+    _directory_delete(alba, group.id)
+    admin.records.save(edit(admin.records.require(group.id), description="Cuenca media"))
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {rosa_member}, device.name
+    _settled(devices)
+
+
+def test_evidence_never_sent_comes_back_with_its_incident_named_as_gone(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba adds a source and a file as evidence to a synced incident and, before syncing,
+    deletes the incident (its screen: the files' keys and bytes erased at once). Badu edits the
+    narrative. The incident comes back with Badu's line, the source with it, and the evidence
+    named and marked gone (its bytes never left Alba's computer) on every device; the sync
+    settles, the canary of the file is on no disk, and no file is asked for at every round."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    incident = admin.records.save(Incident(space_id=space, title="Desalojo en Barrio Sur"))
+    assert isinstance(incident, Incident)
+    _converge(devices, rounds=1)
+    source = alba.records.save(
+        Source(
+            space_id=space,
+            incident_id=incident.id,
+            source_type="direct_testimony",
+            reliability="reliable",
+            language="es",
+            summary="Vecina del 4B",
+        )
+    )
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "declaracion.txt"
+    path.write_bytes(f"Declaracion de la testigo {CANARY}\n".encode() * 2000)
+    evidence = EvidenceStore.of(alba.profile).import_file(
+        alba.records.require(incident.id),  # type: ignore[arg-type]
+        path,
+        actor="alba",
+    )
+    path.unlink()
+    EvidenceStore.of(alba.profile).delete_incident(incident.id)
+    assert not alba.profile.attachments.path_of(evidence.attachment_ref).exists()
+    badu.records.save(
+        edit(badu.records.require(incident.id), narrative="Llegaron a las seis de la mañana.")
+    )
+    badu.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.get(incident.id)
+        assert isinstance(back, Incident), device.name
+        assert back.narrative == "Llegaron a las seis de la mañana.", device.name
+        assert isinstance(device.records.get(source.id), Source), device.name
+        file = device.records.get(evidence.id)
+        assert isinstance(file, Evidence) and file.filename == "declaracion.txt", device.name
+        assert file.id in gone_records(device.profile.engine), device.name
+    _settled(devices)
+    assert alba.sync().restored == 0
+    folder = alba.profile.folder
+    alba.profile.close()
+    assert files_containing([folder], CANARY) == []
+
+
+@pytest.mark.parametrize("choice", ["mine", "theirs"])
+def test_a_conflict_on_a_child_that_came_back_resolved_late_leaves_no_orphan(
+    server: Server, make_device: Any, choice: str
+) -> None:
+    """The rev-back case of a membership come back (marked) over the admin's undecided edit,
+    with Rosa deleted meanwhile: the admin's open conflict is an edit, so Rosa comes back. Days
+    later the admin decides, either way: the choice lands on the live membership on every
+    device, Rosa stays, nothing is left under a deleted record, and nothing keeps asking."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    mine = admin.records.require(membership)
+    assert isinstance(mine, Membership)
+    admin.records.save(edit(mine, role=MembershipRole.ADMIN))
+    theirs = badu.records.require(membership)
+    assert isinstance(theirs, Membership)
+    badu.records.save(edit(theirs, role=MembershipRole.EDITOR))
+    badu.sync()
+    alba.sync()
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    alba.sync()
+    admin.sync()
+    _converge(devices, rounds=3)
+    [conflict] = [
+        c for c in admin.state.conflicts() if c.record == membership and c.field == "role"
+    ]
+    value = conflict.mine if choice == "mine" else conflict.theirs
+    admin.state.resolve_conflict(conflict.id, value)
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(person.id), Person), device.name
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        held = device.records.get(membership)
+        assert isinstance(held, Membership), device.name
+        assert held.role.value == str(value), device.name
+        assert not [c for c in device.state.conflicts() if c.field == "role"], device.name
+    _settled(devices)
+    for device in devices:
+        assert device.sync().restored == 0, device.name
+
+
+def test_a_child_never_synced_back_and_unsent_when_its_person_goes_is_taken_quietly(
+    server: Server, make_device: Any
+) -> None:
+    """Alba's member, never sent, comes back with the group (Badu's edit beat alba's deletion),
+    but the push that would create it is cut. Before alba syncs again, the admin deletes Tomás.
+    Alba then meets his deletion with the membership live, come back unchanged and still
+    unknown to the server: rule 3 takes it. Nobody else ever had it, so its deletion has
+    nothing to tell anyone: nothing waits to be sent for it, no device is asked or told
+    anything about it, Tomás stays deleted and the group stays back, on every device."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, _rosa, rosa_member = _group_with_member(space, devices)
+    tomas = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás"))
+    _converge(devices, rounds=1)
+    added = alba.records.save(
+        Membership(space_id=space, working_group_id=group.id, person_id=tomas.id)
+    )
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    _second_push_lost(alba)
+    with contextlib.suppress(TransportError):
+        alba.engine.sync_once(discover=True)
+    assert isinstance(alba.records.get(added.id), Membership)  # back here, not sent
+    _directory_delete(admin, tomas.id)
+    admin.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert device.records.get(tomas.id) is None, device.name
+        assert device.records.get(added.id) is None, device.name
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {rosa_member}, device.name
+        assert not [c for c in device.state.conflicts() if c.record == added.id], device.name
+    _settled(devices)
+
+
+@pytest.mark.parametrize("third", ["edits", "deletes"])
+def test_a_membership_brought_back_from_two_versions_then_rosa_deleted(
+    server: Server, make_device: Any, third: str
+) -> None:
+    """Badu makes Rosa an editor and syncs; the admin, offline since before, still holds her
+    as a reader. Alba deletes the group; the admin and badu both bring it back (each edits it),
+    the membership as each last had it, the admin's push cut so badu's goes first. Then alba
+    deletes Rosa, while badu makes her an administrator of the group (an edit under her:
+    she comes back with it) or changes nothing (the membership goes with her, and Rosa stays
+    deleted, on every device)."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    theirs = badu.records.require(membership)
+    assert isinstance(theirs, Membership)
+    badu.records.save(edit(theirs, role=MembershipRole.EDITOR))
+    badu.sync()
+    alba.sync()
+    _directory_delete(alba, group.id)
+    alba.sync()
+    admin.records.save(edit(admin.records.require(group.id), name="Agua y tierra"))
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    _second_push_lost(admin)
+    with contextlib.suppress(TransportError):
+        admin.engine.sync_once(discover=True)
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(membership), Membership), device.name
+        for conflict in device.state.conflicts():
+            if conflict.field == "role":
+                device.state.resolve_conflict(conflict.id, conflict.theirs)
+    _converge(devices, rounds=2)
+    if third == "edits":
+        held = badu.records.require(membership)
+        assert isinstance(held, Membership)
+        badu.records.save(edit(held, role=MembershipRole.ADMIN))
+    _directory_delete(alba, person.id)
+    alba.sync()
+    badu.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        if third == "edits":
+            assert isinstance(device.records.get(person.id), Person), device.name
+            held = device.records.get(membership)
+            assert isinstance(held, Membership), device.name
+            assert held.role == MembershipRole.ADMIN, device.name
+        else:
+            assert device.records.get(person.id) is None, device.name
+            assert device.records.get(membership) is None, device.name
+    _settled(devices)
