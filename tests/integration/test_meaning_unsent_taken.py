@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from desktop.domain.records import (
     Evidence,
@@ -25,7 +26,8 @@ from desktop.domain.records import (
     edit,
 )
 from desktop.store.evidence import EvidenceStore, gone_records
-from sync.client.transport import TransportError
+from sync.client.bundles import export_bundle, import_bundle
+from sync.client.transport import Offline, TransportError
 from tests.helpers.profiles import files_containing
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import make_with_files
@@ -36,6 +38,7 @@ from tests.integration.test_meaning_cascades import (
     _group_with_member,
     _nothing_unreachable,
 )
+from tests.integration.test_meaning_deleted_in_flight import CutsFirstPush, _source
 
 SHARED_SERVER = True
 
@@ -317,3 +320,116 @@ def test_a_membership_brought_back_from_two_versions_then_rosa_deleted(
             assert device.records.get(person.id) is None, device.name
             assert device.records.get(membership) is None, device.name
     _settled(devices)
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["cut-before-server", "answer-lost"])
+def test_a_source_in_flight_when_its_incident_was_deleted_comes_back_with_it(
+    server: Server, make_device: Any, applied: bool
+) -> None:
+    """The admin adds a source; the sync carrying it is cut (before the server, or after it
+    with the answer lost: the source still at revision 0 here). The admin then deletes the
+    incident, which takes the source, while badu, who never saw the source, adds a line to the
+    narrative and syncs first. Badu's edit beats the deletion: the incident comes back with
+    the source on every device, once, and everything settles."""
+    space, devices = network_of(server, make_device, 3)
+    admin, _alba, badu = devices
+    incident = Incident(space_id=space, title="Desalojo en Barrio Sur", place="Barrio Sur")
+    admin.records.save(incident)
+    _converge(devices, rounds=1)
+    source = _source(space, incident.id, "Testimonio de su hermano")
+    admin.records.save(source)
+    url = admin.engine.transport.base_url
+    admin.engine.transport = CutsFirstPush(url, admin.engine.transport.observer, applied=applied)
+    with pytest.raises(Offline):
+        admin.engine.sync_once()
+    admin.records.delete(incident.id)
+    badu.records.save(edit(badu.records.require(incident.id), narrative="A las seis."))
+    badu.sync()
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.get(incident.id)
+        assert isinstance(back, Incident) and back.narrative == "A las seis.", device.name
+        kept = device.records.get(source.id)
+        assert isinstance(kept, Source), device.name
+        assert kept.summary == "Testimonio de su hermano", device.name
+        assert not [c for c in device.state.conflicts() if c.field is not None], device.name
+    _settled(devices)
+    for device in devices:
+        assert device.sync().restored == 0, device.name
+
+
+def test_a_child_never_synced_travels_by_bundle_only_once_it_is_back(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Alba adds Tomás to the group and, before any sync, deletes the group; badu, offline,
+    edits it. Alba's bundle carries the group's deletion and nothing of the membership kept to
+    come back (nobody else ever had it: not even its id reaches badu). Badu's bundle back
+    carries the edit: the group comes back at alba's with the membership, which then reaches
+    everyone, once, and everything settles."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    group, _rosa, rosa_member = _group_with_member(space, devices)
+    tomas = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Tomás"))
+    _converge(devices, rounds=1)
+    added = alba.records.save(
+        Membership(space_id=space, working_group_id=group.id, person_id=tomas.id)
+    )
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    export_bundle(alba.engine, tmp_path / "alba.mbundle")
+    import_bundle(badu.engine, tmp_path / "alba.mbundle")
+    with badu.profile.engine.connect() as connection:
+        seen = connection.scalar(
+            text("SELECT count(*) FROM records WHERE id = :i"), {"i": added.id}
+        )
+    assert seen == 0, "a record nobody else ever had reached badu by alba's bundle"
+    assert isinstance(badu.records.get(group.id), WorkingGroup)
+    export_bundle(badu.engine, tmp_path / "badu.mbundle")
+    import_bundle(alba.engine, tmp_path / "badu.mbundle")
+    assert isinstance(alba.records.get(group.id), WorkingGroup)
+    assert isinstance(alba.records.get(added.id), Membership)
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.get(group.id)
+        assert isinstance(back, WorkingGroup) and back.description == "Cuenca alta", device.name
+        members = {m.id for m in device.records.children(group.id, "membership")}
+        assert members == {rosa_member, added.id}, device.name
+    _settled(devices)
+    for device in devices:
+        assert device.sync().restored == 0, device.name
+
+
+def test_a_source_whose_answer_was_lost_edited_elsewhere_brings_its_incident_back(
+    server: Server, make_device: Any
+) -> None:
+    """The admin adds a source; the server takes it but the answer is lost (revision 0 here).
+    Badu pulls it and corrects it. The admin, not having synced since, deletes the incident:
+    the source goes with it, kept to come back. Badu's correction beats that deletion: the
+    incident comes back with the source as badu corrected it, on every device."""
+    space, devices = network_of(server, make_device, 3)
+    admin, _alba, badu = devices
+    incident = Incident(space_id=space, title="Desalojo en Barrio Sur", place="Barrio Sur")
+    admin.records.save(incident)
+    _converge(devices, rounds=1)
+    source = _source(space, incident.id, "Testimonio de su hermano")
+    admin.records.save(source)
+    url = admin.engine.transport.base_url
+    admin.engine.transport = CutsFirstPush(url, admin.engine.transport.observer, applied=True)
+    with pytest.raises(Offline):
+        admin.engine.sync_once()
+    badu.sync()
+    pulled = badu.records.require(source.id)
+    badu.records.save(edit(pulled, summary="Testimonio de su hermano, de 17 años"))
+    badu.sync()
+    admin.records.delete(incident.id)
+    admin.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(incident.id), Incident), device.name
+        kept = device.records.get(source.id)
+        assert isinstance(kept, Source), device.name
+        assert kept.summary == "Testimonio de su hermano, de 17 años", device.name
+    _settled(devices)
+    for device in devices:
+        assert device.sync().restored == 0, device.name
