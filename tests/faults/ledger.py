@@ -185,6 +185,16 @@ def not_back_with_parents(ledger: Ledger, present: Collection[str]) -> list[str]
     )
 
 
+def open_case(
+    ledger: Ledger, record: str, removed_alone: Collection[str], taken_unsent: Collection[str]
+) -> bool:
+    """Whether ``record``, missing though its parents are back (``not_back_with_parents``), is
+    the open case of ENGINE.md "Deletes" (seed 20261125), reported apart rather than failed:
+    a record some replica deleted by itself, with values under it that a deletion of a parent
+    above took before they were ever synced. Any other record missing so fails the run."""
+    return record in removed_alone and bool(set(taken_unsent) & ledger.descendants(record))
+
+
 def resurrected(ledger: Ledger, present: Collection[str]) -> list[str]:
     """Records deleted by someone who had seen every saved value, yet present at the end with
     nothing to explain it. A deletion is overruled only by a value saved under the record; a

@@ -20,6 +20,7 @@ from tests.faults.ledger import (
     lost_edits,
     not_back_with_parents,
     not_brought_back,
+    open_case,
     orphans,
     resurrected,
 )
@@ -199,6 +200,25 @@ def test_a_deletion_that_took_a_value_unseen_under_it_is_still_overruled() -> No
     _delete_group(ledger, 0)
     assert ledger.deleted == {"f", "s"}
     assert not_brought_back(ledger, {"p", "f2"}) == ["g", "m"]
+
+
+def test_only_the_open_case_of_unsent_values_is_reported_apart() -> None:
+    """Seed 20261125: a material deleted by itself on one replica, whose files, never synced,
+    another replica's deletion of the group took; the group back: reported apart (ENGINE.md
+    "Deletes", open). A material nobody deleted by itself, missing with its group back, fails
+    the run, also when a file under it was once taken unsent: before (rev2), every record
+    with such a file below it was reported apart, so a material lost for any other reason
+    passed."""
+    ledger = Ledger(3)
+    _group_with_material_file_and_member(ledger)
+    for replica in range(3):
+        ledger.observe(replica, {"g": "T1", "p": "T2", "m": "T3", "f": "T4", "s": "T5"})
+    _delete_group(ledger, 0)
+    ledger.edited(1, "g", "T1", "T6")
+    assert not_back_with_parents(ledger, {"g", "p", "s"}) == ["m"]
+    assert open_case(ledger, "m", removed_alone={"m"}, taken_unsent={"f"})
+    assert not open_case(ledger, "m", removed_alone=set(), taken_unsent={"f"})
+    assert not open_case(ledger, "m", removed_alone={"m"}, taken_unsent=set())
 
 
 @pytest.fixture(scope="module")
