@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from desktop.domain.network_records import Material, MaterialFile
 from desktop.domain.records import (
     Evidence,
     Incident,
@@ -26,6 +27,7 @@ from desktop.domain.records import (
     edit,
 )
 from desktop.store.evidence import EvidenceStore, gone_records
+from desktop.store.materials import MaterialStore
 from sync.client.bundles import export_bundle, import_bundle
 from sync.client.transport import Offline, TransportError
 from tests.helpers.profiles import files_containing
@@ -433,3 +435,40 @@ def test_a_source_whose_answer_was_lost_edited_elsewhere_brings_its_incident_bac
     _settled(devices)
     for device in devices:
         assert device.sync().restored == 0, device.name
+
+
+def test_a_material_and_its_file_never_synced_come_back_with_their_group(
+    server: Server, make_device: Any, tmp_path: Path
+) -> None:
+    """Two levels never synced: Alba writes a material in a synced group, adds a file to it,
+    and deletes the group before any sync; badu edits the group. The group comes back with the
+    material and, a level down, its file, named and marked gone (its bytes never left alba's
+    computer and were erased at the deletion), on every device; everything settles."""
+    space, devices = network_of(server, make_with_files(make_device), 3)
+    admin, alba, badu = devices
+    group = admin.records.save(WorkingGroup(space_id=space, name="Agua"))
+    _converge(devices, rounds=1)
+    material = alba.records.save(
+        Material(space_id=space, working_group_id=group.id, title="Mapa", material_type="toolkit")
+    )
+    assert isinstance(material, Material)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "pozos.txt").write_bytes(f"Pozos {CANARY}".encode() * 500)
+    file = MaterialStore.of(alba.profile).import_file(material, tmp_path / "in" / "pozos.txt")
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    badu.sync()
+    alba.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert isinstance(device.records.get(material.id), Material), device.name
+        back = device.records.get(file.id)
+        assert isinstance(back, MaterialFile) and back.filename == "pozos.txt", device.name
+        assert MaterialStore.of(device.profile).gone(back), device.name
+    _settled(devices)
+    for device in devices:
+        assert device.sync().restored == 0, device.name
+    folder = alba.profile.folder
+    alba.profile.close()
+    assert files_containing([folder], CANARY) == []
