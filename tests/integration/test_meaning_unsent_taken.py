@@ -33,7 +33,7 @@ from sync.client.transport import Offline, TransportError
 from tests.helpers.profiles import files_containing
 from tests.integration.conftest import Device, Server, network_of
 from tests.integration.devices import make_with_files
-from tests.integration.test_meaning import _converge
+from tests.integration.test_meaning import _converge, _save_as_newer_minga, _sealed_content
 from tests.integration.test_meaning_came_back import _second_push_lost
 from tests.integration.test_meaning_cascades import (
     _directory_delete,
@@ -472,3 +472,34 @@ def test_a_material_and_its_file_never_synced_come_back_with_their_group(
     folder = alba.profile.folder
     alba.profile.close()
     assert files_containing([folder], CANARY) == []
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_membership_of_a_newer_format_taken_by_rule_3_keeps_rosa_deleted(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Fault seed 10135's case with the membership last saved by a newer Minga (a field this
+    version does not know, schema 2): alba deletes the group, syncs, deletes Rosa; badu edits
+    the group and brings it back with the membership as the newer Minga left it, marked come
+    back unchanged. The mark vouches for the newer fields too: Rosa's deletion takes the
+    membership, nobody is brought back, and the newer field is carried by nothing live."""
+    space, devices = network_of(server, make_device, 3)
+    newer, alba, badu = devices
+    group, person, membership = _group_with_member(space, devices)
+    content = {**_sealed_content(newer, membership), "schema": 2, "since": "2026-03"}
+    _save_as_newer_minga(newer, content)
+    newer.sync()
+    _converge(devices, rounds=1)
+    assert _sealed_content(badu, membership).get("since") == "2026-03"
+    _directory_delete(alba, group.id)
+    alba.sync()
+    _directory_delete(alba, person.id)
+    badu.records.save(edit(badu.records.require(group.id), description="Cuenca alta"))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        assert isinstance(device.records.get(group.id), WorkingGroup), device.name
+        assert device.records.get(person.id) is None, device.name
+        assert device.records.get(membership) is None, device.name
+    _settled(devices)
