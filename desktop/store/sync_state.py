@@ -1973,7 +1973,11 @@ class ProfileSyncState(BundleTables):
                 # alone and then its incident with no sync between, came back with the incident),
                 # nor one any of whose other parents is still deleted: a membership its person's
                 # deletion took stays deleted when its group comes back (before, it came back with
-                # the group and, live under a deleted person, brought the person back everywhere).
+                # the group and, live under a deleted person, brought the person back everywhere);
+                # nor one naming a parent that is nowhere here: a group made and deleted before it
+                # ever synced went for good, and a membership of it kept with its person, who comes
+                # back, stays gone (rev2: it came back naming a group no device had, and reached
+                # every device on no screen).
                 taken = connection.execute(
                     text(
                         "SELECT DISTINCT id FROM ("
@@ -1985,8 +1989,9 @@ class ProfileSyncState(BundleTables):
                             "AND NOT EXISTS "
                             "(SELECT 1 FROM deleted_alone a WHERE a.record_id = c.id) "
                             + "".join(
-                                "AND NOT EXISTS (SELECT 1 FROM records q WHERE "
-                                f"q.id = {_named(other)} AND q.deleted = 1) "
+                                f"AND (COALESCE({_named(other)}, '') = '' OR EXISTS "
+                                "(SELECT 1 FROM records q WHERE "
+                                f"q.id = {_named(other)} AND q.deleted = 0)) "
                                 for other in CASCADES
                                 if other.child == cascade.child
                             )

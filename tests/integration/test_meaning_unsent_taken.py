@@ -503,3 +503,43 @@ def test_a_membership_of_a_newer_format_taken_by_rule_3_keeps_rosa_deleted(
         assert device.records.get(person.id) is None, device.name
         assert device.records.get(membership) is None, device.name
     _settled(devices)
+
+
+@pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
+def test_a_kept_membership_whose_new_group_went_for_good_stays_gone_when_rosa_comes_back(
+    server: Server, make_device: Any, deleter_first: bool
+) -> None:
+    """Alba makes a new group and adds Rosa (synced) to it; before any sync she deletes Rosa
+    (the membership, never synced, is kept to come back with her), then the group, never synced:
+    it simply goes. Badu, who had not seen Rosa's deletion, corrects her name: Rosa comes back,
+    and the membership must not, for its group is nowhere (alba deleted it, nobody else ever
+    had it): no membership anywhere naming a group that exists on no device."""
+    space, devices = network_of(server, make_device, 3)
+    admin, alba, badu = devices
+    rosa = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa"))
+    _converge(devices, rounds=1)
+    group = WorkingGroup(space_id=space, name="Borrador")
+    membership = Membership(space_id=space, working_group_id=group.id, person_id=rosa.id)
+    alba.records.save_all([group, membership])
+    _directory_delete(alba, rosa.id)
+    _directory_delete(alba, group.id)
+    badu.records.save(edit(badu.records.require(rosa.id), name="Rosa Quispe"))
+    for device in (alba, badu) if deleter_first else (badu, alba):
+        device.sync()
+    _converge(devices, rounds=3)
+    for device in devices:
+        back = device.records.get(rosa.id)
+        assert isinstance(back, Person) and back.name == "Rosa Quispe", device.name
+        assert device.records.get(group.id) is None, device.name
+        assert device.records.get(membership.id) is None, device.name
+        with device.profile.engine.connect() as connection:
+            live = connection.execute(
+                text(
+                    "SELECT r.id FROM records r JOIN record_contents c ON c.id = r.id "
+                    "WHERE r.deleted = 0 AND r.record_type = 'membership' AND NOT EXISTS "
+                    "(SELECT 1 FROM records g WHERE g.id = "
+                    "json_extract(c.content, '$.working_group_id') AND g.deleted = 0)"
+                )
+            ).all()
+        assert live == [], f"{device.name}: a membership of a group that exists nowhere"
+    _settled(devices)
