@@ -20,6 +20,7 @@ from desktop.domain.records import (
     Incident,
     Membership,
     MembershipRole,
+    Organization,
     Person,
     PersonKind,
     Source,
@@ -505,9 +506,10 @@ def test_a_membership_of_a_newer_format_taken_by_rule_3_keeps_rosa_deleted(
     _settled(devices)
 
 
+@pytest.mark.parametrize("member", ["person", "organization"])
 @pytest.mark.parametrize("deleter_first", [True, False], ids=["deleter-first", "editor-first"])
 def test_a_kept_membership_whose_new_group_went_for_good_stays_gone_when_rosa_comes_back(
-    server: Server, make_device: Any, deleter_first: bool
+    server: Server, make_device: Any, deleter_first: bool, member: str
 ) -> None:
     """Alba makes a new group and adds Rosa (synced) to it; before any sync she deletes Rosa
     (the membership, never synced, is kept to come back with her), then the group, never synced:
@@ -516,10 +518,15 @@ def test_a_kept_membership_whose_new_group_went_for_good_stays_gone_when_rosa_co
     had it): no membership anywhere naming a group that exists on no device."""
     space, devices = network_of(server, make_device, 3)
     admin, alba, badu = devices
-    rosa = admin.records.save(Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa"))
+    rosa = admin.records.save(
+        Person(space_id=space, kind=PersonKind.INDIVIDUAL, name="Rosa")
+        if member == "person"
+        else Organization(space_id=space, name="Rosa")
+    )
     _converge(devices, rounds=1)
     group = WorkingGroup(space_id=space, name="Borrador")
-    membership = Membership(space_id=space, working_group_id=group.id, person_id=rosa.id)
+    link = {"person_id": rosa.id} if member == "person" else {"organization_id": rosa.id}
+    membership = Membership(space_id=space, working_group_id=group.id, **link)
     alba.records.save_all([group, membership])
     _directory_delete(alba, rosa.id)
     _directory_delete(alba, group.id)
@@ -529,7 +536,8 @@ def test_a_kept_membership_whose_new_group_went_for_good_stays_gone_when_rosa_co
     _converge(devices, rounds=3)
     for device in devices:
         back = device.records.get(rosa.id)
-        assert isinstance(back, Person) and back.name == "Rosa Quispe", device.name
+        assert isinstance(back, Person | Organization), device.name
+        assert back.name == "Rosa Quispe", device.name
         assert device.records.get(group.id) is None, device.name
         assert device.records.get(membership.id) is None, device.name
         with device.profile.engine.connect() as connection:
