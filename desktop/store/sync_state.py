@@ -1919,8 +1919,10 @@ class ProfileSyncState(BundleTables):
     def keep_together(self) -> int:
         """A deletion and what it took (``CASCADES``) stay one decision after a sync: a live
         child under a deleted parent brings the parent back, and a parent back over its
-        deletion brings back the children the deletion took (not one deleted alone). Then
-        the files of what stays deleted are erased (``erase_deleted_files``)."""
+        deletion brings back the children the deletion took (not one deleted alone); first,
+        a child that came back with one parent and nobody changed since goes with another
+        parent's deletion (``_take_back_unchanged``) rather than bringing it back. Then the
+        files of what stays deleted are erased (``erase_deleted_files``)."""
         waiting: set[str] | None = None
         with self._engine.begin() as connection:
             restored = 0

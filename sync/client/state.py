@@ -402,8 +402,9 @@ class SyncState(Protocol):
     def keep_together(self) -> int:
         """After a round's pages: a deletion and everything it took are one decision.
 
-        A live record under a deleted parent brings the parent back; a parent brought back
-        (an edit won over its deletion) brings back what its deletion took with it. Each comes
+        A live record under a deleted parent brings the parent back (unless it only came
+        back with another parent, unchanged since: then that deletion takes it); a parent
+        brought back (an edit won over its deletion) brings back what its deletion took. Each comes
         back dirty, to be pushed over the deletions, with a note for the person. Returns how
         many records came back (the engine pushes them in the same sync).
         """
